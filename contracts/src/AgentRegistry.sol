@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Policy, Breach} from "./CovenantTypes.sol";
+
+/// @title AgentRegistry
+/// @notice Who an agent is (owner, operator, wallet), what it runs (manifest hash, model
+///         digests) and the policy the chain holds it to. Every change is a new *version*
+///         that becomes active only after the agent's policy delay, and never while a
+///         dispute against the agent is open. Old versions stay readable so a wallet step
+///         is always judged against the version it cites.
+contract AgentRegistry {
+    struct Agent {
+        address owner;
+        address operator;
+        address wallet;
+        uint64 registeredAt;
+        uint64 policyDelay;
+        uint32 activeVersion;
+        /// proposed version waiting for its delay (0 when none)
+        uint32 pendingVersion;
+        uint32 versionCount;
+        uint32 openDisputes;
+    }
+
+    struct Version {
+        bytes32 manifestHash;
+        uint256 maxValuePerTx;
+        uint64 challengeWindow;
+        uint64 commitDeadline;
+        /// earliest time a proposed version may be activated
+        uint64 readyAt;
+        /// when it became active (0 while pending)
+        uint64 activeFrom;
+        /// when the next version replaced it (0 while current)
+        uint64 activeUntil;
+        bytes32[] modelDigests;
+        address[] allowedTargets;
+        bytes4[] allowedSelectors;
+    }
+
+    uint256 public constant MAX_LIST_LENGTH = 256;
+
+    /// Voting time of a quorum dispute, seconds. Read by DisputeGame and BondVault.
+    uint64 public immutable disputePeriod;
+    /// Minimum time between a withdrawal request and the withdrawal, seconds.
+    uint64 public immutable unbondingDelay;
+    /// Shortest policy delay an agent may choose, seconds.
+    uint64 public immutable minPolicyDelay;
+
+    address public disputeGame;
+    address private immutable _deployer;
+
+    uint256 public agentCount;
+    mapping(uint256 => Agent) private _agents;
+    mapping(uint256 => mapping(uint32 => Version)) private _versions;
+    mapping(uint256 => mapping(uint32 => mapping(address => bool))) private _targetAllowed;
+    mapping(uint256 => mapping(uint32 => mapping(bytes4 => bool))) private _selectorAllowed;
+
+    event AgentRegistered(
+        uint256 indexed agentId, address indexed owner, address operator, address wallet, bytes32 manifestHash
+    );
+    event UpdateProposed(uint256 indexed agentId, uint32 version, bytes32 manifestHash, uint64 readyAt);
+    event UpdateActivated(uint256 indexed agentId, uint32 version);
+    event UpdateCancelled(uint256 indexed agentId, uint32 version);
+    event OpenDisputesChanged(uint256 indexed agentId, uint32 openDisputes);
+
+    error UnknownAgent(uint256 agentId);
+    error NotAgentOwner(uint256 agentId, address caller);
+    error ZeroAddress();
+    error ListTooLong(uint256 length, uint256 max);
+    error PolicyDelayTooShort(uint64 given, uint64 min);
+    error WindowTooLong(uint64 windowPlusDisputePeriod, uint64 unbondingDelay);
+    error UpdatePending(uint256 agentId, uint32 version);
+    error NoUpdatePending(uint256 agentId);
+    error UpdateNotReady(uint256 agentId, uint64 readyAt);
+    error DisputeOpen(uint256 agentId);
+    error OnlyDisputeGame();
+    error OnlyDeployer();
+    error AlreadyWired();
+    error NoOpenDispute(uint256 agentId);
+
+    constructor(uint64 disputePeriod_, uint64 unbondingDelay_, uint64 minPolicyDelay_) {
+        if (unbondingDelay_ <= disputePeriod_) revert WindowTooLong(disputePeriod_, unbondingDelay_);
+        disputePeriod = disputePeriod_;
+        unbondingDelay = unbondingDelay_;
+        minPolicyDelay = minPolicyDelay_;
+        _deployer = msg.sender;
+    }
+
+    /// @notice One-time wiring: only the dispute game may open and close disputes.
+    function setDisputeGame(address game) external {
+        if (msg.sender != _deployer) revert OnlyDeployer();
+        if (disputeGame != address(0)) revert AlreadyWired();
+        if (game == address(0)) revert ZeroAddress();
+        disputeGame = game;
+    }
+
+    // ------------------------------------------------------------------ registration
+
+    function register(
+        address operator,
+        address wallet,
+        bytes32 manifestHash,
+        bytes32[] calldata modelDigests,
+        Policy calldata policy,
+        uint64 policyDelay
+    ) external returns (uint256 agentId) {
+        if (operator == address(0) || wallet == address(0)) revert ZeroAddress();
+        if (policyDelay < minPolicyDelay) revert PolicyDelayTooShort(policyDelay, minPolicyDelay);
+        agentId = ++agentCount;
+        Agent storage a = _agents[agentId];
+        a.owner = msg.sender;
+        a.operator = operator;
+        a.wallet = wallet;
+        a.registeredAt = uint64(block.timestamp);
+        a.policyDelay = policyDelay;
+        a.activeVersion = 1;
+        a.versionCount = 1;
+        Version storage v = _writeVersion(agentId, 1, manifestHash, modelDigests, policy);
+        v.readyAt = uint64(block.timestamp);
+        v.activeFrom = uint64(block.timestamp);
+        emit AgentRegistered(agentId, msg.sender, operator, wallet, manifestHash);
+        emit UpdateActivated(agentId, 1);
+    }
+
+    /// @notice Propose a new manifest and policy. It can be activated after the policy delay.
+    function proposeUpdate(
+        uint256 agentId,
+        bytes32 manifestHash,
+        bytes32[] calldata modelDigests,
+        Policy calldata policy
+    ) external returns (uint32 version) {
+        Agent storage a = _ownedAgent(agentId);
+        if (a.pendingVersion != 0) revert UpdatePending(agentId, a.pendingVersion);
+        if (a.openDisputes != 0) revert DisputeOpen(agentId);
+        version = ++a.versionCount;
+        a.pendingVersion = version;
+        Version storage v = _writeVersion(agentId, version, manifestHash, modelDigests, policy);
+        v.readyAt = uint64(block.timestamp) + a.policyDelay;
+        emit UpdateProposed(agentId, version, manifestHash, v.readyAt);
+    }
+
+    /// @notice Anyone may activate a proposed version once its delay has passed and no
+    ///         dispute is open against the agent.
+    function activateUpdate(uint256 agentId) external {
+        Agent storage a = _agent(agentId);
+        uint32 next = a.pendingVersion;
+        if (next == 0) revert NoUpdatePending(agentId);
+        if (a.openDisputes != 0) revert DisputeOpen(agentId);
+        Version storage v = _versions[agentId][next];
+        if (block.timestamp < v.readyAt) revert UpdateNotReady(agentId, v.readyAt);
+        _versions[agentId][a.activeVersion].activeUntil = uint64(block.timestamp);
+        v.activeFrom = uint64(block.timestamp);
+        a.activeVersion = next;
+        a.pendingVersion = 0;
+        emit UpdateActivated(agentId, next);
+    }
+
+    /// @notice Withdraw a proposal. Its number stays taken and it never becomes active.
+    function cancelUpdate(uint256 agentId) external {
+        Agent storage a = _ownedAgent(agentId);
+        uint32 next = a.pendingVersion;
+        if (next == 0) revert NoUpdatePending(agentId);
+        a.pendingVersion = 0;
+        emit UpdateCancelled(agentId, next);
+    }
+
+    // ------------------------------------------------------------------ disputes
+
+    function disputeOpened(uint256 agentId) external {
+        if (msg.sender != disputeGame) revert OnlyDisputeGame();
+        Agent storage a = _agent(agentId);
+        a.openDisputes += 1;
+        emit OpenDisputesChanged(agentId, a.openDisputes);
+    }
+
+    function disputeClosed(uint256 agentId) external {
+        if (msg.sender != disputeGame) revert OnlyDisputeGame();
+        Agent storage a = _agent(agentId);
+        if (a.openDisputes == 0) revert NoOpenDispute(agentId);
+        a.openDisputes -= 1;
+        emit OpenDisputesChanged(agentId, a.openDisputes);
+    }
+
+    // ------------------------------------------------------------------ policy evaluation
+
+    /// @notice Judge one wallet transaction against the version it cites, as of the time
+    ///         its batch was committed.
+    /// @dev A cited version is stale when it had been replaced for longer than its commit
+    ///      deadline before the batch was committed: an honest agent signs under the
+    ///      current version and commits within the deadline, so it can never cite one.
+    function evaluate(
+        uint256 agentId,
+        uint32 version,
+        address to,
+        uint256 value,
+        bytes calldata data,
+        uint64 committedAt
+    ) external view returns (Breach) {
+        _agent(agentId);
+        Version storage v = _versions[agentId][version];
+        if (v.activeFrom == 0 || v.activeFrom > committedAt) return Breach.UnknownPolicy;
+        if (v.activeUntil != 0 && uint256(v.activeUntil) + v.commitDeadline <= committedAt) {
+            return Breach.StalePolicy;
+        }
+        if (value > v.maxValuePerTx) return Breach.ValueCap;
+        if (!_targetAllowed[agentId][version][to]) return Breach.TargetNotAllowed;
+        if (data.length > 0) {
+            if (data.length < 4) return Breach.SelectorNotAllowed;
+            if (!_selectorAllowed[agentId][version][bytes4(data[:4])]) return Breach.SelectorNotAllowed;
+        }
+        return Breach.None;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function agent(uint256 agentId) external view returns (Agent memory) {
+        return _agent(agentId);
+    }
+
+    function version(uint256 agentId, uint32 versionNumber) external view returns (Version memory) {
+        _agent(agentId);
+        return _versions[agentId][versionNumber];
+    }
+
+    function activePolicy(uint256 agentId) external view returns (Policy memory p, uint32 versionNumber) {
+        versionNumber = _agent(agentId).activeVersion;
+        Version storage v = _versions[agentId][versionNumber];
+        p = Policy(v.maxValuePerTx, v.challengeWindow, v.commitDeadline, v.allowedTargets, v.allowedSelectors);
+    }
+
+    function challengeWindowOf(uint256 agentId) external view returns (uint64) {
+        return _versions[agentId][_agent(agentId).activeVersion].challengeWindow;
+    }
+
+    function openDisputes(uint256 agentId) external view returns (uint32) {
+        return _agent(agentId).openDisputes;
+    }
+
+    function exists(uint256 agentId) external view returns (bool) {
+        return _agents[agentId].owner != address(0);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _agent(uint256 agentId) internal view returns (Agent storage a) {
+        a = _agents[agentId];
+        if (a.owner == address(0)) revert UnknownAgent(agentId);
+    }
+
+    function _ownedAgent(uint256 agentId) internal view returns (Agent storage a) {
+        a = _agent(agentId);
+        if (a.owner != msg.sender) revert NotAgentOwner(agentId, msg.sender);
+    }
+
+    function _writeVersion(
+        uint256 agentId,
+        uint32 number,
+        bytes32 manifestHash,
+        bytes32[] calldata modelDigests,
+        Policy calldata policy
+    ) internal returns (Version storage v) {
+        if (modelDigests.length > MAX_LIST_LENGTH) revert ListTooLong(modelDigests.length, MAX_LIST_LENGTH);
+        if (policy.allowedTargets.length > MAX_LIST_LENGTH) {
+            revert ListTooLong(policy.allowedTargets.length, MAX_LIST_LENGTH);
+        }
+        if (policy.allowedSelectors.length > MAX_LIST_LENGTH) {
+            revert ListTooLong(policy.allowedSelectors.length, MAX_LIST_LENGTH);
+        }
+        uint64 longest = policy.challengeWindow > policy.commitDeadline ? policy.challengeWindow : policy.commitDeadline;
+        // A bond must outlive every window in which the agent can still be disputed.
+        if (uint256(longest) + disputePeriod >= unbondingDelay) {
+            revert WindowTooLong(longest + disputePeriod, unbondingDelay);
+        }
+        v = _versions[agentId][number];
+        v.manifestHash = manifestHash;
+        v.maxValuePerTx = policy.maxValuePerTx;
+        v.challengeWindow = policy.challengeWindow;
+        v.commitDeadline = policy.commitDeadline;
+        for (uint256 i; i < modelDigests.length; ++i) v.modelDigests.push(modelDigests[i]);
+        for (uint256 i; i < policy.allowedTargets.length; ++i) {
+            v.allowedTargets.push(policy.allowedTargets[i]);
+            _targetAllowed[agentId][number][policy.allowedTargets[i]] = true;
+        }
+        for (uint256 i; i < policy.allowedSelectors.length; ++i) {
+            v.allowedSelectors.push(policy.allowedSelectors[i]);
+            _selectorAllowed[agentId][number][policy.allowedSelectors[i]] = true;
+        }
+    }
+}

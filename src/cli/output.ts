@@ -1,0 +1,29 @@
+import { BaseError } from '../errors/base.js'
+
+/** Options every command accepts. */
+export type GlobalOptions = {
+  /** Print one JSON document on stdout instead of text. */
+  json?: boolean | undefined
+}
+
+/** Progress goes to stderr so that stdout stays clean for `--json` and pipes. */
+export function progress(message: string): void {
+  process.stderr.write(`${message}\n`)
+}
+
+/** JSON with bigints as decimal strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)
+}
+
+/** Prints a command's result: `text()` for people, the value itself for `--json`. */
+export function printResult<T>(value: T, options: GlobalOptions, text: (value: T) => string): void {
+  process.stdout.write(options.json ? `${toJson(value)}\n` : `${text(value)}\n`)
+}
+
+/** Turns any thrown value into the message a person should read. */
+export function formatError(err: unknown): string {
+  if (err instanceof BaseError) return `${err.name}: ${err.message}`
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  return String(err)
+}
