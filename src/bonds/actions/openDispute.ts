@@ -1,0 +1,42 @@
+import { zeroHash, type Hash, type Hex } from 'viem'
+import { disputeGameAbi } from '../generated/abis.js'
+import { requireWallet, type CovenantClient } from '../client.js'
+import { eventsOf, writeAndWait } from '../internal/write.js'
+import { commitEvidence } from './evidence.js'
+import { disputeKindIndex, type QuorumDisputeKind } from './disputeKinds.js'
+
+export type OpenDisputeParameters = {
+  kind: QuorumDisputeKind
+  agentId: bigint
+  /** Batch sequence (0 for UntracedAction). */
+  sequence?: bigint | undefined
+  /** Step index within the batch (0 for DataWithheld and UntracedAction). */
+  stepIndex?: number | undefined
+  /** Transaction hash for UntracedAction; a claim hash for SubjectiveClaim; else zero. */
+  subject?: Hex | undefined
+}
+export type OpenDisputeReturnType = { disputeId: bigint; bond: bigint; deadline: number; hash: Hash; gasUsed: bigint }
+
+/** Opens a dispute the verifier quorum settles, posting the challenger bond. */
+export async function openDispute(client: CovenantClient, p: OpenDisputeParameters): Promise<OpenDisputeReturnType> {
+  const c = requireWallet(client, 'openDispute')
+  const address = c.deployment.contracts.disputeGame
+  const kind = disputeKindIndex(p.kind)
+  const args = [kind, p.agentId, p.sequence ?? 0n, p.stepIndex ?? 0, p.subject ?? zeroHash] as const
+  const [key, bond] = await Promise.all([
+    c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'targetKey', args }),
+    c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'bondFor', args: [kind] }),
+  ])
+  const { salt, gasUsed: commitGas } = await commitEvidence(c, key)
+  const { hash, receipt } = await writeAndWait(c, {
+    contract: 'DisputeGame',
+    address,
+    abi: disputeGameAbi,
+    functionName: 'openDispute',
+    args: [...args, salt],
+    value: bond,
+  })
+  const opened = eventsOf(disputeGameAbi, receipt).find((e) => e.eventName === 'DisputeOpened')
+  if (opened?.eventName !== 'DisputeOpened') throw new Error('DisputeOpened event missing from receipt')
+  return { disputeId: opened.args.disputeId, bond, deadline: Number(opened.args.deadline), hash, gasUsed: commitGas + receipt.gasUsed }
+}

@@ -1,0 +1,79 @@
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type Account,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from 'viem'
+import type { CovenantDeployment } from './deployment.js'
+import { BaseError } from '../errors/base.js'
+
+export type CovenantWalletClient = WalletClient<Transport, Chain, Account>
+
+/** What every bonds action takes: the chain, the deployment, and (for writes) an account. */
+export type CovenantClient = {
+  deployment: CovenantDeployment
+  publicClient: PublicClient
+  walletClient?: CovenantWalletClient | undefined
+}
+
+export type CovenantWriteClient = CovenantClient & { walletClient: CovenantWalletClient }
+
+export class MissingAccountError extends BaseError {
+  override name = 'MissingAccountError' as const
+  constructor(action: string) {
+    super(`${action} sends a transaction, but the client has no account.`, {
+      metaMessages: ['Create the client with an account (a keystore, or --keystore on the CLI).'],
+    })
+  }
+}
+
+export function requireWallet(client: CovenantClient, action: string): CovenantWriteClient {
+  if (!client.walletClient) throw new MissingAccountError(action)
+  return client as CovenantWriteClient
+}
+
+/** A viem chain for an RPC URL and chain id (anvil, a testnet, anything EVM). */
+export function chainFor(rpcUrl: string, chainId: number): Chain {
+  return defineChain({
+    id: chainId,
+    name: chainId === 31337 ? 'Anvil' : `chain-${chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  })
+}
+
+export type CreateCovenantClientParameters = {
+  rpcUrl: string
+  deployment: CovenantDeployment
+  account?: Account | undefined
+  /** Polling interval for receipts and watchers, ms. @defaultValue 250 */
+  pollingInterval?: number | undefined
+}
+
+export function createCovenantClient(p: CreateCovenantClientParameters): CovenantClient {
+  const chain = chainFor(p.rpcUrl, p.deployment.chainId)
+  const transport = http(p.rpcUrl, { retryCount: 2 })
+  const pollingInterval = p.pollingInterval ?? 250
+  const publicClient = createPublicClient({ chain, transport, pollingInterval, cacheTime: 0 }) as PublicClient
+  const walletClient = p.account
+    ? createWalletClient({ chain, transport, account: p.account, pollingInterval, cacheTime: 0 })
+    : undefined
+  return { deployment: p.deployment, publicClient, walletClient }
+}
+
+/** The same chain and deployment, acting as another account. */
+export function withAccount(client: CovenantClient, account: Account): CovenantWriteClient {
+  const chain = client.publicClient.chain
+  if (!chain) throw new BaseError('The public client has no chain configured.')
+  const url = chain.rpcUrls.default.http[0]
+  if (!url) throw new BaseError('The chain has no RPC URL.')
+  return {
+    ...client,
+    walletClient: createWalletClient({ chain, transport: http(url, { retryCount: 2 }), account, pollingInterval: 250, cacheTime: 0 }),
+  }
+}

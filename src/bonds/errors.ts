@@ -1,0 +1,47 @@
+import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
+
+export class AnvilStartError extends BaseError {
+  override name = 'AnvilStartError' as const
+}
+
+export class AnvilNotInstalledError extends BaseError {
+  override name = 'AnvilNotInstalledError' as const
+  constructor(platform: string, cause?: unknown) {
+    super(`No anvil binary for ${platform}.`, {
+      metaMessages: [
+        'anvil ships in the npm package @foundry-rs/anvil (platform builds as optional dependencies).',
+        'Run `npm install` again, or pass --rpc <url> to use another node.',
+      ],
+      cause,
+    })
+  }
+}
+
+/** A contract call reverted with one of the Covenant custom errors. */
+export class ContractRevertError extends UnrecoverableCovenantError {
+  override name = 'ContractRevertError' as const
+  readonly errorName: string
+  readonly args: readonly unknown[]
+  constructor(contract: string, fn: string, errorName: string, args: readonly unknown[], hint?: string) {
+    const shown = args.map((a) => (typeof a === 'bigint' ? a.toString() : String(a))).join(', ')
+    super(`${contract}.${fn} reverted: ${errorName}(${shown})`, {
+      metaMessages: hint ? [hint] : [],
+    })
+    this.errorName = errorName
+    this.args = args
+  }
+}
+
+export class DeploymentFileError extends BaseError {
+  override name = 'DeploymentFileError' as const
+}
+
+export class RpcError extends BaseError {
+  override name = 'RpcError' as const
+  constructor(rpcUrl: string, cause: unknown) {
+    super(`Cannot reach the chain at ${rpcUrl}.`, {
+      metaMessages: ['Check that the node is running and the URL is right (--rpc).'],
+      cause,
+    })
+  }
+}

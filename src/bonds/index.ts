@@ -1,0 +1,59 @@
+export { startAnvil, anvilBinary, ANVIL_MNEMONIC, type Anvil, type StartAnvilOptions } from './anvil.js'
+export { deployCovenant, DeployError, type DeployCovenantParameters } from './deploy.js'
+export {
+  defaultProtocolParams,
+  deploymentSchema,
+  parseDeployment,
+  protocolParamsSchema,
+  readDeployment,
+  serializeDeployment,
+  writeDeployment,
+  type CovenantDeployment,
+  type ProtocolParams,
+  type ProtocolParamsInput,
+} from './deployment.js'
+export {
+  chainFor,
+  createCovenantClient,
+  MissingAccountError,
+  withAccount,
+  type CovenantClient,
+  type CovenantWalletClient,
+  type CovenantWriteClient,
+  type CreateCovenantClientParameters,
+} from './client.js'
+export { AnvilNotInstalledError, AnvilStartError, ContractRevertError, DeploymentFileError, RpcError } from './errors.js'
+export * from './generated/abis.js'
+export { registerAgent, type RegisterAgentParameters, type RegisterAgentReturnType } from './actions/registerAgent.js'
+export { proposeUpdate, activateUpdate } from './actions/updateAgent.js'
+export { getAgent, getAgentVersion, type AgentVersion, type GetAgentReturnType } from './actions/getAgent.js'
+export { depositBond, type DepositBondParameters, type DepositBondReturnType } from './actions/depositBond.js'
+export { getBond, type GetBondReturnType } from './actions/getBond.js'
+export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawBond.js'
+export { commitBatch, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
+export { getBatch, getNextSequence, type CommittedBatch } from './actions/getBatch.js'
+export { batchHeaderFor, batchHeaderTypedData, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
+export { commitEvidence } from './actions/evidence.js'
+export { provePolicyBreach, type ProvePolicyBreachParameters, type ProvePolicyBreachReturnType } from './actions/provePolicyBreach.js'
+export { proveEquivocation, type ProveEquivocationParameters, type ProveEquivocationReturnType } from './actions/proveEquivocation.js'
+export { openDispute, type OpenDisputeParameters, type OpenDisputeReturnType } from './actions/openDispute.js'
+export {
+  resolveExpired,
+  signVerdict,
+  submitVerdicts,
+  verdictTypedData,
+  type SignedVerdict,
+  type SubmitVerdictsReturnType,
+  type Verdict,
+} from './actions/verdicts.js'
+export { getDispute, listDisputes, type DisputeInfo } from './actions/getDispute.js'
+export { registerVerifier, getVerifierStake } from './actions/registerVerifier.js'
+export {
+  DISPUTE_KINDS,
+  DISPUTE_STATUSES,
+  disputeKindIndex,
+  type DisputeKind,
+  type DisputeStatus,
+  type QuorumDisputeKind,
+} from './actions/disputeKinds.js'
+export type { WalletStepTuple } from './actions/walletStep.js'

@@ -1,0 +1,62 @@
+import {
+  BaseError as ViemBaseError,
+  ContractFunctionRevertedError,
+  HttpRequestError,
+  parseEventLogs,
+  type Abi,
+  type Address,
+  type Hash,
+  type TransactionReceipt,
+} from 'viem'
+import type { CovenantWriteClient } from '../client.js'
+import { ContractRevertError, RpcError } from '../errors.js'
+import { revertHints } from './revertHints.js'
+
+export type WriteResult = { hash: Hash; receipt: TransactionReceipt; result: unknown }
+
+/**
+ * Simulates, sends and waits for one contract call. A revert becomes a
+ * {@link ContractRevertError} naming the custom error and what to do about it.
+ */
+export async function writeAndWait(
+  client: CovenantWriteClient,
+  call: { contract: string; address: Address; abi: Abi; functionName: string; args: readonly unknown[]; value?: bigint | undefined },
+): Promise<WriteResult> {
+  const { publicClient, walletClient } = client
+  try {
+    const { request, result } = await publicClient.simulateContract({
+      account: walletClient.account,
+      address: call.address,
+      abi: call.abi,
+      functionName: call.functionName,
+      args: call.args,
+      ...(call.value !== undefined ? { value: call.value } : {}),
+      chain: walletClient.chain,
+    } as unknown as Parameters<typeof publicClient.simulateContract>[0])
+    const hash = await walletClient.writeContract(request as Parameters<typeof walletClient.writeContract>[0])
+    const receipt = await publicClient.waitForTransactionReceipt({ hash })
+    if (receipt.status !== 'success') {
+      throw new ContractRevertError(call.contract, call.functionName, 'TransactionReverted', [hash])
+    }
+    return { hash, receipt, result }
+  } catch (err) {
+    throw toCovenantError(err, call.contract, call.functionName, client.publicClient.chain?.rpcUrls.default.http[0])
+  }
+}
+
+export function toCovenantError(err: unknown, contract: string, fn: string, rpcUrl?: string): unknown {
+  if (err instanceof ViemBaseError) {
+    const revert = err.walk((e) => e instanceof ContractFunctionRevertedError)
+    if (revert instanceof ContractFunctionRevertedError) {
+      const name = revert.data?.errorName ?? revert.reason ?? 'unknown reason'
+      return new ContractRevertError(contract, fn, name, revert.data?.args ?? [], revertHints[name])
+    }
+    const http = err.walk((e) => e instanceof HttpRequestError)
+    if (http) return new RpcError(rpcUrl ?? 'the configured RPC URL', err)
+  }
+  return err
+}
+
+export function eventsOf<const TAbi extends Abi>(abi: TAbi, receipt: TransactionReceipt) {
+  return parseEventLogs({ abi, logs: receipt.logs })
+}
