@@ -1,0 +1,97 @@
+import type { Hex } from 'viem'
+import { canonicalBytes, decodeCanonical, encodeStep, parseExact } from './canonical.js'
+import { type ChainHead, verifyChain } from './chain.js'
+import { BatchTooLargeError, CanonicalDecodingError } from './errors.js'
+import { merkleRoot } from './merkle.js'
+import { type Batch, batchSchema, type Step } from './schemas.js'
+
+/**
+ * The batch blob, version 1: `{ version: 1, agentId, sequence, steps }` as canonical JSON
+ * (keys sorted: agentId, sequence, steps, version). The steps are consecutive steps of one
+ * agent's chain; the blob goes to DA as is and its Merkle root over the step leaves goes
+ * to `TraceLog.commit`.
+ */
+
+/** The largest blob: 16 MiB, EigenDA's default maximum blob length. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024
+
+const encoder = new TextEncoder()
+
+export type EncodeBatchOptions = {
+  /** @defaultValue {@link MAX_BATCH_BYTES} */
+  maxBytes?: number | undefined
+}
+
+export type DecodeBatchOptions = EncodeBatchOptions & {
+  /** Where the batch must continue the agent's chain (the head after the previous batch). */
+  start?: ChainHead | undefined
+}
+
+function checkChain(batch: Batch, start: ChainHead | undefined) {
+  return verifyChain(batch.steps, { agentId: batch.agentId, start })
+}
+
+/** Validates `batch` (schema, one agent, unbroken chain, size) and returns its blob bytes. */
+export function encodeBatch(batch: Batch, options: EncodeBatchOptions = {}): Uint8Array {
+  const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES
+  const { value, text } = parseExact(batchSchema, batch, 'batch')
+  checkChain(value, undefined)
+  const bytes = encoder.encode(text)
+  if (bytes.length > maxBytes) throw new BatchTooLargeError({ size: bytes.length, maxBytes, what: 'The encoded batch' })
+  return bytes
+}
+
+/**
+ * Decodes a batch blob, rejecting anything malformed with a typed error: too large, not
+ * canonical JSON, unknown or invalid fields, steps of another agent, a broken chain (or one
+ * that does not continue `start`).
+ */
+export function decodeBatch(bytes: Uint8Array, options: DecodeBatchOptions = {}): Batch {
+  const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES
+  if (!(bytes instanceof Uint8Array)) throw new CanonicalDecodingError({ reason: 'expected a Uint8Array' })
+  if (bytes.length > maxBytes) throw new BatchTooLargeError({ size: bytes.length, maxBytes, what: 'The batch blob' })
+  const batch = decodeCanonical(batchSchema, bytes, 'batch')
+  checkChain(batch, options.start)
+  return batch
+}
+
+export function batchRoot(batch: Batch): Hex {
+  return merkleRoot(checkChain(batch, undefined).leaves)
+}
+
+/**
+ * Splits consecutive steps into groups whose batch blob (with any sequence number) is at
+ * most `maxBytes`, in order. Throws {@link BatchTooLargeError} for a step that cannot fit
+ * even alone.
+ */
+export function splitIntoBatches(steps: readonly Step[], maxBytes: number = MAX_BATCH_BYTES): Step[][] {
+  if (steps.length === 0) return []
+  // The envelope with the longest possible sequence number; each step adds its bytes and a comma.
+  const envelope = canonicalBytes({
+    agentId: steps[0]?.agentId,
+    sequence: Number.MAX_SAFE_INTEGER,
+    steps: [],
+    version: 1,
+  }).length
+  const groups: Step[][] = []
+  let group: Step[] = []
+  let size = envelope
+  for (const step of steps) {
+    const bytes = encodeStep(step).length
+    if (envelope + bytes > maxBytes) {
+      throw new BatchTooLargeError({ size: envelope + bytes, maxBytes, what: `Step ${step.index} alone in a batch` })
+    }
+    const added = bytes + (group.length > 0 ? 1 : 0)
+    if (size + added > maxBytes) {
+      groups.push(group)
+      group = []
+      size = envelope
+      size += bytes
+    } else {
+      size += added
+    }
+    group.push(step)
+  }
+  groups.push(group)
+  return groups
+}

@@ -1,0 +1,129 @@
+import { encodeAbiParameters, type Hex, keccak256, toBytes, zeroHash } from 'viem'
+import { canonicalBytes } from './canonical.js'
+import { STEP_KINDS, type Step, type StepKind, type WalletStep } from './schemas.js'
+
+/**
+ * Step leaves, exactly as `contracts/src/LeafEncoding.sol` defines them (that file is the
+ * definition; `leaf-vectors.test.ts` checks this one against vectors made from it):
+ *
+ *   leaf        = keccak256(abi.encode(STEP_TYPEHASH, uint256 agentId, uint64 index, uint8 kind,
+ *                                      bytes32 prevHash, bytes32 payloadHash))
+ *   STEP_TYPEHASH      = keccak256("CovenantStep(uint256 agentId,uint64 index,uint8 kind,bytes32 prevHash,bytes32 payloadHash)")
+ *   kind        = input 0, inference 1, tool 2, wallet 3, output 4
+ *   prevHash    = leaf of the agent's previous step; bytes32(0) for its step 0
+ *
+ *   payloadHash (wallet) = keccak256(abi.encode(WALLET_TX_TYPEHASH, uint256 chainId, address from,
+ *                          address to, uint256 value, bytes32 keccak256(data), uint64 nonce,
+ *                          uint32 policyVersion))
+ *   WALLET_TX_TYPEHASH = keccak256("CovenantWalletTx(uint256 chainId,address from,address to,uint256 value,bytes32 dataHash,uint64 nonce,uint32 policyVersion)")
+ *
+ *   payloadHash (input, inference, tool, output) = keccak256(canonicalBytes(payload)) where
+ *   payload is the step object without its four chain fields `agentId`, `index`, `kind`
+ *   and `prevHash` — i.e. `actionId`, `timestamp` and the kind's own fields:
+ *     input:     { actionId, task, timestamp }
+ *     inference: { actionId, record, timestamp }
+ *     tool:      { actionId, args, outcome, timestamp, tool }
+ *     output:    { actionId, result, timestamp }
+ *   (canonical.ts: sorted keys, no whitespace, UTF-8). The chain fields are left out because
+ *   the leaf binds them itself; `kind` is bound by the leaf's `kind` byte.
+ *
+ * A wallet step's `actionId` and `timestamp` are NOT bound by its leaf: the Solidity payload
+ * has no room for them, so the chain can prove what was sent, not which action sent it. A
+ * verifier reads them as the runtime's claim only; the step's position in the hash chain
+ * (prevHash) is what ties it to the steps around it.
+ */
+export const STEP_TYPEHASH: Hex = keccak256(
+  toBytes('CovenantStep(uint256 agentId,uint64 index,uint8 kind,bytes32 prevHash,bytes32 payloadHash)'),
+)
+export const WALLET_TX_TYPEHASH: Hex = keccak256(
+  toBytes(
+    'CovenantWalletTx(uint256 chainId,address from,address to,uint256 value,bytes32 dataHash,uint64 nonce,uint32 policyVersion)',
+  ),
+)
+/** `prevHash` of an agent's first step. */
+export const ZERO_HASH: Hex = zeroHash
+
+const CHAIN_FIELDS = new Set(['agentId', 'index', 'kind', 'prevHash'])
+
+const walletTxParams = [
+  { type: 'bytes32' },
+  { type: 'uint256' },
+  { type: 'address' },
+  { type: 'address' },
+  { type: 'uint256' },
+  { type: 'bytes32' },
+  { type: 'uint64' },
+  { type: 'uint32' },
+] as const
+
+const leafParams = [
+  { type: 'bytes32' },
+  { type: 'uint256' },
+  { type: 'uint64' },
+  { type: 'uint8' },
+  { type: 'bytes32' },
+  { type: 'bytes32' },
+] as const
+
+/** The part of a non-wallet step that its payloadHash covers. */
+export function stepPayload(step: Step): Record<string, unknown> {
+  const payload: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(step)) if (!CHAIN_FIELDS.has(key)) payload[key] = value
+  return payload
+}
+
+export function walletPayloadHash(
+  step: Pick<WalletStep, 'chainId' | 'from' | 'to' | 'value' | 'data' | 'nonce' | 'policyVersion'>,
+): Hex {
+  return keccak256(
+    encodeAbiParameters(walletTxParams, [
+      WALLET_TX_TYPEHASH,
+      BigInt(step.chainId),
+      step.from,
+      step.to,
+      BigInt(step.value),
+      keccak256(step.data),
+      BigInt(step.nonce),
+      step.policyVersion,
+    ]),
+  )
+}
+
+/** `payloadHash` of a valid step (e.g. one from decodeStep or built against the schema). */
+export function stepPayloadHash(step: Step): Hex {
+  if (step.kind === 'wallet') return walletPayloadHash(step)
+  return keccak256(canonicalBytes(stepPayload(step)))
+}
+
+export type LeafParts = {
+  agentId: string | bigint
+  index: number | bigint
+  kind: StepKind | number
+  prevHash: Hex
+  payloadHash: Hex
+}
+
+/** `LeafEncoding.stepLeaf`: the leaf from its five parts. */
+export function leafHash({ agentId, index, kind, prevHash, payloadHash }: LeafParts): Hex {
+  return keccak256(
+    encodeAbiParameters(leafParams, [
+      STEP_TYPEHASH,
+      BigInt(agentId),
+      BigInt(index),
+      typeof kind === 'number' ? kind : STEP_KINDS[kind],
+      prevHash,
+      payloadHash,
+    ]),
+  )
+}
+
+/** The Merkle leaf of a valid step. */
+export function stepLeaf(step: Step): Hex {
+  return leafHash({
+    agentId: step.agentId,
+    index: step.index,
+    kind: step.kind,
+    prevHash: step.prevHash,
+    payloadHash: stepPayloadHash(step),
+  })
+}

@@ -1,0 +1,524 @@
+import { randomBytes } from 'node:crypto'
+import { type FileHandle, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import type { Hex } from 'viem'
+import { z } from 'zod'
+import { decodeCanonical, decodeStep, parseExact } from './canonical.js'
+import { type ChainHead, genesisHead, linkStep, verifyChain } from './chain.js'
+import {
+  TraceChainError,
+  WalAppendError,
+  WalCorruptedError,
+  WalCursorError,
+  WalLockedError,
+  type WalTornTail,
+} from './errors.js'
+import { stepLeaf } from './leaf.js'
+import {
+  bytes32Schema,
+  hexBytesSchema,
+  safeUintSchema,
+  type Step,
+  type StepBody,
+  stepSchema,
+  uint256StringSchema,
+} from './schemas.js'
+
+/**
+ * The write-ahead trace log: one append-only file per agent, the durable record of every
+ * step before it takes effect ("no trace, no action": the wallet signs only after
+ * `append()` has returned, and `append()` returns only after fdatasync).
+ *
+ * File format (all integers big-endian):
+ *
+ *   file    = magic record*
+ *   magic   = "CVNTWAL" 0x01                       8 bytes: format version 1
+ *   record  = length:u32 crc:u32 payload[length]
+ *   length  = 1 ..= 0xFFFFFF (so the first header byte is always 0x00)
+ *   crc     = CRC-32 (zlib / ISO-HDLC) of the 4 length bytes followed by the payload
+ *   payload = the step's canonical bytes (canonical.ts), steps in index order, gapless
+ *
+ * Recovery (`open`, `readAll`): records are read until the first one that is incomplete or
+ * fails its checksum. If no valid record starts anywhere after it, it is a torn final write
+ * (a crash mid-append, or a zero-filled tail after a power cut): it was never acknowledged,
+ * so it is cut off and reported as a {@link WalTornTail} warning with its byte offset. If a
+ * valid record does follow, the damage is in the middle of the log, and cutting would drop
+ * acknowledged steps: {@link WalCorruptedError} with the offset, nothing is changed. Because
+ * canonical JSON never holds a 0x00 byte and every header begins with one, a record header
+ * cannot be mistaken for one inside a payload.
+ *
+ * Beside the log, a small committed cursor (`.cursor.json`) records which steps are in
+ * committed batches and the batch in flight, written atomically (temp file, fsync, rename,
+ * fsync of the directory), so a committer can resume after a crash without losing or
+ * repeating a batch.
+ */
+
+const MAGIC = Buffer.from([0x43, 0x56, 0x4e, 0x54, 0x57, 0x41, 0x4c, 0x01]) // "CVNTWAL" v1
+const HEADER_BYTES = 8
+/** The largest record payload (a step's canonical bytes). */
+export const MAX_WAL_RECORD_BYTES = 0xffffff
+
+export type WalPaths = { log: string; cursor: string; lock: string }
+
+/** Where an agent's WAL files live in `dir`. */
+export function walPaths(dir: string, agentId: string): WalPaths {
+  const id = uint256StringSchema.safeParse(agentId)
+  if (!id.success) throw new WalAppendError({ path: dir, reason: `agentId ${JSON.stringify(agentId)} is not a decimal uint256` })
+  const base = join(dir, `agent-${id.data}`)
+  return { log: `${base}.wal`, cursor: `${base}.cursor.json`, lock: `${base}.lock` }
+}
+
+function checksum(header: Buffer, payload: Uint8Array): number {
+  return crc32(payload, crc32(header.subarray(0, 4)))
+}
+
+/** Encodes one WAL record around a step's canonical bytes. */
+export function encodeWalRecord(payload: Uint8Array): Buffer {
+  const record = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+  record.writeUInt32BE(payload.length, 0)
+  record.writeUInt32BE(checksum(record, payload), 4)
+  record.set(payload, HEADER_BYTES)
+  return record
+}
+
+type RecordAt = { offset: number; payload: Buffer }
+
+/** Whether a complete record with a good checksum starts at `offset`. */
+function validRecordAt(buf: Buffer, offset: number): { ok: true; payload: Buffer } | { ok: false; reason: string } {
+  if (buf.length - offset < HEADER_BYTES) return { ok: false, reason: `only ${buf.length - offset} bytes of an 8-byte record header` }
+  const length = buf.readUInt32BE(offset)
+  if (length === 0 || length > MAX_WAL_RECORD_BYTES) return { ok: false, reason: `impossible record length ${length}` }
+  if (offset + HEADER_BYTES + length > buf.length) {
+    return { ok: false, reason: `record of ${length} bytes but only ${buf.length - offset - HEADER_BYTES} present` }
+  }
+  const payload = buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length)
+  if (checksum(buf.subarray(offset), payload) !== buf.readUInt32BE(offset + 4)) {
+    return { ok: false, reason: 'checksum mismatch' }
+  }
+  return { ok: true, payload }
+}
+
+/** The first offset after `from` where a valid record starts, or -1. */
+function resync(buf: Buffer, from: number): number {
+  for (let p = buf.indexOf(0, from + 1); p !== -1 && p + HEADER_BYTES <= buf.length; p = buf.indexOf(0, p + 1)) {
+    if (validRecordAt(buf, p).ok) return p
+  }
+  return -1
+}
+
+export type WalScan = {
+  steps: Step[]
+  /** Leaf of each step. */
+  leaves: Hex[]
+  /** Byte offset of each step's record. */
+  offsets: number[]
+  /** Where the valid log ends (the file size after cutting a torn tail). */
+  end: number
+  head: ChainHead
+  torn: WalTornTail | null
+}
+
+/**
+ * Parses a WAL file's bytes. Pure: reports a torn tail but does not cut it. Throws
+ * {@link WalCorruptedError} for damage before the end, a record that is not a valid step,
+ * or steps that do not chain.
+ */
+export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
+  if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new WalCorruptedError({ path, offset: 0, reason: 'the file does not start with the CVNTWAL v1 header' })
+  }
+  const records: RecordAt[] = []
+  let offset = MAGIC.length
+  let torn: WalTornTail | null = null
+  while (offset < buf.length) {
+    const r = validRecordAt(buf, offset)
+    if (r.ok) {
+      records.push({ offset, payload: r.payload })
+      offset += HEADER_BYTES + r.payload.length
+      continue
+    }
+    const next = resync(buf, offset)
+    if (next !== -1) {
+      throw new WalCorruptedError({ path, offset, reason: `${r.reason}, and a valid record follows at byte ${next}` })
+    }
+    torn = { name: 'WalTornTailWarning', path, offset, bytes: buf.length - offset, reason: r.reason }
+    break
+  }
+  const steps: Step[] = []
+  for (const { offset: at, payload } of records) {
+    try {
+      steps.push(decodeStep(payload))
+    } catch (cause) {
+      throw new WalCorruptedError({ path, offset: at, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
+    }
+  }
+  let chained: ReturnType<typeof verifyChain>
+  try {
+    chained = verifyChain(steps, { start: genesisHead(agentId) })
+  } catch (cause) {
+    if (!(cause instanceof TraceChainError)) throw cause
+    const at = records[cause.index]?.offset ?? offset
+    throw new WalCorruptedError({ path, offset: at, reason: cause.shortMessage })
+  }
+  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), end: offset, head: chained.head, torn }
+}
+
+/** Reads an agent's WAL without locking or changing it (for inspection by other processes). */
+export async function readWalFile(path: string, agentId: string): Promise<WalScan> {
+  return scanWal(await readFile(path), path, agentId)
+}
+
+// ---------------------------------------------------------------------------------------
+// committed cursor
+
+const batchRefSchema = z.strictObject({
+  sequence: safeUintSchema,
+  firstIndex: safeUintSchema,
+  stepCount: z.number().int().min(1).max(2 ** 32 - 1),
+  root: bytes32Schema,
+  daCommitment: hexBytesSchema.refine((h) => h.length > 2, 'the DA commitment is empty'),
+})
+
+export const committedCursorSchema = z.strictObject({
+  version: z.literal(1),
+  agentId: uint256StringSchema,
+  /** Steps [0, nextIndex) are in batches committed on chain. */
+  nextIndex: safeUintSchema,
+  /** The sequence number of the next batch to commit. */
+  nextSequence: safeUintSchema,
+  /** The last batch known committed on chain. */
+  lastCommitted: batchRefSchema.nullable(),
+  /**
+   * A batch already put on DA whose commit may or may not have reached the chain. After a
+   * crash, commit exactly this one again (TraceLog treats an identical re-commit as a
+   * no-op) instead of building a new blob.
+   */
+  pending: batchRefSchema.nullable(),
+})
+
+export type BatchRef = z.infer<typeof batchRefSchema>
+export type CommittedCursor = z.infer<typeof committedCursorSchema>
+
+export function initialCursor(agentId: string): CommittedCursor {
+  return { version: 1, agentId, nextIndex: 0, nextSequence: 0, lastCommitted: null, pending: null }
+}
+
+/** Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`
+  const fh = await open(tmp, 'wx', 0o600)
+  try {
+    await fh.writeFile(bytes)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  await syncDir(dirname(path))
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// lock
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function acquireLock(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(path, 'wx', 0o600)
+      try {
+        await fh.writeFile(`${process.pid}\n`)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const text = await readFile(path, 'utf8').catch(() => '')
+    const pid = /^\d+\n$/.test(text) ? Number(text.trim()) : Number.NaN
+    // A lock of this process is held by another handle; a live other process holds its own.
+    if (pid === process.pid || (Number.isSafeInteger(pid) && alive(pid))) throw new WalLockedError({ path, pid })
+    // Left by a process that died (or died while writing the lock): take it over.
+    await unlink(path).catch(() => {})
+  }
+  throw new WalLockedError({ path, pid: Number.NaN })
+}
+
+// ---------------------------------------------------------------------------------------
+// the log
+
+export type TraceWalOptions = {
+  /** The directory holding WAL files (created if missing), e.g. `.covenant/wal`. */
+  dir: string
+  /** The agent whose trace this is (decimal uint256). */
+  agentId: string
+  /** Called when recovery cuts off a torn final record. */
+  onWarning?: ((warning: WalTornTail) => void) | undefined
+}
+
+export type WalAppendResult = {
+  step: Step
+  leaf: Hex
+  /** Byte offset of the step's record in the file. */
+  offset: number
+}
+
+export type WalReadResult = {
+  steps: Step[]
+  leaves: Hex[]
+  /** The torn tail cut off by this read, if any. */
+  torn: WalTornTail | null
+}
+
+export class TraceWal {
+  readonly agentId: string
+  readonly paths: WalPaths
+  /** The torn tail `open()` cut off, if there was one. */
+  readonly recovered: WalTornTail | null
+  #fh: FileHandle | null
+  #size: number
+  #head: ChainHead
+  #failure: unknown = null
+  #queue: Promise<unknown> = Promise.resolve()
+  #onWarning: ((warning: WalTornTail) => void) | undefined
+
+  private constructor(agentId: string, paths: WalPaths, fh: FileHandle, scan: WalScan, onWarning: TraceWalOptions['onWarning']) {
+    this.agentId = agentId
+    this.paths = paths
+    this.#fh = fh
+    this.#size = scan.end
+    this.#head = scan.head
+    this.recovered = scan.torn
+    this.#onWarning = onWarning
+  }
+
+  /**
+   * Opens (creating if needed) the agent's WAL, takes its lock, and recovers: a torn final
+   * record is cut off and reported; damage in the middle throws {@link WalCorruptedError}.
+   */
+  static async open(options: TraceWalOptions): Promise<TraceWal> {
+    const paths = walPaths(options.dir, options.agentId)
+    await mkdir(options.dir, { recursive: true })
+    await acquireLock(paths.lock)
+    try {
+      let fh: FileHandle
+      try {
+        fh = await open(paths.log, 'r+')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        await writeFileAtomic(paths.log, MAGIC)
+        fh = await open(paths.log, 'r+')
+      }
+      try {
+        const scan = await recover(fh, paths.log, options.agentId)
+        if (scan.torn) options.onWarning?.(scan.torn)
+        return new TraceWal(options.agentId, paths, fh, scan, options.onWarning)
+      } catch (err) {
+        await fh.close()
+        throw err
+      }
+    } catch (err) {
+      await unlink(paths.lock).catch(() => {})
+      throw err
+    }
+  }
+
+  /** Where the chain continues: the next step's index and prevHash. */
+  get head(): ChainHead {
+    return { ...this.#head }
+  }
+
+  /**
+   * Appends a complete step and returns after it is on disk (fdatasync). The step must be
+   * valid and continue the chain (index = head.nextIndex, prevHash = head.prevHash).
+   * Refused steps change nothing. After a failed write the WAL refuses further appends
+   * until reopened (recovery then decides what reached the disk).
+   */
+  append(step: Step): Promise<WalAppendResult> {
+    return this.#serial(() => this.#append(step))
+  }
+
+  /** Links `body` at the head (agentId, index, prevHash) and appends it. */
+  appendNext(body: StepBody): Promise<WalAppendResult> {
+    return this.#serial(() => this.#append(linkStep(this.#head, body)))
+  }
+
+  /**
+   * Reads every step from disk, checking records and chain. A torn tail (only possible after
+   * a failed append) is cut off and returned in `torn`.
+   */
+  readAll(): Promise<WalReadResult> {
+    return this.#serial(async () => {
+      const fh = this.#open()
+      const scan = await recover(fh, this.paths.log, this.agentId)
+      if (scan.torn) {
+        this.#onWarning?.(scan.torn)
+        this.#size = scan.end
+        this.#head = scan.head
+        this.#failure = null
+      }
+      return { steps: scan.steps, leaves: scan.leaves, torn: scan.torn }
+    })
+  }
+
+  /** The committed cursor (the initial one if none was written yet). */
+  async readCursor(): Promise<CommittedCursor> {
+    let bytes: Buffer
+    try {
+      bytes = await readFile(this.paths.cursor)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return initialCursor(this.agentId)
+      throw new WalCursorError({ path: this.paths.cursor, reason: 'cannot be read', cause: err })
+    }
+    let cursor: CommittedCursor
+    try {
+      cursor = decodeCanonical(committedCursorSchema, bytes, 'committed cursor')
+    } catch (cause) {
+      throw new WalCursorError({ path: this.paths.cursor, reason: 'is damaged', cause })
+    }
+    if (cursor.agentId !== this.agentId) {
+      throw new WalCursorError({ path: this.paths.cursor, reason: `belongs to agent ${cursor.agentId}` })
+    }
+    return cursor
+  }
+
+  /**
+   * Replaces the committed cursor atomically. It may only move forward, never past the
+   * WAL head, and must be consistent: `pending` starts at nextIndex/nextSequence and
+   * `lastCommitted` ends there.
+   */
+  writeCursor(cursor: CommittedCursor): Promise<void> {
+    return this.#serial(async () => {
+      this.#open()
+      const path = this.paths.cursor
+      let next: CommittedCursor
+      let text: string
+      try {
+        ;({ value: next, text } = parseExact(committedCursorSchema, cursor, 'committed cursor'))
+      } catch (cause) {
+        throw new WalCursorError({ path, reason: 'the new cursor is invalid', cause })
+      }
+      const current = await this.readCursor()
+      const problem = cursorProblem(current, next, this.#head)
+      if (problem) throw new WalCursorError({ path, reason: problem })
+      await writeFileAtomic(path, new TextEncoder().encode(text))
+    })
+  }
+
+  /** Releases the file and the lock. Pending appends finish first. */
+  async close(): Promise<void> {
+    await this.#queue.catch(() => {})
+    const fh = this.#fh
+    if (!fh) return
+    this.#fh = null
+    await fh.close()
+    await unlink(this.paths.lock).catch(() => {})
+  }
+
+  #open(): FileHandle {
+    if (!this.#fh) throw new WalAppendError({ path: this.paths.log, reason: 'the WAL is closed' })
+    return this.#fh
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn)
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  async #append(input: Step): Promise<WalAppendResult> {
+    const path = this.paths.log
+    const fh = this.#open()
+    if (this.#failure) {
+      throw new WalAppendError({ path, reason: 'an earlier write failed; reopen the WAL to recover', cause: this.#failure })
+    }
+    const { value: step, text } = parseExact(stepSchema, input, 'trace step')
+    const head = this.#head
+    if (step.agentId !== head.agentId) {
+      throw new WalAppendError({ path, reason: `the step belongs to agent ${step.agentId}, this WAL to ${head.agentId}` })
+    }
+    if (step.index !== head.nextIndex) {
+      throw new WalAppendError({ path, reason: `the step has index ${step.index}, the next index is ${head.nextIndex}` })
+    }
+    if (step.prevHash !== head.prevHash) {
+      throw new WalAppendError({ path, reason: `the step's prevHash ${step.prevHash} is not the head leaf ${head.prevHash}` })
+    }
+    const payload = Buffer.from(text, 'utf8')
+    if (payload.length > MAX_WAL_RECORD_BYTES) {
+      throw new WalAppendError({ path, reason: `the step is ${payload.length} bytes, more than ${MAX_WAL_RECORD_BYTES}` })
+    }
+    const leaf = stepLeaf(step)
+    const record = encodeWalRecord(payload)
+    const offset = this.#size
+    try {
+      let written = 0
+      while (written < record.length) {
+        const { bytesWritten } = await fh.write(record, written, record.length - written, offset + written)
+        written += bytesWritten
+      }
+      await fh.datasync()
+    } catch (cause) {
+      this.#failure = cause
+      throw new WalAppendError({ path, reason: 'the write or fsync failed', cause })
+    }
+    this.#size = offset + record.length
+    this.#head = { agentId: head.agentId, nextIndex: step.index + 1, prevHash: leaf }
+    return { step, leaf, offset }
+  }
+}
+
+async function recover(fh: FileHandle, path: string, agentId: string): Promise<WalScan> {
+  const buf = await fh.readFile()
+  const scan = scanWal(buf, path, agentId)
+  if (scan.torn) {
+    await fh.truncate(scan.end)
+    await fh.sync()
+  }
+  return scan
+}
+
+function cursorProblem(current: CommittedCursor, next: CommittedCursor, head: ChainHead): string | null {
+  if (next.agentId !== current.agentId) return `belongs to agent ${current.agentId}, not ${next.agentId}`
+  if (next.nextIndex < current.nextIndex) return `nextIndex would move back from ${current.nextIndex} to ${next.nextIndex}`
+  if (next.nextSequence < current.nextSequence) {
+    return `nextSequence would move back from ${current.nextSequence} to ${next.nextSequence}`
+  }
+  if (next.nextIndex > head.nextIndex) return `nextIndex ${next.nextIndex} is past the WAL head ${head.nextIndex}`
+  const last = next.lastCommitted
+  if (last && (last.sequence + 1 !== next.nextSequence || last.firstIndex + last.stepCount !== next.nextIndex)) {
+    return 'lastCommitted must end exactly at nextSequence/nextIndex'
+  }
+  if (!last && (next.nextIndex !== 0 || next.nextSequence !== 0)) return 'lastCommitted is required once a batch is committed'
+  const pending = next.pending
+  if (pending) {
+    if (pending.sequence !== next.nextSequence || pending.firstIndex !== next.nextIndex) {
+      return 'pending must start at nextSequence/nextIndex'
+    }
+    if (pending.firstIndex + pending.stepCount > head.nextIndex) return 'pending covers steps past the WAL head'
+  }
+  return null
+}
