@@ -270,8 +270,10 @@ contract AgentRegistry {
         }
         uint64 longest = policy.challengeWindow > policy.commitDeadline ? policy.challengeWindow : policy.commitDeadline;
         // A bond must outlive every window in which the agent can still be disputed.
-        if (uint256(longest) + disputePeriod >= unbondingDelay) {
-            revert WindowTooLong(longest + disputePeriod, unbondingDelay);
+        uint256 needed = uint256(longest) + disputePeriod;
+        if (needed >= unbondingDelay) {
+            // saturate: a window near 2^64 must still revert with this error, not overflow
+            revert WindowTooLong(needed > type(uint64).max ? type(uint64).max : uint64(needed), unbondingDelay);
         }
         v = _versions[agentId][number];
         v.manifestHash = manifestHash;
