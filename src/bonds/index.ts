@@ -56,4 +56,4 @@ export {
   type DisputeStatus,
   type QuorumDisputeKind,
 } from './actions/disputeKinds.js'
-export type { WalletStepTuple } from './actions/walletStep.js'
+export { walletStepTuple, type WalletStepTuple } from './actions/walletStep.js'

@@ -1,4 +1,5 @@
-import type { Address, Hex } from 'viem'
+import { getAddress, type Address, type Hex } from 'viem'
+import type { WalletStep } from '../../trace/schemas.js'
 
 /** A wallet step as DisputeGame.provePolicyBreach takes it (Solidity `WalletStep`). */
 export type WalletStepTuple = {
@@ -12,4 +13,20 @@ export type WalletStepTuple = {
   data: Hex
   nonce: bigint
   policyVersion: number
+}
+
+/** Converts a trace wallet step to the tuple the contract decodes. */
+export function walletStepTuple(step: WalletStep): WalletStepTuple {
+  return {
+    agentId: BigInt(step.agentId),
+    index: BigInt(step.index),
+    prevHash: step.prevHash,
+    chainId: BigInt(step.chainId),
+    from: getAddress(step.from),
+    to: getAddress(step.to),
+    value: BigInt(step.value),
+    data: step.data,
+    nonce: BigInt(step.nonce),
+    policyVersion: step.policyVersion,
+  }
 }

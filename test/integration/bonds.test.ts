@@ -1,0 +1,218 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseEther, toHex, type Hex } from 'viem'
+import { startTestChain, type TestChain } from '../fixtures/chain.js'
+import {
+  claimCredits,
+  commitBatch,
+  depositBond,
+  getBond,
+  getDispute,
+  openDispute,
+  provePolicyBreach,
+  registerAgent,
+  registerVerifier,
+  signVerdict,
+  submitVerdicts,
+  testTokenAbi,
+  bondVaultAbi,
+  walletStepTuple,
+  ContractRevertError,
+} from '../../src/bonds/index.js'
+import { TraceChain, genesisHead, merkleProof, merkleRoot, type Step, type StepBody, type WalletStep } from '../../src/trace/index.js'
+
+// Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 3 agent wallet,
+// 4 challenger, 5-7 verifiers, 8 allowed payee, 9 a stranger.
+let chain: TestChain
+let agentId: bigint
+const ETH = (n: string) => parseEther(n)
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  const owner = chain.as(1)
+  const r = await registerAgent(owner, {
+    operator: chain.account(2).address,
+    wallet: chain.account(3).address,
+    manifestHash: toHex('manifest', { size: 32 }),
+    policy: {
+      maxValuePerTx: ETH('1'),
+      challengeWindow: 3_600,
+      commitDeadline: 600,
+      allowedTargets: [chain.account(8).address],
+      allowedSelectors: [],
+    },
+  })
+  agentId = r.agentId
+  await owner.walletClient.writeContract({
+    address: chain.deployment.contracts.bondToken,
+    abi: testTokenAbi,
+    functionName: 'mint',
+    args: [chain.account(1).address, 1_000n],
+  })
+  await depositBond(owner, { agentId, eth: ETH('10'), token: 1_000n })
+  for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
+})
+
+afterAll(async () => {
+  await chain?.stop()
+})
+
+/** Builds and commits one batch of the agent's trace; returns the steps and leaves. */
+async function commitSteps(sequence: bigint, bodies: StepBody[], head: TraceChain) {
+  const steps: Step[] = []
+  const leaves: Hex[] = []
+  for (const b of bodies) {
+    const { step, leaf } = head.append(b)
+    steps.push(step)
+    leaves.push(leaf)
+  }
+  await commitBatch(chain.as(2), {
+    agentId,
+    sequence,
+    merkleRoot: merkleRoot(leaves),
+    daCommitment: toHex(`blob-${sequence}`),
+    stepCount: steps.length,
+  })
+  return { steps, leaves }
+}
+
+function pay(to: Hex, value: string, nonce: number): StepBody {
+  return {
+    kind: 'wallet',
+    actionId: `pay-${nonce}`,
+    timestamp: 1_700_000_000_000 + nonce,
+    chainId: '31337',
+    from: chain.account(3).address.toLowerCase() as Hex,
+    to: to.toLowerCase() as Hex,
+    value,
+    data: '0x',
+    nonce,
+    policyVersion: 1,
+  }
+}
+
+describe('register → bond → commit → prove a policy breach → slash', () => {
+  let trace: TraceChain
+  let batch: { steps: Step[]; leaves: Hex[] }
+
+  beforeAll(async () => {
+    trace = new TraceChain(genesisHead(agentId.toString()))
+    batch = await commitSteps(0n, [
+      { kind: 'input', actionId: 'a1', timestamp: 1, task: 'pay the invoices' },
+      pay(chain.account(8).address, ETH('0.5').toString(), 0), // within policy
+      pay(chain.account(9).address, ETH('0.5').toString(), 1), // off the allowlist
+      pay(chain.account(8).address, ETH('2').toString(), 2), // over the cap
+      { kind: 'output', actionId: 'a1', timestamp: 2, result: 'paid' },
+    ], trace)
+  })
+
+  it('rejects a proof against an honest wallet step', async () => {
+    const step = batch.steps[1] as WalletStep
+    const err = await provePolicyBreach(chain.as(4), {
+      step: walletStepTuple(step),
+      sequence: 0n,
+      proof: merkleProof(batch.leaves, 1),
+    }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ContractRevertError)
+    expect((err as ContractRevertError).errorName).toBe('NoBreach')
+  })
+
+  it('rejects a step that is not in the committed batch', async () => {
+    const forged = { ...(batch.steps[2] as WalletStep), value: ETH('0.4').toString() }
+    const err = await provePolicyBreach(chain.as(4), {
+      step: walletStepTuple(forged),
+      sequence: 0n,
+      proof: merkleProof(batch.leaves, 2),
+    }).catch((e: unknown) => e)
+    expect((err as ContractRevertError).errorName).toBe('InvalidMerkleProof')
+  })
+
+  it('slashes for a payment off the allowlist and pays the challenger to the wei', async () => {
+    const before = await getBond(chain.reader, agentId)
+    const vault = chain.deployment.contracts.bondVault
+    const read = (fn: 'ethCredits' | 'tokenCredits', who: Hex) =>
+      chain.reader.publicClient.readContract({ address: vault, abi: bondVaultAbi, functionName: fn, args: [who] })
+    const r = await provePolicyBreach(chain.as(4), {
+      step: walletStepTuple(batch.steps[2] as WalletStep),
+      sequence: 0n,
+      proof: merkleProof(batch.leaves, 2),
+    })
+    expect(r.breach).toBe('TargetNotAllowed')
+    expect(r.slashedEth).toBe(ETH('5')) // slashBps 50% of 10 ETH
+    expect(r.slashedToken).toBe(500n)
+    const after = await getBond(chain.reader, agentId)
+    expect(after.eth).toBe(before.eth - r.slashedEth)
+    expect(after.token).toBe(before.token - r.slashedToken)
+    // 50% challenger, 30% redistribution (deployer), 20% burned
+    expect(await read('ethCredits', chain.account(4).address)).toBe(ETH('2.5'))
+    expect(await read('ethCredits', chain.account(0).address)).toBe(ETH('1.5'))
+    expect(await read('tokenCredits', chain.account(4).address)).toBe(250n)
+    const burned = await chain.reader.publicClient.readContract({ address: vault, abi: bondVaultAbi, functionName: 'burnedEth' })
+    expect(burned).toBe(ETH('1'))
+
+    const balanceBefore = await chain.reader.publicClient.getBalance({ address: chain.account(4).address })
+    const { hash } = await claimCredits(chain.as(4))
+    const receipt = await chain.reader.publicClient.getTransactionReceipt({ hash })
+    const balanceAfter = await chain.reader.publicClient.getBalance({ address: chain.account(4).address })
+    expect(balanceAfter - balanceBefore + receipt.gasUsed * receipt.effectiveGasPrice).toBe(ETH('2.5'))
+  })
+
+  it('cannot slash the same step twice, but can slash another breach', async () => {
+    const again = await provePolicyBreach(chain.as(4), {
+      step: walletStepTuple(batch.steps[2] as WalletStep),
+      sequence: 0n,
+      proof: merkleProof(batch.leaves, 2),
+    }).catch((e: unknown) => e)
+    expect((again as ContractRevertError).errorName).toBe('AlreadyProven')
+    const r = await provePolicyBreach(chain.as(9), {
+      step: walletStepTuple(batch.steps[3] as WalletStep),
+      sequence: 0n,
+      proof: merkleProof(batch.leaves, 3),
+    })
+    expect(r.breach).toBe('ValueCap')
+    expect(r.slashedEth).toBe(ETH('2.5'))
+  })
+
+  it('a false challenge loses its bond to the agent owner', async () => {
+    const opened = await openDispute(chain.as(4), { kind: 'InferenceFraud', agentId, sequence: 0n, stepIndex: 0 })
+    expect((await getBond(chain.reader, agentId)).eth).toBe(ETH('2.5'))
+    const verdicts = await Promise.all(
+      [5, 6, 7].map((i) => signVerdict(chain.account(i), chain.deployment, { disputeId: opened.disputeId, agentAtFault: false })),
+    )
+    const ownerCredit = () =>
+      chain.reader.publicClient.readContract({
+        address: chain.deployment.contracts.bondVault,
+        abi: bondVaultAbi,
+        functionName: 'ethCredits',
+        args: [chain.account(1).address],
+      })
+    const creditBefore = await ownerCredit()
+    const r = await submitVerdicts(chain.as(0), { disputeId: opened.disputeId, verdicts })
+    expect(r.status).toBe('Rejected')
+    expect(r.counted).toBe(3)
+    expect(await ownerCredit()).toBe(creditBefore + opened.bond)
+    const d = await getDispute(chain.reader, opened.disputeId)
+    expect(d.status).toBe('Rejected')
+    expect(d.slashedEth).toBe(0n)
+  })
+})
+
+describe('leaf encoding is identical in Solidity and TypeScript', () => {
+  it('DisputeGame hashes a wallet step to the same leaf as src/trace', async () => {
+    const { encodeAbiParameters, keccak256 } = await import('viem')
+    const { stepLeaf } = await import('../../src/trace/index.js')
+    const { disputeGameAbi } = await import('../../src/bonds/index.js')
+    const trace = new TraceChain(genesisHead('7'))
+    trace.append({ kind: 'input', actionId: 'x', timestamp: 1, task: 'x' })
+    const { step } = trace.append({ ...pay(chain.account(8).address, '123456789', 41), data: '0xa9059cbb0000' })
+    const onChain = await chain.reader.publicClient.readContract({
+      address: chain.deployment.contracts.disputeGame,
+      abi: disputeGameAbi,
+      functionName: 'policyBreachEvidence',
+      args: [walletStepTuple(step as WalletStep), 9n],
+    })
+    const expected = keccak256(
+      encodeAbiParameters([{ type: 'uint8' }, { type: 'uint64' }, { type: 'bytes32' }], [0, 9n, stepLeaf(step)]),
+    )
+    expect(onChain).toBe(expected)
+  })
+})
