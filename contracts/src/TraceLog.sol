@@ -24,7 +24,9 @@ contract TraceLog is EIP712 {
     mapping(uint256 => mapping(uint64 => Batch)) private _batches;
     mapping(uint256 => uint64) public nextSequence;
     mapping(uint256 => uint64) public nextStepIndex;
-    /// committedAt + challengeWindow of the agent's latest batch
+    /// the latest committedAt + challengeWindow over all the agent's batches: when the last
+    /// of them stops being challengeable (a later batch under a shorter window does not
+    /// bring it forward)
     mapping(uint256 => uint64) public lastFinalizesAt;
 
     event BatchCommitted(
@@ -89,7 +91,8 @@ contract TraceLog is EIP712 {
         });
         nextSequence[agentId] = expected + 1;
         nextStepIndex[agentId] = first + stepCount;
-        lastFinalizesAt[agentId] = uint64(block.timestamp) + window;
+        uint64 finalizesAt = uint64(block.timestamp) + window;
+        if (finalizesAt > lastFinalizesAt[agentId]) lastFinalizesAt[agentId] = finalizesAt;
         emit BatchCommitted(agentId, sequence, merkleRoot, daCommitment, first, stepCount, uint64(block.timestamp));
         return true;
     }
