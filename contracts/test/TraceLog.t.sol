@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Fixture} from "./utils/Fixture.sol";
+import {TraceLog} from "../src/TraceLog.sol";
+import {AgentRegistry} from "../src/AgentRegistry.sol";
+import {Batch, BatchHeader, Policy} from "../src/CovenantTypes.sol";
+
+contract TraceLogTest is Fixture {
+    bytes32 internal constant ROOT = keccak256("root-0");
+    bytes internal constant DA = hex"010203";
+
+    function _commit(uint64 seq, bytes32 root, bytes memory da, uint32 count) internal returns (bool) {
+        vm.prank(operator);
+        return traceLog.commit(agentId, seq, root, da, count);
+    }
+
+    function _assertBatch(uint64 seq, bytes32 root, bytes memory da, uint32 count) internal view {
+        Batch memory b = traceLog.batch(agentId, seq);
+        assertEq(b.merkleRoot, root, "root");
+        assertEq(b.daCommitmentHash, keccak256(da), "da");
+        assertEq(b.stepCount, count, "count");
+    }
+
+    // ---------------------------------------------------------------- commit
+
+    function test_commit_onlyOperator() public {
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, agentId, owner));
+        traceLog.commit(agentId, 0, ROOT, DA, 1);
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, agentId, mallory));
+        traceLog.commit(agentId, 0, ROOT, DA, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 3));
+        traceLog.commit(3, 0, ROOT, DA, 1);
+        // an operator of one agent cannot commit for another
+        uint256 other = _registerAgent(stranger, mallory, agentWallet);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
+        traceLog.commit(other, 0, ROOT, DA, 1);
+    }
+
+    function test_commit_rejectsMalformedBatches() public {
+        vm.startPrank(operator);
+        vm.expectRevert(TraceLog.EmptyBatch.selector);
+        traceLog.commit(agentId, 0, ROOT, DA, 0);
+        vm.expectRevert(TraceLog.EmptyRoot.selector);
+        traceLog.commit(agentId, 0, bytes32(0), DA, 1);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadDaCommitment.selector, 0));
+        traceLog.commit(agentId, 0, ROOT, "", 1);
+        uint256 max = traceLog.MAX_DA_COMMITMENT_BYTES();
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadDaCommitment.selector, max + 1));
+        traceLog.commit(agentId, 0, ROOT, new bytes(max + 1), 1);
+        assertTrue(traceLog.commit(agentId, 0, ROOT, new bytes(max), 1));
+        vm.stopPrank();
+    }
+
+    function test_commit_storesAndEmits() public {
+        uint64 t = uint64(block.timestamp);
+        vm.expectEmit(address(traceLog));
+        emit TraceLog.BatchCommitted(agentId, 0, ROOT, DA, 0, 5, t);
+        assertTrue(_commit(0, ROOT, DA, 5));
+        Batch memory b = traceLog.batch(agentId, 0);
+        assertEq(b.merkleRoot, ROOT);
+        assertEq(b.daCommitmentHash, keccak256(DA));
+        assertEq(b.firstIndex, 0);
+        assertEq(b.stepCount, 5);
+        assertEq(b.committedAt, t);
+        assertEq(b.challengeWindow, WINDOW);
+        assertEq(traceLog.nextSequence(agentId), 1);
+        assertEq(traceLog.nextStepIndex(agentId), 5);
+        assertEq(traceLog.lastFinalizesAt(agentId), t + WINDOW);
+        assertTrue(traceLog.isCommitted(agentId, 0));
+        assertFalse(traceLog.isCommitted(agentId, 1));
+
+        vm.warp(t + 10);
+        vm.expectEmit(address(traceLog));
+        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), DA, 5, 3, t + 10);
+        assertTrue(_commit(1, keccak256("r1"), DA, 3));
+        assertEq(traceLog.batch(agentId, 1).firstIndex, 5, "indexes continue across batches");
+        assertEq(traceLog.nextStepIndex(agentId), 8);
+    }
+
+    function test_commit_gapless() public {
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 0, 1));
+        traceLog.commit(agentId, 1, ROOT, DA, 1);
+        _commit(0, ROOT, DA, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 5));
+        traceLog.commit(agentId, 5, ROOT, DA, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, type(uint64).max));
+        traceLog.commit(agentId, type(uint64).max, ROOT, DA, 1);
+    }
+
+    function test_commit_sequenceWrittenOnce() public {
+        _commit(0, ROOT, DA, 4);
+        uint64 t = uint64(block.timestamp);
+        vm.warp(t + 100);
+        vm.startPrank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commit(agentId, 0, keccak256("other"), DA, 4);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commit(agentId, 0, ROOT, hex"0102", 4);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commit(agentId, 0, ROOT, DA, 5);
+        // identical re-commit: a no-op that returns false and emits nothing
+        vm.recordLogs();
+        assertFalse(traceLog.commit(agentId, 0, ROOT, DA, 4));
+        assertEq(vm.getRecordedLogs().length, 0, "no event");
+        vm.stopPrank();
+        Batch memory b = traceLog.batch(agentId, 0);
+        assertEq(b.committedAt, t, "commit time unchanged");
+        assertEq(traceLog.nextSequence(agentId), 1);
+        assertEq(traceLog.nextStepIndex(agentId), 4);
+        assertEq(traceLog.lastFinalizesAt(agentId), t + WINDOW);
+    }
+
+    /// Whatever a second commit carries, a stored batch never changes.
+    /// forge-config: default.fuzz.runs = 512
+    function testFuzz_commit_batchesImmutable(uint64 seq, bytes32 root, bytes memory da, uint32 count, uint32 dt)
+        public
+    {
+        _commit(0, ROOT, DA, 4);
+        _commit(1, keccak256("r1"), DA, 2);
+        Batch memory b0 = traceLog.batch(agentId, 0);
+        Batch memory b1 = traceLog.batch(agentId, 1);
+        if (seq % 3 == 0) seq = seq % 3; // often aim at a taken sequence
+        if (uint256(root) % 4 == 0) root = ROOT; // and sometimes repeat content
+        if (da.length % 2 == 0) da = DA;
+        vm.warp(block.timestamp + dt);
+        vm.prank(operator);
+        try traceLog.commit(agentId, seq, root, da, count) returns (bool written) {
+            if (!written) {
+                assertTrue(seq < 2, "only a taken sequence is a no-op");
+                Batch memory same = traceLog.batch(agentId, seq);
+                assertEq(same.merkleRoot, root);
+                assertEq(same.daCommitmentHash, keccak256(da));
+                assertEq(same.stepCount, count);
+            } else {
+                assertEq(seq, 2, "only the next sequence is written");
+            }
+        } catch {}
+        Batch memory a0 = traceLog.batch(agentId, 0);
+        Batch memory a1 = traceLog.batch(agentId, 1);
+        assertEq(keccak256(abi.encode(a0)), keccak256(abi.encode(b0)), "batch 0 changed");
+        assertEq(keccak256(abi.encode(a1)), keccak256(abi.encode(b1)), "batch 1 changed");
+    }
+
+    // ---------------------------------------------------------------- finality
+
+    function test_isFinal_afterWindow() public {
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, 0));
+        traceLog.isFinal(agentId, 0);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, 0));
+        traceLog.batch(agentId, 0);
+        uint64 t = uint64(block.timestamp);
+        _commit(0, ROOT, DA, 1);
+        assertFalse(traceLog.isFinal(agentId, 0));
+        vm.warp(t + WINDOW);
+        assertFalse(traceLog.isFinal(agentId, 0), "last second of the window");
+        vm.warp(t + WINDOW + 1);
+        assertTrue(traceLog.isFinal(agentId, 0));
+    }
+
+    function testFuzz_isFinal(uint64 window, uint32 dt) public {
+        window = uint64(bound(window, 0, UNBONDING_DELAY - DISPUTE_PERIOD - 1));
+        Policy memory p = _policy(MAX_VALUE, window, 0);
+        bytes32[] memory d = _digests();
+        vm.prank(stranger);
+        uint256 id = registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
+        uint64 t = uint64(block.timestamp);
+        vm.prank(operator);
+        traceLog.commit(id, 0, ROOT, DA, 1);
+        vm.warp(t + uint256(dt));
+        assertEq(traceLog.isFinal(id, 0), uint256(dt) > window);
+    }
+
+    function test_commit_windowFixedAtCommitTime() public {
+        _commit(0, ROOT, DA, 1);
+        bytes32[] memory d = _digests();
+        Policy memory p = _policy(MAX_VALUE, 2 hours, 0);
+        vm.prank(owner);
+        registry.proposeUpdate(agentId, 0, d, p);
+        vm.warp(block.timestamp + POLICY_DELAY);
+        registry.activateUpdate(agentId);
+        _commit(1, keccak256("r1"), DA, 1);
+        assertEq(traceLog.batch(agentId, 0).challengeWindow, WINDOW);
+        assertEq(traceLog.batch(agentId, 1).challengeWindow, 2 hours);
+    }
+
+    /// The last finalization time only moves forward: a batch under a shorter window does
+    /// not bring it back.
+    function testFuzz_lastFinalizesAt_isMax(uint64 w1, uint64 w2, uint32 gap) public {
+        uint64 maxW = UNBONDING_DELAY - DISPUTE_PERIOD - 1;
+        w1 = uint64(bound(w1, 0, maxW));
+        w2 = uint64(bound(w2, 0, maxW));
+        bytes32[] memory d = _digests();
+        vm.prank(stranger);
+        uint256 id = registry.register(operator, agentWallet, 0, d, _policy(MAX_VALUE, w1, 0), MIN_POLICY_DELAY);
+        vm.prank(stranger);
+        registry.proposeUpdate(id, 0, d, _policy(MAX_VALUE, w2, 0));
+        vm.warp(block.timestamp + MIN_POLICY_DELAY);
+        uint64 t1 = uint64(block.timestamp);
+        vm.prank(operator);
+        traceLog.commit(id, 0, ROOT, DA, 1);
+        registry.activateUpdate(id);
+        vm.warp(t1 + uint256(gap));
+        vm.prank(operator);
+        traceLog.commit(id, 1, ROOT, DA, 1);
+        uint256 a = t1 + w1;
+        uint256 b = block.timestamp + w2;
+        assertEq(traceLog.lastFinalizesAt(id), a > b ? a : b);
+    }
+
+    // ---------------------------------------------------------------- EIP-712 header
+
+    function testFuzz_hashBatchHeader_matchesIndependentDigest(
+        uint256 id,
+        uint64 seq,
+        bytes32 root,
+        bytes32 daHash,
+        uint32 count,
+        uint64 chain
+    ) public {
+        BatchHeader memory h = BatchHeader(id, seq, root, daHash, count);
+        assertEq(traceLog.hashBatchHeader(h), _headerDigest(block.chainid, address(traceLog), h));
+        chain = uint64(bound(chain, 1, type(uint64).max));
+        vm.chainId(chain); // the domain follows the chain (a fork cannot replay receipts)
+        assertEq(traceLog.hashBatchHeader(h), _headerDigest(chain, address(traceLog), h));
+    }
+
+    function test_hashBatchHeader_fixedValues() public view {
+        BatchHeader memory h = BatchHeader(agentId, 0, ROOT, keccak256(DA), 1);
+        bytes32 typehash = keccak256(
+            "BatchHeader(uint256 agentId,uint64 sequence,bytes32 merkleRoot,bytes32 daCommitmentHash,uint32 stepCount)"
+        );
+        assertEq(traceLog.BATCH_HEADER_TYPEHASH(), typehash);
+        // a different field gives a different digest
+        BatchHeader memory h2 = BatchHeader(agentId, 0, ROOT, keccak256(DA), 2);
+        assertTrue(traceLog.hashBatchHeader(h) != traceLog.hashBatchHeader(h2));
+    }
+}
