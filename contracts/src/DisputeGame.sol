@@ -271,7 +271,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         bytes32 key = targetKey(kind, agentId, sequence, stepIndex, subject);
         if (openDisputeOn[key] != 0) revert AlreadyDisputed(openDisputeOn[key]);
         if (faultProven[key]) revert AlreadyProven();
-        uint256 total = verifiers.totalStake();
+        // only stake that can vote on this dispute counts towards its quorum
+        uint256 total = verifiers.eligibleStake();
         if (total == 0) revert NoVerifiers();
         _consumeEvidence(key, salt);
 

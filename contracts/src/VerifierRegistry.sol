@@ -19,6 +19,9 @@ contract VerifierRegistry is ReentrancyGuard {
     uint64 public immutable exitDelay;
 
     uint256 public totalStake;
+    /// stake registered in block `_joinBlock` (the latest block anyone registered in)
+    uint256 private _joinedStake;
+    uint64 private _joinBlock;
     mapping(address => Verifier) private _verifiers;
     address[] private _everRegistered;
     mapping(address => bool) private _listed;
@@ -45,6 +48,11 @@ contract VerifierRegistry is ReentrancyGuard {
         if (msg.value < minStake || msg.value == 0) revert StakeTooLow(msg.value, minStake);
         _verifiers[msg.sender] = Verifier(msg.value, uint64(block.number), 0);
         totalStake += msg.value;
+        if (_joinBlock != block.number) {
+            _joinBlock = uint64(block.number);
+            _joinedStake = 0;
+        }
+        _joinedStake += msg.value;
         if (!_listed[msg.sender]) {
             _listed[msg.sender] = true;
             _everRegistered.push(msg.sender);
@@ -78,6 +86,15 @@ contract VerifierRegistry is ReentrancyGuard {
         Verifier storage v = _verifiers[verifier];
         if (v.stake == 0 || v.registeredBlock >= openedBlock) return 0;
         return v.stake;
+    }
+
+    /// @notice The stake that can vote in a dispute opened in this block: all stake except
+    ///         what registered in this block, which `votingWeight` gives no weight there. A
+    ///         dispute's quorum is measured against this, so stake that joins in the opening
+    ///         block (say, front-running the reveal) cannot make the quorum unreachable.
+    function eligibleStake() external view returns (uint256) {
+        uint256 fresh = _joinBlock == block.number ? _joinedStake : 0;
+        return totalStake > fresh ? totalStake - fresh : 0;
     }
 
     function verifier(address account) external view returns (Verifier memory) {

@@ -153,6 +153,44 @@ contract VerifierRegistryTest is TestBase {
         assertEq(reg.votingWeight(alice, openedAt), registeredAt < openedAt ? stake : 0);
     }
 
+    function test_eligibleStake_excludesThisBlocksRegistrations() public {
+        assertEq(reg.eligibleStake(), 0);
+        vm.prank(alice);
+        reg.register{value: 2 ether}();
+        assertEq(reg.totalStake(), 2 ether);
+        assertEq(reg.eligibleStake(), 0, "registered in this block");
+        vm.roll(block.number + 1);
+        assertEq(reg.eligibleStake(), 2 ether);
+        vm.prank(bob);
+        reg.register{value: 3 ether}();
+        assertEq(reg.eligibleStake(), 2 ether, "bob joined in this block");
+        vm.roll(block.number + 1);
+        assertEq(reg.eligibleStake(), 5 ether);
+        // an exit lowers it at once
+        vm.prank(alice);
+        reg.requestExit();
+        vm.warp(block.timestamp + 10 days);
+        vm.roll(block.number + 1);
+        vm.prank(alice);
+        reg.exit();
+        assertEq(reg.eligibleStake(), 3 ether);
+    }
+
+    function testFuzz_eligibleStake_matchesVotingWeights(uint8 perBlock, uint96 seed) public {
+        address[] memory who = new address[](8);
+        for (uint256 i; i < 8; ++i) {
+            who[i] = address(uint160(0xC000 + i));
+            if ((perBlock >> i) & 1 == 1) vm.roll(block.number + 1);
+            uint256 stake = bound(uint256(keccak256(abi.encode(seed, i))), 1 ether, 100 ether);
+            vm.deal(who[i], stake);
+            vm.prank(who[i]);
+            reg.register{value: stake}();
+        }
+        uint256 sum;
+        for (uint256 i; i < 8; ++i) sum += reg.votingWeight(who[i], uint64(block.number));
+        assertEq(reg.eligibleStake(), sum, "eligible stake is exactly the stake that can vote now");
+    }
+
     function test_exit_rejectingReceiverKeepsStake() public {
         RejectingReceiver r = new RejectingReceiver();
         vm.deal(address(r), 1 ether);
