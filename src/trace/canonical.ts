@@ -148,8 +148,14 @@ export function formatIssues(error: z.ZodError): string[] {
  * stripped or coerced), so the hash of what the caller gave equals the hash of what a
  * reader will decode.
  */
-export function parseExact<T>(schema: z.ZodType<T>, value: unknown, what: string): { value: T; text: string } {
-  const given = canonicalize(value)
+export function parseExact<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  what: string,
+  /** canonicalize(value), when the caller already has it */
+  known?: string,
+): { value: T; text: string } {
+  const given = known ?? canonicalize(value)
   const result = schema.safeParse(value)
   if (!result.success) throw new InvalidStepError({ what, issues: formatIssues(result.error) })
   let text: string
@@ -166,8 +172,8 @@ export function parseExact<T>(schema: z.ZodType<T>, value: unknown, what: string
 
 /** Decodes canonical bytes and validates them with `schema`, rejecting unknown fields. */
 export function decodeCanonical<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
-  const { value } = parseCanonicalText(bytes)
-  return parseExact(schema, value, what).value
+  const { text, value } = parseCanonicalText(bytes)
+  return parseExact(schema, value, what, text).value
 }
 
 /** A step's canonical bytes (the whole step, as stored in the WAL and in batches). */

@@ -1,5 +1,6 @@
-import { encodeAbiParameters, type Hex, keccak256, toBytes, zeroHash } from 'viem'
+import { encodeAbiParameters, type Hex, toBytes, zeroHash } from 'viem'
 import { canonicalBytes } from './canonical.js'
+import { keccak256Hex as keccak256 } from './keccak.js'
 import { STEP_KINDS, type Step, type StepKind, type WalletStep } from './schemas.js'
 
 /**

@@ -1,5 +1,6 @@
-import { bytesToHex, type Hex, hexToBytes, keccak256 } from 'viem'
+import { bytesToHex, type Hex, hexToBytes } from 'viem'
 import { MerkleInputError } from './errors.js'
+import { keccak256Bytes } from './keccak.js'
 
 /**
  * The batch Merkle tree, as OpenZeppelin's `MerkleProof.verify` checks it:
@@ -46,7 +47,7 @@ function hashPair(a: Uint8Array, b: Uint8Array): Uint8Array {
     pair.set(b, 0)
     pair.set(a, 32)
   }
-  return keccak256(pair, 'bytes')
+  return keccak256Bytes(pair)
 }
 
 function nextLevel(level: Uint8Array[]): Uint8Array[] {

@@ -19,10 +19,12 @@ export type StepKind = keyof typeof STEP_KINDS
 const UINT256_MAX = 2n ** 256n - 1n
 
 /** A uint256 written as a decimal string without leading zeros (JSON has no safe big integers). */
+const DECIMAL = /^(0|[1-9][0-9]{0,77})$/
 export const uint256StringSchema = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,77})$/, 'expected a decimal integer string without leading zeros')
-  .refine((s) => BigInt(s) <= UINT256_MAX, 'does not fit in uint256')
+  .regex(DECIMAL, 'expected a decimal integer string without leading zeros')
+  // zod runs every check even after one fails: this one must not assume the regex held
+  .refine((s) => !DECIMAL.test(s) || BigInt(s) <= UINT256_MAX, 'does not fit in uint256')
 
 /** Integers that must survive JSON and Solidity `uint64`: 0 ≤ n ≤ 2^53 − 1. */
 export const safeUintSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)

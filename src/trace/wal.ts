@@ -491,8 +491,21 @@ export class TraceWal {
   }
 }
 
+/** The whole file, read by position (FileHandle.readFile reads from the current position). */
+async function readWhole(fh: FileHandle): Promise<Buffer> {
+  const { size } = await fh.stat()
+  const buf = Buffer.allocUnsafe(size)
+  let read = 0
+  while (read < size) {
+    const { bytesRead } = await fh.read(buf, read, size - read, read)
+    if (bytesRead === 0) break
+    read += bytesRead
+  }
+  return buf.subarray(0, read)
+}
+
 async function recover(fh: FileHandle, path: string, agentId: string): Promise<WalScan> {
-  const buf = await fh.readFile()
+  const buf = await readWhole(fh)
   const scan = scanWal(buf, path, agentId)
   if (scan.torn) {
     await fh.truncate(scan.end)
