@@ -1,0 +1,745 @@
+import { join } from 'node:path'
+import { inspect } from 'node:util'
+import pino, { type Logger } from 'pino'
+import {
+  BaseError as ViemBaseError,
+  createPublicClient,
+  http,
+  keccak256,
+  parseTransaction,
+  recoverTransactionAddress,
+  type Address,
+  type Chain,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+  type TransactionReceipt,
+  type Transport,
+} from 'viem'
+import type { TraceWal } from '../trace/wal.js'
+import type { WalletStep } from '../trace/schemas.js'
+import {
+  InvalidTransactionError,
+  NonceConflictError,
+  OutboxCorruptedError,
+  PolicyViolationError,
+  ReceiptTimeoutError,
+  UntracedTransactionError,
+  WalletBroadcastError,
+  WalletConfigError,
+} from './errors.js'
+import { Outbox } from './outbox.js'
+import { evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
+import { type OutboxEntry, type OutboxReceipt, transactionRequestSchema, type TransactionRequest } from './schemas.js'
+
+const DAY_MS = 86_400_000
+
+/**
+ * Lifecycle events of one transaction, in order. Listeners are awaited (keep them fast);
+ * an error a listener throws is logged and ignored. Each is also the place where a crash
+ * test kills the process.
+ */
+export type AgentWalletListener = {
+  /** The wallet step is durably in the WAL (fdatasync returned). Nothing is signed yet. */
+  stepWritten(e: WalletEventBase): void | Promise<void>
+  /** Signed and durably in the outbox. Not broadcast yet. */
+  signed(e: WalletEventBase & { hash: Hex }): void | Promise<void>
+  /** The node accepted the raw transaction (or already had it). */
+  broadcast(e: WalletEventBase & { hash: Hex; recovered: boolean }): void | Promise<void>
+  /** A receipt was seen and recorded in the outbox. */
+  mined(e: WalletEventBase & { hash: Hex; receipt: TransactionOutcome }): void | Promise<void>
+}
+export type WalletEventBase = { actionId: string; walletStepIndex: number; nonce: number }
+
+/** Test and demo hooks that make the wallet misbehave. Never enable them in production. */
+export type AgentWalletUnsafeOptions = {
+  /**
+   * UNSAFE — simulates a dishonest operator. The wallet signs transactions its policy
+   * forbids. It still writes the wallet step to the WAL first (no trace, no action holds),
+   * which is exactly what lets a challenger prove the breach and slash the bond. A loud
+   * warning is logged when the wallet is created and for every forbidden transaction.
+   */
+  skipPolicyCheck?: boolean | undefined
+}
+
+export type CreateAgentWalletParameters = {
+  /** The agent's account, e.g. from `loadKeystore()`. Held privately; never exposed again. */
+  account: LocalAccount
+  /** The chain the agent acts on; must match the node's chain id. */
+  chain: Chain
+  /** @defaultValue http(chain.rpcUrls.default.http[0]) */
+  transport?: Transport | undefined
+  /** The agent's trace WAL: every transaction's wallet step is appended here before signing. */
+  wal: TraceWal
+  /** The policy registered on chain for `policyVersion`. */
+  policy: PolicyInput
+  /** The policy version registered on chain (AgentRegistry); written into every wallet step. */
+  policyVersion: number
+  /** @defaultValue `<wal dir>/agent-<id>.outbox` */
+  outboxDir?: string | undefined
+  /** Confirmations to wait for. @defaultValue 1 */
+  confirmations?: number | undefined
+  /** How long to wait for a receipt, ms. @defaultValue 120_000 */
+  receiptTimeoutMs?: number | undefined
+  /** Receipt polling interval, ms. @defaultValue 250 */
+  pollingIntervalMs?: number | undefined
+  /** Clock for step timestamps and the UTC day of the daily budget. @defaultValue Date.now */
+  now?: (() => number) | undefined
+  /** @defaultValue a pino logger on stderr */
+  logger?: Logger | undefined
+  on?: Partial<AgentWalletListener> | undefined
+  /** Dishonest-operator simulation for tests and demos. See {@link AgentWalletUnsafeOptions}. */
+  unsafe?: AgentWalletUnsafeOptions | undefined
+}
+
+/** What became of a mined transaction. */
+export type TransactionOutcome = { blockNumber: bigint; blockHash: Hex; status: 'success' | 'reverted'; gasUsed: bigint }
+
+export type SentTransaction = {
+  hash: Hex
+  nonce: number
+  /** Index of the transaction's wallet step in the trace WAL. */
+  walletStepIndex: number
+  actionId: string
+  chainId: number
+  from: Address
+  to: Address
+  value: bigint
+  data: Hex
+  receipt: TransactionOutcome
+}
+
+export type SendTransactionOptions = {
+  /** The action (task) this transaction belongs to; written into the wallet step. */
+  actionId: string
+}
+
+/** How recovery settled one wallet step that was not known to be mined. */
+export type RecoveryEntry = {
+  walletStepIndex: number
+  nonce: number
+  actionId: string
+  /**
+   * - `already-mined`: it had been sent; its receipt is now recorded.
+   * - `rebroadcast`: the outbox entry was sent again, same bytes, and mined.
+   * - `signed-and-sent`: the step had no outbox entry (crash before signing); it was signed
+   *   with the same nonce and fields, sent and mined.
+   * - `abandoned`: its nonce was used by another transaction; it can never be sent.
+   * - `pending`: sent, but no receipt yet (see `error`).
+   * - `untraced`: an outbox entry without a wallet step; it is never broadcast.
+   */
+  outcome: 'already-mined' | 'rebroadcast' | 'signed-and-sent' | 'abandoned' | 'pending' | 'untraced'
+  hash: Hex | null
+  receipt: TransactionOutcome | null
+  error: Error | null
+}
+
+/** A transaction the wallet knows about, by wallet step. */
+export type TrackedTransaction = {
+  walletStepIndex: number
+  nonce: number
+  actionId: string
+  state: 'unsigned' | OutboxEntry['state']
+  hash: Hex | null
+  receipt: TransactionOutcome | null
+  error: string | null
+}
+
+type Prepared = {
+  chainId: number
+  type: 'eip1559'
+  to: Address
+  value: bigint
+  data: Hex
+  nonce: number
+  gas: bigint
+  maxFeePerGas: bigint
+  maxPriorityFeePerGas: bigint
+}
+
+type Known = { step: WalletStep; leaf: Hex }
+
+let defaultLogger: Logger | undefined
+function walletLogger(): Logger {
+  defaultLogger ??= pino({ name: 'covenant.wallet' }, pino.destination(2))
+  return defaultLogger
+}
+
+/**
+ * Opens the agent's wallet: checks the chain, reads the WAL's wallet steps and the outbox,
+ * and runs {@link AgentWallet.recover} before it returns, so nothing authorised before a
+ * crash is lost and nothing is sent twice. The recovery report is `wallet.recovered`.
+ */
+export async function createAgentWallet(p: CreateAgentWalletParameters): Promise<AgentWallet> {
+  const wallet = await AgentWallet[OPEN](p)
+  return wallet
+}
+
+const OPEN = Symbol('open')
+
+/**
+ * The agent's wallet. Every transaction goes: policy check → nonce → wallet step appended
+ * to the WAL (durable) → sign → outbox (durable) → broadcast → receipt. A refusal happens
+ * before anything is written. The account is held in a private field: it is not reachable
+ * from this object, and neither `JSON.stringify`, `util.inspect` nor `toString` show more
+ * than the address and chain.
+ */
+export class AgentWallet {
+  readonly address: Address
+  readonly chainId: number
+  readonly policyVersion: number
+  readonly policy: Readonly<Policy>
+  /** What recovery did when the wallet was opened (empty when nothing was in flight). */
+  recovered: readonly RecoveryEntry[] = []
+
+  readonly #account: LocalAccount
+  readonly #client: PublicClient
+  readonly #wal: TraceWal
+  readonly #outbox: Outbox
+  readonly #now: () => number
+  readonly #log: Logger
+  readonly #on: Partial<AgentWalletListener>
+  readonly #skipPolicy: boolean
+  readonly #confirmations: number
+  readonly #receiptTimeoutMs: number
+  readonly #pollingIntervalMs: number
+  /** Every wallet step in the WAL, in index order (the budget counts them all). */
+  readonly #steps: Known[]
+  #lock: Promise<unknown> = Promise.resolve()
+  /** Set when a transaction was authorised in the WAL but not (known to be) broadcast. */
+  #needsRecovery = false
+
+  private constructor(
+    p: CreateAgentWalletParameters,
+    policy: Policy,
+    client: PublicClient,
+    outbox: Outbox,
+    steps: Known[],
+    log: Logger,
+  ) {
+    this.#account = p.account
+    this.address = p.account.address
+    this.chainId = p.chain.id
+    this.policyVersion = p.policyVersion
+    this.policy = Object.freeze({ ...policy, allowedTargets: [...policy.allowedTargets], allowedSelectors: [...policy.allowedSelectors] })
+    this.#client = client
+    this.#wal = p.wal
+    this.#outbox = outbox
+    this.#now = p.now ?? Date.now
+    this.#log = log
+    this.#on = { ...p.on }
+    this.#skipPolicy = p.unsafe?.skipPolicyCheck === true
+    this.#confirmations = p.confirmations ?? 1
+    this.#receiptTimeoutMs = p.receiptTimeoutMs ?? 120_000
+    this.#pollingIntervalMs = p.pollingIntervalMs ?? 250
+    this.#steps = steps
+  }
+
+  static async [OPEN](p: CreateAgentWalletParameters): Promise<AgentWallet> {
+    const parsed = policySchema.safeParse(p.policy)
+    if (!parsed.success) {
+      throw new WalletConfigError('Invalid policy.', { metaMessages: parsed.error.issues.map((i) => `- ${i.path.join('.')}: ${i.message}`) })
+    }
+    if (!Number.isInteger(p.policyVersion) || p.policyVersion < 0 || p.policyVersion > 2 ** 32 - 1) {
+      throw new WalletConfigError(`policyVersion must be a uint32, got ${String(p.policyVersion)}.`)
+    }
+    if (p.account?.type !== 'local' || typeof p.account.signTransaction !== 'function') {
+      throw new WalletConfigError('The wallet needs a local account (e.g. from loadKeystore()).')
+    }
+    const confirmations = p.confirmations ?? 1
+    if (!Number.isInteger(confirmations) || confirmations < 1) throw new WalletConfigError('confirmations must be an integer ≥ 1.')
+    const url = p.chain.rpcUrls.default.http[0]
+    if (!p.transport && !url) throw new WalletConfigError(`Chain ${p.chain.id} has no RPC URL; pass a transport.`)
+    const log = (p.logger ?? walletLogger()).child({ wallet: p.account.address, chainId: p.chain.id })
+    const client = createPublicClient({
+      chain: p.chain,
+      transport: p.transport ?? http(url, { retryCount: 2 }),
+      pollingInterval: p.pollingIntervalMs ?? 250,
+      cacheTime: 0,
+    }) as PublicClient
+    const nodeChainId = await client.getChainId()
+    if (nodeChainId !== p.chain.id) {
+      throw new WalletConfigError(`The node's chain id is ${nodeChainId}, the wallet was configured for ${p.chain.id}.`)
+    }
+    const { steps, leaves } = await p.wal.readAll()
+    const known: Known[] = []
+    steps.forEach((step, i) => {
+      if (step.kind === 'wallet') known.push({ step, leaf: leaves[i]! })
+    })
+    const outbox = await Outbox.open({
+      dir: p.outboxDir ?? join(p.wal.paths.log.replace(/\.wal$/, '.outbox')),
+      chainId: p.chain.id,
+      from: p.account.address,
+    })
+    const wallet = new AgentWallet(p, parsed.data, client, outbox, known, log)
+    if (wallet.#skipPolicy) {
+      log.warn(
+        'UNSAFE WALLET: unsafe.skipPolicyCheck is enabled. This wallet signs transactions its registered policy forbids ' +
+          '(dishonest-operator simulation for tests and demos). Its bond can be slashed. Never use this in production.',
+      )
+    }
+    wallet.recovered = await wallet.recover()
+    return wallet
+  }
+
+  /**
+   * Checks a transaction against the policy (and today's budget) without writing or
+   * signing anything. Throws {@link PolicyViolationError} or {@link InvalidTransactionError}.
+   */
+  check(request: TransactionRequest): void {
+    this.#checkPolicy(parseRequest(request), this.#now())
+  }
+
+  /** Native value of this WAL's wallet steps on the UTC day of `at` (default now), in wei. */
+  spentToday(at: number = this.#now()): bigint {
+    const start = Math.floor(at / DAY_MS) * DAY_MS
+    let spent = 0n
+    for (const { step } of this.#steps) {
+      if (step.timestamp >= start && step.timestamp < start + DAY_MS) spent += BigInt(step.value)
+    }
+    return spent
+  }
+
+  /**
+   * Sends one transaction: policy check, then the wallet step is appended to the WAL, then
+   * it is signed, kept in the outbox, broadcast, and its receipt awaited. Resolves with the
+   * hash and receipt (a reverted transaction resolves too; see `receipt.status`).
+   */
+  async sendTransaction(request: TransactionRequest, options: SendTransactionOptions): Promise<SentTransaction> {
+    const tx = parseRequest(request)
+    const actionId = options?.actionId
+    if (typeof actionId !== 'string' || actionId.length === 0 || actionId.length > 256) {
+      throw new InvalidTransactionError('actionId must be a non-empty string of at most 256 characters')
+    }
+    const entry = await this.#serial(async () => {
+      if (this.#needsRecovery) await this.#recover()
+      const now = this.#now()
+      this.#checkPolicy(tx, now)
+      const nonce = await this.#nextNonce()
+      // Everything that can fail for a reason other than a crash happens before the step is
+      // written: after it, the transaction is authorised and will be sent, now or on recovery.
+      const prepared = await this.#prepare(tx, nonce)
+      const { step, leaf } = await this.#wal.appendNext({
+        kind: 'wallet',
+        actionId,
+        timestamp: now,
+        chainId: String(this.chainId),
+        from: this.address.toLowerCase() as Hex,
+        to: tx.to.toLowerCase() as Hex,
+        value: tx.value.toString(),
+        data: tx.data,
+        nonce,
+        policyVersion: this.policyVersion,
+      })
+      if (step.kind !== 'wallet') throw new Error('unreachable: appended a non-wallet step')
+      this.#steps.push({ step, leaf })
+      this.#needsRecovery = true
+      await this.#emit('stepWritten', { actionId, walletStepIndex: step.index, nonce })
+      const signed = await this.#signAndStore({ step, leaf }, prepared)
+      await this.#broadcast(signed, false)
+      this.#needsRecovery = false
+      return signed
+    })
+    const receipt = await this.#waitMined(entry)
+    return {
+      hash: entry.hash as Hex,
+      nonce: entry.nonce,
+      walletStepIndex: entry.walletStepIndex,
+      actionId,
+      chainId: this.chainId,
+      from: this.address,
+      to: tx.to,
+      value: tx.value,
+      data: tx.data,
+      receipt,
+    }
+  }
+
+  /**
+   * Settles every wallet step that is not known to be mined, in nonce order:
+   * - outbox entry, receipt on chain → recorded as mined;
+   * - outbox entry, not mined, nonce still free → re-broadcast (same bytes, same hash);
+   * - outbox entry, nonce used by another transaction → abandoned ({@link NonceConflictError});
+   * - no outbox entry (crash before signing), nonce still free → signed with the same nonce
+   *   and fields, stored, sent;
+   * - no outbox entry, nonce used → abandoned; it was never signed.
+   * An outbox entry without a wallet step is never broadcast (`untraced`). Then waits for the
+   * receipts of what it sent. Runs under the wallet's lock; safe to call at any time.
+   */
+  recover(): Promise<RecoveryEntry[]> {
+    return this.#serial(() => this.#recover())
+  }
+
+  /** The transaction of a wallet step, as the outbox knows it. */
+  getTransaction(p: { walletStepIndex: number }): TrackedTransaction | undefined {
+    const known = this.#steps.find((k) => k.step.index === p.walletStepIndex)
+    if (!known || !this.#mine(known.step)) return undefined
+    const entry = this.#outbox.get(known.step.nonce)
+    const base = { walletStepIndex: known.step.index, nonce: known.step.nonce, actionId: known.step.actionId }
+    if (!entry || entry.walletStepIndex !== known.step.index) {
+      return { ...base, state: 'unsigned', hash: null, receipt: null, error: null }
+    }
+    return { ...base, state: entry.state, hash: entry.hash, receipt: fromStored(entry.receipt), error: entry.error }
+  }
+
+  toJSON(): { kind: 'AgentWallet'; address: Address; chainId: number; policyVersion: number } {
+    return { kind: 'AgentWallet', address: this.address, chainId: this.chainId, policyVersion: this.policyVersion }
+  }
+
+  toString(): string {
+    return `AgentWallet(${this.address} on chain ${this.chainId})`
+  }
+
+  [inspect.custom](): string {
+    return this.toString()
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  #checkPolicy(tx: ParsedRequest, now: number): void {
+    const breach = evaluatePolicy(this.policy, tx)
+    let error: PolicyViolationError | undefined
+    if (breach === 'ValueCap') error = new PolicyViolationError({ rule: 'ValueCap', limit: this.policy.maxValuePerTx, attempted: tx.value })
+    else if (breach === 'TargetNotAllowed') {
+      error = new PolicyViolationError({ rule: 'TargetNotAllowed', limit: this.policy.allowedTargets, attempted: tx.to })
+    } else if (breach === 'SelectorNotAllowed') {
+      error = new PolicyViolationError({
+        rule: 'SelectorNotAllowed',
+        limit: this.policy.allowedSelectors,
+        attempted: tx.data.length >= 10 ? (tx.data.slice(0, 10) as Hex) : tx.data,
+      })
+    } else if (breach !== 'None') {
+      throw new WalletConfigError(`Unexpected policy result ${breach}.`)
+    } else if (this.policy.dailyBudget !== undefined) {
+      const spent = this.spentToday(now)
+      if (spent + tx.value > this.policy.dailyBudget) {
+        error = new PolicyViolationError({ rule: 'DailyBudget', limit: this.policy.dailyBudget, attempted: tx.value, spentToday: spent })
+      }
+    }
+    if (!error) return
+    if (!this.#skipPolicy) throw error
+    this.#log.warn(
+      { rule: error.rule, to: tx.to, value: tx.value.toString() },
+      `UNSAFE WALLET: signing a transaction the policy forbids (${error.rule}); the wallet step is in the trace and the breach is provable`,
+    )
+  }
+
+  async #nextNonce(): Promise<number> {
+    const pending = await this.#client.getTransactionCount({ address: this.address, blockTag: 'pending' })
+    let next = pending
+    for (const { step } of this.#steps) if (this.#mine(step) && step.nonce + 1 > next) next = step.nonce + 1
+    return next
+  }
+
+  async #prepare(tx: { to: Address; value: bigint; data: Hex }, nonce: number): Promise<Prepared> {
+    const request = await this.#client.prepareTransactionRequest({
+      account: this.#account,
+      chain: this.#client.chain,
+      to: tx.to,
+      value: tx.value,
+      data: tx.data,
+      nonce,
+      type: 'eip1559',
+      parameters: ['fees', 'gas'],
+    })
+    const { gas, maxFeePerGas, maxPriorityFeePerGas } = request as { gas?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint }
+    if (gas === undefined || maxFeePerGas === undefined || maxPriorityFeePerGas === undefined) {
+      throw new WalletConfigError('The node did not provide EIP-1559 fees and a gas estimate.')
+    }
+    return { chainId: this.chainId, type: 'eip1559', to: tx.to, value: tx.value, data: tx.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
+  }
+
+  async #signAndStore(known: Known, prepared: Prepared): Promise<OutboxEntry> {
+    const raw = await this.#account.signTransaction(prepared)
+    const hash = keccak256(raw)
+    const entry: OutboxEntry = {
+      version: 1,
+      chainId: String(this.chainId),
+      from: this.address.toLowerCase() as Hex,
+      nonce: known.step.nonce,
+      walletStepIndex: known.step.index,
+      walletStepLeaf: known.leaf,
+      actionId: known.step.actionId,
+      state: 'signed',
+      raw,
+      hash,
+      receipt: null,
+      error: null,
+      updatedAt: this.#now(),
+    }
+    await this.#outbox.create(entry)
+    const stored = this.#outbox.get(entry.nonce) as OutboxEntry
+    await this.#emit('signed', { actionId: stored.actionId, walletStepIndex: stored.walletStepIndex, nonce: stored.nonce, hash: stored.hash as Hex })
+    return stored
+  }
+
+  /** Sends the stored bytes. A node that already has the same hash is success. */
+  async #broadcast(entry: OutboxEntry, recovered: boolean): Promise<void> {
+    const hash = entry.hash as Hex
+    try {
+      const got = await this.#client.sendRawTransaction({ serializedTransaction: entry.raw as Hex })
+      if (got.toLowerCase() !== hash) throw new Error(`the node returned hash ${got}, expected ${hash}`)
+    } catch (err) {
+      if (!(await this.#nodeHas(hash))) {
+        throw new WalletBroadcastError({ hash, nonce: entry.nonce, cause: err })
+      }
+    }
+    this.#log.info({ nonce: entry.nonce, hash, walletStepIndex: entry.walletStepIndex, recovered }, 'transaction broadcast')
+    await this.#emit('broadcast', { actionId: entry.actionId, walletStepIndex: entry.walletStepIndex, nonce: entry.nonce, hash, recovered })
+  }
+
+  async #nodeHas(hash: Hex): Promise<boolean> {
+    try {
+      await this.#client.getTransaction({ hash })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  async #receipt(hash: Hex): Promise<TransactionReceipt | null> {
+    try {
+      return await this.#client.getTransactionReceipt({ hash })
+    } catch (err) {
+      if (err instanceof ViemBaseError && err.name === 'TransactionReceiptNotFoundError') return null
+      throw err
+    }
+  }
+
+  async #waitMined(entry: OutboxEntry): Promise<TransactionOutcome> {
+    const hash = entry.hash as Hex
+    let receipt: TransactionReceipt
+    try {
+      receipt = await this.#client.waitForTransactionReceipt({
+        hash,
+        confirmations: this.#confirmations,
+        timeout: this.#receiptTimeoutMs,
+        pollingInterval: this.#pollingIntervalMs,
+      })
+    } catch (cause) {
+      throw new ReceiptTimeoutError({ hash, nonce: entry.nonce, timeoutMs: this.#receiptTimeoutMs, cause })
+    }
+    return this.#recordMined(entry, receipt)
+  }
+
+  async #recordMined(entry: OutboxEntry, receipt: TransactionReceipt): Promise<TransactionOutcome> {
+    const outcome: TransactionOutcome = {
+      blockNumber: receipt.blockNumber,
+      blockHash: receipt.blockHash,
+      status: receipt.status,
+      gasUsed: receipt.gasUsed,
+    }
+    const current = this.#outbox.get(entry.nonce) ?? entry
+    if (current.state !== 'mined') {
+      await this.#outbox.update({ ...current, state: 'mined', receipt: toStored(outcome), error: null, updatedAt: this.#now() })
+    }
+    await this.#emit('mined', {
+      actionId: entry.actionId,
+      walletStepIndex: entry.walletStepIndex,
+      nonce: entry.nonce,
+      hash: entry.hash as Hex,
+      receipt: outcome,
+    })
+    return outcome
+  }
+
+  #mine(step: WalletStep): boolean {
+    return step.from === this.address.toLowerCase() && step.chainId === String(this.chainId)
+  }
+
+  async #recover(): Promise<RecoveryEntry[]> {
+    const report: RecoveryEntry[] = []
+    const mine = this.#steps.filter((k) => this.#mine(k.step))
+    const byNonce = new Map<number, Known>()
+    for (const k of mine) {
+      if (byNonce.has(k.step.nonce)) {
+        throw new OutboxCorruptedError(this.#outbox.dir, `two wallet steps in the WAL share nonce ${k.step.nonce}`)
+      }
+      byNonce.set(k.step.nonce, k)
+    }
+    for (const entry of this.#outbox.entries()) {
+      const k = byNonce.get(entry.nonce)
+      if (!k || k.step.index !== entry.walletStepIndex || k.leaf !== entry.walletStepLeaf) {
+        const error = new UntracedTransactionError({ nonce: entry.nonce, hash: entry.hash, path: this.#outbox.pathOf(entry.nonce) })
+        this.#log.error({ nonce: entry.nonce, hash: entry.hash }, error.shortMessage)
+        report.push({
+          walletStepIndex: entry.walletStepIndex,
+          nonce: entry.nonce,
+          actionId: entry.actionId,
+          outcome: 'untraced',
+          hash: entry.hash,
+          receipt: null,
+          error,
+        })
+      }
+    }
+    const open = mine.filter((k) => {
+      const e = this.#outbox.get(k.step.nonce)
+      return !e || e.state === 'signed'
+    })
+    if (open.length === 0) {
+      this.#needsRecovery = false
+      return report
+    }
+    const chainNonce = await this.#client.getTransactionCount({ address: this.address, blockTag: 'latest' })
+    const sent: { entry: OutboxEntry; item: RecoveryEntry }[] = []
+    for (const k of open.sort((a, b) => a.step.nonce - b.step.nonce)) {
+      const { step } = k
+      const base = { walletStepIndex: step.index, nonce: step.nonce, actionId: step.actionId }
+      let entry = this.#outbox.get(step.nonce)
+      if (entry) {
+        await this.#verifyEntry(entry, step)
+        const receipt = await this.#receipt(entry.hash as Hex)
+        if (receipt) {
+          const outcome = await this.#recordMined(entry, receipt)
+          report.push({ ...base, outcome: 'already-mined', hash: entry.hash, receipt: outcome, error: null })
+          continue
+        }
+        if (step.nonce < chainNonce) {
+          report.push(await this.#abandon(k, entry, chainNonce))
+          continue
+        }
+        const item: RecoveryEntry = { ...base, outcome: 'rebroadcast', hash: entry.hash, receipt: null, error: null }
+        report.push(item)
+        await this.#tryBroadcast(entry, item, sent)
+        continue
+      }
+      if (step.nonce < chainNonce) {
+        report.push(await this.#abandon(k, undefined, chainNonce))
+        continue
+      }
+      let prepared: Prepared
+      try {
+        prepared = await this.#prepare({ to: step.to as Address, value: BigInt(step.value), data: step.data }, step.nonce)
+      } catch (error) {
+        // Authorised but unsignable for now (e.g. the node cannot estimate gas): try again later.
+        report.push({ ...base, outcome: 'pending', hash: null, receipt: null, error: error as Error })
+        continue
+      }
+      entry = await this.#signAndStore(k, prepared)
+      const item: RecoveryEntry = { ...base, outcome: 'signed-and-sent', hash: entry.hash, receipt: null, error: null }
+      report.push(item)
+      await this.#tryBroadcast(entry, item, sent)
+    }
+    for (const { entry, item } of sent) {
+      try {
+        item.receipt = await this.#waitMined(entry)
+      } catch (error) {
+        item.outcome = 'pending'
+        item.error = error as Error
+      }
+    }
+    const pending = report.some((r) => r.outcome === 'pending')
+    this.#needsRecovery = pending
+    for (const r of report) {
+      this.#log.info({ walletStepIndex: r.walletStepIndex, nonce: r.nonce, outcome: r.outcome, hash: r.hash }, 'wallet recovery')
+    }
+    return report
+  }
+
+  async #tryBroadcast(entry: OutboxEntry, item: RecoveryEntry, sent: { entry: OutboxEntry; item: RecoveryEntry }[]): Promise<void> {
+    try {
+      await this.#broadcast(entry, true)
+      sent.push({ entry, item })
+    } catch (error) {
+      item.outcome = 'pending'
+      item.error = error as Error
+    }
+  }
+
+  async #abandon(k: Known, entry: OutboxEntry | undefined, chainNonce: number): Promise<RecoveryEntry> {
+    const error = new NonceConflictError({ nonce: k.step.nonce, walletStepIndex: k.step.index, chainNonce, signed: entry !== undefined })
+    const record: OutboxEntry = {
+      version: 1,
+      chainId: String(this.chainId),
+      from: this.address.toLowerCase() as Hex,
+      nonce: k.step.nonce,
+      walletStepIndex: k.step.index,
+      walletStepLeaf: k.leaf,
+      actionId: k.step.actionId,
+      state: 'abandoned',
+      raw: entry?.raw ?? null,
+      hash: entry?.hash ?? null,
+      receipt: null,
+      error: error.shortMessage,
+      updatedAt: this.#now(),
+    }
+    if (entry) await this.#outbox.update(record)
+    else await this.#outbox.create(record)
+    this.#log.error({ walletStepIndex: k.step.index, nonce: k.step.nonce }, error.shortMessage)
+    return {
+      walletStepIndex: k.step.index,
+      nonce: k.step.nonce,
+      actionId: k.step.actionId,
+      outcome: 'abandoned',
+      hash: record.hash,
+      receipt: null,
+      error,
+    }
+  }
+
+  /** An outbox entry must be exactly the transaction its wallet step authorised, signed by this account. */
+  async #verifyEntry(entry: OutboxEntry, step: WalletStep): Promise<void> {
+    const path = this.#outbox.pathOf(entry.nonce)
+    const raw = entry.raw as Hex
+    if (keccak256(raw) !== entry.hash) throw new OutboxCorruptedError(path, 'its hash is not the hash of its raw transaction')
+    let tx: ReturnType<typeof parseTransaction>
+    let signer: Address
+    try {
+      tx = parseTransaction(raw)
+      signer = await recoverTransactionAddress({ serializedTransaction: raw as never })
+    } catch {
+      throw new OutboxCorruptedError(path, 'its raw transaction cannot be decoded')
+    }
+    const mismatch =
+      signer.toLowerCase() !== step.from
+        ? 'signer'
+        : tx.chainId !== this.chainId
+          ? 'chainId'
+          : (tx.to ?? '').toLowerCase() !== step.to
+            ? 'to'
+            : (tx.value ?? 0n) !== BigInt(step.value)
+              ? 'value'
+              : (tx.data ?? '0x').toLowerCase() !== step.data
+                ? 'data'
+                : tx.nonce !== step.nonce
+                  ? 'nonce'
+                  : null
+    if (mismatch) throw new OutboxCorruptedError(path, `its ${mismatch} differs from wallet step ${step.index}`)
+  }
+
+  async #emit<K extends keyof AgentWalletListener>(event: K, payload: Parameters<AgentWalletListener[K]>[0]): Promise<void> {
+    const listener = this.#on[event] as ((e: typeof payload) => void | Promise<void>) | undefined
+    if (!listener) return
+    try {
+      await listener(payload)
+    } catch (err) {
+      this.#log.error({ event, err: err instanceof Error ? err.message : String(err) }, 'wallet listener failed')
+    }
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn)
+    this.#lock = run.catch(() => {})
+    return run
+  }
+}
+
+type ParsedRequest = { to: Address; value: bigint; data: Hex }
+
+function parseRequest(request: TransactionRequest): ParsedRequest {
+  const parsed = transactionRequestSchema.safeParse(request)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new InvalidTransactionError(`${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`)
+  }
+  return parsed.data
+}
+
+function toStored(o: TransactionOutcome): OutboxReceipt {
+  return { blockNumber: o.blockNumber.toString(), blockHash: o.blockHash.toLowerCase() as Hex, status: o.status, gasUsed: o.gasUsed.toString() }
+}
+
+function fromStored(r: OutboxReceipt | null): TransactionOutcome | null {
+  return r === null ? null : { blockNumber: BigInt(r.blockNumber), blockHash: r.blockHash, status: r.status, gasUsed: BigInt(r.gasUsed) }
+}

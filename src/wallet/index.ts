@@ -1,0 +1,67 @@
+// The agent wallet: an encrypted keystore, the spending policy the chain registered, and
+// signing gated by the trace (no trace, no action), with an outbox that makes sending
+// crash-safe. Imports only from src/trace (and src/errors); never from bonds, da or verify.
+export {
+  AgentWallet,
+  createAgentWallet,
+} from './agentWallet.js'
+export type {
+  AgentWalletListener,
+  AgentWalletUnsafeOptions,
+  CreateAgentWalletParameters,
+  RecoveryEntry,
+  SendTransactionOptions,
+  SentTransaction,
+  TrackedTransaction,
+  TransactionOutcome,
+  WalletEventBase,
+} from './agentWallet.js'
+export { createWalletHandle } from './handles.js'
+export type { CallHandle, CreateWalletHandleParameters, PayHandle, WalletHandleFor } from './handles.js'
+export {
+  DEFAULT_SCRYPT,
+  MAX_SCRYPT,
+  createKeystore,
+  decryptKeystore,
+  keystoreAddress,
+  keystoreSchema,
+  loadKeystore,
+  parseKeystore,
+  saveKeystore,
+} from './keystore.js'
+export type {
+  CreateKeystoreParameters,
+  CreateKeystoreReturnType,
+  Keystore,
+  LoadKeystoreParameters,
+  SaveKeystoreParameters,
+  ScryptParams,
+} from './keystore.js'
+export { Outbox } from './outbox.js'
+export { BREACHES, evaluatePolicy, policySchema, policyToContract } from './policy.js'
+export type { Breach, Policy, PolicyCheck, PolicyInput } from './policy.js'
+export {
+  addressSchema,
+  effectSchema,
+  outboxEntrySchema,
+  selectorSchema,
+  transactionRequestSchema,
+  weiSchema,
+} from './schemas.js'
+export type { Effect, EffectInput, OutboxEntry, OutboxReceipt, TransactionRequest } from './schemas.js'
+export {
+  CapabilityExceededError,
+  InvalidPrivateKeyError,
+  InvalidTransactionError,
+  KeystoreFileError,
+  KeystoreFormatError,
+  KeystorePasswordError,
+  NonceConflictError,
+  OutboxCorruptedError,
+  PolicyViolationError,
+  ReceiptTimeoutError,
+  UntracedTransactionError,
+  WalletBroadcastError,
+  WalletConfigError,
+} from './errors.js'
+export type { CapabilityRule, PolicyRule, RuleAttempt, RuleLimit } from './errors.js'

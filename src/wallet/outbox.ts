@@ -1,0 +1,123 @@
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { canonicalBytes, parseCanonical } from '../trace/canonical.js'
+import { writeFileAtomic } from '../trace/wal.js'
+import { OutboxCorruptedError } from './errors.js'
+import { createFileExclusive } from './internal/fs.js'
+import { type OutboxEntry, outboxEntrySchema } from './schemas.js'
+
+/**
+ * The wallet outbox: a small local store of the transactions the wallet has signed, kept
+ * so that a crash never loses an authorised transaction and never sends two different
+ * ones for the same wallet step.
+ *
+ * Layout: one directory per account and chain, one file per nonce:
+ *
+ *   <dir>/<chainId>-<from lowercase>/<nonce, 20 digits>.json
+ *
+ * Each file holds one {@link OutboxEntry} as canonical JSON (src/trace/canonical.ts). A
+ * file is created only once, atomically and exclusively (temp file, fsync, link — which
+ * fails rather than replace — fsync of the directory), so a signed transaction can never
+ * be replaced by a different one for the same nonce. Later writes only change its state
+ * (`signed` → `mined` | `abandoned`) and never its `raw` or `hash` (temp file, fsync,
+ * rename, fsync of the directory). Leftover temp files of a crashed write are removed when
+ * the outbox is opened.
+ */
+export class Outbox {
+  readonly dir: string
+  #entries = new Map<number, OutboxEntry>()
+
+  private constructor(dir: string) {
+    this.dir = dir
+  }
+
+  /** Opens (creating if needed) the outbox of one account on one chain and reads every entry. */
+  static async open(p: { dir: string; chainId: number | bigint; from: string }): Promise<Outbox> {
+    const dir = join(p.dir, `${BigInt(p.chainId)}-${p.from.toLowerCase()}`)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const outbox = new Outbox(dir)
+    for (const name of (await readdir(dir)).sort()) {
+      const path = join(dir, name)
+      if (name.includes('.tmp-')) {
+        await unlink(path).catch(() => {})
+        continue
+      }
+      const m = /^(\d{20})\.json$/.exec(name)
+      if (!m) throw new OutboxCorruptedError(path, 'unexpected file in the outbox directory')
+      const entry = parseEntry(await readFile(path), path)
+      if (entry.nonce !== Number(m[1])) throw new OutboxCorruptedError(path, `it holds nonce ${entry.nonce}`)
+      if (entry.chainId !== String(BigInt(p.chainId)) || entry.from !== p.from.toLowerCase()) {
+        throw new OutboxCorruptedError(path, `it belongs to ${entry.from} on chain ${entry.chainId}`)
+      }
+      outbox.#entries.set(entry.nonce, entry)
+    }
+    return outbox
+  }
+
+  pathOf(nonce: number): string {
+    return join(this.dir, `${String(nonce).padStart(20, '0')}.json`)
+  }
+
+  get(nonce: number): OutboxEntry | undefined {
+    return this.#entries.get(nonce)
+  }
+
+  /** Every entry, by nonce. */
+  entries(): OutboxEntry[] {
+    return [...this.#entries.values()].sort((a, b) => a.nonce - b.nonce)
+  }
+
+  /**
+   * Records a new entry durably. Exclusive: if an entry for the nonce already exists it is
+   * kept, and the call fails unless it is the very same transaction.
+   */
+  async create(entry: OutboxEntry): Promise<void> {
+    const path = this.pathOf(entry.nonce)
+    const value = checkEntry(entry, path)
+    if (!(await createFileExclusive(path, canonicalBytes(value)))) {
+      const existing = parseEntry(await readFile(path), path)
+      if (existing.hash !== value.hash || existing.walletStepIndex !== value.walletStepIndex) {
+        throw new OutboxCorruptedError(path, `an entry for nonce ${entry.nonce} already exists with another transaction`)
+      }
+      this.#entries.set(existing.nonce, existing)
+      return
+    }
+    this.#entries.set(value.nonce, value)
+  }
+
+  /** Moves an entry to a new state. Its raw transaction and hash can never change. */
+  async update(entry: OutboxEntry): Promise<void> {
+    const path = this.pathOf(entry.nonce)
+    const value = checkEntry(entry, path)
+    const current = this.#entries.get(value.nonce)
+    if (!current) throw new OutboxCorruptedError(path, 'update of an entry that was never created')
+    if (current.hash !== null && (current.hash !== value.hash || current.raw !== value.raw)) {
+      throw new OutboxCorruptedError(path, 'an update would change the signed transaction')
+    }
+    if (current.walletStepIndex !== value.walletStepIndex || current.walletStepLeaf !== value.walletStepLeaf) {
+      throw new OutboxCorruptedError(path, 'an update would change the wallet step')
+    }
+    await writeFileAtomic(path, canonicalBytes(value))
+    this.#entries.set(value.nonce, value)
+  }
+}
+
+function checkEntry(entry: OutboxEntry, path: string): OutboxEntry {
+  const parsed = outboxEntrySchema.safeParse(entry)
+  if (!parsed.success) throw new OutboxCorruptedError(path, `invalid entry: ${parsed.error.issues[0]?.message ?? 'unknown'}`)
+  const e = parsed.data
+  if ((e.raw === null) !== (e.hash === null)) throw new OutboxCorruptedError(path, 'raw and hash must be set together')
+  if (e.state !== 'abandoned' && e.raw === null) throw new OutboxCorruptedError(path, `a ${e.state} entry needs its signed transaction`)
+  if ((e.state === 'mined') !== (e.receipt !== null)) throw new OutboxCorruptedError(path, 'a receipt belongs to mined entries only')
+  return e
+}
+
+function parseEntry(bytes: Uint8Array, path: string): OutboxEntry {
+  let value: unknown
+  try {
+    value = parseCanonical(bytes)
+  } catch (cause) {
+    throw new OutboxCorruptedError(path, `not canonical JSON (${(cause as Error).message.split('\n')[0]})`)
+  }
+  return checkEntry(value as OutboxEntry, path)
+}
