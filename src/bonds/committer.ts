@@ -1,0 +1,211 @@
+import { appendFile } from 'node:fs/promises'
+import { bytesToHex, type Account, type Hex } from 'viem'
+import {
+  batchRoot,
+  encodeBatch,
+  MAX_BATCH_BYTES,
+  splitIntoBatches,
+  type BatchRef,
+  type CommittedCursor,
+  type TraceWal,
+} from '../trace/index.js'
+import type { CovenantWriteClient } from './client.js'
+import { commitBatch } from './actions/commitBatch.js'
+import { getBatch } from './actions/getBatch.js'
+import { batchHeaderFor, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
+import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
+
+/** What the committer needs from a DA client. */
+export type BlobPutter = { put(blob: Uint8Array): Promise<Uint8Array | Hex> }
+
+export type CommitterOptions = {
+  wal: TraceWal
+  da: BlobPutter
+  /** Write client acting as the agent's operator. */
+  client: CovenantWriteClient
+  agentId: bigint
+  /** Most steps in one batch. @defaultValue 1024 */
+  maxSteps?: number | undefined
+  /** Largest blob. @defaultValue 16 MiB */
+  maxBytes?: number | undefined
+  /** Append each operator-signed batch header here (JSON lines), e.g. for receipts. */
+  headersFile?: string | undefined
+  onBatch?: ((batch: CommittedBatchInfo) => void) | undefined
+  /** Instrumentation points between the steps of a commit (the crash tests stop the process here). */
+  hooks?: CommitterHooks | undefined
+}
+
+export type CommitterHooks = {
+  /** The blob is on DA; nothing recorded yet. */
+  afterPut?: ((ref: BatchRef) => void | Promise<void>) | undefined
+  /** The batch is recorded as pending in the cursor; not sent yet. */
+  afterPending?: ((ref: BatchRef) => void | Promise<void>) | undefined
+  /** The commit is on chain; the cursor has not moved past it yet. */
+  afterCommit?: ((ref: BatchRef) => void | Promise<void>) | undefined
+}
+
+export type CommittedBatchInfo = BatchRef & {
+  txHash: Hex | undefined
+  gasUsed: bigint
+  header: BatchHeader
+  signature: Hex
+  /** False when the chain already held this batch (a resumed commit). */
+  written: boolean
+}
+
+export class CommitConflictError extends UnrecoverableCovenantError {
+  override name = 'CommitConflictError' as const
+  constructor(agentId: bigint, sequence: number) {
+    super(`TraceLog already holds a different batch for agent ${agentId} at sequence ${sequence}.`, {
+      metaMessages: [
+        'Another process committed for this agent with the same operator key, or the local WAL was replaced.',
+        'Stop every other committer for this agent and inspect the WAL and the chain before going on.',
+      ],
+    })
+  }
+}
+
+export class CommitterBusyError extends BaseError {
+  override name = 'CommitterBusyError' as const
+}
+
+/**
+ * Moves steps from the write-ahead log to DA and TraceLog, one batch at a time, so that
+ * after a crash at any point it neither loses nor duplicates a batch:
+ *
+ *   1. build the next batch from the WAL after the cursor, put its blob on DA;
+ *   2. record it as `pending` in the cursor (atomic write) — from here on, this exact batch
+ *      is what gets committed for this sequence;
+ *   3. commit (root, DA commitment, step count) to TraceLog; an identical re-commit is a
+ *      no-op on chain, so resending after a crash is safe;
+ *   4. advance the cursor past it.
+ * A restart finds `pending` and resumes at 3 (checking the chain first).
+ */
+export class Committer {
+  readonly #o: Required<Pick<CommitterOptions, 'maxSteps' | 'maxBytes'>> & CommitterOptions
+  #running: Promise<CommittedBatchInfo[]> | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: CommitterOptions) {
+    if (options.maxSteps !== undefined && (!Number.isInteger(options.maxSteps) || options.maxSteps < 1)) {
+      throw new BaseError('maxSteps must be a positive integer.')
+    }
+    this.#o = { maxSteps: 1024, maxBytes: MAX_BATCH_BYTES, ...options }
+  }
+
+  /** Commits everything in the WAL that is not yet committed. Concurrent calls share one run. */
+  flush(): Promise<CommittedBatchInfo[]> {
+    this.#running ??= this.#flush().finally(() => (this.#running = undefined))
+    return this.#running
+  }
+
+  /** Flushes every `intervalMs` until {@link stop}. Errors go to `onError`. */
+  start(intervalMs: number, onError: (err: unknown) => void): void {
+    if (this.#timer) return
+    const tick = () => {
+      this.flush()
+        .catch(onError)
+        .finally(() => {
+          if (this.#timer) this.#timer = setTimeout(tick, intervalMs)
+        })
+    }
+    this.#timer = setTimeout(tick, intervalMs)
+  }
+
+  /** Stops the timer and waits for a running flush. */
+  async stop(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    await this.#running?.catch(() => {})
+  }
+
+  async #flush(): Promise<CommittedBatchInfo[]> {
+    const { wal, agentId } = this.#o
+    const done: CommittedBatchInfo[] = []
+    let cursor = await wal.readCursor()
+    if (cursor.pending) {
+      done.push(await this.#commit(cursor.pending))
+      cursor = await this.#advance(cursor, cursor.pending)
+    }
+    const { steps } = await wal.readAll()
+    let rest = steps.slice(cursor.nextIndex)
+    while (rest.length > 0) {
+      const [chunk] = splitIntoBatches(rest.slice(0, this.#o.maxSteps), this.#o.maxBytes)
+      if (!chunk?.length) break
+      const batch = { version: 1 as const, agentId: agentId.toString(), sequence: cursor.nextSequence, steps: chunk }
+      const blob = encodeBatch(batch, { maxBytes: this.#o.maxBytes })
+      const put = await this.#o.da.put(blob)
+      const ref: BatchRef = {
+        sequence: cursor.nextSequence,
+        firstIndex: cursor.nextIndex,
+        stepCount: chunk.length,
+        root: batchRoot(batch),
+        daCommitment: typeof put === 'string' ? (put.toLowerCase() as Hex) : bytesToHex(put),
+      }
+      await this.#o.hooks?.afterPut?.(ref)
+      cursor = { ...cursor, pending: ref }
+      await wal.writeCursor(cursor)
+      await this.#o.hooks?.afterPending?.(ref)
+      done.push(await this.#commit(ref))
+      await this.#o.hooks?.afterCommit?.(ref)
+      cursor = await this.#advance(cursor, ref)
+      rest = rest.slice(chunk.length)
+    }
+    return done
+  }
+
+  async #commit(ref: BatchRef): Promise<CommittedBatchInfo> {
+    const { client, agentId } = this.#o
+    const header = batchHeaderFor({
+      agentId,
+      sequence: BigInt(ref.sequence),
+      merkleRoot: ref.root,
+      daCommitment: ref.daCommitment,
+      stepCount: ref.stepCount,
+    })
+    const existing = await getBatch(client, agentId, BigInt(ref.sequence))
+    let txHash: Hex | undefined
+    let gasUsed = 0n
+    let written = false
+    if (existing) {
+      if (
+        existing.merkleRoot !== ref.root ||
+        existing.daCommitmentHash !== header.daCommitmentHash ||
+        existing.stepCount !== ref.stepCount
+      ) {
+        throw new CommitConflictError(agentId, ref.sequence)
+      }
+    } else {
+      const r = await commitBatch(client, {
+        agentId,
+        sequence: BigInt(ref.sequence),
+        merkleRoot: ref.root,
+        daCommitment: ref.daCommitment,
+        stepCount: ref.stepCount,
+      })
+      txHash = r.hash
+      gasUsed = r.gasUsed
+      written = r.written
+    }
+    const signature = await signBatchHeader(client.walletClient.account as Account, client.deployment, header)
+    if (this.#o.headersFile) {
+      const line = JSON.stringify({ header, signature }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+      await appendFile(this.#o.headersFile, `${line}\n`, { mode: 0o600 })
+    }
+    const info: CommittedBatchInfo = { ...ref, txHash, gasUsed, header, signature, written }
+    this.#o.onBatch?.(info)
+    return info
+  }
+
+  async #advance(cursor: CommittedCursor, ref: BatchRef): Promise<CommittedCursor> {
+    const next: CommittedCursor = {
+      ...cursor,
+      nextIndex: ref.firstIndex + ref.stepCount,
+      nextSequence: ref.sequence + 1,
+      lastCommitted: ref,
+      pending: null,
+    }
+    await this.#o.wal.writeCursor(next)
+    return next
+  }
+}
