@@ -65,10 +65,6 @@ export class CommitConflictError extends UnrecoverableCovenantError {
   }
 }
 
-export class CommitterBusyError extends BaseError {
-  override name = 'CommitterBusyError' as const
-}
-
 /**
  * Moves steps from the write-ahead log to DA and TraceLog, one batch at a time, so that
  * after a crash at any point it neither loses nor duplicates a batch:

@@ -56,6 +56,6 @@ export {
   type DisputeStatus,
   type QuorumDisputeKind,
 } from './actions/disputeKinds.js'
-export { Committer, CommitConflictError, CommitterBusyError, type BlobPutter, type CommittedBatchInfo, type CommitterHooks, type CommitterOptions } from './committer.js'
+export { Committer, CommitConflictError, type BlobPutter, type CommittedBatchInfo, type CommitterHooks, type CommitterOptions } from './committer.js'
 export { increaseTime, mine, chainTime } from './devTime.js'
 export { walletStepTuple, type WalletStepTuple } from './actions/walletStep.js'

@@ -203,7 +203,7 @@ describe('leaf encoding is identical in Solidity and TypeScript', () => {
     const { disputeGameAbi } = await import('../../src/bonds/index.js')
     const trace = new TraceChain(genesisHead('7'))
     trace.append({ kind: 'input', actionId: 'x', timestamp: 1, task: 'x' })
-    const { step } = trace.append({ ...pay(chain.account(8).address, '123456789', 41), data: '0xa9059cbb0000' })
+    const { step } = trace.append({ ...(pay(chain.account(8).address, '123456789', 41) as WalletStep), data: '0xa9059cbb0000' } as StepBody)
     const onChain = await chain.reader.publicClient.readContract({
       address: chain.deployment.contracts.disputeGame,
       abi: disputeGameAbi,
