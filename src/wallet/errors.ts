@@ -15,6 +15,10 @@ export type PolicyRule = 'ValueCap' | 'TargetNotAllowed' | 'SelectorNotAllowed' 
 export type RuleLimit = bigint | readonly Address[] | readonly Hex[]
 export type RuleAttempt = bigint | Address | Hex
 
+function jsonOf(value: RuleLimit | RuleAttempt): string | readonly string[] {
+  return typeof value === 'bigint' ? value.toString() : value
+}
+
 function show(value: RuleLimit | RuleAttempt): string {
   if (typeof value === 'bigint') return `${value} wei`
   if (Array.isArray(value)) return value.length === 0 ? '[] (nothing allowed)' : `[${value.join(', ')}]`
@@ -55,6 +59,18 @@ export class PolicyViolationError extends UnrecoverableCovenantError {
     this.attempted = p.attempted
     this.spentToday = p.spentToday
   }
+
+  /** JSON-safe (wei as decimal strings), for logs, queues and HTTP answers. */
+  toJSON() {
+    return {
+      name: this.name,
+      message: this.shortMessage,
+      rule: this.rule,
+      limit: jsonOf(this.limit),
+      attempted: jsonOf(this.attempted),
+      ...(this.spentToday !== undefined ? { spentToday: this.spentToday.toString() } : {}),
+    }
+  }
 }
 
 /** The rules a tool's least-privilege handle enforces on top of the policy. */
@@ -89,6 +105,11 @@ export class CapabilityExceededError extends UnrecoverableCovenantError {
     this.rule = p.rule
     this.limit = p.limit
     this.attempted = p.attempted
+  }
+
+  /** JSON-safe (wei as decimal strings), for logs, queues and HTTP answers. */
+  toJSON() {
+    return { name: this.name, message: this.shortMessage, rule: this.rule, limit: jsonOf(this.limit), attempted: jsonOf(this.attempted) }
   }
 }
 

@@ -1,0 +1,375 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { inspect } from 'node:util'
+import { createWalletClient, encodeFunctionData, http, parseAbi, parseEther, type Address, type Hex } from 'viem'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { WalletStep } from '../trace/schemas.js'
+import { TraceWal } from '../trace/wal.js'
+import { createWalletHandle } from './handles.js'
+import { evaluatePolicy, policySchema } from './policy.js'
+import {
+  basePolicy,
+  fundedAgentKey,
+  memoryLogger,
+  openWallet,
+  randomAddress,
+  startWalletChain,
+  type WalletChain,
+} from './_fixtures.js'
+
+let c: WalletChain
+beforeAll(async () => {
+  c = await startWalletChain()
+})
+afterAll(async () => {
+  await c?.stop()
+})
+
+const erc20 = parseAbi(['function transfer(address to, uint256 amount) returns (bool)', 'function approve(address, uint256) returns (bool)'])
+
+async function walletSteps(wal: TraceWal): Promise<WalletStep[]> {
+  const { steps } = await wal.readAll()
+  return steps.filter((s): s is WalletStep => s.kind === 'wallet')
+}
+
+describe('AgentWallet on anvil', () => {
+  test('pays within policy: wallet step first, then the transaction, matching field for field', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice]) })
+    const sent = await wallet.sendTransaction({ to: alice, value: parseEther('0.25') }, { actionId: 'a-1' })
+    expect(await c.balance(alice)).toBe(parseEther('0.25'))
+    expect(sent.receipt.status).toBe('success')
+    expect(sent.nonce).toBe(0)
+    const [step] = await walletSteps(wal)
+    expect(step).toMatchObject({
+      kind: 'wallet',
+      actionId: 'a-1',
+      chainId: String(c.anvil.chainId),
+      from: key.address.toLowerCase(),
+      to: alice.toLowerCase(),
+      value: parseEther('0.25').toString(),
+      data: '0x',
+      nonce: 0,
+      policyVersion: 1,
+      index: sent.walletStepIndex,
+    })
+    const onChain = await c.client.getTransaction({ hash: sent.hash })
+    expect({ from: onChain.from, to: onChain.to, value: onChain.value, input: onChain.input, nonce: onChain.nonce }).toEqual({
+      from: key.address.toLowerCase(),
+      to: alice.toLowerCase(),
+      value: parseEther('0.25'),
+      input: '0x',
+      nonce: 0,
+    })
+    expect(wallet.getTransaction({ walletStepIndex: step!.index })).toMatchObject({ state: 'mined', hash: sent.hash })
+    await wal.close()
+  })
+
+  test('the wallet step is durable before signing, and the signed bytes are in the outbox before broadcast', async () => {
+    const key = await fundedAgentKey(c)
+    const bob = randomAddress()
+    const dir = await c.tmpDir()
+    const seen: string[] = []
+    let walletStepsAtSign = -1
+    let nodeKnewAtSigned = true
+    let outboxFilesAtSigned = 0
+    const { wal, wallet } = await openWallet(c, {
+      dir,
+      account: key.account,
+      policy: basePolicy([bob]),
+      on: {
+        stepWritten: async () => {
+          seen.push('stepWritten')
+          // what a fresh reader of the file sees right now
+          const { steps } = await (await import('../trace/wal.js')).readWalFile(wal.paths.log, '1')
+          walletStepsAtSign = steps.filter((s) => s.kind === 'wallet').length
+        },
+        signed: async ({ hash }) => {
+          seen.push('signed')
+          nodeKnewAtSigned = await c.client.getTransaction({ hash }).then(() => true, () => false)
+          outboxFilesAtSigned = (await readdir(join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`))).length
+        },
+        broadcast: () => void seen.push('broadcast'),
+        mined: () => void seen.push('mined'),
+      },
+    })
+    await wallet.sendTransaction({ to: bob, value: 1n }, { actionId: 'a-2' })
+    expect(seen).toEqual(['stepWritten', 'signed', 'broadcast', 'mined'])
+    expect(walletStepsAtSign).toBe(1)
+    expect(nodeKnewAtSigned).toBe(false)
+    expect(outboxFilesAtSigned).toBe(1)
+    await wal.close()
+  })
+
+  test('refused beyond policy: typed error naming rule, limit and attempt; nothing signed, nothing written', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const stranger = randomAddress()
+    const token = randomAddress()
+    const { wal, wallet } = await openWallet(c, {
+      dir: await c.tmpDir(),
+      account: key.account,
+      policy: basePolicy([alice, token], { allowedSelectors: ['0xa9059cbb'] }),
+    })
+    await wallet.sendTransaction({ to: alice, value: 1n }, { actionId: 'ok' })
+    const nonceBefore = await c.nonce(key.address)
+    const stepsBefore = (await wal.readAll()).steps.length
+
+    const tooMuch = await wallet.sendTransaction({ to: alice, value: parseEther('1') + 1n }, { actionId: 'x' }).catch((e) => e)
+    expect(tooMuch).toMatchObject({ name: 'PolicyViolationError', rule: 'ValueCap', limit: parseEther('1'), attempted: parseEther('1') + 1n, unrecoverable: true })
+    expect(tooMuch.message).toMatchInlineSnapshot(`
+      "Policy refused the transaction (ValueCap): value is above maxValuePerTx.
+
+      Limit: 1000000000000000000 wei
+      Attempted: 1000000000000000001 wei
+      Nothing was signed and no trace step was written.
+      To allow it, register a new policy version on chain (AgentRegistry.update) and restart the wallet with it.
+      Docs: README.md#spending-policy"
+    `)
+    const offList = await wallet.sendTransaction({ to: stranger, value: 1n }, { actionId: 'x' }).catch((e) => e)
+    expect(offList).toMatchObject({ name: 'PolicyViolationError', rule: 'TargetNotAllowed', attempted: stranger })
+    expect(offList.message).toContain(alice)
+
+    const approve = encodeFunctionData({ abi: erc20, functionName: 'approve', args: [stranger, 1n] })
+    const badSelector = await wallet.sendTransaction({ to: token, data: approve }, { actionId: 'x' }).catch((e) => e)
+    expect(badSelector).toMatchObject({ name: 'PolicyViolationError', rule: 'SelectorNotAllowed', attempted: '0x095ea7b3', limit: ['0xa9059cbb'] })
+
+    expect(await c.nonce(key.address)).toBe(nonceBefore)
+    expect(await c.balance(stranger)).toBe(0n)
+    expect((await wal.readAll()).steps.length).toBe(stepsBefore)
+    await wal.close()
+  })
+
+  test('daily budget: counts the WAL wallet steps of the current UTC day, resets the next day', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const day = 20_000 * 86_400_000
+    let clock = day + 1000
+    const dir = await c.tmpDir()
+    const policy = basePolicy([alice], { dailyBudget: parseEther('1') })
+    const first = await openWallet(c, { dir, account: key.account, policy, now: () => clock })
+    await first.wallet.sendTransaction({ to: alice, value: parseEther('0.6') }, { actionId: 'd1' })
+    await first.wallet.sendTransaction({ to: alice, value: parseEther('0.3') }, { actionId: 'd1' })
+    await first.wal.close()
+    // a restart still knows what was spent today: the budget comes from the WAL
+    clock = day + 86_400_000 - 1
+    const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy, now: () => clock })
+    expect(wallet.spentToday()).toBe(parseEther('0.9'))
+    const err = await wallet.sendTransaction({ to: alice, value: parseEther('0.2') }, { actionId: 'd1' }).catch((e) => e)
+    expect(err).toMatchObject({ name: 'PolicyViolationError', rule: 'DailyBudget', limit: parseEther('1'), attempted: parseEther('0.2'), spentToday: parseEther('0.9') })
+    expect(() => wallet.check({ to: alice, value: parseEther('0.1') })).not.toThrow()
+    clock = day + 86_400_000
+    expect(wallet.spentToday()).toBe(0n)
+    await wallet.sendTransaction({ to: alice, value: parseEther('0.2') }, { actionId: 'd2' })
+    expect(await c.balance(alice)).toBe(parseEther('1.1'))
+    await wal.close()
+  })
+
+  test('nonces come from the wallet: concurrent sends get consecutive nonces and all land', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice]) })
+    const sent = await Promise.all([1n, 2n, 3n, 4n, 5n].map((v) => wallet.sendTransaction({ to: alice, value: v }, { actionId: `n${v}` })))
+    expect(sent.map((s) => s.nonce).sort()).toEqual([0, 1, 2, 3, 4])
+    expect(await c.balance(alice)).toBe(15n)
+    const steps = await walletSteps(wal)
+    expect(steps.map((s) => s.nonce)).toEqual([0, 1, 2, 3, 4])
+    // every transaction it sent is a wallet step with matching fields
+    for (const s of sent) {
+      const tx = await c.client.getTransaction({ hash: s.hash })
+      const step = steps.find((w) => w.index === s.walletStepIndex)!
+      expect([tx.to, tx.value.toString(), tx.input, tx.nonce]).toEqual([step.to, step.value, step.data, step.nonce])
+    }
+    await wal.close()
+  })
+
+  test('bad requests are refused with a clear error before anything happens', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice]) })
+    await expect(wallet.sendTransaction({ to: '0x1234' as Address, value: 1n }, { actionId: 'b' })).rejects.toMatchObject({ name: 'InvalidTransactionError' })
+    await expect(wallet.sendTransaction({ to: alice, value: -1n }, { actionId: 'b' })).rejects.toMatchObject({ name: 'InvalidTransactionError' })
+    await expect(wallet.sendTransaction({ to: alice, data: '0xabc' as Hex }, { actionId: 'b' })).rejects.toMatchObject({ name: 'InvalidTransactionError' })
+    await expect(wallet.sendTransaction({ to: alice, value: 1n }, { actionId: '' })).rejects.toMatchObject({ name: 'InvalidTransactionError' })
+    expect((await wal.readAll()).steps).toHaveLength(0)
+    await wal.close()
+  })
+})
+
+describe('least-privilege handles', () => {
+  test('a pay handle pays within its own narrower limits and exposes nothing else', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const bob = randomAddress()
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice, bob]) })
+    const sentByHandle: string[] = []
+    const handle = createWalletHandle(wallet, { kind: 'pay', maxValuePerTx: 1000n, recipients: [alice] }, {
+      actionId: 'h1',
+      tool: 'payAlice',
+      onSent: (tx) => void sentByHandle.push(tx.hash),
+    })
+    expect(Reflect.ownKeys(handle)).toEqual(['pay'])
+    expect(Object.getPrototypeOf(handle)).toBeNull()
+    expect(Object.isFrozen(handle)).toBe(true)
+    expect(JSON.stringify(handle)).toBe('{}')
+    expect(inspect(handle, { showHidden: true, depth: 5 })).not.toMatch(/0x[0-9a-f]{64}|account|sign/i)
+    const tx = await handle.pay({ to: alice, value: 999n })
+    expect(sentByHandle).toEqual([tx.hash])
+    await expect(handle.pay({ to: alice, value: 1001n })).rejects.toMatchObject({ name: 'CapabilityExceededError', rule: 'HandleValueCap', limit: 1000n, attempted: 1001n })
+    // bob is allowed by the policy but not by this tool's effect
+    await expect(handle.pay({ to: bob, value: 1n })).rejects.toMatchObject({ name: 'CapabilityExceededError', rule: 'RecipientNotAllowed', attempted: bob })
+    // a handle cannot widen the policy
+    const wide = createWalletHandle(wallet, { kind: 'pay' }, { actionId: 'h1' })
+    await expect(wide.pay({ to: randomAddress(), value: 1n })).rejects.toMatchObject({ name: 'PolicyViolationError', rule: 'TargetNotAllowed' })
+    expect(createWalletHandle(wallet, { kind: 'none' }, { actionId: 'h1' })).toBeUndefined()
+    expect((await walletSteps(wal)).length).toBe(1)
+    await wal.close()
+  })
+
+  test('a call handle calls only declared targets and selectors', async () => {
+    const key = await fundedAgentKey(c)
+    const token = randomAddress()
+    const other = randomAddress()
+    const { wal, wallet } = await openWallet(c, {
+      dir: await c.tmpDir(),
+      account: key.account,
+      policy: basePolicy([token, other], { allowedSelectors: ['0xa9059cbb', '0x095ea7b3'] }),
+    })
+    const handle = createWalletHandle(wallet, { kind: 'call', targets: [token], selectors: ['0xa9059cbb'] }, { actionId: 'c1', tool: 'transfer' })
+    expect(Reflect.ownKeys(handle)).toEqual(['call'])
+    const transfer = encodeFunctionData({ abi: erc20, functionName: 'transfer', args: [other, 5n] })
+    const approve = encodeFunctionData({ abi: erc20, functionName: 'approve', args: [other, 5n] })
+    // the "token" is an empty account here: the call succeeds as a plain call with data
+    const tx = await handle.call({ to: token, data: transfer })
+    expect(tx.data).toBe(transfer)
+    await expect(handle.call({ to: token, data: approve })).rejects.toMatchObject({ rule: 'SelectorNotAllowed', attempted: '0x095ea7b3' })
+    await expect(handle.call({ to: other, data: transfer })).rejects.toMatchObject({ rule: 'TargetNotAllowed' })
+    await expect(handle.call({ to: token, data: transfer, value: 1n })).rejects.toMatchObject({ rule: 'HandleValueCap', limit: 0n })
+    await expect(handle.call({ to: token, data: '0x' })).rejects.toMatchObject({ rule: 'SelectorNotAllowed' })
+    await wal.close()
+  })
+})
+
+describe('UNSAFE dishonest-operator hook', () => {
+  test('unsafe.skipPolicyCheck signs a forbidden transaction, but only after its wallet step is in the WAL, and warns loudly', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const thief = randomAddress()
+    const { logger, lines } = memoryLogger()
+    const { wal, wallet } = await openWallet(c, {
+      dir: await c.tmpDir(),
+      account: key.account,
+      policy: basePolicy([alice]),
+      logger,
+      unsafe: { skipPolicyCheck: true },
+    })
+    expect(lines.join('\n')).toMatch(/UNSAFE WALLET: unsafe.skipPolicyCheck is enabled/)
+    const sent = await wallet.sendTransaction({ to: thief, value: parseEther('2') }, { actionId: 'steal' })
+    expect(await c.balance(thief)).toBe(parseEther('2'))
+    expect(lines.join('\n')).toMatch(/UNSAFE WALLET: signing a transaction the policy forbids \(ValueCap\)/)
+    const [step] = await walletSteps(wal)
+    expect(step).toMatchObject({ to: thief.toLowerCase(), value: parseEther('2').toString(), nonce: sent.nonce })
+    // the trace convicts it: the registered policy calls this step a breach
+    expect(evaluatePolicy(policySchema.parse(basePolicy([alice])), { to: step!.to as Address, value: BigInt(step!.value), data: step!.data })).toBe('ValueCap')
+    await wal.close()
+  })
+})
+
+describe('keys never leak', () => {
+  test('not through the wallet, its handles, its errors, its logs, the WAL or the outbox', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const dir = await c.tmpDir()
+    const { logger, lines } = memoryLogger()
+    const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]), logger })
+    const bare = key.privateKey.slice(2).toLowerCase()
+    const texts: string[] = []
+    const handle = createWalletHandle(wallet, { kind: 'pay' }, { actionId: 'k' })
+    texts.push(JSON.stringify(wallet), String(wallet), inspect(wallet, { showHidden: true, depth: 10 }))
+    texts.push(JSON.stringify(handle), inspect(handle, { showHidden: true, depth: 10 }))
+    expect(JSON.stringify(wallet)).toBe(JSON.stringify({ kind: 'AgentWallet', address: key.address, chainId: c.anvil.chainId, policyVersion: 1 }))
+    expect(Object.keys(wallet).sort()).toEqual(['address', 'chainId', 'policy', 'policyVersion', 'recovered'])
+    await handle.pay({ to: alice, value: 1n })
+    const errors: unknown[] = []
+    await handle.pay({ to: randomAddress(), value: 1n }).catch((e) => errors.push(e))
+    await wallet.sendTransaction({ to: alice, value: parseEther('5') }, { actionId: 'k' }).catch((e) => errors.push(e))
+    // a wallet whose node is gone: creation fails with an RPC error
+    const dead = { ...c.chain, rpcUrls: { default: { http: ['http://127.0.0.1:1'] } } }
+    await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice]), chain: dead, logger }).catch((e) => errors.push(e))
+    expect(errors).toHaveLength(3)
+    for (const e of errors) texts.push(String(e), inspect(e, { showHidden: true, depth: 10 }), JSON.stringify(e), JSON.stringify(e, Object.getOwnPropertyNames(e)))
+    await wal.close()
+    texts.push(...lines)
+    texts.push((await readFile(wal.paths.log)).toString('latin1'))
+    const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
+    for (const f of await readdir(outboxDir)) texts.push(await readFile(join(outboxDir, f), 'utf8'))
+    for (const t of texts) expect(t.toLowerCase()).not.toContain(bare)
+  })
+})
+
+describe('recovery edge cases', () => {
+  test('a wallet step whose nonce another transaction took is abandoned with a clear error, never sent', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const dir = await c.tmpDir()
+    const wal = await TraceWal.open({ dir, agentId: '1' })
+    // the state a crash right after the WAL append leaves behind
+    await wal.appendNext({
+      kind: 'wallet',
+      actionId: 'lost',
+      timestamp: Date.now(),
+      chainId: String(c.anvil.chainId),
+      from: key.address.toLowerCase() as Hex,
+      to: alice.toLowerCase() as Hex,
+      value: '7',
+      data: '0x',
+      nonce: 0,
+      policyVersion: 1,
+    })
+    // ... and meanwhile the same key was used elsewhere
+    const outside = createWalletClient({ chain: c.chain, transport: http(c.anvil.rpcUrl), account: key.account })
+    await c.client.waitForTransactionReceipt({ hash: await outside.sendTransaction({ to: randomAddress(), value: 1n }), pollingInterval: 50 })
+    const { wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]), wal })
+    expect(wallet.recovered).toHaveLength(1)
+    expect(wallet.recovered[0]).toMatchObject({ walletStepIndex: 0, nonce: 0, outcome: 'abandoned', hash: null, error: { name: 'NonceConflictError' } })
+    expect(wallet.recovered[0]!.error!.message).toMatch(/can never be sent: the account's on-chain nonce is already 1/)
+    expect(await c.balance(alice)).toBe(0n)
+    expect(wallet.getTransaction({ walletStepIndex: 0 })).toMatchObject({ state: 'abandoned' })
+    // the next transaction takes the next free nonce
+    const next = await wallet.sendTransaction({ to: alice, value: 1n }, { actionId: 'next' })
+    expect(next.nonce).toBe(1)
+    await wal.close()
+  })
+
+  test('an outbox entry that does not match its wallet step is refused, not broadcast', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const dir = await c.tmpDir()
+    const first = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
+    await first.wallet.sendTransaction({ to: alice, value: 5n }, { actionId: 'ok' })
+    const raw = await key.account.signTransaction({
+      chainId: c.anvil.chainId,
+      type: 'eip1559',
+      to: alice,
+      value: 999n,
+      nonce: 0,
+      gas: 21000n,
+      maxFeePerGas: 10n ** 10n,
+      maxPriorityFeePerGas: 1n,
+    })
+    const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
+    const entryPath = join(outboxDir, (await readdir(outboxDir))[0]!)
+    const entry = JSON.parse(await readFile(entryPath, 'utf8'))
+    await first.wal.close()
+    // tamper: a different (validly signed) transaction under the same nonce, marked unsent
+    const { canonicalize } = await import('../trace/canonical.js')
+    const { keccak256 } = await import('viem')
+    await writeFile(entryPath, canonicalize({ ...entry, state: 'signed', receipt: null, raw, hash: keccak256(raw) }))
+    await expect(openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })).rejects.toMatchObject({
+      name: 'OutboxCorruptedError',
+      message: expect.stringMatching(/its value differs from wallet step 0/),
+    })
+    expect(await c.balance(alice)).toBe(5n)
+  })
+})
