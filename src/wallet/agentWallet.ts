@@ -370,6 +370,11 @@ export class AgentWallet {
     return this.#serial(() => this.#recover())
   }
 
+  /** WAL indices of the wallet steps written for an action, in order. */
+  walletStepIndices(actionId: string): number[] {
+    return this.#steps.filter((k) => k.step.actionId === actionId).map((k) => k.step.index)
+  }
+
   /** The transaction of a wallet step, as the outbox knows it. */
   getTransaction(p: { walletStepIndex: number }): TrackedTransaction | undefined {
     const known = this.#steps.find((k) => k.step.index === p.walletStepIndex)

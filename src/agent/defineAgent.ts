@@ -1,0 +1,153 @@
+import type { ReplayRecord } from '../inference/schemas.js'
+import type { JsonValue } from '../trace/schemas.js'
+import { evaluatePolicy, type Policy, policySchema, type PolicyInput } from '../wallet/policy.js'
+import { weiSchema } from '../wallet/schemas.js'
+import { type AgentTool, deepFreeze } from './defineTool.js'
+import { AgentDefinitionError } from './errors.js'
+import { type ReplayPolicy, type ReplayPolicyInput, replayPolicySchema } from './schemas.js'
+
+/** A tool call the model (or an ONNX decision) asks for. */
+export type ToolCallRequest = { name: string; args: Record<string, unknown> }
+
+/** An agent that reasons with a chat model behind an OpenAI-compatible endpoint. */
+export type ChatModelSpec = {
+  kind: 'chat'
+  /** The model name the endpoint serves (e.g. `covenant-chat`). */
+  model: string
+  /** @defaultValue the local inference container (`covenant inference serve`) */
+  baseURL?: string | undefined
+}
+
+/**
+ * An agent that needs no LLM: an ONNX model's output decides the tool calls (e.g. a
+ * moderation agent whose classifier label picks the action).
+ */
+export type OnnxModelSpec = {
+  kind: 'onnx'
+  /** Model name or digest (0x + 64 hex). */
+  model: string
+  /** Builds the model input from the task. @defaultValue the task itself */
+  input?: ((task: JsonValue) => unknown) | undefined
+  /** Turns the model output into tool calls (none is fine). Must be deterministic. */
+  decide: (output: unknown, task: JsonValue, record: ReplayRecord) => ToolCallRequest[] | Promise<ToolCallRequest[]>
+}
+
+export type ModelSpec = ChatModelSpec | OnnxModelSpec
+
+/** The bond the operator posts for the agent. */
+export type BondInput = { eth?: bigint | string | number | undefined; token?: bigint | string | number | undefined }
+
+export type DefineAgentParameters = {
+  name: string
+  /** The system prompt (chat) or a description of what the agent does (ONNX). */
+  instructions: string
+  model: ModelSpec
+  tools: readonly AgentTool[]
+  /** The spending policy registered on chain; the wallet enforces exactly this. */
+  policy: PolicyInput
+  bond: BondInput
+  /** How verifiers check its inferences. @defaultValue { mode: 'exact' } */
+  replay?: ReplayPolicyInput | undefined
+}
+
+/** A frozen, validated agent definition. */
+export type AgentDefinition = {
+  readonly name: string
+  readonly instructions: string
+  readonly model: Readonly<ModelSpec>
+  readonly tools: readonly AgentTool[]
+  readonly policy: Readonly<Policy>
+  readonly bond: { readonly eth: bigint; readonly token: bigint }
+  readonly replay: Readonly<ReplayPolicy>
+}
+
+/**
+ * Defines an agent. Checks the parts fit together (unique tool names, tools whose declared
+ * recipients/targets/selectors the policy allows) and returns a frozen definition.
+ */
+export function defineAgent(p: DefineAgentParameters): AgentDefinition {
+  const problems: string[] = []
+  if (typeof p?.name !== 'string' || p.name.trim().length === 0 || p.name.length > 128) problems.push('name must be 1 to 128 characters')
+  if (typeof p?.instructions !== 'string' || p.instructions.length > 65_536) problems.push('instructions must be a string of at most 65536 characters')
+  const model = p?.model
+  if (model?.kind === 'chat') {
+    if (typeof model.model !== 'string' || model.model.length === 0) problems.push('model.model must name the chat model')
+    if (model.baseURL !== undefined && !isUrl(model.baseURL)) problems.push('model.baseURL must be an http(s) URL')
+  } else if (model?.kind === 'onnx') {
+    if (typeof model.model !== 'string' || model.model.length === 0) problems.push('model.model must name the ONNX model or give its digest')
+    if (typeof model.decide !== 'function') problems.push('model.decide must be a function (output, task) → tool calls')
+    if (model.input !== undefined && typeof model.input !== 'function') problems.push('model.input must be a function (task) → model input')
+  } else problems.push('model.kind must be "chat" or "onnx"')
+
+  const tools = Array.isArray(p?.tools) ? p.tools : []
+  if (!Array.isArray(p?.tools)) problems.push('tools must be an array (of defineTool / wrapLangChainTool results)')
+  const names = new Set<string>()
+  for (const t of tools) {
+    if (!t || typeof t.run !== 'function' || typeof t.parseArgs !== 'function') {
+      problems.push('every tool must come from defineTool() or wrapLangChainTool()')
+      continue
+    }
+    if (names.has(t.name)) problems.push(`two tools are named "${t.name}"`)
+    names.add(t.name)
+  }
+
+  const policy = policySchema.safeParse(p?.policy)
+  if (!policy.success) problems.push(...policy.error.issues.map((i) => `policy.${i.path.join('.')}: ${i.message}`))
+  else for (const t of tools) if (t?.effect) problems.push(...effectOutsidePolicy(t, policy.data))
+
+  const eth = weiSchema.safeParse(p?.bond?.eth ?? 0n)
+  const token = weiSchema.safeParse(p?.bond?.token ?? 0n)
+  if (!p?.bond || typeof p.bond !== 'object') problems.push('bond is required ({ eth?, token? } in wei)')
+  if (!eth.success) problems.push('bond.eth must be wei (a non-negative bigint)')
+  if (!token.success) problems.push('bond.token must be token units (a non-negative bigint)')
+
+  const replay = replayPolicySchema.safeParse(p?.replay ?? { mode: 'exact' })
+  if (!replay.success) problems.push(...replay.error.issues.map((i) => `replay.${i.path.join('.')}: ${i.message}`))
+
+  if (problems.length > 0 || !policy.success || !eth.success || !token.success || !replay.success) {
+    throw new AgentDefinitionError(`agent${typeof p?.name === 'string' ? ` "${p.name}"` : ''}`, problems)
+  }
+  // Tools are frozen by their factories; their zod schemas must not be frozen (zod caches on them).
+  return Object.freeze({
+    name: p.name,
+    instructions: p.instructions,
+    model: Object.freeze({ ...model }),
+    tools: Object.freeze([...tools]),
+    policy: deepFreeze(policy.data),
+    bond: Object.freeze({ eth: eth.data, token: token.data }),
+    replay: deepFreeze(replay.data),
+  }) as AgentDefinition
+}
+
+/** Declared capabilities the policy would refuse anyway: a tool that can never succeed is a bug. */
+function effectOutsidePolicy(tool: AgentTool, policy: Policy): string[] {
+  const out: string[] = []
+  const e = tool.effect
+  if (e.kind === 'pay') {
+    for (const to of e.recipients ?? []) {
+      if (evaluatePolicy(policy, { to, value: 0n, data: '0x' }) === 'TargetNotAllowed') {
+        out.push(`tool "${tool.name}" may pay ${to}, which the policy's allowedTargets do not include`)
+      }
+    }
+  } else if (e.kind === 'call') {
+    for (const to of e.targets) {
+      if (evaluatePolicy(policy, { to, value: 0n, data: '0x' }) === 'TargetNotAllowed') {
+        out.push(`tool "${tool.name}" may call ${to}, which the policy's allowedTargets do not include`)
+      }
+    }
+    for (const s of e.selectors) {
+      if (!policy.allowedSelectors.includes(s)) out.push(`tool "${tool.name}" may call selector ${s}, which the policy's allowedSelectors do not include`)
+    }
+  }
+  return out
+}
+
+function isUrl(s: unknown): boolean {
+  if (typeof s !== 'string') return false
+  try {
+    const u = new URL(s)
+    return u.protocol === 'http:' || u.protocol === 'https:'
+  } catch {
+    return false
+  }
+}

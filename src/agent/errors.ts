@@ -1,0 +1,109 @@
+import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
+
+/**
+ * Errors of the agent room. Every class has a literal `name`. Errors a tool call produces
+ * (bad arguments, an unknown tool, a result that is not JSON) become the tool step's error
+ * outcome and the tool message the model sees; they never crash a run.
+ */
+
+/** A tool or agent definition is not valid. Thrown by defineTool / defineAgent, at startup. */
+export class AgentDefinitionError extends UnrecoverableCovenantError {
+  override name = 'AgentDefinitionError' as const
+  constructor(what: string, problems: readonly string[]) {
+    super(`Invalid ${what}.`, {
+      metaMessages: problems.slice(0, 12).map((p) => `- ${p}`),
+      docsPath: 'defining-agents',
+    })
+  }
+}
+
+/** The model called a tool with arguments its schema rejects (or that are not JSON). */
+export class ToolArgumentsError extends BaseError {
+  override name = 'ToolArgumentsError' as const
+  readonly tool: string
+  readonly issues: readonly string[]
+  constructor(tool: string, issues: readonly string[]) {
+    super(`Invalid arguments for tool "${tool}".`, {
+      metaMessages: [...issues.slice(0, 12).map((i) => `- ${i}`), 'Call the tool again with arguments that match its schema.'],
+      docsPath: 'tools',
+    })
+    this.tool = tool
+    this.issues = issues
+  }
+}
+
+/** The model called a tool the agent does not have. */
+export class ToolNotFoundError extends BaseError {
+  override name = 'ToolNotFoundError' as const
+  constructor(tool: string, available: readonly string[]) {
+    super(`The agent has no tool named "${tool}".`, {
+      metaMessages: [`Available tools: ${available.length ? available.join(', ') : '(none)'}`],
+      docsPath: 'tools',
+    })
+  }
+}
+
+/** A tool returned a value that cannot be recorded in the trace as JSON. */
+export class ToolResultError extends BaseError {
+  override name = 'ToolResultError' as const
+  constructor(tool: string, reason: string) {
+    super(`Tool "${tool}" returned a value that is not JSON: ${reason}.`, {
+      metaMessages: ['Tools return JSON values: strings, finite numbers, booleans, null, arrays, plain objects (bigints become decimal strings).'],
+      docsPath: 'tools',
+    })
+  }
+}
+
+/** The model kept calling tools past the round limit. */
+export class AgentMaxRoundsError extends UnrecoverableCovenantError {
+  override name = 'AgentMaxRoundsError' as const
+  constructor(maxRounds: number) {
+    super(`The model was still calling tools after ${maxRounds} rounds.`, {
+      metaMessages: ['Raise `maxRounds` in createAgentRuntime, or make the instructions say when to answer.'],
+      docsPath: 'agent-runtime',
+    })
+  }
+}
+
+/** A model call produced no replay record: it could not be traced, so it must not be acted on. */
+export class InferenceNotRecordedError extends UnrecoverableCovenantError {
+  override name = 'InferenceNotRecordedError' as const
+  constructor() {
+    super('A model call produced no replay record.', {
+      metaMessages: [
+        'Every inference must become a trace step. Use a chat model from src/inference (createChatModel), whose',
+        '`takeRecords()` returns one replay record per request.',
+      ],
+      docsPath: 'agent-runtime',
+    })
+  }
+}
+
+/** The runtime was given parts that do not fit the agent (no wallet for a paying tool, another policy, ...). */
+export class AgentConfigError extends UnrecoverableCovenantError {
+  override name = 'AgentConfigError' as const
+}
+
+/** A manifest (object or bytes) is malformed. */
+export class ManifestError extends UnrecoverableCovenantError {
+  override name = 'ManifestError' as const
+  readonly issues: readonly string[]
+  constructor(reason: string, issues: readonly string[] = []) {
+    super(`Invalid agent manifest: ${reason}.`, {
+      metaMessages: issues.slice(0, 12).map((i) => `- ${i}`),
+      docsPath: 'manifest',
+    })
+    this.issues = issues
+  }
+}
+
+/** An action that a crash interrupted; recovery closes it with this error in its output step. */
+export class ActionInterruptedError extends BaseError {
+  override name = 'ActionInterruptedError' as const
+  constructor(actionId: string) {
+    super(`Action ${actionId} was interrupted before it finished (the process stopped).`, {
+      metaMessages: ['Its wallet transactions were settled by wallet recovery and are listed in the step before this one.'],
+      docsPath: 'agent-runtime',
+    })
+  }
+}

@@ -1,0 +1,43 @@
+// Agents: defineTool / wrapLangChainTool, defineAgent, the manifest, and the runtime that
+// turns every inference, tool call and transaction into a trace step. Imports from
+// src/inference, src/wallet and src/trace only.
+export { defineTool } from './defineTool.js'
+export type { AgentTool, DefineToolParameters, ToolArgsResult, ToolContext, ToolDefinition } from './defineTool.js'
+export { wrapLangChainTool } from './wrapLangChainTool.js'
+export type { WrapLangChainToolOptions } from './wrapLangChainTool.js'
+export { defineAgent } from './defineAgent.js'
+export type {
+  AgentDefinition,
+  BondInput,
+  ChatModelSpec,
+  DefineAgentParameters,
+  ModelSpec,
+  OnnxModelSpec,
+  ToolCallRequest,
+} from './defineAgent.js'
+export { MAX_MANIFEST_BYTES, buildManifest, parseManifest } from './manifest.js'
+export type { BuildManifestParameters, BuiltManifest } from './manifest.js'
+export { bondManifestSchema, manifestSchema, replayPolicySchema } from './schemas.js'
+export type { Manifest, ReplayPolicy, ReplayPolicyInput } from './schemas.js'
+export { createAgentRuntime } from './runtime.js'
+export type {
+  AgentRuntime,
+  AgentRuntimeUnsafeOptions,
+  ChatInference,
+  CreateAgentRuntimeParameters,
+  OnnxInference,
+  RecoveredAction,
+  RunOptions,
+  RunResult,
+} from './runtime.js'
+export {
+  ActionInterruptedError,
+  AgentConfigError,
+  AgentDefinitionError,
+  AgentMaxRoundsError,
+  InferenceNotRecordedError,
+  ManifestError,
+  ToolArgumentsError,
+  ToolNotFoundError,
+  ToolResultError,
+} from './errors.js'

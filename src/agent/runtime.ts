@@ -1,0 +1,408 @@
+import { randomBytes } from 'node:crypto'
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
+import { type AIMessage, type BaseMessage, HumanMessage, SystemMessage, ToolMessage } from '@langchain/core/messages'
+import pino, { type Logger } from 'pino'
+import type { Hex } from 'viem'
+import { BaseError } from '../errors/base.js'
+import type { ReplayRecord } from '../inference/schemas.js'
+import { canonicalize } from '../trace/canonical.js'
+import type { JsonValue, StepBody, ToolOutcome } from '../trace/schemas.js'
+import type { TraceWal } from '../trace/wal.js'
+import type { AgentWallet, SentTransaction } from '../wallet/agentWallet.js'
+import { CapabilityExceededError, PolicyViolationError } from '../wallet/errors.js'
+import { createWalletHandle } from '../wallet/handles.js'
+import { policySchema } from '../wallet/policy.js'
+import type { AgentDefinition, OnnxModelSpec, ToolCallRequest } from './defineAgent.js'
+import type { AgentTool, ToolContext } from './defineTool.js'
+import {
+  ActionInterruptedError,
+  AgentConfigError,
+  AgentMaxRoundsError,
+  InferenceNotRecordedError,
+  ToolArgumentsError,
+  ToolNotFoundError,
+  ToolResultError,
+} from './errors.js'
+import { toJsonValue } from './internal/json.js'
+
+/**
+ * A chat model whose every request is recorded: what src/inference's `createChatModel`
+ * returns. `takeRecords()` hands over (and forgets) the replay records of the requests
+ * made since the last call.
+ */
+export type ChatInference = {
+  chat: BaseChatModel
+  takeRecords(): ReplayRecord[]
+}
+
+/** An ONNX model runner from src/inference: every call returns its output and replay record. */
+export type OnnxInference = {
+  infer(input: unknown): Promise<{ output: unknown; record: ReplayRecord }>
+}
+
+/** Test and demo hooks that make the runtime lie. Never enable them in production. */
+export type AgentRuntimeUnsafeOptions = {
+  /**
+   * UNSAFE — simulates a dishonest operator who lies about an inference: the record written
+   * to the trace is what this returns (e.g. a changed output), while the agent acts on the
+   * real one. Replay of the recorded input will not give the recorded output, which is what
+   * a verifier proves. A loud warning is logged at creation and for every tampered record.
+   */
+  tamperInference?: ((record: ReplayRecord) => ReplayRecord) | undefined
+}
+
+export type CreateAgentRuntimeParameters = {
+  agent: AgentDefinition
+  /** The agent id AgentRegistry assigned (decimal). */
+  agentId: string | bigint
+  /** The policy version registered on chain; must be the wallet's. */
+  policyVersion: number
+  /** The agent's trace WAL (the same one its wallet writes to). */
+  wal: TraceWal
+  /** Required when a tool's effect is `pay` or `call`. */
+  wallet?: AgentWallet | undefined
+  /** Required for `chat` agents. */
+  chat?: ChatInference | undefined
+  /** Required for `onnx` agents. */
+  onnx?: OnnxInference | undefined
+  /** Model calls per action before giving up. @defaultValue 8 */
+  maxRounds?: number | undefined
+  /** @defaultValue Date.now */
+  now?: (() => number) | undefined
+  /** @defaultValue a pino logger on stderr */
+  logger?: Logger | undefined
+  unsafe?: AgentRuntimeUnsafeOptions | undefined
+}
+
+export type RunOptions = {
+  /** @defaultValue `<agentId>-<12 random hex digits>` */
+  actionId?: string | undefined
+}
+
+export type RunResult = {
+  actionId: string
+  /** The model's final answer (chat) or the tool results (ONNX). */
+  output: JsonValue
+  /** Hashes of the transactions the action sent, in order. */
+  txHashes: Hex[]
+  /** WAL indices of every step of the action, in order. */
+  stepIndices: number[]
+}
+
+/** An action a crash left open, and how recovery closed it. */
+export type RecoveredAction = {
+  actionId: string
+  walletStepIndices: number[]
+  transactions: JsonValue[]
+  stepIndices: number[]
+}
+
+export type AgentRuntime = {
+  readonly agentId: string
+  readonly agent: AgentDefinition
+  /**
+   * Runs one task. Every inference, tool call and wallet transaction is a trace step, in
+   * order: input → inference → (wallet …) tool … → output. A wallet refusal
+   * ({@link PolicyViolationError}, {@link CapabilityExceededError}) ends the action: its
+   * tool step and a failed output step are written, then the error is thrown. Other tool
+   * errors (bad arguments, unknown tool, a throwing tool) are recorded and shown to the
+   * model, which carries on.
+   */
+  run(task: unknown, options?: RunOptions): Promise<RunResult>
+  /**
+   * Closes actions a crash left open (an input step without an output step): records the
+   * fate of their transactions (from the wallet, which settled them when it was opened) in
+   * a `covenant.recover` tool step, then a failed output step. Runs once, automatically,
+   * before the first `run`; calling it again is harmless.
+   */
+  recover(): Promise<RecoveredAction[]>
+}
+
+const RECOVER_TOOL = 'covenant.recover'
+
+let defaultLogger: Logger | undefined
+function runtimeLogger(): Logger {
+  defaultLogger ??= pino({ name: 'covenant.agent' }, pino.destination(2))
+  return defaultLogger
+}
+
+type ActionContext = { actionId: string; stepIndices: number[]; txHashes: Hex[] }
+type ToolCallResult = { content: string; fatal: Error | null; outcome: ToolOutcome }
+
+/** Puts an agent to work on its WAL, wallet and model. */
+export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntime {
+  const { agent, wal } = p
+  const agentId = String(p.agentId)
+  if (!/^(0|[1-9][0-9]{0,77})$/.test(agentId)) throw new AgentConfigError(`agentId ${JSON.stringify(agentId)} is not a decimal uint256.`)
+  if (wal.agentId !== agentId) throw new AgentConfigError(`The WAL belongs to agent ${wal.agentId}, the runtime to agent ${agentId}.`)
+  const needsWallet = agent.tools.filter((t) => t.effect.kind !== 'none')
+  if (needsWallet.length > 0 && !p.wallet) {
+    throw new AgentConfigError(`Tools ${needsWallet.map((t) => `"${t.name}"`).join(', ')} declare wallet effects, but no wallet was given.`)
+  }
+  if (p.wallet) {
+    if (p.wallet.policyVersion !== p.policyVersion) {
+      throw new AgentConfigError(`The wallet enforces policy version ${p.wallet.policyVersion}, the runtime was given ${p.policyVersion}.`)
+    }
+    if (canonicalize(policyJson(p.wallet.policy)) !== canonicalize(policyJson(agent.policy))) {
+      throw new AgentConfigError("The wallet's policy is not the agent's policy.", {
+        metaMessages: ['The wallet must enforce exactly the policy the agent defines (and the chain registered).'],
+      })
+    }
+  }
+  if (agent.model.kind === 'chat' && !p.chat) throw new AgentConfigError(`Agent "${agent.name}" uses a chat model; pass chat (createChatModel from src/inference).`)
+  if (agent.model.kind === 'onnx' && !p.onnx) throw new AgentConfigError(`Agent "${agent.name}" uses an ONNX model; pass onnx (from src/inference).`)
+  const maxRounds = p.maxRounds ?? 8
+  if (!Number.isInteger(maxRounds) || maxRounds < 1) throw new AgentConfigError('maxRounds must be an integer ≥ 1.')
+  const now = p.now ?? Date.now
+  const log = (p.logger ?? runtimeLogger()).child({ agent: agent.name, agentId })
+  const tamper = p.unsafe?.tamperInference
+  if (tamper) {
+    log.warn(
+      'UNSAFE RUNTIME: unsafe.tamperInference is enabled. Recorded inferences will not match what the model returned ' +
+        '(dishonest-operator simulation for tests and demos). Replay exposes it and the bond can be slashed. Never use this in production.',
+    )
+  }
+  const tools = new Map<string, AgentTool>(agent.tools.map((t) => [t.name, t]))
+  let modelLock: Promise<unknown> = Promise.resolve()
+  let ready: Promise<RecoveredAction[]> | undefined
+
+  async function append(ctx: ActionContext, body: StepBody): Promise<number> {
+    const { step } = await wal.appendNext(body)
+    ctx.stepIndices.push(step.index)
+    return step.index
+  }
+
+  async function appendInference(ctx: ActionContext, record: ReplayRecord): Promise<void> {
+    let recorded = record
+    if (tamper) {
+      recorded = tamper(structuredClone(record))
+      log.warn({ actionId: ctx.actionId }, 'UNSAFE RUNTIME: writing a tampered inference record to the trace')
+    }
+    await append(ctx, { kind: 'inference', actionId: ctx.actionId, timestamp: now(), record: recorded })
+  }
+
+  /** Runs one model call and takes its records, without another run's call in between. */
+  function callModel<T>(fn: () => Promise<T>): Promise<{ value: T; records: ReplayRecord[] }> {
+    const run = modelLock.then(async () => {
+      p.chat?.takeRecords() // records of calls outside any run do not belong to this action
+      const value = await fn()
+      return { value, records: p.chat ? p.chat.takeRecords() : [] }
+    })
+    modelLock = run.catch(() => {})
+    return run
+  }
+
+  async function callTool(ctx: ActionContext, name: string, rawArgs: unknown, toolCallId: string, parseError?: string): Promise<ToolCallResult> {
+    const tool = tools.get(name)
+    const sent: SentTransaction[] = []
+    let args: Record<string, JsonValue> = argsJson(rawArgs)
+    let outcome: ToolOutcome
+    let fatal: Error | null = null
+    let content: string
+    try {
+      if (!tool) throw new ToolNotFoundError(name, [...tools.keys()])
+      if (parseError !== undefined) throw new ToolArgumentsError(name, [`the arguments are not valid JSON: ${parseError}`])
+      const parsed = await tool.parseArgs(rawArgs)
+      if (!parsed.ok) throw new ToolArgumentsError(name, parsed.issues)
+      args = argsJson(parsed.value, rawArgs)
+      const wallet =
+        tool.effect.kind === 'none' || !p.wallet
+          ? undefined
+          : createWalletHandle(p.wallet, tool.effect, { actionId: ctx.actionId, tool: name, onSent: (tx) => void sent.push(tx) })
+      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, wallet })
+      const returned = await tool.run(parsed.value, toolCtx)
+      let value: JsonValue
+      try {
+        value = toJsonValue(returned)
+      } catch (err) {
+        throw new ToolResultError(name, (err as Error).message)
+      }
+      const result = tool.effect.kind === 'none' ? value : { returned: value, transactions: sent.map(txJson) }
+      outcome = { status: 'ok', result }
+      content = typeof value === 'string' ? value : canonicalize(value)
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err))
+      if (e instanceof PolicyViolationError || e instanceof CapabilityExceededError) fatal = e
+      const txNote = sent.length ? `\nTransactions sent before the error: ${sent.map((t) => `${t.hash} (nonce ${t.nonce})`).join(', ')}` : ''
+      outcome = { status: 'error', error: { name: e.name.slice(0, 256), message: `${e.message}${txNote}`.slice(0, 65_536) } }
+      content = `Error (${e.name}): ${e.message}`.slice(0, 8_000)
+    }
+    // the tool step follows the wallet steps its transactions wrote, with their hashes and receipts
+    for (const index of p.wallet?.walletStepIndices(ctx.actionId) ?? []) {
+      if (ctx.stepIndices.includes(index)) continue
+      ctx.stepIndices.push(index)
+      const hash = p.wallet?.getTransaction({ walletStepIndex: index })?.hash
+      if (hash) ctx.txHashes.push(hash)
+    }
+    await append(ctx, { kind: 'tool', actionId: ctx.actionId, timestamp: now(), tool: name, args, outcome })
+    return { content, fatal, outcome }
+  }
+
+  async function runChat(ctx: ActionContext, task: JsonValue): Promise<JsonValue> {
+    const chat = p.chat as ChatInference
+    const specs = agent.tools.map((t) => ({
+      type: 'function' as const,
+      function: { name: t.name, description: t.description, parameters: t.parameters as Record<string, unknown> },
+    }))
+    let model: { invoke(messages: BaseMessage[]): Promise<AIMessage> } = chat.chat as never
+    if (specs.length > 0) {
+      if (typeof chat.chat.bindTools !== 'function') throw new AgentConfigError('The chat model does not support tool calling (bindTools).')
+      model = chat.chat.bindTools(specs) as never
+    }
+    const messages: BaseMessage[] = [new SystemMessage(agent.instructions), new HumanMessage(typeof task === 'string' ? task : canonicalize(task))]
+    for (let round = 0; round < maxRounds; round++) {
+      const { value: ai, records } = await callModel(() => model.invoke(messages))
+      if (records.length === 0) throw new InferenceNotRecordedError()
+      for (const record of records) await appendInference(ctx, record)
+      messages.push(ai)
+      const calls = ai.tool_calls ?? []
+      const invalid = ai.invalid_tool_calls ?? []
+      if (calls.length === 0 && invalid.length === 0) return messageText(ai)
+      for (const call of calls) {
+        const r = await callTool(ctx, call.name, call.args, call.id ?? '')
+        if (r.fatal) throw r.fatal
+        messages.push(new ToolMessage({ tool_call_id: call.id ?? '', content: r.content, status: r.outcome.status === 'ok' ? 'success' : 'error' }))
+      }
+      for (const call of invalid) {
+        const r = await callTool(ctx, call.name ?? '(unnamed)', { arguments: call.args ?? null }, call.id ?? '', call.error ?? 'unparsable')
+        messages.push(new ToolMessage({ tool_call_id: call.id ?? '', content: r.content, status: 'error' }))
+      }
+    }
+    throw new AgentMaxRoundsError(maxRounds)
+  }
+
+  async function runOnnx(ctx: ActionContext, task: JsonValue): Promise<JsonValue> {
+    const spec = agent.model as OnnxModelSpec
+    const onnx = p.onnx as OnnxInference
+    const { output, record } = await onnx.infer(spec.input ? spec.input(task) : task)
+    if (/^0x[0-9a-fA-F]{64}$/.test(spec.model) && record.modelDigest !== spec.model.toLowerCase()) {
+      throw new AgentConfigError(`The ONNX backend ran model ${record.modelDigest}, the agent declares ${spec.model}.`)
+    }
+    await appendInference(ctx, record)
+    const calls: ToolCallRequest[] = await spec.decide(output, task, record)
+    const results: JsonValue[] = []
+    for (const [i, call] of calls.entries()) {
+      const r = await callTool(ctx, call.name, call.args, `decision-${i}`)
+      results.push({ tool: call.name, outcome: r.outcome })
+      if (r.fatal) throw r.fatal
+    }
+    return { toolResults: results }
+  }
+
+  async function recover(): Promise<RecoveredAction[]> {
+    const { steps } = await wal.readAll()
+    const open = new Map<string, { walletSteps: number[] }>()
+    for (const step of steps) {
+      if (step.kind === 'input') open.set(step.actionId, { walletSteps: [] })
+      else if (step.kind === 'output') open.delete(step.actionId)
+      else if (step.kind === 'wallet') open.get(step.actionId)?.walletSteps.push(step.index)
+    }
+    const recovered: RecoveredAction[] = []
+    for (const [actionId, { walletSteps }] of open) {
+      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [] }
+      const transactions = walletSteps.map((walletStepIndex): JsonValue => {
+        const t = p.wallet?.getTransaction({ walletStepIndex })
+        if (!t) return { walletStepIndex, state: 'unknown' }
+        return toJsonValue({ walletStepIndex, nonce: t.nonce, state: t.state, hash: t.hash, receipt: t.receipt, error: t.error })
+      })
+      if (walletSteps.length > 0) {
+        await append(ctx, {
+          kind: 'tool',
+          actionId,
+          timestamp: now(),
+          tool: RECOVER_TOOL,
+          args: { walletSteps },
+          outcome: { status: 'ok', result: { transactions } },
+        })
+      }
+      const error = new ActionInterruptedError(actionId)
+      await append(ctx, {
+        kind: 'output',
+        actionId,
+        timestamp: now(),
+        result: { status: 'interrupted', error: { name: error.name, message: error.shortMessage } },
+      })
+      log.warn({ actionId, walletSteps }, 'closed an action a crash interrupted')
+      recovered.push({ actionId, walletStepIndices: walletSteps, transactions, stepIndices: ctx.stepIndices })
+    }
+    return recovered
+  }
+
+  const runtime: AgentRuntime = {
+    agentId,
+    agent,
+    recover() {
+      const r = recover()
+      ready ??= r
+      return r
+    },
+    async run(taskInput, options = {}) {
+      ready ??= recover()
+      await ready
+      const actionId = options.actionId ?? `${agentId}-${randomBytes(6).toString('hex')}`
+      if (typeof actionId !== 'string' || actionId.length === 0 || actionId.length > 256) {
+        throw new AgentConfigError('actionId must be a non-empty string of at most 256 characters.')
+      }
+      let task: JsonValue
+      try {
+        task = toJsonValue(taskInput)
+      } catch (err) {
+        throw new AgentConfigError(`The task is not JSON: ${(err as Error).message}.`)
+      }
+      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [] }
+      await append(ctx, { kind: 'input', actionId, timestamp: now(), task })
+      let output: JsonValue
+      try {
+        output = agent.model.kind === 'chat' ? await runChat(ctx, task) : await runOnnx(ctx, task)
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err))
+        const message = e instanceof BaseError ? e.shortMessage : e.message
+        await append(ctx, {
+          kind: 'output',
+          actionId,
+          timestamp: now(),
+          result: { status: 'failed', error: { name: e.name, message: message.slice(0, 65_536) } },
+        }).catch((appendErr) => log.error({ actionId, err: (appendErr as Error).message }, 'could not record the failed output step'))
+        throw err
+      }
+      await append(ctx, { kind: 'output', actionId, timestamp: now(), result: { status: 'ok', output } })
+      return { actionId, output, txHashes: ctx.txHashes, stepIndices: ctx.stepIndices }
+    },
+  }
+  return Object.freeze(runtime)
+}
+
+function policyJson(policy: unknown) {
+  const p = policySchema.parse(policy)
+  return toJsonValue({ ...p, allowedTargets: p.allowedTargets.map((a) => a.toLowerCase()) })
+}
+
+function argsJson(value: unknown, fallback?: unknown): Record<string, JsonValue> {
+  try {
+    const json = toJsonValue(value)
+    if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json
+    return { value: json }
+  } catch {
+    return fallback === undefined ? { unrecordable: true } : argsJson(fallback)
+  }
+}
+
+function txJson(tx: SentTransaction): JsonValue {
+  return toJsonValue({
+    hash: tx.hash,
+    nonce: tx.nonce,
+    walletStepIndex: tx.walletStepIndex,
+    to: tx.to.toLowerCase(),
+    value: tx.value,
+    data: tx.data,
+    status: tx.receipt.status,
+    blockNumber: tx.receipt.blockNumber,
+    blockHash: tx.receipt.blockHash,
+    gasUsed: tx.receipt.gasUsed,
+  })
+}
+
+function messageText(ai: AIMessage): string {
+  if (typeof ai.content === 'string') return ai.content
+  return ai.content.map((part) => (part.type === 'text' && typeof part.text === 'string' ? part.text : '')).join('')
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod'
+import {
+  addressSchema as lowerAddressSchema,
+  bytes32Schema,
+  jsonValueSchema,
+  safeUintSchema,
+  uint256StringSchema,
+} from '../trace/schemas.js'
+
+/**
+ * How a verifier must check the agent's inferences (the manifest states it; nothing is
+ * assumed):
+ * - `exact`: replay gives the same output bytes (CPU ONNX Runtime, greedy decoding).
+ * - `tolerance`: replay on other hardware may differ by at most `maxAbsDiff` per output
+ *   value, and (if `argmaxMustAgree`) must pick the same class / token.
+ */
+export const replayPolicySchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('exact') }),
+  z.strictObject({
+    mode: z.literal('tolerance'),
+    maxAbsDiff: z.number().finite().nonnegative().describe('largest allowed absolute difference of one output value'),
+    argmaxMustAgree: z.boolean().default(true).describe('the replay must choose the same class or token'),
+  }),
+])
+export type ReplayPolicy = z.output<typeof replayPolicySchema>
+export type ReplayPolicyInput = z.input<typeof replayPolicySchema>
+
+const weiString = uint256StringSchema
+
+/** The bond the operator posts for the agent (BondVault), in wei / token units. */
+export const bondManifestSchema = z.strictObject({
+  eth: weiString,
+  token: weiString,
+})
+
+const effectManifestSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('none') }),
+  z.strictObject({
+    kind: z.literal('pay'),
+    maxValuePerTx: weiString.nullable(),
+    recipients: z.array(lowerAddressSchema).max(256).nullable(),
+  }),
+  z.strictObject({
+    kind: z.literal('call'),
+    targets: z.array(lowerAddressSchema).min(1).max(256),
+    selectors: z.array(z.string().regex(/^0x[0-9a-f]{8}$/, 'expected a lowercase 4-byte selector')).min(1).max(256),
+    maxValue: weiString,
+  }),
+])
+
+const toolManifestSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  description: z.string().min(1).max(4096),
+  parameters: z.record(z.string(), jsonValueSchema).describe('JSON Schema of the arguments'),
+  effect: effectManifestSchema,
+})
+
+const modelManifestSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('chat'),
+    name: z.string().min(1).max(256),
+    digest: bytes32Schema.describe('sha256 of the model bytes (as src/inference computes it)'),
+    baseURL: z.string().max(2048).nullable().describe('the OpenAI-compatible endpoint; null for the local container'),
+  }),
+  z.strictObject({
+    kind: z.literal('onnx'),
+    name: z.string().min(1).max(256),
+    digest: bytes32Schema,
+  }),
+])
+
+const policyManifestSchema = z.strictObject({
+  maxValuePerTx: weiString,
+  dailyBudget: weiString.nullable(),
+  challengeWindow: safeUintSchema,
+  commitDeadline: safeUintSchema,
+  allowedTargets: z.array(lowerAddressSchema).max(256),
+  allowedSelectors: z.array(z.string().regex(/^0x[0-9a-f]{8}$/, 'expected a lowercase 4-byte selector')).max(256),
+})
+
+/**
+ * The agent manifest: what the agent is, committed on chain by its hash. Every field is
+ * JSON (wei as decimal strings, addresses and hex lowercase) so that it has exactly one
+ * canonical encoding (src/trace/canonical.ts), and `manifestHash = keccak256(bytes)`.
+ */
+export const manifestSchema = z.strictObject({
+  version: z.literal(1),
+  name: z.string().min(1).max(128),
+  instructions: z.string().max(65_536),
+  codeHash: bytes32Schema.nullable().describe("keccak256 of the agent's source file, if given"),
+  model: modelManifestSchema,
+  inference: z.strictObject({
+    measurement: bytes32Schema.nullable().describe("the inference container's measurement (GET /attestation)"),
+    endpoints: z.array(z.string().min(1).max(2048)).max(16),
+  }),
+  tools: z.array(toolManifestSchema).max(128),
+  policy: policyManifestSchema,
+  bond: bondManifestSchema,
+  replay: replayPolicySchema,
+})
+export type Manifest = z.infer<typeof manifestSchema>
