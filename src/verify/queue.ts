@@ -308,6 +308,7 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
   readonly name: string
   readonly kind = 'bullmq' as const
   readonly #o: JobQueueOptions
+  readonly #url: string
   readonly #queue: Queue
   #events: QueueEvents | undefined
   #eventsReady: Promise<void> | undefined
@@ -316,8 +317,9 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
   constructor(o: JobQueueOptions) {
     this.name = o.name
     this.#o = o
+    this.#url = o.redisUrl as string
     this.#queue = new Queue(o.name, {
-      connection: { url: o.redisUrl },
+      connection: { url: this.#url },
       prefix: o.prefix ?? 'covenant',
       defaultJobOptions: {
         attempts: o.attempts ?? 3,
@@ -368,7 +370,7 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
         }
       },
       {
-        connection: { url: this.#o.redisUrl, maxRetriesPerRequest: null },
+        connection: { url: this.#url, maxRetriesPerRequest: null },
         prefix: this.#o.prefix ?? 'covenant',
         concurrency: options.concurrency ?? 1,
         lockDuration: this.#o.lockDurationMs ?? 30_000,
@@ -417,7 +419,7 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
 
   #queueEvents(): Promise<QueueEvents> {
     this.#eventsReady ??= (async () => {
-      this.#events = new QueueEvents(this.name, { connection: { url: this.#o.redisUrl }, prefix: this.#o.prefix ?? 'covenant' })
+      this.#events = new QueueEvents(this.name, { connection: { url: this.#url }, prefix: this.#o.prefix ?? 'covenant' })
       this.#events.on('error', () => {})
       await this.#events.waitUntilReady()
     })()

@@ -1,0 +1,296 @@
+import type { Hex } from 'viem'
+import { getAddress, isAddressEqual } from 'viem'
+import type { CovenantClient } from '../bonds/index.js'
+import type { DAClient } from '../da/index.js'
+import { merkleProof, type Step } from '../trace/index.js'
+import { evaluateWalletStep, type AgentBook } from './agents.js'
+import type { BatchEvent } from './batches.js'
+import { chainNow } from './challenge.js'
+import type { Fault } from './faults.js'
+import { precheckInference, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
+import type { Judge } from './judge.js'
+import { loadManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
+import { stepCoversTx, type TraceIndex } from './traceIndex.js'
+
+/** What checking needs; shared by the verifier node, `covenant verify` and `covenant dispute`. */
+export type CheckContext = {
+  client: CovenantClient
+  da: Pick<DAClient, 'get' | 'health'>
+  agents: AgentBook
+  index: TraceIndex
+  manifests: readonly ManifestSource[]
+  /** Replays one inference step (through the job queue in a node). */
+  replay: (job: ReplayJobData) => Promise<ReplayJobResult>
+  attestation?: AttestationCheck | undefined
+  judge?: Judge | undefined
+  /** The text of a subjective claim by its hash, where known. */
+  claims?: ((subject: Hex) => Promise<string | undefined>) | undefined
+  /** Seconds a blob may be missing before it counts as withheld. */
+  withheldGraceSeconds: number
+  onWarning?: ((message: string) => void) | undefined
+  /** manifest cache, by manifest hash */
+  manifestCache?: Map<string, Promise<LoadedManifest | undefined>> | undefined
+}
+
+export type StepReport = {
+  /** Position in the agent's whole trace. */
+  index: number
+  /** Position in the batch. */
+  stepIndex: number
+  kind: Step['kind']
+  actionId: string
+  status: 'ok' | 'fault' | 'unverifiable'
+  reason: string
+}
+
+function manifestFor(ctx: CheckContext, agentId: bigint, manifestHash: Hex): Promise<LoadedManifest | undefined> {
+  if (ctx.manifests.length === 0 || /^0x0{64}$/.test(manifestHash)) return Promise.resolve(undefined)
+  const cache = (ctx.manifestCache ??= new Map())
+  let p = cache.get(manifestHash)
+  if (!p) {
+    p = loadManifest(ctx.manifests, { agentId, manifestHash }).catch((err: unknown) => {
+      ctx.onWarning?.(`agent ${agentId}: manifest not usable, replaying exactly: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`)
+      cache.delete(manifestHash)
+      return undefined
+    })
+    cache.set(manifestHash, p)
+  }
+  return p
+}
+
+/**
+ * Checks every step of a batch that fetched and verified (see `fetchAndCheckBatch`):
+ * wallet steps against the policy version they cite, inference steps against the agent's
+ * registered models and, by replay, against their claimed outputs. Replays run in
+ * parallel (fanned out over the queue). Returns a report per step and the faults found.
+ */
+export async function checkBatchSteps(
+  ctx: CheckContext,
+  ev: BatchEvent,
+  steps: readonly Step[],
+  leaves: readonly Hex[],
+  options: { only?: ((step: Step, stepIndex: number) => boolean) | undefined } = {},
+): Promise<{ reports: StepReport[]; faults: Fault[] }> {
+  const reports: StepReport[] = []
+  const faults: Fault[] = []
+  const pending: Promise<void>[] = []
+  let digests: Promise<Set<Hex>> | undefined
+  let manifest: Promise<LoadedManifest | undefined> | undefined
+  for (const [stepIndex, step] of steps.entries()) {
+    if (options.only && !options.only(step, stepIndex)) continue
+    const report: StepReport = { index: step.index, stepIndex, kind: step.kind, actionId: step.actionId, status: 'ok', reason: '' }
+    reports.push(report)
+    if (step.kind === 'wallet') {
+      pending.push(
+        (async () => {
+          const version = await ctx.agents.version(ev.agentId, step.policyVersion)
+          const breach = evaluateWalletStep(version, step, ev.committedAt)
+          if (breach === 'None') {
+            report.reason = `within policy v${step.policyVersion}`
+            return
+          }
+          // the chain is the judge of a proof: confirm before spending gas
+          const onChain = await ctx.agents.evaluateOnChain(step, ev.committedAt)
+          if (onChain === 'None') {
+            ctx.onWarning?.(`agent ${ev.agentId} step ${step.index}: off-chain policy check says ${breach}, AgentRegistry.evaluate says None`)
+            report.reason = `within policy v${step.policyVersion} (on chain)`
+            return
+          }
+          report.status = 'fault'
+          report.reason = `${onChain}: ${breachText(onChain, step, version.policy.maxValuePerTx)}`
+          faults.push({
+            type: 'PolicyBreach',
+            agentId: ev.agentId,
+            sequence: ev.sequence,
+            stepIndex,
+            step,
+            proof: merkleProof(leaves, stepIndex),
+            leaf: leaves[stepIndex] as Hex,
+            breach: onChain,
+            reason: report.reason,
+          })
+        })(),
+      )
+    } else if (step.kind === 'inference') {
+      digests ??= ctx.agents.modelDigestsAt(ev.agentId, ev.committedAt)
+      manifest ??= ctx.agents
+        .versionAt(ev.agentId, ev.committedAt)
+        .then((v) => (v ? manifestFor(ctx, ev.agentId, v.manifestHash) : undefined))
+      const registered = digests
+      const loaded = manifest
+      pending.push(
+        (async () => {
+          const record = step.record
+          const rule = replayRuleFor((await loaded)?.replay, record.modelDigest as Hex)
+          const pre = precheckInference(record, await registered, rule)
+          const fault = (reason: string, detail?: unknown) => {
+            report.status = 'fault'
+            report.reason = reason
+            faults.push({ type: 'InferenceFraud', agentId: ev.agentId, sequence: ev.sequence, stepIndex, reason, ...(detail === undefined ? {} : { detail }) })
+          }
+          if (pre.status === 'fault') return fault(pre.reason)
+          if (pre.status === 'attested') {
+            if (!ctx.attestation) {
+              report.status = 'unverifiable'
+              report.reason = 'attested inference: no attestation checker configured'
+              return
+            }
+            const a = await ctx.attestation(record)
+            if (a.valid) report.reason = `attestation valid: ${a.reason}`
+            else fault(`attestation invalid: ${a.reason}`)
+            return
+          }
+          const r = await ctx.replay({
+            agentId: ev.agentId.toString(),
+            sequence: ev.sequence.toString(),
+            stepIndex,
+            index: step.index,
+            leaf: leaves[stepIndex] as Hex,
+            record,
+            rule: pre.rule,
+          })
+          if (r.status === 'match') report.reason = `replayed (${pre.rule.mode}): output ${shortHash(r.actualHash)} matches`
+          else if (r.status === 'mismatch') {
+            fault(`replay (${pre.rule.mode}) gives ${shortHash(r.actualHash)}, the record claims ${shortHash(r.expectedHash)}`, r.diff)
+          } else {
+            report.status = 'unverifiable'
+            report.reason = r.reason
+          }
+        })(),
+      )
+    } else {
+      report.reason = 'in the committed chain'
+    }
+  }
+  await Promise.all(pending)
+  faults.sort((a, b) => ('stepIndex' in a ? a.stepIndex : 0) - ('stepIndex' in b ? b.stepIndex : 0))
+  return { reports, faults }
+}
+
+function shortHash(h: string): string {
+  return h.length > 18 ? `${h.slice(0, 10)}…${h.slice(-6)}` : h
+}
+
+function breachText(breach: string, step: Step & { kind: 'wallet' }, cap: bigint): string {
+  switch (breach) {
+    case 'ValueCap':
+      return `pays ${step.value} wei, over the cap of ${cap}`
+    case 'TargetNotAllowed':
+      return `pays ${step.to}, not on the allowlist`
+    case 'SelectorNotAllowed':
+      return `calls selector ${step.data.slice(0, 10)}, not allowed`
+    case 'StalePolicy':
+      return `cites policy v${step.policyVersion}, replaced for longer than its commit deadline`
+    case 'UnknownPolicy':
+      return `cites policy v${step.policyVersion}, which was not active`
+    default:
+      return breach
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// verdicts on disputes others opened
+
+export type DisputeView = {
+  disputeId: bigint
+  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim'
+  agentId: bigint
+  sequence: bigint
+  stepIndex: number
+  subject: Hex
+  openedAt: number
+  deadline: number
+}
+
+export type DisputeCheck =
+  | { decided: true; agentAtFault: boolean; reason: string }
+  | { decided: false; reason: string; final: boolean }
+
+/**
+ * A verifier's own judgement of a quorum dispute, from the chain and DA alone (never from
+ * what the challenger says). Undecided results are retried later unless `final` (an
+ * abstention).
+ */
+export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<DisputeCheck> {
+  if (d.kind === 'UntracedAction') return checkUntraced(ctx, d)
+  const got = await ctx.index.batch(d.agentId, d.sequence, { refetch: true })
+  if (!got) return { decided: true, agentAtFault: false, reason: `agent ${d.agentId} has no batch ${d.sequence}` }
+  const { ev, check } = got
+  if (check.status === 'invalid') return { decided: true, agentAtFault: true, reason: `batch ${d.sequence} is invalid: ${check.reason}` }
+  if (check.status === 'unavailable') {
+    const now = await chainNow(ctx.client)
+    if (now < d.openedAt + ctx.withheldGraceSeconds) return { decided: false, reason: `blob unavailable (${check.reason}); retrying`, final: false }
+    const health = await ctx.da.health()
+    if (!health.ok) return { decided: false, reason: `blob unavailable and our DA is unhealthy (${health.detail})`, final: false }
+    return { decided: true, agentAtFault: true, reason: `the blob of batch ${d.sequence} is unavailable: ${check.reason}` }
+  }
+  if (d.kind === 'DataWithheld') return { decided: true, agentAtFault: false, reason: `batch ${d.sequence} is available and valid` }
+  const step = check.batch.steps[d.stepIndex]
+  if (!step) return { decided: true, agentAtFault: false, reason: `batch ${d.sequence} has no step ${d.stepIndex}` }
+  if (d.kind === 'SubjectiveClaim') {
+    if (!ctx.judge) return { decided: false, reason: 'no judge configured for subjective claims: abstaining', final: true }
+    const claim = await ctx.claims?.(d.subject)
+    const v = await ctx.judge.judge({
+      disputeId: d.disputeId,
+      agentId: d.agentId,
+      sequence: d.sequence,
+      stepIndex: d.stepIndex,
+      subject: d.subject,
+      claim,
+      step,
+      batch: check.batch,
+    })
+    if ('abstain' in v) return { decided: false, reason: `${ctx.judge.name}: ${v.reason}`, final: true }
+    return { decided: true, agentAtFault: v.agentAtFault, reason: `${ctx.judge.name}: ${v.reason}` }
+  }
+  // InferenceFraud
+  if (step.kind !== 'inference') return { decided: true, agentAtFault: false, reason: `step ${d.stepIndex} is a ${step.kind} step, not an inference` }
+  const { reports } = await checkBatchSteps(ctx, ev, check.batch.steps, check.leaves, { only: (_s, i) => i === d.stepIndex })
+  const r = reports[0]
+  if (!r) return { decided: false, reason: 'step not checked', final: false }
+  if (r.status === 'unverifiable') return { decided: false, reason: `cannot check the inference: ${r.reason}`, final: true }
+  return { decided: true, agentAtFault: r.status === 'fault', reason: r.reason }
+}
+
+async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<DisputeCheck> {
+  const pc = ctx.client.publicClient
+  const tx = await pc.getTransaction({ hash: d.subject }).catch(() => undefined)
+  if (!tx || tx.blockNumber === null) return { decided: true, agentAtFault: false, reason: `no mined transaction ${d.subject}` }
+  const agent = await ctx.agents.agent(d.agentId)
+  if (!isAddressEqual(getAddress(tx.from), agent.wallet)) {
+    return { decided: true, agentAtFault: false, reason: `transaction ${d.subject} is not from agent ${d.agentId}'s wallet` }
+  }
+  const block = await pc.getBlock({ blockNumber: tx.blockNumber })
+  const sentAt = Number(block.timestamp)
+  const version = await ctx.agents.versionAt(d.agentId, sentAt)
+  if (!version) return { decided: true, agentAtFault: false, reason: 'the transaction predates the agent' }
+  const deadline = sentAt + version.policy.commitDeadline
+  const now = await chainNow(ctx.client)
+  if (now <= deadline) return { decided: false, reason: `the commit deadline (${deadline}) has not passed`, final: false }
+  const cover = await untracedCoverage(ctx, d.agentId, tx, deadline)
+  if (cover.covered) return { decided: true, agentAtFault: false, reason: cover.reason }
+  if (cover.unknown) return { decided: false, reason: cover.reason, final: false }
+  return { decided: true, agentAtFault: true, reason: cover.reason }
+}
+
+/** Whether a wallet transaction is covered by a wallet step committed by `deadline`. */
+export async function untracedCoverage(
+  ctx: Pick<CheckContext, 'index'>,
+  agentId: bigint,
+  tx: { hash: Hex; chainId?: number | undefined; from: Hex; to: Hex | null; value: bigint; input: Hex; nonce: number },
+  deadline: number,
+): Promise<{ covered: boolean; unknown: boolean; reason: string }> {
+  const chainId = tx.chainId ?? ctx.index.client.deployment.chainId
+  const { steps, unreadable } = await ctx.index.walletSteps(agentId, tx.nonce)
+  const match = steps.find((s) => stepCoversTx(s.step, { ...tx, chainId }))
+  if (match && match.committedAt <= deadline) {
+    return { covered: true, unknown: false, reason: `covered by step ${match.step.index} in batch ${match.sequence}` }
+  }
+  if (match) {
+    return { covered: false, unknown: false, reason: `traced only in batch ${match.sequence}, committed at ${match.committedAt}, after the deadline ${deadline}` }
+  }
+  if (unreadable.length > 0) {
+    return { covered: false, unknown: true, reason: `not found, but batches ${unreadable.join(', ')} are unreadable` }
+  }
+  return { covered: false, unknown: false, reason: `no committed wallet step has nonce ${tx.nonce} to ${tx.to} for ${tx.value} wei with this calldata` }
+}

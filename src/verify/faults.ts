@@ -1,0 +1,65 @@
+import type { Hex } from 'viem'
+import type { BatchHeader, DisputeKind } from '../bonds/index.js'
+import type { WalletStep } from '../trace/index.js'
+import type { Breach } from '../wallet/policy.js'
+
+/**
+ * A fault the verifier found, with what it takes to act on it. The `type` is the
+ * DisputeGame kind it leads to:
+ *
+ * | fault                                         | path (cheapest that suffices)                 |
+ * |-----------------------------------------------|-----------------------------------------------|
+ * | wallet step the registered policy forbids     | `provePolicyBreach`: Merkle proof, slashed at once |
+ * | operator-signed header ≠ committed batch      | `proveEquivocation`: slashed at once          |
+ * | inference that does not replay / bad record   | `openDispute(InferenceFraud)` + vote          |
+ * | blob missing past the grace period, or corrupt| `openDispute(DataWithheld)` + vote            |
+ * | wallet tx not covered by its commit deadline  | `openDispute(UntracedAction, txHash)` + vote  |
+ */
+export type Fault =
+  | {
+      type: 'PolicyBreach'
+      agentId: bigint
+      sequence: bigint
+      /** Position in the batch. */
+      stepIndex: number
+      step: WalletStep
+      proof: Hex[]
+      leaf: Hex
+      breach: Breach
+      reason: string
+    }
+  | {
+      type: 'Equivocation'
+      agentId: bigint
+      sequence: bigint
+      a: BatchHeader
+      sigA: Hex
+      b: BatchHeader
+      /** Absent when `b` is the batch committed on chain. */
+      sigB?: Hex | undefined
+      reason: string
+    }
+  | { type: 'InferenceFraud'; agentId: bigint; sequence: bigint; stepIndex: number; reason: string; detail?: unknown }
+  | { type: 'DataWithheld'; agentId: bigint; sequence: bigint; reason: string }
+  | { type: 'UntracedAction'; agentId: bigint; txHash: Hex; reason: string }
+  | { type: 'SubjectiveClaim'; agentId: bigint; sequence: bigint; stepIndex: number; subject: Hex; reason: string }
+
+export type FaultType = Fault['type'] & DisputeKind
+
+/** A short, stable description: "PolicyBreach agent 3 batch 0 step 2 (ValueCap)". */
+export function describeFault(f: Fault): string {
+  switch (f.type) {
+    case 'PolicyBreach':
+      return `PolicyBreach agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex} (${f.breach})`
+    case 'Equivocation':
+      return `Equivocation agent ${f.agentId} batch ${f.sequence}`
+    case 'InferenceFraud':
+      return `InferenceFraud agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex}`
+    case 'DataWithheld':
+      return `DataWithheld agent ${f.agentId} batch ${f.sequence}`
+    case 'UntracedAction':
+      return `UntracedAction agent ${f.agentId} tx ${f.txHash}`
+    case 'SubjectiveClaim':
+      return `SubjectiveClaim agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex}`
+  }
+}

@@ -1,0 +1,98 @@
+import type { Hex } from 'viem'
+import { isUnrecoverable } from '../errors/base.js'
+import type { ReplayRecord } from '../inference/schemas.js'
+import type { JobHandler } from './queue.js'
+import type { ReplayRule } from './schemas.js'
+
+/** What a replay says: did re-running the record give the output it claims? */
+export type ReplayOutcome = { match: boolean; expectedHash: Hex | string; actualHash: Hex | string; diff?: unknown }
+
+/**
+ * Re-executes one inference record under a rule (`exact`: bytes equal; `tolerance`: within
+ * the manifest's thresholds). Throws when it cannot run at all (model not available,
+ * endpoint down): an error with `unrecoverable` set is final, any other is retried.
+ */
+export type Replayer = (record: ReplayRecord, rule: ReplayRule) => Promise<ReplayOutcome>
+
+/** Checks an attested inference (a signed receipt from an attested container). */
+export type AttestationCheck = (record: ReplayRecord) => Promise<{ valid: boolean; reason: string }>
+
+export type InferenceCheck =
+  | { status: 'fault'; reason: string }
+  | { status: 'replay'; rule: ReplayRule }
+  | { status: 'attested'; rule: ReplayRule }
+
+const STRENGTH = { none: 0, attested: 1, tolerance: 2, exact: 3 } as const
+
+/**
+ * The checks that need no re-execution: the model must be one the agent registered, and
+ * the record must offer at least the check the manifest requires for it (exact without a
+ * manifest). `replay: 'none'` for a registered model is always a fault: the agent
+ * registered the model so that its use could be checked.
+ */
+export function precheckInference(record: ReplayRecord, registered: ReadonlySet<Hex>, rule: ReplayRule): InferenceCheck {
+  const digest = record.modelDigest.toLowerCase() as Hex
+  if (!registered.has(digest)) {
+    return { status: 'fault', reason: `model ${digest} is not among the agent's registered model digests` }
+  }
+  if (record.replay === 'none') {
+    return { status: 'fault', reason: `the record claims no replay ('none') for registered model ${digest}` }
+  }
+  if (STRENGTH[record.replay] < STRENGTH[rule.mode]) {
+    return {
+      status: 'fault',
+      reason: `the record offers '${record.replay}' but the ${rule.mode === 'exact' ? 'verifier (no manifest tolerance)' : 'manifest'} requires '${rule.mode}' for model ${digest}`,
+    }
+  }
+  if (record.replay === 'attested' && rule.mode === 'attested') return { status: 'attested', rule }
+  // a record that claims more than the manifest requires is held to the manifest's rule
+  return { status: 'replay', rule: rule.mode === 'attested' ? { mode: record.replay === 'tolerance' ? 'tolerance' : 'exact' } : rule }
+}
+
+/** A replay job: one inference step, self-contained so any worker can run it. */
+export type ReplayJobData = {
+  agentId: string
+  sequence: string
+  /** Position of the step in its batch. */
+  stepIndex: number
+  /** Position of the step in the agent's whole trace. */
+  index: number
+  leaf: Hex
+  record: ReplayRecord
+  rule: ReplayRule
+}
+
+export type ReplayJobResult =
+  | { status: 'match'; expectedHash: string; actualHash: string }
+  | { status: 'mismatch'; expectedHash: string; actualHash: string; diff?: unknown }
+  | { status: 'unverifiable'; reason: string }
+
+/**
+ * The deterministic job id of a step's replay: agent, sequence, step and the first bytes of
+ * its leaf, so a retry or a second verifier process collapses into the same job, and a
+ * different batch at the same place (after a reorg) does not.
+ */
+export function replayJobId(d: Pick<ReplayJobData, 'agentId' | 'sequence' | 'stepIndex' | 'leaf'>): string {
+  return `replay-${d.agentId}-${d.sequence}-${d.stepIndex}-${d.leaf.slice(2, 18)}`
+}
+
+/**
+ * The handler replay workers run: replays and reports. It sends no transaction; the
+ * verifier node that waits on the job acts on a mismatch (so one account's transactions
+ * come from one process, and a worker killed mid-job can only cause a re-run).
+ */
+export function replayJobHandler(replayer: Replayer): JobHandler<ReplayJobData, ReplayJobResult> {
+  return async (job) => {
+    try {
+      const r = await replayer(job.data.record, job.data.rule)
+      return r.match
+        ? { status: 'match', expectedHash: String(r.expectedHash), actualHash: String(r.actualHash) }
+        : { status: 'mismatch', expectedHash: String(r.expectedHash), actualHash: String(r.actualHash), ...(r.diff === undefined ? {} : { diff: r.diff }) }
+    } catch (err) {
+      if (isUnrecoverable(err)) {
+        return { status: 'unverifiable', reason: (err as { shortMessage?: string }).shortMessage ?? String(err) }
+      }
+      throw err
+    }
+  }
+}

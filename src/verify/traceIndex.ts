@@ -1,0 +1,127 @@
+import type { Hex } from 'viem'
+import type { CovenantClient } from '../bonds/index.js'
+import type { DAClient } from '../da/index.js'
+import type { ChainHead, WalletStep } from '../trace/index.js'
+import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } from './batches.js'
+
+export type CheckedBatch = { ev: BatchEvent; check: BatchCheck }
+
+export type CoveringStep = { step: WalletStep; sequence: bigint; committedAt: number }
+
+/**
+ * What the verifier knows of agents' committed traces: checked batches (a bounded cache),
+ * the chain head after each batch (to check the next one continues it), and every
+ * committed wallet step by nonce (to tell whether a wallet transaction was traced).
+ * Anything missing is fetched from the chain's logs and DA on demand, so a verifier that
+ * restarts needs no local copy of any trace.
+ */
+export class TraceIndex {
+  readonly client: CovenantClient
+  readonly da: Pick<DAClient, 'get'>
+  readonly #maxBatches: number
+  #batches = new Map<string, CheckedBatch>()
+  #heads = new Map<string, ChainHead>()
+  /** per agent: wallet steps by nonce, and which sequences are indexed or unreadable */
+  #wallet = new Map<bigint, { byNonce: Map<number, CoveringStep[]>; indexed: Set<bigint>; unavailable: Set<bigint> }>()
+
+  constructor(options: { client: CovenantClient; da: Pick<DAClient, 'get'>; maxCachedBatches?: number | undefined }) {
+    this.client = options.client
+    this.da = options.da
+    this.#maxBatches = options.maxCachedBatches ?? 256
+  }
+
+  /** Forgets everything (after a reorg). */
+  clear(): void {
+    this.#batches.clear()
+    this.#heads.clear()
+    this.#wallet.clear()
+  }
+
+  /** Records a batch the caller fetched and checked. */
+  record(ev: BatchEvent, check: BatchCheck): void {
+    const key = `${ev.agentId}/${ev.sequence}`
+    this.#batches.delete(key)
+    this.#batches.set(key, { ev, check })
+    while (this.#batches.size > this.#maxBatches) this.#batches.delete(this.#batches.keys().next().value as string)
+    const w = this.#walletOf(ev.agentId)
+    if (check.status === 'ok') {
+      this.#heads.set(key, check.head)
+      if (!w.indexed.has(ev.sequence)) {
+        w.indexed.add(ev.sequence)
+        w.unavailable.delete(ev.sequence)
+        for (const step of check.batch.steps) {
+          if (step.kind !== 'wallet') continue
+          const list = w.byNonce.get(step.nonce) ?? []
+          list.push({ step, sequence: ev.sequence, committedAt: ev.committedAt })
+          w.byNonce.set(step.nonce, list)
+        }
+      }
+    } else {
+      w.unavailable.add(ev.sequence)
+    }
+  }
+
+  /** The checked batch at (agent, sequence), fetched if not cached; undefined when not committed. */
+  async batch(agentId: bigint, sequence: bigint, options: { refetch?: boolean | undefined } = {}): Promise<CheckedBatch | undefined> {
+    const key = `${agentId}/${sequence}`
+    const cached = this.#batches.get(key)
+    if (cached && !(options.refetch && cached.check.status === 'unavailable')) return cached
+    const [ev] = await getBatchEvents(this.client, agentId, { sequence })
+    if (!ev) return undefined
+    const prev = sequence > 0n ? this.#heads.get(`${agentId}/${sequence - 1n}`) : undefined
+    const check = await fetchAndCheckBatch(this.da, ev, prev)
+    this.record(ev, check)
+    return { ev, check }
+  }
+
+  /**
+   * The head after the batch before `ev`, for the continuity check; undefined for the
+   * first batch of an agent or when that batch is not readable.
+   */
+  async previousHead(ev: BatchEvent): Promise<ChainHead | undefined> {
+    if (ev.sequence === 0n) return undefined
+    const key = `${ev.agentId}/${ev.sequence - 1n}`
+    const head = this.#heads.get(key)
+    if (head) return head
+    const prev = await this.batch(ev.agentId, ev.sequence - 1n)
+    return prev?.check.status === 'ok' ? prev.check.head : undefined
+  }
+
+  /**
+   * The committed wallet steps of an agent with this nonce, after indexing every batch the
+   * agent has committed so far. `unreadable` lists batches whose steps are unknown (their
+   * blob could not be fetched or is invalid).
+   */
+  async walletSteps(agentId: bigint, nonce: number): Promise<{ steps: CoveringStep[]; unreadable: bigint[] }> {
+    const w = this.#walletOf(agentId)
+    const events = await getBatchEvents(this.client, agentId)
+    for (const ev of events) {
+      if (w.indexed.has(ev.sequence)) continue
+      const prev = ev.sequence > 0n ? this.#heads.get(`${agentId}/${ev.sequence - 1n}`) : undefined
+      this.record(ev, await fetchAndCheckBatch(this.da, ev, prev))
+    }
+    return { steps: w.byNonce.get(nonce) ?? [], unreadable: [...w.unavailable] }
+  }
+
+  #walletOf(agentId: bigint) {
+    let w = this.#wallet.get(agentId)
+    if (!w) this.#wallet.set(agentId, (w = { byNonce: new Map(), indexed: new Set(), unavailable: new Set() }))
+    return w
+  }
+}
+
+/** Whether a committed wallet step is the transaction (same chain, sender, nonce, recipient, value and calldata). */
+export function stepCoversTx(
+  step: WalletStep,
+  tx: { chainId: number | bigint; from: Hex; to: Hex | null; value: bigint; input: Hex; nonce: number },
+): boolean {
+  return (
+    tx.to !== null &&
+    BigInt(step.chainId) === BigInt(tx.chainId) &&
+    step.from.toLowerCase() === tx.from.toLowerCase() &&
+    step.to.toLowerCase() === tx.to.toLowerCase() &&
+    step.nonce === tx.nonce &&
+    BigInt(step.value) === tx.value &&
+    step.data.toLowerCase() === tx.input.toLowerCase()
+  )
+}
