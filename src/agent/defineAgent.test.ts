@@ -1,0 +1,65 @@
+import { getAddress } from 'viem'
+import { describe, expect, test } from 'vitest'
+import { z } from 'zod'
+import { defineAgent } from './defineAgent.js'
+import { defineTool } from './defineTool.js'
+
+const alice = '0x00000000000000000000000000000000000a11ce'
+const bob = '0x0000000000000000000000000000000000000b0b'
+const policy = { maxValuePerTx: 10n ** 18n, challengeWindow: 3600, commitDeadline: 600, allowedTargets: [alice] }
+const pay = (recipients: string[]) =>
+  defineTool({
+    name: 'pay',
+    description: 'Pays someone.',
+    schema: z.object({ to: z.string().describe('recipient'), wei: z.string().describe('amount in wei') }),
+    effect: { kind: 'pay', recipients: recipients as `0x${string}`[] },
+    invoke: ({ to, wei }, { wallet }) => wallet.pay({ to: to as `0x${string}`, value: BigInt(wei) }),
+  })
+
+describe('defineAgent', () => {
+  test('returns a frozen, validated definition with defaults filled in', () => {
+    const agent = defineAgent({ name: 'payer', instructions: 'Pay invoices.', model: { kind: 'chat', model: 'covenant-chat' }, tools: [pay([alice])], policy, bond: { eth: 10n ** 17n } })
+    expect(Object.isFrozen(agent)).toBe(true)
+    expect(Object.isFrozen(agent.policy.allowedTargets)).toBe(true)
+    expect(Object.isFrozen(agent.tools)).toBe(true)
+    expect(agent.replay).toEqual({ mode: 'exact' })
+    expect(agent.bond).toEqual({ eth: 10n ** 17n, token: 0n })
+    expect(agent.policy.allowedTargets).toEqual([getAddress(alice)])
+    expect(() => {
+      ;(agent as { name: string }).name = 'other'
+    }).toThrow()
+  })
+
+  test('refuses tools the policy would always refuse, duplicate names, a bad model, policy or bond', () => {
+    expect(() =>
+      defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm', baseURL: 'ftp://x' }, tools: [pay([bob]), pay([alice])], policy, bond: { eth: -1n } }),
+    ).toThrowErrorMatchingInlineSnapshot(`
+      [AgentDefinitionError: Invalid agent "a".
+
+      - model.baseURL must be an http(s) URL
+      - two tools are named "pay"
+      - tool "pay" may pay 0x0000000000000000000000000000000000000B0b, which the policy's allowedTargets do not include
+      - bond.eth must be wei (a non-negative bigint)
+      Docs: README.md#defining-agents]
+    `)
+    expect(() => defineAgent({ name: 'a', instructions: '', model: { kind: 'onnx', model: 'm' } as never, tools: [], policy: { ...policy, maxValuePerTx: 'lots' }, bond: {} })).toThrow(
+      /model.decide must be a function[\s\S]*policy.maxValuePerTx/,
+    )
+    expect(() => defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [{ name: 'fake' } as never], policy, bond: {} })).toThrow(
+      /defineTool\(\) or wrapLangChainTool\(\)/,
+    )
+  })
+
+  test('an onnx agent declares its decision function and a tolerance replay', () => {
+    const agent = defineAgent({
+      name: 'mod',
+      instructions: 'Moderate posts.',
+      model: { kind: 'onnx', model: 'moderation', decide: () => [] },
+      tools: [],
+      policy,
+      bond: {},
+      replay: { mode: 'tolerance', maxAbsDiff: 1e-5 },
+    })
+    expect(agent.replay).toEqual({ mode: 'tolerance', maxAbsDiff: 1e-5, argmaxMustAgree: true })
+  })
+})
