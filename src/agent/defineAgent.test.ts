@@ -58,8 +58,8 @@ describe('defineAgent', () => {
       tools: [],
       policy,
       bond: {},
-      replay: { mode: 'tolerance', maxAbsDiff: 1e-5 },
+      replay: { mode: 'tolerance', tolerance: { maxAbsDiff: 1e-5 } },
     })
-    expect(agent.replay).toEqual({ mode: 'tolerance', maxAbsDiff: 1e-5, argmaxMustAgree: true })
+    expect(agent.replay).toEqual({ mode: 'tolerance', tolerance: { maxAbsDiff: 1e-5, argmax: true } })
   })
 })

@@ -105,7 +105,7 @@ describe('parseManifest', () => {
       [canonicalize({ ...m, version: 2 }), /version/],
       [canonicalize({ ...m, policy: { ...m.policy, maxValuePerTx: '-1' } }), /policy.maxValuePerTx/],
       [canonicalize({ ...m, model: { ...m.model, digest: '0x12' } }), /model.digest/],
-      [canonicalize({ ...m, replay: { mode: 'tolerance', maxAbsDiff: 0.1 } }), /relies on default values/],
+      [canonicalize({ ...m, replay: { mode: 'tolerance', tolerance: { maxAbsDiff: 0.1 } } }), /relies on default values/],
       [new Uint8Array([0xff, 0xfe]), /not canonical JSON/],
       ['x'.repeat((1 << 20) + 1), /more than 1048576/],
     ]

@@ -9,18 +9,23 @@ import {
 
 /**
  * How a verifier must check the agent's inferences (the manifest states it; nothing is
- * assumed):
+ * assumed). The shape is the one src/verify reads (`replay: { mode, tolerance }`):
  * - `exact`: replay gives the same output bytes (CPU ONNX Runtime, greedy decoding).
  * - `tolerance`: replay on other hardware may differ by at most `maxAbsDiff` per output
- *   value, and (if `argmaxMustAgree`) must pick the same class / token.
+ *   value and (if `argmax`) must pick the same class / token in every row.
+ * - `attested`: no replay; the inference container's signed receipt is checked instead
+ *   (a remote endpoint that cannot be re-run).
  */
 export const replayPolicySchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('exact') }),
   z.strictObject({
     mode: z.literal('tolerance'),
-    maxAbsDiff: z.number().finite().nonnegative().describe('largest allowed absolute difference of one output value'),
-    argmaxMustAgree: z.boolean().default(true).describe('the replay must choose the same class or token'),
+    tolerance: z.strictObject({
+      maxAbsDiff: z.number().finite().nonnegative().describe('largest allowed |expected - actual| of one output value'),
+      argmax: z.boolean().default(true).describe('the argmax of every output row must agree'),
+    }),
   }),
+  z.strictObject({ mode: z.literal('attested') }),
 ])
 export type ReplayPolicy = z.output<typeof replayPolicySchema>
 export type ReplayPolicyInput = z.input<typeof replayPolicySchema>
