@@ -4,7 +4,7 @@
 export { defineTool } from './defineTool.js'
 export type { AgentTool, DefineToolParameters, ToolArgsResult, ToolContext, ToolDefinition } from './defineTool.js'
 export { wrapLangChainTool } from './wrapLangChainTool.js'
-export type { WrapLangChainToolOptions } from './wrapLangChainTool.js'
+export type { LangChainToolLike, WrapLangChainToolOptions } from './wrapLangChainTool.js'
 export { defineAgent } from './defineAgent.js'
 export type {
   AgentDefinition,

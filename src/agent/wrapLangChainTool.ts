@@ -1,4 +1,3 @@
-import type { StructuredToolInterface } from '@langchain/core/tools'
 import { toJsonSchema, Validator } from '@langchain/core/utils/json_schema'
 import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types'
 import type { JsonValue } from '../trace/schemas.js'
@@ -6,6 +5,15 @@ import { effectSchema, type EffectInput } from '../wallet/schemas.js'
 import { type AgentTool, deepFreeze, TOOL_NAME, type ToolArgsResult, type ToolContext, zodIssues } from './defineTool.js'
 import { AgentDefinitionError } from './errors.js'
 import { toJsonValue } from './internal/json.js'
+
+/** What is needed of a LangChain tool (StructuredTool, DynamicStructuredTool, DynamicTool, `tool(...)`). */
+export type LangChainToolLike = {
+  name: string
+  description: string
+  schema: unknown
+  // biome-ignore lint: LangChain's own signatures are this loose
+  invoke(input: any, config?: any): Promise<unknown>
+}
 
 export type WrapLangChainToolOptions<E extends EffectInput> = {
   /** What the tool may do with the wallet. @defaultValue { kind: 'none' } */
@@ -20,7 +28,7 @@ export type WrapLangChainToolOptions<E extends EffectInput> = {
  * `wallet` is the handle its `effect` grants.
  */
 export function wrapLangChainTool<const E extends EffectInput = { kind: 'none' }>(
-  tool: StructuredToolInterface,
+  tool: LangChainToolLike,
   options: WrapLangChainToolOptions<E> = {},
 ): AgentTool {
   const problems: string[] = []
