@@ -42,7 +42,7 @@ export {
   stepPayloadHash,
   walletPayloadHash,
 } from './leaf.js'
-export type { LeafParts } from './leaf.js'
+export type { LeafParts, WalletTxFields } from './leaf.js'
 export { TraceChain, genesisHead, linkStep, verifyChain } from './chain.js'
 export type { ChainHead, VerifyChainOptions, VerifyChainReturnType } from './chain.js'
 export { MAX_PROOF_LENGTH, merkleProof, merkleRoot, processMerkleProof, verifyMerkleProof } from './merkle.js'

@@ -73,9 +73,18 @@ export function stepPayload(step: Step): Record<string, unknown> {
   return payload
 }
 
-export function walletPayloadHash(
-  step: Pick<WalletStep, 'chainId' | 'from' | 'to' | 'value' | 'data' | 'nonce' | 'policyVersion'>,
-): Hex {
+/** The fields of `CovenantWalletTx`; numbers may be bigints or decimal strings (the full uint ranges). */
+export type WalletTxFields = {
+  chainId: string | bigint
+  from: Hex
+  to: Hex
+  value: string | bigint
+  data: Hex
+  nonce: number | string | bigint
+  policyVersion: number
+}
+
+export function walletPayloadHash(step: WalletTxFields | WalletStep): Hex {
   return keccak256(
     encodeAbiParameters(walletTxParams, [
       WALLET_TX_TYPEHASH,
