@@ -1,0 +1,28 @@
+import { expect, test } from 'vitest'
+import * as agent from './index.js'
+
+test('public exports', () => {
+  expect(Object.keys(agent).sort()).toMatchInlineSnapshot(`
+    [
+      "ActionInterruptedError",
+      "AgentConfigError",
+      "AgentDefinitionError",
+      "AgentMaxRoundsError",
+      "InferenceNotRecordedError",
+      "MAX_MANIFEST_BYTES",
+      "ManifestError",
+      "ToolArgumentsError",
+      "ToolNotFoundError",
+      "ToolResultError",
+      "bondManifestSchema",
+      "buildManifest",
+      "createAgentRuntime",
+      "defineAgent",
+      "defineTool",
+      "manifestSchema",
+      "parseManifest",
+      "replayPolicySchema",
+      "wrapLangChainTool",
+    ]
+  `)
+})

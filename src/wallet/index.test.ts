@@ -1,0 +1,45 @@
+import { expect, test } from 'vitest'
+import * as wallet from './index.js'
+
+test('public exports', () => {
+  expect(Object.keys(wallet).sort()).toMatchInlineSnapshot(`
+    [
+      "AgentWallet",
+      "BREACHES",
+      "CapabilityExceededError",
+      "DEFAULT_SCRYPT",
+      "InvalidPrivateKeyError",
+      "InvalidTransactionError",
+      "KeystoreFileError",
+      "KeystoreFormatError",
+      "KeystorePasswordError",
+      "MAX_SCRYPT",
+      "NonceConflictError",
+      "Outbox",
+      "OutboxCorruptedError",
+      "PolicyViolationError",
+      "ReceiptTimeoutError",
+      "UntracedTransactionError",
+      "WalletBroadcastError",
+      "WalletConfigError",
+      "addressSchema",
+      "createAgentWallet",
+      "createKeystore",
+      "createWalletHandle",
+      "decryptKeystore",
+      "effectSchema",
+      "evaluatePolicy",
+      "keystoreAddress",
+      "keystoreSchema",
+      "loadKeystore",
+      "outboxEntrySchema",
+      "parseKeystore",
+      "policySchema",
+      "policyToContract",
+      "saveKeystore",
+      "selectorSchema",
+      "transactionRequestSchema",
+      "weiSchema",
+    ]
+  `)
+})
