@@ -1,0 +1,46 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import { expect, test } from 'vitest'
+import * as da from './index.js'
+
+test('the public API', () => {
+  expect(Object.keys(da).sort()).toMatchInlineSnapshot(`
+    [
+      "AllDAClientsFailedError",
+      "BlobCorruptedError",
+      "BlobNotFoundError",
+      "BlobTooLargeError",
+      "DARequestRejectedError",
+      "DAResponseError",
+      "DAServerListenError",
+      "DAUnavailableError",
+      "EigenDAProxyClient",
+      "FailoverDAClient",
+      "InvalidCommitmentError",
+      "LOCAL_COMMITMENT_BYTES",
+      "LOCAL_COMMITMENT_VERSION",
+      "LocalDAStore",
+      "MAX_BLOB_BYTES",
+      "MAX_COMMITMENT_BYTES",
+      "commitmentToHex",
+      "createDAApp",
+      "isLocalCommitment",
+      "localCommitment",
+      "matchesLocalCommitment",
+      "parseCommitment",
+      "startDAServer",
+    ]
+  `)
+})
+
+test('src/da takes only types from src/trace and nothing from later rooms', () => {
+  const dir = new URL('./', import.meta.url)
+  const sources = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('_'))
+  for (const file of sources) {
+    const text = readFileSync(new URL(file, dir), 'utf8')
+    for (const m of text.matchAll(/\bimport\s+(type\s+)?[^;]*?from\s+'([^']+)'/gs)) {
+      const [, typeOnly, spec] = m as unknown as [string, string | undefined, string]
+      if (spec.startsWith('../trace/')) expect(typeOnly, `${file} imports values from ${spec}`).toBeTruthy()
+      else expect(/^(\.\/|\.\.\/errors\/|node:|viem$|hono(\/.*)?$|@hono\/node-server$)/.test(spec), `${file} imports ${spec}`).toBe(true)
+    }
+  }
+})
