@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
-import { createWalletClient, encodeFunctionData, http, parseAbi, parseEther, type Address, type Hex } from 'viem'
+import { createWalletClient, custom, encodeFunctionData, http, parseAbi, parseEther, type Address, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { WalletStep } from '../trace/schemas.js'
 import { TraceWal } from '../trace/wal.js'
@@ -193,6 +193,30 @@ describe('AgentWallet on anvil', () => {
     await expect(wallet.sendTransaction({ to: alice, data: '0xabc' as Hex }, { actionId: 'b' })).rejects.toMatchObject({ name: 'InvalidTransactionError' })
     await expect(wallet.sendTransaction({ to: alice, value: 1n }, { actionId: '' })).rejects.toMatchObject({ name: 'InvalidTransactionError' })
     expect((await wal.readAll()).steps).toHaveLength(0)
+    await wal.close()
+  })
+})
+
+describe('RPC failures before the trace', () => {
+  test('node down or unable to prepare: a clear error, nothing written, nothing signed; works again when the node is back', async () => {
+    const key = await fundedAgentKey(c, '1')
+    const alice = randomAddress()
+    let down = false
+    // a node that goes away: requests then go to a port where nothing listens
+    const up = http(c.anvil.rpcUrl)({ chain: c.chain })
+    const gone = http('http://127.0.0.1:1', { retryCount: 0 })({ chain: c.chain })
+    const transport = custom({ request: async (args: { method: string; params?: unknown }) => (down ? gone : up).request(args as never) })
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice], { maxValuePerTx: parseEther('5') }), transport })
+    down = true
+    const err = await wallet.sendTransaction({ to: alice, value: 1n }, { actionId: 'r' }).catch((e) => e)
+    expect(err.name).toBe('WalletRpcError')
+    expect(err.message).toMatch(/Nothing was written to the trace and nothing was signed/)
+    down = false
+    // more than the balance: the node cannot estimate it
+    await expect(wallet.sendTransaction({ to: alice, value: parseEther('2') }, { actionId: 'r' })).rejects.toMatchObject({ name: 'TransactionPreparationError' })
+    expect((await wal.readAll()).steps).toHaveLength(0)
+    await wallet.sendTransaction({ to: alice, value: 1n }, { actionId: 'r' })
+    expect(await c.balance(alice)).toBe(1n)
     await wal.close()
   })
 })

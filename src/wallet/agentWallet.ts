@@ -3,6 +3,9 @@ import { inspect } from 'node:util'
 import pino, { type Logger } from 'pino'
 import {
   BaseError as ViemBaseError,
+  HttpRequestError,
+  TimeoutError,
+  WebSocketRequestError,
   createPublicClient,
   http,
   keccak256,
@@ -24,9 +27,11 @@ import {
   OutboxCorruptedError,
   PolicyViolationError,
   ReceiptTimeoutError,
+  TransactionPreparationError,
   UntracedTransactionError,
   WalletBroadcastError,
   WalletConfigError,
+  WalletRpcError,
 } from './errors.js'
 import { Outbox } from './outbox.js'
 import { evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
@@ -193,6 +198,7 @@ export class AgentWallet {
   recovered: readonly RecoveryEntry[] = []
 
   readonly #account: LocalAccount
+  readonly #url: string
   readonly #client: PublicClient
   readonly #wal: TraceWal
   readonly #outbox: Outbox
@@ -223,6 +229,7 @@ export class AgentWallet {
     this.policyVersion = p.policyVersion
     this.policy = Object.freeze({ ...policy, allowedTargets: [...policy.allowedTargets], allowedSelectors: [...policy.allowedSelectors] })
     this.#client = client
+    this.#url = p.chain.rpcUrls.default.http[0] ?? 'the configured transport'
     this.#wal = p.wal
     this.#outbox = outbox
     this.#now = p.now ?? Date.now
@@ -257,7 +264,7 @@ export class AgentWallet {
       pollingInterval: p.pollingIntervalMs ?? 250,
       cacheTime: 0,
     }) as PublicClient
-    const nodeChainId = await client.getChainId()
+    const nodeChainId = await rpc(url ?? 'the configured transport', 'eth_chainId', () => client.getChainId())
     if (nodeChainId !== p.chain.id) {
       throw new WalletConfigError(`The node's chain id is ${nodeChainId}, the wallet was configured for ${p.chain.id}.`)
     }
@@ -430,26 +437,43 @@ export class AgentWallet {
   }
 
   async #nextNonce(): Promise<number> {
-    const pending = await this.#client.getTransactionCount({ address: this.address, blockTag: 'pending' })
+    const pending = await rpc(this.#url, 'pending nonce', () => this.#client.getTransactionCount({ address: this.address, blockTag: 'pending' }))
     let next = pending
     for (const { step } of this.#steps) if (this.#mine(step) && step.nonce + 1 > next) next = step.nonce + 1
     return next
   }
 
   async #prepare(tx: { to: Address; value: bigint; data: Hex }, nonce: number): Promise<Prepared> {
-    const request = await this.#client.prepareTransactionRequest({
-      account: this.#account,
-      chain: this.#client.chain,
-      to: tx.to,
-      value: tx.value,
-      data: tx.data,
-      nonce,
-      type: 'eip1559',
-      parameters: ['fees', 'gas'],
-    })
+    let request: unknown
+    try {
+      request = await this.#client.prepareTransactionRequest({
+        account: this.#account,
+        chain: this.#client.chain,
+        to: tx.to,
+        value: tx.value,
+        data: tx.data,
+        nonce,
+        type: 'eip1559',
+        parameters: ['fees', 'gas'],
+      })
+    } catch (cause) {
+      if (isTransportError(cause)) throw new WalletRpcError({ url: this.#url, action: 'preparing a transaction', cause })
+      throw new TransactionPreparationError({ to: tx.to, value: tx.value, cause })
+    }
     const { gas, maxFeePerGas, maxPriorityFeePerGas } = request as { gas?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint }
     if (gas === undefined || maxFeePerGas === undefined || maxPriorityFeePerGas === undefined) {
       throw new WalletConfigError('The node did not provide EIP-1559 fees and a gas estimate.')
+    }
+    // A transaction the node would refuse for lack of funds must be caught here: once its
+    // step is written it is authorised, and an unsendable one would hold up every later nonce.
+    const balance = await rpc(this.#url, 'balance', () => this.#client.getBalance({ address: this.address, blockTag: 'pending' }))
+    const needed = tx.value + gas * maxFeePerGas
+    if (balance < needed) {
+      throw new TransactionPreparationError({
+        to: tx.to,
+        value: tx.value,
+        cause: new Error(`insufficient funds: the balance is ${balance} wei, the transaction needs up to ${needed} wei (value + gas × maxFeePerGas)`),
+      })
     }
     return { chainId: this.chainId, type: 'eip1559', to: tx.to, value: tx.value, data: tx.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
   }
@@ -586,7 +610,7 @@ export class AgentWallet {
       this.#needsRecovery = false
       return report
     }
-    const chainNonce = await this.#client.getTransactionCount({ address: this.address, blockTag: 'latest' })
+    const chainNonce = await rpc(this.#url, 'latest nonce', () => this.#client.getTransactionCount({ address: this.address, blockTag: 'latest' }))
     const sent: { entry: OutboxEntry; item: RecoveryEntry }[] = []
     for (const k of open.sort((a, b) => a.step.nonce - b.step.nonce)) {
       const { step } = k
@@ -731,6 +755,23 @@ export class AgentWallet {
 }
 
 type ParsedRequest = { to: Address; value: bigint; data: Hex }
+
+function isTransportError(err: unknown): boolean {
+  return (
+    err instanceof ViemBaseError &&
+    err.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError || e instanceof WebSocketRequestError) !== null
+  )
+}
+
+/** A read the wallet needs before anything is written: transport failures become WalletRpcError. */
+async function rpc<T>(url: string, action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (cause) {
+    if (isTransportError(cause)) throw new WalletRpcError({ url, action, cause })
+    throw cause
+  }
+}
 
 function parseRequest(request: TransactionRequest): ParsedRequest {
   const parsed = transactionRequestSchema.safeParse(request)

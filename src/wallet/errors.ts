@@ -265,3 +265,30 @@ export class UntracedTransactionError extends UnrecoverableCovenantError {
     })
   }
 }
+
+/** The node could not be reached (or timed out). Nothing was written or signed; retrying is safe. */
+export class WalletRpcError extends BaseError {
+  override name = 'WalletRpcError' as const
+  constructor(p: { url: string; action: string; cause: unknown }) {
+    super(`Cannot reach the chain at ${p.url} (${p.action}).`, {
+      metaMessages: ['Nothing was written to the trace and nothing was signed; retry when the node is back.'],
+      cause: p.cause,
+      docsPath: 'agent-wallet',
+    })
+  }
+}
+
+/**
+ * The node refused to prepare the transaction (it would revert, the account lacks funds,
+ * fees cannot be estimated). Nothing was written to the trace and nothing was signed.
+ */
+export class TransactionPreparationError extends BaseError {
+  override name = 'TransactionPreparationError' as const
+  constructor(p: { to: string; value: bigint; cause: unknown }) {
+    super(`The node cannot prepare the transaction to ${p.to} (value ${p.value} wei).`, {
+      metaMessages: ['Nothing was written to the trace and nothing was signed.', 'Check the balance, the target contract and the calldata.'],
+      cause: p.cause,
+      docsPath: 'agent-wallet',
+    })
+  }
+}

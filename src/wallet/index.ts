@@ -60,8 +60,10 @@ export {
   OutboxCorruptedError,
   PolicyViolationError,
   ReceiptTimeoutError,
+  TransactionPreparationError,
   UntracedTransactionError,
   WalletBroadcastError,
   WalletConfigError,
+  WalletRpcError,
 } from './errors.js'
 export type { CapabilityRule, PolicyRule, RuleAttempt, RuleLimit } from './errors.js'
