@@ -218,8 +218,9 @@ export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<D
   const { ev, check } = got
   if (check.status === 'invalid') return { decided: true, agentAtFault: true, reason: `batch ${d.sequence} is invalid: ${check.reason}` }
   if (check.status === 'unavailable') {
+    // the blob must have been missing for the whole grace period since the commit
     const now = await chainNow(ctx.client)
-    if (now < d.openedAt + ctx.withheldGraceSeconds) return { decided: false, reason: `blob unavailable (${check.reason}); retrying`, final: false }
+    if (now < ev.committedAt + ctx.withheldGraceSeconds) return { decided: false, reason: `blob unavailable (${check.reason}); retrying`, final: false }
     const health = await ctx.da.health()
     if (!health.ok) return { decided: false, reason: `blob unavailable and our DA is unhealthy (${health.detail})`, final: false }
     return { decided: true, agentAtFault: true, reason: `the blob of batch ${d.sequence} is unavailable: ${check.reason}` }

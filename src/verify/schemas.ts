@@ -91,6 +91,10 @@ const pendingTxSchema = z.strictObject({
   blockNumber: decimal,
   timestamp: z.number().int(),
   nonce: z.number().int(),
+  from: address,
+  to: address.nullable(),
+  value: decimal,
+  input: hexBytes,
   deadline: z.number().int(),
 })
 export type PendingTx = z.output<typeof pendingTxSchema>

@@ -1,0 +1,276 @@
+// Test helpers for the verify suites (not exported from the package): agents whose
+// operators cheat in exactly one way, built directly from the trace WAL, the committer
+// and plain viem transactions.
+import { appendFile, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { keccak256, parseEther, toHex, type Address, type Hex } from 'viem'
+import type { TestChain } from '../../test/fixtures/chain.js'
+import {
+  bondVaultAbi,
+  depositBond,
+  getBond,
+  registerAgent,
+  signBatchHeader,
+  batchHeaderFor,
+  commitBatch,
+  type CovenantClient,
+} from '../bonds/index.js'
+import { Committer } from '../bonds/committer.js'
+import type { DAClient } from '../da/index.js'
+import { localCommitment, LocalDAStore } from '../da/index.js'
+import { canonicalBytes, encodeBatch, batchRoot, TraceWal, type StepBody, type Step } from '../trace/index.js'
+import type { ReplayRecord } from '../inference/schemas.js'
+import type { Replayer } from './inference.js'
+import { createHash } from 'node:crypto'
+
+export const ETH = (n: string) => parseEther(n)
+
+export async function tempDir(prefix = 'covenant-verify-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix))
+}
+
+// ---------------------------------------------------------------------------------------
+// a toy deterministic "model" until every suite uses src/inference's replay
+
+/** sha256 of canonical JSON, as src/inference hashes records. */
+export function sha256Json(value: unknown): Hex {
+  return `0x${createHash('sha256').update(canonicalBytes(value)).digest('hex')}`
+}
+
+export const TOY_MODEL_DIGEST: Hex = `0x${createHash('sha256').update('covenant toy model v1').digest('hex')}`
+
+/** The toy model: the sum and the max of the inputs. */
+export function toyInfer(inputs: number[]): { sum: number; max: number } {
+  return { sum: inputs.reduce((a, b) => a + b, 0), max: Math.max(...inputs) }
+}
+
+export function toyRecord(inputs: number[], options: { output?: unknown; replay?: ReplayRecord['replay'] | undefined; digest?: Hex | undefined } = {}): ReplayRecord {
+  const request = { model: 'toy', inputs }
+  const response = options.output ?? toyInfer(inputs)
+  return {
+    backend: 'onnx',
+    modelDigest: options.digest ?? TOY_MODEL_DIGEST,
+    runtime: { name: 'toy', version: '1', settings: {} },
+    replay: options.replay ?? 'exact',
+    request,
+    response,
+    inputHash: sha256Json(request),
+    outputHash: sha256Json(response),
+    timing: { startedAt: 0, durationMs: 1 },
+  } as ReplayRecord
+}
+
+/** Replays toy records (exact): recomputes the response from the request. */
+export const toyReplayer: Replayer = async (record) => {
+  const req = record.request as { inputs: number[] }
+  const actual = sha256Json(toyInfer(req.inputs))
+  return { match: actual === record.outputHash && sha256Json(record.response) === record.outputHash, expectedHash: record.outputHash, actualHash: actual }
+}
+
+// ---------------------------------------------------------------------------------------
+// agents and their operators
+
+export type TestAgentRoles = { owner: number; operator: number; wallet: number; payee: number }
+
+export type TestAgent = {
+  agentId: bigint
+  roles: TestAgentRoles
+  op: TestOperator
+}
+
+/** Registers an agent (max 1 ETH per tx to `payee` only, window 1 h, commit deadline 10 min), bonds 10 ETH. */
+export async function createTestAgent(
+  chain: TestChain,
+  p: { roles: TestAgentRoles; da: DAClient; dir?: string | undefined; modelDigests?: Hex[] | undefined; manifestHash?: Hex | undefined; bond?: bigint | undefined },
+): Promise<TestAgent> {
+  const owner = chain.as(p.roles.owner)
+  const { agentId } = await registerAgent(owner, {
+    operator: chain.account(p.roles.operator).address,
+    wallet: chain.account(p.roles.wallet).address,
+    manifestHash: p.manifestHash ?? toHex('verify-test-agent', { size: 32 }),
+    modelDigests: p.modelDigests ?? [TOY_MODEL_DIGEST],
+    policy: {
+      maxValuePerTx: ETH('1'),
+      challengeWindow: 3_600,
+      commitDeadline: 600,
+      allowedTargets: [chain.account(p.roles.payee).address],
+      allowedSelectors: [],
+    },
+  })
+  await depositBond(owner, { agentId, eth: p.bond ?? ETH('10') })
+  const op = await TestOperator.open(chain, { agentId, roles: p.roles, da: p.da, dir: p.dir ?? (await tempDir()) })
+  return { agentId, roles: p.roles, op }
+}
+
+/** An operator that writes steps to its WAL and commits them; each cheat is one method. */
+export class TestOperator {
+  readonly chain: TestChain
+  readonly agentId: bigint
+  readonly roles: TestAgentRoles
+  readonly wal: TraceWal
+  readonly committer: Committer
+  readonly da: DAClient
+  readonly headersFile: string
+  #nonce: number | undefined
+
+  private constructor(chain: TestChain, agentId: bigint, roles: TestAgentRoles, wal: TraceWal, da: DAClient, headersFile: string) {
+    this.chain = chain
+    this.agentId = agentId
+    this.roles = roles
+    this.wal = wal
+    this.da = da
+    this.headersFile = headersFile
+    this.committer = new Committer({ wal, da, client: chain.as(roles.operator), agentId, headersFile })
+  }
+
+  static async open(chain: TestChain, p: { agentId: bigint; roles: TestAgentRoles; da: DAClient; dir: string }): Promise<TestOperator> {
+    const wal = await TraceWal.open({ dir: join(p.dir, 'wal'), agentId: p.agentId.toString() })
+    const headersFile = join(p.dir, `headers-${p.agentId}.jsonl`)
+    await appendFile(headersFile, '')
+    return new TestOperator(chain, p.agentId, p.roles, wal, p.da, headersFile)
+  }
+
+  get walletAddress(): Address {
+    return this.chain.account(this.roles.wallet).address
+  }
+
+  async append(...bodies: StepBody[]): Promise<Step[]> {
+    const out: Step[] = []
+    for (const b of bodies) out.push((await this.wal.appendNext(b)).step)
+    return out
+  }
+
+  async commit() {
+    return this.committer.flush()
+  }
+
+  async nextNonce(): Promise<number> {
+    this.#nonce ??= await this.chain.reader.publicClient.getTransactionCount({ address: this.walletAddress, blockTag: 'pending' })
+    return this.#nonce++
+  }
+
+  walletStep(actionId: string, p: { to: Address; value: bigint; data?: Hex | undefined; nonce: number; policyVersion?: number }): StepBody {
+    return {
+      kind: 'wallet',
+      actionId,
+      timestamp: 1_700_000_000_000 + p.nonce,
+      chainId: this.chain.deployment.chainId.toString(),
+      from: this.walletAddress.toLowerCase() as Hex,
+      to: p.to.toLowerCase() as Hex,
+      value: p.value.toString(),
+      data: (p.data ?? '0x').toLowerCase() as Hex,
+      nonce: p.nonce,
+      policyVersion: p.policyVersion ?? 1,
+    }
+  }
+
+  /** Sends a transaction from the agent wallet (no receipt wait). */
+  async send(p: { to: Address; value: bigint; data?: Hex | undefined; nonce: number }): Promise<Hex> {
+    return this.chain.as(this.roles.wallet).walletClient.sendTransaction({ to: p.to, value: p.value, data: p.data ?? '0x', nonce: p.nonce })
+  }
+
+  /**
+   * One action: input, the payment's wallet step (traced before it is sent), output.
+   * `send: false` records it without sending the transaction.
+   */
+  async pay(actionId: string, p: { to: Address; value: bigint; send?: boolean | undefined }): Promise<{ nonce: number; txHash?: Hex }> {
+    const nonce = await this.nextNonce()
+    await this.append({ kind: 'input', actionId, timestamp: 1, task: `pay ${p.value} to ${p.to}` }, this.walletStep(actionId, { ...p, nonce }))
+    const txHash = p.send === false ? undefined : await this.send({ ...p, nonce })
+    await this.append({ kind: 'output', actionId, timestamp: 2, result: 'paid' })
+    return { nonce, ...(txHash ? { txHash } : {}) }
+  }
+
+  /** CHEAT: a transaction from the wallet with no trace step at all. */
+  async sendUntraced(p: { to: Address; value: bigint }): Promise<Hex> {
+    const nonce = await this.nextNonce()
+    const hash = await this.send({ ...p, nonce })
+    await this.chain.reader.publicClient.waitForTransactionReceipt({ hash })
+    return hash
+  }
+
+  /** An inference step; `fake` replaces the claimed output (CHEAT). */
+  async infer(actionId: string, inputs: number[], options: { fake?: unknown; replay?: ReplayRecord['replay']; digest?: Hex } = {}): Promise<Step> {
+    const record = toyRecord(inputs, { output: options.fake, replay: options.replay, digest: options.digest })
+    const [step] = await this.append({ kind: 'inference', actionId, timestamp: 3, record } as StepBody)
+    return step as Step
+  }
+
+  /** CHEAT: commits the pending WAL steps but never puts the blob on DA. */
+  async commitWithheld(): Promise<{ sequence: bigint }> {
+    const withholding: DAClient = {
+      name: 'withholding',
+      put: async (blob) => localCommitment(blob),
+      get: (c) => this.da.get(c),
+      health: () => this.da.health(),
+    }
+    const c = new Committer({ wal: this.wal, da: withholding, client: this.chain.as(this.roles.operator), agentId: this.agentId })
+    const [b] = await c.flush()
+    return { sequence: BigInt(b?.sequence ?? 0) }
+  }
+
+  /**
+   * CHEAT: signs a header for the next sequence over one batch (hands it out as a receipt,
+   * into the headers file) and then commits a different batch for that sequence.
+   */
+  async equivocate(): Promise<{ sequence: bigint }> {
+    const cursor = await this.wal.readCursor()
+    const { steps } = await this.wal.readAll()
+    const pending = steps.slice(cursor.nextIndex)
+    if (pending.length < 2) throw new Error('equivocate needs at least two pending steps')
+    const account = this.chain.account(this.roles.operator)
+    const sequence = BigInt(cursor.nextSequence)
+    // the receipt: a batch of all pending steps
+    const full = { version: 1 as const, agentId: this.agentId.toString(), sequence: cursor.nextSequence, steps: pending }
+    const fullCommitment = toHex(await this.da.put(encodeBatch(full)))
+    const header = batchHeaderFor({ agentId: this.agentId, sequence, merkleRoot: batchRoot(full), daCommitment: fullCommitment, stepCount: pending.length })
+    const signature = await signBatchHeader(account, this.chain.deployment, header)
+    await appendFile(this.headersFile, `${JSON.stringify({ header, signature }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`)
+    // what gets committed: only the first step
+    const short = { ...full, steps: pending.slice(0, 1) }
+    const shortCommitment = toHex(await this.da.put(encodeBatch(short)))
+    await commitBatch(this.chain.as(this.roles.operator), {
+      agentId: this.agentId,
+      sequence,
+      merkleRoot: batchRoot(short),
+      daCommitment: shortCommitment,
+      stepCount: 1,
+    })
+    return { sequence }
+  }
+
+  async close(): Promise<void> {
+    await this.committer.stop()
+    await this.wal.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// balances
+
+export type Ledger = {
+  bondEth: bigint
+  credits: Record<string, bigint>
+  burnedEth: bigint
+}
+
+/** The agent's bond, the vault credits of the given accounts and the burned total. */
+export async function ledger(client: CovenantClient, agentId: bigint, accounts: readonly Address[]): Promise<Ledger> {
+  const vault = client.deployment.contracts.bondVault
+  const pc = client.publicClient
+  const credits: Record<string, bigint> = {}
+  for (const a of accounts) credits[a] = await pc.readContract({ address: vault, abi: bondVaultAbi, functionName: 'ethCredits', args: [a] })
+  const burnedEth = await pc.readContract({ address: vault, abi: bondVaultAbi, functionName: 'burnedEth' })
+  return { bondEth: (await getBond(client, agentId)).eth, credits, burnedEth }
+}
+
+/** How a slash of `slashed` wei splits (challenger, redistribution, burn), as BondVault computes it. */
+export function slashSplit(client: CovenantClient, slashed: bigint) {
+  const p = client.deployment.params
+  const challenger = (slashed * BigInt(p.challengerBps)) / 10_000n
+  const redistribution = (slashed * BigInt(p.redistributionBps)) / 10_000n
+  return { challenger, redistribution, burned: slashed - challenger - redistribution }
+}
+
+export { keccak256, LocalDAStore }

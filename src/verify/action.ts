@@ -1,0 +1,142 @@
+import type { CovenantClient } from '../bonds/index.js'
+import type { DAClient } from '../da/index.js'
+import type { Step } from '../trace/index.js'
+import { AgentBook } from './agents.js'
+import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } from './batches.js'
+import { checkBatchSteps, type CheckContext, type StepReport } from './check.js'
+import { ActionNotFoundError, InvalidActionIdError } from './errors.js'
+import type { Fault } from './faults.js'
+import { replayJobHandler, type AttestationCheck, type Replayer, type ReplayJobResult } from './inference.js'
+import type { ManifestSource } from './manifest.js'
+import { TraceIndex } from './traceIndex.js'
+
+const ACTION_ID = /^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/
+
+/** The agent an action id (`<agentId>-<12 hex>`) belongs to. */
+export function parseActionId(actionId: string): { agentId: bigint } {
+  if (!ACTION_ID.test(actionId)) throw new InvalidActionIdError(actionId)
+  return { agentId: BigInt(actionId.slice(0, actionId.indexOf('-'))) }
+}
+
+export type FoundAction = {
+  actionId: string
+  agentId: bigint
+  /** Every batch of the agent, checked, in order (the action's and the others'). */
+  batches: Array<{ ev: BatchEvent; check: BatchCheck }>
+  /** The action's steps with the batch each is in. */
+  steps: Array<{ step: Step; sequence: bigint; stepIndex: number }>
+}
+
+/**
+ * Finds an action's steps: scans the agent's committed batches (BatchCommitted logs →
+ * blobs on DA, each checked against the chain) for steps with this action id.
+ */
+export async function findAction(
+  p: { client: CovenantClient; da: Pick<DAClient, 'get'>; index?: TraceIndex | undefined },
+  actionId: string,
+  options: { agentId?: bigint | undefined } = {},
+): Promise<FoundAction> {
+  const agentId = options.agentId ?? parseActionId(actionId).agentId
+  const index = p.index ?? new TraceIndex({ client: p.client, da: p.da })
+  const events = await getBatchEvents(p.client, agentId)
+  const batches: FoundAction['batches'] = []
+  const steps: FoundAction['steps'] = []
+  let prev: Extract<BatchCheck, { status: 'ok' }>['head'] | undefined
+  for (const ev of events) {
+    const check = await fetchAndCheckBatch(p.da, ev, prev)
+    index.record(ev, check)
+    prev = check.status === 'ok' ? check.head : undefined
+    batches.push({ ev, check })
+    if (check.status !== 'ok') continue
+    for (const [stepIndex, step] of check.batch.steps.entries()) {
+      if (step.actionId === actionId) steps.push({ step, sequence: ev.sequence, stepIndex })
+    }
+  }
+  if (steps.length === 0 && !batches.some((b) => b.check.status !== 'ok')) {
+    throw new ActionNotFoundError({ actionId, agentId, batches: batches.length })
+  }
+  return { actionId, agentId, batches, steps }
+}
+
+export type ActionReport = {
+  actionId: string
+  agentId: bigint
+  /**
+   * `honest`: every step checked out; `faulty`: at least one fault; `unverifiable`: no
+   * fault, but some step could not be checked (e.g. no replayer for its model);
+   * `incomplete`: the action was not found, and some of the agent's batches are
+   * unavailable or invalid (they may hold it).
+   */
+  verdict: 'honest' | 'faulty' | 'unverifiable' | 'incomplete'
+  reasons: string[]
+  steps: Array<StepReport & { sequence: bigint }>
+  /** Batches of the agent that could not be read. */
+  unreadable: Array<{ sequence: bigint; status: 'unavailable' | 'invalid'; reason: string }>
+  faults: Fault[]
+}
+
+export type VerifyActionParameters = {
+  client: CovenantClient
+  da: Pick<DAClient, 'get' | 'health'>
+  replayer?: Replayer | undefined
+  manifests?: readonly ManifestSource[] | undefined
+  attestation?: AttestationCheck | undefined
+  agentId?: bigint | undefined
+}
+
+/** The context for one-shot checks: replays run in this process, no queue. */
+export function oneShotContext(p: VerifyActionParameters, index?: TraceIndex): CheckContext {
+  const replay = p.replayer ? replayJobHandler(p.replayer) : undefined
+  return {
+    client: p.client,
+    da: p.da,
+    agents: new AgentBook(p.client),
+    index: index ?? new TraceIndex({ client: p.client, da: p.da }),
+    manifests: p.manifests ?? [],
+    attestation: p.attestation,
+    withheldGraceSeconds: 0,
+    replay: async (data): Promise<ReplayJobResult> => {
+      if (!replay) return { status: 'unverifiable', reason: 'no replayer configured' }
+      try {
+        return await replay({ id: 'one-shot', name: 'replay', data, attempt: 1 })
+      } catch (err) {
+        return { status: 'unverifiable', reason: (err as { shortMessage?: string }).shortMessage ?? String(err) }
+      }
+    },
+  }
+}
+
+/**
+ * `covenant verify`: fetches the action's steps from DA through the committed batches,
+ * checks them (chain, root, policy, registered models) and replays its inferences. Sends
+ * no transaction.
+ */
+export async function verifyAction(p: VerifyActionParameters, actionId: string): Promise<ActionReport> {
+  const index = new TraceIndex({ client: p.client, da: p.da })
+  const ctx = oneShotContext(p, index)
+  const found = await findAction({ client: p.client, da: p.da, index }, actionId, { agentId: p.agentId })
+  const unreadable = found.batches
+    .filter((b) => b.check.status !== 'ok')
+    .map((b) => ({ sequence: b.ev.sequence, status: b.check.status as 'unavailable' | 'invalid', reason: (b.check as { reason: string }).reason }))
+  const steps: ActionReport['steps'] = []
+  const faults: Fault[] = []
+  for (const b of found.batches) {
+    if (b.check.status !== 'ok') continue
+    const mine = new Set(found.steps.filter((s) => s.sequence === b.ev.sequence).map((s) => s.stepIndex))
+    if (mine.size === 0) continue
+    const r = await checkBatchSteps(ctx, b.ev, b.check.batch.steps, b.check.leaves, { only: (_s, i) => mine.has(i) })
+    steps.push(...r.reports.map((s) => ({ ...s, sequence: b.ev.sequence })))
+    faults.push(...r.faults)
+  }
+  const reasons: string[] = []
+  for (const s of steps) if (s.status !== 'ok') reasons.push(`step ${s.index} (${s.kind}, batch ${s.sequence}): ${s.reason}`)
+  for (const u of unreadable) reasons.push(`batch ${u.sequence} is ${u.status}: ${u.reason}`)
+  let verdict: ActionReport['verdict']
+  if (faults.length > 0) verdict = 'faulty'
+  else if (found.steps.length === 0) verdict = 'incomplete'
+  else if (steps.some((s) => s.status === 'unverifiable')) verdict = 'unverifiable'
+  else verdict = 'honest'
+  if (verdict === 'honest') reasons.push(`all ${steps.length} steps check out against the committed batches`)
+  return { actionId, agentId: found.agentId, verdict, reasons, steps, unreadable, faults }
+}
+

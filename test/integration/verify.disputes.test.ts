@@ -1,0 +1,256 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { keccak256, toHex, type Address, type Hex } from 'viem'
+import { startTestChain, type TestChain } from '../fixtures/chain.js'
+import { getBond, getDispute, openDispute, registerVerifier } from '../../src/bonds/index.js'
+import { increaseTime } from '../../src/bonds/devTime.js'
+import { LocalDAStore } from '../../src/da/index.js'
+import { jsonlHeaderSource, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
+import { createTestAgent, ETH, ledger, slashSplit, tempDir, toyReplayer, type TestAgent } from '../../src/verify/_testing.js'
+
+// Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 4 a challenger by
+// hand, 5-7 verifiers (5 acts and votes, 6 and 7 only vote), 8 the allowed payee,
+// 9 a stranger, 10+ one agent wallet per test.
+let chain: TestChain
+let da: LocalDAStore
+let root: string
+const nodes: VerifierNode[] = []
+const errors: VerifierEvent[] = []
+let challenger: VerifierNode
+let nextWallet = 10
+const headerFiles: string[] = []
+
+const agents: TestAgent[] = []
+async function agent(): Promise<TestAgent> {
+  const a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: nextWallet++, payee: 8 }, da, dir: await tempDir() })
+  agents.push(a)
+  return a
+}
+
+function isChallenge(agentId: bigint) {
+  return (e: VerifierEvent): e is Extract<VerifierEvent, { type: 'challenge' }> => e.type === 'challenge' && e.fault.agentId === agentId
+}
+function isResolved(disputeId: bigint) {
+  return (e: VerifierEvent): e is Extract<VerifierEvent, { type: 'resolved' }> => e.type === 'resolved' && e.disputeId === disputeId
+}
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  root = await tempDir()
+  da = new LocalDAStore({ dir: join(root, 'da') })
+  for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
+  // the challenger reads the headers files the operators write (one per agent, made on demand)
+  const headers = { name: 'test headers', poll: async () => (await Promise.all(headerFiles.map((f) => sources(f).poll()))).flat() }
+  const cache = new Map<string, ReturnType<typeof jsonlHeaderSource>>()
+  const sources = (f: string) => {
+    let s = cache.get(f)
+    if (!s) cache.set(f, (s = jsonlHeaderSource(f)))
+    return s
+  }
+  for (const i of [5, 6, 7]) {
+    const node = new VerifierNode({
+      client: chain.as(i),
+      da,
+      dataDir: join(root, `verifier-${i}`),
+      replayer: toyReplayer,
+      headers: i === 5 ? [headers] : [],
+      act: i === 5,
+      withheldGraceSeconds: 30,
+      pollIntervalMs: 100,
+      onEvent: (e) => {
+        if (e.type === 'error') errors.push(e)
+      },
+    })
+    await node.start()
+    nodes.push(node)
+  }
+  challenger = nodes[0] as VerifierNode
+})
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.stop()))
+  await Promise.all(agents.map((a) => a.op.close()))
+  await chain?.stop()
+  if (errors.length) console.error('verifier errors:', errors)
+})
+
+const verifierAddress = () => chain.account(5).address
+const redistribution = () => chain.deployment.redistribution
+
+describe('a running verifier proves objective faults on its own', () => {
+  it('an over-cap payment: provePolicyBreach, slashed at once, challenger paid to the wei', async () => {
+    const a = await agent()
+    const who = [verifierAddress(), redistribution()]
+    const before = await ledger(chain.reader, a.agentId, who)
+    const seen = challenger.waitFor(isChallenge(a.agentId))
+    await a.op.pay('over-cap', { to: chain.account(8).address, value: ETH('2'), send: false })
+    await a.op.commit()
+    const e = await seen
+    expect(e.fault.type).toBe('PolicyBreach')
+    expect(e.result.status).toBe('proven')
+    if (e.result.status !== 'proven' || e.fault.type !== 'PolicyBreach') throw new Error('unreachable')
+    expect(e.fault.breach).toBe('ValueCap')
+    const slashed = e.result.slashedEth
+    expect(slashed).toBe(before.bondEth / 2n)
+    const after = await ledger(chain.reader, a.agentId, who)
+    const split = slashSplit(chain.reader, slashed)
+    expect(after.bondEth).toBe(before.bondEth - slashed)
+    expect((after.credits[verifierAddress()] as bigint) - (before.credits[verifierAddress()] as bigint)).toBe(split.challenger)
+    expect((after.credits[redistribution()] as bigint) - (before.credits[redistribution()] as bigint)).toBe(split.redistribution)
+    expect(after.burnedEth - before.burnedEth).toBe(split.burned)
+    expect(split.challenger + split.redistribution + split.burned).toBe(slashed)
+  })
+
+  it('a payment to a recipient off the allowlist: provePolicyBreach (TargetNotAllowed)', async () => {
+    const a = await agent()
+    const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    const seen = challenger.waitFor(isChallenge(a.agentId))
+    await a.op.pay('off-list', { to: chain.account(9).address, value: ETH('0.1') })
+    await a.op.commit()
+    const e = await seen
+    if (e.result.status !== 'proven' || e.fault.type !== 'PolicyBreach') throw new Error(`expected a proof, got ${JSON.stringify(e.result.status)}`)
+    expect(e.fault.breach).toBe('TargetNotAllowed')
+    const after = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    expect(after.bondEth).toBe(before.bondEth - e.result.slashedEth)
+    expect((after.credits[verifierAddress()] as bigint) - (before.credits[verifierAddress()] as bigint)).toBe(
+      slashSplit(chain.reader, e.result.slashedEth).challenger,
+    )
+  })
+
+  it('two batches for one sequence: proveEquivocation from the signed header', async () => {
+    const a = await agent()
+    headerFiles.push(a.op.headersFile)
+    const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    const seen = challenger.waitFor(isChallenge(a.agentId))
+    await a.op.append(
+      { kind: 'input', actionId: 'eq', timestamp: 1, task: 'x' },
+      { kind: 'output', actionId: 'eq', timestamp: 2, result: 'y' },
+    )
+    const { sequence } = await a.op.equivocate()
+    const e = await seen
+    expect(e.fault.type).toBe('Equivocation')
+    expect(e.fault.type === 'Equivocation' && e.fault.sequence).toBe(sequence)
+    if (e.result.status !== 'proven') throw new Error(`expected a proof, got ${e.result.status}`)
+    const after = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    expect(after.bondEth).toBe(before.bondEth - e.result.slashedEth)
+    expect((after.credits[verifierAddress()] as bigint) - (before.credits[verifierAddress()] as bigint)).toBe(
+      slashSplit(chain.reader, e.result.slashedEth).challenger,
+    )
+  })
+})
+
+/** Waits for the challenger's dispute on `agentId` to be opened and settled by the quorum. */
+async function quorumOutcome(a: TestAgent, trigger: () => Promise<unknown>) {
+  const who = [verifierAddress(), redistribution()]
+  const before = await ledger(chain.reader, a.agentId, who)
+  const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
+  await trigger()
+  const e = await opened
+  if (e.result.status !== 'opened') throw new Error(`expected a dispute, got ${e.result.status}`)
+  const disputeId = e.result.disputeId
+  const resolved = await challenger.waitFor(isResolved(disputeId), 90_000)
+  const after = await ledger(chain.reader, a.agentId, who)
+  return { e, disputeId, bond: e.result.bond, resolved, before, after }
+}
+
+function expectSlashedToTheWei(r: Awaited<ReturnType<typeof quorumOutcome>>) {
+  expect(r.resolved.status).toBe('Slashed')
+  const slashed = r.resolved.slashedEth
+  expect(slashed).toBe(r.before.bondEth / 2n)
+  const split = slashSplit(chain.reader, slashed)
+  expect(r.after.bondEth).toBe(r.before.bondEth - slashed)
+  // the challenger gets its bond back plus its share of the slash
+  expect((r.after.credits[verifierAddress()] as bigint) - (r.before.credits[verifierAddress()] as bigint)).toBe(split.challenger + r.bond)
+  expect((r.after.credits[redistribution()] as bigint) - (r.before.credits[redistribution()] as bigint)).toBe(split.redistribution)
+  expect(r.after.burnedEth - r.before.burnedEth).toBe(split.burned)
+}
+
+describe('quorum disputes: the verifier opens, the registered verifiers vote, the bond is slashed', () => {
+  it('a faked inference output: InferenceFraud', async () => {
+    const a = await agent()
+    const r = await quorumOutcome(a, async () => {
+      await a.op.append({ kind: 'input', actionId: 'inf', timestamp: 1, task: 'classify' })
+      await a.op.infer('inf', [1, 2, 3], { fake: { sum: 7, max: 3 } })
+      await a.op.append({ kind: 'output', actionId: 'inf', timestamp: 2, result: 7 })
+      await a.op.commit()
+    })
+    expect(r.e.fault.type).toBe('InferenceFraud')
+    expectSlashedToTheWei(r)
+    const d = await getDispute(chain.reader, r.disputeId)
+    expect(d.forStake).toBe(3n * chain.deployment.params.verifierMinStake)
+  })
+
+  it('a withheld blob, past the grace period: DataWithheld', async () => {
+    const a = await agent()
+    const r = await quorumOutcome(a, async () => {
+      const unavailable = challenger.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
+      await a.op.append({ kind: 'input', actionId: 'wh', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'wh', timestamp: 2, result: 'y' })
+      await a.op.commitWithheld()
+      await unavailable
+      await increaseTime(chain.reader.publicClient, 31)
+    })
+    expect(r.e.fault.type).toBe('DataWithheld')
+    expectSlashedToTheWei(r)
+  })
+
+  it('a transaction sent without a trace, past the commit deadline: UntracedAction', async () => {
+    const a = await agent()
+    let txHash: Hex | undefined
+    const r = await quorumOutcome(a, async () => {
+      // an honest, traced payment first: it must not be what is disputed
+      await a.op.pay('traced', { to: chain.account(8).address, value: ETH('0.1') })
+      await a.op.commit()
+      txHash = await a.op.sendUntraced({ to: chain.account(8).address, value: ETH('0.2') })
+      await increaseTime(chain.reader.publicClient, 601)
+    })
+    expect(r.e.fault.type).toBe('UntracedAction')
+    expect(r.e.fault.type === 'UntracedAction' && r.e.fault.txHash).toBe(txHash)
+    expectSlashedToTheWei(r)
+  })
+})
+
+describe('challenges that fail', () => {
+  it('a false challenge loses the challenger bond to the agent owner', async () => {
+    const a = await agent()
+    await a.op.append({ kind: 'input', actionId: 'ok', timestamp: 1, task: 'classify' })
+    await a.op.infer('ok', [4, 5])
+    await a.op.append({ kind: 'output', actionId: 'ok', timestamp: 2, result: 9 })
+    const [batch] = await a.op.commit()
+    const owner: Address = chain.account(1).address
+    const before = await ledger(chain.reader, a.agentId, [owner])
+    const opened = await openDispute(chain.as(4), { kind: 'InferenceFraud', agentId: a.agentId, sequence: BigInt(batch?.sequence ?? 0), stepIndex: 1 })
+    const resolved = await challenger.waitFor(isResolved(opened.disputeId), 60_000)
+    expect(resolved.status).toBe('Rejected')
+    const after = await ledger(chain.reader, a.agentId, [owner])
+    expect(after.bondEth).toBe(before.bondEth)
+    expect((after.credits[owner] as bigint) - (before.credits[owner] as bigint)).toBe(opened.bond)
+    const d = await getDispute(chain.reader, opened.disputeId)
+    expect(d.againstStake).toBe(3n * chain.deployment.params.verifierMinStake)
+    expect(d.forStake).toBe(0n)
+  })
+
+  it('a dispute nobody votes on expires at its deadline: nobody slashed, bond refunded', async () => {
+    const a = await agent()
+    await a.op.append({ kind: 'output', actionId: 'subj', timestamp: 1, result: 'a rude answer?' })
+    const [batch] = await a.op.commit()
+    const who = [chain.account(4).address]
+    const before = await ledger(chain.reader, a.agentId, who)
+    const abstained = nodes.map((n) => n.waitFor((e) => e.type === 'abstain'))
+    const opened = await openDispute(chain.as(4), {
+      kind: 'SubjectiveClaim',
+      agentId: a.agentId,
+      sequence: BigInt(batch?.sequence ?? 0),
+      stepIndex: 0,
+      subject: keccak256(toHex('the answer was rude')),
+    })
+    await Promise.all(abstained) // no verifier here has a judge: each abstains
+    expect((await getDispute(chain.reader, opened.disputeId)).status).toBe('Open')
+    const resolved = challenger.waitFor(isResolved(opened.disputeId), 60_000)
+    await increaseTime(chain.reader.publicClient, chain.deployment.params.disputePeriod + 1)
+    expect((await resolved).status).toBe('Expired')
+    const after = await ledger(chain.reader, a.agentId, who)
+    expect(after.bondEth).toBe(before.bondEth)
+    expect((after.credits[chain.account(4).address] as bigint) - (before.credits[chain.account(4).address] as bigint)).toBe(opened.bond)
+    expect((await getBond(chain.reader, a.agentId)).eth).toBe(before.bondEth)
+  })
+})
