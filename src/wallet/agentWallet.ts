@@ -194,8 +194,6 @@ export class AgentWallet {
   readonly chainId: number
   readonly policyVersion: number
   readonly policy: Readonly<Policy>
-  /** What recovery did when the wallet was opened (empty when nothing was in flight). */
-  recovered: readonly RecoveryEntry[] = []
 
   readonly #account: LocalAccount
   readonly #url: string
@@ -210,7 +208,14 @@ export class AgentWallet {
   readonly #receiptTimeoutMs: number
   readonly #pollingIntervalMs: number
   /** Every wallet step in the WAL, in index order (the budget counts them all). */
-  readonly #steps: Known[]
+  readonly #steps: Known[] = []
+  readonly #byIndex = new Map<number, Known>()
+  readonly #byAction = new Map<string, number[]>()
+  /** Native value of the wallet steps per UTC day (start of day in ms → wei). */
+  readonly #spentByDay = new Map<number, bigint>()
+  /** The highest nonce of this account's wallet steps, or -1. */
+  #lastNonce = -1
+  #recovered: readonly RecoveryEntry[] = []
   #lock: Promise<unknown> = Promise.resolve()
   /** Set when a transaction was authorised in the WAL but not (known to be) broadcast. */
   #needsRecovery = false
@@ -239,7 +244,7 @@ export class AgentWallet {
     this.#confirmations = p.confirmations ?? 1
     this.#receiptTimeoutMs = p.receiptTimeoutMs ?? 120_000
     this.#pollingIntervalMs = p.pollingIntervalMs ?? 250
-    this.#steps = steps
+    for (const k of steps) this.#remember(k)
   }
 
   static async [OPEN](p: CreateAgentWalletParameters): Promise<AgentWallet> {
@@ -285,8 +290,13 @@ export class AgentWallet {
           '(dishonest-operator simulation for tests and demos). Its bond can be slashed. Never use this in production.',
       )
     }
-    wallet.recovered = await wallet.recover()
+    wallet.#recovered = await wallet.recover()
     return wallet
+  }
+
+  /** What recovery did when the wallet was opened (empty when nothing was in flight). */
+  get recovered(): readonly RecoveryEntry[] {
+    return this.#recovered
   }
 
   /**
@@ -299,12 +309,7 @@ export class AgentWallet {
 
   /** Native value of this WAL's wallet steps on the UTC day of `at` (default now), in wei. */
   spentToday(at: number = this.#now()): bigint {
-    const start = Math.floor(at / DAY_MS) * DAY_MS
-    let spent = 0n
-    for (const { step } of this.#steps) {
-      if (step.timestamp >= start && step.timestamp < start + DAY_MS) spent += BigInt(step.value)
-    }
-    return spent
+    return this.#spentByDay.get(Math.floor(at / DAY_MS) * DAY_MS) ?? 0n
   }
 
   /**
@@ -339,7 +344,7 @@ export class AgentWallet {
         policyVersion: this.policyVersion,
       })
       if (step.kind !== 'wallet') throw new Error('unreachable: appended a non-wallet step')
-      this.#steps.push({ step, leaf })
+      this.#remember({ step, leaf })
       this.#needsRecovery = true
       await this.#emit('stepWritten', { actionId, walletStepIndex: step.index, nonce })
       const signed = await this.#signAndStore({ step, leaf }, prepared)
@@ -379,12 +384,12 @@ export class AgentWallet {
 
   /** WAL indices of the wallet steps written for an action, in order. */
   walletStepIndices(actionId: string): number[] {
-    return this.#steps.filter((k) => k.step.actionId === actionId).map((k) => k.step.index)
+    return [...(this.#byAction.get(actionId) ?? [])]
   }
 
   /** The transaction of a wallet step, as the outbox knows it. */
   getTransaction(p: { walletStepIndex: number }): TrackedTransaction | undefined {
-    const known = this.#steps.find((k) => k.step.index === p.walletStepIndex)
+    const known = this.#byIndex.get(p.walletStepIndex)
     if (!known || !this.#mine(known.step)) return undefined
     const entry = this.#outbox.get(known.step.nonce)
     const base = { walletStepIndex: known.step.index, nonce: known.step.nonce, actionId: known.step.actionId }
@@ -438,9 +443,7 @@ export class AgentWallet {
 
   async #nextNonce(): Promise<number> {
     const pending = await rpc(this.#url, 'pending nonce', () => this.#client.getTransactionCount({ address: this.address, blockTag: 'pending' }))
-    let next = pending
-    for (const { step } of this.#steps) if (this.#mine(step) && step.nonce + 1 > next) next = step.nonce + 1
-    return next
+    return Math.max(pending, this.#lastNonce + 1)
   }
 
   async #prepare(tx: { to: Address; value: bigint; data: Hex }, nonce: number): Promise<Prepared> {
@@ -570,6 +573,18 @@ export class AgentWallet {
       receipt: outcome,
     })
     return outcome
+  }
+
+  #remember(k: Known): void {
+    const { step } = k
+    this.#steps.push(k)
+    this.#byIndex.set(step.index, k)
+    const ofAction = this.#byAction.get(step.actionId)
+    if (ofAction) ofAction.push(step.index)
+    else this.#byAction.set(step.actionId, [step.index])
+    const day = Math.floor(step.timestamp / DAY_MS) * DAY_MS
+    this.#spentByDay.set(day, (this.#spentByDay.get(day) ?? 0n) + BigInt(step.value))
+    if (this.#mine(step) && step.nonce > this.#lastNonce) this.#lastNonce = step.nonce
   }
 
   #mine(step: WalletStep): boolean {
