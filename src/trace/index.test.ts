@@ -28,6 +28,7 @@ test('the public API', () => {
       "addressSchema",
       "batchRoot",
       "batchSchema",
+      "buildMerkleTree",
       "bytes32Schema",
       "canonicalBytes",
       "canonicalize",

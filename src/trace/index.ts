@@ -45,7 +45,15 @@ export {
 export type { LeafParts, WalletTxFields } from './leaf.js'
 export { TraceChain, genesisHead, linkStep, verifyChain } from './chain.js'
 export type { ChainHead, VerifyChainOptions, VerifyChainReturnType } from './chain.js'
-export { MAX_PROOF_LENGTH, merkleProof, merkleRoot, processMerkleProof, verifyMerkleProof } from './merkle.js'
+export {
+  MAX_PROOF_LENGTH,
+  buildMerkleTree,
+  merkleProof,
+  merkleRoot,
+  processMerkleProof,
+  verifyMerkleProof,
+} from './merkle.js'
+export type { MerkleTree } from './merkle.js'
 export { MAX_BATCH_BYTES, batchRoot, decodeBatch, encodeBatch, splitIntoBatches } from './batch.js'
 export type { DecodeBatchOptions, EncodeBatchOptions } from './batch.js'
 export {

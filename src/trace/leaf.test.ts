@@ -1,4 +1,4 @@
-import { type Hex, keccak256, toBytes } from 'viem'
+import { type Hex, encodeAbiParameters, keccak256, toBytes } from 'viem'
 import { describe, expect, test } from 'vitest'
 import { canonicalBytes } from './canonical.js'
 import {
@@ -86,6 +86,23 @@ describe('leaf', () => {
     expect(
       leafHash({ agentId: 2n ** 256n - 1n, index: 2n ** 64n - 1n, kind: 4, prevHash: ZERO_HASH, payloadHash: ZERO_HASH }),
     ).toBe(manualKeccak(STEP_TYPEHASH, 2n ** 256n - 1n, 2n ** 64n - 1n, 4, ZERO_HASH, ZERO_HASH))
+  })
+
+  test('equals viem abi.encode of the six words, and refuses values outside their uint types', () => {
+    for (const s of sampleSteps(6)) {
+      const viaViem = keccak256(
+        encodeAbiParameters(
+          [{ type: 'bytes32' }, { type: 'uint256' }, { type: 'uint64' }, { type: 'uint8' }, { type: 'bytes32' }, { type: 'bytes32' }],
+          [STEP_TYPEHASH, BigInt(s.agentId), BigInt(s.index), STEP_KINDS[s.kind], s.prevHash, stepPayloadHash(s)],
+        ),
+      )
+      expect(stepLeaf(s)).toBe(viaViem)
+    }
+    const parts = { agentId: 1n, index: 0, kind: 0, prevHash: ZERO_HASH, payloadHash: ZERO_HASH }
+    expect(() => leafHash({ ...parts, index: 2n ** 64n })).toThrow(/index 18446744073709551616 does not fit in uint64/)
+    expect(() => leafHash({ ...parts, kind: 256 })).toThrow(/uint8/)
+    expect(() => leafHash({ ...parts, agentId: -1n })).toThrow(/uint256/)
+    expect(() => leafHash({ ...parts, prevHash: '0x12' })).toThrow(/prevHash is not a 32-byte hex string/)
   })
 
   test('changes with every chain field and every payload field', () => {

@@ -3,7 +3,7 @@ import { type Hex, concat, keccak256 } from 'viem'
 import { describe, expect, test } from 'vitest'
 import { BaseError } from '../errors/base.js'
 import { MerkleInputError } from './errors.js'
-import { MAX_PROOF_LENGTH, merkleProof, merkleRoot, processMerkleProof, verifyMerkleProof } from './merkle.js'
+import { MAX_PROOF_LENGTH, buildMerkleTree, merkleProof, merkleRoot, processMerkleProof, verifyMerkleProof } from './merkle.js'
 
 const leafAt = (i: number): Hex => keccak256(`0x${i.toString(16).padStart(64, '0')}`)
 const leaves = (n: number) => Array.from({ length: n }, (_, i) => leafAt(i))
@@ -46,8 +46,11 @@ describe('merkleProof / verifyMerkleProof', () => {
     for (let n = 1; n <= 40; n++) {
       const ls = leaves(n)
       const root = merkleRoot(ls)
+      const tree = buildMerkleTree(ls)
+      expect(tree.root).toBe(root)
       ls.forEach((leaf, i) => {
         const proof = merkleProof(ls, i)
+        expect(tree.proof(i)).toEqual(proof)
         expect(proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(n)))
         expect(processMerkleProof(proof, leaf)).toBe(root)
         expect(verifyMerkleProof(proof, root, leaf)).toBe(true)

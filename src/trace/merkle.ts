@@ -69,21 +69,39 @@ export function merkleRoot(leaves: readonly Hex[]): Hex {
   return bytesToHex(level[0] as Uint8Array)
 }
 
+/** A built tree: its root and a proof for any leaf without rebuilding (for many proofs of one batch). */
+export type MerkleTree = {
+  root: Hex
+  size: number
+  proof(index: number): Hex[]
+}
+
+export function buildMerkleTree(leaves: readonly Hex[]): MerkleTree {
+  const levels = [toLeaves(leaves)]
+  while ((levels.at(-1) as Uint8Array[]).length > 1) levels.push(nextLevel(levels.at(-1) as Uint8Array[]))
+  const size = (levels[0] as Uint8Array[]).length
+  return {
+    root: bytesToHex((levels.at(-1) as Uint8Array[])[0] as Uint8Array),
+    size,
+    proof(index: number): Hex[] {
+      if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+        throw new MerkleInputError(`leaf index ${String(index)} is outside 0..${size - 1}`)
+      }
+      const proof: Hex[] = []
+      let i = index
+      for (const level of levels.slice(0, -1)) {
+        const sibling = i ^ 1
+        if (sibling < level.length) proof.push(bytesToHex(level[sibling] as Uint8Array))
+        i >>= 1
+      }
+      return proof
+    },
+  }
+}
+
 /** The sibling hashes from leaf `index` up to the root, for `MerkleProof.verify`. */
 export function merkleProof(leaves: readonly Hex[], index: number): Hex[] {
-  let level = toLeaves(leaves)
-  if (!Number.isSafeInteger(index) || index < 0 || index >= level.length) {
-    throw new MerkleInputError(`leaf index ${String(index)} is outside 0..${level.length - 1}`)
-  }
-  const proof: Hex[] = []
-  let i = index
-  while (level.length > 1) {
-    const sibling = i % 2 === 0 ? i + 1 : i - 1
-    if (sibling < level.length) proof.push(bytesToHex(level[sibling] as Uint8Array))
-    level = nextLevel(level)
-    i = Math.floor(i / 2)
-  }
-  return proof
+  return buildMerkleTree(leaves).proof(index)
 }
 
 /** The root a proof leads to from `leaf` (`MerkleProof.processProof`). */
