@@ -1,0 +1,203 @@
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import type { Hex } from 'viem'
+import type { AgentDefinition } from '../agent/defineAgent.js'
+import { createAgentRuntime, type AgentRuntime, type AgentRuntimeUnsafeOptions, type ChatInference, type OnnxInference, type RunResult } from '../agent/runtime.js'
+import { createCovenantClient, type CovenantWriteClient } from '../bonds/client.js'
+import { Committer, type CommittedBatchInfo } from '../bonds/committer.js'
+import type { CovenantDeployment } from '../bonds/deployment.js'
+import type { DAClient } from '../da/client.js'
+import { TraceWal } from '../trace/wal.js'
+import type { JsonValue, Step } from '../trace/schemas.js'
+import { createAgentWallet, type AgentWallet } from '../wallet/agentWallet.js'
+import type { AgentRecord } from './agentRecord.js'
+import { openAgentKey } from './deployAgent.js'
+
+/** Dishonest-operator simulation, for tests and the demo only (see the `unsafe` options of the wallet and runtime). */
+export type AgentHostUnsafeOptions = {
+  skipPolicyCheck?: boolean | undefined
+  tamperInference?: AgentRuntimeUnsafeOptions['tamperInference']
+}
+
+export type OpenAgentHostParameters = {
+  agent: AgentDefinition
+  record: AgentRecord
+  deployment: CovenantDeployment
+  rpcUrl: string
+  da: DAClient
+  dataDir: string
+  /** Opens the operator and wallet keystores. */
+  password: string
+  chat?: ChatInference | undefined
+  onnx?: OnnxInference | undefined
+  /** Commit every this many ms (and on `flush()`). @defaultValue min(2000, commitDeadline/4) */
+  commitIntervalMs?: number | undefined
+  onBatch?: ((batch: CommittedBatchInfo) => void) | undefined
+  onCommitError?: ((err: unknown) => void) | undefined
+  logger?: Logger | undefined
+  unsafe?: AgentHostUnsafeOptions | undefined
+}
+
+export type ActionRecord = {
+  actionId: string
+  done: boolean
+  output: JsonValue | undefined
+  txHashes: Hex[]
+  steps: Step[]
+}
+
+/**
+ * One deployed agent, live in this process: its WAL (this process holds the lock), its
+ * policy-gated wallet, its runtime and its committer. `run()` is idempotent by action id:
+ * an action already finished in the WAL returns what it returned then, and sends nothing.
+ */
+export class AgentHost {
+  readonly agentId: bigint
+  readonly record: AgentRecord
+  readonly wal: TraceWal
+  readonly wallet: AgentWallet | undefined
+  readonly runtime: AgentRuntime
+  readonly committer: Committer
+  readonly operator: CovenantWriteClient
+  readonly #done = new Map<string, RunResult>()
+  readonly #running = new Map<string, Promise<RunResult>>()
+
+  private constructor(parts: {
+    record: AgentRecord
+    wal: TraceWal
+    wallet: AgentWallet | undefined
+    runtime: AgentRuntime
+    committer: Committer
+    operator: CovenantWriteClient
+  }) {
+    this.agentId = BigInt(parts.record.agentId)
+    this.record = parts.record
+    this.wal = parts.wal
+    this.wallet = parts.wallet
+    this.runtime = parts.runtime
+    this.committer = parts.committer
+    this.operator = parts.operator
+  }
+
+  static async open(p: OpenAgentHostParameters): Promise<AgentHost> {
+    const agentId = p.record.agentId
+    const wal = await TraceWal.open({ dir: join(p.dataDir, 'wal'), agentId })
+    try {
+      const operatorAccount = await openAgentKey(p.record.operator.keystore, p.password)
+      const operator = createCovenantClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: operatorAccount, pollingInterval: 100 }) as CovenantWriteClient
+      const needsWallet = p.agent.tools.some((t) => t.effect.kind !== 'none')
+      const wallet = needsWallet
+        ? await createAgentWallet({
+            account: await openAgentKey(p.record.wallet.keystore, p.password),
+            chain: operator.walletClient.chain,
+            wal,
+            policy: p.agent.policy,
+            policyVersion: p.record.policyVersion,
+            outboxDir: join(p.dataDir, 'outbox'),
+            pollingIntervalMs: 100,
+            logger: p.logger,
+            unsafe: p.unsafe?.skipPolicyCheck ? { skipPolicyCheck: true } : undefined,
+          })
+        : undefined
+      const runtime = createAgentRuntime({
+        agent: p.agent,
+        agentId,
+        policyVersion: p.record.policyVersion,
+        wal,
+        wallet,
+        chat: p.chat,
+        onnx: p.onnx,
+        logger: p.logger,
+        unsafe: p.unsafe?.tamperInference ? { tamperInference: p.unsafe.tamperInference } : undefined,
+      })
+      const committer = new Committer({
+        wal,
+        da: p.da,
+        client: operator,
+        agentId: BigInt(agentId),
+        headersFile: join(p.dataDir, 'wal', `agent-${agentId}.headers.jsonl`),
+        onBatch: p.onBatch,
+      })
+      const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator })
+      await runtime.recover()
+      await host.#index()
+      const interval = p.commitIntervalMs ?? Math.max(200, Math.min(2_000, (p.agent.policy.commitDeadline * 1000) / 4))
+      committer.start(interval, p.onCommitError ?? (() => {}))
+      return host
+    } catch (err) {
+      await wal.close().catch(() => {})
+      throw err
+    }
+  }
+
+  /** Runs a task once per action id. */
+  run(task: unknown, actionId: string): Promise<RunResult> {
+    const done = this.#done.get(actionId)
+    if (done) return Promise.resolve(done)
+    let running = this.#running.get(actionId)
+    if (!running) {
+      running = this.runtime
+        .run(task, { actionId })
+        .then((r) => {
+          this.#done.set(actionId, r)
+          return r
+        })
+        .finally(() => this.#running.delete(actionId))
+      this.#running.set(actionId, running)
+    }
+    return running
+  }
+
+  /** The steps of one action, from the WAL. */
+  async action(actionId: string): Promise<ActionRecord> {
+    const { steps } = await this.wal.readAll()
+    return summarize(actionId, steps.filter((s) => s.actionId === actionId))
+  }
+
+  /** Commits everything written so far. */
+  flush(): Promise<CommittedBatchInfo[]> {
+    return this.committer.flush()
+  }
+
+  /** Stops committing (after a final flush) and releases the WAL. */
+  async close(options: { flush?: boolean } = {}): Promise<void> {
+    await this.committer.stop()
+    if (options.flush ?? true) await this.committer.flush().catch(() => {})
+    await this.wal.close()
+  }
+
+  /** Finished actions found in the WAL, so a retried task is answered from it. */
+  async #index(): Promise<void> {
+    const { steps } = await this.wal.readAll()
+    const byAction = new Map<string, Step[]>()
+    for (const s of steps) {
+      const list = byAction.get(s.actionId) ?? []
+      list.push(s)
+      byAction.set(s.actionId, list)
+    }
+    for (const [actionId, list] of byAction) {
+      const a = summarize(actionId, list)
+      if (a.done) this.#done.set(actionId, { actionId, output: a.output ?? null, txHashes: a.txHashes, stepIndices: list.map((s) => s.index) })
+    }
+  }
+}
+
+function summarize(actionId: string, steps: Step[]): ActionRecord {
+  const out = steps.find((s) => s.kind === 'output')
+  const txHashes: Hex[] = []
+  for (const s of steps) {
+    if (s.kind !== 'tool' || s.outcome.status !== 'ok') continue
+    collectHashes(s.outcome.result, txHashes)
+  }
+  return { actionId, done: !!out, output: out?.kind === 'output' ? out.result : undefined, txHashes, steps }
+}
+
+function collectHashes(v: unknown, into: Hex[]): void {
+  if (Array.isArray(v)) return v.forEach((x) => collectHashes(x, into))
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if ((k === 'hash' || k === 'txHash') && typeof x === 'string' && /^0x[0-9a-fA-F]{64}$/.test(x)) into.push(x as Hex)
+      else collectHashes(x, into)
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { AgentRecordError } from './errors.js'
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
+const hex = z.string().regex(/^0x[0-9a-fA-F]*$/)
+
+/** What `covenant deploy` remembers about an agent it deployed (no secrets: keystores are encrypted files). */
+export const agentRecordSchema = z.object({
+  version: z.literal(1),
+  name: z.string(),
+  agentId: z.string().regex(/^\d+$/),
+  chainId: z.number().int(),
+  agentRegistry: address,
+  manifestHash: hex,
+  manifestCommitment: hex,
+  policyVersion: z.number().int().positive(),
+  pendingVersion: z.number().int().nullable(),
+  source: z.string().nullable(),
+  owner: address,
+  operator: z.object({ address, keystore: z.string() }),
+  wallet: z.object({ address, keystore: z.string() }),
+  deployedAt: z.number().int(),
+})
+export type AgentRecord = z.infer<typeof agentRecordSchema>
+
+export function agentsDir(dataDir: string): string {
+  return join(dataDir, 'agents')
+}
+
+export function agentRecordFile(dataDir: string, name: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) {
+    throw new AgentRecordError(`Agent name "${name}" cannot name a file.`, {
+      metaMessages: ['Use letters, digits, ".", "_" and "-" in agent names.'],
+    })
+  }
+  return join(agentsDir(dataDir), `${name}.json`)
+}
+
+export function readAgentRecord(dataDir: string, name: string): AgentRecord | undefined {
+  const file = agentRecordFile(dataDir, name)
+  if (!existsSync(file)) return undefined
+  const parsed = agentRecordSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')))
+  if (!parsed.success) throw new AgentRecordError(`${file} is not an agent record.`, { details: z.prettifyError(parsed.error) })
+  return parsed.data
+}
+
+export function writeAgentRecord(dataDir: string, record: AgentRecord): string {
+  const file = agentRecordFile(dataDir, record.name)
+  mkdirSync(agentsDir(dataDir), { recursive: true })
+  writeFileSync(file, JSON.stringify(record, null, 2), { mode: 0o600 })
+  return file
+}
+
+export function listAgentRecords(dataDir: string): AgentRecord[] {
+  const dir = agentsDir(dataDir)
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .flatMap((f) => {
+      const r = agentRecordSchema.safeParse(JSON.parse(readFileSync(join(dir, f), 'utf8')))
+      return r.success ? [r.data] : []
+    })
+}

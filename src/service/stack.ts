@@ -1,0 +1,122 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createPublicClient, createWalletClient, http, type PublicClient } from 'viem'
+import type { HDAccount } from 'viem/accounts'
+import { startAnvil, type Anvil } from '../bonds/anvil.js'
+import { chainFor, createCovenantClient, type CovenantClient } from '../bonds/client.js'
+import { deployCovenant } from '../bonds/deploy.js'
+import { writeDeployment, type CovenantDeployment, type ProtocolParamsInput } from '../bonds/deployment.js'
+import { LocalDAStore } from '../da/localStore.js'
+import { startDAServer, type DAServer } from '../da/server.js'
+import { EigenDAProxyClient } from '../da/eigendaProxyClient.js'
+import type { DAClient } from '../da/client.js'
+import { devStackFile, type DevStackInfo } from '../cli/env.js'
+
+/** A running inference container, as `src/inference` starts it. */
+export type InferenceServerHandle = { url: string; close(): Promise<void> }
+export type InferenceStarter = (options: { port: number; host: string }) => Promise<InferenceServerHandle>
+
+export type StartLocalStackOptions = {
+  /** Local state: deployment, DA blobs, WALs, keystores. @defaultValue ./.covenant */
+  dataDir?: string | undefined
+  /** Start the inference container too. */
+  inference?: InferenceStarter | undefined
+  /** Protocol parameter overrides for the deployment. */
+  params?: Partial<ProtocolParamsInput> | undefined
+  /** Write `<dataDir>/dev.json` so other `covenant` commands find this stack. @defaultValue true */
+  announce?: boolean | undefined
+  /** Start from empty DA/WAL state. @defaultValue true (a fresh chain means fresh traces) */
+  fresh?: boolean | undefined
+  onProgress?: ((message: string) => void) | undefined
+}
+
+export type LocalStack = {
+  dataDir: string
+  anvil: Anvil
+  rpcUrl: string
+  deployment: CovenantDeployment
+  deploymentFile: string
+  /** The DA server (eigenda-proxy API) over the local store, and a client for it. */
+  daServer: DAServer
+  da: DAClient
+  inference: InferenceServerHandle | undefined
+  /** Funded dev accounts (anvil's well-known keys: dev only). */
+  accounts: HDAccount[]
+  client: CovenantClient
+  stop(): Promise<void>
+}
+
+/**
+ * The embedded defaults in one call: a real anvil chain with the contracts deployed, the
+ * DA server over a local content-addressed store, and (optionally) the inference
+ * container — everything on free local ports.
+ */
+export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<LocalStack> {
+  const dataDir = resolve(o.dataDir ?? '.covenant')
+  const say = o.onProgress ?? (() => {})
+  if (o.fresh ?? true) {
+    for (const sub of ['da', 'wal', 'agents', 'verifier', 'outbox']) rmSync(join(dataDir, sub), { recursive: true, force: true })
+  }
+  mkdirSync(dataDir, { recursive: true })
+  const stops: Array<() => Promise<void>> = []
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {})
+  }
+  try {
+    say('starting a local chain (anvil)…')
+    const anvil = await startAnvil({ accounts: 20 })
+    stops.push(() => anvil.stop())
+    const chain = chainFor(anvil.rpcUrl, anvil.chainId)
+    const deployment = await deployCovenant({
+      publicClient: createPublicClient({ chain, transport: http(anvil.rpcUrl), pollingInterval: 100 }) as PublicClient,
+      walletClient: createWalletClient({ chain, transport: http(anvil.rpcUrl), account: anvil.accounts[0]!, pollingInterval: 100 }),
+      params: o.params,
+      onProgress: (m) => say(`  ${m}`),
+    })
+    const deploymentFile = join(dataDir, 'deployment.json')
+    writeDeployment(deploymentFile, deployment)
+    say(`chain ${anvil.rpcUrl} (id ${anvil.chainId}), contracts deployed`)
+
+    const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(dataDir, 'da') }), port: 0 })
+    stops.push(() => daServer.close())
+    say(`DA server (eigenda-proxy API) at ${daServer.url}`)
+
+    let inference: InferenceServerHandle | undefined
+    if (o.inference) {
+      inference = await o.inference({ port: 0, host: '127.0.0.1' })
+      stops.push(() => inference!.close())
+      say(`inference container at ${inference.url}`)
+    }
+
+    const info: DevStackInfo = {
+      version: 1,
+      pid: process.pid,
+      rpcUrl: anvil.rpcUrl,
+      daUrl: daServer.url,
+      ...(inference ? { inferenceUrl: inference.url } : {}),
+      deploymentFile,
+      chainId: anvil.chainId,
+    }
+    if (o.announce ?? true) {
+      const file = devStackFile(dataDir)
+      writeFileSync(file, JSON.stringify(info, null, 2))
+      stops.unshift(async () => rmSync(file, { force: true }))
+    }
+    return {
+      dataDir,
+      anvil,
+      rpcUrl: anvil.rpcUrl,
+      deployment,
+      deploymentFile,
+      daServer,
+      da: new EigenDAProxyClient({ url: daServer.url }),
+      inference,
+      accounts: anvil.accounts,
+      client: createCovenantClient({ rpcUrl: anvil.rpcUrl, deployment, pollingInterval: 100 }),
+      stop,
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events'
+import { Redis } from 'ioredis'
+import { z } from 'zod'
+
+/** Where a task stands. `failed` covers policy refusals (final) and exhausted retries. */
+export const TASK_STATUSES = ['queued', 'running', 'completed', 'failed'] as const
+export type TaskStatus = (typeof TASK_STATUSES)[number]
+
+const json = z.json()
+
+export const taskStateSchema = z.object({
+  taskId: z.string(),
+  agentId: z.string(),
+  agentName: z.string(),
+  status: z.enum(TASK_STATUSES),
+  task: json,
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  attempts: z.number().int(),
+  result: z
+    .object({ output: json, txHashes: z.array(z.string()), stepIndices: z.array(z.number().int()) })
+    .nullable(),
+  error: z.object({ name: z.string(), message: z.string(), final: z.boolean() }).nullable(),
+  /** The committed batches holding the task's steps, once committed. */
+  commitments: z.array(
+    z.object({ sequence: z.number().int(), root: z.string(), daCommitment: z.string(), txHash: z.string().nullable() }),
+  ),
+  /** Progress lines, in order. */
+  events: z.array(z.object({ at: z.number(), message: z.string() })),
+})
+export type TaskState = z.infer<typeof taskStateSchema>
+
+export type TaskEvent = { taskId: string; state: TaskState }
+
+/**
+ * Task status, shared by the HTTP API and the workers: Redis when the service runs on
+ * BullMQ (any process can read any task), memory otherwise. Updates are published so the
+ * API can stream them as server-sent events.
+ */
+export interface TaskStore {
+  /** Creates the task unless one with this id exists; returns the stored state. */
+  create(state: TaskState): Promise<{ state: TaskState; created: boolean }>
+  get(taskId: string): Promise<TaskState | undefined>
+  update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined>
+  list(options?: { agentId?: string | undefined; limit?: number | undefined }): Promise<TaskState[]>
+  subscribe(listener: (e: TaskEvent) => void): Promise<() => void>
+  close(): Promise<void>
+}
+
+export function createTaskStore(options: { redisUrl?: string | undefined; prefix?: string | undefined } = {}): TaskStore {
+  return options.redisUrl ? new RedisTaskStore(options.redisUrl, options.prefix ?? 'covenant') : new MemoryTaskStore()
+}
+
+export function appendEvent(s: TaskState, message: string, at = Date.now()): TaskState {
+  return { ...s, updatedAt: at, events: [...s.events, { at, message }].slice(-200) }
+}
+
+class MemoryTaskStore implements TaskStore {
+  readonly #tasks = new Map<string, TaskState>()
+  readonly #events = new EventEmitter().setMaxListeners(0)
+
+  async create(state: TaskState) {
+    const existing = this.#tasks.get(state.taskId)
+    if (existing) return { state: existing, created: false }
+    this.#tasks.set(state.taskId, state)
+    this.#events.emit('event', { taskId: state.taskId, state })
+    return { state, created: true }
+  }
+  async get(taskId: string) {
+    return this.#tasks.get(taskId)
+  }
+  async update(taskId: string, patch: (s: TaskState) => TaskState) {
+    const s = this.#tasks.get(taskId)
+    if (!s) return undefined
+    const next = patch(s)
+    this.#tasks.set(taskId, next)
+    this.#events.emit('event', { taskId, state: next })
+    return next
+  }
+  async list(o: { agentId?: string | undefined; limit?: number | undefined } = {}) {
+    return [...this.#tasks.values()]
+      .filter((t) => o.agentId === undefined || t.agentId === o.agentId)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(0, o.limit ?? 100)
+  }
+  async subscribe(listener: (e: TaskEvent) => void) {
+    this.#events.on('event', listener)
+    return () => void this.#events.off('event', listener)
+  }
+  async close() {
+    this.#events.removeAllListeners()
+  }
+}
+
+// Updates are read-modify-write under WATCH/MULTI, so two processes never lose each other's changes.
+class RedisTaskStore implements TaskStore {
+  readonly #redis: Redis
+  readonly #sub: Redis
+  readonly #prefix: string
+  readonly #emitter = new EventEmitter().setMaxListeners(0)
+  #subscribed = false
+
+  constructor(url: string, prefix: string) {
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false })
+    this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
+    this.#prefix = prefix
+  }
+  #key(id: string) {
+    return `${this.#prefix}:task:${id}`
+  }
+  get #index() {
+    return `${this.#prefix}:tasks`
+  }
+  get #channel() {
+    return `${this.#prefix}:task-events`
+  }
+  async #publish(state: TaskState) {
+    await this.#redis.publish(this.#channel, JSON.stringify({ taskId: state.taskId, state }))
+  }
+  async create(state: TaskState) {
+    const ok = await this.#redis.set(this.#key(state.taskId), JSON.stringify(state), 'NX')
+    if (ok !== 'OK') return { state: (await this.get(state.taskId))!, created: false }
+    await this.#redis.zadd(this.#index, state.createdAt, state.taskId)
+    await this.#publish(state)
+    return { state, created: true }
+  }
+  async get(taskId: string) {
+    const raw = await this.#redis.get(this.#key(taskId))
+    return raw ? taskStateSchema.parse(JSON.parse(raw)) : undefined
+  }
+  async update(taskId: string, patch: (s: TaskState) => TaskState) {
+    const key = this.#key(taskId)
+    for (let attempt = 0; attempt < 50; attempt++) {
+      await this.#redis.watch(key)
+      const raw = await this.#redis.get(key)
+      if (!raw) {
+        await this.#redis.unwatch()
+        return undefined
+      }
+      const next = patch(taskStateSchema.parse(JSON.parse(raw)))
+      const res = await this.#redis.multi().set(key, JSON.stringify(next)).exec()
+      if (res) {
+        await this.#publish(next)
+        return next
+      }
+    }
+    throw new Error(`task ${taskId}: too many concurrent updates`)
+  }
+  async list(o: { agentId?: string | undefined; limit?: number | undefined } = {}) {
+    const limit = o.limit ?? 100
+    const ids = await this.#redis.zrevrange(this.#index, 0, o.agentId === undefined ? limit - 1 : 10 * limit)
+    const states = (await Promise.all(ids.map((id) => this.get(id)))).filter((s): s is TaskState => !!s)
+    return states.filter((t) => o.agentId === undefined || t.agentId === o.agentId).slice(0, limit)
+  }
+  async subscribe(listener: (e: TaskEvent) => void) {
+    if (!this.#subscribed) {
+      this.#subscribed = true
+      await this.#sub.connect()
+      await this.#sub.subscribe(this.#channel)
+      this.#sub.on('message', (_ch, msg: string) => {
+        try {
+          const e = JSON.parse(msg) as TaskEvent
+          this.#emitter.emit('event', { taskId: e.taskId, state: taskStateSchema.parse(e.state) })
+        } catch {
+          // not ours: ignore
+        }
+      })
+    }
+    this.#emitter.on('event', listener)
+    return () => void this.#emitter.off('event', listener)
+  }
+  async close() {
+    this.#emitter.removeAllListeners()
+    this.#redis.disconnect()
+    this.#sub.disconnect()
+  }
+
+  /** Deletes every task under this prefix (tests). */
+  async clear() {
+    const ids = await this.#redis.zrange(this.#index, 0, -1)
+    if (ids.length) await this.#redis.del(...ids.map((id) => this.#key(id)))
+    await this.#redis.del(this.#index)
+  }
+}
