@@ -112,7 +112,8 @@ function checkEntry(entry: OutboxEntry, path: string): OutboxEntry {
   return e
 }
 
-function parseEntry(bytes: Uint8Array, path: string): OutboxEntry {
+/** Parses one outbox file's bytes; anything but a valid canonical entry is an {@link OutboxCorruptedError}. */
+export function parseEntry(bytes: Uint8Array, path: string): OutboxEntry {
   let value: unknown
   try {
     value = parseCanonical(bytes)

@@ -1,0 +1,88 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, describe, expect, test } from 'vitest'
+import { canonicalBytes } from '../trace/canonical.js'
+import { Outbox, parseEntry } from './outbox.js'
+import type { OutboxEntry } from './schemas.js'
+
+const dirs: string[] = []
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+async function tmp() {
+  const d = await mkdtemp(join(tmpdir(), 'covenant-outbox-'))
+  dirs.push(d)
+  return d
+}
+
+const FROM = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8'
+const entry = (nonce: number, over: Partial<OutboxEntry> = {}): OutboxEntry => ({
+  version: 1,
+  chainId: '31337',
+  from: FROM,
+  nonce,
+  walletStepIndex: 10 + nonce,
+  walletStepLeaf: `0x${'ab'.repeat(32)}`,
+  actionId: 'a',
+  state: 'signed',
+  raw: '0x02f86c',
+  hash: `0x${'cd'.repeat(32)}`,
+  receipt: null,
+  error: null,
+  updatedAt: 1,
+  ...over,
+})
+
+describe('Outbox', () => {
+  test('creates entries exclusively, moves their state, never changes their transaction, and reads them back', async () => {
+    const dir = await tmp()
+    const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    await outbox.create(entry(0))
+    await outbox.create(entry(0)) // the same transaction again: fine
+    await expect(outbox.create(entry(0, { hash: `0x${'ee'.repeat(32)}` }))).rejects.toMatchObject({ name: 'OutboxCorruptedError' })
+    await expect(outbox.update(entry(0, { raw: '0x02ff', state: 'signed' }))).rejects.toThrow(/would change the signed transaction/)
+    await expect(outbox.update(entry(0, { state: 'mined' }))).rejects.toThrow(/receipt belongs to mined entries only/)
+    const receipt = { blockNumber: '5', blockHash: `0x${'11'.repeat(32)}`, status: 'success', gasUsed: '21000' } as const
+    await outbox.update(entry(0, { state: 'mined', receipt }))
+    await outbox.create(entry(1, { state: 'abandoned', raw: null, hash: null, error: 'nonce taken' }))
+    await writeFile(join(outbox.dir, `${'2'.padStart(20, '0')}.json.tmp-1-abc`), 'half a write')
+    const again = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    expect(again.entries().map((e) => [e.nonce, e.state])).toEqual([
+      [0, 'mined'],
+      [1, 'abandoned'],
+    ])
+    expect(await readdir(again.dir)).toHaveLength(2) // the torn temp file is gone
+  })
+
+  test('refuses files that are not its own entries', async () => {
+    const dir = await tmp()
+    const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    await writeFile(outbox.pathOf(3), canonicalBytes(entry(4)))
+    await expect(Outbox.open({ dir, chainId: 31337, from: FROM })).rejects.toThrow(/holds nonce 4/)
+    await writeFile(outbox.pathOf(3), canonicalBytes(entry(3, { chainId: '1' })))
+    await expect(Outbox.open({ dir, chainId: 31337, from: FROM })).rejects.toThrow(/belongs to .* on chain 1/)
+    await writeFile(outbox.pathOf(3), JSON.stringify(entry(3), null, 2))
+    await expect(Outbox.open({ dir, chainId: 31337, from: FROM })).rejects.toThrow(/not canonical JSON/)
+    await writeFile(outbox.pathOf(3), canonicalBytes(entry(3)))
+    await writeFile(join(outbox.dir, 'notes.txt'), 'x')
+    await expect(Outbox.open({ dir, chainId: 31337, from: FROM })).rejects.toThrow(/unexpected file/)
+  })
+
+  test('1,000 mutated entries: each parses to a valid entry or is an OutboxCorruptedError, never a crash', () => {
+    const good = canonicalBytes(entry(7))
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: good.length - 1 }), fc.integer({ min: 0, max: 255 }), fc.boolean(), (at, byte, cut) => {
+        const bytes = cut ? good.slice(0, at) : Uint8Array.from(good)
+        if (!cut) bytes[at] = byte
+        try {
+          expect(parseEntry(bytes, 'x').version).toBe(1)
+        } catch (e) {
+          expect((e as Error).name).toBe('OutboxCorruptedError')
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
