@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto'
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { streamSSE } from 'hono/streaming'
+import { z } from 'zod'
+import type { CovenantClient } from '../bonds/client.js'
+import { getBond } from '../bonds/actions/getBond.js'
+import { getAgent } from '../bonds/actions/getAgent.js'
+import { listDisputes } from '../bonds/actions/getDispute.js'
+import type { DAClient } from '../da/client.js'
+import { parseCanonical } from '../trace/canonical.js'
+import type { JobQueue } from '../verify/queue.js'
+import type { JsonValue } from '../trace/schemas.js'
+import { explorerHtml } from './explorer.js'
+import type { TaskJobData, TaskJobResult } from './worker.js'
+import type { AgentRecord } from './agentRecord.js'
+import type { TaskState, TaskStore } from './taskStore.js'
+
+export const MAX_TASK_BYTES = 256 * 1024
+
+export const taskRequestSchema = z.strictObject({
+  agent: z.string().min(1).max(128).describe('agent name or id'),
+  task: z.json().describe('what the agent should do (any JSON; a string for chat agents)'),
+  actionId: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/, 'actionId must look like <agentId>-<12 lowercase hex>')
+    .optional()
+    .describe('idempotency key: re-sending a task with the same actionId never runs it twice'),
+})
+
+export type ServiceAppOptions = {
+  agents: readonly AgentRecord[]
+  queues: ReadonlyMap<string, JobQueue<TaskJobData, TaskJobResult>>
+  store: TaskStore
+  client: CovenantClient
+  da: DAClient
+  /** Checks an action against the committed trace (src/verify's verifyAction). */
+  verifyAction?: ((actionId: string) => Promise<unknown>) | undefined
+  /** Operator-signed batch headers of an agent (the committer's headers file). */
+  signedHeaders?: ((agentId: string) => Promise<unknown[]>) | undefined
+}
+
+type ErrorBody = { error: { code: string; message: string; issues?: string[] } }
+
+function fail(c: Context, status: 400 | 404 | 413 | 415 | 500 | 503, code: string, message: string, issues?: string[]) {
+  const body: ErrorBody = { error: { code, message, ...(issues ? { issues } : {}) } }
+  return c.json(body, status)
+}
+
+const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))) as JsonValue
+
+/**
+ * The service's HTTP API:
+ *   POST /tasks               enqueue a task → 202 { taskId }
+ *   GET  /tasks[?agent=]      recent tasks
+ *   GET  /tasks/:id           status, result, action id, trace commitments, tx hashes
+ *   GET  /tasks/:id/events    progress as server-sent events
+ *   GET  /agents              deployed agents with bond and status
+ *   GET  /agents/:id          manifest, bond, policy, disputes
+ *   GET  /agents/:id/headers  operator-signed batch headers (receipts for equivocation checks)
+ *   GET  /actions/:id         the action's steps from DA, checked against the chain, with a verdict
+ *   GET  /disputes            every dispute and slash
+ *   GET  /                    the explorer page
+ */
+export function createServiceApp(o: ServiceAppOptions): Hono {
+  const app = new Hono()
+  const byKey = (key: string) => o.agents.find((a) => a.name === key || a.agentId === key)
+
+  app.onError((err, c) => fail(c, 500, 'internal', (err as { shortMessage?: string }).shortMessage ?? err.message.split('\n')[0] ?? 'error'))
+  app.notFound((c) => fail(c, 404, 'not_found', `No route ${c.req.method} ${c.req.path}.`))
+
+  app.get('/health', (c) => c.json({ ok: true, agents: o.agents.length }))
+  app.get('/', (c) => c.html(explorerHtml()))
+
+  app.post(
+    '/tasks',
+    bodyLimit({ maxSize: MAX_TASK_BYTES, onError: (c) => fail(c, 413, 'too_large', `A task body may be at most ${MAX_TASK_BYTES} bytes.`) }),
+    async (c) => {
+      if (!(c.req.header('content-type') ?? '').includes('application/json')) {
+        return fail(c, 415, 'unsupported_media_type', 'Send the task as JSON (Content-Type: application/json).')
+      }
+      let body: unknown
+      try {
+        body = await c.req.json()
+      } catch {
+        return fail(c, 400, 'bad_json', 'The body is not valid JSON.')
+      }
+      const parsed = taskRequestSchema.safeParse(body)
+      if (!parsed.success) {
+        return fail(c, 400, 'bad_request', 'The task request is not valid.', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`))
+      }
+      const agent = byKey(parsed.data.agent)
+      if (!agent) return fail(c, 404, 'unknown_agent', `No deployed agent "${parsed.data.agent}". Known: ${o.agents.map((a) => a.name).join(', ')}.`)
+      const queue = o.queues.get(agent.agentId)
+      if (!queue) return fail(c, 503, 'no_queue', `Agent ${agent.name} has no task queue in this service.`)
+      const taskId = parsed.data.actionId ?? `${agent.agentId}-${randomBytes(6).toString('hex')}`
+      if (!taskId.startsWith(`${agent.agentId}-`)) return fail(c, 400, 'bad_request', `actionId must start with "${agent.agentId}-" for agent ${agent.name}.`)
+      const now = Date.now()
+      const { state, created } = await o.store.create({
+        taskId,
+        agentId: agent.agentId,
+        agentName: agent.name,
+        status: 'queued',
+        task: parsed.data.task,
+        createdAt: now,
+        updatedAt: now,
+        attempts: 0,
+        result: null,
+        error: null,
+        commitments: [],
+        events: [{ at: now, message: 'queued' }],
+      })
+      if (created) await queue.add(taskId, { taskId, task: parsed.data.task }, { name: 'task' })
+      return c.json({ taskId, status: state.status, created, links: { self: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, action: `/actions/${taskId}` } }, created ? 202 : 200)
+    },
+  )
+
+  app.get('/tasks', async (c) => {
+    const agentKey = c.req.query('agent')
+    const agent = agentKey ? byKey(agentKey) : undefined
+    if (agentKey && !agent) return fail(c, 404, 'unknown_agent', `No deployed agent "${agentKey}".`)
+    return c.json({ tasks: (await o.store.list({ agentId: agent?.agentId, limit: 200 })).map(view) })
+  })
+
+  app.get('/tasks/:id', async (c) => {
+    const s = await o.store.get(c.req.param('id'))
+    return s ? c.json(view(s)) : fail(c, 404, 'unknown_task', `No task ${c.req.param('id')}.`)
+  })
+
+  app.get('/tasks/:id/events', async (c) => {
+    const id = c.req.param('id')
+    const first = await o.store.get(id)
+    if (!first) return fail(c, 404, 'unknown_task', `No task ${id}.`)
+    return streamSSE(c, async (stream) => {
+      let last = first
+      let wake: (() => void) | undefined
+      const unsubscribe = await o.store.subscribe((e) => {
+        if (e.taskId !== id) return
+        last = e.state
+        wake?.()
+      })
+      try {
+        let sent = 0
+        let sentStatus = ''
+        for (;;) {
+          const events = last.events.slice(sent)
+          for (const ev of events) await stream.writeSSE({ event: 'progress', data: JSON.stringify(ev) })
+          sent = last.events.length
+          if (last.status !== sentStatus) {
+            sentStatus = last.status
+            await stream.writeSSE({ event: 'status', data: JSON.stringify(view(last)) })
+          }
+          const final = last.status === 'completed' || last.status === 'failed'
+          if (final && last.commitments.length > 0) break
+          if (stream.aborted) break
+          await new Promise<void>((resolve) => {
+            wake = resolve
+            setTimeout(resolve, final ? 5_000 : 15_000)
+          })
+          if (final && Date.now() - last.updatedAt > 30_000) break
+        }
+        await stream.writeSSE({ event: 'end', data: JSON.stringify(view(last)) })
+      } finally {
+        unsubscribe()
+      }
+    })
+  })
+
+  app.get('/agents', async (c) => {
+    const agents = await Promise.all(
+      o.agents.map(async (a) => {
+        const [bond, onChain] = await Promise.all([getBond(o.client, BigInt(a.agentId)), getAgent(o.client, BigInt(a.agentId))])
+        return { name: a.name, agentId: a.agentId, wallet: a.wallet.address, operator: a.operator.address, manifestHash: a.manifestHash, bond: json(bond), openDisputes: onChain.openDisputes, activeVersion: onChain.activeVersion }
+      }),
+    )
+    return c.json({ agents })
+  })
+
+  app.get('/agents/:id', async (c) => {
+    const a = byKey(c.req.param('id'))
+    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent "${c.req.param('id')}".`)
+    const id = BigInt(a.agentId)
+    const [bond, onChain, disputes, manifestBytes] = await Promise.all([
+      getBond(o.client, id),
+      getAgent(o.client, id),
+      listDisputes(o.client, { agentId: id }),
+      o.da.get(a.manifestCommitment as `0x${string}`).catch(() => undefined),
+    ])
+    return c.json({
+      name: a.name,
+      agentId: a.agentId,
+      owner: onChain.owner,
+      operator: onChain.operator,
+      wallet: onChain.wallet,
+      manifestHash: a.manifestHash,
+      manifestCommitment: a.manifestCommitment,
+      manifest: manifestBytes ? parseCanonical(manifestBytes) : null,
+      policy: json(onChain.active.policy),
+      activeVersion: onChain.activeVersion,
+      pendingVersion: onChain.pendingVersion,
+      openDisputes: onChain.openDisputes,
+      bond: json(bond),
+      disputes: json(disputes),
+    })
+  })
+
+  app.get('/agents/:id/headers', async (c) => {
+    const a = byKey(c.req.param('id'))
+    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent "${c.req.param('id')}".`)
+    return c.json({ headers: o.signedHeaders ? await o.signedHeaders(a.agentId) : [] })
+  })
+
+  app.get('/actions/:id', async (c) => {
+    const id = c.req.param('id')
+    if (!/^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/.test(id)) return fail(c, 400, 'bad_action_id', 'An action id looks like <agentId>-<12 lowercase hex>.')
+    if (!o.verifyAction) return fail(c, 503, 'no_verifier', 'This service has no verifier configured.')
+    try {
+      return c.json(json(await o.verifyAction(id)))
+    } catch (err) {
+      const e = err as { name?: string; shortMessage?: string; message?: string }
+      if (e.name === 'ActionNotFoundError') return fail(c, 404, 'unknown_action', e.shortMessage ?? 'not committed yet')
+      throw err
+    }
+  })
+
+  app.get('/disputes', async (c) => c.json({ disputes: json(await listDisputes(o.client)) }))
+
+  return app
+}
+
+function view(s: TaskState) {
+  return {
+    taskId: s.taskId,
+    actionId: s.taskId,
+    agent: s.agentName,
+    agentId: s.agentId,
+    status: s.status,
+    task: s.task,
+    result: s.result?.output ?? null,
+    txHashes: s.result?.txHashes ?? [],
+    error: s.error,
+    commitments: s.commitments,
+    attempts: s.attempts,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    events: s.events,
+  }
+}
