@@ -90,4 +90,4 @@ test(`SIGKILL at random points during appends loses no acknowledged step (seed $
   }
   // Torn tails depend on where the kills land; report them rather than assert a count.
   console.info(`wal crash test: 10 SIGKILLs, ${acknowledged + 1} steps intact, ${torn} torn tails cut off`)
-})
+}, 240_000)

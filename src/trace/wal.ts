@@ -375,12 +375,12 @@ export class TraceWal {
     return this.#serial(async () => {
       const fh = this.#open()
       const scan = await recover(fh, this.paths.log, this.agentId)
-      if (scan.torn) {
-        this.#onWarning?.(scan.torn)
-        this.#size = scan.end
-        this.#head = scan.head
-        this.#failure = null
-      }
+      if (scan.torn) this.#onWarning?.(scan.torn)
+      // The disk is the truth. A failed append still keeps the WAL refusing appends: after
+      // a failed fsync the page cache may show data that never reached the disk, so only a
+      // fresh open() may trust the file again.
+      this.#size = scan.end
+      this.#head = scan.head
       return { steps: scan.steps, leaves: scan.leaves, torn: scan.torn }
     })
   }
