@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -74,6 +75,27 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
     const big = new Uint8Array(MAX_BLOB_BYTES + 1)
     const raw = await fetch(`${server.url}/put?commitment_mode=standard`, { method: 'POST', body: big as Uint8Array<ArrayBuffer> })
     expect(raw.status).toBe(413)
+    // without a Content-Length (chunked), the limit holds while streaming: the server answers
+    // 413 once it has seen too much, without waiting for (or storing) the rest
+    const chunkedStatus = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/put?commitment_mode=standard`, { method: 'POST' }, (res) => {
+        resolve(res.statusCode ?? 0)
+        res.resume()
+        req.destroy()
+      })
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)))
+      const chunk = new Uint8Array(1 << 20)
+      let sent = 0
+      const pump = () => {
+        while (sent <= MAX_BLOB_BYTES + (1 << 20) && !req.destroyed) {
+          sent += chunk.length
+          if (!req.write(chunk)) return req.once('drain', pump)
+        }
+        if (!req.destroyed) req.end()
+      }
+      pump()
+    })
+    expect(chunkedStatus).toBe(413)
     const unknown = commitmentToHex(localCommitment(bytesOf(5, 5)))
     expect((await fetch(`${server.url}/get/${unknown}?commitment_mode=standard`)).status).toBe(404)
     for (const bad of ['0xzz', '0xc01', `0xc0${'11'.repeat(31)}`, '0x']) {
