@@ -1,0 +1,41 @@
+import type { AgentDefinition } from '../agent/defineAgent.js'
+import type { ChatInference, OnnxInference } from '../agent/runtime.js'
+import { createChatModel } from '../inference/openaiBackend.js'
+import { createModerationClassifier } from '../inference/moderation.js'
+import { createOnnxBackend } from '../inference/onnxBackend.js'
+import { replay } from '../inference/replay.js'
+import type { Replayer } from '../verify/inference.js'
+import { ServiceConfigError } from './errors.js'
+
+/**
+ * The inference clients a service gives its agents: a recording LangChain chat model for
+ * chat agents (the local inference container unless the agent names another endpoint),
+ * and an ONNX runner for ONNX agents (the moderation classifier, or any shipped model fed
+ * with tensors).
+ */
+export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
+  return {
+    chat(agent: AgentDefinition): ChatInference | undefined {
+      if (agent.model.kind !== 'chat') return undefined
+      const baseURL = agent.model.baseURL ?? (o.inferenceUrl ? `${o.inferenceUrl.replace(/\/$/, '')}/v1` : undefined)
+      if (!baseURL) {
+        throw new ServiceConfigError(`Agent ${agent.name} needs a chat endpoint.`, {
+          metaMessages: ['Start the inference container (`covenant inference serve`, or `covenant dev`) or give the agent a model.baseURL.'],
+        })
+      }
+      return createChatModel({ baseURL, model: agent.model.model })
+    },
+    async onnx(agent: AgentDefinition): Promise<OnnxInference | undefined> {
+      if (agent.model.kind !== 'onnx') return undefined
+      if (agent.model.model === 'moderation') return createModerationClassifier()
+      const backend = await createOnnxBackend({ model: agent.model.model })
+      return { infer: (input) => backend.run(input as never) }
+    },
+  }
+}
+
+/** Replays records on this machine with src/inference (models found by digest). */
+export const localReplayer: Replayer = async (record, rule) => {
+  const r = await replay(record, rule.mode === 'tolerance' ? { mode: 'tolerance', tolerance: { maxAbsDiff: rule.tolerance?.maxAbsDiff, argmaxMustAgree: rule.tolerance?.argmax } } : { mode: 'exact' })
+  return { match: r.match, expectedHash: r.expectedHash, actualHash: r.actualHash, diff: r.diff }
+}
