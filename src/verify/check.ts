@@ -268,7 +268,7 @@ async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<Dispute
   const deadline = sentAt + version.policy.commitDeadline
   const now = await chainNow(ctx.client)
   if (now <= deadline) return { decided: false, reason: `the commit deadline (${deadline}) has not passed`, final: false }
-  const cover = await untracedCoverage(ctx, d.agentId, tx, deadline)
+  const cover = await untracedCoverage(ctx, d.agentId, tx, deadline, { refresh: true })
   if (cover.covered) return { decided: true, agentAtFault: false, reason: cover.reason }
   if (cover.unknown) return { decided: false, reason: cover.reason, final: false }
   return { decided: true, agentAtFault: true, reason: cover.reason }
@@ -280,9 +280,10 @@ export async function untracedCoverage(
   agentId: bigint,
   tx: { hash: Hex; chainId?: number | undefined; from: Hex; to: Hex | null; value: bigint; input: Hex; nonce: number },
   deadline: number,
+  options: { refresh?: boolean | undefined } = {},
 ): Promise<{ covered: boolean; unknown: boolean; reason: string }> {
   const chainId = tx.chainId ?? ctx.index.client.deployment.chainId
-  const { steps, unreadable } = await ctx.index.walletSteps(agentId, tx.nonce)
+  const { steps, unreadable } = await ctx.index.walletSteps(agentId, tx.nonce, options)
   const match = steps.find((s) => stepCoversTx(s.step, { ...tx, chainId }))
   if (match && match.committedAt <= deadline) {
     return { covered: true, unknown: false, reason: `covered by step ${match.step.index} in batch ${match.sequence}` }

@@ -122,6 +122,7 @@ export class VerifierNode {
   #worker: JobWorker | undefined
   #state: VerifierState | undefined
   #running: Promise<void> | undefined
+  #passes = 0
   #stopping = false
   #wake: (() => void) | undefined
 
@@ -176,6 +177,21 @@ export class VerifierNode {
   /** The verifier account, when the node has one. */
   get address(): Address | null {
     return this.client.walletClient?.account.address ?? null
+  }
+
+  /** Completed passes (each: a block range or none, then the periodic checks). */
+  get passes(): number {
+    return this.#passes
+  }
+
+  /** Resolves once `n` more passes have completed (each starts after this call). */
+  async nextPasses(n = 1, timeoutMs = 60_000): Promise<void> {
+    const target = this.#passes + n + 1
+    const started = Date.now()
+    while (this.#passes < target) {
+      if (Date.now() - started > timeoutMs) throw new Error(`the verifier did not complete ${n} passes in ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
   }
 
   get queue(): JobQueue<ReplayJobData, ReplayJobResult> {
@@ -309,6 +325,7 @@ export class VerifierNode {
       more = step.to < step.head - BigInt(this.#o.confirmations ?? 0)
     }
     await this.#periodic()
+    this.#passes++
     return more
   }
 
@@ -454,9 +471,10 @@ export class VerifierNode {
     for (const p of state.pendingTxs) {
       try {
         const tx = { hash: p.txHash, from: p.from, to: p.to, value: BigInt(p.value), input: p.input, nonce: p.nonce }
-        const cover = await untracedCoverage(this.#ctx, BigInt(p.agentId), tx, p.deadline)
+        const due = now > p.deadline
+        const cover = await untracedCoverage(this.#ctx, BigInt(p.agentId), tx, p.deadline, { refresh: due })
         if (cover.covered) continue
-        if (now <= p.deadline) {
+        if (!due) {
           keep.push(p)
           continue
         }

@@ -6,6 +6,8 @@ import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } 
 
 export type CheckedBatch = { ev: BatchEvent; check: BatchCheck }
 
+type WalletIndex = { byNonce: Map<number, CoveringStep[]>; indexed: Set<bigint>; unavailable: Set<bigint>; loaded: boolean }
+
 export type CoveringStep = { step: WalletStep; sequence: bigint; committedAt: number }
 
 /**
@@ -22,7 +24,7 @@ export class TraceIndex {
   #batches = new Map<string, CheckedBatch>()
   #heads = new Map<string, ChainHead>()
   /** per agent: wallet steps by nonce, and which sequences are indexed or unreadable */
-  #wallet = new Map<bigint, { byNonce: Map<number, CoveringStep[]>; indexed: Set<bigint>; unavailable: Set<bigint> }>()
+  #wallet = new Map<bigint, WalletIndex>()
 
   constructor(options: { client: CovenantClient; da: Pick<DAClient, 'get'>; maxCachedBatches?: number | undefined }) {
     this.client = options.client
@@ -92,20 +94,33 @@ export class TraceIndex {
    * agent has committed so far. `unreadable` lists batches whose steps are unknown (their
    * blob could not be fetched or is invalid).
    */
-  async walletSteps(agentId: bigint, nonce: number): Promise<{ steps: CoveringStep[]; unreadable: bigint[] }> {
+  async walletSteps(
+    agentId: bigint,
+    nonce: number,
+    options: { refresh?: boolean | undefined } = {},
+  ): Promise<{ steps: CoveringStep[]; unreadable: bigint[] }> {
     const w = this.#walletOf(agentId)
+    // the chain's logs are read on first use and when asked; in between, the batches the
+    // caller records keep the index current
+    if (!w.loaded || options.refresh || w.unavailable.size > 0) {
+      await this.#load(agentId, w)
+    }
+    return { steps: w.byNonce.get(nonce) ?? [], unreadable: [...w.unavailable] }
+  }
+
+  async #load(agentId: bigint, w: WalletIndex): Promise<void> {
     const events = await getBatchEvents(this.client, agentId)
+    w.loaded = true
     for (const ev of events) {
       if (w.indexed.has(ev.sequence)) continue
       const prev = ev.sequence > 0n ? this.#heads.get(`${agentId}/${ev.sequence - 1n}`) : undefined
       this.record(ev, await fetchAndCheckBatch(this.da, ev, prev))
     }
-    return { steps: w.byNonce.get(nonce) ?? [], unreadable: [...w.unavailable] }
   }
 
   #walletOf(agentId: bigint) {
     let w = this.#wallet.get(agentId)
-    if (!w) this.#wallet.set(agentId, (w = { byNonce: new Map(), indexed: new Set(), unavailable: new Set() }))
+    if (!w) this.#wallet.set(agentId, (w = { byNonce: new Map(), indexed: new Set(), unavailable: new Set(), loaded: false }))
     return w
   }
 }

@@ -1,0 +1,82 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { startTestChain, type TestChain } from '../fixtures/chain.js'
+import { disputeGameAbi, getBond, registerVerifier } from '../../src/bonds/index.js'
+import { increaseTime } from '../../src/bonds/devTime.js'
+import { LocalDAStore } from '../../src/da/index.js'
+import { VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
+import { createTestAgent, ETH, tempDir, toyReplayer, type TestAgent } from '../../src/verify/_testing.js'
+
+// An honest agent is never slashed by an honest verifier: 300 actions (input, inference,
+// a real payment within policy, output) committed in batches while a verifier runs.
+const ACTIONS = 300
+let chain: TestChain
+let node: VerifierNode
+let a: TestAgent
+const events: VerifierEvent[] = []
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  const root = await tempDir()
+  const da = new LocalDAStore({ dir: join(root, 'da') })
+  await registerVerifier(chain.as(5))
+  a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: root })
+  node = new VerifierNode({
+    client: chain.as(5),
+    da,
+    dataDir: join(root, 'verifier'),
+    replayer: toyReplayer,
+    localWorkers: 2,
+    pollIntervalMs: 100,
+    withheldGraceSeconds: 30,
+    onEvent: (e) => events.push(e),
+  })
+  await node.start()
+})
+
+afterAll(async () => {
+  await node?.stop()
+  await a?.op.close()
+  await chain?.stop()
+})
+
+it(`finds no fault in ${ACTIONS} honest actions and never disputes`, async () => {
+  const bondBefore = (await getBond(chain.reader, a.agentId)).eth
+  for (let i = 0; i < ACTIONS; i++) {
+    const actionId = `${a.agentId}-${i.toString(16).padStart(12, '0')}`
+    await a.op.append({ kind: 'input', actionId, timestamp: i, task: { pay: i } })
+    await a.op.infer(actionId, [i, i + 1, 2 * i])
+    // traced before it is sent, sent before the batch is committed: within the deadline
+    await a.op.pay(actionId, { to: chain.account(8).address, value: ETH('0.001') + BigInt(i) })
+    if (i % 50 === 49) await a.op.commit()
+  }
+  await a.op.commit()
+  const head = await chain.reader.publicClient.getBlockNumber()
+
+  // let the verifier catch up, then move past every commit deadline and let it look again
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    await node.nextPasses(1)
+    const st = node.state
+    if (st?.cursor && BigInt(st.cursor.block) >= head && st.pendingTxs.length === 0 && st.pendingBlobs.length === 0) break
+    if (Date.now() > deadline) throw new Error(`verifier did not catch up: ${JSON.stringify(st?.cursor)}, ${st?.pendingTxs.length} pending txs`)
+  }
+  await increaseTime(chain.reader.publicClient, 601)
+  await node.nextPasses(2)
+
+  const batches = events.filter((e): e is Extract<VerifierEvent, { type: 'batch' }> => e.type === 'batch')
+  expect(batches.length).toBe(ACTIONS / 50)
+  expect(batches.every((b) => b.status === 'ok' && b.faults === 0)).toBe(true)
+  expect(batches.reduce((n, b) => n + b.steps, 0)).toBe(ACTIONS * 5)
+  expect(events.filter((e) => e.type === 'fault' || e.type === 'challenge')).toEqual([])
+  expect(events.filter((e) => e.type === 'error')).toEqual([])
+  const disputes = await chain.reader.publicClient.readContract({
+    address: chain.deployment.contracts.disputeGame,
+    abi: disputeGameAbi,
+    functionName: 'disputeCount',
+  })
+  expect(disputes).toBe(0n)
+  expect((await getBond(chain.reader, a.agentId)).eth).toBe(bondBefore)
+  // every payment was seen and matched to its committed wallet step
+  expect(node.state?.pendingTxs).toEqual([])
+})
