@@ -1,0 +1,77 @@
+import type { Command } from 'commander'
+import { mnemonicToAccount } from 'viem/accounts'
+import { ANVIL_MNEMONIC } from '../../bonds/anvil.js'
+import { withAccount, type CovenantWriteClient } from '../../bonds/client.js'
+import { activateUpdate } from '../../bonds/actions/updateAgent.js'
+import { loadAgentFile } from '../../service/agentFile.js'
+import { readAgentRecord, writeAgentRecord } from '../../service/agentRecord.js'
+import { deployAgent, DEV_FUNDING } from '../../service/deployAgent.js'
+import { resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { printResult, progress, type GlobalOptions } from '../output.js'
+import { keystorePassword } from '../password.js'
+import { serveAgents, type ServeFlags } from './serve.js'
+
+type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean }
+
+/**
+ * `covenant deploy <agent-file>`: manifest → DA, register on chain, post the bond, then
+ * serve the agent (HTTP API + worker) unless `--no-serve`. Re-deploying a changed agent
+ * proposes an upgrade that activates after the policy delay (`--activate` then).
+ */
+export function register(program: Command): void {
+  withEnvOptions(
+    program
+      .command('deploy')
+      .argument('<agent-file>', 'a module whose default export is defineAgent({...})')
+      .description('register an agent on chain (manifest on DA, policy, bond) and serve it as a verifiable service')
+      .option('--no-serve', 'deploy only; do not start the service')
+      .option('--activate', 'activate a pending upgrade whose policy delay has passed')
+      .option('--port <n>', 'HTTP port of the service', '8787')
+      .option('--concurrency <n>', 'tasks run at once per agent', '1'),
+  ).action(async (file: string, _o, cmd: Command) => {
+    const options = cmd.optsWithGlobals<DeployOptions>()
+    const env = await resolveEnv(options)
+    const { agent, file: source } = await loadAgentFile(file)
+    const dev = env.deployment.chainId === 31337
+    let owner: CovenantWriteClient
+    if (env.account) owner = withAccount(env.client, env.account)
+    else if (dev) {
+      progress('no --keystore given: deploying as dev account 1 (dev chain only)')
+      owner = withAccount(env.client, mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: 1 }))
+    } else {
+      throw new Error('Deploying needs an owner account: pass --keystore <file> (password in COVENANT_PASSWORD).')
+    }
+    if (options.activate) {
+      const record = readAgentRecord(env.dataDir, agent.name)
+      if (!record?.pendingVersion) throw new Error(`Agent ${agent.name} has no pending upgrade to activate.`)
+      await activateUpdate(owner, { agentId: BigInt(record.agentId) })
+      writeAgentRecord(env.dataDir, { ...record, policyVersion: record.pendingVersion, pendingVersion: null })
+      progress(`activated version ${record.pendingVersion} of ${agent.name}`)
+    }
+    const password = keystorePassword(env.deployment.chainId)
+    const deployed = await deployAgent({
+      owner,
+      da: env.da,
+      dataDir: env.dataDir,
+      agent,
+      source,
+      password,
+      fund: dev ? DEV_FUNDING : undefined,
+      mintDevToken: dev,
+      endpoints: env.inferenceUrl ? [`${env.inferenceUrl}/v1`] : undefined,
+      onProgress: progress,
+    })
+    printResult(
+      { outcome: deployed.outcome, ...deployed.record, readyAt: deployed.readyAt ?? null },
+      options,
+      (r) =>
+        [
+          `${r.name}: ${r.outcome} as agent #${r.agentId}`,
+          `  manifest ${r.manifestHash} (DA ${r.manifestCommitment.slice(0, 18)}…)`,
+          `  operator ${r.operator.address}  wallet ${r.wallet.address}`,
+          ...(r.readyAt ? [`  upgrade activates after ${new Date(r.readyAt * 1000).toISOString()} (covenant deploy ${file} --activate)`] : []),
+        ].join('\n'),
+    )
+    if (options.serve) await serveAgents(env, [agent.name], options, password)
+  })
+}

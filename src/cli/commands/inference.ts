@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { type Command, InvalidArgumentError } from 'commander'
+import {
+  createModelStore,
+  ephemeralContainerKey,
+  loadOrCreateContainerKey,
+  replay,
+  startInferenceServer,
+} from '../../inference/index.js'
+import { evaluateChat, evaluateModeration } from '../../inference/evaluate.js'
+import { type GlobalOptions, printResult, progress } from '../output.js'
+
+function parsePort(value: string): number {
+  const port = Number(value)
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError('expected a port number 0-65535 (0 picks a free one)')
+  return port
+}
+
+function parseNumber(value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number')
+  return n
+}
+
+type ServeOptions = GlobalOptions & { port: number; host: string; keyFile?: string; models?: string }
+type ReplayCliOptions = GlobalOptions & { mode?: 'exact' | 'tolerance'; maxAbsDiff?: number; argmax: boolean; models?: string }
+
+/**
+ * `covenant inference …`: the inference container and the tools around it.
+ * - `serve`: OpenAI-compatible container for the shipped ONNX models, signed receipts,
+ *   simulated attestation. Runs until SIGINT/SIGTERM.
+ * - `models`: the models found and their digests (what a manifest pins).
+ * - `replay <record.json>`: re-executes a replay record; exit code 2 on a mismatch.
+ * - `eval`: the shipped eval sets through ONNX Runtime.
+ */
+export function register(program: Command): void {
+  const inference = program.command('inference').description('replayable inference: the inference container, models, replay')
+
+  inference
+    .command('serve')
+    .description('serve the shipped models: POST /v1/chat/completions, POST /v1/infer, GET /v1/models, GET /attestation (simulated quote)')
+    .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 8000)
+    .option('--host <h>', 'interface to listen on', '127.0.0.1')
+    .option('--key-file <path>', 'keep the signing key in this encrypted file (password from COVENANT_INFERENCE_KEY_PASSWORD); default: a new ephemeral key per start')
+    .option('--models <dir>', 'directory of models (<name>/model.onnx); default: the shipped models')
+    .action(async (_opts, cmd: Command) => {
+      const o = cmd.optsWithGlobals<ServeOptions>()
+      const key = o.keyFile ? loadOrCreateContainerKey(resolve(o.keyFile), process.env['COVENANT_INFERENCE_KEY_PASSWORD'] ?? '') : ephemeralContainerKey()
+      progress('loading models…')
+      const server = await startInferenceServer({
+        port: o.port,
+        host: o.host,
+        key,
+        ...(o.models ? { store: createModelStore({ root: resolve(o.models) }) } : {}),
+      })
+      const info = {
+        url: server.url,
+        baseURL: server.baseURL,
+        address: server.address,
+        keySource: key.source,
+        measurement: server.measurement,
+        attestation: { url: `${server.url}/attestation`, simulated: true },
+        models: server.models.map((m) => ({ name: m.model.name, kind: m.kind, digest: m.model.digest })),
+      }
+      printResult(info, o, (s) =>
+        [
+          `inference container on ${s.url} (OpenAI base URL ${s.baseURL})`,
+          ...s.models.map((m) => `  ${m.kind === 'chat' ? 'chat  ' : 'tensor'} ${m.name.padEnd(14)} ${m.digest}`),
+          `  receipts signed by ${s.address} (${s.keySource} key)`,
+          `  measurement ${s.measurement}`,
+          `  GET ${s.attestation.url} returns a SIMULATED quote: no TEE hardware backs it`,
+        ].join('\n'),
+      )
+      await new Promise<void>((done) => {
+        process.once('SIGINT', done)
+        process.once('SIGTERM', done)
+      })
+      progress('stopping the inference container…')
+      await server.close()
+    })
+
+  inference
+    .command('models')
+    .description('list the models, their sha256 digests and eval figures')
+    .option('--models <dir>', 'directory of models; default: the shipped models')
+    .action((_opts, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions & { models?: string }>()
+      const store = createModelStore(o.models ? { root: resolve(o.models) } : {})
+      const rows = store.list().map((m) => ({ name: m.name, digest: m.digest, sizeBytes: m.sizeBytes, path: m.path, eval: m.meta?.['eval'] ?? null }))
+      printResult(rows, o, (rs) => rs.map((r) => `${r.name.padEnd(14)} ${r.digest}  ${(r.sizeBytes / 1024).toFixed(0)} KiB`).join('\n'))
+    })
+
+  inference
+    .command('replay <record>')
+    .description('re-execute a replay record (a JSON file) and compare its output')
+    .option('--mode <m>', 'exact or tolerance (default: what the record says)')
+    .option('--max-abs-diff <x>', 'tolerance: largest allowed |difference| per output value', parseNumber)
+    .option('--no-argmax', 'tolerance: do not require the same argmax')
+    .option('--models <dir>', 'directory of models; default: the shipped models')
+    .action(async (file: string, _opts, cmd: Command) => {
+      const o = cmd.optsWithGlobals<ReplayCliOptions>()
+      if (o.mode && o.mode !== 'exact' && o.mode !== 'tolerance') throw new InvalidArgumentError('--mode must be exact or tolerance')
+      const record = JSON.parse(readFileSync(resolve(file), 'utf8')) as unknown
+      const result = await replay(record, {
+        ...(o.mode ? { mode: o.mode } : {}),
+        tolerance: { maxAbsDiff: o.maxAbsDiff, argmaxMustAgree: o.argmax },
+        ...(o.models ? { store: createModelStore({ root: resolve(o.models) }) } : {}),
+      })
+      printResult(result, o, (r) =>
+        [
+          r.match ? `MATCH (${r.mode})` : `MISMATCH (${r.mode})`,
+          `  expected ${r.expectedHash}`,
+          `  actual   ${r.actualHash}`,
+          ...(r.diff ? [`  ${r.diff.reason}`] : []),
+        ].join('\n'),
+      )
+      if (!result.match) process.exitCode = 2
+    })
+
+  inference
+    .command('eval')
+    .description('run the shipped eval sets through ONNX Runtime and print the figures')
+    .action(async (_opts, cmd: Command) => {
+      const o = cmd.optsWithGlobals<GlobalOptions>()
+      progress('moderation…')
+      const moderation = await evaluateModeration()
+      progress('covenant-chat…')
+      const { failures, ...chat } = await evaluateChat()
+      printResult({ moderation, chat, chatFailures: failures.length }, o, (r) =>
+        [
+          `moderation     accuracy ${r.moderation.accuracy} on ${r.moderation.size} (${Object.entries(r.moderation.bySplit).map(([k, v]) => `${k} ${v.accuracy}`).join(', ')})`,
+          `covenant-chat  exact match ${r.chat.accuracy} on ${r.chat.size} (${Object.entries(r.chat.bySplit).map(([k, v]) => `${k} ${v.accuracy}`).join(', ')})`,
+        ].join('\n'),
+      )
+    })
+}

@@ -1,0 +1,99 @@
+import type { Command } from 'commander'
+import { startService } from '../../service/service.js'
+import { loadDeployedAgents } from '../../service/hostedAgents.js'
+import { inferenceClients, localReplayer } from '../../service/inference.js'
+import { startServiceWorker } from '../../service/worker.js'
+import { createTaskStore } from '../../service/taskStore.js'
+import { daManifestSource } from '../../verify/manifest.js'
+import { resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
+import { printResult, progress, type GlobalOptions } from '../output.js'
+import { keystorePassword } from '../password.js'
+import { untilSignal } from './dev.js'
+
+export type ServeFlags = { port?: string | undefined; concurrency?: string | undefined; worker?: boolean | undefined }
+
+function positiveInt(v: string | undefined, fallback: number, what: string): number {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${what} must be an integer from 0 to 65535, not "${v}".`)
+  return n
+}
+
+/** Serves deployed agents until SIGINT/SIGTERM, then drains (running tasks finish and commit). */
+export async function serveAgents(env: CovenantEnv, names: readonly string[], flags: ServeFlags & GlobalOptions, password?: string) {
+  const agents = await loadDeployedAgents(env.dataDir, {
+    chainId: env.deployment.chainId,
+    agentRegistry: env.deployment.contracts.agentRegistry,
+    names,
+  })
+  const service = await startService({
+    agents,
+    deployment: env.deployment,
+    client: env.client,
+    rpcUrl: env.rpcUrl,
+    da: env.da,
+    dataDir: env.dataDir,
+    redisUrl: env.redisUrl,
+    port: positiveInt(flags.port, 8787, '--port'),
+    worker: flags.worker ?? true,
+    password: flags.worker === false ? undefined : (password ?? keystorePassword(env.deployment.chainId)),
+    inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
+    concurrency: positiveInt(flags.concurrency, 1, '--concurrency') || 1,
+    replayer: localReplayer,
+    manifests: [daManifestSource(env.da, ({ agentId }) => agents.find((a) => a.record.agentId === agentId.toString())?.record.manifestCommitment as `0x${string}` | undefined)],
+    onEvent: progress,
+  })
+  printResult({ url: service.url, agents: agents.map((a) => ({ name: a.agent.name, agentId: a.record.agentId })), queue: env.redisUrl ? 'bullmq' : 'in-process' }, flags, (s) =>
+    [`serving ${s.agents.map((a) => `${a.name} (#${a.agentId})`).join(', ')} on ${s.url} (queue: ${s.queue})`, `explorer: ${s.url}/`, 'Ctrl-C drains and stops'].join('\n'),
+  )
+  await untilSignal()
+  progress('draining: running tasks finish, steps are committed…')
+  await service.close()
+}
+
+export function register(program: Command): void {
+  withEnvOptions(
+    program
+      .command('serve')
+      .argument('[agents...]', 'agent names (default: every agent deployed from this data dir)')
+      .description('serve deployed agents: HTTP API + explorer + worker')
+      .option('--port <n>', 'HTTP port', '8787')
+      .option('--concurrency <n>', 'tasks run at once per agent', '1')
+      .option('--no-worker', 'API only: workers run elsewhere (`covenant worker`, needs --redis)'),
+  ).action(async (names: string[], _o, cmd: Command) => {
+    const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
+    await serveAgents(await resolveEnv(options), names, options)
+  })
+
+  withEnvOptions(
+    program
+      .command('worker')
+      .argument('[agents...]', 'agent names (default: every agent deployed from this data dir)')
+      .description('a worker process pulling tasks from the agents\' BullMQ queues (needs --redis / REDIS_URL)')
+      .option('--concurrency <n>', 'tasks run at once per agent', '1'),
+  ).action(async (names: string[], _o, cmd: Command) => {
+    const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
+    const env = await resolveEnv(options)
+    if (!env.redisUrl) throw new Error('A separate worker shares tasks through Redis: pass --redis <url> or set REDIS_URL.')
+    const agents = await loadDeployedAgents(env.dataDir, { chainId: env.deployment.chainId, agentRegistry: env.deployment.contracts.agentRegistry, names })
+    const store = createTaskStore({ redisUrl: env.redisUrl })
+    const worker = await startServiceWorker({
+      agents,
+      deployment: env.deployment,
+      rpcUrl: env.rpcUrl,
+      da: env.da,
+      dataDir: env.dataDir,
+      password: keystorePassword(env.deployment.chainId),
+      store,
+      redisUrl: env.redisUrl,
+      inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
+      concurrency: positiveInt(options.concurrency, 1, '--concurrency') || 1,
+      onEvent: progress,
+    })
+    progress(`worker ${process.pid} up; Ctrl-C drains and stops`)
+    await untilSignal()
+    progress('draining…')
+    await worker.close()
+    await store.close()
+  })
+}
