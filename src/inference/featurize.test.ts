@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, test } from 'vitest'
+import { featurizeModeration } from './featurize.js'
+import { SHIPPED_MODELS_DIR } from './modelStore.js'
+import { fnv1a32, shape, tokenize } from './text.js'
+
+type Fixture = { text: string; nonzero: Array<[number, number]> }
+const fixtures = JSON.parse(readFileSync(`${SHIPPED_MODELS_DIR}/moderation/fixtures.json`, 'utf8')) as Fixture[]
+
+describe('text helpers (twins of models/lib/covenant_text.py)', () => {
+  test('fnv1a32', () => {
+    expect(fnv1a32('hello')).toBe(0x4f9f2cab)
+    expect(fnv1a32('')).toBe(0x811c9dc5)
+  })
+  test('tokenize keeps identifiers whole and drops whitespace', () => {
+    expect(tokenize('Invoice INV-2041: pay 0.25 ETH to 0x5aAeb.')).toEqual(['Invoice', 'INV-2041', ':', 'pay', '0.25', 'ETH', 'to', '0x5aAeb', '.'])
+    expect(tokenize('a 🚀b')).toEqual(['a', '🚀', 'b'])
+  })
+  test('shape', () => {
+    expect(shape('INV-2041')).toBe('A-9')
+    expect(shape('0.25')).toBe('9.9')
+  })
+})
+
+describe('featurizeModeration matches the Python featurizer the model was trained on', () => {
+  test.each(fixtures.map((f, i) => [i, f] as const))('fixture %i', (_i, f) => {
+    const counts = featurizeModeration(f.text)
+    const nonzero: Array<[number, number]> = []
+    counts.forEach((c, i) => c && nonzero.push([i, c]))
+    expect(nonzero).toEqual(f.nonzero)
+  })
+})

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto'
+import type { Hex } from 'viem'
+
+/**
+ * Hashing for src/inference: sha256 everywhere, written as `0x` + 64 lowercase hex digits
+ * (the `hex32` format of the replay record). JSON values are hashed in their canonical
+ * form: the same rules as src/trace's canonical JSON (RFC 8785 key order, ECMAScript
+ * number form, no whitespace), implemented here because inference sits before trace in
+ * the data flow.
+ */
+export type Hash = Hex
+
+export function sha256Hex(data: Uint8Array | string): Hash {
+  return `0x${createHash('sha256').update(data).digest('hex')}`
+}
+
+/** Canonical JSON of a JSON value; throws on values JSON cannot carry (undefined, NaN, bigint, cycles). */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = []
+  write(value, '$', new Set(), out)
+  return out.join('')
+}
+
+/** sha256 of the canonical JSON of `value`. */
+export function hashJson(value: unknown): Hash {
+  return sha256Hex(canonicalJson(value))
+}
+
+function write(value: unknown, path: string, seen: Set<object>, out: string[]): void {
+  if (value === null) return void out.push('null')
+  switch (typeof value) {
+    case 'string':
+      return void out.push(JSON.stringify(value))
+    case 'boolean':
+      return void out.push(value ? 'true' : 'false')
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} has no JSON form`)
+      return void out.push(Object.is(value, -0) ? '0' : JSON.stringify(value))
+    case 'object':
+      break
+    default:
+      throw new TypeError(`${path}: a ${typeof value} has no JSON form`)
+  }
+  const obj = value as object
+  if (seen.has(obj)) throw new TypeError(`${path}: cycle`)
+  seen.add(obj)
+  if (Array.isArray(obj)) {
+    out.push('[')
+    for (let i = 0; i < obj.length; i++) {
+      if (i > 0) out.push(',')
+      write(obj[i], `${path}[${i}]`, seen, out)
+    }
+    out.push(']')
+  } else {
+    const proto = Object.getPrototypeOf(obj)
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`${path}: only plain objects have a JSON form`)
+    const keys = Object.keys(obj)
+      .filter((k) => (obj as Record<string, unknown>)[k] !== undefined)
+      .sort()
+    out.push('{')
+    keys.forEach((k, i) => {
+      if (i > 0) out.push(',')
+      out.push(JSON.stringify(k), ':')
+      write((obj as Record<string, unknown>)[k], `${path}.${k}`, seen, out)
+    })
+    out.push('}')
+  }
+  seen.delete(obj)
+}

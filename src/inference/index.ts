@@ -1,0 +1,139 @@
+// src/inference: backends (ONNX Runtime, OpenAI-compatible via @langchain/openai), the
+// inference container (signed receipts, simulated attestation), replay, shipped models.
+// Imports nothing from later rooms (trace, da, bonds, verify).
+
+export type { InferenceBackend, InferenceResult } from './backend.js'
+export { type ChatEngine, type ChatGeneration, type CompleteOptions, type CreateChatEngineParameters, argmax, createChatEngine } from './chatEngine.js'
+export { type ParsedOutput, assembleChatStream, chatOutputHash, parseModelOutput, toolCallId } from './chatOutput.js'
+export { CHAT_PROMPT_V1, type PromptSpec, type PromptToken, promptFeatures, serializeChatRequest } from './chatPrompt.js'
+export {
+  SIMULATED_QUOTE_FORMAT,
+  SIMULATED_QUOTE_NOTICE,
+  type QuoteVerifier,
+  type SimulatedQuote,
+  type VerifiedQuote,
+  type VerifyQuoteParameters,
+  createSimulatedQuote,
+  simulatedQuoteVerifier,
+  verifyQuote,
+} from './attestation.js'
+export { type ContainerKey, ephemeralContainerKey, loadOrCreateContainerKey } from './containerKey.js'
+export {
+  ContainerKeyError,
+  EndpointError,
+  type InferenceErrorType,
+  InvalidChatRequestError,
+  InvalidReplayRecordError,
+  InvalidTensorError,
+  ModelDigestMismatchError,
+  ModelLoadError,
+  ModelNotFoundError,
+  QuoteVerificationError,
+  ReceiptHashMismatchError,
+  ReceiptMalformedError,
+  ReceiptMissingError,
+  ReceiptSignatureError,
+  ReceiptSignerMismatchError,
+  ReplayNotPossibleError,
+} from './errors.js'
+export { MODERATION_FEATURIZER, type HashedNgramSpec, featurizeModeration, moderationFeatures } from './featurize.js'
+export { type Hash, canonicalJson, hashJson, sha256Hex } from './hash.js'
+export { type MeasurementInputs, computeMeasurement, serverBuildHash } from './measurement.js'
+export {
+  type CreateModelStoreParameters,
+  type ModelStore,
+  SHIPPED_MODELS_DIR,
+  type StoredModel,
+  createModelStore,
+  shippedModelStore,
+} from './modelStore.js'
+export {
+  type CreateModerationClassifierParameters,
+  type ModerationClassifier,
+  type ModerationLabel,
+  type ModerationOutput,
+  createModerationClassifier,
+  moderationOutput,
+} from './moderation.js'
+export { type CreateOnnxBackendParameters, type OnnxBackend, type TensorMap, createOnnxBackend, releaseSessions } from './onnxBackend.js'
+export {
+  type ChatModel,
+  type CreateChatModelParameters,
+  createChatModel,
+  createOpenAICompatibleBackend,
+  sanitizeUrl,
+} from './openaiBackend.js'
+export {
+  RECEIPT_DOMAIN,
+  RECEIPT_HEADER,
+  RECEIPT_TYPES,
+  type ReceiptFields,
+  type VerifyReceiptParameters,
+  ZERO_HASH,
+  decodeReceiptHeader,
+  encodeReceiptHeader,
+  responseOutputHash,
+  signReceipt,
+  stripReceipt,
+  verifyReceipt,
+} from './receipt.js'
+export { type ReplayDiff, type ReplayOptions, type ReplayResult, type TensorDiff, replay } from './replay.js'
+export {
+  type ChatCompletionMessage,
+  type ChatCompletionRequest,
+  type ChatCompletionResponse,
+  type ChatMessage,
+  type ChatTool,
+  type ChatToolCall,
+  type InferRequest,
+  type Receipt,
+  type RecordFormat,
+  type ReplayMode,
+  type ReplayRecord,
+  type TensorRequest,
+  type TensorResponse,
+  addressSchema,
+  chatCompletionRequestSchema,
+  encodedTensorSchema,
+  hex32Schema,
+  inferRequestSchema,
+  receiptSchema,
+  recordFormatSchema,
+  replayModeSchema,
+  replayRecordSchema,
+  tensorRequestSchema,
+  tensorResponseSchema,
+} from './schemas.js'
+export {
+  type CreateInferenceAppParameters,
+  type InferenceApp,
+  type InferenceServer,
+  type StartInferenceServerParameters,
+  completionChunks,
+  createInferenceApp,
+  startInferenceServer,
+} from './server.js'
+export {
+  DEFAULT_SETTINGS,
+  type DeterministicSettings,
+  RUNTIME_NAME,
+  resolveSettings,
+  runtimeVersion,
+  sessionOptions,
+  settingsFromRecord,
+} from './settings.js'
+export {
+  DTYPES,
+  type DType,
+  type EncodedTensor,
+  TENSOR_ENCODING,
+  type TensorData,
+  type TensorValue,
+  decodeTensor,
+  encodeTensor,
+  hashEncodedTensors,
+  hashTensors,
+  tensorBytes,
+  tensorFromBytes,
+  tensorFromNumbers,
+} from './tensor.js'

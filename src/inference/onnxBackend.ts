@@ -1,0 +1,132 @@
+import * as ort from 'onnxruntime-node'
+import type { InferenceBackend, InferenceResult } from './backend.js'
+import { InvalidTensorError, ModelLoadError } from './errors.js'
+import { type ModelStore, type StoredModel, shippedModelStore } from './modelStore.js'
+import type { ReplayRecord } from './schemas.js'
+import {
+  type DeterministicSettings,
+  RUNTIME_NAME,
+  resolveSettings,
+  runtimeVersion,
+  sessionOptions,
+  settingsRecord,
+} from './settings.js'
+import { type DType, type TensorValue, assertShape, encodeTensor, hashTensors, isDType } from './tensor.js'
+
+export type TensorMap = Record<string, TensorValue>
+
+export type CreateOnnxBackendParameters = {
+  /** A model from a store, or its name / digest in `store`. */
+  model: StoredModel | string
+  /** @defaultValue the shipped models */
+  store?: ModelStore | undefined
+  /** @defaultValue DEFAULT_SETTINGS (1 thread, sequential, 'basic' optimisation) */
+  settings?: Partial<DeterministicSettings> | undefined
+  /** How verifiers check records from this backend. @defaultValue 'exact' */
+  replay?: 'exact' | 'tolerance' | undefined
+}
+
+export type OnnxBackend = InferenceBackend<TensorMap, TensorMap> & {
+  readonly kind: 'onnx'
+  readonly model: StoredModel
+  readonly settings: DeterministicSettings
+  readonly inputNames: readonly string[]
+  readonly outputNames: readonly string[]
+  /** Runs the model without building a record (the chat engine's inner loop records once per completion). */
+  runRaw(feeds: TensorMap): Promise<TensorMap>
+}
+
+const sessions = new Map<string, Promise<ort.InferenceSession>>()
+
+/** One session per (model digest, settings), shared by backends and replays in this process. */
+async function session(store: ModelStore, model: StoredModel, settings: DeterministicSettings): Promise<ort.InferenceSession> {
+  const key = `${model.digest}|${JSON.stringify(settings)}`
+  let s = sessions.get(key)
+  if (!s) {
+    // read() re-hashes the bytes: the session runs exactly the bytes the digest names.
+    const { bytes } = store.read(model.digest)
+    s = ort.InferenceSession.create(bytes, sessionOptions(settings)).catch((cause: unknown) => {
+      sessions.delete(key)
+      throw new ModelLoadError({ model: model.name, cause })
+    })
+    sessions.set(key, s)
+  }
+  return s
+}
+
+/** Forgets cached sessions (tests that swap model files call this). */
+export async function releaseSessions(): Promise<void> {
+  const all = [...sessions.values()]
+  sessions.clear()
+  await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()))
+}
+
+export async function createOnnxBackend(p: CreateOnnxBackendParameters): Promise<OnnxBackend> {
+  const store = p.store ?? shippedModelStore()
+  const model = typeof p.model === 'string' ? store.get(p.model) : p.model
+  const settings = resolveSettings(p.settings)
+  const sess = await session(store, model, settings)
+  const replay = p.replay ?? 'exact'
+  const runtime = { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(settings) }
+
+  const runRaw = async (feeds: TensorMap): Promise<TensorMap> => {
+    const ortFeeds: Record<string, ort.Tensor> = {}
+    for (const name of sess.inputNames) {
+      const t = feeds[name]
+      if (!t) throw new InvalidTensorError(`missing input "${name}"`, { hint: `Model ${model.name} takes ${sess.inputNames.join(', ')}.` })
+      assertShape(t.shape, `input "${name}"`)
+      ortFeeds[name] = new ort.Tensor(t.dtype, t.data, t.shape)
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!sess.inputNames.includes(name)) {
+        throw new InvalidTensorError(`unknown input "${name}"`, { hint: `Model ${model.name} takes ${sess.inputNames.join(', ')}.` })
+      }
+    }
+    let out: ort.InferenceSession.ReturnType
+    try {
+      out = await sess.run(ortFeeds)
+    } catch (cause) {
+      throw new InvalidTensorError(`model ${model.name} rejected the inputs`, { hint: cause instanceof Error ? cause.message : String(cause) })
+    }
+    const result: TensorMap = {}
+    for (const name of sess.outputNames) {
+      const t = out[name]!
+      if (!isDType(t.type)) throw new InvalidTensorError(`output "${name}" has unsupported type ${t.type}`)
+      result[name] = { dtype: t.type as DType, shape: [...t.dims], data: t.data as TensorValue['data'] }
+    }
+    return result
+  }
+
+  return {
+    kind: 'onnx',
+    model,
+    settings,
+    inputNames: sess.inputNames,
+    outputNames: sess.outputNames,
+    runRaw,
+    async run(feeds: TensorMap): Promise<InferenceResult<TensorMap>> {
+      const startedAt = Date.now()
+      const t0 = performance.now()
+      const output = await runRaw(feeds)
+      const durationMs = performance.now() - t0
+      const record: ReplayRecord = {
+        backend: 'onnx',
+        format: 'tensors-v1',
+        modelDigest: model.digest,
+        model: { name: model.name, digestOf: 'model-bytes' },
+        runtime,
+        replay,
+        request: { model: model.name, inputs: sortedNames(feeds).map((n) => encodeTensor(n, feeds[n]!)) },
+        response: { outputs: sortedNames(output).map((n) => encodeTensor(n, output[n]!)) },
+        inputHash: hashTensors(feeds),
+        outputHash: hashTensors(output),
+        timing: { startedAt, durationMs: Math.round(durationMs * 1000) / 1000 },
+      }
+      return { output, record }
+    },
+  }
+}
+
+function sortedNames(m: TensorMap): string[] {
+  return Object.keys(m).sort()
+}

@@ -1,0 +1,169 @@
+import { endianness } from 'node:os'
+import { InvalidTensorError } from './errors.js'
+import { type Hash, sha256Hex } from './hash.js'
+
+/**
+ * Canonical tensor encoding. A tensor is (name, dtype, shape, data); its canonical bytes
+ * are the elements in row-major order, little-endian, with no padding. A set of tensors
+ * hashes as
+ *
+ *   sha256( "covenant.tensors.v1\n" ||
+ *           for each tensor, sorted by name (UTF-16 order):
+ *             utf8(JSON.stringify([name, dtype, shape])) || "\n" || u64le(byteLength) || bytes )
+ *
+ * so a record's `inputHash`/`outputHash` can be recomputed from the JSON form below
+ * (`data` is the canonical bytes in base64) in any language.
+ */
+export const TENSOR_ENCODING = 'covenant.tensors.v1' as const
+
+export const DTYPES = ['float32', 'float64', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] as const
+export type DType = (typeof DTYPES)[number]
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+
+/** A tensor in memory. */
+export type TensorValue = { dtype: DType; shape: readonly number[]; data: TensorData }
+
+/** A tensor as JSON (in replay records and `POST /v1/infer`). */
+export type EncodedTensor = { name: string; dtype: DType; shape: number[]; data: string }
+
+const BYTES: Record<DType, number> = {
+  float32: 4, float64: 8, float16: 2, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1,
+}
+
+const CTORS = {
+  float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
+  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+} as const
+
+const LITTLE_ENDIAN = endianness() === 'LE'
+
+export function isDType(x: unknown): x is DType {
+  return typeof x === 'string' && (DTYPES as readonly string[]).includes(x)
+}
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1)
+}
+
+export function assertShape(shape: readonly unknown[], what = 'tensor'): asserts shape is number[] {
+  if (shape.length > 8) throw new InvalidTensorError(`${what} has rank ${shape.length}; at most 8 is supported`)
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new InvalidTensorError(`${what} shape [${shape.join(', ')}] has a dimension that is not a non-negative integer`)
+    }
+  }
+  if (elementCount(shape as number[]) > 1 << 26) throw new InvalidTensorError(`${what} has more than 2^26 elements`)
+}
+
+/** Canonical (little-endian) bytes of a tensor's elements. */
+export function tensorBytes(t: TensorValue): Uint8Array {
+  const n = elementCount(t.shape)
+  if (t.data.length !== n) {
+    throw new InvalidTensorError(`shape [${t.shape.join(', ')}] needs ${n} elements, data has ${t.data.length}`)
+  }
+  if (!(t.data instanceof CTORS[t.dtype])) {
+    throw new InvalidTensorError(`dtype ${t.dtype} needs a ${CTORS[t.dtype].name}, got ${t.data.constructor.name}`)
+  }
+  const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
+  if (LITTLE_ENDIAN || BYTES[t.dtype] === 1) return view.slice()
+  const out = new Uint8Array(view.length)
+  const w = BYTES[t.dtype]
+  for (let i = 0; i < view.length; i += w) for (let j = 0; j < w; j++) out[i + j] = view[i + w - 1 - j]!
+  return out
+}
+
+/** Rebuilds a tensor from canonical bytes. */
+export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: Uint8Array): TensorValue {
+  assertShape(shape)
+  const w = BYTES[dtype]
+  const n = elementCount(shape)
+  if (bytes.length !== n * w) {
+    throw new InvalidTensorError(`${dtype} tensor of shape [${shape.join(', ')}] needs ${n * w} bytes, got ${bytes.length}`)
+  }
+  const buf = new ArrayBuffer(bytes.length)
+  const u8 = new Uint8Array(buf)
+  if (LITTLE_ENDIAN || w === 1) u8.set(bytes)
+  else for (let i = 0; i < bytes.length; i += w) for (let j = 0; j < w; j++) u8[i + j] = bytes[i + w - 1 - j]!
+  return { dtype, shape: [...shape], data: new CTORS[dtype](buf) }
+}
+
+export function encodeTensor(name: string, t: TensorValue): EncodedTensor {
+  return { name, dtype: t.dtype, shape: [...t.shape], data: Buffer.from(tensorBytes(t)).toString('base64') }
+}
+
+export function decodeTensor(e: EncodedTensor): TensorValue {
+  if (!isDType(e.dtype)) throw new InvalidTensorError(`unknown dtype "${String(e.dtype)}"`, { hint: `Use one of ${DTYPES.join(', ')}.` })
+  if (!Array.isArray(e.shape)) throw new InvalidTensorError(`tensor "${e.name}" has no shape array`)
+  assertShape(e.shape, `tensor "${e.name}"`)
+  if (typeof e.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(e.data)) {
+    throw new InvalidTensorError(`tensor "${e.name}" data is not base64`, { hint: 'data holds the little-endian element bytes in base64.' })
+  }
+  return tensorFromBytes(e.dtype, e.shape, new Uint8Array(Buffer.from(e.data, 'base64')))
+}
+
+/** Hash of a named set of tensors (see the module comment). */
+export function hashTensors(tensors: Readonly<Record<string, TensorValue>>): Hash {
+  const parts: Uint8Array[] = [Buffer.from(`${TENSOR_ENCODING}\n`)]
+  for (const name of Object.keys(tensors).sort()) {
+    const t = tensors[name]!
+    parts.push(hashPart(name, t.dtype, t.shape, tensorBytes(t)))
+  }
+  return sha256Hex(Buffer.concat(parts))
+}
+
+/** Hash of tensors in their JSON form, without decoding them to typed arrays. */
+export function hashEncodedTensors(tensors: readonly EncodedTensor[]): Hash {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const parts: Uint8Array[] = [Buffer.from(`${TENSOR_ENCODING}\n`)]
+  for (const t of sorted) parts.push(hashPart(t.name, t.dtype, t.shape, Buffer.from(t.data, 'base64')))
+  return sha256Hex(Buffer.concat(parts))
+}
+
+function hashPart(name: string, dtype: DType, shape: readonly number[], bytes: Uint8Array): Uint8Array {
+  const header = Buffer.from(`${JSON.stringify([name, dtype, shape])}\n`)
+  const len = Buffer.alloc(8)
+  len.writeBigUInt64LE(BigInt(bytes.length))
+  return Buffer.concat([header, len, bytes])
+}
+
+/** Reads element i as a number (bigints converted; float16 decoded). */
+export function elementAt(t: TensorValue, i: number): number {
+  const v = t.data[i]!
+  if (typeof v === 'bigint') return Number(v)
+  if (t.dtype === 'float16') return halfToFloat(v)
+  return v
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1
+  const e = (h >> 10) & 0x1f
+  const f = h & 0x3ff
+  if (e === 0) return s * 2 ** -14 * (f / 1024)
+  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY
+  return s * 2 ** (e - 15) * (1 + f / 1024)
+}
+
+/** Builds a tensor from plain numbers (JSON input); integers only for int64/uint64. */
+export function tensorFromNumbers(dtype: DType, shape: readonly number[], values: readonly number[]): TensorValue {
+  assertShape(shape)
+  const n = elementCount(shape)
+  if (values.length !== n) throw new InvalidTensorError(`shape [${shape.join(', ')}] needs ${n} numbers, got ${values.length}`)
+  if (dtype === 'float16') throw new InvalidTensorError('float16 tensors must be sent as base64 bytes')
+  if (dtype === 'int64' || dtype === 'uint64') {
+    if (values.some((x) => !Number.isSafeInteger(x))) throw new InvalidTensorError(`${dtype} values must be safe integers`)
+    const data = dtype === 'int64' ? BigInt64Array.from(values, BigInt) : BigUint64Array.from(values, BigInt)
+    return { dtype, shape: [...shape], data }
+  }
+  return { dtype, shape: [...shape], data: (CTORS[dtype] as unknown as { from(v: readonly number[]): TensorData }).from(values) }
+}
