@@ -23,6 +23,8 @@ import { canonicalBytes, encodeBatch, batchRoot, TraceWal, type StepBody, type S
 import type { ReplayRecord } from '../inference/schemas.js'
 import type { Replayer } from './inference.js'
 import { createHash } from 'node:crypto'
+import { createModerationClassifier, type ModerationClassifier } from '../inference/moderation.js'
+import { fakeTensorOutput } from './replayers.js'
 
 export const ETH = (n: string) => parseEther(n)
 
@@ -66,6 +68,20 @@ export const toyReplayer: Replayer = async (record) => {
   const req = record.request as { inputs: number[] }
   const actual = sha256Json(toyInfer(req.inputs))
   return { match: actual === record.outputHash && sha256Json(record.response) === record.outputHash, expectedHash: record.outputHash, actualHash: actual }
+}
+
+// ---------------------------------------------------------------------------------------
+// the real shipped moderation model (src/inference)
+
+let moderation: Promise<ModerationClassifier> | undefined
+export function moderationClassifier(): Promise<ModerationClassifier> {
+  moderation ??= createModerationClassifier()
+  return moderation
+}
+
+/** The digest of the shipped moderation model, to register. */
+export async function moderationDigest(): Promise<Hex> {
+  return (await moderationClassifier()).backend.model.digest as Hex
 }
 
 // ---------------------------------------------------------------------------------------
@@ -194,6 +210,14 @@ export class TestOperator {
   async infer(actionId: string, inputs: number[], options: { fake?: unknown; replay?: ReplayRecord['replay']; digest?: Hex } = {}): Promise<Step> {
     const record = toyRecord(inputs, { output: options.fake, replay: options.replay, digest: options.digest })
     const [step] = await this.append({ kind: 'inference', actionId, timestamp: 3, record } as StepBody)
+    return step as Step
+  }
+
+  /** An inference step with the real moderation model; `fake` records a changed output (CHEAT). */
+  async classify(actionId: string, text: string, options: { fake?: boolean } = {}): Promise<Step> {
+    const { record } = await (await moderationClassifier()).classify(text)
+    const recorded = options.fake ? fakeTensorOutput(record as ReplayRecord, 5) : record
+    const [step] = await this.append({ kind: 'inference', actionId, timestamp: 3, record: recorded } as StepBody)
     return step as Step
   }
 

@@ -6,7 +6,8 @@ import { getBond, getDispute, openDispute, registerVerifier } from '../../src/bo
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { jsonlHeaderSource, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
-import { createTestAgent, ETH, ledger, slashSplit, tempDir, toyReplayer, type TestAgent } from '../../src/verify/_testing.js'
+import { createTestAgent, ETH, ledger, moderationDigest, slashSplit, tempDir, TOY_MODEL_DIGEST, type TestAgent } from '../../src/verify/_testing.js'
+import { localReplayer } from '../../src/verify/replayers.js'
 
 // Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 4 a challenger by
 // hand, 5-7 verifiers (5 acts and votes, 6 and 7 only vote), 8 the allowed payee,
@@ -22,7 +23,12 @@ const headerFiles: string[] = []
 
 const agents: TestAgent[] = []
 async function agent(): Promise<TestAgent> {
-  const a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: nextWallet++, payee: 8 }, da, dir: await tempDir() })
+  const a = await createTestAgent(chain, {
+    roles: { owner: 1, operator: 2, wallet: nextWallet++, payee: 8 },
+    da,
+    dir: await tempDir(),
+    modelDigests: [await moderationDigest(), TOY_MODEL_DIGEST],
+  })
   agents.push(a)
   return a
 }
@@ -52,7 +58,7 @@ beforeAll(async () => {
       client: chain.as(i),
       da,
       dataDir: join(root, `verifier-${i}`),
-      replayer: toyReplayer,
+      replayer: localReplayer(),
       headers: i === 5 ? [headers] : [],
       act: i === 5,
       withheldGraceSeconds: 30,
@@ -169,9 +175,9 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
   it('a faked inference output: InferenceFraud', async () => {
     const a = await agent()
     const r = await quorumOutcome(a, async () => {
-      await a.op.append({ kind: 'input', actionId: 'inf', timestamp: 1, task: 'classify' })
-      await a.op.infer('inf', [1, 2, 3], { fake: { sum: 7, max: 3 } })
-      await a.op.append({ kind: 'output', actionId: 'inf', timestamp: 2, result: 7 })
+      await a.op.append({ kind: 'input', actionId: 'inf', timestamp: 1, task: 'moderate' })
+      await a.op.classify('inf', 'buy cheap followers now, limited offer!!!', { fake: true })
+      await a.op.append({ kind: 'output', actionId: 'inf', timestamp: 2, result: 'ok' })
       await a.op.commit()
     })
     expect(r.e.fault.type).toBe('InferenceFraud')
@@ -212,9 +218,9 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
 describe('challenges that fail', () => {
   it('a false challenge loses the challenger bond to the agent owner', async () => {
     const a = await agent()
-    await a.op.append({ kind: 'input', actionId: 'ok', timestamp: 1, task: 'classify' })
-    await a.op.infer('ok', [4, 5])
-    await a.op.append({ kind: 'output', actionId: 'ok', timestamp: 2, result: 9 })
+    await a.op.append({ kind: 'input', actionId: 'ok', timestamp: 1, task: 'moderate' })
+    await a.op.classify('ok', 'thanks for the quick delivery, works great')
+    await a.op.append({ kind: 'output', actionId: 'ok', timestamp: 2, result: 'ok' })
     const [batch] = await a.op.commit()
     const owner: Address = chain.account(1).address
     const before = await ledger(chain.reader, a.agentId, [owner])

@@ -5,10 +5,11 @@ import { disputeGameAbi, getBond, registerVerifier } from '../../src/bonds/index
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
-import { createTestAgent, ETH, tempDir, toyReplayer, type TestAgent } from '../../src/verify/_testing.js'
+import { createTestAgent, ETH, moderationDigest, tempDir, type TestAgent } from '../../src/verify/_testing.js'
+import { localReplayer } from '../../src/verify/replayers.js'
 
-// An honest agent is never slashed by an honest verifier: 300 actions (input, inference,
-// a real payment within policy, output) committed in batches while a verifier runs.
+// An honest agent is never slashed by an honest verifier: 300 actions (input, an inference
+// of the real moderation model, a real payment within policy, output) committed in batches while a verifier runs.
 const ACTIONS = 300
 let chain: TestChain
 let node: VerifierNode
@@ -20,12 +21,12 @@ beforeAll(async () => {
   const root = await tempDir()
   const da = new LocalDAStore({ dir: join(root, 'da') })
   await registerVerifier(chain.as(5))
-  a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: root })
+  a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: root, modelDigests: [await moderationDigest()] })
   node = new VerifierNode({
     client: chain.as(5),
     da,
     dataDir: join(root, 'verifier'),
-    replayer: toyReplayer,
+    replayer: localReplayer(),
     localWorkers: 2,
     pollIntervalMs: 100,
     withheldGraceSeconds: 30,
@@ -45,7 +46,7 @@ it(`finds no fault in ${ACTIONS} honest actions and never disputes`, async () =>
   for (let i = 0; i < ACTIONS; i++) {
     const actionId = `${a.agentId}-${i.toString(16).padStart(12, '0')}`
     await a.op.append({ kind: 'input', actionId, timestamp: i, task: { pay: i } })
-    await a.op.infer(actionId, [i, i + 1, 2 * i])
+    await a.op.classify(actionId, `invoice ${i}: please pay ${i} units for order #${7 * i}`)
     // traced before it is sent, sent before the batch is committed: within the deadline
     await a.op.pay(actionId, { to: chain.account(8).address, value: ETH('0.001') + BigInt(i) })
     if (i % 50 === 49) await a.op.commit()
