@@ -330,6 +330,8 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
     })
     // connection errors surface on the calls that need Redis; do not crash the process
     this.#queue.on('error', () => {})
+    // every waiter on a job listens for the queue closing
+    this.#queue.setMaxListeners(0)
   }
 
   async add(id: string, data: D, options: { name?: string | undefined } = {}): Promise<void> {
