@@ -45,7 +45,7 @@ export async function createModerationClassifier(p: CreateModerationClassifierPa
     backend,
     labels,
     classify,
-    infer(input) {
+    async infer(input) {
       const text = typeof input === 'string' ? input : (input as { text?: unknown } | null)?.text
       if (typeof text !== 'string') throw new InvalidTensorError('moderation input must be a string or { text: string }')
       return classify(text)
