@@ -1,0 +1,76 @@
+import type { Command } from 'commander'
+import { formatEther, parseEventLogs } from 'viem'
+import { bondVaultAbi, getAgent, getBond, listDisputes, traceLogAbi } from '../../bonds/index.js'
+import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { printResult, type GlobalOptions } from '../output.js'
+
+/**
+ * `covenant bonds <agentId>`: the agent's bond (ETH and token), what is asked back and
+ * when it can be withdrawn, until when the bond stays locked by challenge windows, every
+ * slash (who challenged, the split) and every dispute.
+ */
+export function register(program: Command): void {
+  withEnvOptions(
+    program
+      .command('bonds')
+      .argument('<agentId>', 'the agent id')
+      .description("an agent's bond: balance, pending withdrawal and when it unlocks, slashes and disputes"),
+  ).action(async (agentIdText: string, _o, cmd: Command) => {
+    const flags = cmd.optsWithGlobals<GlobalOptions & EnvOptions>()
+    if (!/^\d+$/.test(agentIdText)) throw new EnvError(`The agent id must be a number (got "${agentIdText}").`)
+    const agentId = BigInt(agentIdText)
+    const env = await resolveEnv(flags)
+    const c = env.client
+    const pc = c.publicClient
+    const [agent, bond, disputes, lastFinalizesAt, now] = await Promise.all([
+      getAgent(c, agentId),
+      getBond(c, agentId),
+      listDisputes(c, { agentId }),
+      pc.readContract({ address: c.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'lastFinalizesAt', args: [agentId] }),
+      pc.getBlock({ blockTag: 'latest' }).then((b) => Number(b.timestamp)),
+    ])
+    const logs = await pc.getLogs({ address: c.deployment.contracts.bondVault, fromBlock: c.deployment.deployedAtBlock, toBlock: 'latest' })
+    const slashes = parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Slashed' })
+      .filter((l) => l.args.agentId === agentId)
+      .map((l) => ({
+        block: l.blockNumber,
+        tx: l.transactionHash,
+        challenger: l.args.challenger,
+        eth: l.args.eth,
+        token: l.args.tokenAmount,
+        challengerEth: l.args.challengerEth,
+        redistributedEth: l.args.redistributedEth,
+        burnedEth: l.args.burnedEthAmount,
+      }))
+    const lockedUntil = Number(lastFinalizesAt) === 0 ? 0 : Number(lastFinalizesAt) + c.deployment.params.disputePeriod + 1
+    const result = {
+      agentId,
+      owner: agent.owner,
+      operator: agent.operator,
+      wallet: agent.wallet,
+      bond: { eth: bond.eth, token: bond.token },
+      pending: { eth: bond.pendingEth, token: bond.pendingToken, requestedAt: bond.requestedAt, withdrawableAt: bond.withdrawableAt },
+      /** The bond cannot leave before this (latest challenge window + dispute period), nor while a dispute is open. */
+      lockedUntil,
+      locked: agent.openDisputes > 0 || now < lockedUntil,
+      openDisputes: agent.openDisputes,
+      slashes,
+      totalSlashedEth: slashes.reduce((s, x) => s + x.eth, 0n),
+      disputes: disputes.map((d) => ({ disputeId: d.disputeId, kind: d.kind, status: d.status, sequence: d.sequence, stepIndex: d.stepIndex, challenger: d.challenger, slashedEth: d.slashedEth })),
+      now,
+    }
+    const when = (t: number) => (t === 0 ? '—' : `${new Date(t * 1000).toISOString()}${t > now ? ` (in ${t - now} s)` : ''}`)
+    printResult(result, flags, (r) =>
+      [
+        `agent #${r.agentId}  owner ${r.owner}  wallet ${r.wallet}`,
+        `bond: ${formatEther(r.bond.eth)} ETH${r.bond.token ? ` + ${r.bond.token} tokens` : ''}`,
+        `pending withdrawal: ${r.pending.requestedAt ? `${formatEther(r.pending.eth)} ETH, withdrawable at ${when(r.pending.withdrawableAt)}` : 'none'}`,
+        `locked: ${r.locked ? 'yes' : 'no'} (challenge windows until ${when(r.lockedUntil)}; ${r.openDisputes} open dispute${r.openDisputes === 1 ? '' : 's'})`,
+        `slashed: ${formatEther(r.totalSlashedEth)} ETH in ${r.slashes.length} slash${r.slashes.length === 1 ? '' : 'es'}`,
+        ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
+        `disputes: ${r.disputes.length}`,
+        ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (batch ${d.sequence}, step ${d.stepIndex}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}`),
+      ].join('\n'),
+    )
+  })
+}

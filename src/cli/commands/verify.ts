@@ -1,0 +1,49 @@
+import type { Command } from 'commander'
+import { verifyAction } from '../../verify/index.js'
+import { localAttestationCheck, localReplayer } from '../../verify/replayers.js'
+import { resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { printResult, progress, type GlobalOptions } from '../output.js'
+import { manifestSources } from './verifier.js'
+
+/**
+ * `covenant verify <actionId>`: fetches the action's steps from DA through the agent's
+ * committed batches, checks chain, roots, policy and registered models, replays every
+ * inference, and prints a verdict with its reasons. Sends no transaction. Exit code 2 when
+ * the action is faulty (for scripts).
+ */
+export function register(program: Command): void {
+  withEnvOptions(
+    program
+      .command('verify')
+      .argument('<actionId>', 'the action id (<agentId>-<12 hex>)')
+      .option('--agent <id>', 'the agent, for action ids not of the form <agentId>-<hex>')
+      .option('--manifest <file|dir|url>', 'where to find the agent manifest (repeatable)', (v: string, p: string[] = []) => [...p, v])
+      .description("check an action: fetch its steps from DA, check them against the chain, replay its inferences (no transaction)"),
+  ).action(async (actionId: string, _o, cmd: Command) => {
+    const flags = cmd.optsWithGlobals<GlobalOptions & EnvOptions & { agent?: string; manifest?: string[] }>()
+    const env = await resolveEnv(flags)
+    progress(`verifying action ${actionId}…`)
+    const report = await verifyAction(
+      {
+        client: env.client,
+        da: env.da,
+        replayer: localReplayer(),
+        attestation: localAttestationCheck(),
+        manifests: manifestSources(env, flags.manifest),
+        agentId: flags.agent === undefined ? undefined : BigInt(flags.agent),
+      },
+      actionId,
+    )
+    const { faults: _faults, ...shown } = report
+    const result = { ...shown, faults: report.faults.map((f) => ({ type: f.type, reason: f.reason, ...('stepIndex' in f ? { stepIndex: f.stepIndex } : {}), ...('sequence' in f ? { sequence: f.sequence } : {}) })) }
+    printResult(result, flags, (r) =>
+      [
+        `action ${r.actionId} of agent #${r.agentId}: ${r.verdict.toUpperCase()}`,
+        ...r.steps.map((s) => `  #${s.index} ${s.kind.padEnd(9)} batch ${s.sequence}  ${s.status === 'ok' ? 'ok' : s.status.toUpperCase()}  ${s.reason}`),
+        ...(r.reasons.length ? ['', ...r.reasons.map((x) => `- ${x}`)] : []),
+        ...(r.verdict === 'faulty' ? ['', `dispute it: covenant dispute ${r.actionId}`] : []),
+      ].join('\n'),
+    )
+    if (report.verdict === 'faulty') process.exitCode = 2
+  })
+}
