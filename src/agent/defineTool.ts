@@ -3,7 +3,7 @@ import type { JsonValue } from '../trace/schemas.js'
 import type { WalletHandleFor } from '../wallet/handles.js'
 import { type Effect, effectSchema, type EffectInput } from '../wallet/schemas.js'
 import { AgentDefinitionError } from './errors.js'
-import { toJsonValue } from './internal/json.js'
+import { sortKeysDeep, toJsonValue } from './internal/json.js'
 
 /** What a tool receives besides its arguments. */
 export type ToolContext<E extends EffectInput = EffectInput> = {
@@ -28,7 +28,10 @@ export type AgentTool = {
   readonly name: string
   readonly description: string
   readonly effect: Effect
-  /** JSON Schema of the arguments: what the model is shown and what the manifest commits to. */
+  /**
+   * JSON Schema of the arguments: what the model is shown and what the manifest commits to,
+   * with object keys sorted (the trace stores requests canonically; replay must see the same).
+   */
   readonly parameters: { readonly [key: string]: JsonValue }
   /** Validates arguments from the model. */
   readonly parseArgs: (args: unknown) => Promise<ToolArgsResult>
@@ -83,7 +86,7 @@ export function defineTool<S extends z.ZodObject, const E extends EffectInput, R
   if (!(p?.schema instanceof z.ZodObject)) problems.push('schema must be a zod object (z.object({...}))')
   else {
     try {
-      parameters = toJsonValue(z.toJSONSchema(p.schema, { io: 'input', unrepresentable: 'any' })) as Record<string, JsonValue>
+      parameters = sortKeysDeep(toJsonValue(z.toJSONSchema(p.schema, { io: 'input', unrepresentable: 'any' }))) as Record<string, JsonValue>
       const properties = (parameters.properties ?? {}) as Record<string, Record<string, JsonValue>>
       for (const [key, prop] of Object.entries(properties)) {
         if (typeof prop.description !== 'string' || prop.description.length === 0) {

@@ -8,6 +8,7 @@ test('public exports', () => {
       "AgentConfigError",
       "AgentDefinitionError",
       "AgentMaxRoundsError",
+      "DEFAULT_INFERENCE_URL",
       "InferenceNotRecordedError",
       "MAX_MANIFEST_BYTES",
       "ManifestError",

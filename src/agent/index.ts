@@ -19,7 +19,7 @@ export { MAX_MANIFEST_BYTES, buildManifest, parseManifest } from './manifest.js'
 export type { BuildManifestParameters, BuiltManifest } from './manifest.js'
 export { bondManifestSchema, manifestSchema, replayPolicySchema } from './schemas.js'
 export type { Manifest, ReplayPolicy, ReplayPolicyInput } from './schemas.js'
-export { createAgentRuntime } from './runtime.js'
+export { DEFAULT_INFERENCE_URL, createAgentRuntime } from './runtime.js'
 export type {
   AgentRuntime,
   AgentRuntimeUnsafeOptions,

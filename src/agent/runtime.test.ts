@@ -244,7 +244,6 @@ describe('chat runtime (scripted model)', () => {
     expect(() => createAgentRuntime({ agent, agentId: '9', policyVersion: 1, wal, chat })).toThrow(/declare wallet effects, but no wallet/)
     expect(() => createAgentRuntime({ agent, agentId: '10', policyVersion: 1, wal, wallet, chat })).toThrow(/belongs to agent 9/)
     expect(() => createAgentRuntime({ agent, agentId: '9', policyVersion: 2, wal, wallet, chat })).toThrow(/policy version 1/)
-    expect(() => createAgentRuntime({ agent, agentId: '9', policyVersion: 1, wal, wallet })).toThrow(/pass chat/)
     const other = defineAgent({ ...agent, policy: basePolicy([alice], { maxValuePerTx: 1n }), tools: [payTool] })
     expect(() => createAgentRuntime({ agent: other, agentId: '9', policyVersion: 1, wal, wallet, chat })).toThrow(/not the agent's policy/)
     await wal.close()

@@ -4,6 +4,7 @@ import { type AIMessage, type BaseMessage, HumanMessage, SystemMessage, ToolMess
 import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import { BaseError } from '../errors/base.js'
+import { createChatModel } from '../inference/openaiBackend.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import { canonicalize } from '../trace/canonical.js'
 import type { JsonValue, StepBody, ToolOutcome } from '../trace/schemas.js'
@@ -61,7 +62,10 @@ export type CreateAgentRuntimeParameters = {
   wal: TraceWal
   /** Required when a tool's effect is `pay` or `call`. */
   wallet?: AgentWallet | undefined
-  /** Required for `chat` agents. */
+  /**
+   * The recorded chat model of a `chat` agent. @defaultValue createChatModel (src/inference)
+   * for `agent.model.baseURL`, or the local inference container at {@link DEFAULT_INFERENCE_URL}
+   */
   chat?: ChatInference | undefined
   /** Required for `onnx` agents. */
   onnx?: OnnxInference | undefined
@@ -120,6 +124,9 @@ export type AgentRuntime = {
 
 const RECOVER_TOOL = 'covenant.recover'
 
+/** Where `covenant inference serve` listens by default. */
+export const DEFAULT_INFERENCE_URL = 'http://127.0.0.1:8000/v1'
+
 let defaultLogger: Logger | undefined
 function runtimeLogger(): Logger {
   defaultLogger ??= pino({ name: 'covenant.agent' }, pino.destination(2))
@@ -149,7 +156,8 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
       })
     }
   }
-  if (agent.model.kind === 'chat' && !p.chat) throw new AgentConfigError(`Agent "${agent.name}" uses a chat model; pass chat (createChatModel from src/inference).`)
+  const chat: ChatInference | undefined =
+    p.chat ?? (agent.model.kind === 'chat' ? createChatModel({ baseURL: agent.model.baseURL ?? DEFAULT_INFERENCE_URL, model: agent.model.model }) : undefined)
   if (agent.model.kind === 'onnx' && !p.onnx) throw new AgentConfigError(`Agent "${agent.name}" uses an ONNX model; pass onnx (from src/inference).`)
   const maxRounds = p.maxRounds ?? 8
   if (!Number.isInteger(maxRounds) || maxRounds < 1) throw new AgentConfigError('maxRounds must be an integer ≥ 1.')
@@ -184,9 +192,9 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
   /** Runs one model call and takes its records, without another run's call in between. */
   function callModel<T>(fn: () => Promise<T>): Promise<{ value: T; records: ReplayRecord[] }> {
     const run = modelLock.then(async () => {
-      p.chat?.takeRecords() // records of calls outside any run do not belong to this action
+      chat?.takeRecords() // records of calls outside any run do not belong to this action
       const value = await fn()
-      return { value, records: p.chat ? p.chat.takeRecords() : [] }
+      return { value, records: chat ? chat.takeRecords() : [] }
     })
     modelLock = run.catch(() => {})
     return run
@@ -239,7 +247,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
   }
 
   async function runChat(ctx: ActionContext, task: JsonValue): Promise<JsonValue> {
-    const chat = p.chat as ChatInference
+    if (!chat) throw new AgentConfigError(`Agent "${agent.name}" has no chat model.`)
     const specs = agent.tools.map((t) => ({
       type: 'function' as const,
       function: { name: t.name, description: t.description, parameters: t.parameters as Record<string, unknown> },

@@ -4,7 +4,7 @@ import type { JsonValue } from '../trace/schemas.js'
 import { effectSchema, type EffectInput } from '../wallet/schemas.js'
 import { type AgentTool, deepFreeze, TOOL_NAME, type ToolArgsResult, type ToolContext, zodIssues } from './defineTool.js'
 import { AgentDefinitionError } from './errors.js'
-import { toJsonValue } from './internal/json.js'
+import { sortKeysDeep, toJsonValue } from './internal/json.js'
 
 /** What is needed of a LangChain tool (StructuredTool, DynamicStructuredTool, DynamicTool, `tool(...)`). */
 export type LangChainToolLike = {
@@ -41,7 +41,7 @@ export function wrapLangChainTool<const E extends EffectInput = { kind: 'none' }
   if (!effect.success) problems.push(...effect.error.issues.map((i) => `effect.${i.path.join('.')}: ${i.message}`))
   let parameters: Record<string, JsonValue> | undefined
   try {
-    parameters = toJsonValue(toJsonSchema(tool?.schema as Parameters<typeof toJsonSchema>[0])) as Record<string, JsonValue>
+    parameters = sortKeysDeep(toJsonValue(toJsonSchema(tool?.schema as Parameters<typeof toJsonSchema>[0]))) as Record<string, JsonValue>
   } catch (err) {
     problems.push(`its schema cannot be shown as JSON Schema: ${(err as Error).message}`)
   }

@@ -47,3 +47,16 @@ export function toJsonValue(value: unknown, path = '$', depth = 0, seen = new Se
     seen.delete(obj)
   }
 }
+
+/**
+ * The same JSON value with every object's keys in canonical (sorted) order. Tool schemas
+ * are shown to the model in this order because the trace stores the request canonically:
+ * a model that reads `properties` in order must see, on replay, exactly what it saw live.
+ */
+export function sortKeysDeep(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(sortKeysDeep)
+  if (value === null || typeof value !== 'object') return value
+  const out: Record<string, JsonValue> = {}
+  for (const key of Object.keys(value).sort()) out[key] = sortKeysDeep(value[key] as JsonValue)
+  return out
+}
