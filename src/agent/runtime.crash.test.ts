@@ -8,15 +8,17 @@ import { readWalFile } from '../trace/wal.js'
 import { createKeystore, saveKeystore } from '../wallet/keystore.js'
 import { FAST_SCRYPT, randomAddress, startWalletChain, type WalletChain } from '../wallet/_fixtures.js'
 import { parseEther } from 'viem'
+import { startInferenceServer, type InferenceServer } from '../inference/server.js'
 
 const CHILD = fileURLToPath(new URL('./runtime.crash-child.ts', import.meta.url))
 
 let c: WalletChain
+let server: InferenceServer
 beforeAll(async () => {
-  c = await startWalletChain()
+  ;[c, server] = await Promise.all([startWalletChain(), startInferenceServer({ port: 0 })])
 })
 afterAll(async () => {
-  await c?.stop()
+  await Promise.all([c?.stop(), server?.close()])
 })
 
 type ChildRun = { lines: string[]; killed: boolean }
@@ -69,6 +71,7 @@ test('SIGKILL after the WAL append, after signing (outbox), after broadcast: on 
     String(round),
     killAt,
     String(tasks),
+    server.baseURL,
   ]
 
   // round 1: the first task dies right after its wallet step is durable
@@ -105,7 +108,8 @@ test('SIGKILL after the WAL append, after signing (outbox), after broadcast: on 
   // and the account's on-chain transaction count equals the number of wallet steps
   expect(walletSteps.map((s) => s.nonce)).toEqual([0, 1, 2, 3, 4, 5])
   expect(await c.nonce(address)).toBe(walletSteps.length)
-  const expectedAmounts = [1010n, 1020n, 1030n, 1040n, 1041n, 1042n]
+  // round r, task i pays 0.<r><i+1> ETH
+  const expectedAmounts = ['0.11', '0.21', '0.31', '0.41', '0.42', '0.43'].map((e) => parseEther(e))
   expect(walletSteps.map((s) => BigInt(s.value))).toEqual(expectedAmounts)
   expect(await c.balance(recipient)).toBe(expectedAmounts.reduce((a, b) => a + b))
   // each transaction on chain is the one its wallet step authorised
