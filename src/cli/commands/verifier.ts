@@ -19,7 +19,7 @@ import {
 import { localAttestationCheck, localReplayer } from '../../verify/replayers.js'
 import { listAgentRecords } from '../../service/agentRecord.js'
 import { EnvError, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
-import { printResult, progress, toJson, type GlobalOptions } from '../output.js'
+import { printResult, progress, type GlobalOptions } from '../output.js'
 import { join } from 'node:path'
 import { untilSignal } from './dev.js'
 
@@ -77,6 +77,15 @@ function intFlag(v: string | undefined, what: string, min = 0): number | undefin
   const n = Number(v)
   if (!Number.isInteger(n) || n < min) throw new EnvError(`${what} must be an integer of at least ${min} (got "${v}").`)
   return n
+}
+
+/** One JSON line per event (`--json`): bigints as decimal strings, errors as their message. */
+export function jsonLine(e: VerifierEvent): string {
+  const value =
+    e.type === 'error'
+      ? { type: e.type, where: e.where, error: { name: (e.error as Error)?.name, message: (e.error as { shortMessage?: string })?.shortMessage ?? String(e.error) } }
+      : e
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
 }
 
 /** One line a person reads for each thing the node reports. */
@@ -157,7 +166,7 @@ export function register(program: Command): void {
     const env = await resolveEnv(flags)
     const say = (e: VerifierEvent) => {
       if (flags.json) {
-        process.stdout.write(`${toJson(e).replace(/\n\s*/g, ' ')}\n`)
+        process.stdout.write(`${jsonLine(e)}\n`)
         return
       }
       const line = describeEvent(e)

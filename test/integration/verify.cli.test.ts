@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestChain, type TestChain } from '../fixtures/chain.js'
+import { registerVerifier, writeDeployment } from '../../src/bonds/index.js'
+import { LocalDAStore } from '../../src/da/index.js'
+import { VerifierNode } from '../../src/verify/index.js'
+import { createTestAgent, ETH, moderationDigest, tempDir, type TestAgent } from '../../src/verify/_testing.js'
+import { localReplayer } from '../../src/verify/replayers.js'
+
+// The commands a person uses: `covenant verify`, `covenant dispute`, `covenant bonds`,
+// `covenant verifier start`, run as real processes against an anvil chain and the local
+// DA store of their data dir.
+const BIN = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url))
+let chain: TestChain
+let root: string
+let a: TestAgent
+const voters: VerifierNode[] = []
+const ids = { honest: '', overCap: '', faked: '' }
+
+type Run = { code: number | null; stdout: string; stderr: string }
+
+function covenant(args: string[], options: { until?: (stdout: string) => boolean } = {}): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args, '--data-dir', root, '--rpc', chain.anvil.rpcUrl, '--deployment', join(root, 'deployment.json')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REDIS_URL: '' },
+  })
+  let stdout = ''
+  let stderr = ''
+  let stopped = false
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString()
+    if (!stopped && options.until?.(stdout)) {
+      stopped = true
+      child.kill('SIGTERM')
+    }
+  })
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+const actionId = (n: number) => `${a.agentId}-${n.toString(16).padStart(12, '0')}`
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  root = await tempDir()
+  writeDeployment(join(root, 'deployment.json'), chain.deployment)
+  const da = new LocalDAStore({ dir: join(root, 'da') })
+  for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
+  a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()] })
+  ids.honest = actionId(1)
+  ids.overCap = actionId(2)
+  ids.faked = actionId(3)
+  await a.op.append({ kind: 'input', actionId: ids.honest, timestamp: 1, task: 'moderate and pay' })
+  await a.op.classify(ids.honest, 'great product, fast shipping')
+  await a.op.pay(ids.honest, { to: chain.account(8).address, value: ETH('0.5') })
+  await a.op.pay(ids.overCap, { to: chain.account(8).address, value: ETH('3'), send: false })
+  await a.op.append({ kind: 'input', actionId: ids.faked, timestamp: 1, task: 'moderate' })
+  await a.op.classify(ids.faked, 'free crypto giveaway, send 1 ETH to get 2 back', { fake: true })
+  await a.op.append({ kind: 'output', actionId: ids.faked, timestamp: 2, result: 'ok' })
+  await a.op.commit()
+  // the registered verifiers that will vote on the inference dispute
+  for (const i of [5, 6, 7]) {
+    const n = new VerifierNode({ client: chain.as(i), da, dataDir: join(root, `voter-${i}`), replayer: localReplayer(), act: false, pollIntervalMs: 100 })
+    await n.start()
+    voters.push(n)
+  }
+})
+
+afterAll(async () => {
+  await Promise.all(voters.map((v) => v.stop()))
+  await a?.op.close()
+  await chain?.stop()
+})
+
+describe('covenant verify', () => {
+  it('prints HONEST for an action whose steps all check out (exit 0)', async () => {
+    const r = await covenant(['verify', ids.honest, '--json'])
+    expect(r.code).toBe(0)
+    const report = JSON.parse(r.stdout)
+    expect(report.verdict).toBe('honest')
+    expect(report.steps.map((s: { kind: string; status: string }) => `${s.kind}:${s.status}`)).toEqual([
+      'input:ok',
+      'inference:ok',
+      'input:ok',
+      'wallet:ok',
+      'output:ok',
+    ])
+  })
+
+  it('prints FAULTY with the reason for an over-cap payment (exit 2), and sends nothing', async () => {
+    const r = await covenant(['verify', ids.overCap])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toMatch(/FAULTY/)
+    expect(r.stdout).toMatch(/ValueCap: pays 3000000000000000000 wei, over the cap of 1000000000000000000/)
+    expect(r.stdout).toContain(`covenant dispute ${ids.overCap}`)
+  })
+})
+
+describe('covenant dispute', () => {
+  it('proves a policy breach on chain and prints who was slashed and who was paid', async () => {
+    const r = await covenant(['dispute', ids.overCap, '--dev-account', '4', '--json'])
+    expect(r.code).toBe(0)
+    const o = JSON.parse(r.stdout)
+    expect(o).toMatchObject({ kind: 'PolicyBreach', status: 'Slashed', slashed: { eth: ETH('5').toString() } })
+    expect(o.payouts).toEqual([
+      expect.objectContaining({ role: 'challenger', to: chain.account(4).address, eth: ETH('2.5').toString() }),
+      expect.objectContaining({ role: 'redistribution', eth: ETH('1.5').toString() }),
+      expect.objectContaining({ role: 'burned', eth: ETH('1').toString() }),
+    ])
+  })
+
+  it('opens an inference dispute with the challenger bond, waits for the verifiers, prints the slash', async () => {
+    const r = await covenant(['dispute', ids.faked, '--reason', 'inference', '--dev-account', '4'])
+    expect(r.stderr).toMatch(/opened with a 100000000000000000 wei bond/)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/InferenceFraud against agent #\d+ .*: Slashed — dispute #2/)
+    expect(r.stdout).toMatch(/slashed 2\.5 ETH/)
+    expect(r.stdout).toMatch(/challenger +0x[0-9a-fA-F]{40} +\+1\.35 ETH \(reward 1250000000000000000 \+ bond 100000000000000000 back\)/)
+  })
+
+  it('refuses a path that does not apply, with a clear error', async () => {
+    const r = await covenant(['dispute', ids.honest, '--reason', 'policy', '--dev-account', '4'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/NothingToDisputeError: No wallet step of action .* breaks the agent's policy/)
+  })
+})
+
+describe('covenant bonds', () => {
+  it('shows the bond after both slashes, the slashes and the disputes', async () => {
+    const r = await covenant(['bonds', a.agentId.toString(), '--json'])
+    expect(r.code).toBe(0)
+    const b = JSON.parse(r.stdout)
+    expect(b.bond.eth).toBe(ETH('2.5').toString())
+    expect(b.totalSlashedEth).toBe(ETH('7.5').toString())
+    expect(b.slashes).toHaveLength(2)
+    expect(b.disputes.map((d: { kind: string; status: string }) => `${d.kind}:${d.status}`)).toEqual(['PolicyBreach:Slashed', 'InferenceFraud:Slashed'])
+    expect(b.locked).toBe(true)
+  })
+})
+
+describe('covenant verifier start', () => {
+  it('follows the chain and reports every fault as a JSON line until Ctrl-C', async () => {
+    const r = await covenant(['verifier', 'start', '--json', '--watch-only', '--poll', '100'], {
+      until: (out) => (out.match(/"type":"fault"/g) ?? []).length >= 2,
+    })
+    expect(r.code).toBe(0)
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    expect(events[0]).toMatchObject({ type: 'started', verifier: null })
+    const faults = events.filter((e) => e.type === 'fault').map((e) => e.description)
+    expect(faults).toEqual([expect.stringMatching(/^PolicyBreach agent \d+ batch 0 step 6 \(ValueCap\)$/), expect.stringMatching(/^InferenceFraud agent \d+ batch 0 step 9$/)])
+  })
+})
