@@ -152,6 +152,44 @@ contract AgentRegistryTest is Fixture {
         }
     }
 
+    function testFuzz_register_policyDelay(uint64 delay) public {
+        Policy memory p = _defaultPolicy();
+        bytes32[] memory d = _digests();
+        if (delay < MIN_POLICY_DELAY) {
+            vm.expectRevert(
+                abi.encodeWithSelector(AgentRegistry.PolicyDelayTooShort.selector, delay, MIN_POLICY_DELAY)
+            );
+        }
+        uint256 id = registry.register(operator, agentWallet, 0, d, p, delay);
+        if (delay >= MIN_POLICY_DELAY) assertEq(registry.agent(id).policyDelay, delay);
+    }
+
+    function testFuzz_constructor_delays(uint64 disputePeriod, uint64 unbonding) public {
+        if (unbonding <= disputePeriod) {
+            vm.expectRevert(abi.encodeWithSelector(AgentRegistry.WindowTooLong.selector, disputePeriod, unbonding));
+            new AgentRegistry(disputePeriod, unbonding, 0);
+        } else {
+            AgentRegistry r = new AgentRegistry(disputePeriod, unbonding, 0);
+            assertEq(r.disputePeriod(), disputePeriod);
+            assertEq(r.unbondingDelay(), unbonding);
+        }
+    }
+
+    function test_views_unknownAgent() public {
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 5));
+        registry.agent(5);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 5));
+        registry.version(5, 1);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 5));
+        registry.activePolicy(5);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 5));
+        registry.challengeWindowOf(5);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 5));
+        registry.openDisputes(5);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 0));
+        registry.agent(0);
+    }
+
     // ---------------------------------------------------------------- updates
 
     function _propose(uint256 maxValue) internal returns (uint32) {

@@ -588,9 +588,9 @@ contract BondVaultTest is Fixture {
         assertEq(vault.ethCredits(address(r)), credit, "credit intact after the failed attempt");
         assertEq(token.balanceOf(address(r)), 0);
 
+        // now the receiver swallows its failed re-entry (the failed attempt above was rolled
+        // back, receive() counter included)
         r.arm(0, ReenteringReceiver.Target.Claim, true);
-        // reset the receiver's one-shot counter by using a fresh attacker is not needed:
-        // calls > 1 only after a successful receive, and the failed one was rolled back
         vm.prank(address(r));
         vault.claim();
         assertEq(address(r).balance, credit, "paid exactly once");

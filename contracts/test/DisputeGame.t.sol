@@ -59,6 +59,29 @@ contract DisputeGameTest is Fixture {
         new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 10_000, 5001);
     }
 
+    function testFuzz_constructor_parameters(
+        uint256 bond,
+        uint256 subjective,
+        uint16 slashBps,
+        uint16 quorumBps,
+        uint64 exitDelay
+    ) public {
+        bond = bound(bond, 0, 100 ether);
+        subjective = bound(subjective, 0, 100 ether);
+        exitDelay = uint64(bound(exitDelay, 0, 2 * DISPUTE_PERIOD));
+        VerifierRegistry vr = new VerifierRegistry(MIN_STAKE, exitDelay);
+        bool ok = quorumBps > 5000 && quorumBps <= 10_000 && slashBps != 0 && slashBps <= 10_000 && bond != 0
+            && subjective >= bond && exitDelay > DISPUTE_PERIOD;
+        if (!ok) vm.expectRevert(DisputeGame.BadParameters.selector);
+        DisputeGame g = new DisputeGame(registry, traceLog, vault, vr, bond, subjective, slashBps, quorumBps);
+        if (ok) {
+            assertEq(g.challengerBond(), bond);
+            assertEq(g.subjectiveBond(), subjective);
+            assertEq(g.slashBps(), slashBps);
+            assertEq(g.quorumBps(), quorumBps);
+        }
+    }
+
     // ---------------------------------------------------------------- commit-reveal
 
     function test_commitEvidence_firstBlockSticks() public {
