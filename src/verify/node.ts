@@ -81,7 +81,7 @@ export type VerifierEvent =
   | { type: 'fault'; fault: Fault; description: string }
   | { type: 'challenge'; fault: Fault; description: string; result: ChallengeResult }
   | { type: 'dispute'; disputeId: bigint; kind: string; agentId: bigint; challenger: Address }
-  | { type: 'vote'; disputeId: bigint; agentAtFault: boolean; reason: string; status: DisputeStatus; counted: number }
+  | { type: 'vote'; disputeId: bigint; agentAtFault: boolean; reason: string; status: DisputeStatus; counted: number; gasUsed: bigint }
   | { type: 'abstain'; disputeId: bigint; reason: string }
   | { type: 'resolved'; disputeId: bigint; status: DisputeStatus; slashedEth: bigint; slashedToken: bigint }
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
@@ -699,7 +699,7 @@ export class VerifierNode {
           await this.store.save(state)
         }
         const r = await submitVerdicts(this.client, { disputeId: id, verdicts: [{ ...verdict, verifier: me }] })
-        this.#emit({ type: 'vote', disputeId: id, agentAtFault: verdict.agentAtFault, reason: verdict.reason, status: r.status, counted: r.counted })
+        this.#emit({ type: 'vote', disputeId: id, agentAtFault: verdict.agentAtFault, reason: verdict.reason, status: r.status, counted: r.counted, gasUsed: r.gasUsed })
       } catch (error) {
         if (!keep.includes(d)) keep.push(d)
         if (error instanceof ContractRevertError && (error.errorName === 'DisputeNotOpen' || error.errorName === 'DeadlinePassed')) continue
