@@ -25,6 +25,9 @@ import type { Replayer } from './inference.js'
 import { createHash } from 'node:crypto'
 import { createModerationClassifier, type ModerationClassifier } from '../inference/moderation.js'
 import { fakeTensorOutput } from './replayers.js'
+import pino from 'pino'
+import { writeFile } from 'node:fs/promises'
+import { buildManifest, createAgentRuntime, type AgentDefinition, type AgentRuntime } from '../agent/index.js'
 
 export const ETH = (n: string) => parseEther(n)
 
@@ -221,6 +224,24 @@ export class TestOperator {
     return step as Step
   }
 
+  /**
+   * The real agent runtime (src/agent) writing to this operator's WAL, with the shipped
+   * moderation model. `tamper` enables the runtime's UNSAFE tamperInference hook: the
+   * trace records a changed output while the agent acts on the real one.
+   */
+  async runtime(agent: AgentDefinition, options: { tamper?: boolean } = {}): Promise<AgentRuntime> {
+    const classifier = await moderationClassifier()
+    return createAgentRuntime({
+      agent,
+      agentId: this.agentId,
+      policyVersion: 1,
+      wal: this.wal,
+      onnx: { infer: (input) => classifier.infer(input) as never },
+      logger: pino({ level: 'silent' }),
+      ...(options.tamper ? { unsafe: { tamperInference: (r: ReplayRecord) => fakeTensorOutput(r, 5) } } : {}),
+    })
+  }
+
   /** CHEAT: commits the pending WAL steps but never puts the blob on DA. */
   async commitWithheld(): Promise<{ sequence: bigint }> {
     const withholding: DAClient = {
@@ -268,6 +289,14 @@ export class TestOperator {
     await this.committer.stop()
     await this.wal.close()
   }
+}
+
+/** The agent's manifest (src/agent) with the shipped model's digest, written to `dir/<hash>.json` for a file manifest source. */
+export async function writeManifest(agent: AgentDefinition, dir: string): Promise<{ manifestHash: Hex; file: string }> {
+  const built = buildManifest(agent, { modelDigests: { moderation: await moderationDigest() } })
+  const file = join(dir, `${built.manifestHash}.json`)
+  await writeFile(file, built.bytes)
+  return { manifestHash: built.manifestHash, file }
 }
 
 // ---------------------------------------------------------------------------------------

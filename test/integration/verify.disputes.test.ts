@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { keccak256, toHex, type Address, type Hex } from 'viem'
@@ -5,8 +6,9 @@ import { startTestChain, type TestChain } from '../fixtures/chain.js'
 import { getBond, getDispute, openDispute, registerVerifier } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
-import { jsonlHeaderSource, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
-import { createTestAgent, ETH, ledger, moderationDigest, slashSplit, tempDir, TOY_MODEL_DIGEST, type TestAgent } from '../../src/verify/_testing.js'
+import { fileManifestSource, jsonlHeaderSource, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
+import moderationAgent from '../../examples/agents/moderation/agent.js'
+import { createTestAgent, ETH, ledger, moderationDigest, slashSplit, tempDir, TOY_MODEL_DIGEST, writeManifest, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 
 // Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 4 a challenger by
@@ -22,12 +24,13 @@ let nextWallet = 10
 const headerFiles: string[] = []
 
 const agents: TestAgent[] = []
-async function agent(): Promise<TestAgent> {
+async function agent(options: { manifestHash?: `0x${string}` } = {}): Promise<TestAgent> {
   const a = await createTestAgent(chain, {
     roles: { owner: 1, operator: 2, wallet: nextWallet++, payee: 8 },
     da,
     dir: await tempDir(),
     modelDigests: [await moderationDigest(), TOY_MODEL_DIGEST],
+    manifestHash: options.manifestHash,
   })
   agents.push(a)
   return a
@@ -44,6 +47,7 @@ beforeAll(async () => {
   chain = await startTestChain()
   root = await tempDir()
   da = new LocalDAStore({ dir: join(root, 'da') })
+  await mkdir(join(root, 'manifests'))
   for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
   // the challenger reads the headers files the operators write (one per agent, made on demand)
   const headers = { name: 'test headers', poll: async () => (await Promise.all(headerFiles.map((f) => sources(f).poll()))).flat() }
@@ -60,6 +64,7 @@ beforeAll(async () => {
       dataDir: join(root, `verifier-${i}`),
       replayer: localReplayer(),
       headers: i === 5 ? [headers] : [],
+      manifests: [fileManifestSource(join(root, 'manifests'))],
       act: i === 5,
       withheldGraceSeconds: 30,
       pollIntervalMs: 100,
@@ -172,15 +177,16 @@ function expectSlashedToTheWei(r: Awaited<ReturnType<typeof quorumOutcome>>) {
 }
 
 describe('quorum disputes: the verifier opens, the registered verifiers vote, the bond is slashed', () => {
-  it('a faked inference output: InferenceFraud', async () => {
-    const a = await agent()
+  it('a faked inference output (the agent runtime\'s UNSAFE tamperInference): InferenceFraud', async () => {
+    const { manifestHash } = await writeManifest(moderationAgent, join(root, 'manifests'))
+    const a = await agent({ manifestHash })
+    const runtime = await a.op.runtime(moderationAgent, { tamper: true })
     const r = await quorumOutcome(a, async () => {
-      await a.op.append({ kind: 'input', actionId: 'inf', timestamp: 1, task: 'moderate' })
-      await a.op.classify('inf', 'buy cheap followers now, limited offer!!!', { fake: true })
-      await a.op.append({ kind: 'output', actionId: 'inf', timestamp: 2, result: 'ok' })
+      await runtime.run({ postId: 'p1', text: 'buy cheap followers now, limited offer!!!' })
       await a.op.commit()
     })
     expect(r.e.fault.type).toBe('InferenceFraud')
+    expect(r.e.fault.reason).toMatch(/replay \(exact\) gives/)
     expectSlashedToTheWei(r)
     const d = await getDispute(chain.reader, r.disputeId)
     expect(d.forStake).toBe(3n * chain.deployment.params.verifierMinStake)

@@ -4,16 +4,19 @@ import { startTestChain, type TestChain } from '../fixtures/chain.js'
 import { disputeGameAbi, getBond, registerVerifier } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
-import { VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
-import { createTestAgent, ETH, moderationDigest, tempDir, type TestAgent } from '../../src/verify/_testing.js'
+import { fileManifestSource, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
+import moderationAgent from '../../examples/agents/moderation/agent.js'
+import { createTestAgent, ETH, moderationDigest, tempDir, writeManifest, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 
 // An honest agent is never slashed by an honest verifier: 300 actions (input, an inference
 // of the real moderation model, a real payment within policy, output) committed in batches while a verifier runs.
 const ACTIONS = 300
+const RUNTIME_ACTIONS = 20
 let chain: TestChain
 let node: VerifierNode
 let a: TestAgent
+let m: TestAgent
 const events: VerifierEvent[] = []
 
 beforeAll(async () => {
@@ -22,6 +25,9 @@ beforeAll(async () => {
   const da = new LocalDAStore({ dir: join(root, 'da') })
   await registerVerifier(chain.as(5))
   a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: root, modelDigests: [await moderationDigest()] })
+  // a second agent run by the real agent runtime (src/agent), its manifest registered
+  const { manifestHash } = await writeManifest(moderationAgent, root)
+  m = await createTestAgent(chain, { roles: { owner: 1, operator: 4, wallet: 9, payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()], manifestHash })
   node = new VerifierNode({
     client: chain.as(5),
     da,
@@ -30,6 +36,7 @@ beforeAll(async () => {
     localWorkers: 2,
     pollIntervalMs: 100,
     withheldGraceSeconds: 30,
+    manifests: [fileManifestSource(root)],
     onEvent: (e) => events.push(e),
   })
   await node.start()
@@ -38,11 +45,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.stop()
   await a?.op.close()
+  await m?.op.close()
   await chain?.stop()
 })
 
-it(`finds no fault in ${ACTIONS} honest actions and never disputes`, async () => {
+it(`finds no fault in ${ACTIONS} honest actions + ${RUNTIME_ACTIONS} by the agent runtime, and never disputes`, async () => {
   const bondBefore = (await getBond(chain.reader, a.agentId)).eth
+  const bondBeforeM = (await getBond(chain.reader, m.agentId)).eth
   for (let i = 0; i < ACTIONS; i++) {
     const actionId = `${a.agentId}-${i.toString(16).padStart(12, '0')}`
     await a.op.append({ kind: 'input', actionId, timestamp: i, task: { pay: i } })
@@ -52,6 +61,11 @@ it(`finds no fault in ${ACTIONS} honest actions and never disputes`, async () =>
     if (i % 50 === 49) await a.op.commit()
   }
   await a.op.commit()
+  const runtime = await m.op.runtime(moderationAgent)
+  for (let i = 0; i < RUNTIME_ACTIONS; i++) {
+    await runtime.run({ postId: `p${i}`, text: i % 4 === 0 ? 'click here for free money!!!' : `meeting notes ${i}, see you tomorrow` })
+    if (i % 10 === 9) await m.op.commit()
+  }
   const head = await chain.reader.publicClient.getBlockNumber()
 
   // let the verifier catch up, then move past every commit deadline and let it look again
@@ -66,9 +80,13 @@ it(`finds no fault in ${ACTIONS} honest actions and never disputes`, async () =>
   await node.nextPasses(2)
 
   const batches = events.filter((e): e is Extract<VerifierEvent, { type: 'batch' }> => e.type === 'batch')
-  expect(batches.length).toBe(ACTIONS / 50)
+  expect(batches.length).toBe(ACTIONS / 50 + RUNTIME_ACTIONS / 10)
   expect(batches.every((b) => b.status === 'ok' && b.faults === 0)).toBe(true)
-  expect(batches.reduce((n, b) => n + b.steps, 0)).toBe(ACTIONS * 5)
+  expect(batches.filter((b) => b.agentId === a.agentId).reduce((n, b) => n + b.steps, 0)).toBe(ACTIONS * 5)
+  // input, inference, tool, output per runtime action
+  expect(batches.filter((b) => b.agentId === m.agentId).reduce((n, b) => n + b.steps, 0)).toBe(RUNTIME_ACTIONS * 4)
+  // the manifest was found and matched its registered hash (no fallback warning)
+  expect(events.filter((e) => e.type === 'warning')).toEqual([])
   expect(events.filter((e) => e.type === 'fault' || e.type === 'challenge')).toEqual([])
   expect(events.filter((e) => e.type === 'error')).toEqual([])
   const disputes = await chain.reader.publicClient.readContract({
@@ -78,6 +96,7 @@ it(`finds no fault in ${ACTIONS} honest actions and never disputes`, async () =>
   })
   expect(disputes).toBe(0n)
   expect((await getBond(chain.reader, a.agentId)).eth).toBe(bondBefore)
+  expect((await getBond(chain.reader, m.agentId)).eth).toBe(bondBeforeM)
   // every payment was seen and matched to its committed wallet step
   expect(node.state?.pendingTxs).toEqual([])
 })
