@@ -306,14 +306,17 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         return _hashTypedDataV4(keccak256(abi.encode(VERDICT_TYPEHASH, disputeId, agentAtFault)));
     }
 
-    /// @notice Submit signed verdicts (anyone may relay them). Signatures from accounts with
-    ///         no voting weight, or that already voted, are skipped. Settles at quorum.
+    /// @notice Submit signed verdicts (anyone may relay them). Malformed signatures, and those
+    ///         from accounts with no voting weight or that already voted, are skipped. Settles at quorum.
     function submitVerdicts(uint256 disputeId, Vote[] calldata votes) external nonReentrant returns (DisputeStatus) {
         Dispute storage d = _openDispute(disputeId);
         if (block.timestamp > d.deadline) revert DeadlinePassed(disputeId, d.deadline);
         for (uint256 i; i < votes.length; ++i) {
-            address signer = ECDSA.recover(verdictDigest(disputeId, votes[i].agentAtFault), votes[i].signature);
-            if (hasVoted[disputeId][signer]) continue;
+            // A malformed signature is skipped like any other vote that carries no weight, so
+            // one bad entry cannot make a relayer's whole batch revert.
+            (address signer, ECDSA.RecoverError err,) =
+                ECDSA.tryRecover(verdictDigest(disputeId, votes[i].agentAtFault), votes[i].signature);
+            if (err != ECDSA.RecoverError.NoError || hasVoted[disputeId][signer]) continue;
             uint256 weight = verifiers.votingWeight(signer, d.openedBlock);
             if (weight == 0) continue;
             hasVoted[disputeId][signer] = true;

@@ -2412,6 +2412,19 @@ export const verifierRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "eligibleStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "exit",
     "outputs": [],
     "stateMutability": "nonpayable",
