@@ -1,0 +1,258 @@
+// Unit tests of the verifier's rules: manifests, inference prechecks, AgentRegistry.evaluate
+// off chain, judges, header sources, the state file and the public exports.
+import { appendFile, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { getAddress, keccak256, toHex, type Hex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { batchHeaderTypedData, type AgentVersion, type CovenantDeployment } from '../bonds/index.js'
+import { UnrecoverableCovenantError } from '../errors/base.js'
+import { canonicalBytes, type WalletStep } from '../trace/index.js'
+import { replayRecord } from '../trace/_fixtures.js'
+import { evaluateWalletStep } from './agents.js'
+import { isOperatorSigned, jsonlHeaderSource } from './headers.js'
+import { precheckInference, replayJobHandler, replayJobId, type ReplayJobData } from './inference.js'
+import { promptJudge, ruleJudge } from './judge.js'
+import { fileManifestSource, loadManifest, replayRuleFor } from './manifest.js'
+import { VerifierStateStore } from './state.js'
+import type { ManifestReplay, ReplayRule } from './schemas.js'
+import type { ReplayRecord } from '../inference/schemas.js'
+import * as verify from './index.js'
+
+const tmp = () => mkdtemp(join(tmpdir(), 'verify-rules-'))
+const DIGEST = replayRecord.modelDigest as Hex
+
+describe('manifests', () => {
+  it('accepts bytes whose keccak256, or whose canonical JSON keccak256, is the registered hash', async () => {
+    const dir = await tmp()
+    const manifest = { name: 'x', replay: { mode: 'tolerance', tolerance: { maxAbsDiff: 0.001, argmax: true } } }
+    const bytes = canonicalBytes(manifest)
+    const hash = keccak256(bytes)
+    await writeFile(join(dir, `${hash}.json`), bytes)
+    const loaded = await loadManifest([fileManifestSource(dir)], { agentId: 1n, manifestHash: hash })
+    expect(replayRuleFor(loaded?.replay, DIGEST)).toEqual({ mode: 'tolerance', tolerance: { maxAbsDiff: 0.001, argmax: true } })
+    // pretty-printed bytes of the same manifest match through their canonical form
+    await writeFile(join(dir, 'agent-2.json'), JSON.stringify(manifest, null, 2))
+    expect(await loadManifest([fileManifestSource(dir)], { agentId: 2n, manifestHash: hash })).toBeDefined()
+  })
+
+  it('refuses a manifest that does not match, and is strict (exact) without one', async () => {
+    const dir = await tmp()
+    await writeFile(join(dir, 'agent-3.json'), '{"replay":"tolerance"}')
+    await expect(loadManifest([fileManifestSource(dir)], { agentId: 3n, manifestHash: keccak256(toHex('other')) })).rejects.toMatchObject({
+      name: 'ManifestMismatchError',
+    })
+    expect(await loadManifest([fileManifestSource(dir)], { agentId: 4n, manifestHash: keccak256(toHex('none')) })).toBeUndefined()
+    expect(replayRuleFor(undefined, DIGEST)).toEqual({ mode: 'exact' })
+  })
+
+  it('takes a per-model rule over the agent-wide one', () => {
+    const replay: ManifestReplay = { replay: 'exact', models: [{ digest: DIGEST, replay: 'attested' }] }
+    expect(replayRuleFor(replay, DIGEST)).toEqual({ mode: 'attested' })
+    expect(replayRuleFor(replay, `0x${'00'.repeat(32)}`)).toEqual({ mode: 'exact' })
+  })
+})
+
+describe('inference prechecks', () => {
+  const registered = new Set<Hex>([DIGEST])
+  const cases: Array<[string, ReplayRecord, ReplayRule, RegExp]> = [
+    ['an unregistered model', { ...replayRecord, modelDigest: `0x${'cd'.repeat(32)}` }, { mode: 'exact' }, /not among the agent's registered model digests/],
+    ["replay 'none' for a registered model", { ...replayRecord, replay: 'none' }, { mode: 'exact' }, /claims no replay/],
+    ['a weaker check than required', { ...replayRecord, replay: 'tolerance' }, { mode: 'exact' }, /offers 'tolerance' but the verifier \(no manifest tolerance\) requires 'exact'/],
+    ['attested where the manifest wants tolerance', { ...replayRecord, replay: 'attested' }, { mode: 'tolerance' }, /offers 'attested'/],
+  ]
+  it.each(cases)('faults %s', (_what, record, rule, reason) => {
+    const r = precheckInference(record, registered, rule)
+    expect(r.status).toBe('fault')
+    expect(r.status === 'fault' && r.reason).toMatch(reason)
+  })
+
+  it('replays under the manifest rule, and checks attested records by attestation', () => {
+    expect(precheckInference(replayRecord, registered, { mode: 'tolerance', tolerance: { maxAbsDiff: 0.1 } })).toEqual({
+      status: 'replay',
+      rule: { mode: 'tolerance', tolerance: { maxAbsDiff: 0.1 } },
+    })
+    expect(precheckInference({ ...replayRecord, replay: 'attested' }, registered, { mode: 'attested' }).status).toBe('attested')
+    expect(precheckInference(replayRecord, registered, { mode: 'attested' })).toEqual({ status: 'replay', rule: { mode: 'exact' } })
+  })
+
+  it('names replay jobs by agent, batch, step and leaf', () => {
+    const job = { agentId: '3', sequence: '7', stepIndex: 2, leaf: `0x${'ab'.repeat(32)}` as Hex }
+    expect(replayJobId(job)).toBe('replay-3-7-2-abababababababab')
+  })
+
+  it('reports a replay that cannot run at all as unverifiable, and lets transient errors retry', async () => {
+    const data: ReplayJobData = { agentId: '1', sequence: '0', stepIndex: 0, index: 0, leaf: DIGEST, record: replayRecord, rule: { mode: 'exact' } }
+    const missing = replayJobHandler(async () => {
+      throw new UnrecoverableCovenantError('model not found')
+    })
+    expect(await missing({ id: 'j', name: 'replay', data, attempt: 1 })).toEqual({ status: 'unverifiable', reason: 'model not found' })
+    const flaky = replayJobHandler(async () => {
+      throw new Error('ECONNRESET')
+    })
+    await expect(flaky({ id: 'j', name: 'replay', data, attempt: 1 })).rejects.toThrow('ECONNRESET')
+  })
+})
+
+describe('evaluateWalletStep mirrors AgentRegistry.evaluate', () => {
+  const payee = getAddress(`0x${'0a'.repeat(20)}`)
+  const version = (over: Partial<AgentVersion> = {}): AgentVersion => ({
+    version: 1,
+    manifestHash: `0x${'00'.repeat(32)}`,
+    modelDigests: [],
+    policy: { maxValuePerTx: 100n, challengeWindow: 3600, commitDeadline: 600, allowedTargets: [payee], allowedSelectors: ['0xa9059cbb'] },
+    readyAt: 1000,
+    activeFrom: 1000,
+    activeUntil: 0,
+    ...over,
+  })
+  const step = (over: Partial<WalletStep> = {}) =>
+    ({ kind: 'wallet', to: payee.toLowerCase(), value: '100', data: '0x', policyVersion: 1, ...over }) as WalletStep
+
+  it.each([
+    ['within policy', version(), step(), 1500, 'None'],
+    ['a version not yet active when committed', version(), step(), 999, 'UnknownPolicy'],
+    ['a version that never became active', version({ activeFrom: 0 }), step(), 1500, 'UnknownPolicy'],
+    ['a version replaced less than its deadline before', version({ activeUntil: 2000 }), step(), 2599, 'None'],
+    ['a version replaced exactly its deadline before', version({ activeUntil: 2000 }), step(), 2600, 'StalePolicy'],
+    ['one wei over the cap', version(), step({ value: '101' }), 1500, 'ValueCap'],
+    ['a recipient off the list', version(), step({ to: `0x${'0b'.repeat(20)}` as Hex }), 1500, 'TargetNotAllowed'],
+    ['calldata shorter than a selector', version(), step({ data: '0xa9059c' }), 1500, 'SelectorNotAllowed'],
+    ['a selector off the list', version(), step({ data: '0x095ea7b3' }), 1500, 'SelectorNotAllowed'],
+    ['an allowed selector', version(), step({ data: '0xa9059cbb00' }), 1500, 'None'],
+  ] as const)('%s', (_what, v, s, committedAt, breach) => {
+    expect(evaluateWalletStep(v, s, committedAt)).toBe(breach)
+  })
+})
+
+describe('judges', () => {
+  const input = { disputeId: 1n, agentId: 1n, sequence: 0n, stepIndex: 0, subject: `0x${'00'.repeat(32)}` as Hex }
+  it('a rule judges or abstains', async () => {
+    expect(await ruleJudge('always', () => true).judge(input)).toMatchObject({ agentAtFault: true })
+    expect(await ruleJudge('never-sure', () => undefined).judge(input)).toMatchObject({ abstain: true })
+  })
+
+  it('a person answers y/n at a prompt; without a terminal the prompt abstains', async () => {
+    const stdin = new PassThrough()
+    const out = new PassThrough()
+    const asked = promptJudge({ input: stdin, output: out, requireTty: false }).judge({ ...input, claim: 'it was rude' })
+    stdin.write('y\n')
+    expect(await asked).toMatchObject({ agentAtFault: true, reason: 'a person answered yes' })
+    expect(await promptJudge({ input: new PassThrough() }).judge(input)).toMatchObject({ abstain: true, reason: 'no terminal to ask' })
+  })
+})
+
+describe('header sources', () => {
+  it('reads a growing JSONL file line by line, reports bad lines, and checks operator signatures', async () => {
+    const dir = await tmp()
+    const file = join(dir, 'headers.jsonl')
+    const operator = privateKeyToAccount(`0x${'11'.repeat(32)}`)
+    const deployment = { chainId: 31337, contracts: { traceLog: getAddress(`0x${'12'.repeat(20)}`) } } as CovenantDeployment
+    const header = { agentId: 1n, sequence: 0n, merkleRoot: `0x${'aa'.repeat(32)}` as Hex, daCommitmentHash: `0x${'bb'.repeat(32)}` as Hex, stepCount: 3 }
+    const signature = await operator.signTypedData(batchHeaderTypedData(deployment, header))
+    const line = JSON.stringify({ header, signature }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+    const bad: string[] = []
+    const source = jsonlHeaderSource(file, { onInvalid: (e) => bad.push(e.shortMessage) })
+    expect(await source.poll()).toEqual([]) // no file yet
+    await appendFile(file, `${line}\nnot json\n${line.slice(0, 20)}`)
+    const got = await source.poll()
+    expect(got).toHaveLength(1)
+    expect(bad).toEqual([expect.stringMatching(/headers.jsonl:2: not JSON/)])
+    expect(await source.poll()).toEqual([]) // the half line waits for its end
+    await appendFile(file, `${line.slice(20)}\n`)
+    expect(await source.poll()).toHaveLength(1)
+    const h = got[0]!
+    expect(await isOperatorSigned(deployment, h, operator.address)).toBe(true)
+    expect(await isOperatorSigned(deployment, { ...h, header: { ...h.header, stepCount: 4 } }, operator.address)).toBe(false)
+  })
+})
+
+describe('the state file', () => {
+  const deployment = { chainId: 31337, traceLog: getAddress(`0x${'12'.repeat(20)}`), disputeGame: getAddress(`0x${'13'.repeat(20)}`) }
+  it('round-trips, refuses another deployment or a damaged file, and locks the dir', async () => {
+    const store = new VerifierStateStore(await tmp())
+    await store.lock()
+    const s = await store.load(deployment)
+    s.cursor = { block: '12', hash: `0x${'ab'.repeat(32)}` }
+    await store.save(s)
+    expect((await store.load(deployment)).cursor).toEqual(s.cursor)
+    await expect(store.load({ ...deployment, chainId: 1 })).rejects.toMatchObject({ name: 'VerifierStateError' })
+    await expect(new VerifierStateStore(store.dir).lock()).rejects.toMatchObject({ name: 'VerifierLockedError' })
+    await writeFile(store.path, '{"version":1,')
+    await expect(store.load(deployment)).rejects.toThrow(/is not valid JSON/)
+    await store.unlock()
+    await new VerifierStateStore(store.dir).lock()
+  })
+})
+
+it('pins the public exports of src/verify', () => {
+  expect(Object.keys(verify).sort()).toMatchInlineSnapshot(`
+    [
+      "ActionNotFoundError",
+      "AgentBook",
+      "HeaderSourceError",
+      "InvalidActionIdError",
+      "JobFailedError",
+      "LogFollower",
+      "ManifestMismatchError",
+      "ManifestUnavailableError",
+      "NothingToDisputeError",
+      "QueueClosedError",
+      "ReplayUnavailableError",
+      "StepNotFoundError",
+      "TraceIndex",
+      "VerifierConfigError",
+      "VerifierLockedError",
+      "VerifierNode",
+      "VerifierStateError",
+      "VerifierStateStore",
+      "challenge",
+      "challengeWindowOpen",
+      "checkBatchBlob",
+      "checkBatchSteps",
+      "checkDispute",
+      "createJobQueue",
+      "daManifestSource",
+      "describeFault",
+      "disputeAction",
+      "disputeTarget",
+      "equivocationKey",
+      "evaluateWalletStep",
+      "fetchAndCheckBatch",
+      "fileManifestSource",
+      "findAction",
+      "getBatchEvents",
+      "httpHeaderSource",
+      "isOperatorSigned",
+      "jsonlHeaderSource",
+      "judgeText",
+      "loadManifest",
+      "localAttestationCheck",
+      "localReplayer",
+      "manifestReplaySchema",
+      "modelJudge",
+      "moderationJudge",
+      "parseActionId",
+      "precheckInference",
+      "promptJudge",
+      "replayJobHandler",
+      "replayJobId",
+      "replayRuleFor",
+      "ruleJudge",
+      "sameHeader",
+      "signedHeaderSchema",
+      "startReplayWorker",
+      "stepCoversTx",
+      "targetKey",
+      "toBatchEvent",
+      "toBatchHeader",
+      "toleranceSchema",
+      "untracedCoverage",
+      "urlManifestSource",
+      "verifierStateSchema",
+      "verifyAction",
+    ]
+  `)
+})
