@@ -388,5 +388,5 @@ try {
   const result = await main()
   if (json) process.stdout.write(`${JSON.stringify({ machine: { cpu: cpus()[0]?.model, cores: cpus().length }, ...result }, null, 2)}\n`)
 } finally {
-  await chain?.stop()
+  await (chain as TestChain | undefined)?.stop()
 }
