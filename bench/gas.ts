@@ -61,7 +61,7 @@ const log = (s: string) => {
 }
 const fmt = (n: bigint | number) => (typeof n === 'bigint' ? n : BigInt(Math.round(n))).toLocaleString('en-US')
 
-let chain: TestChain
+let chain!: TestChain
 const gasOf = async (hash: Hash) => (await chain.reader.publicClient.getTransactionReceipt({ hash })).gasUsed
 
 // Accounts: 0 deployer (+ redistribution, verdict relayer), 1 agent owner, 2 operator,
@@ -388,5 +388,5 @@ try {
   const result = await main()
   if (json) process.stdout.write(`${JSON.stringify({ machine: { cpu: cpus()[0]?.model, cores: cpus().length }, ...result }, null, 2)}\n`)
 } finally {
-  await (chain as TestChain | undefined)?.stop()
+  await chain?.stop()
 }
