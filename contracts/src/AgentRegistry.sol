@@ -40,6 +40,10 @@ contract AgentRegistry {
     }
 
     uint256 public constant MAX_LIST_LENGTH = 256;
+    /// A challenge needs a commitment in one block and a reveal in a later one, and a
+    /// challenger needs time to fetch and replay: a shorter window would make an agent
+    /// undisputable.
+    uint64 public constant MIN_CHALLENGE_WINDOW = 60;
 
     /// Voting time of a quorum dispute, seconds. Read by DisputeGame and BondVault.
     uint64 public immutable disputePeriod;
@@ -71,6 +75,7 @@ contract AgentRegistry {
     error ListTooLong(uint256 length, uint256 max);
     error PolicyDelayTooShort(uint64 given, uint64 min);
     error WindowTooLong(uint64 windowPlusDisputePeriod, uint64 unbondingDelay);
+    error WindowTooShort(uint64 challengeWindow, uint64 min);
     error UpdatePending(uint256 agentId, uint32 version);
     error NoUpdatePending(uint256 agentId);
     error UpdateNotReady(uint256 agentId, uint64 readyAt);
@@ -267,6 +272,9 @@ contract AgentRegistry {
         }
         if (policy.allowedSelectors.length > MAX_LIST_LENGTH) {
             revert ListTooLong(policy.allowedSelectors.length, MAX_LIST_LENGTH);
+        }
+        if (policy.challengeWindow < MIN_CHALLENGE_WINDOW) {
+            revert WindowTooShort(policy.challengeWindow, MIN_CHALLENGE_WINDOW);
         }
         uint64 longest = policy.challengeWindow > policy.commitDeadline ? policy.challengeWindow : policy.commitDeadline;
         // A bond must outlive every window in which the agent can still be disputed.

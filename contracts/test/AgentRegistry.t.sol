@@ -141,7 +141,12 @@ contract AgentRegistryTest is Fixture {
         bytes32[] memory d = _digests();
         Policy memory p = _policy(MAX_VALUE, window, deadline);
         uint256 longest = window > deadline ? window : deadline;
-        if (longest + DISPUTE_PERIOD >= UNBONDING_DELAY) {
+        if (window < registry.MIN_CHALLENGE_WINDOW()) {
+            vm.expectRevert(
+                abi.encodeWithSelector(AgentRegistry.WindowTooShort.selector, window, registry.MIN_CHALLENGE_WINDOW())
+            );
+            registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
+        } else if (longest + DISPUTE_PERIOD >= UNBONDING_DELAY) {
             uint256 sum = longest + DISPUTE_PERIOD;
             uint64 reported = sum > type(uint64).max ? type(uint64).max : uint64(sum);
             vm.expectRevert(abi.encodeWithSelector(AgentRegistry.WindowTooLong.selector, reported, UNBONDING_DELAY));

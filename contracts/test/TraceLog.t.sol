@@ -166,7 +166,7 @@ contract TraceLogTest is Fixture {
     }
 
     function testFuzz_isFinal(uint64 window, uint32 dt) public {
-        window = uint64(bound(window, 0, UNBONDING_DELAY - DISPUTE_PERIOD - 1));
+        window = uint64(bound(window, registry.MIN_CHALLENGE_WINDOW(), UNBONDING_DELAY - DISPUTE_PERIOD - 1));
         Policy memory p = _policy(MAX_VALUE, window, 0);
         bytes32[] memory d = _digests();
         vm.prank(stranger);
@@ -195,8 +195,8 @@ contract TraceLogTest is Fixture {
     /// not bring it back.
     function testFuzz_lastFinalizesAt_isMax(uint64 w1, uint64 w2, uint32 gap) public {
         uint64 maxW = UNBONDING_DELAY - DISPUTE_PERIOD - 1;
-        w1 = uint64(bound(w1, 0, maxW));
-        w2 = uint64(bound(w2, 0, maxW));
+        w1 = uint64(bound(w1, registry.MIN_CHALLENGE_WINDOW(), maxW));
+        w2 = uint64(bound(w2, registry.MIN_CHALLENGE_WINDOW(), maxW));
         bytes32[] memory d = _digests();
         vm.prank(stranger);
         uint256 id = registry.register(operator, agentWallet, 0, d, _policy(MAX_VALUE, w1, 0), MIN_POLICY_DELAY);

@@ -27,7 +27,7 @@ const selector = z
 export const policySchema = z.object({
   maxValuePerTx: wei.describe('largest native value of one transaction, in wei'),
   dailyBudget: wei.optional().describe('total native value per UTC day, in wei (checked off chain only)'),
-  challengeWindow: seconds.describe('seconds a committed batch can be challenged'),
+  challengeWindow: seconds.min(60, 'the challenge window must be at least 60 s (AgentRegistry.MIN_CHALLENGE_WINDOW)').describe('seconds a committed batch can be challenged'),
   commitDeadline: seconds.describe('seconds within which a transaction must be in a committed batch'),
   allowedTargets: z.array(address).max(256).describe('recipients and contracts the wallet may send to'),
   allowedSelectors: z.array(selector).max(256).default([]).describe('function selectors the wallet may call'),

@@ -9,6 +9,7 @@ export const revertHints: Record<string, string> = {
   BadDaCommitment: 'The DA commitment must be 1 to 8192 bytes.',
   UnknownBatch: 'No batch is committed at this sequence for this agent.',
   WindowTooLong: 'challengeWindow/commitDeadline plus the dispute period must be shorter than the unbonding delay.',
+  WindowTooShort: 'The challenge window must be at least MIN_CHALLENGE_WINDOW (60 s): shorter would make the agent undisputable.',
   PolicyDelayTooShort: 'Choose a policy delay at least as long as the protocol minimum.',
   UpdatePending: 'Activate or cancel the pending update first.',
   NoUpdatePending: 'There is no proposed update to act on.',
