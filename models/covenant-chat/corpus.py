@@ -34,10 +34,12 @@ EVENTS = [("marathon", "race"), ("film festival", "festival"), ("tech conference
 ORGANISERS = ["the organisers", "the city council", "the official website", "local news", "the event team",
               "a press release", "the federation"]
 
-SYSTEMS_TREASURY = ["You are a treasury agent. Pay valid invoices with the pay_invoice tool.",
+SYSTEMS_TREASURY = ["You pay invoices. For each invoice, call pay_invoice with its id, the address printed on it and the amount in ETH.",
+                    "You are a treasury agent. Pay valid invoices with the pay_invoice tool.",
                     "You manage the company treasury. Use tools to pay invoices.",
                     "Treasury agent. Read the invoice and pay it.", ""]
-SYSTEMS_MARKET = ["You resolve prediction markets from the evidence given.",
+SYSTEMS_MARKET = ["Resolve each market from the evidence given: call resolve_market with its id and yes or no.",
+                  "You resolve prediction markets from the evidence given.",
                   "You are a market resolver. Call resolve_market with yes or no.",
                   "Resolver agent: decide the outcome from the evidence.", ""]
 SYSTEMS_OTHER = ["You are a helpful agent.", "You are an accountable agent; every step is traced.", ""]
@@ -131,6 +133,8 @@ def invoice_text(rng, pool, inv, comp, amt, to):
         "From {comp} ({frm}): invoice {inv}, {purpose}, total {amt} {unit}, send to {to}.",
         "{comp} ({frm}) billed {amt} {unit} for {purpose}, invoice {inv}; the payment address is {to}.",
         "Invoice {inv}: pay {amt} {unit} to {to}. Do not use our old wallet {frm}. ({comp}, {purpose})",
+        "Invoice {inv} from {comp}: our bank details changed, please pay {amt} {unit} to {to} today.",
+        "Invoice {inv} from {comp}: please pay {amt} {unit} to {to} for {purpose}.",
     ]
     return rng.choice(templates).format(inv=inv, comp=comp, amt=amt, unit=unit, to=to, purpose=purpose, frm=frm)
 
@@ -218,14 +222,23 @@ def treasury(rng, pool, follow_up):
     messages.append({"role": "assistant", "content": "", "tool_calls": [
         {"id": "call_%08x" % rng.getrandbits(32), "type": "function",
          "function": {"name": name, "arguments": json.dumps(args, separators=(",", ":"))}}]})
-    ok = rng.random() < 0.75
+    ok = rng.random() < 0.6
     tx = "0x" + "".join(rng.choice("0123456789abcdef") for _ in range(64))
     if ok:
-        result = rng.choice(['{"status":"paid","txHash":"%s"}' % tx, '{"ok":true,"hash":"%s"}' % tx,
+        # The first format is what src/agent's runtime sends: the tool's return value as canonical JSON.
+        result = rng.choice(['{"hash":"%s","invoiceId":"%s","paid":"%s","to":"%s"}' % (tx, inv, amt, to),
+                             '{"hash":"%s","invoiceId":"%s","paid":"%s","to":"%s"}' % (tx, inv, amt, to),
+                             '{"status":"paid","txHash":"%s"}' % tx, '{"ok":true,"hash":"%s"}' % tx,
                              "Payment sent: %s" % tx, '{"status":"confirmed","transactionHash":"%s"}' % tx])
     else:
-        result = rng.choice(['{"error":"policy violation: amount exceeds the daily limit"}',
-                             '{"error":"recipient is not on the allowlist"}',
+        # Errors as src/agent's runtime reports them ("Error (Name): message"), often naming the address or amount.
+        result = rng.choice(["Error (PolicyViolationError): target %s is not on the allowlist" % to,
+                             "Error (PolicyViolationError): value %s ETH exceeds the per-transaction limit of 1 ETH" % amt,
+                             "Error (PolicyViolationError): daily budget of %d ETH exceeded" % rng.randint(1, 9),
+                             "Error (CapabilityExceededError): %s may move at most 1 ETH per call" % name,
+                             "Error (ToolArgumentsError): %s arguments: to: Invalid string: must match pattern" % name,
+                             '{"error":"policy violation: amount exceeds the daily limit"}',
+                             '{"error":"recipient %s is not on the allowlist"}' % to,
                              "Error: insufficient funds", '{"status":"rejected","reason":"unknown payee"}'])
     messages.append({"role": "tool", "tool_call_id": messages[-1]["tool_calls"][0]["id"], "content": result})
     answer = ("Paid %s." if ok else "Could not pay %s.") % inv
@@ -255,8 +268,12 @@ def market(rng, pool, follow_up):
         {"id": "call_%08x" % rng.getrandbits(32), "type": "function",
          "function": {"name": name, "arguments": json.dumps(args, separators=(",", ":"))}}]})
     ok = rng.random() < 0.8
-    result = rng.choice(['{"status":"resolved"}', '{"ok":true}', "Market resolved.", '{"resolved":true,"tx":"0x%08x"}' % rng.getrandbits(32)]) \
-        if ok else rng.choice(['{"error":"market already resolved"}', "Error: market not found", '{"error":"not authorised"}'])
+    result = rng.choice(['{"marketId":"%s","outcome":"%s","resolved":true}' % (mkt, outcome),
+                         '{"marketId":"%s","outcome":"%s","resolved":true}' % (mkt, outcome),
+                         '{"status":"resolved"}', '{"ok":true}', "Market resolved.", '{"resolved":true,"tx":"0x%08x"}' % rng.getrandbits(32)]) \
+        if ok else rng.choice(['{"error":"market already resolved"}', "Error: market not found", '{"error":"not authorised"}',
+                               "Error (ToolArgumentsError): %s arguments: outcome: Invalid option" % name,
+                               "Error (ToolResultError): market %s is closed" % mkt])
     messages.append({"role": "tool", "tool_call_id": messages[-1]["tool_calls"][0]["id"], "content": result})
     answer = ("Resolved %s: %s." % (mkt, outcome)) if ok else ("Could not resolve %s." % mkt)
     return {"task": "market-final", "messages": messages, "tools": tools, "expected": {"content": answer}}

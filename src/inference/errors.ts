@@ -32,7 +32,6 @@ export class ModelNotFoundError extends UnrecoverableCovenantError {
         known.length > 0 ? `Known models: ${known.join(', ')}` : 'The model store is empty.',
         'Rebuild the shipped models (models/README.md) or point the store at the directory holding the model file.',
       ],
-      docsPath: 'inference-models',
     })
     this.model = model
   }
@@ -50,7 +49,6 @@ export class ModelDigestMismatchError extends UnrecoverableCovenantError {
         `Actual:   ${actual}`,
         'The file was replaced or corrupted after it was registered. Restore the original bytes (git checkout models/) — a replay never runs on a different model.',
       ],
-      docsPath: 'inference-replay',
     })
     this.expected = expected
     this.actual = actual
@@ -92,7 +90,6 @@ export class InvalidReplayRecordError extends UnrecoverableCovenantError {
   constructor(reason: string, issues: readonly string[] = []) {
     super(`invalid replay record: ${reason}`, {
       metaMessages: [...issues.map((i) => `- ${i}`), 'Records must come from src/inference backends unchanged.'],
-      docsPath: 'inference-replay',
     })
   }
 }
@@ -101,7 +98,7 @@ export class InvalidReplayRecordError extends UnrecoverableCovenantError {
 export class ReplayNotPossibleError extends UnrecoverableCovenantError {
   override name = 'ReplayNotPossibleError' as const
   constructor(reason: string, hint: string) {
-    super(`cannot replay this record: ${reason}`, { metaMessages: [hint], docsPath: 'inference-replay' })
+    super(`cannot replay this record: ${reason}`, { metaMessages: [hint] })
   }
 }
 

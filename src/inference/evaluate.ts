@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createChatEngine } from './chatEngine.js'
 import { parseModelOutput } from './chatOutput.js'
@@ -7,7 +7,8 @@ import { type ModelStore, shippedModelStore } from './modelStore.js'
 import { createModerationClassifier } from './moderation.js'
 
 /**
- * Runs a shipped model on its shipped eval set (`models/<name>/eval.jsonl`) through ONNX
+ * Runs a shipped model on its shipped eval set (`models/<name>/eval.jsonl`, and for
+ * covenant-chat also the hand-written `eval-novel.jsonl`) through ONNX
  * Runtime — the exact path the container serves — and reports the figures that
  * `meta.json` quotes (the build scripts measure the same sets in PyTorch).
  */
@@ -52,7 +53,9 @@ export async function evaluateModeration(p: { store?: ModelStore | undefined; li
 export async function evaluateChat(p: { store?: ModelStore | undefined; limit?: number | undefined; splits?: readonly string[] | undefined } = {}): Promise<EvalFigures & { failures: unknown[] }> {
   const store = p.store ?? shippedModelStore()
   const engine = await createChatEngine({ store })
-  const rows = readJsonl(join(store.get('covenant-chat').path, '..', 'eval.jsonl'))
+  const dir = join(store.get('covenant-chat').path, '..')
+  const novel = join(dir, 'eval-novel.jsonl')
+  const rows = [...readJsonl(join(dir, 'eval.jsonl')), ...(existsSync(novel) ? readJsonl(novel) : [])]
     .filter((r) => !p.splits || p.splits.includes(String(r['split'])))
     .slice(0, p.limit)
   const split: Tally = {}

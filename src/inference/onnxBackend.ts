@@ -54,10 +54,28 @@ async function session(store: ModelStore, model: StoredModel, settings: Determin
   return s
 }
 
-/** Forgets cached sessions (tests that swap model files call this). */
+let shared = new WeakMap<ModelStore, Map<string, Promise<OnnxBackend>>>()
+
+/** A backend shared per (store, model, settings), for callers that run many records of one model (replay). */
+export function sharedOnnxBackend(store: ModelStore, model: StoredModel, settings: DeterministicSettings): Promise<OnnxBackend> {
+  let m = shared.get(store)
+  if (!m) shared.set(store, (m = new Map()))
+  const key = `${model.digest}|${JSON.stringify(settings)}`
+  let b = m.get(key)
+  if (!b) {
+    const map = m
+    b = createOnnxBackend({ model, store, settings })
+    b.catch(() => map.delete(key))
+    m.set(key, b)
+  }
+  return b
+}
+
+/** Forgets cached sessions and shared backends (tests that swap model files call this). */
 export async function releaseSessions(): Promise<void> {
   const all = [...sessions.values()]
   sessions.clear()
+  shared = new WeakMap()
   await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()))
 }
 

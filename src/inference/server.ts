@@ -158,7 +158,7 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     const chunks = completionChunks(completion)
     const last = chunks[chunks.length - 1]!
     if (receipts) {
-      last['covenant_receipt'] = await signReceipt(key.account, {
+      const receipt = await signReceipt(key.account, {
         measurement,
         modelDigest,
         requestHash: hashJson(raw),
@@ -166,6 +166,8 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
         outputHash: chatOutputHash(completion),
         issuedAt: Math.floor(Date.now() / 1000),
       })
+      last['covenant_receipt'] = receipt
+      c.header(RECEIPT_HEADER, encodeReceiptHeader(receipt))
     }
     const text = `${chunks.map((ch) => `data: ${JSON.stringify(ch)}\n\n`).join('')}data: [DONE]\n\n`
     return c.body(text, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import { endianness } from 'node:os'
 import { InvalidTensorError } from './errors.js'
-import { type Hash, sha256Hex } from './hash.js'
+import type { Hash } from './hash.js'
 
 /**
  * Canonical tensor encoding. A tensor is (name, dtype, shape, data); its canonical bytes
@@ -66,8 +67,14 @@ export function assertShape(shape: readonly unknown[], what = 'tensor'): asserts
   if (elementCount(shape as number[]) > 1 << 26) throw new InvalidTensorError(`${what} has more than 2^26 elements`)
 }
 
-/** Canonical (little-endian) bytes of a tensor's elements. */
+/** Canonical (little-endian) bytes of a tensor's elements (a copy). */
 export function tensorBytes(t: TensorValue): Uint8Array {
+  const v = canonicalView(t)
+  return v.buffer === t.data.buffer ? v.slice() : v
+}
+
+/** The canonical bytes without copying where the platform is little-endian (read only). */
+function canonicalView(t: TensorValue): Uint8Array {
   const n = elementCount(t.shape)
   if (t.data.length !== n) {
     throw new InvalidTensorError(`shape [${t.shape.join(', ')}] needs ${n} elements, data has ${t.data.length}`)
@@ -76,7 +83,7 @@ export function tensorBytes(t: TensorValue): Uint8Array {
     throw new InvalidTensorError(`dtype ${t.dtype} needs a ${CTORS[t.dtype].name}, got ${t.data.constructor.name}`)
   }
   const view = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)
-  if (LITTLE_ENDIAN || BYTES[t.dtype] === 1) return view.slice()
+  if (LITTLE_ENDIAN || BYTES[t.dtype] === 1) return view
   const out = new Uint8Array(view.length)
   const w = BYTES[t.dtype]
   for (let i = 0; i < view.length; i += w) for (let j = 0; j < w; j++) out[i + j] = view[i + w - 1 - j]!
@@ -99,42 +106,44 @@ export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: U
 }
 
 export function encodeTensor(name: string, t: TensorValue): EncodedTensor {
-  return { name, dtype: t.dtype, shape: [...t.shape], data: Buffer.from(tensorBytes(t)).toString('base64') }
+  const v = canonicalView(t)
+  return { name, dtype: t.dtype, shape: [...t.shape], data: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') }
 }
 
 export function decodeTensor(e: EncodedTensor): TensorValue {
   if (!isDType(e.dtype)) throw new InvalidTensorError(`unknown dtype "${String(e.dtype)}"`, { hint: `Use one of ${DTYPES.join(', ')}.` })
   if (!Array.isArray(e.shape)) throw new InvalidTensorError(`tensor "${e.name}" has no shape array`)
   assertShape(e.shape, `tensor "${e.name}"`)
-  if (typeof e.data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(e.data)) {
-    throw new InvalidTensorError(`tensor "${e.name}" data is not base64`, { hint: 'data holds the little-endian element bytes in base64.' })
+  const bytes = typeof e.data === 'string' ? Buffer.from(e.data, 'base64') : undefined
+  // Node's decoder skips characters that are not base64; re-encoding catches them (and is faster than a regex).
+  if (!bytes || bytes.toString('base64') !== e.data) {
+    throw new InvalidTensorError(`tensor "${e.name}" data is not canonical base64`, { hint: 'data holds the little-endian element bytes in base64 (with = padding).' })
   }
-  return tensorFromBytes(e.dtype, e.shape, new Uint8Array(Buffer.from(e.data, 'base64')))
+  return tensorFromBytes(e.dtype, e.shape, bytes)
 }
 
 /** Hash of a named set of tensors (see the module comment). */
 export function hashTensors(tensors: Readonly<Record<string, TensorValue>>): Hash {
-  const parts: Uint8Array[] = [Buffer.from(`${TENSOR_ENCODING}\n`)]
+  const h = createHash('sha256').update(`${TENSOR_ENCODING}\n`)
   for (const name of Object.keys(tensors).sort()) {
     const t = tensors[name]!
-    parts.push(hashPart(name, t.dtype, t.shape, tensorBytes(t)))
+    hashPart(h, name, t.dtype, t.shape, canonicalView(t))
   }
-  return sha256Hex(Buffer.concat(parts))
+  return `0x${h.digest('hex')}`
 }
 
 /** Hash of tensors in their JSON form, without decoding them to typed arrays. */
 export function hashEncodedTensors(tensors: readonly EncodedTensor[]): Hash {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  const parts: Uint8Array[] = [Buffer.from(`${TENSOR_ENCODING}\n`)]
-  for (const t of sorted) parts.push(hashPart(t.name, t.dtype, t.shape, Buffer.from(t.data, 'base64')))
-  return sha256Hex(Buffer.concat(parts))
+  const h = createHash('sha256').update(`${TENSOR_ENCODING}\n`)
+  for (const t of sorted) hashPart(h, t.name, t.dtype, t.shape, Buffer.from(t.data, 'base64'))
+  return `0x${h.digest('hex')}`
 }
 
-function hashPart(name: string, dtype: DType, shape: readonly number[], bytes: Uint8Array): Uint8Array {
-  const header = Buffer.from(`${JSON.stringify([name, dtype, shape])}\n`)
+function hashPart(h: ReturnType<typeof createHash>, name: string, dtype: DType, shape: readonly number[], bytes: Uint8Array): void {
   const len = Buffer.alloc(8)
   len.writeBigUInt64LE(BigInt(bytes.length))
-  return Buffer.concat([header, len, bytes])
+  h.update(`${JSON.stringify([name, dtype, shape])}\n`).update(len).update(bytes)
 }
 
 /** Reads element i as a number (bigints converted; float16 decoded). */

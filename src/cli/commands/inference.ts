@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import {
   createModelStore,
   ephemeralContainerKey,
   loadOrCreateContainerKey,
   replay,
+  runtimeVersion,
+  shippedModelStore,
   startInferenceServer,
 } from '../../inference/index.js'
 import { evaluateChat, evaluateModeration } from '../../inference/evaluate.js'
@@ -121,12 +123,22 @@ export function register(program: Command): void {
   inference
     .command('eval')
     .description('run the shipped eval sets through ONNX Runtime and print the figures')
+    .option('--write-meta', 'store the figures in each model\'s meta.json as eval.onnx (after a rebuild)')
     .action(async (_opts, cmd: Command) => {
-      const o = cmd.optsWithGlobals<GlobalOptions>()
+      const o = cmd.optsWithGlobals<GlobalOptions & { writeMeta?: boolean }>()
       progress('moderation…')
       const moderation = await evaluateModeration()
       progress('covenant-chat…')
       const { failures, ...chat } = await evaluateChat()
+      if (o.writeMeta) {
+        for (const [name, figures] of [['moderation', moderation], ['covenant-chat', chat]] as const) {
+          const path = join(shippedModelStore().get(name).path, '..', 'meta.json')
+          const meta = JSON.parse(readFileSync(path, 'utf8')) as { eval: Record<string, unknown> }
+          meta.eval['onnx'] = { runtime: `onnxruntime-node ${runtimeVersion()}`, ...figures }
+          writeFileSync(path, `${JSON.stringify(meta, null, 2)}\n`)
+          progress(`wrote ${path}`)
+        }
+      }
       printResult({ moderation, chat, chatFailures: failures.length }, o, (r) =>
         [
           `moderation     accuracy ${r.moderation.accuracy} on ${r.moderation.size} (${Object.entries(r.moderation.bySplit).map(([k, v]) => `${k} ${v.accuracy}`).join(', ')})`,
