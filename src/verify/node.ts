@@ -31,6 +31,7 @@ import { createJobQueue, type JobQueue, type JobWorker } from './queue.js'
 import type { Checkpoint, PendingBlob, PendingTx, SignedHeader, TrackedDispute, VerifierState } from './schemas.js'
 import { VerifierStateStore } from './state.js'
 import { TraceIndex } from './traceIndex.js'
+import { redisVerdictPool, type VerdictPool } from './verdictPool.js'
 
 export type VerifierNodeOptions = {
   /** The chain and deployment; with an account the node challenges and votes, without one it only reports. */
@@ -66,6 +67,14 @@ export type VerifierNodeOptions = {
   act?: boolean | undefined
   /** Vote on disputes. @defaultValue true when the client has an account */
   vote?: boolean | undefined
+  /**
+   * Where signed verdicts are gathered: each node publishes its own, and any node submits
+   * every gathered verdict not yet counted (one transaction can reach the quorum).
+   * @defaultValue a Redis pool when `redisUrl` is set, else only this node's own verdicts
+   */
+  verdictPool?: VerdictPool | undefined
+  /** Send verdicts (own and gathered) on chain; false only signs and publishes them to the pool. @defaultValue true */
+  submitVerdicts?: boolean | undefined
   /** Follow only these agents. @defaultValue all */
   agents?: readonly bigint[] | undefined
   /** First block when there is no saved cursor. @defaultValue the deployment block */
@@ -82,6 +91,8 @@ export type VerifierEvent =
   | { type: 'challenge'; fault: Fault; description: string; result: ChallengeResult }
   | { type: 'dispute'; disputeId: bigint; kind: string; agentId: bigint; challenger: Address }
   | { type: 'vote'; disputeId: bigint; agentAtFault: boolean; reason: string; status: DisputeStatus; counted: number; gasUsed: bigint }
+  /** Verdicts of other verifiers from the pool, submitted by this node. */
+  | { type: 'relay'; disputeId: bigint; verifiers: Address[]; status: DisputeStatus; counted: number; gasUsed: bigint }
   | { type: 'abstain'; disputeId: bigint; reason: string }
   | { type: 'resolved'; disputeId: bigint; status: DisputeStatus; slashedEth: bigint; slashedToken: bigint }
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
@@ -119,6 +130,8 @@ export class VerifierNode {
   #retry: Fault[] = []
   #queue: JobQueue<ReplayJobData, ReplayJobResult>
   #ownQueue: boolean
+  #pool: VerdictPool | undefined
+  #ownPool: boolean
   #worker: JobWorker | undefined
   #state: VerifierState | undefined
   #running: Promise<void> | undefined
@@ -150,6 +163,8 @@ export class VerifierNode {
         name: options.queueName ?? `covenant-verify-${d.chainId}-${d.contracts.traceLog.slice(2, 10).toLowerCase()}`,
         redisUrl: options.redisUrl,
       })
+    this.#ownPool = !options.verdictPool && !!options.redisUrl
+    this.#pool = options.verdictPool ?? (options.redisUrl ? redisVerdictPool(d, options.redisUrl) : undefined)
     this.#ctx = {
       client: options.client,
       da: options.da,
@@ -243,6 +258,7 @@ export class VerifierNode {
     await this.#worker?.close()
     this.#worker = undefined
     if (this.#ownQueue) await this.#queue.close()
+    if (this.#ownPool) await this.#pool?.close()
     await this.store.unlock()
   }
 
@@ -655,7 +671,11 @@ export class VerifierNode {
           continue
         }
         keep.push(d)
-        if (!this.#canVote || !me || this.#abstained.has(d.disputeId)) continue
+        if (!this.#canVote || !me) continue
+        if (this.#abstained.has(d.disputeId)) {
+          await this.#relay(id)
+          continue
+        }
         const [voted, weight] = await Promise.all([
           pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me] }),
           pc.readContract({
@@ -665,7 +685,10 @@ export class VerifierNode {
             args: [me, raw.openedBlock],
           }),
         ])
-        if (voted) continue
+        if (voted) {
+          await this.#relay(id)
+          continue
+        }
         if (weight === 0n) {
           this.#abstained.add(d.disputeId)
           this.#emit({ type: 'abstain', disputeId: id, reason: 'this account has no voting weight in the dispute (not registered before it opened)' })
@@ -698,7 +721,12 @@ export class VerifierNode {
           // persisted before it leaves this process: a restart re-sends this verdict, never the other one
           await this.store.save(state)
         }
-        const r = await submitVerdicts(this.client, { disputeId: id, verdicts: [{ ...verdict, verifier: me }] })
+        const mine = { agentAtFault: verdict.agentAtFault, signature: verdict.signature, verifier: me }
+        await this.#pool?.publish(id, mine)
+        if (this.#o.submitVerdicts === false) continue
+        // this node's verdict and every gathered one not counted yet, in one transaction
+        const others = await this.#uncounted(id, me)
+        const r = await submitVerdicts(this.client, { disputeId: id, verdicts: [mine, ...others] })
         this.#emit({ type: 'vote', disputeId: id, agentAtFault: verdict.agentAtFault, reason: verdict.reason, status: r.status, counted: r.counted, gasUsed: r.gasUsed })
       } catch (error) {
         if (!keep.includes(d)) keep.push(d)
@@ -712,6 +740,29 @@ export class VerifierNode {
       }
     }
     state.disputes = keep
+  }
+
+  /** Gathered verdicts of other verifiers that the chain has not counted yet. */
+  async #uncounted(disputeId: bigint, me: Address): Promise<{ agentAtFault: boolean; signature: Hex; verifier: Hex }[]> {
+    if (!this.#pool) return []
+    const game = this.client.deployment.contracts.disputeGame
+    const out = []
+    for (const v of await this.#pool.list(disputeId)) {
+      if (isAddressEqual(v.verifier as Address, me)) continue
+      const voted = await this.client.publicClient.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [disputeId, v.verifier as Address] })
+      if (!voted) out.push(v)
+    }
+    return out
+  }
+
+  /** Submits gathered verdicts others could not (or did not) send. */
+  async #relay(disputeId: bigint): Promise<void> {
+    const me = this.address
+    if (!this.#pool || !me || this.#o.submitVerdicts === false || !this.#canAct) return
+    const others = await this.#uncounted(disputeId, me)
+    if (others.length === 0) return
+    const r = await submitVerdicts(this.client, { disputeId, verdicts: others })
+    this.#emit({ type: 'relay', disputeId, verifiers: others.map((v) => getAddress(v.verifier)), status: r.status, counted: r.counted, gasUsed: r.gasUsed })
   }
 
   // ------------------------------------------------------------------------ replays

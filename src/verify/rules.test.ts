@@ -20,6 +20,8 @@ import { VerifierStateStore } from './state.js'
 import type { ManifestReplay, ReplayRule } from './schemas.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import * as verify from './index.js'
+import { redisVerdictPool } from './verdictPool.js'
+import { signVerdict } from '../bonds/index.js'
 
 const tmp = () => mkdtemp(join(tmpdir(), 'verify-rules-'))
 const DIGEST = replayRecord.modelDigest as Hex
@@ -187,6 +189,25 @@ describe('the state file', () => {
   })
 })
 
+describe('the Redis verdict pool', () => {
+  it('keeps the first verdict of each verifier and drops entries whose signature does not match', async () => {
+    const deployment = { chainId: 31337, contracts: { disputeGame: getAddress(`0x${'14'.repeat(20)}`) } } as CovenantDeployment
+    const disputeId = BigInt(Date.now())
+    const pool = redisVerdictPool(deployment, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { ttlSeconds: 60 })
+    try {
+      const [a, b] = [privateKeyToAccount(`0x${'21'.repeat(32)}`), privateKeyToAccount(`0x${'22'.repeat(32)}`)]
+      await pool.publish(disputeId, await signVerdict(a, deployment, { disputeId, agentAtFault: true }))
+      await pool.publish(disputeId, await signVerdict(a, deployment, { disputeId, agentAtFault: false })) // ignored: a already published
+      const forged = await signVerdict(b, deployment, { disputeId, agentAtFault: true })
+      await pool.publish(disputeId, { ...forged, agentAtFault: false }) // signature is for `true`
+      const got = await pool.list(disputeId)
+      expect(got).toEqual([expect.objectContaining({ verifier: a.address, agentAtFault: true })])
+    } finally {
+      await pool.close()
+    }
+  })
+})
+
 it('pins the public exports of src/verify', () => {
   expect(Object.keys(verify).sort()).toMatchInlineSnapshot(`
     [
@@ -232,11 +253,13 @@ it('pins the public exports of src/verify', () => {
       "localAttestationCheck",
       "localReplayer",
       "manifestReplaySchema",
+      "memoryVerdictPool",
       "modelJudge",
       "moderationJudge",
       "parseActionId",
       "precheckInference",
       "promptJudge",
+      "redisVerdictPool",
       "replayJobHandler",
       "replayJobId",
       "replayRuleFor",

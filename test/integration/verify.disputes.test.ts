@@ -1,19 +1,20 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { keccak256, toHex, type Address, type Hex } from 'viem'
+import { keccak256, parseEventLogs, toHex, type Address, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
-import { getBond, getDispute, openDispute, registerVerifier } from '../../src/bonds/index.js'
+import { disputeGameAbi, getBond, getDispute, openDispute, registerVerifier } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
-import { fileManifestSource, jsonlHeaderSource, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
+import { fileManifestSource, jsonlHeaderSource, memoryVerdictPool, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
 import moderationAgent from '../../examples/agents/moderation/agent.js'
 import { createTestAgent, ETH, ledger, moderationDigest, slashSplit, tempDir, TOY_MODEL_DIGEST, writeManifest, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 
 // Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 4 a challenger by
-// hand, 5-7 verifiers (5 acts and votes, 6 and 7 only vote), 8 the allowed payee,
-// 9 a stranger, 10+ one agent wallet per test.
+// hand, 5-7 verifiers (5 acts, votes and submits the verdicts gathered in the pool; 6 and
+// 7 only judge, sign and publish theirs), 8 the allowed payee, 9 a stranger, 10+ one
+// agent wallet per test.
 let chain: TestChain
 let da: LocalDAStore
 let root: string
@@ -57,6 +58,7 @@ beforeAll(async () => {
     if (!s) cache.set(f, (s = jsonlHeaderSource(f)))
     return s
   }
+  const pool = memoryVerdictPool(chain.deployment)
   for (const i of [5, 6, 7]) {
     const node = new VerifierNode({
       client: chain.as(i),
@@ -66,6 +68,8 @@ beforeAll(async () => {
       headers: i === 5 ? [headers] : [],
       manifests: [fileManifestSource(join(root, 'manifests'))],
       act: i === 5,
+      verdictPool: pool,
+      submitVerdicts: i === 5,
       withheldGraceSeconds: 30,
       pollIntervalMs: 100,
       onEvent: (e) => {
@@ -190,6 +194,16 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
     expectSlashedToTheWei(r)
     const d = await getDispute(chain.reader, r.disputeId)
     expect(d.forStake).toBe(3n * chain.deployment.params.verifierMinStake)
+    // verifiers 6 and 7 only signed: verifier 5 gathered their verdicts and sent them all
+    const pc = chain.reader.publicClient
+    const counted = parseEventLogs({
+      abi: disputeGameAbi,
+      logs: await pc.getLogs({ address: chain.deployment.contracts.disputeGame, fromBlock: 0n }),
+      eventName: 'VerdictCounted',
+    }).filter((l) => l.args.disputeId === r.disputeId)
+    expect(counted.map((l) => l.args.verifier).sort()).toEqual([5, 6, 7].map((i) => chain.account(i).address).sort())
+    const senders = await Promise.all(counted.map(async (l) => (await pc.getTransaction({ hash: l.transactionHash })).from))
+    expect(new Set(senders.map((x) => x.toLowerCase()))).toEqual(new Set([chain.account(5).address.toLowerCase()]))
   })
 
   it('a withheld blob, past the grace period: DataWithheld', async () => {

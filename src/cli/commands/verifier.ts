@@ -109,6 +109,8 @@ export function describeEvent(e: VerifierEvent): string | undefined {
       return `dispute #${e.disputeId} opened: ${e.kind} against agent #${e.agentId} by ${e.challenger}`
     case 'vote':
       return `voted ${e.agentAtFault ? 'AT FAULT' : 'not at fault'} on dispute #${e.disputeId} (${e.reason}); dispute ${e.status}`
+    case 'relay':
+      return `submitted ${e.verifiers.length} gathered verdict${e.verifiers.length === 1 ? '' : 's'} on dispute #${e.disputeId}; dispute ${e.status}`
     case 'abstain':
       return `abstained on dispute #${e.disputeId}: ${e.reason}`
     case 'resolved':
