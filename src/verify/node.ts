@@ -164,7 +164,7 @@ export class VerifierNode {
         redisUrl: options.redisUrl,
       })
     this.#ownPool = !options.verdictPool && !!options.redisUrl
-    this.#pool = options.verdictPool ?? (options.redisUrl ? redisVerdictPool(d, options.redisUrl) : undefined)
+    this.#pool = options.verdictPool
     this.#ctx = {
       client: options.client,
       da: options.da,
@@ -275,6 +275,11 @@ export class VerifierNode {
     await this.store.lock()
     const d = this.client.deployment
     this.#state = await this.store.load({ chainId: d.chainId, traceLog: d.contracts.traceLog, disputeGame: d.contracts.disputeGame })
+    if (this.#ownPool && this.#o.redisUrl) {
+      // dev chains restarted from one mnemonic share chain id and addresses: key the pool by the deployment block's hash too
+      const block = await this.client.publicClient.getBlock({ blockNumber: d.deployedAtBlock })
+      this.#pool = redisVerdictPool(d, this.#o.redisUrl, { namespace: block.hash ?? undefined })
+    }
     const localWorkers = this.#o.localWorkers ?? 1
     if (this.#o.replayer && localWorkers > 0) {
       this.#worker = await this.#queue.process(replayJobHandler(this.#o.replayer), { concurrency: localWorkers })

@@ -46,11 +46,20 @@ export function memoryVerdictPool(deployment: CovenantDeployment): VerdictPool {
   }
 }
 
-/** A pool in Redis, shared by verifier nodes on any number of machines. */
-export function redisVerdictPool(deployment: CovenantDeployment, redisUrl: string, options: { ttlSeconds?: number | undefined } = {}): VerdictPool {
+/**
+ * A pool in Redis, shared by verifier nodes on any number of machines. `namespace` should
+ * tell chains apart that share a chain id and addresses (two dev chains started from the
+ * same mnemonic do): the node uses the hash of the deployment block.
+ */
+export function redisVerdictPool(
+  deployment: CovenantDeployment,
+  redisUrl: string,
+  options: { ttlSeconds?: number | undefined; namespace?: string | undefined } = {},
+): VerdictPool {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: false })
   redis.on('error', () => {})
-  const key = (disputeId: bigint) => `covenant:verdicts:${deployment.chainId}:${deployment.contracts.disputeGame.toLowerCase()}:${disputeId}`
+  const ns = options.namespace ? `${options.namespace}:` : ''
+  const key = (disputeId: bigint) => `covenant:verdicts:${deployment.chainId}:${deployment.contracts.disputeGame.toLowerCase()}:${ns}${disputeId}`
   return {
     async publish(disputeId, v) {
       const k = key(disputeId)
