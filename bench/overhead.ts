@@ -1,0 +1,388 @@
+// bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
+//
+//   npx tsx bench/overhead.ts [--json] [--actions 60] [--warmup 5] [--commit-every 10]
+//
+// One task, done two ways, side by side in one process, interleaved (bare, covenant;
+// covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
+// inference container (in process, port 0):
+//
+//   bare      a LangChain + viem agent: ChatOpenAI bound to the same pay_invoice tool (the
+//             same JSON schema, so the model sees the same prompt), zod-checked arguments,
+//             viem's wallet client sends the payment and waits for the receipt. No trace, no
+//             WAL, no policy check, no DA, no commitment; its container signs no receipts.
+//   covenant  the treasury example agent (examples/agents/treasury) on createAgentRuntime +
+//             AgentWallet + TraceWal + the recorded chat model (receipts verified against the
+//             container's attestation), and the Committer (DA put through the eigenda-proxy
+//             API of a local DA server, then TraceLog.commit) every --commit-every actions.
+//
+// Each action: the invoice goes in, the model calls pay_invoice, 0.001 ETH is paid to the
+// vendor and mined, the model answers. Both agents poll receipts every 100 ms (AgentHost's
+// setting). Warm-up actions are excluded. The ratio covenant/bare is given two ways: the
+// action as the caller waits for it (the Committer runs beside the agent, off that path), and
+// with the commit amortised into every action (the conservative figure). The breakdown says
+// where the extra time goes, from performance.now() around each phase (means, ms per action).
+// Numbers depend on the machine and its load; this prints them, it asserts nothing.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages'
+import { ChatOpenAI } from '@langchain/openai'
+import pino from 'pino'
+import { createPublicClient, createWalletClient, getAddress, http, keccak256, parseEther, toHex, type Address, type Hex, type PublicClient } from 'viem'
+import { z } from 'zod'
+import treasury, { payInvoice, VENDORS } from '../examples/agents/treasury/agent.js'
+import { createAgentRuntime } from '../src/agent/index.js'
+import { chainFor, Committer, createCovenantClient, registerAgent, type CovenantWriteClient } from '../src/bonds/index.js'
+import { EigenDAProxyClient, LocalDAStore, startDAServer } from '../src/da/index.js'
+import { createChatModel, startInferenceServer } from '../src/inference/index.js'
+import { TraceWal, type StepBody } from '../src/trace/index.js'
+import { createAgentWallet, Outbox } from '../src/wallet/index.js'
+import { startTestChain } from '../test/fixtures/chain.js'
+
+const args = process.argv.slice(2)
+const json = args.includes('--json')
+const arg = (name: string, fallback: number) => {
+  const i = args.indexOf(name)
+  const v = i >= 0 ? Number(args[i + 1]) : Number.NaN
+  return Number.isInteger(v) && v > 0 ? v : fallback
+}
+const ACTIONS = arg('--actions', 60)
+const WARMUP = arg('--warmup', 5)
+const COMMIT_EVERY = arg('--commit-every', 10)
+const POLL_MS = 100
+const log = (s: string) => {
+  if (!json) process.stdout.write(`${s}\n`)
+}
+const progress = (s: string) => {
+  if (!json) process.stderr.write(`${s}\n`)
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : 0)
+const p50 = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  if (s.length === 0) return 0
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const stats = (xs: number[]) => ({ n: xs.length, p50: round(p50(xs), 3), mean: round(mean(xs), 3) })
+
+/** Time spent in the phases of the action being run (one action at a time). */
+type Phases = {
+  total: number
+  model: number // in the model's invoke (LangChain + HTTP + recording)
+  http: number // of which: the HTTP exchange with the container (inference + receipt signing)
+  payment: number // the payment: from the tool asking the wallet to the mined receipt
+  wal: number // covenant: every WAL append (validate, hash chain, leaf, record, fdatasync)
+  walSteps: number
+  walWallet: number // of which: the wallet step (before signing)
+  outbox: number // covenant: outbox create (signed) + update (mined), each written durably
+}
+const zero = (): Phases => ({ total: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0 })
+let cur = zero()
+
+/** A fetch that times the HTTP exchange, body included (both agents get the same wrapper). */
+const timedFetch: typeof fetch = async (input, init) => {
+  const t = performance.now()
+  const res = await fetch(input, init)
+  const body = await res.arrayBuffer()
+  cur.http += performance.now() - t
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+}
+
+// The outbox is private to the wallet: time its two durable writes at the class.
+for (const m of ['create', 'update'] as const) {
+  const orig = Outbox.prototype[m]
+  Outbox.prototype[m] = async function (this: Outbox, ...a: Parameters<typeof orig>) {
+    const t = performance.now()
+    try {
+      return await orig.apply(this, a)
+    } finally {
+      cur.outbox += performance.now() - t
+    }
+  }
+}
+
+const invoice = (i: number) => {
+  const [name, to] = Object.entries(VENDORS)[i % 3]!
+  return `Invoice INV-${3000 + i} from ${name}: please pay 0.001 ETH to ${to} for GPU hours.`
+}
+
+const root = await mkdtemp(join(tmpdir(), 'covenant-bench-overhead-'))
+const chain = await startTestChain()
+const quiet = pino({ level: 'silent' })
+const [signedServer, bareServer] = await Promise.all([
+  startInferenceServer({ port: 0, logger: quiet }),
+  startInferenceServer({ port: 0, receipts: false, logger: quiet }),
+])
+const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(root, 'da') }), port: 0 })
+try {
+  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}`)
+  const rpcUrl = chain.anvil.rpcUrl
+  const viemChain = chainFor(rpcUrl, chain.anvil.chainId)
+
+  // ---------------------------------------------------------------- the bare agent
+  const bareAccount = chain.account(10)
+  const bareWallet = createWalletClient({ chain: viemChain, transport: http(rpcUrl), account: bareAccount, pollingInterval: POLL_MS })
+  const barePublic = createPublicClient({ chain: viemChain, transport: http(rpcUrl), pollingInterval: POLL_MS, cacheTime: 0 }) as PublicClient
+  const bareModel = new ChatOpenAI({
+    model: 'covenant-chat',
+    apiKey: 'bare',
+    temperature: 0,
+    maxRetries: 0,
+    configuration: { baseURL: bareServer.baseURL, fetch: timedFetch },
+  }).bindTools([{ type: 'function', function: { name: payInvoice.name, description: payInvoice.description, parameters: payInvoice.parameters as Record<string, unknown> } }])
+  const payArgs = z.object({
+    invoiceId: z.string().min(1).max(64),
+    to: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+    amountEth: z.string().regex(/^\d+(\.\d{1,18})?$/),
+  })
+  async function bareRun(task: string): Promise<{ output: string; txHashes: Hex[] }> {
+    const messages: BaseMessage[] = [new SystemMessage(treasury.instructions), new HumanMessage(task)]
+    const txHashes: Hex[] = []
+    for (let round = 0; round < 8; round++) {
+      let t = performance.now()
+      const ai = (await bareModel.invoke(messages)) as AIMessage
+      cur.model += performance.now() - t
+      messages.push(ai)
+      const calls = ai.tool_calls ?? []
+      if (calls.length === 0) return { output: typeof ai.content === 'string' ? ai.content : JSON.stringify(ai.content), txHashes }
+      for (const call of calls) {
+        const a = payArgs.parse(call.args)
+        t = performance.now()
+        const hash = await bareWallet.sendTransaction({ to: getAddress(a.to), value: parseEther(a.amountEth) })
+        const receipt = await barePublic.waitForTransactionReceipt({ hash, pollingInterval: POLL_MS })
+        cur.payment += performance.now() - t
+        if (receipt.status !== 'success') throw new Error(`payment reverted: ${hash}`)
+        txHashes.push(hash)
+        const content = JSON.stringify({ hash, invoiceId: a.invoiceId, paid: a.amountEth, to: getAddress(a.to) })
+        messages.push(new ToolMessage({ tool_call_id: call.id ?? '', content, status: 'success' }))
+      }
+    }
+    throw new Error('bare agent: too many rounds')
+  }
+
+  // ---------------------------------------------------------------- the Covenant agent
+  const agentId = (
+    await registerAgent(chain.as(1), {
+      operator: chain.account(2).address,
+      wallet: chain.account(3).address,
+      manifestHash: keccak256(toHex('treasury manifest (bench)')),
+      policy: treasury.policy,
+    })
+  ).agentId
+  const wal = await TraceWal.open({ dir: join(root, 'wal'), agentId: agentId.toString() })
+  const appendNext = wal.appendNext.bind(wal)
+  wal.appendNext = async (body: StepBody) => {
+    const t = performance.now()
+    try {
+      return await appendNext(body)
+    } finally {
+      const dt = performance.now() - t
+      cur.wal += dt
+      cur.walSteps++
+      if (body.kind === 'wallet') cur.walWallet += dt
+    }
+  }
+  const wallet = await createAgentWallet({
+    account: chain.account(3),
+    chain: viemChain,
+    wal,
+    policy: treasury.policy,
+    policyVersion: 1,
+    outboxDir: join(root, 'outbox'),
+    pollingIntervalMs: POLL_MS,
+    logger: quiet,
+  })
+  const send = wallet.sendTransaction.bind(wallet)
+  wallet.sendTransaction = async (...a: Parameters<typeof send>) => {
+    const t = performance.now()
+    try {
+      return await send(...a)
+    } finally {
+      cur.payment += performance.now() - t
+    }
+  }
+  const recorded = createChatModel({ baseURL: signedServer.baseURL, model: 'covenant-chat', fetch: timedFetch })
+  // the runtime binds the tools and invokes; time that invoke (LangChain + HTTP + recording)
+  const timedChat = {
+    chat: {
+      bindTools: (specs: unknown) => {
+        const bound = recorded.chat.bindTools(specs as never)
+        return {
+          invoke: async (messages: BaseMessage[]) => {
+            const t = performance.now()
+            try {
+              return await bound.invoke(messages)
+            } finally {
+              cur.model += performance.now() - t
+            }
+          },
+        }
+      },
+    },
+    takeRecords: () => recorded.takeRecords(),
+  }
+  const runtime = createAgentRuntime({ agent: treasury, agentId, policyVersion: 1, wal, wallet, chat: timedChat as never, logger: quiet })
+  const operator = createCovenantClient({ rpcUrl, deployment: chain.deployment, account: chain.account(2), pollingInterval: POLL_MS }) as CovenantWriteClient
+  const proxy = new EigenDAProxyClient({ url: daServer.url })
+  let daPut = 0
+  const committer = new Committer({
+    wal,
+    agentId,
+    client: operator,
+    da: {
+      put: async (blob: Uint8Array) => {
+        const t = performance.now()
+        try {
+          return await proxy.put(blob)
+        } finally {
+          daPut += performance.now() - t
+        }
+      },
+    },
+  })
+
+  // policy check alone (wallet.check: the same rules the wallet applies before signing)
+  const checkReq = { to: VENDORS['Northwind Ltd'], value: parseEther('0.001'), data: '0x' as Hex }
+  for (let i = 0; i < 1000; i++) wallet.check(checkReq)
+  const tc = performance.now()
+  const CHECKS = 20_000
+  for (let i = 0; i < CHECKS; i++) wallet.check(checkReq)
+  const policyCheckMs = (performance.now() - tc) / CHECKS
+
+  // ---------------------------------------------------------------- interleaved runs
+  const bare: Phases[] = []
+  const cov: Phases[] = []
+  const commits: { ms: number; daPutMs: number; steps: number; actions: number; gasUsed: bigint }[] = []
+  let sinceCommit = 0
+  let stepsPerAction = 0
+  async function one(kind: 'bare' | 'covenant', i: number, keep: boolean) {
+    cur = zero()
+    const t = performance.now()
+    if (kind === 'bare') {
+      const r = await bareRun(invoice(i))
+      if (r.txHashes.length !== 1) throw new Error(`bare agent paid ${r.txHashes.length} times for one invoice`)
+    } else {
+      const r = await runtime.run(invoice(i))
+      if (r.txHashes.length !== 1) throw new Error(`covenant agent paid ${r.txHashes.length} times for one invoice`)
+      stepsPerAction = r.stepIndices.length
+    }
+    cur.total = performance.now() - t
+    if (keep) (kind === 'bare' ? bare : cov).push(cur)
+    if (kind === 'covenant') {
+      sinceCommit++
+      if (sinceCommit === COMMIT_EVERY) await commit(keep)
+    }
+  }
+  async function commit(keep: boolean) {
+    cur = zero()
+    daPut = 0
+    const t = performance.now()
+    const done = await committer.flush()
+    const ms = performance.now() - t
+    if (keep && done.length) {
+      commits.push({ ms, daPutMs: daPut, steps: sum(done.map((b) => b.stepCount)), actions: sinceCommit, gasUsed: done.reduce((a, b) => a + b.gasUsed, 0n) })
+    }
+    sinceCommit = 0
+  }
+
+  for (let i = 0; i < WARMUP; i++) {
+    await one('bare', i, false)
+    await one('covenant', i, false)
+  }
+  await commit(false) // warm-up steps committed and not counted
+  for (let i = 0; i < ACTIONS; i++) {
+    const order: ('bare' | 'covenant')[] = i % 2 === 0 ? ['bare', 'covenant'] : ['covenant', 'bare']
+    for (const k of order) await one(k, WARMUP + i, true)
+    if ((i + 1) % 10 === 0) progress(`  ${i + 1}/${ACTIONS}`)
+  }
+  if (sinceCommit > 0) await commit(true)
+  await committer.stop()
+
+  // ---------------------------------------------------------------- figures
+  const field = (xs: Phases[], k: keyof Phases) => xs.map((x) => x[k])
+  const commitPerAction = sum(commits.map((c) => c.ms)) / sum(commits.map((c) => c.actions))
+  const daPerAction = sum(commits.map((c) => c.daPutMs)) / sum(commits.map((c) => c.actions))
+  const bareTotal = field(bare, 'total')
+  const covTotal = field(cov, 'total')
+  const m = (xs: Phases[], k: keyof Phases) => mean(field(xs, k))
+  const extra = m(cov, 'total') - m(bare, 'total')
+  const walletExtra = m(cov, 'payment') - m(bare, 'payment') - m(cov, 'walWallet') - m(cov, 'outbox') - policyCheckMs
+  const recording = m(cov, 'model') - m(cov, 'http') - (m(bare, 'model') - m(bare, 'http'))
+  const receipts = m(cov, 'http') - m(bare, 'http')
+  const walOther = m(cov, 'wal') - m(cov, 'walWallet')
+  const breakdown = {
+    'trace WAL appends, non-wallet steps (validate, chain, fdatasync)': walOther,
+    'trace WAL append of the wallet step (before signing)': m(cov, 'walWallet'),
+    'policy check': policyCheckMs,
+    'outbox writes (signed, mined; durable)': m(cov, 'outbox'),
+    'wallet RPC reads and bookkeeping (nonce, balance, recovery state)': walletExtra,
+    'inference recording (receipt + attestation check, replay record)': recording,
+    'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
+    'runtime bookkeeping and the rest': extra - walOther - m(cov, 'walWallet') - policyCheckMs - m(cov, 'outbox') - walletExtra - recording - receipts,
+  }
+  const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
+  const result = {
+    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
+    settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS },
+    bareMs: stats(bareTotal),
+    covenantMs: stats(covTotal),
+    ratio: {
+      p50: round(p50(covTotal) / p50(bareTotal), 3),
+      mean: round(mean(covTotal) / mean(bareTotal), 3),
+      p50WithCommitAmortised: round((p50(covTotal) + commitPerAction) / p50(bareTotal), 3),
+      meanWithCommitAmortised: round((mean(covTotal) + commitPerAction) / mean(bareTotal), 3),
+      goal: 1.1,
+    },
+    phasesMeanMs: {
+      bare: { model: round(m(bare, 'model'), 3), http: round(m(bare, 'http'), 3), payment: round(m(bare, 'payment'), 3) },
+      covenant: {
+        model: round(m(cov, 'model'), 3),
+        http: round(m(cov, 'http'), 3),
+        payment: round(m(cov, 'payment'), 3),
+        wal: round(m(cov, 'wal'), 3),
+        walAppendsPerAction: round(m(cov, 'walSteps'), 2),
+        walAppendP50: round(p50(cov.map((c) => c.wal / Math.max(1, c.walSteps))), 3),
+        outbox: round(m(cov, 'outbox'), 3),
+      },
+    },
+    extraMeanMs: round(extra, 3),
+    breakdownMeanMs: Object.fromEntries(Object.entries(breakdown).map(([k, v]) => [k, round(v, 3)])),
+    commit: {
+      batches: commits.length,
+      meanBatchSteps: round(mean(commits.map((c) => c.steps)), 1),
+      meanFlushMs: round(mean(commits.map((c) => c.ms)), 2),
+      gasPerBatch: commits[0]?.gasUsed.toString(),
+      amortisedPerActionMs: round(commitPerAction, 3),
+      breakdownPerActionMs: Object.fromEntries(Object.entries(commitBreakdown).map(([k, v]) => [k, round(v, 3)])),
+    },
+    noisy: `${cpus().length} cores shared with other processes: figures move between runs`,
+  }
+
+  log(`bench/overhead — ${result.machine.cpu} ×${result.machine.cores}; ${ACTIONS} actions each (interleaved, ${WARMUP} warm-up excluded)`)
+  log(`the task: the treasury agent pays one invoice (0.001 ETH) through covenant-chat on the local container, anvil chain`)
+  log(`NOTE: ${result.noisy}; compare the two columns, not runs.`)
+  log('')
+  log(`                      p50 ms    mean ms`)
+  log(`  bare LangChain+viem ${String(result.bareMs.p50).padStart(8)} ${String(result.bareMs.mean).padStart(10)}`)
+  log(`  Covenant            ${String(result.covenantMs.p50).padStart(8)} ${String(result.covenantMs.mean).padStart(10)}`)
+  log('')
+  log(`  ratio covenant/bare, as the caller waits (commit runs beside): p50 ${result.ratio.p50}×, mean ${result.ratio.mean}×   (goal ≤ 1.10×)`)
+  log(`  ratio with the commit amortised into each action:             p50 ${result.ratio.p50WithCommitAmortised}×, mean ${result.ratio.meanWithCommitAmortised}×`)
+  log('')
+  log(`where the extra ${round(extra, 2)} ms per action goes (means; ${stepsPerAction} steps per action):`)
+  for (const [k, v] of Object.entries(result.breakdownMeanMs)) log(`  ${k.padEnd(72)} ${v.toFixed(3).padStart(8)} ms`)
+  log(`  + commit, amortised over ${COMMIT_EVERY} actions (${result.commit.meanBatchSteps} steps a batch, ${result.commit.meanFlushMs} ms a flush):`)
+  for (const [k, v] of Object.entries(result.commit.breakdownPerActionMs)) log(`      ${k.padEnd(68)} ${v.toFixed(3).padStart(8)} ms`)
+  log('')
+  log(`phases (means, ms): bare model ${result.phasesMeanMs.bare.model} (HTTP ${result.phasesMeanMs.bare.http}), payment ${result.phasesMeanMs.bare.payment}`)
+  log(`                    covenant model ${result.phasesMeanMs.covenant.model} (HTTP ${result.phasesMeanMs.covenant.http}), payment ${result.phasesMeanMs.covenant.payment}, WAL ${result.phasesMeanMs.covenant.wal} (${result.phasesMeanMs.covenant.walAppendsPerAction} appends, p50 ${result.phasesMeanMs.covenant.walAppendP50} ms each), outbox ${result.phasesMeanMs.covenant.outbox}`)
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  await wal.close()
+} finally {
+  await Promise.allSettled([signedServer.close(), bareServer.close(), daServer.close()])
+  await chain.stop()
+  await rm(root, { recursive: true, force: true })
+}
