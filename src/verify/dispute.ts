@@ -1,10 +1,10 @@
 import { getAddress, isAddressEqual, keccak256, toHex, type Address, type Hex } from 'viem'
 import { getBatch, getDispute, type CovenantWriteClient, type DisputeKind, type DisputeStatus } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
-import { findAction, oneShotContext, type FoundAction } from './action.js'
+import { findAction, oneShotContext, parseActionId, type FoundAction } from './action.js'
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
 import { checkBatchSteps, untracedCoverage } from './check.js'
-import { NothingToDisputeError, StepNotFoundError } from './errors.js'
+import { ActionNotFoundError, NothingToDisputeError, StepNotFoundError } from './errors.js'
 import { describeFault, type Fault } from './faults.js'
 import { isOperatorSigned, sameHeader, toBatchHeader, type HeaderSource } from './headers.js'
 import type { AttestationCheck, Replayer } from './inference.js'
@@ -65,7 +65,13 @@ export async function disputeAction(p: DisputeActionParameters): Promise<Dispute
   const index = new TraceIndex({ client: p.client, da: p.da })
   const ctx = oneShotContext({ client: p.client, da: p.da, replayer: p.replayer, manifests: p.manifests, attestation: p.attestation }, index)
   say(`looking for action ${p.actionId} in the agent's committed batches…`)
-  const found = await findAction({ client: p.client, da: p.da, index }, p.actionId, { agentId: p.agentId })
+  const found = await findAction({ client: p.client, da: p.da, index }, p.actionId, { agentId: p.agentId }).catch((err: unknown) => {
+    // an untraced transaction has, by definition, no action in the trace: the agent is enough
+    if (p.reason === 'untraced' && err instanceof ActionNotFoundError) {
+      return { actionId: p.actionId, agentId: p.agentId ?? parseActionId(p.actionId).agentId, batches: [], steps: [] } satisfies FoundAction
+    }
+    throw err
+  })
   const fault = await chooseFault(p, found, ctx, say)
   say(`${describeFault(fault)}: ${fault.reason}`)
   const result = await challenge(p.client, fault)
