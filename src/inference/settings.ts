@@ -56,8 +56,19 @@ export function settingsRecord(s: DeterministicSettings): Record<string, string 
   return { ...s }
 }
 
+const fromRecordCache = new Map<string, DeterministicSettings>()
+
 /** Reads settings back from a record, rejecting anything that is not a known setting. */
 export function settingsFromRecord(r: Record<string, string | number | boolean>): DeterministicSettings {
+  const key = JSON.stringify(r)
+  const hit = fromRecordCache.get(key)
+  if (hit) return { ...hit }
+  const s = parseSettings(r)
+  if (fromRecordCache.size < 64) fromRecordCache.set(key, s)
+  return { ...s }
+}
+
+function parseSettings(r: Record<string, string | number | boolean>): DeterministicSettings {
   const s = resolveSettings({
     ...(r['intraOpNumThreads'] !== undefined ? { intraOpNumThreads: Number(r['intraOpNumThreads']) } : {}),
     ...(r['interOpNumThreads'] !== undefined ? { interOpNumThreads: Number(r['interOpNumThreads']) } : {}),
