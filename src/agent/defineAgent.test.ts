@@ -40,7 +40,7 @@ describe('defineAgent', () => {
       - two tools are named "pay"
       - tool "pay" may pay 0x0000000000000000000000000000000000000B0b, which the policy's allowedTargets do not include
       - bond.eth must be wei (a non-negative bigint)
-      Docs: README.md#defining-agents]
+      Docs: src/agent/README.md]
     `)
     expect(() => defineAgent({ name: 'a', instructions: '', model: { kind: 'onnx', model: 'm' } as never, tools: [], policy: { ...policy, maxValuePerTx: 'lots' }, bond: {} })).toThrow(
       /model.decide must be a function[\s\S]*policy.maxValuePerTx/,

@@ -30,7 +30,7 @@ describe('defineTool', () => {
       [AgentDefinitionError: Invalid tool "x".
 
       - schema field "a" has no .describe() text for the model
-      Docs: README.md#defining-agents]
+      Docs: src/agent/README.md]
     `)
     expect(() => defineTool({ name: 'has space', description: '', schema, effect: { kind: 'none' }, invoke: () => 1 })).toThrow(/must match[\s\S]*description is required/)
     expect(() => defineTool({ name: 'p', description: 'd', schema, effect: { kind: 'pay', recipients: ['0x12'] } as never, invoke: () => 1 })).toThrow(

@@ -12,7 +12,7 @@ export class AgentDefinitionError extends UnrecoverableCovenantError {
   constructor(what: string, problems: readonly string[]) {
     super(`Invalid ${what}.`, {
       metaMessages: problems.slice(0, 12).map((p) => `- ${p}`),
-      docsPath: 'defining-agents',
+      docsPath: 'src/agent/README.md',
     })
   }
 }
@@ -25,7 +25,7 @@ export class ToolArgumentsError extends BaseError {
   constructor(tool: string, issues: readonly string[]) {
     super(`Invalid arguments for tool "${tool}".`, {
       metaMessages: [...issues.slice(0, 12).map((i) => `- ${i}`), 'Call the tool again with arguments that match its schema.'],
-      docsPath: 'tools',
+      docsPath: 'src/agent/README.md',
     })
     this.tool = tool
     this.issues = issues
@@ -38,7 +38,7 @@ export class ToolNotFoundError extends BaseError {
   constructor(tool: string, available: readonly string[]) {
     super(`The agent has no tool named "${tool}".`, {
       metaMessages: [`Available tools: ${available.length ? available.join(', ') : '(none)'}`],
-      docsPath: 'tools',
+      docsPath: 'src/agent/README.md',
     })
   }
 }
@@ -49,7 +49,7 @@ export class ToolResultError extends BaseError {
   constructor(tool: string, reason: string) {
     super(`Tool "${tool}" returned a value that is not JSON: ${reason}.`, {
       metaMessages: ['Tools return JSON values: strings, finite numbers, booleans, null, arrays, plain objects (bigints become decimal strings).'],
-      docsPath: 'tools',
+      docsPath: 'src/agent/README.md',
     })
   }
 }
@@ -60,7 +60,7 @@ export class AgentMaxRoundsError extends UnrecoverableCovenantError {
   constructor(maxRounds: number) {
     super(`The model was still calling tools after ${maxRounds} rounds.`, {
       metaMessages: ['Raise `maxRounds` in createAgentRuntime, or make the instructions say when to answer.'],
-      docsPath: 'agent-runtime',
+      docsPath: 'src/agent/README.md#the-trace-of-one-action',
     })
   }
 }
@@ -74,7 +74,7 @@ export class InferenceNotRecordedError extends UnrecoverableCovenantError {
         'Every inference must become a trace step. Use a chat model from src/inference (createChatModel), whose',
         '`takeRecords()` returns one replay record per request.',
       ],
-      docsPath: 'agent-runtime',
+      docsPath: 'src/agent/README.md#the-trace-of-one-action',
     })
   }
 }
@@ -91,7 +91,7 @@ export class ManifestError extends UnrecoverableCovenantError {
   constructor(reason: string, issues: readonly string[] = []) {
     super(`Invalid agent manifest: ${reason}.`, {
       metaMessages: issues.slice(0, 12).map((i) => `- ${i}`),
-      docsPath: 'manifest',
+      docsPath: 'src/agent/README.md#the-manifest',
     })
     this.issues = issues
   }
@@ -103,7 +103,7 @@ export class ActionInterruptedError extends BaseError {
   constructor(actionId: string) {
     super(`Action ${actionId} was interrupted before it finished (the process stopped).`, {
       metaMessages: ['Its wallet transactions were settled by wallet recovery and are listed in the step before this one.'],
-      docsPath: 'agent-runtime',
+      docsPath: 'src/agent/README.md#the-trace-of-one-action',
     })
   }
 }

@@ -151,7 +151,7 @@ describe('chat runtime (scripted model)', () => {
 
       - amountWei: Invalid input: expected string, received number
       Call the tool again with arguments that match its schema.
-      Docs: README.md#tools"
+      Docs: src/agent/README.md"
     `)
     expect(seen[1]).toMatch(/ToolNotFoundError.*no tool named "nosuchtool"[\s\S]*Available tools: pay, lookup/)
     expect(seen[2]).toMatch(/ToolArgumentsError[\s\S]*not valid JSON: Unexpected end of JSON input/)

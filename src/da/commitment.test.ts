@@ -56,7 +56,7 @@ describe('parseCommitment', () => {
 
       A commitment is the exact bytes put() returned (as 0x-hex or bytes): a version byte then the certificate or hash.
       Local-store commitments are 33 bytes: 0xc0 followed by the SHA-256 of the blob.
-      Docs: README.md#da-commitments]
+      Docs: src/da/README.md#commitments]
     `)
   })
 

@@ -198,7 +198,7 @@ describe('availability', () => {
       (FailoverDAClient) or retry later. Check the URL and that the server runs (\`covenant da serve\`).
 
       Details: fetch failed
-      Docs: README.md#da-errors"
+      Docs: src/da/README.md#eigendaproxyclient"
     `)
     expect(await dead.health()).toMatchObject({ ok: false })
     handler = reply(503)

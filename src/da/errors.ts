@@ -14,7 +14,7 @@ export class BlobTooLargeError extends BaseError {
   constructor({ size, maxBytes }: { size: number; maxBytes: number }) {
     super(`The blob is ${size} bytes; a DA blob holds at most ${maxBytes} bytes.`, {
       metaMessages: ['Split trace batches with splitIntoBatches(steps, maxBytes) from covenant/trace before putting them.'],
-      docsPath: 'da-limits',
+      docsPath: 'src/da/README.md#limits',
     })
     this.size = size
     this.maxBytes = maxBytes
@@ -29,7 +29,7 @@ export class InvalidCommitmentError extends BaseError {
         'A commitment is the exact bytes put() returned (as 0x-hex or bytes): a version byte then the certificate or hash.',
         'Local-store commitments are 33 bytes: 0xc0 followed by the SHA-256 of the blob.',
       ],
-      docsPath: 'da-commitments',
+      docsPath: 'src/da/README.md#commitments',
     })
   }
 }
@@ -43,7 +43,7 @@ export class BlobNotFoundError extends BaseError {
         'Check that the commitment is the one put() returned and that you ask the store or proxy it was put on.',
         'A committed blob that no DA node can serve is withheld data: that is what a DataWithheld dispute is for.',
       ],
-      docsPath: 'da-errors',
+      docsPath: 'src/da/README.md#eigendaproxyclient',
     })
     this.commitment = commitment
   }
@@ -59,7 +59,7 @@ export class BlobCorruptedError extends BaseError {
         'The data was rejected, not used. Read it from another DA replica (FailoverDAClient does this),',
         'and for a local store, delete the damaged file so the next put() rewrites it.',
       ],
-      docsPath: 'da-errors',
+      docsPath: 'src/da/README.md#eigendaproxyclient',
     })
     this.commitment = commitment
   }
@@ -77,7 +77,7 @@ export class DAUnavailableError extends BaseError {
         'eigenda-proxy answers 503 when EigenDA cannot take blobs right now: fail over to another DA client',
         '(FailoverDAClient) or retry later. Check the URL and that the server runs (`covenant da serve`).',
       ],
-      docsPath: 'da-errors',
+      docsPath: 'src/da/README.md#eigendaproxyclient',
       cause,
     })
     this.endpoint = endpoint
@@ -94,7 +94,7 @@ export class DAResponseError extends BaseError {
   constructor({ endpoint, status, reason }: { endpoint: string; status: number; reason: string }) {
     super(`Unexpected answer from DA at ${endpoint} (HTTP ${status}): ${reason}.`, {
       metaMessages: ['Check that the URL points at an eigenda-proxy (or `covenant da serve`), not at another service.'],
-      docsPath: 'da-errors',
+      docsPath: 'src/da/README.md#eigendaproxyclient',
     })
     this.endpoint = endpoint
     this.status = status
@@ -109,7 +109,7 @@ export class DARequestRejectedError extends BaseError {
   constructor({ endpoint, status, message }: { endpoint: string; status: number; message: string }) {
     super(`DA at ${endpoint} rejected the request (HTTP ${status}): ${message}.`, {
       metaMessages: ['The request, not the server, is at fault: retrying it unchanged will fail again.'],
-      docsPath: 'da-errors',
+      docsPath: 'src/da/README.md#eigendaproxyclient',
     })
     this.endpoint = endpoint
     this.status = status
@@ -123,7 +123,7 @@ export class AllDAClientsFailedError extends BaseError {
   constructor({ operation, errors }: { operation: string; errors: readonly { client: string; error: unknown }[] }) {
     super(`DA ${operation} failed on all ${errors.length} clients.`, {
       metaMessages: errors.map(({ client, error }) => `- ${client}: ${error instanceof BaseError ? error.shortMessage : String(error)}`),
-      docsPath: 'da-errors',
+      docsPath: 'src/da/README.md#eigendaproxyclient',
     })
     this.errors = errors.map((e) => e.error)
   }
@@ -139,7 +139,7 @@ export class DAServerListenError extends BaseError {
   constructor({ host, port, cause }: { host: string; port: number; cause: unknown }) {
     super(`Cannot serve DA on ${host}:${port}.`, {
       metaMessages: ['Is another server on that port? Pick another --port (0 picks a free one) or --host.'],
-      docsPath: 'da-serve',
+      docsPath: 'src/da/README.md#covenant-da-serve',
       cause,
     })
   }

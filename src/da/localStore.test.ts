@@ -51,7 +51,7 @@ describe('LocalDAStore', () => {
       "The blob is 16777217 bytes; a DA blob holds at most 16777216 bytes.
 
       Split trace batches with splitIntoBatches(steps, maxBytes) from covenant/trace before putting them.
-      Docs: README.md#da-limits"
+      Docs: src/da/README.md#limits"
     `)
   })
 
@@ -74,7 +74,7 @@ describe('LocalDAStore', () => {
 
       The data was rejected, not used. Read it from another DA replica (FailoverDAClient does this),
       and for a local store, delete the damaged file so the next put() rewrites it.
-      Docs: README.md#da-errors"
+      Docs: src/da/README.md#eigendaproxyclient"
     `)
     await truncate(path, 10)
     expect(await caught(store.get(c))).toBeInstanceOf(BlobCorruptedError)

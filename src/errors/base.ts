@@ -8,7 +8,7 @@ export type BaseErrorParameters = {
   metaMessages?: readonly string[] | undefined
   /** Low-level detail, e.g. the message of the cause. */
   details?: string | undefined
-  /** Section of the README that explains this error. */
+  /** Where this error is explained, e.g. `src/trace/README.md#write-ahead-log`. */
   docsPath?: string | undefined
   cause?: unknown
 }
@@ -30,7 +30,7 @@ export class BaseError extends Error {
       shortMessage,
       ...(parameters.metaMessages?.length ? ['', ...parameters.metaMessages] : []),
       ...(details && details !== shortMessage ? ['', `Details: ${details}`] : []),
-      ...(parameters.docsPath ? [`Docs: README.md#${parameters.docsPath}`] : []),
+      ...(parameters.docsPath ? [`Docs: ${parameters.docsPath}`] : []),
     ]
     super(lines.join('\n'), parameters.cause === undefined ? undefined : { cause: parameters.cause })
     this.shortMessage = shortMessage

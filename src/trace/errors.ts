@@ -15,7 +15,7 @@ export class CanonicalEncodingError extends BaseError {
         'Trace steps hold JSON values only: strings, finite numbers, booleans, null, arrays and plain objects.',
         'Write bigints as decimal strings, bytes as 0x-hex strings and dates as milliseconds.',
       ],
-      docsPath: 'canonical-encoding',
+      docsPath: 'src/trace/README.md#canonical-encoding',
     })
     this.path = path
   }
@@ -30,7 +30,7 @@ export class CanonicalDecodingError extends BaseError {
         'Trace documents are UTF-8 JSON with sorted keys and no whitespace, as written by canonicalBytes().',
         'Re-fetch the blob or step from its source; do not repair it by hand, its hash would change.',
       ],
-      docsPath: 'canonical-encoding',
+      docsPath: 'src/trace/README.md#canonical-encoding',
       cause,
     })
   }
@@ -43,7 +43,7 @@ export class InvalidStepError extends BaseError {
   constructor({ what, issues }: { what: string; issues: readonly string[] }) {
     super(`Invalid ${what}.`, {
       metaMessages: [...issues.slice(0, 8).map((i) => `- ${i}`), ...(issues.length > 8 ? [`- ... ${issues.length - 8} more`] : [])],
-      docsPath: 'trace-steps',
+      docsPath: 'src/trace/README.md#trace-steps',
     })
     this.issues = issues
   }
@@ -60,7 +60,7 @@ export class TraceChainError extends BaseError {
         'Steps must have gapless indices, one agentId, and each prevHash must be the leaf of the step before (zero for step 0).',
         'A trace that does not chain was altered or assembled from the wrong steps; fetch it again from the WAL or DA.',
       ],
-      docsPath: 'hash-chain',
+      docsPath: 'src/trace/README.md#hash-chain',
     })
     this.index = index
   }
@@ -72,7 +72,7 @@ export class MerkleInputError extends BaseError {
   constructor(reason: string) {
     super(`Invalid Merkle input: ${reason}.`, {
       metaMessages: ['Leaves, roots and proof nodes are 0x-prefixed 32-byte hex strings (lowercase or not).'],
-      docsPath: 'merkle-tree',
+      docsPath: 'src/trace/README.md#merkle-tree',
     })
   }
 }
@@ -88,7 +88,7 @@ export class BatchTooLargeError extends BaseError {
         'Split the steps with splitIntoBatches(steps, maxBytes); a single step larger than the limit must be made smaller',
         '(store large tool results or model outputs by hash and keep the hash in the step).',
       ],
-      docsPath: 'batches',
+      docsPath: 'src/trace/README.md#batches',
     })
     this.size = size
     this.maxBytes = maxBytes
@@ -108,7 +108,7 @@ export class WalCorruptedError extends UnrecoverableCovenantError {
         'Stop the agent, keep a copy of the file, and restore it from a backup or from the committed batches on DA.',
         'Do not delete the file: steps in it may not be committed yet.',
       ],
-      docsPath: 'write-ahead-log',
+      docsPath: 'src/trace/README.md#write-ahead-log',
     })
     this.path = path
     this.offset = offset
@@ -125,7 +125,7 @@ export class WalLockedError extends BaseError {
         'Only one writer may append to an agent\'s WAL. Close the other handle (wal.close()) or stop that process.',
         'A lock left by a process that no longer runs is taken over automatically.',
       ],
-      docsPath: 'write-ahead-log',
+      docsPath: 'src/trace/README.md#write-ahead-log',
     })
     this.path = path
   }
@@ -140,7 +140,7 @@ export class WalAppendError extends BaseError {
         'Nothing was acknowledged: do not act on this step (no trace, no action).',
         'If a write failed, reopen the WAL with TraceWal.open(); it recovers the last complete record.',
       ],
-      docsPath: 'write-ahead-log',
+      docsPath: 'src/trace/README.md#write-ahead-log',
       cause,
     })
   }
@@ -155,7 +155,7 @@ export class WalCursorError extends BaseError {
         'The cursor only moves forward and never past the WAL head.',
         'If the file is damaged, rebuild it from the TraceLog contract (nextSequence, nextStepIndex) before committing again.',
       ],
-      docsPath: 'committed-cursor',
+      docsPath: 'src/trace/README.md#committed-cursor',
       cause,
     })
   }

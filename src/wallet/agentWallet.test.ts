@@ -125,7 +125,7 @@ describe('AgentWallet on anvil', () => {
       Attempted: 1000000000000000001 wei
       Nothing was signed and no trace step was written.
       To allow it, register a new policy version on chain (AgentRegistry.update) and restart the wallet with it.
-      Docs: README.md#spending-policy"
+      Docs: src/wallet/README.md#sending-one-transaction"
     `)
     const offList = await wallet.sendTransaction({ to: stranger, value: 1n }, { actionId: 'x' }).catch((e) => e)
     expect(offList).toMatchObject({ name: 'PolicyViolationError', rule: 'TargetNotAllowed', attempted: stranger })

@@ -52,7 +52,7 @@ export class PolicyViolationError extends UnrecoverableCovenantError {
         'Nothing was signed and no trace step was written.',
         'To allow it, register a new policy version on chain (AgentRegistry.update) and restart the wallet with it.',
       ],
-      docsPath: 'spending-policy',
+      docsPath: 'src/wallet/README.md#sending-one-transaction',
     })
     this.rule = p.rule
     this.limit = p.limit
@@ -100,7 +100,7 @@ export class CapabilityExceededError extends UnrecoverableCovenantError {
         'Nothing was signed and no trace step was written.',
         "Widen the tool's `effect` (it is part of the manifest) if the tool really needs this.",
       ],
-      docsPath: 'tool-effects',
+      docsPath: 'src/agent/README.md',
     })
     this.rule = p.rule
     this.limit = p.limit
@@ -119,7 +119,7 @@ export class InvalidTransactionError extends UnrecoverableCovenantError {
   constructor(reason: string) {
     super(`Invalid transaction request: ${reason}.`, {
       metaMessages: ['`to` is a 20-byte address, `value` a non-negative bigint in wei, `data` 0x-prefixed hex of whole bytes.'],
-      docsPath: 'agent-wallet',
+      docsPath: 'src/wallet/README.md#sending-one-transaction',
     })
   }
 }
@@ -133,7 +133,7 @@ export class KeystoreFormatError extends UnrecoverableCovenantError {
         'Expected JSON with version 3 and crypto.{cipher "aes-128-ctr", kdf "scrypt" or "pbkdf2", kdfparams, ciphertext, mac}.',
         'Create one with `createKeystore()` or `covenant wallet new`.',
       ],
-      docsPath: 'keystore',
+      docsPath: 'src/wallet/README.md#keys',
     })
   }
 }
@@ -144,7 +144,7 @@ export class KeystorePasswordError extends UnrecoverableCovenantError {
   constructor(where?: string) {
     super(`Wrong password for ${where ? `keystore ${where}` : 'the keystore'}.`, {
       metaMessages: ['The MAC did not match: either the password is wrong or the file was altered.'],
-      docsPath: 'keystore',
+      docsPath: 'src/wallet/README.md#keys',
     })
   }
 }
@@ -155,7 +155,7 @@ export class KeystoreFileError extends BaseError {
   constructor(path: string, reason: string, code?: string) {
     super(`Keystore ${path}: ${reason}.`, {
       ...(code ? { details: code } : {}),
-      docsPath: 'keystore',
+      docsPath: 'src/wallet/README.md#keys',
     })
   }
 }
@@ -165,7 +165,7 @@ export class InvalidPrivateKeyError extends UnrecoverableCovenantError {
   override name = 'InvalidPrivateKeyError' as const
   constructor() {
     // Deliberately says nothing about the value.
-    super('Invalid private key: expected 0x followed by 64 hex digits, a valid secp256k1 key.', { docsPath: 'keystore' })
+    super('Invalid private key: expected 0x followed by 64 hex digits, a valid secp256k1 key.', { docsPath: 'src/wallet/README.md#keys' })
   }
 }
 
@@ -179,7 +179,7 @@ export class OutboxCorruptedError extends UnrecoverableCovenantError {
         'The wallet will not broadcast it. Keep the file and compare it with the wallet step in the trace WAL.',
         'An outbox entry is only ever written by the wallet, after its wallet step is in the WAL.',
       ],
-      docsPath: 'wallet-outbox',
+      docsPath: 'src/wallet/README.md#the-outbox',
     })
     this.path = path
   }
@@ -200,7 +200,7 @@ export class WalletBroadcastError extends BaseError {
         'Check the RPC node, then retry (or restart the agent: recovery re-broadcasts it).',
       ],
       cause: p.cause,
-      docsPath: 'wallet-outbox',
+      docsPath: 'src/wallet/README.md#the-outbox',
     })
     this.hash = p.hash
     this.nonce = p.nonce
@@ -215,7 +215,7 @@ export class ReceiptTimeoutError extends BaseError {
     super(`No receipt for transaction ${p.hash} (nonce ${p.nonce}) within ${p.timeoutMs} ms.`, {
       metaMessages: ['It stays in the outbox; recovery checks for its receipt and re-broadcasts it if the node dropped it.'],
       cause: p.cause,
-      docsPath: 'wallet-outbox',
+      docsPath: 'src/wallet/README.md#the-outbox',
     })
     this.hash = p.hash
   }
@@ -244,7 +244,7 @@ export class NonceConflictError extends UnrecoverableCovenantError {
             : 'It was never signed; another transaction used its nonce (is the key used outside this wallet?).',
           'The step stays in the trace; the outbox marks it abandoned so it is not retried.',
         ],
-        docsPath: 'wallet-outbox',
+        docsPath: 'src/wallet/README.md#the-outbox',
       },
     )
     this.nonce = p.nonce
@@ -261,7 +261,7 @@ export class UntracedTransactionError extends UnrecoverableCovenantError {
         'No trace, no action: the wallet will not broadcast it.',
         'This means the WAL was replaced or truncated by hand; restore it from a backup or from DA.',
       ],
-      docsPath: 'wallet-outbox',
+      docsPath: 'src/wallet/README.md#the-outbox',
     })
   }
 }
@@ -273,7 +273,7 @@ export class WalletRpcError extends BaseError {
     super(`Cannot reach the chain at ${p.url} (${p.action}).`, {
       metaMessages: ['Nothing was written to the trace and nothing was signed; retry when the node is back.'],
       cause: p.cause,
-      docsPath: 'agent-wallet',
+      docsPath: 'src/wallet/README.md#sending-one-transaction',
     })
   }
 }
@@ -288,7 +288,7 @@ export class TransactionPreparationError extends BaseError {
     super(`The node cannot prepare the transaction to ${p.to} (value ${p.value} wei).`, {
       metaMessages: ['Nothing was written to the trace and nothing was signed.', 'Check the balance, the target contract and the calldata.'],
       cause: p.cause,
-      docsPath: 'agent-wallet',
+      docsPath: 'src/wallet/README.md#sending-one-transaction',
     })
   }
 }
