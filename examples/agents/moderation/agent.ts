@@ -23,6 +23,13 @@ export const publishDecision = defineTool({
 })
 
 export const postSchema = z.object({ postId: z.string().min(1).max(64), text: z.string().min(1).max(4000) })
+export type Post = z.infer<typeof postSchema>
+export type ModerationLabel = 'ok' | 'spam' | 'abuse' | 'scam'
+
+/** The one tool call for a post with a label: publish it, and take the post down unless it is ok. */
+export function decision(postId: string, label: ModerationLabel) {
+  return { name: 'publish_decision', args: { postId, label, action: REMOVE.has(label) ? 'remove' : 'keep' } }
+}
 
 export default defineAgent({
   name: 'moderation',
@@ -31,11 +38,7 @@ export default defineAgent({
     kind: 'onnx',
     model: 'moderation',
     input: (task) => postSchema.parse(task).text,
-    decide: (output, task) => {
-      const { postId } = postSchema.parse(task)
-      const { label } = output as { label: 'ok' | 'spam' | 'abuse' | 'scam' }
-      return [{ name: 'publish_decision', args: { postId, label, action: REMOVE.has(label) ? 'remove' : 'keep' } }]
-    },
+    decide: (output, task) => [decision(postSchema.parse(task).postId, (output as { label: ModerationLabel }).label)],
   },
   tools: [publishDecision],
   policy: { maxValuePerTx: 0n, challengeWindow: 3_600, commitDeadline: 600, allowedTargets: [] },
