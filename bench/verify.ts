@@ -55,10 +55,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 let chain: TestChain
 let da: LocalDAStore
 let root: string
-let nextWallet = 10
+let nextWallet = 0
 
 async function agent(): Promise<TestAgent> {
-  return createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: nextWallet++, payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()] })
+  return createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 10 + (nextWallet++ % 10), payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()] })
 }
 
 // ---------------------------------------------------------------------------------------
