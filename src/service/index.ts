@@ -1,0 +1,15 @@
+// Agents as verifiable services: the local stack, deploying agents, the HTTP API and its
+// workers. Sits on top of every other room.
+export { startLocalStack, type LocalStack, type StartLocalStackOptions, type InferenceServerHandle, type InferenceStarter } from './stack.js'
+export { deployAgent, openAgentKey, DEV_FUNDING, type DeployAgentParameters, type DeployAgentReturnType } from './deployAgent.js'
+export { loadAgentFile } from './agentFile.js'
+export { agentRecordSchema, listAgentRecords, readAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'
+export { AgentHost, type ActionRecord, type AgentHostUnsafeOptions, type OpenAgentHostParameters } from './agentHost.js'
+export { createServiceApp, taskRequestSchema, MAX_TASK_BYTES, type ServiceAppOptions } from './api.js'
+export { startService, type Service, type StartServiceOptions } from './service.js'
+export { startServiceWorker, taskQueue, type DeployedAgent, type ServiceWorker, type StartServiceWorkerOptions, type TaskJobData, type TaskJobResult } from './worker.js'
+export { createTaskStore, TASK_STATUSES, type TaskState, type TaskStatus, type TaskStore } from './taskStore.js'
+export { inferenceClients, localReplayer } from './inference.js'
+export { loadDeployedAgents } from './hostedAgents.js'
+export { explorerHtml } from './explorer.js'
+export { AgentFileError, AgentRecordError, DeployAgentError, ServiceConfigError, TaskRejectedError } from './errors.js'

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import * as covenant from '../src/index.js'
+
+describe('the public API', () => {
+  it('exports exactly these names from the main entry (change on purpose, not by accident)', () => {
+    expect(Object.keys(covenant).sort()).toMatchInlineSnapshot(`
+      [
+        "BaseError",
+        "Committer",
+        "EigenDAProxyClient",
+        "FailoverDAClient",
+        "LocalDAStore",
+        "TraceWal",
+        "UnrecoverableCovenantError",
+        "VerifierNode",
+        "buildManifest",
+        "commitBatch",
+        "createAgentRuntime",
+        "createAgentWallet",
+        "createChatModel",
+        "createCovenantClient",
+        "createKeystore",
+        "createModerationClassifier",
+        "createOnnxBackend",
+        "decodeBatch",
+        "defineAgent",
+        "defineTool",
+        "deployAgent",
+        "deployCovenant",
+        "depositBond",
+        "disputeAction",
+        "encodeBatch",
+        "evaluatePolicy",
+        "getBond",
+        "isUnrecoverable",
+        "listDisputes",
+        "loadKeystore",
+        "merkleProof",
+        "merkleRoot",
+        "openDispute",
+        "parseManifest",
+        "policySchema",
+        "proveEquivocation",
+        "provePolicyBreach",
+        "registerAgent",
+        "replay",
+        "saveKeystore",
+        "startAnvil",
+        "startDAServer",
+        "startInferenceServer",
+        "startLocalStack",
+        "startService",
+        "stepLeaf",
+        "submitVerdicts",
+        "verifyAction",
+        "verifyMerkleProof",
+        "verifyReceipt",
+        "wrapLangChainTool",
+      ]
+    `)
+  })
+})
