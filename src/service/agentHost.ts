@@ -12,6 +12,7 @@ import type { JsonValue, Step } from '../trace/schemas.js'
 import { createAgentWallet, type AgentWallet } from '../wallet/agentWallet.js'
 import type { AgentRecord } from './agentRecord.js'
 import { openAgentKey } from './deployAgent.js'
+import { ActionEndedError } from './errors.js'
 
 /** Dishonest-operator simulation, for tests and the demo only (see the `unsafe` options of the wallet and runtime). */
 export type AgentHostUnsafeOptions = {
@@ -60,6 +61,8 @@ export class AgentHost {
   readonly committer: Committer
   readonly operator: CovenantWriteClient
   readonly #done = new Map<string, RunResult>()
+  /** Actions whose output step records a failure or an interruption: closed, never re-run. */
+  readonly #ended = new Map<string, ActionEndedError>()
   readonly #running = new Map<string, Promise<RunResult>>()
 
   private constructor(parts: {
@@ -130,22 +133,42 @@ export class AgentHost {
     }
   }
 
-  /** Runs a task once per action id. */
+  /**
+   * Runs a task once per action id. An action that already ended without a result (its
+   * output step records a failure, a policy refusal or a crash) is not run again: its
+   * trace is closed, so this rejects with {@link ActionEndedError}.
+   */
   run(task: unknown, actionId: string): Promise<RunResult> {
     const done = this.#done.get(actionId)
     if (done) return Promise.resolve(done)
+    const ended = this.#ended.get(actionId)
+    if (ended) return Promise.reject(ended)
     let running = this.#running.get(actionId)
     if (!running) {
       running = this.runtime
         .run(task, { actionId })
-        .then((r) => {
-          this.#done.set(actionId, r)
-          return r
-        })
+        .then(
+          (r) => {
+            this.#done.set(actionId, r)
+            return r
+          },
+          async (err: unknown) => {
+            // The runtime closes a failed action with a failed output step before it throws;
+            // from then on the action id is spent, whatever the error was.
+            const a = await this.action(actionId).catch(() => undefined)
+            if (a?.done) this.#ended.set(actionId, endedError(a, err))
+            throw err
+          },
+        )
         .finally(() => this.#running.delete(actionId))
       this.#running.set(actionId, running)
     }
     return running
+  }
+
+  /** Whether the action's trace is closed without a result (see {@link ActionEndedError}). */
+  ended(actionId: string): ActionEndedError | undefined {
+    return this.#ended.get(actionId)
   }
 
   /** The steps of one action, from the WAL. */
@@ -177,9 +200,28 @@ export class AgentHost {
     }
     for (const [actionId, list] of byAction) {
       const a = summarize(actionId, list)
-      if (a.done) this.#done.set(actionId, { actionId, output: a.output ?? null, txHashes: a.txHashes, stepIndices: list.map((s) => s.index) })
+      if (!a.done) continue
+      // the output step records { status: 'ok', output } — a fresh run returns `output`
+      const out = a.output as { status?: unknown; output?: JsonValue } | null | undefined
+      if (out?.status === 'ok') this.#done.set(actionId, { actionId, output: out.output ?? null, txHashes: a.txHashes, stepIndices: list.map((s) => s.index) })
+      else this.#ended.set(actionId, endedError(a))
     }
   }
+}
+
+function endedError(a: ActionRecord, cause?: unknown): ActionEndedError {
+  const out = (a.output ?? {}) as { status?: unknown; error?: { name?: unknown; message?: unknown } }
+  return new ActionEndedError({
+    actionId: a.actionId,
+    status: typeof out.status === 'string' ? out.status : 'failed',
+    recorded: {
+      name: typeof out.error?.name === 'string' ? out.error.name : 'Error',
+      message: typeof out.error?.message === 'string' ? out.error.message : 'the action ended without a result',
+    },
+    txHashes: a.txHashes,
+    stepIndices: a.steps.map((s) => s.index),
+    cause,
+  })
 }
 
 function summarize(actionId: string, steps: Step[]): ActionRecord {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { AgentDefinition } from '../agent/defineAgent.js'
 import type { ChatInference, OnnxInference } from '../agent/runtime.js'
@@ -9,13 +10,23 @@ import { createJobQueue, type JobQueue, type JobWorker } from '../verify/queue.j
 import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
 import { AgentHost, type AgentHostUnsafeOptions } from './agentHost.js'
-import { appendEvent, type TaskStore } from './taskStore.js'
+import { ActionEndedError } from './errors.js'
+import { appendEvent, type TaskState, type TaskStore } from './taskStore.js'
 
 /** What a task job carries (JSON). */
 export type TaskJobData = { taskId: string; task: JsonValue }
 export type TaskJobResult = { output: JsonValue; txHashes: string[]; stepIndices: number[] }
 
 export type DeployedAgent = { agent: AgentDefinition; record: AgentRecord }
+
+type Commitment = TaskState['commitments'][number] & { firstIndex: number; stepCount: number }
+
+function withCommitments(s: TaskState, add: readonly Commitment[]): TaskState {
+  if (add.length === 0) return s
+  const seqs = new Set(add.map((c) => c.sequence))
+  const fresh = add.map(({ sequence, root, daCommitment, txHash }) => ({ sequence, root, daCommitment, txHash }))
+  return { ...s, commitments: [...s.commitments.filter((c) => !seqs.has(c.sequence)), ...fresh].sort((a, b) => a.sequence - b.sequence) }
+}
 
 /** The queue of one agent's tasks (BullMQ with a Redis URL, in-process without). */
 export function taskQueue(agentId: string, redisUrl: string | undefined, prefix?: string): JobQueue<TaskJobData, TaskJobResult> {
@@ -50,6 +61,8 @@ export type StartServiceWorkerOptions = {
   unsafe?: Readonly<Record<string, AgentHostUnsafeOptions>> | undefined
   logger?: Logger | undefined
   onEvent?: ((message: string) => void) | undefined
+  /** Names this worker in task progress events. @defaultValue `<hostname>:<pid>` */
+  workerId?: string | undefined
 }
 
 export type ServiceWorker = {
@@ -71,11 +84,26 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
   const owned: JobQueue<TaskJobData, TaskJobResult>[] = []
   const say = o.onEvent ?? (() => {})
   let closing = false
+  const workerId = o.workerId ?? `${hostname()}:${process.pid}`
   const timers = new Set<NodeJS.Timeout>()
-  // step index → task id, per agent, for tasks this worker ran (to attach commitments)
+  // Which task owns which step, per agent, for steps not yet committed; and the batches
+  // committed lately (a run can finish after some of its steps were committed).
   const stepOwners = new Map<string, Map<number, string>>()
+  const recentBatches = new Map<string, Commitment[]>()
+  // store updates still in flight when close() is called are awaited there
+  const pending = new Set<Promise<unknown>>()
+  const track = (p: Promise<unknown>) => {
+    const q = p.catch((err: unknown) => o.logger?.error({ err: String(err) }, 'task store update failed'))
+    pending.add(q)
+    void q.finally(() => pending.delete(q))
+  }
 
-  async function onBatch(agentId: string, b: CommittedBatchInfo) {
+  function onBatch(agentId: string, b: CommittedBatchInfo): void {
+    const commitment: Commitment = { sequence: b.sequence, root: b.root, daCommitment: b.daCommitment, txHash: b.txHash ?? null, firstIndex: b.firstIndex, stepCount: b.stepCount }
+    const recent = recentBatches.get(agentId) ?? []
+    recent.push(commitment)
+    if (recent.length > 256) recent.shift()
+    recentBatches.set(agentId, recent)
     const owners = stepOwners.get(agentId)
     if (!owners) return
     const tasks = new Set<string>()
@@ -86,15 +114,23 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         owners.delete(i)
       }
     }
-    const commitment = { sequence: b.sequence, root: b.root, daCommitment: b.daCommitment, txHash: b.txHash ?? null }
     for (const taskId of tasks) {
-      await o.store.update(taskId, (s) =>
-        appendEvent(
-          { ...s, commitments: [...s.commitments.filter((c) => c.sequence !== b.sequence), commitment] },
-          `steps committed in batch ${b.sequence} (root ${b.root.slice(0, 10)}…)`,
+      track(
+        o.store.update(taskId, (s) =>
+          appendEvent(withCommitments(s, [commitment]), `steps committed in batch ${b.sequence} (root ${b.root.slice(0, 10)}…)`),
         ),
       )
     }
+  }
+
+  /** Batches already holding some of these steps; the other steps are registered to the task. */
+  function claimSteps(agentId: string, taskId: string, stepIndices: readonly number[]): Commitment[] {
+    const committed = (recentBatches.get(agentId) ?? []).filter((c) => stepIndices.some((i) => i >= c.firstIndex && i < c.firstIndex + c.stepCount))
+    const owners = stepOwners.get(agentId)
+    for (const i of stepIndices) {
+      if (!committed.some((c) => i >= c.firstIndex && i < c.firstIndex + c.stepCount)) owners?.set(i, taskId)
+    }
+    return committed
   }
 
   async function tryHost(d: DeployedAgent): Promise<boolean> {
@@ -111,7 +147,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         chat: o.inference.chat(d.agent),
         onnx: await o.inference.onnx(d.agent),
         commitIntervalMs: o.commitIntervalMs,
-        onBatch: (b) => void onBatch(agentId, b).catch(() => {}),
+        onBatch: (b) => onBatch(agentId, b),
         onCommitError: (err) => o.logger?.error({ err: String(err), agentId }, 'commit failed (will retry)'),
         logger: o.logger,
         unsafe: o.unsafe?.[d.agent.name],
@@ -138,29 +174,39 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
 
   async function runTask(host: AgentHost, data: TaskJobData, attempt: number): Promise<TaskJobResult> {
     const { taskId, task } = data
-    await o.store.update(taskId, (s) => appendEvent({ ...s, status: 'running', attempts: attempt }, `running (attempt ${attempt})`))
+    const agentId = host.record.agentId
+    await o.store.update(taskId, (s) => appendEvent({ ...s, status: 'running', attempts: attempt }, `running on ${workerId} (attempt ${attempt})`))
     try {
       const r = await host.run(task, taskId)
-      const owners = stepOwners.get(host.record.agentId)
-      for (const i of r.stepIndices) owners?.set(i, taskId)
+      const committed = claimSteps(agentId, taskId, r.stepIndices)
       const result = { output: r.output, txHashes: r.txHashes, stepIndices: r.stepIndices }
       await o.store.update(taskId, (s) =>
         appendEvent(
-          { ...s, status: 'completed', result, error: null },
-          r.txHashes.length ? `completed; sent ${r.txHashes.length} transaction(s)` : 'completed',
+          withCommitments({ ...s, status: 'completed', result, error: null }, committed),
+          r.txHashes.length ? `completed on ${workerId}; sent ${r.txHashes.length} transaction(s)` : `completed on ${workerId}`,
         ),
       )
       return result
     } catch (err) {
-      const final = isUnrecoverable(err) || attempt >= 3
+      // An action whose trace is closed (failed output step, or closed by crash recovery) is
+      // never run again under its id: that failure is final, whatever caused it.
+      const ended = err instanceof ActionEndedError ? err : host.ended(taskId)
+      const final = !!ended || isUnrecoverable(err) || attempt >= 3
       const e = err as Error
+      const error = ended
+        ? { name: ended.recorded.name, message: ended.recorded.message.split('\n')[0] ?? '', final: true }
+        : { name: e.name, message: e.message.split('\n')[0] ?? '', final }
+      const committed = ended ? claimSteps(agentId, taskId, ended.stepIndices) : []
       await o.store.update(taskId, (s) =>
         appendEvent(
-          { ...s, status: final ? 'failed' : 'queued', error: { name: e.name, message: e.message.split('\n')[0] ?? '', final } },
-          final ? `failed: ${e.name}` : `attempt ${attempt} failed (${e.name}); will retry`,
+          withCommitments(
+            { ...s, status: final ? 'failed' : 'queued', error, ...(ended ? { result: { output: null, txHashes: [...ended.txHashes], stepIndices: [...ended.stepIndices] } } : {}) },
+            committed,
+          ),
+          final ? `failed on ${workerId}: ${error.name}` : `attempt ${attempt} failed on ${workerId} (${e.name}); will retry`,
         ),
       )
-      throw err
+      throw ended && ended !== err ? ended : err
     }
   }
 
@@ -186,6 +232,8 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
       for (const t of timers) clearTimeout(t)
       for (const w of workers) await w.close()
       for (const h of hosts.values()) await h.close()
+      // the final flush's commitments reach the task store before this returns
+      while (pending.size > 0) await Promise.all([...pending])
       for (const q of owned) await q.close()
     },
   }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import { startService } from '../../service/service.js'
 import { loadDeployedAgents } from '../../service/hostedAgents.js'
-import { inferenceClients, localReplayer } from '../../service/inference.js'
+import { inferenceClients } from '../../service/inference.js'
+import { localReplayer } from '../../verify/replayers.js'
 import { startServiceWorker } from '../../service/worker.js'
 import { createTaskStore } from '../../service/taskStore.js'
 import { daManifestSource } from '../../verify/manifest.js'
@@ -10,7 +11,17 @@ import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { untilSignal } from './dev.js'
 
-export type ServeFlags = { port?: string | undefined; concurrency?: string | undefined; worker?: boolean | undefined }
+export type ServeFlags = { port?: string | undefined; concurrency?: string | undefined; worker?: boolean | undefined; redisPrefix?: string | undefined }
+
+/** Where the API and its workers meet in Redis: flag, then COVENANT_REDIS_PREFIX, then `covenant`. */
+export function redisPrefix(flags: ServeFlags): string | undefined {
+  const p = flags.redisPrefix ?? process.env.COVENANT_REDIS_PREFIX
+  if (p === undefined || p === '') return undefined
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(p)) throw new Error(`--redis-prefix must be 1-64 letters, digits, "_", ".", ":" or "-", not "${p}".`)
+  return p
+}
+
+const PREFIX_HELP = 'key prefix in Redis: the API and its workers must agree (default: COVENANT_REDIS_PREFIX, else "covenant")'
 
 function positiveInt(v: string | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback
@@ -34,12 +45,13 @@ export async function serveAgents(env: CovenantEnv, names: readonly string[], fl
     da: env.da,
     dataDir: env.dataDir,
     redisUrl: env.redisUrl,
+    prefix: redisPrefix(flags),
     port: positiveInt(flags.port, 8787, '--port'),
     worker: flags.worker ?? true,
     password: flags.worker === false ? undefined : (password ?? keystorePassword(env.deployment.chainId)),
     inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
     concurrency: positiveInt(flags.concurrency, 1, '--concurrency') || 1,
-    replayer: localReplayer,
+    replayer: localReplayer(),
     manifests: [daManifestSource(env.da, ({ agentId }) => agents.find((a) => a.record.agentId === agentId.toString())?.record.manifestCommitment as `0x${string}` | undefined)],
     onEvent: progress,
   })
@@ -59,7 +71,8 @@ export function register(program: Command): void {
       .description('serve deployed agents: HTTP API + explorer + worker')
       .option('--port <n>', 'HTTP port', '8787')
       .option('--concurrency <n>', 'tasks run at once per agent', '1')
-      .option('--no-worker', 'API only: workers run elsewhere (`covenant worker`, needs --redis)'),
+      .option('--no-worker', 'API only: workers run elsewhere (`covenant worker`, needs --redis)')
+      .option('--redis-prefix <prefix>', PREFIX_HELP),
   ).action(async (names: string[], _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
     await serveAgents(await resolveEnv(options), names, options)
@@ -70,13 +83,15 @@ export function register(program: Command): void {
       .command('worker')
       .argument('[agents...]', 'agent names (default: every agent deployed from this data dir)')
       .description('a worker process pulling tasks from the agents\' BullMQ queues (needs --redis / REDIS_URL)')
-      .option('--concurrency <n>', 'tasks run at once per agent', '1'),
+      .option('--concurrency <n>', 'tasks run at once per agent', '1')
+      .option('--redis-prefix <prefix>', PREFIX_HELP),
   ).action(async (names: string[], _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
     const env = await resolveEnv(options)
+    const prefix = redisPrefix(options)
     if (!env.redisUrl) throw new Error('A separate worker shares tasks through Redis: pass --redis <url> or set REDIS_URL.')
     const agents = await loadDeployedAgents(env.dataDir, { chainId: env.deployment.chainId, agentRegistry: env.deployment.contracts.agentRegistry, names })
-    const store = createTaskStore({ redisUrl: env.redisUrl })
+    const store = createTaskStore({ redisUrl: env.redisUrl, prefix })
     const worker = await startServiceWorker({
       agents,
       deployment: env.deployment,
@@ -86,6 +101,7 @@ export function register(program: Command): void {
       password: keystorePassword(env.deployment.chainId),
       store,
       redisUrl: env.redisUrl,
+      queuePrefix: prefix,
       inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
       concurrency: positiveInt(options.concurrency, 1, '--concurrency') || 1,
       onEvent: progress,
