@@ -9,7 +9,7 @@ export { createServiceApp, taskRequestSchema, MAX_TASK_BYTES, type ServiceAppOpt
 export { startService, type Service, type StartServiceOptions } from './service.js'
 export { startServiceWorker, taskQueue, type DeployedAgent, type ServiceWorker, type StartServiceWorkerOptions, type TaskJobData, type TaskJobResult } from './worker.js'
 export { createTaskStore, TASK_STATUSES, type TaskState, type TaskStatus, type TaskStore } from './taskStore.js'
-export { inferenceClients, localReplayer } from './inference.js'
+export { inferenceClients } from './inference.js'
 export { loadDeployedAgents } from './hostedAgents.js'
 export { explorerHtml } from './explorer.js'
 export { AgentFileError, AgentRecordError, DeployAgentError, ServiceConfigError, TaskRejectedError } from './errors.js'

@@ -3,9 +3,9 @@ import type { ChatInference, OnnxInference } from '../agent/runtime.js'
 import { createChatModel } from '../inference/openaiBackend.js'
 import { createModerationClassifier } from '../inference/moderation.js'
 import { createOnnxBackend } from '../inference/onnxBackend.js'
-import { replay } from '../inference/replay.js'
-import type { Replayer } from '../verify/inference.js'
 import { ServiceConfigError } from './errors.js'
+import type { Replayer } from '../verify/inference.js'
+import { localReplayer as verifyLocalReplayer } from '../verify/replayers.js'
 
 /**
  * The inference clients a service gives its agents: a recording LangChain chat model for
@@ -34,8 +34,5 @@ export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
   }
 }
 
-/** Replays records on this machine with src/inference (models found by digest). */
-export const localReplayer: Replayer = async (record, rule) => {
-  const r = await replay(record, rule.mode === 'tolerance' ? { mode: 'tolerance', tolerance: { maxAbsDiff: rule.tolerance?.maxAbsDiff, argmaxMustAgree: rule.tolerance?.argmax } } : { mode: 'exact' })
-  return { match: r.match, expectedHash: r.expectedHash, actualHash: r.actualHash, diff: r.diff }
-}
+/** Replays records on this machine with src/inference (the shipped models, found by digest). */
+export const localReplayer: Replayer = verifyLocalReplayer()

@@ -9,7 +9,8 @@ import { chatOutputHash } from '../../inference/chatOutput.js'
 import type { ReplayRecord } from '../../inference/schemas.js'
 import { startInferenceServer } from '../../inference/server.js'
 import { deployAgent, DEV_FUNDING } from '../../service/deployAgent.js'
-import { inferenceClients, localReplayer } from '../../service/inference.js'
+import { inferenceClients } from '../../service/inference.js'
+import { localReplayer } from '../../verify/replayers.js'
 import { startService, type Service } from '../../service/service.js'
 import { startLocalStack, type LocalStack } from '../../service/stack.js'
 import type { DeployedAgent } from '../../service/worker.js'
@@ -128,7 +129,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
         client,
         da: stack.da,
         dataDir: join(dataDir, 'verifier', String(i)),
-        replayer: localReplayer,
+        replayer: localReplayer(),
         manifests,
         headers: deployed.map((d) => jsonlHeaderSource(join(dataDir, 'wal', `agent-${d.record.agentId}.headers.jsonl`))),
         pollIntervalMs: 250,
@@ -151,7 +152,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
       password: DEV_PASSWORD,
       inference: inferenceClients({ inferenceUrl: stack.inference?.url }),
       commitIntervalMs: 500,
-      replayer: localReplayer,
+      replayer: localReplayer(),
       manifests,
       unsafe: { treasury: { skipPolicyCheck: true, tamperInference: coverUp } },
       // the UNSAFE warnings of the dishonest operator are announced above, once
