@@ -123,7 +123,14 @@ export async function createChatEngine(p: CreateChatEngineParameters = {}): Prom
           },
         ],
         usage: { prompt_tokens: gen.promptTokens, completion_tokens: gen.actions.length, total_tokens: gen.promptTokens + gen.actions.length },
-        covenant: { model: backend.model.name, modelDigest: backend.model.digest, decoding: 'greedy', actions: gen.actions, replay: 'exact' },
+        covenant: {
+          model: backend.model.name,
+          modelDigest: backend.model.digest,
+          runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(backend.settings) },
+          decoding: 'greedy',
+          actions: gen.actions,
+          replay: 'exact',
+        },
       }
       const record: ReplayRecord = {
         backend: 'onnx',

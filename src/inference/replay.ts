@@ -218,8 +218,14 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
     // Throws ModelNotFoundError with the known digests.
     store.get(r.modelDigest)
   }
+  // The container states its settings in the (signed) response; the local engine in the record.
+  const served = ((chunks?.at(-1) ?? recorded) as { covenant?: { runtime?: { settings?: unknown } } } | null)?.covenant?.runtime?.settings
   const settings: Partial<DeterministicSettings> = {
-    ...(r.backend === 'onnx' ? settingsFromRecord(r.runtime.settings) : DEFAULT_SETTINGS),
+    ...(r.backend === 'onnx'
+      ? settingsFromRecord(r.runtime.settings)
+      : served && typeof served === 'object'
+        ? settingsFromRecord(served as Record<string, string | number | boolean>)
+        : DEFAULT_SETTINGS),
     ...options.settings,
   }
   const engine = await createChatEngine({ store, model: local ?? store.get(r.modelDigest), settings })

@@ -161,7 +161,15 @@ export type ChatCompletionResponse = {
   choices: Array<{ index: 0; message: ChatCompletionMessage; logprobs: null; finish_reason: 'stop' | 'tool_calls' | 'length' }>
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number }
   /** What ran and how to replay it (not part of the OpenAI schema; clients ignore it). */
-  covenant: { model: string; modelDigest: string; decoding: 'greedy'; actions: number[]; replay: 'exact' }
+  covenant: {
+    model: string
+    modelDigest: string
+    /** The runtime and pinned settings that produced it (replay uses them). */
+    runtime: { name: string; version: string; settings: Record<string, string | number | boolean> }
+    decoding: 'greedy'
+    actions: number[]
+    replay: 'exact'
+  }
   covenant_receipt?: Receipt
 }
 
