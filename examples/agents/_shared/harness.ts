@@ -8,14 +8,29 @@ import pino, { type Logger } from 'pino'
 import { formatEther, keccak256, toHex, type Address, type Hex } from 'viem'
 import type { AgentDefinition } from '../../../src/agent/index.js'
 import { bondVaultAbi, getBond, listDisputes, registerVerifier, withAccount, type CovenantWriteClient, type DisputeInfo } from '../../../src/bonds/index.js'
-import { startInferenceServer } from '../../../src/inference/server.js'
-import { AgentHost, type AgentHostUnsafeOptions } from '../../../src/service/agentHost.js'
-import type { AgentRecord } from '../../../src/service/agentRecord.js'
-import { deployAgent, DEV_FUNDING } from '../../../src/service/deployAgent.js'
-import { inferenceClients, localReplayer } from '../../../src/service/inference.js'
-import { startLocalStack, type LocalStack } from '../../../src/service/stack.js'
-import { verifyAction, VerifierNode, type ActionReport, type Judge, type VerifierEvent } from '../../../src/verify/index.js'
-import { daManifestSource, jsonlHeaderSource, type ManifestSource } from '../../../src/verify/index.js'
+import { startInferenceServer } from '../../../src/inference/index.js'
+import {
+  AgentHost,
+  deployAgent,
+  DEV_FUNDING,
+  inferenceClients,
+  startLocalStack,
+  type AgentHostUnsafeOptions,
+  type AgentRecord,
+  type LocalStack,
+} from '../../../src/service/index.js'
+import {
+  daManifestSource,
+  jsonlHeaderSource,
+  localReplayer,
+  verifyAction,
+  VerifierNode,
+  type ActionReport,
+  type Judge,
+  type ManifestSource,
+  type Replayer,
+  type VerifierEvent,
+} from '../../../src/verify/index.js'
 
 /** The keystore password of the dev stack (public: dev chains only). */
 export const DEV_PASSWORD = 'covenant-dev-only'
@@ -195,7 +210,7 @@ export async function startVerifiers(
       client,
       da: ex.stack.da,
       dataDir: join(ex.dataDir, 'verifier', String(i)),
-      replayer: localReplayer,
+      replayer: replayer(),
       manifests,
       headers: operators.map((op) => jsonlHeaderSource(join(op.dataDir, 'wal', `agent-${op.agentId}.headers.jsonl`))),
       judge: o.judge,
@@ -317,9 +332,16 @@ export async function verdicts(ex: Example, operators: readonly Operator[], acti
   const out = new Map<string, ActionReport>()
   for (const id of actionIds) {
     ex.checkpoint()
-    out.set(id, await verifyAction({ client: ex.stack.client, da: ex.stack.da, replayer: localReplayer, manifests }, id))
+    out.set(id, await verifyAction({ client: ex.stack.client, da: ex.stack.da, replayer: replayer(), manifests }, id))
   }
   return out
+}
+
+/** Re-executes inference records on this machine (ONNX Runtime, the shipped models found by digest). */
+let shared: Replayer | undefined
+export function replayer(): Replayer {
+  shared ??= localReplayer()
+  return shared
 }
 
 export const eth = (wei: bigint | string): string => formatEther(BigInt(wei))

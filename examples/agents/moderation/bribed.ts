@@ -8,9 +8,15 @@
  * honestly. What gives it away: anyone replaying the recorded input on the registered
  * model gets different logits than the record claims.
  */
-import type { ReplayRecord } from '../../../src/inference/schemas.js'
-import { createModerationClassifier, type ModerationOutput } from '../../../src/inference/moderation.js'
-import { decodeTensor, encodeTensor, hashEncodedTensors, type EncodedTensor } from '../../../src/inference/tensor.js'
+import {
+  createModerationClassifier,
+  decodeTensor,
+  encodeTensor,
+  hashEncodedTensors,
+  type EncodedTensor,
+  type ModerationOutput,
+  type ReplayRecord,
+} from '../../../src/inference/index.js'
 import { defineAgent, type AgentDefinition } from '../../../src/agent/index.js'
 import moderation, { decision, postSchema, type ModerationLabel, type Post } from './agent.js'
 

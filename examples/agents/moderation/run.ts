@@ -11,7 +11,7 @@
  */
 import type { Address, Hex } from 'viem'
 import { listDisputes } from '../../../src/bonds/index.js'
-import { shippedModelStore } from '../../../src/inference/modelStore.js'
+import { shippedModelStore } from '../../../src/inference/index.js'
 import { isMain, runCli, table } from '../_shared/cli.js'
 import {
   actionIdFor,

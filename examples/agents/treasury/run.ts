@@ -12,7 +12,7 @@
 import { getAddress, parseEther, type Address, type Hex } from 'viem'
 import { listDisputes } from '../../../src/bonds/index.js'
 import type { Step } from '../../../src/trace/index.js'
-import type { AgentHost } from '../../../src/service/agentHost.js'
+import type { AgentHost } from '../../../src/service/index.js'
 import { isMain, runCli, table } from '../_shared/cli.js'
 import {
   actionIdFor,
