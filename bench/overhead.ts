@@ -1,10 +1,10 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 60] [--warmup 5] [--commit-every 10]
+//   npx tsx bench/overhead.ts [--json] [--actions 80] [--warmup 5] [--commit-every 10]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
-// inference container (in process, port 0):
+// inference container (a child process, port 0):
 //
 //   bare      a LangChain + viem agent: ChatOpenAI bound to the same pay_invoice tool (the
 //             same JSON schema, so the model sees the same prompt), zod-checked arguments,
@@ -22,9 +22,11 @@
 // with the commit amortised into every action (the conservative figure). The breakdown says
 // where the extra time goes, from performance.now() around each phase (means, ms per action).
 // Numbers depend on the machine and its load; this prints them, it asserts nothing.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages'
 import { ChatOpenAI } from '@langchain/openai'
 import pino from 'pino'
@@ -46,10 +48,26 @@ const arg = (name: string, fallback: number) => {
   const v = i >= 0 ? Number(args[i + 1]) : Number.NaN
   return Number.isInteger(v) && v > 0 ? v : fallback
 }
-const ACTIONS = arg('--actions', 60)
+const ACTIONS = arg('--actions', 80)
 const WARMUP = arg('--warmup', 5)
 const COMMIT_EVERY = arg('--commit-every', 10)
 const POLL_MS = 100
+
+// The inference containers run in a child process (as a container would), so the agents'
+// process holds only the agents' own work: one signing receipts (Covenant's), one not (bare).
+if (args.includes('--containers')) {
+  const quiet = pino({ level: 'silent' })
+  const [signed, bare] = await Promise.all([startInferenceServer({ port: 0, logger: quiet }), startInferenceServer({ port: 0, receipts: false, logger: quiet })])
+  process.stdout.write(`${JSON.stringify({ signed: signed.baseURL, bare: bare.baseURL })}\n`)
+  await new Promise<void>((done) => {
+    process.once('SIGTERM', done)
+    process.once('SIGINT', done)
+    process.stdin.once('end', done)
+    process.stdin.resume()
+  })
+  await Promise.allSettled([signed.close(), bare.close()])
+  process.exit(0)
+}
 const log = (s: string) => {
   if (!json) process.stdout.write(`${s}\n`)
 }
@@ -78,8 +96,11 @@ type Phases = {
   walSteps: number
   walWallet: number // of which: the wallet step (before signing)
   outbox: number // covenant: outbox create (signed) + update (mined), each written durably
+  walSync: number // of the WAL appends: in fdatasync
+  walInference: number // of the WAL appends: the inference steps (the large ones: whole request and response)
+  outboxSync: number // of the outbox writes: in fsync/fdatasync
 }
-const zero = (): Phases => ({ total: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0 })
+const zero = (): Phases => ({ total: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0, walSync: 0, walInference: 0, outboxSync: 0 })
 let cur = zero()
 
 /** A fetch that times the HTTP exchange, body included (both agents get the same wrapper). */
@@ -92,14 +113,35 @@ const timedFetch: typeof fetch = async (input, init) => {
 }
 
 // The outbox is private to the wallet: time its two durable writes at the class.
+let inside: 'wal' | 'outbox' | undefined
 for (const m of ['create', 'update'] as const) {
   const orig = Outbox.prototype[m]
   Outbox.prototype[m] = async function (this: Outbox, ...a: Parameters<typeof orig>) {
     const t = performance.now()
+    inside = 'outbox'
     try {
       return await orig.apply(this, a)
     } finally {
+      inside = undefined
       cur.outbox += performance.now() - t
+    }
+  }
+}
+// fsync time, wherever a file handle syncs while the WAL or the outbox writes (one action at a time)
+{
+  const probe = await open(process.execPath, 'r')
+  const proto = Object.getPrototypeOf(probe) as Record<'sync' | 'datasync', () => Promise<void>>
+  await probe.close()
+  for (const m of ['sync', 'datasync'] as const) {
+    const orig = proto[m]
+    proto[m] = async function (this: unknown) {
+      const t = performance.now()
+      try {
+        return await orig.call(this)
+      } finally {
+        if (inside === 'wal') cur.walSync += performance.now() - t
+        else if (inside === 'outbox') cur.outboxSync += performance.now() - t
+      }
     }
   }
 }
@@ -112,10 +154,16 @@ const invoice = (i: number) => {
 const root = await mkdtemp(join(tmpdir(), 'covenant-bench-overhead-'))
 const chain = await startTestChain()
 const quiet = pino({ level: 'silent' })
-const [signedServer, bareServer] = await Promise.all([
-  startInferenceServer({ port: 0, logger: quiet }),
-  startInferenceServer({ port: 0, receipts: false, logger: quiet }),
-])
+const containers = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--containers'], { stdio: ['pipe', 'pipe', 'inherit'] })
+const urls = await new Promise<{ signed: string; bare: string }>((resolve, reject) => {
+  let buf = ''
+  containers.stdout.on('data', (d: Buffer) => {
+    buf += d.toString()
+    const nl = buf.indexOf('\n')
+    if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as { signed: string; bare: string })
+  })
+  containers.once('exit', (code) => reject(new Error(`the inference container process exited (${code})`)))
+})
 const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(root, 'da') }), port: 0 })
 try {
   progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}`)
@@ -131,7 +179,7 @@ try {
     apiKey: 'bare',
     temperature: 0,
     maxRetries: 0,
-    configuration: { baseURL: bareServer.baseURL, fetch: timedFetch },
+    configuration: { baseURL: urls.bare, fetch: timedFetch },
   }).bindTools([{ type: 'function', function: { name: payInvoice.name, description: payInvoice.description, parameters: payInvoice.parameters as Record<string, unknown> } }])
   const payArgs = z.object({
     invoiceId: z.string().min(1).max(64),
@@ -176,13 +224,16 @@ try {
   const appendNext = wal.appendNext.bind(wal)
   wal.appendNext = async (body: StepBody) => {
     const t = performance.now()
+    inside = 'wal'
     try {
       return await appendNext(body)
     } finally {
+      inside = undefined
       const dt = performance.now() - t
       cur.wal += dt
       cur.walSteps++
       if (body.kind === 'wallet') cur.walWallet += dt
+      if (body.kind === 'inference') cur.walInference += dt
     }
   }
   const wallet = await createAgentWallet({
@@ -204,7 +255,7 @@ try {
       cur.payment += performance.now() - t
     }
   }
-  const recorded = createChatModel({ baseURL: signedServer.baseURL, model: 'covenant-chat', fetch: timedFetch })
+  const recorded = createChatModel({ baseURL: urls.signed, model: 'covenant-chat', fetch: timedFetch })
   // the runtime binds the tools and invokes; time that invoke (LangChain + HTTP + recording)
   const timedChat = {
     chat: {
@@ -312,17 +363,17 @@ try {
   const walletExtra = m(cov, 'payment') - m(bare, 'payment') - m(cov, 'walWallet') - m(cov, 'outbox') - policyCheckMs
   const recording = m(cov, 'model') - m(cov, 'http') - (m(bare, 'model') - m(bare, 'http'))
   const receipts = m(cov, 'http') - m(bare, 'http')
-  const walOther = m(cov, 'wal') - m(cov, 'walWallet')
-  const breakdown = {
-    'trace WAL appends, non-wallet steps (validate, chain, fdatasync)': walOther,
-    'trace WAL append of the wallet step (before signing)': m(cov, 'walWallet'),
+  const parts = {
+    'trace WAL: fdatasync of every step': m(cov, 'walSync'),
+    'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
     'policy check': policyCheckMs,
-    'outbox writes (signed, mined; durable)': m(cov, 'outbox'),
-    'wallet RPC reads and bookkeeping (nonce, balance, recovery state)': walletExtra,
+    'outbox: fsync (signed, then mined)': m(cov, 'outboxSync'),
+    'outbox: encode, write, rename': m(cov, 'outbox') - m(cov, 'outboxSync'),
+    'wallet: extra RPC reads (pending nonce, balance) and bookkeeping': walletExtra,
     'inference recording (receipt + attestation check, replay record)': recording,
     'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
-    'runtime bookkeeping and the rest': extra - walOther - m(cov, 'walWallet') - policyCheckMs - m(cov, 'outbox') - walletExtra - recording - receipts,
   }
+  const breakdown = { ...parts, 'runtime bookkeeping and the rest': extra - sum(Object.values(parts)) }
   const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
   const result = {
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
@@ -331,6 +382,8 @@ try {
     covenantMs: stats(covTotal),
     ratio: {
       p50: round(p50(covTotal) / p50(bareTotal), 3),
+      // each pair ran back to back, so it saw the same load: the median of the pairs' ratios
+      pairedP50: round(p50(covTotal.map((c, i) => c / bareTotal[i]!)), 3),
       mean: round(mean(covTotal) / mean(bareTotal), 3),
       p50WithCommitAmortised: round((p50(covTotal) + commitPerAction) / p50(bareTotal), 3),
       meanWithCommitAmortised: round((mean(covTotal) + commitPerAction) / mean(bareTotal), 3),
@@ -345,7 +398,10 @@ try {
         wal: round(m(cov, 'wal'), 3),
         walAppendsPerAction: round(m(cov, 'walSteps'), 2),
         walAppendP50: round(p50(cov.map((c) => c.wal / Math.max(1, c.walSteps))), 3),
+        walFsync: round(m(cov, 'walSync'), 3),
+        walInferenceSteps: round(m(cov, 'walInference'), 3),
         outbox: round(m(cov, 'outbox'), 3),
+        outboxFsync: round(m(cov, 'outboxSync'), 3),
       },
     },
     extraMeanMs: round(extra, 3),
@@ -369,20 +425,22 @@ try {
   log(`  bare LangChain+viem ${String(result.bareMs.p50).padStart(8)} ${String(result.bareMs.mean).padStart(10)}`)
   log(`  Covenant            ${String(result.covenantMs.p50).padStart(8)} ${String(result.covenantMs.mean).padStart(10)}`)
   log('')
-  log(`  ratio covenant/bare, as the caller waits (commit runs beside): p50 ${result.ratio.p50}×, mean ${result.ratio.mean}×   (goal ≤ 1.10×)`)
+  log(`  ratio covenant/bare, as the caller waits (commit runs beside): p50 ${result.ratio.p50}×, mean ${result.ratio.mean}×, median of pairs ${result.ratio.pairedP50}×   (goal ≤ 1.10×)`)
   log(`  ratio with the commit amortised into each action:             p50 ${result.ratio.p50WithCommitAmortised}×, mean ${result.ratio.meanWithCommitAmortised}×`)
   log('')
   log(`where the extra ${round(extra, 2)} ms per action goes (means; ${stepsPerAction} steps per action):`)
-  for (const [k, v] of Object.entries(result.breakdownMeanMs)) log(`  ${k.padEnd(72)} ${v.toFixed(3).padStart(8)} ms`)
+  for (const [k, v] of Object.entries(result.breakdownMeanMs)) log(`  ${k.padEnd(70)} ${v.toFixed(3).padStart(8)} ms`)
   log(`  + commit, amortised over ${COMMIT_EVERY} actions (${result.commit.meanBatchSteps} steps a batch, ${result.commit.meanFlushMs} ms a flush):`)
-  for (const [k, v] of Object.entries(result.commit.breakdownPerActionMs)) log(`      ${k.padEnd(68)} ${v.toFixed(3).padStart(8)} ms`)
+  for (const [k, v] of Object.entries(result.commit.breakdownPerActionMs)) log(`      ${k.padEnd(66)} ${v.toFixed(3).padStart(8)} ms`)
   log('')
   log(`phases (means, ms): bare model ${result.phasesMeanMs.bare.model} (HTTP ${result.phasesMeanMs.bare.http}), payment ${result.phasesMeanMs.bare.payment}`)
   log(`                    covenant model ${result.phasesMeanMs.covenant.model} (HTTP ${result.phasesMeanMs.covenant.http}), payment ${result.phasesMeanMs.covenant.payment}, WAL ${result.phasesMeanMs.covenant.wal} (${result.phasesMeanMs.covenant.walAppendsPerAction} appends, p50 ${result.phasesMeanMs.covenant.walAppendP50} ms each), outbox ${result.phasesMeanMs.covenant.outbox}`)
+  log(`                    of the WAL: fdatasync ${result.phasesMeanMs.covenant.walFsync}, inference steps ${result.phasesMeanMs.covenant.walInferenceSteps}; of the outbox: fsync ${result.phasesMeanMs.covenant.outboxFsync}`)
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
   await wal.close()
 } finally {
-  await Promise.allSettled([signedServer.close(), bareServer.close(), daServer.close()])
+  containers.kill('SIGTERM')
+  await daServer.close().catch(() => {})
   await chain.stop()
   await rm(root, { recursive: true, force: true })
 }
