@@ -1,0 +1,217 @@
+// bench/run-all: every benchmark, one after another, into bench/results.json.
+//
+//   npm run bench            (= npx tsx bench/run-all.ts)
+//   npx tsx bench/run-all.ts [--only gas,overhead] [--timeout 300] [--out bench/results.json]
+//
+// Runs each bench script with --json as a child process, sequentially (so they do not
+// compete with each other for the machine), keeps its JSON, and records an error for a
+// script that fails, times out or prints no JSON, then goes on. Writes the results with the
+// machine they came from and prints a short table of the headline figures.
+// Benchmarks print figures; nothing here is a test and nothing asserts a time.
+import { spawn } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repo = join(here, '..')
+const args = process.argv.slice(2)
+const opt = (name: string) => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const BENCHES = ['gas', 'overhead', 'trace', 'inference', 'verify', 'service'] as const
+type BenchName = (typeof BENCHES)[number]
+const only = opt('--only')?.split(',') ?? null
+const TIMEOUT_S = Number(opt('--timeout')) || 300
+const OUT = opt('--out') ?? join(here, 'results.json')
+
+type Run = { ok: true; seconds: number; result: unknown } | { ok: false; seconds: number; error: string; stderrTail?: string }
+
+function runOne(name: BenchName): Promise<Run> {
+  const file = join(here, `${name}.ts`)
+  if (!existsSync(file)) return Promise.resolve({ ok: false, seconds: 0, error: `${relative(repo, file)} does not exist` })
+  const started = performance.now()
+  return new Promise((resolve) => {
+    // the same node and tsx loader this script runs under
+    const child = spawn(process.execPath, [...process.execArgv, file, '--json'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString()
+      if (err.length > 200_000) err = err.slice(-100_000)
+    })
+    const timer = setTimeout(() => {
+      err += `\n[run-all] timed out after ${TIMEOUT_S} s; killed`
+      child.kill('SIGKILL')
+    }, TIMEOUT_S * 1000)
+    child.once('error', (e) => {
+      clearTimeout(timer)
+      resolve({ ok: false, seconds: 0, error: `could not start: ${e.message}` })
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      const seconds = Math.round((performance.now() - started) / 100) / 10
+      const tail = err.trim().split('\n').slice(-15).join('\n')
+      if (code !== 0) {
+        resolve({ ok: false, seconds, error: `exited with ${signal ?? `code ${code}`}`, stderrTail: tail })
+        return
+      }
+      const result = parseJsonOutput(out)
+      if (result === undefined) resolve({ ok: false, seconds, error: 'printed no JSON on stdout', stderrTail: tail })
+      else resolve({ ok: true, seconds, result })
+    })
+  })
+}
+
+/** The JSON document a bench printed: all of stdout, or from the last line that starts one. */
+function parseJsonOutput(out: string): unknown {
+  const text = out.trim()
+  try {
+    return JSON.parse(text)
+  } catch {
+    const lines = text.split('\n')
+    for (let i = lines.length - 1; i >= 0; i--) {
+      if (!lines[i]!.startsWith('{')) continue
+      try {
+        return JSON.parse(lines.slice(i).join('\n'))
+      } catch {
+        // keep looking further up
+      }
+    }
+    return undefined
+  }
+}
+
+// ------------------------------------------------------------------ headline figures
+
+type Json = Record<string, unknown>
+const get = (v: unknown, ...path: (string | number)[]): unknown => {
+  let cur = v
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Json)[p as string]
+  }
+  return cur
+}
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined)
+/** Every numeric leaf whose key matches, with its path (for figures whose layout is not fixed). */
+function findNumbers(v: unknown, re: RegExp, path: string[] = [], out: { path: string; value: number }[] = []) {
+  if (v !== null && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v as Json)) {
+      const n = num(x)
+      if (n !== undefined && re.test(k)) out.push({ path: [...path, k].join('.'), value: n })
+      else findNumbers(x, re, [...path, k], out)
+    }
+  }
+  return out
+}
+
+function headline(results: Partial<Record<BenchName, Run>>) {
+  const r = (name: BenchName) => (results[name]?.ok ? (results[name] as { result: unknown }).result : undefined)
+  const overhead = r('overhead')
+  const gas = r('gas')
+  const trace = r('trace')
+  const inference = r('inference')
+  const verify = r('verify')
+  const service = r('service')
+  const replay: Record<string, number> = {}
+  for (const [k, v] of Object.entries((get(inference, 'replay') as Json | undefined) ?? {})) {
+    const ratio = num(get(v, 'ratio'))
+    if (ratio !== undefined) replay[k] = ratio
+  }
+  const da = (kind: 'local' | 'proxyHttp') => {
+    const rows = (get(trace, 'da', kind) as Json[] | undefined) ?? []
+    const row = rows.find((x) => num(x['blobBytes']) === 1 << 20) ?? rows[0]
+    return row ? { blobMiB: (num(row['blobBytes']) ?? 0) / (1 << 20), putMBps: round(num(row['putMBps'])), getMBps: round(num(row['getMBps'])) } : undefined
+  }
+  const latency = (get(verify, 'latency') as Json | undefined) ?? {}
+  const slash: Record<string, number> = {}
+  for (const [k, v] of Object.entries(latency)) {
+    const ms = num(get(v, 'commitToSlashMs'))
+    if (ms !== undefined) slash[k] = ms
+  }
+  return {
+    overheadRatio: overhead
+      ? {
+          p50: num(get(overhead, 'ratio', 'p50')),
+          medianOfPairs: num(get(overhead, 'ratio', 'pairedP50')),
+          p50WithCommitAmortised: num(get(overhead, 'ratio', 'p50WithCommitAmortised')),
+          bareP50Ms: num(get(overhead, 'bareMs', 'p50')),
+          covenantP50Ms: num(get(overhead, 'covenantMs', 'p50')),
+          goal: 1.1,
+        }
+      : undefined,
+    gasPerCommittedAction: gas ? { stepsPerAction: num(get(gas, 'headline', 'stepsPerAction')), ...(get(gas, 'headline', 'gasPerCommittedAction') as Json) } : undefined,
+    commitGas: gas ? num(get(gas, 'headline', 'commitGas')) : undefined,
+    replayOverOriginal: Object.keys(replay).length ? replay : undefined,
+    daMBps: trace ? { local: da('local'), eigendaProxyApi: da('proxyHttp') } : undefined,
+    verifierStepsPerSecondPerWorker: num(get(verify, 'throughput', 'workers1_stepsPerSecondPerWorker')),
+    serviceActionsPerSecond: service ? findNumbers(service, /actions.*per.*s|actionsPerSecond|throughput/i) : undefined,
+    commitToSlashMs: Object.keys(slash).length ? slash : undefined,
+  }
+}
+
+function round(x: number | undefined, d = 1): number | undefined {
+  return x === undefined ? undefined : Math.round(x * 10 ** d) / 10 ** d
+}
+
+// ------------------------------------------------------------------ run
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${platform()} ${release()} ${arch()}`,
+  loadAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  date: new Date().toISOString(),
+}
+const say = (s: string) => process.stdout.write(`${s}\n`)
+say(`covenant benchmarks — ${machine.cpu} ×${machine.cores}, ${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAtStart.join(' ')}`)
+say('Shared or busy machines give noisy figures (other processes take the cores); compare within a run, not across runs.')
+const results: Partial<Record<BenchName, Run>> = {}
+const t0 = performance.now()
+for (const name of BENCHES) {
+  if (only && !only.includes(name)) continue
+  process.stdout.write(`  bench/${name}.ts … `)
+  const run = await runOne(name)
+  results[name] = run
+  say(run.ok ? `${run.seconds} s` : `FAILED (${run.error}) after ${run.seconds} s`)
+  if (!run.ok && run.stderrTail) say(run.stderrTail.replace(/^/gm, '      | '))
+}
+const totalSeconds = Math.round((performance.now() - t0) / 1000)
+const head = headline(results)
+const doc = {
+  machine: { ...machine, loadAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+  note: 'Figures from one run on the machine above. Times are noisy where the machine is shared; gas is exact for this contract build.',
+  totalSeconds,
+  headline: head,
+  benches: results,
+}
+writeFileSync(OUT, `${JSON.stringify(doc, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`)
+
+// ------------------------------------------------------------------ summary
+const fmt = (v: unknown) => (v === undefined ? '—' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(v))
+const rows: [string, string][] = []
+const o = head.overheadRatio
+rows.push(['accountability overhead, covenant/bare (p50; median of pairs; with commit)', o ? `${fmt(o.p50)}× ; ${fmt(o.medianOfPairs)}× ; ${fmt(o.p50WithCommitAmortised)}×  (goal ≤ 1.10×)` : 'failed'])
+const g = head.gasPerCommittedAction as Json | undefined
+rows.push([`gas per committed action (${fmt(g?.['stepsPerAction'])} steps) at batch 1 / 64 / 1,024`, g ? `${fmt(g['batch1'])} / ${fmt(g['batch64'])} / ${fmt(g['batch1024'])}` : 'failed'])
+rows.push(['replay time / original time', head.replayOverOriginal ? Object.entries(head.replayOverOriginal).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : 'failed'])
+const d = head.daMBps
+rows.push(['DA MB/s, 1 MiB blobs, put / get (local store; eigenda-proxy API)', d ? `${fmt(d.local?.putMBps)} / ${fmt(d.local?.getMBps)} ; ${fmt(d.eigendaProxyApi?.putMBps)} / ${fmt(d.eigendaProxyApi?.getMBps)}` : 'failed'])
+rows.push(['verifier steps/s per worker', fmt(head.verifierStepsPerSecondPerWorker)])
+rows.push([
+  'service actions/s',
+  head.serviceActionsPerSecond?.length ? head.serviceActionsPerSecond.map((x) => `${x.path} ${fmt(x.value)}`).join('; ') : results.service?.ok ? 'see benches.service' : 'failed or missing',
+])
+rows.push(['commit → slash, ms', head.commitToSlashMs ? Object.entries(head.commitToSlashMs).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : 'failed'])
+say('')
+for (const [k, v] of rows) say(`  ${k.padEnd(80)} ${v}`)
+say('')
+const failed = Object.entries(results).filter(([, r]) => !r.ok)
+say(`${Object.keys(results).length - failed.length}/${Object.keys(results).length} benches ran in ${totalSeconds} s; results in ${relative(process.cwd(), OUT) || OUT}`)
+if (failed.length) say(`failed: ${failed.map(([n, r]) => `${n} (${(r as { error: string }).error})`).join(', ')}`)
