@@ -1,6 +1,6 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 80] [--warmup 5] [--commit-every 10]
+//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
@@ -48,7 +48,7 @@ const arg = (name: string, fallback: number) => {
   const v = i >= 0 ? Number(args[i + 1]) : Number.NaN
   return Number.isInteger(v) && v > 0 ? v : fallback
 }
-const ACTIONS = arg('--actions', 80)
+const ACTIONS = arg('--actions', 100)
 const WARMUP = arg('--warmup', 5)
 const COMMIT_EVERY = arg('--commit-every', 10)
 const POLL_MS = 100
