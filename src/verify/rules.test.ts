@@ -21,6 +21,11 @@ import type { ManifestReplay, ReplayRule } from './schemas.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import * as verify from './index.js'
 import { redisVerdictPool } from './verdictPool.js'
+import { moderationJudge } from './moderationJudge.js'
+import { httpHeaderSource } from './headers.js'
+import { urlManifestSource } from './manifest.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { signVerdict } from '../bonds/index.js'
 
 const tmp = () => mkdtemp(join(tmpdir(), 'verify-rules-'))
@@ -136,6 +141,14 @@ describe('judges', () => {
     expect(await ruleJudge('never-sure', () => undefined).judge(input)).toMatchObject({ abstain: true })
   })
 
+  it('a model judge labels the disputed step with the shipped moderation classifier', async () => {
+    const judge = await moderationJudge({ minScore: 0 })
+    const step = (result: string) => ({ kind: 'output', result }) as never
+    expect(await judge.judge({ ...input, step: step('WIN a FREE iPhone!!! click here to claim your prize now') })).toMatchObject({ agentAtFault: true })
+    expect(await judge.judge({ ...input, step: step('thanks, the meeting moved to 3pm tomorrow') })).toMatchObject({ agentAtFault: false })
+    expect(await judge.judge(input)).toMatchObject({ abstain: true })
+  })
+
   it('a person answers y/n at a prompt; without a terminal the prompt abstains', async () => {
     const stdin = new PassThrough()
     const out = new PassThrough()
@@ -168,6 +181,33 @@ describe('header sources', () => {
     const h = got[0]!
     expect(await isOperatorSigned(deployment, h, operator.address)).toBe(true)
     expect(await isOperatorSigned(deployment, { ...h, header: { ...h.header, stepCount: 4 } }, operator.address)).toBe(false)
+  })
+})
+
+describe('HTTP sources', () => {
+  it('fetch a manifest by hash and signed headers (JSON array, deduplicated) over HTTP', async () => {
+    const manifest = canonicalBytes({ name: 'remote', replay: { mode: 'exact' } })
+    const hash = keccak256(manifest)
+    const header = { header: { agentId: '1', sequence: '0', merkleRoot: `0x${'aa'.repeat(32)}`, daCommitmentHash: `0x${'bb'.repeat(32)}`, stepCount: 1 }, signature: '0x1234' }
+    const server = createServer((req, res) => {
+      if (req.url === `/manifests/${hash}`) return res.end(Buffer.from(manifest))
+      if (req.url === '/headers') return res.end(JSON.stringify([header, header, { nonsense: true }]))
+      res.statusCode = 404
+      res.end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      expect(await loadManifest([urlManifestSource(`${base}/manifests`)], { agentId: 1n, manifestHash: hash })).toMatchObject({ replay: { replay: { mode: 'exact' } } })
+      expect(await urlManifestSource(`${base}/manifests`).get({ agentId: 1n, manifestHash: keccak256('0x00') })).toBeUndefined()
+      const bad: string[] = []
+      const headers = httpHeaderSource(`${base}/headers`, { onInvalid: (e) => bad.push(e.shortMessage) })
+      expect(await headers.poll()).toHaveLength(1)
+      expect(await headers.poll()).toHaveLength(0)
+      expect(bad[0]).toMatch(/not a signed batch header/)
+    } finally {
+      server.close()
+    }
   })
 })
 
