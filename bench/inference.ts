@@ -33,15 +33,23 @@ const pct = (xs: number[], p: number) => {
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
 const stats = (xs: number[]) => ({ p50: round(pct(xs, 50)), p99: round(pct(xs, 99)), mean: round(xs.reduce((a, b) => a + b, 0) / xs.length) })
 
-async function time(fn: () => Promise<unknown>, count: number, warmup = 10): Promise<number[]> {
-  for (let i = 0; i < warmup; i++) await fn()
-  const out: number[] = []
-  for (let i = 0; i < count; i++) {
-    const t0 = performance.now()
-    await fn()
-    out.push(performance.now() - t0)
+/** Times `a` and `b` alternately, call by call, so load changes on this shared machine hit both alike. */
+async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>, count: number, warmup = 20): Promise<[number[], number[]]> {
+  for (let i = 0; i < warmup; i++) {
+    await a()
+    await b()
   }
-  return out
+  const ta: number[] = []
+  const tb: number[] = []
+  for (let i = 0; i < count; i++) {
+    let t0 = performance.now()
+    await a()
+    ta.push(performance.now() - t0)
+    t0 = performance.now()
+    await b()
+    tb.push(performance.now() - t0)
+  }
+  return [ta, tb]
 }
 
 const CHAT = {
@@ -66,13 +74,7 @@ for (const [name, path, body] of [
   ['chat (pay_invoice call)', '/v1/chat/completions', CHAT],
   ['moderation (text)', '/v1/infer', { model: 'moderation', text: POST }],
 ] as const) {
-  // Interleave the two servers so load changes hit both alike.
-  const a: number[] = []
-  const b: number[] = []
-  for (let round = 0; round < 4; round++) {
-    a.push(...(await time(() => post(signed.url, path, body), n / 4, round === 0 ? 10 : 2)))
-    b.push(...(await time(() => post(unsigned.url, path, body), n / 4, round === 0 ? 10 : 2)))
-  }
+  const [a, b] = await timePair(() => post(signed.url, path, body), () => post(unsigned.url, path, body), n)
   latency[name] = { withReceipt: stats(a), withoutReceipt: stats(b) }
   log(`latency ${name.padEnd(24)} with receipt p50 ${stats(a).p50} ms p99 ${stats(a).p99} ms | without p50 ${stats(b).p50} ms p99 ${stats(b).p99} ms`)
 }
@@ -93,12 +95,7 @@ for (const [name, original, again] of [
   ['moderation vs classify', () => classifier.classify(POST), () => replay(modRecord)],
   ['chat vs complete', () => engine.complete(CHAT), () => replay(chatRecord)],
 ] as const) {
-  const o: number[] = []
-  const r: number[] = []
-  for (let round = 0; round < 4; round++) {
-    o.push(...(await time(original, n / 4, round === 0 ? 20 : 2)))
-    r.push(...(await time(again, n / 4, round === 0 ? 20 : 2)))
-  }
+  const [o, r] = await timePair(original, again, n)
   const ratio = round(pct(r, 50) / pct(o, 50), 3)
   ratios[name] = { originalMs: stats(o), replayMs: stats(r), ratio }
   log(`replay/original ${name.padEnd(26)} ${ratio} (original p50 ${stats(o).p50} ms, replay p50 ${stats(r).p50} ms)`)

@@ -49,7 +49,19 @@ export type CreateChatEngineParameters = {
 
 /** Loads covenant-chat (or another model with the same prompt format) for greedy, exact generation. */
 export async function createChatEngine(p: CreateChatEngineParameters = {}): Promise<ChatEngine> {
-  const backend = await createOnnxBackend({ model: p.model ?? 'covenant-chat', store: p.store, settings: p.settings })
+  return chatEngineFor(await createOnnxBackend({ model: p.model ?? 'covenant-chat', store: p.store, settings: p.settings }))
+}
+
+const engines = new WeakMap<OnnxBackend, ChatEngine>()
+
+/** The chat engine over an existing backend (one per backend; replay reuses them). */
+export function chatEngineFor(backend: OnnxBackend): ChatEngine {
+  let engine = engines.get(backend)
+  if (!engine) engines.set(backend, (engine = buildChatEngine(backend)))
+  return engine
+}
+
+function buildChatEngine(backend: OnnxBackend): ChatEngine {
   const meta = backend.model.meta ?? {}
   const prompt = meta['prompt'] as (Partial<PromptSpec> & { kind?: string }) | undefined
   const pieces = meta['pieces']

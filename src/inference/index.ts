@@ -3,7 +3,7 @@
 // Imports nothing from later rooms (trace, da, bonds, verify).
 
 export type { InferenceBackend, InferenceResult } from './backend.js'
-export { type ChatEngine, type ChatGeneration, type CompleteOptions, type CreateChatEngineParameters, argmax, createChatEngine } from './chatEngine.js'
+export { type ChatEngine, type ChatGeneration, type CompleteOptions, type CreateChatEngineParameters, argmax, chatEngineFor, createChatEngine } from './chatEngine.js'
 export { type ParsedOutput, assembleChatStream, chatOutputHash, parseModelOutput, toolCallId } from './chatOutput.js'
 export { CHAT_PROMPT_V1, type PromptSpec, type PromptToken, promptFeatures, serializeChatRequest } from './chatPrompt.js'
 export {
@@ -55,7 +55,7 @@ export {
   createModerationClassifier,
   moderationOutput,
 } from './moderation.js'
-export { type CreateOnnxBackendParameters, type OnnxBackend, type TensorMap, createOnnxBackend, releaseSessions } from './onnxBackend.js'
+export { type CreateOnnxBackendParameters, type OnnxBackend, type TensorMap, createOnnxBackend, releaseSessions, sharedOnnxBackend } from './onnxBackend.js'
 export {
   type ChatModel,
   type CreateChatModelParameters,

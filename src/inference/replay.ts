@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { createChatEngine } from './chatEngine.js'
+import { chatEngineFor } from './chatEngine.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { InvalidReplayRecordError, ReplayNotPossibleError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
@@ -13,7 +13,7 @@ import {
   dtypeSchema,
   replayRecordSchema,
 } from './schemas.js'
-import { type DeterministicSettings, DEFAULT_SETTINGS, settingsFromRecord } from './settings.js'
+import { type DeterministicSettings, DEFAULT_SETTINGS, resolveSettings, settingsFromRecord } from './settings.js'
 import { type TensorValue, decodeTensor, elementAt, elementCount, hashEncodedTensors, hashTensors } from './tensor.js'
 
 /**
@@ -228,7 +228,7 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
         : DEFAULT_SETTINGS),
     ...options.settings,
   }
-  const engine = await createChatEngine({ store, model: local ?? store.get(r.modelDigest), settings })
+  const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
   const { output } = await engine.complete(r.request)
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
