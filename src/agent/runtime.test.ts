@@ -203,6 +203,15 @@ describe('chat runtime (scripted model)', () => {
     await wal.close()
   })
 
+  test('UNSAFE tamperInference that leaves a record as it is: no per-record warning for it', async () => {
+    const { logger, lines } = memoryLogger()
+    const { wal, runtime } = await setup((a) => basePolicy([a]), () => answer('the truth'), { logger, unsafe: { tamperInference: (record) => record } })
+    await runtime.run('say something')
+    expect(lines.join('')).toMatch(/UNSAFE RUNTIME: unsafe.tamperInference is enabled/)
+    expect(lines.join('')).not.toMatch(/writing a tampered inference record/)
+    await wal.close()
+  })
+
   test('a wrapped LangChain tool gets its wallet handle through config.configurable.covenant', async () => {
     const key = await fundedAgentKey(c)
     const alice = randomAddress()

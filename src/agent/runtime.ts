@@ -184,7 +184,10 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     let recorded = record
     if (tamper) {
       recorded = tamper(structuredClone(record))
-      log.warn({ actionId: ctx.actionId }, 'UNSAFE RUNTIME: writing a tampered inference record to the trace')
+      // a hook that lies about some records only (a bribed post) leaves the others alone: warn for the lies
+      if (!sameJson(recorded, record)) {
+        log.warn({ actionId: ctx.actionId }, 'UNSAFE RUNTIME: writing a tampered inference record to the trace')
+      }
     }
     await append(ctx, { kind: 'inference', actionId: ctx.actionId, timestamp: now(), record: recorded })
   }
@@ -413,4 +416,12 @@ function txJson(tx: SentTransaction): JsonValue {
 function messageText(ai: AIMessage): string {
   if (typeof ai.content === 'string') return ai.content
   return ai.content.map((part) => (part.type === 'text' && typeof part.text === 'string' ? part.text : '')).join('')
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  try {
+    return canonicalize(a) === canonicalize(b)
+  } catch {
+    return false // not even JSON: certainly tampered (and the WAL will refuse it)
+  }
 }
