@@ -63,8 +63,16 @@ export class Example {
     this.stack = p.stack
     this.say = p.say
     this.signal = p.signal
-    // the UNSAFE warnings of the dishonest operators are announced in the progress output
-    this.logger = pino({ level: 'error' }, pino.destination(2))
+    // warnings (the UNSAFE ones of the dishonest operators among them) become progress lines
+    this.logger = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as { level: number; msg?: string }
+          p.say(`      ${entry.level >= 50 ? 'error' : 'warning'}: ${entry.msg ?? line.trim()}`)
+        },
+      },
+    )
     this.#stops.push(() => p.stack.stop())
   }
 
