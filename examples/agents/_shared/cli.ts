@@ -35,10 +35,12 @@ export async function runCli<S>(m: ExampleMain<S>, argv: readonly string[] = pro
   }
   const out = args.json ? process.stderr : process.stdout
   const abort = new AbortController()
-  let interrupts = 0
+  let firstSignal = 0
   const onSignal = () => {
-    interrupts++
-    if (interrupts > 1) process.exit(130)
+    // Ctrl-C reaches us twice at once under tsx (from the terminal and relayed by tsx): one press
+    if (firstSignal > 0 && Date.now() - firstSignal > 1_000) process.exit(130)
+    if (firstSignal > 0) return
+    firstSignal = Date.now()
     out.write('\ninterrupted: stopping the example (Ctrl-C again to quit at once)…\n')
     abort.abort(new Error('interrupted'))
   }

@@ -235,6 +235,7 @@ export async function startVerifiers(
 }
 
 function reportVerifierEvent(ex: Example, who: string, e: VerifierEvent): void {
+  if (ex.signal?.aborted) return // shutting down: the chain may already be gone
   switch (e.type) {
     case 'fault':
       ex.announceOnce(`fault ${e.description}`, `      ${who}: FAULT — ${e.description}: ${e.fault.reason.replace(/^[A-Za-z]+: /, '')}`)
