@@ -99,8 +99,9 @@ type Phases = {
   walSync: number // of the WAL appends: in fdatasync
   walInference: number // of the WAL appends: the inference steps (the large ones: whole request and response)
   outboxSync: number // of the outbox writes: in fsync/fdatasync
+  modelCalls: number // both agents must make the same calls for the comparison to hold
 }
-const zero = (): Phases => ({ total: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0, walSync: 0, walInference: 0, outboxSync: 0 })
+const zero = (): Phases => ({ total: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0, walSync: 0, walInference: 0, outboxSync: 0, modelCalls: 0 })
 let cur = zero()
 
 /** A fetch that times the HTTP exchange, body included (both agents get the same wrapper). */
@@ -193,6 +194,7 @@ try {
       let t = performance.now()
       const ai = (await bareModel.invoke(messages)) as AIMessage
       cur.model += performance.now() - t
+      cur.modelCalls++
       messages.push(ai)
       const calls = ai.tool_calls ?? []
       if (calls.length === 0) return { output: typeof ai.content === 'string' ? ai.content : JSON.stringify(ai.content), txHashes }
@@ -268,6 +270,7 @@ try {
               return await bound.invoke(messages)
             } finally {
               cur.model += performance.now() - t
+              cur.modelCalls++
             }
           },
         }
@@ -378,6 +381,7 @@ try {
   const result = {
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
     settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS },
+    modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
     bareMs: stats(bareTotal),
     covenantMs: stats(covTotal),
     ratio: {
@@ -419,6 +423,7 @@ try {
 
   log(`bench/overhead — ${result.machine.cpu} ×${result.machine.cores}; ${ACTIONS} actions each (interleaved, ${WARMUP} warm-up excluded)`)
   log(`the task: the treasury agent pays one invoice (0.001 ETH) through covenant-chat on the local container, anvil chain`)
+  log(`model calls per action: bare ${result.modelCallsPerAction.bare}, Covenant ${result.modelCallsPerAction.covenant}`)
   log(`NOTE: ${result.noisy}; compare the two columns, not runs.`)
   log('')
   log(`                      p50 ms    mean ms`)
