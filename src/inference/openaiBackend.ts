@@ -190,6 +190,9 @@ function createRecorder(p: CreateChatModelParameters) {
       },
       replay: p.replay ?? derived,
       request,
+      // the exact bytes sent: traces store records as canonical JSON (sorted keys), and the
+      // prompt depends on the order of the tools' properties, so replay needs the original
+      requestBody: bodyText,
       response: chunks ? { object: 'chat.completion.stream', chunks } : response,
       inputHash: hashJson(request),
       outputHash: chatOutputHash(assembled),

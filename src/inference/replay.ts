@@ -199,7 +199,19 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
   const recorded = chunks ? assembleChatStream(chunks) : rawResponse
   const expectedHash = r.outputHash as Hash
   const recordedHash = chatOutputHash(recorded)
-  const consistent = recordedHash === r.outputHash && hashJson(r.request) === r.inputHash
+  // Replay the bytes that were sent (key order shapes the prompt) — but only if they are the request the record states.
+  let sent: unknown = r.request
+  let bodyMatches = true
+  if (r.requestBody !== undefined) {
+    try {
+      sent = JSON.parse(r.requestBody)
+      bodyMatches = hashJson(sent) === hashJson(r.request)
+    } catch {
+      bodyMatches = false
+    }
+    if (!bodyMatches) sent = r.request
+  }
+  const consistent = recordedHash === r.outputHash && hashJson(r.request) === r.inputHash && bodyMatches
   const local = r.model?.digestOf !== 'endpoint-and-name' ? store.find(r.modelDigest) : undefined
 
   if (!local) {
@@ -229,7 +241,7 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
     ...options.settings,
   }
   const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
-  const { output } = await engine.complete(r.request)
+  const { output } = await engine.complete(sent as typeof r.request)
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
     (chunks?.at(-1) as { covenant?: { actions?: unknown } } | undefined)?.covenant?.actions) as number[] | undefined

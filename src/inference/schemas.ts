@@ -82,6 +82,12 @@ export const replayRecordSchema = z.object({
     .optional(),
   /** The container's signed receipt, verified when the record was written. */
   receipt: receiptSchema.optional(),
+  /**
+   * For `openai-compatible`: the request body exactly as sent. `request` is the same JSON,
+   * but a trace stores it with sorted keys, and key order (of the tools' properties) shapes
+   * the prompt; replay runs these bytes, after checking they parse to `request`.
+   */
+  requestBody: z.string().max(4 * 1024 * 1024).optional(),
 })
 
 export type ReplayRecord = z.infer<typeof replayRecordSchema>
