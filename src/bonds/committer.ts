@@ -81,6 +81,7 @@ export class Committer {
   readonly #o: Required<Pick<CommitterOptions, 'maxSteps' | 'maxBytes'>> & CommitterOptions
   #running: Promise<CommittedBatchInfo[]> | undefined
   #timer: NodeJS.Timeout | undefined
+  #oldestUncommittedAt: number | undefined
 
   constructor(options: CommitterOptions) {
     if (options.maxSteps !== undefined && (!Number.isInteger(options.maxSteps) || options.maxSteps < 1)) {
@@ -108,6 +109,15 @@ export class Committer {
     this.#timer = setTimeout(tick, intervalMs)
   }
 
+  /**
+   * Timestamp (ms, the step's own) of the oldest WAL step not yet committed, as the last
+   * flush saw it; undefined when that flush committed everything it read. A flush that
+   * fails (DA or chain down) leaves it set, so callers can tell how far behind the trace is.
+   */
+  get oldestUncommittedAt(): number | undefined {
+    return this.#oldestUncommittedAt
+  }
+
   /** Stops the timer and waits for a running flush. */
   async stop(): Promise<void> {
     clearTimeout(this.#timer)
@@ -119,11 +129,13 @@ export class Committer {
     const { wal, agentId } = this.#o
     const done: CommittedBatchInfo[] = []
     let cursor = await wal.readCursor()
+    const { steps } = await wal.readAll()
+    this.#oldestUncommittedAt = steps[cursor.nextIndex]?.timestamp
     if (cursor.pending) {
       done.push(await this.#commit(cursor.pending))
       cursor = await this.#advance(cursor, cursor.pending)
+      this.#oldestUncommittedAt = steps[cursor.nextIndex]?.timestamp
     }
-    const { steps } = await wal.readAll()
     let rest = steps.slice(cursor.nextIndex)
     while (rest.length > 0) {
       const [chunk] = splitIntoBatches(rest.slice(0, this.#o.maxSteps), this.#o.maxBytes)
@@ -146,6 +158,7 @@ export class Committer {
       await this.#o.hooks?.afterCommit?.(ref)
       cursor = await this.#advance(cursor, ref)
       rest = rest.slice(chunk.length)
+      this.#oldestUncommittedAt = rest[0]?.timestamp
     }
     return done
   }

@@ -62,3 +62,22 @@ export class UnrecoverableCovenantError extends BaseError {
 export function isUnrecoverable(err: unknown): boolean {
   return err instanceof BaseError && err.unrecoverable
 }
+
+/**
+ * "Not now": the work was refused before it started (nothing was written) and can run
+ * later, e.g. an agent whose trace cannot be committed. Queue workers put the job back,
+ * delayed by `retryAfterMs`, without counting an attempt.
+ */
+export class RetryLaterCovenantError extends BaseError {
+  override name = 'RetryLaterCovenantError'
+  readonly retryAfterMs: number
+  constructor(shortMessage: string, parameters: BaseErrorParameters & { retryAfterMs: number }) {
+    super(shortMessage, parameters)
+    this.retryAfterMs = Math.max(0, Math.floor(parameters.retryAfterMs))
+  }
+}
+
+/** The delay a {@link RetryLaterCovenantError} asks for, or undefined for any other error. */
+export function retryAfterMs(err: unknown): number | undefined {
+  return err instanceof RetryLaterCovenantError ? err.retryAfterMs : undefined
+}

@@ -1,2 +1,2 @@
-export { BaseError, UnrecoverableCovenantError, isUnrecoverable } from './base.js'
+export { BaseError, RetryLaterCovenantError, UnrecoverableCovenantError, isUnrecoverable, retryAfterMs } from './base.js'
 export type { BaseErrorParameters } from './base.js'

@@ -12,7 +12,7 @@ import type { JsonValue, Step } from '../trace/schemas.js'
 import { createAgentWallet, type AgentWallet } from '../wallet/agentWallet.js'
 import type { AgentRecord } from './agentRecord.js'
 import { openAgentKey } from './deployAgent.js'
-import { ActionEndedError } from './errors.js'
+import { ActionEndedError, CommitBacklogError, ServiceConfigError } from './errors.js'
 
 /** Dishonest-operator simulation, for tests and the demo only (see the `unsafe` options of the wallet and runtime). */
 export type AgentHostUnsafeOptions = {
@@ -35,6 +35,15 @@ export type OpenAgentHostParameters = {
   commitIntervalMs?: number | undefined
   onBatch?: ((batch: CommittedBatchInfo) => void) | undefined
   onCommitError?: ((err: unknown) => void) | undefined
+  /**
+   * Refuse new tasks ({@link CommitBacklogError}, retried later by the queue) while the
+   * oldest uncommitted step is older than this, in ms: the agent stops acting before an
+   * action could miss the commit deadline. `false` never refuses.
+   * @defaultValue half the policy's commitDeadline
+   */
+  maxCommitLagMs?: number | false | undefined
+  /** @defaultValue Date.now */
+  now?: (() => number) | undefined
   logger?: Logger | undefined
   unsafe?: AgentHostUnsafeOptions | undefined
 }
@@ -64,6 +73,10 @@ export class AgentHost {
   /** Actions whose output step records a failure or an interruption: closed, never re-run. */
   readonly #ended = new Map<string, ActionEndedError>()
   readonly #running = new Map<string, Promise<RunResult>>()
+  readonly #maxCommitLagMs: number | false
+  readonly #commitDeadline: number
+  readonly #now: () => number
+  #lastCommitError: unknown
 
   private constructor(parts: {
     record: AgentRecord
@@ -72,6 +85,9 @@ export class AgentHost {
     runtime: AgentRuntime
     committer: Committer
     operator: CovenantWriteClient
+    maxCommitLagMs: number | false
+    commitDeadline: number
+    now: () => number
   }) {
     this.agentId = BigInt(parts.record.agentId)
     this.record = parts.record
@@ -80,10 +96,18 @@ export class AgentHost {
     this.runtime = parts.runtime
     this.committer = parts.committer
     this.operator = parts.operator
+    this.#maxCommitLagMs = parts.maxCommitLagMs
+    this.#commitDeadline = parts.commitDeadline
+    this.#now = parts.now
   }
 
   static async open(p: OpenAgentHostParameters): Promise<AgentHost> {
     const agentId = p.record.agentId
+    const commitDeadline = Number(p.agent.policy.commitDeadline)
+    const maxCommitLagMs = p.maxCommitLagMs ?? (commitDeadline * 1000) / 2
+    if (maxCommitLagMs !== false && !(Number.isFinite(maxCommitLagMs) && maxCommitLagMs >= 0)) {
+      throw new ServiceConfigError(`maxCommitLagMs must be a number of ms ≥ 0 or false, not ${String(maxCommitLagMs)}.`)
+    }
     const wal = await TraceWal.open({ dir: join(p.dataDir, 'wal'), agentId })
     try {
       const operatorAccount = await openAgentKey(p.record.operator.keystore, p.password)
@@ -121,11 +145,14 @@ export class AgentHost {
         headersFile: join(p.dataDir, 'wal', `agent-${agentId}.headers.jsonl`),
         onBatch: p.onBatch,
       })
-      const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator })
+      const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator, maxCommitLagMs, commitDeadline, now: p.now ?? Date.now })
       await runtime.recover()
       await host.#index()
       const interval = p.commitIntervalMs ?? Math.max(200, Math.min(2_000, (p.agent.policy.commitDeadline * 1000) / 4))
-      committer.start(interval, p.onCommitError ?? (() => {}))
+      committer.start(interval, (err) => {
+        host.#lastCommitError = err
+        p.onCommitError?.(err)
+      })
       return host
     } catch (err) {
       await wal.close().catch(() => {})
@@ -136,7 +163,9 @@ export class AgentHost {
   /**
    * Runs a task once per action id. An action that already ended without a result (its
    * output step records a failure, a policy refusal or a crash) is not run again: its
-   * trace is closed, so this rejects with {@link ActionEndedError}.
+   * trace is closed, so this rejects with {@link ActionEndedError}. While the trace is not
+   * being committed for too long (see `maxCommitLagMs`), a new action is refused before
+   * anything is written, with {@link CommitBacklogError}.
    */
   run(task: unknown, actionId: string): Promise<RunResult> {
     const done = this.#done.get(actionId)
@@ -145,6 +174,8 @@ export class AgentHost {
     if (ended) return Promise.reject(ended)
     let running = this.#running.get(actionId)
     if (!running) {
+      const backlog = this.commitBacklog()
+      if (backlog) return Promise.reject(backlog)
       running = this.runtime
         .run(task, { actionId })
         .then(
@@ -164,6 +195,25 @@ export class AgentHost {
       this.#running.set(actionId, running)
     }
     return running
+  }
+
+  /**
+   * The refusal a new action gets now, if the trace is too far behind: the oldest step the
+   * committer could not commit yet is older than `maxCommitLagMs`.
+   */
+  commitBacklog(): CommitBacklogError | undefined {
+    const oldest = this.committer.oldestUncommittedAt
+    if (this.#maxCommitLagMs === false || oldest === undefined) return undefined
+    const lagMs = this.#now() - oldest
+    if (lagMs <= this.#maxCommitLagMs) return undefined
+    return new CommitBacklogError({
+      agentId: this.record.agentId,
+      oldestUncommittedAt: oldest,
+      lagMs,
+      maxLagMs: this.#maxCommitLagMs,
+      commitDeadline: this.#commitDeadline,
+      lastCommitError: this.#lastCommitError,
+    })
   }
 
   /** Whether the action's trace is closed without a result (see {@link ActionEndedError}). */

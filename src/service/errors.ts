@@ -1,4 +1,4 @@
-import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
+import { BaseError, RetryLaterCovenantError, UnrecoverableCovenantError } from '../errors/base.js'
 
 export class AgentFileError extends BaseError {
   override name = 'AgentFileError' as const
@@ -53,5 +53,36 @@ export class ActionEndedError extends UnrecoverableCovenantError {
     this.recorded = p.recorded
     this.txHashes = p.txHashes
     this.stepIndices = p.stepIndices
+  }
+}
+
+/**
+ * The agent's trace is not being committed (DA or the chain unreachable) and its oldest
+ * uncommitted step is older than the host allows (half the policy's commit deadline by
+ * default). No trace, no action: the agent takes no new task — nothing is written, nothing
+ * signed — until the backlog commits. A queue puts the task back and runs it later.
+ */
+export class CommitBacklogError extends RetryLaterCovenantError {
+  override name = 'CommitBacklogError' as const
+  readonly agentId: string
+  /** Timestamp (ms) of the oldest step not yet committed. */
+  readonly oldestUncommittedAt: number
+  readonly lagMs: number
+  readonly maxLagMs: number
+  constructor(p: { agentId: string; oldestUncommittedAt: number; lagMs: number; maxLagMs: number; commitDeadline: number; lastCommitError?: unknown }) {
+    const last = p.lastCommitError as { name?: unknown; shortMessage?: unknown; message?: unknown } | undefined
+    const lastText = last ? `${String(last.name ?? 'Error')}: ${String(last.shortMessage ?? last.message ?? '').split('\n')[0]}` : undefined
+    super(`Agent #${p.agentId} takes no new task: its trace has not been committed for ${Math.round(p.lagMs / 1000)} s (at most ${Math.round(p.maxLagMs / 1000)} s before acting).`, {
+      metaMessages: [
+        `Every on-chain action must be in a committed batch within the commit deadline (${p.commitDeadline} s), so the agent stops acting before it could miss it.`,
+        'Check that the DA endpoint (--da) and the chain (--rpc) are reachable; the backlog commits and the agent resumes on its own.',
+        ...(lastText ? [`Last commit error: ${lastText}`] : []),
+      ],
+      retryAfterMs: Math.min(5_000, Math.max(250, Math.floor(p.maxLagMs / 4))),
+    })
+    this.agentId = p.agentId
+    this.oldestUncommittedAt = p.oldestUncommittedAt
+    this.lagMs = p.lagMs
+    this.maxLagMs = p.maxLagMs
   }
 }

@@ -1,5 +1,5 @@
-import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq'
-import { BaseError, isUnrecoverable } from '../errors/base.js'
+import { DelayedError, Job, Queue, QueueEvents, UnrecoverableError, Worker } from 'bullmq'
+import { BaseError, isUnrecoverable, retryAfterMs } from '../errors/base.js'
 import { JobFailedError, QueueClosedError, VerifierConfigError } from './errors.js'
 
 /**
@@ -14,8 +14,9 @@ import { JobFailedError, QueueClosedError, VerifierConfigError } from './errors.
  * Both: a job id is a deterministic key (adding an id that exists returns the existing
  * job, so retries and duplicates collapse), data must be JSON (BullMQ stores JSON; the
  * in-process queue round-trips it too, so a bigint fails in both), an error with
- * `unrecoverable` set (see `UnrecoverableCovenantError`) fails the job at once, any other
- * error is retried with exponential backoff.
+ * `unrecoverable` set (see `UnrecoverableCovenantError`) fails the job at once, a
+ * `RetryLaterCovenantError` puts it back after its `retryAfterMs` without counting an
+ * attempt, any other error is retried with exponential backoff.
  */
 
 export type QueueJob<D> = {
@@ -231,7 +232,18 @@ class InProcessJobQueue<D, R> implements JobQueue<D, R> {
     if ('error' in outcome) {
       const err = outcome.error
       const unrecoverable = isUnrecoverable(err)
-      if (!unrecoverable && e.attempt < this.#attempts && !this.#closed) {
+      const later = retryAfterMs(err)
+      if (later !== undefined && !this.#closed) {
+        // refused before it started: not an attempt
+        e.attempt--
+        e.state = 'delayed'
+        setTimeout(() => {
+          if (e.state !== 'delayed') return
+          e.state = 'waiting'
+          this.#ready.push(id)
+          this.#pump()
+        }, later).unref()
+      } else if (!unrecoverable && e.attempt < this.#attempts && !this.#closed) {
         e.state = 'delayed'
         setTimeout(() => {
           if (e.state !== 'delayed') return
@@ -362,11 +374,17 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
     const onEvent = options.onEvent
     const worker = new Worker(
       this.name,
-      async (job: Job) => {
+      async (job: Job, token?: string) => {
         onEvent?.({ type: 'active', id: job.id as string, attempt: job.attemptsMade + 1 })
         try {
           return await handler({ id: job.id as string, name: job.name, data: job.data as D, attempt: job.attemptsMade + 1 })
         } catch (err) {
+          const later = retryAfterMs(err)
+          if (later !== undefined) {
+            // refused before it started: back to the delayed set, attemptsMade unchanged
+            await job.moveToDelayed(Date.now() + later, token)
+            throw new DelayedError()
+          }
           if (isUnrecoverable(err)) throw new UnrecoverableError(`${UNRECOVERABLE_TAG}${messageOf(err)}`)
           throw err instanceof Error ? err : new Error(messageOf(err))
         }
