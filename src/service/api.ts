@@ -14,7 +14,7 @@ import type { JsonValue } from '../trace/schemas.js'
 import { explorerHtml } from './explorer.js'
 import type { TaskJobData, TaskJobResult } from './worker.js'
 import type { AgentRecord } from './agentRecord.js'
-import type { TaskState, TaskStore } from './taskStore.js'
+import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
 
 export const MAX_TASK_BYTES = 256 * 1024
 
@@ -55,7 +55,7 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
  *   GET  /tasks[?agent=]      recent tasks
  *   GET  /tasks/:id           status, result, action id, trace commitments, tx hashes
  *   GET  /tasks/:id/events    progress as server-sent events
- *   GET  /agents              deployed agents with bond and status
+ *   GET  /agents              deployed agents with bond, status (active | disputed | slashed) and slashed total
  *   GET  /agents/:id          manifest, bond, policy, disputes
  *   GET  /agents/:id/headers  operator-signed batch headers (receipts for equivocation checks)
  *   GET  /actions/:id         the action's steps from DA, checked against the chain, with a verdict
@@ -134,12 +134,20 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     return streamSSE(c, async (stream) => {
       let last = first
       let wake: (() => void) | undefined
+      let dirty = false
+      // Published updates only wake the loop; the state is read back from the store, after
+      // subscribing, so an update made between the first read and the subscription (or
+      // delivered out of order) is never lost.
       const unsubscribe = await o.store.subscribe((e) => {
         if (e.taskId !== id) return
-        last = e.state
+        dirty = true
         wake?.()
       })
+      const reread = async () => {
+        last = (await o.store.get(id)) ?? last
+      }
       try {
+        await reread()
         let sent = 0
         let sentStatus = ''
         for (;;) {
@@ -151,12 +159,20 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
             await stream.writeSSE({ event: 'status', data: JSON.stringify(view(last)) })
           }
           const final = last.status === 'completed' || last.status === 'failed'
-          if (final && last.commitments.length > 0) break
+          if (final && isFullyCommitted(last)) break
           if (stream.aborted) break
-          await new Promise<void>((resolve) => {
-            wake = resolve
-            setTimeout(resolve, final ? 5_000 : 15_000)
-          })
+          if (!dirty) {
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, final ? 5_000 : 15_000)
+              wake = () => {
+                clearTimeout(timer)
+                resolve()
+              }
+            })
+          }
+          wake = undefined
+          dirty = false
+          await reread()
           if (final && Date.now() - last.updatedAt > 30_000) break
         }
         await stream.writeSSE({ event: 'end', data: JSON.stringify(view(last)) })
@@ -167,10 +183,28 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   })
 
   app.get('/agents', async (c) => {
+    const disputes = await listDisputes(o.client)
     const agents = await Promise.all(
       o.agents.map(async (a) => {
-        const [bond, onChain] = await Promise.all([getBond(o.client, BigInt(a.agentId)), getAgent(o.client, BigInt(a.agentId))])
-        return { name: a.name, agentId: a.agentId, wallet: a.wallet.address, operator: a.operator.address, manifestHash: a.manifestHash, bond: json(bond), openDisputes: onChain.openDisputes, activeVersion: onChain.activeVersion }
+        const id = BigInt(a.agentId)
+        const [bond, onChain] = await Promise.all([getBond(o.client, id), getAgent(o.client, id)])
+        const mine = disputes.filter((d) => d.agentId === id)
+        const slashedEth = mine.reduce((sum, d) => (d.status === 'Slashed' ? sum + d.slashedEth : sum), 0n)
+        // `disputed` while a dispute is open; `slashed` once any fault was punished
+        const status = onChain.openDisputes > 0 ? 'disputed' : mine.some((d) => d.status === 'Slashed') ? 'slashed' : 'active'
+        return {
+          name: a.name,
+          agentId: a.agentId,
+          wallet: a.wallet.address,
+          operator: a.operator.address,
+          manifestHash: a.manifestHash,
+          bond: json(bond),
+          status,
+          disputes: mine.length,
+          slashedEth: slashedEth.toString(),
+          openDisputes: onChain.openDisputes,
+          activeVersion: onChain.activeVersion,
+        }
       }),
     )
     return c.json({ agents })
@@ -238,8 +272,11 @@ function view(s: TaskState) {
     task: s.task,
     result: s.result?.output ?? null,
     txHashes: s.result?.txHashes ?? [],
+    stepIndices: s.result?.stepIndices ?? [],
     error: s.error,
     commitments: s.commitments,
+    /** Every step of the action is in a committed batch (some may be committed before the action ends). */
+    committed: isFullyCommitted(s),
     attempts: s.attempts,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

@@ -14,6 +14,7 @@ const PAGE = /* html */ `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Covenant explorer</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --fg:#1b1f24; --muted:#5b6570; --line:#d9dee3; --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; --bg:#f6f8fa; }
   * { box-sizing: border-box; }
@@ -40,6 +41,7 @@ const PAGE = /* html */ `<!doctype html>
   .step { border-bottom:1px solid var(--line); padding:8px 14px; }
   .step h3 { margin:0 0 4px; font-size:13px; display:flex; gap:8px; align-items:center; }
   .wide { grid-column: 1 / -1; }
+  #agents td, #tasks td, #disputes td:not(.mono) { white-space:nowrap; }
 </style>
 </head>
 <body>
@@ -47,7 +49,7 @@ const PAGE = /* html */ `<!doctype html>
 <main>
   <section>
     <h2>Agents <button id="refresh" type="button">refresh</button></h2>
-    <table id="agents"><thead><tr><th>agent</th><th>bond (ETH)</th><th>pending</th><th>disputes</th></tr></thead><tbody></tbody></table>
+    <table id="agents"><thead><tr><th>agent</th><th>bond (ETH)</th><th>pending</th><th>status</th><th>disputes</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Actions</h2>
@@ -64,7 +66,7 @@ const PAGE = /* html */ `<!doctype html>
   </section>
   <section class="wide">
     <h2>Disputes and slashes</h2>
-    <table id="disputes"><thead><tr><th>#</th><th>kind</th><th>agent</th><th>status</th><th>slashed (ETH)</th><th>challenger</th></tr></thead><tbody></tbody></table>
+    <table id="disputes"><thead><tr><th>#</th><th>kind</th><th>agent</th><th>where</th><th>status</th><th>slashed (ETH)</th><th>challenger</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <script>
@@ -72,7 +74,7 @@ const $ = (s) => document.querySelector(s)
 const eth = (wei) => (Number(BigInt(wei ?? 0) / 10n ** 12n) / 1e6).toString()
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;' }[c]))
 const pill = (text, cls) => '<span class="pill ' + cls + '">' + esc(text) + '</span>'
-const statusClass = (s) => ({ completed:'ok', honest:'ok', ok:'ok', Slashed:'bad', failed:'bad', faulty:'bad', fault:'bad', Rejected:'warn', Expired:'warn', Open:'warn', queued:'warn', running:'warn' }[s] ?? '')
+const statusClass = (s) => ({ completed:'ok', honest:'ok', ok:'ok', active:'ok', Slashed:'bad', slashed:'bad', failed:'bad', faulty:'bad', fault:'bad', Rejected:'warn', Expired:'warn', Open:'warn', disputed:'warn', queued:'warn', running:'warn', unverifiable:'warn', incomplete:'warn' }[s] ?? '')
 async function api(path, init) {
   const r = await fetch(path, init)
   const body = await r.json().catch(() => ({}))
@@ -84,25 +86,38 @@ async function loadAgents() {
   const { agents } = await api('/agents')
   $('#agents tbody').innerHTML = agents.length ? agents.map((a) =>
     '<tr data-agent="' + esc(a.name) + '"><td>' + esc(a.name) + ' <span class="mono">#' + esc(a.agentId) + '</span></td><td>' + eth(a.bond.eth) +
-    '</td><td>' + eth(a.bond.pendingEth) + '</td><td>' + (a.openDisputes ? pill(a.openDisputes + ' open', 'warn') : '0') + '</td></tr>').join('')
-    : '<tr><td class="empty" colspan="4">no agents deployed</td></tr>'
+    '</td><td>' + eth(a.bond.pendingEth) + '</td><td>' + pill(a.status, statusClass(a.status)) +
+    (BigInt(a.slashedEth) > 0n ? ' −' + eth(a.slashedEth) + ' ETH' : '') + '</td><td>' + esc(a.disputes) +
+    (a.openDisputes ? ' ' + pill(a.openDisputes + ' open', 'warn') : '') + '</td></tr>').join('')
+    : '<tr><td class="empty" colspan="5">no agents deployed</td></tr>'
   const sel = $('#agent'); const current = sel.value
   sel.innerHTML = agents.map((a) => '<option value="' + esc(a.name) + '">' + esc(a.name) + '</option>').join('')
   if (current) sel.value = current
+}
+// a batch can be committed while the action is still running: "committed" means every step
+function committedText(t) {
+  const seqs = t.commitments.map((c) => c.sequence).join(', ')
+  if (t.committed) return 'batch ' + seqs
+  return t.commitments.length ? 'partly (batch ' + seqs + ')' : '–'
 }
 async function loadTasks() {
   const { tasks } = await api('/tasks')
   $('#tasks tbody').innerHTML = tasks.length ? tasks.map((t) =>
     '<tr class="clickable" data-action="' + esc(t.actionId) + '"><td class="mono">' + esc(t.actionId) + '</td><td>' + esc(t.agent) + '</td><td>' +
-    pill(t.status, statusClass(t.status)) + '</td><td>' + t.txHashes.length + '</td><td>' + (t.commitments.length ? 'batch ' + t.commitments.map((c) => c.sequence).join(', ') : '–') + '</td></tr>').join('')
+    pill(t.status, statusClass(t.status)) + '</td><td>' + t.txHashes.length + '</td><td>' + committedText(t) + '</td></tr>').join('')
     : '<tr><td class="empty" colspan="5">no actions yet</td></tr>'
+}
+// what the dispute is about: a step of a committed batch, or (untraced action) a transaction
+function where(d) {
+  if (d.kind === 'UntracedAction') return 'tx <span class="mono">' + esc(String(d.subject).slice(0, 12)) + '…</span>'
+  return 'batch ' + esc(d.sequence) + (d.kind === 'DataWithheld' || d.kind === 'Equivocation' ? '' : ', position ' + esc(d.stepIndex))
 }
 async function loadDisputes() {
   const { disputes } = await api('/disputes')
   $('#disputes tbody').innerHTML = disputes.length ? disputes.map((d) =>
-    '<tr><td>' + esc(d.disputeId) + '</td><td>' + esc(d.kind) + '</td><td>#' + esc(d.agentId) + '</td><td>' + pill(d.status, statusClass(d.status)) +
-    '</td><td>' + eth(d.slashedEth) + '</td><td class="mono">' + esc(d.challenger) + '</td></tr>').join('')
-    : '<tr><td class="empty" colspan="6">no disputes</td></tr>'
+    '<tr><td>' + esc(d.disputeId) + '</td><td>' + esc(d.kind) + '</td><td>#' + esc(d.agentId) + '</td><td>' + where(d) + '</td><td>' +
+    pill(d.status, statusClass(d.status)) + '</td><td>' + eth(d.slashedEth) + '</td><td class="mono">' + esc(d.challenger) + '</td></tr>').join('')
+    : '<tr><td class="empty" colspan="7">no disputes</td></tr>'
 }
 async function showAction(id) {
   $('#detail').hidden = false
@@ -110,15 +125,21 @@ async function showAction(id) {
   $('#detail-verdict').innerHTML = ''
   $('#detail-body').innerHTML = '<div class="empty">checking the committed trace…</div>'
   const task = await api('/tasks/' + id).catch(() => null)
+  const notes = []
+  if (task && task.error) notes.push(pill(task.status, statusClass(task.status)) + ' ' + esc(task.error.name) + ': ' + esc(task.error.message))
   try {
     const report = await api('/actions/' + id)
-    $('#detail-verdict').innerHTML = pill(report.verdict, statusClass(report.verdict))
-    $('#detail-body').innerHTML = report.steps.map((s) =>
+    const partial = task && !task.committed && task.stepIndices.length > report.steps.length
+    if (partial) notes.push(pill('not fully committed', 'warn') + ' ' + report.steps.length + ' of ' + task.stepIndices.length +
+      ' steps are committed so far; the verdict covers those only')
+    $('#detail-verdict').innerHTML = pill(report.verdict, statusClass(report.verdict)) + (partial ? ' ' + pill('partial', 'warn') : '')
+    $('#detail-body').innerHTML = notes.map((n) => '<div class="step note">' + n + '</div>').join('') + report.steps.map((s) =>
       '<div class="step" data-step="' + esc(s.index) + '"><h3>' + pill(s.status, statusClass(s.status)) + ' step ' + esc(s.index) + ' · ' + esc(s.kind) +
-      ' · batch ' + esc(s.sequence) + '</h3><div>' + esc(s.reason ?? '') + '</div><pre class="mono">' + esc(JSON.stringify(s.step ?? s.summary ?? {}, null, 2)) + '</pre></div>').join('') +
+      ' · batch ' + esc(s.sequence) + ', position ' + esc(s.stepIndex) + '</h3><div>' + esc(s.reason ?? '') + '</div><pre class="mono">' + esc(JSON.stringify(s.step ?? s.summary ?? {}, null, 2)) + '</pre></div>').join('') +
       (report.reasons.length ? '<div class="step"><h3>reasons</h3>' + report.reasons.map((r) => '<div>' + esc(r) + '</div>').join('') + '</div>' : '')
   } catch (err) {
-    $('#detail-body').innerHTML = '<div class="empty">' + esc(err.message) + (task ? ' (task is ' + esc(task.status) + ')' : '') + '</div>'
+    $('#detail-body').innerHTML = notes.map((n) => '<div class="step note">' + n + '</div>').join('') +
+      '<div class="empty">' + esc(err.message) + (task ? ' (task is ' + esc(task.status) + ')' : '') + '</div>'
   }
 }
 async function refresh() {

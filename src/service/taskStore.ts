@@ -23,7 +23,15 @@ export const taskStateSchema = z.object({
   error: z.object({ name: z.string(), message: z.string(), final: z.boolean() }).nullable(),
   /** The committed batches holding the task's steps, once committed. */
   commitments: z.array(
-    z.object({ sequence: z.number().int(), root: z.string(), daCommitment: z.string(), txHash: z.string().nullable() }),
+    z.object({
+      sequence: z.number().int(),
+      root: z.string(),
+      daCommitment: z.string(),
+      txHash: z.string().nullable(),
+      /** The batch's steps [firstIndex, firstIndex + stepCount) of the agent's trace. */
+      firstIndex: z.number().int().optional(),
+      stepCount: z.number().int().optional(),
+    }),
   ),
   /** Progress lines, in order. */
   events: z.array(z.object({ at: z.number(), message: z.string() })),
@@ -49,6 +57,17 @@ export interface TaskStore {
 
 export function createTaskStore(options: { redisUrl?: string | undefined; prefix?: string | undefined } = {}): TaskStore {
   return options.redisUrl ? new RedisTaskStore(options.redisUrl, options.prefix ?? 'covenant') : new MemoryTaskStore()
+}
+
+/**
+ * Whether every step of the task's action is in a committed batch (not merely some of
+ * them: a commit can land while the action is still running).
+ */
+export function isFullyCommitted(s: Pick<TaskState, 'result' | 'commitments'>): boolean {
+  const indices = s.result?.stepIndices ?? []
+  if (indices.length === 0 || s.commitments.length === 0) return false
+  if (s.commitments.some((c) => c.firstIndex === undefined || c.stepCount === undefined)) return true // older records: no ranges
+  return indices.every((i) => s.commitments.some((c) => i >= c.firstIndex! && i < c.firstIndex! + c.stepCount!))
 }
 
 export function appendEvent(s: TaskState, message: string, at = Date.now()): TaskState {

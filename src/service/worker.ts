@@ -11,7 +11,7 @@ import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
 import { AgentHost, type AgentHostUnsafeOptions } from './agentHost.js'
 import { ActionEndedError } from './errors.js'
-import { appendEvent, type TaskState, type TaskStore } from './taskStore.js'
+import { appendEvent, isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
 
 /** What a task job carries (JSON). */
 export type TaskJobData = { taskId: string; task: JsonValue }
@@ -24,8 +24,7 @@ type Commitment = TaskState['commitments'][number] & { firstIndex: number; stepC
 function withCommitments(s: TaskState, add: readonly Commitment[]): TaskState {
   if (add.length === 0) return s
   const seqs = new Set(add.map((c) => c.sequence))
-  const fresh = add.map(({ sequence, root, daCommitment, txHash }) => ({ sequence, root, daCommitment, txHash }))
-  return { ...s, commitments: [...s.commitments.filter((c) => !seqs.has(c.sequence)), ...fresh].sort((a, b) => a.sequence - b.sequence) }
+  return { ...s, commitments: [...s.commitments.filter((c) => !seqs.has(c.sequence)), ...add].sort((a, b) => a.sequence - b.sequence) }
 }
 
 /** The queue of one agent's tasks (BullMQ with a Redis URL, in-process without). */
@@ -116,9 +115,11 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     }
     for (const taskId of tasks) {
       track(
-        o.store.update(taskId, (s) =>
-          appendEvent(withCommitments(s, [commitment]), `steps committed in batch ${b.sequence} (root ${b.root.slice(0, 10)}…)`),
-        ),
+        o.store.update(taskId, (s) => {
+          const next = withCommitments(s, [commitment])
+          const all = isFullyCommitted(next) ? '; every step of the action is committed' : ''
+          return appendEvent(next, `steps committed in batch ${b.sequence} (root ${b.root.slice(0, 10)}…)${all}`)
+        }),
       )
     }
   }

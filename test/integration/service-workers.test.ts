@@ -127,6 +127,31 @@ describe('BullMQ service workers in several processes', () => {
     expect(pay.txHashes).toHaveLength(1)
   })
 
+  it('streams a task run in another process over SSE: completed, then every step committed', async () => {
+    // held past a commit tick of the worker (2 s): part of the action is committed before it ends
+    const id = await post('svc-mod-2', modTask(30, 2_500))
+    const res = await fetch(`${service.url}/tasks/${id}/events`)
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    let text = ''
+    const decoder = new TextDecoder()
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true })
+      if (/event: end\ndata: .*\n\n/.test(text)) break
+    }
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({ type: m[1]!, data: JSON.parse(m[2]!) as TaskView & { committed: boolean } }))
+    const statuses = events.filter((e) => e.type === 'status').map((e) => e.data.status)
+    expect(statuses.at(-1)).toBe('completed')
+    expect(statuses).toContain('running')
+    const completed = events.find((e) => e.type === 'status' && e.data.status === 'completed')!.data
+    expect(completed.committed).toBe(false) // its output step was not in a batch yet
+    const end = events.at(-1)!
+    expect(end.type).toBe('end')
+    expect(end.data).toMatchObject({ status: 'completed', committed: true })
+    expect(events.filter((e) => e.type === 'progress').map((e) => (e.data as unknown as { message: string }).message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^running on /), expect.stringMatching(/^completed on /), expect.stringMatching(/every step of the action is committed$/)]),
+    )
+  })
+
   it('fails a task whose action failed once and for all: its trace is closed, so no retry runs it again', async () => {
     // the agent cannot read this task: the action opens, fails, and is closed with a failed output step
     const bad = await post('svc-mod-2', { postId: 'p-no-text' })
