@@ -143,6 +143,8 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         dirty = true
         wake?.()
       })
+      // a client that goes away ends the stream now, not at the next timeout
+      stream.onAbort(() => wake?.())
       const reread = async () => {
         last = (await o.store.get(id)) ?? last
       }
@@ -172,10 +174,11 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
           }
           wake = undefined
           dirty = false
+          if (stream.aborted) break
           await reread()
           if (final && Date.now() - last.updatedAt > 30_000) break
         }
-        await stream.writeSSE({ event: 'end', data: JSON.stringify(view(last)) })
+        if (!stream.aborted) await stream.writeSSE({ event: 'end', data: JSON.stringify(view(last)) })
       } finally {
         unsubscribe()
       }
