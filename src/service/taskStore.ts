@@ -111,13 +111,17 @@ class MemoryTaskStore implements TaskStore {
   }
 }
 
-// Updates are read-modify-write under WATCH/MULTI, so two processes never lose each other's changes.
+// Updates are read-modify-write under WATCH/MULTI, so two processes never lose each other's
+// changes. WATCH belongs to the connection (and EXEC clears every watch on it), so the
+// updates of one process run one at a time on its connection: interleaved, a second
+// update's EXEC would run unwatched and overwrite the first.
 class RedisTaskStore implements TaskStore {
   readonly #redis: Redis
   readonly #sub: Redis
   readonly #prefix: string
   readonly #emitter = new EventEmitter().setMaxListeners(0)
   #subscribed = false
+  #updates: Promise<unknown> = Promise.resolve()
 
   constructor(url: string, prefix: string) {
     this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false })
@@ -147,7 +151,12 @@ class RedisTaskStore implements TaskStore {
     const raw = await this.#redis.get(this.#key(taskId))
     return raw ? taskStateSchema.parse(JSON.parse(raw)) : undefined
   }
-  async update(taskId: string, patch: (s: TaskState) => TaskState) {
+  update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
+    const run = this.#updates.then(() => this.#update(taskId, patch))
+    this.#updates = run.catch(() => {})
+    return run
+  }
+  async #update(taskId: string, patch: (s: TaskState) => TaskState) {
     const key = this.#key(taskId)
     for (let attempt = 0; attempt < 50; attempt++) {
       await this.#redis.watch(key)
@@ -156,7 +165,13 @@ class RedisTaskStore implements TaskStore {
         await this.#redis.unwatch()
         return undefined
       }
-      const next = patch(taskStateSchema.parse(JSON.parse(raw)))
+      let next: TaskState
+      try {
+        next = patch(taskStateSchema.parse(JSON.parse(raw)))
+      } catch (err) {
+        await this.#redis.unwatch()
+        throw err
+      }
       const res = await this.#redis.multi().set(key, JSON.stringify(next)).exec()
       if (res) {
         await this.#publish(next)
