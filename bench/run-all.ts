@@ -149,7 +149,12 @@ function headline(results: Partial<Record<BenchName, Run>>) {
     replayOverOriginal: Object.keys(replay).length ? replay : undefined,
     daMBps: trace ? { local: da('local'), eigendaProxyApi: da('proxyHttp') } : undefined,
     verifierStepsPerSecondPerWorker: num(get(verify, 'throughput', 'workers1_stepsPerSecondPerWorker')),
-    serviceActionsPerSecond: service ? findNumbers(service, /actions.*per.*s|actionsPerSecond|throughput/i) : undefined,
+    serviceActionsPerSecond: service
+      ? findNumbers(get(service, 'headline') ?? service, /actions.*per.*s|actionsPerSecond|throughput/i).map((x) => ({
+          path: x.path.replace(/_?actionsPerSecond$/i, '').replace(/\./g, ' '),
+          value: x.value,
+        }))
+      : undefined,
     commitToSlashMs: Object.keys(slash).length ? slash : undefined,
   }
 }
@@ -196,19 +201,21 @@ writeFileSync(OUT, `${JSON.stringify(doc, (_k, v) => (typeof v === 'bigint' ? v.
 // ------------------------------------------------------------------ summary
 const fmt = (v: unknown) => (v === undefined ? '—' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(v))
 const rows: [string, string][] = []
+/** What to show for a figure whose bench is missing: it failed, or --only left it out. */
+const none = (...names: BenchName[]) => (names.some((n) => results[n] && !results[n]!.ok) ? 'failed' : names.some((n) => results[n]) ? '—' : 'not run')
 const o = head.overheadRatio
-rows.push(['accountability overhead, covenant/bare (p50; median of pairs; with commit)', o ? `${fmt(o.p50)}× ; ${fmt(o.medianOfPairs)}× ; ${fmt(o.p50WithCommitAmortised)}×  (goal ≤ 1.10×)` : 'failed'])
+rows.push(['accountability overhead, covenant/bare (p50; median of pairs; with commit)', o ? `${fmt(o.p50)}× ; ${fmt(o.medianOfPairs)}× ; ${fmt(o.p50WithCommitAmortised)}×  (goal ≤ 1.10×)` : none('overhead')])
 const g = head.gasPerCommittedAction as Json | undefined
-rows.push([`gas per committed action (${fmt(g?.['stepsPerAction'])} steps) at batch 1 / 64 / 1,024`, g ? `${fmt(g['batch1'])} / ${fmt(g['batch64'])} / ${fmt(g['batch1024'])}` : 'failed'])
-rows.push(['replay time / original time', head.replayOverOriginal ? Object.entries(head.replayOverOriginal).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : 'failed'])
+rows.push([`gas per committed action (${fmt(g?.['stepsPerAction'])} steps) at batch 1 / 64 / 1,024`, g ? `${fmt(g['batch1'])} / ${fmt(g['batch64'])} / ${fmt(g['batch1024'])}` : none('gas')])
+rows.push(['replay time / original time', head.replayOverOriginal ? Object.entries(head.replayOverOriginal).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : none('inference')])
 const d = head.daMBps
-rows.push(['DA MB/s, 1 MiB blobs, put / get (local store; eigenda-proxy API)', d ? `${fmt(d.local?.putMBps)} / ${fmt(d.local?.getMBps)} ; ${fmt(d.eigendaProxyApi?.putMBps)} / ${fmt(d.eigendaProxyApi?.getMBps)}` : 'failed'])
-rows.push(['verifier steps/s per worker', fmt(head.verifierStepsPerSecondPerWorker)])
+rows.push(['DA MB/s, 1 MiB blobs, put / get (local store; eigenda-proxy API)', d ? `${fmt(d.local?.putMBps)} / ${fmt(d.local?.getMBps)} ; ${fmt(d.eigendaProxyApi?.putMBps)} / ${fmt(d.eigendaProxyApi?.getMBps)}` : none('trace')])
+rows.push(['verifier steps/s per worker', head.verifierStepsPerSecondPerWorker === undefined ? none('verify') : fmt(head.verifierStepsPerSecondPerWorker)])
 rows.push([
   'service actions/s',
-  head.serviceActionsPerSecond?.length ? head.serviceActionsPerSecond.map((x) => `${x.path} ${fmt(x.value)}`).join('; ') : results.service?.ok ? 'see benches.service' : 'failed or missing',
+  head.serviceActionsPerSecond?.length ? head.serviceActionsPerSecond.map((x) => `${x.path} ${fmt(x.value)}`).join('; ') : results.service?.ok ? 'see benches.service' : none('service'),
 ])
-rows.push(['commit → slash, ms', head.commitToSlashMs ? Object.entries(head.commitToSlashMs).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : 'failed'])
+rows.push(['commit → slash, ms', head.commitToSlashMs ? Object.entries(head.commitToSlashMs).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : none('verify')])
 say('')
 for (const [k, v] of rows) say(`  ${k.padEnd(80)} ${v}`)
 say('')
