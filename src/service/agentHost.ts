@@ -279,17 +279,22 @@ function summarize(actionId: string, steps: Step[]): ActionRecord {
   const txHashes: Hex[] = []
   for (const s of steps) {
     if (s.kind !== 'tool' || s.outcome.status !== 'ok') continue
-    collectHashes(s.outcome.result, txHashes)
+    for (const hash of transactionHashes(s.outcome.result)) if (!txHashes.includes(hash)) txHashes.push(hash)
   }
   return { actionId, done: !!out, output: out?.kind === 'output' ? out.result : undefined, txHashes, steps }
 }
 
-function collectHashes(v: unknown, into: Hex[]): void {
-  if (Array.isArray(v)) return v.forEach((x) => collectHashes(x, into))
-  if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
-      if ((k === 'hash' || k === 'txHash') && typeof x === 'string' && /^0x[0-9a-fA-F]{64}$/.test(x)) into.push(x as Hex)
-      else collectHashes(x, into)
-    }
-  }
+/**
+ * The hashes a tool step records for its wallet steps: the runtime writes them in the
+ * step's `transactions` list (a wallet tool's `{ returned, transactions }`, recovery's
+ * `{ transactions }`). What the tool itself returned is not looked at: it may hold the same
+ * hash again, or hashes that are not this wallet's transactions.
+ */
+function transactionHashes(result: unknown): Hex[] {
+  const list = result && typeof result === 'object' && !Array.isArray(result) ? (result as { transactions?: unknown }).transactions : undefined
+  if (!Array.isArray(list)) return []
+  return list.flatMap((t) => {
+    const hash = t && typeof t === 'object' ? (t as { hash?: unknown }).hash : undefined
+    return typeof hash === 'string' && /^0x[0-9a-fA-F]{64}$/.test(hash) ? [hash.toLowerCase() as Hex] : []
+  })
 }
