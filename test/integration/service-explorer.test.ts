@@ -178,7 +178,8 @@ describe('the explorer in headless Chromium', () => {
     ])
     // half the 10 ETH bond is gone; the honest agent is untouched
     const cells = async (name: string) => page.locator(`#agents tr[data-agent="${name}"] td`).allTextContents()
-    expect(await cells('treasury')).toEqual([`treasury #${agentId('treasury')}`, '5', '0', 'slashed −5 ETH', '1'])
+    // (the tables of one refresh render in any order)
+    await expect.poll(() => cells('treasury'), { timeout: 15_000 }).toEqual([`treasury #${agentId('treasury')}`, '5', '0', 'slashed −5 ETH', '1'])
     expect(await cells('moderation')).toEqual([`moderation #${agentId('moderation')}`, '2', '0', 'active', '0'])
 
     // kept after the run (the data dir is not), for a person to look at
