@@ -5,7 +5,7 @@ import type { ChatInference, OnnxInference } from '../agent/runtime.js'
 import type { CommittedBatchInfo } from '../bonds/committer.js'
 import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
-import { isUnrecoverable } from '../errors/base.js'
+import { isUnrecoverable, retryAfterMs } from '../errors/base.js'
 import { createJobQueue, type JobQueue, type JobWorker } from '../verify/queue.js'
 import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
@@ -192,7 +192,10 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
       // An action whose trace is closed (failed output step, or closed by crash recovery) is
       // never run again under its id: that failure is final, whatever caused it.
       const ended = err instanceof ActionEndedError ? err : host.ended(taskId)
-      const final = !!ended || isUnrecoverable(err) || attempt >= 3
+      // refused before it started (e.g. the trace is behind on commits): the queue puts the
+      // job back without counting an attempt, so it is never final here
+      const later = ended ? undefined : retryAfterMs(err)
+      const final = later === undefined && (!!ended || isUnrecoverable(err) || attempt >= 3)
       const e = err as Error
       const error = ended
         ? { name: ended.recorded.name, message: ended.recorded.message.split('\n')[0] ?? '', final: true }
@@ -204,7 +207,11 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
             { ...s, status: final ? 'failed' : 'queued', error, ...(ended ? { result: { output: null, txHashes: [...ended.txHashes], stepIndices: [...ended.stepIndices] } } : {}) },
             committed,
           ),
-          final ? `failed on ${workerId}: ${error.name}` : `attempt ${attempt} failed on ${workerId} (${e.name}); will retry`,
+          final
+            ? `failed on ${workerId}: ${error.name}`
+            : later !== undefined
+              ? `waiting: ${e.name} on ${workerId}; trying again in ${Math.ceil(later / 1000)} s`
+              : `attempt ${attempt} failed on ${workerId} (${e.name}); will retry`,
         ),
       )
       throw ended && ended !== err ? ended : err
