@@ -1,4 +1,8 @@
 import {
+  BaseError as ViemBaseError,
+  HttpRequestError,
+  TimeoutError,
+  WebSocketRequestError,
   createPublicClient,
   createWalletClient,
   defineChain,
@@ -11,6 +15,7 @@ import {
 } from 'viem'
 import type { CovenantDeployment } from './deployment.js'
 import { BaseError } from '../errors/base.js'
+import { RpcError } from './errors.js'
 
 export type CovenantWalletClient = WalletClient<Transport, Chain, Account>
 
@@ -59,7 +64,7 @@ export function createCovenantClient(p: CreateCovenantClientParameters): Covenan
   const chain = chainFor(p.rpcUrl, p.deployment.chainId)
   const transport = http(p.rpcUrl, { retryCount: 2 })
   const pollingInterval = p.pollingInterval ?? 250
-  const publicClient = createPublicClient({ chain, transport, pollingInterval, cacheTime: 0 }) as PublicClient
+  const publicClient = withRpcErrors(createPublicClient({ chain, transport, pollingInterval, cacheTime: 0 }) as PublicClient, p.rpcUrl)
   const walletClient = p.account
     ? createWalletClient({ chain, transport, account: p.account, pollingInterval, cacheTime: 0 })
     : undefined
@@ -76,4 +81,27 @@ export function withAccount(client: CovenantClient, account: Account): CovenantW
     ...client,
     walletClient: createWalletClient({ chain, transport: http(url, { retryCount: 2 }), account, pollingInterval: 250, cacheTime: 0 }),
   }
+}
+
+/**
+ * The contract reads of the bonds actions (`readContract`, `getContractEvents`) throw
+ * {@link RpcError} — the URL and what to check — when the node cannot be reached, instead
+ * of viem's transport error wrapped in a contract-call error. Other errors are unchanged.
+ */
+function withRpcErrors(publicClient: PublicClient, rpcUrl: string): PublicClient {
+  const c = publicClient as unknown as Record<'readContract' | 'getContractEvents', (...args: unknown[]) => Promise<unknown>>
+  for (const name of ['readContract', 'getContractEvents'] as const) {
+    const read = c[name]
+    c[name] = async (...args: unknown[]) => {
+      try {
+        return await read(...args)
+      } catch (err) {
+        const unreachable =
+          err instanceof ViemBaseError &&
+          err.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError || e instanceof WebSocketRequestError) !== null
+        throw unreachable ? new RpcError(rpcUrl, err) : err
+      }
+    }
+  }
+  return publicClient
 }

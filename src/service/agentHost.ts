@@ -12,7 +12,7 @@ import type { JsonValue, Step } from '../trace/schemas.js'
 import { createAgentWallet, type AgentWallet } from '../wallet/agentWallet.js'
 import type { AgentRecord } from './agentRecord.js'
 import { openAgentKey } from './deployAgent.js'
-import { ActionEndedError, CommitBacklogError, ServiceConfigError } from './errors.js'
+import { ActionEndedError, ChainUnavailableError, CommitBacklogError, ServiceConfigError } from './errors.js'
 
 /** Dishonest-operator simulation, for tests and the demo only (see the `unsafe` options of the wallet and runtime). */
 export type AgentHostUnsafeOptions = {
@@ -76,6 +76,7 @@ export class AgentHost {
   readonly #maxCommitLagMs: number | false
   readonly #commitDeadline: number
   readonly #now: () => number
+  readonly #rpcUrl: string
   #lastCommitError: unknown
 
   private constructor(parts: {
@@ -88,6 +89,7 @@ export class AgentHost {
     maxCommitLagMs: number | false
     commitDeadline: number
     now: () => number
+    rpcUrl: string
   }) {
     this.agentId = BigInt(parts.record.agentId)
     this.record = parts.record
@@ -99,6 +101,7 @@ export class AgentHost {
     this.#maxCommitLagMs = parts.maxCommitLagMs
     this.#commitDeadline = parts.commitDeadline
     this.#now = parts.now
+    this.#rpcUrl = parts.rpcUrl
   }
 
   static async open(p: OpenAgentHostParameters): Promise<AgentHost> {
@@ -145,7 +148,7 @@ export class AgentHost {
         headersFile: join(p.dataDir, 'wal', `agent-${agentId}.headers.jsonl`),
         onBatch: p.onBatch,
       })
-      const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator, maxCommitLagMs, commitDeadline, now: p.now ?? Date.now })
+      const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator, maxCommitLagMs, commitDeadline, now: p.now ?? Date.now, rpcUrl: p.rpcUrl })
       await runtime.recover()
       await host.#index()
       const interval = p.commitIntervalMs ?? Math.max(200, Math.min(2_000, (p.agent.policy.commitDeadline * 1000) / 4))
@@ -165,7 +168,8 @@ export class AgentHost {
    * output step records a failure, a policy refusal or a crash) is not run again: its
    * trace is closed, so this rejects with {@link ActionEndedError}. While the trace is not
    * being committed for too long (see `maxCommitLagMs`), a new action is refused before
-   * anything is written, with {@link CommitBacklogError}.
+   * anything is written, with {@link CommitBacklogError}; so is one of an agent that acts
+   * on chain while its node cannot be reached ({@link ChainUnavailableError}).
    */
   run(task: unknown, actionId: string): Promise<RunResult> {
     const done = this.#done.get(actionId)
@@ -176,8 +180,10 @@ export class AgentHost {
     if (!running) {
       const backlog = this.commitBacklog()
       if (backlog) return Promise.reject(backlog)
-      running = this.runtime
-        .run(task, { actionId })
+      // an agent that acts on chain first checks it can reach its node: refused before
+      // anything is written, the task waits instead of recording a failed payment
+      running = (this.wallet ? this.#checkChain() : Promise.resolve())
+        .then(() => this.runtime.run(task, { actionId }))
         .then(
           (r) => {
             this.#done.set(actionId, r)
@@ -214,6 +220,14 @@ export class AgentHost {
       commitDeadline: this.#commitDeadline,
       lastCommitError: this.#lastCommitError,
     })
+  }
+
+  async #checkChain(): Promise<void> {
+    try {
+      await this.operator.publicClient.getBlockNumber({ cacheTime: 0 })
+    } catch (cause) {
+      throw new ChainUnavailableError({ agentId: this.record.agentId, rpcUrl: this.#rpcUrl, cause })
+    }
   }
 
   /** Whether the action's trace is closed without a result (see {@link ActionEndedError}). */

@@ -86,3 +86,22 @@ export class CommitBacklogError extends RetryLaterCovenantError {
     this.maxLagMs = p.maxLagMs
   }
 }
+
+/**
+ * An agent that acts on chain cannot reach its node, so it takes no new task: nothing is
+ * written, nothing signed. A queue puts the task back and runs it when the node answers.
+ */
+export class ChainUnavailableError extends RetryLaterCovenantError {
+  override name = 'ChainUnavailableError' as const
+  readonly agentId: string
+  readonly rpcUrl: string
+  constructor(p: { agentId: string; rpcUrl: string; cause: unknown }) {
+    super(`Agent #${p.agentId} takes no new task: cannot reach the chain at ${p.rpcUrl}.`, {
+      metaMessages: ['Check that the node is running and the URL is right (--rpc); the task waits and runs when the node answers again.'],
+      cause: p.cause,
+      retryAfterMs: 2_000,
+    })
+    this.agentId = p.agentId
+    this.rpcUrl = p.rpcUrl
+  }
+}
