@@ -44,7 +44,7 @@ describe('encodeBatch / decodeBatch', () => {
 
       Split the steps with splitIntoBatches(steps, maxBytes); a single step larger than the limit must be made smaller
       (store large tool results or model outputs by hash and keep the hash in the step).
-      Docs: README.md#batches]
+      Docs: src/trace/README.md#batches]
     `)
     expect(() => decodeBatch(bytes(`${text(blob)}\n`))).toThrow(CanonicalDecodingError)
     expect(() => decodeBatch(bytes(text(blob).replace('"version":1', '"version":1,"aa":0')))).toThrow(CanonicalDecodingError)

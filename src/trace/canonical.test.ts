@@ -57,7 +57,7 @@ describe('canonicalize', () => {
 
       Trace steps hold JSON values only: strings, finite numbers, booleans, null, arrays and plain objects.
       Write bigints as decimal strings, bytes as 0x-hex strings and dates as milliseconds.
-      Docs: README.md#canonical-encoding]
+      Docs: src/trace/README.md#canonical-encoding]
     `)
   })
 })
@@ -147,7 +147,7 @@ describe('encodeStep / decodeStep', () => {
 
       - agentId: expected a decimal integer string without leading zeros
       - index: Too small: expected number to be >=0
-      Docs: README.md#trace-steps]
+      Docs: src/trace/README.md#trace-steps]
     `)
   })
 

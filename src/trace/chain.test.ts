@@ -67,7 +67,7 @@ describe('verifyChain', () => {
 
       Steps must have gapless indices, one agentId, and each prevHash must be the leaf of the step before (zero for step 0).
       A trace that does not chain was altered or assembled from the wrong steps; fetch it again from the WAL or DA.
-      Docs: README.md#hash-chain]
+      Docs: src/trace/README.md#hash-chain]
     `)
   })
 

@@ -36,7 +36,7 @@ describe('merkleRoot', () => {
       [MerkleInputError: Invalid Merkle input: leaf 0 is not a 32-byte hex string ("0x1234").
 
       Leaves, roots and proof nodes are 0x-prefixed 32-byte hex strings (lowercase or not).
-      Docs: README.md#merkle-tree]
+      Docs: src/trace/README.md#merkle-tree]
     `)
   })
 })

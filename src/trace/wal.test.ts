@@ -184,7 +184,7 @@ describe('recovery', () => {
       This is not a torn final write (those are cut off automatically): valid data follows the damaged record.
       Stop the agent, keep a copy of the file, and restore it from a backup or from the committed batches on DA.
       Do not delete the file: steps in it may not be committed yet.
-      Docs: README.md#write-ahead-log"
+      Docs: src/trace/README.md#write-ahead-log"
     `)
     expect(await readFile(logPath())).toEqual(damaged)
     // the lock was released: a later open (after repair) works

@@ -35,13 +35,39 @@ export async function writeAndWait(
     } as unknown as Parameters<typeof publicClient.simulateContract>[0])
     const hash = await walletClient.writeContract(request as Parameters<typeof walletClient.writeContract>[0])
     const receipt = await publicClient.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success') {
-      throw new ContractRevertError(call.contract, call.functionName, 'TransactionReverted', [hash])
-    }
+    if (receipt.status !== 'success') throw await revertedInBlock(client, call, hash, receipt.blockNumber)
     return { hash, receipt, result }
   } catch (err) {
     throw toCovenantError(err, call.contract, call.functionName, client.publicClient.chain?.rpcUrls.default.http[0])
   }
+}
+
+/**
+ * The simulation passed but the transaction reverted: the chain changed in between (another
+ * transaction got there first). Re-run the call on the state it met to name the error.
+ */
+async function revertedInBlock(
+  client: CovenantWriteClient,
+  call: { contract: string; address: Address; abi: Abi; functionName: string; args: readonly unknown[]; value?: bigint | undefined },
+  hash: Hash,
+  blockNumber: bigint,
+): Promise<unknown> {
+  const fallback = new ContractRevertError(call.contract, call.functionName, 'TransactionReverted', [hash], 'The transaction reverted after its simulation passed: the chain changed in between.')
+  try {
+    await client.publicClient.simulateContract({
+      account: client.walletClient.account,
+      address: call.address,
+      abi: call.abi,
+      functionName: call.functionName,
+      args: call.args,
+      ...(call.value !== undefined ? { value: call.value } : {}),
+      blockNumber: blockNumber - 1n,
+    } as unknown as Parameters<typeof client.publicClient.simulateContract>[0])
+  } catch (err) {
+    const named = toCovenantError(err, call.contract, call.functionName)
+    if (named instanceof ContractRevertError) return named
+  }
+  return fallback
 }
 
 export function toCovenantError(err: unknown, contract: string, fn: string, rpcUrl?: string): unknown {
