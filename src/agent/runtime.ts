@@ -175,7 +175,10 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
   let ready: Promise<RecoveredAction[]> | undefined
 
   async function append(ctx: ActionContext, body: StepBody): Promise<number> {
-    const { step } = await wal.appendNext(body)
+    // Wallet steps are durable (the wallet syncs them before signing, which also syncs every
+    // step written before); the output is synced before the result is returned. The steps
+    // in between need no fsync of their own.
+    const { step } = await wal.appendNext(body, { durable: body.kind === 'output' })
     ctx.stepIndices.push(step.index)
     return step.index
   }

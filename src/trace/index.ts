@@ -71,6 +71,7 @@ export type {
   BatchRef,
   CommittedCursor,
   TraceWalOptions,
+  AppendOptions,
   WalAppendResult,
   WalPaths,
   WalReadResult,

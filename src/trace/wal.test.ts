@@ -61,6 +61,21 @@ function caught(fn: () => Promise<unknown>): Promise<unknown> {
 }
 
 describe('append and read', () => {
+  test('durable: false writes without syncing: readable at once, kept on close and reopen, synced by the next durable append', async () => {
+    const wal = await openWal()
+    const bodies = sampleBodies()
+    const quick = await wal.appendNext(bodies[0]!, { durable: false })
+    expect((await wal.readAll()).steps).toEqual([quick.step])
+    const synced = await wal.appendNext(bodies[1]!)
+    await wal.appendNext(bodies[2]!, { durable: false })
+    await wal.sync()
+    await closeAll()
+    const again = await openWal()
+    const { steps } = await again.readAll()
+    expect(steps.slice(0, 2)).toEqual([quick.step, synced.step])
+    expect(steps).toHaveLength(3)
+  })
+
   test('steps survive close and reopen; the head continues the chain', async () => {
     const wal = await openWal()
     expect(wal.head).toMatchObject({ nextIndex: 0 })

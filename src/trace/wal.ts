@@ -280,6 +280,11 @@ export type TraceWalOptions = {
   onWarning?: ((warning: WalTornTail) => void) | undefined
 }
 
+export type AppendOptions = {
+  /** Sync to disk before returning. @defaultValue true */
+  durable?: boolean | undefined
+}
+
 export type WalAppendResult = {
   step: Step
   leaf: Hex
@@ -357,14 +362,31 @@ export class TraceWal {
    * valid and continue the chain (index = head.nextIndex, prevHash = head.prevHash).
    * Refused steps change nothing. After a failed write the WAL refuses further appends
    * until reopened (recovery then decides what reached the disk).
+   *
+   * With `durable: false` the record is written but not synced: it survives a crash of this
+   * process (it is in the OS page cache) but not of the machine — until the next durable
+   * append, whose fdatasync covers every byte written before it. The wallet's steps are
+   * always durable, so everything before a signature is on disk when it is made.
    */
-  append(step: Step): Promise<WalAppendResult> {
-    return this.#serial(() => this.#append(step))
+  append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
+    return this.#serial(() => this.#append(step, options.durable ?? true))
   }
 
   /** Links `body` at the head (agentId, index, prevHash) and appends it. */
-  appendNext(body: StepBody): Promise<WalAppendResult> {
-    return this.#serial(() => this.#append(linkStep(this.#head, body)))
+  appendNext(body: StepBody, options: AppendOptions = {}): Promise<WalAppendResult> {
+    return this.#serial(() => this.#append(linkStep(this.#head, body), options.durable ?? true))
+  }
+
+  /** Makes every appended record durable (fdatasync). */
+  sync(): Promise<void> {
+    return this.#serial(async () => {
+      try {
+        await this.#open().datasync()
+      } catch (cause) {
+        this.#failure = cause
+        throw new WalAppendError({ path: this.paths.log, reason: 'the fsync failed', cause })
+      }
+    })
   }
 
   /**
@@ -435,6 +457,7 @@ export class TraceWal {
     const fh = this.#fh
     if (!fh) return
     this.#fh = null
+    if (!this.#failure) await fh.datasync().catch(() => {})
     await fh.close()
     await unlink(this.paths.lock).catch(() => {})
   }
@@ -450,7 +473,7 @@ export class TraceWal {
     return run
   }
 
-  async #append(input: Step): Promise<WalAppendResult> {
+  async #append(input: Step, durable: boolean): Promise<WalAppendResult> {
     const path = this.paths.log
     const fh = this.#open()
     if (this.#failure) {
@@ -480,7 +503,7 @@ export class TraceWal {
         const { bytesWritten } = await fh.write(record, written, record.length - written, offset + written)
         written += bytesWritten
       }
-      await fh.datasync()
+      if (durable) await fh.datasync()
     } catch (cause) {
       this.#failure = cause
       throw new WalAppendError({ path, reason: 'the write or fsync failed', cause })
