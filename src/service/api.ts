@@ -66,7 +66,14 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   const app = new Hono()
   const byKey = (key: string) => o.agents.find((a) => a.name === key || a.agentId === key)
 
-  app.onError((err, c) => fail(c, 500, 'internal', (err as { shortMessage?: string }).shortMessage ?? err.message.split('\n')[0] ?? 'error'))
+  app.onError((err, c) => {
+    if (storeUnreachable(err)) {
+      return fail(c, 503, 'unavailable', 'The task store and queue (Redis) cannot be reached right now; the task may not be queued.', [
+        'Send it again with the same actionId once Redis is back: an action id runs at most once.',
+      ])
+    }
+    return fail(c, 500, 'internal', (err as { shortMessage?: string }).shortMessage ?? err.message.split('\n')[0] ?? 'error')
+  })
   app.notFound((c) => fail(c, 404, 'not_found', `No route ${c.req.method} ${c.req.path}.`))
 
   app.get('/health', (c) => c.json({ ok: true, agents: o.agents.length }))
@@ -110,7 +117,9 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         commitments: [],
         events: [{ at: now, message: 'queued' }],
       })
-      if (created) await queue.add(taskId, { taskId, task: parsed.data.task }, { name: 'task' })
+      // A queued task is (re-)added: adding is idempotent by id, and a task whose first POST
+      // died between the store and the queue (Redis went away) would otherwise never run.
+      if (created || state.status === 'queued') await queue.add(taskId, { taskId, task: state.task }, { name: 'task' })
       return c.json({ taskId, status: state.status, created, links: { self: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, action: `/actions/${taskId}` } }, created ? 202 : 200)
     },
   )
@@ -263,6 +272,16 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   app.get('/disputes', async (c) => c.json({ disputes: json(await listDisputes(o.client)) }))
 
   return app
+}
+
+/** ioredis gave up on a command: Redis is down or unreachable. */
+function storeUnreachable(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown; code?: unknown }
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    e?.code === 'ECONNREFUSED' ||
+    (typeof e?.message === 'string' && /^(Connection is closed\.|Stream isn't writeable|connect ECONNREFUSED)/.test(e.message))
+  )
 }
 
 function view(s: TaskState) {

@@ -126,6 +126,10 @@ class RedisTaskStore implements TaskStore {
   constructor(url: string, prefix: string) {
     this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false })
     this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
+    // errors surface on the commands that need Redis; without a listener ioredis prints
+    // every failed reconnect with a stack trace while Redis is down
+    this.#redis.on('error', () => {})
+    this.#sub.on('error', () => {})
     this.#prefix = prefix
   }
   #key(id: string) {

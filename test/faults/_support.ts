@@ -135,11 +135,14 @@ export function spawnCovenant(name: string, args: readonly string[], env: NodeJS
 export type RedisServer = { url: string; port: number; proc: Proc; stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>; start(): Promise<void> }
 
 /**
- * A redis-server of our own on a free port, in memory only (no RDB, no AOF): a restart
- * loses everything Redis held, the worst case for the queues. Never the shared one.
+ * A redis-server of our own on a free port, never the shared one. In memory only by
+ * default (`--save "" --appendonly no`); with `aofDir` it keeps an append-only file fsynced
+ * on every write there, so a SIGKILL loses nothing Redis acknowledged (how a production
+ * Redis behind BullMQ should run) and a restart on the same port reloads it.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(o: { aofDir?: string | undefined } = {}): Promise<RedisServer> {
   const port = await freePort()
+  const persistence = o.aofDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', o.aofDir] : ['--appendonly', 'no']
   const r: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -150,7 +153,7 @@ export async function startRedis(): Promise<RedisServer> {
       await r.proc.exited
     },
     async start() {
-      r.proc = spawnProc(`redis-${port}`, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'])
+      r.proc = spawnProc(`redis-${port}`, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no'])
       await r.proc.line(/Ready to accept connections/, 30_000)
     },
   }
