@@ -142,6 +142,28 @@ export async function challenge(client: CovenantWriteClient, fault: Fault): Prom
     if (err instanceof ContractRevertError && err.errorName === 'NoBreach') {
       return { status: 'skipped', kind: target.kind, reason: 'no-breach-on-chain' }
     }
+    // A revert the simulation did not predict: another verifier may have acted first.
+    if (err instanceof ContractRevertError) {
+      const raced = await handledMeanwhile(client, fault, target).catch(() => undefined)
+      if (raced) return raced
+    }
     throw err
   }
+}
+
+/** Whether someone else proved or disputed this fault while our transaction was in flight. */
+async function handledMeanwhile(client: CovenantWriteClient, fault: Fault, target: ReturnType<typeof disputeTarget>): Promise<ChallengeResult | undefined> {
+  if (fault.type === 'PolicyBreach') {
+    return (await isFaultProven(client, fault.leaf)) ? { status: 'skipped', kind: 'PolicyBreach', reason: 'already-proven' } : undefined
+  }
+  if (fault.type === 'Equivocation') {
+    return (await isFaultProven(client, equivocationKey(fault.agentId, fault.sequence)))
+      ? { status: 'skipped', kind: 'Equivocation', reason: 'already-proven' }
+      : undefined
+  }
+  const key = targetKey(target.kind, fault.agentId, target.sequence, target.stepIndex, target.subject)
+  const open = await openDisputeOn(client, key)
+  if (open !== 0n) return { status: 'skipped', kind: target.kind, reason: 'already-disputed', disputeId: open }
+  if (await isFaultProven(client, key)) return { status: 'skipped', kind: target.kind, reason: 'already-proven' }
+  return undefined
 }

@@ -682,7 +682,7 @@ export class VerifierNode {
           continue
         }
         const [voted, weight] = await Promise.all([
-          pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me] }),
+          pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me as Address] }),
           pc.readContract({
             address: this.client.deployment.contracts.verifierRegistry,
             abi: verifierRegistryAbi,
@@ -736,10 +736,14 @@ export class VerifierNode {
       } catch (error) {
         if (!keep.includes(d)) keep.push(d)
         if (error instanceof ContractRevertError && (error.errorName === 'DisputeNotOpen' || error.errorName === 'DeadlinePassed')) continue
-        if (error instanceof ContractRevertError && error.errorName === 'TransactionReverted') {
-          // another verifier's verdicts settled it between our simulation and our transaction
+        if (error instanceof ContractRevertError) {
+          // another verifier's verdicts settled it (or counted ours) between our simulation and our transaction
           const status = await getDispute(this.client, id).then((x) => x.status, () => 'Open' as const)
           if (status !== 'Open') continue
+          const counted = await this.client.publicClient
+            .readContract({ address: this.client.deployment.contracts.disputeGame, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me as Address] })
+            .catch(() => false)
+          if (counted) continue
         }
         this.#emit({ type: 'error', where: `dispute ${d.disputeId}`, error })
       }

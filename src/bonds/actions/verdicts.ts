@@ -48,6 +48,10 @@ export async function submitVerdicts(
     abi: disputeGameAbi,
     functionName: 'submitVerdicts',
     args: [p.disputeId, p.verdicts.map((v) => ({ agentAtFault: v.agentAtFault, signature: v.signature }))],
+    // Estimated alone, a vote that does not reach the quorum is cheap; but if another vote
+    // lands first, this one settles the dispute (slash, credits: ~250k more gas). A limit
+    // that covers settling keeps the race from ending in an out-of-gas revert.
+    gas: 450_000n + 40_000n * BigInt(p.verdicts.length),
   })
   const counted = eventsOf(disputeGameAbi, receipt).filter((e) => e.eventName === 'VerdictCounted').length
   return { status: DISPUTE_STATUSES[Number(result)] ?? 'None', counted, hash, gasUsed: receipt.gasUsed }

@@ -20,7 +20,16 @@ export type WriteResult = { hash: Hash; receipt: TransactionReceipt; result: unk
  */
 export async function writeAndWait(
   client: CovenantWriteClient,
-  call: { contract: string; address: Address; abi: Abi; functionName: string; args: readonly unknown[]; value?: bigint | undefined },
+  call: {
+    contract: string
+    address: Address
+    abi: Abi
+    functionName: string
+    args: readonly unknown[]
+    value?: bigint | undefined
+    /** A fixed gas limit, for calls whose cost depends on what lands first (a vote that may settle a dispute). */
+    gas?: bigint | undefined
+  },
 ): Promise<WriteResult> {
   const { publicClient, walletClient } = client
   try {
@@ -31,6 +40,7 @@ export async function writeAndWait(
       functionName: call.functionName,
       args: call.args,
       ...(call.value !== undefined ? { value: call.value } : {}),
+      ...(call.gas !== undefined ? { gas: call.gas } : {}),
       chain: walletClient.chain,
     } as unknown as Parameters<typeof publicClient.simulateContract>[0])
     const hash = await walletClient.writeContract(request as Parameters<typeof walletClient.writeContract>[0])
