@@ -19,7 +19,7 @@
 // the WAL before it counts; batches are committed to the chain every 2 s in the background.
 // Numbers depend on the machine and its load (anvil, Redis, the API, the inference
 // container and the workers share its cores); this prints them, it asserts nothing.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -139,6 +139,18 @@ type Row = {
   p50Ms: number
   p99Ms: number
   meanMs: number
+  /** CPU time per action of the bench process (the API, the inference container and the load clients) and of all workers */
+  cpuMsPerAction: { api: number; workers: number | null }
+}
+
+/** CPU time (user + system) of a worker process so far, ms (Linux /proc; NaN elsewhere). */
+function cpuMs(w: WorkerProcess): number {
+  try {
+    const fields = readFileSync(`/proc/${w.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // clock ticks; USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN
+  }
 }
 
 let stack: LocalStack | undefined
@@ -198,7 +210,10 @@ async function main() {
       await load(service.url, agents, kind, 2 * w, 1, first)
       first += 2 * w
       const total = kind === 'moderation' ? TASKS : TREASURY_TASKS
+      const cpu0 = { bench: process.cpuUsage(), workers: workers.map(cpuMs) }
       const { outcomes, seconds } = await load(service.url, agents, kind, total, CLIENTS, first)
+      const benchCpu = process.cpuUsage(cpu0.bench)
+      const workerCpu = workers.map((wp, i) => cpuMs(wp) - (cpu0.workers[i] ?? 0))
       first += total
       const done = outcomes.filter((o) => o.status === 'completed')
       const lat = done.map((o) => o.latencyMs)
@@ -214,6 +229,10 @@ async function main() {
         p50Ms: round(pct(lat, 50)),
         p99Ms: round(pct(lat, 99)),
         meanMs: round(lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length)),
+        cpuMsPerAction: {
+          api: round((benchCpu.user + benchCpu.system) / 1000 / outcomes.length, 2),
+          workers: workerCpu.some(Number.isNaN) ? null : round(workerCpu.reduce((a, b) => a + b, 0) / outcomes.length, 2),
+        },
       }
       rows.push(row)
       log(`  ${w} worker(s): ${row.rate} actions/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms${row.failed ? `, ${row.failed} failed` : ''}`)
@@ -240,8 +259,10 @@ async function main() {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
     return
   }
-  const cols = ['agent', 'workers', 'agents', 'clients', 'tasks', 'failed', 'actions/s', 'p50 ms', 'p99 ms'] as const
-  const table = rows.map((r) => [r.agent, r.workers, r.agents, r.clients, r.tasks, r.failed, r.rate, r.p50Ms, r.p99Ms].map(String))
+  const cols = ['agent', 'workers', 'agents', 'clients', 'tasks', 'failed', 'actions/s', 'p50 ms', 'p99 ms', 'cpu ms/action api', 'workers'] as const
+  const table = rows.map((r) =>
+    [r.agent, r.workers, r.agents, r.clients, r.tasks, r.failed, r.rate, r.p50Ms, r.p99Ms, r.cpuMsPerAction.api, r.cpuMsPerAction.workers ?? '–'].map(String),
+  )
   const widths = cols.map((c, i) => Math.max(c.length, ...table.map((t) => t[i]!.length)))
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   const out = [
@@ -249,7 +270,9 @@ async function main() {
     `service throughput through the HTTP API — BullMQ on Redis, ${cpus().length} cores shared by anvil, Redis, the API, the inference container and the workers`,
     'one agent per worker process: an agent\'s trace is one hash chain written by one process at a time (WAL lock),',
     'so the service scales out by agent; latency is POST → completed (SSE), each step fsynced to the WAL first;',
-    `${CLIENTS} closed-loop clients per agent; the treasury's LLM runs on one inference container shared by its workers`,
+    `${CLIENTS} closed-loop clients per agent; the treasury's LLM runs on one inference container shared by its workers;`,
+    'cpu ms/action: this process (API + inference container + load clients) and all worker processes together —',
+    `with ${cpus().length} cores, actions/s cannot exceed about ${cpus().length} × 1000 / (api + workers)`,
     '',
     line(cols),
     line(widths.map((w) => '-'.repeat(w))),
