@@ -17,6 +17,8 @@ import type { AgentRecord } from './agentRecord.js'
 import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
 
 export const MAX_TASK_BYTES = 256 * 1024
+/** Levels of nesting a task may have: it becomes part of trace steps, which allow MAX_JSON_DEPTH (src/trace) in all. */
+export const MAX_TASK_DEPTH = 48
 
 export const taskRequestSchema = z.strictObject({
   agent: z.string().min(1).max(128).describe('agent name or id'),
@@ -91,6 +93,10 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         body = await c.req.json()
       } catch {
         return fail(c, 400, 'bad_json', 'The body is not valid JSON.')
+      }
+      // before zod, whose recursive JSON check would run out of stack on a deeply nested body
+      if (jsonDepth(body) > MAX_TASK_DEPTH + 1) {
+        return fail(c, 400, 'bad_request', `The task is nested deeper than ${MAX_TASK_DEPTH} levels.`)
       }
       const parsed = taskRequestSchema.safeParse(body)
       if (!parsed.success) {
@@ -272,6 +278,20 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   app.get('/disputes', async (c) => c.json({ disputes: json(await listDisputes(o.client)) }))
 
   return app
+}
+
+/** How many arrays/objects deep a parsed JSON value goes (iterative: any depth is safe). */
+function jsonDepth(value: unknown): number {
+  let max = 0
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    const depth = d + 1
+    if (depth > max) max = depth
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth])
+  }
+  return max
 }
 
 /** ioredis gave up on a command: Redis is down or unreachable. */

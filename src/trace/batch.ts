@@ -1,5 +1,5 @@
 import type { Hex } from 'viem'
-import { canonicalBytes, decodeCanonical, encodeStep, parseExact } from './canonical.js'
+import { MAX_JSON_DEPTH, canonicalBytes, decodeCanonical, encodeStep, parseExact } from './canonical.js'
 import { type ChainHead, verifyChain } from './chain.js'
 import { BatchTooLargeError, CanonicalDecodingError } from './errors.js'
 import { merkleRoot } from './merkle.js'
@@ -16,6 +16,12 @@ import { type Batch, batchSchema, type Step } from './schemas.js'
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 const encoder = new TextEncoder()
+
+/**
+ * A batch nests its steps two levels down (`{ steps: [step] }`), so its limit is the step
+ * limit plus two: every step the WAL accepts fits in a batch, and a verifier decodes it.
+ */
+const BATCH_MAX_DEPTH = MAX_JSON_DEPTH + 2
 
 export type EncodeBatchOptions = {
   /** @defaultValue {@link MAX_BATCH_BYTES} */
@@ -34,7 +40,7 @@ function checkChain(batch: Batch, start: ChainHead | undefined) {
 /** Validates `batch` (schema, one agent, unbroken chain, size) and returns its blob bytes. */
 export function encodeBatch(batch: Batch, options: EncodeBatchOptions = {}): Uint8Array {
   const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES
-  const { value, text } = parseExact(batchSchema, batch, 'batch')
+  const { value, text } = parseExact(batchSchema, batch, 'batch', undefined, BATCH_MAX_DEPTH)
   checkChain(value, undefined)
   const bytes = encoder.encode(text)
   if (bytes.length > maxBytes) throw new BatchTooLargeError({ size: bytes.length, maxBytes, what: 'The encoded batch' })
@@ -50,7 +56,7 @@ export function decodeBatch(bytes: Uint8Array, options: DecodeBatchOptions = {})
   const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES
   if (!(bytes instanceof Uint8Array)) throw new CanonicalDecodingError({ reason: 'expected a Uint8Array' })
   if (bytes.length > maxBytes) throw new BatchTooLargeError({ size: bytes.length, maxBytes, what: 'The batch blob' })
-  const batch = decodeCanonical(batchSchema, bytes, 'batch')
+  const batch = decodeCanonical(batchSchema, bytes, 'batch', BATCH_MAX_DEPTH)
   checkChain(batch, options.start)
   return batch
 }

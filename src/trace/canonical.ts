@@ -26,8 +26,13 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export function canonicalize(value: unknown): string {
+  return canonicalizeWithin(value, MAX_JSON_DEPTH)
+}
+
+/** {@link canonicalize} with another nesting limit (a batch allows its envelope's two levels on top of its steps'). */
+export function canonicalizeWithin(value: unknown, maxDepth: number): string {
   const out: string[] = []
-  write(value, '$', 0, new Set(), out)
+  write(value, '$', 0, new Set(), out, maxDepth)
   return out.join('')
 }
 
@@ -35,7 +40,7 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalize(value))
 }
 
-function write(value: unknown, path: string, depth: number, ancestors: Set<object>, out: string[]): void {
+function write(value: unknown, path: string, depth: number, ancestors: Set<object>, out: string[], maxDepth: number): void {
   switch (typeof value) {
     case 'string':
       out.push(JSON.stringify(value))
@@ -61,8 +66,8 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
     return
   }
   const obj = value as object
-  if (depth >= MAX_JSON_DEPTH) {
-    throw new CanonicalEncodingError({ path, reason: `nested deeper than ${MAX_JSON_DEPTH} levels` })
+  if (depth >= maxDepth) {
+    throw new CanonicalEncodingError({ path, reason: `nested deeper than ${maxDepth} levels` })
   }
   if (ancestors.has(obj)) throw new CanonicalEncodingError({ path, reason: 'the value contains itself (a cycle)' })
   ancestors.add(obj)
@@ -71,7 +76,7 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
     for (let i = 0; i < obj.length; i++) {
       if (!(i in obj)) throw new CanonicalEncodingError({ path: `${path}[${i}]`, reason: 'sparse array hole' })
       if (i > 0) out.push(',')
-      write(obj[i], `${path}[${i}]`, depth + 1, ancestors, out)
+      write(obj[i], `${path}[${i}]`, depth + 1, ancestors, out, maxDepth)
     }
     out.push(']')
   } else {
@@ -91,7 +96,7 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
     keys.forEach((key, i) => {
       if (i > 0) out.push(',')
       out.push(JSON.stringify(key), ':')
-      write((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, ancestors, out)
+      write((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, ancestors, out, maxDepth)
     })
     out.push('}')
   }
@@ -104,7 +109,7 @@ export function parseCanonical(bytes: Uint8Array): unknown {
   return value
 }
 
-function parseCanonicalText(bytes: Uint8Array): { text: string; value: unknown } {
+function parseCanonicalText(bytes: Uint8Array, maxDepth = MAX_JSON_DEPTH): { text: string; value: unknown } {
   if (!(bytes instanceof Uint8Array)) throw new CanonicalDecodingError({ reason: 'expected a Uint8Array' })
   let text: string
   try {
@@ -120,7 +125,7 @@ function parseCanonicalText(bytes: Uint8Array): { text: string; value: unknown }
   }
   let again: string
   try {
-    again = canonicalize(value)
+    again = canonicalizeWithin(value, maxDepth)
   } catch (cause) {
     throw new CanonicalDecodingError({ reason: (cause as Error).message.split('\n')[0] ?? 'unencodable value', cause })
   }
@@ -154,13 +159,14 @@ export function parseExact<T>(
   what: string,
   /** canonicalize(value), when the caller already has it */
   known?: string,
+  maxDepth = MAX_JSON_DEPTH,
 ): { value: T; text: string } {
-  const given = known ?? canonicalize(value)
+  const given = known ?? canonicalizeWithin(value, maxDepth)
   const result = schema.safeParse(value)
   if (!result.success) throw new InvalidStepError({ what, issues: formatIssues(result.error) })
   let text: string
   try {
-    text = canonicalize(result.data)
+    text = canonicalizeWithin(result.data, maxDepth)
   } catch {
     text = '' // validation produced something unencodable (e.g. a "__proto__" key became a prototype)
   }
@@ -171,9 +177,9 @@ export function parseExact<T>(
 }
 
 /** Decodes canonical bytes and validates them with `schema`, rejecting unknown fields. */
-export function decodeCanonical<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
-  const { text, value } = parseCanonicalText(bytes)
-  return parseExact(schema, value, what, text).value
+export function decodeCanonical<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string, maxDepth = MAX_JSON_DEPTH): T {
+  const { text, value } = parseCanonicalText(bytes, maxDepth)
+  return parseExact(schema, value, what, text, maxDepth).value
 }
 
 /** A step's canonical bytes (the whole step, as stored in the WAL and in batches). */

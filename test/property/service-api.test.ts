@@ -1,0 +1,179 @@
+/**
+ * The service's HTTP API (createServiceApp, in-process through app.request) against
+ * generated bad input: malformed JSON, wrong types, huge and deeply nested values, unknown
+ * fields, bad action ids, wrong content types, unknown routes. Every answer is a 4xx with a
+ * JSON error body; nothing is enqueued and the task store is unchanged.
+ */
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import { createServiceApp, MAX_TASK_BYTES, MAX_TASK_DEPTH } from '../../src/service/api.js'
+import type { AgentRecord } from '../../src/service/agentRecord.js'
+import { createTaskStore } from '../../src/service/taskStore.js'
+import type { TaskJobData, TaskJobResult } from '../../src/service/worker.js'
+import type { JobQueue } from '../../src/verify/queue.js'
+
+const RUNS = 1_000
+
+const agents = [
+  { name: 'alpha', agentId: '7' },
+  { name: 'beta', agentId: '12' },
+] as unknown as AgentRecord[]
+
+/** A queue that only counts what reaches it. */
+function countingQueue(name: string) {
+  const added: string[] = []
+  const q = {
+    name,
+    kind: 'in-process',
+    add: async (id: string) => void added.push(id),
+    wait: async () => {
+      throw new Error('not used')
+    },
+    run: async () => {
+      throw new Error('not used')
+    },
+    process: async () => ({ close: async () => {} }),
+    counts: async () => ({ waiting: added.length, active: 0, delayed: 0, completed: 0, failed: 0 }),
+    close: async () => {},
+    obliterate: async () => {},
+  } as unknown as JobQueue<TaskJobData, TaskJobResult>
+  return { q, added }
+}
+
+const untouchable = new Proxy({}, { get: () => { throw new Error('the API touched the chain or DA for a bad request') } })
+
+function setup() {
+  const queues = [countingQueue('tasks-7'), countingQueue('tasks-12')]
+  const store = createTaskStore()
+  const app = createServiceApp({
+    agents,
+    queues: new Map([
+      ['7', queues[0]!.q],
+      ['12', queues[1]!.q],
+    ]),
+    store,
+    client: untouchable as never,
+    da: untouchable as never,
+    verifyAction: async () => {
+      throw Object.assign(new Error('not committed'), { name: 'ActionNotFoundError', shortMessage: 'not committed yet' })
+    },
+  })
+  const enqueued = () => queues.reduce((n, x) => n + x.added.length, 0)
+  return { app, store, enqueued }
+}
+
+async function expectJsonError(res: Response, allowed: number[]): Promise<{ code: string; message: string }> {
+  const text = await res.text()
+  expect(allowed, `${res.status}: ${text.slice(0, 300)}`).toContain(res.status)
+  expect(res.headers.get('content-type') ?? '').toMatch(/application\/json/)
+  const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }
+  expect(typeof body.error?.code).toBe('string')
+  expect(typeof body.error?.message).toBe('string')
+  expect((body.error!.message as string).length).toBeGreaterThan(5)
+  return body.error as { code: string; message: string }
+}
+
+// ------------------------------------------------------------------ generators of bad bodies
+
+const json = fc.jsonValue({ maxDepth: 3 })
+const notAString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(json, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), json, { maxKeys: 3 }))
+const badActionId = fc.oneof(
+  fc.string({ maxLength: 40 }).filter((s) => !/^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/.test(s)),
+  fc.stringMatching(/^[0-9]{1,3}-[0-9a-f]{12}$/).filter((s) => !s.startsWith('7-') && !s.startsWith('12-')), // another agent's id space
+  fc.constantFrom('7-0123456789AB', '7-0123456789a', '07-0123456789ab', '-7-0123456789ab', '7-0123456789abc', '7_0123456789ab'),
+  notAString,
+)
+const unknownKey = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !['agent', 'task', 'actionId'].includes(k))
+const nested = (depth: number, leaf: unknown): unknown => {
+  let v = leaf
+  for (let i = 0; i < depth; i++) v = i % 2 ? { k: v } : [v]
+  return v
+}
+
+/** A body (string) and the content type to send it with; every one of them is wrong somehow. */
+const badRequest: fc.Arbitrary<{ body: string; type: string; why: string }> = fc.oneof(
+  // not JSON at all, or cut short
+  fc.string({ maxLength: 200 }).filter((s) => {
+    try {
+      JSON.parse(s)
+      return false
+    } catch {
+      return true
+    }
+  }).map((body) => ({ body, type: 'application/json', why: 'not JSON' })),
+  fc.record({ agent: fc.constantFrom('alpha', 'beta', '7'), task: json }).map((v) => {
+    const text = JSON.stringify(v)
+    return { body: text.slice(0, Math.max(1, text.length - 1 - (text.length % 7))), type: 'application/json', why: 'truncated' }
+  }),
+  // JSON, but not an object
+  fc.oneof(fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.array(json, { maxLength: 4 })).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'not an object' })),
+  // wrong types and missing fields
+  fc.record({ agent: notAString, task: json }).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'agent not a string' })),
+  fc.record({ agent: fc.constantFrom('alpha', 'beta') }).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'no task' })),
+  fc.record({ task: json }).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'no agent' })),
+  fc.record({ agent: fc.constantFrom('', 'x'.repeat(129)), task: json }).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'agent empty or too long' })),
+  fc.record({ agent: fc.string({ minLength: 1, maxLength: 128 }).filter((a) => !['alpha', 'beta', '7', '12'].includes(a)), task: json }).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'unknown agent' })),
+  fc.record({ agent: fc.constantFrom('alpha', 'beta'), task: json, actionId: badActionId }).map((v) => ({ body: JSON.stringify(v), type: 'application/json', why: 'bad actionId' })),
+  fc.record({ agent: fc.constantFrom('alpha', 'beta'), task: json, extra: fc.tuple(unknownKey, json) }).map(({ extra, ...v }) => ({ body: JSON.stringify({ ...v, [extra[0]]: extra[1] }), type: 'application/json', why: 'unknown field' })),
+  fc.constantFrom('__proto__', 'constructor', 'prototype').map((k) => ({ body: `{"agent":"alpha","task":"x","${k}":{"polluted":true}}`, type: 'application/json', why: 'prototype keys' })),
+  // huge: over the body limit, numbers JSON cannot hold, nesting deeper than a trace step may hold
+  fc.integer({ min: 1, max: 3 }).map((k) => ({ body: JSON.stringify({ agent: 'alpha', task: 'y'.repeat(MAX_TASK_BYTES * k) }), type: 'application/json', why: 'too large' })),
+  fc.constantFrom('1e309', '-1e309', '1e400').map((n) => ({ body: `{"agent":"alpha","task":${n}}`, type: 'application/json', why: 'infinite number' })),
+  fc.integer({ min: MAX_TASK_DEPTH + 1, max: 100_000 }).map((d) => ({ body: JSON.stringify({ agent: 'alpha', task: d > 5_000 ? 0 : nested(d, 0) }).replace('"task":0', `"task":${'['.repeat(d)}0${']'.repeat(d)}`), type: 'application/json', why: `nested ${d} deep` })),
+  // a good body, sent as something else
+  fc.constantFrom('text/plain', '', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml').map((type) => ({ body: JSON.stringify({ agent: 'alpha', task: 'hello' }), type, why: `content-type "${type}"` })),
+)
+
+describe('service HTTP API: bad input', () => {
+  test(`${RUNS} generated bad POST /tasks bodies: 4xx with a JSON error, nothing enqueued, the store unchanged`, async () => {
+    const { app, store, enqueued } = setup()
+    const seen = new Map<string, number>()
+    await fc.assert(
+      fc.asyncProperty(badRequest, async ({ body, type, why }) => {
+        const headers: Record<string, string> = type ? { 'content-type': type } : {}
+        const res = await app.request('/tasks', { method: 'POST', headers, body })
+        const err = await expectJsonError(res, [400, 404, 413, 415])
+        seen.set(`${res.status} ${err.code}`, (seen.get(`${res.status} ${err.code}`) ?? 0) + 1)
+        expect(enqueued(), why).toBe(0)
+        expect(await store.list({ limit: 10 }), why).toEqual([])
+      }),
+      { numRuns: RUNS },
+    )
+    // the answers cover every kind of refusal
+    expect([...seen.keys()].sort()).toEqual(expect.arrayContaining(['400 bad_json', '400 bad_request', '404 unknown_agent', '413 too_large', '415 unsupported_media_type']))
+    // and the API still works
+    const ok = await app.request('/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'alpha', task: 'hello' }) })
+    expect(ok.status).toBe(202)
+    expect(enqueued()).toBe(1)
+  })
+
+  test(`${RUNS} generated bad reads (task ids, agent keys, action ids, routes, methods): 4xx with a JSON error, nothing created`, async () => {
+    const { app, store, enqueued } = setup()
+    const segment = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.stringMatching(/^[0-9]{1,4}-[0-9a-f]{12}$/),
+      fc.constantFrom('..', '%2e%2e', '%00', 'x'.repeat(2_000), '7-0123456789ab', '__proto__', 'constructor'),
+    )
+      // "." and ".." are resolved by URL parsing before any route sees them
+      .map((s) => encodeURIComponent(s).replace(/^\.{1,2}$/, 'dots') || 'x')
+    const read = fc.oneof(
+      segment.map((s) => ({ method: 'GET', path: `/tasks/${s}`, allowed: [404] })),
+      segment.map((s) => ({ method: 'GET', path: `/tasks/${s}/events`, allowed: [404] })),
+      segment.filter((s) => !['alpha', 'beta', '7', '12'].includes(decodeURIComponent(s))).map((s) => ({ method: 'GET', path: `/tasks?agent=${s}`, allowed: [404] })),
+      segment.filter((s) => !['alpha', 'beta', '7', '12'].includes(decodeURIComponent(s))).map((s) => ({ method: 'GET', path: `/agents/${s}`, allowed: [404] })),
+      segment.filter((s) => !['alpha', 'beta', '7', '12'].includes(decodeURIComponent(s))).map((s) => ({ method: 'GET', path: `/agents/${s}/headers`, allowed: [404] })),
+      segment.map((s) => ({ method: 'GET', path: `/actions/${s}`, allowed: [400, 404] })),
+      fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH'), fc.constantFrom('/tasks', '/agents', '/disputes', '/actions/7-0123456789ab')).map(([method, path]) => ({ method, path, allowed: [404] })),
+      fc.stringMatching(/^\/[a-z0-9/_-]{1,30}$/).filter((p) => !/^\/(tasks|agents|actions|disputes|health)(\/|$)|^\/$/.test(p)).map((path) => ({ method: 'GET', path, allowed: [404] })),
+    )
+    await fc.assert(
+      fc.asyncProperty(read, async ({ method, path, allowed }) => {
+        const res = await app.request(path, { method })
+        await expectJsonError(res, allowed)
+        expect(enqueued()).toBe(0)
+        expect(await store.list({ limit: 10 })).toEqual([])
+      }),
+      { numRuns: RUNS },
+    )
+  })
+})
