@@ -129,14 +129,16 @@ export class Committer {
     const { wal, agentId } = this.#o
     const done: CommittedBatchInfo[] = []
     let cursor = await wal.readCursor()
-    const { steps } = await wal.readAll()
-    this.#oldestUncommittedAt = steps[cursor.nextIndex]?.timestamp
+    // only the uncommitted tail is read: the cost of a tick does not grow with the trace
+    const base = cursor.nextIndex
+    const { steps: tail } = await wal.readFrom(base)
+    this.#oldestUncommittedAt = tail[cursor.nextIndex - base]?.timestamp
     if (cursor.pending) {
       done.push(await this.#commit(cursor.pending))
       cursor = await this.#advance(cursor, cursor.pending)
-      this.#oldestUncommittedAt = steps[cursor.nextIndex]?.timestamp
+      this.#oldestUncommittedAt = tail[cursor.nextIndex - base]?.timestamp
     }
-    let rest = steps.slice(cursor.nextIndex)
+    let rest = tail.slice(cursor.nextIndex - base)
     while (rest.length > 0) {
       const [chunk] = splitIntoBatches(rest.slice(0, this.#o.maxSteps), this.#o.maxBytes)
       if (!chunk?.length) break

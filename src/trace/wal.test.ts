@@ -61,6 +61,21 @@ function caught(fn: () => Promise<unknown>): Promise<unknown> {
 }
 
 describe('append and read', () => {
+  test('readFrom(i) returns exactly the steps from i on, chained, without reading the rest', async () => {
+    const wal = await openWal()
+    const results = []
+    for (const body of sampleBodies()) results.push(await wal.appendNext(body))
+    for (const i of [0, 1, 3, results.length - 1, results.length, results.length + 5]) {
+      const { steps, leaves } = await wal.readFrom(i)
+      expect(steps).toEqual(results.slice(i).map((r) => r.step))
+      expect(leaves).toEqual(results.slice(i).map((r) => r.leaf))
+    }
+    await expect(wal.readFrom(-1)).rejects.toBeInstanceOf(WalAppendError)
+    await closeAll()
+    const again = await openWal()
+    expect((await again.readFrom(2)).steps).toEqual(results.slice(2).map((r) => r.step))
+  })
+
   test('durable: false writes without syncing: readable at once, kept on close and reopen, synced by the next durable append', async () => {
     const wal = await openWal()
     const bodies = sampleBodies()

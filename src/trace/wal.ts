@@ -310,6 +310,9 @@ export class TraceWal {
   #failure: unknown = null
   #queue: Promise<unknown> = Promise.resolve()
   #onWarning: ((warning: WalTornTail) => void) | undefined
+  /** Byte offset and leaf of every step, by index: `readFrom` reads only the tail it needs. */
+  #offsets: number[]
+  #leaves: Hex[]
 
   private constructor(agentId: string, paths: WalPaths, fh: FileHandle, scan: WalScan, onWarning: TraceWalOptions['onWarning']) {
     this.agentId = agentId
@@ -317,6 +320,8 @@ export class TraceWal {
     this.#fh = fh
     this.#size = scan.end
     this.#head = scan.head
+    this.#offsets = scan.offsets
+    this.#leaves = scan.leaves
     this.recovered = scan.torn
     this.#onWarning = onWarning
   }
@@ -403,7 +408,52 @@ export class TraceWal {
       // fresh open() may trust the file again.
       this.#size = scan.end
       this.#head = scan.head
+      this.#offsets = scan.offsets
+      this.#leaves = scan.leaves
       return { steps: scan.steps, leaves: scan.leaves, torn: scan.torn }
+    })
+  }
+
+  /**
+   * Reads the steps from `index` on — only those bytes — checking each record's checksum and
+   * the chain from the leaf of the step before. What a committer needs on every tick, at a
+   * cost that does not grow with the whole trace.
+   */
+  readFrom(index: number): Promise<{ steps: Step[]; leaves: Hex[] }> {
+    return this.#serial(async () => {
+      const fh = this.#open()
+      const path = this.paths.log
+      if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path, reason: `cannot read from step ${index}` })
+      if (index >= this.#offsets.length) return { steps: [], leaves: [] }
+      const start = this.#offsets[index]!
+      const buf = Buffer.allocUnsafe(this.#size - start)
+      let read = 0
+      while (read < buf.length) {
+        const { bytesRead } = await fh.read(buf, read, buf.length - read, start + read)
+        if (bytesRead === 0) break
+        read += bytesRead
+      }
+      const steps: Step[] = []
+      let offset = 0
+      while (offset < read) {
+        const r = validRecordAt(buf.subarray(0, read), offset)
+        if (!r.ok) throw new WalCorruptedError({ path, offset: start + offset, reason: r.reason })
+        try {
+          steps.push(decodeStep(r.payload))
+        } catch (cause) {
+          throw new WalCorruptedError({ path, offset: start + offset, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
+        }
+        offset += HEADER_BYTES + r.payload.length
+      }
+      const before = index === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: index, prevHash: this.#leaves[index - 1]! }
+      let chained: ReturnType<typeof verifyChain>
+      try {
+        chained = verifyChain(steps, { start: before })
+      } catch (cause) {
+        if (!(cause instanceof TraceChainError)) throw cause
+        throw new WalCorruptedError({ path, offset: start, reason: cause.shortMessage })
+      }
+      return { steps, leaves: chained.leaves }
     })
   }
 
@@ -510,6 +560,8 @@ export class TraceWal {
     }
     this.#size = offset + record.length
     this.#head = { agentId: head.agentId, nextIndex: step.index + 1, prevHash: leaf }
+    this.#offsets.push(offset)
+    this.#leaves.push(leaf)
     return { step, leaf, offset }
   }
 }
