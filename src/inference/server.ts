@@ -203,7 +203,11 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
         result = { label: out.label, scores: out.scores }
       } else {
         const feeds: Record<string, TensorValue> = {}
-        for (const t of req.inputs) feeds[t.name] = toTensor(t)
+        for (const t of req.inputs) {
+          // two tensors under one name: the model would see only the last, the receipt covers both
+          if (Object.hasOwn(feeds, t.name)) return fail(c, 400, 'invalid_request_error', `inputs name "${t.name}" more than once`, raw)
+          feeds[t.name] = toTensor(t)
+        }
         const r = await target.backend.run(feeds)
         outputs = r.output
         inputHash = r.record.inputHash as Hash
