@@ -1,0 +1,83 @@
+/**
+ * The DA server (createDAApp over a LocalDAStore, in-process through app.request) against
+ * generated bad requests: puts in a wrong or missing commitment mode, bodies over the limit,
+ * commitments that are malformed or name no blob, gets in a wrong mode, unknown routes and
+ * methods. Every answer is a 4xx with a short text message (nothing echoed); the store on
+ * disk is byte-for-byte unchanged and serves a good put/get afterwards. (Bad commitments
+ * over a real socket are covered by src/da/server.test.ts.)
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { snapshotDir } from '../../src/da/_helpers.js'
+import { commitmentToHex } from '../../src/da/commitment.js'
+import { LocalDAStore } from '../../src/da/localStore.js'
+import { createDAApp } from '../../src/da/server.js'
+
+const RUNS = 1_000
+const MAX = 4_096
+let dir: string
+let store: LocalDAStore
+let app: ReturnType<typeof createDAApp>
+let known: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'covenant-prop-da-'))
+  store = new LocalDAStore({ dir })
+  app = createDAApp(store, { maxBlobBytes: MAX })
+  known = commitmentToHex(await store.put(new TextEncoder().encode('{"a blob":"already stored"}')))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const body = fc.uint8Array({ maxLength: 256 })
+const badMode = fc.oneof(
+  fc.constant(''),
+  fc.constant('?'),
+  fc.string({ maxLength: 20 }).filter((m) => m !== 'standard').map((m) => `?commitment_mode=${encodeURIComponent(m)}`),
+  fc.constantFrom('?commitment_mode=STANDARD', '?commitment_mode=optimistic', '?commitment_mode=standard%00', '?mode=standard', '?commitment_mode='),
+)
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+const badCommitment = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 60 }),
+  fc.uint8Array({ minLength: 1, maxLength: 40 }).filter((b) => !(b.length === 33 && b[0] === 0xc0)).map((b) => `0x${hex(b)}`),
+  fc.stringMatching(/^0x[0-9a-f]{1,65}$/).filter((h) => h.length % 2 === 1),
+)
+// well-formed local commitments of blobs nobody stored
+const unknownCommitment = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `0xc0${hex(h)}`).filter((c) => c !== known)
+
+type Req = { method: string; path: string; body?: Uint8Array | undefined; allowed: number[]; why: string }
+const request: fc.Arbitrary<Req> = fc.oneof(
+  fc.tuple(fc.constantFrom('/put', '/put/'), badMode, body).map(([p, q, b]) => ({ method: 'POST', path: `${p}${q}`, body: b, allowed: [400], why: `put mode ${q}` })),
+  fc.integer({ min: MAX + 1, max: MAX * 4 }).map((n) => ({ method: 'POST', path: '/put?commitment_mode=standard', body: new Uint8Array(n), allowed: [413], why: `put ${n} bytes` })),
+  badCommitment.map((c) => ({ method: 'GET', path: `/get/${encodeURIComponent(c)}?commitment_mode=standard`, allowed: [400, 404], why: `get ${c}` })),
+  unknownCommitment.map((c) => ({ method: 'GET', path: `/get/${c}?commitment_mode=standard`, allowed: [404], why: `get unknown ${c}` })),
+  badMode.map((q) => ({ method: 'GET', path: `/get/${known}${q}`, allowed: [400], why: `get mode ${q}` })),
+  fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH'), fc.constantFrom('/put?commitment_mode=standard', `/get/${'0x'}c0${'00'.repeat(32)}?commitment_mode=standard`, '/health')).map(([method, path]) => ({ method, path, allowed: [404], why: `${method} ${path}` })),
+  fc.stringMatching(/^\/[a-z0-9/_-]{1,30}$/).filter((p) => !/^\/(put\/?|get\/.+|health)$/.test(p)).map((path) => ({ method: 'GET', path, allowed: [404], why: `route ${path}` })),
+)
+
+test(`${RUNS} generated bad DA requests: 4xx with a short text message, the store on disk unchanged`, async () => {
+  const before = await snapshotDir(dir)
+  await fc.assert(
+    fc.asyncProperty(request, async (r) => {
+      const res = await app.request(r.path, { method: r.method, ...(r.body ? { body: r.body as Uint8Array<ArrayBuffer> } : {}) })
+      const text = await res.text()
+      expect(r.allowed, `${r.why} → ${res.status} ${text}`).toContain(res.status)
+      expect(res.headers.get('content-type') ?? '').toMatch(/^text\/plain/)
+      expect(text.length).toBeGreaterThan(2)
+      expect(text.length).toBeLessThan(200)
+      expect(text).not.toMatch(/\n\s+at /) // no stack
+    }),
+    { numRuns: RUNS },
+  )
+  expect(await snapshotDir(dir)).toBe(before)
+  // and it still serves
+  const blob = new TextEncoder().encode('after the storm')
+  const put = await app.request('/put?commitment_mode=standard', { method: 'POST', body: blob })
+  expect(put.status).toBe(200)
+  const commitment = `0x${hex(new Uint8Array(await put.arrayBuffer()))}`
+  const got = await app.request(`/get/${commitment}?commitment_mode=standard`)
+  expect(new Uint8Array(await got.arrayBuffer())).toEqual(blob)
+})
