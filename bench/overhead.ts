@@ -51,6 +51,9 @@ const arg = (name: string, fallback: number) => {
 const ACTIONS = arg('--actions', 100)
 const WARMUP = arg('--warmup', 5)
 const COMMIT_EVERY = arg('--commit-every', 10)
+// --block-time N: anvil mines a block every N seconds, as a real chain does, instead of one
+// per transaction; payments then wait for their block, as they would in production.
+const BLOCK_TIME = arg('--block-time', 0)
 const POLL_MS = 100
 
 // The inference containers run in a child process (as a container would), so the agents'
@@ -153,7 +156,7 @@ const invoice = (i: number) => {
 }
 
 const root = await mkdtemp(join(tmpdir(), 'covenant-bench-overhead-'))
-const chain = await startTestChain()
+const chain = await startTestChain({}, BLOCK_TIME > 0 ? { blockTime: BLOCK_TIME } : {})
 const quiet = pino({ level: 'silent' })
 const containers = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--containers'], { stdio: ['pipe', 'pipe', 'inherit'] })
 const urls = await new Promise<{ signed: string; bare: string }>((resolve, reject) => {
@@ -380,7 +383,7 @@ try {
   const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
   const result = {
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
-    settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS },
+    settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
     modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
     bareMs: stats(bareTotal),
     covenantMs: stats(covTotal),
