@@ -45,3 +45,15 @@ export class RpcError extends BaseError {
     })
   }
 }
+
+/**
+ * Evidence that cannot be what the contract takes (a field out of its Solidity type, a
+ * proof element that is not 32 bytes, two headers that are not an equivocation). Refused
+ * before anything is read or sent: no commit transaction is spent on it.
+ */
+export class InvalidEvidenceError extends UnrecoverableCovenantError {
+  override name = 'InvalidEvidenceError' as const
+  constructor(what: string, reason: string) {
+    super(`Invalid ${what}: ${reason}.`, { metaMessages: ['Nothing was sent.'] })
+  }
+}

@@ -22,7 +22,7 @@ export {
   type CovenantWriteClient,
   type CreateCovenantClientParameters,
 } from './client.js'
-export { AnvilNotInstalledError, AnvilStartError, ContractRevertError, DeploymentFileError, RpcError } from './errors.js'
+export { AnvilNotInstalledError, AnvilStartError, ContractRevertError, DeploymentFileError, InvalidEvidenceError, RpcError } from './errors.js'
 export * from './generated/abis.js'
 export { registerAgent, type RegisterAgentParameters, type RegisterAgentReturnType } from './actions/registerAgent.js'
 export { proposeUpdate, activateUpdate } from './actions/updateAgent.js'

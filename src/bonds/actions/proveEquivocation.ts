@@ -2,6 +2,7 @@ import type { Hash, Hex } from 'viem'
 import { disputeGameAbi } from '../generated/abis.js'
 import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
+import { assertEquivocationInput } from '../internal/assertEvidence.js'
 import { commitEvidence } from './evidence.js'
 import type { BatchHeader } from './batchHeader.js'
 
@@ -16,6 +17,7 @@ export type ProveEquivocationReturnType = { disputeId: bigint; slashedEth: bigin
 
 /** Proves the operator signed two different batches for one sequence; slashes at once. */
 export async function proveEquivocation(client: CovenantClient, p: ProveEquivocationParameters): Promise<ProveEquivocationReturnType> {
+  assertEquivocationInput(p)
   const c = requireWallet(client, 'proveEquivocation')
   const address = c.deployment.contracts.disputeGame
   const evidence = await c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'equivocationEvidence', args: [p.a, p.b] })

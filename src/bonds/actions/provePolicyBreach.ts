@@ -2,6 +2,7 @@ import type { Hash, Hex } from 'viem'
 import { disputeGameAbi } from '../generated/abis.js'
 import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
+import { assertPolicyBreachInput } from '../internal/assertEvidence.js'
 import { commitEvidence } from './evidence.js'
 import type { WalletStepTuple } from './walletStep.js'
 import { BREACHES, type Breach } from '../../wallet/policy.js'
@@ -26,6 +27,7 @@ export type ProvePolicyBreachReturnType = {
  * reveal in the next block. The bond is slashed in the same transaction.
  */
 export async function provePolicyBreach(client: CovenantClient, p: ProvePolicyBreachParameters): Promise<ProvePolicyBreachReturnType> {
+  assertPolicyBreachInput(p)
   const c = requireWallet(client, 'provePolicyBreach')
   const address = c.deployment.contracts.disputeGame
   const evidence = await c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'policyBreachEvidence', args: [p.step, p.sequence] })
