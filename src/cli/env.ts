@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
-import type { LocalAccount } from 'viem'
+import { parseEther, type LocalAccount } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
 import { ANVIL_MNEMONIC } from '../bonds/anvil.js'
 import { createCovenantClient, type CovenantClient } from '../bonds/client.js'
@@ -152,4 +152,16 @@ export function withEnvOptions<T extends { option(flags: string, description: st
     .option('--redis <url>', 'Redis URL for BullMQ queues (default: REDIS_URL, else in-process)')
     .option('--keystore <file>', 'encrypted keystore of the account to act as (password: COVENANT_PASSWORD)')
     .option('--dev-account <n>', "act as anvil's well-known dev account n (dev chains only)")
+}
+
+/** A decimal agent id from a flag or argument (`--agent`); anything else is an {@link EnvError}. */
+export function parseAgentId(value: string, what = '--agent'): bigint {
+  if (!/^(0|[1-9][0-9]{0,77})$/.test(value)) throw new EnvError(`${what} must be an agent id, a decimal number (got "${value}").`)
+  return BigInt(value)
+}
+
+/** An amount of ETH from a flag (`--stake 1.5`); anything parseEther refuses is an {@link EnvError}. */
+export function parseEthFlag(value: string, what: string): bigint {
+  if (!/^(0|[1-9][0-9]*)(\.[0-9]{1,18})?$/.test(value)) throw new EnvError(`${what} must be an amount of ETH such as 1 or 0.5 (got "${value}").`)
+  return parseEther(value)
 }

@@ -6,7 +6,7 @@ import { activateUpdate } from '../../bonds/actions/updateAgent.js'
 import { loadAgentFile } from '../../service/agentFile.js'
 import { readAgentRecord, writeAgentRecord } from '../../service/agentRecord.js'
 import { deployAgent, DEV_FUNDING } from '../../service/deployAgent.js'
-import { resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { serveAgents, type ServeFlags } from './serve.js'
@@ -39,11 +39,11 @@ export function register(program: Command): void {
       progress('no --keystore given: deploying as dev account 1 (dev chain only)')
       owner = withAccount(env.client, mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: 1 }))
     } else {
-      throw new Error('Deploying needs an owner account: pass --keystore <file> (password in COVENANT_PASSWORD).')
+      throw new EnvError('Deploying needs an owner account: pass --keystore <file> (password in COVENANT_PASSWORD).')
     }
     if (options.activate) {
       const record = readAgentRecord(env.dataDir, agent.name)
-      if (!record?.pendingVersion) throw new Error(`Agent ${agent.name} has no pending upgrade to activate.`)
+      if (!record?.pendingVersion) throw new EnvError(`Agent ${agent.name} has no pending upgrade to activate.`)
       await activateUpdate(owner, { agentId: BigInt(record.agentId) })
       writeAgentRecord(env.dataDir, { ...record, policyVersion: record.pendingVersion, pendingVersion: null })
       progress(`activated version ${record.pendingVersion} of ${agent.name}`)

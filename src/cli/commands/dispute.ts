@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { formatEther, isHash, type Hex } from 'viem'
 import { disputeAction, type DisputeReason } from '../../verify/index.js'
 import { localAttestationCheck, localReplayer } from '../../verify/replayers.js'
-import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { EnvError, resolveEnv, withEnvOptions, type EnvOptions, parseAgentId } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { headerSources, manifestSources } from './verifier.js'
 
@@ -54,7 +54,7 @@ export function register(program: Command): void {
       client: env.client as Parameters<typeof disputeAction>[0]['client'],
       da: env.da,
       actionId,
-      agentId: flags.agent === undefined ? undefined : BigInt(flags.agent),
+      agentId: flags.agent === undefined ? undefined : parseAgentId(flags.agent),
       step,
       reason: flags.reason as DisputeReason | undefined,
       replayer: localReplayer(),

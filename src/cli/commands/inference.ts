@@ -11,6 +11,7 @@ import {
   startInferenceServer,
 } from '../../inference/index.js'
 import { evaluateChat, evaluateModeration } from '../../inference/evaluate.js'
+import { InvalidReplayRecordError } from '../../inference/errors.js'
 import { type GlobalOptions, printResult, progress } from '../output.js'
 
 function parsePort(value: string): number {
@@ -23,6 +24,21 @@ function parseNumber(value: string): number {
   const n = Number(value)
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number')
   return n
+}
+
+/** The record file as JSON; a missing, unreadable or non-JSON file is an {@link InvalidReplayRecordError}. */
+function readRecordFile(path: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new InvalidReplayRecordError(`cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})`)
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new InvalidReplayRecordError(`${path} is not JSON`)
+  }
 }
 
 type ServeOptions = GlobalOptions & { port: number; host: string; keyFile?: string; models?: string }
@@ -102,8 +118,9 @@ export function register(program: Command): void {
     .option('--models <dir>', 'directory of models; default: the shipped models')
     .action(async (file: string, _opts, cmd: Command) => {
       const o = cmd.optsWithGlobals<ReplayCliOptions>()
-      if (o.mode && o.mode !== 'exact' && o.mode !== 'tolerance') throw new InvalidArgumentError('--mode must be exact or tolerance')
-      const record = JSON.parse(readFileSync(resolve(file), 'utf8')) as unknown
+      // an InvalidArgumentError thrown here (not by an option parser) would exit without a word
+      if (o.mode && o.mode !== 'exact' && o.mode !== 'tolerance') cmd.error(`error: option '--mode <m>' argument '${o.mode}' is invalid. expected exact or tolerance`)
+      const record = readRecordFile(resolve(file))
       const result = await replay(record, {
         ...(o.mode ? { mode: o.mode } : {}),
         tolerance: { maxAbsDiff: o.maxAbsDiff, argmaxMustAgree: o.argmax },

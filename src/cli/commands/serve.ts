@@ -6,7 +6,7 @@ import { localReplayer } from '../../verify/replayers.js'
 import { startServiceWorker } from '../../service/worker.js'
 import { createTaskStore } from '../../service/taskStore.js'
 import { daManifestSource } from '../../verify/manifest.js'
-import { resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
+import { EnvError, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { untilSignal } from './dev.js'
@@ -17,7 +17,7 @@ export type ServeFlags = { port?: string | undefined; concurrency?: string | und
 export function redisPrefix(flags: ServeFlags): string | undefined {
   const p = flags.redisPrefix ?? process.env.COVENANT_REDIS_PREFIX
   if (p === undefined || p === '') return undefined
-  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(p)) throw new Error(`--redis-prefix must be 1-64 letters, digits, "_", ".", ":" or "-", not "${p}".`)
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(p)) throw new EnvError(`--redis-prefix must be 1-64 letters, digits, "_", ".", ":" or "-", not "${p}".`)
   return p
 }
 
@@ -26,7 +26,7 @@ const PREFIX_HELP = 'key prefix in Redis: the API and its workers must agree (de
 function positiveInt(v: string | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${what} must be an integer from 0 to 65535, not "${v}".`)
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new EnvError(`${what} must be an integer from 0 to 65535, not "${v}".`)
   return n
 }
 
@@ -89,7 +89,7 @@ export function register(program: Command): void {
     const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
     const env = await resolveEnv(options)
     const prefix = redisPrefix(options)
-    if (!env.redisUrl) throw new Error('A separate worker shares tasks through Redis: pass --redis <url> or set REDIS_URL.')
+    if (!env.redisUrl) throw new EnvError('A separate worker shares tasks through Redis: pass --redis <url> or set REDIS_URL.')
     const agents = await loadDeployedAgents(env.dataDir, { chainId: env.deployment.chainId, agentRegistry: env.deployment.contracts.agentRegistry, names })
     const store = createTaskStore({ redisUrl: env.redisUrl, prefix })
     const worker = await startServiceWorker({

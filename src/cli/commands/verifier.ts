@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { formatEther, parseEther, type Hex } from 'viem'
+import { formatEther, type Hex } from 'viem'
 import { getVerifierStake, registerVerifier, type CovenantDeployment } from '../../bonds/index.js'
 import { moderationJudge } from '../../verify/moderationJudge.js'
 import {
@@ -18,7 +18,7 @@ import {
 } from '../../verify/index.js'
 import { localAttestationCheck, localReplayer } from '../../verify/replayers.js'
 import { listAgentRecords } from '../../service/agentRecord.js'
-import { EnvError, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
+import { EnvError, parseAgentId, parseEthFlag, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { join } from 'node:path'
 import { untilSignal } from './dev.js'
@@ -181,7 +181,7 @@ export function register(program: Command): void {
       if (!env.account) throw new EnvError('--register needs an account (--keystore or --dev-account).')
       const current = await getVerifierStake(env.client, env.account.address)
       if (current.stake === 0n) {
-        const stake = flags.stake ? parseEther(flags.stake) : env.deployment.params.verifierMinStake
+        const stake = flags.stake ? parseEthFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
         await registerVerifier(env.client, { stake })
         progress(`registered ${env.account.address} as a verifier with ${formatEther(stake)} ETH`)
       } else {
@@ -203,7 +203,7 @@ export function register(program: Command): void {
       confirmations: intFlag(flags.confirmations, '--confirmations'),
       withheldGraceSeconds: intFlag(flags.grace, '--grace'),
       pollIntervalMs: intFlag(flags.poll, '--poll', 1),
-      agents: flags.agent?.map((a) => BigInt(a)),
+      agents: flags.agent?.map((a) => parseAgentId(a)),
       act: flags.watchOnly ? false : undefined,
       vote: flags.watchOnly ? false : undefined,
       onEvent: say,
@@ -251,7 +251,7 @@ export function register(program: Command): void {
     const flags = cmd.optsWithGlobals<GlobalOptions & EnvOptions & { stake?: string }>()
     const env = await resolveEnv(flags)
     if (!env.account) throw new EnvError('Registering needs an account (--keystore or --dev-account).')
-    const stake = flags.stake ? parseEther(flags.stake) : env.deployment.params.verifierMinStake
+    const stake = flags.stake ? parseEthFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
     const { hash } = await registerVerifier(env.client, { stake })
     const info = await getVerifierStake(env.client, env.account.address)
     printResult({ verifier: env.account.address, stake: info.stake, registeredBlock: info.registeredBlock, hash }, flags, (r) =>

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { verifyAction } from '../../verify/index.js'
 import { localAttestationCheck, localReplayer } from '../../verify/replayers.js'
-import { resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { resolveEnv, withEnvOptions, type EnvOptions, parseAgentId } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { manifestSources } from './verifier.js'
 
@@ -30,7 +30,7 @@ export function register(program: Command): void {
         replayer: localReplayer(),
         attestation: localAttestationCheck(),
         manifests: manifestSources(env, flags.manifest),
-        agentId: flags.agent === undefined ? undefined : BigInt(flags.agent),
+        agentId: flags.agent === undefined ? undefined : parseAgentId(flags.agent),
       },
       actionId,
     )
