@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+// The user story, as a person types it: `covenant dev` in one terminal; `covenant deploy`
+// (which serves the agent) in another; a task over HTTP; `covenant trace`, `covenant verify`
+// and `covenant bonds` on the action. Real processes, a real chain, the local DA server.
+const BIN = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url))
+const AGENT = fileURLToPath(new URL('../../examples/agents/moderation/agent.ts', import.meta.url))
+let root: string
+const running: ChildProcess[] = []
+
+type Run = { code: number | null; stdout: string; stderr: string }
+
+/** Starts a long-running command and resolves with its first JSON document on stdout. */
+function start(args: string[]): Promise<{ child: ChildProcess; json: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [BIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '', COVENANT_PASSWORD: '' } })
+  running.push(child)
+  let out = ''
+  let err = ''
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const end = out.lastIndexOf('}\n')
+      if (end < 0) return
+      try {
+        resolve({ child, json: JSON.parse(out.slice(out.indexOf('{'), end + 1)) as Record<string, unknown> })
+      } catch {
+        // more to come
+      }
+    })
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+    child.once('exit', (code) => reject(new Error(`covenant ${args[0]} exited with ${code}: ${err.slice(-2000)}`)))
+  })
+}
+
+function run(args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '' } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code))
+    child.kill('SIGTERM')
+  })
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'covenant-cli-flow-'))
+})
+afterAll(async () => {
+  for (const c of running.reverse()) await stop(c)
+  rmSync(root, { recursive: true, force: true })
+})
+
+describe('covenant dev → deploy → task → trace → verify', () => {
+  it('serves an agent anyone can trace and verify from the command line', async () => {
+    const dev = await start(['dev', '--no-inference', '--data-dir', root])
+    expect(dev.json).toMatchObject({ rpcUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })
+
+    const deployed = await start(['deploy', AGENT, '--data-dir', root, '--port', '0'])
+    expect(deployed.json).toMatchObject({ outcome: 'registered', name: 'moderation' })
+    const served = await new Promise<{ url: string }>((resolve) => {
+      let out = ''
+      deployed.child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString()
+        const m = /"url": "(http:\/\/[^"]+)"/.exec(out)
+        if (m) resolve({ url: m[1]! })
+      })
+    })
+
+    const post = await fetch(`${served.url}/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ agent: 'moderation', task: { postId: 'p-1', text: 'Win a free iPhone now, just send your bank password' } }),
+    })
+    expect(post.status).toBe(202)
+    const { taskId } = (await post.json()) as { taskId: string }
+    let task: { status: string; committed?: boolean; commitments: unknown[] } | undefined
+    for (let i = 0; i < 300; i++) {
+      task = (await (await fetch(`${served.url}/tasks/${taskId}`)).json()) as typeof task
+      if (task?.status === 'completed' && task.commitments.length > 0 && task.committed !== false) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(task?.status).toBe('completed')
+
+    const traced = await run(['trace', taskId, '--json', '--data-dir', root])
+    expect(traced.code, traced.stderr).toBe(0)
+    const trace = JSON.parse(traced.stdout) as { steps: Array<{ kind: string }>; batches: Array<{ status: string }> }
+    expect(trace.steps.map((s) => s.kind)).toEqual(['input', 'inference', 'tool', 'output'])
+    expect(trace.batches.every((b) => b.status === 'ok')).toBe(true)
+
+    const verified = await run(['verify', taskId, '--json', '--data-dir', root])
+    expect(verified.code, verified.stderr).toBe(0)
+    expect(JSON.parse(verified.stdout)).toMatchObject({ verdict: 'honest' })
+
+    const bonds = await run(['bonds', String(taskId.split('-')[0]), '--json', '--data-dir', root])
+    expect(bonds.code, bonds.stderr).toBe(0)
+    expect(bonds.stdout).toContain('2000000000000000000')
+
+    const bad = await run(['trace', 'not-an-action', '--data-dir', root])
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toMatch(/action id/i)
+    expect(bad.stderr).not.toMatch(/\n\s+at /) // a message, not a stack trace
+
+    expect(await stop(deployed.child)).toBe(0) // drains and exits cleanly on SIGTERM
+  })
+})
