@@ -19,6 +19,7 @@ import {
   type TransactionReceipt,
   type Transport,
 } from 'viem'
+import { BaseError as CovenantBaseError } from '../errors/base.js'
 import type { TraceWal } from '../trace/wal.js'
 import type { WalletStep } from '../trace/schemas.js'
 import {
@@ -31,6 +32,7 @@ import {
   UntracedTransactionError,
   WalletBroadcastError,
   WalletConfigError,
+  WalletRpcAnswerError,
   WalletRpcError,
 } from './errors.js'
 import { Outbox } from './outbox.js'
@@ -442,8 +444,26 @@ export class AgentWallet {
   }
 
   async #nextNonce(): Promise<number> {
-    const pending = await rpc(this.#url, 'pending nonce', () => this.#client.getTransactionCount({ address: this.address, blockTag: 'pending' }))
+    const pending = await this.#nonceAt('pending')
     return Math.max(pending, this.#lastNonce + 1)
+  }
+
+  /**
+   * The account's nonce as the node states it. Read raw, as the balance is: viem would turn
+   * garbage such as `[]`, `true` or a JSON number into a value, and a nonce goes into the
+   * wallet step.
+   */
+  async #nonceAt(blockTag: 'pending' | 'latest'): Promise<number> {
+    return Number(await this.#quantity('eth_getTransactionCount', `${blockTag} nonce`, 13, blockTag))
+  }
+
+  /** An account quantity (`eth_getTransactionCount`, `eth_getBalance`): a 0x-hex string of at most `maxDigits` digits, else {@link WalletRpcAnswerError}. */
+  async #quantity(method: 'eth_getTransactionCount' | 'eth_getBalance', action: string, maxDigits: number, blockTag: 'pending' | 'latest' = 'pending'): Promise<bigint> {
+    const raw: unknown = await rpc(this.#url, action, () => this.#client.request({ method, params: [this.address, blockTag] }))
+    if (typeof raw !== 'string' || !new RegExp(`^0x[0-9a-fA-F]{1,${maxDigits}}$`).test(raw)) {
+      throw new WalletRpcAnswerError({ url: this.#url, action, cause: new Error(`${method} returned ${JSON.stringify(raw)?.slice(0, 80)}`) })
+    }
+    return BigInt(raw)
   }
 
   async #prepare(tx: { to: Address; value: bigint; data: Hex }, nonce: number): Promise<Prepared> {
@@ -469,7 +489,7 @@ export class AgentWallet {
     }
     // A transaction the node would refuse for lack of funds must be caught here: once its
     // step is written it is authorised, and an unsendable one would hold up every later nonce.
-    const balance = await rpc(this.#url, 'balance', () => this.#client.getBalance({ address: this.address, blockTag: 'pending' }))
+    const balance = await this.#quantity('eth_getBalance', 'balance', 64)
     const needed = tx.value + gas * maxFeePerGas
     if (balance < needed) {
       throw new TransactionPreparationError({
@@ -625,7 +645,7 @@ export class AgentWallet {
       this.#needsRecovery = false
       return report
     }
-    const chainNonce = await rpc(this.#url, 'latest nonce', () => this.#client.getTransactionCount({ address: this.address, blockTag: 'latest' }))
+    const chainNonce = await this.#nonceAt('latest')
     const sent: { entry: OutboxEntry; item: RecoveryEntry }[] = []
     for (const k of open.sort((a, b) => a.step.nonce - b.step.nonce)) {
       const { step } = k
@@ -778,12 +798,17 @@ function isTransportError(err: unknown): boolean {
   )
 }
 
-/** A read the wallet needs before anything is written: transport failures become WalletRpcError. */
+/**
+ * A read the wallet needs before anything is written: transport failures become
+ * WalletRpcError; an answer viem cannot even turn into a value (a bare TypeError, e.g. a
+ * balance of null) becomes WalletRpcAnswerError.
+ */
 async function rpc<T>(url: string, action: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (cause) {
     if (isTransportError(cause)) throw new WalletRpcError({ url, action, cause })
+    if (!(cause instanceof ViemBaseError) && !(cause instanceof CovenantBaseError)) throw new WalletRpcAnswerError({ url, action, cause })
     throw cause
   }
 }

@@ -279,6 +279,21 @@ export class WalletRpcError extends BaseError {
 }
 
 /**
+ * The node answered, but with something that is not what the method returns (a balance of
+ * null, a nonce that is not a number). Nothing was written to the trace and nothing was signed.
+ */
+export class WalletRpcAnswerError extends BaseError {
+  override name = 'WalletRpcAnswerError' as const
+  constructor(p: { url: string; action: string; cause: unknown }) {
+    super(`The chain at ${p.url} gave an answer that makes no sense (${p.action}).`, {
+      metaMessages: ['Nothing was written to the trace and nothing was signed.', 'Check that --rpc points at an Ethereum JSON-RPC node.'],
+      cause: p.cause,
+      docsPath: 'src/wallet/README.md#sending-one-transaction',
+    })
+  }
+}
+
+/**
  * The node refused to prepare the transaction (it would revert, the account lacks funds,
  * fees cannot be estimated). Nothing was written to the trace and nothing was signed.
  */

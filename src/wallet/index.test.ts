@@ -23,6 +23,7 @@ test('public exports', () => {
       "UntracedTransactionError",
       "WalletBroadcastError",
       "WalletConfigError",
+      "WalletRpcAnswerError",
       "WalletRpcError",
       "addressSchema",
       "createAgentWallet",

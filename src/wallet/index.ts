@@ -64,6 +64,7 @@ export {
   UntracedTransactionError,
   WalletBroadcastError,
   WalletConfigError,
+  WalletRpcAnswerError,
   WalletRpcError,
 } from './errors.js'
 export type { CapabilityRule, PolicyRule, RuleAttempt, RuleLimit } from './errors.js'
