@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import { expect, test } from 'vitest'
 
-const RUNS = Number(process.env.FAULT_FORGE_RUNS ?? 256)
+const RUNS = Number(process.env.FAULT_FORGE_RUNS ?? 512)
 const DEPTH = Number(process.env.FAULT_FORGE_DEPTH ?? 128)
 
 test(`forge invariant campaigns at ${RUNS} runs × ${DEPTH} depth`, async () => {
