@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import { startInferenceServer } from '../src/inference/server.js'
 import { startService, type Service } from '../src/service/service.js'
-import { startLocalStack, type LocalStack } from '../src/service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../src/service/stack.js'
 import { VENDORS } from '../examples/agents/treasury/agent.js'
 import { deleteRedisPrefix, deployFixtureAgents, REDIS_URL, spawnWorker, type FixtureAgentName, type WorkerProcess } from '../test/fixtures/serviceStack.js'
 
@@ -186,11 +186,7 @@ async function main() {
   const deployed = await deployFixtureAgents(stack, names)
   service = await startService({
     agents: deployed,
-    deployment: stack.deployment,
-    client: stack.client,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir,
+    ...onStack(stack),
     redisUrl: REDIS_URL,
     prefix: PREFIX,
     worker: false,

@@ -1,6 +1,6 @@
 // Agents as verifiable services: the local stack, deploying agents, the HTTP API and its
 // workers. Sits on top of every other room.
-export { startLocalStack, type LocalStack, type StartLocalStackOptions, type InferenceServerHandle, type InferenceStarter } from './stack.js'
+export { startLocalStack, onStack, type LocalStack, type StartLocalStackOptions, type InferenceServerHandle, type InferenceStarter } from './stack.js'
 export { deployAgent, openAgentKey, DEV_FUNDING, type DeployAgentParameters, type DeployAgentReturnType } from './deployAgent.js'
 export { loadAgentFile } from './agentFile.js'
 export { agentRecordSchema, listAgentRecords, readAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'

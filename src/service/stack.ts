@@ -120,3 +120,8 @@ export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<L
     throw err
   }
 }
+
+/** What a service needs from a running stack: `startService({ ...onStack(stack), agents, … })`. */
+export function onStack(stack: LocalStack): Pick<LocalStack, 'deployment' | 'client' | 'rpcUrl' | 'da' | 'dataDir'> {
+  return { deployment: stack.deployment, client: stack.client, rpcUrl: stack.rpcUrl, da: stack.da, dataDir: stack.dataDir }
+}

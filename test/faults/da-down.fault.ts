@@ -23,7 +23,7 @@ import { RetryLaterCovenantError } from '../../src/errors/base.js'
 import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
 import { inferenceClients } from '../../src/service/inference.js'
 import { startService, type Service } from '../../src/service/service.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../../src/service/stack.js'
 import type { DeployedAgent } from '../../src/service/worker.js'
 import type { WalletStep } from '../../src/trace/schemas.js'
 import { getTask, postTask, type TaskView } from '../fixtures/serviceStack.js'
@@ -56,12 +56,9 @@ beforeAll(async () => {
   deployed = { agent, record }
   service = await startService({
     agents: [deployed],
-    deployment: stack.deployment,
-    client: stack.client,
-    rpcUrl: stack.rpcUrl,
+    ...onStack(stack),
     // few retries: a committer tick gives up on a dead DA within a second or two
     da: new EigenDAProxyClient({ url: `http://127.0.0.1:${daPort}`, retries: 1, backoffMs: 100, putTimeoutMs: 5_000 }),
-    dataDir,
     port: 0,
     password: PASSWORD,
     inference: inferenceClients({}),

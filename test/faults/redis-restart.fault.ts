@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { RetryLaterCovenantError } from '../../src/errors/base.js'
 import { startService, type Service } from '../../src/service/service.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../../src/service/stack.js'
 import type { DeployedAgent } from '../../src/service/worker.js'
 import { createJobQueue } from '../../src/verify/queue.js'
 import { PAYEE } from '../fixtures/serviceAgents.js'
@@ -50,11 +50,7 @@ beforeAll(async () => {
   agents = new Map(deployed.map((d) => [d.agent.name, d]))
   service = await startService({
     agents: deployed,
-    deployment: stack.deployment,
-    client: stack.client,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir,
+    ...onStack(stack),
     redisUrl: redis.url,
     prefix: PREFIX,
     worker: false,

@@ -10,7 +10,7 @@ import { startInferenceServer } from '../../src/inference/server.js'
 import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
 import { inferenceClients } from '../../src/service/inference.js'
 import { startService, type Service } from '../../src/service/service.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../../src/service/stack.js'
 import type { DeployedAgent } from '../../src/service/worker.js'
 import { disputeAction } from '../../src/verify/dispute.js'
 import { daManifestSource } from '../../src/verify/manifest.js'
@@ -63,11 +63,7 @@ beforeAll(async () => {
   }
   service = await startService({
     agents: deployed,
-    deployment: stack.deployment,
-    client: stack.client,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir,
+    ...onStack(stack),
     port: 0,
     password: PASSWORD,
     inference: inferenceClients({ inferenceUrl: stack.inference!.url }),

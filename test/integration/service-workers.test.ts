@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startService, type Service } from '../../src/service/service.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../../src/service/stack.js'
 import type { DeployedAgent } from '../../src/service/worker.js'
 import { readWalFile, walPaths } from '../../src/trace/wal.js'
 import type { Step } from '../../src/trace/schemas.js'
@@ -50,11 +50,7 @@ beforeAll(async () => {
   agents = new Map(deployed.map((d) => [d.agent.name, d]))
   service = await startService({
     agents: deployed,
-    deployment: stack.deployment,
-    client: stack.client,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir,
+    ...onStack(stack),
     redisUrl: REDIS_URL,
     prefix: PREFIX,
     worker: false,

@@ -6,7 +6,7 @@ import { withAccount } from '../../src/bonds/client.js'
 import { createModerationClassifier } from '../../src/inference/moderation.js'
 import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
 import { startService, type Service } from '../../src/service/service.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../../src/service/stack.js'
 import moderation from '../../examples/agents/moderation/agent.js'
 
 const PASSWORD = 'test-password'
@@ -22,11 +22,7 @@ beforeAll(async () => {
   const classifier = await createModerationClassifier()
   service = await startService({
     agents: [{ agent: moderation, record }],
-    deployment: stack.deployment,
-    client: stack.client,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir,
+    ...onStack(stack),
     port: 0,
     password: PASSWORD,
     inference: { chat: () => undefined, onnx: async () => classifier },

@@ -12,7 +12,7 @@ import { deployAgent, DEV_FUNDING } from '../../service/deployAgent.js'
 import { inferenceClients } from '../../service/inference.js'
 import { localReplayer } from '../../verify/replayers.js'
 import { startService, type Service } from '../../service/service.js'
-import { startLocalStack, type LocalStack } from '../../service/stack.js'
+import { startLocalStack, type LocalStack, onStack } from '../../service/stack.js'
 import type { DeployedAgent } from '../../service/worker.js'
 import { jsonlHeaderSource } from '../../verify/headers.js'
 import { daManifestSource } from '../../verify/manifest.js'
@@ -143,11 +143,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
     say('[4/6] the service: HTTP API + worker; the treasury operator is DISHONEST (policy check off, inference records forged)')
     const service = await startService({
       agents: deployed,
-      deployment: stack.deployment,
-      client: stack.client,
-      rpcUrl: stack.rpcUrl,
-      da: stack.da,
-      dataDir,
+      ...onStack(stack),
       port: 0,
       password: DEV_PASSWORD,
       inference: inferenceClients({ inferenceUrl: stack.inference?.url }),
