@@ -4,8 +4,6 @@ import { createChatModel } from '../inference/openaiBackend.js'
 import { createModerationClassifier } from '../inference/moderation.js'
 import { createOnnxBackend } from '../inference/onnxBackend.js'
 import { ServiceConfigError } from './errors.js'
-import type { Replayer } from '../verify/inference.js'
-import { localReplayer as verifyLocalReplayer } from '../verify/replayers.js'
 
 /**
  * The inference clients a service gives its agents: a recording LangChain chat model for
@@ -33,6 +31,3 @@ export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
     },
   }
 }
-
-/** Replays records on this machine with src/inference (the shipped models, found by digest). */
-export const localReplayer: Replayer = verifyLocalReplayer()
