@@ -182,6 +182,8 @@ export class AgentHost {
       if (backlog) return Promise.reject(backlog)
       // an agent that acts on chain first checks it can reach its node: refused before
       // anything is written, the task waits instead of recording a failed payment
+      // the action's steps all come after this index: a failure reads only that tail
+      const from = this.wal.head.nextIndex
       running = (this.wallet ? this.#checkChain() : Promise.resolve())
         .then(() => this.runtime.run(task, { actionId }))
         .then(
@@ -192,7 +194,7 @@ export class AgentHost {
           async (err: unknown) => {
             // The runtime closes a failed action with a failed output step before it throws;
             // from then on the action id is spent, whatever the error was.
-            const a = await this.action(actionId).catch(() => undefined)
+            const a = await this.action(actionId, from).catch(() => undefined)
             if (a?.done) this.#ended.set(actionId, endedError(a, err))
             throw err
           },
@@ -235,9 +237,9 @@ export class AgentHost {
     return this.#ended.get(actionId)
   }
 
-  /** The steps of one action, from the WAL. */
-  async action(actionId: string): Promise<ActionRecord> {
-    const { steps } = await this.wal.readAll()
+  /** The steps of one action, from the WAL (read from step `fromIndex` on, when known). */
+  async action(actionId: string, fromIndex = 0): Promise<ActionRecord> {
+    const { steps } = await this.wal.readFrom(fromIndex)
     return summarize(actionId, steps.filter((s) => s.actionId === actionId))
   }
 
