@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import pino from 'pino'
 import { getAddress, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,15 +15,17 @@ import type { DeployedAgent } from '../../src/service/worker.js'
 import { disputeAction } from '../../src/verify/dispute.js'
 import { daManifestSource } from '../../src/verify/manifest.js'
 import { localReplayer } from '../../src/verify/replayers.js'
+import { launchBrowser } from '../fixtures/browser.js'
 import moderation from '../../examples/agents/moderation/agent.js'
 import treasury from '../../examples/agents/treasury/agent.js'
 
-// The explorer page in Debian's headless Chromium, against a live service: the example
-// moderation agent (honest) and the example treasury agent run by a dishonest operator
-// (policy check off), with the inference container. The page lists the agents with their
-// bond, submits a task through its form and follows it over server-sent events, shows an
-// action's decoded trace steps with their verification status, and the dispute and slash
-// once a challenger proves the treasury's policy breach.
+// The explorer page in headless Chromium (Debian's where installed, else the npm
+// package's: test/fixtures/browser.ts), against a live service: the example moderation
+// agent (honest) and the example treasury agent run by a dishonest operator (policy check
+// off), with the inference container. The page lists the agents with their bond, submits
+// a task through its form and follows it over server-sent events, shows an action's
+// decoded trace steps with their verification status, and the dispute and slash once a
+// challenger proves the treasury's policy breach.
 const PASSWORD = 'test-password'
 const ATTACKER = getAddress('0x000000000000000000000000000000000bad1dea')
 
@@ -73,10 +75,7 @@ beforeAll(async () => {
     unsafe: { treasury: { skipPolicyCheck: true } },
     logger: pino({ level: 'silent' }),
   })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  })
+  ;({ browser } = await launchBrowser())
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
   page.on('request', (r) => requests.push(new URL(r.url()).pathname))
   page.on('response', (r) => {

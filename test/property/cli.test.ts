@@ -8,7 +8,7 @@
  * working directory and the data dir stay as they were.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import fc from 'fast-check'
@@ -54,7 +54,7 @@ afterAll(() => {
 })
 
 function mkdirp(d: string) {
-  spawnSync('mkdir', ['-p', d])
+  mkdirSync(d, { recursive: true })
 }
 function tree(d: string): string[] {
   const out: string[] = []
