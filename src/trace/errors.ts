@@ -119,15 +119,18 @@ export class WalCorruptedError extends UnrecoverableCovenantError {
 export class WalLockedError extends BaseError {
   override name = 'WalLockedError' as const
   readonly path: string
-  constructor({ path, pid }: { path: string; pid: number }) {
-    super(`The trace WAL ${path} is locked by process ${pid}.`, {
+  /** The pid the holder recorded in the lock file (null when unreadable). */
+  readonly pid: number | null
+  constructor({ path, pid }: { path: string; pid: number | null }) {
+    super(`The trace WAL ${path} is locked by ${pid === null ? 'another process' : `process ${pid}`}.`, {
       metaMessages: [
         'Only one writer may append to an agent\'s WAL. Close the other handle (wal.close()) or stop that process.',
-        'A lock left by a process that no longer runs is taken over automatically.',
+        'The lock is a kernel lock: it is released the moment its holder exits or is killed, so there is nothing stale to remove.',
       ],
       docsPath: 'src/trace/README.md#write-ahead-log',
     })
     this.path = path
+    this.pid = pid
   }
 }
 

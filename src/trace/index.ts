@@ -56,6 +56,7 @@ export {
 export type { MerkleTree } from './merkle.js'
 export { MAX_BATCH_BYTES, batchRoot, decodeBatch, encodeBatch, splitIntoBatches } from './batch.js'
 export type { DecodeBatchOptions, EncodeBatchOptions } from './batch.js'
+export { ProcessLock } from './processLock.js'
 export {
   MAX_WAL_RECORD_BYTES,
   TraceWal,

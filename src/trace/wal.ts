@@ -15,6 +15,7 @@ import {
   type WalTornTail,
 } from './errors.js'
 import { stepLeaf } from './leaf.js'
+import { ProcessLock } from './processLock.js'
 import {
   bytes32Schema,
   hexBytesSchema,
@@ -235,37 +236,11 @@ async function syncDir(dir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // lock
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-async function acquireLock(path: string): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(path, 'wx', 0o600)
-      try {
-        await fh.writeFile(`${process.pid}\n`)
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      return
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    const text = await readFile(path, 'utf8').catch(() => '')
-    const pid = /^\d+\n$/.test(text) ? Number(text.trim()) : Number.NaN
-    // A lock of this process is held by another handle; a live other process holds its own.
-    if (pid === process.pid || (Number.isSafeInteger(pid) && alive(pid))) throw new WalLockedError({ path, pid })
-    // Left by a process that died (or died while writing the lock): take it over.
-    await unlink(path).catch(() => {})
-  }
-  throw new WalLockedError({ path, pid: Number.NaN })
+/** Takes the agent's WAL lock (a kernel lock: see ProcessLock) or throws WalLockedError. */
+async function acquireLock(path: string): Promise<ProcessLock> {
+  const r = await ProcessLock.tryAcquire(path)
+  if ('heldBy' in r) throw new WalLockedError({ path, pid: r.heldBy })
+  return r.lock
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,6 +280,7 @@ export class TraceWal {
   /** The torn tail `open()` cut off, if there was one. */
   readonly recovered: WalTornTail | null
   #fh: FileHandle | null
+  #lock: ProcessLock
   #size: number
   #head: ChainHead
   #failure: unknown = null
@@ -314,9 +290,10 @@ export class TraceWal {
   #offsets: number[]
   #leaves: Hex[]
 
-  private constructor(agentId: string, paths: WalPaths, fh: FileHandle, scan: WalScan, onWarning: TraceWalOptions['onWarning']) {
+  private constructor(agentId: string, paths: WalPaths, lock: ProcessLock, fh: FileHandle, scan: WalScan, onWarning: TraceWalOptions['onWarning']) {
     this.agentId = agentId
     this.paths = paths
+    this.#lock = lock
     this.#fh = fh
     this.#size = scan.end
     this.#head = scan.head
@@ -333,7 +310,7 @@ export class TraceWal {
   static async open(options: TraceWalOptions): Promise<TraceWal> {
     const paths = walPaths(options.dir, options.agentId)
     await mkdir(options.dir, { recursive: true })
-    await acquireLock(paths.lock)
+    const lock = await acquireLock(paths.lock)
     try {
       let fh: FileHandle
       try {
@@ -346,13 +323,13 @@ export class TraceWal {
       try {
         const scan = await recover(fh, paths.log, options.agentId)
         if (scan.torn) options.onWarning?.(scan.torn)
-        return new TraceWal(options.agentId, paths, fh, scan, options.onWarning)
+        return new TraceWal(options.agentId, paths, lock, fh, scan, options.onWarning)
       } catch (err) {
         await fh.close()
         throw err
       }
     } catch (err) {
-      await unlink(paths.lock).catch(() => {})
+      await lock.release().catch(() => {})
       throw err
     }
   }
@@ -507,9 +484,12 @@ export class TraceWal {
     const fh = this.#fh
     if (!fh) return
     this.#fh = null
-    if (!this.#failure) await fh.datasync().catch(() => {})
-    await fh.close()
-    await unlink(this.paths.lock).catch(() => {})
+    try {
+      if (!this.#failure) await fh.datasync().catch(() => {})
+      await fh.close()
+    } finally {
+      await this.#lock.release()
+    }
   }
 
   #open(): FileHandle {

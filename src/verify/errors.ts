@@ -27,8 +27,8 @@ export class VerifierStateError extends UnrecoverableCovenantError {
 /** Another verifier process holds the data dir. */
 export class VerifierLockedError extends BaseError {
   override name = 'VerifierLockedError' as const
-  constructor({ path, pid }: { path: string; pid: number }) {
-    super(`The verifier data dir is in use (lock ${path}${Number.isNaN(pid) ? '' : ` held by process ${pid}`}).`, {
+  constructor({ path, pid }: { path: string; pid: number | null }) {
+    super(`The verifier data dir is in use (lock ${path}${pid === null ? '' : ` held by process ${pid}`}).`, {
       metaMessages: ['Stop the other verifier, or give this one its own --data-dir.'],
     })
   }

@@ -1,8 +1,8 @@
-import { mkdir, open, readFile, unlink } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { Address } from 'viem'
-import { writeFileAtomic } from '../trace/index.js'
+import { ProcessLock, writeFileAtomic } from '../trace/index.js'
 import { VerifierLockedError, VerifierStateError } from './errors.js'
 import { verifierStateSchema, type VerifierState } from './schemas.js'
 
@@ -10,13 +10,13 @@ import { verifierStateSchema, type VerifierState } from './schemas.js'
  * The verifier's data dir: `verifier-state.json` (cursor, recent block hashes, pending
  * checks, the disputes it follows and the verdicts it signed), replaced atomically after
  * every processed range so a restart resumes exactly where the last save left off, and a
- * `verifier.lock` holding the pid of the one process that may use the dir.
+ * `verifier.lock`, the kernel lock of the one process that may use the dir (ProcessLock).
  */
 export class VerifierStateStore {
   readonly dir: string
   readonly path: string
   readonly lockPath: string
-  #locked = false
+  #lock: ProcessLock | null = null
 
   constructor(dir: string) {
     this.dir = dir
@@ -40,35 +40,18 @@ export class VerifierStateStore {
     }
   }
 
-  /** Takes the lock; a lock left by a dead process is taken over. */
+  /** Takes the lock (a kernel lock, released when its holder exits or is killed). */
   async lock(): Promise<void> {
-    await mkdir(this.dir, { recursive: true })
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fh = await open(this.lockPath, 'wx', 0o600)
-        try {
-          await fh.writeFile(`${process.pid}\n`)
-          await fh.sync()
-        } finally {
-          await fh.close()
-        }
-        this.#locked = true
-        return
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      const text = await readFile(this.lockPath, 'utf8').catch(() => '')
-      const pid = /^\d+\n$/.test(text) ? Number(text.trim()) : Number.NaN
-      if (pid === process.pid || (Number.isSafeInteger(pid) && alive(pid))) throw new VerifierLockedError({ path: this.lockPath, pid })
-      await unlink(this.lockPath).catch(() => {})
-    }
-    throw new VerifierLockedError({ path: this.lockPath, pid: Number.NaN })
+    if (this.#lock?.held) return
+    const r = await ProcessLock.tryAcquire(this.lockPath)
+    if ('heldBy' in r) throw new VerifierLockedError({ path: this.lockPath, pid: r.heldBy })
+    this.#lock = r.lock
   }
 
   async unlock(): Promise<void> {
-    if (!this.#locked) return
-    this.#locked = false
-    await unlink(this.lockPath).catch(() => {})
+    const lock = this.#lock
+    this.#lock = null
+    await lock?.release()
   }
 
   /**
@@ -113,11 +96,3 @@ export class VerifierStateStore {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
