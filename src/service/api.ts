@@ -12,6 +12,7 @@ import { parseCanonical } from '../trace/canonical.js'
 import type { JobQueue } from '../verify/queue.js'
 import type { JsonValue } from '../trace/schemas.js'
 import { explorerHtml } from './explorer.js'
+import { serviceHealth, type ServiceHealth } from './health.js'
 import type { TaskJobData, TaskJobResult } from './worker.js'
 import type { AgentRecord } from './agentRecord.js'
 import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
@@ -40,6 +41,8 @@ export type ServiceAppOptions = {
   verifyAction?: ((actionId: string) => Promise<unknown>) | undefined
   /** Operator-signed batch headers of an agent (the committer's headers file). */
   signedHeaders?: ((agentId: string) => Promise<unknown[]>) | undefined
+  /** What this process does with each agent (see serviceHealth); without it every agent is `remote`. */
+  health?: (() => ServiceHealth) | undefined
 }
 
 type ErrorBody = { error: { code: string; message: string; issues?: string[] } }
@@ -62,6 +65,7 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
  *   GET  /agents/:id/headers  operator-signed batch headers (receipts for equivocation checks)
  *   GET  /actions/:id         the action's steps from DA, checked against the chain, with a verdict
  *   GET  /disputes            every dispute and slash
+ *   GET  /health              per agent: hosted (commit lag), standby or quarantined; 503 unless all is well
  *   GET  /                    the explorer page
  */
 export function createServiceApp(o: ServiceAppOptions): Hono {
@@ -78,7 +82,10 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   })
   app.notFound((c) => fail(c, 404, 'not_found', `No route ${c.req.method} ${c.req.path}.`))
 
-  app.get('/health', (c) => c.json({ ok: true, agents: o.agents.length }))
+  app.get('/health', (c) => {
+    const h = o.health?.() ?? serviceHealth(o.agents, undefined)
+    return c.json(h, h.status === 'ok' ? 200 : 503)
+  })
   app.get('/', (c) => c.html(explorerHtml()))
 
   app.post(

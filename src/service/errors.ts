@@ -105,3 +105,49 @@ export class ChainUnavailableError extends RetryLaterCovenantError {
     this.rpcUrl = p.rpcUrl
   }
 }
+
+/**
+ * Every agent given to a worker process was quarantined at start-up (its WAL is damaged,
+ * its keystore does not open, its model does not load…): the process has nothing to host
+ * or stand by for, so it stops — with a non-zero exit — instead of idling where no
+ * supervisor would notice.
+ */
+export class NoAgentHostedError extends BaseError {
+  override name = 'NoAgentHostedError' as const
+  readonly quarantined: ReadonlyArray<{ agentId: string; name: string; error: Error }>
+  constructor(quarantined: ReadonlyArray<{ agentId: string; name: string; error: Error }>) {
+    const n = quarantined.length
+    super(`No agent can be hosted: ${n === 1 ? 'the agent' : `all ${n} agents`} of this process failed to open, so it stops.`, {
+      metaMessages: [
+        ...quarantined.map((q) => `${q.name} (#${q.agentId}): ${firstLine(q.error)}`),
+        'Fix what each error names, then start again: a damaged WAL is kept as it is (copy it, restore it from a backup or from the committed batches on DA; never delete it), a keystore needs the right COVENANT_PASSWORD.',
+        'Agents that open can be served alone meanwhile: name them (`covenant serve <agent>…`).',
+      ],
+      ...(n === 1 ? { cause: quarantined[0]!.error } : {}),
+    })
+    this.quarantined = quarantined
+  }
+}
+
+/** The service's HTTP port is taken: nothing was started, every lock is released. */
+export class PortInUseError extends BaseError {
+  override name = 'PortInUseError' as const
+  readonly port: number
+  readonly host: string
+  constructor(p: { port: number; host: string; cause?: unknown }) {
+    super(`Port ${p.port} is in use on ${p.host}: the service cannot listen there.`, {
+      metaMessages: ['Pass --port 0 (any free port) or another port, or stop the process listening on it.'],
+      details: 'EADDRINUSE',
+      ...(p.cause === undefined ? {} : { cause: p.cause }),
+    })
+    this.port = p.port
+    this.host = p.host
+  }
+}
+
+/** `Name: first line of the message`, for one-line reports (logs, /health). */
+export function firstLine(err: unknown): string {
+  const e = err as { name?: unknown; shortMessage?: unknown; message?: unknown } | null | undefined
+  const text = String(e?.shortMessage ?? e?.message ?? err).split('\n')[0] ?? ''
+  return `${typeof e?.name === 'string' ? e.name : 'Error'}: ${text}`
+}

@@ -13,7 +13,8 @@ import type { JobQueue } from '../verify/queue.js'
 import { createServiceApp } from './api.js'
 import { createTaskStore, type TaskStore } from './taskStore.js'
 import { startServiceWorker, taskQueue, type DeployedAgent, type ServiceWorker, type StartServiceWorkerOptions, type TaskJobData, type TaskJobResult } from './worker.js'
-import { ServiceConfigError } from './errors.js'
+import { PortInUseError, ServiceConfigError } from './errors.js'
+import { serviceHealth } from './health.js'
 
 export type StartServiceOptions = {
   agents: readonly DeployedAgent[]
@@ -54,44 +55,36 @@ export type Service = {
   close(): Promise<void>
 }
 
-/** Deploys nothing: serves already-deployed agents over HTTP, with a worker in-process unless told otherwise. */
+/**
+ * Deploys nothing: serves already-deployed agents over HTTP, with a worker in-process unless
+ * told otherwise. It listens first, so a busy port fails ({@link PortInUseError}) before any
+ * agent's WAL is opened; a worker that cannot host any agent (NoAgentHostedError) stops the
+ * server again. Either way every connection and lock is released before this rejects.
+ */
 export async function startService(o: StartServiceOptions): Promise<Service> {
-  if (!o.redisUrl && o.worker === false) {
+  const inProcess = o.worker ?? true
+  if (!o.redisUrl && !inProcess) {
     throw new ServiceConfigError('Without Redis the task queue lives in this process, so it needs its own worker.', {
       metaMessages: ['Pass --redis <url> to run workers in other processes, or keep the in-process worker.'],
     })
   }
+  if (inProcess && (!o.password || !o.inference)) throw new ServiceConfigError('The in-process worker needs the keystore password and the inference clients.')
   const store = createTaskStore({ redisUrl: o.redisUrl, prefix: o.prefix })
   const queues = new Map(o.agents.map((a) => [a.record.agentId, taskQueue(a.record.agentId, o.redisUrl, o.prefix)] as const))
-  let worker: ServiceWorker | undefined
-  if (o.worker ?? true) {
-    if (!o.password || !o.inference) throw new ServiceConfigError('The in-process worker needs the keystore password and the inference clients.')
-    worker = await startServiceWorker({
-      agents: o.agents,
-      deployment: o.deployment,
-      rpcUrl: o.rpcUrl,
-      da: o.da,
-      dataDir: o.dataDir,
-      password: o.password,
-      store,
-      queues,
-      redisUrl: o.redisUrl,
-      queuePrefix: o.prefix,
-      inference: o.inference,
-      concurrency: o.concurrency,
-      commitIntervalMs: o.commitIntervalMs,
-      unsafe: o.unsafe,
-      logger: o.logger,
-      onEvent: o.onEvent,
-    })
+  const closeQueues = async () => {
+    for (const q of queues.values()) await q.close().catch(() => {})
+    await store.close().catch(() => {})
   }
+  let worker: ServiceWorker | 'starting' | undefined = inProcess ? 'starting' : undefined
+  const records = o.agents.map((a) => a.record)
   const verifyParams = { client: o.client, da: o.da, replayer: o.replayer, manifests: o.manifests }
   const app = createServiceApp({
-    agents: o.agents.map((a) => a.record),
+    agents: records,
     queues,
     store,
     client: o.client,
     da: o.da,
+    health: () => serviceHealth(records, worker),
     async verifyAction(actionId) {
       const [report, found] = await Promise.all([verifyAction(verifyParams, actionId), findAction(verifyParams, actionId)])
       const byIndex = new Map(found.steps.map((s) => [s.step.index, s.step]))
@@ -113,23 +106,61 @@ export async function startService(o: StartServiceOptions): Promise<Service> {
     },
   })
   const host = o.host ?? '127.0.0.1'
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: o.port ?? 8787, hostname: host }, () => resolve(s))
-    s.once('error', reject)
-  })
+  const wanted = o.port ?? 8787
+  let server: ServerType
+  try {
+    server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: wanted, hostname: host }, () => resolve(s))
+      s.once('error', reject)
+    })
+  } catch (err) {
+    await closeQueues()
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError({ port: wanted, host, cause: err })
+    throw err
+  }
+  const stopServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+    })
+  const { password, inference } = o
+  if (inProcess && password && inference) {
+    try {
+      worker = await startServiceWorker({
+        agents: o.agents,
+        deployment: o.deployment,
+        rpcUrl: o.rpcUrl,
+        da: o.da,
+        dataDir: o.dataDir,
+        password,
+        store,
+        queues,
+        redisUrl: o.redisUrl,
+        queuePrefix: o.prefix,
+        inference,
+        concurrency: o.concurrency,
+        commitIntervalMs: o.commitIntervalMs,
+        unsafe: o.unsafe,
+        logger: o.logger,
+        onEvent: o.onEvent,
+      })
+    } catch (err) {
+      await stopServer()
+      await closeQueues()
+      throw err
+    }
+  }
+  const started = typeof worker === 'object' ? worker : undefined
   const { port } = server.address() as AddressInfo
   return {
     url: `http://${host}:${port}`,
     port,
     store,
     queues,
-    worker,
+    worker: started,
     async close() {
-      await worker?.close()
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
-      })
+      await started?.close()
+      await stopServer()
       for (const q of queues.values()) await q.close()
       await store.close()
     },

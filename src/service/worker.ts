@@ -7,10 +7,11 @@ import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
 import { isUnrecoverable, retryAfterMs } from '../errors/base.js'
 import { createJobQueue, type JobQueue, type JobWorker } from '../verify/queue.js'
+import { WalLockedError } from '../trace/errors.js'
 import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
 import { AgentHost, type AgentHostUnsafeOptions } from './agentHost.js'
-import { ActionEndedError } from './errors.js'
+import { ActionEndedError, firstLine, NoAgentHostedError } from './errors.js'
 import { appendEvent, isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
 
 /** What a task job carries (JSON). */
@@ -34,9 +35,14 @@ export function taskQueue(agentId: string, redisUrl: string | undefined, prefix?
     redisUrl,
     attempts: 3,
     prefix,
-    // a worker killed mid-task is noticed within a few seconds, and its task retried
-    lockDurationMs: 10_000,
-    stalledIntervalMs: 5_000,
+    // A job of a killed host is back in the queue within about 6 s (its lock lapses after
+    // 4 s, the next stalled check of a live worker runs within 2 s), about when a stand-by
+    // has taken the agent over. A live host renews its locks every 2 s; if one lapses anyway
+    // (an event loop blocked for 4 s), the job is run again — harmless: only this process
+    // hosts the agent, and AgentHost.run joins a running action id or answers a finished one
+    // from the trace, so nothing runs twice.
+    lockDurationMs: 4_000,
+    stalledIntervalMs: 2_000,
   })
 }
 
@@ -64,21 +70,48 @@ export type StartServiceWorkerOptions = {
   workerId?: string | undefined
 }
 
+/** An agent another process hosts: this one takes it over when that one dies. */
+export type StandingByAgent = { name: string; heldBy: number | null; since: number }
+/** An agent this process does not host: opening it failed with `error`. */
+export type QuarantinedAgent = { name: string; error: Error; at: number }
+
 export type ServiceWorker = {
-  /** Agents this process hosts now (holds their WAL). */
+  /** Agents this process hosts now (holds their WAL), by agent id. */
   hosts(): ReadonlyMap<string, AgentHost>
+  /** Agents whose WAL another process holds, by agent id; tried again every 500 ms. */
+  standingBy(): ReadonlyMap<string, StandingByAgent>
+  /** Agents that failed to open (not for their lock), by agent id: never retried by this process. */
+  quarantined(): ReadonlyMap<string, QuarantinedAgent>
+  /** The last commit failure of a hosted agent; cleared by its next committed batch. */
+  lastCommitError(agentId: string): { error: unknown; at: number } | undefined
   /** Stops taking tasks, lets running ones finish, commits, releases the WALs. */
   close(): Promise<void>
 }
+
+/** How often a stand-by tries an agent's WAL lock: one open and one fcntl when it fails. */
+const STANDBY_RETRY_MS = 500
 
 /**
  * A service worker: for every agent it can host (one process at a time holds an agent's
  * WAL; the others stand by and take over when it dies), it pulls the agent's task queue
  * and runs each task through the agent's runtime. A task is idempotent by its id (the
  * action id): a retried job never sends a transaction twice. A policy refusal is final.
+ *
+ * An agent that fails to open for any reason but its lock (a damaged WAL, a keystore that
+ * does not open, a model that does not load) is quarantined: logged with its cause, not
+ * hosted, not retried, reported by `quarantined()` — and the others are hosted as usual.
+ * When every agent is quarantined at start-up, this closes what it opened and throws
+ * {@link NoAgentHostedError}.
  */
 export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<ServiceWorker> {
   const hosts = new Map<string, AgentHost>()
+  const standingBy = new Map<string, StandingByAgent>()
+  const quarantined = new Map<string, QuarantinedAgent>()
+  const commitErrors = new Map<string, { error: unknown; at: number }>()
+  /** Host attempts under way (close() waits for them). */
+  const attempts = new Set<Promise<unknown>>()
+  /** Inference clients, made once per agent (a stand-by tries again every 500 ms). */
+  const inference = new Map<string, Promise<{ chat: ChatInference | undefined; onnx: OnnxInference | undefined }>>()
   const workers: JobWorker[] = []
   const owned: JobQueue<TaskJobData, TaskJobResult>[] = []
   const say = o.onEvent ?? (() => {})
@@ -98,6 +131,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
   }
 
   function onBatch(agentId: string, b: CommittedBatchInfo): void {
+    commitErrors.delete(agentId)
     const commitment: Commitment = { sequence: b.sequence, root: b.root, daCommitment: b.daCommitment, txHash: b.txHash ?? null, firstIndex: b.firstIndex, stepCount: b.stepCount }
     const recent = recentBatches.get(agentId) ?? []
     recent.push(commitment)
@@ -134,10 +168,41 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     return committed
   }
 
-  async function tryHost(d: DeployedAgent): Promise<boolean> {
+  function quarantine(d: DeployedAgent, err: unknown): void {
     const agentId = d.record.agentId
+    const error = err instanceof Error ? err : new Error(String(err))
+    standingBy.delete(agentId)
+    quarantined.set(agentId, { name: d.agent.name, error, at: Date.now() })
+    o.logger?.error({ err: error, agentId, agent: d.agent.name }, 'agent quarantined: it failed to open and is not hosted')
+    say(`quarantined agent ${d.agent.name} (#${agentId}): not hosted by this process until it restarts — ${firstLine(error)}`)
+  }
+
+  function inferenceFor(d: DeployedAgent) {
+    let p = inference.get(d.record.agentId)
+    if (!p) {
+      p = (async () => ({ chat: o.inference.chat(d.agent), onnx: await o.inference.onnx(d.agent) }))()
+      inference.set(d.record.agentId, p)
+    }
+    return p
+  }
+
+  /** Hosts the agent if its WAL lock is free; stands by if another process holds it; quarantines it on any other failure. */
+  function tryHost(d: DeployedAgent): Promise<'hosted' | 'standby' | 'quarantined'> {
+    const p = openHost(d).catch((err: unknown) => {
+      quarantine(d, err)
+      return 'quarantined' as const
+    })
+    attempts.add(p)
+    void p.finally(() => attempts.delete(p))
+    return p
+  }
+
+  async function openHost(d: DeployedAgent): Promise<'hosted' | 'standby' | 'quarantined'> {
+    const agentId = d.record.agentId
+    let host: AgentHost
     try {
-      const host = await AgentHost.open({
+      const { chat, onnx } = await inferenceFor(d)
+      host = await AgentHost.open({
         agent: d.agent,
         record: d.record,
         deployment: o.deployment,
@@ -145,32 +210,47 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         da: o.da,
         dataDir: o.dataDir,
         password: o.password,
-        chat: o.inference.chat(d.agent),
-        onnx: await o.inference.onnx(d.agent),
+        chat,
+        onnx,
         commitIntervalMs: o.commitIntervalMs,
         onBatch: (b) => onBatch(agentId, b),
-        onCommitError: (err) => o.logger?.error({ err: String(err), agentId }, 'commit failed (will retry)'),
+        onCommitError: (err) => {
+          commitErrors.set(agentId, { error: err, at: Date.now() })
+          o.logger?.error({ err: String(err), agentId }, 'commit failed (will retry)')
+        },
         logger: o.logger,
         unsafe: o.unsafe?.[d.agent.name],
       })
-      if (closing) {
-        await host.close()
-        return true
+    } catch (err) {
+      if (err instanceof WalLockedError) {
+        standingBy.set(agentId, { name: d.agent.name, heldBy: err.pid, since: standingBy.get(agentId)?.since ?? Date.now() })
+        return 'standby'
       }
-      hosts.set(agentId, host)
-      stepOwners.set(agentId, new Map())
+      quarantine(d, err)
+      return 'quarantined'
+    }
+    if (closing) {
+      await host.close().catch(() => {})
+      return 'standby'
+    }
+    try {
       let queue = o.queues?.get(agentId)
       if (!queue) {
         queue = taskQueue(agentId, o.redisUrl, o.queuePrefix)
         owned.push(queue)
       }
+      stepOwners.set(agentId, new Map())
+      hosts.set(agentId, host)
+      standingBy.delete(agentId)
       workers.push(await queue.process((job) => runTask(host, job.data, job.attempt), { concurrency: o.concurrency ?? 1 }))
-      say(`hosting agent ${d.agent.name} (#${agentId})`)
-      return true
     } catch (err) {
-      if ((err as Error).name === 'WalLockedError') return false
-      throw err
+      hosts.delete(agentId)
+      await host.close().catch(() => {})
+      quarantine(d, err)
+      return 'quarantined'
     }
+    say(`hosting agent ${d.agent.name} (#${agentId})`)
+    return 'hosted'
   }
 
   async function runTask(host: AgentHost, data: TaskJobData, attempt: number): Promise<TaskJobResult> {
@@ -218,31 +298,46 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     }
   }
 
+  function standBy(d: DeployedAgent): void {
+    const t = setTimeout(() => {
+      timers.delete(t)
+      if (closing) return
+      void tryHost(d).then((r) => {
+        if (r === 'standby' && !closing) standBy(d)
+      })
+    }, STANDBY_RETRY_MS)
+    timers.add(t)
+  }
+
+  async function close(): Promise<void> {
+    closing = true
+    for (const t of timers) clearTimeout(t)
+    while (attempts.size > 0) await Promise.all([...attempts])
+    for (const w of workers) await w.close()
+    for (const h of hosts.values()) await h.close()
+    // the final flush's commitments reach the task store before this returns
+    while (pending.size > 0) await Promise.all([...pending])
+    for (const q of owned) await q.close()
+  }
+
   for (const d of o.agents) {
-    if (!(await tryHost(d))) {
-      say(`agent ${d.agent.name} (#${d.record.agentId}) is hosted by another worker; standing by`)
-      const retry = () => {
-        const t = setTimeout(async () => {
-          timers.delete(t)
-          if (closing) return
-          if (!(await tryHost(d).catch(() => false))) retry()
-        }, 2_000)
-        timers.add(t)
-      }
-      retry()
+    const r = await tryHost(d)
+    if (r === 'standby') {
+      const pid = standingBy.get(d.record.agentId)?.heldBy
+      say(`agent ${d.agent.name} (#${d.record.agentId}) is hosted by ${pid ? `process ${pid}` : 'another process'}; standing by`)
+      standBy(d)
     }
+  }
+  if (o.agents.length > 0 && hosts.size === 0 && standingBy.size === 0) {
+    await close()
+    throw new NoAgentHostedError([...quarantined].map(([agentId, q]) => ({ agentId, name: q.name, error: q.error })))
   }
 
   return {
     hosts: () => hosts,
-    async close() {
-      closing = true
-      for (const t of timers) clearTimeout(t)
-      for (const w of workers) await w.close()
-      for (const h of hosts.values()) await h.close()
-      // the final flush's commitments reach the task store before this returns
-      while (pending.size > 0) await Promise.all([...pending])
-      for (const q of owned) await q.close()
-    },
+    standingBy: () => standingBy,
+    quarantined: () => quarantined,
+    lastCommitError: (agentId) => commitErrors.get(agentId),
+    close,
   }
 }

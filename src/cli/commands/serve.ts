@@ -55,8 +55,17 @@ export async function serveAgents(env: CovenantEnv, names: readonly string[], fl
     manifests: [daManifestSource(env.da, ({ agentId }) => agents.find((a) => a.record.agentId === agentId.toString())?.record.manifestCommitment as `0x${string}` | undefined)],
     onEvent: progress,
   })
-  printResult({ url: service.url, agents: agents.map((a) => ({ name: a.agent.name, agentId: a.record.agentId })), queue: env.redisUrl ? 'bullmq' : 'in-process' }, flags, (s) =>
-    [`serving ${s.agents.map((a) => `${a.name} (#${a.agentId})`).join(', ')} on ${s.url} (queue: ${s.queue})`, `explorer: ${s.url}/`, 'Ctrl-C drains and stops'].join('\n'),
+  const quarantined = [...(service.worker?.quarantined().values() ?? [])].map((q) => q.name)
+  printResult(
+    { url: service.url, agents: agents.map((a) => ({ name: a.agent.name, agentId: a.record.agentId })), quarantined, queue: env.redisUrl ? 'bullmq' : 'in-process' },
+    flags,
+    (s) =>
+      [
+        `serving ${s.agents.map((a) => `${a.name} (#${a.agentId})`).join(', ')} on ${s.url} (queue: ${s.queue})`,
+        ...(s.quarantined.length ? [`quarantined (not hosted, see above): ${s.quarantined.join(', ')} — GET ${s.url}/health reports it`] : []),
+        `explorer: ${s.url}/`,
+        'Ctrl-C drains and stops',
+      ].join('\n'),
   )
   await untilSignal()
   progress('draining: running tasks finish, steps are committed…')
@@ -92,6 +101,8 @@ export function register(program: Command): void {
     if (!env.redisUrl) throw new EnvError('A separate worker shares tasks through Redis: pass --redis <url> or set REDIS_URL.')
     const agents = await loadDeployedAgents(env.dataDir, { chainId: env.deployment.chainId, agentRegistry: env.deployment.contracts.agentRegistry, names })
     const store = createTaskStore({ redisUrl: env.redisUrl, prefix })
+    // a worker that cannot start has closed what it opened; the store is this command's to
+    // close, so the process exits (code 1) instead of idling on its Redis connection
     const worker = await startServiceWorker({
       agents,
       deployment: env.deployment,
@@ -105,6 +116,9 @@ export function register(program: Command): void {
       inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
       concurrency: positiveInt(options.concurrency, 1, '--concurrency') || 1,
       onEvent: progress,
+    }).catch(async (err: unknown) => {
+      await store.close().catch(() => {})
+      throw err
     })
     progress(`worker ${process.pid} up; Ctrl-C drains and stops`)
     await untilSignal()
