@@ -27,6 +27,7 @@ export const CONTRACTS = [
   'TraceLog',
   'VerifierRegistry',
   'DisputeGame',
+  'AgentAccount',
   'TestToken',
 ] as const
 

@@ -2,18 +2,30 @@
 pragma solidity ^0.8.24;
 
 import {Policy, Breach} from "./CovenantTypes.sol";
+import {AgentAccount, ICallCoverage, IUnbonding} from "./AgentAccount.sol";
+
+/// @dev Where the registry finds TraceLog and BondVault for new accounts (DisputeGame).
+interface IGameWiring {
+    function traceLog() external view returns (ICallCoverage);
+    function vault() external view returns (IUnbonding);
+}
 
 /// @title AgentRegistry
-/// @notice Who an agent is (owner, operator, wallet), what it runs (manifest hash, model
-///         digests) and the policy the chain holds it to. Every change is a new *version*
-///         that becomes active only after the agent's policy delay, and never while a
-///         dispute against the agent is open. Old versions stay readable so a wallet step
-///         is always judged against the version it cites.
+/// @notice Who an agent is (owner, operator, signer key, and the AgentAccount holding its
+///         funds, created here at registration and bound to the agent for life), what it
+///         runs (manifest hash, model digests) and the policy the chain holds it to. Every
+///         change is a new *version* that its owner activates after the agent's policy
+///         delay (at least the challenge window), never while a dispute against the agent
+///         is open. Old versions stay readable so a wallet step is always judged against
+///         the version it cites.
 contract AgentRegistry {
     struct Agent {
         address owner;
         address operator;
+        /// the account's first signer (the operator's session key; see AgentAccount.signer)
         address wallet;
+        /// the AgentAccount holding the agent's funds
+        address account;
         uint64 registeredAt;
         uint64 policyDelay;
         uint32 activeVersion;
@@ -26,6 +38,7 @@ contract AgentRegistry {
     struct Version {
         bytes32 manifestHash;
         uint256 maxValuePerTx;
+        uint256 dailyBudget;
         uint64 challengeWindow;
         uint64 commitDeadline;
         /// earliest time a proposed version may be activated
@@ -62,7 +75,12 @@ contract AgentRegistry {
     mapping(uint256 => mapping(uint32 => mapping(bytes4 => bool))) private _selectorAllowed;
 
     event AgentRegistered(
-        uint256 indexed agentId, address indexed owner, address operator, address wallet, bytes32 manifestHash
+        uint256 indexed agentId,
+        address indexed owner,
+        address operator,
+        address wallet,
+        bytes32 manifestHash,
+        address account
     );
     event UpdateProposed(uint256 indexed agentId, uint32 version, bytes32 manifestHash, uint64 readyAt);
     event UpdateActivated(uint256 indexed agentId, uint32 version);
@@ -84,6 +102,7 @@ contract AgentRegistry {
     error OnlyDeployer();
     error AlreadyWired();
     error NoOpenDispute(uint256 agentId);
+    error NotWired();
 
     constructor(uint64 disputePeriod_, uint64 unbondingDelay_, uint64 minPolicyDelay_) {
         if (unbondingDelay_ <= disputePeriod_) revert WindowTooLong(disputePeriod_, unbondingDelay_);
@@ -112,6 +131,7 @@ contract AgentRegistry {
         uint64 policyDelay
     ) external returns (uint256 agentId) {
         if (operator == address(0) || wallet == address(0)) revert ZeroAddress();
+        if (disputeGame == address(0)) revert NotWired();
         if (policyDelay < minPolicyDelay) revert PolicyDelayTooShort(policyDelay, minPolicyDelay);
         agentId = ++agentCount;
         Agent storage a = _agents[agentId];
@@ -123,9 +143,14 @@ contract AgentRegistry {
         a.activeVersion = 1;
         a.versionCount = 1;
         Version storage v = _writeVersion(agentId, 1, manifestHash, modelDigests, policy);
+        // An update must not take effect while a batch signed under the old version can
+        // still be challenged: the delay is at least the challenge window.
+        if (policyDelay < policy.challengeWindow) revert PolicyDelayTooShort(policyDelay, policy.challengeWindow);
         v.readyAt = uint64(block.timestamp);
         v.activeFrom = uint64(block.timestamp);
-        emit AgentRegistered(agentId, msg.sender, operator, wallet, manifestHash);
+        IGameWiring game = IGameWiring(disputeGame);
+        a.account = address(new AgentAccount{salt: bytes32(agentId)}(agentId, wallet, game.traceLog(), game.vault()));
+        emit AgentRegistered(agentId, msg.sender, operator, wallet, manifestHash, a.account);
         emit UpdateActivated(agentId, 1);
     }
 
@@ -142,14 +167,20 @@ contract AgentRegistry {
         version = ++a.versionCount;
         a.pendingVersion = version;
         Version storage v = _writeVersion(agentId, version, manifestHash, modelDigests, policy);
-        v.readyAt = uint64(block.timestamp) + a.policyDelay;
+        // never before a batch committed under the current version stops being challengeable
+        uint64 delay = a.policyDelay;
+        uint64 currentWindow = _versions[agentId][a.activeVersion].challengeWindow;
+        if (currentWindow > delay) delay = currentWindow;
+        if (policy.challengeWindow > delay) delay = policy.challengeWindow;
+        v.readyAt = uint64(block.timestamp) + delay;
         emit UpdateProposed(agentId, version, manifestHash, v.readyAt);
     }
 
-    /// @notice Anyone may activate a proposed version once its delay has passed and no
-    ///         dispute is open against the agent.
+    /// @notice The owner activates a proposed version once its delay has passed and no
+    ///         dispute is open against the agent. Only the owner: a stranger activating it
+    ///         would switch the version the account enforces under a running service.
     function activateUpdate(uint256 agentId) external {
-        Agent storage a = _agent(agentId);
+        Agent storage a = _ownedAgent(agentId);
         uint32 next = a.pendingVersion;
         if (next == 0) revert NoUpdatePending(agentId);
         if (a.openDisputes != 0) revert DisputeOpen(agentId);
@@ -218,7 +249,33 @@ contract AgentRegistry {
         return Breach.None;
     }
 
+    /// @notice The version in force now and what it says about one call (AgentAccount).
+    ///         Returns the breach instead of reverting, so callers name their own error.
+    function checkCall(uint256 agentId, address to, uint256 value, bytes calldata data)
+        external
+        view
+        returns (uint32 versionNumber, uint256 dailyBudget, uint64 commitDeadline, Breach breach)
+    {
+        versionNumber = _agent(agentId).activeVersion;
+        Version storage v = _versions[agentId][versionNumber];
+        dailyBudget = v.dailyBudget;
+        commitDeadline = v.commitDeadline;
+        if (value > v.maxValuePerTx) breach = Breach.ValueCap;
+        else if (!_targetAllowed[agentId][versionNumber][to]) breach = Breach.TargetNotAllowed;
+        else if (data.length > 0 && (data.length < 4 || !_selectorAllowed[agentId][versionNumber][bytes4(data[:4])])) {
+            breach = Breach.SelectorNotAllowed;
+        }
+    }
+
     // ------------------------------------------------------------------ views
+
+    function ownerOf(uint256 agentId) external view returns (address) {
+        return _agent(agentId).owner;
+    }
+
+    function accountOf(uint256 agentId) external view returns (address) {
+        return _agent(agentId).account;
+    }
 
     function agent(uint256 agentId) external view returns (Agent memory) {
         return _agent(agentId);
@@ -232,7 +289,9 @@ contract AgentRegistry {
     function activePolicy(uint256 agentId) external view returns (Policy memory p, uint32 versionNumber) {
         versionNumber = _agent(agentId).activeVersion;
         Version storage v = _versions[agentId][versionNumber];
-        p = Policy(v.maxValuePerTx, v.challengeWindow, v.commitDeadline, v.allowedTargets, v.allowedSelectors);
+        p = Policy(
+            v.maxValuePerTx, v.challengeWindow, v.commitDeadline, v.allowedTargets, v.allowedSelectors, v.dailyBudget
+        );
     }
 
     function challengeWindowOf(uint256 agentId) external view returns (uint64) {
@@ -286,6 +345,7 @@ contract AgentRegistry {
         v = _versions[agentId][number];
         v.manifestHash = manifestHash;
         v.maxValuePerTx = policy.maxValuePerTx;
+        v.dailyBudget = policy.dailyBudget;
         v.challengeWindow = policy.challengeWindow;
         v.commitDeadline = policy.commitDeadline;
         for (uint256 i; i < modelDigests.length; ++i) v.modelDigests.push(modelDigests[i]);

@@ -6,12 +6,15 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {AgentRegistry} from "./AgentRegistry.sol";
 import {TraceLog} from "./TraceLog.sol";
+import {AgentAccount} from "./AgentAccount.sol";
 
 /// @title BondVault
 /// @notice Agent bonds in native ETH and in one ERC-20. Anyone may deposit for an agent;
 ///         only its owner may withdraw, and only after
 ///           - the unbonding delay since the request,
-///           - the challenge window of the agent's latest batch plus the dispute period, and
+///           - the challenge window of the agent's latest batch plus the dispute period,
+///           - every call its AgentAccount made declared covered by a committed batch
+///             (the account makes no new call while a withdrawal is requested), and
 ///           - with no dispute open against the agent.
 ///         Only the dispute game can slash. Slashed value is split into a challenger reward,
 ///         a redistribution share and a burn; payouts are credits that their owners claim
@@ -88,6 +91,7 @@ contract BondVault is ReentrancyGuard {
     error NothingToClaim();
     error TransferFailed();
     error BadBps(uint256 bps);
+    error UncoveredCalls(uint256 agentId, uint32 covered, uint32 made);
 
     constructor(
         AgentRegistry registry_,
@@ -181,6 +185,11 @@ contract BondVault is ReentrancyGuard {
         uint64 unlocksAt = withdrawableAt(agentId);
         if (block.timestamp < unlocksAt) revert WithdrawalLocked(agentId, unlocksAt);
         if (registry.openDisputes(agentId) != 0) revert DisputeOpen(agentId);
+        // A call made before the request must be covered by a batch whose window (counted in
+        // withdrawableAt) has passed; none can be made after it (AgentAccount.isUnbonding).
+        uint32 made = AgentAccount(payable(registry.accountOf(agentId))).callCount();
+        uint32 covered = traceLog.coveredCalls(agentId);
+        if (covered < made) revert UncoveredCalls(agentId, covered, made);
 
         uint256 ethOut = b.pendingEth;
         uint256 tokenOut = b.pendingToken;
@@ -262,6 +271,12 @@ contract BondVault is ReentrancyGuard {
     }
 
     // ------------------------------------------------------------------ views
+
+    /// @notice Whether the owner asked for (part of) the bond back: the agent's account
+    ///         makes no call until the request is withdrawn or cancelled.
+    function isUnbonding(uint256 agentId) external view returns (bool) {
+        return _bonds[agentId].requestedAt != 0;
+    }
 
     function bondOf(uint256 agentId) external view returns (Bond memory) {
         return _bonds[agentId];

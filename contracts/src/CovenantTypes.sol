@@ -3,9 +3,10 @@ pragma solidity ^0.8.24;
 
 /// @notice Types shared by the Covenant contracts and mirrored in `src/bonds/` and `src/trace/`.
 
-/// @dev The spending policy an agent registers. The chain evaluates exactly these rules
-///      when someone proves a wallet step; the off-chain wallet checks the same rules
-///      (plus a daily budget the chain cannot see) before it signs.
+/// @dev The spending policy an agent registers. The agent's account (AgentAccount) enforces
+///      it on every call in the block the call runs in; the chain also evaluates it when
+///      someone proves a committed wallet step; the off-chain wallet checks the same rules
+///      before it signs.
 struct Policy {
     /// Largest native value one transaction may carry, in wei.
     uint256 maxValuePerTx;
@@ -17,6 +18,8 @@ struct Policy {
     address[] allowedTargets;
     /// Function selectors the wallet may call; empty calldata (a plain transfer) needs none.
     bytes4[] allowedSelectors;
+    /// Native value the agent account may send per UTC day, in wei (enforced by AgentAccount).
+    uint256 dailyBudget;
 }
 
 /// @dev A wallet step as it appears in a trace, decoded. Its leaf hash is defined by
@@ -51,6 +54,8 @@ struct Batch {
     uint32 stepCount;
     uint64 committedAt;
     uint64 challengeWindow;
+    /// the agent's account calls [0, callsCovered) are covered by this batch and the ones before
+    uint32 callsCovered;
 }
 
 enum DisputeKind {

@@ -10,6 +10,7 @@ import {BondVault} from "./BondVault.sol";
 import {TraceLog} from "./TraceLog.sol";
 import {VerifierRegistry} from "./VerifierRegistry.sol";
 import {LeafEncoding} from "./LeafEncoding.sol";
+import {AgentAccount} from "./AgentAccount.sol";
 import {Batch, BatchHeader, Breach, DisputeKind, DisputeStatus, WalletStep} from "./CovenantTypes.sol";
 
 /// @title DisputeGame
@@ -93,6 +94,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         uint256 indexed disputeId, uint256 indexed agentId, uint64 sequence, uint64 stepIndex, Breach breach
     );
     event EquivocationProven(uint256 indexed disputeId, uint256 indexed agentId, uint64 sequence);
+    event UntracedCallProven(uint256 indexed disputeId, uint256 indexed agentId, uint32 callSequence, uint64 coverBy);
 
     error BadParameters();
     error NotQuorumKind(DisputeKind kind);
@@ -113,6 +115,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     error DisputeNotOpen(uint256 disputeId, DisputeStatus status);
     error DeadlinePassed(uint256 disputeId, uint64 deadline);
     error DeadlineNotReached(uint256 disputeId, uint64 deadline);
+    error CoverDeadlineNotPassed(uint32 callSequence, uint64 coverBy);
+    error CallCovered(uint32 callSequence, uint32 coveredCalls);
 
     constructor(
         AgentRegistry registry_,
@@ -224,6 +228,34 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         faultProven[key] = true;
         disputeId = _recordProven(DisputeKind.Equivocation, a.agentId, a.sequence, 0, digestA);
         emit EquivocationProven(disputeId, a.agentId, a.sequence);
+        _slash(disputeId);
+    }
+
+    function untracedCallEvidence(uint256 agentId, uint32 callSequence) public pure returns (bytes32) {
+        return keccak256(abi.encode(DisputeKind.UntracedAction, agentId, "account-call", callSequence));
+    }
+
+    /// @notice Prove that the agent's account made call `callSequence` and no committed
+    ///         batch covered it by its deadline. Slashes at once, no vote: both facts are
+    ///         on chain (AgentAccount stores each call's cover-by time; TraceLog the calls
+    ///         covered).
+    function proveUntracedCall(uint256 agentId, uint32 callSequence, bytes32 salt)
+        external
+        nonReentrant
+        returns (uint256 disputeId)
+    {
+        AgentAccount account = AgentAccount(payable(registry.accountOf(agentId)));
+        (, uint64 coverBy) = account.callAt(callSequence);
+        if (block.timestamp <= coverBy) revert CoverDeadlineNotPassed(callSequence, coverBy);
+        uint32 covered = traceLog.coveredCalls(agentId);
+        if (callSequence < covered) revert CallCovered(callSequence, covered);
+        bytes32 key = untracedCallEvidence(agentId, callSequence);
+        if (faultProven[key]) revert AlreadyProven();
+        _consumeEvidence(key, salt);
+
+        faultProven[key] = true;
+        disputeId = _recordProven(DisputeKind.UntracedAction, agentId, 0, 0, key);
+        emit UntracedCallProven(disputeId, agentId, callSequence, coverBy);
         _slash(disputeId);
     }
 
@@ -396,7 +428,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
 
     function _slash(uint256 disputeId) internal {
         Dispute storage d = _disputes[disputeId];
-        if (d.kind != DisputeKind.PolicyBreach && d.kind != DisputeKind.Equivocation) {
+        if (d.kind != DisputeKind.PolicyBreach && d.kind != DisputeKind.Equivocation && d.bond != 0) {
             faultProven[targetKey(d.kind, d.agentId, d.sequence, d.stepIndex, d.subject)] = true;
         }
         (uint256 eth, uint256 tok) = vault.slash(d.agentId, slashBps, d.challenger);

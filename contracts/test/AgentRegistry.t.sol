@@ -36,8 +36,6 @@ contract AgentRegistryTest is Fixture {
         Policy memory p = _defaultPolicy();
         bytes32[] memory d = _digests();
         vm.expectEmit(address(registry));
-        emit AgentRegistry.AgentRegistered(2, stranger, operator, agentWallet, keccak256("m"));
-        vm.expectEmit(address(registry));
         emit AgentRegistry.UpdateActivated(2, 1);
         vm.prank(stranger);
         uint256 id = registry.register(operator, agentWallet, keccak256("m"), d, p, MIN_POLICY_DELAY);
@@ -50,6 +48,8 @@ contract AgentRegistryTest is Fixture {
         assertEq(a.owner, stranger);
         assertEq(a.operator, operator);
         assertEq(a.wallet, agentWallet);
+        assertTrue(a.account != address(0) && a.account.code.length > 0, "an account is created");
+        assertEq(registry.accountOf(id), a.account);
         assertEq(a.registeredAt, block.timestamp);
         assertEq(a.policyDelay, MIN_POLICY_DELAY);
         assertEq(a.activeVersion, 1);
@@ -132,7 +132,9 @@ contract AgentRegistryTest is Fixture {
         registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
 
         p = _policy(MAX_VALUE, limit - 1, limit - 1);
-        uint256 id = registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.PolicyDelayTooShort.selector, POLICY_DELAY, limit - 1));
+        registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
+        uint256 id = registry.register(operator, agentWallet, 0, d, p, limit - 1);
         assertEq(registry.challengeWindowOf(id), limit - 1);
     }
 
@@ -152,7 +154,7 @@ contract AgentRegistryTest is Fixture {
             vm.expectRevert(abi.encodeWithSelector(AgentRegistry.WindowTooLong.selector, reported, UNBONDING_DELAY));
             registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
         } else {
-            uint256 id = registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
+            uint256 id = registry.register(operator, agentWallet, 0, d, p, window > POLICY_DELAY ? window : POLICY_DELAY);
             assertEq(registry.challengeWindowOf(id), window);
         }
     }
@@ -249,12 +251,18 @@ contract AgentRegistryTest is Fixture {
         vm.expectRevert(
             abi.encodeWithSelector(AgentRegistry.UpdateNotReady.selector, agentId, proposedAt + POLICY_DELAY)
         );
+        vm.prank(owner);
         registry.activateUpdate(agentId);
 
         vm.warp(proposedAt + POLICY_DELAY);
         vm.expectEmit(address(registry));
         emit AgentRegistry.UpdateActivated(agentId, 2);
-        vm.prank(stranger); // anyone may activate
+        // only the owner: a stranger switching the version under a running service would
+        // make its next call cite a version no longer in force
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(AgentRegistry.NotAgentOwner.selector, agentId, stranger));
+        registry.activateUpdate(agentId);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
 
         AgentRegistry.Agent memory a = registry.agent(agentId);
@@ -268,6 +276,7 @@ contract AgentRegistryTest is Fixture {
         assertEq(active.maxValuePerTx, 2 ether);
 
         vm.expectRevert(abi.encodeWithSelector(AgentRegistry.NoUpdatePending.selector, agentId));
+        vm.prank(owner);
         registry.activateUpdate(agentId);
     }
 
@@ -289,6 +298,7 @@ contract AgentRegistryTest is Fixture {
 
         vm.warp(block.timestamp + POLICY_DELAY);
         vm.expectRevert(abi.encodeWithSelector(AgentRegistry.NoUpdatePending.selector, agentId));
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         // the cancelled number stays taken and never becomes active
         assertEq(_propose(3 ether), 3);
@@ -304,6 +314,7 @@ contract AgentRegistryTest is Fixture {
         assertEq(registry.openDisputes(agentId), 1);
 
         vm.expectRevert(abi.encodeWithSelector(AgentRegistry.DisputeOpen.selector, agentId));
+        vm.prank(owner);
         registry.activateUpdate(agentId);
 
         // cancel, then try to propose again while the dispute is open
@@ -389,6 +400,7 @@ contract AgentRegistryTest is Fixture {
         _propose(5 ether);
         assertEq(uint8(_eval(2, shop, 2 ether, "")), uint8(Breach.UnknownPolicy), "pending");
         vm.warp(block.timestamp + POLICY_DELAY);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         uint64 activeFrom = uint64(block.timestamp);
         assertEq(uint8(_eval(2, shop, 2 ether, "")), uint8(Breach.None), "active now");
@@ -406,6 +418,7 @@ contract AgentRegistryTest is Fixture {
     function test_evaluate_stalePolicy() public {
         _propose(0.1 ether); // v2 tightens the cap
         vm.warp(block.timestamp + POLICY_DELAY);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         uint64 replacedAt = uint64(block.timestamp);
         // within v1's commit deadline after replacement, v1 still judges (honest in-flight tx)
@@ -441,6 +454,7 @@ contract AgentRegistryTest is Fixture {
     function testFuzz_evaluate_staleBoundary(uint64 delta) public {
         _propose(MAX_VALUE);
         vm.warp(block.timestamp + POLICY_DELAY);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         uint64 replacedAt = uint64(block.timestamp);
         delta = uint64(bound(delta, 0, 365 days));

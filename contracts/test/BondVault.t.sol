@@ -278,11 +278,17 @@ contract BondVaultTest is Fixture {
         bytes32[] memory d = _digests();
         vm.prank(owner);
         registry.proposeUpdate(agentId, keccak256("short"), d, shortP);
-        vm.warp(block.timestamp + POLICY_DELAY);
+        // shrinking the window waits for the long one (readyAt), so a batch committed just
+        // before activation is still open long after the short-window batches that follow
+        uint64 readyAt = registry.version(agentId, 3).readyAt;
+        assertEq(readyAt, uint64(block.timestamp) + longWindow, "a shrink waits for the current window");
+        vm.warp(readyAt - 1);
 
         WalletStep memory bad = _ws(mallory, 5 ether, ""); // over the cap, off the allowlist
         (uint64 seqLong, bytes32[] memory leaves) = _commitSteps(_one(bad));
         uint64 longCloses = uint64(block.timestamp) + longWindow;
+        vm.warp(readyAt);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         vm.warp(block.timestamp + 1);
         _honestBatch(); // the latest batch now has a 1 hour window
@@ -308,8 +314,9 @@ contract BondVaultTest is Fixture {
     function _update(Policy memory p) internal {
         bytes32[] memory d = _digests();
         vm.prank(owner);
-        registry.proposeUpdate(agentId, keccak256(abi.encode(p)), d, p);
-        vm.warp(block.timestamp + POLICY_DELAY);
+        uint32 v = registry.proposeUpdate(agentId, keccak256(abi.encode(p)), d, p);
+        vm.warp(registry.version(agentId, v).readyAt);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
     }
 

@@ -195,6 +195,7 @@ contract DisputeGameTest is Fixture {
 
         // activate v2, then cite v1 long after it was replaced
         vm.warp(block.timestamp + POLICY_DELAY);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         vm.warp(block.timestamp + COMMIT_DEADLINE);
         ws = new WalletStep[](1);

@@ -59,7 +59,7 @@ contract TraceLogTest is Fixture {
     function test_commit_storesAndEmits() public {
         uint64 t = uint64(block.timestamp);
         vm.expectEmit(address(traceLog));
-        emit TraceLog.BatchCommitted(agentId, 0, ROOT, DA, 0, 5, t);
+        emit TraceLog.BatchCommitted(agentId, 0, ROOT, DA, 0, 5, t, 0);
         assertTrue(_commit(0, ROOT, DA, 5));
         Batch memory b = traceLog.batch(agentId, 0);
         assertEq(b.merkleRoot, ROOT);
@@ -76,7 +76,7 @@ contract TraceLogTest is Fixture {
 
         vm.warp(t + 10);
         vm.expectEmit(address(traceLog));
-        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), DA, 5, 3, t + 10);
+        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), DA, 5, 3, t + 10, 0);
         assertTrue(_commit(1, keccak256("r1"), DA, 3));
         assertEq(traceLog.batch(agentId, 1).firstIndex, 5, "indexes continue across batches");
         assertEq(traceLog.nextStepIndex(agentId), 8);
@@ -170,7 +170,7 @@ contract TraceLogTest is Fixture {
         Policy memory p = _policy(MAX_VALUE, window, 0);
         bytes32[] memory d = _digests();
         vm.prank(stranger);
-        uint256 id = registry.register(operator, agentWallet, 0, d, p, POLICY_DELAY);
+        uint256 id = registry.register(operator, agentWallet, 0, d, p, window > POLICY_DELAY ? window : POLICY_DELAY);
         uint64 t = uint64(block.timestamp);
         vm.prank(operator);
         traceLog.commit(id, 0, ROOT, DA, 1);
@@ -185,6 +185,7 @@ contract TraceLogTest is Fixture {
         vm.prank(owner);
         registry.proposeUpdate(agentId, 0, d, p);
         vm.warp(block.timestamp + POLICY_DELAY);
+        vm.prank(owner);
         registry.activateUpdate(agentId);
         _commit(1, keccak256("r1"), DA, 1);
         assertEq(traceLog.batch(agentId, 0).challengeWindow, WINDOW);
@@ -199,13 +200,16 @@ contract TraceLogTest is Fixture {
         w2 = uint64(bound(w2, registry.MIN_CHALLENGE_WINDOW(), maxW));
         bytes32[] memory d = _digests();
         vm.prank(stranger);
-        uint256 id = registry.register(operator, agentWallet, 0, d, _policy(MAX_VALUE, w1, 0), MIN_POLICY_DELAY);
+        uint64 delay = w1 > MIN_POLICY_DELAY ? w1 : MIN_POLICY_DELAY;
+        uint256 id = registry.register(operator, agentWallet, 0, d, _policy(MAX_VALUE, w1, 0), delay);
         vm.prank(stranger);
         registry.proposeUpdate(id, 0, d, _policy(MAX_VALUE, w2, 0));
-        vm.warp(block.timestamp + MIN_POLICY_DELAY);
+        // the update waits for the longer of the delay and both windows
+        vm.warp(registry.version(id, 2).readyAt);
         uint64 t1 = uint64(block.timestamp);
         vm.prank(operator);
         traceLog.commit(id, 0, ROOT, DA, 1);
+        vm.prank(stranger);
         registry.activateUpdate(id);
         vm.warp(t1 + uint256(gap));
         vm.prank(operator);

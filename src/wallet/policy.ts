@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { getAddress, isAddress, size, slice, type Address, type Hex } from 'viem'
+import { getAddress, isAddress, maxUint256, size, slice, type Address, type Hex } from 'viem'
 
 /**
  * The spending policy an agent registers on chain (AgentRegistry) and its wallet enforces
@@ -26,7 +26,7 @@ const selector = z
 
 export const policySchema = z.object({
   maxValuePerTx: wei.describe('largest native value of one transaction, in wei'),
-  dailyBudget: wei.optional().describe('total native value per UTC day, in wei (checked off chain only)'),
+  dailyBudget: wei.optional().describe('total native value per UTC day, in wei (enforced on chain by the agent account; absent = no daily limit)'),
   challengeWindow: seconds.min(60, 'the challenge window must be at least 60 s (AgentRegistry.MIN_CHALLENGE_WINDOW)').describe('seconds a committed batch can be challenged'),
   commitDeadline: seconds.describe('seconds within which a transaction must be in a committed batch'),
   allowedTargets: z.array(address).max(256).describe('recipients and contracts the wallet may send to'),
@@ -63,5 +63,7 @@ export function policyToContract(policy: Policy) {
     commitDeadline: BigInt(policy.commitDeadline),
     allowedTargets: policy.allowedTargets,
     allowedSelectors: policy.allowedSelectors,
+    // the agent's account enforces it on chain; no budget declared = no daily limit
+    dailyBudget: policy.dailyBudget ?? maxUint256,
   } as const
 }

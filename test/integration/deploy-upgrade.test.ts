@@ -21,7 +21,7 @@ afterAll(async () => {
 })
 
 describe('re-deploying a changed agent', () => {
-  it('is an explicit upgrade that activates only after the policy delay', async () => {
+  it('is an explicit upgrade that only the owner activates, after the policy delay and the challenge windows', async () => {
     const owner = withAccount(stack.client, stack.accounts[1]!)
     const common = { owner, da: stack.da, dataDir, password: 'pw', scrypt: { N: 1024 } }
     const first = await deployAgent({ ...common, agent: moderation })
@@ -49,7 +49,14 @@ describe('re-deploying a changed agent', () => {
     expect(early).toBeInstanceOf(ContractRevertError)
     expect((early as ContractRevertError).errorName).toBe('UpdateNotReady')
 
-    await increaseTime(stack.client.publicClient, 601)
+    // the update waits for the longer of the policy delay and both challenge windows (7,200 s)
+    const block = await stack.client.publicClient.getBlock()
+    expect(upgrade.readyAt).toBeGreaterThanOrEqual(Number(block.timestamp) + 7_200 - 5)
+    await increaseTime(stack.client.publicClient, upgrade.readyAt! - Number(block.timestamp) + 1)
+    // only the owner activates: a stranger cannot switch the version under the running agent
+    const stranger = withAccount(stack.client, stack.accounts[4]!)
+    const byStranger = await activateUpdate(stranger, { agentId }).catch((e: unknown) => e)
+    expect((byStranger as ContractRevertError).errorName).toBe('NotAgentOwner')
     await activateUpdate(owner, { agentId })
     const after = await getAgent(stack.client, agentId)
     expect(after).toMatchObject({ activeVersion: 2, pendingVersion: 0 })

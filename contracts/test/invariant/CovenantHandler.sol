@@ -109,7 +109,8 @@ contract CovenantHandler is Fixture {
             Policy memory p = _policy(MAX_VALUE, windows[i], COMMIT_DEADLINE);
             bytes32[] memory d = _digests();
             vm.prank(o);
-            uint256 id = registry.register(vm.addr(pk), agentWallet, keccak256("manifest"), d, p, POLICY_DELAY);
+            uint64 delay = windows[i] > POLICY_DELAY ? windows[i] : POLICY_DELAY;
+            uint256 id = registry.register(vm.addr(pk), agentWallet, keccak256("manifest"), d, p, delay);
             _bond(id, o, BOND_ETH, BOND_TOKEN);
             agentIds.push(id);
             owners.push(o);
@@ -588,6 +589,7 @@ contract CovenantHandler is Fixture {
         uint32 pending = registry.agent(id).pendingVersion;
         if (pending != 0) {
             if (patient) _settleDisputes(a, registry.version(id, pending).readyAt);
+            vm.prank(owners[a]);
             try registry.activateUpdate(id) {
                 ghostWindow[a] = ghostPendingWindow[a];
                 hits["policyActivated"]++;

@@ -52,6 +52,7 @@ abstract contract Fixture is TestBase {
     uint64 internal constant WINDOW = 1 days;
     uint64 internal constant COMMIT_DEADLINE = 1 hours;
     uint64 internal constant POLICY_DELAY = 2 days;
+    uint256 internal constant DAILY_BUDGET = 3 ether;
 
     uint256 internal constant BOND_ETH = 10 ether;
     uint256 internal constant BOND_TOKEN = 1000e18;
@@ -137,7 +138,7 @@ abstract contract Fixture is TestBase {
         bytes4[] memory selectors = new bytes4[](2);
         selectors[0] = TRANSFER;
         selectors[1] = SWAP;
-        p = Policy(maxValue, window, deadline, targets, selectors);
+        p = Policy(maxValue, window, deadline, targets, selectors, DAILY_BUDGET);
     }
 
     function _defaultPolicy() internal view returns (Policy memory) {

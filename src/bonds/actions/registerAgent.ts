@@ -10,7 +10,10 @@ export type RegisterAgentParameters = {
   manifestHash: Hex
   modelDigests?: readonly Hex[] | undefined
   policy: PolicyInput
-  /** Seconds before a later policy/manifest update may take effect. @defaultValue the protocol minimum */
+  /**
+   * Seconds before a later policy/manifest update may take effect: at least the challenge
+   * window (the registry refuses less). @defaultValue the larger of the protocol minimum and the challenge window
+   */
   policyDelay?: number | undefined
 }
 export type RegisterAgentReturnType = { agentId: bigint; hash: Hash; gasUsed: bigint }
@@ -30,7 +33,7 @@ export async function registerAgent(client: CovenantClient, p: RegisterAgentPara
       p.manifestHash,
       p.modelDigests ?? [],
       policyToContract(policy),
-      BigInt(p.policyDelay ?? c.deployment.params.minPolicyDelay),
+      BigInt(p.policyDelay ?? Math.max(c.deployment.params.minPolicyDelay, policy.challengeWindow)),
     ],
   })
   const event = eventsOf(agentRegistryAbi, receipt).find((e) => e.eventName === 'AgentRegistered')

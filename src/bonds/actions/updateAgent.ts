@@ -22,7 +22,7 @@ export async function proposeUpdate(
   return { version: e.args.version, readyAt: Number(e.args.readyAt), hash }
 }
 
-/** Activates the pending update once its delay passed (anyone may call). */
+/** Activates the pending update once its delay passed (only the agent's owner may). */
 export async function activateUpdate(client: CovenantClient, p: { agentId: bigint }): Promise<{ hash: Hash }> {
   const c = requireWallet(client, 'activateUpdate')
   const { hash } = await writeAndWait(c, {

@@ -95,6 +95,11 @@ export const agentRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "NotWired",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "OnlyDeployer",
     "type": "error"
   },
@@ -231,6 +236,12 @@ export const agentRegistryAbi = [
         "internalType": "bytes32",
         "name": "manifestHash",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       }
     ],
     "name": "AgentRegistered",
@@ -358,6 +369,25 @@ export const agentRegistryAbi = [
         "type": "uint256"
       }
     ],
+    "name": "accountOf",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      }
+    ],
     "name": "activateUpdate",
     "outputs": [],
     "stateMutability": "nonpayable",
@@ -399,6 +429,11 @@ export const agentRegistryAbi = [
             "internalType": "bytes4[]",
             "name": "allowedSelectors",
             "type": "bytes4[]"
+          },
+          {
+            "internalType": "uint256",
+            "name": "dailyBudget",
+            "type": "uint256"
           }
         ],
         "internalType": "struct Policy",
@@ -439,6 +474,11 @@ export const agentRegistryAbi = [
           {
             "internalType": "address",
             "name": "wallet",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "account",
             "type": "address"
           },
           {
@@ -520,6 +560,55 @@ export const agentRegistryAbi = [
         "internalType": "uint64",
         "name": "",
         "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "data",
+        "type": "bytes"
+      }
+    ],
+    "name": "checkCall",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "versionNumber",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "dailyBudget",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "commitDeadline",
+        "type": "uint64"
+      },
+      {
+        "internalType": "enum Breach",
+        "name": "breach",
+        "type": "uint8"
       }
     ],
     "stateMutability": "view",
@@ -678,6 +767,25 @@ export const agentRegistryAbi = [
         "internalType": "uint256",
         "name": "agentId",
         "type": "uint256"
+      }
+    ],
+    "name": "ownerOf",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
       },
       {
         "internalType": "bytes32",
@@ -715,6 +823,11 @@ export const agentRegistryAbi = [
             "internalType": "bytes4[]",
             "name": "allowedSelectors",
             "type": "bytes4[]"
+          },
+          {
+            "internalType": "uint256",
+            "name": "dailyBudget",
+            "type": "uint256"
           }
         ],
         "internalType": "struct Policy",
@@ -781,6 +894,11 @@ export const agentRegistryAbi = [
             "internalType": "bytes4[]",
             "name": "allowedSelectors",
             "type": "bytes4[]"
+          },
+          {
+            "internalType": "uint256",
+            "name": "dailyBudget",
+            "type": "uint256"
           }
         ],
         "internalType": "struct Policy",
@@ -855,6 +973,11 @@ export const agentRegistryAbi = [
           {
             "internalType": "uint256",
             "name": "maxValuePerTx",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "dailyBudget",
             "type": "uint256"
           },
           {
@@ -1075,6 +1198,27 @@ export const bondVaultAbi = [
   {
     "inputs": [],
     "name": "TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "covered",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "made",
+        "type": "uint32"
+      }
+    ],
+    "name": "UncoveredCalls",
     "type": "error"
   },
   {
@@ -1503,6 +1647,25 @@ export const bondVaultAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      }
+    ],
+    "name": "isUnbonding",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "redistribution",
     "outputs": [
@@ -1796,6 +1959,27 @@ export const traceLogAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint32",
+        "name": "given",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "coveredBefore",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callCount",
+        "type": "uint32"
+      }
+    ],
+    "name": "BadCoverage",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "length",
         "type": "uint256"
@@ -1943,6 +2127,12 @@ export const traceLogAbi = [
         "internalType": "uint64",
         "name": "committedAt",
         "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "callsCovered",
+        "type": "uint32"
       }
     ],
     "name": "BatchCommitted",
@@ -2026,6 +2216,11 @@ export const traceLogAbi = [
             "internalType": "uint64",
             "name": "challengeWindow",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
           }
         ],
         "internalType": "struct Batch",
@@ -2073,6 +2268,69 @@ export const traceLogAbi = [
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "merkleRoot",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes",
+        "name": "daCommitment",
+        "type": "bytes"
+      },
+      {
+        "internalType": "uint32",
+        "name": "stepCount",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callsCovered",
+        "type": "uint32"
+      }
+    ],
+    "name": "commitCovering",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "written",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "name": "coveredCalls",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -2668,6 +2926,38 @@ export const disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "coveredCalls",
+        "type": "uint32"
+      }
+    ],
+    "name": "CallCovered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "coverBy",
+        "type": "uint64"
+      }
+    ],
+    "name": "CoverDeadlineNotPassed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "disputeId",
         "type": "uint256"
@@ -3065,6 +3355,37 @@ export const disputeGameAbi = [
       }
     ],
     "name": "PolicyBreachProven",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "coverBy",
+        "type": "uint64"
+      }
+    ],
+    "name": "UntracedCallProven",
     "type": "event"
   },
   {
@@ -3819,6 +4140,35 @@ export const disputeGameAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      }
+    ],
+    "name": "proveUntracedCall",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "quorumBps",
     "outputs": [
@@ -3972,6 +4322,30 @@ export const disputeGameAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      }
+    ],
+    "name": "untracedCallEvidence",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "vault",
     "outputs": [
@@ -4020,6 +4394,545 @@ export const disputeGameAbi = [
     ],
     "stateMutability": "view",
     "type": "function"
+  }
+] as const
+
+export const agentAccountAbi = [
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId_",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "signer_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract ICallCoverage",
+        "name": "traceLog_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IUnbonding",
+        "name": "vault_",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "returnData",
+        "type": "bytes"
+      }
+    ],
+    "name": "CallFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "spent",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "budget",
+        "type": "uint256"
+      }
+    ],
+    "name": "DailyBudgetExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotSigner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "enum Breach",
+        "name": "breach",
+        "type": "uint8"
+      }
+    ],
+    "name": "PolicyViolation",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "cited",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "inForce",
+        "type": "uint32"
+      }
+    ],
+    "name": "StalePolicyVersion",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "oldestUncovered",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "coverBy",
+        "type": "uint64"
+      }
+    ],
+    "name": "TraceBehind",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "TransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      }
+    ],
+    "name": "Unbonding",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "sequence",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callCount",
+        "type": "uint32"
+      }
+    ],
+    "name": "UnknownCall",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ZeroAddress",
+    "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint32",
+        "name": "sequence",
+        "type": "uint32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "leaf",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "stepIndex",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "policyVersion",
+        "type": "uint32"
+      }
+    ],
+    "name": "Executed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "OwnerWithdrawal",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "Received",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "previous",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "next",
+        "type": "address"
+      }
+    ],
+    "name": "SignerChanged",
+    "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "agentId",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "budgetDay",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "budgetLeft",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "sequence",
+        "type": "uint32"
+      }
+    ],
+    "name": "callAt",
+    "outputs": [
+      {
+        "internalType": "uint192",
+        "name": "leafLow",
+        "type": "uint192"
+      },
+      {
+        "internalType": "uint64",
+        "name": "coverBy",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "callCount",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "data",
+        "type": "bytes"
+      },
+      {
+        "internalType": "uint64",
+        "name": "stepIndex",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "prevHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "policyVersion",
+        "type": "uint32"
+      }
+    ],
+    "name": "execute",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "leaf",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes",
+        "name": "result",
+        "type": "bytes"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint32",
+        "name": "sequence",
+        "type": "uint32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "leaf",
+        "type": "bytes32"
+      }
+    ],
+    "name": "isCallLeaf",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "ownerWithdraw",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "registry",
+    "outputs": [
+      {
+        "internalType": "contract IAgentPolicySource",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "next",
+        "type": "address"
+      }
+    ],
+    "name": "setSigner",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "signer",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "spentToday",
+    "outputs": [
+      {
+        "internalType": "uint128",
+        "name": "",
+        "type": "uint128"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "traceLog",
+    "outputs": [
+      {
+        "internalType": "contract ICallCoverage",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "vault",
+    "outputs": [
+      {
+        "internalType": "contract IUnbonding",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "stateMutability": "payable",
+    "type": "receive"
   }
 ] as const
 

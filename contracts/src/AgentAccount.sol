@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Breach} from "./CovenantTypes.sol";
+import {LeafEncoding} from "./LeafEncoding.sol";
+
+/// @dev What the account reads from the registry (AgentRegistry implements it).
+interface IAgentPolicySource {
+    function checkCall(uint256 agentId, address to, uint256 value, bytes calldata data)
+        external
+        view
+        returns (uint32 version, uint256 dailyBudget, uint64 commitDeadline, Breach breach);
+    function ownerOf(uint256 agentId) external view returns (address);
+}
+
+/// @dev How many of an agent's account calls its committed batches cover (TraceLog).
+interface ICallCoverage {
+    function coveredCalls(uint256 agentId) external view returns (uint32);
+}
+
+/// @dev Whether the agent's owner asked for its bond back (BondVault).
+interface IUnbonding {
+    function isUnbonding(uint256 agentId) external view returns (bool);
+}
+
+/// @title AgentAccount
+/// @notice Where an agent's funds live: one account per agent, created by the registry at
+///         registration and bound to that agent id for life. The operator's key is only
+///         its *signer* (a session key the owner can rotate or revoke); it holds gas money,
+///         not the agent's funds.
+///
+///         The account moves money only through `execute`, and `execute` enforces, in the
+///         block it runs in:
+///           - the policy version in force (allowlisted target, allowed selector, value cap),
+///             and that the caller cites exactly that version;
+///           - the daily budget (native value per UTC day);
+///           - "no trace, no action": each call gets the next gapless sequence number and
+///             the account computes the wallet step's leaf itself from the call's own
+///             arguments (`LeafEncoding`, from = this account, nonce = sequence), so a call
+///             and its trace step cannot differ. The leaf and the time by which a committed
+///             batch must cover the call are stored; anyone can prove an uncovered call
+///             past that time on chain (DisputeGame.proveUntracedCall);
+///           - it stops itself: no new call while an uncovered call is older than half the
+///             commit deadline, and none while the owner is withdrawing the bond.
+/// @dev Storage per call is one slot: coverBy (uint64) << 192 | the leaf's low 192 bits.
+contract AgentAccount is ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    IAgentPolicySource public immutable registry;
+    ICallCoverage public immutable traceLog;
+    IUnbonding public immutable vault;
+    uint256 public immutable agentId;
+
+    address public signer;
+    /// calls executed so far (the next call's sequence number)
+    uint32 public callCount;
+    /// UTC day (block.timestamp / 1 days) that `spentToday` counts
+    uint64 public budgetDay;
+    uint128 public spentToday;
+
+    mapping(uint256 => uint256) private _calls;
+
+    event Executed(
+        uint32 indexed sequence, bytes32 indexed leaf, address indexed to, uint256 value, uint64 stepIndex, uint32 policyVersion
+    );
+    event SignerChanged(address indexed previous, address indexed next);
+    event OwnerWithdrawal(address indexed token, address indexed to, uint256 amount);
+    event Received(address indexed from, uint256 value);
+
+    error NotSigner(address caller);
+    error NotOwner(address caller);
+    error PolicyViolation(Breach breach);
+    error StalePolicyVersion(uint32 cited, uint32 inForce);
+    error DailyBudgetExceeded(uint256 spent, uint256 value, uint256 budget);
+    error TraceBehind(uint32 oldestUncovered, uint64 coverBy);
+    error Unbonding(uint256 agentId);
+    error UnknownCall(uint32 sequence, uint32 callCount);
+    error CallFailed(bytes returnData);
+    error ZeroAddress();
+    error TransferFailed();
+
+    constructor(uint256 agentId_, address signer_, ICallCoverage traceLog_, IUnbonding vault_) {
+        registry = IAgentPolicySource(msg.sender);
+        agentId = agentId_;
+        signer = signer_;
+        traceLog = traceLog_;
+        vault = vault_;
+        emit SignerChanged(address(0), signer_);
+    }
+
+    receive() external payable {
+        emit Received(msg.sender, msg.value);
+    }
+
+    // ------------------------------------------------------------------ the agent acts
+
+    /// @notice Make one call for the agent. `stepIndex` and `prevHash` place the wallet step
+    ///         in the agent's hash chain (the runtime wrote that step to its WAL before
+    ///         calling); `policyVersion` is the version the step cites.
+    /// @return leaf the wallet step's leaf as the account computed it
+    function execute(
+        address to,
+        uint256 value,
+        bytes calldata data,
+        uint64 stepIndex,
+        bytes32 prevHash,
+        uint32 policyVersion
+    ) external nonReentrant returns (bytes32 leaf, bytes memory result) {
+        if (msg.sender != signer) revert NotSigner(msg.sender);
+        uint64 commitDeadline = _admit(to, value, data, policyVersion);
+        uint32 seq = callCount;
+        leaf = _leaf(to, value, keccak256(data), stepIndex, prevHash, seq, policyVersion);
+        uint64 coverBy = uint64(block.timestamp) + commitDeadline;
+        _calls[seq] = (uint256(coverBy) << 192) | uint256(uint192(uint256(leaf)));
+        callCount = seq + 1;
+        emit Executed(seq, leaf, to, value, stepIndex, policyVersion);
+
+        bool ok;
+        (ok, result) = to.call{value: value}(data);
+        if (!ok) revert CallFailed(result);
+    }
+
+    /// @dev Every check a call must pass, and the day's spending updated; returns the
+    ///      commit deadline of the version in force.
+    function _admit(address to, uint256 value, bytes calldata data, uint32 policyVersion)
+        internal
+        returns (uint64 commitDeadline)
+    {
+        (uint32 inForce, uint256 dailyBudget, uint64 deadline, Breach breach) =
+            registry.checkCall(agentId, to, value, data);
+        if (breach != Breach.None) revert PolicyViolation(breach);
+        if (policyVersion != inForce) revert StalePolicyVersion(policyVersion, inForce);
+        if (vault.isUnbonding(agentId)) revert Unbonding(agentId);
+
+        uint32 covered = traceLog.coveredCalls(agentId);
+        if (covered < callCount) {
+            uint64 oldestCoverBy = uint64(_calls[covered] >> 192);
+            // the oldest uncovered call was made at oldestCoverBy - deadline
+            if (block.timestamp + deadline / 2 > oldestCoverBy) revert TraceBehind(covered, oldestCoverBy);
+        }
+
+        uint64 day = uint64(block.timestamp / 1 days);
+        uint256 spent = day == budgetDay ? spentToday : 0;
+        if (spent + value > dailyBudget) revert DailyBudgetExceeded(spent, value, dailyBudget);
+        budgetDay = day;
+        spentToday = uint128(spent + value);
+        return deadline;
+    }
+
+    /// @dev The wallet step's leaf (LeafEncoding): from = this account, nonce = sequence.
+    function _leaf(
+        address to,
+        uint256 value,
+        bytes32 dataHash,
+        uint64 stepIndex,
+        bytes32 prevHash,
+        uint32 seq,
+        uint32 policyVersion
+    ) internal view returns (bytes32) {
+        bytes32 payload = keccak256(
+            abi.encode(
+                LeafEncoding.WALLET_TX_TYPEHASH, block.chainid, address(this), to, value, dataHash, uint64(seq), policyVersion
+            )
+        );
+        return LeafEncoding.stepLeaf(agentId, stepIndex, LeafEncoding.KIND_WALLET, prevHash, payload);
+    }
+
+    // ------------------------------------------------------------------ the owner
+
+    /// @notice Rotate the signer (a fresh session key), or revoke it with address(0).
+    function setSigner(address next) external {
+        if (msg.sender != registry.ownerOf(agentId)) revert NotOwner(msg.sender);
+        emit SignerChanged(signer, next);
+        signer = next;
+    }
+
+    /// @notice The owner takes funds out (not an agent action: no policy, no trace).
+    ///         `token` zero means ETH.
+    function ownerWithdraw(address token, address to, uint256 amount) external nonReentrant {
+        if (msg.sender != registry.ownerOf(agentId)) revert NotOwner(msg.sender);
+        if (to == address(0)) revert ZeroAddress();
+        emit OwnerWithdrawal(token, to, amount);
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Call `sequence`: the low 192 bits of its wallet-step leaf and the time by
+    ///         which a committed batch must cover it.
+    function callAt(uint32 sequence) external view returns (uint192 leafLow, uint64 coverBy) {
+        if (sequence >= callCount) revert UnknownCall(sequence, callCount);
+        uint256 packed = _calls[sequence];
+        return (uint192(packed), uint64(packed >> 192));
+    }
+
+    /// @notice Whether `leaf` is the wallet step of call `sequence`.
+    function isCallLeaf(uint32 sequence, bytes32 leaf) external view returns (bool) {
+        if (sequence >= callCount) return false;
+        return uint192(_calls[sequence]) == uint192(uint256(leaf));
+    }
+
+    /// @notice Native value the policy still lets the agent spend today.
+    function budgetLeft() external view returns (uint256) {
+        (, uint256 dailyBudget,,) = registry.checkCall(agentId, address(this), 0, "");
+        uint256 spent = uint64(block.timestamp / 1 days) == budgetDay ? spentToday : 0;
+        return spent >= dailyBudget ? 0 : dailyBudget - spent;
+    }
+}
