@@ -39,8 +39,9 @@ interface IUnbonding {
 ///           - the daily budget (native value per UTC day);
 ///           - "no trace, no action": each call gets the next gapless sequence number and
 ///             the account computes the wallet step's leaf itself from the call's own
-///             arguments (`LeafEncoding`, from = this account, nonce = sequence), so a call
-///             and its trace step cannot differ. The leaf and the time by which a committed
+///             arguments (`LeafEncoding`, from = this account; `nonce` is the signer's
+///             transaction nonce the step records), so a call and its trace step cannot
+///             differ. The leaf and the time by which a committed
 ///             batch must cover the call are stored; anyone can prove an uncovered call
 ///             past that time on chain (DisputeGame.proveUntracedCall);
 ///           - it stops itself: no new call while an uncovered call is older than half the
@@ -99,7 +100,9 @@ contract AgentAccount is ReentrancyGuard {
 
     /// @notice Make one call for the agent. `stepIndex` and `prevHash` place the wallet step
     ///         in the agent's hash chain (the runtime wrote that step to its WAL before
-    ///         calling); `policyVersion` is the version the step cites.
+    ///         calling); `policyVersion` is the version the step cites; `nonce` the nonce the
+    ///         step records (the signer's transaction nonce; it only makes the leaf unique
+    ///         and decides nothing here).
     /// @return leaf the wallet step's leaf as the account computed it
     function execute(
         address to,
@@ -107,12 +110,13 @@ contract AgentAccount is ReentrancyGuard {
         bytes calldata data,
         uint64 stepIndex,
         bytes32 prevHash,
-        uint32 policyVersion
+        uint32 policyVersion,
+        uint64 nonce
     ) external nonReentrant returns (bytes32 leaf, bytes memory result) {
         if (msg.sender != signer) revert NotSigner(msg.sender);
         uint64 commitDeadline = _admit(to, value, data, policyVersion);
         uint32 seq = callCount;
-        leaf = _leaf(to, value, keccak256(data), stepIndex, prevHash, seq, policyVersion);
+        leaf = _leaf(to, value, keccak256(data), stepIndex, prevHash, nonce, policyVersion);
         uint64 coverBy = uint64(block.timestamp) + commitDeadline;
         _calls[seq] = (uint256(coverBy) << 192) | uint256(uint192(uint256(leaf)));
         callCount = seq + 1;
@@ -150,20 +154,18 @@ contract AgentAccount is ReentrancyGuard {
         return deadline;
     }
 
-    /// @dev The wallet step's leaf (LeafEncoding): from = this account, nonce = sequence.
+    /// @dev The wallet step's leaf (LeafEncoding), with from = this account.
     function _leaf(
         address to,
         uint256 value,
         bytes32 dataHash,
         uint64 stepIndex,
         bytes32 prevHash,
-        uint32 seq,
+        uint64 nonce,
         uint32 policyVersion
     ) internal view returns (bytes32) {
         bytes32 payload = keccak256(
-            abi.encode(
-                LeafEncoding.WALLET_TX_TYPEHASH, block.chainid, address(this), to, value, dataHash, uint64(seq), policyVersion
-            )
+            abi.encode(LeafEncoding.WALLET_TX_TYPEHASH, block.chainid, address(this), to, value, dataHash, nonce, policyVersion)
         );
         return LeafEncoding.stepLeaf(agentId, stepIndex, LeafEncoding.KIND_WALLET, prevHash, payload);
     }

@@ -47,6 +47,9 @@ contract TraceLog is EIP712 {
         uint32 callsCovered
     );
 
+    /// coverage moved without a new batch (`cover`): the steps are in batches up to `lastSequence`
+    event CallsCovered(uint256 indexed agentId, uint64 lastSequence, uint32 callsCovered);
+
     error NotOperator(uint256 agentId, address caller);
     error SequenceGap(uint256 agentId, uint64 expected, uint64 given);
     error SequenceTaken(uint256 agentId, uint64 sequence);
@@ -86,6 +89,17 @@ contract TraceLog is EIP712 {
         uint32 callsCovered
     ) external returns (bool written) {
         return _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, callsCovered);
+    }
+
+    /// @notice Declare more account calls covered without a new batch: for a call that was
+    ///         executed after the batch holding its wallet step had been committed.
+    function cover(uint256 agentId, uint32 callsCovered) external {
+        AgentRegistry.Agent memory a = registry.agent(agentId);
+        if (msg.sender != a.operator) revert NotOperator(agentId, msg.sender);
+        if (nextSequence[agentId] == 0) revert UnknownBatch(agentId, 0);
+        _checkCoverage(agentId, a.account, callsCovered);
+        coveredCalls[agentId] = callsCovered;
+        emit CallsCovered(agentId, nextSequence[agentId] - 1, callsCovered);
     }
 
     function _commit(

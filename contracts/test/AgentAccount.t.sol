@@ -13,7 +13,7 @@ import {Breach, DisputeKind, DisputeStatus, Policy, WalletStep} from "../src/Cov
 ///         the signer's address: it tries to drain the agent's account.
 contract Drainer {
     function drain(AgentAccount account, address to, uint256 value) external {
-        account.execute(to, value, "", 0, bytes32(0), 1);
+        account.execute(to, value, "", 0, bytes32(0), 1, 0);
     }
 }
 
@@ -48,13 +48,13 @@ contract AgentAccountTest is Fixture {
         s.to = to;
         s.value = value;
         s.data = data;
-        s.nonce = account.callCount();
+        s.nonce = uint64(account.callCount()) + 100; // any nonce: it only makes the leaf unique
         s.policyVersion = registry.agent(agentId).activeVersion;
     }
 
     function _exec(WalletStep memory s) internal returns (bytes32 leaf) {
         vm.prank(signer);
-        (leaf,) = account.execute(s.to, s.value, s.data, s.index, s.prevHash, s.policyVersion);
+        (leaf,) = account.execute(s.to, s.value, s.data, s.index, s.prevHash, s.policyVersion, s.nonce);
     }
 
     function _pay(address to, uint256 value) internal returns (bytes32) {
@@ -108,7 +108,7 @@ contract AgentAccountTest is Fixture {
             address who = [owner, operator, stranger][i];
             vm.prank(who);
             vm.expectRevert(abi.encodeWithSelector(AgentAccount.NotSigner.selector, who));
-            account.execute(shop, 0.1 ether, "", 0, bytes32(0), 1);
+            account.execute(shop, 0.1 ether, "", 0, bytes32(0), 1, 0);
         }
     }
 
@@ -119,19 +119,19 @@ contract AgentAccountTest is Fixture {
         WalletStep memory overCap = _step(shop, MAX_VALUE + 1, "", i);
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.PolicyViolation.selector, Breach.ValueCap));
-        account.execute(overCap.to, overCap.value, overCap.data, i, overCap.prevHash, 1);
+        account.execute(overCap.to, overCap.value, overCap.data, i, overCap.prevHash, 1, 0);
 
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.PolicyViolation.selector, Breach.TargetNotAllowed));
-        account.execute(mallory, 0.1 ether, "", i, bytes32(0), 1);
+        account.execute(mallory, 0.1 ether, "", i, bytes32(0), 1, 0);
 
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.PolicyViolation.selector, Breach.SelectorNotAllowed));
-        account.execute(dex, 0, abi.encodeWithSelector(APPROVE, mallory, type(uint256).max), i, bytes32(0), 1);
+        account.execute(dex, 0, abi.encodeWithSelector(APPROVE, mallory, type(uint256).max), i, bytes32(0), 1, 0);
 
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.PolicyViolation.selector, Breach.SelectorNotAllowed));
-        account.execute(dex, 0, hex"aabb", i, bytes32(0), 1);
+        account.execute(dex, 0, hex"aabb", i, bytes32(0), 1, 0);
         assertEq(account.callCount(), 0, "no sequence number is used by a refused call");
         assertEq(mallory.balance, 0);
     }
@@ -143,7 +143,7 @@ contract AgentAccountTest is Fixture {
         _pay(shop, 0.96 ether);
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.DailyBudgetExceeded.selector, 2.96 ether, 0.05 ether, DAILY_BUDGET));
-        account.execute(shop, 0.05 ether, "", 99, bytes32(0), 1);
+        account.execute(shop, 0.05 ether, "", 99, bytes32(0), 1, 0);
         assertEq(account.budgetLeft(), 0.04 ether);
         _cover(3);
         // a new UTC day starts a new budget
@@ -169,9 +169,9 @@ contract AgentAccountTest is Fixture {
         // a call citing the old version is refused (not executed, so nothing to slash)
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.StalePolicyVersion.selector, 1, v2));
-        account.execute(shop, 0.5 ether, "", 50, bytes32(0), 1);
+        account.execute(shop, 0.5 ether, "", 50, bytes32(0), 1, 0);
         vm.prank(signer);
-        account.execute(shop, 1.5 ether, "", 50, bytes32(0), v2);
+        account.execute(shop, 1.5 ether, "", 50, bytes32(0), v2, 0);
         assertEq(shop.balance, 2 ether);
     }
 
@@ -179,7 +179,7 @@ contract AgentAccountTest is Fixture {
     function test_pastPaymentsCannotBeLaunderedByALaterLooserPolicy() public {
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.PolicyViolation.selector, Breach.TargetNotAllowed));
-        account.execute(mallory, 0.5 ether, "", 0, bytes32(0), 1);
+        account.execute(mallory, 0.5 ether, "", 0, bytes32(0), 1, 0);
         // and a looser policy cannot take effect before the challenge window has passed
         vm.prank(owner);
         uint32 v2 = registry.proposeUpdate(agentId, keccak256("v2"), _digests(), _policy(5 ether, WINDOW, COMMIT_DEADLINE));
@@ -260,6 +260,20 @@ contract AgentAccountTest is Fixture {
         assertEq(traceLog.batch(agentId, seq).callsCovered, 1);
     }
 
+    function test_cover_movesCoverageWithoutABatch_onlyForCallsMade_onlyByTheOperator() public {
+        _cover(0); // a batch first (its steps include the next call's wallet step)
+        _pay(shop, 0.1 ether); // executed after that batch was committed
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, agentId, stranger));
+        traceLog.cover(agentId, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 2, 0, 1));
+        traceLog.cover(agentId, 2);
+        vm.prank(operator);
+        traceLog.cover(agentId, 1);
+        assertEq(traceLog.coveredCalls(agentId), 1);
+    }
+
     /// The on-chain form of CommitBacklogError: the account stops itself.
     function test_accountStopsWhileAnOldCallIsUncovered() public {
         uint64 t0 = uint64(block.timestamp);
@@ -269,7 +283,7 @@ contract AgentAccountTest is Fixture {
         vm.warp(t0 + COMMIT_DEADLINE / 2 + 1);
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.TraceBehind.selector, 0, t0 + COMMIT_DEADLINE));
-        account.execute(shop, 0.1 ether, "", 9, bytes32(0), 1);
+        account.execute(shop, 0.1 ether, "", 9, bytes32(0), 1, 0);
         _cover(1);
         _pay(shop, 0.1 ether); // call 1 is younger than half the deadline
         assertEq(account.callCount(), 3);
@@ -284,7 +298,7 @@ contract AgentAccountTest is Fixture {
         vault.requestWithdraw(agentId, BOND_ETH, 0);
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.Unbonding.selector, agentId));
-        account.execute(shop, 0.5 ether, "", 5, bytes32(0), 1);
+        account.execute(shop, 0.5 ether, "", 5, bytes32(0), 1, 0);
 
         vm.warp(block.timestamp + UNBONDING_DELAY + 1);
         vm.prank(owner);
@@ -352,7 +366,7 @@ contract AgentAccountTest is Fixture {
         account.setSigner(next);
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.NotSigner.selector, signer));
-        account.execute(shop, 0.1 ether, "", 0, bytes32(0), 1);
+        account.execute(shop, 0.1 ether, "", 0, bytes32(0), 1, 0);
         vm.prank(owner);
         account.setSigner(address(0));
         assertEq(account.signer(), address(0));
@@ -373,7 +387,7 @@ contract AgentAccountTest is Fixture {
         vm.etch(dex, hex"60006000fd"); // an allowlisted contract that always reverts
         vm.prank(signer);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.CallFailed.selector, ""));
-        account.execute(dex, 0, abi.encodeWithSelector(TRANSFER, mallory, 1), 0, bytes32(0), 1);
+        account.execute(dex, 0, abi.encodeWithSelector(TRANSFER, mallory, 1), 0, bytes32(0), 1, 0);
         assertEq(account.callCount(), 0);
         assertEq(account.budgetLeft(), DAILY_BUDGET);
     }
@@ -400,7 +414,7 @@ contract AgentAccountTest is Fixture {
             WalletStep memory s = _step(to, value, "", uint64(i));
             uint256 before = to.balance;
             vm.prank(signer);
-            try account.execute(to, value, "", uint64(i), s.prevHash, 1) returns (bytes32 leaf, bytes memory) {
+            try account.execute(to, value, "", uint64(i), s.prevHash, 1, s.nonce) returns (bytes32 leaf, bytes memory) {
                 sentToday += value;
                 assertTrue(to != mallory, "off the allowlist");
                 assertLe(value, MAX_VALUE, "over the cap");

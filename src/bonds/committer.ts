@@ -1,5 +1,5 @@
 import { appendFile } from 'node:fs/promises'
-import { bytesToHex, type Account, type Hex } from 'viem'
+import { bytesToHex, type Account, type Address, type Hex } from 'viem'
 import {
   batchRoot,
   encodeBatch,
@@ -10,10 +10,13 @@ import {
   type TraceWal,
 } from '../trace/index.js'
 import type { CovenantWriteClient } from './client.js'
-import { commitBatch } from './actions/commitBatch.js'
+import { commitBatch, coverCalls } from './actions/commitBatch.js'
+import { agentAccountAbi, traceLogAbi } from './generated/abis.js'
 import { getBatch } from './actions/getBatch.js'
 import { batchHeaderFor, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
 import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
+
+const LOW_192 = (1n << 192n) - 1n
 
 /** What the committer needs from a DA client. */
 export type BlobPutter = { put(blob: Uint8Array): Promise<Uint8Array | Hex> }
@@ -33,6 +36,12 @@ export type CommitterOptions = {
   onBatch?: ((batch: CommittedBatchInfo) => void) | undefined
   /** Instrumentation points between the steps of a commit (the crash tests stop the process here). */
   hooks?: CommitterHooks | undefined
+  /**
+   * The agent's AgentAccount. Each commit then declares how many of its calls the batches
+   * cover (TraceLog.commitCovering): call k counts once its wallet step (found by the leaf
+   * the account stored) is in this batch or an earlier one, and every call before it does.
+   */
+  account?: Address | undefined
 }
 
 export type CommitterHooks = {
@@ -82,6 +91,9 @@ export class Committer {
   #running: Promise<CommittedBatchInfo[]> | undefined
   #timer: NodeJS.Timeout | undefined
   #oldestUncommittedAt: number | undefined
+  /** Low 192 bits of each WAL leaf (what AgentAccount stores per call) → step index. */
+  readonly #leafIndex = new Map<bigint, number>()
+  #leavesScanned = 0
 
   constructor(options: CommitterOptions) {
     if (options.maxSteps !== undefined && (!Number.isInteger(options.maxSteps) || options.maxSteps < 1)) {
@@ -162,7 +174,37 @@ export class Committer {
       rest = rest.slice(chunk.length)
       this.#oldestUncommittedAt = rest[0]?.timestamp
     }
+    // a call executed after the batch holding its step was committed: cover it now
+    if (this.#o.account && done.length === 0 && cursor.nextIndex > 0) {
+      const { covered, n } = await this.#callsCovered(cursor.nextIndex)
+      if (n > covered) await coverCalls(this.#o.client, { agentId, callsCovered: n })
+    }
     return done
+  }
+
+  /**
+   * How many of the account's calls are covered once steps [0, endIndex) are committed:
+   * from the chain's count on, call by call, while the call's wallet step is among them.
+   */
+  async #callsCovered(endIndex: number): Promise<{ covered: number; n: number }> {
+    const { client, agentId } = this.#o
+    const account = this.#o.account!
+    const read = client.publicClient
+    const [covered, count] = await Promise.all([
+      read.readContract({ address: client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] }),
+      read.readContract({ address: account, abi: agentAccountAbi, functionName: 'callCount' }),
+    ])
+    for (const leaf of this.#o.wal.leavesFrom(this.#leavesScanned)) {
+      this.#leafIndex.set(BigInt(leaf) & LOW_192, this.#leavesScanned++)
+    }
+    let n = covered
+    for (let k = covered; k < count; k++) {
+      const [leafLow] = await read.readContract({ address: account, abi: agentAccountAbi, functionName: 'callAt', args: [k] })
+      const index = this.#leafIndex.get(leafLow)
+      if (index === undefined || index >= endIndex) break
+      n = k + 1
+    }
+    return { covered, n }
   }
 
   async #commit(ref: BatchRef): Promise<CommittedBatchInfo> {
@@ -187,12 +229,14 @@ export class Committer {
         throw new CommitConflictError(agentId, ref.sequence)
       }
     } else {
+      const callsCovered = this.#o.account ? (await this.#callsCovered(ref.firstIndex + ref.stepCount)).n : undefined
       const r = await commitBatch(client, {
         agentId,
         sequence: BigInt(ref.sequence),
         merkleRoot: ref.root,
         daCommitment: ref.daCommitment,
         stepCount: ref.stepCount,
+        callsCovered,
       })
       txHash = r.hash
       gasUsed = r.gasUsed

@@ -30,7 +30,7 @@ export { getAgent, getAgentVersion, type AgentVersion, type GetAgentReturnType }
 export { depositBond, type DepositBondParameters, type DepositBondReturnType } from './actions/depositBond.js'
 export { getBond, type GetBondReturnType } from './actions/getBond.js'
 export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawBond.js'
-export { commitBatch, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
+export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
 export { getBatch, getNextSequence, type CommittedBatch } from './actions/getBatch.js'
 export { batchHeaderFor, batchHeaderTypedData, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
 export { commitEvidence } from './actions/evidence.js'

@@ -334,6 +334,11 @@ export class TraceWal {
     }
   }
 
+  /** The leaves of the steps from `index` on, as appended or recovered (held in memory, no read). */
+  leavesFrom(index: number): readonly Hex[] {
+    return this.#leaves.slice(Math.max(0, index))
+  }
+
   /** Where the chain continues: the next step's index and prevHash. */
   get head(): ChainHead {
     return { ...this.#head }

@@ -313,7 +313,7 @@ describe('keys never leak', () => {
     texts.push(JSON.stringify(wallet), String(wallet), inspect(wallet, { showHidden: true, depth: 10 }))
     texts.push(JSON.stringify(handle), inspect(handle, { showHidden: true, depth: 10 }))
     expect(JSON.stringify(wallet)).toBe(JSON.stringify({ kind: 'AgentWallet', address: key.address, chainId: c.anvil.chainId, policyVersion: 1 }))
-    expect(Object.keys(wallet).sort()).toEqual(['address', 'chainId', 'policy', 'policyVersion'])
+    expect(Object.keys(wallet).sort()).toEqual(['address', 'chainId', 'mode', 'signer'])
     await handle.pay({ to: alice, value: 1n })
     const errors: unknown[] = []
     await handle.pay({ to: randomAddress(), value: 1n }).catch((e) => errors.push(e))

@@ -23,6 +23,9 @@ import { BaseError as CovenantBaseError } from '../errors/base.js'
 import type { TraceWal } from '../trace/wal.js'
 import type { WalletStep } from '../trace/schemas.js'
 import {
+  AccountTraceBehindError,
+  AgentUnbondingError,
+  StalePolicyVersionError,
   InvalidTransactionError,
   NonceConflictError,
   OutboxCorruptedError,
@@ -36,7 +39,8 @@ import {
   WalletRpcError,
 } from './errors.js'
 import { Outbox } from './outbox.js'
-import { evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
+import { accountRevert, encodeAccountCall } from './accountCall.js'
+import { BREACHES, evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
 import { type OutboxEntry, type OutboxReceipt, transactionRequestSchema, type TransactionRequest } from './schemas.js'
 
 const DAY_MS = 86_400_000
@@ -97,6 +101,21 @@ export type CreateAgentWalletParameters = {
   on?: Partial<AgentWalletListener> | undefined
   /** Dishonest-operator simulation for tests and demos. See {@link AgentWalletUnsafeOptions}. */
   unsafe?: AgentWalletUnsafeOptions | undefined
+  /**
+   * The agent's on-chain account (`AgentAccount`, created at registration). When set — as for
+   * every agent `deploy` registers — the funds live there and every transaction is an
+   * `execute` call on it: the chain enforces the policy version in force, the daily budget
+   * and the trace binding at execution time. `account` is then only the signer, a session
+   * key that holds gas money. Without it the wallet is a bare EOA: the weaker mode, where
+   * the policy is checked off chain only and breaches are merely punishable.
+   */
+  agentAccount?: Address | undefined
+  /**
+   * Reads the policy version in force and its rules (from the registry). Called when the
+   * chain refuses a call because the version the wallet cites is no longer in force (the
+   * owner activated an update): the wallet then follows the new version.
+   */
+  policySource?: (() => Promise<{ version: number; policy: PolicyInput }>) | undefined
 }
 
 /** What became of a mined transaction. */
@@ -152,6 +171,9 @@ export type TrackedTransaction = {
   error: string | null
 }
 
+/** Where the wallet step being prepared sits in the hash chain (what `execute` takes). */
+type StepPlace = { index: number; prevHash: Hex }
+
 type Prepared = {
   chainId: number
   type: 'eip1559'
@@ -192,11 +214,16 @@ const OPEN = Symbol('open')
  * than the address and chain.
  */
 export class AgentWallet {
+  /** Where the agent's funds are: the AgentAccount, or (EOA mode) the signer itself. */
   readonly address: Address
+  /** The key that signs transactions (in account mode a session key holding gas money). */
+  readonly signer: Address
+  readonly mode: 'account' | 'eoa'
   readonly chainId: number
-  readonly policyVersion: number
-  readonly policy: Readonly<Policy>
 
+  #policyVersion: number
+  #policy: Readonly<Policy>
+  readonly #policySource: CreateAgentWalletParameters['policySource']
   readonly #account: LocalAccount
   readonly #url: string
   readonly #client: PublicClient
@@ -231,10 +258,13 @@ export class AgentWallet {
     log: Logger,
   ) {
     this.#account = p.account
-    this.address = p.account.address
+    this.signer = p.account.address
+    this.address = p.agentAccount ?? p.account.address
+    this.mode = p.agentAccount ? 'account' : 'eoa'
     this.chainId = p.chain.id
-    this.policyVersion = p.policyVersion
-    this.policy = Object.freeze({ ...policy, allowedTargets: [...policy.allowedTargets], allowedSelectors: [...policy.allowedSelectors] })
+    this.#policyVersion = p.policyVersion
+    this.#policy = freezePolicy(policy)
+    this.#policySource = p.policySource
     this.#client = client
     this.#url = p.chain.rpcUrls.default.http[0] ?? 'the configured transport'
     this.#wal = p.wal
@@ -259,6 +289,9 @@ export class AgentWallet {
     }
     if (p.account?.type !== 'local' || typeof p.account.signTransaction !== 'function') {
       throw new WalletConfigError('The wallet needs a local account (e.g. from loadKeystore()).')
+    }
+    if (p.agentAccount !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(p.agentAccount)) {
+      throw new WalletConfigError(`agentAccount must be an address, got ${JSON.stringify(p.agentAccount)?.slice(0, 60)}.`)
     }
     const confirmations = p.confirmations ?? 1
     if (!Number.isInteger(confirmations) || confirmations < 1) throw new WalletConfigError('confirmations must be an integer ≥ 1.')
@@ -294,6 +327,16 @@ export class AgentWallet {
     }
     wallet.#recovered = await wallet.recover()
     return wallet
+  }
+
+  /** The policy version every new wallet step cites (the version in force, as last seen). */
+  get policyVersion(): number {
+    return this.#policyVersion
+  }
+
+  /** The rules of that version. */
+  get policy(): Readonly<Policy> {
+    return this.#policy
   }
 
   /** What recovery did when the wallet was opened (empty when nothing was in flight). */
@@ -332,7 +375,9 @@ export class AgentWallet {
       const nonce = await this.#nextNonce()
       // Everything that can fail for a reason other than a crash happens before the step is
       // written: after it, the transaction is authorised and will be sent, now or on recovery.
-      const prepared = await this.#prepare(tx, nonce)
+      // In account mode that includes the chain's own checks (a simulated `execute`).
+      const head = this.#wal.head
+      let prepared = await this.#prepareFollowingPolicy(tx, nonce, { index: head.nextIndex, prevHash: head.prevHash })
       const { step, leaf } = await this.#wal.appendNext({
         kind: 'wallet',
         actionId,
@@ -343,9 +388,14 @@ export class AgentWallet {
         value: tx.value.toString(),
         data: tx.data,
         nonce,
-        policyVersion: this.policyVersion,
+        policyVersion: this.#policyVersion,
       })
       if (step.kind !== 'wallet') throw new Error('unreachable: appended a non-wallet step')
+      // Another action's step may have landed between the estimate and the append: the call
+      // then carries the step's real place (same size, so the estimate still holds).
+      if (this.mode === 'account' && (step.index !== head.nextIndex || step.prevHash !== head.prevHash)) {
+        prepared = { ...prepared, data: this.#envelope(tx, nonce, { index: step.index, prevHash: step.prevHash as Hex }) }
+      }
       this.#remember({ step, leaf })
       this.#needsRecovery = true
       await this.#emit('stepWritten', { actionId, walletStepIndex: step.index, nonce })
@@ -458,47 +508,100 @@ export class AgentWallet {
   }
 
   /** An account quantity (`eth_getTransactionCount`, `eth_getBalance`): a 0x-hex string of at most `maxDigits` digits, else {@link WalletRpcAnswerError}. */
-  async #quantity(method: 'eth_getTransactionCount' | 'eth_getBalance', action: string, maxDigits: number, blockTag: 'pending' | 'latest' = 'pending'): Promise<bigint> {
-    const raw: unknown = await rpc(this.#url, action, () => this.#client.request({ method, params: [this.address, blockTag] }))
+  async #quantity(
+    method: 'eth_getTransactionCount' | 'eth_getBalance',
+    action: string,
+    maxDigits: number,
+    blockTag: 'pending' | 'latest' = 'pending',
+    who?: Address,
+  ): Promise<bigint> {
+    const raw: unknown = await rpc(this.#url, action, () => this.#client.request({ method, params: [who ?? this.signer, blockTag] }))
     if (typeof raw !== 'string' || !new RegExp(`^0x[0-9a-fA-F]{1,${maxDigits}}$`).test(raw)) {
       throw new WalletRpcAnswerError({ url: this.#url, action, cause: new Error(`${method} returned ${JSON.stringify(raw)?.slice(0, 80)}`) })
     }
     return BigInt(raw)
   }
 
-  async #prepare(tx: { to: Address; value: bigint; data: Hex }, nonce: number): Promise<Prepared> {
+  /** The `execute` calldata for one account call (account mode). */
+  #envelope(tx: ParsedRequest, nonce: number, place: StepPlace, policyVersion = this.#policyVersion): Hex {
+    return encodeAccountCall({ ...tx, stepIndex: place.index, prevHash: place.prevHash, policyVersion, nonce })
+  }
+
+  /**
+   * {@link #prepare}; when the chain says the cited version is no longer in force (the owner
+   * activated an update), the wallet reads the version in force, checks the request
+   * against it, and prepares once more.
+   */
+  async #prepareFollowingPolicy(tx: ParsedRequest, nonce: number, place: StepPlace): Promise<Prepared> {
+    try {
+      return await this.#prepare(tx, nonce, place)
+    } catch (err) {
+      if (!(err instanceof StalePolicyVersionError) || !this.#policySource) throw err
+      const next = await this.#policySource()
+      const parsed = policySchema.safeParse(next.policy)
+      if (!parsed.success) throw new WalletConfigError(`The policy of version ${next.version} read from the chain is invalid.`)
+      this.#log.info({ from: this.#policyVersion, to: next.version }, 'following the policy version in force')
+      this.#policyVersion = next.version
+      this.#policy = freezePolicy(parsed.data)
+      this.#checkPolicy(tx, this.#now())
+      return this.#prepare(tx, nonce, place)
+    }
+  }
+
+  async #prepare(tx: ParsedRequest, nonce: number, place: StepPlace, policyVersion = this.#policyVersion): Promise<Prepared> {
+    // account mode: the signer calls execute on the account (value 0); EOA mode: the transfer itself
+    const sent =
+      this.mode === 'account'
+        ? { to: this.address, value: 0n, data: this.#envelope(tx, nonce, place, policyVersion) }
+        : { to: tx.to, value: tx.value, data: tx.data }
     let request: unknown
     try {
       request = await this.#client.prepareTransactionRequest({
         account: this.#account,
         chain: this.#client.chain,
-        to: tx.to,
-        value: tx.value,
-        data: tx.data,
+        to: sent.to,
+        value: sent.value,
+        data: sent.data,
         nonce,
         type: 'eip1559',
         parameters: ['fees', 'gas'],
       })
     } catch (cause) {
       if (isTransportError(cause)) throw new WalletRpcError({ url: this.#url, action: 'preparing a transaction', cause })
+      if (this.mode === 'account') {
+        const refused = accountRefusal(cause, tx, this.#policyVersion, this.policy)
+        if (refused) throw refused
+      }
       throw new TransactionPreparationError({ to: tx.to, value: tx.value, cause })
     }
-    const { gas, maxFeePerGas, maxPriorityFeePerGas } = request as { gas?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint }
-    if (gas === undefined || maxFeePerGas === undefined || maxPriorityFeePerGas === undefined) {
+    const { gas: estimated, maxFeePerGas, maxPriorityFeePerGas } = request as { gas?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint }
+    if (estimated === undefined || maxFeePerGas === undefined || maxPriorityFeePerGas === undefined) {
       throw new WalletConfigError('The node did not provide EIP-1559 fees and a gas estimate.')
     }
+    // the step's place may change between estimate and signing (zero vs non-zero calldata bytes)
+    const gas = this.mode === 'account' ? estimated + ACCOUNT_GAS_MARGIN : estimated
     // A transaction the node would refuse for lack of funds must be caught here: once its
     // step is written it is authorised, and an unsendable one would hold up every later nonce.
     const balance = await this.#quantity('eth_getBalance', 'balance', 64)
-    const needed = tx.value + gas * maxFeePerGas
+    const needed = sent.value + gas * maxFeePerGas
     if (balance < needed) {
       throw new TransactionPreparationError({
         to: tx.to,
         value: tx.value,
-        cause: new Error(`insufficient funds: the balance is ${balance} wei, the transaction needs up to ${needed} wei (value + gas × maxFeePerGas)`),
+        cause: new Error(`insufficient funds: the signer's balance is ${balance} wei, the transaction needs up to ${needed} wei (value + gas × maxFeePerGas)`),
       })
     }
-    return { chainId: this.chainId, type: 'eip1559', to: tx.to, value: tx.value, data: tx.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
+    if (this.mode === 'account') {
+      const funds = await this.#quantity('eth_getBalance', 'account balance', 64, 'pending', this.address)
+      if (funds < tx.value) {
+        throw new TransactionPreparationError({
+          to: tx.to,
+          value: tx.value,
+          cause: new Error(`insufficient funds: the agent account ${this.address} holds ${funds} wei, the call sends ${tx.value} wei`),
+        })
+      }
+    }
+    return { chainId: this.chainId, type: 'eip1559', to: sent.to, value: sent.value, data: sent.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
   }
 
   async #signAndStore(known: Known, prepared: Prepared): Promise<OutboxEntry> {
@@ -507,7 +610,7 @@ export class AgentWallet {
     const entry: OutboxEntry = {
       version: 1,
       chainId: String(this.chainId),
-      from: this.address.toLowerCase() as Hex,
+      from: this.signer.toLowerCase() as Hex,
       nonce: known.step.nonce,
       walletStepIndex: known.step.index,
       walletStepLeaf: known.leaf,
@@ -674,8 +777,20 @@ export class AgentWallet {
       }
       let prepared: Prepared
       try {
-        prepared = await this.#prepare({ to: step.to as Address, value: BigInt(step.value), data: step.data }, step.nonce)
+        prepared = await this.#prepare(
+          { to: step.to as Address, value: BigInt(step.value), data: step.data },
+          step.nonce,
+          { index: step.index, prevHash: step.prevHash as Hex },
+          step.policyVersion,
+        )
       } catch (error) {
+        // The account will never execute it (the version it cites is no longer in force, or
+        // the policy in force forbids it): nothing moved; its signer nonce is filled with a
+        // no-op so the transactions after it are not held up.
+        if (this.mode === 'account' && (error instanceof StalePolicyVersionError || error instanceof PolicyViolationError)) {
+          report.push(await this.#fillAbandoned(k, error))
+          continue
+        }
         // Authorised but unsignable for now (e.g. the node cannot estimate gas): try again later.
         report.push({ ...base, outcome: 'pending', hash: null, receipt: null, error: error as Error })
         continue
@@ -716,7 +831,7 @@ export class AgentWallet {
     const record: OutboxEntry = {
       version: 1,
       chainId: String(this.chainId),
-      from: this.address.toLowerCase() as Hex,
+      from: this.signer.toLowerCase() as Hex,
       nonce: k.step.nonce,
       walletStepIndex: k.step.index,
       walletStepLeaf: k.leaf,
@@ -742,6 +857,57 @@ export class AgentWallet {
     }
   }
 
+  /**
+   * Account mode: a wallet step whose call the account will never execute. Its signer nonce
+   * gets a 0-value transaction from the signer to itself (moves nothing of the agent's; no
+   * account call, so nothing for the trace to cover), kept in the outbox as `abandoned`.
+   */
+  async #fillAbandoned(k: Known, cause: Error): Promise<RecoveryEntry> {
+    const base = { walletStepIndex: k.step.index, nonce: k.step.nonce, actionId: k.step.actionId }
+    let raw: Hex
+    try {
+      const fees = await this.#client.estimateFeesPerGas()
+      raw = await this.#account.signTransaction({
+        chainId: this.chainId,
+        type: 'eip1559',
+        to: this.signer,
+        value: 0n,
+        data: '0x',
+        nonce: k.step.nonce,
+        gas: 21_000n,
+        maxFeePerGas: fees.maxFeePerGas,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      })
+    } catch (error) {
+      return { ...base, outcome: 'pending', hash: null, receipt: null, error: error as Error }
+    }
+    const hash = keccak256(raw)
+    const error = new NonceConflictError({ nonce: k.step.nonce, walletStepIndex: k.step.index, chainNonce: k.step.nonce, signed: false })
+    const record: OutboxEntry = {
+      version: 1,
+      chainId: String(this.chainId),
+      from: this.signer.toLowerCase() as Hex,
+      nonce: k.step.nonce,
+      walletStepIndex: k.step.index,
+      walletStepLeaf: k.leaf,
+      actionId: k.step.actionId,
+      state: 'abandoned',
+      raw,
+      hash,
+      receipt: null,
+      error: `the account will never execute it: ${(cause as { shortMessage?: string }).shortMessage ?? cause.message}`,
+      updatedAt: this.#now(),
+    }
+    await this.#outbox.create(record)
+    try {
+      await this.#client.sendRawTransaction({ serializedTransaction: raw })
+    } catch (err) {
+      if (!(await this.#nodeHas(hash))) return { ...base, outcome: 'pending', hash, receipt: null, error: err as Error }
+    }
+    this.#log.warn({ walletStepIndex: k.step.index, nonce: k.step.nonce, hash }, 'wallet step abandoned: the account will never execute it; its nonce was filled')
+    return { ...base, outcome: 'abandoned', hash, receipt: null, error }
+  }
+
   /** An outbox entry must be exactly the transaction its wallet step authorised, signed by this account. */
   async #verifyEntry(entry: OutboxEntry, step: WalletStep): Promise<void> {
     const path = this.#outbox.pathOf(entry.nonce)
@@ -755,16 +921,30 @@ export class AgentWallet {
     } catch {
       throw new OutboxCorruptedError(path, 'its raw transaction cannot be decoded')
     }
+    // account mode: the signer's execute call on the account, carrying exactly the step
+    const expected =
+      this.mode === 'account'
+        ? {
+            to: this.address.toLowerCase(),
+            value: 0n,
+            data: this.#envelope(
+              { to: step.to as Address, value: BigInt(step.value), data: step.data },
+              step.nonce,
+              { index: step.index, prevHash: step.prevHash as Hex },
+              step.policyVersion,
+            ).toLowerCase(),
+          }
+        : { to: step.to, value: BigInt(step.value), data: step.data }
     const mismatch =
-      signer.toLowerCase() !== step.from
+      signer.toLowerCase() !== this.signer.toLowerCase() || step.from !== this.address.toLowerCase()
         ? 'signer'
         : tx.chainId !== this.chainId
           ? 'chainId'
-          : (tx.to ?? '').toLowerCase() !== step.to
+          : (tx.to ?? '').toLowerCase() !== expected.to
             ? 'to'
-            : (tx.value ?? 0n) !== BigInt(step.value)
+            : (tx.value ?? 0n) !== expected.value
               ? 'value'
-              : (tx.data ?? '0x').toLowerCase() !== step.data
+              : (tx.data ?? '0x').toLowerCase() !== expected.data
                 ? 'data'
                 : tx.nonce !== step.nonce
                   ? 'nonce'
@@ -790,6 +970,42 @@ export class AgentWallet {
 }
 
 type ParsedRequest = { to: Address; value: bigint; data: Hex }
+
+/** Gas added to an account call's estimate (see #prepare). */
+const ACCOUNT_GAS_MARGIN = 5_000n
+
+function freezePolicy(policy: Policy): Readonly<Policy> {
+  return Object.freeze({ ...policy, allowedTargets: [...policy.allowedTargets], allowedSelectors: [...policy.allowedSelectors] })
+}
+
+/** The typed refusal for an `execute` the chain would revert (simulated while estimating gas). */
+function accountRefusal(cause: unknown, tx: ParsedRequest, version: number, policy: Readonly<Policy>): Error | undefined {
+  const r = accountRevert(cause)
+  if (!r) return undefined
+  switch (r.errorName) {
+    case 'PolicyViolation': {
+      const rule = BREACHES[Number(r.args[0])]
+      if (rule === 'ValueCap') return new PolicyViolationError({ rule, limit: policy.maxValuePerTx, attempted: tx.value })
+      if (rule === 'TargetNotAllowed') return new PolicyViolationError({ rule, limit: policy.allowedTargets, attempted: tx.to })
+      if (rule === 'SelectorNotAllowed') {
+        return new PolicyViolationError({ rule, limit: policy.allowedSelectors, attempted: tx.data.length >= 10 ? (tx.data.slice(0, 10) as Hex) : tx.data })
+      }
+      return undefined
+    }
+    case 'DailyBudgetExceeded':
+      return new PolicyViolationError({ rule: 'DailyBudget', limit: r.args[2] as bigint, attempted: tx.value, spentToday: r.args[0] as bigint })
+    case 'StalePolicyVersion':
+      return new StalePolicyVersionError({ cited: version, inForce: Number(r.args[1]) })
+    case 'TraceBehind':
+      return new AccountTraceBehindError({ oldestUncovered: Number(r.args[0]), coverBy: Number(r.args[1]) })
+    case 'Unbonding':
+      return new AgentUnbondingError({ account: undefined })
+    case 'NotSigner':
+      return new WalletConfigError(`This key (${String(r.args[0])}) is not the agent account's signer: the owner rotated or revoked it.`)
+    default:
+      return undefined
+  }
+}
 
 function isTransportError(err: unknown): boolean {
   return (

@@ -1,5 +1,5 @@
 import type { Address, Hex } from 'viem'
-import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
+import { BaseError, RetryLaterCovenantError, UnrecoverableCovenantError } from '../errors/base.js'
 
 /**
  * Errors of the wallet room. Every class has a literal `name`, so callers narrow with
@@ -304,6 +304,62 @@ export class TransactionPreparationError extends BaseError {
       metaMessages: ['Nothing was written to the trace and nothing was signed.', 'Check the balance, the target contract and the calldata.'],
       cause: p.cause,
       docsPath: 'src/wallet/README.md#sending-one-transaction',
+    })
+  }
+}
+
+/**
+ * The agent account refused the call because the policy version it cites is no longer the
+ * one in force (the owner activated an update) and the wallet has no `policySource` to
+ * follow it. Nothing was written or signed.
+ */
+export class StalePolicyVersionError extends UnrecoverableCovenantError {
+  override name = 'StalePolicyVersionError' as const
+  readonly cited: number
+  readonly inForce: number
+  constructor(p: { cited: number; inForce: number }) {
+    super(`The agent account enforces policy version ${p.inForce}; this wallet cites version ${p.cited}.`, {
+      metaMessages: [
+        'Nothing was signed and no trace step was written.',
+        'Give the wallet a policySource (the service does) or restart it with the version in force.',
+      ],
+      docsPath: 'src/wallet/README.md#the-agent-account',
+    })
+    this.cited = p.cited
+    this.inForce = p.inForce
+  }
+}
+
+/**
+ * The agent account refuses new calls: a call older than half the commit deadline is not
+ * covered by a committed batch yet (the chain's own form of the service's CommitBacklogError).
+ * Nothing was written or signed; the task can run once the trace catches up.
+ */
+export class AccountTraceBehindError extends RetryLaterCovenantError {
+  override name = 'AccountTraceBehindError' as const
+  readonly oldestUncovered: number
+  readonly coverBy: number
+  constructor(p: { oldestUncovered: number; coverBy: number }) {
+    super(`The agent account refuses new calls until call ${p.oldestUncovered} is covered by a committed batch.`, {
+      metaMessages: [
+        `It must be covered by ${new Date(p.coverBy * 1000).toISOString()}; the committer is behind (is DA or the chain down?).`,
+        'Nothing was signed and no trace step was written; the task is retried later.',
+      ],
+      docsPath: 'src/wallet/README.md#the-agent-account',
+      retryAfterMs: 5_000,
+    })
+    this.oldestUncovered = p.oldestUncovered
+    this.coverBy = p.coverBy
+  }
+}
+
+/** The owner asked for the bond back: the agent account makes no call until that is cancelled. */
+export class AgentUnbondingError extends UnrecoverableCovenantError {
+  override name = 'AgentUnbondingError' as const
+  constructor(p: { account: Address | undefined }) {
+    super(`The agent${p.account ? ` (account ${p.account})` : ''} is unbonding: its account makes no call while a bond withdrawal is requested.`, {
+      metaMessages: ['Nothing was signed and no trace step was written.', 'The owner can cancel the withdrawal (BondVault.cancelWithdraw) to let the agent act again.'],
+      docsPath: 'src/wallet/README.md#the-agent-account',
     })
   }
 }

@@ -2,10 +2,11 @@ import { z } from 'zod'
 import { getAddress, isAddress, maxUint256, size, slice, type Address, type Hex } from 'viem'
 
 /**
- * The spending policy an agent registers on chain (AgentRegistry) and its wallet enforces
- * before it signs. `evaluatePolicy` mirrors `AgentRegistry.evaluate` rule for rule, so an
- * honest wallet never signs what the chain would call a breach. The daily budget is
- * off-chain only: the chain cannot sum a day of transactions in one proof.
+ * The spending policy an agent registers on chain (AgentRegistry). The agent's account
+ * (AgentAccount) enforces it — daily budget included — on every call, in the block the call
+ * runs in; the wallet checks the same rules before it writes or signs anything, so it
+ * refuses with a clear error instead of a reverted transaction. `evaluatePolicy` mirrors
+ * `AgentRegistry.evaluate` rule for rule.
  */
 const wei = z
   .union([z.bigint(), z.string().regex(/^\d+$/, 'expected wei as a decimal string'), z.number().int().nonnegative()])

@@ -1,4 +1,4 @@
-import type { Address, Hex } from 'viem'
+import { maxUint256, type Address, type Hex } from 'viem'
 import { agentRegistryAbi } from '../generated/abis.js'
 import type { CovenantClient } from '../client.js'
 import type { Policy } from '../../wallet/policy.js'
@@ -17,7 +17,10 @@ export type GetAgentReturnType = {
   agentId: bigint
   owner: Address
   operator: Address
+  /** the account's first signer key */
   wallet: Address
+  /** the AgentAccount holding the agent's funds (bound to the agent for life) */
+  account: Address
   registeredAt: number
   policyDelay: number
   activeVersion: number
@@ -43,6 +46,8 @@ export async function getAgentVersion(client: CovenantClient, agentId: bigint, v
       commitDeadline: Number(v.commitDeadline),
       allowedTargets: [...v.allowedTargets],
       allowedSelectors: [...v.allowedSelectors],
+      // the chain stores "no limit" as the largest uint256
+      ...(v.dailyBudget === maxUint256 ? {} : { dailyBudget: v.dailyBudget }),
     },
     readyAt: Number(v.readyAt),
     activeFrom: Number(v.activeFrom),
@@ -63,6 +68,7 @@ export async function getAgent(client: CovenantClient, agentId: bigint): Promise
     owner: a.owner,
     operator: a.operator,
     wallet: a.wallet,
+    account: a.account,
     registeredAt: Number(a.registeredAt),
     policyDelay: Number(a.policyDelay),
     activeVersion: a.activeVersion,

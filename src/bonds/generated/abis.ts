@@ -2140,6 +2140,31 @@ export const traceLogAbi = [
   },
   {
     "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "lastSequence",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "callsCovered",
+        "type": "uint32"
+      }
+    ],
+    "name": "CallsCovered",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
     "inputs": [],
     "name": "EIP712DomainChanged",
     "type": "event"
@@ -2311,6 +2336,24 @@ export const traceLogAbi = [
         "type": "bool"
       }
     ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callsCovered",
+        "type": "uint32"
+      }
+    ],
+    "name": "cover",
+    "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -4787,6 +4830,11 @@ export const agentAccountAbi = [
         "internalType": "uint32",
         "name": "policyVersion",
         "type": "uint32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "nonce",
+        "type": "uint64"
       }
     ],
     "name": "execute",

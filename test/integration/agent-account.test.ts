@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { getAddress, keccak256, parseEther, toBytes, type Address, type Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { activateUpdate, getAgent, increaseTime, proposeUpdate, registerAgent } from '../../src/bonds/index.js'
+import { Committer } from '../../src/bonds/committer.js'
+import { agentAccountAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
+import { TraceWal } from '../../src/trace/wal.js'
+import { createAgentWallet, type AgentWallet } from '../../src/wallet/agentWallet.js'
+import type { PolicyInput } from '../../src/wallet/policy.js'
+import { startTestChain, type TestChain } from '../fixtures/chain.js'
+
+// The wallet on the agent account (issue 10), against a real anvil: every payment is an
+// `execute` call signed by a session key; the chain enforces the policy in force, the daily
+// budget and the step binding. A dishonest operator (off-chain check switched off) gains
+// nothing: the chain refuses before anything is written or signed.
+const SHOP = getAddress('0x0000000000000000000000000000000000005409')
+const VENDOR = getAddress('0x000000000000000000000000000000000000beef')
+const MALLORY = getAddress('0x000000000000000000000000000000000bad1dea')
+
+let chain: TestChain
+let dir: string
+let agentId: bigint
+let account: Address
+const signerKey = generatePrivateKey()
+const signer = privateKeyToAccount(signerKey)
+const policy: PolicyInput = {
+  maxValuePerTx: parseEther('1'),
+  dailyBudget: parseEther('3'),
+  challengeWindow: 3_600,
+  commitDeadline: 600,
+  allowedTargets: [SHOP],
+  allowedSelectors: [],
+}
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  dir = mkdtempSync(join(tmpdir(), 'covenant-agent-account-'))
+  const owner = chain.as(1)
+  ;({ agentId } = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('m')), policy }))
+  account = (await getAgent(chain.reader, agentId)).account
+  for (const [to, value] of [
+    [account, parseEther('10')],
+    [signer.address, parseEther('1')],
+  ] as const) {
+    const hash = await owner.walletClient.sendTransaction({ to, value, account: owner.walletClient.account, chain: owner.walletClient.chain })
+    await owner.publicClient.waitForTransactionReceipt({ hash })
+  }
+})
+
+afterAll(async () => {
+  await theWal?.close()
+  await chain?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+// one WAL and one outbox for the agent, as in a service; each test opens its own wallet on them
+let theWal: TraceWal | undefined
+// the wallet's clock follows the chain's (the budget's UTC day is the block's)
+let skewMs = 0
+const clock = () => Date.now() + skewMs
+async function advance(seconds: number) {
+  await increaseTime(chain.reader.publicClient, seconds)
+  skewMs += seconds * 1000
+}
+async function openWallet(o: { unsafe?: boolean; follow?: boolean } = {}): Promise<{ wallet: AgentWallet; wal: TraceWal }> {
+  const wal = (theWal ??= await TraceWal.open({ dir: join(dir, 'wal'), agentId: agentId.toString() }))
+  const wallet = await createAgentWallet({
+    account: signer,
+    chain: chain.reader.publicClient.chain!,
+    wal,
+    policy,
+    policyVersion: 1,
+    agentAccount: account,
+    outboxDir: join(dir, 'outbox'),
+    pollingIntervalMs: 50,
+    logger: pino({ level: 'silent' }),
+    now: clock,
+    ...(o.unsafe ? { unsafe: { skipPolicyCheck: true } } : {}),
+    ...(o.follow
+      ? {
+          policySource: async () => {
+            const a = await getAgent(chain.reader, agentId)
+            return { version: a.activeVersion, policy: a.active.policy }
+          },
+        }
+      : {}),
+  })
+  return { wallet, wal }
+}
+
+async function executedLeaves(): Promise<Hex[]> {
+  const logs = await chain.reader.publicClient.getContractEvents({ address: account, abi: agentAccountAbi, eventName: 'Executed', fromBlock: 0n })
+  return logs.map((l) => l.args.leaf!)
+}
+
+const balance = (a: Address) => chain.reader.publicClient.getBalance({ address: a })
+const callCount = () => chain.reader.publicClient.readContract({ address: account, abi: agentAccountAbi, functionName: 'callCount' })
+const coveredCalls = () =>
+  chain.reader.publicClient.readContract({ address: chain.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] })
+function memoryDa() {
+  return { put: async (blob: Uint8Array) => keccak256(blob) }
+}
+
+describe('the wallet on the agent account', () => {
+  it('pays from the account; the step the WAL holds is the call the account executed', async () => {
+    const { wallet, wal } = await openWallet()
+    expect(wallet.mode).toBe('account')
+    expect(wallet.address).toBe(account)
+    const before = await balance(account)
+    const sent = await wallet.sendTransaction({ to: SHOP, value: parseEther('0.5') }, { actionId: `${agentId}-000000000001` })
+    expect(sent.receipt.status).toBe('success')
+    expect(await balance(SHOP)).toBe(parseEther('0.5'))
+    expect(before - (await balance(account))).toBe(parseEther('0.5'))
+    const { steps, leaves } = await wal.readAll()
+    const step = steps.at(-1)!
+    expect(step).toMatchObject({ kind: 'wallet', from: account.toLowerCase(), to: SHOP.toLowerCase(), value: parseEther('0.5').toString(), policyVersion: 1 })
+    // the account computed the same leaf from the call's own arguments
+    expect(await executedLeaves()).toEqual([leaves.at(-1)])
+  })
+
+  it('a dishonest operator with the off-chain check switched off gains nothing: the chain refuses before a step is written', async () => {
+    const { wallet, wal } = await openWallet({ unsafe: true })
+    const head = wal.head.nextIndex
+    for (const [to, value, rule] of [
+      [MALLORY, parseEther('0.5'), 'TargetNotAllowed'],
+      [SHOP, parseEther('2'), 'ValueCap'],
+    ] as const) {
+      const err = await wallet.sendTransaction({ to, value }, { actionId: `${agentId}-00000000000${rule.length % 10}` }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'PolicyViolationError', rule })
+    }
+    expect(wal.head.nextIndex).toBe(head)
+    expect(await balance(MALLORY)).toBe(0n)
+  })
+
+  it('the daily budget is the chain\'s: 3 ETH a day, however the operator tries', async () => {
+    const { wallet } = await openWallet({ unsafe: true })
+    // 0.5 was spent today by the first test
+    for (const v of ['1', '1', '0.5']) await wallet.sendTransaction({ to: SHOP, value: parseEther(v) }, { actionId: `${agentId}-0000000000b${v.length}` })
+    const err = await wallet.sendTransaction({ to: SHOP, value: parseEther('0.01') }, { actionId: `${agentId}-0000000000bf` }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'PolicyViolationError', rule: 'DailyBudget' })
+    await advance(86_400)
+  })
+
+  it('stops itself while an old call is uncovered, and acts again once the committer covers it', async () => {
+    const { wallet, wal } = await openWallet()
+    // a day later, the calls above are far older than half the commit deadline
+    const err = await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${agentId}-0000000000e1` }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'AccountTraceBehindError', oldestUncovered: 0 })
+    const committer = new Committer({ wal, da: memoryDa(), client: chain.as(2), agentId, account })
+    await committer.flush()
+    expect(await coveredCalls()).toBe(await callCount())
+    await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${agentId}-0000000000e2` })
+    // this call's step is in the WAL after the last batch: the next flush covers it
+    await committer.flush()
+    expect(await coveredCalls()).toBe(await callCount())
+  })
+
+  it('follows the policy version in force after the owner activates an update', async () => {
+    const owner = chain.as(1)
+    await new Committer({ wal: (await openWallet()).wal, da: memoryDa(), client: chain.as(2), agentId, account }).flush()
+    const { version, readyAt } = await proposeUpdate(owner, { agentId, manifestHash: keccak256(toBytes('m2')), policy: { ...policy, allowedTargets: [SHOP, VENDOR] } })
+    const block = await chain.reader.publicClient.getBlock()
+    await advance(readyAt - Number(block.timestamp) + 1)
+    await activateUpdate(owner, { agentId })
+    const { wallet, wal } = await openWallet({ follow: true })
+    expect(wallet.policyVersion).toBe(1)
+    await wallet.sendTransaction({ to: VENDOR, value: parseEther('0.1') }, { actionId: `${agentId}-0000000000c1` }).catch((e: unknown) => e)
+    // the wallet was opened with version 1, which allows only SHOP: it pays SHOP under v2
+    const sent = await wallet.sendTransaction({ to: SHOP, value: parseEther('0.1') }, { actionId: `${agentId}-0000000000c2` })
+    expect(sent.receipt.status).toBe('success')
+    expect(wallet.policyVersion).toBe(version)
+    const { steps } = await wal.readAll()
+    expect(steps.at(-1)).toMatchObject({ kind: 'wallet', policyVersion: version })
+    // and now follows v2's rules: the vendor is allowed
+    await wallet.sendTransaction({ to: VENDOR, value: parseEther('0.1') }, { actionId: `${agentId}-0000000000c3` })
+    expect(await balance(VENDOR)).toBe(parseEther('0.1'))
+  })
+
+  it('recovery after a crash between the step and the signature sends exactly the call the step authorised', async () => {
+    const { wallet, wal } = await openWallet({ follow: true })
+    await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${agentId}-0000000000d0` }) // follows v2
+    const write = async (actionId: string, policyVersion: number) => {
+      const nonce = await chain.reader.publicClient.getTransactionCount({ address: signer.address, blockTag: 'pending' })
+      // what sendTransaction writes before it signs; then the process "dies"
+      const { leaf } = await wal.appendNext({
+        kind: 'wallet',
+        actionId,
+        timestamp: clock(),
+        chainId: String(chain.anvil.chainId),
+        from: account.toLowerCase() as Hex,
+        to: SHOP.toLowerCase() as Hex,
+        value: parseEther('0.2').toString(),
+        data: '0x',
+        nonce,
+        policyVersion,
+      })
+      return { nonce, leaf }
+    }
+    const reopen = () =>
+      createAgentWallet({
+        account: signer,
+        chain: chain.reader.publicClient.chain!,
+        wal,
+        policy: { ...policy, allowedTargets: [SHOP, VENDOR] },
+        policyVersion: wallet.policyVersion,
+        agentAccount: account,
+        outboxDir: join(dir, 'outbox'),
+        pollingIntervalMs: 50,
+        logger: pino({ level: 'silent' }),
+        now: clock,
+      })
+    const ok = await write(`${agentId}-0000000000d1`, wallet.policyVersion)
+    expect((await reopen()).recovered).toMatchObject([{ outcome: 'signed-and-sent', nonce: ok.nonce }])
+    expect((await executedLeaves()).at(-1)).toBe(ok.leaf)
+
+    // a step citing a version no longer in force can never execute: nothing moves, and its
+    // signer nonce is filled so the next payment is not held up
+    const stale = await write(`${agentId}-0000000000d2`, 1)
+    const shopBefore = await balance(SHOP)
+    const after = await reopen()
+    expect(after.recovered).toMatchObject([{ outcome: 'abandoned', nonce: stale.nonce }])
+    expect(await balance(SHOP)).toBe(shopBefore)
+    await after.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${agentId}-0000000000d3` })
+    expect(await chain.reader.publicClient.getTransactionCount({ address: signer.address })).toBe(stale.nonce + 2)
+  })
+})
