@@ -50,6 +50,27 @@ describe('defineAgent', () => {
     )
   })
 
+  test('one rule for names: letters, digits, "-" and "_", 1 to 64 characters, not starting with "-"', () => {
+    const define = (name: unknown) => defineAgent({ name: name as string, instructions: '', model: { kind: 'chat', model: 'm' }, tools: [], policy, bond: {} })
+    for (const ok of ['a', 'treasury', 'market_resolver-2', '_x', '0', 'A'.repeat(64)]) expect(define(ok).name).toBe(ok)
+    for (const bad of ['', '.', '..', '../x', 'x/y', 'x\\y', 'a b', ' a', 'a\n', '-rf', '--help', 'é', 'a.b', 'A'.repeat(65), 7, null, undefined]) {
+      expect(() => define(bad), JSON.stringify(bad)).toThrow(/name .*an agent name is 1 to 64 letters, digits, "-" or "_", not starting with "-"/)
+    }
+    // a long name is quoted short, not echoed
+    let message = ''
+    try {
+      define('x'.repeat(10_000))
+    } catch (e) {
+      message = (e as Error).message
+    }
+    expect(message).toMatchInlineSnapshot(`
+      "Invalid agent "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"… (10000 characters).
+
+      - name "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"… (10000 characters): an agent name is 1 to 64 letters, digits, "-" or "_", not starting with "-"
+      Docs: src/agent/README.md"
+    `)
+  })
+
   test('an onnx agent declares its decision function and a tolerance replay', () => {
     const agent = defineAgent({
       name: 'mod',

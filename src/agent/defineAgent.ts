@@ -3,8 +3,8 @@ import type { JsonValue } from '../trace/schemas.js'
 import { evaluatePolicy, type Policy, policySchema, type PolicyInput } from '../wallet/policy.js'
 import { weiSchema } from '../wallet/schemas.js'
 import { type AgentTool, deepFreeze } from './defineTool.js'
-import { AgentDefinitionError } from './errors.js'
-import { type ReplayPolicy, type ReplayPolicyInput, replayPolicySchema } from './schemas.js'
+import { AgentDefinitionError, shortQuote } from './errors.js'
+import { agentNameSchema, type ReplayPolicy, type ReplayPolicyInput, replayPolicySchema } from './schemas.js'
 
 /** A tool call the model (or an ONNX decision) asks for. */
 export type ToolCallRequest = { name: string; args: Record<string, unknown> }
@@ -38,6 +38,7 @@ export type ModelSpec = ChatModelSpec | OnnxModelSpec
 export type BondInput = { eth?: bigint | string | number | undefined; token?: bigint | string | number | undefined }
 
 export type DefineAgentParameters = {
+  /** 1 to 64 letters, digits, `-` or `_`, not starting with `-` (it names files in the data dir). */
   name: string
   /** The system prompt (chat) or a description of what the agent does (ONNX). */
   instructions: string
@@ -67,7 +68,8 @@ export type AgentDefinition = {
  */
 export function defineAgent(p: DefineAgentParameters): AgentDefinition {
   const problems: string[] = []
-  if (typeof p?.name !== 'string' || p.name.trim().length === 0 || p.name.length > 128) problems.push('name must be 1 to 128 characters')
+  const name = agentNameSchema.safeParse(p?.name)
+  if (!name.success) problems.push(`name ${shortQuote(p?.name)}: ${name.error.issues[0]?.message ?? 'invalid'}`)
   if (typeof p?.instructions !== 'string' || p.instructions.length > 65_536) problems.push('instructions must be a string of at most 65536 characters')
   const model = p?.model
   if (model?.kind === 'chat') {
@@ -105,7 +107,7 @@ export function defineAgent(p: DefineAgentParameters): AgentDefinition {
   if (!replay.success) problems.push(...replay.error.issues.map((i) => `replay.${i.path.join('.')}: ${i.message}`))
 
   if (problems.length > 0 || !policy.success || !eth.success || !token.success || !replay.success) {
-    throw new AgentDefinitionError(`agent${typeof p?.name === 'string' ? ` "${p.name}"` : ''}`, problems)
+    throw new AgentDefinitionError(`agent${typeof p?.name === 'string' ? ` ${shortQuote(p.name)}` : ''}`, problems)
   }
   // Tools are frozen by their factories; their zod schemas must not be frozen (zod caches on them).
   return Object.freeze({

@@ -17,6 +17,26 @@ export class AgentDefinitionError extends UnrecoverableCovenantError {
   }
 }
 
+/** An agent name breaks the one rule for names (agentNameSchema): refused before anything is written. */
+export class InvalidAgentNameError extends UnrecoverableCovenantError {
+  override name = 'InvalidAgentNameError' as const
+  constructor(name: unknown) {
+    super(`Invalid agent name ${shortQuote(name)}.`, {
+      metaMessages: [
+        'An agent name is 1 to 64 letters, digits, "-" or "_", not starting with "-" (e.g. "treasury", "market_resolver-2").',
+        'It names files in the data dir, so ".", "..", "/", spaces and other characters are refused.',
+      ],
+      docsPath: 'src/agent/README.md',
+    })
+  }
+}
+
+/** A value from outside, quoted for a message: at most `max` characters of it, so a message never echoes input at length. */
+export function shortQuote(value: unknown, max = 40): string {
+  if (typeof value !== 'string') return value === null ? 'null' : `(a ${typeof value})`
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)` : JSON.stringify(value)
+}
+
 /** The model called a tool with arguments its schema rejects (or that are not JSON). */
 export class ToolArgumentsError extends BaseError {
   override name = 'ToolArgumentsError' as const

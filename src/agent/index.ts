@@ -17,7 +17,8 @@ export type {
 } from './defineAgent.js'
 export { MAX_MANIFEST_BYTES, buildManifest, parseManifest } from './manifest.js'
 export type { BuildManifestParameters, BuiltManifest } from './manifest.js'
-export { bondManifestSchema, manifestSchema, replayPolicySchema } from './schemas.js'
+export { agentNameSchema, bondManifestSchema, manifestSchema, replayPolicySchema } from './schemas.js'
+export { assertAgentName } from './agentName.js'
 export type { Manifest, ReplayPolicy, ReplayPolicyInput } from './schemas.js'
 export { DEFAULT_INFERENCE_URL, createAgentRuntime } from './runtime.js'
 export type {
@@ -36,6 +37,7 @@ export {
   AgentDefinitionError,
   AgentMaxRoundsError,
   InferenceNotRecordedError,
+  InvalidAgentNameError,
   ManifestError,
   ToolArgumentsError,
   ToolNotFoundError,

@@ -32,6 +32,18 @@ export type ReplayPolicyInput = z.input<typeof replayPolicySchema>
 
 const weiString = uint256StringSchema
 
+/** The longest agent name: names become file names and CLI arguments. */
+export const MAX_AGENT_NAME_LENGTH = 64
+
+/**
+ * The one rule for agent names, everywhere a name is accepted (defineAgent, the manifest,
+ * deploy, the data dir's records and keystores): 1 to 64 letters, digits, `-` or `_`, not
+ * starting with `-`. A name is then always one safe path component (never `.`, `..`, a
+ * separator or a space) and never reads as a command-line flag.
+ */
+const AGENT_NAME_RULE = `an agent name is 1 to ${MAX_AGENT_NAME_LENGTH} letters, digits, "-" or "_", not starting with "-"`
+export const agentNameSchema = z.string({ error: AGENT_NAME_RULE }).regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/, AGENT_NAME_RULE)
+
 /** The bond the operator posts for the agent (BondVault), in wei / token units. */
 export const bondManifestSchema = z.strictObject({
   eth: weiString,
@@ -90,7 +102,7 @@ const policyManifestSchema = z.strictObject({
  */
 export const manifestSchema = z.strictObject({
   version: z.literal(1),
-  name: z.string().min(1).max(128),
+  name: agentNameSchema,
   instructions: z.string().max(65_536),
   codeHash: bytes32Schema.nullable().describe("keccak256 of the agent's source file, if given"),
   model: modelManifestSchema,

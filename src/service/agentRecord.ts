@@ -1,6 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { assertAgentName } from '../agent/agentName.js'
+import { agentNameSchema } from '../agent/schemas.js'
+import { pathInDataDir } from './dataDir.js'
 import { AgentRecordError } from './errors.js'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/)
@@ -9,7 +12,7 @@ const hex = z.string().regex(/^0x[0-9a-fA-F]*$/)
 /** What `covenant deploy` remembers about an agent it deployed (no secrets: keystores are encrypted files). */
 export const agentRecordSchema = z.object({
   version: z.literal(1),
-  name: z.string(),
+  name: agentNameSchema,
   agentId: z.string().regex(/^\d+$/),
   chainId: z.number().int(),
   agentRegistry: address,
@@ -29,13 +32,16 @@ export function agentsDir(dataDir: string): string {
   return join(dataDir, 'agents')
 }
 
+/** `<dataDir>/agents/<name>.json`. Throws InvalidAgentNameError for a name outside the one rule. */
 export function agentRecordFile(dataDir: string, name: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) {
-    throw new AgentRecordError(`Agent name "${name}" cannot name a file.`, {
-      metaMessages: ['Use letters, digits, ".", "_" and "-" in agent names.'],
-    })
-  }
-  return join(agentsDir(dataDir), `${name}.json`)
+  assertAgentName(name)
+  return pathInDataDir(dataDir, 'agents', `${name}.json`)
+}
+
+/** `<dataDir>/agents/<name>/`, where the agent's keystores live. Throws InvalidAgentNameError for a name outside the one rule. */
+export function agentKeyDir(dataDir: string, name: string): string {
+  assertAgentName(name)
+  return pathInDataDir(dataDir, 'agents', name)
 }
 
 export function readAgentRecord(dataDir: string, name: string): AgentRecord | undefined {

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { bytesToHex, parseEther, type Hex, type LocalAccount } from 'viem'
+import { assertAgentName } from '../agent/agentName.js'
 import { buildManifest } from '../agent/manifest.js'
 import type { AgentDefinition } from '../agent/defineAgent.js'
 import type { CovenantWriteClient } from '../bonds/client.js'
@@ -11,7 +12,7 @@ import { testTokenAbi } from '../bonds/generated/abis.js'
 import type { DAClient } from '../da/client.js'
 import { shippedModelStore } from '../inference/modelStore.js'
 import { createKeystore, loadKeystore, saveKeystore, type ScryptParams } from '../wallet/keystore.js'
-import { readAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'
+import { agentKeyDir, agentRecordFile, readAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'
 import { DeployAgentError } from './errors.js'
 
 export type DeployAgentParameters = {
@@ -52,6 +53,12 @@ export type DeployAgentReturnType = {
  */
 export async function deployAgent(p: DeployAgentParameters): Promise<DeployAgentReturnType> {
   const say = p.onProgress ?? (() => {})
+  // The name becomes file names: it is checked, and its paths proven inside the data dir,
+  // before anything is written (DA, files, chain). An agent object not made by defineAgent
+  // (any module's export) gets the same check.
+  assertAgentName(p.agent?.name)
+  agentRecordFile(p.dataDir, p.agent.name)
+  const keyDir = agentKeyDir(p.dataDir, p.agent.name)
   const store = shippedModelStore()
   const model = store.find(p.agent.model.model)
   if (!model) {
@@ -86,7 +93,6 @@ export async function deployAgent(p: DeployAgentParameters): Promise<DeployAgent
     return { record, recordFile, outcome: 'upgrade-proposed', readyAt: r.readyAt }
   }
 
-  const keyDir = join(p.dataDir, 'agents', p.agent.name)
   const operator = await newKey(join(keyDir, 'operator.json'), p)
   const wallet = await newKey(join(keyDir, 'wallet.json'), p)
   const { agentId } = await registerAgent(p.owner, {

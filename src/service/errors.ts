@@ -1,3 +1,4 @@
+import { shortQuote } from '../agent/errors.js'
 import { BaseError, RetryLaterCovenantError, UnrecoverableCovenantError } from '../errors/base.js'
 
 export class AgentFileError extends BaseError {
@@ -10,6 +11,19 @@ export class AgentRecordError extends BaseError {
 
 export class DeployAgentError extends BaseError {
   override name = 'DeployAgentError' as const
+}
+
+/** A path built from a name (an agent's record or keystores) would leave the data dir: refused, nothing touched. */
+export class PathOutsideDataDirError extends UnrecoverableCovenantError {
+  override name = 'PathOutsideDataDirError' as const
+  readonly dataDir: string
+  constructor(p: { dataDir: string; parts: readonly string[] }) {
+    const shown = p.parts.map((x) => shortQuote(x)).join(', ')
+    super(`A path made of ${shown} is not inside the data dir ${p.dataDir}.`, {
+      metaMessages: ['Names that become file names must be one plain path component (no "..", "/" or absolute paths).'],
+    })
+    this.dataDir = p.dataDir
+  }
 }
 
 /** A task the service refuses outright (bad input, unknown agent): never retried. */
