@@ -9,6 +9,7 @@ import { getAgent } from '../bonds/actions/getAgent.js'
 import { listDisputes } from '../bonds/actions/getDispute.js'
 import type { DAClient } from '../da/client.js'
 import { parseCanonical } from '../trace/canonical.js'
+import { parseActionId } from '../verify/action.js'
 import type { JobQueue } from '../verify/queue.js'
 import type { JsonValue } from '../trace/schemas.js'
 import { explorerHtml } from './explorer.js'
@@ -20,13 +21,25 @@ import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js
 export const MAX_TASK_BYTES = 256 * 1024
 /** Levels of nesting a task may have: it becomes part of trace steps, which allow MAX_JSON_DEPTH (src/trace) in all. */
 export const MAX_TASK_DEPTH = 48
+/** The most an error body may be: a bad request is told what is wrong, never echoed back at length. */
+export const MAX_ERROR_BODY_BYTES = 300
+
+/** `<agentId>-<12 lowercase hex>`, the agent id a uint256 in decimal (parseActionId, src/verify). */
+function isActionId(s: string): boolean {
+  try {
+    parseActionId(s)
+    return true
+  } catch {
+    return false
+  }
+}
 
 export const taskRequestSchema = z.strictObject({
   agent: z.string().min(1).max(128).describe('agent name or id'),
   task: z.json().describe('what the agent should do (any JSON; a string for chat agents)'),
   actionId: z
     .string()
-    .regex(/^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/, 'actionId must look like <agentId>-<12 lowercase hex>')
+    .refine(isActionId, 'actionId must look like <agentId>-<12 lowercase hex>')
     .optional()
     .describe('idempotency key: re-sending a task with the same actionId never runs it twice'),
 })
@@ -48,8 +61,30 @@ export type ServiceAppOptions = {
 type ErrorBody = { error: { code: string; message: string; issues?: string[] } }
 
 function fail(c: Context, status: 400 | 404 | 413 | 415 | 500 | 503, code: string, message: string, issues?: string[]) {
-  const body: ErrorBody = { error: { code, message, ...(issues ? { issues } : {}) } }
-  return c.json(body, status)
+  return c.json(errorBody(code, message, issues), status)
+}
+
+/**
+ * An error body of at most MAX_ERROR_BODY_BYTES: the message and at most three issues,
+ * each clipped; issues are dropped, then the message shortened, until it fits.
+ */
+function errorBody(code: string, message: string, issues?: string[]): ErrorBody {
+  const error: ErrorBody['error'] = { code, message: clip(message, 160) }
+  if (issues?.length) error.issues = issues.slice(0, 3).map((i) => clip(i, 80))
+  const size = () => Buffer.byteLength(JSON.stringify({ error }))
+  while (size() > MAX_ERROR_BODY_BYTES && error.issues?.length) error.issues.pop()
+  if (error.issues?.length === 0) delete error.issues
+  while (size() > MAX_ERROR_BODY_BYTES && error.message.length > 20) error.message = clip(error.message, error.message.length - 16)
+  return { error }
+}
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`
+}
+
+/** Input quoted for a message: at most 40 characters of it. */
+function quote(s: string): string {
+  return JSON.stringify(clip(s, 40))
 }
 
 const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x))) as JsonValue
@@ -78,9 +113,10 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         'Send it again with the same actionId once Redis is back: an action id runs at most once.',
       ])
     }
+    // a 500 is the server's bug, never a bad request: bad input is refused before it gets here
     return fail(c, 500, 'internal', (err as { shortMessage?: string }).shortMessage ?? err.message.split('\n')[0] ?? 'error')
   })
-  app.notFound((c) => fail(c, 404, 'not_found', `No route ${c.req.method} ${c.req.path}.`))
+  app.notFound((c) => fail(c, 404, 'not_found', `No route ${c.req.method} ${clip(c.req.path, 60)}.`))
 
   app.get('/health', (c) => {
     const h = o.health?.() ?? serviceHealth(o.agents, undefined)
@@ -110,7 +146,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         return fail(c, 400, 'bad_request', 'The task request is not valid.', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`))
       }
       const agent = byKey(parsed.data.agent)
-      if (!agent) return fail(c, 404, 'unknown_agent', `No deployed agent "${parsed.data.agent}". Known: ${o.agents.map((a) => a.name).join(', ')}.`)
+      if (!agent) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(parsed.data.agent)}. Known: ${o.agents.map((a) => a.name).join(', ')}.`)
       const queue = o.queues.get(agent.agentId)
       if (!queue) return fail(c, 503, 'no_queue', `Agent ${agent.name} has no task queue in this service.`)
       const taskId = parsed.data.actionId ?? `${agent.agentId}-${randomBytes(6).toString('hex')}`
@@ -140,17 +176,23 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   app.get('/tasks', async (c) => {
     const agentKey = c.req.query('agent')
     const agent = agentKey ? byKey(agentKey) : undefined
-    if (agentKey && !agent) return fail(c, 404, 'unknown_agent', `No deployed agent "${agentKey}".`)
+    if (agentKey && !agent) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(agentKey)}.`)
     return c.json({ tasks: (await o.store.list({ agentId: agent?.agentId, limit: 200 })).map(view) })
   })
 
+  // A task id is its action id: one that cannot be is refused before the store is asked.
+  const badTaskId = (c: Context) => fail(c, 400, 'bad_task_id', 'A task id is an action id: <agentId>-<12 lowercase hex>.')
+
   app.get('/tasks/:id', async (c) => {
-    const s = await o.store.get(c.req.param('id'))
-    return s ? c.json(view(s)) : fail(c, 404, 'unknown_task', `No task ${c.req.param('id')}.`)
+    const id = c.req.param('id')
+    if (!isActionId(id)) return badTaskId(c)
+    const s = await o.store.get(id)
+    return s ? c.json(view(s)) : fail(c, 404, 'unknown_task', `No task ${id}.`)
   })
 
   app.get('/tasks/:id/events', async (c) => {
     const id = c.req.param('id')
+    if (!isActionId(id)) return badTaskId(c)
     const first = await o.store.get(id)
     if (!first) return fail(c, 404, 'unknown_task', `No task ${id}.`)
     return streamSSE(c, async (stream) => {
@@ -237,7 +279,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
 
   app.get('/agents/:id', async (c) => {
     const a = byKey(c.req.param('id'))
-    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent "${c.req.param('id')}".`)
+    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(c.req.param('id'))}.`)
     const id = BigInt(a.agentId)
     const [bond, onChain, disputes, manifestBytes] = await Promise.all([
       getBond(o.client, id),
@@ -265,19 +307,21 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
 
   app.get('/agents/:id/headers', async (c) => {
     const a = byKey(c.req.param('id'))
-    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent "${c.req.param('id')}".`)
+    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(c.req.param('id'))}.`)
     return c.json({ headers: o.signedHeaders ? await o.signedHeaders(a.agentId) : [] })
   })
 
   app.get('/actions/:id', async (c) => {
     const id = c.req.param('id')
-    if (!/^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/.test(id)) return fail(c, 400, 'bad_action_id', 'An action id looks like <agentId>-<12 lowercase hex>.')
+    // parsed with bounds (the agent id a uint256) before it can reach viem
+    if (!isActionId(id)) return fail(c, 400, 'bad_action_id', 'An action id looks like <agentId>-<12 lowercase hex>, the agent id a uint256.')
     if (!o.verifyAction) return fail(c, 503, 'no_verifier', 'This service has no verifier configured.')
     try {
       return c.json(json(await o.verifyAction(id)))
     } catch (err) {
       const e = err as { name?: string; shortMessage?: string; message?: string }
       if (e.name === 'ActionNotFoundError') return fail(c, 404, 'unknown_action', e.shortMessage ?? 'not committed yet')
+      if (e.name === 'InvalidActionIdError') return fail(c, 400, 'bad_action_id', 'An action id looks like <agentId>-<12 lowercase hex>, the agent id a uint256.')
       throw err
     }
   })

@@ -11,11 +11,18 @@ import type { ManifestSource } from './manifest.js'
 import { TraceIndex } from './traceIndex.js'
 
 const ACTION_ID = /^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/
+const UINT256_MAX = 2n ** 256n - 1n
 
-/** The agent an action id (`<agentId>-<12 hex>`) belongs to. */
+/**
+ * The agent an action id (`<agentId>-<12 lowercase hex>`) belongs to. The agent id is a
+ * uint256 in decimal without leading zeros; anything else (78 digits past 2^256 − 1
+ * included) throws InvalidActionIdError here, before it can reach viem or the chain.
+ */
 export function parseActionId(actionId: string): { agentId: bigint } {
-  if (!ACTION_ID.test(actionId)) throw new InvalidActionIdError(actionId)
-  return { agentId: BigInt(actionId.slice(0, actionId.indexOf('-'))) }
+  if (typeof actionId !== 'string' || !ACTION_ID.test(actionId)) throw new InvalidActionIdError(actionId)
+  const agentId = BigInt(actionId.slice(0, actionId.indexOf('-')))
+  if (agentId > UINT256_MAX) throw new InvalidActionIdError(actionId)
+  return { agentId }
 }
 
 export type FoundAction = {

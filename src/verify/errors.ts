@@ -50,9 +50,11 @@ export class ActionNotFoundError extends UnrecoverableCovenantError {
 /** An action id is not `<agentId>-<12 hex>`. */
 export class InvalidActionIdError extends UnrecoverableCovenantError {
   override name = 'InvalidActionIdError' as const
-  constructor(actionId: string) {
-    super(`${JSON.stringify(actionId)} is not an action id.`, {
-      metaMessages: ['Action ids look like <agentId>-<12 hex digits>, e.g. 3-4f2a9c01b7de.'],
+  constructor(actionId: unknown) {
+    // quoted short: the id comes from outside (a URL, a CLI argument) and may be huge
+    const shown = typeof actionId === 'string' ? JSON.stringify(actionId.length > 40 ? `${actionId.slice(0, 40)}…` : actionId) : `(a ${typeof actionId})`
+    super(`${shown} is not an action id.`, {
+      metaMessages: ['Action ids look like <agentId>-<12 lowercase hex digits>, the agent id a uint256 in decimal, e.g. 3-4f2a9c01b7de.'],
     })
   }
 }

@@ -1,12 +1,15 @@
 /**
  * The service's HTTP API (createServiceApp, in-process through app.request) against
  * generated bad input: malformed JSON, wrong types, huge and deeply nested values, unknown
- * fields, bad action ids, wrong content types, unknown routes. Every answer is a 4xx with a
- * JSON error body; nothing is enqueued and the task store is unchanged.
+ * fields, bad action ids (huge agent ids past uint256 included), wrong content types, unknown
+ * routes. Every answer is a 4xx (never a 5xx) with a short JSON error body (at most
+ * MAX_ERROR_BODY_BYTES: nothing echoed at length); nothing is enqueued and the task store is
+ * unchanged.
  */
 import fc from 'fast-check'
+import { encodeAbiParameters } from 'viem'
 import { describe, expect, test } from 'vitest'
-import { createServiceApp, MAX_TASK_BYTES, MAX_TASK_DEPTH } from '../../src/service/api.js'
+import { createServiceApp, MAX_ERROR_BODY_BYTES, MAX_TASK_BYTES, MAX_TASK_DEPTH } from '../../src/service/api.js'
 import type { AgentRecord } from '../../src/service/agentRecord.js'
 import { createTaskStore } from '../../src/service/taskStore.js'
 import type { TaskJobData, TaskJobResult } from '../../src/service/worker.js'
@@ -54,7 +57,9 @@ function setup() {
     store,
     client: untouchable as never,
     da: untouchable as never,
-    verifyAction: async () => {
+    verifyAction: async (actionId: string) => {
+      // as the real verifier does: the agent id goes to viem, which refuses what is not a uint256 (a 500 if it got here)
+      encodeAbiParameters([{ type: 'uint256' }], [BigInt(actionId.split('-')[0]!)])
       throw Object.assign(new Error('not committed'), { name: 'ActionNotFoundError', shortMessage: 'not committed yet' })
     },
   })
@@ -65,6 +70,8 @@ function setup() {
 async function expectJsonError(res: Response, allowed: number[]): Promise<{ code: string; message: string }> {
   const text = await res.text()
   expect(allowed, `${res.status}: ${text.slice(0, 300)}`).toContain(res.status)
+  expect(res.status).toBeLessThan(500)
+  expect(Buffer.byteLength(text), text.slice(0, 400)).toBeLessThanOrEqual(MAX_ERROR_BODY_BYTES)
   expect(res.headers.get('content-type') ?? '').toMatch(/application\/json/)
   const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }
   expect(typeof body.error?.code).toBe('string')
@@ -76,11 +83,20 @@ async function expectJsonError(res: Response, allowed: number[]): Promise<{ code
 // ------------------------------------------------------------------ generators of bad bodies
 
 const json = fc.jsonValue({ maxDepth: 3 })
+const UINT256_MAX = 2n ** 256n - 1n
+const hex12 = fc.stringMatching(/^[0-9a-f]{12}$/)
+/** Action ids whose agent id is a decimal past uint256: 78 digits over 2^256 − 1, or far longer. */
+const hugeActionId = fc.oneof(
+  fc.tuple(fc.bigInt({ min: UINT256_MAX + 1n, max: 10n ** 78n - 1n }), hex12).map(([n, h]) => `${n}-${h}`),
+  fc.tuple(fc.integer({ min: 79, max: 20_000 }), fc.integer({ min: 1, max: 9 }), hex12).map(([digits, d, h]) => `${d}${'0'.repeat(digits - 1)}-${h}`),
+  fc.constantFrom(`${UINT256_MAX + 1n}-0123456789ab`, `${'9'.repeat(78)}-0123456789ab`, `${2n ** 512n}-0123456789ab`),
+)
 const notAString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(json, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), json, { maxKeys: 3 }))
 const badActionId = fc.oneof(
   fc.string({ maxLength: 40 }).filter((s) => !/^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/.test(s)),
   fc.stringMatching(/^[0-9]{1,3}-[0-9a-f]{12}$/).filter((s) => !s.startsWith('7-') && !s.startsWith('12-')), // another agent's id space
   fc.constantFrom('7-0123456789AB', '7-0123456789a', '07-0123456789ab', '-7-0123456789ab', '7-0123456789abc', '7_0123456789ab'),
+  hugeActionId,
   notAString,
 )
 const unknownKey = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !['agent', 'task', 'actionId'].includes(k))
@@ -153,18 +169,23 @@ describe('service HTTP API: bad input', () => {
       fc.string({ maxLength: 40 }),
       fc.stringMatching(/^[0-9]{1,4}-[0-9a-f]{12}$/),
       fc.constantFrom('..', '%2e%2e', '%00', 'x'.repeat(2_000), '7-0123456789ab', '__proto__', 'constructor'),
+      hugeActionId,
+      fc.bigInt({ min: UINT256_MAX - 10n, max: 10n ** 200n }).map(String),
     )
       // "." and ".." are resolved by URL parsing before any route sees them
       .map((s) => encodeURIComponent(s).replace(/^\.{1,2}$/, 'dots') || 'x')
     const read = fc.oneof(
-      segment.map((s) => ({ method: 'GET', path: `/tasks/${s}`, allowed: [404] })),
-      segment.map((s) => ({ method: 'GET', path: `/tasks/${s}/events`, allowed: [404] })),
+      segment.map((s) => ({ method: 'GET', path: `/tasks/${s}`, allowed: [400, 404] })),
+      segment.map((s) => ({ method: 'GET', path: `/tasks/${s}/events`, allowed: [400, 404] })),
       segment.filter((s) => !['alpha', 'beta', '7', '12'].includes(decodeURIComponent(s))).map((s) => ({ method: 'GET', path: `/tasks?agent=${s}`, allowed: [404] })),
       segment.filter((s) => !['alpha', 'beta', '7', '12'].includes(decodeURIComponent(s))).map((s) => ({ method: 'GET', path: `/agents/${s}`, allowed: [404] })),
       segment.filter((s) => !['alpha', 'beta', '7', '12'].includes(decodeURIComponent(s))).map((s) => ({ method: 'GET', path: `/agents/${s}/headers`, allowed: [404] })),
       segment.map((s) => ({ method: 'GET', path: `/actions/${s}`, allowed: [400, 404] })),
+      hugeActionId.map((s) => ({ method: 'GET', path: `/actions/${s}`, allowed: [400] })),
+      hugeActionId.map((s) => ({ method: 'GET', path: `/tasks/${s}`, allowed: [400] })),
       fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH'), fc.constantFrom('/tasks', '/agents', '/disputes', '/actions/7-0123456789ab')).map(([method, path]) => ({ method, path, allowed: [404] })),
       fc.stringMatching(/^\/[a-z0-9/_-]{1,30}$/).filter((p) => !/^\/(tasks|agents|actions|disputes|health)(\/|$)|^\/$/.test(p)).map((path) => ({ method: 'GET', path, allowed: [404] })),
+      fc.integer({ min: 1_000, max: 12_000 }).map((n) => ({ method: 'GET', path: `/${'u'.repeat(n)}`, allowed: [404] })),
     )
     await fc.assert(
       fc.asyncProperty(read, async ({ method, path, allowed }) => {
@@ -175,5 +196,17 @@ describe('service HTTP API: bad input', () => {
       }),
       { numRuns: RUNS },
     )
+  })
+
+  test('GET /actions/<a number past uint256>-<hex> is a 400 before it reaches viem (it was a 500 with viem\'s message)', async () => {
+    const { app } = setup()
+    for (const id of [`${UINT256_MAX + 1n}-0123456789ab`, `${'9'.repeat(78)}-0123456789ab`, `${'1'.repeat(5_000)}-0123456789ab`]) {
+      const res = await app.request(`/actions/${id}`)
+      const err = await expectJsonError(res, [400])
+      expect(err.code).toBe('bad_action_id')
+      expect(JSON.stringify(err)).not.toContain('999999999999')
+    }
+    // the largest agent id still reaches the verifier (which finds nothing there)
+    await expectJsonError(await app.request(`/actions/${UINT256_MAX}-0123456789ab`), [404])
   })
 })
