@@ -11,6 +11,7 @@ import { type ContainerKey, ephemeralContainerKey } from './containerKey.js'
 import { BaseError } from '../errors/base.js'
 import { InvalidTensorError } from './errors.js'
 import { type Hash, hashJson, sha256Hex } from './hash.js'
+import { jsonTextDepth } from './jsonDepth.js'
 import { type MeasurementInputs, computeMeasurement, serverBuildHash } from './measurement.js'
 import { type ModelStore, type StoredModel, shippedModelStore } from './modelStore.js'
 import { type ModerationClassifier, createModerationClassifier, moderationOutput } from './moderation.js'
@@ -57,6 +58,15 @@ export type InferenceApp = {
   measurementInputs: MeasurementInputs
   models: ReadonlyArray<{ model: StoredModel; kind: 'chat' | 'tensor' }>
 }
+
+/**
+ * Levels of nesting a request body may have. A request becomes part of a replay record in a
+ * trace step, and steps allow MAX_JSON_DEPTH (64, src/trace) in all; 48 leaves room for the
+ * step and the record around it. Checked on the text, before parsing.
+ */
+export const MAX_REQUEST_DEPTH = 48
+/** Longest error message: what is wrong, never the input echoed at length. */
+const MAX_ERROR_MESSAGE = 300
 
 type Served = { model: StoredModel; kind: 'chat'; engine: ChatEngine } | { model: StoredModel; kind: 'tensor'; backend: OnnxBackend; classifier?: ModerationClassifier }
 
@@ -107,11 +117,18 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
   }
   const getDescriptor = (c: Context) => ({ method: c.req.method, path: c.req.path, query: c.req.query() })
   const fail = (c: Context, status: number, type: string, message: string, request: unknown, code: string | null = null) =>
-    send(c, status, { error: { message, type, param: null, code } }, request)
+    send(c, status, { error: { message: clip(message, MAX_ERROR_MESSAGE), type, param: null, code } }, request)
 
-  /** Parses a JSON body, answering 400 itself when it is not JSON. */
+  /**
+   * Parses a JSON body, answering 400 itself when it is not JSON or nests deeper than
+   * MAX_REQUEST_DEPTH (checked on the text: no parser, validator or hash recurses into it).
+   * The body's size was bounded already (bodyLimit: 413).
+   */
   const readJson = async (c: Context): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> => {
     const raw = await c.req.text()
+    if (jsonTextDepth(raw, MAX_REQUEST_DEPTH) > MAX_REQUEST_DEPTH) {
+      return { ok: false, response: await fail(c, 400, 'invalid_request_error', `the request body nests arrays and objects deeper than ${MAX_REQUEST_DEPTH} levels`, { rawSha256: sha256Hex(raw) }) }
+    }
     try {
       return { ok: true, body: JSON.parse(raw) as unknown }
     } catch {
@@ -146,7 +163,7 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     const target = find(request.model)
     if (!target || target.kind !== 'chat') {
       const chats = served.filter((s) => s.kind === 'chat').map((s) => s.model.name)
-      return fail(c, 404, 'invalid_request_error', `model "${request.model}" is not a chat model served here; use one of: ${chats.join(', ')}`, raw, 'model_not_found')
+      return fail(c, 404, 'invalid_request_error', `model ${quote(request.model)} is not a chat model served here; use one of: ${chats.join(', ')}`, raw, 'model_not_found')
     }
     const { output } = await target.engine.complete(raw, { systemFingerprint: fingerprint })
     if (request.stream) return streamCompletion(c, output, raw, target.model.digest)
@@ -186,7 +203,7 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     const target = find(req.model)
     if (!target || target.kind !== 'tensor') {
       const names = served.filter((s) => s.kind === 'tensor').map((s) => s.model.name)
-      return fail(c, 404, 'invalid_request_error', `model "${req.model}" is not a tensor model served here; use one of: ${names.join(', ')}`, raw, 'model_not_found')
+      return fail(c, 404, 'invalid_request_error', `model ${quote(req.model)} is not a tensor model served here; use one of: ${names.join(', ')}`, raw, 'model_not_found')
     }
     try {
       let outputs: Record<string, TensorValue>
@@ -205,7 +222,7 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
         const feeds: Record<string, TensorValue> = {}
         for (const t of req.inputs) {
           // two tensors under one name: the model would see only the last, the receipt covers both
-          if (Object.hasOwn(feeds, t.name)) return fail(c, 400, 'invalid_request_error', `inputs name "${t.name}" more than once`, raw)
+          if (Object.hasOwn(feeds, t.name)) return fail(c, 400, 'invalid_request_error', `inputs name ${quote(t.name)} more than once`, raw)
           feeds[t.name] = toTensor(t)
         }
         const r = await target.backend.run(feeds)
@@ -273,7 +290,7 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     )
   })
 
-  app.notFound((c) => fail(c, 404, 'invalid_request_error', `no route ${c.req.method} ${c.req.path}; see GET /v1/models, POST /v1/chat/completions, POST /v1/infer, GET /attestation`, getDescriptor(c)))
+  app.notFound((c) => fail(c, 404, 'invalid_request_error', `no route ${c.req.method} ${clip(c.req.path, 60)}; see GET /v1/models, POST /v1/chat/completions, POST /v1/infer, GET /attestation`, getDescriptor(c)))
   app.onError((err, c) => {
     const status = err instanceof BaseError ? 400 : 500
     log?.error({ err: err instanceof BaseError ? err.shortMessage : String(err) }, 'request failed')
@@ -282,6 +299,15 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
   })
 
   return { app, address: key.account.address, measurement, measurementInputs, models: served.map((s) => ({ model: s.model, kind: s.kind })) }
+}
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`
+}
+
+/** Input quoted for a message: at most 40 characters of it. */
+function quote(s: string): string {
+  return JSON.stringify(clip(s, 40))
 }
 
 function toTensor(t: { name: string; dtype: DType; shape: number[]; data: string | number[] }): TensorValue {

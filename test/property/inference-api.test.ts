@@ -1,13 +1,16 @@
 /**
  * The inference container's HTTP API (createInferenceApp, in-process through app.request)
  * against generated bad requests: malformed JSON, wrong types, out-of-range settings,
- * unknown fields and models, tensors that do not fit the model, bad nonces, unknown routes.
- * Every answer is a 4xx OpenAI-style JSON error carrying a signed receipt; no model runs on
- * bad input, and the container answers a good request exactly as before (nothing changed).
+ * unknown fields and models, tensors that do not fit the model, bad nonces, unknown routes,
+ * bodies nested far deeper than a trace step may hold (`messages[].content`, tool
+ * parameters, tensors). Every answer is a 4xx (never a 5xx) OpenAI-style JSON error with a
+ * short message, carrying a signed receipt; no model runs on bad input, and the container
+ * answers a good request exactly as before (nothing changed).
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createInferenceApp, type InferenceApp } from '../../src/inference/server.js'
+import { createInferenceApp, type InferenceApp, MAX_REQUEST_DEPTH } from '../../src/inference/server.js'
+import { MAX_JSON_DEPTH } from '../../src/trace/canonical.js'
 
 const RUNS = 1_000
 let inf: InferenceApp
@@ -26,9 +29,11 @@ afterAll(() => {})
 async function expectOpenAIError(res: Response, allowed: number[], what: string): Promise<void> {
   const text = await res.text()
   expect(allowed, `${what} → ${res.status}: ${text.slice(0, 300)}`).toContain(res.status)
+  expect(res.status).toBeLessThan(500)
   const body = JSON.parse(text) as { error?: { message?: unknown; type?: unknown }; covenant_receipt?: unknown }
   expect(typeof body.error?.message, what).toBe('string')
   expect((body.error!.message as string).length).toBeGreaterThan(5)
+  expect((body.error!.message as string).length, what).toBeLessThanOrEqual(300)
   expect(body.error?.type).toBe('invalid_request_error')
   expect(body.covenant_receipt, 'every answer carries a receipt').toBeDefined()
   expect(res.headers.get('x-covenant-receipt')).toBeTruthy()
@@ -67,6 +72,30 @@ const badChat: fc.Arbitrary<{ body: string; why: string }> = fc.oneof(
     .map((extra) => ({ body: JSON.stringify({ model: 'covenant-chat', messages: okMessages, ...extra }), why: `bad ${Object.keys(extra)[0]}` })),
   fc.string({ minLength: 1, maxLength: 30 }).filter((m) => m !== 'covenant-chat' && m.toLowerCase() !== inf.models.find((x) => x.kind === 'chat')?.model.digest).map((model) => ({ body: JSON.stringify({ model, messages: okMessages }), why: 'unknown model' })),
 )
+
+/**
+ * Bodies nested deeper than MAX_REQUEST_DEPTH, written as text (building such values would
+ * test this file's stack): in a message's content, a content part, tool parameters, a
+ * tensor, or the whole body; strings with brackets and escaped quotes around them.
+ */
+const deep = fc.record({
+  // 150,000 object levels stay under the 1 MiB body limit (past it the answer is a 413)
+  depth: fc.oneof(fc.integer({ min: MAX_REQUEST_DEPTH + 1, max: 200 }), fc.integer({ min: 1_000, max: 150_000 })),
+  objects: fc.boolean(),
+  noise: fc.constantFrom('"x"', '"[[[{{"', '"\\"]]]"', '"\\\\"'),
+})
+const nest = ({ depth, objects, noise }: { depth: number; objects: boolean; noise: string }) => (objects ? `${'{"k":'.repeat(depth)}${noise}${'}'.repeat(depth)}` : `${'['.repeat(depth)}${noise}${']'.repeat(depth)}`)
+const deepChat: fc.Arbitrary<{ body: string; why: string }> = fc.tuple(deep, fc.constantFrom('content', 'part', 'tools', 'body', 'extra')).map(([d, where]) => {
+  const v = nest(d)
+  const body = {
+    content: `{"model":"covenant-chat","messages":[{"role":"user","content":${v}}]}`,
+    part: `{"model":"covenant-chat","messages":[{"role":"user","content":[{"type":"text","text":"hi","x":${v}}]}]}`,
+    tools: `{"model":"covenant-chat","messages":[{"role":"user","content":"pay"}],"tools":[{"type":"function","function":{"name":"pay","parameters":${v}}}]}`,
+    body: v,
+    extra: `{"model":"covenant-chat","messages":[{"role":"user","content":${d.noise}}],"metadata":${v}}`,
+  }[where]
+  return { body, why: `${where} nested ${d.depth} deep` }
+})
 
 const base64 = (n: number) => Buffer.alloc(n).toString('base64')
 /** Inference requests, each wrong in at least one way. */
@@ -121,11 +150,35 @@ describe('inference container HTTP API: bad input', () => {
     )
   })
 
+  test(`${RUNS} generated bodies nested past ${MAX_REQUEST_DEPTH} levels (chat and infer): 400 before parsing, never a 500`, async () => {
+    // a request sits inside a replay record inside a trace step: the limit leaves room for both
+    expect(MAX_REQUEST_DEPTH + 8).toBeLessThanOrEqual(MAX_JSON_DEPTH)
+    const deepInfer = deep.map((d) => ({ body: `{"model":"moderation","inputs":[{"name":"counts","dtype":"float32","shape":[1,4096],"data":${nest(d)}}]}`, why: `tensor data nested ${d.depth} deep` }))
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(deepChat.map((b) => ({ ...b, path: '/v1/chat/completions' })), deepInfer.map((b) => ({ ...b, path: '/v1/infer' }))), async ({ body, why, path }) => {
+        const res = await post(path, body)
+        const text = await res.clone().text()
+        await expectOpenAIError(res, [400], why)
+        expect(text).toMatch(/deeper than 48 levels/)
+      }),
+      { numRuns: RUNS },
+    )
+    // the limit itself is allowed: 48 levels reach the schema (which refuses a content that is not text)
+    const atLimit = `{"model":"covenant-chat","messages":[{"role":"user","content":${'['.repeat(MAX_REQUEST_DEPTH - 3)}${']'.repeat(MAX_REQUEST_DEPTH - 3)}}]}`
+    const res = await post('/v1/chat/completions', atLimit)
+    expect(await res.clone().text()).not.toMatch(/deeper than/)
+    await expectOpenAIError(res, [400], 'at the limit')
+    // and a good request still gets the same answer
+    expect(await outputsOf(await post('/v1/infer', JSON.stringify(goodInfer)))).toEqual(reference)
+  })
+
   test(`${RUNS} generated bad inference requests (bodies, tensors, nonces, routes): 4xx with an error and a receipt`, async () => {
     const other = fc.oneof(
       badInfer.map((b) => ({ ...b, path: '/v1/infer', method: 'POST', allowed: [400, 404] })),
       fc.oneof(fc.string({ maxLength: 40 }), fc.stringMatching(/^0x[0-9a-f]{129,200}$/), fc.stringMatching(/^[0-9a-f]{1,20}$/)).filter((n) => !/^0x[0-9a-fA-F]{0,128}$/.test(n)).map((n) => ({ body: '', why: `nonce ${n}`, path: `/attestation?nonce=${encodeURIComponent(n)}`, method: 'GET', allowed: [400] })),
       fc.stringMatching(/^\/[a-z0-9/_-]{1,30}$/).filter((p) => !/^\/(v1\/(models|infer|chat\/completions)|attestation)$/.test(p)).map((path) => ({ body: '', why: `route ${path}`, path, method: 'GET', allowed: [404] })),
+      fc.integer({ min: 1_000, max: 12_000 }).map((n) => ({ body: '', why: `route of ${n} characters`, path: `/${'u'.repeat(n)}`, method: 'GET', allowed: [404] })),
+      fc.string({ minLength: 300, maxLength: 5_000 }).map((model) => ({ body: JSON.stringify({ model, text: 'hello' }), why: 'long model name', path: '/v1/infer', method: 'POST', allowed: [404] })),
     )
     await fc.assert(
       fc.asyncProperty(other, async ({ body, why, path, method, allowed }) => {
