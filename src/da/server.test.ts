@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { request } from 'node:http'
+import { Agent, request } from 'node:http'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -165,5 +166,144 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
   test('a taken port is a clear error', async () => {
     const err = await caught(startDAServer({ store, port: server.port }))
     expect(err).toBeInstanceOf(DAServerListenError)
+  })
+})
+
+/**
+ * Uploads over the limit without a Content-Length (chunked): the server stops keeping the
+ * body, answers 413 at once, and drops what the client still sends (within bounds) before it
+ * closes, so the client reads the 413 — whether it reads while sending or only after.
+ */
+describe('an oversize chunked upload gets a 413 the client can read', () => {
+  const LIMIT = 4096
+  let small: DAServer
+  let before: string
+  beforeAll(async () => {
+    small = await startDAServer({ store, port: 0, maxBlobBytes: LIMIT })
+    before = await snapshotDir(dir)
+  })
+  afterAll(async () => {
+    await small.close()
+  })
+
+  /**
+   * A node:http chunked upload of `total` bytes in `chunk`-byte writes, `pauseMs` apart (or
+   * all at once: node's request emits no 'drain' once its response has ended, so waiting
+   * for one would stall the client, not the server). Settles once the answer was read and the
+   * request finished sending or was closed (node stops sending once a `Connection: close`
+   * answer has ended).
+   */
+  function upload(o: { total: number; chunk: number; pauseMs?: number; agent: Agent | false }) {
+    return new Promise<{ status: number; body: string; sent: number; finished: boolean; error: string | undefined }>((resolve) => {
+      let sent = 0
+      let finished = false
+      let closed = false
+      let response: { status: number; body: string } | undefined
+      let error: string | undefined
+      const done = () => response && (finished || closed || error) && resolve({ ...response, sent, finished, error })
+      const req = request(`${small.url}/put?commitment_mode=standard`, { method: 'POST', agent: o.agent }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (body += d))
+        res.on('end', () => {
+          response = { status: res.statusCode ?? 0, body }
+          done()
+        })
+      })
+      req.on('error', (e) => {
+        error = e.message
+        if (!response) resolve({ status: 0, body: '', sent, finished, error })
+        else done()
+      })
+      req.on('finish', () => {
+        finished = true
+        done()
+      })
+      req.on('close', () => {
+        closed = true
+        done()
+      })
+      const bytes = new Uint8Array(o.chunk).fill(7)
+      const pump = () => {
+        while (sent < o.total && !req.destroyed) {
+          sent += bytes.length
+          req.write(bytes)
+          if (o.pauseMs) return setTimeout(pump, o.pauseMs)
+        }
+        if (!req.destroyed) req.end()
+      }
+      pump()
+    })
+  }
+
+  test('node:http, chunked, 1,000 × the limit: 413 with its text, the whole body sent without a reset, nothing stored', async () => {
+    const agent = new Agent({ keepAlive: true })
+    try {
+      const r = await upload({ total: LIMIT * 1000, chunk: 16 * 1024, agent })
+      expect(r).toMatchObject({ status: 413, body: `blob larger than ${LIMIT} bytes`, finished: true, error: undefined })
+      expect(r.sent).toBe(LIMIT * 1000)
+    } finally {
+      agent.destroy()
+    }
+    // with Connection: close, node reads the 413 and stops sending: still no reset
+    const once = await upload({ total: LIMIT * 1000, chunk: 16 * 1024, agent: false })
+    expect(once).toMatchObject({ status: 413, body: `blob larger than ${LIMIT} bytes`, error: undefined })
+    expect(await snapshotDir(dir)).toBe(before)
+  })
+
+  test('a keep-alive connection that carried a refused upload serves the next request', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      for (let i = 0; i < 5; i++) {
+        const r = await upload({ total: LIMIT * 64, chunk: 8 * 1024, agent })
+        expect(r, `upload ${i}`).toMatchObject({ status: 413, finished: true, error: undefined })
+      }
+      const ok = await upload({ total: 1024, chunk: 1024, agent })
+      expect(ok).toMatchObject({ status: 200, finished: true, error: undefined })
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  test('a slow client (over a second of sending after the 413) is not cut off', async () => {
+    const agent = new Agent({ keepAlive: true })
+    try {
+      const r = await upload({ total: 64 * 1024 * 24, chunk: 64 * 1024, pauseMs: 60, agent })
+      expect(r).toMatchObject({ status: 413, finished: true, error: undefined })
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  test('a client that reads only after sending everything (as Python http.client does) reads the 413', async () => {
+    // 48 MiB, more than the kernel's socket buffers hold: the server must keep reading to let it finish
+    const total = 48 * 1024 * 1024
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(small.port, '127.0.0.1')
+      const chunk = Buffer.alloc(256 * 1024, 1)
+      const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])
+      let sent = 0
+      let received = ''
+      socket.on('error', (e) => reject(new Error(`after ${sent} bytes sent: ${e.message}`)))
+      socket.on('connect', () => {
+        socket.write(`POST /put?commitment_mode=standard HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`)
+        const pump = () => {
+          while (sent < total) {
+            sent += chunk.length
+            if (!socket.write(frame)) return socket.once('drain', pump)
+          }
+          socket.write('0\r\n\r\n', () => {
+            // only now start reading, as a write-then-read client does
+            socket.on('data', (d: Buffer) => (received += d.toString('latin1')))
+            socket.on('end', () => resolve(received))
+            socket.resume()
+          })
+        }
+        socket.pause()
+        pump()
+      })
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /)
+    expect(answer).toMatch(/blob larger than 4096 bytes$/)
   })
 })

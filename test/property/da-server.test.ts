@@ -2,7 +2,8 @@
  * The DA server (createDAApp over a LocalDAStore, in-process through app.request) against
  * generated bad requests: puts in a wrong or missing commitment mode, bodies over the limit,
  * commitments that are malformed or name no blob, gets in a wrong mode, unknown routes and
- * methods. Every answer is a 4xx with a short text message (nothing echoed); the store on
+ * methods, URLs thousands of characters long, streamed (chunked) bodies over the limit.
+ * Every answer is a 4xx with a short text message (nothing echoed); the store on
  * disk is byte-for-byte unchanged and serves a good put/get afterwards. (Bad commitments
  * over a real socket are covered by src/da/server.test.ts.)
  */
@@ -47,7 +48,7 @@ const badCommitment = fc.oneof(
 // well-formed local commitments of blobs nobody stored
 const unknownCommitment = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `0xc0${hex(h)}`).filter((c) => c !== known)
 
-type Req = { method: string; path: string; body?: Uint8Array | undefined; allowed: number[]; why: string }
+type Req = { method: string; path: string; body?: Uint8Array | undefined; stream?: number | undefined; allowed: number[]; why: string }
 const request: fc.Arbitrary<Req> = fc.oneof(
   fc.tuple(fc.constantFrom('/put', '/put/'), badMode, body).map(([p, q, b]) => ({ method: 'POST', path: `${p}${q}`, body: b, allowed: [400], why: `put mode ${q}` })),
   fc.integer({ min: MAX + 1, max: MAX * 4 }).map((n) => ({ method: 'POST', path: '/put?commitment_mode=standard', body: new Uint8Array(n), allowed: [413], why: `put ${n} bytes` })),
@@ -56,13 +57,37 @@ const request: fc.Arbitrary<Req> = fc.oneof(
   badMode.map((q) => ({ method: 'GET', path: `/get/${known}${q}`, allowed: [400], why: `get mode ${q}` })),
   fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH'), fc.constantFrom('/put?commitment_mode=standard', `/get/${'0x'}c0${'00'.repeat(32)}?commitment_mode=standard`, '/health')).map(([method, path]) => ({ method, path, allowed: [404], why: `${method} ${path}` })),
   fc.stringMatching(/^\/[a-z0-9/_-]{1,30}$/).filter((p) => !/^\/(put\/?|get\/.+|health)$/.test(p)).map((path) => ({ method: 'GET', path, allowed: [404], why: `route ${path}` })),
+  // long URLs: the answer never echoes them
+  fc.tuple(fc.integer({ min: 1_000, max: 12_000 }), fc.constantFrom('/', '/get/0x', '/get/', '/put?commitment_mode=', '/get/0xc0?commitment_mode=standard&x=')).map(([n, prefix]) => ({
+    method: prefix.startsWith('/put') ? 'POST' : 'GET',
+    path: `${prefix}${prefix === '/get/0x' ? 'ab' : 'u'}${'ab'.repeat(n)}`,
+    allowed: [400, 404],
+    why: `${prefix}… of ${n * 2} characters`,
+  })),
+  // bodies over the limit without a Content-Length (a stream of chunks)
+  fc.integer({ min: MAX + 1, max: MAX * 8 }).map((n) => ({ method: 'POST', path: '/put?commitment_mode=standard', stream: n, allowed: [413], why: `streamed put ${n} bytes` })),
 )
+
+/** A body of `n` bytes as a stream of chunks, so no Content-Length goes with it. */
+function streamOf(n: number): ReadableStream<Uint8Array> {
+  let left = n
+  return new ReadableStream({
+    pull(controller) {
+      const k = Math.min(left, 1000)
+      left -= k
+      controller.enqueue(new Uint8Array(k))
+      if (left === 0) controller.close()
+    },
+  })
+}
 
 test(`${RUNS} generated bad DA requests: 4xx with a short text message, the store on disk unchanged`, async () => {
   const before = await snapshotDir(dir)
   await fc.assert(
     fc.asyncProperty(request, async (r) => {
-      const res = await app.request(r.path, { method: r.method, ...(r.body ? { body: r.body as Uint8Array<ArrayBuffer> } : {}) })
+      const res = r.stream
+        ? await app.request(r.path, { method: r.method, body: streamOf(r.stream), duplex: 'half' } as RequestInit)
+        : await app.request(r.path, { method: r.method, ...(r.body ? { body: r.body as Uint8Array<ArrayBuffer> } : {}) })
       const text = await res.text()
       expect(r.allowed, `${r.why} → ${res.status} ${text}`).toContain(res.status)
       expect(res.headers.get('content-type') ?? '').toMatch(/^text\/plain/)

@@ -1,0 +1,110 @@
+import type { IncomingMessage } from 'node:http'
+import type { Context } from 'hono'
+
+/**
+ * What a client still sends after its body went over the limit is read and dropped, up to
+ * this much and for this long, so that a client that reads the answer only once it has sent
+ * everything (many do: Python's http.client, `requests`) gets the 413 instead of a reset.
+ * Past either bound the connection is closed.
+ */
+export const DRAIN_MAX_BYTES = 64 * 1024 * 1024
+export const DRAIN_MAX_MS = 10_000
+
+export type ReadBodyResult =
+  | { ok: true; bytes: Uint8Array }
+  /** `drained` settles once the rest of the body was read and dropped, or the connection closed. */
+  | { ok: false; reason: 'too_large'; drained: Promise<void> }
+  /** The body stopped arriving (the client went away or sent broken chunked framing). */
+  | { ok: false; reason: 'incomplete' }
+
+/**
+ * Reads a request body of at most `maxBytes`, with or without a Content-Length. Over the
+ * limit it stops keeping what comes and returns `too_large` at once, while it reads and drops
+ * the rest in the background, within the drain bounds. Answer with {@link answerWhileDraining}:
+ * the client can read the answer while it is still sending, or after it has sent everything,
+ * and the connection closes (or is reused) only once nothing unread is left in it — closing a
+ * socket with unread data resets it, and the client loses the answer.
+ */
+export async function readBody(c: Context, maxBytes: number): Promise<ReadBodyResult> {
+  const body = c.req.raw.body
+  if (!body) return { ok: true, bytes: new Uint8Array(0) }
+  const reader = body.getReader()
+  const declared = c.req.header('transfer-encoding') ? undefined : Number(c.req.header('content-length'))
+  if (declared !== undefined && declared > maxBytes) return { ok: false, reason: 'too_large', drained: drain(reader, c) }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>
+    try {
+      next = await reader.read()
+    } catch {
+      return { ok: false, reason: 'incomplete' }
+    }
+    const { done, value } = next
+    if (done) break
+    size += value.byteLength
+    if (size > maxBytes) {
+      chunks.length = 0
+      return { ok: false, reason: 'too_large', drained: drain(reader, c) }
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return { ok: true, bytes }
+}
+
+/**
+ * A text answer sent at once (headers and the whole text, with its Content-Length) whose
+ * response ends only when `drained` settles: the HTTP server closes or reuses the connection
+ * after the response ends, and by then the request has been read to its end.
+ */
+export function answerWhileDraining(c: Context, status: 413, text: string, drained: Promise<void>): Response {
+  const bytes = new TextEncoder().encode(text)
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes)
+    },
+    async pull(controller) {
+      await drained
+      controller.close()
+    },
+  })
+  return c.body(stream, status, { 'content-type': 'text/plain; charset=UTF-8', 'content-length': String(bytes.byteLength) })
+}
+
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, c: Context): Promise<void> {
+  let dropped = 0
+  let ended = false
+  const close = () => {
+    if (ended) return
+    ended = true
+    // cancelling the body ends the request; on a node socket, close the connection too
+    reader.cancel().catch(() => {})
+    incomingOf(c)?.socket?.destroy()
+  }
+  const timer = setTimeout(close, DRAIN_MAX_MS)
+  timer.unref?.()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done || ended) return
+      dropped += value.byteLength
+      if (dropped > DRAIN_MAX_BYTES) return close()
+    }
+  } catch {
+    // the client went away: nothing left to drain
+  } finally {
+    ended = true
+    clearTimeout(timer)
+  }
+}
+
+/** The node request behind a hono context served by @hono/node-server (absent in app.request). */
+function incomingOf(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+}
