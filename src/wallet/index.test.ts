@@ -31,6 +31,7 @@ test('public exports', () => {
       "createWalletHandle",
       "decryptKeystore",
       "effectSchema",
+      "ethAmountSchema",
       "evaluatePolicy",
       "keystoreAddress",
       "keystoreSchema",

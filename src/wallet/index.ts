@@ -43,6 +43,7 @@ export type { Breach, Policy, PolicyCheck, PolicyInput } from './policy.js'
 export {
   addressSchema,
   effectSchema,
+  ethAmountSchema,
   outboxEntrySchema,
   selectorSchema,
   transactionRequestSchema,

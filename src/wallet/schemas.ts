@@ -27,6 +27,18 @@ export const weiSchema = z
   .refine((v) => v >= 0n && v < 2n ** 256n, 'must fit in uint256')
 
 /**
+ * An amount of ETH (or of any 18-decimal token) as a tool argument from a model: a positive
+ * decimal string with at most 18 decimals, written plainly — no sign, exponent, spaces,
+ * leading zeros or digits other than 0-9 ("0.25", "1", "12.5"). "-1", "0", "0.0", "1e3",
+ * "abc" are refused before any wallet step; parseEther(amount) is then exact and in range.
+ */
+export const ethAmountSchema = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,58})(\.[0-9]{1,18})?$/, 'expected a positive decimal amount such as "0.25" (at most 18 decimals, no sign or exponent)')
+  // zod runs every check even after one fails: this one must not assume the pattern held
+  .refine((v) => !/^[0.]*$/.test(v), 'must be more than 0')
+
+/**
  * What a tool may do with the agent's wallet; it decides the handle the tool receives.
  * - `none`: no wallet at all.
  * - `pay`: plain native transfers, optionally capped per transaction and limited to recipients.

@@ -7,6 +7,7 @@
 import { getAddress, parseEther } from 'viem'
 import { z } from 'zod'
 import { defineAgent, defineTool } from '../../../src/agent/index.js'
+import { ethAmountSchema } from '../../../src/wallet/index.js'
 
 /** The vendors the treasury may pay (the policy's allowlist). */
 export const VENDORS = {
@@ -21,7 +22,8 @@ export const payInvoice = defineTool({
   schema: z.object({
     invoiceId: z.string().min(1).max(64).describe('the invoice number, e.g. INV-2041'),
     to: z.string().regex(/^0x[0-9a-fA-F]{40}$/).describe('the address to pay, exactly as printed on the invoice'),
-    amountEth: z.string().regex(/^\d+(\.\d{1,18})?$/).describe('the amount in ETH, e.g. "0.25"'),
+    // positive, plain decimal, at most 18 decimals: "-1", "0", "1e3" and "abc" never reach the wallet
+    amountEth: ethAmountSchema.describe('the amount in ETH, e.g. "0.25"'),
   }),
   effect: { kind: 'pay', maxValuePerTx: parseEther('1') },
   invoke: async ({ invoiceId, to, amountEth }, { wallet }) => {
