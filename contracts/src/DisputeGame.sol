@@ -254,7 +254,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         _consumeEvidence(key, salt);
 
         faultProven[key] = true;
-        disputeId = _recordProven(DisputeKind.UntracedAction, agentId, 0, 0, key);
+        // stepIndex records the call's sequence number (sequence 0: no batch is involved)
+        disputeId = _recordProven(DisputeKind.UntracedAction, agentId, 0, callSequence, key);
         emit UntracedCallProven(disputeId, agentId, callSequence, coverBy);
         _slash(disputeId);
     }

@@ -206,6 +206,8 @@ contract AgentAccountTest is Fixture {
         DisputeGame.Dispute memory dispute = game.dispute(d);
         assertEq(uint8(dispute.kind), uint8(DisputeKind.UntracedAction));
         assertEq(uint8(dispute.status), uint8(DisputeStatus.Slashed));
+        assertEq(dispute.stepIndex, 0, "the call's sequence number");
+        assertEq(dispute.bond, 0, "proven, not voted: no challenger bond");
         assertEq(vault.bondOf(agentId).eth, BOND_ETH / 2);
         assertEq(vault.ethCredits(challenger), (BOND_ETH / 2) * CHALLENGER_BPS / 10_000);
         // once only

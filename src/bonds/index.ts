@@ -34,6 +34,8 @@ export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchRe
 export { getBatch, getNextSequence, type CommittedBatch } from './actions/getBatch.js'
 export { batchHeaderFor, batchHeaderTypedData, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
 export { commitEvidence } from './actions/evidence.js'
+export { proveUntracedCall, type ProveUntracedCallParameters, type ProveUntracedCallReturnType } from './actions/proveUntracedCall.js'
+export { getAccount, getAccountCall, getAccountCalls, type AccountCallEvent, type AgentAccountState } from './actions/getAccount.js'
 export { provePolicyBreach, type ProvePolicyBreachParameters, type ProvePolicyBreachReturnType } from './actions/provePolicyBreach.js'
 export { proveEquivocation, type ProveEquivocationParameters, type ProveEquivocationReturnType } from './actions/proveEquivocation.js'
 export { openDispute, type OpenDisputeParameters, type OpenDisputeReturnType } from './actions/openDispute.js'

@@ -5,6 +5,7 @@ import type { AgentDefinition } from '../agent/defineAgent.js'
 import { createAgentRuntime, type AgentRuntime, type AgentRuntimeUnsafeOptions, type ChatInference, type OnnxInference, type RunResult } from '../agent/runtime.js'
 import { createCovenantClient, type CovenantWriteClient } from '../bonds/client.js'
 import { Committer, type CommittedBatchInfo } from '../bonds/committer.js'
+import { getAgent } from '../bonds/actions/getAgent.js'
 import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
 import { TraceWal } from '../trace/wal.js'
@@ -116,13 +117,22 @@ export class AgentHost {
       const operatorAccount = await openAgentKey(p.record.operator.keystore, p.password)
       const operator = createCovenantClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: operatorAccount, pollingInterval: 100 }) as CovenantWriteClient
       const needsWallet = p.agent.tools.some((t) => t.effect.kind !== 'none')
+      // the agent's funds live in its AgentAccount (created at registration); the wallet key
+      // is only the account's signer, and the wallet follows the policy version in force
+      const onChain = await getAgent(operator, BigInt(agentId))
+      const policySource = async () => {
+        const a = await getAgent(operator, BigInt(agentId))
+        return { version: a.activeVersion, policy: a.active.policy }
+      }
       const wallet = needsWallet
         ? await createAgentWallet({
             account: await openAgentKey(p.record.wallet.keystore, p.password),
             chain: operator.walletClient.chain,
             wal,
             policy: p.agent.policy,
-            policyVersion: p.record.policyVersion,
+            policyVersion: onChain.activeVersion,
+            agentAccount: onChain.account,
+            policySource,
             outboxDir: join(p.dataDir, 'outbox'),
             pollingIntervalMs: 100,
             logger: p.logger,
@@ -132,7 +142,7 @@ export class AgentHost {
       const runtime = createAgentRuntime({
         agent: p.agent,
         agentId,
-        policyVersion: p.record.policyVersion,
+        policyVersion: onChain.activeVersion,
         wal,
         wallet,
         chat: p.chat,
@@ -147,6 +157,7 @@ export class AgentHost {
         agentId: BigInt(agentId),
         headersFile: join(p.dataDir, 'wal', `agent-${agentId}.headers.jsonl`),
         onBatch: p.onBatch,
+        account: onChain.account,
       })
       const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator, maxCommitLagMs, commitDeadline, now: p.now ?? Date.now, rpcUrl: p.rpcUrl })
       await runtime.recover()

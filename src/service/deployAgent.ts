@@ -27,8 +27,11 @@ export type DeployAgentParameters = {
   password: string
   /** scrypt cost of new keystores. @defaultValue the standard cost */
   scrypt?: Partial<ScryptParams> | undefined
-  /** Gas money sent from the owner to the operator and the wallet (dev chains). @defaultValue 0 */
-  fund?: { operator?: bigint | undefined; wallet?: bigint | undefined } | undefined
+  /**
+   * Sent from the owner (dev chains): gas money to the operator and to the signer key, and
+   * the agent's own funds to its AgentAccount. @defaultValue 0 each
+   */
+  fund?: { operator?: bigint | undefined; signer?: bigint | undefined; account?: bigint | undefined } | undefined
   /** Mint the dev bond token for a token bond (dev TestToken only). @defaultValue false */
   mintDevToken?: boolean | undefined
   /** The inference container's measurement, from its attestation. */
@@ -102,7 +105,8 @@ export async function deployAgent(p: DeployAgentParameters): Promise<DeployAgent
     modelDigests: [model.digest],
     policy: p.agent.policy,
   })
-  say(`registered ${p.agent.name} as agent #${agentId} (operator ${operator.address}, wallet ${wallet.address})`)
+  const account = (await getAgent(p.owner, agentId)).account
+  say(`registered ${p.agent.name} as agent #${agentId} (account ${account}, signer ${wallet.address}, operator ${operator.address})`)
 
   if (p.mintDevToken && p.agent.bond.token > 0n) {
     const hash = await p.owner.walletClient.writeContract({
@@ -119,7 +123,8 @@ export async function deployAgent(p: DeployAgentParameters): Promise<DeployAgent
   }
   for (const [who, amount] of [
     [operator.address, p.fund?.operator ?? 0n],
-    [wallet.address, p.fund?.wallet ?? 0n],
+    [wallet.address, p.fund?.signer ?? 0n],
+    [account, p.fund?.account ?? 0n],
   ] as const) {
     if (amount > 0n) {
       const hash = await p.owner.walletClient.sendTransaction({ to: who, value: amount, account: p.owner.walletClient.account, chain: p.owner.walletClient.chain })
@@ -159,4 +164,5 @@ export async function openAgentKey(path: string, password: string): Promise<Loca
 }
 
 /** Default gas money for agents on a dev chain. */
-export const DEV_FUNDING = { operator: parseEther('1'), wallet: parseEther('5') } as const
+/** Dev chains: gas money for the operator and the signer key; the agent's funds go to its account. */
+export const DEV_FUNDING = { operator: parseEther('1'), signer: parseEther('0.5'), account: parseEther('5') } as const

@@ -109,6 +109,8 @@ async function loadTasks() {
 }
 // what the dispute is about: a step of a committed batch, or (untraced action) a transaction
 function where(d) {
+  // proven on chain (no challenger bond): an AgentAccount call, by its sequence number
+  if (d.kind === 'UntracedAction' && String(d.bond) === '0') return 'account call ' + esc(d.stepIndex)
   if (d.kind === 'UntracedAction') return 'tx <span class="mono">' + esc(String(d.subject).slice(0, 12)) + '…</span>'
   return 'batch ' + esc(d.sequence) + (d.kind === 'DataWithheld' || d.kind === 'Equivocation' ? '' : ', position ' + esc(d.stepIndex))
 }

@@ -7,13 +7,16 @@ import { join } from 'node:path'
 import { keccak256, parseEther, toHex, type Address, type Hex } from 'viem'
 import type { TestChain } from '../../test/fixtures/chain.js'
 import {
+  agentAccountAbi,
   bondVaultAbi,
   depositBond,
+  getAgent,
   getBond,
   registerAgent,
   signBatchHeader,
   batchHeaderFor,
   commitBatch,
+  coverCalls,
   type CovenantClient,
 } from '../bonds/index.js'
 import { Committer } from '../bonds/committer.js'
@@ -118,7 +121,11 @@ export async function createTestAgent(
     },
   })
   await depositBond(owner, { agentId, eth: p.bond ?? ETH('10') })
-  const op = await TestOperator.open(chain, { agentId, roles: p.roles, da: p.da, dir: p.dir ?? (await tempDir()) })
+  // the agent's funds live in its account; the wallet key (the signer) pays only gas
+  const account = (await getAgent(chain.reader, agentId)).account
+  const fund = await owner.walletClient.sendTransaction({ to: account, value: ETH('50'), account: owner.walletClient.account, chain: owner.walletClient.chain })
+  await owner.publicClient.waitForTransactionReceipt({ hash: fund })
+  const op = await TestOperator.open(chain, { agentId, account, roles: p.roles, da: p.da, dir: p.dir ?? (await tempDir()) })
   return { agentId, roles: p.roles, op }
 }
 
@@ -131,25 +138,29 @@ export class TestOperator {
   readonly committer: Committer
   readonly da: DAClient
   readonly headersFile: string
+  /** The agent's AgentAccount: where its funds are, and what every wallet step is `from`. */
+  readonly account: Address
   #nonce: number | undefined
 
-  private constructor(chain: TestChain, agentId: bigint, roles: TestAgentRoles, wal: TraceWal, da: DAClient, headersFile: string) {
+  private constructor(chain: TestChain, agentId: bigint, account: Address, roles: TestAgentRoles, wal: TraceWal, da: DAClient, headersFile: string) {
     this.chain = chain
     this.agentId = agentId
+    this.account = account
     this.roles = roles
     this.wal = wal
     this.da = da
     this.headersFile = headersFile
-    this.committer = new Committer({ wal, da, client: chain.as(roles.operator), agentId, headersFile })
+    this.committer = new Committer({ wal, da, client: chain.as(roles.operator), agentId, headersFile, account })
   }
 
-  static async open(chain: TestChain, p: { agentId: bigint; roles: TestAgentRoles; da: DAClient; dir: string }): Promise<TestOperator> {
+  static async open(chain: TestChain, p: { agentId: bigint; account: Address; roles: TestAgentRoles; da: DAClient; dir: string }): Promise<TestOperator> {
     const wal = await TraceWal.open({ dir: join(p.dir, 'wal'), agentId: p.agentId.toString() })
     const headersFile = join(p.dir, `headers-${p.agentId}.jsonl`)
     await appendFile(headersFile, '')
-    return new TestOperator(chain, p.agentId, p.roles, wal, p.da, headersFile)
+    return new TestOperator(chain, p.agentId, p.account, p.roles, wal, p.da, headersFile)
   }
 
+  /** The signer key (the account's signer; it sends the execute calls and pays their gas). */
   get walletAddress(): Address {
     return this.chain.account(this.roles.wallet).address
   }
@@ -164,6 +175,7 @@ export class TestOperator {
     return this.committer.flush()
   }
 
+  /** The signer's next transaction nonce (what a wallet step records as `nonce`). */
   async nextNonce(): Promise<number> {
     this.#nonce ??= await this.chain.reader.publicClient.getTransactionCount({ address: this.walletAddress, blockTag: 'pending' })
     return this.#nonce++
@@ -175,7 +187,7 @@ export class TestOperator {
       actionId,
       timestamp: 1_700_000_000_000 + p.nonce,
       chainId: this.chain.deployment.chainId.toString(),
-      from: this.walletAddress.toLowerCase() as Hex,
+      from: this.account.toLowerCase() as Hex,
       to: p.to.toLowerCase() as Hex,
       value: p.value.toString(),
       data: (p.data ?? '0x').toLowerCase() as Hex,
@@ -184,9 +196,22 @@ export class TestOperator {
     }
   }
 
-  /** Sends a transaction from the agent wallet (no receipt wait). */
-  async send(p: { to: Address; value: bigint; data?: Hex | undefined; nonce: number }): Promise<Hex> {
-    return this.chain.as(this.roles.wallet).walletClient.sendTransaction({ to: p.to, value: p.value, data: p.data ?? '0x', nonce: p.nonce })
+  /**
+   * The signer's AgentAccount.execute call for a wallet step (no receipt wait). Its gas is
+   * fixed, so a call the account refuses is still sent (and reverts on chain).
+   */
+  async send(p: { to: Address; value: bigint; data?: Hex | undefined; nonce: number; stepIndex: number; prevHash: Hex; policyVersion?: number }): Promise<Hex> {
+    const w = this.chain.as(this.roles.wallet).walletClient
+    return w.writeContract({
+      address: this.account,
+      abi: agentAccountAbi,
+      functionName: 'execute',
+      args: [p.to, p.value, p.data ?? '0x', BigInt(p.stepIndex), p.prevHash, p.policyVersion ?? 1, BigInt(p.nonce)],
+      nonce: p.nonce,
+      gas: 400_000n,
+      account: w.account,
+      chain: w.chain,
+    })
   }
 
   /**
@@ -195,18 +220,24 @@ export class TestOperator {
    */
   async pay(actionId: string, p: { to: Address; value: bigint; send?: boolean | undefined }): Promise<{ nonce: number; txHash?: Hex }> {
     const nonce = await this.nextNonce()
-    await this.append({ kind: 'input', actionId, timestamp: 1, task: `pay ${p.value} to ${p.to}` }, this.walletStep(actionId, { ...p, nonce }))
-    const txHash = p.send === false ? undefined : await this.send({ ...p, nonce })
+    const [, step] = await this.append({ kind: 'input', actionId, timestamp: 1, task: `pay ${p.value} to ${p.to}` }, this.walletStep(actionId, { ...p, nonce }))
+    const txHash = p.send === false ? undefined : await this.send({ ...p, nonce, stepIndex: step!.index, prevHash: step!.prevHash as Hex })
     await this.append({ kind: 'output', actionId, timestamp: 2, result: 'paid' })
     return { nonce, ...(txHash ? { txHash } : {}) }
   }
 
-  /** CHEAT: a transaction from the wallet with no trace step at all. */
+  /** CHEAT: an account call with no trace step at all (a step index and prevHash no WAL holds). */
   async sendUntraced(p: { to: Address; value: bigint }): Promise<Hex> {
     const nonce = await this.nextNonce()
-    const hash = await this.send({ ...p, nonce })
+    const hash = await this.send({ ...p, nonce, stepIndex: 2 ** 40, prevHash: keccak256(toHex(`untraced ${nonce}`)) })
     await this.chain.reader.publicClient.waitForTransactionReceipt({ hash })
     return hash
+  }
+
+  /** CHEAT: declares every account call covered (TraceLog.cover), whether its step is committed or not. */
+  async coverEverything(): Promise<void> {
+    const callCount = await this.chain.reader.publicClient.readContract({ address: this.account, abi: agentAccountAbi, functionName: 'callCount' })
+    await coverCalls(this.chain.as(this.roles.operator), { agentId: this.agentId, callsCovered: callCount })
   }
 
   /** An inference step; `fake` replaces the claimed output (CHEAT). */

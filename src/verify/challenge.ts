@@ -7,6 +7,7 @@ import {
   openDispute,
   proveEquivocation,
   provePolicyBreach,
+  proveUntracedCall,
   walletStepTuple,
   type CovenantClient,
   type CovenantWriteClient,
@@ -24,7 +25,7 @@ import type { Fault } from './faults.js'
 export type ChallengeResult =
   | {
       status: 'proven'
-      kind: 'PolicyBreach' | 'Equivocation'
+      kind: 'PolicyBreach' | 'Equivocation' | 'UntracedAction'
       disputeId: bigint
       slashedEth: bigint
       slashedToken: bigint
@@ -65,6 +66,8 @@ export function disputeTarget(f: Fault): { kind: DisputeKind; sequence: bigint; 
       return { kind: f.type, sequence: f.sequence, stepIndex: 0, subject: zeroHash }
     case 'UntracedAction':
       return { kind: f.type, sequence: 0n, stepIndex: 0, subject: f.txHash }
+    case 'UntracedCall':
+      return { kind: 'UntracedAction', sequence: 0n, stepIndex: 0, subject: f.txHash }
     case 'SubjectiveClaim':
       return { kind: f.type, sequence: f.sequence, stepIndex: f.stepIndex, subject: f.subject }
     case 'PolicyBreach':
@@ -109,6 +112,12 @@ export async function challenge(client: CovenantWriteClient, fault: Fault): Prom
       const r = await provePolicyBreach(client, { step: walletStepTuple(fault.step), sequence: fault.sequence, proof: fault.proof })
       return { status: 'proven', kind: 'PolicyBreach', disputeId: r.disputeId, slashedEth: r.slashedEth, slashedToken: r.slashedToken, hash: r.hash, gasUsed: r.gasUsed }
     }
+    if (fault.type === 'UntracedCall') {
+      const key = await untracedCallKey(client, fault.agentId, fault.callSequence)
+      if (await isFaultProven(client, key)) return { status: 'skipped', kind: 'UntracedAction', reason: 'already-proven' }
+      const r = await proveUntracedCall(client, { agentId: fault.agentId, callSequence: fault.callSequence })
+      return { status: 'proven', kind: 'UntracedAction', disputeId: r.disputeId, slashedEth: r.slashedEth, slashedToken: r.slashedToken, hash: r.hash, gasUsed: r.gasUsed }
+    }
     if (fault.type === 'Equivocation') {
       if (await isFaultProven(client, equivocationKey(fault.agentId, fault.sequence))) {
         return { status: 'skipped', kind: 'Equivocation', reason: 'already-proven' }
@@ -151,8 +160,23 @@ export async function challenge(client: CovenantWriteClient, fault: Fault): Prom
   }
 }
 
+/** The key DisputeGame marks when an untraced account call is proven (DisputeGame.untracedCallEvidence). */
+export async function untracedCallKey(client: CovenantClient, agentId: bigint, callSequence: number): Promise<Hex> {
+  return client.publicClient.readContract({
+    address: client.deployment.contracts.disputeGame,
+    abi: disputeGameAbi,
+    functionName: 'untracedCallEvidence',
+    args: [agentId, callSequence],
+  })
+}
+
 /** Whether someone else proved or disputed this fault while our transaction was in flight. */
 async function handledMeanwhile(client: CovenantWriteClient, fault: Fault, target: ReturnType<typeof disputeTarget>): Promise<ChallengeResult | undefined> {
+  if (fault.type === 'UntracedCall') {
+    return (await isFaultProven(client, await untracedCallKey(client, fault.agentId, fault.callSequence)))
+      ? { status: 'skipped', kind: 'UntracedAction', reason: 'already-proven' }
+      : undefined
+  }
   if (fault.type === 'PolicyBreach') {
     return (await isFaultProven(client, fault.leaf)) ? { status: 'skipped', kind: 'PolicyBreach', reason: 'already-proven' } : undefined
   }

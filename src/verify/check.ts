@@ -1,6 +1,6 @@
-import type { Hex } from 'viem'
-import { getAddress, isAddressEqual } from 'viem'
-import type { CovenantClient } from '../bonds/index.js'
+import type { Address, Hex } from 'viem'
+import { getAddress, isAddressEqual, parseEventLogs, zeroAddress } from 'viem'
+import { agentAccountAbi, getAccountCall, type CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import { merkleProof, type Step } from '../trace/index.js'
 import { evaluateWalletStep, type AgentBook } from './agents.js'
@@ -258,6 +258,7 @@ async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<Dispute
   const tx = await pc.getTransaction({ hash: d.subject }).catch(() => undefined)
   if (!tx || tx.blockNumber === null) return { decided: true, agentAtFault: false, reason: `no mined transaction ${d.subject}` }
   const agent = await ctx.agents.agent(d.agentId)
+  if (agent.account && !isAddressEqual(agent.account, zeroAddress)) return checkUntracedAccountCalls(ctx, d, agent.account)
   if (!isAddressEqual(getAddress(tx.from), agent.wallet)) {
     return { decided: true, agentAtFault: false, reason: `transaction ${d.subject} is not from agent ${d.agentId}'s wallet` }
   }
@@ -272,6 +273,39 @@ async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<Dispute
   if (cover.covered) return { decided: true, agentAtFault: false, reason: cover.reason }
   if (cover.unknown) return { decided: false, reason: cover.reason, final: false }
   return { decided: true, agentAtFault: true, reason: cover.reason }
+}
+
+/**
+ * An untraced-action dispute on a transaction of an agent with an AgentAccount: the agent
+ * acted in it only through its account's calls (`Executed` events, whoever sent the
+ * transaction); each must have its wallet step (by leaf) committed by its cover-by time.
+ * A transaction with no call of the account moved none of the agent's funds.
+ */
+async function checkUntracedAccountCalls(ctx: CheckContext, d: DisputeView, account: Address): Promise<DisputeCheck> {
+  const receipt = await ctx.client.publicClient.getTransactionReceipt({ hash: d.subject }).catch(() => undefined)
+  if (!receipt) return { decided: true, agentAtFault: false, reason: `no mined transaction ${d.subject}` }
+  const calls = parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs: receipt.logs }).filter((l) => isAddressEqual(l.address, account))
+  if (calls.length === 0) {
+    return { decided: true, agentAtFault: false, reason: `transaction ${d.subject} makes no call of agent ${d.agentId}'s account: it moved none of the agent's funds` }
+  }
+  const now = await chainNow(ctx.client)
+  for (const call of calls) {
+    const { coverBy } = await getAccountCall(ctx.client, account, call.args.sequence)
+    const found = await ctx.index.stepByLeaf(d.agentId, call.args.leaf, { refresh: true })
+    if (found.step && found.step.committedAt <= coverBy) continue
+    if (now <= coverBy) return { decided: false, reason: `account call ${call.args.sequence} can still be covered until ${coverBy}`, final: false }
+    if (!found.step && found.unreadable.length > 0) {
+      return { decided: false, reason: `account call ${call.args.sequence} not found, but batches ${found.unreadable.join(', ')} are unreadable`, final: false }
+    }
+    return {
+      decided: true,
+      agentAtFault: true,
+      reason: found.step
+        ? `account call ${call.args.sequence} was traced only at ${found.step.committedAt}, after its deadline ${coverBy}`
+        : `no committed wallet step has the leaf of account call ${call.args.sequence}`,
+    }
+  }
+  return { decided: true, agentAtFault: false, reason: `every account call in ${d.subject} is covered by a committed wallet step` }
 }
 
 /** Whether a wallet transaction is covered by a wallet step committed by `deadline`. */

@@ -1,5 +1,14 @@
-import { getAddress, isAddressEqual, keccak256, toHex, type Address, type Hex } from 'viem'
-import { getBatch, getDispute, type CovenantWriteClient, type DisputeKind, type DisputeStatus } from '../bonds/index.js'
+import { getAddress, isAddressEqual, keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex } from 'viem'
+import {
+  agentAccountAbi,
+  getAccountCall,
+  getBatch,
+  getDispute,
+  traceLogAbi,
+  type CovenantWriteClient,
+  type DisputeKind,
+  type DisputeStatus,
+} from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import { findAction, oneShotContext, parseActionId, type FoundAction } from './action.js'
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
@@ -182,6 +191,7 @@ async function chooseFault(
     if (!p.txHash) throw new NothingToDisputeError('An untraced-action dispute needs the transaction: pass --tx <hash>.')
     const tx = await p.client.publicClient.getTransaction({ hash: p.txHash })
     const agent = await ctx.agents.agent(agentId)
+    if (agent.account && !isAddressEqual(agent.account, zeroAddress)) return untracedAccountCallFault(p, ctx, agentId, agent.account, p.txHash, say)
     if (!isAddressEqual(getAddress(tx.from), agent.wallet)) throw new NothingToDisputeError(`${p.txHash} was not sent from agent ${agentId}'s wallet ${agent.wallet}.`)
     const block = await p.client.publicClient.getBlock({ blockNumber: tx.blockNumber as bigint })
     const version = await ctx.agents.versionAt(agentId, Number(block.timestamp))
@@ -242,4 +252,42 @@ async function chooseFault(
   throw new NothingToDisputeError(`No fault found in action ${p.actionId}${p.step === undefined ? '' : ` at step ${p.step}`}.`, {
     metaMessages: ['Pick a path with --reason (subjective claims and untraced transactions are not found automatically).'],
   })
+}
+
+/**
+ * `--reason untraced --tx` for an agent with an AgentAccount: the account's calls in that
+ * transaction; the first one whose wallet step is not committed by its cover-by time is the
+ * fault. Not even declared covered: proven on chain (UntracedCall); declared covered
+ * without its step: the quorum decides (UntracedAction).
+ */
+async function untracedAccountCallFault(
+  p: DisputeActionParameters,
+  ctx: ReturnType<typeof oneShotContext>,
+  agentId: bigint,
+  account: Address,
+  txHash: Hex,
+  say: (m: string) => void,
+): Promise<Fault> {
+  const receipt = await p.client.publicClient.getTransactionReceipt({ hash: txHash })
+  const calls = parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs: receipt.logs }).filter((l) => isAddressEqual(l.address, account))
+  if (calls.length === 0) {
+    throw new NothingToDisputeError(`${txHash} makes no call of agent ${agentId}'s account ${account}: it moved none of the agent's funds.`)
+  }
+  const covered: string[] = []
+  for (const call of calls) {
+    const sequence = call.args.sequence
+    const { coverBy } = await getAccountCall(p.client, account, sequence)
+    const found = await ctx.index.stepByLeaf(agentId, call.args.leaf, { refresh: true })
+    if (found.step && found.step.committedAt <= coverBy) {
+      covered.push(`call ${sequence}: covered by step ${found.step.step.index} in batch ${found.step.sequence}`)
+      continue
+    }
+    if ((await chainNow(p.client)) <= coverBy) say(`warning: account call ${sequence} can still be covered until ${coverBy}; the proof needs that time to pass`)
+    const declared = await p.client.publicClient.readContract({ address: p.client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] })
+    const reason = `no committed wallet step has the leaf of account call ${sequence}`
+    return declared <= sequence
+      ? { type: 'UntracedCall', agentId, callSequence: sequence, txHash, reason }
+      : { type: 'UntracedAction', agentId, txHash, reason: `${reason}, though TraceLog declares it covered` }
+  }
+  throw new NothingToDisputeError(`${txHash} is traced: ${covered.join('; ')}.`)
 }

@@ -13,7 +13,9 @@ import type { Breach } from '../wallet/policy.js'
  * | operator-signed header ≠ committed batch      | `proveEquivocation`: slashed at once          |
  * | inference that does not replay / bad record   | `openDispute(InferenceFraud)` + vote          |
  * | blob missing past the grace period, or corrupt| `openDispute(DataWithheld)` + vote            |
- * | wallet tx not covered by its commit deadline  | `openDispute(UntracedAction, txHash)` + vote  |
+ * | account call not declared covered by its deadline | `proveUntracedCall`: slashed at once, no vote |
+ * | account call declared covered, step missing   | `openDispute(UntracedAction, txHash)` + vote  |
+ * | wallet-key tx (no account) not covered         | `openDispute(UntracedAction, txHash)` + vote  |
  */
 export type Fault =
   | {
@@ -42,9 +44,15 @@ export type Fault =
   | { type: 'InferenceFraud'; agentId: bigint; sequence: bigint; stepIndex: number; reason: string; detail?: unknown }
   | { type: 'DataWithheld'; agentId: bigint; sequence: bigint; reason: string }
   | { type: 'UntracedAction'; agentId: bigint; txHash: Hex; reason: string }
+  | { type: 'UntracedCall'; agentId: bigint; callSequence: number; txHash: Hex; reason: string }
   | { type: 'SubjectiveClaim'; agentId: bigint; sequence: bigint; stepIndex: number; subject: Hex; reason: string }
 
 export type FaultType = Fault['type'] & DisputeKind
+
+/** The DisputeGame kind a fault is recorded under. */
+export function faultKind(f: Fault): DisputeKind {
+  return f.type === 'UntracedCall' ? 'UntracedAction' : f.type
+}
 
 /** A short, stable description: "PolicyBreach agent 3 batch 0 step 2 (ValueCap)". */
 export function describeFault(f: Fault): string {
@@ -59,6 +67,8 @@ export function describeFault(f: Fault): string {
       return `DataWithheld agent ${f.agentId} batch ${f.sequence}`
     case 'UntracedAction':
       return `UntracedAction agent ${f.agentId} tx ${f.txHash}`
+    case 'UntracedCall':
+      return `UntracedCall agent ${f.agentId} account call ${f.callSequence} (tx ${f.txHash})`
     case 'SubjectiveClaim':
       return `SubjectiveClaim agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex}`
   }

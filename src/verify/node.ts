@@ -5,9 +5,12 @@ import {
   disputeGameAbi,
   DISPUTE_KINDS,
   DISPUTE_STATUSES,
+  getAccountCall,
+  getAccountCalls,
   getBatch,
   getDispute,
   resolveExpired,
+  traceLogAbi,
   signVerdict,
   submitVerdicts,
   verifierRegistryAbi,
@@ -384,7 +387,11 @@ export class VerifierNode {
       if (l.eventName !== 'AgentRegistered') continue
       const agentId = l.args.agentId as bigint
       if (!this.#follows(agentId)) continue
-      state.agents[agentId.toString()] = { wallet: getAddress(l.args.wallet as Address), registeredBlock: (l.blockNumber ?? 0n).toString() }
+      state.agents[agentId.toString()] = {
+        wallet: getAddress(l.args.wallet as Address),
+        registeredBlock: (l.blockNumber ?? 0n).toString(),
+        ...(l.args.account ? { account: getAddress(l.args.account as Address) } : {}),
+      }
     }
     await this.#scanWallets(from, to)
 
@@ -444,7 +451,13 @@ export class VerifierNode {
 
   // ------------------------------------------------------------------------ untraced transactions
 
-  /** Finds transactions sent from agent wallets in [from, to] (blocks where a wallet's nonce moved). */
+  /**
+   * Finds what agents did with their funds in [from, to]: every call of an agent's
+   * AgentAccount (its `Executed` events, whoever sent the transaction: the signer, a relayer
+   * of a 7702-delegated signer, anyone); for an agent without an account, the transactions
+   * sent from its wallet key (blocks where the key's nonce moved). With an account, the key
+   * holds only gas money: its own transactions are not agent actions.
+   */
   async #scanWallets(from: bigint, to: bigint): Promise<void> {
     const state = this.#state as VerifierState
     const pc = this.client.publicClient
@@ -452,6 +465,27 @@ export class VerifierNode {
       const agentId = BigInt(id)
       const lo = BigInt(a.registeredBlock) > from ? BigInt(a.registeredBlock) : from
       if (lo > to) continue
+      if (a.account) {
+        for (const call of await getAccountCalls(this.client, a.account, { fromBlock: lo, toBlock: to })) {
+          if (state.pendingTxs.some((p) => p.call?.sequence === call.sequence && p.agentId === id)) continue
+          const { coverBy } = await getAccountCall(this.client, a.account, call.sequence)
+          const block = await pc.getBlock({ blockNumber: call.blockNumber })
+          state.pendingTxs.push({
+            agentId: id,
+            txHash: call.txHash,
+            blockNumber: call.blockNumber.toString(),
+            timestamp: Number(block.timestamp),
+            nonce: 0,
+            from: a.account,
+            to: call.to,
+            value: call.value.toString(),
+            input: '0x',
+            deadline: coverBy,
+            call: { sequence: call.sequence, leaf: call.leaf, stepIndex: call.stepIndex },
+          })
+        }
+        continue
+      }
       const count = (block: bigint) => pc.getTransactionCount({ address: a.wallet, blockNumber: block })
       let blocks: bigint[]
       try {
@@ -490,6 +524,11 @@ export class VerifierNode {
     const state = this.#state as VerifierState
     const keep: PendingTx[] = []
     for (const p of state.pendingTxs) {
+      if (p.call) {
+        if (!(await this.#checkAccountCall(p, now).catch((error: unknown) => (this.#emit({ type: 'error', where: `account call ${p.call?.sequence} of agent ${p.agentId}`, error }), true)))) continue
+        keep.push(p)
+        continue
+      }
       try {
         const tx = { hash: p.txHash, from: p.from, to: p.to, value: BigInt(p.value), input: p.input, nonce: p.nonce }
         const due = now > p.deadline
@@ -510,6 +549,35 @@ export class VerifierNode {
       }
     }
     state.pendingTxs = keep
+  }
+
+  /**
+   * One AgentAccount call: covered when a committed wallet step has its leaf by its cover-by
+   * time. Past that time, uncovered: if TraceLog does not even declare it covered, the proof
+   * is on chain (proveUntracedCall, no vote); if it is declared covered but no committed step
+   * has its leaf, the quorum decides (UntracedAction on the transaction). Returns whether to
+   * keep watching it.
+   */
+  async #checkAccountCall(p: PendingTx, now: number): Promise<boolean> {
+    const call = p.call!
+    const agentId = BigInt(p.agentId)
+    const due = now > p.deadline
+    const cover = await this.#index.stepByLeaf(agentId, call.leaf, { refresh: due })
+    if (cover.step && cover.step.committedAt <= p.deadline) return false
+    if (!due) return true
+    if (!cover.step && cover.unreadable.length > 0) return true
+    const declared = await this.client.publicClient.readContract({
+      address: this.client.deployment.contracts.traceLog,
+      abi: traceLogAbi,
+      functionName: 'coveredCalls',
+      args: [agentId],
+    })
+    const reason = cover.step
+      ? `account call ${call.sequence} was traced only in batch ${cover.step.sequence}, committed at ${cover.step.committedAt}, after its deadline ${p.deadline}`
+      : `no committed wallet step has the leaf ${call.leaf} of account call ${call.sequence}`
+    if (declared <= call.sequence) await this.#act({ type: 'UntracedCall', agentId, callSequence: call.sequence, txHash: p.txHash, reason })
+    else await this.#act({ type: 'UntracedAction', agentId, txHash: p.txHash, reason })
+    return false
   }
 
   // ------------------------------------------------------------------------ withheld blobs

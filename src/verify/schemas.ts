@@ -96,6 +96,12 @@ const pendingTxSchema = z.strictObject({
   value: decimal,
   input: hexBytes,
   deadline: z.number().int(),
+  /**
+   * An AgentAccount call (its `Executed` event): covered when a committed wallet step has
+   * this leaf by `deadline` (the call's cover-by time). Absent for a plain transaction
+   * from a wallet key.
+   */
+  call: z.strictObject({ sequence: z.number().int().nonnegative(), leaf: hex32, stepIndex: z.number().int().nonnegative() }).optional(),
 })
 export type PendingTx = z.output<typeof pendingTxSchema>
 
@@ -131,7 +137,7 @@ export const verifierStateSchema = z.strictObject({
   /** Recent processed blocks and their hashes, oldest first: where to rewind on a reorg. */
   checkpoints: z.array(checkpointSchema),
   /** Registered agents: wallet and registration block. */
-  agents: z.record(decimal, z.strictObject({ wallet: address, registeredBlock: decimal })),
+  agents: z.record(decimal, z.strictObject({ wallet: address, registeredBlock: decimal, account: address.optional() })),
   pendingBlobs: z.array(pendingBlobSchema),
   pendingTxs: z.array(pendingTxSchema),
   disputes: z.array(trackedDisputeSchema),

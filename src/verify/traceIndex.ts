@@ -1,12 +1,19 @@
 import type { Hex } from 'viem'
 import type { CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
-import type { ChainHead, WalletStep } from '../trace/index.js'
+import { stepLeaf, type ChainHead, type WalletStep } from '../trace/index.js'
 import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } from './batches.js'
 
 export type CheckedBatch = { ev: BatchEvent; check: BatchCheck }
 
-type WalletIndex = { byNonce: Map<number, CoveringStep[]>; indexed: Set<bigint>; unavailable: Set<bigint>; loaded: boolean }
+type WalletIndex = {
+  byNonce: Map<number, CoveringStep[]>
+  /** wallet steps by leaf (what an AgentAccount call records) */
+  byLeaf: Map<Hex, CoveringStep>
+  indexed: Set<bigint>
+  unavailable: Set<bigint>
+  loaded: boolean
+}
 
 export type CoveringStep = { step: WalletStep; sequence: bigint; committedAt: number }
 
@@ -54,8 +61,12 @@ export class TraceIndex {
         for (const step of check.batch.steps) {
           if (step.kind !== 'wallet') continue
           const list = w.byNonce.get(step.nonce) ?? []
-          list.push({ step, sequence: ev.sequence, committedAt: ev.committedAt })
+          const covering = { step, sequence: ev.sequence, committedAt: ev.committedAt }
+          list.push(covering)
           w.byNonce.set(step.nonce, list)
+          const leaf = stepLeaf(step).toLowerCase() as Hex
+          // the first commitment of a leaf is the one that counts
+          if (!w.byLeaf.has(leaf)) w.byLeaf.set(leaf, covering)
         }
       }
     } else {
@@ -108,6 +119,13 @@ export class TraceIndex {
     return { steps: w.byNonce.get(nonce) ?? [], unreadable: [...w.unavailable] }
   }
 
+  /** The committed wallet step with this leaf (an AgentAccount call's), after indexing as {@link walletSteps} does. */
+  async stepByLeaf(agentId: bigint, leaf: Hex, options: { refresh?: boolean | undefined } = {}): Promise<{ step: CoveringStep | undefined; unreadable: bigint[] }> {
+    const w = this.#walletOf(agentId)
+    if (!w.loaded || options.refresh || w.unavailable.size > 0) await this.#load(agentId, w)
+    return { step: w.byLeaf.get(leaf.toLowerCase() as Hex), unreadable: [...w.unavailable] }
+  }
+
   async #load(agentId: bigint, w: WalletIndex): Promise<void> {
     const events = await getBatchEvents(this.client, agentId)
     w.loaded = true
@@ -120,7 +138,7 @@ export class TraceIndex {
 
   #walletOf(agentId: bigint) {
     let w = this.#wallet.get(agentId)
-    if (!w) this.#wallet.set(agentId, (w = { byNonce: new Map(), indexed: new Set(), unavailable: new Set(), loaded: false }))
+    if (!w) this.#wallet.set(agentId, (w = { byNonce: new Map(), byLeaf: new Map(), indexed: new Set(), unavailable: new Set(), loaded: false }))
     return w
   }
 }

@@ -80,7 +80,7 @@ describe('covenant dispute, by hand', () => {
     await a.op.commit()
     await expect(disputeAction({ ...base(), actionId: id(a), reason: 'untraced', txHash })).rejects.toMatchObject({
       name: 'NothingToDisputeError',
-      shortMessage: expect.stringMatching(/is traced: covered by step 1 in batch 0/),
+      shortMessage: expect.stringMatching(/is traced: call 0: covered by step 1 in batch 0/),
     })
   })
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { keccak256, parseEventLogs, toHex, type Address, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
-import { disputeGameAbi, getBond, getDispute, openDispute, registerVerifier } from '../../src/bonds/index.js'
+import { disputeGameAbi, getBond, getDispute, listDisputes, openDispute, registerVerifier } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { fileManifestSource, jsonlHeaderSource, memoryVerdictPool, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
@@ -219,7 +219,7 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
     expectSlashedToTheWei(r)
   })
 
-  it('a transaction sent without a trace, past the commit deadline: UntracedAction', async () => {
+  it('an account call whose coverage the operator lied about (declared covered, no step): UntracedAction by vote', async () => {
     const a = await agent()
     let txHash: Hex | undefined
     const r = await quorumOutcome(a, async () => {
@@ -227,11 +227,31 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
       await a.op.pay('traced', { to: chain.account(8).address, value: ETH('0.1') })
       await a.op.commit()
       txHash = await a.op.sendUntraced({ to: chain.account(8).address, value: ETH('0.2') })
+      await a.op.coverEverything() // CHEAT: TraceLog now says every call is covered
       await increaseTime(chain.reader.publicClient, 601)
     })
     expect(r.e.fault.type).toBe('UntracedAction')
     expect(r.e.fault.type === 'UntracedAction' && r.e.fault.txHash).toBe(txHash)
     expectSlashedToTheWei(r)
+  })
+})
+
+describe('an untraced account call is proven on chain, no vote', () => {
+  it('an account call with no trace step, past its deadline: proveUntracedCall slashes at once', async () => {
+    const a = await agent()
+    await a.op.pay('traced', { to: chain.account(8).address, value: ETH('0.1') })
+    await a.op.commit()
+    const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    const proven = challenger.waitFor(isChallenge(a.agentId), 90_000)
+    const txHash = await a.op.sendUntraced({ to: chain.account(8).address, value: ETH('0.2') })
+    await increaseTime(chain.reader.publicClient, 601)
+    const e = await proven
+    expect(e.fault).toMatchObject({ type: 'UntracedCall', callSequence: 1, txHash })
+    expect(e.result).toMatchObject({ status: 'proven', kind: 'UntracedAction' })
+    const after = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    expect(after.bondEth).toBe(before.bondEth / 2n)
+    // the honest call (sequence 0) is covered: nothing else is disputed
+    expect((await listDisputes(chain.reader, { agentId: a.agentId })).map((d) => `${d.kind}:${d.status}:${d.stepIndex}`)).toEqual(['UntracedAction:Slashed:1'])
   })
 })
 

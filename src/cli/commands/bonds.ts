@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { formatEther, parseEventLogs } from 'viem'
-import { bondVaultAbi, getAgent, getBond, listDisputes, traceLogAbi } from '../../bonds/index.js'
+import { bondVaultAbi, getAccount, getAccountCall, getAgent, getBond, listDisputes, traceLogAbi } from '../../bonds/index.js'
 import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, type GlobalOptions } from '../output.js'
 
@@ -22,8 +22,9 @@ export function register(program: Command): void {
     const env = await resolveEnv(flags)
     const c = env.client
     const pc = c.publicClient
-    const [agent, bond, disputes, lastFinalizesAt, now] = await Promise.all([
+    const [agent, account, bond, disputes, lastFinalizesAt, now] = await Promise.all([
       getAgent(c, agentId),
+      getAccount(c, agentId),
       getBond(c, agentId),
       listDisputes(c, { agentId }),
       pc.readContract({ address: c.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'lastFinalizesAt', args: [agentId] }),
@@ -42,12 +43,26 @@ export function register(program: Command): void {
         redistributedEth: l.args.redistributedEth,
         burnedEth: l.args.burnedEthAmount,
       }))
+    // the oldest call no committed batch covers yet, and until when it may stay so
+    const oldestUncovered = account.coveredCalls < account.callCount ? await getAccountCall(c, account.address, account.coveredCalls) : undefined
     const lockedUntil = Number(lastFinalizesAt) === 0 ? 0 : Number(lastFinalizesAt) + c.deployment.params.disputePeriod + 1
     const result = {
       agentId,
       owner: agent.owner,
       operator: agent.operator,
       wallet: agent.wallet,
+      account: {
+        address: account.address,
+        signer: account.signer,
+        balance: account.balance,
+        calls: account.callCount,
+        covered: account.coveredCalls,
+        uncovered: account.callCount - account.coveredCalls,
+        /** the oldest uncovered call must be covered by then, or anyone can prove it untraced */
+        oldestUncoveredBy: oldestUncovered?.coverBy ?? null,
+        budgetLeftToday: account.budgetLeft,
+        dailyBudget: agent.active.policy.dailyBudget ?? null,
+      },
       bond: { eth: bond.eth, token: bond.token },
       pending: { eth: bond.pendingEth, token: bond.pendingToken, requestedAt: bond.requestedAt, withdrawableAt: bond.withdrawableAt },
       /** The bond cannot leave before this (latest challenge window + dispute period), nor while a dispute is open. */
@@ -56,20 +71,33 @@ export function register(program: Command): void {
       openDisputes: agent.openDisputes,
       slashes,
       totalSlashedEth: slashes.reduce((s, x) => s + x.eth, 0n),
-      disputes: disputes.map((d) => ({ disputeId: d.disputeId, kind: d.kind, status: d.status, sequence: d.sequence, stepIndex: d.stepIndex, challenger: d.challenger, slashedEth: d.slashedEth })),
+      disputes: disputes.map((d) => ({
+        disputeId: d.disputeId,
+        kind: d.kind,
+        status: d.status,
+        sequence: d.sequence,
+        stepIndex: d.stepIndex,
+        // proven on chain with no challenger bond: an AgentAccount call, `stepIndex` its sequence
+        accountCall: d.kind === 'UntracedAction' && d.bond === 0n,
+        challenger: d.challenger,
+        slashedEth: d.slashedEth,
+      })),
       now,
     }
     const when = (t: number) => (t === 0 ? '—' : `${new Date(t * 1000).toISOString()}${t > now ? ` (in ${t - now} s)` : ''}`)
     printResult(result, flags, (r) =>
       [
-        `agent #${r.agentId}  owner ${r.owner}  wallet ${r.wallet}`,
+        `agent #${r.agentId}  owner ${r.owner}  operator ${r.operator}`,
+        `account ${r.account.address}: ${formatEther(r.account.balance)} ETH, signer ${r.account.signer}`,
+        `  calls: ${r.account.calls} made, ${r.account.covered} covered by committed batches, ${r.account.uncovered} uncovered${r.account.oldestUncoveredBy ? ` (the oldest must be covered by ${when(r.account.oldestUncoveredBy)})` : ''}`,
+        `  budget left today: ${r.account.dailyBudget === null ? 'no daily limit' : `${formatEther(r.account.budgetLeftToday)} of ${formatEther(r.account.dailyBudget)} ETH`}`,
         `bond: ${formatEther(r.bond.eth)} ETH${r.bond.token ? ` + ${r.bond.token} tokens` : ''}`,
         `pending withdrawal: ${r.pending.requestedAt ? `${formatEther(r.pending.eth)} ETH, withdrawable at ${when(r.pending.withdrawableAt)}` : 'none'}`,
         `locked: ${r.locked ? 'yes' : 'no'} (challenge windows until ${when(r.lockedUntil)}; ${r.openDisputes} open dispute${r.openDisputes === 1 ? '' : 's'})`,
         `slashed: ${formatEther(r.totalSlashedEth)} ETH in ${r.slashes.length} slash${r.slashes.length === 1 ? '' : 'es'}`,
         ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
         `disputes: ${r.disputes.length}`,
-        ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (batch ${d.sequence}, step ${d.stepIndex}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}`),
+        ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (${d.accountCall ? `account call ${d.stepIndex}` : `batch ${d.sequence}, step ${d.stepIndex}`}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}`),
       ].join('\n'),
     )
   })

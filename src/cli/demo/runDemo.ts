@@ -1,8 +1,11 @@
 import { join, resolve } from 'node:path'
 import pino from 'pino'
-import { formatEther, getAddress, type Hex } from 'viem'
+import { formatEther, getAddress, parseEther, type Hex } from 'viem'
 import { withAccount } from '../../bonds/client.js'
 import { getBond } from '../../bonds/actions/getBond.js'
+import { getAgent } from '../../bonds/actions/getAgent.js'
+import { increaseTime } from '../../bonds/devTime.js'
+import { sendUntracedAccountCall } from './untracedCall.js'
 import { listDisputes, type DisputeInfo } from '../../bonds/actions/getDispute.js'
 import { registerVerifier } from '../../bonds/actions/registerVerifier.js'
 import { chatOutputHash } from '../../inference/chatOutput.js'
@@ -62,8 +65,9 @@ const TASKS: Array<{ agent: string; task: unknown; note: string }> = [
 /**
  * The dishonest operator's cover-up: for the crafted invoice it rewrites the recorded model
  * output so the trace claims the model asked to pay the real vendor — while the wallet
- * (with its policy check switched off) pays the attacker. Replay exposes the lie; the
- * wallet step exposes the payment.
+ * (with its policy check switched off) tries to pay the attacker. The agent account refuses
+ * that payment on chain (the attacker is off the allowlist), so nothing moves; replay
+ * exposes the forged record, and the operator is slashed for it.
  */
 function coverUp(record: ReplayRecord): ReplayRecord {
   if (!JSON.stringify(record.request).includes('INV-7777')) return record
@@ -87,7 +91,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
     for (const s of stops.reverse()) await s().catch(() => {})
   }
   try {
-    say('[1/6] infrastructure: a local chain, the DA server, the inference container')
+    say('[1/7] infrastructure: a local chain, the DA server, the inference container')
     const stack = await startLocalStack({
       dataDir,
       announce: false,
@@ -99,7 +103,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
     })
     stops.push(() => stack.stop())
 
-    say('[2/6] deploying two agents as verifiable services (manifest on DA, policy + bond on chain)')
+    say('[2/7] deploying two agents as verifiable services (manifest on DA, policy + bond on chain)')
     const owner = withAccount(stack.client, stack.accounts[1]!)
     const deployed: DeployedAgent[] = []
     for (const agent of [treasury, moderation]) {
@@ -119,7 +123,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
     }
     const bondsBefore = new Map(await Promise.all(deployed.map(async (d) => [d.record.agentId, (await getBond(stack.client, BigInt(d.record.agentId))).eth] as const)))
 
-    say('[3/6] three verifiers stake and start watching the chain')
+    say('[3/7] three verifiers stake and start watching the chain')
     const manifests = [daManifestSource(stack.da, ({ agentId }) => deployed.find((d) => d.record.agentId === agentId.toString())?.record.manifestCommitment as Hex | undefined)]
     const nodes: VerifierNode[] = []
     for (const [i, index] of [5, 6, 7].entries()) {
@@ -140,7 +144,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
       stops.push(() => node.stop())
     }
 
-    say('[4/6] the service: HTTP API + worker; the treasury operator is DISHONEST (policy check off, inference records forged)')
+    say('[4/7] the service: HTTP API + worker; the treasury operator is DISHONEST (policy check off, inference records forged)')
     const service = await startService({
       agents: deployed,
       ...onStack(stack),
@@ -158,7 +162,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
     stops.push(() => service.close())
     say(`      API and explorer at ${service.url}`)
 
-    say('[5/6] tasks through the HTTP API')
+    say('[5/7] tasks through the HTTP API')
     const tasks: DemoSummary['tasks'] = []
     for (const t of TASKS) {
       const res = await fetch(`${service.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent: t.agent, task: t.task }) })
@@ -171,13 +175,34 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
       say(`      ${t.agent}: ${t.note} → ${done.status}${done.txHashes.length ? `, paid (${done.txHashes[0]!.slice(0, 10)}…)` : ''}${done.error ? ` (${done.error.name})` : ''}`)
     }
 
-    say('[6/6] the verifiers replay every inference and check every payment against the registered policy')
+    say('[6/7] the verifiers replay every inference, check every payment and every account call')
     const treasuryId = BigInt(deployed[0]!.record.agentId)
     const settled = await waitFor(async () => {
       const ds = await listDisputes(stack.client, { agentId: treasuryId })
       const done = (k: string) => ds.some((d) => d.kind === k && d.status === 'Slashed')
-      return done('PolicyBreach') && done('InferenceFraud') ? ds : undefined
+      return done('InferenceFraud') ? ds : undefined
     }, 90_000)
+
+    say('[7/7] the treasury operator pays around the trace: it calls the agent account with the signer key, no WAL step')
+    const treasuryRecord = deployed[0]!.record
+    const onChain = await getAgent(stack.client, treasuryId)
+    const untracedTx = await sendUntracedAccountCall({
+      stack,
+      record: treasuryRecord,
+      account: onChain.account,
+      password: DEV_PASSWORD,
+      to: VENDORS['Fabrikam Inc'],
+      value: parseEther('0.1'),
+      policyVersion: onChain.activeVersion,
+    })
+    say(`      account call sent (${untracedTx.slice(0, 10)}…): allowed by the policy, but no trace step covers it`)
+    // a local chain: jump past the commit deadline instead of waiting it out
+    await increaseTime(stack.client.publicClient, onChain.active.policy.commitDeadline + 1)
+    say(`      the local chain moves ${onChain.active.policy.commitDeadline + 1} s ahead, past the commit deadline`)
+    await waitFor(async () => {
+      const ds = await listDisputes(stack.client, { agentId: treasuryId })
+      return ds.some((d) => d.kind === 'UntracedAction' && d.status === 'Slashed') ? ds : undefined
+    }, 60_000)
 
     const honestVerified = new Map<string, number>()
     for (const t of tasks) {
