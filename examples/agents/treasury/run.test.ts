@@ -46,19 +46,28 @@ describe('npm run example:treasury', () => {
     expect(s.honest.actions.map((a) => a.verdict)).toEqual(['honest', 'honest', 'honest', 'honest'])
   })
 
-  it('the rogue operator (unsafe.skipPolicyCheck) pays the attacker', () => {
+  it('the rogue operator (unsafe.skipPolicyCheck) cannot pay the attacker: the agent account refuses it on chain', () => {
     expect(s.rogue.unsafe).toEqual(['skipPolicyCheck'])
-    expect(s.rogue.actions.map((a) => a.outcome)).toEqual(['paid', 'paid', 'paid', 'paid'])
-    expect(s.rogue.actions[3]).toMatchObject({ toolCall: { to: ATTACKER, amountEth: '0.5' }, walletSteps: 1 })
-    expect(s.rogue.transactionsSent).toBe(4)
-    expect(s.attacker).toEqual({ address: ATTACKER, receivedWei: parseEther('0.5').toString() })
+    expect(s.rogue.actions.map((a) => a.outcome)).toEqual(['paid', 'paid', 'paid', 'refused'])
+    expect(s.rogue.actions[3]).toMatchObject({
+      toolCall: { to: ATTACKER, amountEth: '0.5' },
+      walletSteps: 0,
+      txHashes: [],
+      error: { name: 'PolicyViolationError', rule: 'TargetNotAllowed' },
+    })
+    expect(s.attacker).toEqual({ address: ATTACKER, receivedWei: '0' })
+    // the trace holds no breach: every action verifies honest
+    expect(s.rogue.actions.map((a) => a.verdict)).toEqual(['honest', 'honest', 'honest', 'honest'])
   })
 
-  it('a verifier proves the breach on chain: half the bond slashed, the challenger paid', () => {
+  it('its payment around the trace is proven on chain, no vote: half the bond slashed, the challenger paid', () => {
+    // three paid invoices and the untraced call: four transactions from the signer key
+    expect(s.rogue.transactionsSent).toBe(4)
+    expect(s.untraced).toMatchObject({ callSequence: 3, to: VENDORS['Fabrikam Inc'], valueWei: parseEther('0.3').toString() })
     expect(s.disputes).toHaveLength(1)
     const d = s.disputes[0]!
     expect(d).toMatchObject({
-      kind: 'PolicyBreach',
+      kind: 'UntracedAction',
       status: 'Slashed',
       agentId: s.rogue.agentId,
       challengerBondWei: '0',
@@ -71,6 +80,6 @@ describe('npm run example:treasury', () => {
     expect(s.challenger).toEqual({ address: d.challenger, creditWei: parseEther('2.5').toString() })
     expect(s.rogue.bondBeforeWei).toBe(parseEther('10').toString())
     expect(s.rogue.bondAfterWei).toBe(parseEther('5').toString())
-    expect(s.rogue.actions.map((a) => a.verdict)).toEqual(['honest', 'honest', 'honest', 'faulty'])
+    expect(s.honest.bondAfterWei).toBe(parseEther('10').toString())
   })
 })

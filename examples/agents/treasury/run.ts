@@ -6,11 +6,16 @@
  * inference container. The honest operator's wallet pays the ordinary ones and refuses the
  * crafted "bank details changed" invoice: the attacker's address is not on the allowlist, so
  * nothing is signed. The rogue operator runs the wallet with its policy check switched off
- * (`unsafe.skipPolicyCheck`): it pays the attacker — and because the wallet step is in the
- * committed trace, a verifier proves the breach on chain and half the bond is slashed.
+ * (`unsafe.skipPolicyCheck`): the agent's AgentAccount refuses the payment on chain all the
+ * same — the attacker gets nothing. So the rogue pays around the trace instead: a second
+ * payment to a vendor, made with the signer key straight on the account, with no trace step.
+ * Past the commit deadline a verifier proves the uncovered call on chain and half the bond
+ * is slashed, no vote.
  */
 import { getAddress, parseEther, type Address, type Hex } from 'viem'
-import { listDisputes } from '../../../src/bonds/index.js'
+import { getAccount, getAgent, increaseTime, listDisputes } from '../../../src/bonds/index.js'
+import { DEV_PASSWORD } from '../../../src/cli/password.js'
+import { sendUntracedAccountCall } from '../../../src/cli/demo/untracedCall.js'
 import type { Step } from '../../../src/trace/index.js'
 import type { AgentHost } from '../../../src/service/index.js'
 import { isMain, runCli, table } from '../_shared/cli.js'
@@ -69,7 +74,7 @@ export type TreasuryAction = {
   invoice: string
   note: string
   actionId: string
-  /** paid: a transaction was sent; refused: the wallet said no and nothing was signed. */
+  /** paid: a transaction was sent; refused: the wallet or the chain said no, and nothing was signed. */
   outcome: 'paid' | 'refused' | 'failed'
   /** What the model asked for (the validated pay_invoice arguments). */
   toolCall: { invoiceId: string; to: Address; amountEth: string } | null
@@ -84,7 +89,10 @@ export type TreasuryAction = {
 export type TreasuryOperatorSummary = {
   operator: 'honest' | 'rogue'
   agentId: string
+  /** the signer key (gas money only) */
   wallet: Address
+  /** the AgentAccount holding the agent's funds */
+  account: Address
   unsafe: string[]
   actions: TreasuryAction[]
   /** Transactions the wallet sent (its nonce) and the ETH they moved. */
@@ -104,9 +112,11 @@ export type TreasurySummary = {
   honest: TreasuryOperatorSummary
   rogue: TreasuryOperatorSummary
   verifiers: Address[]
-  /** Every dispute on chain (the rogue's policy breach). */
+  /** The rogue's payment around the trace: an account call with no wallet step. */
+  untraced: { txHash: Hex; callSequence: number; to: Address; valueWei: string }
+  /** Every dispute on chain (the rogue's untraced call, proven). */
   disputes: DisputeFigures[]
-  /** What the verifier who proved the breach can claim from the BondVault. */
+  /** What the verifier who proved the untraced call can claim from the BondVault. */
   challenger: { address: Address; creditWei: string } | null
 }
 
@@ -136,8 +146,27 @@ export async function runTreasuryExample(o: ExampleOptions = {}): Promise<Treasu
     await Promise.all([honestHost.flush(), rogueHost.flush()])
     say('      every step of both agents is committed: DA blob + Merkle root on chain')
 
-    say('[5/5] the verifiers check the committed traces; the rogue wallet step is a provable policy breach')
-    const breach = await settledDispute(ex, rogue.agentId, 'PolicyBreach')
+    // refused on chain, the rogue pays around the trace: Fabrikam a second time, straight on
+    // the account with the signer key (allowed by the policy; no trace step)
+    const onChain = await getAgent(ex.stack.client, rogue.agentId)
+    const untracedTo = VENDORS['Fabrikam Inc']
+    const untracedValue = parseEther('0.3')
+    const untracedTx = await sendUntracedAccountCall({
+      stack: ex.stack,
+      record: rogue.record,
+      account: onChain.account,
+      password: DEV_PASSWORD,
+      to: untracedTo,
+      value: untracedValue,
+      policyVersion: onChain.activeVersion,
+    })
+    const callSequence = (await getAccount(ex.stack.client, rogue.agentId)).callCount - 1
+    say(`      the rogue pays ${short(untracedTo)} 0.3 ETH again, around the trace (account call ${callSequence}, ${untracedTx.slice(0, 10)}…)`)
+    await increaseTime(ex.stack.client.publicClient, onChain.active.policy.commitDeadline + 1)
+    say(`      the local chain moves ${onChain.active.policy.commitDeadline + 1} s ahead, past the commit deadline`)
+
+    say('[5/5] the verifiers check the committed traces and every account call; the uncovered call is proven on chain')
+    const breach = await settledDispute(ex, rogue.agentId, 'UntracedAction')
     const reports = await verdicts(ex, [honest, rogue], [...honestActions, ...rogueActions].map((a) => a.actionId))
     for (const a of [...honestActions, ...rogueActions]) a.verdict = reports.get(a.actionId)?.verdict ?? 'unknown'
     say(`      covenant verify: honest operator ${honestActions.map((a) => a.verdict).join(', ')}; rogue operator ${rogueActions.map((a) => a.verdict).join(', ')}`)
@@ -158,6 +187,7 @@ export async function runTreasuryExample(o: ExampleOptions = {}): Promise<Treasu
       honest: await operatorSummary(ex, 'honest', honest, honestActions, bondBefore.honest, []),
       rogue: await operatorSummary(ex, 'rogue', rogue, rogueActions, bondBefore.rogue, ['skipPolicyCheck']),
       verifiers: nodes.map((n) => n.address as Address),
+      untraced: { txHash: untracedTx, callSequence, to: untracedTo, valueWei: untracedValue.toString() },
       disputes,
       challenger: breach ? { address: breach.challenger, creditWei: (await ethCredits(ex, breach.challenger)).toString() } : null,
     }
@@ -202,7 +232,7 @@ async function payAll(ex: Example, op: Operator, host: AgentHost): Promise<Treas
       outcome === 'paid'
         ? `PAID in ${txHashes[0]!.slice(0, 10)}…`
         : outcome === 'refused'
-          ? `REFUSED by the wallet: ${error!.name} (${error!.rule ?? 'capability'}), nothing signed`
+          ? `REFUSED: ${error!.name} (${error!.rule ?? 'capability'}), nothing signed`
           : `failed${error ? `: ${error.name}: ${error.message}` : ''}`
     ex.say(`      ${op.label} · ${inv.id} (${inv.note}): ${asked} → ${result}`)
   }
@@ -225,11 +255,13 @@ async function operatorSummary(
   unsafe: string[],
 ): Promise<TreasuryOperatorSummary> {
   const wallet = op.record.wallet.address as Address
+  const account = (await getAgent(ex.stack.client, op.agentId)).account
   const paid = actions.filter((a) => a.outcome === 'paid').reduce((sum, a) => sum + parseEther(a.toolCall?.amountEth ?? '0'), 0n)
   return {
     operator: label,
     agentId: op.agentId.toString(),
     wallet,
+    account,
     unsafe,
     actions,
     transactionsSent: await ex.stack.client.publicClient.getTransactionCount({ address: wallet }),
@@ -242,7 +274,7 @@ async function operatorSummary(
 const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`
 
 export function renderTreasury(s: TreasurySummary): string {
-  const breach = s.disputes.find((d) => d.kind === 'PolicyBreach')
+  const breach = s.disputes.find((d) => d.kind === 'UntracedAction')
   const count = (o: TreasuryOperatorSummary, k: TreasuryAction['outcome']) => o.actions.filter((a) => a.outcome === k).length
   return [
     `treasury example — ${s.seconds.toFixed(1)} s`,
@@ -250,11 +282,12 @@ export function renderTreasury(s: TreasurySummary): string {
       ['honest agent', `#${s.honest.agentId}: ${count(s.honest, 'paid')} invoices paid (${eth(s.honest.paidWei)} ETH, ${s.honest.transactionsSent} transactions), ${count(s.honest, 'refused')} refused (${s.honest.actions.find((a) => a.outcome === 'refused')?.error?.rule ?? '-'})`],
       ['  bond', `${eth(s.honest.bondBeforeWei)} → ${eth(s.honest.bondAfterWei)} ETH`],
       ['  verify', s.honest.actions.map((a) => `${a.invoice} ${a.verdict}`).join(', ')],
-      ['rogue agent', `#${s.rogue.agentId} (unsafe.skipPolicyCheck): ${count(s.rogue, 'paid')} invoices paid (${eth(s.rogue.paidWei)} ETH, ${s.rogue.transactionsSent} transactions)`],
+      ['rogue agent', `#${s.rogue.agentId} (unsafe.skipPolicyCheck): ${count(s.rogue, 'paid')} invoices paid (${eth(s.rogue.paidWei)} ETH), ${count(s.rogue, 'refused')} refused by the chain (${s.rogue.actions.find((a) => a.outcome === 'refused')?.error?.rule ?? '-'})`],
+      ['  around the trace', `account call ${s.untraced.callSequence}: ${eth(s.untraced.valueWei)} ETH to ${s.untraced.to}, no trace step`],
       ['  bond', `${eth(s.rogue.bondBeforeWei)} → ${eth(s.rogue.bondAfterWei)} ETH`],
       ['  verify', s.rogue.actions.map((a) => `${a.invoice} ${a.verdict}`).join(', ')],
       ['attacker received', `${eth(s.attacker.receivedWei)} ETH (${s.attacker.address})`],
-      ['policy breach', breach ? `dispute #${breach.disputeId} ${breach.status}: ${eth(breach.slashedWei)} ETH slashed` : 'none'],
+      ['untraced call', breach ? `dispute #${breach.disputeId} ${breach.status} (proven on chain, no vote): ${eth(breach.slashedWei)} ETH slashed` : 'none'],
       ['  challenger', breach ? `${breach.challenger}: ${eth(breach.challengerRewardWei)} ETH reward (credit now ${eth(s.challenger?.creditWei ?? '0')} ETH)` : '-'],
       ['  redistribution', breach ? `${eth(breach.redistributionWei)} ETH` : '-'],
       ['  burned', breach ? `${eth(breach.burnedWei)} ETH` : '-'],
@@ -265,8 +298,8 @@ export function renderTreasury(s: TreasurySummary): string {
 export const usage = `npm run example:treasury [-- --json] [-- --data-dir DIR]
 
 Runs the treasury example on a local chain: an honest and a rogue operator of the same
-agent pay the same invoices; the rogue one pays a crafted invoice off the allowlist and is
-slashed. --json prints the summary as JSON on stdout (progress on stderr).
+agent pay the same invoices; the chain refuses the rogue one's payment to the attacker, and
+its payment around the trace is proven on chain and slashed. --json prints the summary as JSON on stdout (progress on stderr).
 Data: .covenant/examples/treasury unless --data-dir is given (reset on every run).`
 
 if (isMain(import.meta.url)) {

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Fixture} from "../utils/Fixture.sol";
+import {Vm} from "../utils/Vm.sol";
+import {AgentAccount} from "../../src/AgentAccount.sol";
+import {AgentRegistry} from "../../src/AgentRegistry.sol";
+import {BondVault} from "../../src/BondVault.sol";
+import {DisputeGame} from "../../src/DisputeGame.sol";
+import {TraceLog} from "../../src/TraceLog.sol";
+import {Policy} from "../../src/CovenantTypes.sol";
+
+/// @notice Drives one agent's account with everything its signer, operator, owner and
+///         strangers can do — calls to any target, coverage (honest or not), policy
+///         updates, unbonding, withdrawals, untraced-call proofs and time — and keeps the
+///         ghost figures the invariants compare with the chain.
+contract AccountHandler {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    AgentAccount public immutable account;
+    AgentRegistry public immutable registry;
+    TraceLog public immutable traceLog;
+    BondVault public immutable vault;
+    DisputeGame public immutable game;
+    uint256 public immutable agentId;
+    address public immutable signer;
+    address public immutable operator;
+    address public immutable owner;
+    address[3] internal targets;
+
+    /// native value the account sent, per UTC day
+    mapping(uint256 => uint256) public sentOnDay;
+    uint256[] public days_;
+    /// the largest daily budget any version in force ever had
+    uint256 public maxBudgetEver;
+    uint256 public maxCapEver;
+    uint256 public largestCall;
+    uint256 public executed;
+    uint256 public withdrawals;
+    /// set if a withdrawal succeeded while a call was uncovered
+    bool public withdrewUncovered;
+    /// set if a call succeeded while the owner was unbonding
+    bool public calledWhileUnbonding;
+    uint256 public proofs;
+
+    constructor(
+        AgentAccount account_,
+        AgentRegistry registry_,
+        TraceLog traceLog_,
+        BondVault vault_,
+        DisputeGame game_,
+        address signer_,
+        address operator_,
+        address owner_,
+        address[3] memory targets_,
+        uint256 budget,
+        uint256 cap
+    ) {
+        account = account_;
+        registry = registry_;
+        traceLog = traceLog_;
+        vault = vault_;
+        game = game_;
+        agentId = account_.agentId();
+        signer = signer_;
+        operator = operator_;
+        owner = owner_;
+        targets = targets_;
+        maxBudgetEver = budget;
+        maxCapEver = cap;
+    }
+
+    function dayCount() external view returns (uint256) {
+        return days_.length;
+    }
+
+    function execute(uint256 targetSeed, uint256 value, uint64 stepIndex, bool citeWrongVersion) external {
+        address to = targets[targetSeed % 3];
+        value = value % 2 ether;
+        (,,,,,, uint32 active,,,) = _agent();
+        uint32 cited = citeWrongVersion ? active + 1 : active;
+        bool unbonding = vault.isUnbonding(agentId);
+        vm.prank(signer);
+        try account.execute(to, value, "", stepIndex, keccak256(abi.encode(stepIndex)), cited, stepIndex) {
+            uint256 day = block.timestamp / 1 days;
+            if (sentOnDay[day] == 0) days_.push(day);
+            sentOnDay[day] += value;
+            if (value > largestCall) largestCall = value;
+            executed++;
+            if (unbonding) calledWhileUnbonding = true;
+        } catch {}
+    }
+
+    /// The operator declares coverage: honestly (what exists) or not (anything).
+    function cover(uint32 n, bool commitBatch) external {
+        uint32 made = account.callCount();
+        n = made == 0 ? 0 : uint32(uint256(n) % (uint256(made) + 2));
+        uint64 seq = traceLog.nextSequence(agentId); // (read before the prank: a view call would use it up)
+        vm.prank(operator);
+        if (commitBatch) {
+            try traceLog.commitCovering(agentId, seq, keccak256(abi.encode(seq)), abi.encode(seq), 1, n) {} catch {}
+        } else {
+            try traceLog.cover(agentId, n) {} catch {}
+        }
+    }
+
+    function updatePolicy(uint256 budget, uint256 cap, bool activate) external {
+        if (activate) {
+            vm.prank(owner);
+            try registry.activateUpdate(agentId) {} catch {}
+            return;
+        }
+        budget = budget % 10 ether;
+        cap = cap % 3 ether;
+        address[] memory t = new address[](2);
+        t[0] = targets[0];
+        t[1] = targets[1];
+        Policy memory p = Policy(cap, 1 days, 1 hours, t, new bytes4[](0), budget);
+        vm.prank(owner);
+        try registry.proposeUpdate(agentId, keccak256(abi.encode(budget, cap)), new bytes32[](0), p) {
+            if (budget > maxBudgetEver) maxBudgetEver = budget;
+            if (cap > maxCapEver) maxCapEver = cap;
+        } catch {}
+    }
+
+    function unbond(uint256 amount, uint8 what) external {
+        // read before the prank: a view call would use it up
+        bool uncovered = traceLog.coveredCalls(agentId) < account.callCount();
+        vm.prank(owner);
+        if (what % 3 == 0) {
+            try vault.requestWithdraw(agentId, 1 + amount % 5 ether, 0) {} catch {}
+        } else if (what % 3 == 1) {
+            try vault.cancelWithdraw(agentId) {} catch {}
+        } else {
+            try vault.withdraw(agentId) {
+                withdrawals++;
+                if (uncovered) withdrewUncovered = true;
+            } catch {}
+        }
+    }
+
+    function proveUntraced(uint32 seq, address challenger) external {
+        uint32 made = account.callCount();
+        if (made == 0) return;
+        seq = uint32(uint256(seq) % made);
+        if (challenger == address(0)) challenger = address(0xC4A11);
+        bytes32 salt = keccak256(abi.encode(seq, challenger, block.number));
+        bytes32 commitment = game.evidenceCommitment(challenger, game.untracedCallEvidence(agentId, seq), salt);
+        vm.prank(challenger);
+        game.commitEvidence(commitment);
+        vm.roll(block.number + 1);
+        vm.prank(challenger);
+        try game.proveUntracedCall(agentId, seq, salt) {
+            proofs++;
+        } catch {}
+    }
+
+    function warp(uint32 dt) external {
+        vm.warp(block.timestamp + (dt % 2 days));
+        vm.roll(block.number + 1);
+    }
+
+    function _agent()
+        internal
+        view
+        returns (address, address, address, address, uint64, uint64, uint32, uint32, uint32, uint32)
+    {
+        AgentRegistry.Agent memory a = registry.agent(agentId);
+        return (
+            a.owner,
+            a.operator,
+            a.wallet,
+            a.account,
+            a.registeredAt,
+            a.policyDelay,
+            a.activeVersion,
+            a.pendingVersion,
+            a.versionCount,
+            a.openDisputes
+        );
+    }
+}
+
+/// @notice The account's promises under any sequence of actions: it never sends more than
+///         the largest daily budget any version had in one UTC day, nor more than the
+///         largest cap in one call, nor to a target off every allowlist; every executed call
+///         has a sequence number and a recorded leaf; no call runs while the owner is
+///         unbonding; no withdrawal succeeds with an uncovered call.
+contract AccountInvariants is Fixture {
+    AccountHandler internal h;
+    AgentAccount internal account;
+    address internal signer = address(0x5161E2);
+
+    function setUp() public override {
+        super.setUp();
+        agentId = _registerAgent(owner, operator, signer);
+        _bond(agentId, owner, BOND_ETH, 0);
+        account = AgentAccount(payable(registry.accountOf(agentId)));
+        vm.deal(address(account), 1_000 ether);
+        h = new AccountHandler(
+            account, registry, traceLog, vault, game, signer, operator, owner, [shop, dex, mallory], DAILY_BUDGET, MAX_VALUE
+        );
+        targetContract(address(h));
+    }
+
+    /// The handler's paths are reachable (so the campaign is not vacuous): calls run, an
+    /// uncovered one is proven, coverage moves, an honest withdrawal succeeds.
+    function test_handlerReachesEveryPath() public {
+        h.execute(0, 0.5 ether, 1, false);
+        h.execute(1, 0.5 ether, 2, false);
+        assertEq(h.executed(), 2);
+        h.cover(1, true);
+        assertEq(traceLog.coveredCalls(agentId), 1);
+        h.warp(uint32(COMMIT_DEADLINE + 1));
+        h.proveUntraced(1, address(0));
+        assertEq(h.proofs(), 1);
+        h.cover(2, false);
+        h.unbond(1 ether, 0);
+        h.execute(0, 0.1 ether, 3, false);
+        assertEq(h.executed(), 2, "no call while unbonding");
+        h.warp(uint32(1 days));
+        for (uint256 i; i < 20 && h.withdrawals() == 0; ++i) {
+            h.warp(uint32(1 days));
+            h.unbond(0, 2);
+        }
+        assertEq(h.withdrawals(), 1, "an honest withdrawal once every call is covered and final");
+        invariant_accountKeepsThePolicy();
+    }
+
+    /// forge-config: default.invariant.runs = 64
+    /// forge-config: default.invariant.depth = 64
+    function invariant_accountKeepsThePolicy() public view {
+        for (uint256 i; i < h.dayCount(); ++i) {
+            assertLe(h.sentOnDay(h.days_(i)), h.maxBudgetEver(), "more than any daily budget in one day");
+        }
+        assertLe(h.largestCall(), h.maxCapEver(), "a call above every cap");
+        assertEq(mallory.balance, 0, "a target off every allowlist was paid");
+        assertEq(account.callCount(), h.executed(), "every executed call has its own sequence number");
+        for (uint32 k; k < account.callCount(); ++k) {
+            (uint192 leafLow, uint64 coverBy) = account.callAt(k);
+            assertTrue(leafLow != 0 && coverBy != 0, "every executed call records its leaf and cover-by time");
+        }
+        assertFalse(h.calledWhileUnbonding(), "a call ran while the owner was unbonding");
+        assertFalse(h.withdrewUncovered(), "a withdrawal with an uncovered call");
+        assertLe(traceLog.coveredCalls(agentId), account.callCount(), "coverage past the calls made");
+    }
+}
