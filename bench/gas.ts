@@ -20,8 +20,11 @@ import { cpus } from 'node:os'
 import { bytesToHex, decodeFunctionData, keccak256, parseEther, toHex, type Abi, type Address, type Hash, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../test/fixtures/chain.js'
 import {
+  agentAccountAbi,
   agentRegistryAbi,
   batchHeaderFor,
+  getAgent,
+  proveUntracedCall,
   bondVaultAbi,
   claimCredits,
   commitBatch,
@@ -115,6 +118,51 @@ const policy = (targets: Address[]) => ({
   allowedSelectors: [],
 })
 
+/**
+ * Gas of agent-account calls against a bare ETH transfer of the same value from the same
+ * key: the first call of an account (new slots), later calls (the median of 8), the extra
+ * gas per call, a commit that declares coverage, and the on-chain proof of an untraced call.
+ */
+async function accountGas(agentId: bigint, payee: Address): Promise<Record<string, string>> {
+  const owner = chain.as(1)
+  const signer = chain.as(3).walletClient
+  const account = (await getAgent(chain.reader, agentId)).account
+  const gasOf = async (hash: Hash) => (await chain.reader.publicClient.waitForTransactionReceipt({ hash })).gasUsed
+  await gasOf(await owner.walletClient.sendTransaction({ to: account, value: parseEther('10'), account: owner.walletClient.account, chain: owner.walletClient.chain }))
+  const call = async (i: number) =>
+    gasOf(
+      await signer.writeContract({
+        address: account,
+        abi: agentAccountAbi,
+        functionName: 'execute',
+        args: [payee, parseEther('0.001'), '0x', BigInt(1_000 + i), keccak256(toHex(`prev ${i}`)), 1, BigInt(i)],
+        account: signer.account,
+        chain: signer.chain,
+      }),
+    )
+  const bare = await gasOf(await signer.sendTransaction({ to: payee, value: parseEther('0.001'), account: signer.account, chain: signer.chain }))
+  const first = await call(0)
+  const later: bigint[] = []
+  for (let i = 1; i <= 8; i++) later.push(await call(i))
+  const median = [...later].sort((a, b) => Number(a - b))[4]!
+  // coverage declared with a batch: commitCovering vs a plain commit of the same size
+  const operator = chain.as(2)
+  const root = keccak256(toHex('account batch'))
+  const covering = await commitBatch(operator, { agentId, sequence: 0n, merkleRoot: root, daCommitment: toHex(new Uint8Array(33).fill(1)), stepCount: 4, callsCovered: 9 })
+  // one more call, never covered: proven on chain past its deadline
+  await call(9)
+  await increaseTime(chain.reader.publicClient, 601)
+  const proof = await proveUntracedCall(chain.as(4), { agentId, callSequence: 9 })
+  return {
+    'bare ETH transfer (same key, same value)': bare.toString(),
+    'execute, first call of an account': first.toString(),
+    'execute, later calls (median of 8)': median.toString(),
+    'extra gas per call over the bare transfer': (median - bare).toString(),
+    'commitCovering (first batch, 9 calls covered)': covering.gasUsed.toString(),
+    'proveUntracedCall (commit + reveal, slash)': proof.gasUsed.toString(),
+  }
+}
+
 function fakeAddresses(n: number): Address[] {
   return Array.from({ length: n }, (_, i) => `0x${(0xbe9c0000 + i).toString(16).padStart(40, '0')}` as Address)
 }
@@ -171,6 +219,11 @@ async function main() {
   await depositBond(owner, { agentId: withdrawer, eth: parseEther('1') })
   log('\nbond deposits')
   for (const [k, v] of Object.entries(deposit)) log(`  ${k.padEnd(44)} ${fmt(BigInt(v)).padStart(11)}`)
+
+  // --- the agent account: one execute call per payment (issue 10's goal: <= 30k over a bare transfer)
+  result['account'] = await accountGas(await reg([payee], '1 allowed target (account figures)'), payee)
+  log('\nagent account (AgentAccount.execute, signed by the session key; a 0.001 ETH payment to an allowed target)')
+  for (const [k, v] of Object.entries(result['account'] as Record<string, string>)) log(`  ${k.padEnd(44)} ${fmt(BigInt(v)).padStart(11)}`)
 
   // --- commits: real steps, real roots, the local DA commitment
   const trace = new TraceChain(genesisHead(agentId.toString()))

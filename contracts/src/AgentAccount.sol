@@ -3,7 +3,8 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Breach} from "./CovenantTypes.sol";
 import {LeafEncoding} from "./LeafEncoding.sol";
 
@@ -46,16 +47,20 @@ interface IUnbonding {
 ///             past that time on chain (DisputeGame.proveUntracedCall);
 ///           - it stops itself: no new call while an uncovered call is older than half the
 ///             commit deadline, and none while the owner is withdrawing the bond.
-/// @dev Storage per call is one slot: coverBy (uint64) << 192 | the leaf's low 192 bits.
-contract AgentAccount is ReentrancyGuard {
+/// @dev Each account is an EIP-1167 clone of one implementation the registry deploys, with
+///      its registry, TraceLog, BondVault and agent id appended to the clone's code as
+///      immutable arguments (`Clones.cloneDeterministicWithImmutableArgs`): creating an
+///      account costs a clone, not a contract. Storage per call is one slot:
+///      coverBy (uint64) << 192 | the leaf's low 192 bits.
+contract AgentAccount is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    IAgentPolicySource public immutable registry;
-    ICallCoverage public immutable traceLog;
-    IUnbonding public immutable vault;
-    uint256 public immutable agentId;
+    /// The byte length of the immutable arguments: registry, traceLog, vault (20 each), agentId (32).
+    uint256 internal constant ARGS_LENGTH = 92;
 
     address public signer;
+    /// set once by the registry when the clone is created
+    bool public initialized;
     /// calls executed so far (the next call's sequence number)
     uint32 public callCount;
     /// UTC day (block.timestamp / 1 days) that `spentToday` counts
@@ -82,14 +87,47 @@ contract AgentAccount is ReentrancyGuard {
     error CallFailed(bytes returnData);
     error ZeroAddress();
     error TransferFailed();
+    error NotRegistry(address caller);
+    error AlreadyInitialized();
 
-    constructor(uint256 agentId_, address signer_, ICallCoverage traceLog_, IUnbonding vault_) {
-        registry = IAgentPolicySource(msg.sender);
-        agentId = agentId_;
+    /// @notice The registry sets the first signer once, in the transaction that creates the clone.
+    function initialize(address signer_) external {
+        if (msg.sender != address(registry())) revert NotRegistry(msg.sender);
+        if (initialized) revert AlreadyInitialized();
+        initialized = true;
         signer = signer_;
-        traceLog = traceLog_;
-        vault = vault_;
         emit SignerChanged(address(0), signer_);
+    }
+
+    // ------------------------------------------------------------------ immutable arguments
+
+    /// @dev The clone's appended arguments. On the implementation itself (no arguments) this
+    ///      reverts, and the implementation is never initialized: it can do nothing.
+    function _args() internal view returns (IAgentPolicySource r, ICallCoverage t, IUnbonding v, uint256 id) {
+        bytes memory a = Clones.fetchCloneArgs(address(this));
+        if (a.length != ARGS_LENGTH) revert NotRegistry(address(0));
+        assembly ("memory-safe") {
+            r := shr(96, mload(add(a, 0x20)))
+            t := shr(96, mload(add(a, 0x34)))
+            v := shr(96, mload(add(a, 0x48)))
+            id := mload(add(a, 0x5c))
+        }
+    }
+
+    function registry() public view returns (IAgentPolicySource r) {
+        (r,,,) = _args();
+    }
+
+    function traceLog() public view returns (ICallCoverage t) {
+        (, t,,) = _args();
+    }
+
+    function vault() public view returns (IUnbonding v) {
+        (,, v,) = _args();
+    }
+
+    function agentId() public view returns (uint256 id) {
+        (,,, id) = _args();
     }
 
     receive() external payable {
@@ -133,25 +171,45 @@ contract AgentAccount is ReentrancyGuard {
         internal
         returns (uint64 commitDeadline)
     {
-        (uint32 inForce, uint256 dailyBudget, uint64 deadline, Breach breach) =
-            registry.checkCall(agentId, to, value, data);
+        (IAgentPolicySource registry_, ICallCoverage traceLog_, IUnbonding vault_, uint256 agentId_) = _args();
+        uint256 dailyBudget;
+        (dailyBudget, commitDeadline) = _checkPolicy(registry_, agentId_, to, value, data, policyVersion);
+        if (vault_.isUnbonding(agentId_)) revert Unbonding(agentId_);
+        _checkTrace(traceLog_, agentId_, commitDeadline);
+        _spend(value, dailyBudget);
+    }
+
+    function _checkPolicy(
+        IAgentPolicySource registry_,
+        uint256 agentId_,
+        address to,
+        uint256 value,
+        bytes calldata data,
+        uint32 policyVersion
+    ) internal view returns (uint256 dailyBudget, uint64 commitDeadline) {
+        uint32 inForce;
+        Breach breach;
+        (inForce, dailyBudget, commitDeadline, breach) = registry_.checkCall(agentId_, to, value, data);
         if (breach != Breach.None) revert PolicyViolation(breach);
         if (policyVersion != inForce) revert StalePolicyVersion(policyVersion, inForce);
-        if (vault.isUnbonding(agentId)) revert Unbonding(agentId);
+    }
 
-        uint32 covered = traceLog.coveredCalls(agentId);
+    /// @dev The account stops itself while an uncovered call is older than half the deadline.
+    function _checkTrace(ICallCoverage traceLog_, uint256 agentId_, uint64 commitDeadline) internal view {
+        uint32 covered = traceLog_.coveredCalls(agentId_);
         if (covered < callCount) {
             uint64 oldestCoverBy = uint64(_calls[covered] >> 192);
-            // the oldest uncovered call was made at oldestCoverBy - deadline
-            if (block.timestamp + deadline / 2 > oldestCoverBy) revert TraceBehind(covered, oldestCoverBy);
+            // the oldest uncovered call was made at oldestCoverBy - commitDeadline
+            if (block.timestamp + commitDeadline / 2 > oldestCoverBy) revert TraceBehind(covered, oldestCoverBy);
         }
+    }
 
+    function _spend(uint256 value, uint256 dailyBudget) internal {
         uint64 day = uint64(block.timestamp / 1 days);
         uint256 spent = day == budgetDay ? spentToday : 0;
         if (spent + value > dailyBudget) revert DailyBudgetExceeded(spent, value, dailyBudget);
         budgetDay = day;
         spentToday = uint128(spent + value);
-        return deadline;
     }
 
     /// @dev The wallet step's leaf (LeafEncoding), with from = this account.
@@ -167,14 +225,14 @@ contract AgentAccount is ReentrancyGuard {
         bytes32 payload = keccak256(
             abi.encode(LeafEncoding.WALLET_TX_TYPEHASH, block.chainid, address(this), to, value, dataHash, nonce, policyVersion)
         );
-        return LeafEncoding.stepLeaf(agentId, stepIndex, LeafEncoding.KIND_WALLET, prevHash, payload);
+        return LeafEncoding.stepLeaf(agentId(), stepIndex, LeafEncoding.KIND_WALLET, prevHash, payload);
     }
 
     // ------------------------------------------------------------------ the owner
 
     /// @notice Rotate the signer (a fresh session key), or revoke it with address(0).
     function setSigner(address next) external {
-        if (msg.sender != registry.ownerOf(agentId)) revert NotOwner(msg.sender);
+        if (msg.sender != registry().ownerOf(agentId())) revert NotOwner(msg.sender);
         emit SignerChanged(signer, next);
         signer = next;
     }
@@ -182,7 +240,7 @@ contract AgentAccount is ReentrancyGuard {
     /// @notice The owner takes funds out (not an agent action: no policy, no trace).
     ///         `token` zero means ETH.
     function ownerWithdraw(address token, address to, uint256 amount) external nonReentrant {
-        if (msg.sender != registry.ownerOf(agentId)) revert NotOwner(msg.sender);
+        if (msg.sender != registry().ownerOf(agentId())) revert NotOwner(msg.sender);
         if (to == address(0)) revert ZeroAddress();
         emit OwnerWithdrawal(token, to, amount);
         if (token == address(0)) {
@@ -211,7 +269,7 @@ contract AgentAccount is ReentrancyGuard {
 
     /// @notice Native value the policy still lets the agent spend today.
     function budgetLeft() external view returns (uint256) {
-        (, uint256 dailyBudget,,) = registry.checkCall(agentId, address(this), 0, "");
+        (, uint256 dailyBudget,,) = registry().checkCall(agentId(), address(this), 0, "");
         uint256 spent = uint64(block.timestamp / 1 days) == budgetDay ? spentToday : 0;
         return spent >= dailyBudget ? 0 : dailyBudget - spent;
     }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Policy, Breach} from "./CovenantTypes.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {AgentAccount, ICallCoverage, IUnbonding} from "./AgentAccount.sol";
 
 /// @dev Where the registry finds TraceLog and BondVault for new accounts (DisputeGame).
@@ -67,6 +68,8 @@ contract AgentRegistry {
 
     address public disputeGame;
     address private immutable _deployer;
+    /// the implementation every AgentAccount clone delegates to
+    address public immutable accountImplementation;
 
     uint256 public agentCount;
     mapping(uint256 => Agent) private _agents;
@@ -110,6 +113,7 @@ contract AgentRegistry {
         unbondingDelay = unbondingDelay_;
         minPolicyDelay = minPolicyDelay_;
         _deployer = msg.sender;
+        accountImplementation = address(new AgentAccount());
     }
 
     /// @notice One-time wiring: only the dispute game may open and close disputes.
@@ -149,7 +153,9 @@ contract AgentRegistry {
         v.readyAt = uint64(block.timestamp);
         v.activeFrom = uint64(block.timestamp);
         IGameWiring game = IGameWiring(disputeGame);
-        a.account = address(new AgentAccount{salt: bytes32(agentId)}(agentId, wallet, game.traceLog(), game.vault()));
+        bytes memory args = abi.encodePacked(address(this), address(game.traceLog()), address(game.vault()), agentId);
+        a.account = Clones.cloneDeterministicWithImmutableArgs(accountImplementation, args, bytes32(agentId));
+        AgentAccount(payable(a.account)).initialize(wallet);
         emit AgentRegistered(agentId, msg.sender, operator, wallet, manifestHash, a.account);
         emit UpdateActivated(agentId, 1);
     }

@@ -86,6 +86,23 @@ contract AgentAccountTest is Fixture {
         assertTrue(registry.accountOf(agentId) != registry.accountOf(1), "every agent has its own account");
     }
 
+    function test_clone_isInitializedOnce_byTheRegistry_andTheImplementationDoesNothing() public {
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(AgentAccount.NotRegistry.selector, mallory));
+        account.initialize(mallory);
+        vm.prank(address(registry));
+        vm.expectRevert(AgentAccount.AlreadyInitialized.selector);
+        account.initialize(mallory);
+        assertEq(account.signer(), signer);
+        // the implementation behind every clone: no signer, no arguments, refuses everything
+        AgentAccount impl = AgentAccount(payable(registry.accountImplementation()));
+        assertEq(impl.signer(), address(0));
+        vm.expectRevert(abi.encodeWithSelector(AgentAccount.NotSigner.selector, address(this)));
+        impl.execute(shop, 0, "", 0, bytes32(0), 1, 0);
+        vm.expectRevert();
+        impl.initialize(mallory);
+    }
+
     function test_execute_computesTheWalletStepLeafItself() public {
         WalletStep memory s = _step(shop, 0.5 ether, "", 7);
         bytes32 expected = _walletLeaf(s);

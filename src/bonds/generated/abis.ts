@@ -29,6 +29,16 @@ export const agentRegistryAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "CloneArgumentsTooLong",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "Create2EmptyBytecode",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -37,6 +47,27 @@ export const agentRegistryAbi = [
       }
     ],
     "name": "DisputeOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "FailedDeployment",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "balance",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "needed",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientBalance",
     "type": "error"
   },
   {
@@ -356,6 +387,19 @@ export const agentRegistryAbi = [
         "internalType": "uint64",
         "name": "",
         "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "accountImplementation",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
       }
     ],
     "stateMutability": "view",
@@ -4442,30 +4486,9 @@ export const disputeGameAbi = [
 
 export const agentAccountAbi = [
   {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "agentId_",
-        "type": "uint256"
-      },
-      {
-        "internalType": "address",
-        "name": "signer_",
-        "type": "address"
-      },
-      {
-        "internalType": "contract ICallCoverage",
-        "name": "traceLog_",
-        "type": "address"
-      },
-      {
-        "internalType": "contract IUnbonding",
-        "name": "vault_",
-        "type": "address"
-      }
-    ],
-    "stateMutability": "nonpayable",
-    "type": "constructor"
+    "inputs": [],
+    "name": "AlreadyInitialized",
+    "type": "error"
   },
   {
     "inputs": [
@@ -4508,6 +4531,17 @@ export const agentAccountAbi = [
       }
     ],
     "name": "NotOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotRegistry",
     "type": "error"
   },
   {
@@ -4729,7 +4763,7 @@ export const agentAccountAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "id",
         "type": "uint256"
       }
     ],
@@ -4856,6 +4890,32 @@ export const agentAccountAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "signer_",
+        "type": "address"
+      }
+    ],
+    "name": "initialize",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "initialized",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint32",
         "name": "sequence",
         "type": "uint32"
@@ -4906,7 +4966,7 @@ export const agentAccountAbi = [
     "outputs": [
       {
         "internalType": "contract IAgentPolicySource",
-        "name": "",
+        "name": "r",
         "type": "address"
       }
     ],
@@ -4958,7 +5018,7 @@ export const agentAccountAbi = [
     "outputs": [
       {
         "internalType": "contract ICallCoverage",
-        "name": "",
+        "name": "t",
         "type": "address"
       }
     ],
@@ -4971,7 +5031,7 @@ export const agentAccountAbi = [
     "outputs": [
       {
         "internalType": "contract IUnbonding",
-        "name": "",
+        "name": "v",
         "type": "address"
       }
     ],
