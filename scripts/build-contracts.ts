@@ -29,6 +29,7 @@ export const CONTRACTS = [
   'DisputeGame',
   'AgentAccount',
   'TestToken',
+  'Relay7702',
 ] as const
 
 function solFiles(dir: string): string[] {
