@@ -108,12 +108,12 @@ export class Committer {
     return this.#running
   }
 
-  /** Flushes every `intervalMs` until {@link stop}. Errors go to `onError`. */
-  start(intervalMs: number, onError: (err: unknown) => void): void {
+  /** Flushes every `intervalMs` until {@link stop}. Errors go to `onError`; each flush that succeeds to `onOk`. */
+  start(intervalMs: number, onError: (err: unknown) => void, onOk?: () => void): void {
     if (this.#timer) return
     const tick = () => {
       this.flush()
-        .catch(onError)
+        .then(() => onOk?.(), onError)
         .finally(() => {
           if (this.#timer) this.#timer = setTimeout(tick, intervalMs)
         })

@@ -19,3 +19,30 @@ export async function chainTime(publicClient: PublicClient): Promise<number> {
   const block = await publicClient.getBlock({ blockTag: 'latest' })
   return Number(block.timestamp)
 }
+
+/**
+ * Keeps a dev chain's clock moving: anvil mines only on transactions, so on an idle chain
+ * no deadline, challenge window or grace period ever passes. Every `intervalMs` in which
+ * no block was mined, this mines an empty one (its timestamp is the wall clock, plus any
+ * offset an `evm_increaseTime` added). Returns a stop function. Dev chains only.
+ */
+export function startIdleMining(publicClient: PublicClient, intervalMs = 2_000): () => void {
+  let last: bigint | undefined
+  let busy = false
+  const timer = setInterval(() => {
+    if (busy) return
+    busy = true
+    publicClient
+      .getBlockNumber({ cacheTime: 0 })
+      .then(async (n) => {
+        if (last !== undefined && n === last) await mine(publicClient)
+        last = n === last ? n + 1n : n
+      })
+      .catch(() => {})
+      .finally(() => {
+        busy = false
+      })
+  }, intervalMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}

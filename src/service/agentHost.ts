@@ -13,7 +13,7 @@ import type { JsonValue, Step } from '../trace/schemas.js'
 import { createAgentWallet, type AgentWallet } from '../wallet/agentWallet.js'
 import type { AgentRecord } from './agentRecord.js'
 import { openAgentKey } from './deployAgent.js'
-import { ActionEndedError, ChainUnavailableError, CommitBacklogError, ServiceConfigError } from './errors.js'
+import { ActionEndedError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, ServiceConfigError } from './errors.js'
 
 /** Dishonest-operator simulation, for tests and the demo only (see the `unsafe` options of the wallet and runtime). */
 export type AgentHostUnsafeOptions = {
@@ -79,6 +79,8 @@ export class AgentHost {
   readonly #now: () => number
   readonly #rpcUrl: string
   #lastCommitError: unknown
+  /** When the committer's attempts started failing (undefined while they succeed). */
+  #commitFailingSince: number | undefined
 
   private constructor(parts: {
     record: AgentRecord
@@ -163,10 +165,17 @@ export class AgentHost {
       await runtime.recover()
       await host.#index()
       const interval = p.commitIntervalMs ?? Math.max(200, Math.min(2_000, (p.agent.policy.commitDeadline * 1000) / 4))
-      committer.start(interval, (err) => {
-        host.#lastCommitError = err
-        p.onCommitError?.(err)
-      })
+      committer.start(
+        interval,
+        (err) => {
+          host.#lastCommitError = err
+          host.#commitFailingSince ??= host.#now()
+          p.onCommitError?.(err)
+        },
+        () => {
+          host.#commitFailingSince = undefined
+        },
+      )
       return host
     } catch (err) {
       await wal.close().catch(() => {})
@@ -189,7 +198,7 @@ export class AgentHost {
     if (ended) return Promise.reject(ended)
     let running = this.#running.get(actionId)
     if (!running) {
-      const backlog = this.commitBacklog()
+      const backlog = this.commitBacklog() ?? this.commitPipelineDown()
       if (backlog) return Promise.reject(backlog)
       // an agent that acts on chain first checks it can reach its node: refused before
       // anything is written, the task waits instead of recording a failed payment
@@ -233,6 +242,16 @@ export class AgentHost {
       commitDeadline: this.#commitDeadline,
       lastCommitError: this.#lastCommitError,
     })
+  }
+
+  /**
+   * The refusal a new action of an agent that acts on chain gets while its commits are
+   * failing (the last attempt failed), before any backlog has built up: the first payment
+   * of a DA outage would otherwise be made and then miss its commit deadline.
+   */
+  commitPipelineDown(): CommitPipelineDownError | undefined {
+    if (!this.wallet || this.#commitFailingSince === undefined || this.#maxCommitLagMs === false) return undefined
+    return new CommitPipelineDownError({ agentId: this.record.agentId, failingForMs: this.#now() - this.#commitFailingSince, lastCommitError: this.#lastCommitError })
   }
 
   async #checkChain(): Promise<void> {

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import type { CovenantClient } from '../bonds/client.js'
 import { getBond } from '../bonds/actions/getBond.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
+import { getAccount } from '../bonds/actions/getAccount.js'
 import { listDisputes } from '../bonds/actions/getDispute.js'
 import type { DAClient } from '../da/client.js'
 import { parseCanonical } from '../trace/canonical.js'
@@ -254,7 +255,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     const agents = await Promise.all(
       o.agents.map(async (a) => {
         const id = BigInt(a.agentId)
-        const [bond, onChain] = await Promise.all([getBond(o.client, id), getAgent(o.client, id)])
+        const [bond, onChain, account] = await Promise.all([getBond(o.client, id), getAgent(o.client, id), getAccount(o.client, id)])
         const mine = disputes.filter((d) => d.agentId === id)
         const slashedEth = mine.reduce((sum, d) => (d.status === 'Slashed' ? sum + d.slashedEth : sum), 0n)
         // `disputed` while a dispute is open; `slashed` once any fault was punished
@@ -266,6 +267,15 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
           operator: a.operator.address,
           manifestHash: a.manifestHash,
           bond: json(bond),
+          // the AgentAccount: funds, calls made and covered by committed batches, budget left today
+          account: json({
+            address: account.address,
+            balance: account.balance,
+            calls: account.callCount,
+            covered: account.coveredCalls,
+            budgetLeft: account.budgetLeft,
+            dailyBudget: onChain.active.policy.dailyBudget ?? null,
+          }),
           status,
           disputes: mine.length,
           slashedEth: slashedEth.toString(),

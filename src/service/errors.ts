@@ -102,6 +102,32 @@ export class CommitBacklogError extends RetryLaterCovenantError {
 }
 
 /**
+ * An agent that acts on chain takes no new task while its commit pipeline is failing (the
+ * committer's last attempt to put a blob on DA or commit it failed): an action now could
+ * miss the commit deadline and be slashed as untraced. Nothing is written or signed; the
+ * task runs once a commit succeeds again.
+ */
+export class CommitPipelineDownError extends RetryLaterCovenantError {
+  override name = 'CommitPipelineDownError' as const
+  readonly agentId: string
+  readonly failingForMs: number
+  constructor(p: { agentId: string; failingForMs: number; lastCommitError: unknown }) {
+    const last = p.lastCommitError as { name?: unknown; shortMessage?: unknown; message?: unknown } | undefined
+    const lastText = `${String(last?.name ?? 'Error')}: ${String(last?.shortMessage ?? last?.message ?? '').split('\n')[0]}`
+    super(`Agent #${p.agentId} takes no new task: its commits have been failing for ${Math.round(p.failingForMs / 1000)} s.`, {
+      metaMessages: [
+        'An action now might not reach a committed batch within the commit deadline, and an uncovered account call is slashable.',
+        'Check that the DA endpoint (--da) and the chain (--rpc) are reachable; the agent resumes on its own after the next successful commit.',
+        `Last commit error: ${lastText}`,
+      ],
+      retryAfterMs: 2_000,
+    })
+    this.agentId = p.agentId
+    this.failingForMs = p.failingForMs
+  }
+}
+
+/**
  * An agent that acts on chain cannot reach its node, so it takes no new task: nothing is
  * written, nothing signed. A queue puts the task back and runs it when the node answers.
  */

@@ -49,7 +49,7 @@ const PAGE = /* html */ `<!doctype html>
 <main>
   <section>
     <h2>Agents <button id="refresh" type="button">refresh</button></h2>
-    <table id="agents"><thead><tr><th>agent</th><th>bond (ETH)</th><th>pending</th><th>status</th><th>disputes</th></tr></thead><tbody></tbody></table>
+    <table id="agents"><thead><tr><th>agent</th><th>bond (ETH)</th><th>pending</th><th>account (ETH)</th><th>calls covered</th><th>budget left (ETH)</th><th>status</th><th>disputes</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Actions</h2>
@@ -86,10 +86,13 @@ async function loadAgents() {
   const { agents } = await api('/agents')
   $('#agents tbody').innerHTML = agents.length ? agents.map((a) =>
     '<tr data-agent="' + esc(a.name) + '"><td>' + esc(a.name) + ' <span class="mono">#' + esc(a.agentId) + '</span></td><td>' + eth(a.bond.eth) +
-    '</td><td>' + eth(a.bond.pendingEth) + '</td><td>' + pill(a.status, statusClass(a.status)) +
+    '</td><td>' + eth(a.bond.pendingEth) + '</td><td title="' + esc(a.account.address) + '">' + eth(a.account.balance) +
+    '</td><td>' + esc(a.account.covered) + ' / ' + esc(a.account.calls) +
+    (Number(a.account.calls) > Number(a.account.covered) ? ' ' + pill((Number(a.account.calls) - Number(a.account.covered)) + ' uncovered', 'warn') : '') +
+    '</td><td>' + (a.account.dailyBudget === null ? 'no limit' : eth(a.account.budgetLeft)) + '</td><td>' + pill(a.status, statusClass(a.status)) +
     (BigInt(a.slashedEth) > 0n ? ' −' + eth(a.slashedEth) + ' ETH' : '') + '</td><td>' + esc(a.disputes) +
     (a.openDisputes ? ' ' + pill(a.openDisputes + ' open', 'warn') : '') + '</td></tr>').join('')
-    : '<tr><td class="empty" colspan="5">no agents deployed</td></tr>'
+    : '<tr><td class="empty" colspan="8">no agents deployed</td></tr>'
   const sel = $('#agent'); const current = sel.value
   sel.innerHTML = agents.map((a) => '<option value="' + esc(a.name) + '">' + esc(a.name) + '</option>').join('')
   if (current) sel.value = current

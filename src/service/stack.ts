@@ -5,6 +5,7 @@ import type { HDAccount } from 'viem/accounts'
 import { startAnvil, type Anvil } from '../bonds/anvil.js'
 import { chainFor, createCovenantClient, type CovenantClient } from '../bonds/client.js'
 import { deployCovenant } from '../bonds/deploy.js'
+import { startIdleMining } from '../bonds/devTime.js'
 import { writeDeployment, type CovenantDeployment, type ProtocolParamsInput } from '../bonds/deployment.js'
 import { LocalDAStore } from '../da/localStore.js'
 import { startDAServer, type DAServer } from '../da/server.js'
@@ -27,6 +28,12 @@ export type StartLocalStackOptions = {
   announce?: boolean | undefined
   /** Start from empty DA/WAL state. @defaultValue true (a fresh chain means fresh traces) */
   fresh?: boolean | undefined
+  /**
+   * Mine an empty block whenever the chain was idle this long, so chain time — commit
+   * deadlines, challenge windows, grace periods — moves as on a real chain. `false` leaves
+   * anvil mining only on transactions. @defaultValue 2000
+   */
+  idleBlockMs?: number | false | undefined
   onProgress?: ((message: string) => void) | undefined
 }
 
@@ -77,6 +84,10 @@ export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<L
     writeDeployment(deploymentFile, deployment)
     say(`chain ${anvil.rpcUrl} (id ${anvil.chainId}), contracts deployed`)
 
+    if (o.idleBlockMs !== false) {
+      const stopMining = startIdleMining(createPublicClient({ transport: http(anvil.rpcUrl) }) as PublicClient, o.idleBlockMs ?? 2_000)
+      stops.push(async () => stopMining())
+    }
     const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(dataDir, 'da') }), port: 0 })
     stops.push(() => daServer.close())
     say(`DA server (eigenda-proxy API) at ${daServer.url}`)

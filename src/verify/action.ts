@@ -71,8 +71,9 @@ export type ActionReport = {
   /**
    * `honest`: every step checked out; `faulty`: at least one fault; `unverifiable`: no
    * fault, but some step could not be checked (e.g. no replayer for its model);
-   * `incomplete`: the action was not found, and some of the agent's batches are
-   * unavailable or invalid (they may hold it).
+   * `incomplete`: some of the agent's batches are unavailable (they may hold the action or
+   * more of its steps). An invalid batch is a fault (`faulty`). `covenant verify` exits 0
+   * for honest, 2 for faulty, 3 for incomplete or unverifiable, 1 for a usage or I/O error.
    */
   verdict: 'honest' | 'faulty' | 'unverifiable' | 'incomplete'
   reasons: string[]
@@ -138,9 +139,15 @@ export async function verifyAction(p: VerifyActionParameters, actionId: string):
   const reasons: string[] = []
   for (const s of steps) if (s.status !== 'ok') reasons.push(`step ${s.index} (${s.kind}, batch ${s.sequence}): ${s.reason}`)
   for (const u of unreadable) reasons.push(`batch ${u.sequence} is ${u.status}: ${u.reason}`)
+  // committed data that can never be a valid batch is a fault by itself (the verifier node
+  // disputes it as DataWithheld), whatever it held
+  for (const u of unreadable) {
+    if (u.status === 'invalid') faults.push({ type: 'DataWithheld', agentId: found.agentId, sequence: u.sequence, reason: u.reason })
+  }
   let verdict: ActionReport['verdict']
   if (faults.length > 0) verdict = 'faulty'
-  else if (found.steps.length === 0) verdict = 'incomplete'
+  // a batch that cannot be read may hold more of this action (a dropped step, say)
+  else if (found.steps.length === 0 || unreadable.length > 0) verdict = 'incomplete'
   else if (steps.some((s) => s.status === 'unverifiable')) verdict = 'unverifiable'
   else verdict = 'honest'
   if (verdict === 'honest') reasons.push(`all ${steps.length} steps check out against the committed batches`)

@@ -62,7 +62,7 @@ export type VerifierNodeOptions = {
   pollIntervalMs?: number | undefined
   /** Most blocks per getLogs call. @defaultValue 2000 */
   maxBlockRange?: number | undefined
-  /** Seconds a blob may be missing before it is disputed as withheld. @defaultValue 60 */
+  /** Seconds a blob may be missing before it is disputed as withheld; never more than half the batch's challenge window. @defaultValue 60 */
   withheldGraceSeconds?: number | undefined
   /** A replay that takes longer counts as unverifiable, ms. @defaultValue 600000 */
   replayTimeoutMs?: number | undefined
@@ -101,6 +101,16 @@ export type VerifierEvent =
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
   | { type: 'warning'; message: string }
   | { type: 'error'; where: string; error: unknown }
+
+/**
+ * How long a missing blob is given before it is disputed as withheld: the configured grace,
+ * but never more than half the batch's challenge window, so the challenge (commit, then
+ * reveal a block later) still fits in the window — at MIN_CHALLENGE_WINDOW (60 s) too.
+ */
+export function withheldGrace(configuredSeconds: number, challengeWindowSeconds: number | undefined): number {
+  if (challengeWindowSeconds === undefined) return configuredSeconds
+  return Math.min(configuredSeconds, Math.floor(challengeWindowSeconds / 2))
+}
 
 const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim'])
 
@@ -601,7 +611,11 @@ export class VerifierNode {
       try {
         const check = await fetchAndCheckBatch(this.#o.da, ev, await this.#index.previousHead(ev))
         if (check.status === 'unavailable') {
-          if (now < p.committedAt + this.#ctx.withheldGraceSeconds) {
+          // The grace period never eats the challenge window: at most half of the batch's
+          // window, so a withheld blob is still disputable at MIN_CHALLENGE_WINDOW (60 s).
+          const window = (await getBatch(this.client, ev.agentId, ev.sequence))?.challengeWindow
+          const grace = withheldGrace(this.#ctx.withheldGraceSeconds, window)
+          if (now < p.committedAt + grace) {
             keep.push(p)
             continue
           }
@@ -612,7 +626,7 @@ export class VerifierNode {
             continue
           }
           this.#index.record(ev, check)
-          await this.#act({ type: 'DataWithheld', agentId: ev.agentId, sequence: ev.sequence, reason: `blob unavailable past the ${this.#ctx.withheldGraceSeconds}s grace period: ${check.reason}` })
+          await this.#act({ type: 'DataWithheld', agentId: ev.agentId, sequence: ev.sequence, reason: `blob unavailable past the ${grace}s grace period: ${check.reason}` })
           continue
         }
         this.#index.record(ev, check)

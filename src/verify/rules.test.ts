@@ -17,6 +17,7 @@ import { precheckInference, replayJobHandler, replayJobId, type ReplayJobData } 
 import { promptJudge, ruleJudge } from './judge.js'
 import { fileManifestSource, loadManifest, replayRuleFor } from './manifest.js'
 import { VerifierStateStore } from './state.js'
+import { withheldGrace } from './node.js'
 import type { ManifestReplay, ReplayRule } from './schemas.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import * as verify from './index.js'
@@ -318,4 +319,13 @@ it('pins the public exports of src/verify', () => {
       "verifyAction",
     ]
   `)
+})
+
+describe('withheld-blob grace period', () => {
+  it('never eats the challenge window: at most half of it (a 60 s window gets 30 s, not the default 60)', () => {
+    expect(withheldGrace(60, 60)).toBe(30)
+    expect(withheldGrace(60, 3_600)).toBe(60)
+    expect(withheldGrace(10, 60)).toBe(10)
+    expect(withheldGrace(60, undefined)).toBe(60)
+  })
 })

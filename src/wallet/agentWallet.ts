@@ -828,21 +828,7 @@ export class AgentWallet {
 
   async #abandon(k: Known, entry: OutboxEntry | undefined, chainNonce: number): Promise<RecoveryEntry> {
     const error = new NonceConflictError({ nonce: k.step.nonce, walletStepIndex: k.step.index, chainNonce, signed: entry !== undefined })
-    const record: OutboxEntry = {
-      version: 1,
-      chainId: String(this.chainId),
-      from: this.signer.toLowerCase() as Hex,
-      nonce: k.step.nonce,
-      walletStepIndex: k.step.index,
-      walletStepLeaf: k.leaf,
-      actionId: k.step.actionId,
-      state: 'abandoned',
-      raw: entry?.raw ?? null,
-      hash: entry?.hash ?? null,
-      receipt: null,
-      error: error.shortMessage,
-      updatedAt: this.#now(),
-    }
+    const record = this.#abandonedEntry(k, (entry?.raw ?? null) as Hex | null, (entry?.hash ?? null) as Hex | null, error.shortMessage)
     if (entry) await this.#outbox.update(record)
     else await this.#outbox.create(record)
     this.#log.error({ walletStepIndex: k.step.index, nonce: k.step.nonce }, error.shortMessage)
@@ -882,8 +868,20 @@ export class AgentWallet {
       return { ...base, outcome: 'pending', hash: null, receipt: null, error: error as Error }
     }
     const hash = keccak256(raw)
-    const error = new NonceConflictError({ nonce: k.step.nonce, walletStepIndex: k.step.index, chainNonce: k.step.nonce, signed: false })
-    const record: OutboxEntry = {
+    const reason = `the account will never execute it: ${(cause as { shortMessage?: string }).shortMessage ?? cause.message.split('\n')[0]}`
+    await this.#outbox.create(this.#abandonedEntry(k, raw, hash, reason))
+    try {
+      await this.#client.sendRawTransaction({ serializedTransaction: raw })
+    } catch (err) {
+      if (!(await this.#nodeHas(hash))) return { ...base, outcome: 'pending', hash, receipt: null, error: err as Error }
+    }
+    this.#log.warn({ walletStepIndex: k.step.index, nonce: k.step.nonce, hash }, 'wallet step abandoned: the account will never execute it; its nonce was filled')
+    return { ...base, outcome: 'abandoned', hash, receipt: null, error: cause }
+  }
+
+  /** The outbox record of a wallet step that will never be sent as authorised. */
+  #abandonedEntry(k: Known, raw: Hex | null, hash: Hex | null, reason: string): OutboxEntry {
+    return {
       version: 1,
       chainId: String(this.chainId),
       from: this.signer.toLowerCase() as Hex,
@@ -895,17 +893,9 @@ export class AgentWallet {
       raw,
       hash,
       receipt: null,
-      error: `the account will never execute it: ${(cause as { shortMessage?: string }).shortMessage ?? cause.message}`,
+      error: reason,
       updatedAt: this.#now(),
     }
-    await this.#outbox.create(record)
-    try {
-      await this.#client.sendRawTransaction({ serializedTransaction: raw })
-    } catch (err) {
-      if (!(await this.#nodeHas(hash))) return { ...base, outcome: 'pending', hash, receipt: null, error: err as Error }
-    }
-    this.#log.warn({ walletStepIndex: k.step.index, nonce: k.step.nonce, hash }, 'wallet step abandoned: the account will never execute it; its nonce was filled')
-    return { ...base, outcome: 'abandoned', hash, receipt: null, error }
   }
 
   /** An outbox entry must be exactly the transaction its wallet step authorised, signed by this account. */

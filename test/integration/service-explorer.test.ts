@@ -112,8 +112,9 @@ describe('the explorer in headless Chromium', () => {
     await page.goto(service.url)
     await page.locator('#agents tr[data-agent="treasury"]').waitFor()
     const cells = async (name: string) => page.locator(`#agents tr[data-agent="${name}"] td`).allTextContents()
-    expect(await cells('moderation')).toEqual([`moderation #${agentId('moderation')}`, '2', '0', 'active', '0'])
-    expect(await cells('treasury')).toEqual([`treasury #${agentId('treasury')}`, '10', '0', 'active', '0'])
+    // bond, pending, the account's funds, calls covered / made, the day's budget left, status, disputes
+    expect(await cells('moderation')).toEqual([`moderation #${agentId('moderation')}`, '2', '0', '5', '0 / 0', 'no limit', 'active', '0'])
+    expect(await cells('treasury')).toEqual([`treasury #${agentId('treasury')}`, '10', '0', '5', '0 / 0', '3', 'active', '0'])
     expect(await page.locator('#agent option').allTextContents()).toEqual(['moderation', 'treasury'])
     expect(await page.locator('#disputes tbody').textContent()).toContain('no disputes')
   })
@@ -176,8 +177,19 @@ describe('the explorer in headless Chromium', () => {
     // half the 10 ETH bond is gone; the honest agent is untouched
     const cells = async (name: string) => page.locator(`#agents tr[data-agent="${name}"] td`).allTextContents()
     // (the tables of one refresh render in any order)
-    await expect.poll(() => cells('treasury'), { timeout: 15_000 }).toEqual([`treasury #${agentId('treasury')}`, '5', '0', 'slashed −5 ETH', '1'])
-    expect(await cells('moderation')).toEqual([`moderation #${agentId('moderation')}`, '2', '0', 'active', '0'])
+    // the untraced call moved 0.1 ETH and stays uncovered; the budget left is 2.9 (3 if the
+    // chain's jump crossed a UTC midnight)
+    await expect.poll(() => cells('treasury'), { timeout: 15_000 }).toEqual([
+      `treasury #${agentId('treasury')}`,
+      '5',
+      '0',
+      '4.9',
+      '0 / 1 1 uncovered',
+      expect.stringMatching(/^(2\.9|3)$/),
+      'slashed −5 ETH',
+      '1',
+    ])
+    expect(await cells('moderation')).toEqual([`moderation #${agentId('moderation')}`, '2', '0', '5', '0 / 0', 'no limit', 'active', '0'])
 
     // kept after the run (the data dir is not), for a person to look at
     const shot = join(mkdtempSync(join(tmpdir(), 'covenant-explorer-shot-')), 'explorer.png')

@@ -8,8 +8,9 @@ import { manifestSources } from './verifier.js'
 /**
  * `covenant verify <actionId>`: fetches the action's steps from DA through the agent's
  * committed batches, checks chain, roots, policy and registered models, replays every
- * inference, and prints a verdict with its reasons. Sends no transaction. Exit code 2 when
- * the action is faulty (for scripts).
+ * inference, and prints a verdict with its reasons. Sends no transaction. Exit codes, for
+ * scripts: 0 honest, 2 faulty, 3 incomplete or unverifiable (a batch could not be read, DA
+ * is down, a step could not be replayed), 1 a usage or I/O error.
  */
 export function register(program: Command): void {
   withEnvOptions(
@@ -44,6 +45,9 @@ export function register(program: Command): void {
         ...(r.verdict === 'faulty' ? ['', `dispute it: covenant dispute ${r.actionId}`] : []),
       ].join('\n'),
     )
-    if (report.verdict === 'faulty') process.exitCode = 2
+    process.exitCode = VERIFY_EXIT_CODES[report.verdict]
   })
 }
+
+/** `covenant verify` exit codes by verdict (1 is any usage or I/O error). */
+export const VERIFY_EXIT_CODES = { honest: 0, faulty: 2, incomplete: 3, unverifiable: 3 } as const
