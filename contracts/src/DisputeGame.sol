@@ -54,6 +54,10 @@ contract DisputeGame is EIP712, ReentrancyGuard {
 
     bytes32 public constant VERDICT_TYPEHASH = keccak256("Verdict(uint256 disputeId,bool agentAtFault)");
     uint16 public constant BPS = 10_000;
+    /// At the deadline, a dispute without a quorum is decided by the stake that voted when at
+    /// least this share of the snapshot voted: a silent minority cannot veto, and a minority
+    /// that votes alone cannot slash. Below it the dispute expires.
+    uint16 public constant TURNOUT_BPS = 5_000;
 
     AgentRegistry public immutable registry;
     TraceLog public immutable traceLog;
@@ -73,6 +77,9 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     mapping(uint256 => mapping(address => bool)) public hasVoted;
     /// commit-reveal: commitment => block it was made in
     mapping(bytes32 => uint256) public evidenceBlock;
+    /// commit-reveal: commitment => verifier stake eligible when it was made (a quorum
+    /// dispute's base: stake that joins between commit and reveal neither counts nor votes)
+    mapping(bytes32 => uint256) public evidenceStake;
 
     event EvidenceCommitted(bytes32 indexed commitment, address indexed by);
     event DisputeOpened(
@@ -149,6 +156,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     function commitEvidence(bytes32 commitment) external {
         if (evidenceBlock[commitment] == 0) {
             evidenceBlock[commitment] = block.number;
+            evidenceStake[commitment] = verifiers.eligibleStake();
             emit EvidenceCommitted(commitment, msg.sender);
         }
     }
@@ -304,10 +312,10 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         bytes32 key = targetKey(kind, agentId, sequence, stepIndex, subject);
         if (openDisputeOn[key] != 0) revert AlreadyDisputed(openDisputeOn[key]);
         if (faultProven[key]) revert AlreadyProven();
-        // only stake that can vote on this dispute counts towards its quorum
-        uint256 total = verifiers.eligibleStake();
+        // the quorum base is the stake eligible when the challenge was committed, and only
+        // verifiers registered before that block vote
+        (uint256 committedBlock, uint256 total) = _consumeEvidence(key, salt);
         if (total == 0) revert NoVerifiers();
-        _consumeEvidence(key, salt);
 
         disputeId = ++disputeCount;
         uint64 deadline = uint64(block.timestamp) + registry.disputePeriod();
@@ -321,7 +329,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             challenger: msg.sender,
             bond: msg.value,
             openedAt: uint64(block.timestamp),
-            openedBlock: uint64(block.number),
+            openedBlock: uint64(committedBlock),
             deadline: deadline,
             stakeSnapshot: total,
             forStake: 0,
@@ -370,14 +378,28 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         return d.status;
     }
 
-    /// @notice Settle a dispute that reached no quorum by its deadline: nobody is slashed
-    ///         and the challenger bond is refunded.
+    /// @notice Settle a dispute that reached no quorum by its deadline. When at least
+    ///         TURNOUT_BPS of the snapshot voted, the stake that voted decides (more for:
+    ///         slashed; more against: rejected); otherwise, or on a tie, it expires: nobody is
+    ///         slashed and the challenger bond is refunded.
     function resolveExpired(uint256 disputeId) external nonReentrant {
         Dispute storage d = _openDispute(disputeId);
         if (block.timestamp <= d.deadline) revert DeadlineNotReached(disputeId, d.deadline);
-        _close(d, DisputeStatus.Expired);
-        vault.creditEth{value: d.bond}(d.challenger);
-        emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Expired, 0, 0);
+        uint256 turnout = d.forStake + d.againstStake;
+        bool decided = turnout * BPS >= d.stakeSnapshot * TURNOUT_BPS && d.forStake != d.againstStake;
+        if (decided && d.forStake > d.againstStake) {
+            _close(d, DisputeStatus.Slashed);
+            _slash(disputeId);
+            vault.creditEth{value: d.bond}(d.challenger);
+        } else if (decided) {
+            _close(d, DisputeStatus.Rejected);
+            vault.creditEth{value: d.bond}(registry.agent(d.agentId).owner);
+            emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Rejected, 0, 0);
+        } else {
+            _close(d, DisputeStatus.Expired);
+            vault.creditEth{value: d.bond}(d.challenger);
+            emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Expired, 0, 0);
+        }
     }
 
     // ------------------------------------------------------------------ views
@@ -389,12 +411,14 @@ contract DisputeGame is EIP712, ReentrancyGuard {
 
     // ------------------------------------------------------------------ internal
 
-    function _consumeEvidence(bytes32 evidenceHash, bytes32 salt) internal {
+    function _consumeEvidence(bytes32 evidenceHash, bytes32 salt) internal returns (uint256 at, uint256 stake) {
         bytes32 c = evidenceCommitment(msg.sender, evidenceHash, salt);
-        uint256 at = evidenceBlock[c];
+        at = evidenceBlock[c];
         if (at == 0) revert EvidenceNotCommitted();
         if (at >= block.number) revert EvidenceTooFresh();
+        stake = evidenceStake[c];
         delete evidenceBlock[c];
+        delete evidenceStake[c];
     }
 
     function _requireOpenWindow(uint256 agentId, uint64 sequence, Batch memory b) internal view {

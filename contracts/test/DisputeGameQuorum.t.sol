@@ -64,7 +64,7 @@ contract DisputeGameQuorumTest is Fixture {
         assertEq(d.challenger, challenger);
         assertEq(d.bond, CHALLENGER_BOND);
         assertEq(d.openedAt, block.timestamp);
-        assertEq(d.openedBlock, block.number);
+        assertEq(d.openedBlock, block.number - 1, "the block the challenge was committed in");
         assertEq(d.deadline, deadline);
         assertEq(d.stakeSnapshot, 4 * MIN_STAKE);
         assertEq(d.forStake + d.againstStake, 0);
@@ -153,6 +153,9 @@ contract DisputeGameQuorumTest is Fixture {
         bytes32[] memory d = _digests();
         uint256 id = r.register(operator, agentWallet, 0, d, _defaultPolicy(), POLICY_DELAY);
         vm.deal(address(this), 1 ether);
+        bytes32 key = g.targetKey(DisputeKind.UntracedAction, id, 0, 0, keccak256("tx"));
+        g.commitEvidence(g.evidenceCommitment(address(this), key, 0));
+        vm.roll(block.number + 1);
         vm.expectRevert(DisputeGame.NoVerifiers.selector);
         g.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, id, 0, 0, keccak256("tx"), 0);
     }
@@ -280,6 +283,59 @@ contract DisputeGameQuorumTest is Fixture {
         assertEq(registry.openDisputes(agentId), 0);
         assertEq(game.dispute(id).againstStake, 3 * MIN_STAKE);
         assertFalse(game.faultProven(_key(DisputeKind.SubjectiveClaim, seq, 0, keccak256("meh"))));
+    }
+
+    /// Issue 11: with the default three verifiers, one silent verifier vetoed every quorum
+    /// dispute. At the deadline the stake that voted decides once half the snapshot voted.
+    function test_deadline_aSilentMinorityCannotVeto() public {
+        uint256 id = _fraud();
+        DisputeGame.Vote[] memory v = new DisputeGame.Vote[](2);
+        v[0] = _vote(verifierPks[0], id, true);
+        v[1] = _vote(verifierPks[1], id, true);
+        assertEq(uint8(_submit(id, v)), uint8(DisputeStatus.Open), "2 of 4: no quorum");
+        vm.warp(game.dispute(id).deadline + 1);
+        game.resolveExpired(id);
+        assertEq(uint8(game.dispute(id).status), uint8(DisputeStatus.Slashed), "half voted, all at fault");
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH / 2);
+        assertEq(vault.ethCredits(challenger), CHALLENGER_BOND + (BOND_ETH / 2) * CHALLENGER_BPS / 10_000, "bond back + reward");
+    }
+
+    function test_deadline_aLoneVoterCanNeitherSlashNorVeto() public {
+        uint256 id = _fraud();
+        uint256 id2 = _openDispute(challenger, DisputeKind.InferenceFraud, agentId, seq, 2, bytes32(0));
+        assertEq(uint8(_submit(id, _single(_vote(verifierPks[0], id, true)))), uint8(DisputeStatus.Open));
+        DisputeGame.Vote[] memory v = new DisputeGame.Vote[](2);
+        v[0] = _vote(verifierPks[0], id2, false);
+        v[1] = _vote(verifierPks[1], id2, false);
+        _submit(id2, v);
+        vm.warp(game.dispute(id2).deadline + 1);
+        game.resolveExpired(id);
+        assertEq(uint8(game.dispute(id).status), uint8(DisputeStatus.Expired), "a quarter of the stake is below the turnout");
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH);
+        game.resolveExpired(id2);
+        assertEq(uint8(game.dispute(id2).status), uint8(DisputeStatus.Rejected), "half voted, none at fault");
+        assertEq(vault.ethCredits(owner), CHALLENGER_BOND, "the challenger bond of the rejected one goes to the owner");
+    }
+
+    /// Issue 11: stake that joined between a challenge's commit and its reveal counted in the
+    /// quorum base. The base and the voters are now fixed at the commit.
+    function test_stakeJoiningBetweenCommitAndReveal_neitherCountsNorVotes() public {
+        bytes32 key = _key(DisputeKind.InferenceFraud, seq, 1, bytes32(0));
+        _commitEvidence(challenger, key, "late");
+        vm.roll(block.number + 1);
+        _registerVerifiers(4, 5 ether); // a latecomer with more stake than everyone else
+        vm.roll(block.number + 1);
+        vm.deal(challenger, challenger.balance + CHALLENGER_BOND);
+        vm.prank(challenger);
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, bytes32(0), "late");
+        assertEq(game.dispute(id).stakeSnapshot, 4 * MIN_STAKE, "the base is the stake at the commit");
+        DisputeGame.Vote[] memory late = new DisputeGame.Vote[](4);
+        for (uint256 i; i < 4; ++i) late[i] = _vote(verifierPks[4 + i], id, false);
+        _submit(id, late);
+        assertEq(game.dispute(id).againstStake, 0, "latecomers do not vote");
+        DisputeGame.Vote[] memory v = new DisputeGame.Vote[](3);
+        for (uint256 i; i < 3; ++i) v[i] = _vote(verifierPks[i], id, true);
+        assertEq(uint8(_submit(id, v)), uint8(DisputeStatus.Slashed));
     }
 
     function test_mixedVotes_noQuorumThenExpiry() public {

@@ -272,8 +272,10 @@ contract CovenantHandler is Fixture {
         for (uint256 i; i < _disputes.length; ++i) {
             if (_disputes[i].agentIdx != a || _disputes[i].status != DisputeStatus.Open) continue;
             game.resolveExpired(_disputes[i].id);
-            _closed(_disputes[i], DisputeStatus.Expired);
-            hits["expired"]++;
+            // decided by the stake that voted when the turnout was reached, else expired
+            DisputeStatus st = game.dispute(_disputes[i].id).status;
+            _closed(_disputes[i], st);
+            hits[st == DisputeStatus.Expired ? bytes32("expired") : bytes32("decidedAtDeadline")]++;
         }
     }
 
@@ -430,15 +432,18 @@ contract CovenantHandler is Fixture {
 
     // ---------------------------------------------------------------- quorum disputes
 
-    function _eligibleStake() internal view returns (uint256 total) {
+    /// Stake that could vote on a challenge committed in `commitBlock` (registered before it).
+    function _eligibleStake(uint256 commitBlock) internal view returns (uint256 total) {
         for (uint256 i; i < verifierAddrs.length; ++i) {
             address v = verifierAddrs[i];
-            if (ghostVerifierBlock[v] < block.number) total += ghostVerifierStake[v];
+            if (ghostVerifierBlock[v] < commitBlock) total += ghostVerifierStake[v];
         }
     }
 
     function _record(uint256 id, uint256 a, uint256 bond) internal {
-        _disputes.push(DisputeRec(id, a, bond, uint64(block.number), _eligibleStake(), 0, 0, DisputeStatus.Open));
+        // the quorum base and the voters are fixed when the challenge was committed
+        uint64 committedBlock = game.dispute(id).openedBlock;
+        _disputes.push(DisputeRec(id, a, bond, committedBlock, _eligibleStake(committedBlock), 0, 0, DisputeStatus.Open));
         _disputeRec[id] = _disputes.length;
         ghostOpenDisputes[a]++;
         ghostGameEscrow += bond;
@@ -568,9 +573,15 @@ contract CovenantHandler is Fixture {
         if (_disputes.length == 0) return;
         DisputeRec storage r = _disputes[disputeSeed % _disputes.length];
         try game.resolveExpired(r.id) {
-            if (block.timestamp <= game.dispute(r.id).deadline) statusMismatches++;
-            _closed(r, DisputeStatus.Expired);
-            hits["expired"]++;
+            DisputeGame.Dispute memory d = game.dispute(r.id);
+            if (block.timestamp <= d.deadline) statusMismatches++;
+            // a decision at the deadline needs the turnout and a majority of the stake that voted
+            bool turnout = (d.forStake + d.againstStake) * 10_000 >= d.stakeSnapshot * game.TURNOUT_BPS();
+            if (d.status == DisputeStatus.Slashed && !(turnout && d.forStake > d.againstStake)) statusMismatches++;
+            if (d.status == DisputeStatus.Rejected && !(turnout && d.againstStake > d.forStake)) statusMismatches++;
+            if (d.status == DisputeStatus.Expired && turnout && d.forStake != d.againstStake) statusMismatches++;
+            _closed(r, d.status);
+            hits[d.status == DisputeStatus.Expired ? bytes32("expired") : bytes32("decidedAtDeadline")]++;
         } catch {}
     }
 
