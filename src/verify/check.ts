@@ -294,7 +294,8 @@ async function checkUntracedAccountCalls(ctx: CheckContext, d: DisputeView, acco
     const found = await ctx.index.stepByLeaf(d.agentId, call.args.leaf, { refresh: true })
     if (found.step && found.step.committedAt <= coverBy) continue
     if (now <= coverBy) return { decided: false, reason: `account call ${call.args.sequence} can still be covered until ${coverBy}`, final: false }
-    if (!found.step && found.unreadable.length > 0) {
+    // an unreadable batch covers nothing once past the withheld-blob grace period
+    if (!found.step && found.unreadable.length > 0 && now <= coverBy + ctx.withheldGraceSeconds) {
       return { decided: false, reason: `account call ${call.args.sequence} not found, but batches ${found.unreadable.join(', ')} are unreadable`, final: false }
     }
     return {

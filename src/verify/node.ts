@@ -575,7 +575,9 @@ export class VerifierNode {
     const cover = await this.#index.stepByLeaf(agentId, call.leaf, { refresh: due })
     if (cover.step && cover.step.committedAt <= p.deadline) return false
     if (!due) return true
-    if (!cover.step && cover.unreadable.length > 0) return true
+    // Coverage fails safe: a batch that cannot be read covers nothing once it is past the
+    // withheld-blob grace period (it is disputed as DataWithheld on its own); until then, wait.
+    if (!cover.step && cover.unreadable.length > 0 && now <= p.deadline + this.#ctx.withheldGraceSeconds) return true
     const declared = await this.client.publicClient.readContract({
       address: this.client.deployment.contracts.traceLog,
       abi: traceLogAbi,

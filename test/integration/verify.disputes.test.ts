@@ -237,6 +237,20 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
 })
 
 describe('an untraced account call is proven on chain, no vote', () => {
+  it('coverage fails safe: a payment whose only batch is withheld is proven untraced past the grace period', async () => {
+    const a = await agent()
+    const proven = challenger.waitFor(
+      (e): e is Extract<VerifierEvent, { type: 'challenge' }> => e.type === 'challenge' && e.fault.agentId === a.agentId && e.fault.type === 'UntracedCall',
+      120_000,
+    )
+    await a.op.pay('hidden', { to: chain.account(8).address, value: ETH('0.1') })
+    await a.op.commitWithheld() // the step's batch is on chain, its blob never on DA
+    await increaseTime(chain.reader.publicClient, 601 + 31) // past the call's deadline and the 30 s grace
+    const e = await proven
+    expect(e.fault).toMatchObject({ type: 'UntracedCall', callSequence: 0 })
+    expect(e.result).toMatchObject({ status: 'proven' })
+  })
+
   it('an account call with no trace step, past its deadline: proveUntracedCall slashes at once', async () => {
     const a = await agent()
     await a.op.pay('traced', { to: chain.account(8).address, value: ETH('0.1') })
