@@ -18,6 +18,7 @@ import { promptJudge, ruleJudge } from './judge.js'
 import { fileManifestSource, loadManifest, replayRuleFor } from './manifest.js'
 import { VerifierStateStore } from './state.js'
 import { withheldGrace } from './node.js'
+import { refetchDelayMs } from './traceIndex.js'
 import type { ManifestReplay, ReplayRule } from './schemas.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import * as verify from './index.js'
@@ -327,5 +328,11 @@ describe('withheld-blob grace period', () => {
     expect(withheldGrace(60, 3_600)).toBe(60)
     expect(withheldGrace(10, 60)).toBe(10)
     expect(withheldGrace(60, undefined)).toBe(60)
+  })
+})
+
+describe('re-fetching broken batches', () => {
+  it('backs off exponentially, capped at 5 minutes', () => {
+    expect([1, 2, 3, 4, 9, 10, 50].map(refetchDelayMs)).toEqual([1_000, 2_000, 4_000, 8_000, 256_000, 300_000, 300_000])
   })
 })

@@ -12,7 +12,16 @@ type WalletIndex = {
   byLeaf: Map<Hex, CoveringStep>
   indexed: Set<bigint>
   unavailable: Set<bigint>
+  /** batches whose committed data can never be valid: never fetched again */
+  invalid: Set<bigint>
+  /** unavailable batches: when to try again (exponential back-off, capped) */
+  retry: Map<bigint, { attempts: number; nextAt: number }>
   loaded: boolean
+}
+
+/** Back-off for a batch whose blob could not be fetched: 1 s, 2 s, 4 s … at most 5 minutes. */
+export function refetchDelayMs(attempts: number): number {
+  return Math.min(300_000, 1_000 * 2 ** Math.max(0, Math.min(attempts - 1, 20)))
 }
 
 export type CoveringStep = { step: WalletStep; sequence: bigint; committedAt: number }
@@ -33,10 +42,13 @@ export class TraceIndex {
   /** per agent: wallet steps by nonce, and which sequences are indexed or unreadable */
   #wallet = new Map<bigint, WalletIndex>()
 
-  constructor(options: { client: CovenantClient; da: Pick<DAClient, 'get'>; maxCachedBatches?: number | undefined }) {
+  readonly #now: () => number
+
+  constructor(options: { client: CovenantClient; da: Pick<DAClient, 'get'>; maxCachedBatches?: number | undefined; now?: (() => number) | undefined }) {
     this.client = options.client
     this.da = options.da
     this.#maxBatches = options.maxCachedBatches ?? 256
+    this.#now = options.now ?? Date.now
   }
 
   /** Forgets everything (after a reorg). */
@@ -58,6 +70,7 @@ export class TraceIndex {
       if (!w.indexed.has(ev.sequence)) {
         w.indexed.add(ev.sequence)
         w.unavailable.delete(ev.sequence)
+        w.retry.delete(ev.sequence)
         for (const step of check.batch.steps) {
           if (step.kind !== 'wallet') continue
           const list = w.byNonce.get(step.nonce) ?? []
@@ -71,6 +84,11 @@ export class TraceIndex {
       }
     } else {
       w.unavailable.add(ev.sequence)
+      if (check.status === 'invalid') w.invalid.add(ev.sequence)
+      else {
+        const attempts = (w.retry.get(ev.sequence)?.attempts ?? 0) + 1
+        w.retry.set(ev.sequence, { attempts, nextAt: this.#now() + refetchDelayMs(attempts) })
+      }
     }
   }
 
@@ -113,7 +131,7 @@ export class TraceIndex {
     const w = this.#walletOf(agentId)
     // the chain's logs are read on first use and when asked; in between, the batches the
     // caller records keep the index current
-    if (!w.loaded || options.refresh || w.unavailable.size > 0) {
+    if (!w.loaded || options.refresh || this.#retryDue(w)) {
       await this.#load(agentId, w)
     }
     return { steps: w.byNonce.get(nonce) ?? [], unreadable: [...w.unavailable] }
@@ -122,15 +140,27 @@ export class TraceIndex {
   /** The committed wallet step with this leaf (an AgentAccount call's), after indexing as {@link walletSteps} does. */
   async stepByLeaf(agentId: bigint, leaf: Hex, options: { refresh?: boolean | undefined } = {}): Promise<{ step: CoveringStep | undefined; unreadable: bigint[] }> {
     const w = this.#walletOf(agentId)
-    if (!w.loaded || options.refresh || w.unavailable.size > 0) await this.#load(agentId, w)
+    if (!w.loaded || options.refresh || this.#retryDue(w)) await this.#load(agentId, w)
     return { step: w.byLeaf.get(leaf.toLowerCase() as Hex), unreadable: [...w.unavailable] }
+  }
+
+  /** Whether an unavailable batch is due for another try. */
+  #retryDue(w: WalletIndex): boolean {
+    const now = this.#now()
+    for (const r of w.retry.values()) if (now >= r.nextAt) return true
+    return false
   }
 
   async #load(agentId: bigint, w: WalletIndex): Promise<void> {
     const events = await getBatchEvents(this.client, agentId)
     w.loaded = true
+    const now = this.#now()
     for (const ev of events) {
       if (w.indexed.has(ev.sequence)) continue
+      // a permanently broken batch is never fetched again; an unavailable one after its back-off
+      if (w.invalid.has(ev.sequence)) continue
+      const retry = w.retry.get(ev.sequence)
+      if (retry && now < retry.nextAt) continue
       const prev = ev.sequence > 0n ? this.#heads.get(`${agentId}/${ev.sequence - 1n}`) : undefined
       this.record(ev, await fetchAndCheckBatch(this.da, ev, prev))
     }
@@ -138,7 +168,10 @@ export class TraceIndex {
 
   #walletOf(agentId: bigint) {
     let w = this.#wallet.get(agentId)
-    if (!w) this.#wallet.set(agentId, (w = { byNonce: new Map(), byLeaf: new Map(), indexed: new Set(), unavailable: new Set(), loaded: false }))
+    if (!w) {
+      w = { byNonce: new Map(), byLeaf: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
+      this.#wallet.set(agentId, w)
+    }
     return w
   }
 }

@@ -10,6 +10,7 @@ import { fileManifestSource, jsonlHeaderSource, memoryVerdictPool, VerifierNode,
 import moderationAgent from '../../examples/agents/moderation/agent.js'
 import { createTestAgent, ETH, ledger, moderationDigest, slashSplit, tempDir, TOY_MODEL_DIGEST, writeManifest, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
+import { TraceIndex } from '../../src/verify/traceIndex.js'
 
 // Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 4 a challenger by
 // hand, 5-7 verifiers (5 acts, votes and submits the verdicts gathered in the pool; 6 and
@@ -249,6 +250,20 @@ describe('an untraced account call is proven on chain, no vote', () => {
     const e = await proven
     expect(e.fault).toMatchObject({ type: 'UntracedCall', callSequence: 0 })
     expect(e.result).toMatchObject({ status: 'proven' })
+
+    // and the withheld blob is not fetched again on every check: exponential back-off
+    let gets = 0
+    let now = 1_000_000
+    const counting = { get: (c: Hex) => ((gets += 1), da.get(c)) }
+    const index = new TraceIndex({ client: chain.reader, da: counting, now: () => now })
+    for (let i = 0; i < 100; i++) await index.stepByLeaf(a.agentId, keccak256(toHex(i)))
+    expect(gets).toBe(1)
+    now += 1_000 // the first back-off (1 s) has passed
+    for (let i = 0; i < 100; i++) await index.stepByLeaf(a.agentId, keccak256(toHex(i)))
+    expect(gets).toBe(2)
+    now += 1_999 // the second (2 s) has not
+    for (let i = 0; i < 100; i++) await index.stepByLeaf(a.agentId, keccak256(toHex(i)))
+    expect(gets).toBe(2)
   })
 
   it('an account call with no trace step, past its deadline: proveUntracedCall slashes at once', async () => {
