@@ -300,6 +300,9 @@ export class AgentHost {
       // the output step records { status: 'ok', output } — a fresh run returns `output`
       const out = a.output as { status?: unknown; output?: JsonValue } | null | undefined
       if (out?.status === 'ok') this.#done.set(actionId, { actionId, output: out.output ?? null, txHashes: a.txHashes, stepIndices: list.map((s) => s.index) })
+      // interrupted by a crash before it signed anything: it may run again under its id (a
+      // fresh input step follows the closed attempt in the trace)
+      else if (out?.status === 'interrupted' && !lastAttempt(list).some((s) => s.kind === 'wallet')) continue
       else this.#ended.set(actionId, endedError(a))
     }
   }
@@ -320,8 +323,18 @@ function endedError(a: ActionRecord, cause?: unknown): ActionEndedError {
   })
 }
 
+/** The steps of an action's last attempt (from its last input step on). */
+function lastAttempt(steps: readonly Step[]): readonly Step[] {
+  let from = 0
+  steps.forEach((s, i) => {
+    if (s.kind === 'input') from = i
+  })
+  return steps.slice(from)
+}
+
 function summarize(actionId: string, steps: Step[]): ActionRecord {
-  const out = steps.find((s) => s.kind === 'output')
+  // the last attempt's output decides (an interrupted attempt may be followed by a re-run)
+  const out = [...lastAttempt(steps)].reverse().find((s) => s.kind === 'output')
   const txHashes: Hex[] = []
   for (const s of steps) {
     if (s.kind !== 'tool' || s.outcome.status !== 'ok') continue

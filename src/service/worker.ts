@@ -256,7 +256,11 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
   async function runTask(host: AgentHost, data: TaskJobData, attempt: number): Promise<TaskJobResult> {
     const { taskId, task } = data
     const agentId = host.record.agentId
-    await o.store.update(taskId, (s) => appendEvent({ ...s, status: 'running', attempts: attempt }, `running on ${workerId} (attempt ${attempt})`))
+    // a job re-run after its worker died keeps BullMQ's attempt number: count the runs here
+    await o.store.update(taskId, (s) => {
+      const run = Math.max(attempt, (s.attempts ?? 0) + 1)
+      return appendEvent({ ...s, status: 'running', attempts: run }, `running on ${workerId} (run ${run})`)
+    })
     try {
       const r = await host.run(task, taskId)
       const committed = claimSteps(agentId, taskId, r.stepIndices)

@@ -172,6 +172,8 @@ export type TraceAudit = {
   /** Transactions the wallet sent, counted on chain (every block scanned). */
   walletTxsOnChain: number
   interrupted: string[]
+  /** Closed as interrupted though nothing was signed (a service should have re-run them). */
+  interruptedUnsigned: string[]
   recoveredWalletSteps: number
 }
 
@@ -223,14 +225,24 @@ export async function auditAgent(p: {
   const byAction = new Map<string, Step[]>()
   for (const s of steps) byAction.set(s.actionId, [...(byAction.get(s.actionId) ?? []), s])
   const interrupted: string[] = []
+  const interruptedUnsigned: string[] = []
   let recoveredWalletSteps = 0
   for (const [id, list] of byAction) {
     const inputs = list.filter((s) => s.kind === 'input').length
-    const outputs = list.filter((s) => s.kind === 'output').length
-    expect(inputs === 1 && outputs === 1, `action ${id}: ${inputs} input and ${outputs} output steps (want 1 and 1)`)
+    const outputs = list.filter((s) => s.kind === 'output')
+    const status = (s: Step) => (s.kind === 'output' ? (s.result as { status?: string } | null)?.status : undefined)
+    // every attempt is closed by an output; an attempt is re-run only after a crash
+    // interrupted it before it signed anything (so every output but the last is 'interrupted')
+    expect(inputs >= 1 && outputs.length === inputs, `action ${id}: ${inputs} input and ${outputs.length} output steps (want one output per attempt)`)
+    expect(outputs.slice(0, -1).every((o) => status(o) === 'interrupted'), `action ${id}: an attempt before the last was not interrupted`)
+    expect(list.filter((s) => s.kind === 'wallet').length <= 1, `action ${id}: more than one wallet step`)
     expect(list.at(-1)?.kind === 'output', `action ${id}: the output step is not its last step`)
-    const out = list.find((s) => s.kind === 'output')
-    if (out?.kind === 'output' && (out.result as { status?: string } | null)?.status === 'interrupted') interrupted.push(id)
+    const out = outputs.at(-1)
+    if (out && status(out) === 'interrupted') {
+      interrupted.push(id)
+      // an unsigned one should have run again (a service re-runs its stalled job)
+      if (!list.some((s) => s.kind === 'wallet')) interruptedUnsigned.push(id)
+    }
     for (const s of list) if (s.kind === 'tool' && s.tool === 'covenant.recover') recoveredWalletSteps += ((s.args as { walletSteps?: unknown[] }).walletSteps ?? []).length
   }
   const walletSteps = steps.filter((s): s is WalletStep => s.kind === 'wallet')
@@ -277,5 +289,5 @@ export async function auditAgent(p: {
     covered += blob.steps.length
   }
   expect(covered === steps.length, `agent ${p.agentId}: the batches cover ${covered} of ${steps.length} WAL steps`)
-  return { steps: steps.length, actions: byAction.size, batches: next, walletSteps: walletSteps.length, walletTxsOnChain, interrupted, recoveredWalletSteps }
+  return { steps: steps.length, actions: byAction.size, batches: next, walletSteps: walletSteps.length, walletTxsOnChain, interrupted, interruptedUnsigned, recoveredWalletSteps }
 }

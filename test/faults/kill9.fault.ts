@@ -274,6 +274,8 @@ test(`SIGKILL of workers (agent + committer) and the verifier at random points o
       da: stack.da,
       expect: (c, m) => expect(c, m).toBe(true),
     })
+    // 0 failed-but-unsigned: an action a kill interrupted before it signed ran again
+    expect(audits[name]!.interruptedUnsigned, `${name}: closed as interrupted though nothing was signed`).toEqual([])
     // no task paid twice; a completed paying task paid once
     if (name === 'svc-pay') {
       for (const id of mine) {

@@ -181,13 +181,14 @@ describe('BullMQ service workers in several processes', () => {
     // B was waiting: the new host runs it
     expect(tb.status).toBe('completed')
     expect(ranOn(tb)).toEqual([w2.id])
-    // A and P were open when w1 died: recovery closed them in the trace, the stalled jobs
-    // were picked up again by the new hosts and answered from the trace — not run again
-    for (const [t, host] of [[ta, w2], [tp, w3]] as const) {
-      expect(t.status).toBe('failed')
-      expect(t.error).toMatchObject({ name: 'ActionInterruptedError', final: true })
-      expect(ranOn(t)).toEqual([w1.id, host.id])
-    }
+    // A and P were open when w1 died: recovery closed them in the trace. A had signed
+    // nothing, so its stalled job runs again under its id on the new host; P had paid, so
+    // it is answered from the trace — never run twice
+    expect(ta.status).toBe('completed')
+    expect(ranOn(ta)).toEqual([w1.id, w2.id])
+    expect(tp.status).toBe('failed')
+    expect(tp.error).toMatchObject({ name: 'ActionInterruptedError', final: true })
+    expect(ranOn(tp)).toEqual([w1.id, w3.id])
     // P's payment went out once, and the task shows it
     expect(await walletTxCount('svc-pay')).toBe(txBefore + 1)
     expect(tp.txHashes).toHaveLength(1)
@@ -198,18 +199,27 @@ describe('BullMQ service workers in several processes', () => {
     for (const q of service.queues.values()) expect(await q.counts()).toMatchObject({ waiting: 0, active: 0, delayed: 0 })
   })
 
-  it('keeps every trace whole: one input and one output step per action, every posted task in it once', async () => {
+  it('keeps every trace whole: every attempt closed by an output, re-runs only after an unsigned interruption, every posted task in it once', async () => {
     for (const name of ['svc-mod-1', 'svc-mod-2', 'svc-pay']) {
       const steps = await walSteps(name)
-      const count = new Map<string, { input: number; output: number }>()
+      const count = new Map<string, { input: number; output: number; interrupted: number; wallet: number }>()
       for (const s of steps) {
-        const c = count.get(s.actionId) ?? { input: 0, output: 0 }
+        const c = count.get(s.actionId) ?? { input: 0, output: 0, interrupted: 0, wallet: 0 }
         if (s.kind === 'input') c.input++
-        if (s.kind === 'output') c.output++
+        if (s.kind === 'wallet') c.wallet++
+        if (s.kind === 'output') {
+          c.output++
+          if ((s.result as { status?: string }).status === 'interrupted') c.interrupted++
+        }
         count.set(s.actionId, c)
       }
       expect([...count.keys()].sort(), name).toEqual([...(posted.get(name) ?? [])].sort())
-      for (const [id, c] of count) expect(c, `${name} ${id}`).toEqual({ input: 1, output: 1 })
+      for (const [id, c] of count) {
+        // each attempt is closed; every attempt before the last was interrupted
+        expect(c.output, `${name} ${id}`).toBe(c.input)
+        expect(c.interrupted, `${name} ${id}`).toBeGreaterThanOrEqual(c.input - 1)
+        expect(c.wallet, `${name} ${id}`).toBeLessThanOrEqual(1)
+      }
     }
     // one transaction per paying action, never two
     const pays = (await walSteps('svc-pay')).filter((s) => s.kind === 'wallet')
