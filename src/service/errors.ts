@@ -101,6 +101,16 @@ export class CommitBacklogError extends RetryLaterCovenantError {
   }
 }
 
+/** Another local stack (`covenant dev`, the demo) already runs on this data dir. */
+export class DevStackRunningError extends BaseError {
+  override name = 'DevStackRunningError' as const
+  constructor(p: { dataDir: string; pid: number | null; rpcUrl?: string | undefined }) {
+    super(`A local Covenant stack already runs on ${p.dataDir}${p.pid === null ? '' : ` (process ${p.pid})`}${p.rpcUrl ? `, chain at ${p.rpcUrl}` : ''}.`, {
+      metaMessages: ['Use that one (the other commands find it through dev.json), stop it, or start this one with another --data-dir.'],
+    })
+  }
+}
+
 /**
  * An agent that acts on chain takes no new task while its commit pipeline is failing (the
  * committer's last attempt to put a blob on DA or commit it failed): an action now could

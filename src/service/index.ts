@@ -13,4 +13,4 @@ export { createTaskStore, TASK_STATUSES, type TaskState, type TaskStatus, type T
 export { inferenceClients } from './inference.js'
 export { loadDeployedAgents } from './hostedAgents.js'
 export { explorerHtml } from './explorer.js'
-export { ActionEndedError, AgentFileError, AgentRecordError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'
+export { ActionEndedError, AgentFileError, AgentRecordError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, DevStackRunningError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'

@@ -11,7 +11,17 @@ import { LocalDAStore } from '../da/localStore.js'
 import { startDAServer, type DAServer } from '../da/server.js'
 import { EigenDAProxyClient } from '../da/eigendaProxyClient.js'
 import type { DAClient } from '../da/client.js'
-import { devStackFile, type DevStackInfo } from '../cli/env.js'
+import { devStackFile, readDevStack, type DevStackInfo } from '../cli/env.js'
+import { ProcessLock } from '../trace/processLock.js'
+import { DevStackRunningError } from './errors.js'
+
+function readDevStackUrl(dataDir: string): string | undefined {
+  try {
+    return readDevStack(dataDir)?.rpcUrl
+  } catch {
+    return undefined
+  }
+}
 
 /** A running inference container, as `src/inference` starts it. */
 export type InferenceServerHandle = { url: string; close(): Promise<void> }
@@ -61,14 +71,18 @@ export type LocalStack = {
 export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<LocalStack> {
   const dataDir = resolve(o.dataDir ?? '.covenant')
   const say = o.onProgress ?? (() => {})
+  // one local stack per data dir: a second one would wipe the first one's keystores, DA
+  // store and WALs (a kernel lock, released when the holder exits or is killed)
+  const locked = await ProcessLock.tryAcquire(join(dataDir, 'dev.lock'))
+  if ('heldBy' in locked) throw new DevStackRunningError({ dataDir, pid: locked.heldBy, rpcUrl: readDevStackUrl(dataDir) })
+  const stops: Array<() => Promise<void>> = [() => locked.lock.release()]
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {})
+  }
   if (o.fresh ?? true) {
     for (const sub of ['da', 'wal', 'agents', 'verifier', 'outbox']) rmSync(join(dataDir, sub), { recursive: true, force: true })
   }
   mkdirSync(dataDir, { recursive: true })
-  const stops: Array<() => Promise<void>> = []
-  const stop = async () => {
-    for (const s of stops.reverse()) await s().catch(() => {})
-  }
   try {
     say('starting a local chain (anvil)…')
     const anvil = await startAnvil({ accounts: 20 })
