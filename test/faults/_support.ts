@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import type { Address, Hex } from 'viem'
 import { getBatch, getNextSequence } from '../../src/bonds/actions/getBatch.js'
+import { getAccount } from '../../src/bonds/actions/getAccount.js'
+import { decodeAccountCall } from '../../src/wallet/accountCall.js'
 import type { CovenantClient } from '../../src/bonds/client.js'
 import { traceLogAbi } from '../../src/bonds/generated/abis.js'
 import type { DAClient } from '../../src/da/client.js'
@@ -257,8 +259,21 @@ export async function auditAgent(p: {
     expect(new Set(txs.map((t) => t.nonce)).size === txs.length, 'a nonce is used twice on chain')
     for (const s of walletSteps) {
       const tx = txs.find((t) => t.nonce === s.nonce)
-      expect(!!tx && tx.to?.toLowerCase() === s.to && tx.value === BigInt(s.value) && tx.input.toLowerCase() === s.data, `nonce ${s.nonce}: the transaction on chain is not the one wallet step ${s.index} authorised`)
+      if (s.from === p.wallet.toLowerCase()) {
+        expect(!!tx && tx.to?.toLowerCase() === s.to && tx.value === BigInt(s.value) && tx.input.toLowerCase() === s.data, `nonce ${s.nonce}: the transaction on chain is not the one wallet step ${s.index} authorised`)
+        continue
+      }
+      // account mode: the signer's execute call on the account, carrying exactly the step
+      const call = tx ? decodeAccountCall(tx.input) : undefined
+      expect(
+        !!tx && tx.to?.toLowerCase() === s.from && tx.value === 0n && !!call && call.to.toLowerCase() === s.to && call.value === BigInt(s.value) &&
+          call.data.toLowerCase() === s.data && call.stepIndex === s.index && call.prevHash === s.prevHash && call.nonce === s.nonce,
+        `nonce ${s.nonce}: the transaction on chain is not the account call wallet step ${s.index} authorised`,
+      )
     }
+    // every call the agent's account made is covered by a committed batch
+    const account = await getAccount(p.client, BigInt(p.agentId))
+    expect(account.coveredCalls === account.callCount, `agent ${p.agentId}: ${account.callCount - account.coveredCalls} account calls uncovered`)
   }
   // batches
   const agentId = BigInt(p.agentId)
