@@ -234,6 +234,21 @@ export class TestOperator {
     return hash
   }
 
+  /**
+   * CHEAT: one action whose payment leaves no wallet step in the trace (the step was dropped
+   * before commit): input, the account call made around the WAL, a tool step that records its
+   * transaction, output.
+   */
+  async payDroppingTheWalletStep(actionId: string, p: { to: Address; value: bigint }): Promise<Hex> {
+    await this.append({ kind: 'input', actionId, timestamp: 1, task: `pay ${p.value} to ${p.to}` })
+    const hash = await this.sendUntraced(p)
+    await this.append(
+      { kind: 'tool', actionId, timestamp: 2, tool: 'pay', args: { to: p.to, value: p.value.toString() }, outcome: { status: 'ok', result: { transactions: [{ hash }] } } },
+      { kind: 'output', actionId, timestamp: 3, result: 'paid' },
+    )
+    return hash
+  }
+
   /** CHEAT: declares every account call covered (TraceLog.cover), whether its step is committed or not. */
   async coverEverything(): Promise<void> {
     const callCount = await this.chain.reader.publicClient.readContract({ address: this.account, abi: agentAccountAbi, functionName: 'callCount' })

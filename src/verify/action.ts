@@ -1,4 +1,5 @@
-import type { CovenantClient } from '../bonds/index.js'
+import { isAddressEqual, parseEventLogs, type Hex } from 'viem'
+import { agentAccountAbi, getAccountCall, traceLogAbi, type CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import type { Step } from '../trace/index.js'
 import { AgentBook } from './agents.js'
@@ -136,8 +137,10 @@ export async function verifyAction(p: VerifyActionParameters, actionId: string):
     steps.push(...r.reports.map((s) => ({ ...s, sequence: b.ev.sequence })))
     faults.push(...r.faults)
   }
+  faults.push(...(await untracedCallsOfAction(p.client, index, found)))
   const reasons: string[] = []
   for (const s of steps) if (s.status !== 'ok') reasons.push(`step ${s.index} (${s.kind}, batch ${s.sequence}): ${s.reason}`)
+  for (const f of faults) if (f.type === 'UntracedCall' || f.type === 'UntracedAction') reasons.push(f.reason)
   for (const u of unreadable) reasons.push(`batch ${u.sequence} is ${u.status}: ${u.reason}`)
   // committed data that can never be a valid batch is a fault by itself (the verifier node
   // disputes it as DataWithheld), whatever it held
@@ -154,3 +157,42 @@ export async function verifyAction(p: VerifyActionParameters, actionId: string):
   return { actionId, agentId: found.agentId, verdict, reasons, steps, unreadable, faults }
 }
 
+
+/**
+ * The account calls an action made (the transactions its tool steps record) whose wallet
+ * step no committed batch holds by the call's deadline — what the verifier node proves as
+ * untraced (a wallet step dropped from the trace, say). Calls still within their deadline
+ * are not faults yet.
+ */
+async function untracedCallsOfAction(client: CovenantClient, index: TraceIndex, found: FoundAction): Promise<Fault[]> {
+  const hashes = new Set<Hex>()
+  for (const { step } of found.steps) {
+    if (step.kind !== 'tool' || step.outcome.status !== 'ok') continue
+    const list = (step.outcome.result as { transactions?: unknown } | null)?.transactions
+    if (!Array.isArray(list)) continue
+    for (const t of list) {
+      const hash = (t as { hash?: unknown } | null)?.hash
+      if (typeof hash === 'string' && /^0x[0-9a-fA-F]{64}$/.test(hash)) hashes.add(hash.toLowerCase() as Hex)
+    }
+  }
+  if (hashes.size === 0) return []
+  const account = (await new AgentBook(client).agent(found.agentId)).account
+  const now = Number((await client.publicClient.getBlock({ blockTag: 'latest' })).timestamp)
+  const covered = await client.publicClient.readContract({ address: client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [found.agentId] })
+  const faults: Fault[] = []
+  for (const hash of hashes) {
+    const receipt = await client.publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
+    if (!receipt) continue
+    for (const call of parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs: receipt.logs }).filter((l) => isAddressEqual(l.address, account))) {
+      const { coverBy } = await getAccountCall(client, account, call.args.sequence)
+      if (now <= coverBy) continue
+      const hit = await index.stepByLeaf(found.agentId, call.args.leaf)
+      if (hit.step && hit.step.committedAt <= coverBy) continue
+      const reason = `account call ${call.args.sequence} (transaction ${hash}) has no committed wallet step by its deadline ${coverBy}`
+      faults.push(covered <= call.args.sequence
+        ? { type: 'UntracedCall', agentId: found.agentId, callSequence: call.args.sequence, txHash: hash, reason }
+        : { type: 'UntracedAction', agentId: found.agentId, txHash: hash, reason: `${reason}, though TraceLog declares it covered` })
+    }
+  }
+  return faults
+}

@@ -4,6 +4,7 @@ import { startTestChain, type TestChain } from '../fixtures/chain.js'
 import { registerVerifier } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore } from '../../src/da/index.js'
+import { verifyAction } from '../../src/verify/action.js'
 import { disputeAction, jsonlHeaderSource, ruleJudge, VerifierNode } from '../../src/verify/index.js'
 import { createTestAgent, ETH, slashSplit, tempDir, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
@@ -71,6 +72,20 @@ describe('covenant dispute, by hand', () => {
     const txHash = await a.op.sendUntraced({ to: chain.account(8).address, value: ETH('0.3') })
     await increaseTime(chain.reader.publicClient, 601)
     const o = await disputeAction({ ...base(), actionId: id(a, 99), reason: 'untraced', txHash })
+    expect(o).toMatchObject({ kind: 'UntracedAction', status: 'Slashed', slashed: { eth: ETH('5') } })
+  })
+
+  it('covenant verify reaches the node\'s verdict on a dropped wallet step: faulty (UntracedCall), then the proof slashes', async () => {
+    const a = await agent()
+    const txHash = await a.op.payDroppingTheWalletStep(id(a), { to: chain.account(8).address, value: ETH('0.1') })
+    await a.op.commit()
+    // within the deadline it is not a fault yet
+    expect((await verifyAction({ client: chain.reader, da }, id(a))).faults.map((f) => f.type)).toEqual([])
+    await increaseTime(chain.reader.publicClient, 601)
+    const report = await verifyAction({ client: chain.reader, da }, id(a))
+    expect(report.verdict).toBe('faulty')
+    expect(report.faults).toMatchObject([{ type: 'UntracedCall', callSequence: 0, txHash }])
+    const o = await disputeAction({ ...base(), actionId: id(a), reason: 'untraced', txHash })
     expect(o).toMatchObject({ kind: 'UntracedAction', status: 'Slashed', slashed: { eth: ETH('5') } })
   })
 
