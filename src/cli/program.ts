@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { formatError, toJson } from './output.js'
+import { errorMessage, formatError, toJson } from './output.js'
 import { commands } from './commands/index.js'
 
 /** The `covenant` program: every command registered, usage errors thrown (not exited). */
@@ -28,8 +28,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     // help and version exit with code 0; usage errors were already printed by commander
     if (err instanceof CommanderError) return err.exitCode
     if (program.opts<{ json?: boolean }>().json) {
-      const e = err as { name?: string; shortMessage?: string; message?: string }
-      process.stdout.write(`${toJson({ error: { name: e.name, message: e.shortMessage ?? e.message } })}\n`)
+      const e = err as { name?: string }
+      process.stdout.write(`${toJson({ error: { name: e.name, message: errorMessage(err) } })}\n`)
     }
     process.stderr.write(`${formatError(err)}\n`)
     return 1

@@ -112,6 +112,16 @@ describe('covenant dev → deploy → task → trace → verify', () => {
     expect(bad.stderr).toMatch(/action id/i)
     expect(bad.stderr).not.toMatch(/\n\s+at /) // a message, not a stack trace
 
+    // an unknown agent and an unreachable chain: one line each, not viem's dump
+    const unknown = await run(['bonds', '999', '--data-dir', root])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr.trim()).toMatch(/^EnvError: No agent #999 on this chain \(agents #1–#\d+ are registered\)\.$/)
+    const down = await run(['verify', taskId, '--rpc', 'http://127.0.0.1:9', '--json', '--data-dir', root])
+    expect(down.code).toBe(1)
+    expect(down.stderr.trim().split('\n').at(-1)).toMatch(/^ChainUnavailable: cannot reach the node at http:\/\/127\.0\.0\.1:9\/\. /)
+    expect(down.stderr).not.toMatch(/Request body/)
+    expect(JSON.parse(down.stdout)).toMatchObject({ error: { message: expect.stringMatching(/^ChainUnavailable: cannot reach the node/) } })
+
     expect(await stop(deployed.child)).toBe(0) // drains and exits cleanly on SIGTERM
   })
 })

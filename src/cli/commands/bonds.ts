@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { formatEther, parseEventLogs } from 'viem'
-import { bondVaultAbi, getAccount, getAccountCall, getAgent, getBond, listDisputes, traceLogAbi } from '../../bonds/index.js'
+import { agentRegistryAbi, bondVaultAbi, getAccount, getAccountCall, getAgent, getBond, listDisputes, traceLogAbi } from '../../bonds/index.js'
 import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, type GlobalOptions } from '../output.js'
 
@@ -22,6 +22,10 @@ export function register(program: Command): void {
     const env = await resolveEnv(flags)
     const c = env.client
     const pc = c.publicClient
+    const count = await pc.readContract({ address: c.deployment.contracts.agentRegistry, abi: agentRegistryAbi, functionName: 'agentCount' })
+    if (agentId === 0n || agentId > count) {
+      throw new EnvError(`No agent #${agentId} on this chain (${count === 0n ? 'no agent is registered yet' : `agents #1–#${count} are registered`}).`)
+    }
     const [agent, account, bond, disputes, lastFinalizesAt, now] = await Promise.all([
       getAgent(c, agentId),
       getAccount(c, agentId),
