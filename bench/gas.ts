@@ -112,6 +112,8 @@ async function deploymentGas() {
 
 const policy = (targets: Address[]) => ({
   maxValuePerTx: parseEther('1'),
+  // the agent account acts only with a bond covering 2 days of it (commit deadline + window)
+  dailyBudget: parseEther('1'),
   challengeWindow: 3_600,
   commitDeadline: 600,
   allowedTargets: targets,
@@ -127,6 +129,7 @@ async function accountGas(agentId: bigint, payee: Address): Promise<Record<strin
   const owner = chain.as(1)
   const signer = chain.as(3).walletClient
   const account = (await getAgent(chain.reader, agentId)).account
+  await depositBond(owner, { agentId, eth: parseEther('10') })
   const gasOf = async (hash: Hash) => (await chain.reader.publicClient.waitForTransactionReceipt({ hash })).gasUsed
   await gasOf(await owner.walletClient.sendTransaction({ to: account, value: parseEther('10'), account: owner.walletClient.account, chain: owner.walletClient.chain }))
   const call = async (i: number) =>

@@ -8,12 +8,23 @@ import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Breach} from "./CovenantTypes.sol";
 import {LeafEncoding} from "./LeafEncoding.sol";
 
+/// @dev The policy in force, as the registry states it for one call.
+struct CallCheck {
+    uint32 version;
+    uint256 dailyBudget;
+    uint64 commitDeadline;
+    /// the ETH bond the agent must hold to act: what the policy lets it move within one
+    /// commit deadline plus challenge window (max uint256 without a daily budget)
+    uint256 requiredBond;
+    Breach breach;
+}
+
 /// @dev What the account reads from the registry (AgentRegistry implements it).
 interface IAgentPolicySource {
     function checkCall(uint256 agentId, address to, uint256 value, bytes calldata data)
         external
         view
-        returns (uint32 version, uint256 dailyBudget, uint64 commitDeadline, Breach breach);
+        returns (CallCheck memory);
     function ownerOf(uint256 agentId) external view returns (address);
 }
 
@@ -22,9 +33,10 @@ interface ICallCoverage {
     function coveredCalls(uint256 agentId) external view returns (uint32);
 }
 
-/// @dev Whether the agent's owner asked for its bond back (BondVault).
+/// @dev The agent's bond as the account needs it (BondVault).
 interface IUnbonding {
-    function isUnbonding(uint256 agentId) external view returns (bool);
+    /// whether the owner asked for (part of) the bond back, and the ETH bond
+    function bondGate(uint256 agentId) external view returns (bool unbonding, uint256 bondEth);
 }
 
 /// @title AgentAccount
@@ -46,7 +58,10 @@ interface IUnbonding {
 ///             batch must cover the call are stored; anyone can prove an uncovered call
 ///             past that time on chain (DisputeGame.proveUntracedCall);
 ///           - it stops itself: no new call while an uncovered call is older than half the
-///             commit deadline, and none while the owner is withdrawing the bond.
+///             commit deadline, none while the owner is withdrawing the bond, and none
+///             while the ETH bond is below what the policy lets the agent move within one
+///             commit deadline plus challenge window (daily budget × the UTC days such a
+///             span can touch): what a faulty call can move is always at stake.
 /// @dev Each account is an EIP-1167 clone of one implementation the registry deploys, with
 ///      its registry, TraceLog, BondVault and agent id appended to the clone's code as
 ///      immutable arguments (`Clones.cloneDeterministicWithImmutableArgs`): creating an
@@ -83,6 +98,7 @@ contract AgentAccount is ReentrancyGuardTransient {
     error DailyBudgetExceeded(uint256 spent, uint256 value, uint256 budget);
     error TraceBehind(uint32 oldestUncovered, uint64 coverBy);
     error Unbonding(uint256 agentId);
+    error BondTooLow(uint256 bondEth, uint256 requiredBond);
     error UnknownCall(uint32 sequence, uint32 callCount);
     error CallFailed(bytes returnData);
     error ZeroAddress();
@@ -172,9 +188,12 @@ contract AgentAccount is ReentrancyGuardTransient {
         returns (uint64 commitDeadline)
     {
         (IAgentPolicySource registry_, ICallCoverage traceLog_, IUnbonding vault_, uint256 agentId_) = _args();
-        uint256 dailyBudget;
-        (dailyBudget, commitDeadline) = _checkPolicy(registry_, agentId_, to, value, data, policyVersion);
-        if (vault_.isUnbonding(agentId_)) revert Unbonding(agentId_);
+        CallCheck memory c = _checkPolicy(registry_, agentId_, to, value, data, policyVersion);
+        commitDeadline = c.commitDeadline;
+        uint256 dailyBudget = c.dailyBudget;
+        (bool unbonding, uint256 bondEth) = vault_.bondGate(agentId_);
+        if (unbonding) revert Unbonding(agentId_);
+        if (bondEth < c.requiredBond) revert BondTooLow(bondEth, c.requiredBond);
         _checkTrace(traceLog_, agentId_, commitDeadline);
         _spend(value, dailyBudget);
     }
@@ -186,12 +205,10 @@ contract AgentAccount is ReentrancyGuardTransient {
         uint256 value,
         bytes calldata data,
         uint32 policyVersion
-    ) internal view returns (uint256 dailyBudget, uint64 commitDeadline) {
-        uint32 inForce;
-        Breach breach;
-        (inForce, dailyBudget, commitDeadline, breach) = registry_.checkCall(agentId_, to, value, data);
-        if (breach != Breach.None) revert PolicyViolation(breach);
-        if (policyVersion != inForce) revert StalePolicyVersion(policyVersion, inForce);
+    ) internal view returns (CallCheck memory c) {
+        c = registry_.checkCall(agentId_, to, value, data);
+        if (c.breach != Breach.None) revert PolicyViolation(c.breach);
+        if (policyVersion != c.version) revert StalePolicyVersion(policyVersion, c.version);
     }
 
     /// @dev The account stops itself while an uncovered call is older than half the deadline.
@@ -269,7 +286,7 @@ contract AgentAccount is ReentrancyGuardTransient {
 
     /// @notice Native value the policy still lets the agent spend today.
     function budgetLeft() external view returns (uint256) {
-        (, uint256 dailyBudget,,) = registry().checkCall(agentId(), address(this), 0, "");
+        uint256 dailyBudget = registry().checkCall(agentId(), address(this), 0, "").dailyBudget;
         uint256 spent = uint64(block.timestamp / 1 days) == budgetDay ? spentToday : 0;
         return spent >= dailyBudget ? 0 : dailyBudget - spent;
     }

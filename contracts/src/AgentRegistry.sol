@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Policy, Breach} from "./CovenantTypes.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
-import {AgentAccount, ICallCoverage, IUnbonding} from "./AgentAccount.sol";
+import {AgentAccount, CallCheck, ICallCoverage, IUnbonding} from "./AgentAccount.sol";
 
 /// @dev Where the registry finds TraceLog and BondVault for new accounts (DisputeGame).
 interface IGameWiring {
@@ -260,17 +260,33 @@ contract AgentRegistry {
     function checkCall(uint256 agentId, address to, uint256 value, bytes calldata data)
         external
         view
-        returns (uint32 versionNumber, uint256 dailyBudget, uint64 commitDeadline, Breach breach)
+        returns (CallCheck memory c)
     {
-        versionNumber = _agent(agentId).activeVersion;
-        Version storage v = _versions[agentId][versionNumber];
-        dailyBudget = v.dailyBudget;
-        commitDeadline = v.commitDeadline;
-        if (value > v.maxValuePerTx) breach = Breach.ValueCap;
-        else if (!_targetAllowed[agentId][versionNumber][to]) breach = Breach.TargetNotAllowed;
-        else if (data.length > 0 && (data.length < 4 || !_selectorAllowed[agentId][versionNumber][bytes4(data[:4])])) {
-            breach = Breach.SelectorNotAllowed;
+        c.version = _agent(agentId).activeVersion;
+        Version storage v = _versions[agentId][c.version];
+        c.dailyBudget = v.dailyBudget;
+        c.commitDeadline = v.commitDeadline;
+        c.requiredBond = requiredBondOf(v.dailyBudget, v.commitDeadline, v.challengeWindow);
+        if (value > v.maxValuePerTx) c.breach = Breach.ValueCap;
+        else if (!_targetAllowed[agentId][c.version][to]) c.breach = Breach.TargetNotAllowed;
+        else if (data.length > 0 && (data.length < 4 || !_selectorAllowed[agentId][c.version][bytes4(data[:4])])) {
+            c.breach = Breach.SelectorNotAllowed;
         }
+    }
+
+    /// @notice The ETH bond an agent must hold to act under a policy: the most its account can
+    ///         move within one commit deadline plus challenge window — the daily budget times
+    ///         the UTC days such a span can touch (floor(span / 1 day) + 2). No daily budget:
+    ///         no bound, so such an agent's account makes no call.
+    function requiredBondOf(uint256 dailyBudget, uint64 commitDeadline, uint64 challengeWindow)
+        public
+        pure
+        returns (uint256)
+    {
+        if (dailyBudget == type(uint256).max) return type(uint256).max;
+        uint256 daysTouched = (uint256(commitDeadline) + challengeWindow) / 1 days + 2;
+        if (dailyBudget > type(uint256).max / daysTouched) return type(uint256).max;
+        return dailyBudget * daysTouched;
     }
 
     // ------------------------------------------------------------------ views

@@ -274,8 +274,15 @@ contract BondVault is ReentrancyGuard {
 
     /// @notice Whether the owner asked for (part of) the bond back: the agent's account
     ///         makes no call until the request is withdrawn or cancelled.
-    function isUnbonding(uint256 agentId) external view returns (bool) {
+    function isUnbonding(uint256 agentId) public view returns (bool) {
         return _bonds[agentId].requestedAt != 0;
+    }
+
+    /// @notice What the agent's account checks before every call: whether the owner is
+    ///         unbonding, and the ETH bond (compared with what the policy lets it move).
+    function bondGate(uint256 agentId) external view returns (bool unbonding, uint256 bondEth) {
+        Bond storage b = _bonds[agentId];
+        return (b.requestedAt != 0, b.eth);
     }
 
     function bondOf(uint256 agentId) external view returns (Bond memory) {

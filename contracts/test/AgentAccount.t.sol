@@ -203,6 +203,42 @@ contract AgentAccountTest is Fixture {
         assertGe(registry.version(agentId, v2).readyAt, block.timestamp + WINDOW, "not before the window");
     }
 
+    // ---------------------------------------------------------------- the bond covers the risk
+
+    /// Issue 11: the bond must cover what the policy lets the agent move within one commit
+    /// deadline plus challenge window; a slashed agent stops until its owner tops it up.
+    function test_bondMustCoverWhatThePolicyCanMove() public {
+        // 3 ETH/day over a 1 h deadline + 1 day window: the span touches at most 3 UTC days
+        assertEq(registry.requiredBondOf(DAILY_BUDGET, COMMIT_DEADLINE, WINDOW), 3 * DAILY_BUDGET);
+        assertEq(registry.requiredBondOf(1 ether, 600, 3_600), 2 ether);
+        assertEq(registry.requiredBondOf(type(uint256).max, 600, 3_600), type(uint256).max);
+        assertEq(registry.requiredBondOf(type(uint256).max / 2 + 1, 600, 3_600), type(uint256).max, "saturates");
+
+        _pay(shop, 0.1 ether); // 10 ETH bond >= 9 ETH required
+        vm.warp(block.timestamp + COMMIT_DEADLINE + 1);
+        _proveUntraced(challenger, 0); // slashed to 5 ETH
+        _cover(1);
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(AgentAccount.BondTooLow.selector, 5 ether, 9 ether));
+        account.execute(shop, 0.1 ether, "", 9, bytes32(0), 1, 0);
+        _bond(agentId, owner, 4 ether, 0);
+        _pay(shop, 0.1 ether);
+        assertEq(account.callCount(), 2);
+    }
+
+    function test_anAgentWithoutADailyBudgetCannotAct() public {
+        Policy memory p = _defaultPolicy();
+        p.dailyBudget = type(uint256).max;
+        vm.prank(owner);
+        uint256 id = registry.register(operator, signer, keccak256("no budget"), _digests(), p, POLICY_DELAY);
+        _bond(id, owner, 1_000 ether, 0);
+        AgentAccount a = AgentAccount(payable(registry.accountOf(id)));
+        vm.deal(address(a), 1 ether);
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(AgentAccount.BondTooLow.selector, 1_000 ether, type(uint256).max));
+        a.execute(shop, 0.1 ether, "", 0, bytes32(0), 1, 0);
+    }
+
     // ---------------------------------------------------------------- no trace, no action
 
     function test_untracedCall_isProvenOnChain_withoutAVote() public {

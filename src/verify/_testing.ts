@@ -114,6 +114,8 @@ export async function createTestAgent(
     modelDigests: p.modelDigests ?? [TOY_MODEL_DIGEST],
     policy: {
       maxValuePerTx: ETH('1'),
+      // the 10 ETH bond covers two days of it (what a commit deadline + window can touch)
+      dailyBudget: ETH('3'),
       challengeWindow: 3_600,
       commitDeadline: 600,
       allowedTargets: [chain.account(p.roles.payee).address],

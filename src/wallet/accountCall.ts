@@ -13,6 +13,7 @@ export const agentAccountCallAbi = parseAbi([
   'error DailyBudgetExceeded(uint256 spent, uint256 value, uint256 budget)',
   'error TraceBehind(uint32 oldestUncovered, uint64 coverBy)',
   'error Unbonding(uint256 agentId)',
+  'error BondTooLow(uint256 bondEth, uint256 requiredBond)',
   'error CallFailed(bytes returnData)',
 ])
 

@@ -25,6 +25,7 @@ import type { WalletStep } from '../trace/schemas.js'
 import {
   AccountTraceBehindError,
   AgentUnbondingError,
+  BondTooLowError,
   StalePolicyVersionError,
   InvalidTransactionError,
   NonceConflictError,
@@ -990,6 +991,8 @@ function accountRefusal(cause: unknown, tx: ParsedRequest, version: number, poli
       return new AccountTraceBehindError({ oldestUncovered: Number(r.args[0]), coverBy: Number(r.args[1]) })
     case 'Unbonding':
       return new AgentUnbondingError({ account: undefined })
+    case 'BondTooLow':
+      return new BondTooLowError({ bondEth: r.args[0] as bigint, requiredBond: r.args[1] as bigint })
     case 'NotSigner':
       return new WalletConfigError(`This key (${String(r.args[0])}) is not the agent account's signer: the owner rotated or revoked it.`)
     default:

@@ -363,3 +363,26 @@ export class AgentUnbondingError extends UnrecoverableCovenantError {
     })
   }
 }
+
+/**
+ * The agent's ETH bond is below what its policy lets it move within one commit deadline plus
+ * challenge window (daily budget × the UTC days such a span touches): its account makes no
+ * call until the owner tops the bond up (a slash can cause this). Nothing written or signed.
+ */
+export class BondTooLowError extends UnrecoverableCovenantError {
+  override name = 'BondTooLowError' as const
+  readonly bondEth: bigint
+  readonly requiredBond: bigint
+  constructor(p: { bondEth: bigint; requiredBond: bigint }) {
+    const required = p.requiredBond === 2n ** 256n - 1n ? 'unbounded: the policy has no daily budget' : `${p.requiredBond} wei`
+    super(`The agent's bond (${p.bondEth} wei) is below what its policy lets it move within a commit deadline plus challenge window (${required}).`, {
+      metaMessages: [
+        'Nothing was signed and no trace step was written.',
+        'Top the bond up (BondVault.depositEth), or register a policy with a smaller daily budget.',
+      ],
+      docsPath: 'src/wallet/README.md#the-agent-account',
+    })
+    this.bondEth = p.bondEth
+    this.requiredBond = p.requiredBond
+  }
+}

@@ -51,6 +51,9 @@ export {
 } from './schemas.js'
 export type { Effect, EffectInput, OutboxEntry, OutboxReceipt, TransactionRequest } from './schemas.js'
 export {
+  AccountTraceBehindError,
+  AgentUnbondingError,
+  BondTooLowError,
   CapabilityExceededError,
   InvalidPrivateKeyError,
   InvalidTransactionError,
@@ -61,6 +64,7 @@ export {
   OutboxCorruptedError,
   PolicyViolationError,
   ReceiptTimeoutError,
+  StalePolicyVersionError,
   TransactionPreparationError,
   UntracedTransactionError,
   WalletBroadcastError,
@@ -68,4 +72,5 @@ export {
   WalletRpcAnswerError,
   WalletRpcError,
 } from './errors.js'
+export { agentAccountCallAbi, decodeAccountCall, encodeAccountCall, type AccountCall } from './accountCall.js'
 export type { CapabilityRule, PolicyRule, RuleAttempt, RuleLimit } from './errors.js'

@@ -5,7 +5,7 @@ import pino from 'pino'
 import { getAddress, keccak256, parseEther, toBytes, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { activateUpdate, getAgent, increaseTime, proposeUpdate, registerAgent } from '../../src/bonds/index.js'
+import { activateUpdate, depositBond, getAgent, increaseTime, proposeUpdate, registerAgent } from '../../src/bonds/index.js'
 import { Committer } from '../../src/bonds/committer.js'
 import { agentAccountAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
 import { TraceWal } from '../../src/trace/wal.js'
@@ -41,6 +41,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'covenant-agent-account-'))
   const owner = chain.as(1)
   ;({ agentId } = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('m')), policy }))
+  // the bond covers what the policy can move in a commit deadline + challenge window (2 × 3 ETH)
+  await depositBond(owner, { agentId, eth: parseEther('10') })
   account = (await getAgent(chain.reader, agentId)).account
   for (const [to, value] of [
     [account, parseEther('10')],
@@ -120,6 +122,36 @@ describe('the wallet on the agent account', () => {
     expect(step).toMatchObject({ kind: 'wallet', from: account.toLowerCase(), to: SHOP.toLowerCase(), value: parseEther('0.5').toString(), policyVersion: 1 })
     // the account computed the same leaf from the call's own arguments
     expect(await executedLeaves()).toEqual([leaves.at(-1)])
+  })
+
+  it('an agent whose bond does not cover two days of its budget cannot act (BondTooLowError, nothing written)', async () => {
+    const owner = chain.as(1)
+    const small = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('small bond')), policy })
+    await depositBond(owner, { agentId: small.agentId, eth: parseEther('5') }) // 6 needed
+    const acct = (await getAgent(chain.reader, small.agentId)).account
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
+    })
+    const wal = await TraceWal.open({ dir: join(dir, 'wal-small'), agentId: small.agentId.toString() })
+    try {
+      const wallet = await createAgentWallet({
+        account: signer,
+        chain: chain.reader.publicClient.chain!,
+        wal,
+        policy,
+        policyVersion: 1,
+        agentAccount: acct,
+        outboxDir: join(dir, 'outbox-small'),
+        pollingIntervalMs: 50,
+        logger: pino({ level: 'silent' }),
+        now: clock,
+      })
+      const err = await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${small.agentId}-000000000001` }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'BondTooLowError', bondEth: parseEther('5'), requiredBond: parseEther('6') })
+      expect(wal.head.nextIndex).toBe(0)
+    } finally {
+      await wal.close()
+    }
   })
 
   it('a dishonest operator with the off-chain check switched off gains nothing: the chain refuses before a step is written', async () => {

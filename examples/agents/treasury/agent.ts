@@ -2,7 +2,7 @@
  * treasury — pays invoices. An LLM (the shipped covenant-chat model behind the local
  * inference container, or any OpenAI-compatible endpoint) reads each invoice and calls
  * `pay_invoice`; the wallet pays only allowlisted vendors, at most 1 ETH a payment and
- * 3 ETH a day, and records every payment in the trace before signing it.
+ * 2 ETH a day, and records every payment in the trace before signing it.
  */
 import { getAddress, parseEther } from 'viem'
 import { z } from 'zod'
@@ -39,7 +39,7 @@ export default defineAgent({
   tools: [payInvoice],
   policy: {
     maxValuePerTx: parseEther('1'),
-    dailyBudget: parseEther('3'),
+    dailyBudget: parseEther('2'),
     challengeWindow: 3_600,
     commitDeadline: 600,
     allowedTargets: Object.values(VENDORS),

@@ -128,7 +128,7 @@ export async function runTreasuryExample(o: ExampleOptions = {}): Promise<Treasu
   try {
 
     say('[2/5] two operators deploy the same treasury agent: manifest on DA, policy and a 10 ETH bond on chain')
-    say(`      policy: pay only ${Object.keys(VENDORS).join(', ')}; at most 1 ETH a payment, 3 ETH a day`)
+    say(`      policy: pay only ${Object.keys(VENDORS).join(', ')}; at most 1 ETH a payment, 2 ETH a day`)
     const honest = await deployOperator(ex, { label: 'honest', agent: treasury, source: 'examples/agents/treasury/agent.ts', ownerIndex: 1 })
     const rogue = await deployOperator(ex, { label: 'rogue', agent: treasury, source: 'examples/agents/treasury/agent.ts', ownerIndex: 2 })
     const bondBefore = { honest: await bondOf(ex, honest.agentId), rogue: await bondOf(ex, rogue.agentId) }

@@ -635,24 +635,36 @@ export const agentRegistryAbi = [
     "name": "checkCall",
     "outputs": [
       {
-        "internalType": "uint32",
-        "name": "versionNumber",
-        "type": "uint32"
-      },
-      {
-        "internalType": "uint256",
-        "name": "dailyBudget",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint64",
-        "name": "commitDeadline",
-        "type": "uint64"
-      },
-      {
-        "internalType": "enum Breach",
-        "name": "breach",
-        "type": "uint8"
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "version",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "dailyBudget",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "commitDeadline",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint256",
+            "name": "requiredBond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "enum Breach",
+            "name": "breach",
+            "type": "uint8"
+          }
+        ],
+        "internalType": "struct CallCheck",
+        "name": "c",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -964,6 +976,35 @@ export const agentRegistryAbi = [
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "dailyBudget",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "commitDeadline",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "challengeWindow",
+        "type": "uint64"
+      }
+    ],
+    "name": "requiredBondOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {
@@ -1504,6 +1545,30 @@ export const bondVaultAbi = [
         "internalType": "uint16",
         "name": "",
         "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      }
+    ],
+    "name": "bondGate",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "unbonding",
+        "type": "bool"
+      },
+      {
+        "internalType": "uint256",
+        "name": "bondEth",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -4520,6 +4585,22 @@ export const agentAccountAbi = [
   {
     "inputs": [],
     "name": "AlreadyInitialized",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "bondEth",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "requiredBond",
+        "type": "uint256"
+      }
+    ],
+    "name": "BondTooLow",
     "type": "error"
   },
   {
