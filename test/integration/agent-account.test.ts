@@ -9,7 +9,7 @@ import { activateUpdate, depositBond, getAgent, increaseTime, proposeUpdate, reg
 import { Committer } from '../../src/bonds/committer.js'
 import { agentAccountAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
 import { TraceWal } from '../../src/trace/wal.js'
-import { createAgentWallet, type AgentWallet } from '../../src/wallet/agentWallet.js'
+import { createAgentWallet, type AgentWallet, type CreateAgentWalletParameters } from '../../src/wallet/agentWallet.js'
 import type { PolicyInput } from '../../src/wallet/policy.js'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
 
@@ -68,30 +68,37 @@ async function advance(seconds: number) {
   await increaseTime(chain.reader.publicClient, seconds)
   skewMs += seconds * 1000
 }
-async function openWallet(o: { unsafe?: boolean; follow?: boolean } = {}): Promise<{ wallet: AgentWallet; wal: TraceWal }> {
-  const wal = (theWal ??= await TraceWal.open({ dir: join(dir, 'wal'), agentId: agentId.toString() }))
-  const wallet = await createAgentWallet({
+/** A wallet of `on` (default: the agent under test) on a WAL, paying through its account. */
+function walletOn(
+  wal: TraceWal,
+  o: { account?: Address; outbox?: string; policy?: PolicyInput; policyVersion?: number; extra?: Partial<CreateAgentWalletParameters> } = {},
+) {
+  return createAgentWallet({
     account: signer,
     chain: chain.reader.publicClient.chain!,
     wal,
-    policy,
-    policyVersion: 1,
-    agentAccount: account,
-    outboxDir: join(dir, 'outbox'),
+    policy: o.policy ?? policy,
+    policyVersion: o.policyVersion ?? 1,
+    agentAccount: o.account ?? account,
+    outboxDir: join(dir, o.outbox ?? 'outbox'),
     pollingIntervalMs: 50,
     logger: pino({ level: 'silent' }),
     now: clock,
-    ...(o.unsafe ? { unsafe: { skipPolicyCheck: true } } : {}),
-    ...(o.follow
-      ? {
-          policySource: async () => {
-            const a = await getAgent(chain.reader, agentId)
-            return { version: a.activeVersion, policy: a.active.policy }
-          },
-        }
-      : {}),
+    ...o.extra,
   })
-  return { wallet, wal }
+}
+
+async function openWallet(o: { unsafe?: boolean; follow?: boolean } = {}): Promise<{ wallet: AgentWallet; wal: TraceWal }> {
+  const wal = (theWal ??= await TraceWal.open({ dir: join(dir, 'wal'), agentId: agentId.toString() }))
+  const followTheChain = async () => {
+    const a = await getAgent(chain.reader, agentId)
+    return { version: a.activeVersion, policy: a.active.policy }
+  }
+  const extra: Partial<CreateAgentWalletParameters> = {
+    ...(o.unsafe ? { unsafe: { skipPolicyCheck: true } } : {}),
+    ...(o.follow ? { policySource: followTheChain } : {}),
+  }
+  return { wallet: await walletOn(wal, { extra }), wal }
 }
 
 async function executedLeaves(): Promise<Hex[]> {
@@ -134,18 +141,7 @@ describe('the wallet on the agent account', () => {
     })
     const wal = await TraceWal.open({ dir: join(dir, 'wal-small'), agentId: small.agentId.toString() })
     try {
-      const wallet = await createAgentWallet({
-        account: signer,
-        chain: chain.reader.publicClient.chain!,
-        wal,
-        policy,
-        policyVersion: 1,
-        agentAccount: acct,
-        outboxDir: join(dir, 'outbox-small'),
-        pollingIntervalMs: 50,
-        logger: pino({ level: 'silent' }),
-        now: clock,
-      })
+      const wallet = await walletOn(wal, { account: acct, outbox: 'outbox-small' })
       const err = await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${small.agentId}-000000000001` }).catch((e: unknown) => e)
       expect(err).toMatchObject({ name: 'BondTooLowError', bondEth: parseEther('5'), requiredBond: parseEther('6') })
       expect(wal.head.nextIndex).toBe(0)
@@ -232,19 +228,7 @@ describe('the wallet on the agent account', () => {
       })
       return { nonce, leaf }
     }
-    const reopen = () =>
-      createAgentWallet({
-        account: signer,
-        chain: chain.reader.publicClient.chain!,
-        wal,
-        policy: { ...policy, allowedTargets: [SHOP, VENDOR] },
-        policyVersion: wallet.policyVersion,
-        agentAccount: account,
-        outboxDir: join(dir, 'outbox'),
-        pollingIntervalMs: 50,
-        logger: pino({ level: 'silent' }),
-        now: clock,
-      })
+    const reopen = () => walletOn(wal, { policy: { ...policy, allowedTargets: [SHOP, VENDOR] }, policyVersion: wallet.policyVersion })
     const ok = await write(`${agentId}-0000000000d1`, wallet.policyVersion)
     expect((await reopen()).recovered).toMatchObject([{ outcome: 'signed-and-sent', nonce: ok.nonce }])
     expect((await executedLeaves()).at(-1)).toBe(ok.leaf)
