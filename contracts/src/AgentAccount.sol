@@ -84,8 +84,18 @@ contract AgentAccount is ReentrancyGuardTransient {
 
     mapping(uint256 => uint256) private _calls;
 
+    /// Everything the call's leaf is made of, so anyone can prove an untraced call (and
+    /// the value it moved) from the event alone.
     event Executed(
-        uint32 indexed sequence, bytes32 indexed leaf, address indexed to, uint256 value, uint64 stepIndex, uint32 policyVersion
+        uint32 indexed sequence,
+        bytes32 indexed leaf,
+        address indexed to,
+        uint256 value,
+        uint64 stepIndex,
+        uint32 policyVersion,
+        bytes32 dataHash,
+        bytes32 prevHash,
+        uint64 nonce
     );
     event SignerChanged(address indexed previous, address indexed next);
     event OwnerWithdrawal(address indexed token, address indexed to, uint256 amount);
@@ -170,11 +180,11 @@ contract AgentAccount is ReentrancyGuardTransient {
         if (msg.sender != signer) revert NotSigner(msg.sender);
         uint64 commitDeadline = _admit(to, value, data, policyVersion);
         uint32 seq = callCount;
-        leaf = _leaf(to, value, keccak256(data), stepIndex, prevHash, nonce, policyVersion);
-        uint64 coverBy = uint64(block.timestamp) + commitDeadline;
-        _calls[seq] = (uint256(coverBy) << 192) | uint256(uint192(uint256(leaf)));
+        bytes32 dataHash = keccak256(data);
+        leaf = _leaf(to, value, dataHash, stepIndex, prevHash, nonce, policyVersion);
+        _calls[seq] = (uint256(uint64(block.timestamp) + commitDeadline) << 192) | uint256(uint192(uint256(leaf)));
         callCount = seq + 1;
-        emit Executed(seq, leaf, to, value, stepIndex, policyVersion);
+        emit Executed(seq, leaf, to, value, stepIndex, policyVersion, dataHash, prevHash, nonce);
 
         bool ok;
         (ok, result) = to.call{value: value}(data);
@@ -227,6 +237,19 @@ contract AgentAccount is ReentrancyGuardTransient {
         if (spent + value > dailyBudget) revert DailyBudgetExceeded(spent, value, dailyBudget);
         budgetDay = day;
         spentToday = uint128(spent + value);
+    }
+
+    /// @notice The wallet-step leaf of a call with these arguments (what `execute` stores).
+    function callLeaf(
+        address to,
+        uint256 value,
+        bytes32 dataHash,
+        uint64 stepIndex,
+        bytes32 prevHash,
+        uint64 nonce,
+        uint32 policyVersion
+    ) external view returns (bytes32) {
+        return _leaf(to, value, dataHash, stepIndex, prevHash, nonce, policyVersion);
     }
 
     /// @dev The wallet step's leaf (LeafEncoding), with from = this account.

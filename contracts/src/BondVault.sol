@@ -75,6 +75,8 @@ contract BondVault is ReentrancyGuard {
         uint256 burnedEthAmount
     );
     event Credited(address indexed to, uint256 eth, uint256 tokenAmount);
+    /// the party a proven faulty call harmed is paid the value it moved, before any split
+    event Compensated(uint256 indexed agentId, address indexed to, uint256 eth);
     event Claimed(address indexed to, uint256 eth, uint256 tokenAmount);
 
     error BadShares(uint256 challengerBps, uint256 redistributionBps);
@@ -217,11 +219,31 @@ contract BondVault is ReentrancyGuard {
         external
         returns (uint256 ethSlashed, uint256 tokenSlashed)
     {
+        return _slashFor(agentId, bps, challenger, address(0), 0);
+    }
+
+    /// @notice Like `slash`, for a fault whose moved value is known (a proven untraced account
+    ///         call): at least `harmedEth` is taken (up to the whole ETH bond) and that part is
+    ///         credited to `harmed` before the challenger, redistribution and burn shares.
+    function slashFor(uint256 agentId, uint16 bps, address challenger, address harmed, uint256 harmedEth)
+        external
+        returns (uint256 ethSlashed, uint256 tokenSlashed)
+    {
+        if (harmed == address(0)) revert ZeroAddress();
+        return _slashFor(agentId, bps, challenger, harmed, harmedEth);
+    }
+
+    function _slashFor(uint256 agentId, uint16 bps, address challenger, address harmed, uint256 harmedEth)
+        internal
+        returns (uint256 ethSlashed, uint256 tokenSlashed)
+    {
         if (msg.sender != disputeGame) revert OnlyDisputeGame();
         if (bps == 0 || bps > BPS) revert BadBps(bps);
         if (challenger == address(0)) revert ZeroAddress();
         Bond storage b = _bonds[agentId];
         ethSlashed = b.eth * bps / BPS;
+        uint256 owed = harmedEth < b.eth ? harmedEth : b.eth;
+        if (owed > ethSlashed) ethSlashed = owed;
         tokenSlashed = b.token * bps / BPS;
         b.eth -= ethSlashed;
         b.token -= tokenSlashed;
@@ -230,21 +252,31 @@ contract BondVault is ReentrancyGuard {
         totalSlashedEth += ethSlashed;
         totalSlashedToken += tokenSlashed;
 
-        uint256 toChallengerEth = ethSlashed * challengerBps / BPS;
-        uint256 toRedistEth = ethSlashed * redistributionBps / BPS;
-        uint256 burnEth = ethSlashed - toChallengerEth - toRedistEth;
-        uint256 toChallengerToken = tokenSlashed * challengerBps / BPS;
-        uint256 toRedistToken = tokenSlashed * redistributionBps / BPS;
-        uint256 burnToken = tokenSlashed - toChallengerToken - toRedistToken;
+        if (owed != 0) {
+            ethCredits[harmed] += owed;
+            emit Compensated(agentId, harmed, owed);
+        }
+        (uint256 toChallengerEth, uint256 toRedistEth, uint256 burnEth) = _split(challenger, ethSlashed - owed, tokenSlashed);
+        emit Slashed(agentId, challenger, ethSlashed, tokenSlashed, toChallengerEth, toRedistEth, burnEth);
+    }
 
+    /// @dev Splits slashed value into the challenger reward, the redistribution share and the burn.
+    function _split(address challenger, uint256 eth, uint256 tok)
+        internal
+        returns (uint256 toChallengerEth, uint256 toRedistEth, uint256 burnEth)
+    {
+        toChallengerEth = eth * challengerBps / BPS;
+        toRedistEth = eth * redistributionBps / BPS;
+        burnEth = eth - toChallengerEth - toRedistEth;
+        uint256 toChallengerToken = tok * challengerBps / BPS;
+        uint256 toRedistToken = tok * redistributionBps / BPS;
         ethCredits[challenger] += toChallengerEth;
         tokenCredits[challenger] += toChallengerToken;
         ethCredits[redistribution] += toRedistEth;
         tokenCredits[redistribution] += toRedistToken;
         // Burned value stays in this contract for good: no function can move it.
         burnedEth += burnEth;
-        burnedToken += burnToken;
-        emit Slashed(agentId, challenger, ethSlashed, tokenSlashed, toChallengerEth, toRedistEth, burnEth);
+        burnedToken += tok - toChallengerToken - toRedistToken;
     }
 
     /// @notice The dispute game parks challenger bonds here as claimable credits.

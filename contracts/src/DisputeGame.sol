@@ -124,6 +124,18 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     error DeadlineNotReached(uint256 disputeId, uint64 deadline);
     error CoverDeadlineNotPassed(uint32 callSequence, uint64 coverBy);
     error CallCovered(uint32 callSequence, uint32 coveredCalls);
+    error NotTheCall(uint32 callSequence);
+
+    /// @dev An AgentAccount call's arguments, as its `Executed` event gives them.
+    struct AccountCall {
+        address to;
+        uint256 value;
+        bytes32 dataHash;
+        uint64 stepIndex;
+        bytes32 prevHash;
+        uint32 policyVersion;
+        uint64 nonce;
+    }
 
     constructor(
         AgentRegistry registry_,
@@ -246,17 +258,15 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     /// @notice Prove that the agent's account made call `callSequence` and no committed
     ///         batch covered it by its deadline. Slashes at once, no vote: both facts are
     ///         on chain (AgentAccount stores each call's cover-by time; TraceLog the calls
-    ///         covered).
-    function proveUntracedCall(uint256 agentId, uint32 callSequence, bytes32 salt)
+    ///         covered). `call` is the call's arguments, as its `Executed` event gives them:
+    ///         they must hash to the leaf the account stored, and the value the call moved
+    ///         is taken from the bond first and paid to the agent's owner (the party harmed).
+    function proveUntracedCall(uint256 agentId, uint32 callSequence, AccountCall calldata call, bytes32 salt)
         external
         nonReentrant
         returns (uint256 disputeId)
     {
-        AgentAccount account = AgentAccount(payable(registry.accountOf(agentId)));
-        (, uint64 coverBy) = account.callAt(callSequence);
-        if (block.timestamp <= coverBy) revert CoverDeadlineNotPassed(callSequence, coverBy);
-        uint32 covered = traceLog.coveredCalls(agentId);
-        if (callSequence < covered) revert CallCovered(callSequence, covered);
+        uint64 coverBy = _checkUntracedCall(agentId, callSequence, call);
         bytes32 key = untracedCallEvidence(agentId, callSequence);
         if (faultProven[key]) revert AlreadyProven();
         _consumeEvidence(key, salt);
@@ -265,7 +275,35 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         // stepIndex records the call's sequence number (sequence 0: no batch is involved)
         disputeId = _recordProven(DisputeKind.UntracedAction, agentId, 0, callSequence, key);
         emit UntracedCallProven(disputeId, agentId, callSequence, coverBy);
-        _slash(disputeId);
+        _slashCompensating(disputeId, call.value);
+    }
+
+    /// @dev The call exists, is past its cover-by time, not declared covered, and `call` is
+    ///      what it was (its arguments hash to the stored leaf). Returns its cover-by time.
+    function _checkUntracedCall(uint256 agentId, uint32 callSequence, AccountCall calldata call)
+        internal
+        view
+        returns (uint64 coverBy)
+    {
+        AgentAccount account = AgentAccount(payable(registry.accountOf(agentId)));
+        (, coverBy) = account.callAt(callSequence);
+        if (block.timestamp <= coverBy) revert CoverDeadlineNotPassed(callSequence, coverBy);
+        uint32 covered = traceLog.coveredCalls(agentId);
+        if (callSequence < covered) revert CallCovered(callSequence, covered);
+        bytes32 leaf = account.callLeaf(
+            call.to, call.value, call.dataHash, call.stepIndex, call.prevHash, call.nonce, call.policyVersion
+        );
+        if (!account.isCallLeaf(callSequence, leaf)) revert NotTheCall(callSequence);
+    }
+
+    /// @dev Slashes for a fault whose moved value is known: that value first, to the owner.
+    function _slashCompensating(uint256 disputeId, uint256 movedEth) internal {
+        Dispute storage d = _disputes[disputeId];
+        address owner = registry.ownerOf(d.agentId);
+        (uint256 eth, uint256 tok) = vault.slashFor(d.agentId, slashBps, d.challenger, owner, movedEth);
+        d.slashedEth = eth;
+        d.slashedToken = tok;
+        emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Slashed, eth, tok);
     }
 
     // ------------------------------------------------------------------ quorum disputes

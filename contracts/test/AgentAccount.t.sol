@@ -52,9 +52,15 @@ contract AgentAccountTest is Fixture {
         s.policyVersion = registry.agent(agentId).activeVersion;
     }
 
+    /// the arguments of every call made through `_exec`, by sequence (what a prover reads
+    /// from the `Executed` event)
+    mapping(uint32 => DisputeGame.AccountCall) internal calls;
+
     function _exec(WalletStep memory s) internal returns (bytes32 leaf) {
+        uint32 seq = account.callCount();
         vm.prank(signer);
         (leaf,) = account.execute(s.to, s.value, s.data, s.index, s.prevHash, s.policyVersion, s.nonce);
+        calls[seq] = DisputeGame.AccountCall(s.to, s.value, keccak256(s.data), s.index, s.prevHash, s.policyVersion, s.nonce);
     }
 
     function _pay(address to, uint256 value) internal returns (bytes32) {
@@ -72,7 +78,7 @@ contract AgentAccountTest is Fixture {
         _commitEvidence(who, game.untracedCallEvidence(agentId, callSeq), salt);
         vm.roll(block.number + 1);
         vm.prank(who);
-        disputeId = game.proveUntracedCall(agentId, callSeq, salt);
+        disputeId = game.proveUntracedCall(agentId, callSeq, calls[callSeq], salt);
     }
 
     // ---------------------------------------------------------------- binding
@@ -107,7 +113,7 @@ contract AgentAccountTest is Fixture {
         WalletStep memory s = _step(shop, 0.5 ether, "", 7);
         bytes32 expected = _walletLeaf(s);
         vm.expectEmit(address(account));
-        emit AgentAccount.Executed(0, expected, shop, 0.5 ether, 7, 1);
+        emit AgentAccount.Executed(0, expected, shop, 0.5 ether, 7, 1, keccak256(""), s.prevHash, s.nonce);
         bytes32 leaf = _exec(s);
         assertEq(leaf, expected, "the account's leaf is LeafEncoding's wallet-step leaf");
         assertEq(shop.balance, 0.5 ether);
@@ -252,7 +258,7 @@ contract AgentAccountTest is Fixture {
         vm.warp(t0 + COMMIT_DEADLINE);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.CoverDeadlineNotPassed.selector, 0, t0 + COMMIT_DEADLINE));
-        game.proveUntracedCall(agentId, 0, salt);
+        game.proveUntracedCall(agentId, 0, calls[0], salt);
 
         vm.warp(t0 + COMMIT_DEADLINE + 1);
         uint256 d = _proveUntraced(challenger, 0);
@@ -262,14 +268,29 @@ contract AgentAccountTest is Fixture {
         assertEq(dispute.stepIndex, 0, "the call's sequence number");
         assertEq(dispute.bond, 0, "proven, not voted: no challenger bond");
         assertEq(vault.bondOf(agentId).eth, BOND_ETH / 2);
-        assertEq(vault.ethCredits(challenger), (BOND_ETH / 2) * CHALLENGER_BPS / 10_000);
+        // the value the call moved goes to the owner first; the challenger shares the rest
+        assertEq(vault.ethCredits(owner), 0.5 ether, "the harmed owner is paid what the call moved");
+        assertEq(vault.ethCredits(challenger), (BOND_ETH / 2 - 0.5 ether) * CHALLENGER_BPS / 10_000);
         // once only
         bytes32 salt2 = keccak256("s2");
         _commitEvidence(stranger, game.untracedCallEvidence(agentId, 0), salt2);
         vm.roll(block.number + 1);
         vm.prank(stranger);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.proveUntracedCall(agentId, 0, salt2);
+        game.proveUntracedCall(agentId, 0, calls[0], salt2);
+    }
+
+    function test_untracedProof_mustNameTheCallAsItWas() public {
+        _pay(shop, 0.5 ether);
+        vm.warp(block.timestamp + COMMIT_DEADLINE + 1);
+        DisputeGame.AccountCall memory lie = calls[0];
+        lie.value = 0.01 ether; // understating what moved, to pay the owner less
+        bytes32 salt = keccak256("lie");
+        _commitEvidence(challenger, game.untracedCallEvidence(agentId, 0), salt);
+        vm.roll(block.number + 1);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotTheCall.selector, 0));
+        game.proveUntracedCall(agentId, 0, lie, salt);
     }
 
     function test_honestAgent_coveredInTime_cannotBeProvenUntraced() public {
@@ -285,7 +306,7 @@ contract AgentAccountTest is Fixture {
             vm.roll(block.number + 1);
             vm.prank(mallory);
             vm.expectRevert(abi.encodeWithSelector(DisputeGame.CallCovered.selector, k, 2));
-            game.proveUntracedCall(agentId, k, salt);
+            game.proveUntracedCall(agentId, k, calls[k], salt);
         }
         // a call that was never made cannot be "proven" either
         bytes32 salt3 = keccak256("none");
@@ -293,7 +314,7 @@ contract AgentAccountTest is Fixture {
         vm.roll(block.number + 1);
         vm.prank(mallory);
         vm.expectRevert(abi.encodeWithSelector(AgentAccount.UnknownCall.selector, 2, 2));
-        game.proveUntracedCall(agentId, 2, salt3);
+        game.proveUntracedCall(agentId, 2, calls[2], salt3);
         assertEq(vault.bondOf(agentId).eth, BOND_ETH, "never slashed");
     }
 

@@ -42,6 +42,7 @@ contract AccountHandler {
     /// set if a call succeeded while the owner was unbonding
     bool public calledWhileUnbonding;
     uint256 public proofs;
+    DisputeGame.AccountCall[] internal callArgs;
 
     constructor(
         AgentAccount account_,
@@ -82,6 +83,9 @@ contract AccountHandler {
         bool unbonding = vault.isUnbonding(agentId);
         vm.prank(signer);
         try account.execute(to, value, "", stepIndex, keccak256(abi.encode(stepIndex)), cited, stepIndex) {
+            callArgs.push(
+                DisputeGame.AccountCall(to, value, keccak256(""), stepIndex, keccak256(abi.encode(stepIndex)), cited, stepIndex)
+            );
             uint256 day = block.timestamp / 1 days;
             if (sentOnDay[day] == 0) days_.push(day);
             sentOnDay[day] += value;
@@ -150,7 +154,7 @@ contract AccountHandler {
         game.commitEvidence(commitment);
         vm.roll(block.number + 1);
         vm.prank(challenger);
-        try game.proveUntracedCall(agentId, seq, salt) {
+        try game.proveUntracedCall(agentId, seq, callArgs[seq], salt) {
             proofs++;
         } catch {}
     }

@@ -293,7 +293,9 @@ export type DisputeFigures = {
   challenger: Address
   challengerBondWei: string
   slashedWei: string
-  /** The challenger's share of the slash. */
+  /** Paid first to the party the faulty call harmed (the agent's owner): the value it moved. */
+  compensationWei: string
+  /** The challenger's share of the rest of the slash. */
   challengerRewardWei: string
   redistributionWei: string
   burnedWei: string
@@ -301,10 +303,23 @@ export type DisputeFigures = {
   againstStake: string
 }
 
-export function disputeFigures(ex: Example, d: DisputeInfo): DisputeFigures {
+/** A dispute's figures; the split of a slash is read from the BondVault's own events. */
+export async function disputeFigures(ex: Example, d: DisputeInfo): Promise<DisputeFigures> {
   const p = ex.stack.deployment.params
-  const reward = (d.slashedEth * BigInt(p.challengerBps)) / 10_000n
-  const redistribution = (d.slashedEth * BigInt(p.redistributionBps)) / 10_000n
+  const vault = ex.stack.deployment.contracts.bondVault
+  const range = { fromBlock: ex.stack.deployment.deployedAtBlock, toBlock: 'latest' as const }
+  const pc = ex.stack.client.publicClient
+  const slashes = await pc.getContractEvents({ address: vault, abi: bondVaultAbi, eventName: 'Slashed', args: { agentId: d.agentId }, ...range })
+  const slash = slashes.find((l) => l.args.eth === d.slashedEth && l.args.challenger === d.challenger)
+  const compensated = slash
+    ? (await pc.getContractEvents({ address: vault, abi: bondVaultAbi, eventName: 'Compensated', args: { agentId: d.agentId }, ...range })).find(
+        (l) => l.transactionHash === slash.transactionHash,
+      )
+    : undefined
+  const compensation = compensated?.args.eth ?? 0n
+  const rest = d.slashedEth - compensation
+  const reward = slash?.args.challengerEth ?? (rest * BigInt(p.challengerBps)) / 10_000n
+  const redistribution = slash?.args.redistributedEth ?? (rest * BigInt(p.redistributionBps)) / 10_000n
   return {
     disputeId: d.disputeId.toString(),
     kind: d.kind,
@@ -313,9 +328,10 @@ export function disputeFigures(ex: Example, d: DisputeInfo): DisputeFigures {
     challenger: d.challenger,
     challengerBondWei: d.bond.toString(),
     slashedWei: d.slashedEth.toString(),
+    compensationWei: compensation.toString(),
     challengerRewardWei: reward.toString(),
     redistributionWei: redistribution.toString(),
-    burnedWei: (d.slashedEth - reward - redistribution).toString(),
+    burnedWei: (rest - reward - redistribution).toString(),
     forStake: d.forStake.toString(),
     againstStake: d.againstStake.toString(),
   }

@@ -138,7 +138,7 @@ export async function runModerationExample(o: ExampleOptions = {}): Promise<Mode
       bondBeforeWei: bondBefore.toString(),
       bondAfterWei: (await bondOf(ex, op.agentId)).toString(),
       verifiers: nodes.map((n) => n.address as Address),
-      disputes: disputes.map((d) => disputeFigures(ex, d)),
+      disputes: await Promise.all(disputes.map((d) => disputeFigures(ex, d))),
       challenger: fraud ? { address: fraud.challenger, creditWei: (await ethCredits(ex, fraud.challenger)).toString() } : null,
     }
   } finally {

@@ -72,12 +72,14 @@ describe('npm run example:treasury', () => {
       agentId: s.rogue.agentId,
       challengerBondWei: '0',
       slashedWei: parseEther('5').toString(),
-      challengerRewardWei: parseEther('2.5').toString(),
-      redistributionWei: parseEther('1.5').toString(),
-      burnedWei: parseEther('1').toString(),
+      // what the untraced call moved goes to the owner first; the rest is split 50/30/20
+      compensationWei: parseEther('0.3').toString(),
+      challengerRewardWei: parseEther('2.35').toString(),
+      redistributionWei: parseEther('1.41').toString(),
+      burnedWei: parseEther('0.94').toString(),
     })
     expect(s.verifiers).toContain(d.challenger)
-    expect(s.challenger).toEqual({ address: d.challenger, creditWei: parseEther('2.5').toString() })
+    expect(s.challenger).toEqual({ address: d.challenger, creditWei: parseEther('2.35').toString() })
     expect(s.rogue.bondBeforeWei).toBe(parseEther('10').toString())
     expect(s.rogue.bondAfterWei).toBe(parseEther('5').toString())
     expect(s.honest.bondAfterWei).toBe(parseEther('10').toString())

@@ -171,7 +171,7 @@ export async function runTreasuryExample(o: ExampleOptions = {}): Promise<Treasu
     for (const a of [...honestActions, ...rogueActions]) a.verdict = reports.get(a.actionId)?.verdict ?? 'unknown'
     say(`      covenant verify: honest operator ${honestActions.map((a) => a.verdict).join(', ')}; rogue operator ${rogueActions.map((a) => a.verdict).join(', ')}`)
 
-    const disputes = (await listDisputes(ex.stack.client)).map((d) => disputeFigures(ex, d))
+    const disputes = await Promise.all((await listDisputes(ex.stack.client)).map((d) => disputeFigures(ex, d)))
     const pc = ex.stack.client.publicClient
     const summary: TreasurySummary = {
       example: 'treasury',
@@ -288,6 +288,7 @@ export function renderTreasury(s: TreasurySummary): string {
       ['  verify', s.rogue.actions.map((a) => `${a.invoice} ${a.verdict}`).join(', ')],
       ['attacker received', `${eth(s.attacker.receivedWei)} ETH (${s.attacker.address})`],
       ['untraced call', breach ? `dispute #${breach.disputeId} ${breach.status} (proven on chain, no vote): ${eth(breach.slashedWei)} ETH slashed` : 'none'],
+      ['  owner compensated', breach ? `${eth(breach.compensationWei)} ETH (what the call moved, paid first)` : '-'],
       ['  challenger', breach ? `${breach.challenger}: ${eth(breach.challengerRewardWei)} ETH reward (credit now ${eth(s.challenger?.creditWei ?? '0')} ETH)` : '-'],
       ['  redistribution', breach ? `${eth(breach.redistributionWei)} ETH` : '-'],
       ['  burned', breach ? `${eth(breach.burnedWei)} ETH` : '-'],
