@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { InvalidArgumentError } from 'commander'
 import { z } from 'zod'
 import { parseEther, type LocalAccount } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
@@ -158,6 +159,13 @@ export function withEnvOptions<T extends { option(flags: string, description: st
 export function parseAgentId(value: string, what = '--agent'): bigint {
   if (!/^(0|[1-9][0-9]{0,77})$/.test(value)) throw new EnvError(`${what} must be an agent id, a decimal number (got "${value}").`)
   return BigInt(value)
+}
+
+/** `--load-timeout <seconds>` (an option parser): how long an agent file may take to load, in ms. */
+export function parseLoadTimeout(value: string): number {
+  const seconds = Number(value)
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(value) || !(seconds > 0) || seconds > 3_600) throw new InvalidArgumentError('expected seconds, a number above 0 and at most 3600')
+  return Math.round(seconds * 1000)
 }
 
 /** An amount of ETH from a flag (`--stake 1.5`); anything parseEther refuses is an {@link EnvError}. */

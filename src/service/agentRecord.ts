@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { assertAgentName } from '../agent/agentName.js'
 import { agentNameSchema } from '../agent/schemas.js'
+import { writeFileAtomic } from '../trace/wal.js'
 import { pathInDataDir } from './dataDir.js'
 import { AgentRecordError } from './errors.js'
 
@@ -47,7 +48,14 @@ export function agentKeyDir(dataDir: string, name: string): string {
 export function readAgentRecord(dataDir: string, name: string): AgentRecord | undefined {
   const file = agentRecordFile(dataDir, name)
   if (!existsSync(file)) return undefined
-  const parsed = agentRecordSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')))
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new AgentRecordError(`${file} is not an agent record${code ? ` (${code})` : ' (not JSON)'}.`)
+  }
+  const parsed = agentRecordSchema.safeParse(raw)
   if (!parsed.success) throw new AgentRecordError(`${file} is not an agent record.`, { details: z.prettifyError(parsed.error) })
   return parsed.data
 }
@@ -59,11 +67,19 @@ export function writeAgentRecord(dataDir: string, record: AgentRecord): string {
   return file
 }
 
+/** {@link writeAgentRecord}, atomically (temp file, fsync, rename): a crash leaves the old record or the new one. */
+export async function saveAgentRecord(dataDir: string, record: AgentRecord): Promise<string> {
+  const file = agentRecordFile(dataDir, agentRecordSchema.parse(record).name)
+  mkdirSync(agentsDir(dataDir), { recursive: true })
+  await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(record, null, 2)))
+  return file
+}
+
 export function listAgentRecords(dataDir: string): AgentRecord[] {
   const dir = agentsDir(dataDir)
   if (!existsSync(dir)) return []
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => f.endsWith('.json') && !f.endsWith('.deploy.json'))
     .flatMap((f) => {
       const r = agentRecordSchema.safeParse(JSON.parse(readFileSync(join(dir, f), 'utf8')))
       return r.success ? [r.data] : []

@@ -13,6 +13,105 @@ export class DeployAgentError extends BaseError {
   override name = 'DeployAgentError' as const
 }
 
+/**
+ * An agent file did something other than define its agent while it was loading: it called
+ * `process.exit`, threw, or did not finish in time. Nothing was deployed or served.
+ */
+export class AgentFileLoadError extends BaseError {
+  override name = 'AgentFileLoadError' as const
+  readonly file: string
+  /**
+   * `exit` (called process.exit), `throw` (threw or rejected), `timeout` (still loading when
+   * the time ran out), `hang` (its top-level await waits on nothing that can ever settle it).
+   */
+  readonly reason: 'exit' | 'throw' | 'timeout' | 'hang'
+  /** The code it passed to process.exit (reason `exit`). */
+  readonly exitCode: number | undefined
+  /** The first line of what it threw (reason `throw`), e.g. `TypeError: x is not a function`. */
+  readonly thrown: string | undefined
+  constructor(
+    p:
+      | { file: string; reason: 'exit'; exitCode: number }
+      | { file: string; reason: 'throw'; thrown: string }
+      | { file: string; reason: 'timeout'; timeoutMs: number }
+      | { file: string; reason: 'hang' },
+  ) {
+    const what =
+      p.reason === 'exit'
+        ? `called process.exit(${p.exitCode}) while loading; an agent file must only define and export its agent (nothing was done)`
+        : p.reason === 'throw'
+          ? `threw while loading: ${p.thrown} (run \`npx tsx ${p.file}\` to see where; nothing was done)`
+          : p.reason === 'hang'
+            ? 'never finishes loading: its top-level await waits on a promise nothing can settle (nothing was done)'
+            : `did not finish loading within ${formatSeconds(p.timeoutMs)} (top-level code that waits or loops forever?); nothing was done — if it is only slow, pass --load-timeout <seconds>`
+    super(`The agent file ${p.file} ${what}.`)
+    this.file = p.file
+    this.reason = p.reason
+    this.exitCode = p.reason === 'exit' ? p.exitCode : undefined
+    this.thrown = p.reason === 'throw' ? p.thrown : undefined
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
+}
+
+/**
+ * `deploy` checked the agent, its policy, the chain's bounds, the owner's balance and the
+ * data dir before acting, and refuses: nothing was written to DA, the data dir or the chain.
+ */
+export class DeployRefusedError extends UnrecoverableCovenantError {
+  override name = 'DeployRefusedError' as const
+  readonly agent: string
+  /** Every problem found, one line each. */
+  readonly problems: readonly string[]
+  constructor(p: { agent: string; problems: readonly string[]; hints?: readonly string[] | undefined }) {
+    const [first] = p.problems
+    super(
+      p.problems.length === 1
+        ? `Cannot deploy ${p.agent}: ${first} Nothing was written (DA, data dir, chain).`
+        : `Cannot deploy ${p.agent}: ${p.problems.length} problems (below). Nothing was written (DA, data dir, chain).`,
+      { metaMessages: [...(p.problems.length === 1 ? [] : p.problems.map((x) => `- ${x}`)), ...(p.hints ?? [])] },
+    )
+    this.agent = p.agent
+    this.problems = p.problems
+  }
+}
+
+/**
+ * A deploy stopped part-way (DA, the chain or the disk failed). What was done is kept in a
+ * progress file; the same deploy run again resumes from there and never registers a second
+ * agent or bonds twice.
+ */
+export class DeployInterruptedError extends BaseError {
+  override name = 'DeployInterruptedError' as const
+  readonly agent: string
+  /** The step that failed. */
+  readonly step: string
+  readonly done: readonly string[]
+  readonly notDone: readonly string[]
+  /** `<dataDir>/agents/<name>.deploy.json`, or undefined when nothing needed keeping yet. */
+  readonly progressFile: string | undefined
+  constructor(p: { agent: string; step: string; done: readonly string[]; notDone: readonly string[]; progressFile: string | undefined; cause: unknown }) {
+    super(`Deploy of ${p.agent} stopped while it was to ${p.step}: ${firstLine(p.cause)}`, {
+      metaMessages: [
+        `Done: ${p.done.length ? p.done.join('; ') : 'nothing'}.`,
+        `Not done: ${p.notDone.join('; ')}.`,
+        p.progressFile
+          ? `Fix the cause and run the same deploy again: it resumes from there (progress in ${p.progressFile}) and never registers a second agent.`
+          : 'Fix the cause and run the same deploy again.',
+      ],
+      details: '', // the cause's first line is in the message; a viem error's 20 lines are not
+      cause: p.cause,
+    })
+    this.agent = p.agent
+    this.step = p.step
+    this.done = p.done
+    this.notDone = p.notDone
+    this.progressFile = p.progressFile
+  }
+}
+
 /** A path built from a name (an agent's record or keystores) would leave the data dir: refused, nothing touched. */
 export class PathOutsideDataDirError extends UnrecoverableCovenantError {
   override name = 'PathOutsideDataDirError' as const

@@ -10,7 +10,13 @@ import type { DeployedAgent } from './worker.js'
  */
 export async function loadDeployedAgents(
   dataDir: string,
-  o: { chainId: number; agentRegistry: string; names?: readonly string[] | undefined },
+  o: {
+    chainId: number
+    agentRegistry: string
+    names?: readonly string[] | undefined
+    /** Longest each agent file may take to load. @defaultValue 30 s */
+    loadTimeoutMs?: number | undefined
+  },
 ): Promise<DeployedAgent[]> {
   const records = listAgentRecords(dataDir).filter(
     (r) => r.chainId === o.chainId && r.agentRegistry.toLowerCase() === o.agentRegistry.toLowerCase(),
@@ -24,16 +30,16 @@ export async function loadDeployedAgents(
         metaMessages: [`Deployed here: ${records.map((r) => r.name).join(', ') || 'none'}. Deploy it with \`covenant deploy <agent-file>\`.`],
       })
     }
-    out.push({ record, agent: await definitionOf(record) })
+    out.push({ record, agent: await definitionOf(record, o.loadTimeoutMs) })
   }
   return out
 }
 
-async function definitionOf(record: AgentRecord): Promise<AgentDefinition> {
+async function definitionOf(record: AgentRecord, timeoutMs: number | undefined): Promise<AgentDefinition> {
   if (!record.source) {
     throw new ServiceConfigError(`Agent ${record.name} was deployed without a source file; it cannot be served from here.`)
   }
-  const { agent } = await loadAgentFile(record.source)
+  const { agent } = await loadAgentFile(record.source, { timeoutMs })
   if (agent.name !== record.name) {
     throw new ServiceConfigError(`${record.source} now defines agent "${agent.name}", not "${record.name}".`)
   }

@@ -1,9 +1,12 @@
 // Agents as verifiable services: the local stack, deploying agents, the HTTP API and its
 // workers. Sits on top of every other room.
 export { startLocalStack, onStack, type LocalStack, type StartLocalStackOptions, type InferenceServerHandle, type InferenceStarter } from './stack.js'
-export { deployAgent, openAgentKey, DEV_FUNDING, type DeployAgentParameters, type DeployAgentReturnType } from './deployAgent.js'
-export { loadAgentFile } from './agentFile.js'
-export { agentRecordSchema, listAgentRecords, readAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'
+export { deployAgent, openAgentKey, DEV_FUNDING, DEPLOY_STEPS, type DeployAgentParameters, type DeployAgentReturnType, type DeployStep, type DeployStepStatus } from './deployAgent.js'
+export { checkDeploy, type CheckedDeploy } from './deployChecks.js'
+export { deployProgressSchema, type DeployProgress } from './deployProgress.js'
+export { loadAgentFile, AGENT_FILE_LOAD_TIMEOUT_MS, type LoadAgentFileOptions } from './agentFile.js'
+export { probeAgentFile, type ProbeAgentFileParameters } from './probeAgentFile.js'
+export { agentRecordSchema, listAgentRecords, readAgentRecord, saveAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'
 export { AgentHost, type ActionRecord, type AgentHostUnsafeOptions, type OpenAgentHostParameters } from './agentHost.js'
 export { createServiceApp, taskRequestSchema, MAX_TASK_BYTES, type ServiceAppOptions } from './api.js'
 export { startService, type Service, type StartServiceOptions } from './service.js'
@@ -13,4 +16,4 @@ export { createTaskStore, TASK_STATUSES, type TaskState, type TaskStatus, type T
 export { inferenceClients } from './inference.js'
 export { loadDeployedAgents } from './hostedAgents.js'
 export { explorerHtml } from './explorer.js'
-export { ActionEndedError, AgentFileError, AgentRecordError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, DevStackRunningError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'
+export { ActionEndedError, AgentFileError, AgentFileLoadError, AgentRecordError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, DeployInterruptedError, DeployRefusedError, DevStackRunningError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'

@@ -5,18 +5,22 @@ import { withAccount, type CovenantWriteClient } from '../../bonds/client.js'
 import { activateUpdate } from '../../bonds/actions/updateAgent.js'
 import { loadAgentFile } from '../../service/agentFile.js'
 import { readAgentRecord, writeAgentRecord } from '../../service/agentRecord.js'
-import { deployAgent, DEV_FUNDING } from '../../service/deployAgent.js'
-import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
+import { deployAgent, DEV_FUNDING, type DeployAgentReturnType, type DeployStepStatus } from '../../service/deployAgent.js'
+import { EnvError, parseLoadTimeout, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { serveAgents, type ServeFlags } from './serve.js'
 
 type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean }
 
+const STEP_WORDS = { manifest: 'manifest on DA', keys: 'keys', register: 'registered', bond: 'bond', fund: 'funding', record: 'record' } as const
+
 /**
  * `covenant deploy <agent-file>`: manifest → DA, register on chain, post the bond, then
- * serve the agent (HTTP API + worker) unless `--no-serve`. Re-deploying a changed agent
- * proposes an upgrade that activates after the policy delay (`--activate` then).
+ * serve the agent (HTTP API + worker) unless `--no-serve`. Everything is checked before
+ * anything is written; a deploy that stops part-way says what was done and resumes when run
+ * again. Re-deploying a changed agent proposes an upgrade that activates after the policy
+ * delay (`--activate` then).
  */
 export function register(program: Command): void {
   withEnvOptions(
@@ -27,11 +31,13 @@ export function register(program: Command): void {
       .option('--no-serve', 'deploy only; do not start the service')
       .option('--activate', 'activate a pending upgrade whose policy delay has passed')
       .option('--port <n>', 'HTTP port of the service', '8787')
-      .option('--concurrency <n>', 'tasks run at once per agent', '1'),
+      .option('--concurrency <n>', 'tasks run at once per agent', '1')
+      .option('--load-timeout <seconds>', 'longest the agent file may take to load', parseLoadTimeout),
   ).action(async (file: string, _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<DeployOptions>()
+    // the file first: an agent file that exits, throws or hangs is reported before the chain is touched
+    const { agent, file: source } = await loadAgentFile(file, { timeoutMs: options.loadTimeout })
     const env = await resolveEnv(options)
-    const { agent, file: source } = await loadAgentFile(file)
     const dev = env.deployment.chainId === 31337
     let owner: CovenantWriteClient
     if (env.account) owner = withAccount(env.client, env.account)
@@ -62,16 +68,29 @@ export function register(program: Command): void {
       onProgress: progress,
     })
     printResult(
-      { outcome: deployed.outcome, ...deployed.record, readyAt: deployed.readyAt ?? null },
+      { outcome: deployed.outcome, ...deployed.record, readyAt: deployed.readyAt ?? null, steps: deployed.steps },
       options,
       (r) =>
         [
           `${r.name}: ${r.outcome} as agent #${r.agentId}`,
           `  manifest ${r.manifestHash} (DA ${r.manifestCommitment.slice(0, 18)}…)`,
           `  operator ${r.operator.address}  wallet ${r.wallet.address}`,
+          ...stepLines(r.steps),
           ...(r.readyAt ? [`  upgrade activates after ${new Date(r.readyAt * 1000).toISOString()} (covenant deploy ${file} --activate)`] : []),
         ].join('\n'),
     )
     if (options.serve) await serveAgents(env, [agent.name], options, password)
   })
+}
+
+/** `  done now: …` / `  done by an earlier run: …` / `  not needed: …`, for the steps that had any. */
+function stepLines(steps: DeployAgentReturnType['steps']): string[] {
+  const of = (status: DeployStepStatus) => steps.filter((x) => x.status === status).map((x) => STEP_WORDS[x.step])
+  return (
+    [
+      ['done now', of('done')],
+      ['done by an earlier run of this deploy', of('done-earlier')],
+      ['not needed', of('not-needed')],
+    ] as const
+  ).flatMap(([label, words]) => (words.length ? [`  ${label}: ${words.join(', ')}`] : []))
 }

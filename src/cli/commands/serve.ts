@@ -6,12 +6,19 @@ import { localReplayer } from '../../verify/replayers.js'
 import { startServiceWorker } from '../../service/worker.js'
 import { createTaskStore } from '../../service/taskStore.js'
 import { daManifestSource } from '../../verify/manifest.js'
-import { EnvError, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
+import { EnvError, parseLoadTimeout, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { untilSignal } from './dev.js'
 
-export type ServeFlags = { port?: string | undefined; concurrency?: string | undefined; worker?: boolean | undefined; redisPrefix?: string | undefined }
+export type ServeFlags = {
+  port?: string | undefined
+  concurrency?: string | undefined
+  worker?: boolean | undefined
+  redisPrefix?: string | undefined
+  /** ms, from `--load-timeout <seconds>` (parseLoadTimeout) */
+  loadTimeout?: number | undefined
+}
 
 /** Where the API and its workers meet in Redis: flag, then COVENANT_REDIS_PREFIX, then `covenant`. */
 export function redisPrefix(flags: ServeFlags): string | undefined {
@@ -36,6 +43,7 @@ export async function serveAgents(env: CovenantEnv, names: readonly string[], fl
     chainId: env.deployment.chainId,
     agentRegistry: env.deployment.contracts.agentRegistry,
     names,
+    loadTimeoutMs: flags.loadTimeout,
   })
   const service = await startService({
     agents,
@@ -81,7 +89,8 @@ export function register(program: Command): void {
       .option('--port <n>', 'HTTP port', '8787')
       .option('--concurrency <n>', 'tasks run at once per agent', '1')
       .option('--no-worker', 'API only: workers run elsewhere (`covenant worker`, needs --redis)')
-      .option('--redis-prefix <prefix>', PREFIX_HELP),
+      .option('--redis-prefix <prefix>', PREFIX_HELP)
+      .option('--load-timeout <seconds>', 'longest each agent file may take to load', parseLoadTimeout),
   ).action(async (names: string[], _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
     await serveAgents(await resolveEnv(options), names, options)
@@ -93,13 +102,14 @@ export function register(program: Command): void {
       .argument('[agents...]', 'agent names (default: every agent deployed from this data dir)')
       .description('a worker process pulling tasks from the agents\' BullMQ queues (needs --redis / REDIS_URL)')
       .option('--concurrency <n>', 'tasks run at once per agent', '1')
-      .option('--redis-prefix <prefix>', PREFIX_HELP),
+      .option('--redis-prefix <prefix>', PREFIX_HELP)
+      .option('--load-timeout <seconds>', 'longest each agent file may take to load', parseLoadTimeout),
   ).action(async (names: string[], _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<GlobalOptions & EnvOptions & ServeFlags>()
     const env = await resolveEnv(options)
     const prefix = redisPrefix(options)
     if (!env.redisUrl) throw new EnvError('A separate worker shares tasks through Redis: pass --redis <url> or set REDIS_URL.')
-    const agents = await loadDeployedAgents(env.dataDir, { chainId: env.deployment.chainId, agentRegistry: env.deployment.contracts.agentRegistry, names })
+    const agents = await loadDeployedAgents(env.dataDir, { chainId: env.deployment.chainId, agentRegistry: env.deployment.contracts.agentRegistry, names, loadTimeoutMs: options.loadTimeout })
     const store = createTaskStore({ redisUrl: env.redisUrl, prefix })
     // a worker that cannot start has closed what it opened; the store is this command's to
     // close, so the process exits (code 1) instead of idling on its Redis connection
