@@ -11,6 +11,7 @@ import { getAddress, isAddress, maxUint256, size, slice, type Address, type Hex 
 const wei = z
   .union([z.bigint(), z.string().regex(/^\d+$/, 'expected wei as a decimal string'), z.number().int().nonnegative()])
   .transform((v) => BigInt(v))
+  .refine((v) => v >= 0n, 'must not be negative')
   .refine((v) => v < 2n ** 256n, 'must fit in uint256')
 
 const seconds = z.number().int().nonnegative().max(2 ** 63)
