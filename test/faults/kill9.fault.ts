@@ -40,6 +40,8 @@ import { auditAgent, faultSeed, readCursorFile, seededRandom, sleep, spawnCovena
 const N = Number(process.env.FAULT_ACTIONS ?? 1_000)
 const PAY_EVERY = 5 // one task in five pays
 const MAX_KILLS = Number(process.env.FAULT_KILLS ?? 30)
+/** FAULT_AIM=host: kills every 2–4 s aimed at the processes hosting the agents (issue 17). */
+const AIM_AT_HOSTS = process.env.FAULT_AIM === 'host'
 const rng = seededRandom(faultSeed())
 const PREFIX = `fault-kill9-${randomBytes(4).toString('hex')}`
 const log = (m: string) => process.stdout.write(`[kill9] ${m}\n`)
@@ -169,8 +171,29 @@ test(`SIGKILL of workers (agent + committer) and the verifier at random points o
   const deck: Kill['kind'][] = []
   const finals = new Map<string, { status: string; error: string | null; txHashes: string[]; attempts: number }>()
   const progress = () => finals.size / N
+  const takeovers: number[] = []
+  const hostOf = (name: string) => {
+    const text = readFileSync(walPaths(join(dataDir, 'wal'), idOf(name)).lock, 'utf8').trim()
+    return live().find((x) => String(x.child.pid) === text)
+  }
   const chaos = (async () => {
     while (kills.length < MAX_KILLS && !(postingDone && progress() > 0.97)) {
+      if (AIM_AT_HOSTS) {
+        // FAULT_AIM=host: every 2–4 s, SIGKILL the process hosting an agent; time the takeover
+        await sleep(rng.int(2_000, 4_000))
+        const name = rng.pick([...AGENTS])
+        const victim = hostOf(name)
+        if (!victim) continue
+        const killedAt = Date.now()
+        victim.child.kill('SIGKILL')
+        await victim.exited
+        kills.push({ kind: 'worker', at: killedAt - t0, detail: `${victim.name} hosting ${name}` })
+        log(`kill ${kills.length}: host ${victim.name} of ${name} at ${Math.round((killedAt - t0) / 1000)} s (${finals.size}/${N} tasks final)`)
+        await startWorker()
+        const next = await until(() => (hostOf(name) ? true : undefined), `a new host of ${name}`, 30_000, 20).catch(() => undefined)
+        if (next) takeovers.push(Date.now() - killedAt)
+        continue
+      }
       await sleep(rng.int(500, 3_000))
       // a shuffled deck, so each kind comes up in every five kills
       if (deck.length === 0) deck.push(...shuffle(['worker', 'worker', 'committer', 'committer', 'verifier'] as const))
@@ -328,6 +351,8 @@ test(`SIGKILL of workers (agent + committer) and the verifier at random points o
     kills: kills.length,
     killsByKind: { worker: kills.filter((k) => k.kind === 'worker').length, committer: kills.filter((k) => k.kind === 'committer').length, verifier: kills.filter((k) => k.kind === 'verifier').length },
     committerKillsLeftPending: kills.filter((k) => k.detail.endsWith('(left pending)')).length,
+    // FAULT_AIM=host: from the SIGKILL of a host to a new process holding that agent's lock, ms
+    takeoverMs: takeovers.length ? { n: takeovers.length, min: Math.min(...takeovers), median: [...takeovers].sort((a, b) => a - b)[Math.floor(takeovers.length / 2)], max: Math.max(...takeovers) } : null,
     restarts: { workers: workerSeq - 2, verifier: verifierRuns.length - 1 },
     walSteps: audits['svc-mod-1']!.steps + audits['svc-pay']!.steps,
     batches,
