@@ -189,9 +189,11 @@ test(`SIGKILL of workers (agent + committer) and the verifier at random points o
         await victim.exited
         kills.push({ kind: 'worker', at: killedAt - t0, detail: `${victim.name} hosting ${name}` })
         log(`kill ${kills.length}: host ${victim.name} of ${name} at ${Math.round((killedAt - t0) / 1000)} s (${finals.size}/${N} tasks final)`)
+        // timed from the kill while the replacement worker starts: a stand-by takes over first
+        const takeover = until(() => (hostOf(name) ? Date.now() - killedAt : undefined), `a new host of ${name}`, 30_000, 20).catch(() => undefined)
         await startWorker()
-        const next = await until(() => (hostOf(name) ? true : undefined), `a new host of ${name}`, 30_000, 20).catch(() => undefined)
-        if (next) takeovers.push(Date.now() - killedAt)
+        const ms = await takeover
+        if (ms !== undefined) takeovers.push(ms)
         continue
       }
       await sleep(rng.int(500, 3_000))
