@@ -40,7 +40,7 @@ test('src/da takes only types from src/trace and nothing from later rooms', () =
     for (const m of text.matchAll(/\bimport\s+(type\s+)?[^;]*?from\s+'([^']+)'/gs)) {
       const [, typeOnly, spec] = m as unknown as [string, string | undefined, string]
       if (spec.startsWith('../trace/')) expect(typeOnly, `${file} imports values from ${spec}`).toBeTruthy()
-      else expect(/^(\.\/|\.\.\/errors\/|node:|viem$|hono(\/.*)?$|@hono\/node-server$)/.test(spec), `${file} imports ${spec}`).toBe(true)
+      else expect(/^(\.\/|\.\.\/errors\/|\.\.\/http\/|node:|viem$|hono(\/.*)?$|@hono\/node-server$)/.test(spec), `${file} imports ${spec}`).toBe(true)
     }
   }
 })

@@ -5,7 +5,7 @@ import { BaseError } from '../errors/base.js'
 import { type DAClient, MAX_BLOB_BYTES } from './client.js'
 import { parseCommitment } from './commitment.js'
 import { BlobNotFoundError, BlobTooLargeError, DAServerListenError, InvalidCommitmentError } from './errors.js'
-import { answerWhileDraining, readBody } from './readBody.js'
+import { answerWhileDraining, readBody } from '../http/readBody.js'
 
 export type DAAppOptions = {
   /** @defaultValue {@link MAX_BLOB_BYTES} (16 MiB); larger bodies get 413. */

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
+import { boundedBody } from '../http/readBody.js'
 import type { Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { createSimulatedQuote } from './attestation.js'
@@ -144,10 +144,11 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
   })
   app.use(
     '/v1/*',
-    bodyLimit({
-      maxSize: p.maxBodyBytes ?? 1 << 20,
-      onError: (c) => fail(c, 413, 'invalid_request_error', `request body larger than ${p.maxBodyBytes ?? 1 << 20} bytes`, getDescriptor(c)),
-    }),
+    // an oversize body — chunked too — gets a 413 the client can read, and the connection
+    // survives for its next request (the rest of the body is drained)
+    boundedBody(p.maxBodyBytes ?? 1 << 20, (c) =>
+      fail(c, 413, 'invalid_request_error', `request body larger than ${p.maxBodyBytes ?? 1 << 20} bytes`, getDescriptor(c)),
+    ),
   )
 
   app.post('/v1/chat/completions', async (c) => {

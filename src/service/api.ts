@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Hono, type Context } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
+import { boundedBody } from '../http/readBody.js'
 import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
 import type { CovenantClient } from '../bonds/client.js'
@@ -127,7 +127,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
 
   app.post(
     '/tasks',
-    bodyLimit({ maxSize: MAX_TASK_BYTES, onError: (c) => fail(c, 413, 'too_large', `A task body may be at most ${MAX_TASK_BYTES} bytes.`) }),
+    boundedBody(MAX_TASK_BYTES, (c) => fail(c, 413, 'too_large', `A task body may be at most ${MAX_TASK_BYTES} bytes.`)),
     async (c) => {
       if (!(c.req.header('content-type') ?? '').includes('application/json')) {
         return fail(c, 415, 'unsupported_media_type', 'Send the task as JSON (Content-Type: application/json).')

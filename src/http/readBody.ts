@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
+
+// HTTP request bodies for every Covenant server (DA, inference container, service API).
 
 /**
  * What a client still sends after its body went over the limit is read and dropped, up to
@@ -63,7 +65,13 @@ export async function readBody(c: Context, maxBytes: number): Promise<ReadBodyRe
  * response ends only when `drained` settles: the HTTP server closes or reuses the connection
  * after the response ends, and by then the request has been read to its end.
  */
-export function answerWhileDraining(c: Context, status: 413, text: string, drained: Promise<void>): Response {
+export function answerWhileDraining(
+  c: Context,
+  status: 413,
+  text: string,
+  drained: Promise<void>,
+  contentType = 'text/plain; charset=UTF-8',
+): Response {
   const bytes = new TextEncoder().encode(text)
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -74,7 +82,7 @@ export function answerWhileDraining(c: Context, status: 413, text: string, drain
       controller.close()
     },
   })
-  return c.body(stream, status, { 'content-type': 'text/plain; charset=UTF-8', 'content-length': String(bytes.byteLength) })
+  return c.body(stream, status, { 'content-type': contentType, 'content-length': String(bytes.byteLength) })
 }
 
 async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, c: Context): Promise<void> {
@@ -107,4 +115,26 @@ async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, c: Context
 /** The node request behind a hono context served by @hono/node-server (absent in app.request). */
 function incomingOf(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+}
+
+/**
+ * Middleware: bounds a request body as {@link readBody} does — a readable 413 for an oversize
+ * body, chunked or not, the rest drained so the connection survives — and hands the handlers
+ * the buffered bytes (so `c.req.json()` works as before). `tooLarge` gives the 413's body (a
+ * server's own error response: its text and content type are sent while the rest drains).
+ */
+export function boundedBody(maxBytes: number, tooLarge: (c: Context) => Response | Promise<Response>): MiddlewareHandler {
+  return async (c, next) => {
+    const method = c.req.method
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next()
+    const body = await readBody(c, maxBytes)
+    if (!body.ok) {
+      if (body.reason === 'incomplete') return c.text('the request body did not arrive in full', 400)
+      const answer = await tooLarge(c)
+      const text = await answer.text()
+      return answerWhileDraining(c, 413, text, body.drained, answer.headers.get('content-type') ?? 'text/plain; charset=UTF-8')
+    }
+    c.req.raw = new Request(c.req.raw, { body: body.bytes as Uint8Array<ArrayBuffer>, duplex: 'half' } as RequestInit)
+    return next()
+  }
 }
