@@ -107,6 +107,22 @@ describe('covenant dev → deploy → task → trace → verify', () => {
     expect(bonds.code, bonds.stderr).toBe(0)
     expect(bonds.stdout).toContain('2000000000000000000')
 
+    // the money verbs: anyone tops a bond up; only the owner asks it back; credits are claimed
+    const agentId = String(taskId.split('-')[0])
+    const topUp = await run(['bond', 'deposit', agentId, '--eth', '1', '--dev-account', '3', '--json', '--data-dir', root])
+    expect(topUp.code, topUp.stderr).toBe(0)
+    expect(JSON.parse(topUp.stdout)).toMatchObject({ deposited: { eth: '1000000000000000000' }, bond: { eth: '3000000000000000000' } })
+    const notOwner = await run(['bond', 'withdraw', agentId, '--eth', '1', '--dev-account', '3', '--data-dir', root])
+    expect(notOwner.code).toBe(1)
+    expect(notOwner.stderr.trim()).toMatch(/^ContractRevertError: BondVault\.requestWithdraw reverted: NotAgentOwner\(\d+, 0x[0-9a-fA-F]{40}\)/)
+    expect(notOwner.stderr).toMatch(/use the owner's account/)
+    const badAmount = await run(['bond', 'deposit', agentId, '--eth', '-1', '--dev-account', '3', '--data-dir', root])
+    expect(badAmount.code).toBe(1)
+    expect(badAmount.stderr).toMatch(/--eth must be a positive amount/)
+    const nothing = await run(['claim', '--dev-account', '3', '--data-dir', root])
+    expect(nothing.code).toBe(1)
+    expect(nothing.stderr).toMatch(/has no credits to claim/)
+
     const bad = await run(['trace', 'not-an-action', '--data-dir', root])
     expect(bad.code).not.toBe(0)
     expect(bad.stderr).toMatch(/action id/i)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { register as bond } from './bond.js'
 import { register as bonds } from './bonds.js'
 import { register as da } from './da.js'
 import { register as demo } from './demo.js'
@@ -12,4 +13,4 @@ import { register as verifier } from './verifier.js'
 import { register as verify } from './verify.js'
 
 /** Each command module adds itself to the program. Keep this list alphabetical. */
-export const commands: Array<(program: Command) => void> = [bonds, da, demo, deploy, dev, dispute, inference, serve, trace, verifier, verify]
+export const commands: Array<(program: Command) => void> = [bond, bonds, da, demo, deploy, dev, dispute, inference, serve, trace, verifier, verify]
