@@ -7,7 +7,7 @@ import { evaluateWalletStep, type AgentBook } from './agents.js'
 import type { BatchEvent } from './batches.js'
 import { chainNow } from './challenge.js'
 import type { Fault } from './faults.js'
-import { precheckInference, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
+import { attestedRecordProblem, precheckInference, registeredMeasurement, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
 import type { Judge } from './judge.js'
 import { loadManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
 import { stepCoversTx, type TraceIndex } from './traceIndex.js'
@@ -135,6 +135,8 @@ export async function checkBatchSteps(
               report.reason = 'attested inference: no attestation checker configured'
               return
             }
+            const problem = attestedRecordProblem(record, registeredMeasurement((await loaded)?.manifest))
+            if (problem) return fault(`attestation invalid: ${problem}`)
             const a = await ctx.attestation(record)
             if (a.valid) report.reason = `attestation valid: ${a.reason}`
             else fault(`attestation invalid: ${a.reason}`)

@@ -49,6 +49,32 @@ export function precheckInference(record: ReplayRecord, registered: ReadonlySet<
   return { status: 'replay', rule: rule.mode === 'attested' ? { mode: record.replay === 'tolerance' ? 'tolerance' : 'exact' } : rule }
 }
 
+/**
+ * What is wrong with an attested record before its receipt is even checked: it must carry a
+ * receipt, for the model it names, from the container measurement the agent registered in its
+ * manifest (`inference.measurement`). A receipt from any other container — a fresh key the
+ * operator runs itself — attests nothing about this agent. (Binding the signer key to the
+ * measurement is the TEE quote's job; here the quote is simulated.)
+ */
+export function attestedRecordProblem(record: ReplayRecord, registeredMeasurement: string | null | undefined): string | undefined {
+  const receipt = record.receipt
+  if (!receipt) return 'the record claims an attested inference but carries no receipt'
+  if (!registeredMeasurement) return 'the record is attested, but the agent registered no inference measurement in its manifest'
+  if (receipt.measurement.toLowerCase() !== registeredMeasurement.toLowerCase()) {
+    return `the receipt's measurement ${receipt.measurement} is not the one the agent registered (${registeredMeasurement})`
+  }
+  if (receipt.modelDigest.toLowerCase() !== record.modelDigest.toLowerCase()) {
+    return `the receipt is for model ${receipt.modelDigest}, the record names ${record.modelDigest}`
+  }
+  return undefined
+}
+
+/** The inference measurement a manifest registers (`inference.measurement`), if any. */
+export function registeredMeasurement(manifest: unknown): string | null {
+  const m = (manifest as { inference?: { measurement?: unknown } } | null | undefined)?.inference?.measurement
+  return typeof m === 'string' && /^0x[0-9a-fA-F]{64}$/.test(m) ? m : null
+}
+
 /** A replay job: one inference step, self-contained so any worker can run it. */
 export type ReplayJobData = {
   agentId: string

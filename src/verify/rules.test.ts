@@ -13,7 +13,7 @@ import { canonicalBytes, type WalletStep } from '../trace/index.js'
 import { replayRecord } from '../trace/_fixtures.js'
 import { evaluateWalletStep } from './agents.js'
 import { isOperatorSigned, jsonlHeaderSource } from './headers.js'
-import { precheckInference, replayJobHandler, replayJobId, type ReplayJobData } from './inference.js'
+import { attestedRecordProblem, precheckInference, registeredMeasurement, replayJobHandler, replayJobId, type ReplayJobData } from './inference.js'
 import { promptJudge, ruleJudge } from './judge.js'
 import { fileManifestSource, loadManifest, replayRuleFor } from './manifest.js'
 import { VerifierStateStore } from './state.js'
@@ -334,5 +334,35 @@ describe('withheld-blob grace period', () => {
 describe('re-fetching broken batches', () => {
   it('backs off exponentially, capped at 5 minutes', () => {
     expect([1, 2, 3, 4, 9, 10, 50].map(refetchDelayMs)).toEqual([1_000, 2_000, 4_000, 8_000, 256_000, 300_000, 300_000])
+  })
+})
+
+describe('attested records are bound to the agent\'s registered container', () => {
+  const M = `0x${'aa'.repeat(32)}`
+  const receipt = {
+    version: 1 as const,
+    scheme: 'eip712' as const,
+    signer: getAddress(`0x${'11'.repeat(20)}`),
+    measurement: M,
+    modelDigest: replayRecord.modelDigest,
+    requestHash: `0x${'00'.repeat(32)}`,
+    responseHash: `0x${'00'.repeat(32)}`,
+    outputHash: `0x${'00'.repeat(32)}`,
+    issuedAt: 1,
+    signature: `0x${'00'.repeat(65)}`,
+  }
+  const attested = (r: Partial<typeof receipt> | undefined) => ({ ...replayRecord, replay: 'attested' as const, ...(r ? { receipt: { ...receipt, ...r } } : {}) })
+  it('needs a receipt from the registered measurement, for the named model', () => {
+    expect(attestedRecordProblem(attested({}), M)).toBeUndefined()
+    expect(attestedRecordProblem(attested(undefined), M)).toMatch(/no receipt/)
+    expect(attestedRecordProblem(attested({}), null)).toMatch(/registered no inference measurement/)
+    // a receipt self-signed by a container the agent never registered attests nothing
+    expect(attestedRecordProblem(attested({ measurement: `0x${'bb'.repeat(32)}` }), M)).toMatch(/not the one the agent registered/)
+    expect(attestedRecordProblem(attested({ modelDigest: `0x${'cc'.repeat(32)}` }), M)).toMatch(/is for model/)
+  })
+  it('reads the measurement from a manifest', () => {
+    expect(registeredMeasurement({ inference: { measurement: M } })).toBe(M)
+    expect(registeredMeasurement({ inference: { measurement: null } })).toBeNull()
+    expect(registeredMeasurement(undefined)).toBeNull()
   })
 })
