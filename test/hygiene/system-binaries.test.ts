@@ -11,7 +11,6 @@ import { launchBrowser } from '../fixtures/browser.js'
 const ROOTS = ['src', 'test', 'bench', 'scripts', 'examples', 'bin']
 /** Files allowed to name a system binary, each with the reason (and its fallback). */
 const ALLOWED: Record<string, string> = {
-  'test/fixtures/browser.ts': "uses Debian's Chromium only where present, else @sparticuz/chromium",
   'test/hygiene/system-binaries.test.ts': 'this file (its patterns)',
 }
 
@@ -54,8 +53,6 @@ describe('fresh-machine hygiene', () => {
   })
 
   it('the npm Chromium launches and clicks on this machine (the path a fresh machine takes)', async () => {
-    const before = process.env['COVENANT_TEST_BROWSER']
-    process.env['COVENANT_TEST_BROWSER'] = 'npm'
     const { browser, source } = await launchBrowser()
     try {
       expect(source).toBe('npm')
@@ -65,8 +62,6 @@ describe('fresh-machine hygiene', () => {
       expect(await page.textContent('button')).toBe('clicked')
     } finally {
       await browser.close()
-      if (before === undefined) delete process.env['COVENANT_TEST_BROWSER']
-      else process.env['COVENANT_TEST_BROWSER'] = before
     }
   }, 60_000)
 })

@@ -20,13 +20,13 @@ import { launchBrowser } from '../fixtures/browser.js'
 import moderation from '../../examples/agents/moderation/agent.js'
 import treasury, { VENDORS } from '../../examples/agents/treasury/agent.js'
 
-// The explorer page in headless Chromium (Debian's where installed, else the npm
-// package's: test/fixtures/browser.ts), against a live service: the example moderation
-// agent (honest) and the example treasury agent run by a dishonest operator (policy check
-// off), with the inference container. The page lists the agents with their bond, submits
-// a task through its form and follows it over server-sent events, shows an action's
-// decoded trace steps with their verification status, and the dispute and slash once a
-// challenger proves the treasury's policy breach.
+// The explorer page in headless Chromium (the npm package's build: test/fixtures/browser.ts),
+// against a live service: the example moderation agent (honest) and the example treasury
+// agent run by a dishonest operator (policy check off), with the inference container. The
+// page lists the agents with their bond and account, submits a task through its form and
+// follows it over server-sent events, shows an action's decoded trace steps with their
+// verification status, the dishonest payment the chain refused, and the dispute and slash
+// once a challenger proves the operator's untraced account call.
 const PASSWORD = 'test-password'
 const ATTACKER = getAddress('0x000000000000000000000000000000000bad1dea')
 
