@@ -1,12 +1,13 @@
-import { isAddressEqual, parseEventLogs, type Hex } from 'viem'
-import { agentAccountAbi, getAccountCall, traceLogAbi, type CovenantClient } from '../bonds/index.js'
+import type { Hex } from 'viem'
+import { traceLogAbi, type CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import type { Step } from '../trace/index.js'
 import { AgentBook } from './agents.js'
 import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } from './batches.js'
-import { checkBatchSteps, type CheckContext, type StepReport } from './check.js'
+import { chainNow } from './challenge.js'
+import { accountCallsCoverage, checkBatchSteps, coveredInTime, type CheckContext, type StepReport } from './check.js'
 import { ActionNotFoundError, InvalidActionIdError } from './errors.js'
-import type { Fault } from './faults.js'
+import { untracedCallFault, type Fault } from './faults.js'
 import { replayJobHandler, type AttestationCheck, type Replayer, type ReplayJobResult } from './inference.js'
 import type { ManifestSource } from './manifest.js'
 import { TraceIndex } from './traceIndex.js'
@@ -137,7 +138,7 @@ export async function verifyAction(p: VerifyActionParameters, actionId: string):
     steps.push(...r.reports.map((s) => ({ ...s, sequence: b.ev.sequence })))
     faults.push(...r.faults)
   }
-  faults.push(...(await untracedCallsOfAction(p.client, index, found)))
+  faults.push(...(await untracedCallsOfAction(ctx, found)))
   const reasons: string[] = []
   for (const s of steps) if (s.status !== 'ok') reasons.push(`step ${s.index} (${s.kind}, batch ${s.sequence}): ${s.reason}`)
   for (const f of faults) if (f.type === 'UntracedCall' || f.type === 'UntracedAction') reasons.push(f.reason)
@@ -164,7 +165,8 @@ export async function verifyAction(p: VerifyActionParameters, actionId: string):
  * untraced (a wallet step dropped from the trace, say). Calls still within their deadline
  * are not faults yet.
  */
-async function untracedCallsOfAction(client: CovenantClient, index: TraceIndex, found: FoundAction): Promise<Fault[]> {
+async function untracedCallsOfAction(ctx: CheckContext, found: FoundAction): Promise<Fault[]> {
+  const client = ctx.client
   const hashes = new Set<Hex>()
   for (const { step } of found.steps) {
     if (step.kind !== 'tool' || step.outcome.status !== 'ok') continue
@@ -176,22 +178,17 @@ async function untracedCallsOfAction(client: CovenantClient, index: TraceIndex, 
     }
   }
   if (hashes.size === 0) return []
-  const account = (await new AgentBook(client).agent(found.agentId)).account
-  const now = Number((await client.publicClient.getBlock({ blockTag: 'latest' })).timestamp)
-  const covered = await client.publicClient.readContract({ address: client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [found.agentId] })
+  const account = (await ctx.agents.agent(found.agentId)).account
+  const now = await chainNow(client)
+  const declaredCovered = await client.publicClient.readContract({ address: client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [found.agentId] })
   const faults: Fault[] = []
   for (const hash of hashes) {
     const receipt = await client.publicClient.getTransactionReceipt({ hash }).catch(() => undefined)
     if (!receipt) continue
-    for (const call of parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs: receipt.logs }).filter((l) => isAddressEqual(l.address, account))) {
-      const { coverBy } = await getAccountCall(client, account, call.args.sequence)
-      if (now <= coverBy) continue
-      const hit = await index.stepByLeaf(found.agentId, call.args.leaf)
-      if (hit.step && hit.step.committedAt <= coverBy) continue
-      const reason = `account call ${call.args.sequence} (transaction ${hash}) has no committed wallet step by its deadline ${coverBy}`
-      faults.push(covered <= call.args.sequence
-        ? { type: 'UntracedCall', agentId: found.agentId, callSequence: call.args.sequence, txHash: hash, reason }
-        : { type: 'UntracedAction', agentId: found.agentId, txHash: hash, reason: `${reason}, though TraceLog declares it covered` })
+    for (const call of await accountCallsCoverage(ctx, found.agentId, account, receipt.logs)) {
+      if (now <= call.coverBy || coveredInTime(call)) continue
+      const reason = `account call ${call.sequence} (transaction ${hash}) has no committed wallet step by its deadline ${call.coverBy}`
+      faults.push(untracedCallFault({ agentId: found.agentId, sequence: call.sequence, txHash: hash, declaredCovered, reason }))
     }
   }
   return faults

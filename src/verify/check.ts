@@ -10,7 +10,7 @@ import type { Fault } from './faults.js'
 import { attestedRecordProblem, precheckInference, registeredMeasurement, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
 import type { Judge } from './judge.js'
 import { loadManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
-import { stepCoversTx, type TraceIndex } from './traceIndex.js'
+import { stepCoversTx, type CoveringStep, type TraceIndex } from './traceIndex.js'
 
 /** What checking needs; shared by the verifier node, `covenant verify` and `covenant dispute`. */
 export type CheckContext = {
@@ -286,29 +286,55 @@ async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<Dispute
 async function checkUntracedAccountCalls(ctx: CheckContext, d: DisputeView, account: Address): Promise<DisputeCheck> {
   const receipt = await ctx.client.publicClient.getTransactionReceipt({ hash: d.subject }).catch(() => undefined)
   if (!receipt) return { decided: true, agentAtFault: false, reason: `no mined transaction ${d.subject}` }
-  const calls = parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs: receipt.logs }).filter((l) => isAddressEqual(l.address, account))
+  const calls = await accountCallsCoverage(ctx, d.agentId, account, receipt.logs, { refresh: true })
   if (calls.length === 0) {
     return { decided: true, agentAtFault: false, reason: `transaction ${d.subject} makes no call of agent ${d.agentId}'s account: it moved none of the agent's funds` }
   }
   const now = await chainNow(ctx.client)
   for (const call of calls) {
-    const { coverBy } = await getAccountCall(ctx.client, account, call.args.sequence)
-    const found = await ctx.index.stepByLeaf(d.agentId, call.args.leaf, { refresh: true })
-    if (found.step && found.step.committedAt <= coverBy) continue
-    if (now <= coverBy) return { decided: false, reason: `account call ${call.args.sequence} can still be covered until ${coverBy}`, final: false }
+    if (coveredInTime(call)) continue
+    if (now <= call.coverBy) return { decided: false, reason: `account call ${call.sequence} can still be covered until ${call.coverBy}`, final: false }
     // an unreadable batch covers nothing once past the withheld-blob grace period
-    if (!found.step && found.unreadable.length > 0 && now <= coverBy + ctx.withheldGraceSeconds) {
-      return { decided: false, reason: `account call ${call.args.sequence} not found, but batches ${found.unreadable.join(', ')} are unreadable`, final: false }
+    if (!call.step && call.unreadable.length > 0 && now <= call.coverBy + ctx.withheldGraceSeconds) {
+      return { decided: false, reason: `account call ${call.sequence} not found, but batches ${call.unreadable.join(', ')} are unreadable`, final: false }
     }
     return {
       decided: true,
       agentAtFault: true,
-      reason: found.step
-        ? `account call ${call.args.sequence} was traced only at ${found.step.committedAt}, after its deadline ${coverBy}`
-        : `no committed wallet step has the leaf of account call ${call.args.sequence}`,
+      reason: call.step
+        ? `account call ${call.sequence} was traced only at ${call.step.committedAt}, after its deadline ${call.coverBy}`
+        : `no committed wallet step has the leaf of account call ${call.sequence}`,
     }
   }
   return { decided: true, agentAtFault: false, reason: `every account call in ${d.subject} is covered by a committed wallet step` }
+}
+
+/** One AgentAccount call of a transaction, and the committed wallet step with its leaf, if any. */
+export type AccountCallCoverage = { sequence: number; coverBy: number; step: CoveringStep | undefined; unreadable: bigint[] }
+
+/** Whether a call's wallet step was committed by the call's cover-by time. */
+export function coveredInTime(c: AccountCallCoverage): c is AccountCallCoverage & { step: CoveringStep } {
+  return c.step !== undefined && c.step.committedAt <= c.coverBy
+}
+
+/**
+ * The agent account's calls among a transaction's logs (its `Executed` events, whoever sent
+ * the transaction), each with its cover-by time and the committed wallet step with its leaf.
+ */
+export async function accountCallsCoverage(
+  ctx: Pick<CheckContext, 'client' | 'index'>,
+  agentId: bigint,
+  account: Address,
+  logs: Parameters<typeof parseEventLogs>[0]['logs'],
+  options: { refresh?: boolean | undefined } = {},
+): Promise<AccountCallCoverage[]> {
+  const out: AccountCallCoverage[] = []
+  for (const call of parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs }).filter((l) => isAddressEqual(l.address, account))) {
+    const { coverBy } = await getAccountCall(ctx.client, account, call.args.sequence)
+    const found = await ctx.index.stepByLeaf(agentId, call.args.leaf, options)
+    out.push({ sequence: call.args.sequence, coverBy, step: found.step, unreadable: found.unreadable })
+  }
+  return out
 }
 
 /** Whether a wallet transaction is covered by a wallet step committed by `deadline`. */

@@ -1,7 +1,5 @@
-import { getAddress, isAddressEqual, keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex } from 'viem'
+import { getAddress, isAddressEqual, keccak256, toHex, zeroAddress, type Address, type Hex } from 'viem'
 import {
-  agentAccountAbi,
-  getAccountCall,
   getBatch,
   getDispute,
   traceLogAbi,
@@ -12,9 +10,9 @@ import {
 import type { DAClient } from '../da/index.js'
 import { findAction, oneShotContext, parseActionId, type FoundAction } from './action.js'
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
-import { checkBatchSteps, untracedCoverage } from './check.js'
+import { accountCallsCoverage, checkBatchSteps, coveredInTime, untracedCoverage } from './check.js'
 import { ActionNotFoundError, NothingToDisputeError, StepNotFoundError } from './errors.js'
-import { describeFault, type Fault } from './faults.js'
+import { describeFault, untracedCallFault, type Fault } from './faults.js'
 import { isOperatorSigned, sameHeader, toBatchHeader, type HeaderSource } from './headers.js'
 import type { AttestationCheck, Replayer } from './inference.js'
 import type { ManifestSource } from './manifest.js'
@@ -269,25 +267,19 @@ async function untracedAccountCallFault(
   say: (m: string) => void,
 ): Promise<Fault> {
   const receipt = await p.client.publicClient.getTransactionReceipt({ hash: txHash })
-  const calls = parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs: receipt.logs }).filter((l) => isAddressEqual(l.address, account))
+  const calls = await accountCallsCoverage(ctx, agentId, account, receipt.logs, { refresh: true })
   if (calls.length === 0) {
     throw new NothingToDisputeError(`${txHash} makes no call of agent ${agentId}'s account ${account}: it moved none of the agent's funds.`)
   }
   const covered: string[] = []
   for (const call of calls) {
-    const sequence = call.args.sequence
-    const { coverBy } = await getAccountCall(p.client, account, sequence)
-    const found = await ctx.index.stepByLeaf(agentId, call.args.leaf, { refresh: true })
-    if (found.step && found.step.committedAt <= coverBy) {
-      covered.push(`call ${sequence}: covered by step ${found.step.step.index} in batch ${found.step.sequence}`)
+    if (coveredInTime(call)) {
+      covered.push(`call ${call.sequence}: covered by step ${call.step.step.index} in batch ${call.step.sequence}`)
       continue
     }
-    if ((await chainNow(p.client)) <= coverBy) say(`warning: account call ${sequence} can still be covered until ${coverBy}; the proof needs that time to pass`)
-    const declared = await p.client.publicClient.readContract({ address: p.client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] })
-    const reason = `no committed wallet step has the leaf of account call ${sequence}`
-    return declared <= sequence
-      ? { type: 'UntracedCall', agentId, callSequence: sequence, txHash, reason }
-      : { type: 'UntracedAction', agentId, txHash, reason: `${reason}, though TraceLog declares it covered` }
+    if ((await chainNow(p.client)) <= call.coverBy) say(`warning: account call ${call.sequence} can still be covered until ${call.coverBy}; the proof needs that time to pass`)
+    const declaredCovered = await p.client.publicClient.readContract({ address: p.client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] })
+    return untracedCallFault({ agentId, sequence: call.sequence, txHash, declaredCovered, reason: `no committed wallet step has the leaf of account call ${call.sequence}` })
   }
   throw new NothingToDisputeError(`${txHash} is traced: ${covered.join('; ')}.`)
 }

@@ -49,6 +49,17 @@ export type Fault =
 
 export type FaultType = Fault['type'] & DisputeKind
 
+/**
+ * An AgentAccount call with no committed wallet step by its deadline: provable on chain
+ * (UntracedCall) while TraceLog does not declare it covered, else the quorum decides
+ * (UntracedAction on its transaction).
+ */
+export function untracedCallFault(p: { agentId: bigint; sequence: number; txHash: Hex; declaredCovered: number; reason: string }): Fault {
+  return p.declaredCovered <= p.sequence
+    ? { type: 'UntracedCall', agentId: p.agentId, callSequence: p.sequence, txHash: p.txHash, reason: p.reason }
+    : { type: 'UntracedAction', agentId: p.agentId, txHash: p.txHash, reason: `${p.reason}, though TraceLog declares it covered` }
+}
+
 /** The DisputeGame kind a fault is recorded under. */
 export function faultKind(f: Fault): DisputeKind {
   return f.type === 'UntracedCall' ? 'UntracedAction' : f.type

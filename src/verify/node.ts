@@ -24,7 +24,7 @@ import { batchCommittedEvent, fetchAndCheckBatch, toBatchEvent, type BatchCheck,
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
 import { checkBatchSteps, checkDispute, untracedCoverage, type CheckContext, type DisputeView } from './check.js'
 import { VerifierConfigError } from './errors.js'
-import { describeFault, type Fault } from './faults.js'
+import { describeFault, untracedCallFault, type Fault } from './faults.js'
 import { LogFollower } from './follower.js'
 import { isOperatorSigned, sameHeader, toBatchHeader, type HeaderSource } from './headers.js'
 import { replayJobHandler, replayJobId, type AttestationCheck, type Replayer, type ReplayJobData, type ReplayJobResult } from './inference.js'
@@ -587,8 +587,7 @@ export class VerifierNode {
     const reason = cover.step
       ? `account call ${call.sequence} was traced only in batch ${cover.step.sequence}, committed at ${cover.step.committedAt}, after its deadline ${p.deadline}`
       : `no committed wallet step has the leaf ${call.leaf} of account call ${call.sequence}`
-    if (declared <= call.sequence) await this.#act({ type: 'UntracedCall', agentId, callSequence: call.sequence, txHash: p.txHash, reason })
-    else await this.#act({ type: 'UntracedAction', agentId, txHash: p.txHash, reason })
+    await this.#act(untracedCallFault({ agentId, sequence: call.sequence, txHash: p.txHash, declaredCovered: declared, reason }))
     return false
   }
 
