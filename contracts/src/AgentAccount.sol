@@ -181,7 +181,7 @@ contract AgentAccount is ReentrancyGuardTransient {
         uint64 commitDeadline = _admit(to, value, data, policyVersion);
         uint32 seq = callCount;
         bytes32 dataHash = keccak256(data);
-        leaf = _leaf(to, value, dataHash, stepIndex, prevHash, nonce, policyVersion);
+        leaf = callLeaf(to, value, dataHash, stepIndex, prevHash, nonce, policyVersion);
         _calls[seq] = (uint256(uint64(block.timestamp) + commitDeadline) << 192) | uint256(uint192(uint256(leaf)));
         callCount = seq + 1;
         emit Executed(seq, leaf, to, value, stepIndex, policyVersion, dataHash, prevHash, nonce);
@@ -239,7 +239,8 @@ contract AgentAccount is ReentrancyGuardTransient {
         spentToday = uint128(spent + value);
     }
 
-    /// @notice The wallet-step leaf of a call with these arguments (what `execute` stores).
+    /// @notice The wallet-step leaf of a call with these arguments (what `execute` stores):
+    ///         LeafEncoding's wallet step with from = this account.
     function callLeaf(
         address to,
         uint256 value,
@@ -248,20 +249,7 @@ contract AgentAccount is ReentrancyGuardTransient {
         bytes32 prevHash,
         uint64 nonce,
         uint32 policyVersion
-    ) external view returns (bytes32) {
-        return _leaf(to, value, dataHash, stepIndex, prevHash, nonce, policyVersion);
-    }
-
-    /// @dev The wallet step's leaf (LeafEncoding), with from = this account.
-    function _leaf(
-        address to,
-        uint256 value,
-        bytes32 dataHash,
-        uint64 stepIndex,
-        bytes32 prevHash,
-        uint64 nonce,
-        uint32 policyVersion
-    ) internal view returns (bytes32) {
+    ) public view returns (bytes32) {
         bytes32 payload = keccak256(
             abi.encode(LeafEncoding.WALLET_TX_TYPEHASH, block.chainid, address(this), to, value, dataHash, nonce, policyVersion)
         );
