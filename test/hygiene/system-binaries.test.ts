@@ -9,7 +9,7 @@ import { launchBrowser } from '../fixtures/browser.js'
 // by a bare command name that only a hand install puts on PATH.
 
 const ROOTS = ['src', 'test', 'bench', 'scripts', 'examples', 'bin']
-/** Files allowed to name a system binary, each with the reason (and its fallback). */
+/** Files allowed to name a system binary, each with the reason. */
 const ALLOWED: Record<string, string> = {
   'test/hygiene/system-binaries.test.ts': 'this file (its patterns)',
 }
@@ -38,7 +38,7 @@ describe('fresh-machine hygiene', () => {
     expect(files.some((f) => f.path === 'test/fixtures/browser.ts')).toBe(true)
   })
 
-  it('no code names a system binary by absolute path (except a fixture with an npm fallback)', () => {
+  it('no code names a system binary by absolute path', () => {
     const found = files.flatMap(({ path, text }) =>
       ALLOWED[path] ? [] : [...text.matchAll(SYSTEM_PATH)].map((m) => `${path}: ${m[1]}`),
     )
