@@ -50,6 +50,7 @@ export {
 } from './actions/verdicts.js'
 export { getDispute, listDisputes, type DisputeInfo } from './actions/getDispute.js'
 export { registerVerifier, getVerifierStake } from './actions/registerVerifier.js'
+export { requestExitVerifier, exitVerifier, verifierExitableAt } from './actions/exitVerifier.js'
 export {
   DISPUTE_KINDS,
   DISPUTE_STATUSES,

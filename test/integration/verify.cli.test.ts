@@ -3,14 +3,15 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
-import { registerVerifier, writeDeployment } from '../../src/bonds/index.js'
+import { increaseTime } from '../../src/bonds/devTime.js'
+import { getVerifierStake, registerVerifier, writeDeployment } from '../../src/bonds/index.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { VerifierNode } from '../../src/verify/index.js'
 import { createTestAgent, ETH, moderationDigest, tempDir, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 
 // The commands a person uses: `covenant verify`, `covenant dispute`, `covenant bonds`,
-// `covenant verifier start`, run as real processes against an anvil chain and the local
+// `covenant verifier start|register|exit`, run as real processes against an anvil chain and the local
 // DA store of their data dir.
 const BIN = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url))
 let chain: TestChain
@@ -150,5 +151,44 @@ describe('covenant verifier start', () => {
     expect(events[0]).toMatchObject({ type: 'started', verifier: null })
     const faults = events.filter((e) => e.type === 'fault').map((e) => e.description)
     expect(faults).toEqual([expect.stringMatching(/^PolicyBreach agent \d+ batch 0 step 6 \(ValueCap\)$/), expect.stringMatching(/^InferenceFraud agent \d+ batch 0 step 9$/)])
+  })
+})
+
+describe('covenant verifier exit', () => {
+  // last in the file: it moves the chain's clock past the exit delay
+  it('asks to exit, refuses to pay out before the delay, then pays the whole stake back', async () => {
+    const me = chain.account(9).address
+    const stranger = await covenant(['verifier', 'exit', '--dev-account', '9'])
+    expect(stranger.code).toBe(1)
+    expect(stranger.stderr.trim()).toMatch(/^EnvError: 0x[0-9a-fA-F]{40} is not a registered verifier \(or has already exited\): nothing to exit\.$/)
+
+    const reg = await covenant(['verifier', 'register', '--dev-account', '9', '--json'])
+    expect(reg.code, reg.stderr).toBe(0)
+    const stake = chain.deployment.params.verifierMinStake
+    const asked = await covenant(['verifier', 'exit', '--dev-account', '9', '--json'])
+    expect(asked.code, asked.stderr).toBe(0)
+    const request = JSON.parse(asked.stdout) as { exitRequested: boolean; exitableAt: number; stake: string }
+    expect(request).toMatchObject({ exitRequested: true, stake: stake.toString() })
+    const { exitRequestedAt } = await getVerifierStake(chain.reader, me)
+    expect(request.exitableAt).toBe(exitRequestedAt + chain.deployment.params.verifierExitDelay)
+
+    // too early: one line naming when, and the stake stays (it still answers for its votes)
+    const early = await covenant(['verifier', 'exit', '--dev-account', '9', '--json'])
+    expect(early.code).toBe(1)
+    expect(early.stderr.trim()).toMatch(/exit unlocks at \d{4}-\d\d-\d\dT[\d:.]+Z .*run covenant verifier exit again then\.$/)
+    expect((await getVerifierStake(chain.reader, me)).stake).toBe(stake)
+
+    await increaseTime(chain.reader.publicClient, chain.deployment.params.verifierExitDelay + 1)
+    const before = await chain.reader.publicClient.getBalance({ address: me })
+    const done = await covenant(['verifier', 'exit', '--dev-account', '9', '--json'])
+    expect(done.code, done.stderr).toBe(0)
+    expect(JSON.parse(done.stdout)).toMatchObject({ verifier: me, withdrawn: stake.toString() })
+    expect((await getVerifierStake(chain.reader, me)).stake).toBe(0n)
+    const gained = (await chain.reader.publicClient.getBalance({ address: me })) - before
+    expect(gained > stake - 10n ** 16n && gained <= stake).toBe(true) // the stake, less gas
+
+    const again = await covenant(['verifier', 'exit', '--dev-account', '9'])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/not a registered verifier \(or has already exited\)/)
   })
 })

@@ -40,4 +40,8 @@ export const revertHints: Record<string, string> = {
   DeadlineNotReached: 'The dispute is still open for votes until its deadline.',
   StakeTooLow: 'Stake at least the verifier minimum.',
   AlreadyRegistered: 'This verifier is already registered.',
+  NotRegistered: 'This account is not a registered verifier.',
+  ExitAlreadyRequested: 'The exit is already requested; complete it once the exit delay has passed (covenant verifier exit).',
+  ExitNotRequested: 'Request the exit first (covenant verifier exit).',
+  ExitNotReady: 'The exit delay has not passed yet; try again after the time in the argument.',
 }

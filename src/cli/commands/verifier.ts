@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { formatEther, type Hex } from 'viem'
-import { getVerifierStake, registerVerifier, type CovenantDeployment } from '../../bonds/index.js'
+import { chainNow } from '../../verify/challenge.js'
+import { exitVerifier, getVerifierStake, registerVerifier, requestExitVerifier, verifierExitableAt, type CovenantDeployment } from '../../bonds/index.js'
 import { moderationJudge } from '../../verify/moderationJudge.js'
 import {
   daManifestSource,
@@ -141,7 +142,7 @@ type StartFlags = GlobalOptions &
   }
 
 /**
- * `covenant verifier start|worker|register`: the verifier node (EigenVerify role), replay
+ * `covenant verifier start|worker|register|exit`: the verifier node (EigenVerify role), replay
  * workers that join its queue from other processes or machines, and verifier registration.
  */
 export function register(program: Command): void {
@@ -257,5 +258,32 @@ export function register(program: Command): void {
     printResult({ verifier: env.account.address, stake: info.stake, registeredBlock: info.registeredBlock, hash }, flags, (r) =>
       `${r.verifier} is a verifier: ${formatEther(r.stake)} ETH staked in block ${r.registeredBlock}`,
     )
+  })
+
+  withEnvOptions(
+    verifier
+      .command('exit')
+      .description('leave the verifier set: the first run asks to exit; run it again once the exit delay has passed to get the stake back'),
+  ).action(async (_o, cmd: Command) => {
+    const flags = cmd.optsWithGlobals<GlobalOptions & EnvOptions>()
+    const env = await resolveEnv(flags)
+    if (!env.account) throw new EnvError('Exiting needs the verifier\'s account (--keystore or --dev-account).')
+    const me = env.account.address
+    const { stake, exitRequestedAt } = await getVerifierStake(env.client, me)
+    if (stake === 0n) throw new EnvError(`${me} is not a registered verifier (or has already exited): nothing to exit.`)
+    const at = (t: number) => new Date(t * 1000).toISOString()
+    if (exitRequestedAt === 0) {
+      progress('the stake keeps voting and answering for its votes until the exit completes')
+      const r = await requestExitVerifier(env.client)
+      printResult({ verifier: me, stake, exitRequested: true, exitableAt: r.exitableAt, hash: r.hash }, flags, (x) =>
+        `${x.verifier}: exit requested; ${formatEther(x.stake)} ETH can be taken back from ${at(x.exitableAt)} (then: covenant verifier exit)`,
+      )
+      return
+    }
+    const exitableAt = await verifierExitableAt(env.client, me)
+    const now = await chainNow(env.client)
+    if (now < exitableAt) throw new EnvError(`${me}'s exit unlocks at ${at(exitableAt)} (chain time now ${at(now)}); run covenant verifier exit again then.`)
+    const r = await exitVerifier(env.client)
+    printResult({ verifier: me, withdrawn: stake, hash: r.hash }, flags, (x) => `${x.verifier}: left the verifier set; ${formatEther(x.withdrawn)} ETH paid back`)
   })
 }
