@@ -3,6 +3,7 @@ import { formatEther, parseEther } from 'viem'
 import { bondVaultAbi, claimCredits, depositBond, getBond, requestWithdraw, withdrawBond, type CovenantClient } from '../../bonds/index.js'
 import { EnvError, parseAgentId, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
+import { BONDS_DESCRIPTION, showBonds } from './bonds.js'
 
 type BondFlags = GlobalOptions & EnvOptions & { eth?: string; token?: string }
 
@@ -28,12 +29,14 @@ async function writer(flags: BondFlags, what: string) {
 }
 
 /**
- * The bond's money lifecycle: `covenant bond deposit|withdraw|cancel <agentId>`, and
+ * The bond's money lifecycle: `covenant bond deposit|withdraw|cancel|status <agentId>`, and
  * `covenant claim` for credits (slash rewards, refunded or forfeited challenger bonds,
- * an owner's compensation). `covenant bonds <agentId>` shows the state.
+ * an owner's compensation). `bond status` is `covenant bonds <agentId>`: the state.
  */
 export function register(program: Command): void {
-  const bond = program.command('bond').description("move an agent's bond: deposit, withdraw (request, then complete), cancel")
+  const bond = program.command('bond').description("move an agent's bond: deposit, withdraw (request, then complete), cancel; status")
+
+  withEnvOptions(bond.command('status').argument('<agentId>', 'the agent id').description(`${BONDS_DESCRIPTION} (same as covenant bonds)`)).action(showBonds)
 
   withEnvOptions(
     bond
