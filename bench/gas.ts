@@ -17,7 +17,7 @@
 // Gas is deterministic for a given contract build; only the first write to a storage slot
 // costs more, so "first" figures (a new agent, the first slash ever) are shown apart.
 import { cpus } from 'node:os'
-import { bytesToHex, decodeFunctionData, keccak256, parseEther, toHex, type Abi, type Address, type Hash, type Hex } from 'viem'
+import { bytesToHex, decodeFunctionData, hexToBytes, keccak256, parseEther, toHex, type Abi, type Address, type Hash, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../test/fixtures/chain.js'
 import {
   agentAccountAbi,
@@ -32,6 +32,8 @@ import {
   depositBond,
   disputeGameAbi,
   increaseTime,
+  answerDataWithheld,
+  challengeData,
   openDispute,
   proveEquivocation,
   provePolicyBreach,
@@ -48,7 +50,7 @@ import {
   walletStepTuple,
   withdrawBond,
   type BatchHeader,
-  type QuorumDisputeKind,
+  type OpenableDisputeKind,
 } from '../src/bonds/index.js'
 import { localCommitment } from '../src/da/index.js'
 import { encodeBatch, genesisHead, merkleProof, merkleRoot, TraceChain, type Step, type StepBody, type WalletStep } from '../src/trace/index.js'
@@ -260,7 +262,7 @@ async function main() {
       policyVersion: 1,
     }
   }
-  type Committed = { sequence: bigint; steps: Step[]; leaves: Hex[]; gas: bigint; header: BatchHeader }
+  type Committed = { sequence: bigint; steps: Step[]; leaves: Hex[]; gas: bigint; header: BatchHeader; blob: Uint8Array; daCommitment: Hex }
   /** A batch of `n` steps whose last step pays off the allowlist (what the breach proofs prove). */
   async function commitOne(n: number, daCommitment?: Hex): Promise<Committed> {
     const steps: Step[] = []
@@ -278,7 +280,7 @@ async function main() {
     await increaseTime(chain.reader.publicClient, 1)
     const r = await commitBatch(operator, { agentId, sequence, merkleRoot: root, daCommitment: commitment, stepCount: n })
     const header = batchHeaderFor({ agentId, sequence, merkleRoot: root, daCommitment: commitment, stepCount: n })
-    return { sequence: sequence++, steps, leaves, gas: r.gasUsed, header }
+    return { sequence: sequence++, steps, leaves, gas: r.gasUsed, header, blob, daCommitment: commitment }
   }
   const first = await commitOne(2)
   const batches: Committed[] = []
@@ -360,15 +362,15 @@ async function main() {
 
   // --- quorum disputes
   const untraced = await chain.as(3).walletClient.sendTransaction({ to: payee, value: 1n })
-  const targets: Record<QuorumDisputeKind, { sequence?: bigint; stepIndex?: number; subject?: Hex }> = {
+  const targets: Record<OpenableDisputeKind, { sequence?: bigint; stepIndex?: number; subject?: Hex }> = {
     InferenceFraud: { sequence: batches[2]!.sequence, stepIndex: 0 },
-    DataWithheld: { sequence: batches[3]!.sequence },
+    InvalidBatch: { sequence: batches[3]!.sequence },
     UntracedAction: { subject: untraced },
     SubjectiveClaim: { sequence: batches[4]!.sequence, stepIndex: 0, subject: keccak256(toHex('the market resolved wrongly')) },
   }
   const opened: Record<string, bigint> = {}
   const disputeGas: Record<string, string> = {}
-  for (const [kind, t] of Object.entries(targets) as [QuorumDisputeKind, (typeof targets)[QuorumDisputeKind]][]) {
+  for (const [kind, t] of Object.entries(targets) as [OpenableDisputeKind, (typeof targets)[OpenableDisputeKind]][]) {
     const r = await openDispute(challenger, { kind, agentId, ...t })
     opened[kind] = r.disputeId
     disputeGas[kind] = r.gasUsed.toString()
@@ -385,7 +387,7 @@ async function main() {
   const v2 = await submitVerdicts(relayer, { disputeId: inf, verdicts: [await sign(6, inf, true)] })
   const v3 = await submitVerdicts(relayer, { disputeId: inf, verdicts: [await sign(7, inf, true)] })
   if (v3.status !== 'Slashed') throw new Error(`expected Slashed, got ${v3.status}`)
-  const dw = opened['DataWithheld']!
+  const dw = opened['InvalidBatch']!
   const v3slash = await submitVerdicts(relayer, { disputeId: dw, verdicts: await Promise.all([5, 6, 7].map((i) => sign(i, dw, true))) })
   if (v3slash.status !== 'Slashed') throw new Error(`expected Slashed, got ${v3slash.status}`)
   const sc = opened['SubjectiveClaim']!
@@ -403,10 +405,25 @@ async function main() {
   log('\nverdict submission (EIP-712 votes relayed in one transaction)')
   for (const [k, v] of Object.entries(verdicts)) log(`  ${k.padEnd(48)} ${fmt(BigInt(v)).padStart(9)}`)
 
-  // --- expiry: nobody voted on the untraced-action dispute
+  // --- DataWithheld settled by evidence (local commitments): one answered with the blob, one not
+  const answered = batches[5]!
+  const silent = batches[6]!
+  const dwAnswered = await challengeData(challenger, { agentId, sequence: answered.sequence, daCommitment: hexToBytes(answered.daCommitment) })
+  const dwSilent = await challengeData(challenger, { agentId, sequence: silent.sequence, daCommitment: hexToBytes(silent.daCommitment) })
+  const answer = await answerDataWithheld(relayer, { disputeId: dwAnswered.disputeId, blob: answered.blob, subject: dwAnswered.subject })
+
+  // --- expiry: nobody voted on the untraced-action dispute; nobody answered the second DataWithheld
   await increaseTime(chain.reader.publicClient, chain.deployment.params.disputePeriod + 1)
   const ex = await resolveExpired(challenger, { disputeId: opened['UntracedAction']! })
+  const exDw = await resolveExpired(challenger, { disputeId: dwSilent.disputeId })
   await claim()
+  result['dataWithheld'] = {
+    'challengeData (commit + reveal, bond)': dwAnswered.gasUsed.toString(),
+    [`answerDataWithheld (blob of ${answered.steps.length} steps, ${answered.blob.length} B)`]: answer.gasUsed.toString(),
+    'resolveExpired, unanswered (slash)': exDw.gasUsed.toString(),
+  }
+  log('\nDataWithheld settled by evidence (local commitment; no vote)')
+  for (const [k, v] of Object.entries(result['dataWithheld'] as Record<string, string>)) log(`  ${k.padEnd(48)} ${fmt(BigInt(v)).padStart(9)}`)
 
   // --- withdrawal on the agent that never committed
   const req = await gasOf((await requestWithdraw(owner, { agentId: withdrawer, eth: parseEther('1') })).hash)

@@ -64,7 +64,8 @@ enum DisputeKind {
     InferenceFraud, // verifier quorum
     DataWithheld, // verifier quorum
     UntracedAction, // verifier quorum
-    SubjectiveClaim // verifier quorum, larger challenger bond
+    SubjectiveClaim, // verifier quorum, larger challenger bond
+    InvalidBatch // verifier quorum: the blob is available but can never be a valid batch
 }
 
 enum DisputeStatus {

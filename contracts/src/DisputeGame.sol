@@ -18,7 +18,14 @@ import {Batch, BatchHeader, Breach, DisputeKind, DisputeStatus, WalletStep} from
 ///   - Provable on chain, settled at once: a policy breach (a committed wallet step, with
 ///     its Merkle proof, that the agent's registered policy forbids) and equivocation (two
 ///     different operator-signed batches for one sequence).
-///   - Settled by the verifier quorum: inference fraud, data withheld, untraced action and
+///   - Settled by evidence: data withheld on a commitment the chain can check (Covenant's
+///     local `0xc0 ‖ sha256(blob)` commitment). Anyone may answer the challenge by publishing
+///     the blob in calldata (`answerDataWithheld`, emitted in `DataPublished`) before the
+///     deadline: answered, the challenge fails and its bond pays the one who answered;
+///     unanswered at the deadline, the agent is slashed. No vote, so no verifier's network
+///     path can slash an honest agent.
+///   - Settled by the verifier quorum: inference fraud, data withheld on commitments the
+///     chain cannot check (EigenDA certificates), invalid batches, untraced action and
 ///     subjective claims. The challenger posts a bond; registered verifiers sign EIP-712
 ///     verdicts bound to this chain, this contract and the dispute id; at the stake-weighted
 ///     quorum the agent is slashed or the challenger bond is forfeited to the agent's owner.
@@ -58,6 +65,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     /// least this share of the snapshot voted: a silent minority cannot veto, and a minority
     /// that votes alone cannot slash. Below it the dispute expires.
     uint16 public constant TURNOUT_BPS = 5_000;
+    /// First byte of Covenant's local DA commitment: `0xc0 ‖ sha256(blob)`, 33 bytes.
+    bytes1 public constant LOCAL_COMMITMENT_VERSION = 0xc0;
 
     AgentRegistry public immutable registry;
     TraceLog public immutable traceLog;
@@ -101,6 +110,11 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         uint256 indexed disputeId, uint256 indexed agentId, uint64 sequence, uint64 stepIndex, Breach breach
     );
     event EquivocationProven(uint256 indexed disputeId, uint256 indexed agentId, uint64 sequence);
+    /// The blob of a batch challenged as withheld, published on chain: readable from this
+    /// event by anyone, whatever the DA layer does.
+    event DataPublished(
+        uint256 indexed disputeId, uint256 indexed agentId, bytes32 indexed blobSha256, uint64 sequence, bytes blob
+    );
     event UntracedCallProven(uint256 indexed disputeId, uint256 indexed agentId, uint32 callSequence, uint64 coverBy);
 
     error BadParameters();
@@ -125,6 +139,11 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     error CoverDeadlineNotPassed(uint32 callSequence, uint64 coverBy);
     error CallCovered(uint32 callSequence, uint32 coveredCalls);
     error NotTheCall(uint32 callSequence);
+    error UseChallengeData();
+    error WrongCommitment();
+    error NotAnswerable(uint256 disputeId);
+    error BlobMismatch(bytes32 expectedSha256, bytes32 givenSha256);
+    error DecidedByEvidence(uint256 disputeId);
 
     /// @dev An AgentAccount call's arguments, as its `Executed` event gives them.
     struct AccountCall {
@@ -322,8 +341,9 @@ contract DisputeGame is EIP712, ReentrancyGuard {
 
     /// @notice Open a dispute the verifier quorum settles.
     ///   - InferenceFraud / SubjectiveClaim: on (sequence, stepIndex) of a batch in its window.
-    ///   - DataWithheld: on a batch in its window (stepIndex 0).
+    ///   - InvalidBatch: on a batch in its window (stepIndex 0).
     ///   - UntracedAction: on a transaction hash (`subject`); sequence and stepIndex 0.
+    ///   DataWithheld goes through `challengeData`, which needs the commitment itself.
     function openDispute(
         DisputeKind kind,
         uint256 agentId,
@@ -333,6 +353,61 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         bytes32 salt
     ) external payable nonReentrant returns (uint256 disputeId) {
         if (kind == DisputeKind.PolicyBreach || kind == DisputeKind.Equivocation) revert NotQuorumKind(kind);
+        if (kind == DisputeKind.DataWithheld) revert UseChallengeData();
+        return _open(kind, agentId, sequence, stepIndex, subject, salt, true);
+    }
+
+    /// @notice The dispute target of a DataWithheld challenge on `daCommitment`: its blob's
+    ///         sha256 when the chain can check a blob against it (a local commitment), else 0
+    ///         (the quorum decides).
+    function dataSubject(bytes calldata daCommitment) public pure returns (bytes32) {
+        if (daCommitment.length == 33 && daCommitment[0] == LOCAL_COMMITMENT_VERSION) return bytes32(daCommitment[1:33]);
+        return bytes32(0);
+    }
+
+    /// @notice Challenge a batch's blob as withheld. `daCommitment` must be the commitment the
+    ///         batch was committed with. On a commitment the chain can check, the challenge is
+    ///         settled by evidence: anyone may publish the blob with `answerDataWithheld` until
+    ///         the deadline; after it, an unanswered challenge slashes (`resolveExpired`). On
+    ///         any other commitment the verifier quorum decides, as for the other quorum kinds.
+    ///         The reveal's evidence key is `targetKey(DataWithheld, agentId, sequence, 0,
+    ///         dataSubject(daCommitment))`.
+    function challengeData(uint256 agentId, uint64 sequence, bytes calldata daCommitment, bytes32 salt)
+        external
+        payable
+        nonReentrant
+        returns (uint256 disputeId)
+    {
+        if (keccak256(daCommitment) != traceLog.batch(agentId, sequence).daCommitmentHash) revert WrongCommitment();
+        bytes32 subject = dataSubject(daCommitment);
+        return _open(DisputeKind.DataWithheld, agentId, sequence, 0, subject, salt, subject == bytes32(0));
+    }
+
+    /// @notice Answer a DataWithheld challenge by publishing the blob: it must hash (sha256)
+    ///         to the challenged commitment. Anyone may answer (the operator, a verifier, the DA
+    ///         node): the challenge fails and its bond is paid to whoever answered.
+    function answerDataWithheld(uint256 disputeId, bytes calldata blob) external nonReentrant {
+        Dispute storage d = _openDispute(disputeId);
+        if (d.kind != DisputeKind.DataWithheld || d.subject == bytes32(0)) revert NotAnswerable(disputeId);
+        if (block.timestamp > d.deadline) revert DeadlinePassed(disputeId, d.deadline);
+        bytes32 got = sha256(blob);
+        if (got != d.subject) revert BlobMismatch(d.subject, got);
+        _close(d, DisputeStatus.Rejected);
+        emit DataPublished(disputeId, d.agentId, got, d.sequence, blob);
+        emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Rejected, 0, 0);
+        vault.creditEth{value: d.bond}(msg.sender);
+    }
+
+    /// @dev Opens a dispute; `needsVerifiers`: the quorum decides it, so an empty verifier set refuses it.
+    function _open(
+        DisputeKind kind,
+        uint256 agentId,
+        uint64 sequence,
+        uint32 stepIndex,
+        bytes32 subject,
+        bytes32 salt,
+        bool needsVerifiers
+    ) internal returns (uint256 disputeId) {
         uint256 required = bondFor(kind);
         if (msg.value != required) revert WrongBond(msg.value, required);
         if (!registry.exists(agentId)) revert AgentRegistry.UnknownAgent(agentId);
@@ -341,7 +416,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         } else {
             Batch memory b = traceLog.batch(agentId, sequence);
             _requireOpenWindow(agentId, sequence, b);
-            if (kind == DisputeKind.DataWithheld) {
+            if (kind == DisputeKind.DataWithheld || kind == DisputeKind.InvalidBatch) {
                 if (stepIndex != 0) revert BadTarget();
             } else if (stepIndex >= b.stepCount) {
                 revert StepNotInBatch(uint64(stepIndex) + b.firstIndex, b.firstIndex, b.stepCount);
@@ -353,7 +428,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         // the quorum base is the stake eligible when the challenge was committed, and only
         // verifiers registered before that block vote
         (uint256 committedBlock, uint256 total) = _consumeEvidence(key, salt);
-        if (total == 0) revert NoVerifiers();
+        if (needsVerifiers && total == 0) revert NoVerifiers();
 
         disputeId = ++disputeCount;
         uint64 deadline = uint64(block.timestamp) + registry.disputePeriod();
@@ -390,6 +465,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     function submitVerdicts(uint256 disputeId, Vote[] calldata votes) external nonReentrant returns (DisputeStatus) {
         Dispute storage d = _openDispute(disputeId);
         if (block.timestamp > d.deadline) revert DeadlinePassed(disputeId, d.deadline);
+        if (_decidedByEvidence(d)) revert DecidedByEvidence(disputeId);
         for (uint256 i; i < votes.length; ++i) {
             // A malformed signature is skipped like any other vote that carries no weight, so
             // one bad entry cannot make a relayer's whole batch revert.
@@ -419,10 +495,17 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     /// @notice Settle a dispute that reached no quorum by its deadline. When at least
     ///         TURNOUT_BPS of the snapshot voted, the stake that voted decides (more for:
     ///         slashed; more against: rejected); otherwise, or on a tie, it expires: nobody is
-    ///         slashed and the challenger bond is refunded.
+    ///         slashed and the challenger bond is refunded. A DataWithheld challenge on a
+    ///         checkable commitment that nobody answered slashes.
     function resolveExpired(uint256 disputeId) external nonReentrant {
         Dispute storage d = _openDispute(disputeId);
         if (block.timestamp <= d.deadline) revert DeadlineNotReached(disputeId, d.deadline);
+        if (_decidedByEvidence(d)) {
+            _close(d, DisputeStatus.Slashed);
+            _slash(disputeId);
+            vault.creditEth{value: d.bond}(d.challenger);
+            return;
+        }
         uint256 turnout = d.forStake + d.againstStake;
         bool decided = turnout * BPS >= d.stakeSnapshot * TURNOUT_BPS && d.forStake != d.againstStake;
         if (decided && d.forStake > d.againstStake) {
@@ -504,6 +587,11 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         d = _disputes[disputeId];
         if (d.status == DisputeStatus.None) revert UnknownDispute(disputeId);
         if (d.status != DisputeStatus.Open) revert DisputeNotOpen(disputeId, d.status);
+    }
+
+    /// @dev A DataWithheld challenge on a commitment the chain can check: no votes count.
+    function _decidedByEvidence(Dispute storage d) internal view returns (bool) {
+        return d.kind == DisputeKind.DataWithheld && d.subject != bytes32(0);
     }
 
     function _close(Dispute storage d, DisputeStatus status) internal {

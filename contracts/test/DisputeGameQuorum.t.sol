@@ -88,7 +88,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND - 1, CHALLENGER_BOND));
         game.openDispute{value: CHALLENGER_BOND - 1}(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND + 1, CHALLENGER_BOND));
-        game.openDispute{value: CHALLENGER_BOND + 1}(DisputeKind.DataWithheld, agentId, seq, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND + 1}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND, SUBJECTIVE_BOND));
         game.openDispute{value: CHALLENGER_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0);
         assertEq(game.bondFor(DisputeKind.SubjectiveClaim), SUBJECTIVE_BOND);
@@ -106,7 +106,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.expectRevert(DisputeGame.BadTarget.selector);
         game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 1, keccak256("tx"), 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 1, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 1, 0, 0);
         Batch memory b = traceLog.batch(agentId, seq);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -123,23 +123,23 @@ contract DisputeGameQuorumTest is Fixture {
     }
 
     function test_open_needsCommitReveal() public {
-        bytes32 key = _key(DisputeKind.DataWithheld, seq, 0, bytes32(0));
+        bytes32 key = _key(DisputeKind.InvalidBatch, seq, 0, bytes32(0));
         vm.deal(mallory, 1 ether);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
         _commitEvidence(mallory, key, "s");
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceTooFresh.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
         // another account replaying the reveal without its own commitment
         vm.roll(block.number + 1);
         vm.deal(stranger, 1 ether);
         vm.prank(stranger);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
         vm.prank(mallory);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
     }
 
     function test_open_noVerifiers() public {
@@ -171,7 +171,7 @@ contract DisputeGameQuorumTest is Fixture {
         game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, "dup");
         // other targets on the same batch are independent
         uint256 id2 = _openDispute(mallory, DisputeKind.InferenceFraud, agentId, seq, 2, bytes32(0));
-        uint256 id3 = _openDispute(mallory, DisputeKind.DataWithheld, agentId, seq, 0, bytes32(0));
+        uint256 id3 = _openDispute(mallory, DisputeKind.InvalidBatch, agentId, seq, 0, bytes32(0));
         assertEq(id2, id + 1);
         assertEq(id3, id + 2);
         assertEq(registry.openDisputes(agentId), 3);
@@ -251,7 +251,7 @@ contract DisputeGameQuorumTest is Fixture {
     function test_quorumFor_everyKind() public {
         uint256[4] memory ids;
         ids[0] = _openDispute(challenger, DisputeKind.InferenceFraud, agentId, seq, 0, bytes32(0));
-        ids[1] = _openDispute(challenger, DisputeKind.DataWithheld, agentId, seq, 0, bytes32(0));
+        ids[1] = _openDispute(challenger, DisputeKind.InvalidBatch, agentId, seq, 0, bytes32(0));
         ids[2] = _openDispute(challenger, DisputeKind.UntracedAction, agentId, 0, 0, keccak256("0xtxhash"));
         ids[3] = _openDispute(challenger, DisputeKind.SubjectiveClaim, agentId, seq, 2, keccak256("claim"));
         assertEq(game.dispute(ids[3]).bond, SUBJECTIVE_BOND);
@@ -446,7 +446,7 @@ contract DisputeGameQuorumTest is Fixture {
 
     function test_replay_signatureForAnotherDisputeDoesNotCount() public {
         uint256 id1 = _fraud();
-        uint256 id2 = _openDispute(challenger, DisputeKind.DataWithheld, agentId, seq, 0, bytes32(0));
+        uint256 id2 = _openDispute(challenger, DisputeKind.InvalidBatch, agentId, seq, 0, bytes32(0));
         DisputeGame.Vote[] memory forOne = _votes(id1, true, 4);
         vm.recordLogs();
         DisputeStatus st = _submit(id2, forOne);

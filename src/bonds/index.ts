@@ -40,6 +40,17 @@ export { provePolicyBreach, type ProvePolicyBreachParameters, type ProvePolicyBr
 export { proveEquivocation, type ProveEquivocationParameters, type ProveEquivocationReturnType } from './actions/proveEquivocation.js'
 export { openDispute, type OpenDisputeParameters, type OpenDisputeReturnType } from './actions/openDispute.js'
 export {
+  answerDataWithheld,
+  challengeData,
+  commitmentOfSubject,
+  dataSubject,
+  decidedByEvidence,
+  type AnswerDataWithheldReturnType,
+  type ChallengeDataParameters,
+  type ChallengeDataReturnType,
+} from './actions/challengeData.js'
+export { getPublishedBlob } from './actions/publishedBlob.js'
+export {
   resolveExpired,
   signVerdict,
   submitVerdicts,
@@ -57,6 +68,7 @@ export {
   disputeKindIndex,
   type DisputeKind,
   type DisputeStatus,
+  type OpenableDisputeKind,
   type QuorumDisputeKind,
 } from './actions/disputeKinds.js'
 export { Committer, CommitConflictError, type BlobPutter, type CommittedBatchInfo, type CommitterHooks, type CommitterOptions } from './committer.js'

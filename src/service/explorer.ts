@@ -115,7 +115,7 @@ function where(d) {
   // proven on chain (no challenger bond): an AgentAccount call, by its sequence number
   if (d.kind === 'UntracedAction' && String(d.bond) === '0') return 'account call ' + esc(d.stepIndex)
   if (d.kind === 'UntracedAction') return 'tx <span class="mono">' + esc(String(d.subject).slice(0, 12)) + '…</span>'
-  return 'batch ' + esc(d.sequence) + (d.kind === 'DataWithheld' || d.kind === 'Equivocation' ? '' : ', position ' + esc(d.stepIndex))
+  return 'batch ' + esc(d.sequence) + (d.kind === 'DataWithheld' || d.kind === 'InvalidBatch' || d.kind === 'Equivocation' ? '' : ', position ' + esc(d.stepIndex))
 }
 async function loadDisputes() {
   const { disputes } = await api('/disputes')

@@ -290,17 +290,21 @@ export class TestOperator {
     })
   }
 
-  /** CHEAT: commits the pending WAL steps but never puts the blob on DA. */
-  async commitWithheld(): Promise<{ sequence: bigint }> {
+  /** CHEAT: commits the pending WAL steps but never puts the blob on DA (it keeps it: `blob`). */
+  async commitWithheld(): Promise<{ sequence: bigint; blob: Uint8Array }> {
+    let kept: Uint8Array = new Uint8Array()
     const withholding: DAClient = {
       name: 'withholding',
-      put: async (blob) => localCommitment(blob),
+      put: async (blob) => {
+        kept = blob
+        return localCommitment(blob)
+      },
       get: (c) => this.da.get(c),
       health: () => this.da.health(),
     }
     const c = new Committer({ wal: this.wal, da: withholding, client: this.chain.as(this.roles.operator), agentId: this.agentId })
     const [b] = await c.flush()
-    return { sequence: BigInt(b?.sequence ?? 0) }
+    return { sequence: BigInt(b?.sequence ?? 0), blob: kept }
   }
 
   /**
@@ -329,6 +333,28 @@ export class TestOperator {
       merkleRoot: batchRoot(short),
       daCommitment: shortCommitment,
       stepCount: 1,
+    })
+    return { sequence }
+  }
+
+  /**
+   * CHEAT: commits the pending WAL steps' batch, on DA, under a Merkle root that is not the
+   * batch's: the blob is available, but it can never be a valid batch (InvalidBatch).
+   */
+  async commitWrongRoot(): Promise<{ sequence: bigint }> {
+    const cursor = await this.wal.readCursor()
+    const { steps } = await this.wal.readAll()
+    const pending = steps.slice(cursor.nextIndex)
+    if (pending.length === 0) throw new Error('commitWrongRoot needs a pending step')
+    const sequence = BigInt(cursor.nextSequence)
+    const batch = { version: 1 as const, agentId: this.agentId.toString(), sequence: cursor.nextSequence, steps: pending }
+    const daCommitment = toHex(await this.da.put(encodeBatch(batch)))
+    await commitBatch(this.chain.as(this.roles.operator), {
+      agentId: this.agentId,
+      sequence,
+      merkleRoot: keccak256(toHex('not the root of these steps')),
+      daCommitment,
+      stepCount: pending.length,
     })
     return { sequence }
   }

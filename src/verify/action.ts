@@ -11,6 +11,7 @@ import { untracedCallFault, type Fault } from './faults.js'
 import { replayJobHandler, type AttestationCheck, type Replayer, type ReplayJobResult } from './inference.js'
 import type { ManifestSource } from './manifest.js'
 import { TraceIndex } from './traceIndex.js'
+import { withPublishedBlobs } from './publishedBlobs.js'
 
 const ACTION_ID = /^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/
 const UINT256_MAX = 2n ** 256n - 1n
@@ -121,7 +122,9 @@ export function oneShotContext(p: VerifyActionParameters, index?: TraceIndex): C
  * checks them (chain, root, policy, registered models) and replays its inferences. Sends
  * no transaction.
  */
-export async function verifyAction(p: VerifyActionParameters, actionId: string): Promise<ActionReport> {
+export async function verifyAction(params: VerifyActionParameters, actionId: string): Promise<ActionReport> {
+  // a blob withheld from DA but answered on chain is read from the chain
+  const p = { ...params, da: withPublishedBlobs(params.client, params.da) }
   const index = new TraceIndex({ client: p.client, da: p.da })
   const ctx = oneShotContext(p, index)
   const found = await findAction({ client: p.client, da: p.da, index }, actionId, { agentId: p.agentId })
@@ -144,9 +147,9 @@ export async function verifyAction(p: VerifyActionParameters, actionId: string):
   for (const f of faults) if (f.type === 'UntracedCall' || f.type === 'UntracedAction') reasons.push(f.reason)
   for (const u of unreadable) reasons.push(`batch ${u.sequence} is ${u.status}: ${u.reason}`)
   // committed data that can never be a valid batch is a fault by itself (the verifier node
-  // disputes it as DataWithheld), whatever it held
+  // disputes it as InvalidBatch), whatever it held
   for (const u of unreadable) {
-    if (u.status === 'invalid') faults.push({ type: 'DataWithheld', agentId: found.agentId, sequence: u.sequence, reason: u.reason })
+    if (u.status === 'invalid') faults.push({ type: 'InvalidBatch', agentId: found.agentId, sequence: u.sequence, reason: u.reason })
   }
   let verdict: ActionReport['verdict']
   if (faults.length > 0) verdict = 'faulty'

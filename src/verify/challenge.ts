@@ -1,6 +1,8 @@
-import { encodeAbiParameters, keccak256, zeroHash, type Hash, type Hex } from 'viem'
+import { encodeAbiParameters, hexToBytes, keccak256, zeroHash, type Hash, type Hex } from 'viem'
 import {
+  challengeData,
   ContractRevertError,
+  dataSubject,
   disputeGameAbi,
   disputeKindIndex,
   getBatch,
@@ -12,6 +14,7 @@ import {
   type CovenantClient,
   type CovenantWriteClient,
   type DisputeKind,
+  type OpenableDisputeKind,
 } from '../bonds/index.js'
 import type { Fault } from './faults.js'
 
@@ -63,6 +66,8 @@ export function disputeTarget(f: Fault): { kind: DisputeKind; sequence: bigint; 
     case 'InferenceFraud':
       return { kind: f.type, sequence: f.sequence, stepIndex: f.stepIndex, subject: zeroHash }
     case 'DataWithheld':
+      return { kind: f.type, sequence: f.sequence, stepIndex: 0, subject: dataSubject(hexToBytes(f.daCommitment)) }
+    case 'InvalidBatch':
       return { kind: f.type, sequence: f.sequence, stepIndex: 0, subject: zeroHash }
     case 'UntracedAction':
       return { kind: f.type, sequence: 0n, stepIndex: 0, subject: f.txHash }
@@ -132,8 +137,12 @@ export async function challenge(client: CovenantWriteClient, fault: Fault): Prom
     if (fault.type !== 'UntracedAction' && !(await challengeWindowOpen(client, fault.agentId, fault.sequence))) {
       return { status: 'skipped', kind: target.kind, reason: 'window-closed' }
     }
+    if (fault.type === 'DataWithheld') {
+      const r = await challengeData(client, { agentId: fault.agentId, sequence: fault.sequence, daCommitment: hexToBytes(fault.daCommitment) })
+      return { status: 'opened', kind: 'DataWithheld', disputeId: r.disputeId, bond: r.bond, deadline: r.deadline, hash: r.hash, gasUsed: r.gasUsed }
+    }
     const r = await openDispute(client, {
-      kind: target.kind as Exclude<DisputeKind, 'PolicyBreach' | 'Equivocation'>,
+      kind: target.kind as OpenableDisputeKind,
       agentId: fault.agentId,
       sequence: target.sequence,
       stepIndex: target.stepIndex,

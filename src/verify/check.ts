@@ -195,7 +195,7 @@ function breachText(breach: string, step: Step & { kind: 'wallet' }, cap: bigint
 
 export type DisputeView = {
   disputeId: bigint
-  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim'
+  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim' | 'InvalidBatch'
   agentId: bigint
   sequence: bigint
   stepIndex: number
@@ -219,6 +219,11 @@ export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<D
   if (!got) return { decided: true, agentAtFault: false, reason: `agent ${d.agentId} has no batch ${d.sequence}` }
   const { ev, check } = got
   if (check.status === 'invalid') return { decided: true, agentAtFault: true, reason: `batch ${d.sequence} is invalid: ${check.reason}` }
+  if (d.kind === 'InvalidBatch') {
+    // only a blob we hold can show the batch invalid: an unreadable one is DataWithheld's business
+    if (check.status === 'unavailable') return { decided: false, reason: `blob unavailable (${check.reason}): cannot judge its validity; retrying`, final: false }
+    return { decided: true, agentAtFault: false, reason: `batch ${d.sequence} is available and valid` }
+  }
   if (check.status === 'unavailable') {
     // the blob must have been missing for the whole grace period since the commit
     const now = await chainNow(ctx.client)

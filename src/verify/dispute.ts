@@ -1,5 +1,6 @@
 import { getAddress, isAddressEqual, keccak256, toHex, zeroAddress, type Address, type Hex } from 'viem'
 import {
+  decidedByEvidence,
   getBatch,
   getDispute,
   traceLogAbi,
@@ -9,7 +10,7 @@ import {
 } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import { findAction, oneShotContext, parseActionId, type FoundAction } from './action.js'
-import { chainNow, challenge, type ChallengeResult } from './challenge.js'
+import { chainNow, challenge, disputeTarget, type ChallengeResult } from './challenge.js'
 import { accountCallsCoverage, checkBatchSteps, coveredInTime, untracedCoverage } from './check.js'
 import { ActionNotFoundError, NothingToDisputeError, StepNotFoundError } from './errors.js'
 import { describeFault, untracedCallFault, type Fault } from './faults.js'
@@ -17,6 +18,7 @@ import { isOperatorSigned, sameHeader, toBatchHeader, type HeaderSource } from '
 import type { AttestationCheck, Replayer } from './inference.js'
 import type { ManifestSource } from './manifest.js'
 import { TraceIndex } from './traceIndex.js'
+import { withPublishedBlobs } from './publishedBlobs.js'
 import { AgentBook } from './agents.js'
 
 export type DisputeReason = 'policy' | 'inference' | 'withheld' | 'equivocation' | 'untraced' | 'subjective'
@@ -67,7 +69,8 @@ export type DisputeOutcome = {
  * `covenant dispute`: builds the proof or opens the dispute (posting the challenger bond),
  * waits for the outcome and says who was slashed, how much, and who was paid.
  */
-export async function disputeAction(p: DisputeActionParameters): Promise<DisputeOutcome> {
+export async function disputeAction(params: DisputeActionParameters): Promise<DisputeOutcome> {
+  const p = { ...params, da: withPublishedBlobs(params.client, params.da) }
   const say = p.onProgress ?? (() => {})
   const index = new TraceIndex({ client: p.client, da: p.da })
   const ctx = oneShotContext({ client: p.client, da: p.da, replayer: p.replayer, manifests: p.manifests, attestation: p.attestation }, index)
@@ -91,7 +94,12 @@ export async function disputeAction(p: DisputeActionParameters): Promise<Dispute
     const payouts = splitPayouts(p, result.slashedEth, 0n, undefined)
     return outcome(p, found, fault, result, 'Slashed', { eth: result.slashedEth, token: result.slashedToken }, payouts, result.gasUsed)
   }
-  say(`dispute #${result.disputeId} opened with a ${result.bond} wei bond; verifiers vote until ${new Date(result.deadline * 1000).toISOString()}`)
+  const until = new Date(result.deadline * 1000).toISOString()
+  if (fault.type === 'DataWithheld' && decidedByEvidence(disputeTarget(fault).subject)) {
+    say(`dispute #${result.disputeId} opened with a ${result.bond} wei bond; anyone may answer it with the blob until ${until}, else the agent is slashed then`)
+  } else {
+    say(`dispute #${result.disputeId} opened with a ${result.bond} wei bond; verifiers vote until ${until}`)
+  }
   if (p.wait === false) return outcome(p, found, fault, result, 'Open', undefined, [], result.gasUsed)
   const d = await waitForSettlement(p, result.disputeId, result.deadline, say)
   if (d.status === 'Slashed') {
@@ -163,7 +171,7 @@ function outcome(
   }
 }
 
-const ORDER: Fault['type'][] = ['PolicyBreach', 'Equivocation', 'InferenceFraud', 'DataWithheld', 'UntracedAction']
+const ORDER: Fault['type'][] = ['PolicyBreach', 'Equivocation', 'InferenceFraud', 'InvalidBatch', 'DataWithheld', 'UntracedAction']
 
 async function chooseFault(
   p: DisputeActionParameters,
@@ -183,7 +191,9 @@ async function chooseFault(
   if (reason === 'withheld' || (reason === undefined && found.steps.length === 0)) {
     const bad = found.batches.find((b) => b.check.status !== 'ok')
     if (!bad) throw new NothingToDisputeError(`Every batch of agent ${agentId} is available and valid.`)
-    return { type: 'DataWithheld', agentId, sequence: bad.ev.sequence, reason: (bad.check as { reason: string }).reason }
+    const why = (bad.check as { reason: string }).reason
+    if (bad.check.status === 'invalid') return { type: 'InvalidBatch', agentId, sequence: bad.ev.sequence, reason: why }
+    return { type: 'DataWithheld', agentId, sequence: bad.ev.sequence, daCommitment: bad.ev.daCommitment, reason: why }
   }
   if (reason === 'untraced') {
     if (!p.txHash) throw new NothingToDisputeError('An untraced-action dispute needs the transaction: pass --tx <hash>.')

@@ -12,7 +12,8 @@ import type { Breach } from '../wallet/policy.js'
  * | wallet step the registered policy forbids     | `provePolicyBreach`: Merkle proof, slashed at once |
  * | operator-signed header ≠ committed batch      | `proveEquivocation`: slashed at once          |
  * | inference that does not replay / bad record   | `openDispute(InferenceFraud)` + vote          |
- * | blob missing past the grace period, or corrupt| `openDispute(DataWithheld)` + vote            |
+ * | blob missing past the grace period            | `challengeData`: answered with the blob on chain, or slashed at the deadline (local commitments); + vote on other commitments |
+ * | blob available but never a valid batch        | `openDispute(InvalidBatch)` + vote            |
  * | account call not declared covered by its deadline | `proveUntracedCall`: slashed at once, no vote |
  * | account call declared covered, step missing   | `openDispute(UntracedAction, txHash)` + vote  |
  * | wallet-key tx (no account) not covered         | `openDispute(UntracedAction, txHash)` + vote  |
@@ -42,7 +43,15 @@ export type Fault =
       reason: string
     }
   | { type: 'InferenceFraud'; agentId: bigint; sequence: bigint; stepIndex: number; reason: string; detail?: unknown }
-  | { type: 'DataWithheld'; agentId: bigint; sequence: bigint; reason: string }
+  | {
+      type: 'DataWithheld'
+      agentId: bigint
+      sequence: bigint
+      /** The DA commitment the batch was committed with (hex): the challenge names it. */
+      daCommitment: Hex
+      reason: string
+    }
+  | { type: 'InvalidBatch'; agentId: bigint; sequence: bigint; reason: string }
   | { type: 'UntracedAction'; agentId: bigint; txHash: Hex; reason: string }
   | { type: 'UntracedCall'; agentId: bigint; callSequence: number; txHash: Hex; reason: string }
   | { type: 'SubjectiveClaim'; agentId: bigint; sequence: bigint; stepIndex: number; subject: Hex; reason: string }
@@ -76,6 +85,8 @@ export function describeFault(f: Fault): string {
       return `InferenceFraud agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex}`
     case 'DataWithheld':
       return `DataWithheld agent ${f.agentId} batch ${f.sequence}`
+    case 'InvalidBatch':
+      return `InvalidBatch agent ${f.agentId} batch ${f.sequence}`
     case 'UntracedAction':
       return `UntracedAction agent ${f.agentId} tx ${f.txHash}`
     case 'UntracedCall':

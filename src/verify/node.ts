@@ -1,7 +1,10 @@
 import { getAddress, isAddressEqual, zeroHash, type Address, type Hex, type Log } from 'viem'
 import {
   agentRegistryAbi,
+  answerDataWithheld,
+  commitmentOfSubject,
   ContractRevertError,
+  decidedByEvidence,
   disputeGameAbi,
   DISPUTE_KINDS,
   DISPUTE_STATUSES,
@@ -35,6 +38,7 @@ import type { Checkpoint, PendingBlob, PendingTx, SignedHeader, TrackedDispute, 
 import { VerifierStateStore } from './state.js'
 import { TraceIndex } from './traceIndex.js'
 import { redisVerdictPool, type VerdictPool } from './verdictPool.js'
+import { withPublishedBlobs } from './publishedBlobs.js'
 
 export type VerifierNodeOptions = {
   /** The chain and deployment; with an account the node challenges and votes, without one it only reports. */
@@ -97,6 +101,8 @@ export type VerifierEvent =
   /** Verdicts of other verifiers from the pool, submitted by this node. */
   | { type: 'relay'; disputeId: bigint; verifiers: Address[]; status: DisputeStatus; counted: number; gasUsed: bigint }
   | { type: 'abstain'; disputeId: bigint; reason: string }
+  /** This node answered a DataWithheld challenge by publishing the blob on chain. */
+  | { type: 'answered'; disputeId: bigint; bytes: number; gasUsed: bigint }
   | { type: 'resolved'; disputeId: bigint; status: DisputeStatus; slashedEth: bigint; slashedToken: bigint }
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
   | { type: 'warning'; message: string }
@@ -112,7 +118,7 @@ export function withheldGrace(configuredSeconds: number, challengeWindowSeconds:
   return Math.min(configuredSeconds, Math.floor(challengeWindowSeconds / 2))
 }
 
-const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim'])
+const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'InvalidBatch'])
 
 const agentRegisteredEvent = agentRegistryAbi.find((e) => e.type === 'event' && e.name === 'AgentRegistered')!
 const disputeOpenedEvent = disputeGameAbi.find((e) => e.type === 'event' && e.name === 'DisputeOpened')!
@@ -132,6 +138,7 @@ export class VerifierNode {
   readonly client: CovenantClient
   readonly store: VerifierStateStore
   readonly #o: VerifierNodeOptions
+  readonly #da: Pick<DAClient, 'get' | 'health'>
   readonly #agents: AgentBook
   readonly #index: TraceIndex
   readonly #ctx: CheckContext
@@ -140,6 +147,7 @@ export class VerifierNode {
   readonly #headers = new Map<string, SignedHeader[]>()
   readonly #acted = new Set<string>()
   readonly #abstained = new Set<string>()
+  readonly #answered = new Set<string>()
   #retry: Fault[] = []
   #queue: JobQueue<ReplayJobData, ReplayJobResult>
   #ownQueue: boolean
@@ -167,7 +175,9 @@ export class VerifierNode {
     this.client = options.client
     this.store = new VerifierStateStore(options.dataDir)
     this.#agents = new AgentBook(options.client)
-    this.#index = new TraceIndex({ client: options.client, da: options.da })
+    // a blob withheld from DA but answered on chain (DataPublished) is read from the chain
+    this.#da = withPublishedBlobs(options.client, options.da)
+    this.#index = new TraceIndex({ client: options.client, da: this.#da })
     const d = options.client.deployment
     this.#ownQueue = !options.queue
     this.#queue =
@@ -180,7 +190,7 @@ export class VerifierNode {
     this.#pool = options.verdictPool
     this.#ctx = {
       client: options.client,
-      da: options.da,
+      da: this.#da,
       agents: this.#agents,
       index: this.#index,
       manifests: options.manifests ?? [],
@@ -412,7 +422,7 @@ export class VerifierNode {
       if (l.eventName === 'BatchCommitted') {
         const ev = toBatchEvent(log)
         if (!this.#follows(ev.agentId)) continue
-        const check = await fetchAndCheckBatch(this.#o.da, ev, await this.#index.previousHead(ev))
+        const check = await fetchAndCheckBatch(this.#da, ev, await this.#index.previousHead(ev))
         this.#index.record(ev, check)
         checks.push(this.#afterFetch(ev, check, faults))
       } else if (l.eventName === 'DisputeOpened') {
@@ -449,7 +459,7 @@ export class VerifierNode {
       return
     }
     if (check.status === 'invalid') {
-      faults.push({ type: 'DataWithheld', agentId: ev.agentId, sequence: ev.sequence, reason: check.reason })
+      faults.push({ type: 'InvalidBatch', agentId: ev.agentId, sequence: ev.sequence, reason: check.reason })
       this.#emit({ type: 'batch', agentId: ev.agentId, sequence: ev.sequence, steps: ev.stepCount, status: check.status, faults: 1, reason: check.reason })
       return
     }
@@ -610,7 +620,7 @@ export class VerifierNode {
         transactionHash: zeroHash,
       }
       try {
-        const check = await fetchAndCheckBatch(this.#o.da, ev, await this.#index.previousHead(ev))
+        const check = await fetchAndCheckBatch(this.#da, ev, await this.#index.previousHead(ev))
         if (check.status === 'unavailable') {
           // The grace period never eats the challenge window: at most half of the batch's
           // window, so a withheld blob is still disputable at MIN_CHALLENGE_WINDOW (60 s).
@@ -620,14 +630,20 @@ export class VerifierNode {
             keep.push(p)
             continue
           }
-          const health = await this.#o.da.health()
+          const health = await this.#da.health()
           if (!health.ok) {
             keep.push(p)
             this.#emit({ type: 'warning', message: `batch ${p.agentId}/${p.sequence} still unavailable, but our DA is unhealthy (${health.detail}): not disputing` })
             continue
           }
           this.#index.record(ev, check)
-          await this.#act({ type: 'DataWithheld', agentId: ev.agentId, sequence: ev.sequence, reason: `blob unavailable past the ${grace}s grace period: ${check.reason}` })
+          await this.#act({
+            type: 'DataWithheld',
+            agentId: ev.agentId,
+            sequence: ev.sequence,
+            daCommitment: ev.daCommitment,
+            reason: `blob unavailable past the ${grace}s grace period: ${check.reason}`,
+          })
           continue
         }
         this.#index.record(ev, check)
@@ -759,6 +775,12 @@ export class VerifierNode {
           continue
         }
         keep.push(d)
+        if (d.kind === 'DataWithheld' && decidedByEvidence(d.subject)) {
+          // settled by evidence, not votes: publish the blob if we hold it (an honest agent
+          // is answered for even when its operator is offline); else the deadline decides
+          if (this.#canAct) await this.#answerWithheld(id, d)
+          continue
+        }
         if (!this.#canVote || !me) continue
         if (this.#abstained.has(d.disputeId)) {
           await this.#relay(id)
@@ -832,6 +854,31 @@ export class VerifierNode {
       }
     }
     state.disputes = keep
+  }
+
+  /**
+   * Answers a DataWithheld challenge on a local commitment with the blob, when our DA can
+   * serve it (hash-checked): the challenge fails and its bond is credited to this node.
+   * Tried once per pass until the dispute closes; a blob we cannot get is left to others.
+   */
+  async #answerWithheld(disputeId: bigint, d: TrackedDispute): Promise<void> {
+    if (this.#answered.has(d.disputeId)) return
+    let blob: Uint8Array
+    try {
+      blob = await this.#da.get(commitmentOfSubject(d.subject))
+    } catch (err) {
+      this.#emit({ type: 'warning', message: `DataWithheld dispute ${disputeId}: we cannot get the blob either (${(err as Error).message}); the deadline decides` })
+      return
+    }
+    try {
+      const r = await answerDataWithheld(this.client, { disputeId, blob, subject: d.subject })
+      this.#answered.add(d.disputeId)
+      this.#emit({ type: 'answered', disputeId, bytes: blob.length, gasUsed: r.gasUsed })
+    } catch (err) {
+      // another node answered first: the dispute is closed, reported on the next pass
+      if (err instanceof ContractRevertError && (err.errorName === 'DisputeNotOpen' || err.errorName === 'DeadlinePassed')) return
+      throw err
+    }
   }
 
   /** Gathered verdicts of other verifiers that the chain has not counted yet. */

@@ -108,7 +108,7 @@ export type PendingTx = z.output<typeof pendingTxSchema>
 /** A quorum dispute this verifier follows until it is settled. */
 const trackedDisputeSchema = z.strictObject({
   disputeId: decimal,
-  kind: z.enum(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim']),
+  kind: z.enum(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'InvalidBatch']),
   agentId: decimal,
   sequence: decimal,
   stepIndex: z.number().int(),

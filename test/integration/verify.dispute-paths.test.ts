@@ -59,7 +59,13 @@ describe('covenant dispute, by hand', () => {
     const a = await agent()
     await a.op.append({ kind: 'input', actionId: id(a), timestamp: 1, task: 'x' }, { kind: 'output', actionId: id(a), timestamp: 2, result: 'y' })
     await a.op.commitWithheld()
-    const o = await disputeAction({ ...base(), actionId: id(a), reason: 'withheld' })
+    // nobody can answer (the blob exists nowhere): once the deadline passes, the chain slashes
+    let opened!: () => void
+    const isOpen = new Promise<void>((r) => (opened = r))
+    const run = disputeAction({ ...base(), actionId: id(a), reason: 'withheld', onProgress: (m) => /anyone may answer it with the blob/.test(m) && opened() })
+    await isOpen
+    await increaseTime(chain.reader.publicClient, chain.deployment.params.disputePeriod + 1)
+    const o = await run
     expect(o).toMatchObject({ kind: 'DataWithheld', status: 'Slashed', slashed: { eth: ETH('5') } })
     // the challenger: its share of the slash plus its bond back
     expect(o.payouts[0]).toMatchObject({ role: 'challenger', to: chain.account(4).address, eth: slashSplit(chain.reader, ETH('5')).challenger + chain.deployment.params.challengerBond })

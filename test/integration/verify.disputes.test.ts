@@ -1,16 +1,17 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { keccak256, parseEventLogs, toHex, type Address, type Hex } from 'viem'
+import { bytesToHex, hexToBytes, keccak256, parseEventLogs, toHex, type Address, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
-import { disputeGameAbi, getBond, getDispute, listDisputes, openDispute, registerVerifier } from '../../src/bonds/index.js'
+import { answerDataWithheld, challengeData, disputeGameAbi, getBatch, getBond, getDispute, listDisputes, openDispute, registerVerifier, traceLogAbi } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
-import { LocalDAStore } from '../../src/da/index.js'
+import { LocalDAStore, localCommitment } from '../../src/da/index.js'
 import { fileManifestSource, jsonlHeaderSource, memoryVerdictPool, VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
 import moderationAgent from '../../examples/agents/moderation/agent.js'
 import { createTestAgent, ETH, ledger, moderationDigest, slashSplit, tempDir, TOY_MODEL_DIGEST, writeManifest, type TestAgent } from '../../src/verify/_testing.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 import { TraceIndex } from '../../src/verify/traceIndex.js'
+import { withPublishedBlobs } from '../../src/verify/publishedBlobs.js'
 
 // Accounts: 0 deployer (+ redistribution), 1 agent owner, 2 operator, 4 a challenger by
 // hand, 5-7 verifiers (5 acts, votes and submits the verdicts gathered in the pool; 6 and
@@ -46,7 +47,7 @@ function isResolved(disputeId: bigint) {
 }
 
 beforeAll(async () => {
-  chain = await startTestChain()
+  chain = await startTestChain({}, { accounts: 26 })
   root = await tempDir()
   da = new LocalDAStore({ dir: join(root, 'da') })
   await mkdir(join(root, 'manifests'))
@@ -169,6 +170,18 @@ async function quorumOutcome(a: TestAgent, trigger: () => Promise<unknown>) {
   return { e, disputeId, bond: e.result.bond, resolved, before, after }
 }
 
+/** The DA commitments of an agent's committed batches, in order (from BatchCommitted). */
+async function listBatchCommitments(agentId: bigint): Promise<Hex[]> {
+  const logs = await chain.reader.publicClient.getContractEvents({
+    address: chain.deployment.contracts.traceLog,
+    abi: traceLogAbi,
+    eventName: 'BatchCommitted',
+    args: { agentId },
+    fromBlock: 0n,
+  })
+  return logs.map((l) => (l.args as { daCommitment: Hex }).daCommitment)
+}
+
 function expectSlashedToTheWei(r: Awaited<ReturnType<typeof quorumOutcome>>) {
   expect(r.resolved.status).toBe('Slashed')
   const slashed = r.resolved.slashedEth
@@ -207,17 +220,81 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
     expect(new Set(senders.map((x) => x.toLowerCase()))).toEqual(new Set([chain.account(5).address.toLowerCase()]))
   })
 
-  it('a withheld blob, past the grace period: DataWithheld', async () => {
+  it('a withheld blob, past the grace period: DataWithheld, unanswered by the deadline, slashed with no vote', async () => {
     const a = await agent()
+    const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
     const r = await quorumOutcome(a, async () => {
       const unavailable = challenger.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
       await a.op.append({ kind: 'input', actionId: 'wh', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'wh', timestamp: 2, result: 'y' })
       await a.op.commitWithheld()
       await unavailable
       await increaseTime(chain.reader.publicClient, 31)
+      await opened // the challenge is in; nobody holds the blob to answer it
+      await increaseTime(chain.reader.publicClient, chain.deployment.params.disputePeriod + 1)
     })
     expect(r.e.fault.type).toBe('DataWithheld')
     expectSlashedToTheWei(r)
+    const d = await getDispute(chain.reader, r.disputeId)
+    expect(d.forStake + d.againstStake).toBe(0n) // decided by the missing answer, not by votes
+  })
+
+  it('a withheld blob that its operator publishes on chain in answer: not slashed, the challenger bond pays the operator, the batch is read from the chain', async () => {
+    const a = await agent()
+    const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
+    const unavailable = challenger.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
+    await a.op.append({ kind: 'input', actionId: 'late', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'late', timestamp: 2, result: 'y' })
+    const { sequence, blob } = await a.op.commitWithheld()
+    await unavailable
+    await increaseTime(chain.reader.publicClient, 31)
+    const e = await opened
+    if (e.result.status !== 'opened') throw new Error(`expected a dispute, got ${e.result.status}`)
+    const before = await ledger(chain.reader, a.agentId, [chain.account(2).address])
+    const d = await getDispute(chain.reader, e.result.disputeId)
+    await answerDataWithheld(chain.as(2), { disputeId: e.result.disputeId, blob, subject: d.subject })
+    const resolved = await challenger.waitFor(isResolved(e.result.disputeId), 90_000)
+    expect(resolved.status).toBe('Rejected')
+    const after = await ledger(chain.reader, a.agentId, [chain.account(2).address])
+    expect(after.bondEth).toBe(before.bondEth)
+    expect((after.credits[chain.account(2).address] as bigint) - (before.credits[chain.account(2).address] as bigint)).toBe(e.result.bond)
+    // the DA layer still lacks the blob; every reader gets it from the chain, hash-checked
+    await expect(da.get(bytesToHex(localCommitment(blob)))).rejects.toThrow()
+    const index = new TraceIndex({ client: chain.reader, da: withPublishedBlobs(chain.reader, da) })
+    const got = await index.batch(a.agentId, sequence, { refetch: true })
+    expect(got?.check.status).toBe('ok')
+  })
+
+  it('an honest agent challenged by a verifier with a bad network path: a node that holds the blob answers, nobody is slashed', async () => {
+    const a = await agent()
+    await a.op.append({ kind: 'input', actionId: 'honest', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'honest', timestamp: 2, result: 'y' })
+    await a.op.commit() // the blob is on DA
+    const committed = await getBatch(chain.reader, a.agentId, 0n)
+    const commitment = (await listBatchCommitments(a.agentId))[0] as Hex
+    expect(committed).toBeDefined()
+    const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    // account 4 cannot reach the DA node and challenges in good faith
+    const r = await challengeData(chain.as(4), { agentId: a.agentId, sequence: 0n, daCommitment: hexToBytes(commitment) })
+    const answered = await challenger.waitFor(
+      (ev): ev is Extract<VerifierEvent, { type: 'answered' }> => ev.type === 'answered' && ev.disputeId === r.disputeId,
+      90_000,
+    )
+    expect(answered.bytes).toBeGreaterThan(0)
+    const resolved = await challenger.waitFor(isResolved(r.disputeId), 90_000)
+    expect(resolved.status).toBe('Rejected')
+    const after = await ledger(chain.reader, a.agentId, [verifierAddress()])
+    expect(after.bondEth).toBe(before.bondEth)
+    expect((after.credits[verifierAddress()] as bigint) - (before.credits[verifierAddress()] as bigint)).toBe(r.bond)
+  })
+
+  it('a batch on DA under a Merkle root that is not its own: InvalidBatch, voted, slashed', async () => {
+    const a = await agent()
+    const r = await quorumOutcome(a, async () => {
+      await a.op.append({ kind: 'input', actionId: 'bad-root', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'bad-root', timestamp: 2, result: 'y' })
+      await a.op.commitWrongRoot()
+    })
+    expect(r.e.fault).toMatchObject({ type: 'InvalidBatch', sequence: 0n })
+    expect(r.e.fault.reason).toMatch(/Merkle root/)
+    expectSlashedToTheWei(r)
+    expect((await getDispute(chain.reader, r.disputeId)).forStake).toBe(3n * chain.deployment.params.verifierMinStake)
   })
 
   it('an account call whose coverage the operator lied about (declared covered, no step): UntracedAction by vote', async () => {

@@ -455,11 +455,13 @@ contract CovenantHandler is Fixture {
         returns (DisputeKind kind, uint64 seq, uint32 stepIndex, bytes32 subject)
     {
         kind = DisputeKind(2 + kindSeed % 4);
+        // DataWithheld opens through challengeData (see the DataWithheld handler calls)
+        if (kind == DisputeKind.DataWithheld) kind = DisputeKind.InvalidBatch;
         if (kind == DisputeKind.UntracedAction || ghostBatchCount[a] == 0) {
             return (DisputeKind.UntracedAction, 0, 0, keccak256(abi.encode("tx", targetSeed % 4)));
         }
         seq = uint64(targetSeed % ghostBatchCount[a]);
-        if (kind != DisputeKind.DataWithheld) stepIndex = uint32((targetSeed >> 8) % 3);
+        if (kind != DisputeKind.InvalidBatch) stepIndex = uint32((targetSeed >> 8) % 3);
         if (kind == DisputeKind.SubjectiveClaim) subject = keccak256(abi.encode("claim", targetSeed % 2));
     }
 

@@ -6,9 +6,12 @@ export const DISPUTE_KINDS = [
   'DataWithheld',
   'UntracedAction',
   'SubjectiveClaim',
+  'InvalidBatch',
 ] as const
 export type DisputeKind = (typeof DISPUTE_KINDS)[number]
 export type QuorumDisputeKind = Exclude<DisputeKind, 'PolicyBreach' | 'Equivocation'>
+/** Kinds `openDispute` opens; DataWithheld goes through `challengeData` (it needs the commitment). */
+export type OpenableDisputeKind = Exclude<QuorumDisputeKind, 'DataWithheld'>
 
 export const DISPUTE_STATUSES = ['None', 'Open', 'Slashed', 'Rejected', 'Expired'] as const
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number]

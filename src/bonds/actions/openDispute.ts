@@ -3,21 +3,22 @@ import { disputeGameAbi } from '../generated/abis.js'
 import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { commitEvidence } from './evidence.js'
-import { disputeKindIndex, type QuorumDisputeKind } from './disputeKinds.js'
+import { disputeKindIndex, type OpenableDisputeKind } from './disputeKinds.js'
 
 export type OpenDisputeParameters = {
-  kind: QuorumDisputeKind
+  kind: OpenableDisputeKind
   agentId: bigint
   /** Batch sequence (0 for UntracedAction). */
   sequence?: bigint | undefined
-  /** Step index within the batch (0 for DataWithheld and UntracedAction). */
+  /** Step index within the batch (0 for InvalidBatch and UntracedAction). */
   stepIndex?: number | undefined
   /** Transaction hash for UntracedAction; a claim hash for SubjectiveClaim; else zero. */
   subject?: Hex | undefined
 }
 export type OpenDisputeReturnType = { disputeId: bigint; bond: bigint; deadline: number; hash: Hash; gasUsed: bigint }
 
-/** Opens a dispute the verifier quorum settles, posting the challenger bond. */
+/** Opens a dispute the verifier quorum settles, posting the challenger bond (DataWithheld: {@link challengeData}). */
+/** @see challengeData for DataWithheld */
 export async function openDispute(client: CovenantClient, p: OpenDisputeParameters): Promise<OpenDisputeReturnType> {
   const c = requireWallet(client, 'openDispute')
   const address = c.deployment.contracts.disputeGame

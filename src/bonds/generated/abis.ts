@@ -3147,6 +3147,22 @@ export const disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "expectedSha256",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "givenSha256",
+        "type": "bytes32"
+      }
+    ],
+    "name": "BlobMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint32",
         "name": "callSequence",
         "type": "uint32"
@@ -3206,6 +3222,17 @@ export const disputeGameAbi = [
       }
     ],
     "name": "DeadlinePassed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "DecidedByEvidence",
     "type": "error"
   },
   {
@@ -3279,6 +3306,17 @@ export const disputeGameAbi = [
   {
     "inputs": [],
     "name": "NoVerifiers",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotAnswerable",
     "type": "error"
   },
   {
@@ -3389,6 +3427,11 @@ export const disputeGameAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "UseChallengeData",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -3403,6 +3446,48 @@ export const disputeGameAbi = [
     ],
     "name": "WrongBond",
     "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "WrongCommitment",
+    "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "blobSha256",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes",
+        "name": "blob",
+        "type": "bytes"
+      }
+    ],
+    "name": "DataPublished",
+    "type": "event"
   },
   {
     "anonymous": false,
@@ -3666,6 +3751,19 @@ export const disputeGameAbi = [
   },
   {
     "inputs": [],
+    "name": "LOCAL_COMMITMENT_VERSION",
+    "outputs": [
+      {
+        "internalType": "bytes1",
+        "name": "",
+        "type": "bytes1"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "TURNOUT_BPS",
     "outputs": [
       {
@@ -3693,6 +3791,24 @@ export const disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "blob",
+        "type": "bytes"
+      }
+    ],
+    "name": "answerDataWithheld",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "enum DisputeKind",
         "name": "kind",
         "type": "uint8"
@@ -3707,6 +3823,40 @@ export const disputeGameAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes",
+        "name": "daCommitment",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      }
+    ],
+    "name": "challengeData",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "payable",
     "type": "function"
   },
   {
@@ -3733,6 +3883,25 @@ export const disputeGameAbi = [
     "name": "commitEvidence",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "daCommitment",
+        "type": "bytes"
+      }
+    ],
+    "name": "dataSubject",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {

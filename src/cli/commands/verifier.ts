@@ -114,6 +114,8 @@ export function describeEvent(e: VerifierEvent): string | undefined {
       return `submitted ${e.verifiers.length} gathered verdict${e.verifiers.length === 1 ? '' : 's'} on dispute #${e.disputeId}; dispute ${e.status}`
     case 'abstain':
       return `abstained on dispute #${e.disputeId}: ${e.reason}`
+    case 'answered':
+      return `answered DataWithheld dispute #${e.disputeId}: published the ${e.bytes}-byte blob on chain (gas ${e.gasUsed})`
     case 'resolved':
       return `dispute #${e.disputeId} ${e.status}${e.status === 'Slashed' ? `: ${formatEther(e.slashedEth)} ETH slashed` : ''}`
     case 'reorg':
