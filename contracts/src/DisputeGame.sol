@@ -52,6 +52,10 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         uint256 againstStake;
         uint256 slashedEth;
         uint256 slashedToken;
+        /// What the challenger says the faulty action moved (wei): on a slash, at least this is
+        /// taken and paid to the agent's owner before any reward. Verifiers vote "at fault"
+        /// only when the fault is real and this does not exceed what the action moved.
+        uint256 harm;
     }
 
     struct Vote {
@@ -344,17 +348,24 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     ///   - InvalidBatch: on a batch in its window (stepIndex 0).
     ///   - UntracedAction: on a transaction hash (`subject`); sequence and stepIndex 0.
     ///   DataWithheld goes through `challengeData`, which needs the commitment itself.
+    ///   `harm`: the value (wei) the challenger says the faulty action moved, repaid to the
+    ///   agent's owner first if the agent is slashed (0 for a batch-level fault or a claim).
     function openDispute(
         DisputeKind kind,
         uint256 agentId,
         uint64 sequence,
         uint32 stepIndex,
         bytes32 subject,
+        uint256 harm,
         bytes32 salt
     ) external payable nonReentrant returns (uint256 disputeId) {
         if (kind == DisputeKind.PolicyBreach || kind == DisputeKind.Equivocation) revert NotQuorumKind(kind);
         if (kind == DisputeKind.DataWithheld) revert UseChallengeData();
-        return _open(kind, agentId, sequence, stepIndex, subject, salt, true);
+        disputeId = _open(kind, agentId, sequence, stepIndex, subject, salt, true);
+        if (harm != 0) {
+            if (kind == DisputeKind.InvalidBatch) revert BadTarget();
+            _disputes[disputeId].harm = harm;
+        }
     }
 
     /// @notice The dispute target of a DataWithheld challenge on `daCommitment`: its blob's
@@ -448,7 +459,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             forStake: 0,
             againstStake: 0,
             slashedEth: 0,
-            slashedToken: 0
+            slashedToken: 0,
+            harm: 0
         });
         openDisputeOn[key] = disputeId;
         emit DisputeOpened(disputeId, agentId, kind, sequence, stepIndex, subject, msg.sender, msg.value, deadline);
@@ -568,7 +580,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             forStake: 0,
             againstStake: 0,
             slashedEth: 0,
-            slashedToken: 0
+            slashedToken: 0,
+            harm: 0
         });
     }
 
@@ -577,6 +590,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         if (d.kind != DisputeKind.PolicyBreach && d.kind != DisputeKind.Equivocation && d.bond != 0) {
             faultProven[targetKey(d.kind, d.agentId, d.sequence, d.stepIndex, d.subject)] = true;
         }
+        if (d.harm != 0) return _slashCompensating(disputeId, d.harm);
         (uint256 eth, uint256 tok) = vault.slash(d.agentId, slashBps, d.challenger);
         d.slashedEth = eth;
         d.slashedToken = tok;

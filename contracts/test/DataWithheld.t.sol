@@ -67,7 +67,7 @@ contract DataWithheldTest is Fixture {
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.UseChallengeData.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, subject, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, subject, 0, 0);
     }
 
     function test_challenge_outsideWindowRefused() public {

@@ -52,7 +52,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.expectEmit(address(registry));
         emit AgentRegistry.OpenDisputesChanged(agentId, 1);
         vm.prank(challenger);
-        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, "s");
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "s");
         assertEq(id, 1);
 
         DisputeGame.Dispute memory d = game.dispute(id);
@@ -76,21 +76,21 @@ contract DisputeGameQuorumTest is Fixture {
 
     function test_open_rejectsProvableKinds() public {
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotQuorumKind.selector, DisputeKind.PolicyBreach));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.PolicyBreach, agentId, seq, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.PolicyBreach, agentId, seq, 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotQuorumKind.selector, DisputeKind.Equivocation));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.Equivocation, agentId, seq, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.Equivocation, agentId, seq, 0, 0, 0, 0);
     }
 
     function test_open_requiresExactBond() public {
         vm.deal(address(this), 10 ether);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, 0, CHALLENGER_BOND));
-        game.openDispute(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0);
+        game.openDispute(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND - 1, CHALLENGER_BOND));
-        game.openDispute{value: CHALLENGER_BOND - 1}(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND - 1}(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND + 1, CHALLENGER_BOND));
-        game.openDispute{value: CHALLENGER_BOND + 1}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND + 1}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND, SUBJECTIVE_BOND));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0, 0);
         assertEq(game.bondFor(DisputeKind.SubjectiveClaim), SUBJECTIVE_BOND);
         assertEq(game.bondFor(DisputeKind.UntracedAction), CHALLENGER_BOND);
     }
@@ -98,28 +98,28 @@ contract DisputeGameQuorumTest is Fixture {
     function test_open_rejectsBadTargets() public {
         vm.deal(address(this), 10 ether);
         vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 42));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, 42, 0, 0, keccak256("tx"), 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, 42, 0, 0, keccak256("tx"), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, bytes32(0), 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, bytes32(0), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 1, 0, keccak256("tx"), 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 1, 0, keccak256("tx"), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 1, keccak256("tx"), 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 1, keccak256("tx"), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 1, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 1, 0, 0, 0);
         Batch memory b = traceLog.batch(agentId, seq);
         vm.expectRevert(
             abi.encodeWithSelector(
                 DisputeGame.StepNotInBatch.selector, uint64(b.stepCount) + b.firstIndex, b.firstIndex, b.stepCount
             )
         );
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, b.stepCount, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, b.stepCount, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, seq + 1));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq + 1, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq + 1, 0, 0, 0, 0);
         uint64 closesAt = b.committedAt + b.challengeWindow;
         vm.warp(closesAt + 1);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutsideChallengeWindow.selector, agentId, seq, closesAt));
-        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0);
+        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0, 0);
     }
 
     function test_open_needsCommitReveal() public {
@@ -127,19 +127,19 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, 1 ether);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
         _commitEvidence(mallory, key, "s");
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceTooFresh.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
         // another account replaying the reveal without its own commitment
         vm.roll(block.number + 1);
         vm.deal(stranger, 1 ether);
         vm.prank(stranger);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
         vm.prank(mallory);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
     }
 
     function test_open_noVerifiers() public {
@@ -157,7 +157,7 @@ contract DisputeGameQuorumTest is Fixture {
         g.commitEvidence(g.evidenceCommitment(address(this), key, 0));
         vm.roll(block.number + 1);
         vm.expectRevert(DisputeGame.NoVerifiers.selector);
-        g.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, id, 0, 0, keccak256("tx"), 0);
+        g.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, id, 0, 0, keccak256("tx"), 0, 0);
     }
 
     function test_open_duplicateWhileOpen() public {
@@ -168,7 +168,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.AlreadyDisputed.selector, id));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, "dup");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "dup");
         // other targets on the same batch are independent
         uint256 id2 = _openDispute(mallory, DisputeKind.InferenceFraud, agentId, seq, 2, bytes32(0));
         uint256 id3 = _openDispute(mallory, DisputeKind.InvalidBatch, agentId, seq, 0, bytes32(0));
@@ -189,14 +189,80 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.AlreadyDisputed.selector, id));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, subject, "dup");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, subject, 0, "dup");
         vm.warp(game.dispute(id).deadline + 1);
         game.resolveExpired(id);
         // expired is not rejected: the target can be disputed again
         vm.prank(mallory);
-        uint256 again = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, subject, "dup");
+        uint256 again = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, subject, 0, "dup");
         assertEq(game.openDisputeOn(key), again);
         assertEq(registry.openDisputes(agentId), 1);
+    }
+
+    // ---------------------------------------------------------------- harm repaid first
+
+    function _openWithHarm(DisputeKind kind, uint32 step, bytes32 subject, uint256 harm) internal returns (uint256 id) {
+        bytes32 key = _key(kind, kind == DisputeKind.UntracedAction ? 0 : seq, step, subject);
+        bytes32 salt = keccak256(abi.encode("harm", harm, kind));
+        _commitEvidence(challenger, key, salt);
+        vm.roll(block.number + 1);
+        uint256 bond = game.bondFor(kind);
+        vm.deal(challenger, challenger.balance + bond);
+        vm.prank(challenger);
+        id = game.openDispute{value: bond}(kind, agentId, kind == DisputeKind.UntracedAction ? 0 : seq, step, subject, harm, salt);
+    }
+
+    function test_harm_repaidToTheOwnerBeforeAnyReward() public {
+        // the slash share (50 % of 10 ETH) exceeds the harm: the owner gets the harm, the rest is split
+        uint256 id = _openWithHarm(DisputeKind.InferenceFraud, 1, bytes32(0), 2 ether);
+        assertEq(game.dispute(id).harm, 2 ether);
+        _submit(id, _votes(id, true, 3));
+        uint256 sEth = BOND_ETH * SLASH_BPS / 10_000;
+        assertEq(game.dispute(id).slashedEth, sEth);
+        assertEq(vault.ethCredits(owner), 2 ether, "the harmed owner is repaid first");
+        assertEq(vault.ethCredits(challenger), (sEth - 2 ether) * CHALLENGER_BPS / 10_000 + CHALLENGER_BOND);
+    }
+
+    function test_harm_aboveTheSlashShareTakesMore() public {
+        // 8 ETH moved: more than the 5 ETH slash share, so 8 ETH is taken, all to the owner
+        uint256 id = _openWithHarm(DisputeKind.UntracedAction, 0, keccak256("0xtx"), 8 ether);
+        _submit(id, _votes(id, true, 3));
+        assertEq(game.dispute(id).slashedEth, 8 ether);
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH - 8 ether);
+        assertEq(vault.ethCredits(owner), 8 ether);
+        assertEq(vault.ethCredits(challenger), CHALLENGER_BOND, "no reward left: the bond back only");
+    }
+
+    function test_harm_rejectedDisputePaysNobodyButTheOwnerTheBond() public {
+        uint256 id = _openWithHarm(DisputeKind.InferenceFraud, 1, bytes32(0), 3 ether);
+        _submit(id, _votes(id, false, 3));
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH);
+        assertEq(vault.ethCredits(owner), CHALLENGER_BOND, "only the forfeited challenger bond");
+    }
+
+    function test_harm_refusedOnBatchLevelKinds() public {
+        bytes32 key = _key(DisputeKind.InvalidBatch, seq, 0, bytes32(0));
+        _commitEvidence(challenger, key, "h");
+        vm.roll(block.number + 1);
+        vm.deal(challenger, CHALLENGER_BOND);
+        vm.prank(challenger);
+        vm.expectRevert(DisputeGame.BadTarget.selector);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 1 ether, "h");
+    }
+
+    /// Whatever the harm, value is conserved: the bond loses exactly what was slashed, the owner
+    /// gets min(harm, bond), and the owner's part is never split.
+    function testFuzz_harm_conservesValue(uint256 harm) public {
+        harm = bound(harm, 1, 100 ether);
+        uint256 id = _openWithHarm(DisputeKind.InferenceFraud, 1, bytes32(0), harm);
+        _submit(id, _votes(id, true, 3));
+        uint256 slashed = game.dispute(id).slashedEth;
+        uint256 owed = harm < BOND_ETH ? harm : BOND_ETH;
+        uint256 share = BOND_ETH * SLASH_BPS / 10_000;
+        assertEq(slashed, owed > share ? owed : share);
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH - slashed);
+        assertEq(vault.ethCredits(owner), owed);
+        assertEq(vault.ethCredits(challenger), (slashed - owed) * CHALLENGER_BPS / 10_000 + CHALLENGER_BOND);
     }
 
     // ---------------------------------------------------------------- verdicts
@@ -241,7 +307,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, "again");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "again");
 
         vm.prank(challenger);
         vault.claim();
@@ -327,7 +393,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.roll(block.number + 1);
         vm.deal(challenger, challenger.balance + CHALLENGER_BOND);
         vm.prank(challenger);
-        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, bytes32(0), "late");
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, bytes32(0), 0, "late");
         assertEq(game.dispute(id).stakeSnapshot, 4 * MIN_STAKE, "the base is the stake at the commit");
         DisputeGame.Vote[] memory late = new DisputeGame.Vote[](4);
         for (uint256 i; i < 4; ++i) late[i] = _vote(verifierPks[4 + i], id, false);
@@ -526,7 +592,7 @@ contract DisputeGameQuorumTest is Fixture {
         {
             vm.deal(challenger, CHALLENGER_BOND);
             vm.prank(challenger);
-            id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, "s");
+            id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "s");
             inBlockAfter = _newVerifier(0xE2, 5 ether); // same block, after the open
         }
         vm.roll(block.number + 1);
@@ -553,7 +619,7 @@ contract DisputeGameQuorumTest is Fixture {
         _newVerifier(0xE1, 100 ether); // same block, just before the open
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
-        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, "s");
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "s");
         assertEq(verifiers.votingWeight(vm.addr(0xE1), uint64(block.number)), 0, "no weight in its own block");
         assertEq(game.dispute(id).stakeSnapshot, 4 * MIN_STAKE, "only stake that can vote is counted");
 

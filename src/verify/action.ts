@@ -191,7 +191,7 @@ async function untracedCallsOfAction(ctx: CheckContext, found: FoundAction): Pro
     for (const call of await accountCallsCoverage(ctx, found.agentId, account, receipt.logs)) {
       if (now <= call.coverBy || coveredInTime(call)) continue
       const reason = `account call ${call.sequence} (transaction ${hash}) has no committed wallet step by its deadline ${call.coverBy}`
-      faults.push(untracedCallFault({ agentId: found.agentId, sequence: call.sequence, txHash: hash, declaredCovered, reason }))
+      faults.push(untracedCallFault({ agentId: found.agentId, sequence: call.sequence, txHash: hash, declaredCovered, reason, value: call.value }))
     }
   }
   return faults

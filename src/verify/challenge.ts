@@ -147,6 +147,7 @@ export async function challenge(client: CovenantWriteClient, fault: Fault): Prom
       sequence: target.sequence,
       stepIndex: target.stepIndex,
       subject: target.subject,
+      harm: fault.type === 'InferenceFraud' || fault.type === 'UntracedAction' ? fault.harm : undefined,
     })
     return { status: 'opened', kind: target.kind, disputeId: r.disputeId, bond: r.bond, deadline: r.deadline, hash: r.hash, gasUsed: r.gasUsed }
   } catch (err) {

@@ -165,6 +165,12 @@ export async function checkBatchSteps(
     }
   }
   await Promise.all(pending)
+  // a slash repays the owner what the faulty action moved: its committed wallet steps
+  for (const f of faults) {
+    if (f.type !== 'InferenceFraud') continue
+    const step = steps[f.stepIndex]
+    if (step) f.harm = await ctx.index.movedByAction(ev.agentId, step.actionId)
+  }
   faults.sort((a, b) => ('stepIndex' in a ? a.stepIndex : 0) - ('stepIndex' in b ? b.stepIndex : 0))
   return { reports, faults }
 }
@@ -202,6 +208,8 @@ export type DisputeView = {
   subject: Hex
   openedAt: number
   deadline: number
+  /** What the challenger says the action moved (wei); verifiers find the agent at fault only when it is no more than that. */
+  harm: bigint
 }
 
 export type DisputeCheck =
@@ -235,6 +243,11 @@ export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<D
   if (d.kind === 'DataWithheld') return { decided: true, agentAtFault: false, reason: `batch ${d.sequence} is available and valid` }
   const step = check.batch.steps[d.stepIndex]
   if (!step) return { decided: true, agentAtFault: false, reason: `batch ${d.sequence} has no step ${d.stepIndex}` }
+  // the challenger may not claim the action moved more than its committed wallet steps did
+  const moved = await ctx.index.movedByAction(d.agentId, step.actionId, { refresh: true })
+  if (d.harm > moved) {
+    return { decided: true, agentAtFault: false, reason: `the dispute claims ${d.harm} wei moved; action ${step.actionId} moved ${moved} wei` }
+  }
   if (d.kind === 'SubjectiveClaim') {
     if (!ctx.judge) return { decided: false, reason: 'no judge configured for subjective claims: abstaining', final: true }
     const claim = await ctx.claims?.(d.subject)
@@ -279,6 +292,7 @@ async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<Dispute
   const cover = await untracedCoverage(ctx, d.agentId, tx, deadline, { refresh: true })
   if (cover.covered) return { decided: true, agentAtFault: false, reason: cover.reason }
   if (cover.unknown) return { decided: false, reason: cover.reason, final: false }
+  if (d.harm > tx.value) return { decided: true, agentAtFault: false, reason: `the dispute claims ${d.harm} wei moved; ${d.subject} moved ${tx.value} wei` }
   return { decided: true, agentAtFault: true, reason: cover.reason }
 }
 
@@ -296,6 +310,8 @@ async function checkUntracedAccountCalls(ctx: CheckContext, d: DisputeView, acco
     return { decided: true, agentAtFault: false, reason: `transaction ${d.subject} makes no call of agent ${d.agentId}'s account: it moved none of the agent's funds` }
   }
   const now = await chainNow(ctx.client)
+  const untraced: string[] = []
+  let moved = 0n
   for (const call of calls) {
     if (coveredInTime(call)) continue
     if (now <= call.coverBy) return { decided: false, reason: `account call ${call.sequence} can still be covered until ${call.coverBy}`, final: false }
@@ -303,19 +319,21 @@ async function checkUntracedAccountCalls(ctx: CheckContext, d: DisputeView, acco
     if (!call.step && call.unreadable.length > 0 && now <= call.coverBy + ctx.withheldGraceSeconds) {
       return { decided: false, reason: `account call ${call.sequence} not found, but batches ${call.unreadable.join(', ')} are unreadable`, final: false }
     }
-    return {
-      decided: true,
-      agentAtFault: true,
-      reason: call.step
+    moved += call.value
+    untraced.push(
+      call.step
         ? `account call ${call.sequence} was traced only at ${call.step.committedAt}, after its deadline ${call.coverBy}`
         : `no committed wallet step has the leaf of account call ${call.sequence}`,
-    }
+    )
   }
-  return { decided: true, agentAtFault: false, reason: `every account call in ${d.subject} is covered by a committed wallet step` }
+  if (untraced.length === 0) return { decided: true, agentAtFault: false, reason: `every account call in ${d.subject} is covered by a committed wallet step` }
+  // the challenger may not claim the untraced calls moved more than they did
+  if (d.harm > moved) return { decided: true, agentAtFault: false, reason: `the dispute claims ${d.harm} wei moved; the untraced calls moved ${moved} wei` }
+  return { decided: true, agentAtFault: true, reason: untraced.join('; ') }
 }
 
 /** One AgentAccount call of a transaction, and the committed wallet step with its leaf, if any. */
-export type AccountCallCoverage = { sequence: number; coverBy: number; step: CoveringStep | undefined; unreadable: bigint[] }
+export type AccountCallCoverage = { sequence: number; coverBy: number; value: bigint; step: CoveringStep | undefined; unreadable: bigint[] }
 
 /** Whether a call's wallet step was committed by the call's cover-by time. */
 export function coveredInTime(c: AccountCallCoverage): c is AccountCallCoverage & { step: CoveringStep } {
@@ -337,7 +355,7 @@ export async function accountCallsCoverage(
   for (const call of parseEventLogs({ abi: agentAccountAbi, eventName: 'Executed', logs }).filter((l) => isAddressEqual(l.address, account))) {
     const { coverBy } = await getAccountCall(ctx.client, account, call.args.sequence)
     const found = await ctx.index.stepByLeaf(agentId, call.args.leaf, options)
-    out.push({ sequence: call.args.sequence, coverBy, step: found.step, unreadable: found.unreadable })
+    out.push({ sequence: call.args.sequence, coverBy, value: call.args.value, step: found.step, unreadable: found.unreadable })
   }
   return out
 }

@@ -1,5 +1,6 @@
-import { getAddress, isAddressEqual, keccak256, toHex, zeroAddress, type Address, type Hex } from 'viem'
+import { getAddress, isAddressEqual, keccak256, parseEventLogs, toHex, zeroAddress, type Address, type Hex } from 'viem'
 import {
+  bondVaultAbi,
   decidedByEvidence,
   getBatch,
   getDispute,
@@ -91,7 +92,7 @@ export async function disputeAction(params: DisputeActionParameters): Promise<Di
   }
   if (result.status === 'proven') {
     say(`proven on chain in ${result.hash}: dispute #${result.disputeId}`)
-    const payouts = splitPayouts(p, result.slashedEth, 0n, undefined)
+    const payouts = splitPayouts(p, result.slashedEth, 0n, await compensationIn(p.client, result.hash))
     return outcome(p, found, fault, result, 'Slashed', { eth: result.slashedEth, token: result.slashedToken }, payouts, result.gasUsed)
   }
   const until = new Date(result.deadline * 1000).toISOString()
@@ -103,7 +104,7 @@ export async function disputeAction(params: DisputeActionParameters): Promise<Di
   if (p.wait === false) return outcome(p, found, fault, result, 'Open', undefined, [], result.gasUsed)
   const d = await waitForSettlement(p, result.disputeId, result.deadline, say)
   if (d.status === 'Slashed') {
-    return outcome(p, found, fault, result, 'Slashed', { eth: d.slashedEth, token: d.slashedToken }, splitPayouts(p, d.slashedEth, result.bond, undefined), result.gasUsed)
+    return outcome(p, found, fault, result, 'Slashed', { eth: d.slashedEth, token: d.slashedToken }, splitPayouts(p, d.slashedEth, result.bond, { owner: (await new AgentBook(p.client).agent(found.agentId)).owner, eth: d.harm }), result.gasUsed)
   }
   if (d.status === 'Rejected') {
     const owner = (await new AgentBook(p.client).agent(found.agentId)).owner
@@ -113,6 +114,13 @@ export async function disputeAction(params: DisputeActionParameters): Promise<Di
     return outcome(p, found, fault, result, 'Expired', undefined, [{ to: p.client.walletClient.account.address, role: 'challenger', eth: result.bond, what: 'the challenger bond, refunded' }], result.gasUsed)
   }
   return outcome(p, found, fault, result, d.status, undefined, [], result.gasUsed)
+}
+
+/** What a proof transaction repaid the harmed owner (BondVault's `Compensated`), if anything. */
+async function compensationIn(client: CovenantWriteClient, hash: Hex): Promise<{ owner: Address; eth: bigint } | undefined> {
+  const receipt = await client.publicClient.getTransactionReceipt({ hash })
+  const c = parseEventLogs({ abi: bondVaultAbi, eventName: 'Compensated', logs: receipt.logs })[0]
+  return c ? { owner: c.args.to, eth: c.args.eth } : undefined
 }
 
 async function waitForSettlement(p: DisputeActionParameters, disputeId: bigint, deadline: number, say: (m: string) => void) {
@@ -135,12 +143,24 @@ async function waitForSettlement(p: DisputeActionParameters, disputeId: bigint, 
   }
 }
 
-function splitPayouts(p: DisputeActionParameters, slashed: bigint, bondBack: bigint, _owner: Address | undefined): DisputeOutcome['payouts'] {
+/**
+ * Who a slash paid: the harmed owner first (`compensation`, what the faulty action moved),
+ * then the challenger, redistribution and burn shares of the rest (BondVault._slashFor).
+ */
+function splitPayouts(
+  p: DisputeActionParameters,
+  slashedTotal: bigint,
+  bondBack: bigint,
+  compensation: { owner: Address; eth: bigint } | undefined,
+): DisputeOutcome['payouts'] {
   const params = p.client.deployment.params
+  const owed = compensation && compensation.eth > 0n ? (compensation.eth < slashedTotal ? compensation.eth : slashedTotal) : 0n
+  const slashed = slashedTotal - owed
   const challenger = (slashed * BigInt(params.challengerBps)) / 10_000n
   const redistribution = (slashed * BigInt(params.redistributionBps)) / 10_000n
   const me = p.client.walletClient.account.address
   return [
+    ...(owed > 0n && compensation ? [{ to: compensation.owner, role: 'agent owner' as const, eth: owed, what: 'repaid what the faulty action moved' }] : []),
     { to: me, role: 'challenger', eth: challenger + bondBack, what: bondBack > 0n ? `reward ${challenger} + bond ${bondBack} back` : 'reward' },
     { to: p.client.deployment.redistribution, role: 'redistribution', eth: redistribution, what: 'redistribution share' },
     { to: p.client.deployment.contracts.bondVault, role: 'burned', eth: slashed - challenger - redistribution, what: 'burned in the vault' },
@@ -207,7 +227,7 @@ async function chooseFault(
     const cover = await untracedCoverage(ctx, agentId, { ...tx, to: tx.to ?? null }, deadline)
     if (cover.covered) throw new NothingToDisputeError(`${p.txHash} is traced: ${cover.reason}.`)
     if ((await chainNow(p.client)) <= deadline) say(`warning: the commit deadline (${deadline}) has not passed; verifiers will wait for it`)
-    return { type: 'UntracedAction', agentId, txHash: p.txHash, reason: cover.reason }
+    return { type: 'UntracedAction', agentId, txHash: p.txHash, reason: cover.reason, harm: tx.value }
   }
   if (reason === 'subjective') {
     const target = selected.find((s) => s.step.kind === 'output') ?? selected[selected.length - 1]
@@ -289,7 +309,7 @@ async function untracedAccountCallFault(
     }
     if ((await chainNow(p.client)) <= call.coverBy) say(`warning: account call ${call.sequence} can still be covered until ${call.coverBy}; the proof needs that time to pass`)
     const declaredCovered = await p.client.publicClient.readContract({ address: p.client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] })
-    return untracedCallFault({ agentId, sequence: call.sequence, txHash, declaredCovered, reason: `no committed wallet step has the leaf of account call ${call.sequence}` })
+    return untracedCallFault({ agentId, sequence: call.sequence, txHash, declaredCovered, value: call.value, reason: `no committed wallet step has the leaf of account call ${call.sequence}` })
   }
   throw new NothingToDisputeError(`${txHash} is traced: ${covered.join('; ')}.`)
 }

@@ -42,7 +42,16 @@ export type Fault =
       sigB?: Hex | undefined
       reason: string
     }
-  | { type: 'InferenceFraud'; agentId: bigint; sequence: bigint; stepIndex: number; reason: string; detail?: unknown }
+  | {
+      type: 'InferenceFraud'
+      agentId: bigint
+      sequence: bigint
+      stepIndex: number
+      reason: string
+      detail?: unknown
+      /** What the faulty action moved (wei): repaid to the owner first on a slash. */
+      harm?: bigint | undefined
+    }
   | {
       type: 'DataWithheld'
       agentId: bigint
@@ -52,7 +61,14 @@ export type Fault =
       reason: string
     }
   | { type: 'InvalidBatch'; agentId: bigint; sequence: bigint; reason: string }
-  | { type: 'UntracedAction'; agentId: bigint; txHash: Hex; reason: string }
+  | {
+      type: 'UntracedAction'
+      agentId: bigint
+      txHash: Hex
+      reason: string
+      /** What the untraced transaction moved (wei): repaid to the owner first on a slash. */
+      harm?: bigint | undefined
+    }
   | { type: 'UntracedCall'; agentId: bigint; callSequence: number; txHash: Hex; reason: string }
   | { type: 'SubjectiveClaim'; agentId: bigint; sequence: bigint; stepIndex: number; subject: Hex; reason: string }
 
@@ -63,10 +79,10 @@ export type FaultType = Fault['type'] & DisputeKind
  * (UntracedCall) while TraceLog does not declare it covered, else the quorum decides
  * (UntracedAction on its transaction).
  */
-export function untracedCallFault(p: { agentId: bigint; sequence: number; txHash: Hex; declaredCovered: number; reason: string }): Fault {
+export function untracedCallFault(p: { agentId: bigint; sequence: number; txHash: Hex; declaredCovered: number; reason: string; value?: bigint | undefined }): Fault {
   return p.declaredCovered <= p.sequence
     ? { type: 'UntracedCall', agentId: p.agentId, callSequence: p.sequence, txHash: p.txHash, reason: p.reason }
-    : { type: 'UntracedAction', agentId: p.agentId, txHash: p.txHash, reason: `${p.reason}, though TraceLog declares it covered` }
+    : { type: 'UntracedAction', agentId: p.agentId, txHash: p.txHash, reason: `${p.reason}, though TraceLog declares it covered`, harm: p.value }
 }
 
 /** The DisputeGame kind a fault is recorded under. */

@@ -562,7 +562,7 @@ export class VerifierNode {
           keep.push(p)
           continue
         }
-        await this.#act({ type: 'UntracedAction', agentId: BigInt(p.agentId), txHash: p.txHash, reason: cover.reason })
+        await this.#act({ type: 'UntracedAction', agentId: BigInt(p.agentId), txHash: p.txHash, reason: cover.reason, harm: BigInt(p.value) })
       } catch (error) {
         keep.push(p)
         this.#emit({ type: 'error', where: `untraced ${p.txHash}`, error })
@@ -597,7 +597,7 @@ export class VerifierNode {
     const reason = cover.step
       ? `account call ${call.sequence} was traced only in batch ${cover.step.sequence}, committed at ${cover.step.committedAt}, after its deadline ${p.deadline}`
       : `no committed wallet step has the leaf ${call.leaf} of account call ${call.sequence}`
-    await this.#act(untracedCallFault({ agentId, sequence: call.sequence, txHash: p.txHash, declaredCovered: declared, reason }))
+    await this.#act(untracedCallFault({ agentId, sequence: call.sequence, txHash: p.txHash, declaredCovered: declared, reason, value: BigInt(p.value) }))
     return false
   }
 
@@ -815,6 +815,7 @@ export class VerifierNode {
             subject: d.subject,
             openedAt: Number(raw.openedAt),
             deadline: Number(raw.deadline),
+            harm: raw.harm,
           }
           const c = await checkDispute(this.#ctx, view)
           if (!c.decided) {

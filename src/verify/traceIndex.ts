@@ -10,6 +10,8 @@ type WalletIndex = {
   byNonce: Map<number, CoveringStep[]>
   /** wallet steps by leaf (what an AgentAccount call records) */
   byLeaf: Map<Hex, CoveringStep>
+  /** native value the committed wallet steps of each action move, wei */
+  movedByAction: Map<string, bigint>
   indexed: Set<bigint>
   unavailable: Set<bigint>
   /** batches whose committed data can never be valid: never fetched again */
@@ -73,6 +75,7 @@ export class TraceIndex {
         w.retry.delete(ev.sequence)
         for (const step of check.batch.steps) {
           if (step.kind !== 'wallet') continue
+          w.movedByAction.set(step.actionId, (w.movedByAction.get(step.actionId) ?? 0n) + BigInt(step.value))
           const list = w.byNonce.get(step.nonce) ?? []
           const covering = { step, sequence: ev.sequence, committedAt: ev.committedAt }
           list.push(covering)
@@ -144,6 +147,16 @@ export class TraceIndex {
     return { step: w.byLeaf.get(leaf.toLowerCase() as Hex), unreadable: [...w.unavailable] }
   }
 
+  /**
+   * The native value (wei) the committed wallet steps of an action move, over every batch
+   * of the agent indexed so far: what a slash for a fault in that action repays the owner.
+   */
+  async movedByAction(agentId: bigint, actionId: string, options: { refresh?: boolean | undefined } = {}): Promise<bigint> {
+    const w = this.#walletOf(agentId)
+    if (!w.loaded || options.refresh || this.#retryDue(w)) await this.#load(agentId, w)
+    return w.movedByAction.get(actionId) ?? 0n
+  }
+
   /** Whether an unavailable batch is due for another try. */
   #retryDue(w: WalletIndex): boolean {
     const now = this.#now()
@@ -169,7 +182,7 @@ export class TraceIndex {
   #walletOf(agentId: bigint) {
     let w = this.#wallet.get(agentId)
     if (!w) {
-      w = { byNonce: new Map(), byLeaf: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
+      w = { byNonce: new Map(), byLeaf: new Map(), movedByAction: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
       this.#wallet.set(agentId, w)
     }
     return w

@@ -79,6 +79,9 @@ describe('covenant dispute, by hand', () => {
     await increaseTime(chain.reader.publicClient, 601)
     const o = await disputeAction({ ...base(), actionId: id(a, 99), reason: 'untraced', txHash })
     expect(o).toMatchObject({ kind: 'UntracedAction', status: 'Slashed', slashed: { eth: ETH('5') } })
+    // the owner is repaid the 0.3 ETH first; the challenger's reward comes from the rest
+    expect(o.payouts[0]).toMatchObject({ role: 'agent owner', to: chain.account(1).address, eth: ETH('0.3') })
+    expect(o.payouts.find((x) => x.role === 'challenger')?.eth).toBe(slashSplit(chain.reader, ETH('5') - ETH('0.3')).challenger)
   })
 
   it('covenant verify reaches the node\'s verdict on a dropped wallet step: faulty (UntracedCall), then the proof slashes', async () => {

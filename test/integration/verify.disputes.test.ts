@@ -158,7 +158,7 @@ describe('a running verifier proves objective faults on its own', () => {
 
 /** Waits for the challenger's dispute on `agentId` to be opened and settled by the quorum. */
 async function quorumOutcome(a: TestAgent, trigger: () => Promise<unknown>) {
-  const who = [verifierAddress(), redistribution()]
+  const who = [verifierAddress(), redistribution(), chain.account(1).address]
   const before = await ledger(chain.reader, a.agentId, who)
   const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
   await trigger()
@@ -182,12 +182,15 @@ async function listBatchCommitments(agentId: bigint): Promise<Hex[]> {
   return logs.map((l) => (l.args as { daCommitment: Hex }).daCommitment)
 }
 
-function expectSlashedToTheWei(r: Awaited<ReturnType<typeof quorumOutcome>>) {
+function expectSlashedToTheWei(r: Awaited<ReturnType<typeof quorumOutcome>>, harmed?: { owner: Address; eth: bigint }) {
   expect(r.resolved.status).toBe('Slashed')
   const slashed = r.resolved.slashedEth
   expect(slashed).toBe(r.before.bondEth / 2n)
-  const split = slashSplit(chain.reader, slashed)
+  const owed = harmed?.eth ?? 0n
+  if (harmed) expect((r.after.credits[harmed.owner] as bigint) - (r.before.credits[harmed.owner] as bigint)).toBe(owed)
+  const split = slashSplit(chain.reader, slashed - owed)
   expect(r.after.bondEth).toBe(r.before.bondEth - slashed)
+  expect(split.challenger + split.redistribution + split.burned + owed).toBe(slashed)
   // the challenger gets its bond back plus its share of the slash
   expect((r.after.credits[verifierAddress()] as bigint) - (r.before.credits[verifierAddress()] as bigint)).toBe(split.challenger + r.bond)
   expect((r.after.credits[redistribution()] as bigint) - (r.before.credits[redistribution()] as bigint)).toBe(split.redistribution)
@@ -308,9 +311,11 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
       await a.op.coverEverything() // CHEAT: TraceLog now says every call is covered
       await increaseTime(chain.reader.publicClient, 601)
     })
-    expect(r.e.fault.type).toBe('UntracedAction')
-    expect(r.e.fault.type === 'UntracedAction' && r.e.fault.txHash).toBe(txHash)
-    expectSlashedToTheWei(r)
+    expect(r.e.fault).toMatchObject({ type: 'UntracedAction', txHash, harm: ETH('0.2') })
+    // the quorum slash repays the owner the 0.2 ETH the call moved before any reward
+    const d = await getDispute(chain.reader, r.disputeId)
+    expect(d.harm).toBe(ETH('0.2'))
+    expectSlashedToTheWei(r, { owner: chain.account(1).address, eth: ETH('0.2') })
   })
 })
 
@@ -379,6 +384,27 @@ describe('challenges that fail', () => {
     const d = await getDispute(chain.reader, opened.disputeId)
     expect(d.againstStake).toBe(3n * chain.deployment.params.verifierMinStake)
     expect(d.forStake).toBe(0n)
+  })
+
+  it('a real fault with an inflated harm claim: the quorum rejects it, the challenger loses its bond, nobody is over-slashed', async () => {
+    const a = await agent()
+    const runtime = await a.op.runtime(moderationAgent, { tamper: true })
+    await runtime.run({ postId: 'p9', text: 'buy cheap followers now, limited offer!!!' })
+    // committed with the blob held back, so the greedy challenger is first to dispute the step
+    const { blob } = await a.op.commitWithheld()
+    const voted = challenger.waitFor((e): e is Extract<VerifierEvent, { type: 'vote' }> => e.type === 'vote' && e.reason.includes('moved'), 90_000)
+    // it claims the action moved 4 ETH; it moved nothing (moderation pays no one)
+    const greedy = await openDispute(chain.as(4), { kind: 'InferenceFraud', agentId: a.agentId, sequence: 0n, stepIndex: 1, harm: ETH('4') })
+    await da.put(blob) // now every verifier can judge it
+    const owner: Address = chain.account(1).address
+    const before = await ledger(chain.reader, a.agentId, [owner])
+    const resolved = await challenger.waitFor(isResolved(greedy.disputeId), 90_000)
+    expect(resolved.status).toBe('Rejected')
+    const vote = await voted
+    expect(vote).toMatchObject({ disputeId: greedy.disputeId, agentAtFault: false })
+    expect(vote.reason).toMatch(/claims 4000000000000000000 wei moved; action .* moved 0 wei/)
+    const after = await ledger(chain.reader, a.agentId, [owner])
+    expect(after.credits[owner]! - before.credits[owner]!).toBe(greedy.bond)
   })
 
   it('a dispute nobody votes on expires at its deadline: nobody slashed, bond refunded', async () => {

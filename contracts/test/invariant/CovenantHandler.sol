@@ -485,7 +485,7 @@ contract CovenantHandler is Fixture {
         uint256 bond = game.bondFor(kind);
         vm.deal(c, c.balance + bond);
         vm.prank(c);
-        try game.openDispute{value: bond}(kind, agentIds[a], seq, stepIndex, subject, salt) returns (uint256 id) {
+        try game.openDispute{value: bond}(kind, agentIds[a], seq, stepIndex, subject, 0, salt) returns (uint256 id) {
             _record(id, a, bond);
             hits["disputeOpened"]++;
         } catch {

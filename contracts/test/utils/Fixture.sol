@@ -277,7 +277,7 @@ abstract contract Fixture is TestBase {
         uint256 bond = game.bondFor(kind);
         vm.deal(who, who.balance + bond);
         vm.prank(who);
-        disputeId = game.openDispute{value: bond}(kind, id, seq, stepIndex, subject, salt);
+        disputeId = game.openDispute{value: bond}(kind, id, seq, stepIndex, subject, 0, salt);
     }
 
     // ---------------------------------------------------------------- signatures

@@ -20,6 +20,8 @@ export type DisputeInfo = {
   againstStake: bigint
   slashedEth: bigint
   slashedToken: bigint
+  /** What the challenger says the faulty action moved (wei), repaid to the owner first on a slash. */
+  harm: bigint
 }
 
 export async function getDispute(client: CovenantClient, disputeId: bigint): Promise<DisputeInfo> {
@@ -46,6 +48,7 @@ export async function getDispute(client: CovenantClient, disputeId: bigint): Pro
     againstStake: d.againstStake,
     slashedEth: d.slashedEth,
     slashedToken: d.slashedToken,
+    harm: d.harm,
   }
 }
 

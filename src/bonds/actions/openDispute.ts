@@ -14,6 +14,13 @@ export type OpenDisputeParameters = {
   stepIndex?: number | undefined
   /** Transaction hash for UntracedAction; a claim hash for SubjectiveClaim; else zero. */
   subject?: Hex | undefined
+  /**
+   * What the faulty action moved (wei): on a slash at least this is taken and paid to the
+   * agent's owner before any reward. Verifiers find the agent at fault only when it is no
+   * more than the action moved, so claim exactly what the committed wallet steps (or the
+   * untraced transaction) moved. @defaultValue 0
+   */
+  harm?: bigint | undefined
 }
 export type OpenDisputeReturnType = { disputeId: bigint; bond: bigint; deadline: number; hash: Hash; gasUsed: bigint }
 
@@ -34,7 +41,7 @@ export async function openDispute(client: CovenantClient, p: OpenDisputeParamete
     address,
     abi: disputeGameAbi,
     functionName: 'openDispute',
-    args: [...args, salt],
+    args: [...args, p.harm ?? 0n, salt],
     value: bond,
   })
   const opened = eventsOf(disputeGameAbi, receipt).find((e) => e.eventName === 'DisputeOpened')

@@ -3995,6 +3995,11 @@ export const disputeGameAbi = [
             "internalType": "uint256",
             "name": "slashedToken",
             "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "harm",
+            "type": "uint256"
           }
         ],
         "internalType": "struct DisputeGame.Dispute",
@@ -4275,6 +4280,11 @@ export const disputeGameAbi = [
         "internalType": "bytes32",
         "name": "subject",
         "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "harm",
+        "type": "uint256"
       },
       {
         "internalType": "bytes32",
