@@ -131,13 +131,17 @@ describe('covenant dispute', () => {
 describe('covenant bonds', () => {
   it('shows the bond after both slashes, the slashes and the disputes', async () => {
     const r = await covenant(['bonds', a.agentId.toString(), '--json'])
-    expect(r.code).toBe(0)
+    expect(r.code, r.stderr).toBe(0)
     const b = JSON.parse(r.stdout)
     expect(b.bond.eth).toBe(ETH('2.5').toString())
     expect(b.totalSlashedEth).toBe(ETH('7.5').toString())
     expect(b.slashes).toHaveLength(2)
     expect(b.disputes.map((d: { kind: string; status: string }) => `${d.kind}:${d.status}`)).toEqual(['PolicyBreach:Slashed', 'InferenceFraud:Slashed'])
     expect(b.locked).toBe(true)
+    // what the policy can move before a fault is slashed, against the bond left
+    expect(b.requiredEth).not.toBeNull()
+    expect(b.covered).toBe(BigInt(b.bond.eth) >= BigInt(b.requiredEth))
+    expect(r.stderr + (await covenant(['bonds', a.agentId.toString()])).stdout).toMatch(/at risk: [\d.]+ ETH can move before a fault is slashed; the bond (covers it|does NOT cover it)/)
   })
 })
 

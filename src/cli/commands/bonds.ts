@@ -36,6 +36,11 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
     pc.getBlock({ blockTag: 'latest' }).then((b) => Number(b.timestamp)),
   ])
   const logs = await pc.getLogs({ address: c.deployment.contracts.bondVault, fromBlock: c.deployment.deployedAtBlock, toBlock: 'latest' })
+  // what the owner was repaid first, per slash (BondVault's Compensated, in the slash's transaction)
+  const compensated = new Map<string, bigint>()
+  for (const l of parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Compensated' })) {
+    if (l.args.agentId === agentId) compensated.set(l.transactionHash, (compensated.get(l.transactionHash) ?? 0n) + l.args.eth)
+  }
   const slashes = parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Slashed' })
     .filter((l) => l.args.agentId === agentId)
     .map((l) => ({
@@ -48,6 +53,17 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       redistributedEth: l.args.redistributedEth,
       burnedEth: l.args.burnedEthAmount,
     }))
+    .map((s) => ({ ...s, ownerRepaidEth: compensated.get(s.tx) ?? 0n }))
+  const policy = agent.active.policy
+  const required =
+    policy.dailyBudget === undefined || policy.dailyBudget === null
+      ? null
+      : await pc.readContract({
+          address: c.deployment.contracts.agentRegistry,
+          abi: agentRegistryAbi,
+          functionName: 'requiredBondOf',
+          args: [policy.dailyBudget, BigInt(policy.commitDeadline), BigInt(policy.challengeWindow)],
+        })
   // the oldest call no committed batch covers yet, and until when it may stay so
   const oldestUncovered = account.coveredCalls < account.callCount ? await getAccountCall(c, account.address, account.coveredCalls) : undefined
   const lockedUntil = Number(lastFinalizesAt) === 0 ? 0 : Number(lastFinalizesAt) + c.deployment.params.disputePeriod + 1
@@ -69,6 +85,13 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       dailyBudget: agent.active.policy.dailyBudget ?? null,
     },
     bond: { eth: bond.eth, token: bond.token },
+    /**
+     * What the policy lets the account move before a fault is provable and slashed (the daily
+     * budget × the UTC days a commit deadline + challenge window can touch): the account acts
+     * only while the ETH bond covers it. Null when the policy sets no daily budget.
+     */
+    requiredEth: required,
+    covered: required === null ? null : bond.eth >= required,
     pending: { eth: bond.pendingEth, token: bond.pendingToken, requestedAt: bond.requestedAt, withdrawableAt: bond.withdrawableAt },
     /** The bond cannot leave before this (latest challenge window + dispute period), nor while a dispute is open. */
     lockedUntil,
@@ -97,10 +120,11 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       `  calls: ${r.account.calls} made, ${r.account.covered} covered by committed batches, ${r.account.uncovered} uncovered${r.account.oldestUncoveredBy ? ` (the oldest must be covered by ${when(r.account.oldestUncoveredBy)})` : ''}`,
       `  budget left today: ${r.account.dailyBudget === null ? 'no daily limit' : `${formatEther(r.account.budgetLeftToday)} of ${formatEther(r.account.dailyBudget)} ETH`}`,
       `bond: ${formatEther(r.bond.eth)} ETH${r.bond.token ? ` + ${r.bond.token} tokens` : ''}`,
+      `  at risk: ${r.requiredEth === null ? 'no daily budget set: the account does not act' : `${formatEther(r.requiredEth)} ETH can move before a fault is slashed; the bond ${r.covered ? 'covers it' : 'does NOT cover it: the account refuses to act until topped up'}`}`,
       `pending withdrawal: ${r.pending.requestedAt ? `${formatEther(r.pending.eth)} ETH, withdrawable at ${when(r.pending.withdrawableAt)}` : 'none'}`,
       `locked: ${r.locked ? 'yes' : 'no'} (challenge windows until ${when(r.lockedUntil)}; ${r.openDisputes} open dispute${r.openDisputes === 1 ? '' : 's'})`,
       `slashed: ${formatEther(r.totalSlashedEth)} ETH in ${r.slashes.length} slash${r.slashes.length === 1 ? '' : 'es'}`,
-      ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
+      ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → ${s.ownerRepaidEth ? `owner repaid ${formatEther(s.ownerRepaidEth)} first, ` : ''}challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
       `disputes: ${r.disputes.length}`,
       ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (${d.accountCall ? `account call ${d.stepIndex}` : `batch ${d.sequence}, step ${d.stepIndex}`}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}`),
     ].join('\n'),
