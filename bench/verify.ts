@@ -10,7 +10,8 @@
 //   - detection latency, commit → dispute opened (or proven), of a running verifier
 //     (poll 100 ms), per fault kind, median of --runs;
 //   - commit → slash time with a zero challenge delay (no grace period for withheld
-//     blobs; three verifiers voting in this process);
+//     blobs; three verifiers voting in this process; a withheld blob nobody answers
+//     slashes at the dispute deadline, jumped to in chain time);
 //   - gas of each dispute path (commit + reveal of the evidence included) and of voting.
 // Numbers depend on the machine and its load; this prints them, it asserts nothing.
 import { cpus, loadavg } from 'node:os'
@@ -154,15 +155,18 @@ async function until<T>(fn: () => T | undefined, timeoutMs = 60_000): Promise<T>
   }
 }
 
-async function measure(kind: 'PolicyBreach' | 'InferenceFraud' | 'DataWithheld', events: VerifierEvent[][]): Promise<Timed> {
+type Kind = 'PolicyBreach' | 'InferenceFraud' | 'DataWithheld' | 'InvalidBatch'
+
+async function measure(kind: Kind, events: VerifierEvent[][]): Promise<Timed> {
   const a = await agent()
   const id = `${a.agentId}-000000000001`
   await a.op.append({ kind: 'input', actionId: id, timestamp: 1, task: 'x' })
   if (kind === 'PolicyBreach') await a.op.pay(id, { to: chain.account(8).address, value: ETH('2'), send: false })
   if (kind === 'InferenceFraud') await a.op.classify(id, 'limited offer, click the link', { fake: true })
-  if (kind === 'DataWithheld') await a.op.append({ kind: 'output', actionId: id, timestamp: 2, result: 'y' })
+  if (kind === 'DataWithheld' || kind === 'InvalidBatch') await a.op.append({ kind: 'output', actionId: id, timestamp: 2, result: 'y' })
   const t0 = performance.now()
   if (kind === 'DataWithheld') await a.op.commitWithheld()
+  else if (kind === 'InvalidBatch') await a.op.commitWrongRoot()
   else await a.op.commit()
   const mine = (e: VerifierEvent) => 'fault' in e && e.fault.agentId === a.agentId
   const main = events[0] as VerifierEvent[]
@@ -173,6 +177,9 @@ async function measure(kind: 'PolicyBreach' | 'InferenceFraud' | 'DataWithheld',
   if (acted.result.status === 'proven') slashAt = at(acted)
   else if (acted.result.status === 'opened') {
     const id2 = acted.result.disputeId
+    // nobody can answer a withheld blob: the chain slashes once the dispute period passes
+    // (chain time jumps here; on a real chain add the dispute period to the figure)
+    if (kind === 'DataWithheld') await increaseTime(chain.reader.publicClient, chain.deployment.params.disputePeriod + 1)
     const resolved = await until(() => main.find((e) => e.type === 'resolved' && e.disputeId === id2))
     slashAt = at(resolved)
     for (const ev of events) for (const e of ev) if (e.type === 'vote' && e.disputeId === id2) voteGas.push(e.gasUsed)
@@ -191,7 +198,7 @@ async function latencies() {
   return withNodes(async (_nodes, events) => {
     const out: Record<string, unknown> = {}
     const gas: Record<string, string> = {}
-    for (const kind of ['PolicyBreach', 'InferenceFraud', 'DataWithheld'] as const) {
+    for (const kind of ['PolicyBreach', 'InferenceFraud', 'DataWithheld', 'InvalidBatch'] as const satisfies readonly Kind[]) {
       const runs: Timed[] = []
       for (let i = 0; i < RUNS; i++) {
         runs.push(await measure(kind, events))
@@ -202,7 +209,8 @@ async function latencies() {
         commitToDisputeOpenedMs: round(median(runs.map((r) => r.actedMs))),
         commitToSlashMs: round(median(runs.map((r) => r.slashMs ?? Number.NaN))),
       }
-      gas[kind === 'PolicyBreach' ? 'provePolicyBreach (commit + reveal)' : `openDispute ${kind} (commit + reveal)`] = (runs[0]?.gas ?? 0n).toString()
+      const path = kind === 'PolicyBreach' ? 'provePolicyBreach' : kind === 'DataWithheld' ? 'challengeData DataWithheld' : `openDispute ${kind}`
+      gas[`${path} (commit + reveal)`] = (runs[0]?.gas ?? 0n).toString()
       const votes = runs[0]?.voteGas ?? []
       if (votes.length) {
         gas['submitVerdicts, one vote, no quorum yet'] = votes.reduce((a, b) => (a < b ? a : b)).toString()
