@@ -14,12 +14,16 @@ import { parseActionId } from '../verify/action.js'
 import type { JobQueue } from '../verify/queue.js'
 import type { JsonValue } from '../trace/schemas.js'
 import { explorerHtml } from './explorer.js'
+import { bondHistory, chainAgentIds, disputeDetail } from './chainViews.js'
+import type { DisputeInfo } from '../bonds/actions/getDispute.js'
 import { serviceHealth, type ServiceHealth } from './health.js'
 import type { TaskJobData, TaskJobResult } from './worker.js'
 import type { AgentRecord } from './agentRecord.js'
 import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
 
 export const MAX_TASK_BYTES = 256 * 1024
+/** Dispute kinds about one step of a committed batch (the rest are about a batch or a transaction). */
+const STEP_KINDS: ReadonlySet<string> = new Set(['PolicyBreach', 'InferenceFraud', 'SubjectiveClaim', 'TraceMismatch'])
 /** Levels of nesting a task may have: it becomes part of trace steps, which allow MAX_JSON_DEPTH (src/trace) in all. */
 export const MAX_TASK_DEPTH = 48
 /** The most an error body may be: a bad request is told what is wrong, never echoed back at length. */
@@ -53,6 +57,11 @@ export type ServiceAppOptions = {
   da: DAClient
   /** Checks an action against the committed trace (src/verify's verifyAction). */
   verifyAction?: ((actionId: string) => Promise<unknown>) | undefined
+  /**
+   * The action a committed step belongs to (from the batch on DA), for linking a dispute to
+   * its action; undefined when the batch cannot be read or has no such step.
+   */
+  actionOfStep?: ((agentId: bigint, sequence: bigint, stepIndex: number) => Promise<string | undefined>) | undefined
   /** Operator-signed batch headers of an agent (the committer's headers file). */
   signedHeaders?: ((agentId: string) => Promise<unknown[]>) | undefined
   /** What this process does with each agent (see serviceHealth); without it every agent is `remote`. */
@@ -93,20 +102,41 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
 /**
  * The service's HTTP API:
  *   POST /tasks               enqueue a task → 202 { taskId }
- *   GET  /tasks[?agent=]      recent tasks
+ *   GET  /tasks[?agent=]      recent tasks, each with its verdict from the disputes on its action
  *   GET  /tasks/:id           status, result, action id, trace commitments, tx hashes
  *   GET  /tasks/:id/events    progress as server-sent events
- *   GET  /agents              deployed agents with bond, status (active | disputed | slashed) and slashed total
- *   GET  /agents/:id          manifest, bond, policy, disputes
+ *   GET  /agents              every agent on the chain (hosted ones by name) with bond, account,
+ *                             status (active | disputed | slashed) and slashed total
+ *   GET  /agents/:id          any agent on the chain: bond and its history, account, policy,
+ *                             disputes (with the action each is about), manifest and tasks if hosted
  *   GET  /agents/:id/headers  operator-signed batch headers (receipts for equivocation checks)
  *   GET  /actions/:id         the action's steps from DA, checked against the chain, with a verdict
- *   GET  /disputes            every dispute and slash
+ *   GET  /disputes            every dispute and slash, with the action each is about
+ *   GET  /disputes/:id        one dispute: its verdicts, what it repaid the owner, its action
  *   GET  /health              per agent: hosted (commit lag), standby or quarantined; 503 unless all is well
  *   GET  /                    the explorer page
  */
 export function createServiceApp(o: ServiceAppOptions): Hono {
   const app = new Hono()
   const byKey = (key: string) => o.agents.find((a) => a.name === key || a.agentId === key)
+
+  // dispute → the action it is about; immutable once known, so cached
+  const actionCache = new Map<string, string | null>()
+  async function withActions<T extends DisputeInfo>(disputes: readonly T[]): Promise<Array<T & { actionId: string | null }>> {
+    return Promise.all(
+      disputes.map(async (d) => {
+        const key = d.disputeId.toString()
+        let actionId = actionCache.get(key)
+        if (actionId === undefined) {
+          // a step of a committed batch (not a whole batch, not a transaction)
+          const stepLevel = STEP_KINDS.has(d.kind)
+          actionId = stepLevel && o.actionOfStep ? ((await o.actionOfStep(d.agentId, d.sequence, d.stepIndex).catch(() => undefined)) ?? null) : null
+          if (actionId !== null || !stepLevel) actionCache.set(key, actionId)
+        }
+        return { ...d, actionId }
+      }),
+    )
+  }
 
   app.onError((err, c) => {
     if (storeUnreachable(err)) {
@@ -178,7 +208,15 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     const agentKey = c.req.query('agent')
     const agent = agentKey ? byKey(agentKey) : undefined
     if (agentKey && !agent) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(agentKey)}.`)
-    return c.json({ tasks: (await o.store.list({ agentId: agent?.agentId, limit: 200 })).map(view) })
+    const [tasks, disputes] = await Promise.all([o.store.list({ agentId: agent?.agentId, limit: 200 }), listDisputes(o.client).then(withActions)])
+    // a task's verdict: what the disputes on its action decided (a completed payment can be slashed later)
+    return c.json({
+      tasks: tasks.map((t) => {
+        const mine = disputes.filter((d) => d.actionId === t.taskId)
+        const verdict = mine.some((d) => d.status === 'Slashed') ? 'slashed' : mine.some((d) => d.status === 'Open') ? 'disputed' : mine.length ? 'cleared' : null
+        return { ...view(t), verdict, disputes: mine.map((d) => ({ disputeId: d.disputeId.toString(), kind: d.kind, status: d.status })) }
+      }),
+    })
   })
 
   // A task id is its action id: one that cannot be is refused before the store is asked.
@@ -251,21 +289,23 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   })
 
   app.get('/agents', async (c) => {
-    const disputes = await listDisputes(o.client)
+    const [disputes, { ids, total }] = await Promise.all([listDisputes(o.client), chainAgentIds(o.client)])
+    // every agent on the chain, not only those this process hosts (those carry their name)
     const agents = await Promise.all(
-      o.agents.map(async (a) => {
-        const id = BigInt(a.agentId)
+      ids.map(async (id) => {
+        const a = o.agents.find((r) => r.agentId === id.toString())
         const [bond, onChain, account] = await Promise.all([getBond(o.client, id), getAgent(o.client, id), getAccount(o.client, id)])
         const mine = disputes.filter((d) => d.agentId === id)
         const slashedEth = mine.reduce((sum, d) => (d.status === 'Slashed' ? sum + d.slashedEth : sum), 0n)
         // `disputed` while a dispute is open; `slashed` once any fault was punished
         const status = onChain.openDisputes > 0 ? 'disputed' : mine.some((d) => d.status === 'Slashed') ? 'slashed' : 'active'
         return {
-          name: a.name,
-          agentId: a.agentId,
-          wallet: a.wallet.address,
-          operator: a.operator.address,
-          manifestHash: a.manifestHash,
+          name: a?.name ?? null,
+          agentId: id.toString(),
+          hosted: a !== undefined,
+          wallet: onChain.wallet,
+          operator: onChain.operator,
+          manifestHash: onChain.active.manifestHash,
           bond: json(bond),
           // the AgentAccount: funds, calls made and covered by committed batches, budget left today
           account: json({
@@ -284,34 +324,50 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         }
       }),
     )
-    return c.json({ agents })
+    return c.json({ agents, total: total.toString() })
   })
 
   app.get('/agents/:id', async (c) => {
-    const a = byKey(c.req.param('id'))
-    if (!a) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(c.req.param('id'))}.`)
-    const id = BigInt(a.agentId)
-    const [bond, onChain, disputes, manifestBytes] = await Promise.all([
+    const key = c.req.param('id')
+    const a = byKey(key)
+    let id: bigint
+    if (a) id = BigInt(a.agentId)
+    else {
+      // any agent on the chain, by id
+      const { total } = await chainAgentIds(o.client)
+      if (!/^[1-9][0-9]{0,77}$/.test(key) || BigInt(key) > total) return fail(c, 404, 'unknown_agent', `No agent ${quote(key)} on this chain.`)
+      id = BigInt(key)
+    }
+    const [bond, onChain, disputes, manifestBytes, history, account, tasks] = await Promise.all([
       getBond(o.client, id),
       getAgent(o.client, id),
       listDisputes(o.client, { agentId: id }),
-      o.da.get(a.manifestCommitment as `0x${string}`).catch(() => undefined),
+      a ? o.da.get(a.manifestCommitment as `0x${string}`).catch(() => undefined) : undefined,
+      bondHistory(o.client, id),
+      getAccount(o.client, id),
+      a ? o.store.list({ agentId: a.agentId, limit: 200 }) : [],
     ])
     return c.json({
-      name: a.name,
-      agentId: a.agentId,
+      name: a?.name ?? null,
+      agentId: id.toString(),
+      hosted: a !== undefined,
       owner: onChain.owner,
       operator: onChain.operator,
       wallet: onChain.wallet,
-      manifestHash: a.manifestHash,
-      manifestCommitment: a.manifestCommitment,
+      manifestHash: onChain.active.manifestHash,
+      manifestCommitment: a?.manifestCommitment ?? null,
       manifest: manifestBytes ? parseCanonical(manifestBytes) : null,
+      account: json({ address: account.address, balance: account.balance, calls: account.callCount, covered: account.coveredCalls, budgetLeft: account.budgetLeft }),
       policy: json(onChain.active.policy),
       activeVersion: onChain.activeVersion,
       pendingVersion: onChain.pendingVersion,
       openDisputes: onChain.openDisputes,
       bond: json(bond),
-      disputes: json(disputes),
+      /** the ETH bond after every deposit, withdrawal and slash */
+      bondHistory: json(history),
+      disputes: json(await withActions(disputes)),
+      /** this process's tasks of the agent (hosted agents only) */
+      tasks: tasks.map(view),
     })
   })
 
@@ -336,7 +392,23 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     }
   })
 
-  app.get('/disputes', async (c) => c.json({ disputes: json(await listDisputes(o.client)) }))
+  app.get('/disputes', async (c) => c.json({ disputes: json(await withActions(await listDisputes(o.client))) }))
+
+  app.get('/disputes/:id', async (c) => {
+    const key = c.req.param('id')
+    if (!/^[1-9][0-9]{0,77}$/.test(key)) return fail(c, 400, 'bad_dispute_id', 'A dispute id is a positive integer.')
+    let d: Awaited<ReturnType<typeof disputeDetail>>
+    try {
+      d = await disputeDetail(o.client, BigInt(key))
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ContractFunctionExecutionError' || /UnknownDispute/.test(String((err as Error).message))) {
+        return fail(c, 404, 'unknown_dispute', `No dispute ${quote(key)} on this chain.`)
+      }
+      throw err
+    }
+    const [withAction] = await withActions([d])
+    return c.json(json({ ...d, actionId: withAction?.actionId ?? null }))
+  })
 
   return app
 }

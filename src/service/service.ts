@@ -7,6 +7,8 @@ import type { CovenantClient } from '../bonds/client.js'
 import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
 import { findAction, verifyAction } from '../verify/action.js'
+import { withPublishedBlobs } from '../verify/publishedBlobs.js'
+import { TraceIndex } from '../verify/traceIndex.js'
 import type { Replayer } from '../verify/inference.js'
 import type { ManifestSource } from '../verify/manifest.js'
 import type { JobQueue } from '../verify/queue.js'
@@ -78,6 +80,7 @@ export async function startService(o: StartServiceOptions): Promise<Service> {
   let worker: ServiceWorker | 'starting' | undefined = inProcess ? 'starting' : undefined
   const records = o.agents.map((a) => a.record)
   const verifyParams = { client: o.client, da: o.da, replayer: o.replayer, manifests: o.manifests }
+  const index = new TraceIndex({ client: o.client, da: withPublishedBlobs(o.client, o.da) })
   const app = createServiceApp({
     agents: records,
     queues,
@@ -89,6 +92,10 @@ export async function startService(o: StartServiceOptions): Promise<Service> {
       const [report, found] = await Promise.all([verifyAction(verifyParams, actionId), findAction(verifyParams, actionId)])
       const byIndex = new Map(found.steps.map((s) => [s.step.index, s.step]))
       return { ...report, steps: report.steps.map((s) => ({ ...s, step: byIndex.get(s.index) ?? null })) }
+    },
+    async actionOfStep(agentId, sequence, stepIndex) {
+      const b = await index.batch(agentId, sequence)
+      return b?.check.status === 'ok' ? b.check.batch.steps[stepIndex]?.actionId : undefined
     },
     async signedHeaders(agentId) {
       const file = join(o.dataDir, 'wal', `agent-${agentId}.headers.jsonl`)
