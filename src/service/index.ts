@@ -17,3 +17,14 @@ export { inferenceClients } from './inference.js'
 export { loadDeployedAgents } from './hostedAgents.js'
 export { explorerHtml } from './explorer.js'
 export { ActionEndedError, AgentFileError, AgentFileLoadError, AgentRecordError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, DeployInterruptedError, DeployRefusedError, DevStackRunningError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'
+export {
+  createServiceClient,
+  ServiceApiError,
+  ServiceResponseError,
+  type ActionReport as ServiceActionReport,
+  type AgentSummary,
+  type DisputeView,
+  type ServiceClient,
+  type ServiceClientOptions,
+  type TaskView,
+} from './client.js'

@@ -17,6 +17,7 @@ import type { DeployedAgent } from '../../src/service/worker.js'
 import { daManifestSource } from '../../src/verify/manifest.js'
 import { fakeTensorOutput, localReplayer } from '../../src/verify/replayers.js'
 import { launchBrowser } from '../fixtures/browser.js'
+import { createServiceClient } from '../../src/service/client.js'
 import moderation from '../../examples/agents/moderation/agent.js'
 import treasury, { VENDORS } from '../../examples/agents/treasury/agent.js'
 
@@ -264,5 +265,35 @@ describe('the explorer in headless Chromium', () => {
     for (const f of ['dispute.png', 'action.png', 'agent.png']) expect(statSync(join(shots, f)).size).toBeGreaterThan(10_000)
     process.stdout.write(`explorer page screenshots: ${shots}\n`)
     expect(pageErrors).toEqual([])
+  })
+})
+
+describe('the typed service client (covenant/client)', () => {
+  it('submits and follows a task, reads agents, actions and disputes, and turns error answers into typed errors', async () => {
+    const svc = createServiceClient({ url: service.url })
+    const { taskId, created } = await svc.submit({ agent: 'moderation', task: { postId: 'p-client', text: 'great product, fast shipping' } })
+    expect(created).toBe(true)
+    const progress: string[] = []
+    const statuses: string[] = []
+    const done = await svc.wait(taskId, { timeoutMs: 60_000, onProgress: (m) => progress.push(m), onStatus: (t) => statuses.push(t.status) })
+    expect(done).toMatchObject({ taskId, status: 'completed', committed: true })
+    expect(statuses.at(-1)).toBe('completed')
+    expect(progress.some((m) => /steps committed in batch \d+/.test(m))).toBe(true)
+    expect((await svc.action(taskId)).verdict).toBe('honest')
+
+    const agents = await svc.agents()
+    expect(agents.map((a) => `${a.name}:${a.status}`)).toEqual(['moderation:slashed', 'treasury:slashed'])
+    const disputes = await svc.disputes()
+    const fraud = disputes.find((d) => d.kind === 'InferenceFraud')!
+    expect(fraud.actionId).toMatch(/^\d+-[0-9a-f]{12}$/)
+    const detail = await svc.dispute(fraud.disputeId)
+    expect(detail.votes.map((v) => v.agentAtFault)).toEqual([true, true, true])
+    expect((await svc.tasks({ agent: 'moderation' })).find((t) => t.taskId === fraud.actionId)?.verdict).toBe('slashed')
+
+    await expect(svc.task('not-an-id')).rejects.toMatchObject({ name: 'ServiceApiError', status: 400, code: 'bad_task_id' })
+    await expect(svc.agent('999')).rejects.toMatchObject({ name: 'ServiceApiError', status: 404, code: 'unknown_agent' })
+    // a URL that is not a Covenant service
+    const other = createServiceClient({ url: stack.daServer.url })
+    await expect(other.agents()).rejects.toMatchObject({ name: 'ServiceResponseError' })
   })
 })
