@@ -122,9 +122,10 @@ function leaves(cmd: Command, path: string[] = []): Leaf[] {
   if (here.length > 0) return here.flatMap((c) => leaves(c, [...path, c.name()]))
   return [{ path, required: cmd.registeredArguments.filter((a) => a.required).length, flags: new Set(cmd.options.flatMap((o) => [o.long, o.short].filter((f): f is string => !!f))) }]
 }
-const LEAVES = leaves(createProgram())
-const GROUPS = createProgram().commands.filter((c) => c.commands.length > 0).map((c) => c.name())
-const TOP = createProgram().commands.map((c) => c.name())
+const PROGRAM = await createProgram()
+const LEAVES = leaves(PROGRAM)
+const GROUPS = PROGRAM.commands.filter((c) => c.commands.length > 0).map((c) => c.name())
+const TOP = PROGRAM.commands.map((c) => c.name())
 
 const env = () => ['--data-dir', dataDir, '--rpc', 'http://127.0.0.1:1', '--deployment', deploymentFile]
 const word = fc.stringMatching(/^[a-z][a-z0-9-]{0,14}$/)
