@@ -20,16 +20,20 @@ let tsx: Promise<void> | undefined
  */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href
-  try {
-    return (await import(url)) as Record<string, unknown>
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code
-    if (!TYPESCRIPT.test(file) || tsx !== undefined || typeof code !== 'string' || !NO_TYPESCRIPT_LOADER.has(code)) throw err
+  const typescript = TYPESCRIPT.test(file)
+  if (!(typescript && tsx)) {
+    try {
+      return (await import(url)) as Record<string, unknown>
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code
+      if (!typescript || typeof code !== 'string' || !NO_TYPESCRIPT_LOADER.has(code)) throw err
+    }
+    tsx ??= import('tsx/esm/api').then(({ register }) => {
+      register()
+    })
   }
-  tsx = import('tsx/esm/api').then(({ register }) => {
-    register()
-  })
   await tsx
-  // Node remembers the failed import under the plain URL: ask again under another one
+  // Node remembers a failed import under its URL for good: TypeScript loaded through tsx is
+  // always asked for under another one (the same each time, so a second load is the same module)
   return (await import(`${url}?tsx`)) as Record<string, unknown>
 }

@@ -132,6 +132,9 @@ describe('a consumer project', () => {
         `import { createModelStore } from '${PKG.name}/inference'`,
         `const entries = { ${entries.map((e, i) => `'${e}': Object.keys(m${i}).length`).join(', ')} }`,
         `const { agent } = await loadAgentFile('agent.ts')`,
+        // a second load, as covenant deploy does when it goes on to serve what it registered
+        `const again = await loadAgentFile('agent.ts')`,
+        `if (again.agent !== agent) throw new Error('the second load gave another module')`,
         `const models = createModelStore().list().map((m) => ({ name: m.name, path: m.path }))`,
         `console.log(JSON.stringify({ entries, agent: { name: agent.name, tools: agent.tools.map((t) => t.name) }, models, defineAgent: typeof m0.defineAgent }))`,
       ].join('\n'),
