@@ -146,7 +146,7 @@ const notHash = fc.oneof(word, fc.stringMatching(/^0x[0-9a-f]{1,63}$/), fc.strin
 const badLine: fc.Arbitrary<string[]> = fc.oneof(
   // commands and options that do not exist
   fc.tuple(word.filter((w) => !TOP.includes(w) && w !== 'help'), json).map(([w, j]) => [w, ...j]),
-  fc.tuple(fc.constantFrom(...GROUPS), word.filter((w) => !['serve', 'models', 'replay', 'eval', 'start', 'worker', 'register', 'help'].includes(w))).map(([g, w]) => [g, w]),
+  fc.tuple(fc.constantFrom(...GROUPS), word.filter((w) => !['serve', 'models', 'replay', 'eval', 'start', 'worker', 'register', 'new', 'import', 'help'].includes(w))).map(([g, w]) => [g, w]),
   fc.tuple(fc.constantFrom(...LEAVES), word, json).filter(([l, w]) => !l.flags.has(`--${w}`) && !['help', 'version', 'json'].includes(w)).map(([l, w, j]) => [...l.path, ...Array.from({ length: l.required }, () => '1-0123456789ab'), `--${w}`, ...j]),
   // required arguments left out
   fc.constantFrom(...LEAVES.filter((l) => l.required > 0)).map((l) => [...l.path]),
