@@ -1,7 +1,11 @@
+import type { LogLevel } from './logLevel.js'
+
 /** Options every command accepts. */
 export type GlobalOptions = {
   /** Print one JSON document on stdout instead of text. */
   json?: boolean | undefined
+  /** The level of the operator log (serving commands), from `--log-level`. */
+  logLevel?: LogLevel | undefined
 }
 
 /** Progress goes to stderr so that stdout stays clean for `--json` and pipes. */

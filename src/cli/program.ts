@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { packageVersion } from '../packageRoot.js'
 import { type CommandModule, verbs as VERBS } from './commands/index.js'
+import { LOG_LEVELS, parseLogLevel } from './logLevel.js'
 import { toJson } from './output.js'
 
 export type CreateProgramParameters = {
@@ -18,6 +19,7 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
     .description('Economically accountable AI agents: bonded wallets, replayable inference, traces on DA, disputes on chain.')
     .version(packageVersion())
     .option('--json', 'print one JSON document on stdout (for scripts)')
+    .option('--log-level <level>', `operator logs on stderr (pino JSON lines) of serve, worker and deploy: ${LOG_LEVELS.join(', ')} (default: COVENANT_LOG_LEVEL, else info)`, parseLogLevel)
     .showHelpAfterError()
     .exitOverride()
   const chosen = p.verbs === 'all' || p.verbs === undefined ? Object.keys(VERBS) : p.verbs.filter((v) => Object.hasOwn(VERBS, v))
@@ -32,12 +34,21 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
   return program
 }
 
+/** Options of the program itself that take a value (the value is not the verb). */
+const GLOBAL_WITH_VALUE = new Set(['--log-level'])
+
 /**
  * The verb a command line runs (`args` without node and the script): the first word that is
- * not an option, or the word after `help`. Undefined for `--version`, `--help` or nothing.
+ * not an option or a global option's value, or the word after `help`. Undefined for
+ * `--version`, `--help` or nothing.
  */
 export function verbOf(args: readonly string[]): string | undefined {
-  const words = args.filter((a) => !a.startsWith('-'))
+  const words: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (GLOBAL_WITH_VALUE.has(a)) i++
+    else if (!a.startsWith('-')) words.push(a)
+  }
   return words[0] === 'help' ? words[1] : words[0]
 }
 
