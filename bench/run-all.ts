@@ -1,7 +1,7 @@
 // bench/run-all: every benchmark, one after another, into bench/results.json.
 //
 //   npm run bench            (= npx tsx bench/run-all.ts)
-//   npx tsx bench/run-all.ts [--only gas,overhead] [--timeout 300] [--out bench/results.json]
+//   npx tsx bench/run-all.ts [--only gas,overhead,cli-startup] [--timeout 300] [--out bench/results.json]
 //
 // Runs each bench script with --json as a child process, sequentially (so they do not
 // compete with each other for the machine), keeps its JSON, and records an error for a
@@ -21,7 +21,7 @@ const opt = (name: string) => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
 }
-const BENCHES = ['gas', 'overhead', 'overhead-1s-blocks', 'trace', 'inference', 'verify', 'service'] as const
+const BENCHES = ['gas', 'overhead', 'overhead-1s-blocks', 'trace', 'inference', 'verify', 'service', 'cli-startup'] as const
 type BenchName = (typeof BENCHES)[number]
 /** Benches that run another script with arguments. */
 const VARIANTS: Partial<Record<BenchName, { script: string; args: string[] }>> = {
@@ -124,6 +124,7 @@ function headline(results: Partial<Record<BenchName, Run>>) {
   const inference = r('inference')
   const verify = r('verify')
   const service = r('service')
+  const cli = r('cli-startup')
   const replay: Record<string, number> = {}
   for (const [k, v] of Object.entries((get(inference, 'replay') as Json | undefined) ?? {})) {
     const ratio = num(get(v, 'ratio'))
@@ -172,6 +173,14 @@ function headline(results: Partial<Record<BenchName, Run>>) {
         }))
       : undefined,
     commitToSlashMs: Object.keys(slash).length ? slash : undefined,
+    cliStartupMs: cli
+      ? {
+          version: num(get(cli, 'headline', 'versionMedianMs')),
+          lightVerb: num(get(cli, 'headline', 'lightVerbMedianMs')),
+          versionFromSources: num(get(cli, 'headline', 'versionFromSourcesMedianMs')),
+          nodeFloor: num(get(cli, 'nodeFloor', 'median')),
+        }
+      : undefined,
   }
 }
 
@@ -234,6 +243,11 @@ rows.push([
   head.serviceActionsPerSecond?.length ? head.serviceActionsPerSecond.map((x) => `${x.path} ${fmt(x.value)}`).join('; ') : results.service?.ok ? 'see benches.service' : none('service'),
 ])
 rows.push(['commit → slash, ms', head.commitToSlashMs ? Object.entries(head.commitToSlashMs).map(([k, v]) => `${k} ${fmt(v)}`).join('; ') : none('verify')])
+const c = head.cliStartupMs
+rows.push([
+  'covenant start-up ms: --version / light verb (dist/) ; --version (tsx) ; node',
+  c ? `${fmt(c.version)} / ${fmt(c.lightVerb)} ; ${fmt(c.versionFromSources)} ; ${fmt(c.nodeFloor)}  (goal --version < 1000)` : none('cli-startup'),
+])
 say('')
 for (const [k, v] of rows) say(`  ${k.padEnd(80)} ${v}`)
 say('')

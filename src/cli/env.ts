@@ -11,7 +11,7 @@ import { EigenDAProxyClient } from '../da/eigendaProxyClient.js'
 import { LocalDAStore } from '../da/localStore.js'
 import type { DAClient } from '../da/client.js'
 import { loadKeystore } from '../wallet/keystore.js'
-import { BaseError } from '../errors/base.js'
+import { DEFAULT_DATA_DIR, EnvError } from './errors.js'
 
 /**
  * Where a command finds its infrastructure. Flags win; then the environment variables
@@ -56,11 +56,8 @@ export const devStackInfoSchema = z.object({
 })
 export type DevStackInfo = z.infer<typeof devStackInfoSchema>
 
-export class EnvError extends BaseError {
-  override name = 'EnvError' as const
-}
-
-export const DEFAULT_DATA_DIR = '.covenant'
+// the two live in errors.ts so that commands without a chain (keys) need not load this file
+export { DEFAULT_DATA_DIR, EnvError } from './errors.js'
 
 export function devStackFile(dataDir: string): string {
   return join(dataDir, 'dev.json')

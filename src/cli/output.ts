@@ -1,10 +1,11 @@
-import { BaseError as ViemBaseError, ContractFunctionRevertedError, HttpRequestError } from 'viem'
-import { BaseError } from '../errors/base.js'
+import type { LogLevel } from './logLevel.js'
 
 /** Options every command accepts. */
 export type GlobalOptions = {
   /** Print one JSON document on stdout instead of text. */
   json?: boolean | undefined
+  /** The level of the operator log (serving commands), from `--log-level`. */
+  logLevel?: LogLevel | undefined
 }
 
 /** Progress goes to stderr so that stdout stays clean for `--json` and pipes. */
@@ -20,29 +21,4 @@ export function toJson(value: unknown): string {
 /** Prints a command's result: `text()` for people, the value itself for `--json`. */
 export function printResult<T>(value: T, options: GlobalOptions, text: (value: T) => string): void {
   process.stdout.write(options.json ? `${toJson(value)}\n` : `${text(value)}\n`)
-}
-
-/** Turns any thrown value into the message a person should read. */
-export function formatError(err: unknown): string {
-  if (err instanceof BaseError) return `${err.name}: ${err.message}`
-  // viem's errors carry the request body and a docs link: one line says what matters
-  if (err instanceof ViemBaseError) {
-    const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
-    if (reverted?.data?.errorName) {
-      const args = (reverted.data.args ?? []).map((a) => String(a)).join(', ')
-      return `${reverted.data.errorName}(${args}): the contract refused the call.`
-    }
-    const http = err.walk((e) => e instanceof HttpRequestError) as HttpRequestError | null
-    if (http) return `ChainUnavailable: cannot reach the node at ${http.url}. Is it running? Check --rpc, or start \`covenant dev\`.`
-    return `${err.name}: ${err.shortMessage}`
-  }
-  if (err instanceof Error) return `${err.name}: ${err.message}`
-  return String(err)
-}
-
-/** The one-line message of an error, for `--json` error documents. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof BaseError) return err.shortMessage
-  if (err instanceof ViemBaseError) return formatError(err)
-  return err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)
 }

@@ -25,11 +25,18 @@ const SOURCE_DIR = fileURLToPath(new URL('.', import.meta.url))
 
 let buildHash: Hash | undefined
 
-/** sha256 of the canonical JSON list [[file, sha256(bytes)], …] of src/inference/*.ts except tests. */
+/** The container's code as it runs: TypeScript sources (tsx, vitest) or the built `.js` (dist/), never tests or declarations. */
+const RUNNING_CODE = /^(?!_)(?!.*\.test\.[jt]s$)(?!.*\.d\.ts$).*\.[jt]s$/
+
+/**
+ * sha256 of the canonical JSON list [[file, sha256(bytes)], …] of the inference folder's code
+ * (src/inference/*.ts, or dist/src/inference/*.js in the built package) except tests: the
+ * build that runs, so a checkout and an installed package are different builds.
+ */
 export function serverBuildHash(): Hash {
   buildHash ??= hashJson(
     readdirSync(SOURCE_DIR)
-      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('_'))
+      .filter((f) => RUNNING_CODE.test(f))
       .sort()
       .map((f) => [f, sha256Hex(readFileSync(`${SOURCE_DIR}${f}`))]),
   )

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../packageRoot.js'
 import { ModelDigestMismatchError, ModelNotFoundError } from './errors.js'
 import { type Hash, sha256Hex } from './hash.js'
 
@@ -39,7 +39,8 @@ export type CreateModelStoreParameters = {
   models?: ReadonlyArray<{ name: string; path: string }> | undefined
 }
 
-export const SHIPPED_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url))
+/** `models/` beside Covenant's package.json: the repository's, or the installed package's. */
+export const SHIPPED_MODELS_DIR = join(packageRoot(), 'models')
 
 /** Indexes models by digest (hashing each file once, now). */
 export function createModelStore(p: CreateModelStoreParameters = {}): ModelStore {

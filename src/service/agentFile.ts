@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import type { AgentDefinition } from '../agent/defineAgent.js'
 import { AgentFileError, AgentFileLoadError } from './errors.js'
+import { importModule } from './importModule.js'
 import { probeAgentFile } from './probeAgentFile.js'
 
 /** Longest an agent file may take to load, by default. */
@@ -74,7 +74,7 @@ async function importGuarded(file: string, timeoutMs: number): Promise<Record<st
   }
   let timer: NodeJS.Timeout | undefined
   try {
-    const imported = import(pathToFileURL(file).href) as Promise<Record<string, unknown>>
+    const imported = importModule(file)
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new AgentFileLoadError({ file, reason: 'timeout', timeoutMs })), timeoutMs)
     })

@@ -159,6 +159,7 @@ export async function startService(o: StartServiceOptions): Promise<Service> {
   }
   const started = typeof worker === 'object' ? worker : undefined
   const { port } = server.address() as AddressInfo
+  o.logger?.info({ url: `http://${host}:${port}`, agents: o.agents.map((a) => a.agent.name), worker: !!started, queue: o.redisUrl ? 'bullmq' : 'in-process' }, 'service listening')
   return {
     url: `http://${host}:${port}`,
     port,

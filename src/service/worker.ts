@@ -216,7 +216,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         onBatch: (b) => onBatch(agentId, b),
         onCommitError: (err) => {
           commitErrors.set(agentId, { error: err, at: Date.now() })
-          o.logger?.error({ err: String(err), agentId }, 'commit failed (will retry)')
+          o.logger?.warn({ err: String(err), agentId }, 'commit failed (will retry)')
         },
         logger: o.logger,
         unsafe: o.unsafe?.[d.agent.name],
@@ -250,6 +250,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
       return 'quarantined'
     }
     say(`hosting agent ${d.agent.name} (#${agentId})`)
+    o.logger?.info({ agentId, agent: d.agent.name, workerId }, 'agent hosted')
     return 'hosted'
   }
 
@@ -271,6 +272,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
           r.txHashes.length ? `completed on ${workerId}; sent ${r.txHashes.length} transaction(s)` : `completed on ${workerId}`,
         ),
       )
+      o.logger?.info({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
       return result
     } catch (err) {
       // An action whose trace is closed (failed output step, or closed by crash recovery) is
@@ -298,6 +300,9 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
               : `attempt ${attempt} failed on ${workerId} (${e.name}); will retry`,
         ),
       )
+      const logged = { taskId, agentId, attempt, error: `${error.name}: ${error.message}` }
+      if (final) o.logger?.error(logged, 'task failed')
+      else o.logger?.warn(logged, later !== undefined ? 'task waiting (will retry)' : 'task attempt failed (will retry)')
       throw ended && ended !== err ? ended : err
     }
   }

@@ -131,7 +131,7 @@ export class KeystoreFormatError extends UnrecoverableCovenantError {
     super(`${where ? `Keystore ${where}` : 'The keystore'} is not a valid Web3 Secret Storage v3 file: ${reason}.`, {
       metaMessages: [
         'Expected JSON with version 3 and crypto.{cipher "aes-128-ctr", kdf "scrypt" or "pbkdf2", kdfparams, ciphertext, mac}.',
-        'Create one with `createKeystore()` or `covenant wallet new`.',
+        'Create one with `createKeystore()` or `covenant keys new`.',
       ],
       docsPath: 'src/wallet/README.md#keys',
     })

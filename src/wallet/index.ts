@@ -23,10 +23,12 @@ export {
   MAX_SCRYPT,
   createKeystore,
   decryptKeystore,
+  gethLayout,
   keystoreAddress,
   keystoreSchema,
   loadKeystore,
   parseKeystore,
+  reencryptKeystore,
   saveKeystore,
 } from './keystore.js'
 export type {
@@ -34,6 +36,7 @@ export type {
   CreateKeystoreReturnType,
   Keystore,
   LoadKeystoreParameters,
+  ReencryptKeystoreParameters,
   SaveKeystoreParameters,
   ScryptParams,
 } from './keystore.js'

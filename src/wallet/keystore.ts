@@ -19,6 +19,10 @@ import {
  * ethers v6's (`encryptKeystoreJson` / `decryptKeystoreJson`); this file only validates
  * input, bounds the work a hostile file can demand, and keeps the key out of every value,
  * error and log it produces: the decrypted key lives only inside viem's account closure.
+ *
+ * Files are written in geth's layout (`address`, lowercase `crypto`, `id`, `version`), which
+ * cast and geth open; ethers writes `Crypto` and an `x-ethers` block, and files in that
+ * layout (Covenant's before it wrote geth's) are still read.
  */
 
 export type ScryptParams = { N: number; r: number; p: number }
@@ -128,16 +132,25 @@ export async function createKeystore(p: CreateKeystoreParameters): Promise<Creat
     // ethers' errors may quote their arguments: never pass them on.
     throw new KeystoreFormatError('encryption failed (check the scrypt parameters)')
   }
-  return { keystore: keystoreSchema.parse(JSON.parse(json)), address: account.address }
+  return { keystore: gethLayout(keystoreSchema.parse(JSON.parse(json))), address: account.address }
 }
 
 /**
- * Opens a keystore (object or JSON text) with its password and returns a viem account.
- * The key stays inside the account's signing closures; the account's own fields are only
- * `address`, `publicKey`, `source` and `type`.
+ * A keystore in geth's layout: `address` (when known), lowercase `crypto`, `id`, `version` 3
+ * — nothing else (ethers' `x-ethers` block goes). The encrypted bytes are unchanged.
  */
-export async function decryptKeystore(keystore: unknown, password: string | Uint8Array, where?: string): Promise<PrivateKeyAccount> {
-  const doc = parseKeystore(keystore, where)
+export function gethLayout(keystore: Keystore): Keystore {
+  const crypto = keystore.crypto ?? keystore.Crypto
+  return {
+    ...(keystore.address === undefined ? {} : { address: withoutPrefix(keystore.address).toLowerCase() }),
+    crypto,
+    ...(keystore.id === undefined ? {} : { id: keystore.id }),
+    version: 3,
+  }
+}
+
+/** Decrypts a validated document; the key is returned only to the functions of this file. */
+async function openKeystore(doc: Keystore, password: string | Uint8Array, where: string | undefined): Promise<Hex> {
   let decrypted: { address: string; privateKey: string }
   try {
     decrypted = await decryptKeystoreJson(JSON.stringify(doc), passwordBytes(password))
@@ -151,7 +164,38 @@ export async function decryptKeystore(keystore: unknown, password: string | Uint
   if (doc.address !== undefined && getAddress(withPrefix(doc.address)) !== account.address) {
     throw new KeystoreFormatError('its address does not match its key', where)
   }
-  return account
+  return decrypted.privateKey as Hex
+}
+
+/**
+ * Opens a keystore (object or JSON text) with its password and returns a viem account.
+ * The key stays inside the account's signing closures; the account's own fields are only
+ * `address`, `publicKey`, `source` and `type`.
+ */
+export async function decryptKeystore(keystore: unknown, password: string | Uint8Array, where?: string): Promise<PrivateKeyAccount> {
+  return toAccount(await openKeystore(parseKeystore(keystore, where), password, where))
+}
+
+export type ReencryptKeystoreParameters = {
+  /** The keystore to open (object or JSON text): geth's, cast's, ethers' or Covenant's. */
+  keystore: unknown
+  /** Its password. */
+  password: string | Uint8Array
+  /** The password of the copy. */
+  newPassword: string | Uint8Array
+  /** scrypt cost of the copy. @defaultValue {@link DEFAULT_SCRYPT} */
+  scrypt?: Partial<ScryptParams> | undefined
+  /** Where the keystore came from, for errors (a path). */
+  where?: string | undefined
+}
+
+/**
+ * The same key under a new password (and scrypt cost), in geth's layout: how a key from
+ * another tool is imported. The key never leaves this file.
+ */
+export async function reencryptKeystore(p: ReencryptKeystoreParameters): Promise<CreateKeystoreReturnType> {
+  const privateKey = await openKeystore(parseKeystore(p.keystore, p.where), p.password, p.where)
+  return createKeystore({ password: p.newPassword, privateKey, scrypt: p.scrypt })
 }
 
 /** Validates keystore JSON (text or parsed) without decrypting it. */
@@ -183,11 +227,12 @@ export type SaveKeystoreParameters = {
 }
 
 /**
- * Writes a keystore file with mode 0600, atomically (temp file, fsync, rename or link,
- * fsync of the directory). Refuses to replace an existing file unless `overwrite`.
+ * Writes a keystore file in geth's layout (see {@link gethLayout}) with mode 0600, atomically
+ * (temp file, fsync, rename or link, fsync of the directory). Refuses to replace an existing
+ * file unless `overwrite`.
  */
 export async function saveKeystore(path: string, keystore: Keystore, options: SaveKeystoreParameters = {}): Promise<void> {
-  const doc = parseKeystore(keystore, path)
+  const doc = gethLayout(parseKeystore(keystore, path))
   const dir = dirname(path)
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`
@@ -250,4 +295,8 @@ function passwordBytes(password: string | Uint8Array): Uint8Array {
 
 function withPrefix(hex: string): Hex {
   return (hex.startsWith('0x') ? hex : `0x${hex}`) as Hex
+}
+
+function withoutPrefix(hex: string): string {
+  return hex.startsWith('0x') ? hex.slice(2) : hex
 }

@@ -16,7 +16,7 @@ const running: ChildProcess[] = []
 type Run = { code: number | null; stdout: string; stderr: string }
 
 /** Starts a long-running command and resolves with its first JSON document on stdout. */
-function start(args: string[]): Promise<{ child: ChildProcess; json: Record<string, unknown> }> {
+function start(args: string[]): Promise<{ child: ChildProcess; json: Record<string, unknown>; stderr: () => string }> {
   const child = spawn(process.execPath, [BIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '', COVENANT_PASSWORD: '' } })
   running.push(child)
   let out = ''
@@ -27,7 +27,7 @@ function start(args: string[]): Promise<{ child: ChildProcess; json: Record<stri
       const end = out.lastIndexOf('}\n')
       if (end < 0) return
       try {
-        resolve({ child, json: JSON.parse(out.slice(out.indexOf('{'), end + 1)) as Record<string, unknown> })
+        resolve({ child, json: JSON.parse(out.slice(out.indexOf('{'), end + 1)) as Record<string, unknown>, stderr: () => err })
       } catch {
         // more to come
       }
@@ -92,6 +92,10 @@ describe('covenant dev → deploy → task → trace → verify', () => {
       await new Promise((r) => setTimeout(r, 100))
     }
     expect(task?.status).toBe('completed')
+    // the operator log (pino JSON lines on stderr, --log-level info by default) says so too
+    const logged = deployed.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; taskId?: string; name?: string })
+    expect(logged.find((l) => l.msg === 'service listening')).toMatchObject({ level: 30, name: 'covenant' })
+    expect(logged.find((l) => l.msg === 'task completed')).toMatchObject({ level: 30, taskId })
 
     const traced = await run(['trace', taskId, '--json', '--data-dir', root])
     expect(traced.code, traced.stderr).toBe(0)

@@ -122,9 +122,10 @@ function leaves(cmd: Command, path: string[] = []): Leaf[] {
   if (here.length > 0) return here.flatMap((c) => leaves(c, [...path, c.name()]))
   return [{ path, required: cmd.registeredArguments.filter((a) => a.required).length, flags: new Set(cmd.options.flatMap((o) => [o.long, o.short].filter((f): f is string => !!f))) }]
 }
-const LEAVES = leaves(createProgram())
-const GROUPS = createProgram().commands.filter((c) => c.commands.length > 0).map((c) => c.name())
-const TOP = createProgram().commands.map((c) => c.name())
+const PROGRAM = await createProgram()
+const LEAVES = leaves(PROGRAM)
+const GROUPS = PROGRAM.commands.filter((c) => c.commands.length > 0).map((c) => c.name())
+const TOP = PROGRAM.commands.map((c) => c.name())
 
 const env = () => ['--data-dir', dataDir, '--rpc', 'http://127.0.0.1:1', '--deployment', deploymentFile]
 const word = fc.stringMatching(/^[a-z][a-z0-9-]{0,14}$/)
@@ -145,7 +146,7 @@ const notHash = fc.oneof(word, fc.stringMatching(/^0x[0-9a-f]{1,63}$/), fc.strin
 const badLine: fc.Arbitrary<string[]> = fc.oneof(
   // commands and options that do not exist
   fc.tuple(word.filter((w) => !TOP.includes(w) && w !== 'help'), json).map(([w, j]) => [w, ...j]),
-  fc.tuple(fc.constantFrom(...GROUPS), word.filter((w) => !['serve', 'models', 'replay', 'eval', 'start', 'worker', 'register', 'help'].includes(w))).map(([g, w]) => [g, w]),
+  fc.tuple(fc.constantFrom(...GROUPS), word.filter((w) => !['serve', 'models', 'replay', 'eval', 'start', 'worker', 'register', 'new', 'import', 'help'].includes(w))).map(([g, w]) => [g, w]),
   fc.tuple(fc.constantFrom(...LEAVES), word, json).filter(([l, w]) => !l.flags.has(`--${w}`) && !['help', 'version', 'json'].includes(w)).map(([l, w, j]) => [...l.path, ...Array.from({ length: l.required }, () => '1-0123456789ab'), `--${w}`, ...j]),
   // required arguments left out
   fc.constantFrom(...LEAVES.filter((l) => l.required > 0)).map((l) => [...l.path]),

@@ -1,16 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import {
-  createModelStore,
-  ephemeralContainerKey,
-  loadOrCreateContainerKey,
-  replay,
-  runtimeVersion,
-  shippedModelStore,
-  startInferenceServer,
-} from '../../inference/index.js'
-import { evaluateChat, evaluateModeration } from '../../inference/evaluate.js'
+import { createModelStore, shippedModelStore } from '../../inference/modelStore.js'
 import { InvalidReplayRecordError } from '../../inference/errors.js'
 import { type GlobalOptions, printResult, progress } from '../output.js'
 
@@ -51,6 +42,7 @@ type ReplayCliOptions = GlobalOptions & { mode?: 'exact' | 'tolerance'; maxAbsDi
  * - `models`: the models found and their digests (what a manifest pins).
  * - `replay <record.json>`: re-executes a replay record; exit code 2 on a mismatch.
  * - `eval`: the shipped eval sets through ONNX Runtime.
+ * Each action imports what it runs, so `models` does not load the server or ONNX Runtime.
  */
 export function register(program: Command): void {
   const inference = program.command('inference').description('replayable inference: the inference container, models, replay')
@@ -64,6 +56,9 @@ export function register(program: Command): void {
     .option('--models <dir>', 'directory of models (<name>/model.onnx); default: the shipped models')
     .action(async (_opts, cmd: Command) => {
       const o = cmd.optsWithGlobals<ServeOptions>()
+      // the server (ONNX Runtime, hono, the OpenAI wire format) loads only for `serve`
+      const { ephemeralContainerKey, loadOrCreateContainerKey } = await import('../../inference/containerKey.js')
+      const { startInferenceServer } = await import('../../inference/server.js')
       const key = o.keyFile ? loadOrCreateContainerKey(resolve(o.keyFile), process.env['COVENANT_INFERENCE_KEY_PASSWORD'] ?? '') : ephemeralContainerKey()
       progress('loading models…')
       const server = await startInferenceServer({
@@ -121,6 +116,7 @@ export function register(program: Command): void {
       // an InvalidArgumentError thrown here (not by an option parser) would exit without a word
       if (o.mode && o.mode !== 'exact' && o.mode !== 'tolerance') cmd.error(`error: option '--mode <m>' argument '${o.mode}' is invalid. expected exact or tolerance`)
       const record = readRecordFile(resolve(file))
+      const { replay } = await import('../../inference/replay.js')
       const result = await replay(record, {
         ...(o.mode ? { mode: o.mode } : {}),
         tolerance: { maxAbsDiff: o.maxAbsDiff, argmaxMustAgree: o.argmax },
@@ -143,6 +139,8 @@ export function register(program: Command): void {
     .option('--write-meta', 'store the figures in each model\'s meta.json as eval.onnx (after a rebuild)')
     .action(async (_opts, cmd: Command) => {
       const o = cmd.optsWithGlobals<GlobalOptions & { writeMeta?: boolean }>()
+      const { evaluateChat, evaluateModeration } = await import('../../inference/evaluate.js')
+      const { runtimeVersion } = await import('../../inference/settings.js')
       progress('moderation…')
       const moderation = await evaluateModeration()
       progress('covenant-chat…')

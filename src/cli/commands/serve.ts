@@ -8,6 +8,7 @@ import { createTaskStore } from '../../service/taskStore.js'
 import { daManifestSource } from '../../verify/manifest.js'
 import { EnvError, parseLoadTimeout, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
+import { cliLogger } from '../logger.js'
 import { keystorePassword } from '../password.js'
 import { untilSignal } from './dev.js'
 
@@ -62,6 +63,7 @@ export async function serveAgents(env: CovenantEnv, names: readonly string[], fl
     replayer: localReplayer(),
     manifests: [daManifestSource(env.da, ({ agentId }) => agents.find((a) => a.record.agentId === agentId.toString())?.record.manifestCommitment as `0x${string}` | undefined)],
     onEvent: progress,
+    logger: cliLogger(flags),
   })
   const quarantined = [...(service.worker?.quarantined().values() ?? [])].map((q) => q.name)
   printResult(
@@ -126,6 +128,7 @@ export function register(program: Command): void {
       inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
       concurrency: positiveInt(options.concurrency, 1, '--concurrency') || 1,
       onEvent: progress,
+      logger: cliLogger(options),
     }).catch(async (err: unknown) => {
       await store.close().catch(() => {})
       throw err

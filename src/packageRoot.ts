@@ -1,0 +1,49 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { BaseError } from './errors/base.js'
+
+const NAME = 'covenant'
+
+let found: { root: string; version: string } | undefined
+
+/** The code runs from a copy without Covenant's package.json above it (a broken install or a copied folder). */
+export class PackageRootNotFoundError extends BaseError {
+  override name = 'PackageRootNotFoundError' as const
+  constructor(from: string) {
+    super(`No package.json named "${NAME}" in any folder above ${from}.`, {
+      metaMessages: ['Run Covenant from its installed package or a checkout of the repository (reinstall it if files were moved).'],
+    })
+  }
+}
+
+/**
+ * Covenant's own package.json, found by walking up from this file: the repository root in a
+ * checkout (this file runs from `src/` under tsx or vitest, or from `dist/src/` once built)
+ * and the package folder once installed. Files shipped beside the code (`models/`) and the
+ * version live there, so nothing depends on how deep the running copy of the code sits.
+ */
+function locate(): { root: string; version: string } {
+  if (found) return found
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown }
+      if (pkg.name === NAME && typeof pkg.version === 'string') return (found = { root: dir, version: pkg.version })
+    }
+    const parent = dirname(dir)
+    if (parent === dir) throw new PackageRootNotFoundError(fileURLToPath(import.meta.url))
+    dir = parent
+  }
+}
+
+/** The folder holding Covenant's package.json (the repository root, or the installed package). */
+export function packageRoot(): string {
+  return locate().root
+}
+
+/** Covenant's version, from its package.json. */
+export function packageVersion(): string {
+  return locate().version
+}
