@@ -5,6 +5,7 @@ import type { ChatPlan } from './chatRequest.js'
 import { ChatConstraintError } from './errors.js'
 import type { Hash } from './hash.js'
 import type { OnnxBackend } from './onnxBackend.js'
+import { tokenize } from './text.js'
 import type { ChatCompletionMessage, ChatCompletionRequest, ChatTool } from './schemas.js'
 
 /**
@@ -119,7 +120,9 @@ export function grammarPolicy(plan: ChatPlan): { tools: GrammarTool[]; freeText:
 function assertSatisfiable(grammar: ChatGrammar, plan: ChatPlan, tokens: readonly PromptToken[], toolsCap: number): void {
   const can = (name: string) => grammar.callable.some((t) => t.name === name)
   const why = (name: string) => {
-    const inPrompt = tokens.some(([k, x]) => k === 't' && name.startsWith(x))
+    const words = tokenize(name)
+    const texts = tokens.map(([k, x]) => (k === 't' ? x : ''))
+    const inPrompt = texts.some((_, i) => words.every((w, j) => texts[i + j] === w))
     return inPrompt
       ? `a required parameter of '${name}' cannot be written from this prompt (its name cut off, or no value of its type in the messages)`
       : `'${name}' is not in the prompt the model reads (the tool list is cut at ${toolsCap} tokens)`
