@@ -92,6 +92,14 @@ const INTEGER = /^-?(?:0|[1-9]\d*)$/
 /** Text that can sit inside a JSON string as it is. */
 const STRING_SAFE = /^[^"\\\u0000-\u001f]+$/
 
+/**
+ * A number as JSON.stringify writes it (`1.30` → `1.3`, `1e3` → `1000`): arguments are the
+ * JSON of the values, as they were before constrained decoding, whatever spelling was copied.
+ */
+function canonicalScalar(text: string): string {
+  return NUMBER.test(text) ? JSON.stringify(Number(text)) : text
+}
+
 type State =
   | { at: 'text'; lastSpace: boolean }
   | { at: 'name'; sofar: string }
@@ -287,7 +295,7 @@ export function createChatGrammar({ pieces, tokens, policy }: { pieces: readonly
       case 'val': {
         if (kind === undefined) {
           state = { ...s, sofar: s.sofar + text }
-          return { type: 'args', text, closed: false }
+          return { type: 'args', text: s.at === 'val' ? canonicalScalar(text) : text, closed: false }
         }
         if (kind === 'STR_NEXT' || kind === 'VAL_NEXT') {
           state = { at: 'key', tool: s.tool, used: s.used, sofar: '' }
@@ -302,7 +310,7 @@ export function createChatGrammar({ pieces, tokens, policy }: { pieces: readonly
   const preview = (action: number): string => {
     if (action === index.EOS) return STRUCTURE.EOS
     const kind = structural.get(action)
-    if (kind === undefined) return texts[action] ?? ''
+    if (kind === undefined) return state.at === 'val' ? canonicalScalar(texts[action] ?? '') : (texts[action] ?? '')
     if (kind === 'OPEN') return STRUCTURE.OPEN
     return state.at === 'text' || state.at === 'name' ? (kind === 'ARGS' || kind === 'EMPTY' ? ARGS_TEXT[kind]! : STRUCTURE[kind]) : (ARGS_TEXT[kind] ?? STRUCTURE[kind])
   }
