@@ -165,6 +165,17 @@ describe('openai SDK → the container', () => {
       const none = await apiError(client.chat.completions.create({ ...invoice, tool_choice: 'required' }))
       expect([none!.status, none!.param]).toEqual([400, 'tool_choice'])
     })
+
+    test('a forced function the model cannot write from this prompt: 400 before any token, streamed or not', async () => {
+      // 30 tools fill the 96-token tool list the model reads; the last one is cut off
+      const many = Array.from({ length: 30 }, (_, i) => ({ type: 'function' as const, function: { name: `tool_${i}`, parameters: { type: 'object', properties: { a: { type: 'string' } } } } }))
+      const body = { ...invoice, tools: many, tool_choice: { type: 'function' as const, function: { name: 'tool_29' } } }
+      for (const err of [await apiError(client.chat.completions.create(body)), await apiError(streamed(body))]) {
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError)
+        expect([err!.param, err!.code]).toEqual(['tool_choice', 'unsatisfiable_constraint'])
+        expect(err!.message).toMatch(/'tool_29' is not in the prompt the model reads/)
+      }
+    })
   })
 
   describe('structured output', () => {
