@@ -50,7 +50,7 @@ export type GrammarEvent =
   | { type: 'args'; text: string; closed: boolean }
 
 export type ChatGrammar = {
-  /** 1 where the action may be chosen next. */
+  /** 1 where the action may be chosen next (the same array until the next accept: do not modify it). */
   allowed(): Uint8Array
   /** Moves past `action` (which must be allowed); undefined for <eos>. */
   accept(action: number): GrammarEvent | undefined
@@ -173,7 +173,10 @@ export function createChatGrammar({ pieces, tokens, policy }: { pieces: readonly
   let structuredDone = false
   const namesNow = () => callable.filter((t) => calls === 0 || !t.structured).map((t) => t.name)
 
-  const allowed = (): Uint8Array => {
+  /** The mask for the current state (computed once per step: the decoder asks, then accept checks). */
+  let cached: Uint8Array | undefined
+  const allowed = (): Uint8Array => (cached ??= computeAllowed())
+  const computeAllowed = (): Uint8Array => {
     const m = new Uint8Array(n)
     const each = (ok: (t: string) => boolean) => {
       for (let a = 0; a < n; a++) {
@@ -256,6 +259,7 @@ export function createChatGrammar({ pieces, tokens, policy }: { pieces: readonly
   const accept = (action: number): GrammarEvent | undefined => {
     if (allowed()[action] !== 1) throw new ChatConstraintError(`internal: action ${action} is outside the grammar in state "${state.at}"`, null)
     if (action === index.EOS) return undefined
+    cached = undefined
     const kind = structural.get(action)
     const text = texts[action] ?? ''
     const s = state
