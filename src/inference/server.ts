@@ -26,13 +26,15 @@ import { type DType, type EncodedTensor, type TensorValue, decodeTensor, encodeT
 /**
  * The inference container: an OpenAI-compatible HTTP server for the shipped ONNX models.
  *
- *   POST /v1/chat/completions   chat models (covenant-chat): greedy decoding, tool calls
+ *   POST /v1/chat/completions   chat models (covenant-chat): every OpenAI field honoured or refused
+ *                               (chatRequest.ts), constrained greedy decoding, SSE per decoded piece
  *   POST /v1/infer              tensor models: { model, text } or { model, inputs: [tensor…] }
  *   GET  /v1/models             served models and their digests
  *   GET  /attestation[?nonce=]  key, measurement, SimulatedQuote (simulated: true)
  *
  * Every response — errors included — carries a receipt signed by the container key
- * (`covenant_receipt` in JSON bodies and the `x-covenant-receipt` header).
+ * (`covenant_receipt` in JSON bodies and the `x-covenant-receipt` header; a stream's in its
+ * last chunk, since it covers every chunk).
  */
 export type CreateInferenceAppParameters = {
   /** @defaultValue the shipped models */
