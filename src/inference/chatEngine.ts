@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import type { InferenceResult } from './backend.js'
+import type { ChatDelta } from './chatAssembler.js'
+import { decodeTurn } from './chatDecode.js'
 import { CHAT_PROMPT_V1, type PromptSpec, promptFeatures, serializeChatRequest } from './chatPrompt.js'
 import { chatOutputHash, parseModelOutput, toAssistantMessage } from './chatOutput.js'
+import { type ChatPlan, autoPlan, planChatRequest } from './chatRequest.js'
 import { InvalidChatRequestError, ModelLoadError } from './errors.js'
-import { hashJson } from './hash.js'
+import { type Hash, hashJson } from './hash.js'
 import type { ModelStore, StoredModel } from './modelStore.js'
 import { type OnnxBackend, createOnnxBackend } from './onnxBackend.js'
 import {
@@ -12,6 +16,19 @@ import {
   chatCompletionRequestSchema,
 } from './schemas.js'
 import { type DeterministicSettings, RUNTIME_NAME, runtimeVersion, settingsRecord } from './settings.js'
+
+/**
+ * How covenant-chat turns logits into a message; recorded in every response
+ * (`covenant.decoding`) so a replay decodes the same way.
+ * - `greedy-constrained-v1` (current): greedy among the actions the request's grammar
+ *   allows (tool_choice, response_format, tool schemas; see chatGrammar.ts), stop
+ *   sequences, logprobs.
+ * - `greedy` (records written before): plain argmax over everything; tool_choice "none"
+ *   hid the tools; other request fields did not change the output. Kept so those records
+ *   still replay bit for bit.
+ */
+export const CHAT_DECODING = 'greedy-constrained-v1' as const
+export type ChatDecoding = typeof CHAT_DECODING | 'greedy'
 
 export type ChatGeneration = {
   /** The decoder's choices: < pieces.length emits a piece, otherwise copies input token (action − pieces.length). */
@@ -27,9 +44,17 @@ export type ChatEngine = {
   readonly backend: OnnxBackend
   readonly spec: PromptSpec
   readonly pieces: readonly string[]
-  /** Greedy decoding: the same request always gives the same actions. */
-  generate(request: Pick<ChatCompletionRequest, 'messages' | 'tools' | 'tool_choice' | 'max_tokens' | 'max_completion_tokens'>): Promise<ChatGeneration>
-  /** A full OpenAI chat completion (without receipt) and its replay record. */
+  /**
+   * Greedy decoding of one turn: the same request always gives the same actions. Takes
+   * the request's messages and tools (tool_choice auto, no other constraint); `complete`
+   * honours every field.
+   */
+  generate(request: Pick<ChatCompletionRequest, 'messages' | 'tools'>, options?: { decoding?: ChatDecoding | undefined }): Promise<ChatGeneration>
+  /**
+   * A full OpenAI chat completion (without receipt) and its replay record. Throws
+   * InvalidChatRequestError (a field it refuses) or ChatConstraintError (a forced call
+   * the prompt gives no way to write).
+   */
   complete(request: unknown, options?: CompleteOptions): Promise<InferenceResult<ChatCompletionResponse>>
 }
 
@@ -38,6 +63,12 @@ export type CompleteOptions = {
   created?: number | undefined
   /** @defaultValue `fp_` + the first 12 hex digits of the model digest */
   systemFingerprint?: string | undefined
+  /** @defaultValue `chatcmpl-` + 24 random hex digits (unique per completion) */
+  id?: string | undefined
+  /** @defaultValue CHAT_DECODING; replay passes what the record states */
+  decoding?: ChatDecoding | undefined
+  /** Each piece of the answer as the model writes it (the SSE stream). */
+  onDelta?: ((delta: ChatDelta) => void) | undefined
 }
 
 export type CreateChatEngineParameters = {
@@ -75,7 +106,8 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
   const V = pieces.length
   const EOS = 1
 
-  const generate: ChatEngine['generate'] = async (request) => {
+  /** "greedy": the decoding of records written before greedy-constrained-v1. */
+  const generateLegacy = async (request: Pick<ChatCompletionRequest, 'messages' | 'tools' | 'tool_choice' | 'max_tokens' | 'max_completion_tokens'>): Promise<ChatGeneration> => {
     const tools = request.tool_choice === 'none' ? [] : request.tools
     const tokens = serializeChatRequest({ messages: request.messages, tools }, spec)
     const feats = promptFeatures(tokens, spec)
@@ -104,6 +136,15 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
     return { actions, text, truncated, promptTokens: L }
   }
 
+  const decodeV1 = (request: Pick<ChatCompletionRequest, 'messages'>, plan: ChatPlan, requestHash: Hash, onDelta?: (d: ChatDelta) => void) =>
+    decodeTurn({ backend, spec, pieces: pieces as string[], request, plan, requestHash, onDelta })
+
+  const generate: ChatEngine['generate'] = async (request, options = {}) => {
+    if (options.decoding === 'greedy') return generateLegacy(request)
+    const turn = await decodeV1(request, autoPlan(request.tools), hashJson(request))
+    return { actions: turn.actions, text: turn.text, truncated: turn.truncated, promptTokens: turn.promptTokens }
+  }
+
   return {
     model: backend.model,
     backend,
@@ -111,36 +152,49 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
     pieces: pieces as string[],
     generate,
     async complete(raw, options = {}) {
-      const parsed = chatCompletionRequestSchema.safeParse(raw)
-      if (!parsed.success) throw new InvalidChatRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`))
-      const request = parsed.data
+      const decoding = options.decoding ?? CHAT_DECODING
       const requestHash = hashJson(raw)
       const startedAt = Date.now()
       const t0 = performance.now()
-      const gen = await generate(request)
+      let choice: ChatCompletionResponse['choices'][number]
+      let usage: ChatCompletionResponse['usage']
+      let actions: number[]
+      if (decoding === 'greedy') {
+        const parsed = chatCompletionRequestSchema.safeParse(raw)
+        if (!parsed.success) throw new InvalidChatRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`))
+        const gen = await generateLegacy(parsed.data)
+        const message = toAssistantMessage(parseModelOutput(gen.text), requestHash)
+        choice = { index: 0, message, logprobs: null, finish_reason: message.tool_calls ? 'tool_calls' : gen.truncated ? 'length' : 'stop' }
+        usage = { prompt_tokens: gen.promptTokens, completion_tokens: gen.actions.length, total_tokens: gen.promptTokens + gen.actions.length }
+        actions = gen.actions
+      } else {
+        const planned = planChatRequest(raw)
+        if (!planned.ok) throw new InvalidChatRequestError([planned.issue.message], planned.issue)
+        const turn = await decodeV1(planned.request, planned.plan, requestHash, options.onDelta)
+        choice = {
+          index: 0,
+          message: turn.message,
+          logprobs: planned.plan.logprobs ? { content: turn.contentLogprobs, refusal: null } : null,
+          finish_reason: turn.finishReason,
+        }
+        usage = { prompt_tokens: turn.promptTokens, completion_tokens: turn.actions.length, total_tokens: turn.promptTokens + turn.actions.length }
+        actions = turn.actions
+      }
       const durationMs = performance.now() - t0
-      const message = toAssistantMessage(parseModelOutput(gen.text), requestHash)
       const response: ChatCompletionResponse = {
-        id: `chatcmpl-${requestHash.slice(2, 26)}`,
+        id: options.id ?? `chatcmpl-${randomBytes(12).toString('hex')}`,
         object: 'chat.completion',
         created: options.created ?? Math.floor(startedAt / 1000),
         model: backend.model.name,
         system_fingerprint: options.systemFingerprint ?? `fp_${backend.model.digest.slice(2, 14)}`,
-        choices: [
-          {
-            index: 0,
-            message,
-            logprobs: null,
-            finish_reason: message.tool_calls ? 'tool_calls' : gen.truncated ? 'length' : 'stop',
-          },
-        ],
-        usage: { prompt_tokens: gen.promptTokens, completion_tokens: gen.actions.length, total_tokens: gen.promptTokens + gen.actions.length },
+        choices: [choice],
+        usage,
         covenant: {
           model: backend.model.name,
           modelDigest: backend.model.digest,
           runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(backend.settings) },
-          decoding: 'greedy',
-          actions: gen.actions,
+          decoding,
+          actions,
           replay: 'exact',
         },
       }
@@ -149,7 +203,7 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
         format: 'chat-completions-v1',
         modelDigest: backend.model.digest,
         model: { name: backend.model.name, digestOf: 'model-bytes' },
-        runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: { ...settingsRecord(backend.settings), decoding: 'greedy' } },
+        runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: { ...settingsRecord(backend.settings), decoding } },
         replay: 'exact',
         request: raw,
         response,

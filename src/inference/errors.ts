@@ -11,6 +11,7 @@ export type InferenceErrorType =
   | ModelLoadError
   | InvalidTensorError
   | InvalidChatRequestError
+  | ChatConstraintError
   | InvalidReplayRecordError
   | ReplayNotPossibleError
   | ReceiptMissingError
@@ -78,9 +79,31 @@ export class InvalidTensorError extends BaseError {
 export class InvalidChatRequestError extends BaseError {
   override name = 'InvalidChatRequestError' as const
   readonly issues: readonly string[]
-  constructor(issues: readonly string[]) {
+  /** The request field at fault, as OpenAI names it (`tool_choice`, `messages[0].role`), when one is. */
+  readonly param: string | null
+  /** OpenAI's error code (`unsupported_value`, `unknown_parameter`, …), when one applies. */
+  readonly code: string | null
+  constructor(issues: readonly string[], { param = null, code = null }: { param?: string | null; code?: string | null } = {}) {
     super('invalid chat completion request', { metaMessages: issues.map((i) => `- ${i}`) })
     this.issues = issues
+    this.param = param
+    this.code = code
+  }
+}
+
+/**
+ * What the request asks of the output cannot be produced from this prompt: a forced tool
+ * whose name or required arguments the model has no way to write (covenant-chat writes
+ * names and values by copying prompt tokens). The message names what is missing.
+ */
+export class ChatConstraintError extends BaseError {
+  override name = 'ChatConstraintError' as const
+  readonly param: string | null
+  constructor(reason: string, param: string | null) {
+    super(reason, {
+      metaMessages: ['covenant-chat copies names and values from the prompt: the tool list is cut at 96 tokens, each message at 96, the system prompt at 32.'],
+    })
+    this.param = param
   }
 }
 

@@ -4,7 +4,9 @@ import * as inference from './index.js'
 test('public exports', () => {
   expect(Object.keys(inference).sort()).toMatchInlineSnapshot(`
     [
+      "CHAT_DECODING",
       "CHAT_PROMPT_V1",
+      "ChatConstraintError",
       "ContainerKeyError",
       "DEFAULT_SETTINGS",
       "DTYPES",
@@ -39,7 +41,7 @@ test('public exports', () => {
       "chatCompletionRequestSchema",
       "chatEngineFor",
       "chatOutputHash",
-      "completionChunks",
+      "compileFlatSchema",
       "computeMeasurement",
       "createChatEngine",
       "createChatModel",
@@ -65,6 +67,7 @@ test('public exports', () => {
       "moderationFeatures",
       "moderationOutput",
       "parseModelOutput",
+      "planChatRequest",
       "promptFeatures",
       "receiptSchema",
       "recordFormatSchema",
@@ -93,6 +96,7 @@ test('public exports', () => {
       "tensorRequestSchema",
       "tensorResponseSchema",
       "toolCallId",
+      "validateFlat",
       "verifyQuote",
       "verifyReceipt",
     ]

@@ -3,7 +3,20 @@
 // Imports nothing from later rooms (trace, da, bonds, verify).
 
 export type { InferenceBackend, InferenceResult } from './backend.js'
-export { type ChatEngine, type ChatGeneration, type CompleteOptions, type CreateChatEngineParameters, argmax, chatEngineFor, createChatEngine } from './chatEngine.js'
+export { type ChatDelta, type TokenLogprob } from './chatAssembler.js'
+export {
+  CHAT_DECODING,
+  type ChatDecoding,
+  type ChatEngine,
+  type ChatGeneration,
+  type CompleteOptions,
+  type CreateChatEngineParameters,
+  argmax,
+  chatEngineFor,
+  createChatEngine,
+} from './chatEngine.js'
+export { type ChatPlan, type ChatRequestIssue, type ChatToolChoice, type PlanChatRequestReturnType, planChatRequest } from './chatRequest.js'
+export { type FlatObjectSpec, type FlatProperty, type SchemaIssue, compileFlatSchema, validateFlat } from './chatSchema.js'
 export { type ParsedOutput, assembleChatStream, chatOutputHash, parseModelOutput, toolCallId } from './chatOutput.js'
 export { CHAT_PROMPT_V1, type PromptSpec, type PromptToken, promptFeatures, serializeChatRequest } from './chatPrompt.js'
 export {
@@ -19,6 +32,7 @@ export {
 } from './attestation.js'
 export { type ContainerKey, ephemeralContainerKey, loadOrCreateContainerKey } from './containerKey.js'
 export {
+  ChatConstraintError,
   ContainerKeyError,
   EndpointError,
   type InferenceErrorType,
@@ -109,7 +123,6 @@ export {
   type InferenceApp,
   type InferenceServer,
   type StartInferenceServerParameters,
-  completionChunks,
   createInferenceApp,
   startInferenceServer,
 } from './server.js'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { chatEngineFor } from './chatEngine.js'
+import { CHAT_DECODING, chatEngineFor } from './chatEngine.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { InvalidReplayRecordError, ReplayNotPossibleError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
@@ -240,8 +240,16 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
         : DEFAULT_SETTINGS),
     ...options.settings,
   }
+  // …and how it decoded (records from before constrained decoding say "greedy", or nothing).
+  const stated = ((chunks?.at(-1) ?? recorded) as { covenant?: { decoding?: unknown } } | null)?.covenant?.decoding ?? (r.backend === 'onnx' ? r.runtime.settings['decoding'] : undefined) ?? 'greedy'
+  if (stated !== 'greedy' && stated !== CHAT_DECODING) {
+    throw new ReplayNotPossibleError(
+      `the record was decoded with ${JSON.stringify(stated)}, which this version does not know (it knows "greedy" and "${CHAT_DECODING}")`,
+      'Replay it with the Covenant version that wrote it, or a newer one.',
+    )
+  }
   const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
-  const { output } = await engine.complete(sent as typeof r.request)
+  const { output } = await engine.complete(sent as typeof r.request, { decoding: stated })
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
     (chunks?.at(-1) as { covenant?: { actions?: unknown } } | undefined)?.covenant?.actions) as number[] | undefined

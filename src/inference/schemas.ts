@@ -141,7 +141,7 @@ export const chatCompletionRequestSchema = z.looseObject({
   seed: z.number().int().nullable().optional(),
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
-  n: z.literal(1, 'this container returns one choice: n must be 1').nullable().optional(),
+  n: z.number().int().min(1).nullable().optional(),
   stream: z.boolean().nullable().optional(),
 })
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>
@@ -149,6 +149,16 @@ export type ChatMessage = z.infer<typeof chatMessageSchema>
 export type ChatTool = z.infer<typeof chatToolSchema>
 
 export type ChatToolCall = { id: string; type: 'function'; function: { name: string; arguments: string } }
+
+/** One token's logprob, with the most likely alternatives (OpenAI's shape). */
+export type ChatTokenLogprob = {
+  token: string
+  logprob: number
+  bytes: number[]
+  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>
+}
+/** `choices[].logprobs` when `logprobs: true` was asked: the content tokens (null for a tool-call-only turn). */
+export type ChatChoiceLogprobs = { content: ChatTokenLogprob[] | null; refusal: null }
 
 /** The assistant turn in a chat completion response. */
 export type ChatCompletionMessage = {
@@ -164,7 +174,7 @@ export type ChatCompletionResponse = {
   created: number
   model: string
   system_fingerprint: string
-  choices: Array<{ index: 0; message: ChatCompletionMessage; logprobs: null; finish_reason: 'stop' | 'tool_calls' | 'length' }>
+  choices: Array<{ index: 0; message: ChatCompletionMessage; logprobs: ChatChoiceLogprobs | null; finish_reason: 'stop' | 'tool_calls' | 'length' }>
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number }
   /** What ran and how to replay it (not part of the OpenAI schema; clients ignore it). */
   covenant: {
@@ -172,7 +182,8 @@ export type ChatCompletionResponse = {
     modelDigest: string
     /** The runtime and pinned settings that produced it (replay uses them). */
     runtime: { name: string; version: string; settings: Record<string, string | number | boolean> }
-    decoding: 'greedy'
+    /** `greedy-constrained-v1`, or `greedy` in responses written before it (see chatEngine.ts). */
+    decoding: 'greedy' | 'greedy-constrained-v1'
     actions: number[]
     replay: 'exact'
   }

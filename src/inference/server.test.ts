@@ -86,7 +86,9 @@ describe('LangChain ChatOpenAI → the inference container', () => {
     for await (const c of await chat.bindTools([payInvoice]).stream([new HumanMessage(INVOICE)])) chunks.push(c)
     const calls = chunks.flatMap((c) => c.tool_call_chunks ?? [])
     expect(calls[0]).toMatchObject({ name: 'pay_invoice' })
-    expect(JSON.parse(calls[0]!.args!)).toEqual({ invoiceId: 'INV-2041', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amountEth: '0.25' })
+    // the arguments arrive in fragments, one per decoded piece
+    expect(calls.length).toBeGreaterThan(5)
+    expect(JSON.parse(calls.map((c) => c.args ?? '').join(''))).toEqual({ invoiceId: 'INV-2041', to: '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', amountEth: '0.25' })
     const [record] = takeRecords()
     expect(record!.runtime.settings['stream']).toBe(true)
     expect(await replay(record!)).toMatchObject({ match: true })
@@ -169,8 +171,8 @@ describe('the container HTTP API', () => {
       [post('/v1/chat/completions', '{not json', true), 400, /not valid JSON/],
       [post('/v1/chat/completions', { model: 'covenant-chat', messages: [] }, false), 400, /messages must not be empty/],
       [post('/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), 404, /not a chat model served here; use one of: covenant-chat/],
-      [post('/v1/chat/completions', { model: 'covenant-chat', messages: [{ role: 'wizard', content: 'hi' }] }), 400, /messages\.0\.role/],
-      [post('/v1/chat/completions', { model: 'covenant-chat', n: 2, messages: [{ role: 'user', content: 'hi' }] }), 400, /n must be 1/],
+      [post('/v1/chat/completions', { model: 'covenant-chat', messages: [{ role: 'wizard', content: 'hi' }] }), 400, /messages\[0\]\.role/],
+      [post('/v1/chat/completions', { model: 'covenant-chat', n: 2, messages: [{ role: 'user', content: 'hi' }] }), 400, /'n' must be 1/],
       [post('/v1/infer', { model: 'moderation', inputs: [{ name: 'counts', dtype: 'float32', shape: [1, 3], data: [1, 2, 3] }] }), 400, /rejected the inputs/],
       [post('/v1/infer', { model: 'moderation', inputs: [{ name: 'nope', dtype: 'float32', shape: [1], data: [1] }] }), 400, /missing input "counts"|unknown input "nope"/],
       [post('/v1/infer', { model: 'covenant-chat', text: 'hi' }), 404, /not a tensor model/],

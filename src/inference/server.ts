@@ -7,9 +7,11 @@ import type { Address, Hex } from 'viem'
 import { createSimulatedQuote } from './attestation.js'
 import { type ChatEngine, createChatEngine } from './chatEngine.js'
 import { chatOutputHash } from './chatOutput.js'
+import { planChatRequest } from './chatRequest.js'
+import { streamChatCompletion } from './chatStream.js'
 import { type ContainerKey, ephemeralContainerKey } from './containerKey.js'
 import { BaseError } from '../errors/base.js'
-import { InvalidTensorError } from './errors.js'
+import { ChatConstraintError, InvalidChatRequestError, InvalidTensorError } from './errors.js'
 import { type Hash, hashJson, sha256Hex } from './hash.js'
 import { jsonTextDepth } from './jsonDepth.js'
 import { type MeasurementInputs, computeMeasurement, serverBuildHash } from './measurement.js'
@@ -17,26 +19,22 @@ import { type ModelStore, type StoredModel, shippedModelStore } from './modelSto
 import { type ModerationClassifier, createModerationClassifier, moderationOutput } from './moderation.js'
 import { type OnnxBackend, createOnnxBackend } from './onnxBackend.js'
 import { RECEIPT_HEADER, ZERO_HASH, encodeReceiptHeader, responseOutputHash, signReceipt, stripReceipt } from './receipt.js'
-import {
-  type ChatCompletionRequest,
-  type ChatCompletionResponse,
-  type Receipt,
-  chatCompletionRequestSchema,
-  inferRequestSchema,
-} from './schemas.js'
+import { type Receipt, inferRequestSchema } from './schemas.js'
 import { type DeterministicSettings, RUNTIME_NAME, resolveSettings, runtimeVersion, settingsRecord } from './settings.js'
 import { type DType, type EncodedTensor, type TensorValue, decodeTensor, encodeTensor, hashTensors, tensorFromNumbers } from './tensor.js'
 
 /**
  * The inference container: an OpenAI-compatible HTTP server for the shipped ONNX models.
  *
- *   POST /v1/chat/completions   chat models (covenant-chat): greedy decoding, tool calls
+ *   POST /v1/chat/completions   chat models (covenant-chat): every OpenAI field honoured or refused
+ *                               (chatRequest.ts), constrained greedy decoding, SSE per decoded piece
  *   POST /v1/infer              tensor models: { model, text } or { model, inputs: [tensor…] }
  *   GET  /v1/models             served models and their digests
  *   GET  /attestation[?nonce=]  key, measurement, SimulatedQuote (simulated: true)
  *
  * Every response — errors included — carries a receipt signed by the container key
- * (`covenant_receipt` in JSON bodies and the `x-covenant-receipt` header).
+ * (`covenant_receipt` in JSON bodies and the `x-covenant-receipt` header; a stream's in its
+ * last chunk, since it covers every chunk).
  */
 export type CreateInferenceAppParameters = {
   /** @defaultValue the shipped models */
@@ -116,8 +114,8 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     return c.json({ ...body, covenant_receipt: receipt }, status as 200)
   }
   const getDescriptor = (c: Context) => ({ method: c.req.method, path: c.req.path, query: c.req.query() })
-  const fail = (c: Context, status: number, type: string, message: string, request: unknown, code: string | null = null) =>
-    send(c, status, { error: { message: clip(message, MAX_ERROR_MESSAGE), type, param: null, code } }, request)
+  const fail = (c: Context, status: number, type: string, message: string, request: unknown, code: string | null = null, param: string | null = null) =>
+    send(c, status, { error: { message: clip(message, MAX_ERROR_MESSAGE), type, param, code } }, request)
 
   /**
    * Parses a JSON body, answering 400 itself when it is not JSON or nests deeper than
@@ -155,41 +153,50 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     const read = await readJson(c)
     if (!read.ok) return read.response
     const raw = read.body
-    const parsed = chatCompletionRequestSchema.safeParse(raw)
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
-      return fail(c, 400, 'invalid_request_error', `invalid chat completion request: ${issues.join('; ')}`, raw)
-    }
-    const request: ChatCompletionRequest = parsed.data
+    // every field honoured or refused (chatRequest.ts), before any model runs
+    const planned = planChatRequest(raw)
+    if (!planned.ok) return fail(c, 400, 'invalid_request_error', planned.issue.message, raw, planned.issue.code, planned.issue.param)
+    const { request, plan } = planned
     const target = find(request.model)
     if (!target || target.kind !== 'chat') {
       const chats = served.filter((s) => s.kind === 'chat').map((s) => s.model.name)
-      return fail(c, 404, 'invalid_request_error', `model ${quote(request.model)} is not a chat model served here; use one of: ${chats.join(', ')}`, raw, 'model_not_found')
+      return fail(c, 404, 'invalid_request_error', `model ${quote(request.model)} is not a chat model served here; use one of: ${chats.join(', ')}`, raw, 'model_not_found', 'model')
     }
-    const { output } = await target.engine.complete(raw, { systemFingerprint: fingerprint })
-    if (request.stream) return streamCompletion(c, output, raw, target.model.digest)
-    return send(c, 200, output as unknown as Record<string, unknown>, raw, target.model.digest)
-  })
-
-  /** SSE: one chunk with the whole delta, one with the finish reason (and the receipt), then [DONE]. */
-  const streamCompletion = async (c: Context, completion: ChatCompletionResponse, raw: unknown, modelDigest: Hash) => {
-    const chunks = completionChunks(completion)
-    const last = chunks[chunks.length - 1]!
-    if (receipts) {
-      const receipt = await signReceipt(key.account, {
-        measurement,
-        modelDigest,
-        requestHash: hashJson(raw),
-        responseHash: hashJson(chunks.map((ch) => stripReceipt(ch))),
-        outputHash: chatOutputHash(completion),
-        issuedAt: Math.floor(Date.now() / 1000),
+    const refused = (err: unknown) => {
+      if (err instanceof ChatConstraintError) return fail(c, 400, 'invalid_request_error', err.shortMessage, raw, 'unsatisfiable_constraint', err.param)
+      if (err instanceof InvalidChatRequestError) return fail(c, 400, 'invalid_request_error', err.issues.join('; '), raw, err.code, err.param)
+      throw err
+    }
+    const modelDigest = target.model.digest
+    if (plan.stream) {
+      const streamed = await streamChatCompletion({
+        engine: target.engine,
+        raw,
+        plan,
+        systemFingerprint: fingerprint,
+        ...(receipts
+          ? {
+              sign: (chunks, completion) =>
+                signReceipt(key.account, {
+                  measurement,
+                  modelDigest,
+                  requestHash: hashJson(raw),
+                  responseHash: hashJson(chunks.map((ch) => stripReceipt(ch))),
+                  outputHash: chatOutputHash(completion),
+                  issuedAt: Math.floor(Date.now() / 1000),
+                }),
+            }
+          : {}),
       })
-      last['covenant_receipt'] = receipt
-      c.header(RECEIPT_HEADER, encodeReceiptHeader(receipt))
+      return streamed.ok ? streamed.response : refused(streamed.error)
     }
-    const text = `${chunks.map((ch) => `data: ${JSON.stringify(ch)}\n\n`).join('')}data: [DONE]\n\n`
-    return c.body(text, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-  }
+    try {
+      const { output } = await target.engine.complete(raw, { systemFingerprint: fingerprint })
+      return await send(c, 200, output as unknown as Record<string, unknown>, raw, modelDigest)
+    } catch (err) {
+      return refused(err)
+    }
+  })
 
   app.post('/v1/infer', async (c) => {
     const read = await readJson(c)
@@ -314,18 +321,6 @@ function quote(s: string): string {
 function toTensor(t: { name: string; dtype: DType; shape: number[]; data: string | number[] }): TensorValue {
   if (typeof t.data === 'string') return decodeTensor(t as EncodedTensor)
   return tensorFromNumbers(t.dtype, t.shape, t.data)
-}
-
-/** The chunks of a streamed completion: the whole delta, then the finish reason. */
-export function completionChunks(completion: ChatCompletionResponse): Array<Record<string, unknown>> {
-  const choice = completion.choices[0]!
-  const head = { id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, system_fingerprint: completion.system_fingerprint }
-  const delta: Record<string, unknown> = { role: 'assistant', content: choice.message.content ?? (choice.message.tool_calls ? null : '') }
-  if (choice.message.tool_calls) delta['tool_calls'] = choice.message.tool_calls.map((t, index) => ({ index, ...t }))
-  return [
-    { ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] },
-    { ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: choice.finish_reason }], usage: completion.usage, covenant: completion.covenant },
-  ]
 }
 
 export type StartInferenceServerParameters = CreateInferenceAppParameters & {
