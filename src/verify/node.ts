@@ -22,6 +22,7 @@ import type { DAClient } from '../da/index.js'
 import { AgentBook } from './agents.js'
 import { batchCommittedEvent, fetchAndCheckBatch, toBatchEvent, type BatchCheck, type BatchEvent } from './batches.js'
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
+import { followEscalation, type EscalationEvent } from './escalation.js'
 import { checkBatchSteps, checkDispute, untracedCoverage, type CheckContext, type DisputeView } from './check.js'
 import { VerifierConfigError } from './errors.js'
 import { describeFault, untracedCallFault, type Fault } from './faults.js'
@@ -78,6 +79,12 @@ export type VerifierNodeOptions = {
   verdictPool?: VerdictPool | undefined
   /** Send verdicts (own and gathered) on chain; false only signs and publishes them to the pool. @defaultValue true */
   submitVerdicts?: boolean | undefined
+  /**
+   * When a verdict this node voted on is contested, redeem its stake into the fork child its
+   * own verdict supports (the honest stake is what makes the honest child win).
+   * @defaultValue true
+   */
+  redeemInForks?: boolean | undefined
   /** Follow only these agents. @defaultValue all */
   agents?: readonly bigint[] | undefined
   /** First block when there is no saved cursor. @defaultValue the deployment block */
@@ -98,6 +105,8 @@ export type VerifierEvent =
   | { type: 'relay'; disputeId: bigint; verifiers: Address[]; status: DisputeStatus; counted: number; gasUsed: bigint }
   | { type: 'abstain'; disputeId: bigint; reason: string }
   | { type: 'resolved'; disputeId: bigint; status: DisputeStatus; slashedEth: bigint; slashedToken: bigint }
+  /** A verdict in its escalation window, finalized, contested, this node's fork redemption, a resolved fork. */
+  | EscalationEvent
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
   | { type: 'warning'; message: string }
   | { type: 'error'; where: string; error: unknown }
@@ -140,6 +149,7 @@ export class VerifierNode {
   readonly #headers = new Map<string, SignedHeader[]>()
   readonly #acted = new Set<string>()
   readonly #abstained = new Set<string>()
+  readonly #announced = new Set<string>()
   #retry: Fault[] = []
   #queue: JobQueue<ReplayJobData, ReplayJobResult>
   #ownQueue: boolean
@@ -744,6 +754,22 @@ export class VerifierNode {
       try {
         const raw = await pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'dispute', args: [id] })
         const status = DISPUTE_STATUSES[raw.status] ?? 'None'
+        if (status === 'Decided' || status === 'Contested') {
+          keep.push(d)
+          const events = await followEscalation(
+            {
+              client: this.client,
+              canAct: this.#canAct,
+              me: me ?? undefined,
+              myVerdict: state.verdicts[d.disputeId]?.agentAtFault,
+              redeem: this.#o.redeemInForks ?? true,
+              now,
+            },
+            { disputeId: id, status, agentAtFault: raw.forStake > raw.againstStake, finalizesAt: Number(raw.finalizesAt) },
+          )
+          for (const e of events) this.#announce(e)
+          continue
+        }
         if (status !== 'Open') {
           this.#emit({ type: 'resolved', disputeId: id, status, slashedEth: raw.slashedEth, slashedToken: raw.slashedToken })
           delete state.verdicts[d.disputeId]
@@ -765,7 +791,7 @@ export class VerifierNode {
           continue
         }
         const [voted, weight] = await Promise.all([
-          pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me as Address] }),
+          pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'voteOf', args: [id, me as Address] }).then((v) => v !== 0),
           pc.readContract({
             address: this.client.deployment.contracts.verifierRegistry,
             abi: verifierRegistryAbi,
@@ -824,14 +850,24 @@ export class VerifierNode {
           const status = await getDispute(this.client, id).then((x) => x.status, () => 'Open' as const)
           if (status !== 'Open') continue
           const counted = await this.client.publicClient
-            .readContract({ address: this.client.deployment.contracts.disputeGame, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me as Address] })
-            .catch(() => false)
+            .readContract({ address: this.client.deployment.contracts.disputeGame, abi: disputeGameAbi, functionName: 'voteOf', args: [id, me as Address] })
+            .then((v) => v !== 0, () => false)
           if (counted) continue
         }
         this.#emit({ type: 'error', where: `dispute ${d.disputeId}`, error })
       }
     }
     state.disputes = keep
+  }
+
+  /** Escalation events; "decided" and "contested" once per dispute, the others as they happen. */
+  #announce(e: EscalationEvent): void {
+    if (e.type === 'decided' || e.type === 'contested') {
+      const key = `${e.type}:${e.disputeId}`
+      if (this.#announced.has(key)) return
+      this.#announced.add(key)
+    }
+    this.#emit(e)
   }
 
   /** Gathered verdicts of other verifiers that the chain has not counted yet. */
@@ -841,8 +877,8 @@ export class VerifierNode {
     const out = []
     for (const v of await this.#pool.list(disputeId)) {
       if (isAddressEqual(v.verifier as Address, me)) continue
-      const voted = await this.client.publicClient.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [disputeId, v.verifier as Address] })
-      if (!voted) out.push(v)
+      const vote = await this.client.publicClient.readContract({ address: game, abi: disputeGameAbi, functionName: 'voteOf', args: [disputeId, v.verifier as Address] })
+      if (vote === 0) out.push(v)
     }
     return out
   }

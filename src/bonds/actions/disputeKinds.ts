@@ -10,7 +10,7 @@ export const DISPUTE_KINDS = [
 export type DisputeKind = (typeof DISPUTE_KINDS)[number]
 export type QuorumDisputeKind = Exclude<DisputeKind, 'PolicyBreach' | 'Equivocation'>
 
-export const DISPUTE_STATUSES = ['None', 'Open', 'Slashed', 'Rejected', 'Expired'] as const
+export const DISPUTE_STATUSES = ['None', 'Open', 'Slashed', 'Rejected', 'Expired', 'Decided', 'Contested'] as const
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number]
 
 export function disputeKindIndex(kind: DisputeKind): number {

@@ -20,6 +20,8 @@ export type DisputeInfo = {
   againstStake: bigint
   slashedEth: bigint
   slashedToken: bigint
+  /** End of the escalation window once the verdict is decided (unix seconds; 0 before). */
+  finalizesAt: number
 }
 
 export async function getDispute(client: CovenantClient, disputeId: bigint): Promise<DisputeInfo> {
@@ -46,6 +48,7 @@ export async function getDispute(client: CovenantClient, disputeId: bigint): Pro
     againstStake: d.againstStake,
     slashedEth: d.slashedEth,
     slashedToken: d.slashedToken,
+    finalizesAt: Number(d.finalizesAt),
   }
 }
 
