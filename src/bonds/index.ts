@@ -72,6 +72,7 @@ export {
   DISPUTE_KINDS,
   DISPUTE_STATUSES,
   disputeKindIndex,
+  isSettled,
   type DisputeKind,
   type DisputeStatus,
   type QuorumDisputeKind,

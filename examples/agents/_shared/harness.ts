@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import { formatEther, keccak256, toHex, type Address, type Hex } from 'viem'
 import type { AgentDefinition } from '../../../src/agent/index.js'
-import { bondVaultAbi, getBond, listDisputes, registerVerifier, withAccount, type CovenantWriteClient, type DisputeInfo } from '../../../src/bonds/index.js'
+import { bondVaultAbi, getBond, isSettled, listDisputes, registerVerifier, withAccount, type CovenantWriteClient, type DisputeInfo } from '../../../src/bonds/index.js'
 import { startInferenceServer } from '../../../src/inference/index.js'
 import {
   AgentHost,
@@ -230,7 +230,7 @@ export async function startVerifiers(
     ex.defer(() => node.stop())
     nodes.push(node)
   }
-  ex.say(`      verifiers A, B, C staked ${formatEther(ex.stack.deployment.params.verifierMinStake)} ETH each and are following the chain`)
+  ex.say(`      verifiers A, B, C staked ${formatEther(ex.stack.deployment.params.verifierMinStake)} CVW each and are following the chain`)
   return nodes
 }
 
@@ -252,6 +252,21 @@ function reportVerifierEvent(ex: Example, who: string, e: VerifierEvent): void {
       break
     case 'abstain':
       ex.say(`      ${who}: abstained on dispute #${e.disputeId} (${e.reason})`)
+      break
+    case 'decided':
+      ex.announceOnce(`decided ${e.disputeId}`, `      dispute #${e.disputeId}: decided agentAtFault=${e.agentAtFault}; contestable until the escalation window closes`)
+      break
+    case 'contested':
+      ex.announceOnce(`contested ${e.disputeId}`, `      dispute #${e.disputeId}: CONTESTED — fork #${e.forkId} open for redemption`)
+      break
+    case 'redeemed':
+      ex.say(`      ${who}: redeemed its ${formatEther(e.stake)} CVW stake into fork #${e.forkId} (${e.side === 'Stands' ? 'the verdict stands' : 'the verdict is overturned'})`)
+      break
+    case 'fork-resolved':
+      ex.announceOnce(
+        `fork ${e.forkId}`,
+        `      fork #${e.forkId} resolved: ${e.canonical === 'Overturned' ? 'verdict OVERTURNED' : 'verdict stands'}; ${formatEther(e.slashedStake)} CVW of verifier stake slashed`,
+      )
       break
     case 'resolved':
       ex.announceOnce(`resolved ${e.disputeId}`, `      dispute #${e.disputeId}: ${e.status}${e.slashedEth > 0n ? `, ${formatEther(e.slashedEth)} ETH slashed` : ''}`)
@@ -337,11 +352,11 @@ export async function disputeFigures(ex: Example, d: DisputeInfo): Promise<Dispu
   }
 }
 
-/** Waits until the agent has a dispute of `kind` that is no longer open, and returns it. */
+/** Waits until the agent has a dispute of `kind` that is settled (paid out or expired), and returns it. */
 export async function settledDispute(ex: Example, agentId: bigint, kind: DisputeInfo['kind'], timeoutMs = 120_000): Promise<DisputeInfo> {
   return waitFor(
     `a settled ${kind} dispute against agent #${agentId}`,
-    async () => (await listDisputes(ex.stack.client, { agentId })).find((d) => d.kind === kind && d.status !== 'Open'),
+    async () => (await listDisputes(ex.stack.client, { agentId })).find((d) => d.kind === kind && isSettled(d.status)),
     { timeoutMs, signal: ex.signal },
   )
 }
