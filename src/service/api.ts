@@ -8,6 +8,7 @@ import { getBond } from '../bonds/actions/getBond.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
 import { getAccount } from '../bonds/actions/getAccount.js'
 import { listDisputes } from '../bonds/actions/getDispute.js'
+import { listForks } from '../bonds/actions/getFork.js'
 import type { DAClient } from '../da/client.js'
 import { parseCanonical } from '../trace/canonical.js'
 import { parseActionId } from '../verify/action.js'
@@ -100,7 +101,8 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
  *   GET  /agents/:id          manifest, bond, policy, disputes
  *   GET  /agents/:id/headers  operator-signed batch headers (receipts for equivocation checks)
  *   GET  /actions/:id         the action's steps from DA, checked against the chain, with a verdict
- *   GET  /disputes            every dispute and slash
+ *   GET  /disputes            every dispute and slash (decided verdicts with the end of their escalation window)
+ *   GET  /forks               every escalation to a fork: redemptions, the fork-choice rule's pick, the outcome
  *   GET  /health              per agent: hosted (commit lag), standby or quarantined; 503 unless all is well
  *   GET  /                    the explorer page
  */
@@ -337,6 +339,14 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   })
 
   app.get('/disputes', async (c) => c.json({ disputes: json(await listDisputes(o.client)) }))
+
+  app.get('/forks', async (c) => {
+    const p = o.client.deployment.params
+    return c.json({
+      forks: json(await listForks(o.client)),
+      rule: json({ escalationWindow: p.escalationWindow, forkPeriod: p.forkPeriod, forkBond: p.forkBond, forkChoiceBps: p.forkChoiceBps }),
+    })
+  })
 
   return app
 }

@@ -1,7 +1,7 @@
 /**
  * The explorer: one self-contained page served by the service at `/`. It reads the same
  * JSON API anyone can call (agents with bond and status, tasks, an action's trace steps
- * checked against the chain, disputes and slashes) and can submit a task. No build step,
+ * checked against the chain, disputes and slashes, escalations and forks) and can submit a task. No build step,
  * no external assets (the page must work on a machine without network).
  */
 export function explorerHtml(): string {
@@ -45,7 +45,7 @@ const PAGE = /* html */ `<!doctype html>
 </style>
 </head>
 <body>
-<header><h1>Covenant explorer</h1><span>agents · actions · trace steps · disputes</span><span id="status" role="status"></span></header>
+<header><h1>Covenant explorer</h1><span>agents · actions · trace steps · disputes · forks</span><span id="status" role="status"></span></header>
 <main>
   <section>
     <h2>Agents <button id="refresh" type="button">refresh</button></h2>
@@ -66,7 +66,11 @@ const PAGE = /* html */ `<!doctype html>
   </section>
   <section class="wide">
     <h2>Disputes and slashes</h2>
-    <table id="disputes"><thead><tr><th>#</th><th>kind</th><th>agent</th><th>where</th><th>status</th><th>slashed (ETH)</th><th>challenger</th></tr></thead><tbody></tbody></table>
+    <table id="disputes"><thead><tr><th>#</th><th>kind</th><th>agent</th><th>where</th><th>status</th><th>slashed (ETH)</th><th>challenger</th><th>escalation</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section class="wide">
+    <h2>Escalations and forks <span id="fork-rule"></span></h2>
+    <table id="forks"><thead><tr><th>fork</th><th>dispute</th><th>contested verdict</th><th>contester</th><th>bond (ETH)</th><th>stands (CVW)</th><th>overturned (CVW)</th><th>outcome</th><th>verifier stake slashed (CVW)</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <script>
@@ -74,7 +78,7 @@ const $ = (s) => document.querySelector(s)
 const eth = (wei) => (Number(BigInt(wei ?? 0) / 10n ** 12n) / 1e6).toString()
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;' }[c]))
 const pill = (text, cls) => '<span class="pill ' + cls + '">' + esc(text) + '</span>'
-const statusClass = (s) => ({ completed:'ok', honest:'ok', ok:'ok', active:'ok', Slashed:'bad', slashed:'bad', failed:'bad', faulty:'bad', fault:'bad', Rejected:'warn', Expired:'warn', Open:'warn', disputed:'warn', queued:'warn', running:'warn', unverifiable:'warn', incomplete:'warn' }[s] ?? '')
+const statusClass = (s) => ({ completed:'ok', honest:'ok', ok:'ok', active:'ok', Slashed:'bad', slashed:'bad', failed:'bad', faulty:'bad', fault:'bad', Rejected:'warn', Expired:'warn', Open:'warn', Decided:'warn', Contested:'bad', Stands:'ok', Overturned:'bad', pending:'warn', disputed:'warn', queued:'warn', running:'warn', unverifiable:'warn', incomplete:'warn' }[s] ?? '')
 async function api(path, init) {
   const r = await fetch(path, init)
   const body = await r.json().catch(() => ({}))
@@ -117,12 +121,29 @@ function where(d) {
   if (d.kind === 'UntracedAction') return 'tx <span class="mono">' + esc(String(d.subject).slice(0, 12)) + '…</span>'
   return 'batch ' + esc(d.sequence) + (d.kind === 'DataWithheld' || d.kind === 'Equivocation' ? '' : ', position ' + esc(d.stepIndex))
 }
+const time = (t) => new Date(Number(t) * 1000).toLocaleTimeString()
+// a quorum verdict waits out its escalation window; a contested one waits for its fork
+function escalation(d, forkOf) {
+  const f = forkOf.get(String(d.disputeId))
+  if (f) return 'fork #' + esc(f.forkId) + (f.canonical === 'None' ? ' (pending)' : ' → ' + esc(f.canonical))
+  if (d.status === 'Decided') return 'contestable until ' + time(d.finalizesAt)
+  return Number(d.finalizesAt) > 0 ? 'uncontested' : '–'
+}
 async function loadDisputes() {
-  const { disputes } = await api('/disputes')
+  const [{ disputes }, { forks, rule }] = await Promise.all([api('/disputes'), api('/forks')])
+  const forkOf = new Map(forks.map((f) => [String(f.disputeId), f]))
   $('#disputes tbody').innerHTML = disputes.length ? disputes.map((d) =>
-    '<tr><td>' + esc(d.disputeId) + '</td><td>' + esc(d.kind) + '</td><td>#' + esc(d.agentId) + '</td><td>' + where(d) + '</td><td>' +
-    pill(d.status, statusClass(d.status)) + '</td><td>' + eth(d.slashedEth) + '</td><td class="mono">' + esc(d.challenger) + '</td></tr>').join('')
-    : '<tr><td class="empty" colspan="7">no disputes</td></tr>'
+    '<tr data-dispute="' + esc(d.disputeId) + '"><td>' + esc(d.disputeId) + '</td><td>' + esc(d.kind) + '</td><td>#' + esc(d.agentId) + '</td><td>' + where(d) + '</td><td>' +
+    pill(d.status, statusClass(d.status)) + '</td><td>' + eth(d.slashedEth) + '</td><td class="mono">' + esc(d.challenger) + '</td><td>' + escalation(d, forkOf) + '</td></tr>').join('')
+    : '<tr><td class="empty" colspan="8">no disputes</td></tr>'
+  $('#fork-rule').textContent = Number(rule.escalationWindow) === 0 ? 'verdicts are final at quorum (no fork backstop)'
+    : 'contestable ' + rule.escalationWindow + ' s · bond ' + eth(rule.forkBond) + ' ETH · fork ' + rule.forkPeriod + ' s · overturned above ' + (rule.forkChoiceBps / 100) + '% of the redeemed CVW'
+  $('#forks tbody').innerHTML = forks.length ? forks.map((f) =>
+    '<tr data-fork="' + esc(f.forkId) + '"><td>#' + esc(f.forkId) + '</td><td>#' + esc(f.disputeId) + '</td><td>' + (f.verdictAtFault ? 'at fault' : 'not at fault') +
+    '</td><td class="mono">' + esc(f.contester) + '</td><td>' + eth(f.bond) + '</td><td>' + eth(f.redeemedStands) + '</td><td>' + eth(f.redeemedOverturned) + '</td><td>' +
+    (f.canonical === 'None' ? pill('pending', 'warn') + ' leading ' + esc(f.leading) + ', ends ' + time(f.endsAt) : pill(f.canonical, statusClass(f.canonical))) +
+    '</td><td>' + eth(f.slashedStake) + '</td></tr>').join('')
+    : '<tr><td class="empty" colspan="9">no escalations</td></tr>'
 }
 async function showAction(id) {
   $('#detail').hidden = false
