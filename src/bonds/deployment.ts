@@ -43,7 +43,7 @@ export const defaultProtocolParams: ProtocolParams = {
   disputePeriod: 3_600,
   unbondingDelay: 7 * 86_400,
   minPolicyDelay: 60,
-  verifierMinStake: 1_000n * 10n ** 18n,
+  verifierMinStake: 10n ** 18n,
   verifierExitDelay: 2 * 86_400,
   challengerBps: 5_000,
   redistributionBps: 3_000,

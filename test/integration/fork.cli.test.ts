@@ -50,6 +50,7 @@ const json = <T>(r: Run): T => {
   return JSON.parse(r.stdout) as T
 }
 const CVW = (n: string) => parseEther(n)
+const minStake = () => chain.deployment.params.verifierMinStake
 
 beforeAll(async () => {
   chain = await startTestChain({ escalationWindow: 600, forkPeriod: FORK_PERIOD })
@@ -108,7 +109,7 @@ describe('covenant fork', () => {
   it('status: the fork, its redemptions and what the fork-choice rule picks', async () => {
     const s = json<{ forks: Array<{ forkId: string; leading: string; canonical: string; redeemedOverturned: string }>; pending: number }>(await covenant(['fork', 'status', '--json']))
     expect(s.pending).toBe(1)
-    expect(s.forks[0]).toMatchObject({ forkId, leading: 'Overturned', canonical: 'None', redeemedOverturned: CVW('4000').toString() })
+    expect(s.forks[0]).toMatchObject({ forkId, leading: 'Overturned', canonical: 'None', redeemedOverturned: (CVW('3000') + minStake()).toString() })
     const text = await covenant(['fork', 'status', forkId])
     expect(text.code).toBe(0)
     expect(text.stdout).toContain(`fork #${forkId} on dispute #${disputeId}`)
@@ -121,7 +122,7 @@ describe('covenant fork', () => {
     expect(early.stderr).toContain('is open for redemption until')
     await increaseTime(chain.reader.publicClient, FORK_PERIOD)
     const r = json<{ canonical: string; dispute: string; slashedStake: string; slashedVerifiers: string[] }>(await covenant(['fork', 'resolve', forkId, '--dev-account', '9', '--json']))
-    expect(r).toMatchObject({ canonical: 'Overturned', dispute: 'Rejected', slashedStake: CVW('3000').toString() })
+    expect(r).toMatchObject({ canonical: 'Overturned', dispute: 'Rejected', slashedStake: (3n * minStake()).toString() })
     expect(r.slashedVerifiers).toHaveLength(3)
     for (const i of [5, 6, 7]) expect((await getVerifierStake(chain.reader, chain.account(i).address)).stake).toBe(0n)
 
@@ -131,7 +132,7 @@ describe('covenant fork', () => {
     expect(await getWorkTokenBalance(chain.reader, chain.account(9).address)).toBe(before + CVW('3000'))
     const contester = json<{ claimed: { eth: string; tokens: string } }>(await covenant(['fork', 'claim', '--dev-account', '1', '--json']))
     expect(contester.claimed.eth).toBe(chain.deployment.params.forkBond.toString())
-    expect(BigInt(contester.claimed.tokens)).toBe((CVW('3000') * BigInt(chain.deployment.params.forkRewardBps)) / 10_000n)
+    expect(BigInt(contester.claimed.tokens)).toBe((3n * minStake() * BigInt(chain.deployment.params.forkRewardBps)) / 10_000n)
     const nothing = await covenant(['fork', 'claim', '--dev-account', '1'])
     expect(nothing.code).toBe(1)
     expect(nothing.stderr).toContain('has nothing to claim from the ForkManager')

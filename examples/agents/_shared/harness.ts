@@ -199,19 +199,27 @@ export function actionIdFor(agentId: bigint, label: string): string {
 }
 
 /**
- * Three verifiers (anvil accounts 5, 6, 7) stake and follow the chain: every batch fetched
- * from DA and checked, every wallet step against the registered policy, every inference
- * replayed on this machine; faults are challenged, quorum disputes voted on.
+ * Three verifiers (anvil accounts 5, 6, 7, or `accounts`) stake and follow the chain: every
+ * batch fetched from DA and checked, every wallet step against the registered policy, every
+ * inference replayed on this machine; faults are challenged, quorum disputes voted on, decided
+ * verdicts finalized after their escalation window, and a contested verdict's fork joined on
+ * the side each node's own replay supports.
  */
 export async function startVerifiers(
   ex: Example,
   operators: readonly Operator[],
-  o: { judge?: Judge | undefined; claims?: ((subject: Hex) => Promise<string | undefined>) | undefined } = {},
+  o: {
+    judge?: Judge | undefined
+    claims?: ((subject: Hex) => Promise<string | undefined>) | undefined
+    /** @defaultValue [5, 6, 7] */
+    accounts?: readonly number[] | undefined
+  } = {},
 ): Promise<VerifierNode[]> {
   ex.checkpoint()
   const manifests = manifestSources(ex, operators)
   const nodes: VerifierNode[] = []
-  for (const [i, index] of [5, 6, 7].entries()) {
+  const accounts = o.accounts ?? [5, 6, 7]
+  for (const [i, index] of accounts.entries()) {
     const client = ex.as(index)
     await registerVerifier(client)
     const node = new VerifierNode({
@@ -224,13 +232,14 @@ export async function startVerifiers(
       judge: o.judge,
       claims: o.claims,
       pollIntervalMs: 250,
-      onEvent: (e) => reportVerifierEvent(ex, `verifier ${'ABC'[i]}`, e),
+      onEvent: (e) => reportVerifierEvent(ex, `verifier ${'ABCDEFGH'[i]}`, e),
     })
     await node.start()
     ex.defer(() => node.stop())
     nodes.push(node)
   }
-  ex.say(`      verifiers A, B, C staked ${formatEther(ex.stack.deployment.params.verifierMinStake)} CVW each and are following the chain`)
+  const names = accounts.map((_, i) => 'ABCDEFGH'[i]).join(', ')
+  ex.say(`      ${accounts.length === 1 ? `verifier ${names} staked` : `verifiers ${names} staked`} ${formatEther(ex.stack.deployment.params.verifierMinStake)} CVW${accounts.length === 1 ? ' and is' : ' each and are'} following the chain`)
   return nodes
 }
 
