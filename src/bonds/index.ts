@@ -62,7 +62,7 @@ export {
 export { getDispute, listDisputes, type DisputeInfo } from './actions/getDispute.js'
 export { registerVerifier, getVerifierStake, getWorkTokenBalance } from './actions/registerVerifier.js'
 export { FORK_SIDES, forkSideIndex, type ForkSide, type ForkSideName } from './actions/forkSides.js'
-export { getFork, listForks, forkOfDispute, getForkPosition, type ForkInfo } from './actions/getFork.js'
+export { getFork, listForks, forkOfDispute, getForkPosition, type ForkCredits, type ForkInfo, type ForkPosition } from './actions/getFork.js'
 export { contestVerdict, type ContestVerdictReturnType } from './actions/contestVerdict.js'
 export { redeemFork, reclaimFork, claimForkCredits, type RedeemForkParameters, type RedeemForkReturnType } from './actions/redeemFork.js'
 export { resolveFork, type ResolveForkReturnType } from './actions/resolveFork.js'

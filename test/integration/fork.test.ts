@@ -219,10 +219,9 @@ describe('a frivolous contest', () => {
     expect((await getBond(chain.reader, agentId)).eth).toBe(bond)
     for (const i of [5, 6, 7, 8]) expect(await stakeOf(i)).toBe(minStake())
     const fm = chain.deployment.contracts.forkManager
-    const read = (functionName: 'ethCredits' | 'burnedEth', args: readonly [`0x${string}`] | readonly []) =>
-      chain.reader.publicClient.readContract({ address: fm, abi: forkManagerAbi, functionName, args } as never) as Promise<bigint>
-    expect(await read('ethCredits', [chain.account(10).address])).toBe(0n)
-    expect(await read('burnedEth', [])).toBe(chain.deployment.params.forkBond)
+    const pc = chain.reader.publicClient
+    expect(await pc.readContract({ address: fm, abi: forkManagerAbi, functionName: 'ethCredits', args: [chain.account(10).address] })).toBe(0n)
+    expect(await pc.readContract({ address: fm, abi: forkManagerAbi, functionName: 'burnedEth' })).toBe(chain.deployment.params.forkBond)
     expect(await chain.reader.publicClient.getBalance({ address: chain.account(10).address })).toBeLessThan(ethBefore - chain.deployment.params.forkBond)
     const reclaim = await reclaimFork(mallory, { forkId: c.forkId }).catch((e: unknown) => e)
     expect((reclaim as ContractRevertError).errorName).toBe('NothingToReclaim')

@@ -114,7 +114,7 @@ export async function runForkExample(o: ExampleOptions = {}): Promise<ForkSummar
     )
     say(`      a bribed verifier tries the overturning child: ${refused} (its vote is slashed there)`)
     for (const i of BRIBED) await redeemFork(ex.as(i), { forkId: c.forkId, side: 'Stands' })
-    await waitFor('the honest node to redeem its stake', async () => ((await getForkPosition(ex.stack.client, ex.address(HONEST), c.forkId)) as { stakeRedeemed?: bigint }).stakeRedeemed || undefined, { signal: ex.signal })
+    await waitFor('the honest node to redeem its stake', async () => (await getForkPosition(ex.stack.client, ex.address(HONEST), c.forkId)).stakeRedeemed || undefined, { signal: ex.signal })
     for (const i of HOLDERS) await redeemFork(ex.as(i), { forkId: c.forkId, side: 'Overturned', stake: false, tokens: HOLDER_LOCK })
     const open = await getFork(ex.stack.client, c.forkId)
     say(`      redeemed: stands ${eth(open.redeemedStands)} CVW (the bribed stake) · overturned ${eth(open.redeemedOverturned)} CVW (honest stake + two token holders) → leading: ${open.leading}`)

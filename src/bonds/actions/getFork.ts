@@ -69,17 +69,25 @@ export async function forkOfDispute(client: CovenantClient, disputeId: bigint): 
   })
 }
 
-/** What an account can claim from the ForkManager, and what it redeemed into one fork. */
-export async function getForkPosition(client: CovenantClient, account: Address, forkId?: bigint | undefined) {
+export type ForkCredits = { ethCredits: bigint; tokenCredits: bigint }
+export type ForkPosition = ForkCredits & { side: ForkSideName; stakeRedeemed: bigint; tokensLocked: bigint }
+
+/** What an account can claim from the ForkManager (a returned fork bond, rewards). */
+export async function getForkPosition(client: CovenantClient, account: Address): Promise<ForkCredits>
+/** The same, and what the account redeemed into one fork. */
+export async function getForkPosition(client: CovenantClient, account: Address, forkId: bigint): Promise<ForkPosition>
+export async function getForkPosition(client: CovenantClient, account: Address, forkId?: bigint): Promise<ForkCredits | ForkPosition> {
   const address = client.deployment.contracts.forkManager
-  const read = <T>(functionName: string, args: readonly unknown[]) =>
-    client.publicClient.readContract({ address, abi: forkManagerAbi, functionName, args } as never) as Promise<T>
-  const [ethCredits, tokenCredits] = await Promise.all([read<bigint>('ethCredits', [account]), read<bigint>('tokenCredits', [account])])
+  const pc = client.publicClient
+  const [ethCredits, tokenCredits] = await Promise.all([
+    pc.readContract({ address, abi: forkManagerAbi, functionName: 'ethCredits', args: [account] }),
+    pc.readContract({ address, abi: forkManagerAbi, functionName: 'tokenCredits', args: [account] }),
+  ])
   if (forkId === undefined) return { ethCredits, tokenCredits }
   const [side, stakeRedeemed, tokensLocked] = await Promise.all([
-    read<number>('sideOf', [forkId, account]),
-    read<bigint>('stakeRedeemed', [forkId, account]),
-    read<bigint>('tokensLocked', [forkId, account]),
+    pc.readContract({ address, abi: forkManagerAbi, functionName: 'sideOf', args: [forkId, account] }),
+    pc.readContract({ address, abi: forkManagerAbi, functionName: 'stakeRedeemed', args: [forkId, account] }),
+    pc.readContract({ address, abi: forkManagerAbi, functionName: 'tokensLocked', args: [forkId, account] }),
   ])
   return { ethCredits, tokenCredits, side: FORK_SIDES[side] ?? 'None', stakeRedeemed, tokensLocked }
 }

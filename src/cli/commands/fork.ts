@@ -195,10 +195,10 @@ export function register(program: Command): void {
     if (idText !== undefined) {
       const forkId = parseId(idText, 'The fork id')
       const [p, f] = await Promise.all([getForkPosition(client, me, forkId), getFork(client, forkId)])
-      const locked = 'tokensLocked' in p ? p.tokensLocked : 0n
+      const locked = p.tokensLocked
       if (locked === 0n) progress(`nothing locked in fork #${forkId} to take back`)
       else if (f.canonical === 'None') throw new EnvError(`Fork #${forkId} is not resolved yet: your ${formatEther(locked)} CVW come back if your side wins.`)
-      else if ('side' in p && p.side !== f.canonical) progress(`your ${formatEther(locked)} CVW were locked in the child that lost: burned`)
+      else if (p.side !== f.canonical) progress(`your ${formatEther(locked)} CVW were locked in the child that lost: burned`)
       else {
         await reclaimFork(client, { forkId })
         reclaimed = locked
