@@ -26,8 +26,10 @@ import {DisputeKind} from "./CovenantTypes.sol";
 ///     not vote is whole in both (silence proves nothing the chain can see, and an honest
 ///     verifier may have been offline).
 ///   - **Redemption.** During the fork period each account picks one child: a verifier
-///     redeems its stake there (its balance in that child; never in a child where it is
-///     slashed), and any holder of the transferable WorkToken may lock tokens there.
+///     registered before the fork redeems its stake there (its balance in that child; never
+///     in a child where it is slashed), and any holder of the transferable WorkToken may lock
+///     tokens there. A stake registered after the vote (the voter slashed and back with new
+///     stake) is not the stake that voted: it is whole in both children.
 ///   - **Fork choice** (`canonicalSide`, readable by any contract): after `forkPeriod`,
 ///     Overturned is canonical when it holds more than `forkChoiceBps` of the redeemed
 ///     supply; otherwise (a tie or nobody redeeming included) Stands is. The contester
@@ -64,6 +66,10 @@ contract ForkManager is IForks, ReentrancyGuard {
         address contester;
         uint256 bond;
         uint64 startedAt;
+        /// a stake registered in or after this block has no balance in the fork
+        uint64 startedBlock;
+        /// the dispute's base block: a vote was cast by the stake registered before it
+        uint64 openedBlock;
         uint64 endsAt;
         /// what the contested verdict said
         bool verdictAtFault;
@@ -215,6 +221,8 @@ contract ForkManager is IForks, ReentrancyGuard {
         f.contester = msg.sender;
         f.bond = msg.value;
         f.startedAt = uint64(block.timestamp);
+        f.startedBlock = uint64(block.number);
+        f.openedBlock = disputeGame.dispute(disputeId).openedBlock;
         f.endsAt = endsAt;
         f.verdictAtFault = verdictAtFault;
         forkOfDispute[disputeId] = forkId;
@@ -225,13 +233,16 @@ contract ForkManager is IForks, ReentrancyGuard {
 
     // ------------------------------------------------------------------ redemption
 
-    /// @notice `account`'s staked balance in one child of fork `forkId`: its registered stake,
-    ///         or zero where its vote is slashed (a vote against that child's outcome).
+    /// @notice `account`'s staked balance in one child of fork `forkId`: its stake if it was
+    ///         registered before the fork, or zero where its vote is slashed (a vote against
+    ///         that child's outcome, cast by this stake).
     function balanceIn(uint256 forkId, Side side, address account) public view returns (uint256) {
         Fork storage f = _known(forkId);
         if (side == Side.None) revert BadSide();
-        if (_slashedIn(f, side, account)) return 0;
-        return verifiers.verifier(account).stake;
+        VerifierRegistry.Verifier memory v = verifiers.verifier(account);
+        if (v.stake == 0 || v.registeredBlock >= f.startedBlock) return 0;
+        if (_slashedIn(f, side, account) && _votedWith(f, account) != 0) return 0;
+        return v.stake;
     }
 
     /// @notice Redeem your stake into one child of a pending fork: its balance there counts
@@ -416,6 +427,12 @@ contract ForkManager is IForks, ReentrancyGuard {
         sideOf[forkId][msg.sender] = side;
     }
 
+    /// @dev The stake behind `account`'s vote that is still registered (0 once it left or was
+    ///      slashed and came back with new stake).
+    function _votedWith(Fork storage f, address account) internal view returns (uint256) {
+        return verifiers.votingWeight(account, f.openedBlock);
+    }
+
     /// @dev Whether `account`'s vote on the fork's dispute is slashed in child `side`.
     function _slashedIn(Fork storage f, Side side, address account) internal view returns (bool) {
         uint8 vote = disputeGame.voteOf(f.disputeId, account);
@@ -424,26 +441,31 @@ contract ForkManager is IForks, ReentrancyGuard {
         return side == Side.Overturned ? votedForVerdict : !votedForVerdict;
     }
 
-    /// @dev Removes, in the canonical child, the stake of the voters it slashes and the stake
-    ///      redeemed into the other child.
+    /// @dev Removes, in the canonical child, the stake of the voters it slashes (the stake
+    ///      that voted) and the stake redeemed into the other child (that registration's).
     function _slashLosers(uint256 forkId, Fork storage f, Side canonical) internal returns (uint256 slashed) {
         address[] memory voters = disputeGame.votersOf(f.disputeId);
         for (uint256 i; i < voters.length; ++i) {
-            if (_slashedIn(f, canonical, voters[i])) slashed += _slash(forkId, voters[i]);
+            if (_slashedIn(f, canonical, voters[i])) slashed += _slash(forkId, voters[i], _votedWith(f, voters[i]));
         }
         address[] storage redeemers = _stakeRedeemers[forkId];
         for (uint256 i; i < redeemers.length; ++i) {
-            if (sideOf[forkId][redeemers[i]] != canonical) slashed += _slash(forkId, redeemers[i]);
+            address r = redeemers[i];
+            if (sideOf[forkId][r] == canonical || verifiers.verifier(r).registeredBlock >= f.startedBlock) continue;
+            slashed += _slash(forkId, r, stakeRedeemed[forkId][r]);
         }
     }
 
-    function _slash(uint256 forkId, address verifier) internal returns (uint256 amount) {
-        amount = verifiers.slash(verifier);
+    function _slash(uint256 forkId, address verifier, uint256 maxAmount) internal returns (uint256 amount) {
+        if (maxAmount == 0) return 0;
+        amount = verifiers.slash(verifier, maxAmount);
         if (amount != 0) emit VerifierSlashed(forkId, verifier, amount);
     }
 
+    /// @dev Takes the stake that was eligible in the dispute (a later registration is not).
     function _slashProven(uint256 disputeId, address verifier) internal returns (uint256 slashed) {
-        slashed = verifiers.slash(verifier);
+        uint256 eligible = verifiers.votingWeight(verifier, disputeGame.dispute(disputeId).openedBlock);
+        slashed = eligible == 0 ? 0 : verifiers.slash(verifier, eligible);
         if (slashed == 0) revert NothingToSlash(verifier);
         uint256 reward = slashed * rewardBps / BPS;
         if (reward != 0) _creditTokens(msg.sender, reward);

@@ -125,24 +125,31 @@ contract VerifierRegistry is ReentrancyGuard {
         workToken.safeTransfer(msg.sender, v.stake);
     }
 
-    /// @notice Take `verifier`'s whole stake and send it to the ForkManager. Only the
-    ///         ForkManager, for a fork's losing side or a provably false verdict.
+    /// @notice Take up to `maxAmount` of `verifier`'s stake and send it to the ForkManager.
+    ///         Only the ForkManager, for a fork's losing side or a provably false verdict; it
+    ///         passes the stake that voted or redeemed, so a later registration is not taken.
     /// @return amount what was taken (0 when the account has no stake)
-    function slash(address verifier) external nonReentrant returns (uint256 amount) {
+    function slash(address verifier, uint256 maxAmount) external nonReentrant returns (uint256 amount) {
         if (msg.sender != address(forks)) revert OnlyForks();
-        Verifier memory v = _verifiers[verifier];
-        amount = v.stake;
+        Verifier storage v = _verifiers[verifier];
+        amount = v.stake < maxAmount ? v.stake : maxAmount;
         if (amount == 0) return 0;
-        _remove(verifier, v);
+        if (amount == v.stake) _remove(verifier, v);
+        else _reduce(v, amount);
         emit StakeSlashed(verifier, amount);
         workToken.safeTransfer(msg.sender, amount);
     }
 
     function _remove(address account, Verifier memory v) internal {
+        _reduce(_verifiers[account], v.stake);
         delete _verifiers[account];
-        totalStake -= v.stake;
+    }
+
+    function _reduce(Verifier storage v, uint256 amount) internal {
+        totalStake -= amount;
         // stake that joined in this block and leaves in it no longer counts as joined
-        if (v.registeredBlock == _joinBlock && _joinBlock == block.number) _joinedStake -= v.stake;
+        if (v.registeredBlock == _joinBlock && _joinBlock == block.number) _joinedStake -= amount;
+        v.stake -= amount;
     }
 
     /// @notice The weight of `verifier`'s vote in a dispute opened at `openedBlock`.

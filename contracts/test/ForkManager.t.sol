@@ -362,6 +362,40 @@ contract ForkManagerTest is ForkFixture {
         assertEq(forks.fork(forkId).slashedStake, 4 * MIN_STAKE, "three voters and the redeemer");
     }
 
+    /// A colluder slashed without a fork (a double verdict) who comes back with new stake:
+    /// the fork takes nothing more, since the new stake never voted.
+    function test_aVoterBackWithNewStake_isNotSlashedForTheOldVote() public {
+        uint256 id = _fraudDispute();
+        _majorityVerdict(id, true);
+        bytes memory yes = _sig(verifierPks[0], game.verdictDigest(id, true));
+        bytes memory no = _sig(verifierPks[0], game.verdictDigest(id, false));
+        assertEq(forks.proveDoubleVerdict(id, yes, no), MIN_STAKE);
+        vm.roll(block.number + 1);
+        _stake(verifierAddrs[0], 2 * MIN_STAKE); // back, after the dispute opened
+        vm.roll(block.number + 1);
+        uint256 forkId = _contest(owner, id);
+        assertEq(forks.balanceIn(forkId, ForkManager.Side.Overturned, verifierAddrs[0]), 2 * MIN_STAKE, "not the stake that voted");
+        _redeemStake(3, forkId, ForkManager.Side.Overturned);
+        _lock(holder, forkId, ForkManager.Side.Overturned, 5 ether);
+        _resolve(forkId);
+        assertEq(uint8(forks.canonicalSide(forkId)), uint8(ForkManager.Side.Overturned));
+        assertEq(_stakeOf(0), 2 * MIN_STAKE, "the new stake is untouched");
+        assertEq(_stakeOf(1) + _stakeOf(2), 0, "the other colluders lose theirs");
+        assertEq(forks.fork(forkId).slashedStake, 2 * MIN_STAKE);
+    }
+
+    /// Stake registered once the fork started has no balance in it (lock tokens instead).
+    function test_stakeJoiningDuringTheFork_cannotRedeem() public {
+        uint256 id = _fraudDispute();
+        _majorityVerdict(id, true);
+        uint256 forkId = _contest(owner, id);
+        _stake(stranger, 5 ether);
+        assertEq(forks.balanceIn(forkId, ForkManager.Side.Overturned, stranger), 0);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(ForkManager.SlashedInFork.selector, forkId, ForkManager.Side.Overturned));
+        forks.redeemStake(forkId, ForkManager.Side.Overturned);
+    }
+
     function test_nonVoters_whoDoNotRedeem_keepTheirStake() public {
         uint256 id = _fraudDispute();
         _voteMask(id, 0x7, true);

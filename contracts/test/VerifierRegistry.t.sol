@@ -16,7 +16,11 @@ contract ForksStub is IForks {
     }
 
     function slash(VerifierRegistry reg, address v) external returns (uint256) {
-        return reg.slash(v);
+        return reg.slash(v, type(uint256).max);
+    }
+
+    function slashUpTo(VerifierRegistry reg, address v, uint256 maxAmount) external returns (uint256) {
+        return reg.slash(v, maxAmount);
     }
 }
 
@@ -221,9 +225,9 @@ contract VerifierRegistryTest is TestBase {
         _register(reg, alice, 2 ether);
         vm.prank(alice);
         vm.expectRevert(VerifierRegistry.OnlyForks.selector);
-        reg.slash(alice);
+        reg.slash(alice, 1);
         vm.expectRevert(VerifierRegistry.OnlyForks.selector);
-        reg.slash(alice);
+        reg.slash(alice, 1);
 
         vm.expectEmit(address(reg));
         emit VerifierRegistry.StakeSlashed(alice, 2 ether);
@@ -234,6 +238,17 @@ contract VerifierRegistryTest is TestBase {
         assertEq(reg.votingWeight(alice, uint64(block.number + 1)), 0, "a slashed verifier has no vote");
         assertEq(forks.slash(reg, alice), 0, "nothing left to slash");
         assertEq(forks.slash(reg, bob), 0, "never registered");
+    }
+
+    function test_slash_upToAnAmount_leavesTheRest() public {
+        _register(reg, alice, 5 ether);
+        assertEq(forks.slashUpTo(reg, alice, 2 ether), 2 ether);
+        assertEq(reg.verifier(alice).stake, 3 ether, "the rest stays staked");
+        assertEq(reg.totalStake(), 3 ether);
+        assertEq(work.balanceOf(address(reg)), 3 ether);
+        assertEq(forks.slashUpTo(reg, alice, 0), 0, "nothing asked, nothing taken");
+        assertEq(forks.slashUpTo(reg, alice, 10 ether), 3 ether, "never more than the stake");
+        assertEq(reg.verifier(alice).registeredBlock, 0, "a stake slashed to zero is gone");
     }
 
     function test_slash_inTheJoiningBlockKeepsEligibleStakeExact() public {
@@ -277,7 +292,7 @@ contract VerifierRegistryTest is TestBase {
                 vm.prank(a);
                 try reg.exit() {} catch {}
             } else if (action == 3) {
-                forks.slash(reg, a);
+                forks.slashUpTo(reg, a, bound(r >> 24, 0, 60 ether));
             }
             uint256 sum;
             for (uint256 i; i < 4; ++i) sum += reg.verifier(who[i]).stake;

@@ -140,7 +140,7 @@ contract ForkInvariants is TestBase {
         h.lockTokens(1, 2, false, 5 ether); // the stranger backs Stands of fork 2
         h.leave(0); // a colluder asks to leave
         h.join(2 ether);
-        h.doubleVerdict(2, 4);
+        h.doubleVerdict(0, 0); // colluder 0 signed both verdicts of dispute 1: slashed before its fork resolves
         h.warp(3 days);
         h.expire(0); // the open dispute: half voted, tie: expired
         h.leave(0); // refused while forks are pending
@@ -148,7 +148,7 @@ contract ForkInvariants is TestBase {
         h.resolve(1);
         h.reclaim(0, 1);
         h.claim(0);
-        h.decide(0xF, 0);
+        h.decide(0x1F, 0); // the honest verifier and the newcomer: a unanimous verdict
         h.finalize(2, 0); // the newest decided dispute, after its window
         h.leave(3);
         for (uint256 i; i < 4; ++i) h.warp(3 days);

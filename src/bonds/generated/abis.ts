@@ -3122,6 +3122,11 @@ export const verifierRegistryAbi = [
         "internalType": "address",
         "name": "verifier",
         "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxAmount",
+        "type": "uint256"
       }
     ],
     "name": "slash",
@@ -5823,6 +5828,16 @@ export const forkManagerAbi = [
           {
             "internalType": "uint64",
             "name": "startedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "startedBlock",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "openedBlock",
             "type": "uint64"
           },
           {
