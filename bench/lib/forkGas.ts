@@ -7,7 +7,7 @@
 //   - resolve (the settlement of a contested dispute): the verdict overturned with 3 colluding
 //     voters slashed, and a frivolous contest with nobody slashed — the difference is the
 //     cost per slashed verifier;
-//   - reclaim, claim (fork bond + reward), proveDoubleVerdict, verifier register (approve + register).
+//   - reclaim, claim (fork bond + reward), proveDoubleVerdict, the first verifier registration on a chain.
 import { parseEther, toHex, type Hash, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../../test/fixtures/chain.js'
 import {
@@ -47,7 +47,7 @@ async function measure(chain: TestChain): Promise<Record<string, string>> {
   const gasOf = async (hash: Hash) => (await chain.reader.publicClient.getTransactionReceipt({ hash })).gasUsed
   const out: Record<string, string> = {}
   const reg = await registerVerifier(chain.as(8))
-  out['verifier register (approve + register, stake 1 CVW)'] = (await gasOf(reg.hash)).toString()
+  out['verifier register, the first on a chain (1 CVW; its approve apart)'] = (await gasOf(reg.hash)).toString()
   for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
   const { agentId } = await registerAgent(chain.as(1), {
     operator: chain.account(2).address,
