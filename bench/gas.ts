@@ -13,7 +13,9 @@
 //   - policy-breach proof (commit + reveal) for a step in each of those batches: the proof
 //     grows with log2 of the batch size, so 1 and 1,024 steps bracket it;
 //   - equivocation proof, dispute open for each quorum kind, verdict submission (1 and 3
-//     verdicts, slash and reject), resolveExpired.
+//     verdicts, slash and reject), resolveExpired;
+//   - the fork backstop (bench/lib/forkGas.ts, on its own chain with an escalation window):
+//     decided verdict, finalize, contest, redeem, resolve (the settlement), reclaim, claim.
 // Gas is deterministic for a given contract build; only the first write to a storage slot
 // costs more, so "first" figures (a new agent, the first slash ever) are shown apart.
 import { cpus } from 'node:os'
@@ -31,6 +33,7 @@ import {
   commitEvidence,
   depositBond,
   disputeGameAbi,
+  forkManagerAbi,
   increaseTime,
   answerDataWithheld,
   challengeData,
@@ -48,12 +51,14 @@ import {
   traceLogAbi,
   verifierRegistryAbi,
   walletStepTuple,
+  workTokenAbi,
   withdrawBond,
   type BatchHeader,
   type OpenableDisputeKind,
 } from '../src/bonds/index.js'
 import { localCommitment } from '../src/da/index.js'
 import { encodeBatch, genesisHead, merkleProof, merkleRoot, TraceChain, type Step, type StepBody, type WalletStep } from '../src/trace/index.js'
+import { forkGas } from './lib/forkGas.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
@@ -76,7 +81,9 @@ async function deploymentGas() {
   const names = new Map<string, { name: string; abi: Abi }>()
   const c = chain.deployment.contracts
   for (const [name, address, abi] of [
+    ['WorkToken', c.workToken, workTokenAbi],
     ['VerifierRegistry', c.verifierRegistry, verifierRegistryAbi],
+    ['ForkManager', c.forkManager, forkManagerAbi],
     ['AgentRegistry', c.agentRegistry, agentRegistryAbi],
     ['TraceLog', c.traceLog, traceLogAbi],
     ['TestToken (dev bond token)', c.bondToken, testTokenAbi],
@@ -208,7 +215,7 @@ async function main() {
   await reg([payee, ...fakeAddresses(15)])
   log('\nregistration (one model digest, no selectors)')
   for (const [k, v] of Object.entries(register)) log(`  register, ${k.padEnd(33)} ${fmt(BigInt(v)).padStart(11)}`)
-  log(`  verifier register (stake 1 ETH)            ${fmt(verifierGas[1]!).padStart(11)}`)
+  log(`  verifier register (stake 1 CVW; approve apart) ${fmt(verifierGas[1]!).padStart(8)}`)
 
   // --- bonds
   const deposit: Record<string, string> = {}
@@ -442,6 +449,11 @@ async function main() {
   for (const [k, v] of Object.entries(result['other'] as Record<string, string>)) log(`  ${k.padEnd(44)} ${fmt(BigInt(v)).padStart(9)}`)
   result['register'] = register
   result['deposit'] = deposit
+
+  // --- the fork backstop, on its own chain (verdicts there wait out an escalation window)
+  result['fork'] = await forkGas()
+  log('\nfork backstop (escalation window on: contest, fork, redeem, settlement)')
+  for (const [k, v] of Object.entries(result['fork'] as Record<string, string>)) log(`  ${k.padEnd(70)} ${fmt(BigInt(v)).padStart(9)}`)
 
   const row = (n: number) => commitRows.find((r) => r.steps === n)!
   result['headline'] = {

@@ -27,6 +27,8 @@ export const CONTRACTS = [
   'TraceLog',
   'VerifierRegistry',
   'DisputeGame',
+  'ForkManager',
+  'WorkToken',
   'AgentAccount',
   'TestToken',
   'Relay7702',

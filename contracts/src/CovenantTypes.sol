@@ -73,7 +73,9 @@ enum DisputeStatus {
     Open,
     Slashed, // the agent was at fault
     Rejected, // the quorum found no fault: challenger bond forfeited
-    Expired // no quorum by the deadline: nobody slashed, challenger bond refunded
+    Expired, // no quorum by the deadline: nobody slashed, challenger bond refunded
+    Decided, // a quorum verdict inside its escalation window: contestable, pays nobody yet
+    Contested // a verdict escalated to a fork: pays nobody until the fork resolves
 }
 
 enum Breach {

@@ -11,6 +11,7 @@ import {TraceLog} from "./TraceLog.sol";
 import {VerifierRegistry} from "./VerifierRegistry.sol";
 import {LeafEncoding} from "./LeafEncoding.sol";
 import {AgentAccount} from "./AgentAccount.sol";
+import {IForks} from "./IForks.sol";
 import {Batch, BatchHeader, Breach, DisputeKind, DisputeStatus, WalletStep} from "./CovenantTypes.sol";
 
 /// @title DisputeGame
@@ -31,6 +32,11 @@ import {Batch, BatchHeader, Breach, DisputeKind, DisputeStatus, WalletStep} from
 ///     quorum the agent is slashed or the challenger bond is forfeited to the agent's owner.
 ///     A dispute nobody answers expires at its deadline: nobody is slashed and the bond is
 ///     refunded.
+///   - Forkable: a quorum verdict is first only *decided*. For the ForkManager's escalation
+///     window anyone can contest it by posting a fork bond; an uncontested verdict is settled
+///     by `finalize` after the window (anyone may call it; verifier nodes do), a contested one
+///     pays nobody until the fork resolves and is then settled as the canonical fork says
+///     (`settleContested`). With a zero window verdicts settle at once (no backstop).
 /// @dev Every challenge is commit-reveal: the challenger first commits
 ///      keccak256(abi.encode(challenger, evidenceHash, salt)) and reveals in a later block,
 ///      so a front-runner who copies the reveal cannot have committed it first.
@@ -56,6 +62,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         /// taken and paid to the agent's owner before any reward. Verifiers vote "at fault"
         /// only when the fault is real and this does not exceed what the action moved.
         uint256 harm;
+        /// end of the escalation window of a decided verdict (0 until decided)
+        uint64 finalizesAt;
     }
 
     struct Vote {
@@ -71,6 +79,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     uint16 public constant TURNOUT_BPS = 5_000;
     /// First byte of Covenant's local DA commitment: `0xc0 ‖ sha256(blob)`, 33 bytes.
     bytes1 public constant LOCAL_COMMITMENT_VERSION = 0xc0;
+    uint8 public constant VOTE_FAULT = 1;
+    uint8 public constant VOTE_NO_FAULT = 2;
 
     AgentRegistry public immutable registry;
     TraceLog public immutable traceLog;
@@ -80,6 +90,9 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     uint256 public immutable subjectiveBond;
     uint16 public immutable slashBps;
     uint16 public immutable quorumBps;
+    /// the ForkManager: contests verdicts and settles contested ones
+    IForks public immutable forks;
+    uint64 public immutable escalationWindow;
 
     uint256 public disputeCount;
     mapping(uint256 => Dispute) private _disputes;
@@ -87,7 +100,9 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     mapping(bytes32 => uint256) public openDisputeOn;
     /// target key or leaf => a fault already punished there
     mapping(bytes32 => bool) public faultProven;
-    mapping(uint256 => mapping(address => bool)) public hasVoted;
+    /// dispute => verifier => 0 (no vote), VOTE_FAULT or VOTE_NO_FAULT: a fork slashes by it
+    mapping(uint256 => mapping(address => uint8)) public voteOf;
+    mapping(uint256 => address[]) private _voters;
     /// commit-reveal: commitment => block it was made in
     mapping(bytes32 => uint256) public evidenceBlock;
     /// commit-reveal: commitment => verifier stake eligible when it was made (a quorum
@@ -107,6 +122,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         uint64 deadline
     );
     event VerdictCounted(uint256 indexed disputeId, address indexed verifier, bool agentAtFault, uint256 weight);
+    event DisputeDecided(uint256 indexed disputeId, bool agentAtFault, uint64 finalizesAt);
     event DisputeResolved(
         uint256 indexed disputeId, uint256 indexed agentId, DisputeStatus status, uint256 slashedEth, uint256 slashedToken
     );
@@ -148,6 +164,10 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     error NotAnswerable(uint256 disputeId);
     error BlobMismatch(bytes32 expectedSha256, bytes32 givenSha256);
     error DecidedByEvidence(uint256 disputeId);
+    error OnlyForks();
+    error NotDecided(uint256 disputeId, DisputeStatus status);
+    error EscalationWindowOpen(uint256 disputeId, uint64 finalizesAt);
+    error EscalationWindowClosed(uint256 disputeId, uint64 finalizesAt);
 
     /// @dev An AgentAccount call's arguments, as its `Executed` event gives them.
     struct AccountCall {
@@ -168,14 +188,17 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         uint256 challengerBond_,
         uint256 subjectiveBond_,
         uint16 slashBps_,
-        uint16 quorumBps_
+        uint16 quorumBps_,
+        IForks forks_
     ) EIP712("Covenant DisputeGame", "1") {
         // A quorum above half means "slash" and "reject" can never both be reached; a
-        // verifier's stake must stay registered for longer than any dispute lasts.
+        // verifier's stake must stay registered for longer than a dispute and its escalation
+        // window last, so a fork can still slash it.
         if (quorumBps_ <= BPS / 2 || quorumBps_ > BPS) revert BadParameters();
         if (slashBps_ == 0 || slashBps_ > BPS) revert BadParameters();
         if (challengerBond_ == 0 || subjectiveBond_ < challengerBond_) revert BadParameters();
-        if (verifiers_.exitDelay() <= registry_.disputePeriod()) revert BadParameters();
+        uint64 window = forks_.escalationWindow();
+        if (verifiers_.exitDelay() <= uint256(registry_.disputePeriod()) + window) revert BadParameters();
         registry = registry_;
         traceLog = traceLog_;
         vault = vault_;
@@ -184,6 +207,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         subjectiveBond = subjectiveBond_;
         slashBps = slashBps_;
         quorumBps = quorumBps_;
+        forks = forks_;
+        escalationWindow = window;
     }
 
     // ------------------------------------------------------------------ commit-reveal
@@ -460,7 +485,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             againstStake: 0,
             slashedEth: 0,
             slashedToken: 0,
-            harm: 0
+            harm: 0,
+            finalizesAt: 0
         });
         openDisputeOn[key] = disputeId;
         emit DisputeOpened(disputeId, agentId, kind, sequence, stepIndex, subject, msg.sender, msg.value, deadline);
@@ -473,7 +499,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     }
 
     /// @notice Submit signed verdicts (anyone may relay them). Malformed signatures, and those
-    ///         from accounts with no voting weight or that already voted, are skipped. Settles at quorum.
+    ///         from accounts with no voting weight or that already voted, are skipped. Decides at
+    ///         quorum (settled then, or after the escalation window: see `_decide`).
     function submitVerdicts(uint256 disputeId, Vote[] calldata votes) external nonReentrant returns (DisputeStatus) {
         Dispute storage d = _openDispute(disputeId);
         if (block.timestamp > d.deadline) revert DeadlinePassed(disputeId, d.deadline);
@@ -483,32 +510,27 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             // one bad entry cannot make a relayer's whole batch revert.
             (address signer, ECDSA.RecoverError err,) =
                 ECDSA.tryRecover(verdictDigest(disputeId, votes[i].agentAtFault), votes[i].signature);
-            if (err != ECDSA.RecoverError.NoError || hasVoted[disputeId][signer]) continue;
+            if (err != ECDSA.RecoverError.NoError || voteOf[disputeId][signer] != 0) continue;
             uint256 weight = verifiers.votingWeight(signer, d.openedBlock);
             if (weight == 0) continue;
-            hasVoted[disputeId][signer] = true;
+            voteOf[disputeId][signer] = votes[i].agentAtFault ? VOTE_FAULT : VOTE_NO_FAULT;
+            _voters[disputeId].push(signer);
             if (votes[i].agentAtFault) d.forStake += weight;
             else d.againstStake += weight;
             emit VerdictCounted(disputeId, signer, votes[i].agentAtFault, weight);
         }
         uint256 needed = d.stakeSnapshot * quorumBps;
-        if (d.forStake * BPS >= needed) {
-            _close(d, DisputeStatus.Slashed);
-            _slash(disputeId);
-            vault.creditEth{value: d.bond}(d.challenger);
-        } else if (d.againstStake * BPS >= needed) {
-            _close(d, DisputeStatus.Rejected);
-            vault.creditEth{value: d.bond}(registry.agent(d.agentId).owner);
-            emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Rejected, 0, 0);
-        }
+        if (d.forStake * BPS >= needed) _decide(disputeId, true);
+        else if (d.againstStake * BPS >= needed) _decide(disputeId, false);
         return d.status;
     }
 
-    /// @notice Settle a dispute that reached no quorum by its deadline. When at least
+    /// @notice Close a dispute that reached no quorum by its deadline. When at least
     ///         TURNOUT_BPS of the snapshot voted, the stake that voted decides (more for:
-    ///         slashed; more against: rejected); otherwise, or on a tie, it expires: nobody is
-    ///         slashed and the challenger bond is refunded. A DataWithheld challenge on a
-    ///         checkable commitment that nobody answered slashes.
+    ///         at fault; more against: not), like a quorum; otherwise, or on a tie, it expires:
+    ///         nobody is slashed and the challenger bond is refunded. A DataWithheld challenge on
+    ///         a checkable commitment that nobody answered slashes (no vote, no escalation: the
+    ///         chain checked the answer).
     function resolveExpired(uint256 disputeId) external nonReentrant {
         Dispute storage d = _openDispute(disputeId);
         if (block.timestamp <= d.deadline) revert DeadlineNotReached(disputeId, d.deadline);
@@ -520,14 +542,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         }
         uint256 turnout = d.forStake + d.againstStake;
         bool decided = turnout * BPS >= d.stakeSnapshot * TURNOUT_BPS && d.forStake != d.againstStake;
-        if (decided && d.forStake > d.againstStake) {
-            _close(d, DisputeStatus.Slashed);
-            _slash(disputeId);
-            vault.creditEth{value: d.bond}(d.challenger);
-        } else if (decided) {
-            _close(d, DisputeStatus.Rejected);
-            vault.creditEth{value: d.bond}(registry.agent(d.agentId).owner);
-            emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Rejected, 0, 0);
+        if (decided) {
+            _decide(disputeId, d.forStake > d.againstStake);
         } else {
             _close(d, DisputeStatus.Expired);
             vault.creditEth{value: d.bond}(d.challenger);
@@ -535,7 +551,42 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         }
     }
 
+    // ------------------------------------------------------------------ escalation
+
+    /// @notice Settle a decided verdict nobody contested, once its escalation window has
+    ///         passed. Anyone may call it (verifier nodes do).
+    function finalize(uint256 disputeId) external nonReentrant {
+        Dispute storage d = _disputes[disputeId];
+        if (d.status != DisputeStatus.Decided) revert NotDecided(disputeId, d.status);
+        if (block.timestamp <= d.finalizesAt) revert EscalationWindowOpen(disputeId, d.finalizesAt);
+        _settle(disputeId, d.forStake > d.againstStake);
+    }
+
+    /// @notice The ForkManager marks a decided verdict contested (within its window): it then
+    ///         pays nobody until `settleContested`. Returns the verdict (agent at fault or not).
+    function escalate(uint256 disputeId) external returns (bool agentAtFault) {
+        if (msg.sender != address(forks)) revert OnlyForks();
+        Dispute storage d = _disputes[disputeId];
+        if (d.status != DisputeStatus.Decided) revert NotDecided(disputeId, d.status);
+        if (block.timestamp > d.finalizesAt) revert EscalationWindowClosed(disputeId, d.finalizesAt);
+        d.status = DisputeStatus.Contested;
+        return d.forStake > d.againstStake;
+    }
+
+    /// @notice The ForkManager settles a contested dispute as the canonical fork says.
+    function settleContested(uint256 disputeId, bool agentAtFault) external nonReentrant {
+        if (msg.sender != address(forks)) revert OnlyForks();
+        Dispute storage d = _disputes[disputeId];
+        if (d.status != DisputeStatus.Contested) revert NotDecided(disputeId, d.status);
+        _settle(disputeId, agentAtFault);
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @notice The verifiers whose votes on `disputeId` were counted, in counting order.
+    function votersOf(uint256 disputeId) external view returns (address[] memory) {
+        return _voters[disputeId];
+    }
 
     function dispute(uint256 disputeId) external view returns (Dispute memory d) {
         d = _disputes[disputeId];
@@ -581,7 +632,8 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             againstStake: 0,
             slashedEth: 0,
             slashedToken: 0,
-            harm: 0
+            harm: 0,
+            finalizesAt: 0
         });
     }
 
@@ -595,6 +647,34 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         d.slashedEth = eth;
         d.slashedToken = tok;
         emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Slashed, eth, tok);
+    }
+
+    /// @dev A verdict is reached: with no escalation window it is settled at once; otherwise it
+    ///      waits out the window (contestable) before `finalize` settles it.
+    function _decide(uint256 disputeId, bool agentAtFault) internal {
+        if (escalationWindow == 0) {
+            _settle(disputeId, agentAtFault);
+            return;
+        }
+        Dispute storage d = _disputes[disputeId];
+        d.status = DisputeStatus.Decided;
+        d.finalizesAt = uint64(block.timestamp) + escalationWindow;
+        emit DisputeDecided(disputeId, agentAtFault, d.finalizesAt);
+    }
+
+    /// @dev Pays out a quorum dispute: at fault, the agent is slashed and the challenger bond
+    ///      refunded; not at fault, the bond goes to the agent's owner.
+    function _settle(uint256 disputeId, bool agentAtFault) internal {
+        Dispute storage d = _disputes[disputeId];
+        if (agentAtFault) {
+            _close(d, DisputeStatus.Slashed);
+            _slash(disputeId);
+            vault.creditEth{value: d.bond}(d.challenger);
+        } else {
+            _close(d, DisputeStatus.Rejected);
+            vault.creditEth{value: d.bond}(registry.agent(d.agentId).owner);
+            emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Rejected, 0, 0);
+        }
     }
 
     function _openDispute(uint256 disputeId) internal view returns (Dispute storage d) {

@@ -42,21 +42,21 @@ contract DisputeGameTest is Fixture {
 
     function test_constructor_rejectsBadParameters() public {
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 5000, 5000); // quorum not above half
+        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 5000, 5000, forks); // quorum not above half
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 5000, 10_001);
+        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 5000, 10_001, forks);
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 0, 6000);
+        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 0, 6000, forks);
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 10_001, 6000);
+        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 10_001, 6000, forks);
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, verifiers, 0, 1, 5000, 6000);
+        new DisputeGame(registry, traceLog, vault, verifiers, 0, 1, 5000, 6000, forks);
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, verifiers, 2, 1, 5000, 6000); // subjective below regular
-        VerifierRegistry quick = new VerifierRegistry(1, DISPUTE_PERIOD); // stake could leave mid-dispute
+        new DisputeGame(registry, traceLog, vault, verifiers, 2, 1, 5000, 6000, forks); // subjective below regular
+        VerifierRegistry quick = new VerifierRegistry(work, 1, DISPUTE_PERIOD); // stake could leave mid-dispute
         vm.expectRevert(DisputeGame.BadParameters.selector);
-        new DisputeGame(registry, traceLog, vault, quick, 1, 1, 5000, 6000);
-        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 10_000, 5001);
+        new DisputeGame(registry, traceLog, vault, quick, 1, 1, 5000, 6000, forks);
+        new DisputeGame(registry, traceLog, vault, verifiers, 1, 1, 10_000, 5001, forks);
     }
 
     function testFuzz_constructor_parameters(
@@ -69,11 +69,11 @@ contract DisputeGameTest is Fixture {
         bond = bound(bond, 0, 100 ether);
         subjective = bound(subjective, 0, 100 ether);
         exitDelay = uint64(bound(exitDelay, 0, 2 * DISPUTE_PERIOD));
-        VerifierRegistry vr = new VerifierRegistry(MIN_STAKE, exitDelay);
+        VerifierRegistry vr = new VerifierRegistry(work, MIN_STAKE, exitDelay);
         bool ok = quorumBps > 5000 && quorumBps <= 10_000 && slashBps != 0 && slashBps <= 10_000 && bond != 0
             && subjective >= bond && exitDelay > DISPUTE_PERIOD;
         if (!ok) vm.expectRevert(DisputeGame.BadParameters.selector);
-        DisputeGame g = new DisputeGame(registry, traceLog, vault, vr, bond, subjective, slashBps, quorumBps);
+        DisputeGame g = new DisputeGame(registry, traceLog, vault, vr, bond, subjective, slashBps, quorumBps, forks);
         if (ok) {
             assertEq(g.challengerBond(), bond);
             assertEq(g.subjectiveBond(), subjective);

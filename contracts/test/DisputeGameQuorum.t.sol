@@ -143,11 +143,11 @@ contract DisputeGameQuorumTest is Fixture {
     }
 
     function test_open_noVerifiers() public {
-        VerifierRegistry empty = new VerifierRegistry(MIN_STAKE, EXIT_DELAY);
+        VerifierRegistry empty = new VerifierRegistry(work, MIN_STAKE, EXIT_DELAY);
         AgentRegistry r = new AgentRegistry(DISPUTE_PERIOD, UNBONDING_DELAY, MIN_POLICY_DELAY);
         TraceLog l = new TraceLog(r);
         BondVault v = new BondVault(r, l, token, redistribution, CHALLENGER_BPS, REDISTRIBUTION_BPS);
-        DisputeGame g = new DisputeGame(r, l, v, empty, CHALLENGER_BOND, SUBJECTIVE_BOND, SLASH_BPS, QUORUM_BPS);
+        DisputeGame g = new DisputeGame(r, l, v, empty, CHALLENGER_BOND, SUBJECTIVE_BOND, SLASH_BPS, QUORUM_BPS, forks);
         r.setDisputeGame(address(g));
         v.setDisputeGame(address(g));
         bytes32[] memory d = _digests();
@@ -459,7 +459,7 @@ contract DisputeGameQuorumTest is Fixture {
         _submit(id, vs);
         assertEq(vm.getRecordedLogs().length, 1, "one VerdictCounted");
         assertEq(game.dispute(id).forStake, MIN_STAKE);
-        assertTrue(game.hasVoted(id, verifierAddrs[0]));
+        assertTrue(game.voteOf(id, verifierAddrs[0]) != 0);
     }
 
     function test_replay_sameSignatureLaterCountsOnce() public {
@@ -498,7 +498,7 @@ contract DisputeGameQuorumTest is Fixture {
         vs[2] = DisputeGame.Vote(true, new bytes(65)); // v = 0: invalid
         game.submitVerdicts(id, vs);
         assertEq(game.dispute(id).forStake, MIN_STAKE);
-        assertTrue(game.hasVoted(id, verifierAddrs[0]));
+        assertTrue(game.voteOf(id, verifierAddrs[0]) != 0);
     }
 
     function test_replay_verifierCannotChangeItsVote() public {
@@ -519,7 +519,7 @@ contract DisputeGameQuorumTest is Fixture {
         assertEq(vm.getRecordedLogs().length, 0);
         assertEq(uint8(st), uint8(DisputeStatus.Open));
         assertEq(game.dispute(id2).forStake, 0);
-        for (uint256 i; i < 4; ++i) assertFalse(game.hasVoted(id2, verifierAddrs[i]));
+        for (uint256 i; i < 4; ++i) assertFalse(game.voteOf(id2, verifierAddrs[i]) != 0);
         // and they still count where they belong
         assertEq(uint8(_submit(id1, forOne)), uint8(DisputeStatus.Slashed));
         assertEq(uint8(game.dispute(id2).status), uint8(DisputeStatus.Open));
@@ -544,7 +544,7 @@ contract DisputeGameQuorumTest is Fixture {
 
     function test_replay_signatureForAnotherContractDoesNotCount() public {
         DisputeGame other = new DisputeGame(
-            registry, traceLog, vault, verifiers, CHALLENGER_BOND, SUBJECTIVE_BOND, SLASH_BPS, QUORUM_BPS
+            registry, traceLog, vault, verifiers, CHALLENGER_BOND, SUBJECTIVE_BOND, SLASH_BPS, QUORUM_BPS, forks
         );
         uint256 id = _fraud();
         DisputeGame.Vote[] memory vs = new DisputeGame.Vote[](4);
@@ -561,7 +561,7 @@ contract DisputeGameQuorumTest is Fixture {
         DisputeGame.Dispute memory d = game.dispute(id);
         assertEq(d.againstStake, 0);
         assertEq(d.forStake, 0);
-        assertFalse(game.hasVoted(id, verifierAddrs[0]));
+        assertFalse(game.voteOf(id, verifierAddrs[0]) != 0);
     }
 
     function test_nonVerifierSignaturesCarryNoWeight() public {
@@ -578,9 +578,7 @@ contract DisputeGameQuorumTest is Fixture {
 
     function _newVerifier(uint256 pk, uint256 stake) internal returns (address v) {
         v = vm.addr(pk);
-        vm.deal(v, stake);
-        vm.prank(v);
-        verifiers.register{value: stake}();
+        _stake(v, stake);
     }
 
     function test_lateVerifiers_carryNoWeight() public {
@@ -605,7 +603,7 @@ contract DisputeGameQuorumTest is Fixture {
         _submit(id, vs);
         assertEq(vm.getRecordedLogs().length, 0);
         assertEq(game.dispute(id).forStake, 0);
-        assertFalse(game.hasVoted(id, inBlockAfter));
+        assertFalse(game.voteOf(id, inBlockAfter) != 0);
         assertEq(game.dispute(id).stakeSnapshot, 4 * MIN_STAKE, "late stake not in the snapshot either");
     }
 

@@ -3,17 +3,21 @@ import {
   agentRegistryAbi,
   bondVaultAbi,
   disputeGameAbi,
+  forkManagerAbi,
   testTokenAbi,
   traceLogAbi,
   verifierRegistryAbi,
+  workTokenAbi,
 } from './generated/abis.js'
 import {
   agentRegistryBytecode,
   bondVaultBytecode,
   disputeGameBytecode,
+  forkManagerBytecode,
   testTokenBytecode,
   traceLogBytecode,
   verifierRegistryBytecode,
+  workTokenBytecode,
 } from './generated/bytecode.js'
 import { defaultProtocolParams, protocolParamsSchema, type CovenantDeployment, type ProtocolParamsInput } from './deployment.js'
 import { BaseError } from '../errors/base.js'
@@ -27,6 +31,12 @@ export type DeployCovenantParameters = {
   bondToken?: Address | undefined
   /** Receives the redistribution share of slashes. @defaultValue the deployer */
   redistribution?: Address | undefined
+  /**
+   * Who receives WorkToken (CVW) at genesis; the rest of `workTokenSupply` goes to the
+   * deployer. Dev chains give every dev account some, so any of them can stake as a verifier.
+   * @defaultValue the whole supply to the deployer
+   */
+  workTokenAllocation?: readonly { to: Address; amount: bigint }[] | undefined
   onProgress?: ((message: string) => void) | undefined
 }
 
@@ -35,8 +45,9 @@ export class DeployError extends BaseError {
 }
 
 /**
- * Deploys and wires the five Covenant contracts (plus a dev bond token when none is given)
- * and returns their addresses with the protocol parameters.
+ * Deploys and wires the Covenant contracts — WorkToken, VerifierRegistry (its staked form),
+ * ForkManager, AgentRegistry, TraceLog, BondVault, DisputeGame (plus a dev bond token when
+ * none is given) — and returns their addresses with the protocol parameters.
  */
 export async function deployCovenant(p: DeployCovenantParameters): Promise<CovenantDeployment> {
   const params = protocolParamsSchema.parse({ ...defaultProtocolParams, ...p.params })
@@ -44,6 +55,21 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
   const account = walletClient.account
   const chain = walletClient.chain ?? null
   const say = p.onProgress ?? (() => {})
+  // refuse before the first transaction what the contracts would refuse half-way through
+  if (params.verifierExitDelay <= params.disputePeriod + params.escalationWindow) {
+    throw new DeployError('The verifier exit delay must be longer than the dispute period plus the escalation window.', {
+      details: `verifierExitDelay ${params.verifierExitDelay} s, disputePeriod ${params.disputePeriod} s, escalationWindow ${params.escalationWindow} s`,
+      metaMessages: ['A stake that voted must still be there when its verdict is contested: raise verifierExitDelay or shorten the others.'],
+    })
+  }
+  const grants = p.workTokenAllocation ?? []
+  const granted = grants.reduce((sum, g) => sum + g.amount, 0n)
+  if (granted > params.workTokenSupply) {
+    throw new DeployError('The WorkToken allocation exceeds its supply.', {
+      details: `allocated ${granted}, supply ${params.workTokenSupply}`,
+      metaMessages: ['Raise workTokenSupply or allocate less.'],
+    })
+  }
 
   async function deploy(name: string, abi: Abi, bytecode: Hex, args: readonly unknown[]): Promise<Address> {
     const hash = await walletClient.deployContract({ abi, bytecode, args, account, chain })
@@ -61,10 +87,24 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
   }
 
   const startBlock = await publicClient.getBlockNumber()
-  const verifierRegistry = await deploy('VerifierRegistry', verifierRegistryAbi, verifierRegistryBytecode, [
+  const holders = [...grants.map((g) => g.to), account.address]
+  const amounts = [...grants.map((g) => g.amount), params.workTokenSupply - granted]
+  const workToken = await deploy('WorkToken (CVW)', workTokenAbi, workTokenBytecode, [holders, amounts])
+  const verifierRegistry = await deploy('VerifierRegistry (staked CVW)', verifierRegistryAbi, verifierRegistryBytecode, [
+    workToken,
     params.verifierMinStake,
     BigInt(params.verifierExitDelay),
   ])
+  const forkManager = await deploy('ForkManager', forkManagerAbi, forkManagerBytecode, [
+    workToken,
+    verifierRegistry,
+    BigInt(params.escalationWindow),
+    BigInt(params.forkPeriod),
+    params.forkBond,
+    params.forkChoiceBps,
+    params.forkRewardBps,
+  ])
+  await call(verifierRegistry, verifierRegistryAbi, 'setForks', [forkManager])
   const agentRegistry = await deploy('AgentRegistry', agentRegistryAbi, agentRegistryBytecode, [
     BigInt(params.disputePeriod),
     BigInt(params.unbondingDelay),
@@ -90,17 +130,19 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
     params.subjectiveBond,
     params.slashBps,
     params.quorumBps,
+    forkManager,
   ])
   await call(agentRegistry, agentRegistryAbi, 'setDisputeGame', [disputeGame])
   await call(bondVault, bondVaultAbi, 'setDisputeGame', [disputeGame])
-  say('wired DisputeGame into AgentRegistry and BondVault')
+  await call(forkManager, forkManagerAbi, 'setDisputeGame', [disputeGame])
+  say('wired DisputeGame into AgentRegistry, BondVault and ForkManager')
 
   return {
     chainId: await publicClient.getChainId(),
     deployedAtBlock: startBlock + 1n,
     deployer: account.address,
     redistribution,
-    contracts: { agentRegistry, bondVault, traceLog, verifierRegistry, disputeGame, bondToken },
+    contracts: { agentRegistry, bondVault, traceLog, verifierRegistry, disputeGame, bondToken, workToken, forkManager },
     params,
   }
 }

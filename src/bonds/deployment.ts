@@ -12,14 +12,29 @@ export const protocolParamsSchema = z.object({
   disputePeriod: z.number().int().positive().describe('voting time of a quorum dispute'),
   unbondingDelay: z.number().int().positive().describe('time between a withdrawal request and the withdrawal'),
   minPolicyDelay: z.number().int().nonnegative().describe('shortest delay before a policy change takes effect'),
-  verifierMinStake: uint,
-  verifierExitDelay: z.number().int().positive(),
+  verifierMinStake: uint.describe('smallest verifier stake, in WorkToken (CVW) wei'),
+  verifierExitDelay: z.number().int().positive().describe('time between a verifier asking to leave and its stake leaving'),
   challengerBps: z.number().int().min(0).max(10_000),
   redistributionBps: z.number().int().min(0).max(10_000),
   challengerBond: uint,
   subjectiveBond: uint,
   slashBps: z.number().int().min(1).max(10_000),
   quorumBps: z.number().int().min(5_001).max(10_000),
+  escalationWindow: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('time after a quorum verdict during which anyone can contest it with the fork bond; 0 turns the fork backstop off'),
+  forkPeriod: z.number().int().positive().describe('time a fork stays open for redemption before its fork choice is read'),
+  forkBond: uint.describe('ETH a contester posts; returned only if its fork wins, burned otherwise'),
+  forkChoiceBps: z
+    .number()
+    .int()
+    .min(5_000)
+    .max(9_999)
+    .describe('the verdict is overturned when its child holds more than this share of the redeemed supply'),
+  forkRewardBps: z.number().int().min(0).max(10_000).describe('share of slashed verifier stake paid to a winning contester or a false-verdict prover'),
+  workTokenSupply: uint.describe('the WorkToken (CVW) supply, allocated at deployment; no more can ever be minted'),
 })
 export type ProtocolParams = z.output<typeof protocolParamsSchema>
 export type ProtocolParamsInput = z.input<typeof protocolParamsSchema>
@@ -36,7 +51,25 @@ export const defaultProtocolParams: ProtocolParams = {
   subjectiveBond: 5n * 10n ** 17n,
   slashBps: 5_000,
   quorumBps: 6_667,
+  escalationWindow: 86_400,
+  forkPeriod: 3 * 86_400,
+  forkBond: 10n * 10n ** 18n,
+  forkChoiceBps: 5_000,
+  forkRewardBps: 2_000,
+  workTokenSupply: 1_000_000n * 10n ** 18n,
 }
+
+/**
+ * What the local dev stack (`covenant dev`, the demo, the examples) changes: a verdict is
+ * contestable for 10 s and a fork runs 30 s, so the fork backstop plays out while you watch.
+ */
+export const devProtocolParams: Partial<ProtocolParams> = {
+  escalationWindow: 10,
+  forkPeriod: 30,
+}
+
+/** WorkToken (CVW) each dev account gets at genesis on a local chain: enough to stake and to redeem into forks. */
+export const DEV_WORK_TOKEN_GRANT = 10_000n * 10n ** 18n
 
 export const deploymentSchema = z.object({
   chainId: z.number().int().positive(),
@@ -50,6 +83,8 @@ export const deploymentSchema = z.object({
     verifierRegistry: address,
     disputeGame: address,
     bondToken: address,
+    workToken: address,
+    forkManager: address,
   }),
   params: protocolParamsSchema,
 })

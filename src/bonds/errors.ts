@@ -57,3 +57,16 @@ export class InvalidEvidenceError extends UnrecoverableCovenantError {
     super(`Invalid ${what}: ${reason}.`, { metaMessages: ['Nothing was sent.'] })
   }
 }
+
+/** An account holds fewer WorkToken (CVW) than an action locks: staking, or redeeming into a fork. */
+export class InsufficientWorkTokenError extends UnrecoverableCovenantError {
+  override name = 'InsufficientWorkTokenError' as const
+  constructor(p: { account: string; needed: bigint; balance: bigint; purpose: string }) {
+    super(`${p.account} holds ${p.balance} CVW wei but needs ${p.needed} to ${p.purpose}.`, {
+      metaMessages: [
+        'WorkToken is allocated at deployment (dev chains give every dev account some); get CVW from a holder first.',
+        'Nothing was sent.',
+      ],
+    })
+  }
+}

@@ -2,6 +2,8 @@ export { startAnvil, anvilBinary, ANVIL_MNEMONIC, type Anvil, type StartAnvilOpt
 export { deployCovenant, DeployError, type DeployCovenantParameters } from './deploy.js'
 export {
   defaultProtocolParams,
+  devProtocolParams,
+  DEV_WORK_TOKEN_GRANT,
   deploymentSchema,
   parseDeployment,
   protocolParamsSchema,
@@ -22,7 +24,15 @@ export {
   type CovenantWriteClient,
   type CreateCovenantClientParameters,
 } from './client.js'
-export { AnvilNotInstalledError, AnvilStartError, ContractRevertError, DeploymentFileError, InvalidEvidenceError, RpcError } from './errors.js'
+export {
+  AnvilNotInstalledError,
+  AnvilStartError,
+  ContractRevertError,
+  DeploymentFileError,
+  InsufficientWorkTokenError,
+  InvalidEvidenceError,
+  RpcError,
+} from './errors.js'
 export * from './generated/abis.js'
 export { registerAgent, type RegisterAgentParameters, type RegisterAgentReturnType } from './actions/registerAgent.js'
 export { proposeUpdate, activateUpdate } from './actions/updateAgent.js'
@@ -51,6 +61,7 @@ export {
 } from './actions/challengeData.js'
 export { getPublishedBlob } from './actions/publishedBlob.js'
 export {
+  finalizeDispute,
   resolveExpired,
   signVerdict,
   submitVerdicts,
@@ -60,12 +71,19 @@ export {
   type Verdict,
 } from './actions/verdicts.js'
 export { getDispute, listDisputes, type DisputeInfo } from './actions/getDispute.js'
-export { registerVerifier, getVerifierStake } from './actions/registerVerifier.js'
+export { registerVerifier, getVerifierStake, getWorkTokenBalance } from './actions/registerVerifier.js'
+export { FORK_SIDES, forkSideIndex, type ForkSide, type ForkSideName } from './actions/forkSides.js'
+export { getFork, listForks, forkOfDispute, getForkPosition, type ForkCredits, type ForkInfo, type ForkPosition } from './actions/getFork.js'
+export { contestVerdict, type ContestVerdictReturnType } from './actions/contestVerdict.js'
+export { redeemFork, reclaimFork, claimForkCredits, type RedeemForkParameters, type RedeemForkReturnType } from './actions/redeemFork.js'
+export { resolveFork, type ResolveForkReturnType } from './actions/resolveFork.js'
+export { proveFalseVerdict, proveDoubleVerdict, type ProveVerdictReturnType } from './actions/proveFalseVerdict.js'
 export { requestExitVerifier, exitVerifier, verifierExitableAt } from './actions/exitVerifier.js'
 export {
   DISPUTE_KINDS,
   DISPUTE_STATUSES,
   disputeKindIndex,
+  isSettled,
   type DisputeKind,
   type DisputeStatus,
   type OpenableDisputeKind,

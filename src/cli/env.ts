@@ -170,3 +170,9 @@ export function parseEthFlag(value: string, what: string): bigint {
   if (!/^(0|[1-9][0-9]*)(\.[0-9]{1,18})?$/.test(value)) throw new EnvError(`${what} must be an amount of ETH such as 1 or 0.5 (got "${value}").`)
   return parseEther(value)
 }
+
+/** An amount of WorkToken (CVW, 18 decimals) such as 1000 or 0.5, in wei. */
+export function parseCvwFlag(value: string, what: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,30})(\.[0-9]{1,18})?$/.test(value)) throw new EnvError(`${what} must be an amount of CVW such as 1000 or 0.5 (got "${value}").`)
+  return parseEther(value)
+}

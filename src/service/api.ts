@@ -8,6 +8,7 @@ import { getBond } from '../bonds/actions/getBond.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
 import { getAccount } from '../bonds/actions/getAccount.js'
 import { listDisputes } from '../bonds/actions/getDispute.js'
+import { listForks } from '../bonds/actions/getFork.js'
 import type { DAClient } from '../da/client.js'
 import { parseCanonical } from '../trace/canonical.js'
 import { parseActionId } from '../verify/action.js'
@@ -111,8 +112,10 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
  *                             disputes (with the action each is about), manifest and tasks if hosted
  *   GET  /agents/:id/headers  operator-signed batch headers (receipts for equivocation checks)
  *   GET  /actions/:id         the action's steps from DA, checked against the chain, with a verdict
- *   GET  /disputes            every dispute and slash, with the action each is about
+ *   GET  /disputes            every dispute and slash, with the action each is about (decided verdicts
+ *                             with the end of their escalation window)
  *   GET  /disputes/:id        one dispute: its verdicts, what it repaid the owner, its action
+ *   GET  /forks               every escalation to a fork: redemptions, the fork-choice rule's pick, the outcome
  *   GET  /health              per agent: hosted (commit lag), standby or quarantined; 503 unless all is well
  *   GET  /                    the explorer page
  */
@@ -408,6 +411,14 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     }
     const [withAction] = await withActions([d])
     return c.json(json({ ...d, actionId: withAction?.actionId ?? null }))
+  })
+
+  app.get('/forks', async (c) => {
+    const p = o.client.deployment.params
+    return c.json({
+      forks: json(await listForks(o.client)),
+      rule: json({ escalationWindow: p.escalationWindow, forkPeriod: p.forkPeriod, forkBond: p.forkBond, forkChoiceBps: p.forkChoiceBps }),
+    })
   })
 
   return app

@@ -4,7 +4,8 @@
  * `#/agent/<id>` (bond over time, account, policy, its disputes and actions),
  * `#/action/<id>` (the trace steps, readable, checked against the chain, and the disputes on
  * the action) and `#/dispute/<id>` (kind, status, votes, the slash and who it paid, the
- * action it is about) — linked to each other. It reads the same JSON API anyone can call
+ * action it is about, its escalation) — linked to each other; the home page also lists
+ * escalations and forks. It reads the same JSON API anyone can call
  * and can submit a task. No build step, no external assets (the page must work on a
  * machine without network).
  */
@@ -59,7 +60,7 @@ const PAGE = /* html */ `<!doctype html>
 </style>
 </head>
 <body>
-<header><h1><a href="#/">Covenant explorer</a></h1><span>agents · actions · trace steps · disputes</span><span id="status" role="status"></span></header>
+<header><h1><a href="#/">Covenant explorer</a></h1><span>agents · actions · trace steps · disputes · forks</span><span id="status" role="status"></span></header>
 <main id="home">
   <section>
     <h2>Agents <button id="refresh" type="button">refresh</button></h2>
@@ -76,7 +77,11 @@ const PAGE = /* html */ `<!doctype html>
   </section>
   <section class="wide">
     <h2>Disputes and slashes</h2>
-    <table id="disputes"><thead><tr><th>#</th><th>kind</th><th>agent</th><th>where</th><th>status</th><th>slashed (ETH)</th><th>challenger</th></tr></thead><tbody></tbody></table>
+    <table id="disputes"><thead><tr><th>#</th><th>kind</th><th>agent</th><th>where</th><th>status</th><th>slashed (ETH)</th><th>challenger</th><th>escalation</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section class="wide">
+    <h2>Escalations and forks <span id="fork-rule"></span></h2>
+    <table id="forks"><thead><tr><th>fork</th><th>dispute</th><th>contested verdict</th><th>contester</th><th>bond (ETH)</th><th>stands (CVW)</th><th>overturned (CVW)</th><th>outcome</th><th>verifier stake slashed (CVW)</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <main id="action-view" hidden>
@@ -124,7 +129,7 @@ const link = (href, text) => '<a href="' + esc(href) + '">' + esc(text) + '</a>'
 const agentLink = (id, name) => link('#/agent/' + id, (name ? name + ' ' : '') + '#' + id)
 const actionLink = (id) => link('#/action/' + id, id)
 const disputeLink = (id) => link('#/dispute/' + id, '#' + id)
-const statusClass = (s) => ({ completed:'ok', honest:'ok', ok:'ok', active:'ok', cleared:'ok', Slashed:'bad', slashed:'bad', failed:'bad', faulty:'bad', fault:'bad', Rejected:'warn', Expired:'warn', Open:'warn', disputed:'warn', queued:'warn', running:'warn', unverifiable:'warn', incomplete:'warn' }[s] ?? '')
+const statusClass = (s) => ({ completed:'ok', honest:'ok', ok:'ok', active:'ok', cleared:'ok', Slashed:'bad', slashed:'bad', failed:'bad', faulty:'bad', fault:'bad', Rejected:'warn', Expired:'warn', Open:'warn', Decided:'warn', Contested:'bad', Stands:'ok', Overturned:'bad', pending:'warn', disputed:'warn', queued:'warn', running:'warn', unverifiable:'warn', incomplete:'warn' }[s] ?? '')
 async function api(path, init) {
   const r = await fetch(path, init)
   const body = await r.json().catch(() => ({}))
@@ -169,12 +174,29 @@ function where(d) {
   if (d.kind === 'UntracedAction') return 'tx <span class="mono">' + esc(String(d.subject).slice(0, 12)) + '…</span>'
   return 'batch ' + esc(d.sequence) + (d.kind === 'DataWithheld' || d.kind === 'InvalidBatch' || d.kind === 'Equivocation' ? '' : ', position ' + esc(d.stepIndex))
 }
+const time = (t) => new Date(Number(t) * 1000).toLocaleTimeString()
+// a quorum verdict waits out its escalation window; a contested one waits for its fork
+function escalation(d, forkOf) {
+  const f = forkOf.get(String(d.disputeId))
+  if (f) return 'fork #' + esc(f.forkId) + (f.canonical === 'None' ? ' (pending)' : ' → ' + esc(f.canonical))
+  if (d.status === 'Decided') return 'contestable until ' + time(d.finalizesAt)
+  return Number(d.finalizesAt) > 0 ? 'uncontested' : '–'
+}
 async function loadDisputes() {
-  const { disputes } = await api('/disputes')
+  const [{ disputes }, { forks, rule }] = await Promise.all([api('/disputes'), api('/forks')])
+  const forkOf = new Map(forks.map((f) => [String(f.disputeId), f]))
   $('#disputes tbody').innerHTML = disputes.length ? disputes.map((d) =>
     '<tr class="clickable" data-dispute="' + esc(d.disputeId) + '"><td>' + esc(d.disputeId) + '</td><td>' + esc(d.kind) + '</td><td>#' + esc(d.agentId) + '</td><td>' + where(d) + '</td><td>' +
-    pill(d.status, statusClass(d.status)) + '</td><td>' + eth(d.slashedEth) + '</td><td class="mono">' + esc(d.challenger) + '</td></tr>').join('')
-    : '<tr><td class="empty" colspan="7">no disputes</td></tr>'
+    pill(d.status, statusClass(d.status)) + '</td><td>' + eth(d.slashedEth) + '</td><td class="mono">' + esc(d.challenger) + '</td><td>' + escalation(d, forkOf) + '</td></tr>').join('')
+    : '<tr><td class="empty" colspan="8">no disputes</td></tr>'
+  $('#fork-rule').textContent = Number(rule.escalationWindow) === 0 ? 'verdicts are final at quorum (no fork backstop)'
+    : 'contestable ' + rule.escalationWindow + ' s · bond ' + eth(rule.forkBond) + ' ETH · fork ' + rule.forkPeriod + ' s · overturned above ' + (rule.forkChoiceBps / 100) + '% of the redeemed CVW'
+  $('#forks tbody').innerHTML = forks.length ? forks.map((f) =>
+    '<tr data-fork="' + esc(f.forkId) + '"><td>#' + esc(f.forkId) + '</td><td>#' + esc(f.disputeId) + '</td><td>' + (f.verdictAtFault ? 'at fault' : 'not at fault') +
+    '</td><td class="mono">' + esc(f.contester) + '</td><td>' + eth(f.bond) + '</td><td>' + eth(f.redeemedStands) + '</td><td>' + eth(f.redeemedOverturned) + '</td><td>' +
+    (f.canonical === 'None' ? pill('pending', 'warn') + ' leading ' + esc(f.leading) + ', ends ' + time(f.endsAt) : pill(f.canonical, statusClass(f.canonical))) +
+    '</td><td>' + eth(f.slashedStake) + '</td></tr>').join('')
+    : '<tr><td class="empty" colspan="9">no escalations</td></tr>'
 }
 // ------------------------------------------------------------------ an action's steps, readable
 function describeStep(step) {
@@ -289,6 +311,7 @@ async function showDispute(id) {
     fact('slashed', eth(d.slashedEth) + ' ETH' + (BigInt(d.ownerRepaidEth ?? 0) > 0n ? ' · owner repaid ' + eth(d.ownerRepaidEth) + ' ETH first' : '') + (BigInt(d.harm ?? 0) > 0n ? ' · harm claimed ' + eth(d.harm) + ' ETH' : '')),
     fact('stake', 'for ' + eth(d.forStake) + ' · against ' + eth(d.againstStake) + ' · base ' + eth(d.stakeSnapshot)),
     fact('deadline', new Date(Number(d.deadline) * 1000).toISOString()),
+    ...(Number(d.finalizesAt ?? 0) > 0 ? [fact('escalation', (d.status === 'Decided' ? 'decided; contestable until ' : 'escalation window ended ') + new Date(Number(d.finalizesAt) * 1000).toISOString())] : []),
   ].join('')
   $('#dispute-votes tbody').innerHTML = d.votes.length ? d.votes.map((v) =>
     '<tr><td class="mono">' + esc(v.verifier) + '</td><td>' + pill(v.agentAtFault ? 'yes' : 'no', v.agentAtFault ? 'bad' : 'ok') + '</td><td>' + eth(v.weight) + '</td></tr>').join('')

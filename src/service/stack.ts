@@ -6,7 +6,7 @@ import { startAnvil, type Anvil } from '../bonds/anvil.js'
 import { chainFor, createCovenantClient, type CovenantClient } from '../bonds/client.js'
 import { deployCovenant } from '../bonds/deploy.js'
 import { startIdleMining } from '../bonds/devTime.js'
-import { writeDeployment, type CovenantDeployment, type ProtocolParamsInput } from '../bonds/deployment.js'
+import { DEV_WORK_TOKEN_GRANT, devProtocolParams, writeDeployment, type CovenantDeployment, type ProtocolParamsInput } from '../bonds/deployment.js'
 import { LocalDAStore } from '../da/localStore.js'
 import { startDAServer, type DAServer } from '../da/server.js'
 import { EigenDAProxyClient } from '../da/eigendaProxyClient.js'
@@ -32,7 +32,7 @@ export type StartLocalStackOptions = {
   dataDir?: string | undefined
   /** Start the inference container too. */
   inference?: InferenceStarter | undefined
-  /** Protocol parameter overrides for the deployment. */
+  /** Protocol parameter overrides for the deployment (on top of {@link devProtocolParams}). */
   params?: Partial<ProtocolParamsInput> | undefined
   /** Write `<dataDir>/dev.json` so other `covenant` commands find this stack. @defaultValue true */
   announce?: boolean | undefined
@@ -91,7 +91,8 @@ export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<L
     const deployment = await deployCovenant({
       publicClient: createPublicClient({ chain, transport: http(anvil.rpcUrl), pollingInterval: 100 }) as PublicClient,
       walletClient: createWalletClient({ chain, transport: http(anvil.rpcUrl), account: anvil.accounts[0]!, pollingInterval: 100 }),
-      params: o.params,
+      params: { ...devProtocolParams, ...o.params },
+      workTokenAllocation: anvil.accounts.map((a) => ({ to: a.address, amount: DEV_WORK_TOKEN_GRANT })),
       onProgress: (m) => say(`  ${m}`),
     })
     const deploymentFile = join(dataDir, 'deployment.json')

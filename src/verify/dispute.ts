@@ -2,8 +2,10 @@ import { getAddress, isAddressEqual, keccak256, parseEventLogs, toHex, zeroAddre
 import {
   bondVaultAbi,
   decidedByEvidence,
+  finalizeDispute,
   getBatch,
   getDispute,
+  isSettled,
   traceLogAbi,
   type CovenantWriteClient,
   type DisputeKind,
@@ -126,13 +128,29 @@ async function compensationIn(client: CovenantWriteClient, hash: Hex): Promise<{
 async function waitForSettlement(p: DisputeActionParameters, disputeId: bigint, deadline: number, say: (m: string) => void) {
   const started = Date.now()
   const interval = p.pollIntervalMs ?? 1_000
+  let announced: string | undefined
   for (;;) {
     const d = await getDispute(p.client, disputeId)
-    if (d.status !== 'Open') {
+    if (isSettled(d.status)) {
       say(`dispute #${disputeId}: ${d.status}`)
       return d
     }
-    if ((await chainNow(p.client)) > deadline) {
+    if (d.status === 'Decided' || d.status === 'Contested') {
+      // decided: anyone may finalize once the escalation window is over (a verifier node
+      // usually does first); contested: it settles when its fork is resolved
+      if (announced !== d.status) {
+        announced = d.status
+        say(
+          d.status === 'Decided'
+            ? `dispute #${disputeId} decided (${d.forStake > d.againstStake ? 'at fault' : 'not at fault'}); contestable until ${new Date(d.finalizesAt * 1000).toISOString()}`
+            : `dispute #${disputeId} contested: it settles when its fork resolves (covenant fork status)`,
+        )
+      }
+      if (d.status === 'Decided' && (await chainNow(p.client)) > d.finalizesAt) {
+        await finalizeDispute(p.client, { disputeId }).catch(() => {})
+        continue
+      }
+    } else if ((await chainNow(p.client)) > deadline) {
       say(`dispute #${disputeId} reached its deadline without a quorum; settling it`)
       const { resolveExpired } = await import('../bonds/index.js')
       await resolveExpired(p.client, { disputeId }).catch(() => {})

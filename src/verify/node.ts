@@ -25,6 +25,7 @@ import type { DAClient } from '../da/index.js'
 import { AgentBook } from './agents.js'
 import { batchCommittedEvent, fetchAndCheckBatch, toBatchEvent, type BatchCheck, type BatchEvent } from './batches.js'
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
+import { followEscalation, type EscalationEvent } from './escalation.js'
 import { checkBatchSteps, checkDispute, untracedCoverage, type CheckContext, type DisputeView } from './check.js'
 import { VerifierConfigError } from './errors.js'
 import { describeFault, untracedCallFault, type Fault } from './faults.js'
@@ -82,6 +83,12 @@ export type VerifierNodeOptions = {
   verdictPool?: VerdictPool | undefined
   /** Send verdicts (own and gathered) on chain; false only signs and publishes them to the pool. @defaultValue true */
   submitVerdicts?: boolean | undefined
+  /**
+   * When a verdict this node voted on is contested, redeem its stake into the fork child its
+   * own verdict supports (the honest stake is what makes the honest child win).
+   * @defaultValue true
+   */
+  redeemInForks?: boolean | undefined
   /** Follow only these agents. @defaultValue all */
   agents?: readonly bigint[] | undefined
   /** First block when there is no saved cursor. @defaultValue the deployment block */
@@ -104,6 +111,8 @@ export type VerifierEvent =
   /** This node answered a DataWithheld challenge by publishing the blob on chain. */
   | { type: 'answered'; disputeId: bigint; bytes: number; gasUsed: bigint }
   | { type: 'resolved'; disputeId: bigint; status: DisputeStatus; slashedEth: bigint; slashedToken: bigint }
+  /** A verdict in its escalation window, finalized, contested, this node's fork redemption, a resolved fork. */
+  | EscalationEvent
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
   | { type: 'warning'; message: string }
   | { type: 'error'; where: string; error: unknown }
@@ -148,6 +157,7 @@ export class VerifierNode {
   readonly #acted = new Set<string>()
   readonly #abstained = new Set<string>()
   readonly #answered = new Set<string>()
+  readonly #announced = new Set<string>()
   #retry: Fault[] = []
   #queue: JobQueue<ReplayJobData, ReplayJobResult>
   #ownQueue: boolean
@@ -760,6 +770,22 @@ export class VerifierNode {
       try {
         const raw = await pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'dispute', args: [id] })
         const status = DISPUTE_STATUSES[raw.status] ?? 'None'
+        if (status === 'Decided' || status === 'Contested') {
+          keep.push(d)
+          const events = await followEscalation(
+            {
+              client: this.client,
+              canAct: this.#canAct,
+              me: me ?? undefined,
+              myVerdict: state.verdicts[d.disputeId]?.agentAtFault,
+              redeem: this.#o.redeemInForks ?? true,
+              now,
+            },
+            { disputeId: id, status, agentAtFault: raw.forStake > raw.againstStake, finalizesAt: Number(raw.finalizesAt) },
+          )
+          for (const e of events) this.#announce(e)
+          continue
+        }
         if (status !== 'Open') {
           this.#emit({ type: 'resolved', disputeId: id, status, slashedEth: raw.slashedEth, slashedToken: raw.slashedToken })
           delete state.verdicts[d.disputeId]
@@ -787,7 +813,7 @@ export class VerifierNode {
           continue
         }
         const [voted, weight] = await Promise.all([
-          pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me as Address] }),
+          pc.readContract({ address: game, abi: disputeGameAbi, functionName: 'voteOf', args: [id, me as Address] }).then((v) => v !== 0),
           pc.readContract({
             address: this.client.deployment.contracts.verifierRegistry,
             abi: verifierRegistryAbi,
@@ -847,8 +873,8 @@ export class VerifierNode {
           const status = await getDispute(this.client, id).then((x) => x.status, () => 'Open' as const)
           if (status !== 'Open') continue
           const counted = await this.client.publicClient
-            .readContract({ address: this.client.deployment.contracts.disputeGame, abi: disputeGameAbi, functionName: 'hasVoted', args: [id, me as Address] })
-            .catch(() => false)
+            .readContract({ address: this.client.deployment.contracts.disputeGame, abi: disputeGameAbi, functionName: 'voteOf', args: [id, me as Address] })
+            .then((v) => v !== 0, () => false)
           if (counted) continue
         }
         this.#emit({ type: 'error', where: `dispute ${d.disputeId}`, error })
@@ -882,6 +908,16 @@ export class VerifierNode {
     }
   }
 
+  /** Escalation events; "decided" and "contested" once per dispute, the others as they happen. */
+  #announce(e: EscalationEvent): void {
+    if (e.type === 'decided' || e.type === 'contested') {
+      const key = `${e.type}:${e.disputeId}`
+      if (this.#announced.has(key)) return
+      this.#announced.add(key)
+    }
+    this.#emit(e)
+  }
+
   /** Gathered verdicts of other verifiers that the chain has not counted yet. */
   async #uncounted(disputeId: bigint, me: Address): Promise<{ agentAtFault: boolean; signature: Hex; verifier: Hex }[]> {
     if (!this.#pool) return []
@@ -889,8 +925,8 @@ export class VerifierNode {
     const out = []
     for (const v of await this.#pool.list(disputeId)) {
       if (isAddressEqual(v.verifier as Address, me)) continue
-      const voted = await this.client.publicClient.readContract({ address: game, abi: disputeGameAbi, functionName: 'hasVoted', args: [disputeId, v.verifier as Address] })
-      if (!voted) out.push(v)
+      const vote = await this.client.publicClient.readContract({ address: game, abi: disputeGameAbi, functionName: 'voteOf', args: [disputeId, v.verifier as Address] })
+      if (vote === 0) out.push(v)
     }
     return out
   }

@@ -182,6 +182,7 @@ describe('the explorer in headless Chromium', () => {
       'Slashed',
       '5',
       challenger.walletClient.account.address,
+      '–', // proven on chain: no escalation
     ])
     // half the 10 ETH bond is gone; the honest agent is untouched
     const cells = async (name: string) => page.locator(`#agents tr[data-agent="${name}"] td`).allTextContents()

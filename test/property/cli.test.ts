@@ -38,7 +38,7 @@ beforeAll(() => {
     deployedAtBlock: 1n,
     deployer: addr(9),
     redistribution: addr(8),
-    contracts: { agentRegistry: addr(1), bondVault: addr(2), traceLog: addr(3), verifierRegistry: addr(5), disputeGame: addr(4), bondToken: addr(6) },
+    contracts: { agentRegistry: addr(1), bondVault: addr(2), traceLog: addr(3), verifierRegistry: addr(5), disputeGame: addr(4), bondToken: addr(6), workToken: addr(10), forkManager: addr(11) },
     params: defaultProtocolParams,
   }
   writeDeployment(deploymentFile, deployment)

@@ -508,9 +508,7 @@ contract CovenantHandler is Fixture {
             _commitEvidence(challenger, key, "jit");
             vm.roll(block.number + 1);
         }
-        vm.deal(v, stake);
-        vm.prank(v);
-        verifiers.register{value: stake}();
+        _stake(v, stake);
         verifierPks.push(pk);
         verifierAddrs.push(v);
         ghostVerifierStake[v] = stake;

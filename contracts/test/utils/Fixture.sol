@@ -8,6 +8,8 @@ import {BondVault} from "../../src/BondVault.sol";
 import {TraceLog} from "../../src/TraceLog.sol";
 import {VerifierRegistry} from "../../src/VerifierRegistry.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
+import {ForkManager} from "../../src/ForkManager.sol";
+import {WorkToken} from "../../src/WorkToken.sol";
 import {LeafEncoding} from "../../src/LeafEncoding.sol";
 import {TestToken} from "../../src/dev/TestToken.sol";
 import {Policy, WalletStep, BatchHeader, DisputeKind, Breach} from "../../src/CovenantTypes.sol";
@@ -47,6 +49,11 @@ abstract contract Fixture is TestBase {
     uint256 internal constant SUBJECTIVE_BOND = 1 ether;
     uint16 internal constant SLASH_BPS = 5000;
     uint16 internal constant QUORUM_BPS = 6667;
+    uint64 internal constant FORK_PERIOD = 7 days;
+    uint256 internal constant FORK_BOND = 10 ether;
+    uint16 internal constant FORK_CHOICE_BPS = 5000;
+    uint16 internal constant REWARD_BPS = 2000;
+    uint256 internal constant WORK_SUPPLY = 1_000_000_000 ether;
 
     uint256 internal constant MAX_VALUE = 1 ether;
     uint64 internal constant WINDOW = 1 days;
@@ -84,7 +91,9 @@ abstract contract Fixture is TestBase {
     address[] internal verifierAddrs;
 
     // ---------------------------------------------------------------- system
+    WorkToken internal work;
     VerifierRegistry internal verifiers;
+    ForkManager internal forks;
     AgentRegistry internal registry;
     TraceLog internal traceLog;
     TestToken internal token;
@@ -111,22 +120,58 @@ abstract contract Fixture is TestBase {
     }
 
     function _deploy() internal {
-        verifiers = new VerifierRegistry(MIN_STAKE, EXIT_DELAY);
+        address[] memory holders = new address[](1);
+        holders[0] = address(this);
+        uint256[] memory amounts = new uint256[](1);
+        amounts[0] = WORK_SUPPLY;
+        work = new WorkToken(holders, amounts);
+        verifiers = new VerifierRegistry(work, MIN_STAKE, EXIT_DELAY);
+        forks = new ForkManager(
+            work, verifiers, _escalationWindow(), FORK_PERIOD, FORK_BOND, _forkChoiceBps(), REWARD_BPS
+        );
+        verifiers.setForks(forks);
         registry = new AgentRegistry(DISPUTE_PERIOD, UNBONDING_DELAY, MIN_POLICY_DELAY);
         traceLog = new TraceLog(registry);
         token = new TestToken();
         vault = new BondVault(registry, traceLog, token, redistribution, CHALLENGER_BPS, REDISTRIBUTION_BPS);
         game = new DisputeGame(
-            registry, traceLog, vault, verifiers, CHALLENGER_BOND, SUBJECTIVE_BOND, SLASH_BPS, QUORUM_BPS
+            registry, traceLog, vault, verifiers, CHALLENGER_BOND, SUBJECTIVE_BOND, SLASH_BPS, QUORUM_BPS, forks
         );
         registry.setDisputeGame(address(game));
         vault.setDisputeGame(address(game));
+        forks.setDisputeGame(game);
         leafHarness = new LeafHarness();
         vm.label(address(registry), "AgentRegistry");
         vm.label(address(traceLog), "TraceLog");
         vm.label(address(vault), "BondVault");
         vm.label(address(game), "DisputeGame");
         vm.label(address(verifiers), "VerifierRegistry");
+        vm.label(address(forks), "ForkManager");
+        vm.label(address(work), "WorkToken");
+    }
+
+    /// @dev The escalation window of quorum verdicts. The suites written before the fork
+    ///      backstop test the vote paths with verdicts final at quorum; the fork suites override it.
+    function _escalationWindow() internal pure virtual returns (uint64) {
+        return 0;
+    }
+
+    function _forkChoiceBps() internal pure virtual returns (uint16) {
+        return FORK_CHOICE_BPS;
+    }
+
+    /// @dev Gives `who` WorkToken from the fixture's allocation.
+    function _giveWork(address who, uint256 amount) internal {
+        work.transfer(who, amount);
+    }
+
+    /// @dev `who` stakes `stake` WorkToken as a verifier.
+    function _stake(address who, uint256 stake) internal {
+        _giveWork(who, stake);
+        vm.prank(who);
+        work.approve(address(verifiers), stake);
+        vm.prank(who);
+        verifiers.register(stake);
     }
 
     // ---------------------------------------------------------------- agents and bonds
@@ -178,9 +223,7 @@ abstract contract Fixture is TestBase {
             address v = vm.addr(pk);
             verifierPks.push(pk);
             verifierAddrs.push(v);
-            vm.deal(v, stake);
-            vm.prank(v);
-            verifiers.register{value: stake}();
+            _stake(v, stake);
         }
     }
 

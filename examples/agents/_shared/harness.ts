@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import { formatEther, keccak256, toHex, type Address, type Hex } from 'viem'
 import type { AgentDefinition } from '../../../src/agent/index.js'
-import { bondVaultAbi, getBond, listDisputes, registerVerifier, withAccount, type CovenantWriteClient, type DisputeInfo } from '../../../src/bonds/index.js'
+import { bondVaultAbi, getBond, isSettled, listDisputes, registerVerifier, withAccount, type CovenantWriteClient, type DisputeInfo } from '../../../src/bonds/index.js'
 import { startInferenceServer } from '../../../src/inference/index.js'
 import {
   AgentHost,
@@ -199,19 +199,27 @@ export function actionIdFor(agentId: bigint, label: string): string {
 }
 
 /**
- * Three verifiers (anvil accounts 5, 6, 7) stake and follow the chain: every batch fetched
- * from DA and checked, every wallet step against the registered policy, every inference
- * replayed on this machine; faults are challenged, quorum disputes voted on.
+ * Three verifiers (anvil accounts 5, 6, 7, or `accounts`) stake and follow the chain: every
+ * batch fetched from DA and checked, every wallet step against the registered policy, every
+ * inference replayed on this machine; faults are challenged, quorum disputes voted on, decided
+ * verdicts finalized after their escalation window, and a contested verdict's fork joined on
+ * the side each node's own replay supports.
  */
 export async function startVerifiers(
   ex: Example,
   operators: readonly Operator[],
-  o: { judge?: Judge | undefined; claims?: ((subject: Hex) => Promise<string | undefined>) | undefined } = {},
+  o: {
+    judge?: Judge | undefined
+    claims?: ((subject: Hex) => Promise<string | undefined>) | undefined
+    /** @defaultValue [5, 6, 7] */
+    accounts?: readonly number[] | undefined
+  } = {},
 ): Promise<VerifierNode[]> {
   ex.checkpoint()
   const manifests = manifestSources(ex, operators)
   const nodes: VerifierNode[] = []
-  for (const [i, index] of [5, 6, 7].entries()) {
+  const accounts = o.accounts ?? [5, 6, 7]
+  for (const [i, index] of accounts.entries()) {
     const client = ex.as(index)
     await registerVerifier(client)
     const node = new VerifierNode({
@@ -224,13 +232,14 @@ export async function startVerifiers(
       judge: o.judge,
       claims: o.claims,
       pollIntervalMs: 250,
-      onEvent: (e) => reportVerifierEvent(ex, `verifier ${'ABC'[i]}`, e),
+      onEvent: (e) => reportVerifierEvent(ex, `verifier ${'ABCDEFGH'[i]}`, e),
     })
     await node.start()
     ex.defer(() => node.stop())
     nodes.push(node)
   }
-  ex.say(`      verifiers A, B, C staked ${formatEther(ex.stack.deployment.params.verifierMinStake)} ETH each and are following the chain`)
+  const names = accounts.map((_, i) => 'ABCDEFGH'[i]).join(', ')
+  ex.say(`      ${accounts.length === 1 ? `verifier ${names} staked` : `verifiers ${names} staked`} ${formatEther(ex.stack.deployment.params.verifierMinStake)} CVW${accounts.length === 1 ? ' and is' : ' each and are'} following the chain`)
   return nodes
 }
 
@@ -252,6 +261,21 @@ function reportVerifierEvent(ex: Example, who: string, e: VerifierEvent): void {
       break
     case 'abstain':
       ex.say(`      ${who}: abstained on dispute #${e.disputeId} (${e.reason})`)
+      break
+    case 'decided':
+      ex.announceOnce(`decided ${e.disputeId}`, `      dispute #${e.disputeId}: decided agentAtFault=${e.agentAtFault}; contestable until the escalation window closes`)
+      break
+    case 'contested':
+      ex.announceOnce(`contested ${e.disputeId}`, `      dispute #${e.disputeId}: CONTESTED — fork #${e.forkId} open for redemption`)
+      break
+    case 'redeemed':
+      ex.say(`      ${who}: redeemed its ${formatEther(e.stake)} CVW stake into fork #${e.forkId} (${e.side === 'Stands' ? 'the verdict stands' : 'the verdict is overturned'})`)
+      break
+    case 'fork-resolved':
+      ex.announceOnce(
+        `fork ${e.forkId}`,
+        `      fork #${e.forkId} resolved: ${e.canonical === 'Overturned' ? 'verdict OVERTURNED' : 'verdict stands'}; ${formatEther(e.slashedStake)} CVW of verifier stake slashed`,
+      )
       break
     case 'resolved':
       ex.announceOnce(`resolved ${e.disputeId}`, `      dispute #${e.disputeId}: ${e.status}${e.slashedEth > 0n ? `, ${formatEther(e.slashedEth)} ETH slashed` : ''}`)
@@ -337,11 +361,11 @@ export async function disputeFigures(ex: Example, d: DisputeInfo): Promise<Dispu
   }
 }
 
-/** Waits until the agent has a dispute of `kind` that is no longer open, and returns it. */
+/** Waits until the agent has a dispute of `kind` that is settled (paid out or expired), and returns it. */
 export async function settledDispute(ex: Example, agentId: bigint, kind: DisputeInfo['kind'], timeoutMs = 120_000): Promise<DisputeInfo> {
   return waitFor(
     `a settled ${kind} dispute against agent #${agentId}`,
-    async () => (await listDisputes(ex.stack.client, { agentId })).find((d) => d.kind === kind && d.status !== 'Open'),
+    async () => (await listDisputes(ex.stack.client, { agentId })).find((d) => d.kind === kind && isSettled(d.status)),
     { timeoutMs, signal: ex.signal },
   )
 }

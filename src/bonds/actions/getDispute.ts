@@ -22,6 +22,8 @@ export type DisputeInfo = {
   slashedToken: bigint
   /** What the challenger says the faulty action moved (wei), repaid to the owner first on a slash. */
   harm: bigint
+  /** End of the escalation window once the verdict is decided (unix seconds; 0 before). */
+  finalizesAt: number
 }
 
 export async function getDispute(client: CovenantClient, disputeId: bigint): Promise<DisputeInfo> {
@@ -49,6 +51,7 @@ export async function getDispute(client: CovenantClient, disputeId: bigint): Pro
     slashedEth: d.slashedEth,
     slashedToken: d.slashedToken,
     harm: d.harm,
+    finalizesAt: Number(d.finalizesAt),
   }
 }
 

@@ -36,7 +36,7 @@ export async function signVerdict(account: Account, deployment: CovenantDeployme
 
 export type SubmitVerdictsReturnType = { status: DisputeStatus; counted: number; hash: Hash; gasUsed: bigint }
 
-/** Relays signed verdicts; the dispute settles when a side reaches the quorum. */
+/** Relays signed verdicts; the dispute is decided when a side reaches the quorum (settled then, or after the escalation window). */
 export async function submitVerdicts(
   client: CovenantClient,
   p: { disputeId: bigint; verdicts: readonly SignedVerdict[] },
@@ -57,7 +57,7 @@ export async function submitVerdicts(
   return { status: DISPUTE_STATUSES[Number(result)] ?? 'None', counted, hash, gasUsed: receipt.gasUsed }
 }
 
-/** Settles a dispute that reached no quorum by its deadline (bond refunded, nobody slashed). */
+/** Closes a dispute that reached no quorum by its deadline: decided by the stake that voted once half voted, else expired (bond refunded, nobody slashed). */
 export async function resolveExpired(client: CovenantClient, p: { disputeId: bigint }): Promise<{ hash: Hash; gasUsed: bigint }> {
   const c = requireWallet(client, 'resolveExpired')
   const { hash, receipt } = await writeAndWait(c, {
@@ -65,6 +65,22 @@ export async function resolveExpired(client: CovenantClient, p: { disputeId: big
     address: c.deployment.contracts.disputeGame,
     abi: disputeGameAbi,
     functionName: 'resolveExpired',
+    args: [p.disputeId],
+  })
+  return { hash, gasUsed: receipt.gasUsed }
+}
+
+/**
+ * Settles a decided verdict nobody contested, once its escalation window has passed
+ * (anyone may; verifier nodes do).
+ */
+export async function finalizeDispute(client: CovenantClient, p: { disputeId: bigint }): Promise<{ hash: Hash; gasUsed: bigint }> {
+  const c = requireWallet(client, 'finalizeDispute')
+  const { hash, receipt } = await writeAndWait(c, {
+    contract: 'DisputeGame',
+    address: c.deployment.contracts.disputeGame,
+    abi: disputeGameAbi,
+    functionName: 'finalize',
     args: [p.disputeId],
   })
   return { hash, gasUsed: receipt.gasUsed }

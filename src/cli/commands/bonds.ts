@@ -109,6 +109,8 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       accountCall: d.kind === 'UntracedAction' && d.bond === 0n,
       challenger: d.challenger,
       slashedEth: d.slashedEth,
+      // a decided verdict pays nobody until then (covenant fork contest <id> before it)
+      finalizesAt: d.finalizesAt,
     })),
     now,
   }
@@ -126,7 +128,7 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       `slashed: ${formatEther(r.totalSlashedEth)} ETH in ${r.slashes.length} slash${r.slashes.length === 1 ? '' : 'es'}`,
       ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → ${s.ownerRepaidEth ? `owner repaid ${formatEther(s.ownerRepaidEth)} first, ` : ''}challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
       `disputes: ${r.disputes.length}`,
-      ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (${d.accountCall ? `account call ${d.stepIndex}` : `batch ${d.sequence}, step ${d.stepIndex}`}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}`),
+      ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (${d.accountCall ? `account call ${d.stepIndex}` : `batch ${d.sequence}, step ${d.stepIndex}`}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}${d.status === 'Decided' ? `, contestable until ${when(d.finalizesAt)}` : d.status === 'Contested' ? ', contested: settles when its fork resolves' : ''}`),
     ].join('\n'),
   )
 }

@@ -27,6 +27,10 @@ export const verbs: Readonly<Record<string, Verb>> = {
     description: 'dispute an action: prove the fault on chain or open a dispute with the challenger bond, then print the outcome',
     load: () => import('./dispute.js'),
   },
+  fork: {
+    description: 'escalate a quorum verdict to a fork of the staked work token: contest, status, redeem, resolve, claim',
+    load: () => import('./fork.js'),
+  },
   inference: { description: 'replayable inference: the inference container, models, replay', load: () => import('./inference.js') },
   keys: { description: 'encrypted key files (Web3 Secret Storage v3, as geth and cast read them): new, import', load: () => import('./keys.js') },
   serve: { description: 'serve deployed agents: HTTP API + explorer + worker', load: () => import('./serve.js') },

@@ -19,7 +19,7 @@ import {
 } from '../../verify/index.js'
 import { localAttestationCheck, localReplayer } from '../../verify/replayers.js'
 import { listAgentRecords } from '../../service/agentRecord.js'
-import { EnvError, parseAgentId, parseEthFlag, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
+import { EnvError, parseAgentId, parseCvwFlag, resolveEnv, withEnvOptions, type CovenantEnv, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { join } from 'node:path'
 import { untilSignal } from './dev.js'
@@ -118,6 +118,16 @@ export function describeEvent(e: VerifierEvent): string | undefined {
       return `answered DataWithheld dispute #${e.disputeId}: published the ${e.bytes}-byte blob on chain (gas ${e.gasUsed})`
     case 'resolved':
       return `dispute #${e.disputeId} ${e.status}${e.status === 'Slashed' ? `: ${formatEther(e.slashedEth)} ETH slashed` : ''}`
+    case 'decided':
+      return `dispute #${e.disputeId} decided ${e.agentAtFault ? 'AT FAULT' : 'not at fault'}; contestable until ${new Date(e.finalizesAt * 1000).toISOString()} (covenant fork contest ${e.disputeId})`
+    case 'finalized':
+      return `dispute #${e.disputeId}: escalation window over, finalized`
+    case 'contested':
+      return `dispute #${e.disputeId} CONTESTED: fork #${e.forkId} open for redemption until ${new Date(e.endsAt * 1000).toISOString()}`
+    case 'redeemed':
+      return `redeemed ${formatEther(e.stake)} CVW of stake into fork #${e.forkId}: ${e.side === 'Stands' ? 'the verdict stands' : 'the verdict is overturned'}`
+    case 'fork-resolved':
+      return `fork #${e.forkId} resolved: ${e.canonical === 'Overturned' ? 'verdict overturned' : 'verdict stands'}; dispute #${e.disputeId} settled ${e.agentAtFault ? 'at fault' : 'not at fault'}, ${formatEther(e.slashedStake)} CVW of verifier stake slashed`
     case 'reorg':
       return `reorg: block ${e.from.block} is gone; rewinding to ${e.to ? `block ${e.to.block}` : 'the deployment block'}`
     case 'warning':
@@ -162,8 +172,8 @@ export function register(program: Command): void {
       .option('--workers <n>', 'replays run in this process at once; 0 leaves them to `covenant verifier worker` processes (default 1)')
       .option('--poll <ms>', 'pause between passes when caught up (default 1000)')
       .option('--agent <id>', 'follow only this agent (repeatable)', collect)
-      .option('--register', 'register this account as a verifier first (stakes --stake ETH)')
-      .option('--stake <eth>', 'stake for --register (default: the protocol minimum)')
+      .option('--register', 'register this account as a verifier first (stakes --stake CVW)')
+      .option('--stake <cvw>', 'CVW to stake for --register (default: the protocol minimum)')
       .option('--watch-only', 'report faults but send no transaction')
       .option('--queue <name>', 'the replay queue name (default: one per deployment)'),
   ).action(async (_o, cmd: Command) => {
@@ -184,11 +194,11 @@ export function register(program: Command): void {
       if (!env.account) throw new EnvError('--register needs an account (--keystore or --dev-account).')
       const current = await getVerifierStake(env.client, env.account.address)
       if (current.stake === 0n) {
-        const stake = flags.stake ? parseEthFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
+        const stake = flags.stake ? parseCvwFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
         await registerVerifier(env.client, { stake })
-        progress(`registered ${env.account.address} as a verifier with ${formatEther(stake)} ETH`)
+        progress(`registered ${env.account.address} as a verifier with ${formatEther(stake)} CVW staked`)
       } else {
-        progress(`${env.account.address} is already a verifier (${formatEther(current.stake)} ETH staked)`)
+        progress(`${env.account.address} is already a verifier (${formatEther(current.stake)} CVW staked)`)
       }
     }
     const node = new VerifierNode({
@@ -248,17 +258,17 @@ export function register(program: Command): void {
   withEnvOptions(
     verifier
       .command('register')
-      .description('stake ETH in VerifierRegistry so this account can vote on disputes opened from the next block on')
-      .option('--stake <eth>', 'stake (default: the protocol minimum)'),
+      .description('stake WorkToken (CVW) in VerifierRegistry so this account can vote on disputes opened from the next block on')
+      .option('--stake <cvw>', 'stake in CVW (default: the protocol minimum)'),
   ).action(async (_o, cmd: Command) => {
     const flags = cmd.optsWithGlobals<GlobalOptions & EnvOptions & { stake?: string }>()
     const env = await resolveEnv(flags)
     if (!env.account) throw new EnvError('Registering needs an account (--keystore or --dev-account).')
-    const stake = flags.stake ? parseEthFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
+    const stake = flags.stake ? parseCvwFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
     const { hash } = await registerVerifier(env.client, { stake })
     const info = await getVerifierStake(env.client, env.account.address)
     printResult({ verifier: env.account.address, stake: info.stake, registeredBlock: info.registeredBlock, hash }, flags, (r) =>
-      `${r.verifier} is a verifier: ${formatEther(r.stake)} ETH staked in block ${r.registeredBlock}`,
+      `${r.verifier} is a verifier: ${formatEther(r.stake)} CVW staked in block ${r.registeredBlock}`,
     )
   })
 
@@ -278,7 +288,7 @@ export function register(program: Command): void {
       progress('the stake keeps voting and answering for its votes until the exit completes')
       const r = await requestExitVerifier(env.client)
       printResult({ verifier: me, stake, exitRequested: true, exitableAt: r.exitableAt, hash: r.hash }, flags, (x) =>
-        `${x.verifier}: exit requested; ${formatEther(x.stake)} ETH can be taken back from ${at(x.exitableAt)} (then: covenant verifier exit)`,
+        `${x.verifier}: exit requested; ${formatEther(x.stake)} CVW can be taken back from ${at(x.exitableAt)} (then: covenant verifier exit)`,
       )
       return
     }
@@ -286,6 +296,6 @@ export function register(program: Command): void {
     const now = await chainNow(env.client)
     if (now < exitableAt) throw new EnvError(`${me}'s exit unlocks at ${at(exitableAt)} (chain time now ${at(now)}); run covenant verifier exit again then.`)
     const r = await exitVerifier(env.client)
-    printResult({ verifier: me, withdrawn: stake, hash: r.hash }, flags, (x) => `${x.verifier}: left the verifier set; ${formatEther(x.withdrawn)} ETH paid back`)
+    printResult({ verifier: me, withdrawn: stake, hash: r.hash }, flags, (x) => `${x.verifier}: left the verifier set; ${formatEther(x.withdrawn)} CVW paid back`)
   })
 }

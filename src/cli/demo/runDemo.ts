@@ -255,6 +255,12 @@ function report(who: string, e: VerifierEvent, say: (m: string) => void): void {
     case 'vote':
       say(`      ${who}: voted agentAtFault=${e.agentAtFault} on dispute #${e.disputeId} (${e.status})`)
       break
+    case 'decided':
+      say(`      ${who}: dispute #${e.disputeId} decided (agentAtFault=${e.agentAtFault}); contestable for the escalation window`)
+      break
+    case 'finalized':
+      say(`      ${who}: dispute #${e.disputeId} uncontested: finalized`)
+      break
     case 'resolved':
       say(`      ${who}: dispute #${e.disputeId} ${e.status}, slashed ${formatEther(e.slashedEth)} ETH`)
       break
