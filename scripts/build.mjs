@@ -32,11 +32,16 @@ try {
 
 rmSync(next, { recursive: true, force: true })
 const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', next], { cwd: root, stdio: 'inherit' })
-if (result.status !== 0) {
+// tsc exits 2 when it found type errors but wrote the output anyway. A checkout in the middle
+// of an edit still builds (the CLI would run those sources through tsx just the same, and
+// `npm test` type-checks); a package is never packed from code that does not type-check.
+const packing = ['pack', 'publish'].includes(process.env.npm_command ?? '')
+if (result.status !== 0 && !(result.status === 2 && !packing)) {
   rmSync(next, { recursive: true, force: true })
   process.stderr.write(`build: tsc failed (exit ${result.status ?? result.signal}); dist/ left as it was\n`)
   process.exit(1)
 }
+if (result.status === 2) process.stderr.write('build: dist/ built, but the sources do not type-check (npm run typecheck)\n')
 
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const stamp = join(next, 'build.json')

@@ -5,7 +5,9 @@ import { BaseError } from './errors/base.js'
 
 const NAME = 'covenant'
 
-let found: { root: string; version: string } | undefined
+type PackageJson = { name: string; version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> }
+
+let found: { root: string; version: string; json: PackageJson } | undefined
 
 /** The code runs from a copy without Covenant's package.json above it (a broken install or a copied folder). */
 export class PackageRootNotFoundError extends BaseError {
@@ -23,14 +25,17 @@ export class PackageRootNotFoundError extends BaseError {
  * and the package folder once installed. Files shipped beside the code (`models/`) and the
  * version live there, so nothing depends on how deep the running copy of the code sits.
  */
-function locate(): { root: string; version: string } {
+function locate(): { root: string; version: string; json: PackageJson } {
   if (found) return found
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const file = join(dir, 'package.json')
     if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown }
-      if (pkg.name === NAME && typeof pkg.version === 'string') return (found = { root: dir, version: pkg.version })
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown; dependencies?: Record<string, string>; devDependencies?: Record<string, string> }
+      if (pkg.name === NAME && typeof pkg.version === 'string') {
+        const json = { name: NAME, version: pkg.version, dependencies: pkg.dependencies ?? {}, devDependencies: pkg.devDependencies ?? {} }
+        return (found = { root: dir, version: pkg.version, json })
+      }
     }
     const parent = dirname(dir)
     if (parent === dir) throw new PackageRootNotFoundError(fileURLToPath(import.meta.url))
@@ -46,4 +51,9 @@ export function packageRoot(): string {
 /** Covenant's version, from its package.json. */
 export function packageVersion(): string {
   return locate().version
+}
+
+/** Covenant's package.json: name, version and dependency ranges. */
+export function packageJsonOf(): PackageJson {
+  return locate().json
 }

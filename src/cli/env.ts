@@ -11,15 +11,19 @@ import { EigenDAProxyClient } from '../da/eigendaProxyClient.js'
 import { LocalDAStore } from '../da/localStore.js'
 import type { DAClient } from '../da/client.js'
 import { loadKeystore } from '../wallet/keystore.js'
+import { withConfig } from './config.js'
 import { DEFAULT_DATA_DIR, EnvError } from './errors.js'
 
 /**
  * Where a command finds its infrastructure. Flags win; then the environment variables
  * COVENANT_RPC_URL, COVENANT_DA_URL, REDIS_URL, COVENANT_KEYSTORE (+ COVENANT_PASSWORD);
- * then a local dev stack's `.covenant/dev.json` (written by `covenant dev` and the demo);
- * then the embedded defaults (a local DA store under the data dir).
+ * then the project's covenant.config.json (config.ts); then a local dev stack's
+ * `.covenant/dev.json` (written by `covenant dev` and the demo); then the embedded defaults
+ * (a local DA store under the data dir).
  */
 export type EnvOptions = {
+  /** covenant.config.json to read (--config); see config.ts. */
+  config?: string | undefined
   dataDir?: string | undefined
   rpc?: string | undefined
   deployment?: string | undefined
@@ -77,7 +81,8 @@ export function readDevStack(dataDir: string): DevStackInfo | undefined {
   return parsed.data
 }
 
-export async function resolveEnv(o: EnvOptions = {}): Promise<CovenantEnv> {
+export async function resolveEnv(options: EnvOptions = {}): Promise<CovenantEnv> {
+  const o = withConfig(options)
   const dataDir = resolve(o.dataDir ?? process.env.COVENANT_DATA_DIR ?? DEFAULT_DATA_DIR)
   const dev = readDevStack(dataDir)
   const rpcUrl = o.rpc ?? process.env.COVENANT_RPC_URL ?? dev?.rpcUrl

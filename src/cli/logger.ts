@@ -1,19 +1,25 @@
 import pino, { type Logger } from 'pino'
+import { readConfig } from './config.js'
 import { EnvError } from './errors.js'
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel, type LogLevel } from './logLevel.js'
 
 const loggers = new Map<LogLevel, Logger>()
 
+type LogOptions = { logLevel?: LogLevel | undefined; config?: string | undefined }
+
 /**
- * The level a command logs at: `--log-level`, else COVENANT_LOG_LEVEL, else `info`. A bad
- * COVENANT_LOG_LEVEL is an {@link EnvError} (the flag is checked by commander).
+ * The level a command logs at: `--log-level`, else COVENANT_LOG_LEVEL, else the config's
+ * `logLevel`, else `info`. A bad COVENANT_LOG_LEVEL is an {@link EnvError} (the flag is
+ * checked by commander, the config by its schema).
  */
-export function logLevelOf(options: { logLevel?: LogLevel | undefined }): LogLevel {
+export function logLevelOf(options: LogOptions): LogLevel {
   if (options.logLevel !== undefined) return options.logLevel
   const env = process.env.COVENANT_LOG_LEVEL
-  if (env === undefined || env === '') return DEFAULT_LOG_LEVEL
-  if (!isLogLevel(env)) throw new EnvError(`COVENANT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env}".`)
-  return env
+  if (env !== undefined && env !== '') {
+    if (!isLogLevel(env)) throw new EnvError(`COVENANT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env}".`)
+    return env
+  }
+  return readConfig(options).config.logLevel ?? DEFAULT_LOG_LEVEL
 }
 
 /**
@@ -21,7 +27,7 @@ export function logLevelOf(options: { logLevel?: LogLevel | undefined }): LogLev
  * stderr at the chosen level, shared by the service, its worker, the agent runtimes and their
  * wallets. stdout stays the command's own output.
  */
-export function cliLogger(options: { logLevel?: LogLevel | undefined }): Logger {
+export function cliLogger(options: LogOptions): Logger {
   const level = logLevelOf(options)
   let logger = loggers.get(level)
   if (!logger) {

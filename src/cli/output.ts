@@ -6,6 +6,8 @@ export type GlobalOptions = {
   json?: boolean | undefined
   /** The level of the operator log (serving commands), from `--log-level`. */
   logLevel?: LogLevel | undefined
+  /** The project config file, from `--config`. */
+  config?: string | undefined
 }
 
 /** Progress goes to stderr so that stdout stays clean for `--json` and pipes. */

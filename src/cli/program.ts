@@ -19,6 +19,7 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
     .description('Economically accountable AI agents: bonded wallets, replayable inference, traces on DA, disputes on chain.')
     .version(packageVersion())
     .option('--json', 'print one JSON document on stdout (for scripts)')
+    .option('--config <file>', 'the project config to read (default: ./covenant.config.json when it exists, or COVENANT_CONFIG)')
     .option('--log-level <level>', `operator logs on stderr (pino JSON lines) of serve, worker and deploy: ${LOG_LEVELS.join(', ')} (default: COVENANT_LOG_LEVEL, else info)`, parseLogLevel)
     .showHelpAfterError()
     .exitOverride()
@@ -35,7 +36,7 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
 }
 
 /** Options of the program itself that take a value (the value is not the verb). */
-const GLOBAL_WITH_VALUE = new Set(['--log-level'])
+const GLOBAL_WITH_VALUE = new Set(['--config', '--log-level'])
 
 /**
  * The verb a command line runs (`args` without node and the script): the first word that is

@@ -52,6 +52,21 @@ export class AgentFileLoadError extends BaseError {
   }
 }
 
+/** An agent file does not type-check with its project's settings: nothing was deployed. */
+export class AgentTypeError extends BaseError {
+  override name = 'AgentTypeError' as const
+  readonly file: string
+  /** The compiler's error lines (the first ten). */
+  readonly errors: readonly string[]
+  constructor(p: { file: string; tsconfig: string; errors: readonly string[]; more: number }) {
+    super(`The agent file ${p.file} does not type-check (${p.tsconfig}); nothing was done.`, {
+      metaMessages: [...p.errors, ...(p.more > 0 ? [`…and ${p.more} more`] : []), '', 'Fix these, or pass --no-typecheck to deploy it as it is.'],
+    })
+    this.file = p.file
+    this.errors = p.errors
+  }
+}
+
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
 }

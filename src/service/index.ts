@@ -5,6 +5,7 @@ export { deployAgent, openAgentKey, DEV_FUNDING, DEPLOY_STEPS, type DeployAgentP
 export { checkDeploy, type CheckedDeploy } from './deployChecks.js'
 export { deployProgressSchema, type DeployProgress } from './deployProgress.js'
 export { loadAgentFile, AGENT_FILE_LOAD_TIMEOUT_MS, type LoadAgentFileOptions } from './agentFile.js'
+export { typecheckAgentFile, type TypecheckAgentFileReturnType } from './typecheckAgentFile.js'
 export { probeAgentFile, type ProbeAgentFileParameters } from './probeAgentFile.js'
 export { agentRecordSchema, listAgentRecords, readAgentRecord, saveAgentRecord, writeAgentRecord, type AgentRecord } from './agentRecord.js'
 export { AgentHost, type ActionRecord, type AgentHostUnsafeOptions, type OpenAgentHostParameters } from './agentHost.js'
@@ -16,7 +17,7 @@ export { createTaskStore, TASK_STATUSES, type TaskState, type TaskStatus, type T
 export { inferenceClients } from './inference.js'
 export { loadDeployedAgents } from './hostedAgents.js'
 export { explorerHtml } from './explorer.js'
-export { ActionEndedError, AgentFileError, AgentFileLoadError, AgentRecordError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, DeployInterruptedError, DeployRefusedError, DevStackRunningError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'
+export { ActionEndedError, AgentFileError, AgentFileLoadError, AgentRecordError, AgentTypeError, ChainUnavailableError, CommitBacklogError, CommitPipelineDownError, DeployAgentError, DeployInterruptedError, DeployRefusedError, DevStackRunningError, NoAgentHostedError, PortInUseError, ServiceConfigError, TaskRejectedError } from './errors.js'
 export {
   createServiceClient,
   ServiceApiError,

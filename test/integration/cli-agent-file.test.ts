@@ -35,7 +35,8 @@ test.each([
   { file: 'throws.ts', line: /^AgentFileLoadError: The agent file \S+throws\.ts threw while loading: Error: ENOENT: no such file or directory, open '\/nonexistent\/agent-config\.json' \(run `npx tsx \S+throws\.ts` to see where; nothing was done\)\.$/ },
   { file: 'spins.ts', line: /^AgentFileLoadError: The agent file \S+spins\.ts did not finish loading within 2 s \(top-level code that waits or loops forever\?\); nothing was done — if it is only slow, pass --load-timeout <seconds>\.$/ },
 ])('deploy $file: exit 1, one line that says so, nothing written', ({ file, line }) => {
-  const r = covenant(['deploy', join(root, file), '--no-serve', '--load-timeout', '2', '--data-dir', dataDir])
+  // --no-typecheck: these files sit in no TypeScript project (deploy would say so on a line of its own)
+  const r = covenant(['deploy', join(root, file), '--no-serve', '--no-typecheck', '--load-timeout', '2', '--data-dir', dataDir])
   const shown = JSON.stringify(r, null, 2)
   expect(r.code, shown).toBe(1)
   expect(r.signal, shown).toBeNull()
@@ -47,7 +48,7 @@ test.each([
 })
 
 test('--json: the same refusal as one JSON document on stdout', () => {
-  const r = covenant(['deploy', join(root, 'exits.ts'), '--no-serve', '--json', '--data-dir', dataDir])
+  const r = covenant(['deploy', join(root, 'exits.ts'), '--no-serve', '--no-typecheck', '--json', '--data-dir', dataDir])
   expect(r.code).toBe(1)
   const doc = JSON.parse(r.stdout) as { error: { name: string; message: string } }
   expect(doc.error.name).toBe('AgentFileLoadError')

@@ -146,5 +146,5 @@ describe('covenant dev → deploy → task → trace → verify', () => {
     expect(JSON.parse(down.stdout)).toMatchObject({ error: { message: expect.stringMatching(/^ChainUnavailable: cannot reach the node/) } })
 
     expect(await stop(deployed.child)).toBe(0) // drains and exits cleanly on SIGTERM
-  })
+  }, 180_000) // a dozen real processes, deploy's type check of the agent among them: minutes on a busy 2-core box
 })

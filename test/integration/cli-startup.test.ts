@@ -48,7 +48,7 @@ describe('each command line loads only what it needs', () => {
   test('--help lists every verb without loading one', () => {
     const r = covenant(['--help'])
     expect(r.code, r.stderr).toBe(0)
-    for (const verb of ['bond', 'bonds', 'claim', 'da', 'demo', 'deploy', 'dev', 'dispute', 'inference', 'keys', 'serve', 'trace', 'verifier', 'verify', 'worker']) {
+    for (const verb of ['bond', 'bonds', 'claim', 'da', 'demo', 'deploy', 'dev', 'dispute', 'inference', 'init', 'keys', 'serve', 'trace', 'verifier', 'verify', 'worker']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'))
     }
     expect(commandModules(r.loaded)).toEqual(['index'])

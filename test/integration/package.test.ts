@@ -70,6 +70,15 @@ function linkRuntimeDependencies(nodeModules: string): string[] {
   return names
 }
 
+/** The consumer's own dev tools: a compiler and Node's types. */
+function linkDevTools(): void {
+  for (const dev of ['typescript', '@types/node']) {
+    if (existsSync(join(consumer, 'node_modules', dev))) continue
+    mkdirSync(dirname(join(consumer, 'node_modules', dev)), { recursive: true })
+    symlinkSync(join(REPO, 'node_modules', dev), join(consumer, 'node_modules', dev))
+  }
+}
+
 /** The fenced TypeScript block that follows a README heading. */
 function readmeSnippet(heading: string): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
@@ -162,12 +171,7 @@ describe('a consumer project', () => {
   })
 
   test("a strict TypeScript project type-checks against the package's declarations, the README snippet included", () => {
-    // the consumer's own dev tools: a compiler and Node's types
-    for (const dev of ['typescript', '@types/node']) {
-      if (existsSync(join(consumer, 'node_modules', dev))) continue
-      mkdirSync(dirname(join(consumer, 'node_modules', dev)), { recursive: true })
-      symlinkSync(join(REPO, 'node_modules', dev), join(consumer, 'node_modules', dev))
-    }
+    linkDevTools()
     writeFileSync(join(consumer, 'agent.ts'), readmeSnippet('## Define an agent'))
     writeFileSync(
       join(consumer, 'use.ts'),
@@ -227,5 +231,27 @@ describe('a consumer project', () => {
     const models = run([bin, 'inference', 'models', '--json'], consumer)
     expect(models.code, models.shown).toBe(0)
     expect((JSON.parse(models.stdout) as Array<{ name: string }>).map((m) => m.name)).toEqual(['covenant-chat', 'moderation'])
+  })
+
+  test('`covenant init` scaffolds a project whose agent type-checks, passes deploy\'s type check and loads', () => {
+    linkDevTools()
+    const bin = join(installed, 'bin', 'covenant.js')
+    const init = run([bin, 'init', 'app', '--json'], consumer)
+    expect(init.code, init.shown).toBe(0)
+    const app = join(consumer, 'app')
+    const tsc = run([join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(app, 'tsconfig.json')], app)
+    expect(tsc.code, tsc.shown).toBe(0)
+    writeFileSync(
+      join(consumer, 'init.mjs'),
+      [
+        `import { loadAgentFile, typecheckAgentFile } from '${PKG.name}/service'`,
+        `const checked = await typecheckAgentFile('app/agent.ts')`,
+        `const { agent } = await loadAgentFile('app/agent.ts')`,
+        `console.log(JSON.stringify({ checked: checked.checked, name: agent.name, tools: agent.tools.map((t) => t.name), model: agent.model.kind }))`,
+      ].join('\n'),
+    )
+    const r = run(['init.mjs'], consumer)
+    expect(r.code, r.shown).toBe(0)
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ checked: true, name: 'app', tools: ['publish_decision'], model: 'onnx' })
   })
 })

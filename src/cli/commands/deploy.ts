@@ -1,41 +1,55 @@
+import { statSync } from 'node:fs'
 import type { Command } from 'commander'
 import { mnemonicToAccount } from 'viem/accounts'
 import { ANVIL_MNEMONIC } from '../../bonds/anvil.js'
 import { withAccount, type CovenantWriteClient } from '../../bonds/client.js'
 import { activateUpdate } from '../../bonds/actions/updateAgent.js'
 import { loadAgentFile } from '../../service/agentFile.js'
+import { typecheckAgentFile } from '../../service/typecheckAgentFile.js'
 import { readAgentRecord, writeAgentRecord } from '../../service/agentRecord.js'
 import { deployAgent, DEV_FUNDING, type DeployAgentReturnType, type DeployStepStatus } from '../../service/deployAgent.js'
+import { readConfig } from '../config.js'
 import { EnvError, parseLoadTimeout, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { serveAgents, type ServeFlags } from './serve.js'
 
-type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean }
+type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean; typecheck: boolean }
 
 const STEP_WORDS = { manifest: 'manifest on DA', keys: 'keys', register: 'registered', bond: 'bond', fund: 'funding', record: 'record' } as const
 
 /**
- * `covenant deploy <agent-file>`: manifest → DA, register on chain, post the bond, then
- * serve the agent (HTTP API + worker) unless `--no-serve`. Everything is checked before
- * anything is written; a deploy that stops part-way says what was done and resumes when run
- * again. Re-deploying a changed agent proposes an upgrade that activates after the policy
- * delay (`--activate` then).
+ * `covenant deploy [agent-file]`: type-check the agent file (TypeScript, with its project's
+ * tsconfig.json), then manifest → DA, register on chain, post the bond, then serve the agent
+ * (HTTP API + worker) unless `--no-serve`. Everything is checked before anything is written;
+ * a deploy that stops part-way says what was done and resumes when run again. Re-deploying a
+ * changed agent proposes an upgrade that activates after the policy delay (`--activate`
+ * then). Without a file argument, the config's `agent`.
  */
 export function register(program: Command): void {
   withEnvOptions(
     program
       .command('deploy')
-      .argument('<agent-file>', 'a module whose default export is defineAgent({...})')
+      .argument('[agent-file]', 'a module whose default export is defineAgent({...}) (default: "agent" in covenant.config.json)')
       .description('register an agent on chain (manifest on DA, policy, bond) and serve it as a verifiable service')
       .option('--no-serve', 'deploy only; do not start the service')
+      .option('--no-typecheck', 'deploy without type-checking the agent file first')
       .option('--activate', 'activate a pending upgrade whose policy delay has passed')
       .option('--port <n>', 'HTTP port of the service', '8787')
       .option('--concurrency <n>', 'tasks run at once per agent', '1')
       .option('--load-timeout <seconds>', 'longest the agent file may take to load', parseLoadTimeout),
-  ).action(async (file: string, _o, cmd: Command) => {
+  ).action(async (given: string | undefined, _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<DeployOptions>()
-    // the file first: an agent file that exits, throws or hangs is reported before the chain is touched
+    const file = given ?? readConfig(options).config.agent
+    if (file === undefined) {
+      throw new EnvError('No agent file to deploy.', { metaMessages: ['Pass one (covenant deploy agent.ts), or set "agent" in covenant.config.json (covenant init writes one).'] })
+    }
+    // the file first: one that does not type-check, or that exits, throws or hangs while
+    // loading, is reported before the chain is touched
+    if (options.typecheck && statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      const checked = await typecheckAgentFile(file)
+      if (!checked.checked && checked.reason !== 'it is JavaScript') progress(`not type-checked: ${checked.reason}`)
+    }
     const { agent, file: source } = await loadAgentFile(file, { timeoutMs: options.loadTimeout })
     const env = await resolveEnv(options)
     const dev = env.deployment.chainId === 31337
