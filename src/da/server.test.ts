@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { BaseError } from '../errors/base.js'
-import { MAX_BLOB_BYTES } from './client.js'
+import { MAX_BLOB_BYTES } from './blobSize.js'
 import { commitmentToHex, localCommitment } from './commitment.js'
 import { EigenDAProxyClient } from './eigendaProxyClient.js'
 import {

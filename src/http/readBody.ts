@@ -7,7 +7,8 @@ import type { Context, MiddlewareHandler } from 'hono'
  * What a client still sends after its body went over the limit is read and dropped, up to
  * this much and for this long, so that a client that reads the answer only once it has sent
  * everything (many do: Python's http.client, `requests`) gets the 413 instead of a reset.
- * Past either bound the connection is closed.
+ * Past either bound the connection is closed. (The refusal is a 413, or a 400 where a server
+ * answers as eigenda-proxy does.)
  */
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024
 export const DRAIN_MAX_MS = 10_000
@@ -67,7 +68,7 @@ export async function readBody(c: Context, maxBytes: number): Promise<ReadBodyRe
  */
 export function answerWhileDraining(
   c: Context,
-  status: 413,
+  status: 400 | 413,
   text: string,
   drained: Promise<void>,
   contentType = 'text/plain; charset=UTF-8',
