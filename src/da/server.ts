@@ -3,7 +3,7 @@ import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
 import { BaseError } from '../errors/base.js'
 import { answerWhileDraining, readBody } from '../http/readBody.js'
-import { MAX_BLOB_BYTES, MAX_REQUEST_BODY_BYTES, encodedBlobLength } from './blobSize.js'
+import { MAX_BLOB_BYTES, MAX_REQUEST_BODY_BYTES } from './blobSize.js'
 import type { DAClient } from './client.js'
 import {
   OP_GENERIC_COMMITMENT_TYPE,
@@ -62,10 +62,11 @@ function hasKeccakIndex(store: DAClient): store is DAClient & KeccakDAStore {
  *   GET  /health                          200 · 503 when the store cannot serve
  *
  * Oversize is a 400 as the proxy answers it: a payload whose encoded blob would pass the
- * limit ("encoded blob is larger than max blob size: …"), a body over 32 MiB ("reading at
- * most 33554432 bytes from body: http: request body too large"). The 400 is sent as soon
- * as the limit is passed, with or without a Content-Length, and what the client still sends
- * is dropped — within bounds — so that it can read the answer (see readBody.ts).
+ * limit ("encoded blob is larger than max blob size: …", once the body — at most 32 MiB — was
+ * read to its end, kept only up to the limit), a body over 32 MiB ("reading at most 33554432
+ * bytes from body: http: request body too large", sent as soon as 32 MiB is passed, with or
+ * without a Content-Length, with `Connection: close`; what the client still sends is dropped —
+ * within bounds — so that it can read the answer, see readBody.ts).
  *
  * Errors are short text/plain messages (at most MAX_ERROR_TEXT characters), as the proxy's
  * are; internals and long input are never echoed.
@@ -80,17 +81,22 @@ export function createDAApp(store: DAClient, options: DAAppOptions = {}): Hono {
     return c.text(h.ok ? 'ok' : 'unavailable', h.ok ? 200 : 503)
   })
 
-  /** The body, or the answer to send: 400 for an oversize upload (drained) or a broken one. */
+  /**
+   * The body, or the answer to send. As eigenda-proxy: a body of at most 32 MiB is read to
+   * its end, and over the payload limit answered 400 "encoded blob is larger than max blob
+   * size" (the connection stays usable); a larger one is answered 400 as the proxy's
+   * MaxBytesReader answers it, at once and with `Connection: close`, while the rest is drained
+   * so the client can read the answer.
+   */
   const body = async (c: Context): Promise<Uint8Array | Response> => {
-    const read = await readBody(c, bodyLimit)
+    const read = await readBody(c, bodyLimit, { readOnTo: MAX_REQUEST_BODY_BYTES })
     if (read.ok) return read.bytes
     if (read.reason === 'incomplete') return errorText(c, 'the request body did not arrive in full', 400)
-    const declared = c.req.header('transfer-encoding') ? undefined : Number(c.req.header('content-length'))
-    const text =
-      declared !== undefined && declared > MAX_REQUEST_BODY_BYTES
-        ? `reading at most ${MAX_REQUEST_BODY_BYTES} bytes from body: http: request body too large`
-        : `${OVERSIZED_BLOB_TEXT}: blob length ${declared ?? `over ${maxBlobBytes}`}, max blob size ${encodedBlobLength(maxBlobBytes)} (payloads of at most ${maxBlobBytes} bytes)`
-    return answerWhileDraining(c, 400, text, read.drained)
+    if (read.size !== undefined && read.size <= MAX_REQUEST_BODY_BYTES) {
+      return errorText(c, `${OVERSIZED_BLOB_TEXT}: blob length ${read.size}, max payload ${maxBlobBytes} bytes`, 400)
+    }
+    const text = `reading at most ${MAX_REQUEST_BODY_BYTES} bytes from body: http: request body too large`
+    return answerWhileDraining(c, 400, text, read.drained, undefined, { connection: 'close' })
   }
 
   const put = async (c: Context) => {
@@ -112,7 +118,8 @@ export function createDAApp(store: DAClient, options: DAAppOptions = {}): Hono {
     }
     if (!hasKeccakIndex(store)) return errorText(c, 'this store keeps no keccak256 index', 500)
     await store.putKeccak(parseCommitment(commitment, 'optimism_keccak256'), bytes)
-    return c.body(null, 200)
+    // as the proxy: 200 with nothing in it (the client knows its commitment)
+    return c.body(new Uint8Array(0), 200, { 'content-length': '0' })
   })
 
   app.get('/get/:commitment', async (c) => {
