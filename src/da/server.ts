@@ -92,7 +92,7 @@ export function createDAApp(store: DAClient, options: DAAppOptions = {}): Hono {
     const read = await readBody(c, bodyLimit, { readOnTo: MAX_REQUEST_BODY_BYTES })
     if (read.ok) return read.bytes
     if (read.reason === 'incomplete') return errorText(c, 'the request body did not arrive in full', 400)
-    if (read.size !== undefined && read.size <= MAX_REQUEST_BODY_BYTES) {
+    if (read.size !== undefined) {
       return errorText(c, `${OVERSIZED_BLOB_TEXT}: blob length ${read.size}, max payload ${maxBlobBytes} bytes`, 400)
     }
     const text = `reading at most ${MAX_REQUEST_BODY_BYTES} bytes from body: http: request body too large`
