@@ -29,7 +29,7 @@ export type CommitterOptions = {
   agentId: bigint
   /** Most steps in one batch. @defaultValue 1024 */
   maxSteps?: number | undefined
-  /** Largest blob. @defaultValue 16 MiB */
+  /** Largest blob. @defaultValue MAX_BATCH_BYTES (16,252,897 bytes: what a 16 MiB EigenDA blob holds) */
   maxBytes?: number | undefined
   /** Append each operator-signed batch header here (JSON lines), e.g. for receipts. */
   headersFile?: string | undefined

@@ -1,9 +1,6 @@
 import type { Hex } from 'viem'
 import type { Commitment } from './commitment.js'
 
-/** The largest blob: 16 MiB, eigenda-proxy's default `max-blob-length`. */
-export const MAX_BLOB_BYTES = 16 * 1024 * 1024
-
 export type DAHealth = {
   ok: boolean
   /** What was checked, or why it failed. */
@@ -19,7 +16,7 @@ export type DAHealth = {
 export interface DAClient {
   /** For messages: which store or server this is. */
   readonly name: string
-  /** Stores `blob` (at most 16 MiB) and returns its commitment. */
+  /** Stores `blob` (at most `MAX_BLOB_BYTES`, 16,252,897 bytes, by default) and returns its commitment. */
   put(blob: Uint8Array): Promise<Commitment>
   /** Returns the blob a commitment names; where the commitment allows, its hash is checked. */
   get(commitment: Commitment | Hex): Promise<Uint8Array>

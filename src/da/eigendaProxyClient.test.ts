@@ -2,17 +2,18 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { BaseError } from '../errors/base.js'
-import { commitmentToHex, localCommitment } from './commitment.js'
+import { commitmentToHex, keccakCommitment, localCommitment, toGenericCommitment } from './commitment.js'
 import { EigenDAProxyClient } from './eigendaProxyClient.js'
 import {
   BlobCorruptedError,
   BlobNotFoundError,
+  BlobTooLargeError,
   DARequestRejectedError,
   DAResponseError,
   DAUnavailableError,
   InvalidCommitmentError,
 } from './errors.js'
-import { bytesOf, deadUrl } from './_helpers.js'
+import { bytesOf, deadUrl, realisticCert } from './_helpers.js'
 
 // A hostile or broken "proxy": each test sets how it answers.
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void
@@ -85,6 +86,62 @@ describe('requests', () => {
     expect(await client().get(cert)).toEqual(blob)
   })
 
+  test('real proxy certificates (V1, V2, V3) pass through in standard and generic modes', async () => {
+    for (const version of [0, 1, 2] as const) {
+      const cert = realisticCert(version, version + 10)
+      handler = (req, res) => res.end(req.method === 'POST' ? cert : blob)
+      expect(await client().put(blob)).toEqual(cert)
+      expect(await client().get(cert)).toEqual(blob)
+      const generic = toGenericCommitment(cert)
+      handler = (req, res) => res.end(req.method === 'POST' ? generic : blob)
+      expect(await client({ commitmentMode: 'optimism_generic' }).put(blob)).toEqual(generic)
+      expect(await client({ commitmentMode: 'optimism_generic' }).get(generic)).toEqual(blob)
+    }
+    expect(requests.at(-1)?.url).toBe(`/get/${commitmentToHex(toGenericCommitment(realisticCert(2, 12)))}`)
+  })
+
+  test('optimism_generic: POST /put and GET /get/0x<commitment> without a commitment_mode; the local form is checked', async () => {
+    const generic = toGenericCommitment(good)
+    handler = (req, res, body) => res.end(req.method === 'POST' ? toGenericCommitment(localCommitment(body)) : blob)
+    const c = client({ commitmentMode: 'optimism_generic' })
+    expect(await c.put(blob)).toEqual(generic)
+    expect(await c.get(generic)).toEqual(blob)
+    expect(requests).toEqual([
+      { method: 'POST', url: '/put', bytes: 1000 },
+      { method: 'GET', url: `/get/${commitmentToHex(generic)}`, bytes: 0 },
+    ])
+    // a standard commitment where a generic one was asked for, or one of other bytes, is refused
+    handler = reply(200, good)
+    expect(await caught(c.put(blob))).toBeInstanceOf(DAResponseError)
+    handler = reply(200, toGenericCommitment(localCommitment(bytesOf(5, 5))))
+    expect(await caught(c.put(blob))).toBeInstanceOf(DAResponseError)
+    handler = reply(200, bytesOf(1000, 4))
+    expect(await caught(c.get(generic))).toBeInstanceOf(BlobCorruptedError)
+    expect(await caught(c.get(good))).toBeInstanceOf(InvalidCommitmentError)
+  })
+
+  test('optimism_keccak256: POST /put/0x00<keccak256> (200, empty) and GET /get/0x00<keccak256>; the hash is checked', async () => {
+    const k = keccakCommitment(blob)
+    handler = (req, res) => res.end(req.method === 'POST' ? '' : blob)
+    const c = client({ commitmentMode: 'optimism_keccak256' })
+    expect(await c.put(blob)).toEqual(k)
+    expect(await c.get(k)).toEqual(blob)
+    expect(requests).toEqual([
+      { method: 'POST', url: `/put/${commitmentToHex(k)}`, bytes: 1000 },
+      { method: 'GET', url: `/get/${commitmentToHex(k)}`, bytes: 0 },
+    ])
+    handler = reply(200, bytesOf(1000, 4))
+    const err = await caught(c.get(k))
+    expect(err).toBeInstanceOf(BlobCorruptedError)
+    expect((err as Error).message).toMatch(/keccak256 does not match/)
+    handler = reply(400, 'key!=keccak(value): key=00 keccak(value)=0x11')
+    expect(await caught(c.put(blob))).toBeInstanceOf(DARequestRejectedError)
+  })
+
+  test('bad commitmentMode is refused up front', () => {
+    expect(() => client({ commitmentMode: 'simple' as never })).toThrow(/commitmentMode must be one of standard, optimism_generic, optimism_keccak256/)
+  })
+
   test('Go-sniffed text/plain and a missing content type are accepted', async () => {
     handler = reply(200, blob, { 'content-type': 'text/plain; charset=utf-8' })
     expect(await client().get(good)).toEqual(blob)
@@ -124,6 +181,10 @@ describe('a hostile server cannot crash or mislead the client', () => {
     ['400 on get', reply(400, 'bad commitment'), 'get', InvalidCommitmentError],
     ['418 on get (invalid certificate)', reply(418, 'cert invalid'), 'get', InvalidCommitmentError],
     ['400 on put', reply(400, 'bad \u0000 request'), 'put', DARequestRejectedError],
+    // eigenda-proxy's oversize answers (Go's http.Error: text/plain, a trailing newline)
+    ['400 encoded blob too large', reply(400, 'post request failed: encoded blob is larger than max blob size: blob length 16252898, max blob size 16777216\n', { 'content-type': 'text/plain; charset=utf-8' }), 'put', BlobTooLargeError],
+    ['400 body too large', reply(400, 'reading at most 33554432 bytes from body: http: request body too large\n'), 'put', BlobTooLargeError],
+    ['413 from an older server', reply(413, 'blob larger than 16777216 bytes'), 'put', BlobTooLargeError],
     ['an unexpected 401', reply(401, 'who are you'), 'get', DAResponseError],
   ]
   test.each(cases)('%s', async (_name, h, op, type) => {
@@ -134,9 +195,12 @@ describe('a hostile server cannot crash or mislead the client', () => {
 
   test('a blob over the limit is refused while streaming, not after buffering it all', async () => {
     handler = cases.find(([n]) => n === 'an endless chunked body')![1]
+    // reads take at least 16 MiB: blobs put before the limit moved to the encoded blob
     const err = await caught(client({ maxBlobBytes: 4 * 1024 * 1024 }).get(good))
     expect(err).toBeInstanceOf(DAResponseError)
-    expect((err as Error).message).toMatch(/more than 4194304 bytes/)
+    expect((err as Error).message).toMatch(/more than 16777216 bytes/)
+    const larger = await caught(client({ maxBlobBytes: 20 * 1024 * 1024 }).get(good))
+    expect((larger as Error).message).toMatch(/more than 20971520 bytes/)
   })
 
   test('error bodies are cut short and stripped of control characters', async () => {

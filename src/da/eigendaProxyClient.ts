@@ -1,11 +1,14 @@
 import type { Hex } from 'viem'
-import { type DAClient, type DAHealth, MAX_BLOB_BYTES } from './client.js'
+import { MAX_BLOB_BYTES, MAX_BLOB_LENGTH } from './blobSize.js'
+import type { DAClient, DAHealth } from './client.js'
 import {
+  COMMITMENT_MODES,
   type Commitment,
+  type CommitmentMode,
   MAX_COMMITMENT_BYTES,
+  commitmentMatches,
   commitmentToHex,
-  isLocalCommitment,
-  matchesLocalCommitment,
+  keccakCommitment,
   parseCommitment,
 } from './commitment.js'
 import {
@@ -33,8 +36,20 @@ export type EigenDAProxyClientOptions = {
   retries?: number | undefined
   /** First backoff delay, doubled on each retry (with jitter), at most 10 s. @defaultValue 250 */
   backoffMs?: number | undefined
-  /** @defaultValue {@link MAX_BLOB_BYTES} (16 MiB) */
+  /**
+   * Largest blob put sends (checked before sending). For a proxy started with another
+   * `--eigenda.max-blob-length`, pass `maxPayloadBytes(thatLength)`.
+   * @defaultValue {@link MAX_BLOB_BYTES} (16,252,897: what a 16 MiB EigenDA blob holds)
+   */
   maxBlobBytes?: number | undefined
+  /**
+   * Which commitments to ask for: `standard` (`version ‖ cert`, what Covenant commits on
+   * chain), `optimism_generic` (`0x01 0x00 version ‖ cert`, OP alt-DA's generic form) or
+   * `optimism_keccak256` (`0x00 ‖ keccak256(blob)`; the proxy keeps such blobs in S3, not on
+   * EigenDA). A commitment is read back with a client of the mode that wrote it.
+   * @defaultValue 'standard'
+   */
+  commitmentMode?: CommitmentMode | undefined
   /** For tests and custom agents. @defaultValue globalThis.fetch */
   fetch?: typeof fetch | undefined
 }
@@ -43,6 +58,8 @@ export type EigenDAProxyClientOptions = {
 // gives application/octet-stream, text-looking bytes (a JSON batch) text/plain.
 const ACCEPTED_TYPES = ['application/octet-stream', 'text/plain']
 const MAX_ERROR_BODY = 1024
+/** eigenda-proxy's oversize answers are 400s: an encoded blob over max-blob-length, a body over 32 MiB (MaxBytesReader). */
+const OVERSIZE = /encoded blob is larger than max blob size|request body too large/
 
 class Retryable {
   constructor(
@@ -53,18 +70,26 @@ class Retryable {
 }
 
 /**
- * A DAClient that speaks the eigenda-proxy REST API in standard commitment mode:
+ * A DAClient that speaks the eigenda-proxy REST API, in standard commitment mode unless
+ * told otherwise:
  *
- *   POST /put?commitment_mode=standard          body: the blob → 200, body: commitment bytes
- *   GET  /get/0x<commitment>?commitment_mode=standard       → 200, body: the blob
- *   GET  /health                                            → 200
+ *   standard            POST /put?commitment_mode=standard    body: the blob → 200 commitment bytes
+ *                       GET  /get/0x<commitment>?commitment_mode=standard     → 200 the blob
+ *   optimism_generic    POST /put                             body: the blob → 200 commitment bytes
+ *                       GET  /get/0x<commitment>                              → 200 the blob
+ *   optimism_keccak256  POST /put/0x00<keccak256(blob)>       body: the blob → 200
+ *                       GET  /get/0x00<keccak256(blob)>                       → 200 the blob
+ *   GET /health → 200
  *
  * 503 (the proxy's failover signal), 429, other 5xx, timeouts and network errors are retried
  * with exponential backoff and then reported as {@link DAUnavailableError}; 404 is
- * {@link BlobNotFoundError}, 413 {@link BlobTooLargeError}, 400 a rejected request. Every
- * answer is checked before use — status, content type, size (read with a limit, never
- * buffered unbounded), redirects refused — so a hostile server can make a call fail but
- * not crash or mislead it; a local-format commitment (0xc0) is checked against the blob.
+ * {@link BlobNotFoundError}; the proxy's oversize answer (400 "encoded blob is larger than
+ * max blob size", or "request body too large") and an older server's 413 are
+ * {@link BlobTooLargeError}; another 400 is a rejected request. Every answer is checked
+ * before use — status, content type, size (read with a limit, never buffered unbounded),
+ * redirects refused — so a hostile server can make a call fail but not crash or mislead it;
+ * a commitment that hashes the blob (local `0xc0 ‖ sha256` in either form, keccak256) is
+ * checked against it.
  */
 export class EigenDAProxyClient implements DAClient {
   readonly name: string
@@ -75,6 +100,7 @@ export class EigenDAProxyClient implements DAClient {
     retries: number
     backoffMs: number
     maxBlobBytes: number
+    commitmentMode: CommitmentMode
     fetch: typeof fetch
   }
 
@@ -96,7 +122,11 @@ export class EigenDAProxyClient implements DAClient {
       retries: options.retries ?? 3,
       backoffMs: options.backoffMs ?? 250,
       maxBlobBytes: options.maxBlobBytes ?? MAX_BLOB_BYTES,
+      commitmentMode: options.commitmentMode ?? 'standard',
       fetch: options.fetch ?? globalThis.fetch,
+    }
+    if (!COMMITMENT_MODES.includes(this.#options.commitmentMode)) {
+      throw new DARequestRejectedError({ endpoint: this.url, status: 0, message: `commitmentMode must be one of ${COMMITMENT_MODES.join(', ')}` })
     }
     for (const key of ['putTimeoutMs', 'getTimeoutMs', 'backoffMs', 'retries', 'maxBlobBytes'] as const) {
       const v = this.#options[key]
@@ -108,7 +138,9 @@ export class EigenDAProxyClient implements DAClient {
 
   async put(blob: Uint8Array): Promise<Commitment> {
     if (blob.length > this.#options.maxBlobBytes) throw new BlobTooLargeError({ size: blob.length, maxBytes: this.#options.maxBlobBytes })
-    const endpoint = `${this.url}/put?commitment_mode=standard`
+    const mode = this.#options.commitmentMode
+    const keccak = mode === 'optimism_keccak256' ? keccakCommitment(blob) : undefined
+    const endpoint = keccak ? `${this.url}/put/${commitmentToHex(keccak)}` : `${this.url}/put${mode === 'standard' ? '?commitment_mode=standard' : ''}`
     return this.#withRetries(endpoint, async () => {
       const res = await this.#fetch(endpoint, this.#options.putTimeoutMs, {
         method: 'POST',
@@ -116,37 +148,46 @@ export class EigenDAProxyClient implements DAClient {
         body: blob as Uint8Array<ArrayBuffer>,
       })
       if (res.status === 200) {
+        if (keccak) {
+          // the proxy answers an empty body: the client already knows the commitment
+          await res.body?.cancel().catch(() => {})
+          return keccak
+        }
         checkContentType(res, endpoint)
         const body = await readLimited(res, MAX_COMMITMENT_BYTES, endpoint, 'commitment')
         let commitment: Commitment
         try {
-          commitment = parseCommitment(body)
+          commitment = parseCommitment(body, mode)
         } catch (err) {
           throw new DAResponseError({ endpoint, status: 200, reason: `the commitment it returned is invalid (${(err as InvalidCommitmentError).shortMessage})` })
         }
-        if (isLocalCommitment(commitment) && !matchesLocalCommitment(commitment, blob)) {
+        if (commitmentMatches(commitment, mode, blob) === false) {
           throw new DAResponseError({ endpoint, status: 200, reason: 'it returned a local commitment that is not the SHA-256 of the blob sent' })
         }
         return commitment
       }
       const message = await errorText(res)
-      if (res.status === 413) throw new BlobTooLargeError({ size: blob.length, maxBytes: this.#options.maxBlobBytes })
+      if (res.status === 413 || (res.status === 400 && OVERSIZE.test(message))) {
+        throw new BlobTooLargeError({ size: blob.length, maxBytes: this.#options.maxBlobBytes })
+      }
       if (res.status === 400) throw new DARequestRejectedError({ endpoint, status: 400, message })
       throw this.#unexpected(endpoint, res.status, message)
     })
   }
 
   async get(input: Commitment | Hex): Promise<Uint8Array> {
-    const commitment = parseCommitment(input)
+    const mode = this.#options.commitmentMode
+    const commitment = parseCommitment(input, mode)
     const hex = commitmentToHex(commitment)
-    const endpoint = `${this.url}/get/${hex}?commitment_mode=standard`
+    const endpoint = `${this.url}/get/${hex}${mode === 'standard' ? '?commitment_mode=standard' : ''}`
     return this.#withRetries(endpoint, async () => {
       const res = await this.#fetch(endpoint, this.#options.getTimeoutMs, { method: 'GET' })
       if (res.status === 200) {
         checkContentType(res, endpoint)
-        const blob = await readLimited(res, this.#options.maxBlobBytes, endpoint, 'blob')
-        if (isLocalCommitment(commitment) && !matchesLocalCommitment(commitment, blob)) {
-          throw new BlobCorruptedError({ commitment: hex, where: endpoint, reason: 'its SHA-256 does not match the commitment' })
+        const blob = await readLimited(res, this.#maxReadBytes, endpoint, 'blob')
+        if (commitmentMatches(commitment, mode, blob) === false) {
+          const hash = mode === 'optimism_keccak256' ? 'keccak256' : 'SHA-256'
+          throw new BlobCorruptedError({ commitment: hex, where: endpoint, reason: `its ${hash} does not match the commitment` })
         }
         return blob
       }
@@ -157,6 +198,11 @@ export class EigenDAProxyClient implements DAClient {
       if (res.status === 418) throw new InvalidCommitmentError({ reason: `the proxy says its certificate is invalid: ${message}` })
       throw this.#unexpected(endpoint, res.status, message)
     })
+  }
+
+  /** Reads take what puts took, and at least 16 MiB: blobs put before the limit moved from the payload to the encoded blob. */
+  get #maxReadBytes(): number {
+    return Math.max(this.#options.maxBlobBytes, MAX_BLOB_LENGTH)
   }
 
   async health(): Promise<DAHealth> {

@@ -13,7 +13,10 @@ export class BlobTooLargeError extends BaseError {
   readonly maxBytes: number
   constructor({ size, maxBytes }: { size: number; maxBytes: number }) {
     super(`The blob is ${size} bytes; a DA blob holds at most ${maxBytes} bytes.`, {
-      metaMessages: ['Split trace batches with splitIntoBatches(steps, maxBytes) from covenant/trace before putting them.'],
+      metaMessages: [
+        'EigenDA limits the encoded blob (31 payload bytes in every 32, after a 32-byte header): 16 MiB holds 16,252,897 bytes.',
+        'Split trace batches with splitIntoBatches(steps, maxBytes) from covenant/trace before putting them.',
+      ],
       docsPath: 'src/da/README.md#limits',
     })
     this.size = size
@@ -27,7 +30,7 @@ export class InvalidCommitmentError extends BaseError {
     super(`Invalid DA commitment: ${reason}.`, {
       metaMessages: [
         'A commitment is the exact bytes put() returned (as 0x-hex or bytes): a version byte then the certificate or hash.',
-        'Local-store commitments are 33 bytes: 0xc0 followed by the SHA-256 of the blob.',
+        'Local-store commitments are 33 bytes: 0xc0 followed by the SHA-256 of the blob (OP generic form: 0x01 0x00 before it).',
       ],
       docsPath: 'src/da/README.md#commitments',
     })
@@ -46,6 +49,25 @@ export class BlobNotFoundError extends BaseError {
       docsPath: 'src/da/README.md#eigendaproxyclient',
     })
     this.commitment = commitment
+  }
+}
+
+/** An OP keccak256 commitment put with a body it is not the keccak256 of. */
+export class KeccakCommitmentMismatchError extends BaseError {
+  override name = 'KeccakCommitmentMismatchError' as const
+  constructor({ key, actual }: { key: string; actual: string }) {
+    super(`key!=keccak(value): key=${key} keccak(value)=${actual}`, {
+      metaMessages: ['An OP keccak256 commitment (POST /put/0x00<key>) must be the keccak256 of the body sent with it.'],
+      docsPath: 'src/da/README.md#commitments',
+    })
+  }
+}
+
+/** A DA option or size argument out of range. */
+export class InvalidDAOptionError extends BaseError {
+  override name = 'InvalidDAOptionError' as const
+  constructor({ option, reason }: { option: string; reason: string }) {
+    super(`${option} ${reason}.`, { docsPath: 'src/da/README.md#limits' })
   }
 }
 

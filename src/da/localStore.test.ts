@@ -1,12 +1,12 @@
-import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BaseError } from '../errors/base.js'
-import { MAX_BLOB_BYTES } from './client.js'
-import { commitmentToHex, localCommitment } from './commitment.js'
-import { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, InvalidCommitmentError } from './errors.js'
+import { MAX_BLOB_BYTES } from './blobSize.js'
+import { commitmentToHex, keccakCommitment, localCommitment, toGenericCommitment } from './commitment.js'
+import { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, InvalidCommitmentError, KeccakCommitmentMismatchError } from './errors.js'
 import { LocalDAStore } from './localStore.js'
 import { bytesOf, sameBytes, snapshotDir } from './_helpers.js'
 
@@ -42,17 +42,35 @@ describe('LocalDAStore', () => {
     expect(files).toEqual([commitmentToHex(c).slice(2)])
   })
 
-  test('takes 16 MiB and refuses one byte more', async () => {
+  test('takes what a 16 MiB EigenDA blob holds (16,252,897 bytes) and refuses one byte more', async () => {
     const big = bytesOf(MAX_BLOB_BYTES, 7)
     expect(sameBytes(await store.get(await store.put(big)), big)).toBe(true)
     const err = await caught(store.put(new Uint8Array(MAX_BLOB_BYTES + 1)))
     expect(err).toBeInstanceOf(BlobTooLargeError)
     expect((err as Error).message).toMatchInlineSnapshot(`
-      "The blob is 16777217 bytes; a DA blob holds at most 16777216 bytes.
+      "The blob is 16252898 bytes; a DA blob holds at most 16252897 bytes.
 
+      EigenDA limits the encoded blob (31 payload bytes in every 32, after a 32-byte header): 16 MiB holds 16,252,897 bytes.
       Split trace batches with splitIntoBatches(steps, maxBytes) from covenant/trace before putting them.
       Docs: src/da/README.md#limits"
     `)
+  })
+
+  test('a blob put under the earlier 16 MiB payload limit stays readable', async () => {
+    const old = bytesOf(16 * 1024 * 1024, 8)
+    const c = localCommitment(old)
+    await mkdir(dirname(store.pathOf(c)), { recursive: true })
+    await writeFile(store.pathOf(c), old)
+    expect(sameBytes(await store.get(c), old)).toBe(true)
+    await writeFile(store.pathOf(c), Buffer.concat([old, Buffer.from([1])]))
+    expect(await caught(store.get(c))).toBeInstanceOf(BlobCorruptedError)
+  })
+
+  test('the OP generic form of a local commitment names the same blob', async () => {
+    const blob = bytesOf(300, 30)
+    const c = await store.put(blob)
+    expect(await store.get(toGenericCommitment(c))).toEqual(blob)
+    expect(await store.get(commitmentToHex(toGenericCommitment(c)))).toEqual(blob)
   })
 
   test('a missing blob is BlobNotFoundError; a foreign commitment is InvalidCommitmentError', async () => {
@@ -95,6 +113,25 @@ describe('LocalDAStore', () => {
     expect(await new LocalDAStore({ dir: join(dir, 'file', 'sub') }).health()).toMatchObject({ ok: false })
   })
 
+  test('1,000 generated bad keccak puts and gets: typed errors only, the store unchanged', async () => {
+    await store.putKeccak(keccakCommitment(bytesOf(64)), bytesOf(64))
+    const before = await snapshotDir(dir)
+    const bad = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `0x00${Buffer.from(h).toString('hex')}`),
+      fc.constantFrom('../../etc/passwd', '0x00/../..', '%2e%2e', '0x'),
+    )
+    await fc.assert(
+      fc.asyncProperty(bad, fc.uint8Array({ maxLength: 100 }), async (input, body) => {
+        expect(await caught(store.getKeccak(input as `0x${string}`))).toBeInstanceOf(BaseError)
+        expect(await caught(store.putKeccak(input as `0x${string}`, body))).toBeInstanceOf(BaseError)
+      }),
+      { numRuns: 1000 },
+    )
+    expect(await snapshotDir(dir)).toBe(before)
+  })
+
   test('1,000 generated bad commitments: typed errors only, the store unchanged', async () => {
     await store.put(bytesOf(64))
     const before = await snapshotDir(dir)
@@ -112,5 +149,71 @@ describe('LocalDAStore', () => {
       { numRuns: 1000 },
     )
     expect(await snapshotDir(dir)).toBe(before)
+  })
+})
+
+describe('LocalDAStore by OP keccak256 commitment', () => {
+  test('putKeccak stores the blob and an index; getKeccak returns it; putting again is a no-op', async () => {
+    const blob = bytesOf(2_000, 21)
+    const k = keccakCommitment(blob)
+    await store.putKeccak(k, blob)
+    expect(await store.getKeccak(k)).toEqual(blob)
+    expect(await store.getKeccak(commitmentToHex(k))).toEqual(blob)
+    // the blob is the content-addressed one, the index names it
+    expect(await store.get(localCommitment(blob))).toEqual(blob)
+    expect(new Uint8Array(await readFile(store.keccakIndexPathOf(k)))).toEqual(localCommitment(blob))
+    expect(store.keccakIndexPathOf(k)).toBe(join(dir, 'keccak', commitmentToHex(k).slice(4, 6), commitmentToHex(k).slice(4)))
+    const before = await snapshotDir(dir)
+    await store.putKeccak(k, blob)
+    expect(await snapshotDir(dir)).toBe(before)
+    expect((await readdir(dir, { recursive: true })).map(String).filter((f) => f.includes('.tmp-'))).toEqual([])
+  })
+
+  test('a commitment that is not the keccak256 of the body is refused and nothing is written', async () => {
+    const blob = bytesOf(100, 22)
+    const before = await snapshotDir(dir)
+    const err = await caught(store.putKeccak(keccakCommitment(bytesOf(100, 23)), blob))
+    expect(err).toBeInstanceOf(KeccakCommitmentMismatchError)
+    expect((err as Error).message).toMatch(/^key!=keccak\(value\): key=0x[0-9a-f]{64} keccak\(value\)=0x[0-9a-f]{64}\n/)
+    expect(await snapshotDir(dir)).toBe(before)
+    expect(await caught(store.getKeccak(keccakCommitment(blob)))).toBeInstanceOf(BlobNotFoundError)
+  })
+
+  test('crash between the blob and its index: not found until the next put writes the index', async () => {
+    const blob = bytesOf(500, 24)
+    const k = keccakCommitment(blob)
+    await store.put(blob) // the blob was written, the process died before the index
+    expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobNotFoundError)
+    await store.putKeccak(k, blob)
+    expect(await store.getKeccak(k)).toEqual(blob)
+  })
+
+  test('a damaged index, or one that names another blob, is BlobCorruptedError; a missing blob is not found', async () => {
+    const blob = bytesOf(500, 25)
+    const k = keccakCommitment(blob)
+    await store.putKeccak(k, blob)
+    const index = store.keccakIndexPathOf(k)
+    await writeFile(index, 'garbage')
+    expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobCorruptedError)
+    await writeFile(index, Buffer.concat([localCommitment(blob), Buffer.from([0])]))
+    expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobCorruptedError)
+    // an index pointing at another (whole) blob: its sha256 checks out, its keccak256 does not
+    const other = bytesOf(500, 26)
+    await store.put(other)
+    await writeFile(index, localCommitment(other))
+    const err = await caught(store.getKeccak(k))
+    expect(err).toBeInstanceOf(BlobCorruptedError)
+    expect((err as Error).message).toMatch(/keccak256 does not match/)
+    // repaired by the next put
+    await store.putKeccak(k, blob)
+    expect(await store.getKeccak(k)).toEqual(blob)
+    await rm(store.pathOf(localCommitment(blob)))
+    expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobNotFoundError)
+  })
+
+  test('over the size limit is BlobTooLargeError, as put', async () => {
+    const small = new LocalDAStore({ dir, maxBlobBytes: 100 })
+    const blob = bytesOf(101, 27)
+    expect(await caught(small.putKeccak(keccakCommitment(blob), blob))).toBeInstanceOf(BlobTooLargeError)
   })
 })

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { BaseError } from '../errors/base.js'
-import { MAX_BLOB_BYTES } from './client.js'
+import { MAX_BLOB_BYTES } from './blobSize.js'
 import { commitmentToHex, localCommitment } from './commitment.js'
 import { EigenDAProxyClient } from './eigendaProxyClient.js'
 import {
@@ -47,7 +47,7 @@ async function caught(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('EigenDAProxyClient ⇄ covenant da server', () => {
-  test('put and get round-trip blobs up to 16 MiB', async () => {
+  test('put and get round-trip blobs up to what a 16 MiB EigenDA blob holds', async () => {
     for (const size of [0, 1, 100_000, MAX_BLOB_BYTES]) {
       const blob = bytesOf(size, size + 1)
       const c = await client.put(blob)
@@ -72,17 +72,24 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200)
   })
 
-  test('statuses: 413 too large, 404 unknown, 400 malformed or wrong mode', async () => {
+  test('statuses: 400 too large (as the proxy answers it), 404 unknown, 400 malformed', async () => {
     const big = new Uint8Array(MAX_BLOB_BYTES + 1)
     const raw = await fetch(`${server.url}/put?commitment_mode=standard`, { method: 'POST', body: big as Uint8Array<ArrayBuffer> })
-    expect(raw.status).toBe(413)
-    // without a Content-Length (chunked), the limit holds while streaming: the server answers
-    // 413 once it has seen too much, without waiting for (or storing) the rest
-    const chunkedStatus = await new Promise<number>((resolve, reject) => {
+    expect(raw.status).toBe(400)
+    expect(await raw.text()).toBe(
+      `encoded blob is larger than max blob size: blob length ${MAX_BLOB_BYTES + 1}, max payload ${MAX_BLOB_BYTES} bytes`,
+    )
+    // without a Content-Length (chunked), the limit holds while streaming: past it the server
+    // keeps nothing more, reads the body to its end (it is under 32 MiB) and answers 400
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(`${server.url}/put?commitment_mode=standard`, { method: 'POST' }, (res) => {
-        resolve(res.statusCode ?? 0)
-        res.resume()
-        req.destroy()
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (body += d))
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body })
+          req.destroy()
+        })
       })
       req.on('error', (err) => (req.destroyed ? undefined : reject(err)))
       const chunk = new Uint8Array(1 << 20)
@@ -96,14 +103,18 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
       }
       pump()
     })
-    expect(chunkedStatus).toBe(413)
+    expect(chunked).toEqual({
+      status: 400,
+      body: `encoded blob is larger than max blob size: blob length ${17 * (1 << 20)}, max payload ${MAX_BLOB_BYTES} bytes`,
+    })
     const unknown = commitmentToHex(localCommitment(bytesOf(5, 5)))
     expect((await fetch(`${server.url}/get/${unknown}?commitment_mode=standard`)).status).toBe(404)
     for (const bad of ['0xzz', '0xc01', `0xc0${'11'.repeat(31)}`, '0x']) {
       expect((await fetch(`${server.url}/get/${bad}?commitment_mode=standard`)).status).toBe(400)
     }
-    expect((await fetch(`${server.url}/get/${unknown}`)).status).toBe(400)
-    expect((await fetch(`${server.url}/put?commitment_mode=optimism_generic`, { method: 'POST', body: 'x' })).status).toBe(400)
+    // without commitment_mode=standard, the first byte is an OP commitment type: 0xc0 is none
+    const opGet = await fetch(`${server.url}/get/${unknown}`)
+    expect([opGet.status, await opGet.text()]).toEqual([400, 'unsupported commitment type c0'])
     expect((await fetch(`${server.url}/nothing`)).status).toBe(404)
   })
 
@@ -170,11 +181,15 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
 })
 
 /**
- * Uploads over the limit without a Content-Length (chunked): the server stops keeping the
- * body, answers 413 at once, and drops what the client still sends (within bounds) before it
- * closes, so the client reads the 413 — whether it reads while sending or only after.
+ * Uploads over the limit without a Content-Length (chunked). As eigenda-proxy, the server
+ * reads a body of up to 32 MiB to its end (keeping nothing past the limit) and answers 400;
+ * past 32 MiB it answers 400 at once, with `Connection: close`, and drops what the client
+ * still sends (within bounds) before it closes, so the client reads the answer — whether it
+ * reads while sending or only after.
  */
-describe('an oversize chunked upload gets a 413 the client can read', () => {
+describe('an oversize chunked upload gets a 400 the client can read', () => {
+  const tooLarge = (n: number) => `encoded blob is larger than max blob size: blob length ${n}, max payload 4096 bytes`
+  const BODY_TOO_LARGE = 'reading at most 33554432 bytes from body: http: request body too large'
   const LIMIT = 4096
   let small: DAServer
   let before: string
@@ -194,11 +209,11 @@ describe('an oversize chunked upload gets a 413 the client can read', () => {
    * answer has ended).
    */
   function upload(o: { total: number; chunk: number; pauseMs?: number; agent: Agent | false }) {
-    return new Promise<{ status: number; body: string; sent: number; finished: boolean; error: string | undefined }>((resolve) => {
+    return new Promise<{ status: number; body: string; connection?: string | undefined; sent: number; finished: boolean; error: string | undefined }>((resolve) => {
       let sent = 0
       let finished = false
       let closed = false
-      let response: { status: number; body: string } | undefined
+      let response: { status: number; body: string; connection: string | undefined } | undefined
       let error: string | undefined
       const done = () => response && (finished || closed || error) && resolve({ ...response, sent, finished, error })
       const req = request(`${small.url}/put?commitment_mode=standard`, { method: 'POST', agent: o.agent }, (res) => {
@@ -206,7 +221,7 @@ describe('an oversize chunked upload gets a 413 the client can read', () => {
         res.setEncoding('utf8')
         res.on('data', (d: string) => (body += d))
         res.on('end', () => {
-          response = { status: res.statusCode ?? 0, body }
+          response = { status: res.statusCode ?? 0, body, connection: res.headers.connection }
           done()
         })
       })
@@ -236,18 +251,17 @@ describe('an oversize chunked upload gets a 413 the client can read', () => {
     })
   }
 
-  test('node:http, chunked, 1,000 × the limit: 413 with its text, the whole body sent without a reset, nothing stored', async () => {
+  test('node:http, chunked, 1,000 × the limit: 400 with the proxy\'s text, the whole body sent without a reset, nothing stored', async () => {
     const agent = new Agent({ keepAlive: true })
     try {
       const r = await upload({ total: LIMIT * 1000, chunk: 16 * 1024, agent })
-      expect(r).toMatchObject({ status: 413, body: `blob larger than ${LIMIT} bytes`, finished: true, error: undefined })
+      expect(r).toMatchObject({ status: 400, body: tooLarge(LIMIT * 1000), finished: true, error: undefined })
       expect(r.sent).toBe(LIMIT * 1000)
     } finally {
       agent.destroy()
     }
-    // with Connection: close, node reads the 413 and stops sending: still no reset
     const once = await upload({ total: LIMIT * 1000, chunk: 16 * 1024, agent: false })
-    expect(once).toMatchObject({ status: 413, body: `blob larger than ${LIMIT} bytes`, error: undefined })
+    expect(once).toMatchObject({ status: 400, body: tooLarge(LIMIT * 1000), error: undefined })
     expect(await snapshotDir(dir)).toBe(before)
   })
 
@@ -256,7 +270,7 @@ describe('an oversize chunked upload gets a 413 the client can read', () => {
     try {
       for (let i = 0; i < 5; i++) {
         const r = await upload({ total: LIMIT * 64, chunk: 8 * 1024, agent })
-        expect(r, `upload ${i}`).toMatchObject({ status: 413, finished: true, error: undefined })
+        expect(r, `upload ${i}`).toMatchObject({ status: 400, body: tooLarge(LIMIT * 64), finished: true, error: undefined })
       }
       const ok = await upload({ total: 1024, chunk: 1024, agent })
       expect(ok).toMatchObject({ status: 200, finished: true, error: undefined })
@@ -265,17 +279,30 @@ describe('an oversize chunked upload gets a 413 the client can read', () => {
     }
   })
 
-  test('a slow client (over a second of sending after the 413) is not cut off', async () => {
+  test('over 32 MiB: 400 at once with Connection: close, the rest drained, no reset, nothing stored', async () => {
+    const before = await snapshotDir(dir)
+    const agent = new Agent({ keepAlive: true })
+    try {
+      const r = await upload({ total: 40 * 1024 * 1024, chunk: 256 * 1024, agent })
+      expect(r).toMatchObject({ status: 400, body: BODY_TOO_LARGE, error: undefined })
+      expect(r.connection).toBe('close')
+    } finally {
+      agent.destroy()
+    }
+    expect(await snapshotDir(dir)).toBe(before)
+  })
+
+  test('a slow client (over a second of sending past the limit) is not cut off', async () => {
     const agent = new Agent({ keepAlive: true })
     try {
       const r = await upload({ total: 64 * 1024 * 24, chunk: 64 * 1024, pauseMs: 60, agent })
-      expect(r).toMatchObject({ status: 413, finished: true, error: undefined })
+      expect(r).toMatchObject({ status: 400, body: tooLarge(64 * 1024 * 24), finished: true, error: undefined })
     } finally {
       agent.destroy()
     }
   })
 
-  test('a client that reads only after sending everything (as Python http.client does) reads the 413', async () => {
+  test('a client that reads only after sending everything (as Python http.client does) reads the 400', async () => {
     // 48 MiB, more than the kernel's socket buffers hold: the server must keep reading to let it finish
     const total = 48 * 1024 * 1024
     const answer = await new Promise<string>((resolve, reject) => {
@@ -303,7 +330,8 @@ describe('an oversize chunked upload gets a 413 the client can read', () => {
         pump()
       })
     })
-    expect(answer).toMatch(/^HTTP\/1\.1 413 /)
-    expect(answer).toMatch(/blob larger than 4096 bytes$/)
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i)
+    expect(answer.endsWith(BODY_TOO_LARGE)).toBe(true)
   })
 })

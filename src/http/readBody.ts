@@ -7,32 +7,49 @@ import type { Context, MiddlewareHandler } from 'hono'
  * What a client still sends after its body went over the limit is read and dropped, up to
  * this much and for this long, so that a client that reads the answer only once it has sent
  * everything (many do: Python's http.client, `requests`) gets the 413 instead of a reset.
- * Past either bound the connection is closed.
+ * Past either bound the connection is closed. (The refusal is a 413, or a 400 where a server
+ * answers as eigenda-proxy does.)
  */
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024
 export const DRAIN_MAX_MS = 10_000
 
 export type ReadBodyResult =
   | { ok: true; bytes: Uint8Array }
-  /** `drained` settles once the rest of the body was read and dropped, or the connection closed. */
-  | { ok: false; reason: 'too_large'; drained: Promise<void> }
+  /**
+   * `drained` settles once the rest of the body was read and dropped, or the connection closed.
+   * `size` is the whole body's size where it was read to its end (within `readOnTo`).
+   */
+  | { ok: false; reason: 'too_large'; drained: Promise<void>; size?: number | undefined }
   /** The body stopped arriving (the client went away or sent broken chunked framing). */
   | { ok: false; reason: 'incomplete' }
 
+export type ReadBodyOptions = {
+  /**
+   * Past `maxBytes`, go on reading (and dropping) the body up to this many bytes in all, and
+   * answer `too_large` with its `size` once it ended; only a body larger than this is refused
+   * at once. eigenda-proxy reads a body to its end (up to 32 MiB) before it answers, and
+   * Node's fetch can lose an answer sent before its upload finished on a reused connection.
+   * @defaultValue `maxBytes` (refuse at once)
+   */
+  readOnTo?: number | undefined
+}
+
 /**
  * Reads a request body of at most `maxBytes`, with or without a Content-Length. Over the
- * limit it stops keeping what comes and returns `too_large` at once, while it reads and drops
- * the rest in the background, within the drain bounds. Answer with {@link answerWhileDraining}:
- * the client can read the answer while it is still sending, or after it has sent everything,
- * and the connection closes (or is reused) only once nothing unread is left in it — closing a
- * socket with unread data resets it, and the client loses the answer.
+ * limit (or over `readOnTo`) it stops keeping what comes and returns `too_large` at once,
+ * while it reads and drops the rest in the background, within the drain bounds. Answer with
+ * {@link answerWhileDraining}: the client can read the answer while it is still sending, or
+ * after it has sent everything, and the connection closes (or is reused) only once nothing
+ * unread is left in it — closing a socket with unread data resets it, and the client loses
+ * the answer.
  */
-export async function readBody(c: Context, maxBytes: number): Promise<ReadBodyResult> {
+export async function readBody(c: Context, maxBytes: number, options: ReadBodyOptions = {}): Promise<ReadBodyResult> {
+  const readOnTo = Math.max(maxBytes, options.readOnTo ?? maxBytes)
   const body = c.req.raw.body
   if (!body) return { ok: true, bytes: new Uint8Array(0) }
   const reader = body.getReader()
   const declared = c.req.header('transfer-encoding') ? undefined : Number(c.req.header('content-length'))
-  if (declared !== undefined && declared > maxBytes) return { ok: false, reason: 'too_large', drained: drain(reader, c) }
+  if (declared !== undefined && declared > readOnTo) return { ok: false, reason: 'too_large', drained: drain(reader, c) }
   const chunks: Uint8Array[] = []
   let size = 0
   for (;;) {
@@ -45,12 +62,14 @@ export async function readBody(c: Context, maxBytes: number): Promise<ReadBodyRe
     const { done, value } = next
     if (done) break
     size += value.byteLength
-    if (size > maxBytes) {
+    if (size > readOnTo) {
       chunks.length = 0
       return { ok: false, reason: 'too_large', drained: drain(reader, c) }
     }
-    chunks.push(value)
+    if (size > maxBytes) chunks.length = 0
+    else chunks.push(value)
   }
+  if (size > maxBytes) return { ok: false, reason: 'too_large', drained: Promise.resolve(), size }
   const bytes = new Uint8Array(size)
   let at = 0
   for (const chunk of chunks) {
@@ -67,10 +86,11 @@ export async function readBody(c: Context, maxBytes: number): Promise<ReadBodyRe
  */
 export function answerWhileDraining(
   c: Context,
-  status: 413,
+  status: 400 | 413,
   text: string,
   drained: Promise<void>,
   contentType = 'text/plain; charset=UTF-8',
+  headers: Record<string, string> = {},
 ): Response {
   const bytes = new TextEncoder().encode(text)
   const stream = new ReadableStream<Uint8Array>({
@@ -82,7 +102,7 @@ export function answerWhileDraining(
       controller.close()
     },
   })
-  return c.body(stream, status, { 'content-type': contentType, 'content-length': String(bytes.byteLength) })
+  return c.body(stream, status, { ...headers, 'content-type': contentType, 'content-length': String(bytes.byteLength) })
 }
 
 async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, c: Context): Promise<void> {

@@ -131,6 +131,19 @@ describe('splitIntoBatches', () => {
     }
   })
 
+  test('batches are written up to what a 16 MiB EigenDA blob holds, and read up to 16 MiB (batches written before the limit moved)', () => {
+    expect(MAX_BATCH_BYTES).toBe(16_252_897)
+    const chain = new TraceChain(genesisHead(AGENT_ID))
+    // one step whose batch is between the two limits
+    const step = chain.append({ kind: 'output', actionId: 'bulk', timestamp: T0, result: 'x'.repeat(MAX_BATCH_BYTES) }).step
+    const old: Batch = { version: 1, agentId: AGENT_ID, sequence: 0, steps: [step] }
+    expect(() => encodeBatch(old)).toThrow(BatchTooLargeError)
+    const blob = encodeBatch(old, { maxBytes: 16 * 1024 * 1024 })
+    expect(blob.length).toBeGreaterThan(MAX_BATCH_BYTES)
+    expect(decodeBatch(blob).steps).toHaveLength(1)
+    expect(() => decodeBatch(blob, { maxBytes: MAX_BATCH_BYTES })).toThrow(BatchTooLargeError)
+  })
+
   test('a step that cannot fit alone is an error', () => {
     const [one] = sampleSteps(1)
     expect(() => splitIntoBatches([one!], encodeStep(one!).length)).toThrow(BatchTooLargeError)

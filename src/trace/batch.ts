@@ -12,8 +12,17 @@ import { type Batch, batchSchema, type Step } from './schemas.js'
  * to `TraceLog.commit`.
  */
 
-/** The largest blob: 16 MiB, EigenDA's default maximum blob length. */
-export const MAX_BATCH_BYTES = 16 * 1024 * 1024
+/**
+ * The largest batch blob written: 16,252,897 bytes, the most a 16 MiB EigenDA blob (the
+ * proxy's default `max-blob-length`) holds once encoded — 31 payload bytes in every 32,
+ * after a 32-byte header. The same number as src/da's `MAX_BLOB_BYTES` (a test there pins it).
+ */
+export const MAX_BATCH_BYTES = (2 ** 19 - 1) * 31
+/**
+ * The largest batch blob read: 16 MiB, the limit batches were written under before it moved
+ * from the payload to the encoded blob, so that batches committed then still decode.
+ */
+const MAX_BATCH_READ_BYTES = 16 * 1024 * 1024
 
 const encoder = new TextEncoder()
 
@@ -28,7 +37,9 @@ export type EncodeBatchOptions = {
   maxBytes?: number | undefined
 }
 
-export type DecodeBatchOptions = EncodeBatchOptions & {
+export type DecodeBatchOptions = {
+  /** @defaultValue 16 MiB (batches written before the limit became {@link MAX_BATCH_BYTES} decode too) */
+  maxBytes?: number | undefined
   /** Where the batch must continue the agent's chain (the head after the previous batch). */
   start?: ChainHead | undefined
 }
@@ -53,7 +64,7 @@ export function encodeBatch(batch: Batch, options: EncodeBatchOptions = {}): Uin
  * that does not continue `start`).
  */
 export function decodeBatch(bytes: Uint8Array, options: DecodeBatchOptions = {}): Batch {
-  const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES
+  const maxBytes = options.maxBytes ?? MAX_BATCH_READ_BYTES
   if (!(bytes instanceof Uint8Array)) throw new CanonicalDecodingError({ reason: 'expected a Uint8Array' })
   if (bytes.length > maxBytes) throw new BatchTooLargeError({ size: bytes.length, maxBytes, what: 'The batch blob' })
   const batch = decodeCanonical(batchSchema, bytes, 'batch', BATCH_MAX_DEPTH)

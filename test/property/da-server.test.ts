@@ -1,11 +1,14 @@
 /**
  * The DA server (createDAApp over a LocalDAStore, in-process through app.request) against
- * generated bad requests: puts in a wrong or missing commitment mode, bodies over the limit,
- * commitments that are malformed or name no blob, gets in a wrong mode, unknown routes and
- * methods, URLs thousands of characters long, streamed (chunked) bodies over the limit.
- * Every answer is a 4xx with a short text message (nothing echoed); the store on
- * disk is byte-for-byte unchanged and serves a good put/get afterwards. (Bad commitments
- * over a real socket are covered by src/da/server.test.ts.)
+ * generated bad requests: bodies over the limit (a 400, as eigenda-proxy answers them),
+ * commitments that are malformed or name no blob in standard mode and on the OP alt-DA
+ * routes (generic, keccak256, unknown commitment types), keccak puts whose body is not the
+ * preimage, unknown routes and methods, URLs thousands of characters long, streamed
+ * (chunked) bodies over the limit. Every answer is a 4xx with a short text message (nothing
+ * echoed); the store on disk is byte-for-byte unchanged and serves a good put/get
+ * afterwards. (Bad commitments over a real socket are covered by src/da/server.test.ts and
+ * src/da/server.altda.test.ts.) A put in any mode but standard is not a bad request: as on
+ * the proxy, it is an OP generic put.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,7 +16,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { snapshotDir } from '../../src/da/_helpers.js'
-import { commitmentToHex } from '../../src/da/commitment.js'
+import { commitmentToHex, localCommitment } from '../../src/da/commitment.js'
 import { LocalDAStore } from '../../src/da/localStore.js'
 import { createDAApp } from '../../src/da/server.js'
 
@@ -48,24 +51,34 @@ const badCommitment = fc.oneof(
 // well-formed local commitments of blobs nobody stored
 const unknownCommitment = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `0xc0${hex(h)}`).filter((c) => c !== known)
 
-type Req = { method: string; path: string; body?: Uint8Array | undefined; stream?: number | undefined; allowed: number[]; why: string }
+type Req = { method: string; path: string; body?: Uint8Array | undefined; stream?: number | undefined; allowed: number[]; oversize?: boolean; why: string }
+// OP alt-DA commitments (no commitment_mode): random types, generic local commitments of
+// blobs nobody stored, keccak commitments of nothing stored, malformed hex
+const opCommitment = fc.oneof(
+  fc.uint8Array({ minLength: 1, maxLength: 40 }).map(hex),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `0100c0${hex(h)}`),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `00${hex(h)}`),
+  fc.stringMatching(/^[0-9a-f]{1,70}$/).filter((h) => h.length % 2 === 1),
+  fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent),
+)
 const request: fc.Arbitrary<Req> = fc.oneof(
-  fc.tuple(fc.constantFrom('/put', '/put/'), badMode, body).map(([p, q, b]) => ({ method: 'POST', path: `${p}${q}`, body: b, allowed: [400], why: `put mode ${q}` })),
-  fc.integer({ min: MAX + 1, max: MAX * 4 }).map((n) => ({ method: 'POST', path: '/put?commitment_mode=standard', body: new Uint8Array(n), allowed: [413], why: `put ${n} bytes` })),
+  fc.tuple(fc.constantFrom('/put', '/put/', '/put?commitment_mode=standard', `/put/0x00${'ab'.repeat(32)}`), fc.integer({ min: MAX + 1, max: MAX * 4 })).map(([p, n]) => ({ method: 'POST', path: p, body: new Uint8Array(n), allowed: [400], oversize: true, why: `put ${n} bytes to ${p}` })),
+  fc.tuple(opCommitment, body).map(([c, b]) => ({ method: 'POST', path: `/put/0x${c}`, body: b, allowed: [400], why: `keccak put at ${c}` })),
+  opCommitment.map((c) => ({ method: 'GET', path: `/get/0x${c}`, allowed: [400, 404], why: `OP get ${c}` })),
   badCommitment.map((c) => ({ method: 'GET', path: `/get/${encodeURIComponent(c)}?commitment_mode=standard`, allowed: [400, 404], why: `get ${c}` })),
   unknownCommitment.map((c) => ({ method: 'GET', path: `/get/${c}?commitment_mode=standard`, allowed: [404], why: `get unknown ${c}` })),
   badMode.map((q) => ({ method: 'GET', path: `/get/${known}${q}`, allowed: [400], why: `get mode ${q}` })),
   fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH'), fc.constantFrom('/put?commitment_mode=standard', `/get/${'0x'}c0${'00'.repeat(32)}?commitment_mode=standard`, '/health')).map(([method, path]) => ({ method, path, allowed: [404], why: `${method} ${path}` })),
   fc.stringMatching(/^\/[a-z0-9/_-]{1,30}$/).filter((p) => !/^\/(put\/?|get\/.+|health)$/.test(p)).map((path) => ({ method: 'GET', path, allowed: [404], why: `route ${path}` })),
   // long URLs: the answer never echoes them
-  fc.tuple(fc.integer({ min: 1_000, max: 12_000 }), fc.constantFrom('/', '/get/0x', '/get/', '/put?commitment_mode=', '/get/0xc0?commitment_mode=standard&x=')).map(([n, prefix]) => ({
+  fc.tuple(fc.integer({ min: 1_000, max: 12_000 }), fc.constantFrom('/', '/get/0x', '/get/', '/put/0x00', '/get/0xc0?commitment_mode=standard&x=')).map(([n, prefix]) => ({
     method: prefix.startsWith('/put') ? 'POST' : 'GET',
     path: `${prefix}${prefix === '/get/0x' ? 'ab' : 'u'}${'ab'.repeat(n)}`,
     allowed: [400, 404],
     why: `${prefix}… of ${n * 2} characters`,
   })),
   // bodies over the limit without a Content-Length (a stream of chunks)
-  fc.integer({ min: MAX + 1, max: MAX * 8 }).map((n) => ({ method: 'POST', path: '/put?commitment_mode=standard', stream: n, allowed: [413], why: `streamed put ${n} bytes` })),
+  fc.tuple(fc.constantFrom('/put?commitment_mode=standard', '/put'), fc.integer({ min: MAX + 1, max: MAX * 8 })).map(([p, n]) => ({ method: 'POST', path: p, stream: n, allowed: [400], oversize: true, why: `streamed put ${n} bytes to ${p}` })),
 )
 
 /** A body of `n` bytes as a stream of chunks, so no Content-Length goes with it. */
@@ -94,6 +107,7 @@ test(`${RUNS} generated bad DA requests: 4xx with a short text message, the stor
       expect(text.length).toBeGreaterThan(2)
       expect(text.length).toBeLessThan(200)
       expect(text).not.toMatch(/\n\s+at /) // no stack
+      if (r.oversize) expect(text, r.why).toMatch(/^encoded blob is larger than max blob size: blob length \d+, max payload 4096 bytes$/)
     }),
     { numRuns: RUNS },
   )
@@ -105,4 +119,19 @@ test(`${RUNS} generated bad DA requests: 4xx with a short text message, the stor
   const commitment = `0x${hex(new Uint8Array(await put.arrayBuffer()))}`
   const got = await app.request(`/get/${commitment}?commitment_mode=standard`)
   expect(new Uint8Array(await got.arrayBuffer())).toEqual(blob)
+})
+
+test(`${RUNS} generated commitment modes on put: standard gives 0xc0 ‖ sha256, any other (or none) the OP generic 0x01 0x00 ‖ 0xc0 ‖ sha256`, async () => {
+  const blob = new TextEncoder().encode('one blob, many modes')
+  const standard = hex(localCommitment(blob))
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom('/put', '/put/'), fc.oneof(badMode, fc.constant('?commitment_mode=standard')), async (p, q) => {
+      const res = await app.request(`${p}${q}`, { method: 'POST', body: blob })
+      expect(res.status).toBe(200)
+      const got = hex(new Uint8Array(await res.arrayBuffer()))
+      expect(got).toBe(q === '?commitment_mode=standard' ? standard : `0100${standard}`)
+      expect(new Uint8Array(await (await app.request(`/get/0x${got}${q === '?commitment_mode=standard' ? q : ''}`)).arrayBuffer())).toEqual(blob)
+    }),
+    { numRuns: RUNS },
+  )
 })

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, expect, test } from 'vitest'
-import { EigenDAProxyClient, LocalDAStore } from '../../da/index.js'
+import { EigenDAProxyClient, LocalDAStore, commitmentToHex } from '../../da/index.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/covenant.js', import.meta.url))
 const dirs: string[] = []
@@ -40,6 +40,13 @@ test('`covenant da serve --port 0 --json` serves a local store over the eigenda-
   const commitment = await client.put(blob)
   expect(await client.get(commitment)).toEqual(blob)
   expect(await new LocalDAStore({ dir }).get(commitment)).toEqual(blob)
+  // the OP alt-DA routes, as an OP Stack node would use them
+  for (const commitmentMode of ['optimism_generic', 'optimism_keccak256'] as const) {
+    const op = new EigenDAProxyClient({ url: info.url, retries: 0, commitmentMode })
+    const c = await op.put(blob)
+    expect(c[0], commitmentMode).toBe(commitmentMode === 'optimism_generic' ? 0x01 : 0x00)
+    expect(new Uint8Array(await (await fetch(`${info.url}/get/${commitmentToHex(c)}`)).arrayBuffer())).toEqual(blob)
+  }
 
   child.kill('SIGTERM')
   const [code] = await exited

@@ -12,14 +12,15 @@ function parsePort(value: string): number {
 }
 
 /**
- * `covenant da serve`: the embedded local DA store over the eigenda-proxy REST API
- * (standard commitment mode), so EigenDAProxyClient — or anything built for eigenda-proxy
- * — can use it. Runs until SIGINT/SIGTERM.
+ * `covenant da serve`: the embedded local DA store over the eigenda-proxy REST API (standard
+ * commitments, and OP alt-DA's generic and keccak256 routes), so EigenDAProxyClient, OP
+ * Stack's alt-DA client, or anything else built for eigenda-proxy can use it. Runs until
+ * SIGINT/SIGTERM.
  */
 export function register(program: Command): void {
   const da = program.command('da').description('data availability: the local blob store and its eigenda-proxy-compatible API')
   da.command('serve')
-    .description('serve a local DA store over the eigenda-proxy REST API (POST /put, GET /get/0x<commitment>, GET /health)')
+    .description('serve a local DA store over the eigenda-proxy REST API (POST /put, POST /put/0x00<keccak>, GET /get/0x<commitment>, GET /health)')
     .option('--port <n>', 'port to listen on; 0 picks a free one', parsePort, 3100)
     .option('--host <h>', 'interface to listen on', '127.0.0.1')
     .option('--dir <d>', 'directory holding the blobs', '.covenant/da')
@@ -32,8 +33,11 @@ export function register(program: Command): void {
         [
           `DA store ${s.dir}`,
           `serving the eigenda-proxy API on ${s.url}`,
-          `  POST ${s.url}/put?commitment_mode=standard`,
+          `  POST ${s.url}/put?commitment_mode=standard              → 0xc0 ‖ sha256`,
+          `  POST ${s.url}/put                                       → 0x01 0x00 0xc0 ‖ sha256 (OP generic)`,
+          `  POST ${s.url}/put/0x00<keccak256(body)>                 (OP keccak256)`,
           `  GET  ${s.url}/get/0x<commitment>?commitment_mode=standard`,
+          `  GET  ${s.url}/get/0x<OP commitment>`,
           `  GET  ${s.url}/health`,
         ].join('\n'),
       )
