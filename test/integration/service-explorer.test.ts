@@ -6,7 +6,7 @@ import pino from 'pino'
 import { getAddress, parseEther, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withAccount } from '../../src/bonds/client.js'
-import { getAccount, getAgent, increaseTime, openDispute, proveUntracedCall, registerVerifier, signVerdict, submitVerdicts } from '../../src/bonds/index.js'
+import { finalizeDispute, getAccount, getAgent, increaseTime, openDispute, proveUntracedCall, registerVerifier, signVerdict, submitVerdicts } from '../../src/bonds/index.js'
 import { sendUntracedAccountCall } from '../../src/cli/demo/untracedCall.js'
 import { startInferenceServer } from '../../src/inference/server.js'
 import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
@@ -225,7 +225,10 @@ describe('the explorer in headless Chromium', () => {
     const challenger = withAccount(stack.client, stack.accounts[5]!)
     const opened = await openDispute(challenger, { kind: 'InferenceFraud', agentId: BigInt(agentId('moderation')), sequence: BigInt(fault.sequence), stepIndex: fault.stepIndex })
     const votes = await Promise.all(stack.accounts.slice(6, 9).map((a) => signVerdict(a, stack.deployment, { disputeId: opened.disputeId, agentAtFault: true })))
-    expect((await submitVerdicts(challenger, { disputeId: opened.disputeId, verdicts: votes })).status).toBe('Slashed')
+    // the dev stack's quorum verdicts are contestable for its escalation window, then final
+    expect((await submitVerdicts(challenger, { disputeId: opened.disputeId, verdicts: votes })).status).toBe('Decided')
+    await increaseTime(stack.client.publicClient, stack.deployment.params.escalationWindow + 1)
+    await finalizeDispute(challenger, { disputeId: opened.disputeId })
 
     // home: the completed task's verdict says what happened to it later
     await page.click('#refresh')
@@ -238,6 +241,7 @@ describe('the explorer in headless Chromium', () => {
     expect(await page.locator('#dispute-votes tbody tr').count()).toBe(3)
     expect(await page.locator('#dispute-votes tbody tr td:nth-child(2)').allTextContents()).toEqual(['yes', 'yes', 'yes'])
     expect(await page.textContent('#dispute-facts')).toMatch(/settled bythe verifier quorum/)
+    expect(await page.textContent('#dispute-facts')).toMatch(/escalationescalation window ended/)
     await page.screenshot({ path: join(shots, 'dispute.png'), fullPage: true })
 
     // → the action page: faulty, with the dispute linked back
