@@ -64,7 +64,8 @@ enum DisputeKind {
     InferenceFraud, // verifier quorum
     DataWithheld, // verifier quorum
     UntracedAction, // verifier quorum
-    SubjectiveClaim // verifier quorum, larger challenger bond
+    SubjectiveClaim, // verifier quorum, larger challenger bond
+    TraceMismatch // verifier quorum: the agent's registered code, replayed on the action's recorded I/O, does not give the step
 }
 
 enum DisputeStatus {

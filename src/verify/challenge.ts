@@ -61,6 +61,7 @@ export function equivocationKey(agentId: bigint, sequence: bigint): Hex {
 export function disputeTarget(f: Fault): { kind: DisputeKind; sequence: bigint; stepIndex: number; subject: Hex } {
   switch (f.type) {
     case 'InferenceFraud':
+    case 'TraceMismatch':
       return { kind: f.type, sequence: f.sequence, stepIndex: f.stepIndex, subject: zeroHash }
     case 'DataWithheld':
       return { kind: f.type, sequence: f.sequence, stepIndex: 0, subject: zeroHash }

@@ -9,7 +9,7 @@ import { chainNow } from './challenge.js'
 import type { Fault } from './faults.js'
 import { attestedRecordProblem, precheckInference, registeredMeasurement, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
 import type { Judge } from './judge.js'
-import { loadManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
+import { cachedManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
 import { stepCoversTx, type CoveringStep, type TraceIndex } from './traceIndex.js'
 
 /** What checking needs; shared by the verifier node, `covenant verify` and `covenant dispute`. */
@@ -41,21 +41,6 @@ export type StepReport = {
   actionId: string
   status: 'ok' | 'fault' | 'unverifiable'
   reason: string
-}
-
-function manifestFor(ctx: CheckContext, agentId: bigint, manifestHash: Hex): Promise<LoadedManifest | undefined> {
-  if (ctx.manifests.length === 0 || /^0x0{64}$/.test(manifestHash)) return Promise.resolve(undefined)
-  const cache = (ctx.manifestCache ??= new Map())
-  let p = cache.get(manifestHash)
-  if (!p) {
-    p = loadManifest(ctx.manifests, { agentId, manifestHash }).catch((err: unknown) => {
-      ctx.onWarning?.(`agent ${agentId}: manifest not usable, replaying exactly: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`)
-      cache.delete(manifestHash)
-      return undefined
-    })
-    cache.set(manifestHash, p)
-  }
-  return p
 }
 
 /**
@@ -115,7 +100,7 @@ export async function checkBatchSteps(
       digests ??= ctx.agents.modelDigestsAt(ev.agentId, ev.committedAt)
       manifest ??= ctx.agents
         .versionAt(ev.agentId, ev.committedAt)
-        .then((v) => (v ? manifestFor(ctx, ev.agentId, v.manifestHash) : undefined))
+        .then((v) => (v ? cachedManifest(ctx, ev.agentId, v.manifestHash) : undefined))
       const registered = digests
       const loaded = manifest
       pending.push(
@@ -195,7 +180,7 @@ function breachText(breach: string, step: Step & { kind: 'wallet' }, cap: bigint
 
 export type DisputeView = {
   disputeId: bigint
-  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim'
+  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim' | 'TraceMismatch'
   agentId: bigint
   sequence: bigint
   stepIndex: number

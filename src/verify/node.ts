@@ -112,7 +112,7 @@ export function withheldGrace(configuredSeconds: number, challengeWindowSeconds:
   return Math.min(configuredSeconds, Math.floor(challengeWindowSeconds / 2))
 }
 
-const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim'])
+const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'TraceMismatch'])
 
 const agentRegisteredEvent = agentRegistryAbi.find((e) => e.type === 'event' && e.name === 'AgentRegistered')!
 const disputeOpenedEvent = disputeGameAbi.find((e) => e.type === 'event' && e.name === 'DisputeOpened')!

@@ -6,6 +6,7 @@ export const DISPUTE_KINDS = [
   'DataWithheld',
   'UntracedAction',
   'SubjectiveClaim',
+  'TraceMismatch',
 ] as const
 export type DisputeKind = (typeof DISPUTE_KINDS)[number]
 export type QuorumDisputeKind = Exclude<DisputeKind, 'PolicyBreach' | 'Equivocation'>

@@ -1,5 +1,6 @@
 import type { RuntimeTraceLog } from '../../agent/runtime.js'
-import { canonicalize, type Step, type StepBody } from '../../trace/index.js'
+import { canonicalize } from '../../trace/canonical.js'
+import type { Step, StepBody } from '../../trace/schemas.js'
 import { actionShape, aStep, type ActionShape } from './recordedAction.js'
 
 /** Why a replay stopped before the agent's code finished on its own. */
