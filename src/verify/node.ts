@@ -23,6 +23,8 @@ import { AgentBook } from './agents.js'
 import { batchCommittedEvent, fetchAndCheckBatch, toBatchEvent, type BatchCheck, type BatchEvent } from './batches.js'
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
 import { checkBatchSteps, checkDispute, untracedCoverage, type CheckContext, type DisputeView } from './check.js'
+import { ReplaySandbox, type ReplaySandboxOptions } from './actionReplay/sandbox.js'
+import { checkActionLogic, sandboxLogicReplayer, type LogicReplayer } from './logicCheck.js'
 import { VerifierConfigError } from './errors.js'
 import { describeFault, untracedCallFault, type Fault } from './faults.js'
 import { LogFollower } from './follower.js'
@@ -44,6 +46,14 @@ export type VerifierNodeOptions = {
   dataDir: string
   /** Re-executes inference records; without one, inference steps are reported unverifiable. */
   replayer?: Replayer | undefined
+  /**
+   * Whole-action replay: re-runs each committed action through its agent's registered code
+   * bundle and disputes the first step that code does not produce (TraceMismatch). `false`
+   * turns it off. @defaultValue a replay sandbox (child processes under Node's permission model)
+   */
+  logic?: LogicReplayer | false | undefined
+  /** Limits of the default replay sandbox. */
+  sandbox?: ReplaySandboxOptions | undefined
   /** The replay queue; default: BullMQ when `redisUrl` is set, else in-process. */
   queue?: JobQueue<ReplayJobData, ReplayJobResult> | undefined
   redisUrl?: string | undefined
@@ -140,6 +150,9 @@ export class VerifierNode {
   readonly #headers = new Map<string, SignedHeader[]>()
   readonly #acted = new Set<string>()
   readonly #abstained = new Set<string>()
+  /** "agent: reason" warnings about logic that cannot be replayed, already reported */
+  readonly #logicWarned = new Set<string>()
+  readonly #sandbox: ReplaySandbox | undefined
   #retry: Fault[] = []
   #queue: JobQueue<ReplayJobData, ReplayJobResult>
   #ownQueue: boolean
@@ -178,6 +191,8 @@ export class VerifierNode {
       })
     this.#ownPool = !options.verdictPool && !!options.redisUrl
     this.#pool = options.verdictPool
+    this.#sandbox = options.logic === undefined ? new ReplaySandbox(options.sandbox) : undefined
+    const logic = options.logic === false ? undefined : (options.logic ?? sandboxLogicReplayer(this.#sandbox as ReplaySandbox))
     this.#ctx = {
       client: options.client,
       da: options.da,
@@ -190,6 +205,7 @@ export class VerifierNode {
       claims: options.claims,
       withheldGraceSeconds: options.withheldGraceSeconds ?? 60,
       onWarning: (message) => this.#emit({ type: 'warning', message }),
+      logic,
     }
     this.#follower = new LogFollower({
       publicClient: options.client.publicClient,
@@ -272,6 +288,7 @@ export class VerifierNode {
     this.#worker = undefined
     if (this.#ownQueue) await this.#queue.close()
     if (this.#ownPool) await this.#pool?.close()
+    await this.#sandbox?.close()
     await this.store.unlock()
   }
 
@@ -454,9 +471,38 @@ export class VerifierNode {
       return
     }
     const r = await checkBatchSteps(this.#ctx, ev, check.batch.steps, check.leaves)
-    faults.push(...r.faults)
+    const logic = await this.#checkLogic(ev, check.batch.steps)
+    faults.push(...r.faults, ...logic)
     faults.push(...(await this.#headerFaults(ev.agentId, ev.sequence)))
-    this.#emit({ type: 'batch', agentId: ev.agentId, sequence: ev.sequence, steps: ev.stepCount, status: 'ok', faults: r.faults.length })
+    this.#emit({ type: 'batch', agentId: ev.agentId, sequence: ev.sequence, steps: ev.stepCount, status: 'ok', faults: r.faults.length + logic.length })
+  }
+
+  /**
+   * Whole-action replay of every action with steps in this batch: all its committed steps
+   * (this batch's and earlier ones'), through the agent's registered code. An action not
+   * committed to its end is checked as far as it goes, and again when more of it arrives.
+   */
+  async #checkLogic(ev: BatchEvent, steps: readonly { actionId: string }[]): Promise<Fault[]> {
+    if (!this.#ctx.logic) return []
+    const faults: Fault[] = []
+    for (const actionId of new Set(steps.map((s) => s.actionId))) {
+      const agent = ev.agentId.toString()
+      try {
+        const found = await this.#index.actionSteps(ev.agentId, actionId)
+        // a batch that cannot be read may hold steps of this action: wait for it (or its DataWithheld dispute)
+        if (found.unreadable.length > 0) continue
+        const c = await checkActionLogic(this.#ctx, { agentId: ev.agentId, actionId, steps: found.steps })
+        if (c.status === 'fault') faults.push(c.fault)
+        else if (c.status === 'unchecked' && c.codeless) {
+          // once per agent and reason: every action of a codeless agent says the same
+          if (!this.#logicWarned.has(`${agent}: ${c.reason}`)) this.#emit({ type: 'warning', message: `agent ${agent}: ${c.reason}` })
+          this.#logicWarned.add(`${agent}: ${c.reason}`)
+        } else if (c.status === 'unchecked') this.#emit({ type: 'warning', message: `agent ${agent} action ${actionId}: ${c.reason}` })
+      } catch (error) {
+        this.#emit({ type: 'error', where: `logic of action ${actionId}`, error })
+      }
+    }
+    return faults
   }
 
   // ------------------------------------------------------------------------ untraced transactions
