@@ -424,6 +424,7 @@ export class VerifierNode {
 
     const faults: Fault[] = []
     const checks: Promise<void>[] = []
+    const fetched: { ev: BatchEvent; steps: readonly { actionId: string }[] }[] = []
     for (const log of logs) {
       const l = log as Log & { eventName?: string; args: Record<string, unknown> }
       if (l.eventName === 'BatchCommitted') {
@@ -432,6 +433,7 @@ export class VerifierNode {
         const check = await fetchAndCheckBatch(this.#o.da, ev, await this.#index.previousHead(ev))
         this.#index.record(ev, check)
         checks.push(this.#afterFetch(ev, check, faults))
+        if (check.status === 'ok') fetched.push({ ev, steps: check.batch.steps })
       } else if (l.eventName === 'DisputeOpened') {
         const kind = DISPUTE_KINDS[Number(l.args.kind)] ?? 'PolicyBreach'
         const agentId = l.args.agentId as bigint
@@ -453,6 +455,8 @@ export class VerifierNode {
       }
     }
     await Promise.all(checks)
+    // whole-action replay once every batch of the range is indexed (an action may span them)
+    for (const b of fetched) faults.push(...(await this.#checkLogic(b.ev, b.steps)))
     for (const f of faults) await this.#act(f)
   }
 
@@ -471,10 +475,9 @@ export class VerifierNode {
       return
     }
     const r = await checkBatchSteps(this.#ctx, ev, check.batch.steps, check.leaves)
-    const logic = await this.#checkLogic(ev, check.batch.steps)
-    faults.push(...r.faults, ...logic)
+    faults.push(...r.faults)
     faults.push(...(await this.#headerFaults(ev.agentId, ev.sequence)))
-    this.#emit({ type: 'batch', agentId: ev.agentId, sequence: ev.sequence, steps: ev.stepCount, status: 'ok', faults: r.faults.length + logic.length })
+    this.#emit({ type: 'batch', agentId: ev.agentId, sequence: ev.sequence, steps: ev.stepCount, status: 'ok', faults: r.faults.length })
   }
 
   /**
@@ -679,6 +682,7 @@ export class VerifierNode {
         this.#index.record(ev, check)
         const faults: Fault[] = []
         await this.#afterFetch(ev, check, faults)
+        if (check.status === 'ok') faults.push(...(await this.#checkLogic(ev, check.batch.steps)))
         for (const f of faults) await this.#act(f)
       } catch (error) {
         keep.push(p)
