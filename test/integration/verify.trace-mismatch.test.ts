@@ -8,15 +8,15 @@ import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { getAddress, parseEther, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createAgentRuntime, defineAgent, defineTool, type ChatInference } from '../../src/agent/index.js'
+import { bundleAgentFile, createAgentRuntime, defineAgent, defineTool, parseManifest, type ChatInference } from '../../src/agent/index.js'
 import { getBatch, getBond, listDisputes, type DisputeInfo } from '../../src/bonds/index.js'
 import { createChatModel } from '../../src/inference/index.js'
-import { AgentHost, inferenceClients, type AgentRecord } from '../../src/service/index.js'
+import { AgentHost, deployAgent, DEV_FUNDING, inferenceClients, type AgentRecord } from '../../src/service/index.js'
 import { TraceWal, type Step, type StepBody } from '../../src/trace/index.js'
 import { verifyAction, type VerifierEvent, type VerifierNode } from '../../src/verify/index.js'
 import {
@@ -283,6 +283,28 @@ describe('honest agents of every example replay with no mismatch and are never s
 })
 
 describe('the code bundle is the registered one, or it is not replayed', () => {
+  it('deploy registered the code: the manifest names the bundle, DA holds its bytes, the same file again changes nothing', async () => {
+    const o = op.honest
+    const { manifest } = parseManifest(await ex.stack.da.get(o.record.manifestCommitment as Hex))
+    const bundle = await bundleAgentFile('examples/agents/treasury/agent.ts')
+    expect(manifest.codeHash).toBe(bundle.codeHash)
+    expect(manifest.codeBundle).toEqual({ format: 'esm-bundle/v1', commitment: o.record.code!.commitment, size: bundle.bytes.length })
+    expect(o.record.code!.hash).toBe(bundle.codeHash)
+    expect(await ex.stack.da.get(o.record.code!.commitment as Hex)).toEqual(bundle.bytes)
+    const again = await deployAgent({
+      owner: ex.as(o.ownerIndex),
+      da: ex.stack.da,
+      dataDir: o.dataDir,
+      agent: treasury,
+      source: resolve('examples/agents/treasury/agent.ts'),
+      password: DEV_PASSWORD,
+      scrypt: { N: 1024 },
+      fund: DEV_FUNDING,
+      endpoints: [`${ex.stack.inference!.url}/v1`],
+    })
+    expect(again.outcome).toBe('unchanged')
+  }, 120_000)
+
   it('(6) a bundle whose bytes do not hash to the registered codeHash is rejected with a clear error (never honest)', async () => {
     const real = ex.stack.da
     const record: AgentRecord = op.honest.record
