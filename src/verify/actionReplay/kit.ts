@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,7 +53,12 @@ async function buildKit(): Promise<ReplayKit> {
     contents.set(f, text)
     hash.update(`${relative(root, f)}\n${text.length}\n`).update(text)
   }
-  const dir = join(tmpdir(), `covenant-replay-kit-${hash.digest('hex').slice(0, 20)}`)
+  const name = `covenant-replay-kit-${hash.digest('hex').slice(0, 20)}`
+  let dir = join(tmpdir(), name)
+  if (existsSync(dir) && !ownedPrivately(dir)) {
+    // someone else's folder under that name (a shared tmp): never run its code, build a private one
+    dir = join(tmpdir(), `${name}-${process.pid}-${randomBytes(4).toString('hex')}`)
+  }
   const kit = describeKit(root, dir)
   if (existsSync(join(dir, MARKER))) return kit
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
@@ -90,6 +95,13 @@ async function buildKit(): Promise<ReplayKit> {
   }
   chmodSync(dir, 0o700)
   return kit
+}
+
+/** Whether `dir` is this user's and nobody else can write into it (the kit's code is what replays run). */
+function ownedPrivately(dir: string): boolean {
+  const st = lstatSync(dir)
+  const uid = process.getuid?.()
+  return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0
 }
 
 function describeKit(root: string, dir: string): ReplayKit {
