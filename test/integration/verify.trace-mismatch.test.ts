@@ -18,7 +18,7 @@ import { getBatch, getBond, listDisputes, type DisputeInfo } from '../../src/bon
 import { createChatModel } from '../../src/inference/index.js'
 import { AgentHost, deployAgent, DEV_FUNDING, inferenceClients, type AgentRecord } from '../../src/service/index.js'
 import { TraceWal, type Step, type StepBody } from '../../src/trace/index.js'
-import { verifyAction, type VerifierEvent, type VerifierNode } from '../../src/verify/index.js'
+import { disputeAction, verifyAction, type VerifierEvent, type VerifierNode } from '../../src/verify/index.js'
 import {
   actionIdFor,
   DEV_PASSWORD,
@@ -280,6 +280,19 @@ describe('honest agents of every example replay with no mismatch and are never s
     expect(cli.code, cli.stderr).toBe(0)
     expect(JSON.parse(cli.stdout)).toMatchObject({ verdict: 'honest', logic: { status: 'ok' } })
   }, 400_000)
+})
+
+describe('covenant dispute --reason logic', () => {
+  it('finds the TraceMismatch of an action (already punished here), and nothing in an honest one', async () => {
+    const challenger = ex.as(12)
+    const common = { client: challenger, da: ex.stack.da, replayer: replayer(), reason: 'logic' as const, wait: false }
+    const out = await disputeAction({ ...common, actionId: ids.contoso!, manifests: manifestSources(ex, [op.contoso]) })
+    expect(out).toMatchObject({ kind: 'TraceMismatch', status: 'Skipped', challenge: { status: 'skipped', reason: 'already-proven' } })
+    expect(out.fault).toMatch(/^TraceMismatch agent \d+ batch \d+ step \d+ \(action [0-9]+-[0-9a-f]{12}\): step \d+ \(wallet\): the agent's code pays /)
+    const err = (await disputeAction({ ...common, actionId: ids.paid!, manifests: manifestSources(ex, [op.honest]) }).catch((e: unknown) => e)) as Error
+    expect(err.name).toBe('NothingToDisputeError')
+    expect(err.message).toMatch(/^No step of action \d+-[0-9a-f]{12} differs from what the agent's registered code does: replayed through the registered code 0x[0-9a-f]{8}…: all 6 steps reproduced in order\./)
+  }, 120_000)
 })
 
 describe('the code bundle is the registered one, or it is not replayed', () => {
