@@ -454,7 +454,8 @@ contract CovenantHandler is Fixture {
         view
         returns (DisputeKind kind, uint64 seq, uint32 stepIndex, bytes32 subject)
     {
-        kind = DisputeKind(2 + kindSeed % 4);
+        // every quorum kind: InferenceFraud, DataWithheld, UntracedAction, SubjectiveClaim, TraceMismatch
+        kind = DisputeKind(2 + kindSeed % 5);
         if (kind == DisputeKind.UntracedAction || ghostBatchCount[a] == 0) {
             return (DisputeKind.UntracedAction, 0, 0, keccak256(abi.encode("tx", targetSeed % 4)));
         }
