@@ -374,6 +374,8 @@ async function main() {
     InvalidBatch: { sequence: batches[3]!.sequence },
     UntracedAction: { subject: untraced },
     SubjectiveClaim: { sequence: batches[4]!.sequence, stepIndex: 0, subject: keccak256(toHex('the market resolved wrongly')) },
+    // whole-action replay: the first step the agent's registered code does not produce
+    TraceMismatch: { sequence: batches[2]!.sequence, stepIndex: 0 },
   }
   const opened: Record<string, bigint> = {}
   const disputeGas: Record<string, string> = {}

@@ -65,7 +65,8 @@ enum DisputeKind {
     DataWithheld, // verifier quorum
     UntracedAction, // verifier quorum
     SubjectiveClaim, // verifier quorum, larger challenger bond
-    InvalidBatch // verifier quorum: the blob is available but can never be a valid batch
+    InvalidBatch, // verifier quorum: the blob is available but can never be a valid batch
+    TraceMismatch // verifier quorum: the agent's registered code, replayed on the action's recorded I/O, does not give the step
 }
 
 enum DisputeStatus {

@@ -369,7 +369,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     }
 
     /// @notice Open a dispute the verifier quorum settles.
-    ///   - InferenceFraud / SubjectiveClaim: on (sequence, stepIndex) of a batch in its window.
+    ///   - InferenceFraud / SubjectiveClaim / TraceMismatch: on (sequence, stepIndex) of a batch in its window.
     ///   - InvalidBatch: on a batch in its window (stepIndex 0).
     ///   - UntracedAction: on a transaction hash (`subject`); sequence and stepIndex 0.
     ///   DataWithheld goes through `challengeData`, which needs the commitment itself.

@@ -337,6 +337,60 @@ contract DisputeGameQuorumTest is Fixture {
         assertEq(address(game).balance, 0);
     }
 
+    /// Whole-action replay: a TraceMismatch is opened on the first step the agent's registered
+    /// code does not produce, with the ordinary challenger bond, in the batch's window, and
+    /// settled by the quorum exactly like InferenceFraud.
+    function test_traceMismatch_openedOnAStepAndSlashedByTheQuorum() public {
+        assertEq(game.bondFor(DisputeKind.TraceMismatch), CHALLENGER_BOND);
+        Batch memory b = traceLog.batch(agentId, seq);
+        vm.deal(address(this), 10 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                DisputeGame.StepNotInBatch.selector, uint64(b.stepCount) + b.firstIndex, b.firstIndex, b.stepCount
+            )
+        );
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, b.stepCount, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, SUBJECTIVE_BOND, CHALLENGER_BOND));
+        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, 0);
+
+        // the same step may be disputed as an inference lie and as a logic mismatch: two faults
+        uint256 fraud = _fraud();
+        uint256 id = _openDispute(challenger, DisputeKind.TraceMismatch, agentId, seq, 1, bytes32(0));
+        assertTrue(id != fraud);
+        DisputeGame.Dispute memory d = game.dispute(id);
+        assertEq(uint8(d.kind), uint8(DisputeKind.TraceMismatch));
+        assertEq(d.sequence, seq);
+        assertEq(d.stepIndex, 1);
+        assertEq(registry.openDisputes(agentId), 2);
+
+        uint256 sEth = BOND_ETH * SLASH_BPS / 10_000;
+        assertEq(uint8(_submit(id, _votes(id, true, 3))), uint8(DisputeStatus.Slashed));
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH - sEth);
+        assertEq(vault.ethCredits(challenger), sEth * CHALLENGER_BPS / 10_000 + CHALLENGER_BOND, "reward + bond back");
+        bytes32 key = _key(DisputeKind.TraceMismatch, seq, 1, bytes32(0));
+        assertTrue(game.faultProven(key));
+        assertEq(game.openDisputeOn(key), 0);
+
+        // punished once: the same mismatch cannot be disputed again
+        _commitEvidence(mallory, key, "again");
+        vm.roll(block.number + 1);
+        vm.deal(mallory, CHALLENGER_BOND);
+        vm.prank(mallory);
+        vm.expectRevert(DisputeGame.AlreadyProven.selector);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, "again");
+    }
+
+    /// An honest agent is never slashed for a TraceMismatch the quorum rejects: the challenger's
+    /// bond goes to the owner and the agent's bond is untouched.
+    function test_traceMismatch_rejectedLeavesTheBond() public {
+        uint256 id = _openDispute(challenger, DisputeKind.TraceMismatch, agentId, seq, 0, bytes32(0));
+        assertEq(uint8(_submit(id, _votes(id, false, 3))), uint8(DisputeStatus.Rejected));
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH);
+        assertEq(vault.ethCredits(owner), CHALLENGER_BOND);
+        assertEq(registry.openDisputes(agentId), 0);
+        assertFalse(game.faultProven(_key(DisputeKind.TraceMismatch, seq, 0, bytes32(0))));
+    }
+
     function test_quorumAgainst_bondForfeitedToOwner() public {
         uint256 id = _openDispute(challenger, DisputeKind.SubjectiveClaim, agentId, seq, 0, keccak256("meh"));
         vm.expectEmit(address(game));

@@ -127,3 +127,14 @@ export class ActionInterruptedError extends BaseError {
     })
   }
 }
+
+/** An agent file could not be bundled, or bundle bytes are not the code a manifest registered. */
+export class AgentBundleError extends UnrecoverableCovenantError {
+  override name = 'AgentBundleError' as const
+  constructor(reason: string, hints: readonly string[] = []) {
+    super(`Agent code bundle: ${reason}.`, {
+      metaMessages: hints.slice(0, 12),
+      docsPath: 'src/agent/README.md#the-code-bundle',
+    })
+  }
+}

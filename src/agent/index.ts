@@ -16,8 +16,10 @@ export type {
   ToolCallRequest,
 } from './defineAgent.js'
 export { MAX_MANIFEST_BYTES, buildManifest, parseManifest } from './manifest.js'
+export { CODE_BUNDLE_FORMAT, MAX_BUNDLE_BYTES, assertBundleHash, bundleAgentFile } from './bundle.js'
+export type { AgentBundle } from './bundle.js'
 export type { BuildManifestParameters, BuiltManifest } from './manifest.js'
-export { agentNameSchema, bondManifestSchema, manifestSchema, replayPolicySchema } from './schemas.js'
+export { agentNameSchema, bondManifestSchema, codeBundleManifestSchema, manifestSchema, replayPolicySchema } from './schemas.js'
 export { assertAgentName } from './agentName.js'
 export type { Manifest, ReplayPolicy, ReplayPolicyInput } from './schemas.js'
 export { DEFAULT_INFERENCE_URL, createAgentRuntime } from './runtime.js'
@@ -30,9 +32,12 @@ export type {
   RecoveredAction,
   RunOptions,
   RunResult,
+  RuntimeTraceLog,
+  RuntimeWallet,
 } from './runtime.js'
 export {
   ActionInterruptedError,
+  AgentBundleError,
   AgentConfigError,
   AgentDefinitionError,
   AgentMaxRoundsError,

@@ -2,12 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { keccak256, toHex } from 'viem'
+import { keccak256 } from 'viem'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { canonicalize } from '../trace/canonical.js'
 import { defineAgent } from './defineAgent.js'
 import { defineTool } from './defineTool.js'
+import { bundleAgentFile } from './bundle.js'
 import { buildManifest, parseManifest } from './manifest.js'
 
 const alice = '0x00000000000000000000000000000000000a11ce'
@@ -46,9 +47,10 @@ describe('buildManifest', () => {
     expect(built.manifestHash).toBe(keccak256(built.bytes))
     expect(new TextDecoder().decode(built.bytes)).toBe(canonicalize(built.manifest))
     expect(built.manifest).toMatchObject({
-      version: 1,
+      version: 2,
       name: 'treasury',
       codeHash: null,
+      codeBundle: null,
       model: { kind: 'chat', name: 'covenant-chat', digest, baseURL: 'http://127.0.0.1:8080/v1' },
       inference: { measurement: `0x${'11'.repeat(32)}`, endpoints: ['http://127.0.0.1:8080/v1'] },
       policy: { maxValuePerTx: '10', dailyBudget: '100', allowedTargets: [alice, token], allowedSelectors: ['0xa9059cbb'] },
@@ -67,14 +69,17 @@ describe('buildManifest', () => {
     )
   })
 
-  test('hashes the agent source file into codeHash', async () => {
+  test('registers the code bundle: codeHash = keccak256(bundle bytes), with its DA commitment', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'covenant-manifest-'))
     try {
       const file = join(dir, 'agent.ts')
       await writeFile(file, 'export default 1\n')
-      const { manifest } = buildManifest(agent(), { modelDigests: { 'covenant-chat': digest }, source: file })
-      expect(manifest.codeHash).toBe(keccak256(toHex('export default 1\n')))
-      expect(() => buildManifest(agent(), { modelDigests: { 'covenant-chat': digest }, source: join(dir, 'missing.ts') })).toThrow(/cannot read the agent source/)
+      const bundle = await bundleAgentFile(file)
+      const commitment = `0xc0${'12'.repeat(32)}` as const
+      const { manifest } = buildManifest(agent(), { modelDigests: { 'covenant-chat': digest }, code: { bundle, commitment } })
+      expect(manifest.codeHash).toBe(keccak256(bundle.bytes))
+      expect(manifest.codeBundle).toEqual({ format: 'esm-bundle/v1', commitment, size: bundle.bytes.length })
+      await expect(bundleAgentFile(join(dir, 'missing.ts'))).rejects.toThrow(/there is no agent file at/)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -102,7 +107,9 @@ describe('parseManifest', () => {
       ['', /not canonical JSON/],
       [JSON.stringify(m, null, 1), /not canonical JSON/],
       [canonicalize({ ...m, extra: 1 }), /does not match the manifest schema[\s\S]*extra/],
-      [canonicalize({ ...m, version: 2 }), /version/],
+      [canonicalize({ ...m, version: 1 }), /version/],
+      [canonicalize({ ...m, codeHash: `0x${'ab'.repeat(32)}` }), /a manifest whose codeHash is set must say where the bundle is on DA/],
+      [canonicalize({ ...m, codeBundle: { format: 'esm-bundle/v1', commitment: '0xc0', size: 1 } }), /codeBundle/],
       [canonicalize({ ...m, policy: { ...m.policy, maxValuePerTx: '-1' } }), /policy.maxValuePerTx/],
       [canonicalize({ ...m, model: { ...m.model, digest: '0x12' } }), /model.digest/],
       [canonicalize({ ...m, replay: { mode: 'tolerance', tolerance: { maxAbsDiff: 0.1 } } }), /relies on default values/],

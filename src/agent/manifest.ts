@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { type Hex, keccak256 } from 'viem'
 import { canonicalBytes, canonicalize, parseCanonical } from '../trace/canonical.js'
 import type { Effect } from '../wallet/schemas.js'
+import type { AgentBundle } from './bundle.js'
 import type { AgentDefinition } from './defineAgent.js'
 import { ManifestError } from './errors.js'
 import { type Manifest, manifestSchema } from './schemas.js'
@@ -20,8 +19,12 @@ export type BuildManifestParameters = {
   inferenceMeasurement?: Hex | undefined
   /** Inference endpoints a verifier may use. @defaultValue the chat model's baseURL, if any */
   endpoints?: readonly string[] | undefined
-  /** The agent's source file (path or file URL, e.g. `import.meta.url`) or its bytes: hashed into `codeHash`. */
-  source?: string | URL | Uint8Array | undefined
+  /**
+   * The agent's code bundle ({@link bundleAgentFile}) and its DA commitment: `codeHash` and
+   * `codeBundle`. Without it the manifest registers no code and verifiers cannot replay the
+   * agent's own logic (they say so; `covenant verify` never calls such an action honest).
+   */
+  code?: { bundle: Pick<AgentBundle, 'bytes' | 'codeHash' | 'format'>; commitment: Hex } | undefined
 }
 
 export type BuiltManifest = {
@@ -43,10 +46,11 @@ export function buildManifest(agent: AgentDefinition, p: BuildManifestParameters
   }
   const baseURL = agent.model.kind === 'chat' ? (agent.model.baseURL ?? null) : null
   const candidate = {
-    version: 1,
+    version: 2,
     name: agent.name,
     instructions: agent.instructions,
-    codeHash: p.source === undefined ? null : keccak256(readSource(p.source)),
+    codeHash: p.code ? keccak256(p.code.bundle.bytes) : null,
+    codeBundle: p.code ? { format: p.code.bundle.format, commitment: p.code.commitment.toLowerCase(), size: p.code.bundle.bytes.length } : null,
     model:
       agent.model.kind === 'chat'
         ? { kind: 'chat', name: modelName, digest: digest.toLowerCase(), baseURL }
@@ -110,16 +114,6 @@ function effectJson(e: Effect) {
     targets: e.targets.map((a) => a.toLowerCase()),
     selectors: [...e.selectors],
     maxValue: (e.maxValue ?? 0n).toString(),
-  }
-}
-
-function readSource(source: string | URL | Uint8Array): Uint8Array {
-  if (source instanceof Uint8Array) return source
-  const path = source instanceof URL || source.startsWith('file:') ? fileURLToPath(source) : source
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    throw new ManifestError(`cannot read the agent source ${path}`, [(err as NodeJS.ErrnoException).code ?? 'read failed'])
   }
 }
 

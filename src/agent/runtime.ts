@@ -7,8 +7,7 @@ import { BaseError } from '../errors/base.js'
 import { createChatModel } from '../inference/openaiBackend.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import { canonicalize } from '../trace/canonical.js'
-import type { JsonValue, StepBody, ToolOutcome } from '../trace/schemas.js'
-import type { TraceWal } from '../trace/wal.js'
+import type { JsonValue, Step, StepBody, ToolOutcome } from '../trace/schemas.js'
 import type { AgentWallet, SentTransaction } from '../wallet/agentWallet.js'
 import { CapabilityExceededError, PolicyViolationError } from '../wallet/errors.js'
 import { createWalletHandle } from '../wallet/handles.js'
@@ -52,6 +51,22 @@ export type AgentRuntimeUnsafeOptions = {
   tamperInference?: ((record: ReplayRecord) => ReplayRecord) | undefined
 }
 
+/**
+ * What the runtime needs of a trace log: the agent's `TraceWal`, or — when a verifier
+ * replays an action — a log that compares each step with the committed one.
+ */
+export type RuntimeTraceLog = {
+  readonly agentId: string
+  appendNext(body: StepBody, options?: { durable?: boolean | undefined }): Promise<{ step: Step }>
+  readAll(): Promise<{ steps: Step[] }>
+}
+
+/**
+ * What the runtime needs of a wallet: the agent's `AgentWallet`, or — when a verifier
+ * replays an action — one that answers each transaction with the committed one.
+ */
+export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'sendTransaction' | 'walletStepIndices' | 'getTransaction'>
+
 export type CreateAgentRuntimeParameters = {
   agent: AgentDefinition
   /** The agent id AgentRegistry assigned (decimal). */
@@ -59,9 +74,9 @@ export type CreateAgentRuntimeParameters = {
   /** The policy version registered on chain; must be the wallet's. */
   policyVersion: number
   /** The agent's trace WAL (the same one its wallet writes to). */
-  wal: TraceWal
+  wal: RuntimeTraceLog
   /** Required when a tool's effect is `pay` or `call`. */
-  wallet?: AgentWallet | undefined
+  wallet?: RuntimeWallet | undefined
   /**
    * The recorded chat model of a `chat` agent. @defaultValue createChatModel (src/inference)
    * for `agent.model.baseURL`, or the local inference container at {@link DEFAULT_INFERENCE_URL}

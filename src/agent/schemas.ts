@@ -100,19 +100,39 @@ const policyManifestSchema = z.strictObject({
  * JSON (wei as decimal strings, addresses and hex lowercase) so that it has exactly one
  * canonical encoding (src/trace/canonical.ts), and `manifestHash = keccak256(bytes)`.
  */
-export const manifestSchema = z.strictObject({
-  version: z.literal(1),
-  name: agentNameSchema,
-  instructions: z.string().max(65_536),
-  codeHash: bytes32Schema.nullable().describe("keccak256 of the agent's source file, if given"),
-  model: modelManifestSchema,
-  inference: z.strictObject({
-    measurement: bytes32Schema.nullable().describe("the inference container's measurement (GET /attestation)"),
-    endpoints: z.array(z.string().min(1).max(2048)).max(16),
-  }),
-  tools: z.array(toolManifestSchema).max(128),
-  policy: policyManifestSchema,
-  bond: bondManifestSchema,
-  replay: replayPolicySchema,
+/**
+ * Where the agent's code bundle lives (src/agent/bundle.ts): one ESM file with the user's
+ * code, on DA. A verifier fetches it by `commitment`, checks keccak256(bytes) = codeHash and
+ * re-runs the agent's loop on the recorded steps (whole-action replay).
+ */
+export const codeBundleManifestSchema = z.strictObject({
+  format: z.literal('esm-bundle/v1').describe('one ESM file, npm packages (covenant included) left as imports'),
+  commitment: z
+    .string()
+    .regex(/^0x(?:[0-9a-f]{2}){1,8192}$/, 'expected the lowercase 0x-hex DA commitment')
+    .describe('the DA commitment of the bundle bytes'),
+  size: safeUintSchema.describe('the bundle size in bytes'),
 })
+
+export const manifestSchema = z
+  .strictObject({
+    version: z.literal(2),
+    name: agentNameSchema,
+    instructions: z.string().max(65_536),
+    codeHash: bytes32Schema.nullable().describe("keccak256 of the agent's code bundle; null: registered without code (its logic cannot be replayed)"),
+    codeBundle: codeBundleManifestSchema.nullable().describe('where the code bundle is on DA; set exactly when codeHash is'),
+    model: modelManifestSchema,
+    inference: z.strictObject({
+      measurement: bytes32Schema.nullable().describe("the inference container's measurement (GET /attestation)"),
+      endpoints: z.array(z.string().min(1).max(2048)).max(16),
+    }),
+    tools: z.array(toolManifestSchema).max(128),
+    policy: policyManifestSchema,
+    bond: bondManifestSchema,
+    replay: replayPolicySchema,
+  })
+  .refine((m) => (m.codeHash === null) === (m.codeBundle === null), {
+    message: 'codeHash and codeBundle are set together: a manifest whose codeHash is set must say where the bundle is on DA',
+    path: ['codeBundle'],
+  })
 export type Manifest = z.infer<typeof manifestSchema>

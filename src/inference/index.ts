@@ -69,6 +69,7 @@ export {
   createModerationClassifier,
   moderationOutput,
 } from './moderation.js'
+export { type OnnxRunnerKind, type RecordedOnnxOutput, onnxRunnerKind, recordedOnnxOutput } from './recordedOnnx.js'
 export { type CreateOnnxBackendParameters, type OnnxBackend, type TensorMap, createOnnxBackend, releaseSessions, sharedOnnxBackend } from './onnxBackend.js'
 export {
   type ChatModel,

@@ -19,6 +19,8 @@ export const agentRecordSchema = z.object({
   agentRegistry: address,
   manifestHash: hex,
   manifestCommitment: hex,
+  /** The agent's code bundle (keccak256 = the manifest's codeHash) and its DA commitment; null or absent: registered without code. */
+  code: z.object({ hash: hex, commitment: hex }).nullable().optional(),
   policyVersion: z.number().int().positive(),
   pendingVersion: z.number().int().nullable(),
   source: z.string().nullable(),

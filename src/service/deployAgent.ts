@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { bytesToHex, formatEther, parseEther, type Address, type Hex, type LocalAccount } from 'viem'
 import type { AgentDefinition } from '../agent/defineAgent.js'
+import { buildManifest, type BuiltManifest } from '../agent/manifest.js'
 import type { CovenantWriteClient } from '../bonds/client.js'
 import { registerAgent } from '../bonds/actions/registerAgent.js'
 import { depositBond } from '../bonds/actions/depositBond.js'
@@ -21,7 +22,11 @@ export type DeployAgentParameters = {
   da: DAClient
   dataDir: string
   agent: AgentDefinition
-  /** The agent's source file, hashed into the manifest's codeHash. */
+  /**
+   * The agent's source file: bundled (src/agent/bundle.ts), the bundle put on DA, and its
+   * hash and commitment registered in the manifest (`codeHash`, `codeBundle`), so verifiers
+   * can replay the agent's own logic. Without it the agent registers no code.
+   */
   source?: string | undefined
   /** Encrypts the operator and wallet keystores created for the agent. */
   password: string
@@ -99,18 +104,21 @@ export async function deployAgent(p: DeployAgentParameters): Promise<DeployAgent
   }
 }
 
-async function proposeUpgrade(p: DeployAgentParameters, c: CheckedDeploy & { kind: 'upgrade' }): Promise<DeployAgentReturnType> {
+async function proposeUpgrade(p: DeployAgentParameters, checked: CheckedDeploy & { kind: 'upgrade' }): Promise<DeployAgentReturnType> {
+  let c = checked
   const say = p.onProgress ?? (() => {})
   const done: string[] = []
   let step = TO_DO.manifest
   try {
+    const { built, code } = await putCode(p, c)
+    c = { ...c, built }
     const manifestCommitment = bytesToHex(await p.da.put(c.built.bytes))
     done.push('manifest on DA')
     step = 'propose the upgrade on chain'
     const r = await proposeUpdate(p.owner, { agentId: BigInt(c.record.agentId), manifestHash: c.built.manifestHash, modelDigests: [c.modelDigest], policy: c.policy })
     done.push(`upgrade to version ${r.version} proposed`)
     step = TO_DO.record
-    const record = { ...c.record, pendingVersion: r.version, manifestCommitment, manifestHash: c.record.manifestHash }
+    const record = { ...c.record, pendingVersion: r.version, manifestCommitment, manifestHash: c.record.manifestHash, code }
     const recordFile = await saveAgentRecord(p.dataDir, record)
     say(`upgrade to version ${r.version} proposed; it can be activated at ${new Date(r.readyAt * 1000).toISOString()}`)
     return { record, recordFile, outcome: 'upgrade-proposed', readyAt: r.readyAt, steps: [] }
@@ -120,7 +128,8 @@ async function proposeUpgrade(p: DeployAgentParameters, c: CheckedDeploy & { kin
   }
 }
 
-async function registerNew(p: DeployAgentParameters, c: CheckedDeploy & { kind: 'register' }): Promise<DeployAgentReturnType> {
+async function registerNew(p: DeployAgentParameters, checked: CheckedDeploy & { kind: 'register' }): Promise<DeployAgentReturnType> {
+  let c = checked
   const say = p.onProgress ?? (() => {})
   const owner = p.owner
   const ownerAddress: Address = c.ownerAddress
@@ -144,6 +153,9 @@ async function registerNew(p: DeployAgentParameters, c: CheckedDeploy & { kind: 
 
   let step: DeployStep = 'manifest'
   try {
+    // the code bundle first: the manifest registers its commitment
+    const { built, code } = await putCode(p, c)
+    c = { ...c, built }
     // manifest: content-addressed, so putting it again (a resumed run) changes nothing
     const manifestCommitment = bytesToHex(await p.da.put(c.built.bytes))
     const now = Date.now()
@@ -151,8 +163,13 @@ async function registerNew(p: DeployAgentParameters, c: CheckedDeploy & { kind: 
       ...(progress ?? { version: 1, name: c.name, chainId: owner.deployment.chainId, agentRegistry: owner.deployment.contracts.agentRegistry, owner: ownerAddress, bonded: false, funded: false, startedAt: now, updatedAt: now }),
       manifestHash: c.built.manifestHash,
       manifestCommitment,
+      code,
     })
-    finish('manifest', 'done', `manifest ${c.built.manifestHash.slice(0, 10)}… on DA (${c.built.bytes.length} bytes)`)
+    finish(
+      'manifest',
+      'done',
+      `manifest ${c.built.manifestHash.slice(0, 10)}… on DA (${c.built.bytes.length} bytes)${code ? `, code bundle ${code.hash.slice(0, 10)}… (${c.code?.bundle.bytes.length} bytes)` : ', no code bundle (no source file)'}`,
+    )
 
     step = 'keys'
     let keys = at.keys
@@ -246,6 +263,7 @@ async function registerNew(p: DeployAgentParameters, c: CheckedDeploy & { kind: 
       policyVersion: onChain.activeVersion,
       pendingVersion: null,
       source: p.source ?? null,
+      code: at.code ?? null,
       owner: ownerAddress,
       operator: keys.operator,
       wallet: keys.wallet,
@@ -265,6 +283,22 @@ async function registerNew(p: DeployAgentParameters, c: CheckedDeploy & { kind: 
       cause,
     })
   }
+}
+
+/**
+ * Puts the agent's code bundle on DA (unless an earlier run did: the same bytes keep their
+ * commitment) and returns the manifest that registers it — rebuilt when DA answered another
+ * commitment than the one the checks assumed.
+ */
+async function putCode(p: DeployAgentParameters, c: CheckedDeploy): Promise<{ built: BuiltManifest; code: { hash: Hex; commitment: Hex } | null }> {
+  if (!c.code) return { built: c.built, code: null }
+  const { bundle } = c.code
+  const commitment = c.code.onDA ? c.code.commitment : bytesToHex(await p.da.put(bundle.bytes))
+  const built =
+    commitment.toLowerCase() === c.code.commitment.toLowerCase()
+      ? c.built
+      : buildManifest(p.agent, { modelDigests: { [c.built.manifest.model.name]: c.modelDigest }, inferenceMeasurement: p.inferenceMeasurement, endpoints: p.endpoints, code: { bundle, commitment } })
+  return { built, code: { hash: bundle.codeHash, commitment } }
 }
 
 /** Dev bond tokens to mint so the owner holds `needed`: none when an earlier run minted them already. */

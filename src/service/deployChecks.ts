@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BaseError as ViemBaseError, ContractFunctionRevertedError, formatEther, getAddress, isAddressEqual, type Address, type Hex } from 'viem'
+import { BaseError as ViemBaseError, bytesToHex, ContractFunctionRevertedError, formatEther, getAddress, isAddressEqual, type Address, type Hex } from 'viem'
 import { z } from 'zod'
 import { assertAgentName } from '../agent/agentName.js'
+import { bundleAgentFile, type AgentBundle } from '../agent/bundle.js'
 import { buildManifest, type BuiltManifest } from '../agent/manifest.js'
 import type { CovenantWriteClient } from '../bonds/client.js'
+import { localCommitment } from '../da/commitment.js'
 import { getAgent, getAgentVersion } from '../bonds/actions/getAgent.js'
 import { getBond } from '../bonds/actions/getBond.js'
 import { agentRegistryAbi, testTokenAbi } from '../bonds/generated/abis.js'
@@ -29,6 +31,12 @@ export type DeployKey = { address: Address; keystore: string }
 export type CheckedDeploy = {
   name: string
   built: BuiltManifest
+  /**
+   * The agent's code bundle and the DA commitment `built` registers for it: an earlier run's
+   * (`onDA`: the same bytes are on DA already) or, until the bundle is put, the commitment
+   * the local store would give it (the deploy rebuilds the manifest if DA answers another).
+   */
+  code: { bundle: AgentBundle; commitment: Hex; onDA: boolean } | undefined
   modelDigest: Hex
   policy: Policy
   ownerAddress: Address
@@ -89,10 +97,34 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
       )
     }
   }
+  let bundle: AgentBundle | undefined
+  if (p.source !== undefined && problems.length === 0) {
+    try {
+      bundle = await bundleAgentFile(p.source)
+    } catch (err) {
+      problems.push(`its code cannot be bundled: ${firstLine(err)}.`)
+    }
+  }
+  let record: AgentRecord | undefined
+  let progress: DeployProgress | undefined
+  try {
+    record = readAgentRecord(p.dataDir, name)
+    progress = readDeployProgress(p.dataDir, name)
+  } catch (err) {
+    throw refuse([firstLine(err).replace(/^\w+: /, '')], ['Move the file away if it is damaged (check first on chain whether the agent exists), then deploy again.'])
+  }
+  // the same bytes already on DA keep their commitment, so an unchanged agent keeps its manifest
+  const earlier = [progress?.code, record?.code].find((c) => c && bundle && c.hash === bundle.codeHash)
+  const code = bundle && { bundle, commitment: (earlier?.commitment ?? bytesToHex(localCommitment(bundle.bytes))) as Hex, onDA: !!earlier }
   let built: BuiltManifest | undefined
   if (model && problems.length === 0) {
     try {
-      built = buildManifest(p.agent, { modelDigests: { [model.name]: model.digest }, inferenceMeasurement: p.inferenceMeasurement, endpoints: p.endpoints, source: p.source })
+      built = buildManifest(p.agent, {
+        modelDigests: { [model.name]: model.digest },
+        inferenceMeasurement: p.inferenceMeasurement,
+        endpoints: p.endpoints,
+        code: code && { bundle: code.bundle, commitment: code.commitment },
+      })
     } catch (err) {
       problems.push(`its manifest cannot be built: ${firstLine(err)}.`)
     }
@@ -105,16 +137,7 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
   const ownerAddress = getAddress(p.owner.walletClient.account.address)
   const { chainId, contracts } = p.owner.deployment
   const onThisChain = (x: { chainId: number; agentRegistry: string }) => x.chainId === chainId && isAddressEqual(getAddress(x.agentRegistry), contracts.agentRegistry)
-  const common = { name, built, modelDigest: model.digest as Hex, policy, ownerAddress, progressFile }
-
-  let record: AgentRecord | undefined
-  let progress: DeployProgress | undefined
-  try {
-    record = readAgentRecord(p.dataDir, name)
-    progress = readDeployProgress(p.dataDir, name)
-  } catch (err) {
-    throw refuse([firstLine(err).replace(/^\w+: /, '')], ['Move the file away if it is damaged (check first on chain whether the agent exists), then deploy again.'])
-  }
+  const common = { name, built, code, modelDigest: model.digest as Hex, policy, ownerAddress, progressFile }
   // a run that wrote the record and stopped before removing its progress had finished
   const staleProgress = !!progress && !!record && onThisChain(record) && progress.agentId === record.agentId
   if (staleProgress) progress = undefined

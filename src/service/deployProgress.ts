@@ -33,6 +33,8 @@ export const deployProgressSchema = z.object({
   manifestHash: hex,
   /** The manifest's DA commitment (step `manifest`). */
   manifestCommitment: hex,
+  /** The code bundle the manifest registers and its DA commitment (step `manifest`), if any. */
+  code: z.object({ hash: hex, commitment: hex }).nullable().optional(),
   /** The operator and signer keys (step `keys`). */
   keys: z.object({ operator: key, wallet: key }).optional(),
   /**

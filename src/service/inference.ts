@@ -3,6 +3,7 @@ import type { ChatInference, OnnxInference } from '../agent/runtime.js'
 import { createChatModel } from '../inference/openaiBackend.js'
 import { createModerationClassifier } from '../inference/moderation.js'
 import { createOnnxBackend } from '../inference/onnxBackend.js'
+import { onnxRunnerKind } from '../inference/recordedOnnx.js'
 import { ServiceConfigError } from './errors.js'
 
 /**
@@ -25,7 +26,8 @@ export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
     },
     async onnx(agent: AgentDefinition): Promise<OnnxInference | undefined> {
       if (agent.model.kind !== 'onnx') return undefined
-      if (agent.model.model === 'moderation') return createModerationClassifier()
+      // the rule whole-action replay reads recorded outputs back by (src/inference/recordedOnnx.ts)
+      if (onnxRunnerKind(agent.model.model) === 'moderation') return createModerationClassifier()
       const backend = await createOnnxBackend({ model: agent.model.model })
       return { infer: (input) => backend.run(input as never) }
     },

@@ -1,6 +1,5 @@
 import { type FileHandle, mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { tryLock } from 'fs-native-extensions'
 
 /**
  * An exclusive lock on a file, held by the kernel for as long as this process keeps it:
@@ -35,6 +34,9 @@ export class ProcessLock {
    */
   static async tryAcquire(path: string): Promise<{ lock: ProcessLock } | { heldBy: number | null }> {
     await mkdir(dirname(path), { recursive: true })
+    // the native addon loads on first use: a process that never takes a lock (the verifier's
+    // replay sandbox, where addons are forbidden) can import the trace room without it
+    const { tryLock } = await import('fs-native-extensions')
     const fh = await open(path, 'a+', 0o600)
     let locked = false
     try {

@@ -1,7 +1,6 @@
 import type { Hex } from 'viem'
 import { traceLogAbi, type CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
-import type { Step } from '../trace/index.js'
 import { AgentBook } from './agents.js'
 import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } from './batches.js'
 import { chainNow } from './challenge.js'
@@ -10,8 +9,10 @@ import { ActionNotFoundError, InvalidActionIdError } from './errors.js'
 import { untracedCallFault, type Fault } from './faults.js'
 import { replayJobHandler, type AttestationCheck, type Replayer, type ReplayJobResult } from './inference.js'
 import type { ManifestSource } from './manifest.js'
-import { TraceIndex } from './traceIndex.js'
 import { withPublishedBlobs } from './publishedBlobs.js'
+import { ReplaySandbox } from './actionReplay/sandbox.js'
+import { checkActionLogic, sandboxLogicReplayer, type LogicCheck, type LogicReplayer } from './logicCheck.js'
+import { TraceIndex, type CommittedStep } from './traceIndex.js'
 
 const ACTION_ID = /^(0|[1-9][0-9]{0,77})-[0-9a-f]{12}$/
 const UINT256_MAX = 2n ** 256n - 1n
@@ -33,8 +34,8 @@ export type FoundAction = {
   agentId: bigint
   /** Every batch of the agent, checked, in order (the action's and the others'). */
   batches: Array<{ ev: BatchEvent; check: BatchCheck }>
-  /** The action's steps with the batch each is in. */
-  steps: Array<{ step: Step; sequence: bigint; stepIndex: number }>
+  /** The action's steps with the batch each is in (and when it was committed). */
+  steps: CommittedStep[]
 }
 
 /**
@@ -59,7 +60,7 @@ export async function findAction(
     batches.push({ ev, check })
     if (check.status !== 'ok') continue
     for (const [stepIndex, step] of check.batch.steps.entries()) {
-      if (step.actionId === actionId) steps.push({ step, sequence: ev.sequence, stepIndex })
+      if (step.actionId === actionId) steps.push({ step, sequence: ev.sequence, stepIndex, committedAt: ev.committedAt })
     }
   }
   if (steps.length === 0 && !batches.some((b) => b.check.status !== 'ok')) {
@@ -75,11 +76,19 @@ export type ActionReport = {
    * `honest`: every step checked out; `faulty`: at least one fault; `unverifiable`: no
    * fault, but some step could not be checked (e.g. no replayer for its model);
    * `incomplete`: some of the agent's batches are unavailable (they may hold the action or
-   * more of its steps). An invalid batch is a fault (`faulty`). `covenant verify` exits 0
-   * for honest, 2 for faulty, 3 for incomplete or unverifiable, 1 for a usage or I/O error.
+   * more of its steps), or the agent's own logic could not be replayed because it registered
+   * no code (or its manifest or bundle cannot be had). An invalid batch is a fault
+   * (`faulty`), and so is a step the agent's registered code does not produce
+   * (TraceMismatch). `covenant verify` exits 0 for honest, 2 for faulty, 3 for incomplete or
+   * unverifiable, 1 for a usage or I/O error.
    */
   verdict: 'honest' | 'faulty' | 'unverifiable' | 'incomplete'
   reasons: string[]
+  /**
+   * Whole-action replay: the action re-run through the agent's registered code. Null when it
+   * was not attempted (a batch of the agent is unreadable, or no step was found).
+   */
+  logic: { status: LogicCheck['status']; reason: string } | null
   steps: Array<StepReport & { sequence: bigint }>
   /** Batches of the agent that could not be read. */
   unreadable: Array<{ sequence: bigint; status: 'unavailable' | 'invalid'; reason: string }>
@@ -93,6 +102,11 @@ export type VerifyActionParameters = {
   manifests?: readonly ManifestSource[] | undefined
   attestation?: AttestationCheck | undefined
   agentId?: bigint | undefined
+  /**
+   * Replays the action through the agent's registered code.
+   * @defaultValue a replay sandbox of this call's own (child processes, stopped at the end)
+   */
+  logic?: LogicReplayer | undefined
 }
 
 /** The context for one-shot checks: replays run in this process, no queue. */
@@ -105,6 +119,7 @@ export function oneShotContext(p: VerifyActionParameters, index?: TraceIndex): C
     index: index ?? new TraceIndex({ client: p.client, da: p.da }),
     manifests: p.manifests ?? [],
     attestation: p.attestation,
+    logic: p.logic,
     withheldGraceSeconds: 0,
     replay: async (data): Promise<ReplayJobResult> => {
       if (!replay) return { status: 'unverifiable', reason: 'no replayer configured' }
@@ -125,6 +140,15 @@ export function oneShotContext(p: VerifyActionParameters, index?: TraceIndex): C
 export async function verifyAction(params: VerifyActionParameters, actionId: string): Promise<ActionReport> {
   // a blob withheld from DA but answered on chain is read from the chain
   const p = { ...params, da: withPublishedBlobs(params.client, params.da) }
+  const sandbox = p.logic ? undefined : new ReplaySandbox()
+  try {
+    return await verifyWith({ ...p, logic: p.logic ?? sandboxLogicReplayer(sandbox as ReplaySandbox) }, actionId)
+  } finally {
+    await sandbox?.close()
+  }
+}
+
+async function verifyWith(p: VerifyActionParameters, actionId: string): Promise<ActionReport> {
   const index = new TraceIndex({ client: p.client, da: p.da })
   const ctx = oneShotContext(p, index)
   const found = await findAction({ client: p.client, da: p.da, index }, actionId, { agentId: p.agentId })
@@ -142,6 +166,17 @@ export async function verifyAction(params: VerifyActionParameters, actionId: str
     faults.push(...r.faults)
   }
   faults.push(...(await untracedCallsOfAction(ctx, found)))
+  // the agent's own logic: its registered code re-run on the action's recorded I/O
+  let logic: LogicCheck | undefined
+  if (found.steps.length > 0 && unreadable.length === 0) {
+    logic = await checkActionLogic(ctx, { agentId: found.agentId, actionId, steps: found.steps })
+    if (logic.status === 'fault') {
+      const f = logic.fault
+      faults.push(f)
+      const s = steps.find((r) => r.sequence === f.sequence && r.stepIndex === f.stepIndex)
+      if (s) Object.assign(s, { status: 'fault', reason: `TraceMismatch: ${f.reason.replace(/^step \d+ \([a-z]+\): /, '')}` })
+    }
+  }
   const reasons: string[] = []
   for (const s of steps) if (s.status !== 'ok') reasons.push(`step ${s.index} (${s.kind}, batch ${s.sequence}): ${s.reason}`)
   for (const f of faults) if (f.type === 'UntracedCall' || f.type === 'UntracedAction') reasons.push(f.reason)
@@ -151,14 +186,17 @@ export async function verifyAction(params: VerifyActionParameters, actionId: str
   for (const u of unreadable) {
     if (u.status === 'invalid') faults.push({ type: 'InvalidBatch', agentId: found.agentId, sequence: u.sequence, reason: u.reason })
   }
+  if (logic && logic.status === 'unchecked') reasons.push(logic.reason)
   let verdict: ActionReport['verdict']
   if (faults.length > 0) verdict = 'faulty'
   // a batch that cannot be read may hold more of this action (a dropped step, say)
   else if (found.steps.length === 0 || unreadable.length > 0) verdict = 'incomplete'
-  else if (steps.some((s) => s.status === 'unverifiable')) verdict = 'unverifiable'
+  // the steps check out, but whether the agent's own code took them is unknown: never honest
+  else if (logic?.status === 'unchecked' && logic.codeless) verdict = 'incomplete'
+  else if (steps.some((s) => s.status === 'unverifiable') || logic?.status === 'unchecked') verdict = 'unverifiable'
   else verdict = 'honest'
-  if (verdict === 'honest') reasons.push(`all ${steps.length} steps check out against the committed batches`)
-  return { actionId, agentId: found.agentId, verdict, reasons, steps, unreadable, faults }
+  if (verdict === 'honest') reasons.push(`all ${steps.length} steps check out against the committed batches`, (logic as LogicCheck).reason)
+  return { actionId, agentId: found.agentId, verdict, reasons, steps, unreadable, faults, logic: logic ? { status: logic.status, reason: logic.reason } : null }
 }
 
 

@@ -64,6 +64,7 @@ export function equivocationKey(agentId: bigint, sequence: bigint): Hex {
 export function disputeTarget(f: Fault): { kind: DisputeKind; sequence: bigint; stepIndex: number; subject: Hex } {
   switch (f.type) {
     case 'InferenceFraud':
+    case 'TraceMismatch':
       return { kind: f.type, sequence: f.sequence, stepIndex: f.stepIndex, subject: zeroHash }
     case 'DataWithheld':
       return { kind: f.type, sequence: f.sequence, stepIndex: 0, subject: dataSubject(hexToBytes(f.daCommitment)) }
@@ -147,7 +148,7 @@ export async function challenge(client: CovenantWriteClient, fault: Fault): Prom
       sequence: target.sequence,
       stepIndex: target.stepIndex,
       subject: target.subject,
-      harm: fault.type === 'InferenceFraud' || fault.type === 'UntracedAction' ? fault.harm : undefined,
+      harm: fault.type === 'InferenceFraud' || fault.type === 'UntracedAction' || fault.type === 'TraceMismatch' ? fault.harm : undefined,
     })
     return { status: 'opened', kind: target.kind, disputeId: r.disputeId, bond: r.bond, deadline: r.deadline, hash: r.hash, gasUsed: r.gasUsed }
   } catch (err) {

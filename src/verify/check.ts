@@ -9,7 +9,8 @@ import { chainNow } from './challenge.js'
 import type { Fault } from './faults.js'
 import { attestedRecordProblem, precheckInference, registeredMeasurement, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
 import type { Judge } from './judge.js'
-import { loadManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
+import { checkActionLogic, type LogicReplayer } from './logicCheck.js'
+import { cachedManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
 import { stepCoversTx, type CoveringStep, type TraceIndex } from './traceIndex.js'
 
 /** What checking needs; shared by the verifier node, `covenant verify` and `covenant dispute`. */
@@ -30,6 +31,13 @@ export type CheckContext = {
   onWarning?: ((message: string) => void) | undefined
   /** manifest cache, by manifest hash */
   manifestCache?: Map<string, Promise<LoadedManifest | undefined>> | undefined
+  /**
+   * Replays actions through their agent's registered code (whole-action replay, in the
+   * replay sandbox). Without it the agent's own logic is not checked (and said so).
+   */
+  logic?: LogicReplayer | undefined
+  /** code bundles fetched from DA and checked, by codeHash */
+  bundleCache?: Map<string, Promise<Uint8Array>> | undefined
 }
 
 export type StepReport = {
@@ -41,21 +49,6 @@ export type StepReport = {
   actionId: string
   status: 'ok' | 'fault' | 'unverifiable'
   reason: string
-}
-
-function manifestFor(ctx: CheckContext, agentId: bigint, manifestHash: Hex): Promise<LoadedManifest | undefined> {
-  if (ctx.manifests.length === 0 || /^0x0{64}$/.test(manifestHash)) return Promise.resolve(undefined)
-  const cache = (ctx.manifestCache ??= new Map())
-  let p = cache.get(manifestHash)
-  if (!p) {
-    p = loadManifest(ctx.manifests, { agentId, manifestHash }).catch((err: unknown) => {
-      ctx.onWarning?.(`agent ${agentId}: manifest not usable, replaying exactly: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`)
-      cache.delete(manifestHash)
-      return undefined
-    })
-    cache.set(manifestHash, p)
-  }
-  return p
 }
 
 /**
@@ -115,7 +108,7 @@ export async function checkBatchSteps(
       digests ??= ctx.agents.modelDigestsAt(ev.agentId, ev.committedAt)
       manifest ??= ctx.agents
         .versionAt(ev.agentId, ev.committedAt)
-        .then((v) => (v ? manifestFor(ctx, ev.agentId, v.manifestHash) : undefined))
+        .then((v) => (v ? cachedManifest(ctx, ev.agentId, v.manifestHash) : undefined))
       const registered = digests
       const loaded = manifest
       pending.push(
@@ -201,7 +194,7 @@ function breachText(breach: string, step: Step & { kind: 'wallet' }, cap: bigint
 
 export type DisputeView = {
   disputeId: bigint
-  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim' | 'InvalidBatch'
+  kind: 'InferenceFraud' | 'DataWithheld' | 'UntracedAction' | 'SubjectiveClaim' | 'InvalidBatch' | 'TraceMismatch'
   agentId: bigint
   sequence: bigint
   stepIndex: number
@@ -264,6 +257,7 @@ export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<D
     if ('abstain' in v) return { decided: false, reason: `${ctx.judge.name}: ${v.reason}`, final: true }
     return { decided: true, agentAtFault: v.agentAtFault, reason: `${ctx.judge.name}: ${v.reason}` }
   }
+  if (d.kind === 'TraceMismatch') return checkTraceMismatch(ctx, d, step.actionId)
   // InferenceFraud
   if (step.kind !== 'inference') return { decided: true, agentAtFault: false, reason: `step ${d.stepIndex} is a ${step.kind} step, not an inference` }
   const { reports } = await checkBatchSteps(ctx, ev, check.batch.steps, check.leaves, { only: (_s, i) => i === d.stepIndex })
@@ -271,6 +265,23 @@ export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<D
   if (!r) return { decided: false, reason: 'step not checked', final: false }
   if (r.status === 'unverifiable') return { decided: false, reason: `cannot check the inference: ${r.reason}`, final: true }
   return { decided: true, agentAtFault: r.status === 'fault', reason: r.reason }
+}
+
+/**
+ * A TraceMismatch dispute: the disputed step's action is replayed through the agent's
+ * registered code; the agent is at fault when the first step that code does not produce is
+ * the disputed one (so one mismatch is punished once, wherever a challenger points).
+ */
+async function checkTraceMismatch(ctx: CheckContext, d: DisputeView, actionId: string): Promise<DisputeCheck> {
+  const { steps, unreadable } = await ctx.index.actionSteps(d.agentId, actionId, { refresh: true })
+  if (unreadable.length > 0) return { decided: false, reason: `batches ${unreadable.join(', ')} of agent ${d.agentId} are unreadable: they may hold more of action ${actionId}`, final: false }
+  const logic = await checkActionLogic(ctx, { agentId: d.agentId, actionId, steps })
+  if (logic.status === 'unchecked') return { decided: false, reason: logic.reason, final: true }
+  if (logic.status === 'ok') return { decided: true, agentAtFault: false, reason: logic.reason }
+  const atDisputed = logic.fault.sequence === d.sequence && logic.fault.stepIndex === d.stepIndex
+  return atDisputed
+    ? { decided: true, agentAtFault: true, reason: logic.reason }
+    : { decided: true, agentAtFault: false, reason: `the first step the registered code does not produce is batch ${logic.fault.sequence} step ${logic.fault.stepIndex}, not the disputed one` }
 }
 
 async function checkUntraced(ctx: CheckContext, d: DisputeView): Promise<DisputeCheck> {

@@ -23,8 +23,10 @@ import type { ManifestSource } from './manifest.js'
 import { TraceIndex } from './traceIndex.js'
 import { withPublishedBlobs } from './publishedBlobs.js'
 import { AgentBook } from './agents.js'
+import { ReplaySandbox } from './actionReplay/sandbox.js'
+import { checkActionLogic, sandboxLogicReplayer, type LogicReplayer } from './logicCheck.js'
 
-export type DisputeReason = 'policy' | 'inference' | 'withheld' | 'equivocation' | 'untraced' | 'subjective'
+export type DisputeReason = 'policy' | 'inference' | 'logic' | 'withheld' | 'equivocation' | 'untraced' | 'subjective'
 
 export type DisputeActionParameters = {
   client: CovenantWriteClient
@@ -45,6 +47,8 @@ export type DisputeActionParameters = {
   txHash?: Hex | undefined
   /** The claim's text (subjective): its keccak256 is the dispute's subject. */
   claim?: string | undefined
+  /** Replays the action through the agent's registered code. @defaultValue a replay sandbox of this call's own */
+  logic?: LogicReplayer | undefined
   /** Wait for a quorum dispute to settle. @defaultValue true */
   wait?: boolean | undefined
   /** How long to wait, ms. @defaultValue until the dispute's deadline, then settle it */
@@ -73,10 +77,20 @@ export type DisputeOutcome = {
  * waits for the outcome and says who was slashed, how much, and who was paid.
  */
 export async function disputeAction(params: DisputeActionParameters): Promise<DisputeOutcome> {
+  // a blob withheld from DA but answered on chain is read from the chain
   const p = { ...params, da: withPublishedBlobs(params.client, params.da) }
+  const sandbox = p.logic ? undefined : new ReplaySandbox()
+  try {
+    return await disputeWith({ ...p, logic: p.logic ?? sandboxLogicReplayer(sandbox as ReplaySandbox) })
+  } finally {
+    await sandbox?.close()
+  }
+}
+
+async function disputeWith(p: DisputeActionParameters): Promise<DisputeOutcome> {
   const say = p.onProgress ?? (() => {})
   const index = new TraceIndex({ client: p.client, da: p.da })
-  const ctx = oneShotContext({ client: p.client, da: p.da, replayer: p.replayer, manifests: p.manifests, attestation: p.attestation }, index)
+  const ctx = oneShotContext({ client: p.client, da: p.da, replayer: p.replayer, manifests: p.manifests, attestation: p.attestation, logic: p.logic }, index)
   say(`looking for action ${p.actionId} in the agent's committed batches…`)
   const found = await findAction({ client: p.client, da: p.da, index }, p.actionId, { agentId: p.agentId }).catch((err: unknown) => {
     // an untraced transaction has, by definition, no action in the trace: the agent is enough
@@ -209,7 +223,7 @@ function outcome(
   }
 }
 
-const ORDER: Fault['type'][] = ['PolicyBreach', 'Equivocation', 'InferenceFraud', 'InvalidBatch', 'DataWithheld', 'UntracedAction']
+const ORDER: Fault['type'][] = ['PolicyBreach', 'Equivocation', 'InferenceFraud', 'TraceMismatch', 'InvalidBatch', 'DataWithheld', 'UntracedAction']
 
 async function chooseFault(
   p: DisputeActionParameters,
@@ -283,7 +297,17 @@ async function chooseFault(
     const r = await checkBatchSteps(ctx, b.ev, b.check.batch.steps, b.check.leaves, { only: (_s, i) => mine.has(i) })
     faults.push(...r.faults)
   }
-  const want = reason === 'policy' ? 'PolicyBreach' : reason === 'inference' ? 'InferenceFraud' : undefined
+  // the agent's own logic: the whole action replayed through its registered code
+  let logicReason: string | undefined
+  if ((reason === undefined || reason === 'logic') && found.steps.length > 0) {
+    if (found.batches.some((b) => b.check.status !== 'ok')) logicReason = 'a batch of the agent is unreadable (it may hold more of the action)'
+    else {
+      const logic = await checkActionLogic(ctx, { agentId, actionId: p.actionId, steps: found.steps })
+      if (logic.status === 'fault') faults.push(logic.fault)
+      logicReason = logic.reason
+    }
+  }
+  const want = reason === 'policy' ? 'PolicyBreach' : reason === 'inference' ? 'InferenceFraud' : reason === 'logic' ? 'TraceMismatch' : undefined
   const candidates = faults.filter((f) => !want || f.type === want).sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type))
   if (candidates[0]) return candidates[0]
   if (reason === 'inference' && p.step !== undefined) {
@@ -294,6 +318,7 @@ async function chooseFault(
     }
     throw new StepNotFoundError(`Step ${p.step} is not an inference step.`)
   }
+  if (reason === 'logic') throw new NothingToDisputeError(`No step of action ${p.actionId} differs from what the agent's registered code does: ${logicReason ?? 'no step found'}.`)
   if (reason === 'policy') throw new NothingToDisputeError(`No wallet step of action ${p.actionId}${p.step === undefined ? '' : ` at step ${p.step}`} breaks the agent's policy.`)
   throw new NothingToDisputeError(`No fault found in action ${p.actionId}${p.step === undefined ? '' : ` at step ${p.step}`}.`, {
     metaMessages: ['Pick a path with --reason (subjective claims and untraced transactions are not found automatically).'],

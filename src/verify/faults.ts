@@ -17,6 +17,8 @@ import type { Breach } from '../wallet/policy.js'
  * | account call not declared covered by its deadline | `proveUntracedCall`: slashed at once, no vote |
  * | account call declared covered, step missing   | `openDispute(UntracedAction, txHash)` + vote  |
  * | wallet-key tx (no account) not covered         | `openDispute(UntracedAction, txHash)` + vote  |
+ * | the agent's registered code, replayed on the   | `openDispute(TraceMismatch)` on the first     |
+ * | action's recorded I/O, does not give its steps | differing step + vote                         |
  */
 export type Fault =
   | {
@@ -71,6 +73,21 @@ export type Fault =
     }
   | { type: 'UntracedCall'; agentId: bigint; callSequence: number; txHash: Hex; reason: string }
   | { type: 'SubjectiveClaim'; agentId: bigint; sequence: bigint; stepIndex: number; subject: Hex; reason: string }
+  /**
+   * Whole-action replay: the agent's registered code, re-run on the action's recorded input,
+   * inference outputs and tool results, does not produce the committed step at
+   * (sequence, stepIndex) — the first step of the action that differs.
+   */
+  | {
+      type: 'TraceMismatch'
+      agentId: bigint
+      sequence: bigint
+      stepIndex: number
+      actionId: string
+      reason: string
+      /** What the action's committed wallet steps moved (wei): repaid to the owner first on a slash. */
+      harm?: bigint | undefined
+    }
 
 export type FaultType = Fault['type'] & DisputeKind
 
@@ -109,5 +126,7 @@ export function describeFault(f: Fault): string {
       return `UntracedCall agent ${f.agentId} account call ${f.callSequence} (tx ${f.txHash})`
     case 'SubjectiveClaim':
       return `SubjectiveClaim agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex}`
+    case 'TraceMismatch':
+      return `TraceMismatch agent ${f.agentId} batch ${f.sequence} step ${f.stepIndex} (action ${f.actionId})`
   }
 }

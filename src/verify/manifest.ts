@@ -5,7 +5,7 @@ import { z } from 'zod'
 import type { DAClient } from '../da/index.js'
 import { canonicalBytes } from '../trace/index.js'
 import { ManifestMismatchError, ManifestUnavailableError } from './errors.js'
-import { manifestReplaySchema, type ManifestReplay, type ReplayRule } from './schemas.js'
+import { manifestCodeSchema, manifestReplaySchema, type ManifestCode, type ManifestReplay, type ReplayRule } from './schemas.js'
 
 /**
  * Where a verifier finds an agent's manifest. Whatever the source, the bytes must hash to
@@ -87,7 +87,13 @@ export function daManifestSource(
   }
 }
 
-export type LoadedManifest = { manifest: unknown; replay: ManifestReplay; source: string }
+export type LoadedManifest = {
+  manifest: unknown
+  replay: ManifestReplay
+  /** The agent's registered code bundle; null when the manifest registers none (its logic cannot be replayed). */
+  code: ManifestCode | null
+  source: string
+}
 
 /**
  * Finds the agent's manifest in the first source that has it and checks it against the
@@ -126,9 +132,45 @@ export async function loadManifest(
         details: z.prettifyError(parsed.error),
       })
     }
-    return { manifest, replay: parsed.data, source: source.name }
+    const code = manifestCodeSchema.safeParse(manifest ?? {})
+    if (!code.success) {
+      throw new ManifestUnavailableError(`The manifest from ${source.name} has an invalid codeHash / codeBundle.`, { details: z.prettifyError(code.error) })
+    }
+    const { codeHash, codeBundle } = code.data
+    if (!codeHash !== !codeBundle) {
+      throw new ManifestUnavailableError(`The manifest from ${source.name} sets only one of codeHash and codeBundle: it says nothing usable about the agent's code.`)
+    }
+    return {
+      manifest,
+      replay: parsed.data,
+      code: codeHash && codeBundle ? { codeHash: codeHash.toLowerCase() as Hex, commitment: codeBundle.commitment.toLowerCase() as Hex, format: codeBundle.format } : null,
+      source: source.name,
+    }
   }
   return undefined
+}
+
+/**
+ * The agent's manifest for a registered manifest hash, from the first source that has it,
+ * cached per hash. Undefined when no source has it or it is unusable (a warning says why).
+ */
+export function cachedManifest(
+  ctx: { manifests: readonly ManifestSource[]; manifestCache?: Map<string, Promise<LoadedManifest | undefined>> | undefined; onWarning?: ((message: string) => void) | undefined },
+  agentId: bigint,
+  manifestHash: Hex,
+): Promise<LoadedManifest | undefined> {
+  if (ctx.manifests.length === 0 || /^0x0{64}$/.test(manifestHash)) return Promise.resolve(undefined)
+  const cache = (ctx.manifestCache ??= new Map())
+  let p = cache.get(manifestHash)
+  if (!p) {
+    p = loadManifest(ctx.manifests, { agentId, manifestHash }).catch((err: unknown) => {
+      ctx.onWarning?.(`agent ${agentId}: manifest not usable, replaying exactly: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`)
+      cache.delete(manifestHash)
+      return undefined
+    })
+    cache.set(manifestHash, p)
+  }
+  return p
 }
 
 /** How inferences of `modelDigest` must be checked under a manifest (exact without one). */

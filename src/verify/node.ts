@@ -27,6 +27,8 @@ import { batchCommittedEvent, fetchAndCheckBatch, toBatchEvent, type BatchCheck,
 import { chainNow, challenge, type ChallengeResult } from './challenge.js'
 import { followEscalation, type EscalationEvent } from './escalation.js'
 import { checkBatchSteps, checkDispute, untracedCoverage, type CheckContext, type DisputeView } from './check.js'
+import { ReplaySandbox, type ReplaySandboxOptions } from './actionReplay/sandbox.js'
+import { checkActionLogic, sandboxLogicReplayer, type LogicReplayer } from './logicCheck.js'
 import { VerifierConfigError } from './errors.js'
 import { describeFault, untracedCallFault, type Fault } from './faults.js'
 import { LogFollower } from './follower.js'
@@ -49,6 +51,14 @@ export type VerifierNodeOptions = {
   dataDir: string
   /** Re-executes inference records; without one, inference steps are reported unverifiable. */
   replayer?: Replayer | undefined
+  /**
+   * Whole-action replay: re-runs each committed action through its agent's registered code
+   * bundle and disputes the first step that code does not produce (TraceMismatch). `false`
+   * turns it off. @defaultValue a replay sandbox (child processes under Node's permission model)
+   */
+  logic?: LogicReplayer | false | undefined
+  /** Limits of the default replay sandbox. */
+  sandbox?: ReplaySandboxOptions | undefined
   /** The replay queue; default: BullMQ when `redisUrl` is set, else in-process. */
   queue?: JobQueue<ReplayJobData, ReplayJobResult> | undefined
   redisUrl?: string | undefined
@@ -127,7 +137,7 @@ export function withheldGrace(configuredSeconds: number, challengeWindowSeconds:
   return Math.min(configuredSeconds, Math.floor(challengeWindowSeconds / 2))
 }
 
-const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'InvalidBatch'])
+const QUORUM_KINDS = new Set(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'InvalidBatch', 'TraceMismatch'])
 
 const agentRegisteredEvent = agentRegistryAbi.find((e) => e.type === 'event' && e.name === 'AgentRegistered')!
 const disputeOpenedEvent = disputeGameAbi.find((e) => e.type === 'event' && e.name === 'DisputeOpened')!
@@ -158,6 +168,9 @@ export class VerifierNode {
   readonly #abstained = new Set<string>()
   readonly #answered = new Set<string>()
   readonly #announced = new Set<string>()
+  /** "agent: reason" warnings about logic that cannot be replayed, already reported */
+  readonly #logicWarned = new Set<string>()
+  readonly #sandbox: ReplaySandbox | undefined
   #retry: Fault[] = []
   #queue: JobQueue<ReplayJobData, ReplayJobResult>
   #ownQueue: boolean
@@ -198,6 +211,8 @@ export class VerifierNode {
       })
     this.#ownPool = !options.verdictPool && !!options.redisUrl
     this.#pool = options.verdictPool
+    this.#sandbox = options.logic === undefined ? new ReplaySandbox(options.sandbox) : undefined
+    const logic = options.logic === false ? undefined : (options.logic ?? sandboxLogicReplayer(this.#sandbox as ReplaySandbox))
     this.#ctx = {
       client: options.client,
       da: this.#da,
@@ -210,6 +225,7 @@ export class VerifierNode {
       claims: options.claims,
       withheldGraceSeconds: options.withheldGraceSeconds ?? 60,
       onWarning: (message) => this.#emit({ type: 'warning', message }),
+      logic,
     }
     this.#follower = new LogFollower({
       publicClient: options.client.publicClient,
@@ -292,6 +308,7 @@ export class VerifierNode {
     this.#worker = undefined
     if (this.#ownQueue) await this.#queue.close()
     if (this.#ownPool) await this.#pool?.close()
+    await this.#sandbox?.close()
     await this.store.unlock()
   }
 
@@ -427,6 +444,7 @@ export class VerifierNode {
 
     const faults: Fault[] = []
     const checks: Promise<void>[] = []
+    const fetched: { ev: BatchEvent; steps: readonly { actionId: string }[] }[] = []
     for (const log of logs) {
       const l = log as Log & { eventName?: string; args: Record<string, unknown> }
       if (l.eventName === 'BatchCommitted') {
@@ -435,6 +453,7 @@ export class VerifierNode {
         const check = await fetchAndCheckBatch(this.#da, ev, await this.#index.previousHead(ev))
         this.#index.record(ev, check)
         checks.push(this.#afterFetch(ev, check, faults))
+        if (check.status === 'ok') fetched.push({ ev, steps: check.batch.steps })
       } else if (l.eventName === 'DisputeOpened') {
         const kind = DISPUTE_KINDS[Number(l.args.kind)] ?? 'PolicyBreach'
         const agentId = l.args.agentId as bigint
@@ -456,6 +475,8 @@ export class VerifierNode {
       }
     }
     await Promise.all(checks)
+    // whole-action replay once every batch of the range is indexed (an action may span them)
+    for (const b of fetched) faults.push(...(await this.#checkLogic(b.ev, b.steps)))
     for (const f of faults) await this.#act(f)
   }
 
@@ -477,6 +498,34 @@ export class VerifierNode {
     faults.push(...r.faults)
     faults.push(...(await this.#headerFaults(ev.agentId, ev.sequence)))
     this.#emit({ type: 'batch', agentId: ev.agentId, sequence: ev.sequence, steps: ev.stepCount, status: 'ok', faults: r.faults.length })
+  }
+
+  /**
+   * Whole-action replay of every action with steps in this batch: all its committed steps
+   * (this batch's and earlier ones'), through the agent's registered code. An action not
+   * committed to its end is checked as far as it goes, and again when more of it arrives.
+   */
+  async #checkLogic(ev: BatchEvent, steps: readonly { actionId: string }[]): Promise<Fault[]> {
+    if (!this.#ctx.logic) return []
+    const faults: Fault[] = []
+    for (const actionId of new Set(steps.map((s) => s.actionId))) {
+      const agent = ev.agentId.toString()
+      try {
+        const found = await this.#index.actionSteps(ev.agentId, actionId)
+        // a batch that cannot be read may hold steps of this action: wait for it (or its DataWithheld dispute)
+        if (found.unreadable.length > 0) continue
+        const c = await checkActionLogic(this.#ctx, { agentId: ev.agentId, actionId, steps: found.steps })
+        if (c.status === 'fault') faults.push(c.fault)
+        else if (c.status === 'unchecked' && c.codeless) {
+          // once per agent and reason: every action of a codeless agent says the same
+          if (!this.#logicWarned.has(`${agent}: ${c.reason}`)) this.#emit({ type: 'warning', message: `agent ${agent}: ${c.reason}` })
+          this.#logicWarned.add(`${agent}: ${c.reason}`)
+        } else if (c.status === 'unchecked') this.#emit({ type: 'warning', message: `agent ${agent} action ${actionId}: ${c.reason}` })
+      } catch (error) {
+        this.#emit({ type: 'error', where: `logic of action ${actionId}`, error })
+      }
+    }
+    return faults
   }
 
   // ------------------------------------------------------------------------ untraced transactions
@@ -659,6 +708,7 @@ export class VerifierNode {
         this.#index.record(ev, check)
         const faults: Fault[] = []
         await this.#afterFetch(ev, check, faults)
+        if (check.status === 'ok') faults.push(...(await this.#checkLogic(ev, check.batch.steps)))
         for (const f of faults) await this.#act(f)
       } catch (error) {
         keep.push(p)

@@ -64,6 +64,23 @@ export const manifestReplaySchema = z.object({
 })
 export type ManifestReplay = z.output<typeof manifestReplaySchema>
 
+/**
+ * The part of an agent manifest whole-action replay reads: the agent's code bundle
+ * (src/agent/bundle.ts), by hash and DA commitment. Absent or null: registered without code.
+ */
+export const manifestCodeSchema = z.object({
+  codeHash: hex32.nullable().optional(),
+  codeBundle: z
+    .object({
+      format: z.string(),
+      commitment: hexBytes,
+      size: z.number().int().nonnegative().optional(),
+    })
+    .nullable()
+    .optional(),
+})
+export type ManifestCode = { codeHash: Hex; commitment: Hex; format: string }
+
 // ---------------------------------------------------------------------------------------
 // the verifier's state file
 
@@ -108,7 +125,7 @@ export type PendingTx = z.output<typeof pendingTxSchema>
 /** A quorum dispute this verifier follows until it is settled. */
 const trackedDisputeSchema = z.strictObject({
   disputeId: decimal,
-  kind: z.enum(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'InvalidBatch']),
+  kind: z.enum(['InferenceFraud', 'DataWithheld', 'UntracedAction', 'SubjectiveClaim', 'InvalidBatch', 'TraceMismatch']),
   agentId: decimal,
   sequence: decimal,
   stepIndex: z.number().int(),

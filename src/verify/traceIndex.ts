@@ -1,7 +1,7 @@
 import type { Hex } from 'viem'
 import type { CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
-import { stepLeaf, type ChainHead, type WalletStep } from '../trace/index.js'
+import { stepLeaf, type ChainHead, type Step, type WalletStep } from '../trace/index.js'
 import { fetchAndCheckBatch, getBatchEvents, type BatchCheck, type BatchEvent } from './batches.js'
 
 export type CheckedBatch = { ev: BatchEvent; check: BatchCheck }
@@ -12,6 +12,8 @@ type WalletIndex = {
   byLeaf: Map<Hex, CoveringStep>
   /** native value the committed wallet steps of each action move, wei */
   movedByAction: Map<string, bigint>
+  /** every committed step by action id, in trace order (whole-action replay) */
+  byAction: Map<string, CommittedStep[]>
   indexed: Set<bigint>
   unavailable: Set<bigint>
   /** batches whose committed data can never be valid: never fetched again */
@@ -27,6 +29,9 @@ export function refetchDelayMs(attempts: number): number {
 }
 
 export type CoveringStep = { step: WalletStep; sequence: bigint; committedAt: number }
+
+/** A committed step and where it is: its batch, its position there, when the batch was committed. */
+export type CommittedStep = { step: Step; sequence: bigint; stepIndex: number; committedAt: number }
 
 /**
  * What the verifier knows of agents' committed traces: checked batches (a bounded cache),
@@ -73,7 +78,12 @@ export class TraceIndex {
         w.indexed.add(ev.sequence)
         w.unavailable.delete(ev.sequence)
         w.retry.delete(ev.sequence)
-        for (const step of check.batch.steps) {
+        for (const [stepIndex, step] of check.batch.steps.entries()) {
+          const ofAction = w.byAction.get(step.actionId) ?? []
+          ofAction.push({ step, sequence: ev.sequence, stepIndex, committedAt: ev.committedAt })
+          // batches may be indexed out of order (one fetched on demand): keep trace order
+          if (ofAction.length > 1 && (ofAction.at(-2) as CommittedStep).step.index > step.index) ofAction.sort((a, b) => a.step.index - b.step.index)
+          w.byAction.set(step.actionId, ofAction)
           if (step.kind !== 'wallet') continue
           w.movedByAction.set(step.actionId, (w.movedByAction.get(step.actionId) ?? 0n) + BigInt(step.value))
           const list = w.byNonce.get(step.nonce) ?? []
@@ -157,6 +167,16 @@ export class TraceIndex {
     return w.movedByAction.get(actionId) ?? 0n
   }
 
+  /**
+   * Every committed step of an action, in trace order, after indexing as {@link walletSteps}
+   * does. `unreadable` lists batches whose steps are unknown (they may hold more of it).
+   */
+  async actionSteps(agentId: bigint, actionId: string, options: { refresh?: boolean | undefined } = {}): Promise<{ steps: CommittedStep[]; unreadable: bigint[] }> {
+    const w = this.#walletOf(agentId)
+    if (!w.loaded || options.refresh || this.#retryDue(w)) await this.#load(agentId, w)
+    return { steps: [...(w.byAction.get(actionId) ?? [])], unreadable: [...w.unavailable] }
+  }
+
   /** Whether an unavailable batch is due for another try. */
   #retryDue(w: WalletIndex): boolean {
     const now = this.#now()
@@ -182,7 +202,7 @@ export class TraceIndex {
   #walletOf(agentId: bigint) {
     let w = this.#wallet.get(agentId)
     if (!w) {
-      w = { byNonce: new Map(), byLeaf: new Map(), movedByAction: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
+      w = { byNonce: new Map(), byLeaf: new Map(), movedByAction: new Map(), byAction: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
       this.#wallet.set(agentId, w)
     }
     return w

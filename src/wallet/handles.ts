@@ -39,11 +39,11 @@ export type CreateWalletHandleParameters = {
 
 /** Builds the handle an `effect` grants; `undefined` for `{ kind: 'none' }`. */
 export function createWalletHandle<const E extends EffectInput>(
-  wallet: AgentWallet,
+  wallet: Pick<AgentWallet, 'sendTransaction'>,
   effect: E,
   p: CreateWalletHandleParameters,
 ): WalletHandleFor<E>
-export function createWalletHandle(wallet: AgentWallet, effectInput: EffectInput, p: CreateWalletHandleParameters): PayHandle | CallHandle | undefined {
+export function createWalletHandle(wallet: Pick<AgentWallet, 'sendTransaction'>, effectInput: EffectInput, p: CreateWalletHandleParameters): PayHandle | CallHandle | undefined {
   const effect: Effect = effectSchema.parse(effectInput)
   const { actionId, tool, onSent } = p
   const sent = (tx: SentTransaction) => {

@@ -7,7 +7,8 @@ import { increaseTime } from '../../src/bonds/devTime.js'
 import { getVerifierStake, getWorkTokenBalance, registerVerifier, writeDeployment } from '../../src/bonds/index.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { VerifierNode } from '../../src/verify/index.js'
-import { createTestAgent, ETH, moderationDigest, tempDir, type TestAgent } from '../../src/verify/_testing.js'
+import { createTestAgent, ETH, moderationDigest, tempDir, writeManifest, type TestAgent } from '../../src/verify/_testing.js'
+import moderation from '../../examples/agents/moderation/agent.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 
 // The commands a person uses: `covenant verify`, `covenant dispute`, `covenant bonds`,
@@ -17,6 +18,8 @@ const BIN = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url))
 let chain: TestChain
 let root: string
 let a: TestAgent
+/** The agent's manifest (registered without a code bundle: codeHash null), for `--manifest`. */
+let manifests: string
 const voters: VerifierNode[] = []
 const ids = { honest: '', overCap: '', faked: '' }
 
@@ -49,7 +52,9 @@ beforeAll(async () => {
   writeDeployment(join(root, 'deployment.json'), chain.deployment)
   const da = new LocalDAStore({ dir: join(root, 'da') })
   for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
-  a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()] })
+  manifests = await tempDir()
+  const { manifestHash } = await writeManifest(moderation, manifests)
+  a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()], manifestHash })
   ids.honest = actionId(1)
   ids.overCap = actionId(2)
   ids.faked = actionId(3)
@@ -76,11 +81,16 @@ afterAll(async () => {
 })
 
 describe('covenant verify', () => {
-  it('prints HONEST for an action whose steps all check out (exit 0)', async () => {
-    const r = await covenant(['verify', ids.honest, '--json'])
-    expect(r.code).toBe(0)
+  it('never prints HONEST for an agent registered without code: every step checks out, the logic part is INCOMPLETE (exit 3)', async () => {
+    const r = await covenant(['verify', ids.honest, '--json', '--manifest', manifests])
+    expect(r.code).toBe(3)
     const report = JSON.parse(r.stdout)
-    expect(report.verdict).toBe('honest')
+    expect(report.verdict).toBe('incomplete')
+    expect(report.logic).toEqual({
+      status: 'unchecked',
+      reason: `the agent's own logic cannot be replayed: agent ${a.agentId} is registered without a code bundle (its manifest's codeHash is null)`,
+    })
+    expect(report.reasons).toEqual([report.logic.reason])
     expect(report.steps.map((s: { kind: string; status: string }) => `${s.kind}:${s.status}`)).toEqual([
       'input:ok',
       'inference:ok',

@@ -1,3 +1,4 @@
+import { toHex } from 'viem'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
@@ -85,8 +86,15 @@ it(`finds no fault in ${ACTIONS} honest actions + ${RUNTIME_ACTIONS} by the agen
   expect(batches.filter((b) => b.agentId === a.agentId).reduce((n, b) => n + b.steps, 0)).toBe(ACTIONS * 5)
   // input, inference, tool, output per runtime action
   expect(batches.filter((b) => b.agentId === m.agentId).reduce((n, b) => n + b.steps, 0)).toBe(RUNTIME_ACTIONS * 4)
-  // the manifest was found and matched its registered hash (no fallback warning)
-  expect(events.filter((e) => e.type === 'warning')).toEqual([])
+  // the manifest was found and matched its registered hash (no fallback warning); neither
+  // agent registered code, so the node says once per agent that their logic is not replayed
+  const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []))
+  expect(warnings.sort()).toEqual(
+    [
+      `agent ${a.agentId}: the agent's own logic was not replayed: its manifest ${toHex('verify-test-agent', { size: 32 }).slice(0, 10)}… is not available to this verifier (pass --manifest)`,
+      `agent ${m.agentId}: the agent's own logic cannot be replayed: agent ${m.agentId} is registered without a code bundle (its manifest's codeHash is null)`,
+    ].sort(),
+  )
   expect(events.filter((e) => e.type === 'fault' || e.type === 'challenge')).toEqual([])
   expect(events.filter((e) => e.type === 'error')).toEqual([])
   const disputes = await chain.reader.publicClient.readContract({

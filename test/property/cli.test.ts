@@ -158,7 +158,7 @@ const badLine: fc.Arbitrary<string[]> = fc.oneof(
   fc.tuple(notDecimal, json).map(([id, j]) => ['bonds', id, ...env(), ...j]),
   fc.tuple(fc.constantFrom('verify', 'trace'), badActionId, json).map(([c, id, j]) => [c, id, ...env(), ...j]),
   fc.tuple(fc.constantFrom('verify', 'dispute'), notDecimal, json).map(([c, a, j]) => [c, '1-0123456789ab', '--agent', a, ...env(), ...j]),
-  fc.tuple(fc.oneof(word.filter((r) => !['policy', 'inference', 'withheld', 'untraced', 'equivocation', 'subjective'].includes(r))), json).map(([r, j]) => ['dispute', '1-0123456789ab', '--reason', r, ...env(), ...j]),
+  fc.tuple(fc.oneof(word.filter((r) => !['policy', 'inference', 'logic', 'withheld', 'untraced', 'equivocation', 'subjective'].includes(r))), json).map(([r, j]) => ['dispute', '1-0123456789ab', '--reason', r, ...env(), ...j]),
   fc.tuple(notHash, json).map(([h, j]) => ['dispute', '1-0123456789ab', '--tx', h, ...env(), ...j]),
   fc.tuple(notNumber, json).map(([s, j]) => ['dispute', '1-0123456789ab', '--step', s, ...env(), ...j]),
   fc.tuple(fc.constantFrom('--confirmations', '--grace', '--workers', '--poll'), notNumber, json).map(([f, v, j]) => ['verifier', 'start', f, v, ...env(), ...j]),

@@ -454,8 +454,9 @@ contract CovenantHandler is Fixture {
         view
         returns (DisputeKind kind, uint64 seq, uint32 stepIndex, bytes32 subject)
     {
-        kind = DisputeKind(2 + kindSeed % 4);
-        // DataWithheld opens through challengeData (see the DataWithheld handler calls)
+        // every quorum kind: InferenceFraud, UntracedAction, SubjectiveClaim, InvalidBatch, TraceMismatch
+        kind = DisputeKind(2 + kindSeed % 6);
+        // DataWithheld opens through challengeData (its settlement: DataWithheld.t.sol)
         if (kind == DisputeKind.DataWithheld) kind = DisputeKind.InvalidBatch;
         if (kind == DisputeKind.UntracedAction || ghostBatchCount[a] == 0) {
             return (DisputeKind.UntracedAction, 0, 0, keccak256(abi.encode("tx", targetSeed % 4)));

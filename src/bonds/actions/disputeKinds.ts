@@ -7,6 +7,7 @@ export const DISPUTE_KINDS = [
   'UntracedAction',
   'SubjectiveClaim',
   'InvalidBatch',
+  'TraceMismatch',
 ] as const
 export type DisputeKind = (typeof DISPUTE_KINDS)[number]
 export type QuorumDisputeKind = Exclude<DisputeKind, 'PolicyBreach' | 'Equivocation'>

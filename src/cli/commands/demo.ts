@@ -8,8 +8,9 @@ type DemoOptions = GlobalOptions & { keep?: boolean; dataDir?: string }
 /**
  * `covenant demo` (`npm run demo`): the whole story on embedded defaults — a local chain,
  * the DA server, the inference container and three verifiers; two example agents deployed
- * as services; tasks through the HTTP API; one operator cheats twice; the verifiers catch
- * both and the bond is slashed.
+ * as services; tasks through the HTTP API; one operator cheats — a forged inference record
+ * whose covered-up tool call its own registered code would not make, then a payment around
+ * the trace; the verifiers catch each and the bond is slashed.
  */
 export function register(program: Command): void {
   program
@@ -36,7 +37,7 @@ function formatSummary(s: DemoSummary): string {
   const lines = ['', '── summary ───────────────────────────────────────────────']
   for (const a of s.agents) {
     lines.push(
-      `${a.name.padEnd(11)} #${a.agentId}  bond ${a.bondBefore} → ${a.bondAfter} ETH  ` +
+      `${a.name.padEnd(11)} #${a.agentId}  bond ${a.bondBefore} → ${a.bondAfter} ETH${a.toppedUp !== '0' ? ` (owner topped up ${a.toppedUp})` : ''}  ` +
         `${a.actions} actions (${a.honestActionsVerified} verified honest)${a.dishonest ? '  [dishonest operator]' : ''}`,
     )
   }

@@ -6,7 +6,7 @@ import { EnvError, resolveEnv, withEnvOptions, type EnvOptions, parseAgentId } f
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { headerSources, manifestSources } from './verifier.js'
 
-const REASONS: readonly DisputeReason[] = ['policy', 'inference', 'withheld', 'equivocation', 'untraced', 'subjective']
+const REASONS: readonly DisputeReason[] = ['policy', 'inference', 'logic', 'withheld', 'equivocation', 'untraced', 'subjective']
 
 type DisputeFlags = GlobalOptions &
   EnvOptions & {

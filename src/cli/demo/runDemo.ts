@@ -3,6 +3,7 @@ import pino from 'pino'
 import { formatEther, getAddress, parseEther, type Hex } from 'viem'
 import { withAccount } from '../../bonds/client.js'
 import { getBond } from '../../bonds/actions/getBond.js'
+import { depositBond } from '../../bonds/actions/depositBond.js'
 import { getAgent } from '../../bonds/actions/getAgent.js'
 import { increaseTime } from '../../bonds/devTime.js'
 import { sendUntracedAccountCall } from './untracedCall.js'
@@ -33,6 +34,8 @@ export type DemoSummary = {
     agentId: string
     dishonest: boolean
     bondBefore: string
+    /** Bond topped up by the owner during the run (after the slashes that stopped the agent). */
+    toppedUp: string
     bondAfter: string
     actions: number
     honestActionsVerified: number
@@ -66,8 +69,10 @@ const TASKS: Array<{ agent: string; task: unknown; note: string }> = [
  * The dishonest operator's cover-up: for the crafted invoice it rewrites the recorded model
  * output so the trace claims the model asked to pay the real vendor — while the wallet
  * (with its policy check switched off) tries to pay the attacker. The agent account refuses
- * that payment on chain (the attacker is off the allowlist), so nothing moves; replay
- * exposes the forged record, and the operator is slashed for it.
+ * that payment on chain (the attacker is off the allowlist), so nothing moves. Two checks
+ * expose the lie: replaying the inference gives the real output, not the recorded one
+ * (InferenceFraud), and replaying the agent's registered code on the recorded output gives
+ * a payment to the vendor, not the attacker call the trace records (TraceMismatch).
  */
 function coverUp(record: ReplayRecord): ReplayRecord {
   if (!JSON.stringify(record.request).includes('INV-7777')) return record
@@ -175,16 +180,24 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
       say(`      ${t.agent}: ${t.note} → ${done.status}${done.txHashes.length ? `, paid (${done.txHashes[0]!.slice(0, 10)}…)` : ''}${done.error ? ` (${done.error.name})` : ''}`)
     }
 
-    say('[6/7] the verifiers replay every inference, check every payment and every account call')
+    say('[6/7] the verifiers replay every inference and every action (through the registered code), check every payment and every account call')
     const treasuryId = BigInt(deployed[0]!.record.agentId)
     const settled = await waitFor(async () => {
       const ds = await listDisputes(stack.client, { agentId: treasuryId })
       const done = (k: string) => ds.some((d) => d.kind === k && d.status === 'Slashed')
-      return done('InferenceFraud') ? ds : undefined
-    }, 90_000)
+      return done('InferenceFraud') && done('TraceMismatch') ? ds : undefined
+    }, 120_000)
 
     say('[7/7] the treasury operator pays around the trace: it calls the agent account with the signer key, no WAL step')
     const treasuryRecord = deployed[0]!.record
+    // slashed twice, the bond no longer covers the daily budget and the account makes no call;
+    // the owner tops it back up so the agent can act (and answer) again
+    const bondNow = (await getBond(stack.client, treasuryId)).eth
+    const topUp = bondNow < treasury.bond.eth ? treasury.bond.eth - bondNow : 0n
+    if (topUp > 0n) {
+      await depositBond(owner, { agentId: treasuryId, eth: topUp })
+      say(`      the owner tops the bond back up with ${formatEther(topUp)} ETH (an agent acts only while its bond covers its budget)`)
+    }
     const onChain = await getAgent(stack.client, treasuryId)
     const untracedTx = await sendUntracedAccountCall({
       stack,
@@ -220,6 +233,7 @@ export async function runDemo(o: { dataDir: string; onProgress?: ((m: string) =>
           agentId: d.record.agentId,
           dishonest: d.agent.name === 'treasury',
           bondBefore: formatEther(bondsBefore.get(d.record.agentId) ?? 0n),
+          toppedUp: formatEther(d.agent.name === 'treasury' ? topUp : 0n),
           bondAfter: formatEther((await getBond(stack.client, BigInt(d.record.agentId))).eth),
           actions: tasks.filter((t) => t.agent === d.agent.name).length,
           honestActionsVerified: honestVerified.get(d.agent.name) ?? 0,
