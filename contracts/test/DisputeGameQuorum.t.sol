@@ -349,9 +349,9 @@ contract DisputeGameQuorumTest is Fixture {
                 DisputeGame.StepNotInBatch.selector, uint64(b.stepCount) + b.firstIndex, b.firstIndex, b.stepCount
             )
         );
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, b.stepCount, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, b.stepCount, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, SUBJECTIVE_BOND, CHALLENGER_BOND));
-        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, 0);
+        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, 0, 0);
 
         // the same step may be disputed as an inference lie and as a logic mismatch: two faults
         uint256 fraud = _fraud();
@@ -377,7 +377,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, "again");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, 0, "again");
     }
 
     /// An honest agent is never slashed for a TraceMismatch the quorum rejects: the challenger's
