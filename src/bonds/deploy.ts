@@ -17,6 +17,7 @@ import {
 } from './generated/bytecode.js'
 import { defaultProtocolParams, protocolParamsSchema, type CovenantDeployment, type ProtocolParamsInput } from './deployment.js'
 import { BaseError } from '../errors/base.js'
+import { deployErc8004 } from './erc8004/deploy.js'
 
 export type DeployCovenantParameters = {
   publicClient: PublicClient
@@ -28,6 +29,8 @@ export type DeployCovenantParameters = {
   /** Receives the redistribution share of slashes. @defaultValue the deployer */
   redistribution?: Address | undefined
   onProgress?: ((message: string) => void) | undefined
+  /** Also deploy the ERC-8004 registries (Identity, Reputation, Validation). @defaultValue true */
+  erc8004?: boolean | undefined
 }
 
 export class DeployError extends BaseError {
@@ -35,8 +38,8 @@ export class DeployError extends BaseError {
 }
 
 /**
- * Deploys and wires the five Covenant contracts (plus a dev bond token when none is given)
- * and returns their addresses with the protocol parameters.
+ * Deploys and wires the five Covenant contracts (plus a dev bond token when none is given),
+ * then the ERC-8004 registries, and returns their addresses with the protocol parameters.
  */
 export async function deployCovenant(p: DeployCovenantParameters): Promise<CovenantDeployment> {
   const params = protocolParamsSchema.parse({ ...defaultProtocolParams, ...p.params })
@@ -94,6 +97,7 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
   await call(agentRegistry, agentRegistryAbi, 'setDisputeGame', [disputeGame])
   await call(bondVault, bondVaultAbi, 'setDisputeGame', [disputeGame])
   say('wired DisputeGame into AgentRegistry and BondVault')
+  const erc8004 = p.erc8004 === false ? undefined : await deployErc8004({ publicClient, walletClient, onProgress: p.onProgress })
 
   return {
     chainId: await publicClient.getChainId(),
@@ -102,5 +106,6 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
     redistribution,
     contracts: { agentRegistry, bondVault, traceLog, verifierRegistry, disputeGame, bondToken },
     params,
+    ...(erc8004 ? { erc8004 } : {}),
   }
 }

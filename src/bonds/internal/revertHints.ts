@@ -44,4 +44,16 @@ export const revertHints: Record<string, string> = {
   ExitAlreadyRequested: 'The exit is already requested; complete it once the exit delay has passed (covenant verifier exit).',
   ExitNotRequested: 'Request the exit first (covenant verifier exit).',
   ExitNotReady: 'The exit delay has not passed yet; try again after the time in the argument.',
+  // ERC-8004 registries (contracts/src/erc8004)
+  NotAgentOwnerOrOperator: "Only the ERC-8004 agent's owner, or an operator it approved, may do this; use the owner's account.",
+  ReservedMetadataKey: 'agentWallet is set only through setAgentWallet, with the wallet\'s signature.',
+  InvalidWalletSignature: 'The new wallet must sign the AgentWalletSet typed data (an AgentAccount: signed by the agent\'s owner).',
+  SignatureExpired: 'The wallet signature is past its deadline; sign again.',
+  DeadlineTooFar: 'A wallet signature may be valid for at most five minutes from the block that uses it.',
+  RequestExists: 'This request hash is taken: one action is asked of each validator once (its responses update).',
+  UnknownRequest: 'No validation request has this hash on this ValidationRegistry.',
+  NotValidator: 'Only the validator named in the request may answer it.',
+  ResponseOutOfRange: 'A validation response is 0 to 100.',
+  SelfFeedback: "An agent's owner and operators cannot give it feedback.",
+  ERC721NonexistentToken: 'No ERC-8004 agent has this id on this IdentityRegistry.',
 }
