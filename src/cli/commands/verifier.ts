@@ -124,6 +124,12 @@ export function describeEvent(e: VerifierEvent): string | undefined {
       return `warning: ${e.message}`
     case 'error':
       return `error in ${e.where}: ${(e.error as { shortMessage?: string; message?: string })?.shortMessage ?? String(e.error)}`
+    case 'validation-request':
+      return `ERC-8004 validation request ${e.requestHash.slice(0, 10)}…: action ${e.actionId} of agent #${e.covenantAgentId} (ERC-8004 agent ${e.agentId})`
+    case 'validation-refused':
+      return `ERC-8004 validation request ${e.requestHash.slice(0, 10)}… refused: ${e.reason}`
+    case 'validation-response':
+      return `answered ERC-8004 validation ${e.requestHash.slice(0, 10)}…: ${e.response} (${e.tag}, ${e.responseURI}): ${e.reason} (gas ${e.gasUsed})`
   }
 }
 
