@@ -10,8 +10,8 @@ export type DeployErc8004Parameters = {
   onProgress?: ((message: string) => void) | undefined
 }
 
-export class Erc8004DeployError extends BaseError {
-  override name = 'Erc8004DeployError' as const
+export class TrustlessAgentsDeployError extends BaseError {
+  override name = 'TrustlessAgentsDeployError' as const
 }
 
 /**
@@ -25,7 +25,7 @@ export async function deployErc8004(p: DeployErc8004Parameters): Promise<Erc8004
   async function deploy(name: string, abi: Abi, bytecode: Hex, args: readonly unknown[]): Promise<Address> {
     const hash = await walletClient.deployContract({ abi, bytecode, args, account: walletClient.account, chain: walletClient.chain ?? null })
     const receipt = await publicClient.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success' || !receipt.contractAddress) throw new Erc8004DeployError(`Deploying ${name} failed (transaction ${hash}).`)
+    if (receipt.status !== 'success' || !receipt.contractAddress) throw new TrustlessAgentsDeployError(`Deploying ${name} failed (transaction ${hash}).`)
     say(`deployed ${name} at ${receipt.contractAddress} (gas ${receipt.gasUsed})`)
     return receipt.contractAddress
   }

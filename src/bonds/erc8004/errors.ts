@@ -1,7 +1,7 @@
 import { BaseError, UnrecoverableCovenantError } from '../../errors/base.js'
 
-export class Erc8004NotDeployedError extends UnrecoverableCovenantError {
-  override name = 'Erc8004NotDeployedError' as const
+export class TrustlessAgentsNotDeployedError extends UnrecoverableCovenantError {
+  override name = 'TrustlessAgentsNotDeployedError' as const
   constructor() {
     super('This deployment has no ERC-8004 registries.', {
       metaMessages: [

@@ -1,8 +1,8 @@
 // ERC-8004 "Trustless Agents" (contracts/src/erc8004): deploy the registries, give a
 // Covenant agent its identity, request and answer validations. See README.md here.
-export { deployErc8004, Erc8004DeployError, type DeployErc8004Parameters } from './deploy.js'
+export { deployErc8004, TrustlessAgentsDeployError, type DeployErc8004Parameters } from './deploy.js'
 export { erc8004DeploymentSchema, requireErc8004, type Erc8004Deployment } from './deployment.js'
-export { Erc8004NotDeployedError, InvalidCovenantUriError, InvalidRegistrationFileError } from './errors.js'
+export { TrustlessAgentsNotDeployedError, InvalidCovenantUriError, InvalidRegistrationFileError } from './errors.js'
 export {
   actionURI,
   daURI,
