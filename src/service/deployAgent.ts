@@ -244,7 +244,7 @@ async function registerNew(p: DeployAgentParameters, c: CheckedDeploy & { kind: 
       const r = await registerCovenantIdentity(owner, {
         agentId,
         name: c.name,
-        description: `Covenant agent ${c.name}: its funds move only under its registered policy, every step is committed to DA, and any fault can be disputed against its bond.`,
+        description: `Covenant agent ${c.name}: bonded, every step committed to DA, faults disputable.`,
         manifestHash: c.built.manifestHash,
         manifestCommitment,
         erc8004AgentId: at.erc8004AgentId !== undefined ? BigInt(at.erc8004AgentId) : undefined,

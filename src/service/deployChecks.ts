@@ -18,10 +18,11 @@ import { DeployRefusedError, firstLine } from './errors.js'
 
 /**
  * Gas a deploy's smaller transactions use at most (measured on anvil: 84k, 46k + 118k, 68k,
- * 21-25k; the ERC-8004 identity's three transactions IDENTITY_GAS_NOTE, with room to spare). Registering and proposing an upgrade cost with the policy's
+ * 21-25k; the ERC-8004 identity's three transactions ~1.1M for a short name, most of it the
+ * on-chain registration file — a 64-character name adds ~0.15M; with room to spare). Registering and proposing an upgrade cost with the policy's
  * lists (up to ~19M gas for 256 targets and selectors): those are estimated on the node.
  */
-export const DEPLOY_GAS = { depositEth: 120_000n, depositToken: 250_000n, mint: 100_000n, transfer: 60_000n, identity: 1_200_000n } as const
+export const DEPLOY_GAS = { depositEth: 120_000n, depositToken: 250_000n, mint: 100_000n, transfer: 60_000n, identity: 1_600_000n } as const
 
 export type DeployKey = { address: Address; keystore: string }
 

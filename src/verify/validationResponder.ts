@@ -64,6 +64,7 @@ export class ValidationResponder {
   readonly #follower: LogFollower
   readonly #validator: Address
   #state: ValidationState | undefined
+  #saved: string | undefined
 
   constructor(options: ValidationResponderOptions) {
     this.#o = options
@@ -89,6 +90,7 @@ export class ValidationResponder {
     if (this.#state) return
     const d = this.client.deployment
     this.#state = await this.#store.load({ chainId: d.chainId, validationRegistry: requireErc8004(this.client).validationRegistry, validator: this.#validator })
+    this.#saved = JSON.stringify(this.#state)
   }
 
   /** One pass: the next range of requests (or a rewind), then every open request looked at again where something changed. */
@@ -108,7 +110,12 @@ export class ValidationResponder {
       state.checkpoints = next.checkpoints
     }
     await this.#evaluateOpen()
-    await this.#store.save(state)
+    // written only when something changed: a node passes every 100 ms – 1 s
+    const text = JSON.stringify(state)
+    if (text !== this.#saved) {
+      await this.#store.save(state)
+      this.#saved = text
+    }
   }
 
   // ------------------------------------------------------------------------ new requests
