@@ -90,7 +90,7 @@ export type VerifierNodeOptions = {
   onEvent?: ((event: VerifierEvent) => void) | undefined
   /**
    * Answer ERC-8004 validation requests addressed to this verifier (ValidationResponder).
-   * @defaultValue true when the client has an account and the deployment has the ERC-8004 registries
+   * @defaultValue `act`: true when the client has an account and the deployment has the ERC-8004 registries
    */
   validations?: boolean | undefined
 }
@@ -221,7 +221,7 @@ export class VerifierNode {
     if (options.onEvent) this.#listeners.add(options.onEvent)
     const c = options.client
     this.#validations =
-      options.validations !== false && c.walletClient && c.deployment.erc8004
+      (options.validations ?? options.act ?? true) && c.walletClient && c.deployment.erc8004
         ? new ValidationResponder({
             ...{ da: options.da, dataDir: options.dataDir, replayer: options.replayer, manifests: options.manifests, attestation: options.attestation },
             ...{ confirmations: options.confirmations, maxBlockRange: options.maxBlockRange },

@@ -146,6 +146,8 @@ type StartFlags = GlobalOptions &
     register?: boolean
     stake?: string
     watchOnly?: boolean
+    /** false with --no-validations */
+    validations?: boolean
     queue?: string
   }
 
@@ -171,6 +173,7 @@ export function register(program: Command): void {
       .option('--register', 'register this account as a verifier first (stakes --stake ETH)')
       .option('--stake <eth>', 'stake for --register (default: the protocol minimum)')
       .option('--watch-only', 'report faults but send no transaction')
+      .option('--no-validations', 'do not answer ERC-8004 validation requests addressed to this verifier')
       .option('--queue <name>', 'the replay queue name (default: one per deployment)'),
   ).action(async (_o, cmd: Command) => {
     const flags = cmd.optsWithGlobals<StartFlags>()
@@ -215,6 +218,7 @@ export function register(program: Command): void {
       agents: flags.agent?.map((a) => parseAgentId(a)),
       act: flags.watchOnly ? false : undefined,
       vote: flags.watchOnly ? false : undefined,
+      validations: flags.watchOnly || flags.validations === false ? false : undefined,
       onEvent: say,
     })
     await node.start()
