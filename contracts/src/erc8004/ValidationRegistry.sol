@@ -13,7 +13,7 @@ import {IERC721Owned, isOwnerOrOperator} from "./IERC721Owned.sol";
 ///         protocol". Covenant's verifiers answer requests that name a Covenant action
 ///         (`covenant:action/<actionId>?validator=<address>`) from their own checks of the
 ///         committed trace, and from DisputeGame's outcome: a slash is a final 0 whose
-///         `responseURI` names the dispute (src/verify/erc8004Responder.ts).
+///         `responseURI` names the dispute (src/verify/validationResponder.ts).
 contract ValidationRegistry {
     struct Validation {
         address validatorAddress;
