@@ -21,7 +21,7 @@ const opt = (name: string) => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
 }
-const BENCHES = ['gas', 'overhead', 'overhead-1s-blocks', 'trace', 'inference', 'verify', 'service', 'cli-startup'] as const
+const BENCHES = ['gas', 'erc8004', 'overhead', 'overhead-1s-blocks', 'trace', 'inference', 'verify', 'service', 'cli-startup'] as const
 type BenchName = (typeof BENCHES)[number]
 /** Benches that run another script with arguments. */
 const VARIANTS: Partial<Record<BenchName, { script: string; args: string[] }>> = {

@@ -32,6 +32,10 @@ export const CONTRACTS = [
   'AgentAccount',
   'TestToken',
   'Relay7702',
+  // ERC-8004 "Trustless Agents" (contracts/src/erc8004): deployed by deployErc8004
+  'IdentityRegistry',
+  'ReputationRegistry',
+  'ValidationRegistry',
 ] as const
 
 function solFiles(dir: string): string[] {

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Breach} from "./CovenantTypes.sol";
 import {LeafEncoding} from "./LeafEncoding.sol";
 
@@ -277,6 +278,21 @@ contract AgentAccount is ReentrancyGuardTransient {
         } else {
             IERC20(token).safeTransfer(to, amount);
         }
+    }
+
+    // ------------------------------------------------------------------ ERC-1271
+
+    /// @notice ERC-1271: the account accepts what the agent's *owner* signs (an EOA's
+    ///         signature, or the owner contract's own ERC-1271 answer) — never the signer
+    ///         key's. This is how the owner proves control of the account to other
+    ///         contracts, e.g. ERC-8004's `setAgentWallet`. The owner can move the account's
+    ///         funds anyway (`ownerWithdraw`), so a signature the account accepts gives
+    ///         nobody a power the owner does not already have; the signer key, which acts
+    ///         only through `execute` under the policy, gets none (a permit it signed would
+    ///         be a payment no trace covers).
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        address owner = registry().ownerOf(agentId());
+        return SignatureChecker.isValidSignatureNowCalldata(owner, hash, signature) ? bytes4(0x1626ba7e) : bytes4(0xffffffff);
     }
 
     // ------------------------------------------------------------------ views

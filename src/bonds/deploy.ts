@@ -21,6 +21,7 @@ import {
 } from './generated/bytecode.js'
 import { defaultProtocolParams, protocolParamsSchema, type CovenantDeployment, type ProtocolParamsInput } from './deployment.js'
 import { BaseError } from '../errors/base.js'
+import { deployErc8004 } from './erc8004/deploy.js'
 
 export type DeployCovenantParameters = {
   publicClient: PublicClient
@@ -38,6 +39,8 @@ export type DeployCovenantParameters = {
    */
   workTokenAllocation?: readonly { to: Address; amount: bigint }[] | undefined
   onProgress?: ((message: string) => void) | undefined
+  /** Also deploy the ERC-8004 registries (Identity, Reputation, Validation). @defaultValue true */
+  erc8004?: boolean | undefined
 }
 
 export class DeployError extends BaseError {
@@ -47,7 +50,8 @@ export class DeployError extends BaseError {
 /**
  * Deploys and wires the Covenant contracts — WorkToken, VerifierRegistry (its staked form),
  * ForkManager, AgentRegistry, TraceLog, BondVault, DisputeGame (plus a dev bond token when
- * none is given) — and returns their addresses with the protocol parameters.
+ * none is given) — then the ERC-8004 registries, and returns their addresses with the
+ * protocol parameters.
  */
 export async function deployCovenant(p: DeployCovenantParameters): Promise<CovenantDeployment> {
   const params = protocolParamsSchema.parse({ ...defaultProtocolParams, ...p.params })
@@ -136,6 +140,7 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
   await call(bondVault, bondVaultAbi, 'setDisputeGame', [disputeGame])
   await call(forkManager, forkManagerAbi, 'setDisputeGame', [disputeGame])
   say('wired DisputeGame into AgentRegistry, BondVault and ForkManager')
+  const erc8004 = p.erc8004 === false ? undefined : await deployErc8004({ publicClient, walletClient, onProgress: p.onProgress })
 
   return {
     chainId: await publicClient.getChainId(),
@@ -144,5 +149,6 @@ export async function deployCovenant(p: DeployCovenantParameters): Promise<Coven
     redistribution,
     contracts: { agentRegistry, bondVault, traceLog, verifierRegistry, disputeGame, bondToken, workToken, forkManager },
     params,
+    ...(erc8004 ? { erc8004 } : {}),
   }
 }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { z } from 'zod'
 import type { Address } from 'viem'
 import { DeploymentFileError } from './errors.js'
+import { erc8004DeploymentSchema } from './erc8004/deployment.js'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address') as unknown as z.ZodType<Address>
 const uint = z.union([z.bigint(), z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform((v) => BigInt(v))
@@ -87,6 +88,8 @@ export const deploymentSchema = z.object({
     forkManager: address,
   }),
   params: protocolParamsSchema,
+  /** The ERC-8004 registries (deployErc8004); absent in deployment files made before them. */
+  erc8004: erc8004DeploymentSchema.optional(),
 })
 export type CovenantDeployment = z.output<typeof deploymentSchema>
 

@@ -92,3 +92,4 @@ export {
 export { Committer, CommitConflictError, type BlobPutter, type CommittedBatchInfo, type CommitterHooks, type CommitterOptions } from './committer.js'
 export { increaseTime, mine, chainTime } from './devTime.js'
 export { walletStepTuple, type WalletStepTuple } from './actions/walletStep.js'
+export * from './erc8004/index.js'

@@ -28,6 +28,8 @@ export const agentRecordSchema = z.object({
   operator: z.object({ address, keystore: z.string() }),
   wallet: z.object({ address, keystore: z.string() }),
   deployedAt: z.number().int(),
+  /** The agent's ERC-8004 identity (IdentityRegistry token id), when the deployment has the registries. */
+  erc8004AgentId: z.string().regex(/^\d+$/).optional(),
 })
 export type AgentRecord = z.infer<typeof agentRecordSchema>
 

@@ -8,6 +8,7 @@ import { depositBond } from '../bonds/actions/depositBond.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
 import { getBond } from '../bonds/actions/getBond.js'
 import { proposeUpdate } from '../bonds/actions/updateAgent.js'
+import { registerCovenantIdentity } from '../bonds/erc8004/registerCovenantIdentity.js'
 import { testTokenAbi } from '../bonds/generated/abis.js'
 import type { DAClient } from '../da/client.js'
 import { createKeystore, loadKeystore, saveKeystore, type ScryptParams } from '../wallet/keystore.js'
@@ -46,7 +47,7 @@ export type DeployAgentParameters = {
 }
 
 /** The steps of deploying a new agent, in order. */
-export const DEPLOY_STEPS = ['manifest', 'keys', 'register', 'bond', 'fund', 'record'] as const
+export const DEPLOY_STEPS = ['manifest', 'keys', 'register', 'bond', 'fund', 'identity', 'record'] as const
 export type DeployStep = (typeof DEPLOY_STEPS)[number]
 /** `done` by this run, `done-earlier` by an earlier run of the same deploy, `not-needed` (no bond, no funding). */
 export type DeployStepStatus = 'done' | 'done-earlier' | 'not-needed'
@@ -67,6 +68,7 @@ const TO_DO: Record<DeployStep, string> = {
   register: 'register the agent on chain',
   bond: 'deposit the bond',
   fund: 'fund the operator, signer and account',
+  identity: "register the agent's ERC-8004 identity",
   record: 'write the agent record',
 }
 
@@ -76,7 +78,9 @@ const TO_DO: Record<DeployStep, string> = {
  * funding against the owner's balance, the data dir): a refusal writes nothing. Then the
  * manifest goes on DA, operator and signer keys are created as encrypted keystores under
  * `<dataDir>/agents/<name>/`, the agent is registered with the manifest hash, model digests
- * and policy, its bond is posted, its keys and account are funded, and its record written.
+ * and policy, its bond is posted, its keys and account are funded, it gets its ERC-8004
+ * identity when the deployment has the registries (agentURI: its registration file, naming
+ * the manifest on DA; agentWallet: its AgentAccount), and its record is written.
  * After each step the progress is written to `<dataDir>/agents/<name>.deploy.json`: a deploy
  * that stopped part-way throws {@link DeployInterruptedError} saying what was done and what
  * was not, and the same deploy run again resumes — never a second agent, never a second
@@ -160,7 +164,7 @@ async function registerNew(p: DeployAgentParameters, checked: CheckedDeploy & { 
     const manifestCommitment = bytesToHex(await p.da.put(c.built.bytes))
     const now = Date.now()
     let at = await save({
-      ...(progress ?? { version: 1, name: c.name, chainId: owner.deployment.chainId, agentRegistry: owner.deployment.contracts.agentRegistry, owner: ownerAddress, bonded: false, funded: false, startedAt: now, updatedAt: now }),
+      ...(progress ?? { version: 1, name: c.name, chainId: owner.deployment.chainId, agentRegistry: owner.deployment.contracts.agentRegistry, owner: ownerAddress, bonded: false, funded: false, identityDone: false, startedAt: now, updatedAt: now }),
       manifestHash: c.built.manifestHash,
       manifestCommitment,
       code,
@@ -250,6 +254,28 @@ async function registerNew(p: DeployAgentParameters, checked: CheckedDeploy & { 
       finish('fund', sent.length ? 'done' : 'done-earlier', sent.length ? `funded ${sent.join(', ')}` : 'funded')
     }
 
+    step = 'identity'
+    if (!owner.deployment.erc8004) finish('identity', 'not-needed', 'no ERC-8004 registries on this deployment: no identity')
+    else if (at.identityDone && at.erc8004AgentId !== undefined) finish('identity', 'done-earlier', `ERC-8004 identity #${at.erc8004AgentId}`)
+    else {
+      const r = await registerCovenantIdentity(owner, {
+        agentId,
+        name: c.name,
+        description: `Covenant agent ${c.name}: bonded, every step committed to DA, faults disputable.`,
+        manifestHash: c.built.manifestHash,
+        manifestCommitment,
+        erc8004AgentId: at.erc8004AgentId !== undefined ? BigInt(at.erc8004AgentId) : undefined,
+        beforeSend: async () => {
+          at = await noteNonce(at)
+        },
+        onRegistered: async (id) => {
+          at = await save({ ...at, erc8004AgentId: id.toString() })
+        },
+      })
+      at = await save({ ...at, erc8004AgentId: r.erc8004AgentId.toString(), identityDone: true })
+      finish('identity', r.sent.length ? 'done' : 'done-earlier', `ERC-8004 identity #${r.erc8004AgentId} (agentWallet ${account}; agentURI: its registration file, naming the manifest on DA)`)
+    }
+
     step = 'record'
     const onChain = await getAgent(owner, agentId)
     const record: AgentRecord = {
@@ -268,6 +294,7 @@ async function registerNew(p: DeployAgentParameters, checked: CheckedDeploy & { 
       operator: keys.operator,
       wallet: keys.wallet,
       deployedAt: Date.now(),
+      ...(at.erc8004AgentId !== undefined ? { erc8004AgentId: at.erc8004AgentId } : {}),
     }
     const recordFile = await saveAgentRecord(p.dataDir, record)
     removeDeployProgress(p.dataDir, c.name)

@@ -20,10 +20,11 @@ import { DeployRefusedError, firstLine } from './errors.js'
 
 /**
  * Gas a deploy's smaller transactions use at most (measured on anvil: 84k, 46k + 118k, 68k,
- * 21-25k, with room to spare). Registering and proposing an upgrade cost with the policy's
+ * 21-25k; the ERC-8004 identity's three transactions ~1.1M for a short name, most of it the
+ * on-chain registration file — a 64-character name adds ~0.15M; with room to spare). Registering and proposing an upgrade cost with the policy's
  * lists (up to ~19M gas for 256 targets and selectors): those are estimated on the node.
  */
-export const DEPLOY_GAS = { depositEth: 120_000n, depositToken: 250_000n, mint: 100_000n, transfer: 60_000n } as const
+export const DEPLOY_GAS = { depositEth: 120_000n, depositToken: 250_000n, mint: 100_000n, transfer: 60_000n, identity: 1_600_000n } as const
 
 export type DeployKey = { address: Address; keystore: string }
 
@@ -251,7 +252,8 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
     registerGas +
     (ethLeft > 0n ? DEPLOY_GAS.depositEth : 0n) +
     (tokenLeft > 0n ? DEPLOY_GAS.depositToken + (p.mintDevToken ? DEPLOY_GAS.mint : 0n) : 0n) +
-    BigInt(targets.length) * DEPLOY_GAS.transfer
+    BigInt(targets.length) * DEPLOY_GAS.transfer +
+    (p.owner.deployment.erc8004 && !progress?.identityDone ? DEPLOY_GAS.identity : 0n)
   const fundProblems: string[] = []
   const short = await ethShortfall(p.owner, ownerAddress, ethLeft + fundingLeft, gas, { bond: ethLeft, funding: fundingLeft })
   if (short) fundProblems.push(short)

@@ -48,6 +48,9 @@ export const deployProgressSchema = z.object({
   /** Steps `bonded` and `funded`. */
   bonded: z.boolean().default(false),
   funded: z.boolean().default(false),
+  /** Step `identity`: the ERC-8004 id once minted, and whether its URI and wallet are set. */
+  erc8004AgentId: z.string().regex(/^\d+$/).optional(),
+  identityDone: z.boolean().default(false),
   startedAt: z.number().int(),
   updatedAt: z.number().int(),
 })

@@ -42,6 +42,7 @@ import { VerifierStateStore } from './state.js'
 import { TraceIndex } from './traceIndex.js'
 import { redisVerdictPool, type VerdictPool } from './verdictPool.js'
 import { withPublishedBlobs } from './publishedBlobs.js'
+import { ValidationResponder, type ValidationEvent } from './validationResponder.js'
 
 export type VerifierNodeOptions = {
   /** The chain and deployment; with an account the node challenges and votes, without one it only reports. */
@@ -104,6 +105,11 @@ export type VerifierNodeOptions = {
   /** First block when there is no saved cursor. @defaultValue the deployment block */
   startBlock?: bigint | undefined
   onEvent?: ((event: VerifierEvent) => void) | undefined
+  /**
+   * Answer ERC-8004 validation requests addressed to this verifier (ValidationResponder).
+   * @defaultValue `act`: true when the client has an account and the deployment has the ERC-8004 registries
+   */
+  validations?: boolean | undefined
 }
 
 /** What a node reports, in order; `--json` prints one per line. */
@@ -126,6 +132,8 @@ export type VerifierEvent =
   | { type: 'reorg'; from: Checkpoint; to: Checkpoint | null }
   | { type: 'warning'; message: string }
   | { type: 'error'; where: string; error: unknown }
+  /** ERC-8004 validation requests, refusals and responses (ValidationResponder). */
+  | ValidationEvent
 
 /**
  * How long a missing blob is given before it is disputed as withheld: the configured grace,
@@ -177,6 +185,7 @@ export class VerifierNode {
   #pool: VerdictPool | undefined
   #ownPool: boolean
   #worker: JobWorker | undefined
+  readonly #validations: ValidationResponder | undefined
   #state: VerifierState | undefined
   #running: Promise<void> | undefined
   #passes = 0
@@ -236,6 +245,16 @@ export class VerifierNode {
       maxRange: options.maxBlockRange,
     })
     if (options.onEvent) this.#listeners.add(options.onEvent)
+    const c = options.client
+    this.#validations =
+      (options.validations ?? options.act ?? true) && c.walletClient && c.deployment.erc8004
+        ? new ValidationResponder({
+            ...{ da: options.da, dataDir: options.dataDir, replayer: options.replayer, manifests: options.manifests, attestation: options.attestation },
+            ...{ confirmations: options.confirmations, maxBlockRange: options.maxBlockRange },
+            client: c as CovenantWriteClient,
+            onEvent: (e) => this.#emit(e),
+          })
+        : undefined
   }
 
   /** The verifier account, when the node has one. */
@@ -396,6 +415,7 @@ export class VerifierNode {
       more = step.to < step.head - BigInt(this.#o.confirmations ?? 0)
     }
     await this.#periodic()
+    await this.#validations?.tick().catch((error: unknown) => this.#emit({ type: 'error', where: 'validations', error }))
     this.#passes++
     return more
   }

@@ -2,7 +2,8 @@
  * `deployAgent` is all or nothing from the user's point of view, against a real anvil chain:
  * - what it refuses (policy, the chain's window bounds, the owner's balance, the model) is
  *   refused before anything reaches DA, the data dir or the chain;
- * - each step failed in turn — DA put, key files, register, deposit, funding, record write;
+ * - each step failed in turn — DA put, key files, register, deposit, funding, the ERC-8004
+ *   identity, record write;
  *   before its transaction is sent and after it was mined unseen — stops with a
  *   DeployInterruptedError saying what was done, and the same deploy run again completes
  *   with exactly one agent registered, the bond deposited once and the record written.
@@ -13,8 +14,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createTestClient, http, parseEther, type Hash } from 'viem'
 import { defineAgent, type AgentDefinition, type DefineAgentParameters } from '../../src/agent/index.js'
-import { agentRegistryAbi } from '../../src/bonds/generated/abis.js'
-import { getAgent, getBond, withAccount, type CovenantWriteClient } from '../../src/bonds/index.js'
+import { agentRegistryAbi, identityRegistryAbi } from '../../src/bonds/generated/abis.js'
+import { COVENANT_METADATA_KEY, decodeCovenantMetadata, getAgent, getBond, getIdentity, withAccount, type CovenantWriteClient } from '../../src/bonds/index.js'
 import type { DAClient } from '../../src/da/client.js'
 import { agentRecordFile, readAgentRecord } from '../../src/service/agentRecord.js'
 import { deployAgent, DEV_FUNDING, type DeployAgentParameters } from '../../src/service/deployAgent.js'
@@ -49,6 +50,18 @@ function agentNamed(name: string, over: Partial<Pick<DefineAgentParameters, 'ins
     policy: over.policy ?? { maxValuePerTx: parseEther('0.1'), challengeWindow: 3_600, commitDeadline: 600, allowedTargets: [] },
     bond: over.bond ?? { eth: parseEther('2') },
   })
+}
+
+/** The ERC-8004 identities whose `covenant` metadata names Covenant agent `agentId`. */
+async function identitiesOf(agentId: bigint): Promise<bigint[]> {
+  const identityRegistry = stack.deployment.erc8004!.identityRegistry
+  const logs = await stack.client.publicClient.getContractEvents({ address: identityRegistry, abi: identityRegistryAbi, eventName: 'Registered', fromBlock: 0n })
+  const out: bigint[] = []
+  for (const l of logs) {
+    const meta = await stack.client.publicClient.readContract({ address: identityRegistry, abi: identityRegistryAbi, functionName: 'getMetadata', args: [l.args.agentId!, COVENANT_METADATA_KEY] })
+    if (decodeCovenantMetadata(meta)?.agentId === agentId) out.push(l.args.agentId!)
+  }
+  return out
 }
 
 const agentCount = () => stack.client.publicClient.readContract({ address: stack.deployment.contracts.agentRegistry, abi: agentRegistryAbi, functionName: 'agentCount' })
@@ -247,8 +260,11 @@ describe('a deploy failed at each step in turn, then run again: exactly one agen
         return { onProgress: (m) => m.startsWith('funded') && mkdirSync(file), fix: () => rmSync(file, { recursive: true }) }
       },
       step: /write the agent record/,
-      earlier: ['keys', 'register', 'bond', 'fund'],
+      earlier: ['keys', 'register', 'bond', 'fund', 'identity'],
     },
+    // the ERC-8004 identity's mint is the deploy's second `register` call
+    { name: 'f-identity-send', fail: () => ({ owner: faultyOwner(owner(), { call: 'register', when: 'before-send', nth: 2 }) }), step: /ERC-8004 identity/, earlier: ['keys', 'register', 'bond', 'fund'] },
+    { name: 'f-identity-mined', fail: () => ({ owner: faultyOwner(owner(), { call: 'register', when: 'after-send', nth: 2 }) }), step: /ERC-8004 identity/, earlier: ['keys', 'register', 'bond', 'fund'] },
   ]
 
   test.each(cases)('$name', async ({ name, fail, step, earlier }) => {
@@ -281,6 +297,9 @@ describe('a deploy failed at each step in turn, then run again: exactly one agen
       expect(await stack.client.publicClient.getBalance({ address: address as `0x${string}` })).toBe(amount) // funded once
     }
     expect(readAgentRecord(dataDir, name)).toEqual(again.record)
+    // one ERC-8004 identity, whose wallet is the agent's account
+    expect(await identitiesOf(agentId)).toEqual([BigInt(again.record.erc8004AgentId ?? -1)])
+    expect((await getIdentity(stack.client, BigInt(again.record.erc8004AgentId ?? -1))).wallet).toBe(onChain.account)
     expect(existsSync(deployProgressFile(dataDir, name))).toBe(false)
     expect(again.steps.filter((s) => s.status === 'done-earlier').map((s) => s.step)).toEqual(earlier)
     expect(lines.some((l) => l.includes('by an earlier run'))).toBe(earlier.length > 0)

@@ -171,6 +171,10 @@ const badLine: fc.Arbitrary<string[]> = fc.oneof(
   fc.tuple(fc.constantFrom('not-json', 'a directory'), json).map(([f, j]) => ['inference', 'replay', f === 'not-json' ? join(root, 'not-json.txt') : root, ...j]),
   fc.tuple(word.filter((m) => m !== 'exact' && m !== 'tolerance'), json).map(([m, j]) => ['inference', 'replay', 'record.json', '--mode', m, ...j]),
   fc.tuple(word, json).map(([f, j]) => ['deploy', join(root, `${f}.ts`), ...env(), ...j]),
+  fc.tuple(notHash, json).map(([h, j]) => ['8004', 'status', h, ...env(), ...j]),
+  fc.tuple(notDecimal, fc.constantFrom('agent', 'request'), json).map(([a, c, j]) => (c === 'agent' ? ['8004', 'agent', a, ...env(), ...j] : ['8004', 'request', a, '1-0123456789ab', ...env(), ...j])),
+  // a deployment file without the ERC-8004 registries
+  fc.tuple(fc.constantFrom('agent', 'status'), json).map(([c, j]) => ['8004', c, c === 'agent' ? '1' : `0x${'ab'.repeat(32)}`, ...env(), ...j]),
   fc.tuple(fc.constantFrom('bonds', 'verify'), json).map(([c, j]) => [c, c === 'bonds' ? '1' : '1-0123456789ab', '--data-dir', dataDir, '--rpc', 'http://127.0.0.1:1', '--deployment', join(root, 'missing.json'), ...j]),
 )
 

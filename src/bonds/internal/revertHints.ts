@@ -62,4 +62,16 @@ export const revertHints: Record<string, string> = {
   NotAFalseVerdict: 'The verifier did not vote "not at fault" on this dispute.',
   NotADoubleVerdict: 'The two signatures are not one verifier signing both verdicts of this dispute.',
   NothingToSlash: 'The verifier has no stake left to slash.',
+  // ERC-8004 registries (contracts/src/erc8004)
+  NotAgentOwnerOrOperator: "Only the ERC-8004 agent's owner, or an operator it approved, may do this; use the owner's account.",
+  ReservedMetadataKey: 'agentWallet is set only through setAgentWallet, with the wallet\'s signature.',
+  InvalidWalletSignature: 'The new wallet must sign the AgentWalletSet typed data (an AgentAccount: signed by the agent\'s owner).',
+  SignatureExpired: 'The wallet signature is past its deadline; sign again.',
+  DeadlineTooFar: 'A wallet signature may be valid for at most five minutes from the block that uses it.',
+  RequestExists: 'This request hash is taken: one action is asked of each validator once (its responses update).',
+  UnknownRequest: 'No validation request has this hash on this ValidationRegistry.',
+  NotValidator: 'Only the validator named in the request may answer it.',
+  ResponseOutOfRange: 'A validation response is 0 to 100.',
+  SelfFeedback: "An agent's owner and operators cannot give it feedback.",
+  ERC721NonexistentToken: 'No ERC-8004 agent has this id on this IdentityRegistry.',
 }

@@ -16,7 +16,7 @@ import { serveAgents, type ServeFlags } from './serve.js'
 
 type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean; typecheck: boolean }
 
-const STEP_WORDS = { manifest: 'manifest on DA', keys: 'keys', register: 'registered', bond: 'bond', fund: 'funding', record: 'record' } as const
+const STEP_WORDS = { manifest: 'manifest on DA', keys: 'keys', register: 'registered', bond: 'bond', fund: 'funding', identity: 'ERC-8004 identity', record: 'record' } as const
 
 /**
  * `covenant deploy [agent-file]`: type-check the agent file (TypeScript, with its project's
@@ -89,6 +89,7 @@ export function register(program: Command): void {
           `${r.name}: ${r.outcome} as agent #${r.agentId}`,
           `  manifest ${r.manifestHash} (DA ${r.manifestCommitment.slice(0, 18)}…)`,
           `  operator ${r.operator.address}  wallet ${r.wallet.address}`,
+          ...(r.erc8004AgentId !== undefined ? [`  ERC-8004 identity #${r.erc8004AgentId} (covenant 8004 agent ${r.erc8004AgentId})`] : []),
           ...stepLines(r.steps),
           ...(r.readyAt ? [`  upgrade activates after ${new Date(r.readyAt * 1000).toISOString()} (covenant deploy ${file} --activate)`] : []),
         ].join('\n'),

@@ -16,6 +16,10 @@ export type Verb = {
 
 /** Every verb, by name. Keep this list alphabetical. */
 export const verbs: Readonly<Record<string, Verb>> = {
+  '8004': {
+    description: 'ERC-8004 "Trustless Agents": agent identities and bond-backed validations of Covenant actions',
+    load: () => import('./erc8004.js'),
+  },
   bond: { description: "move an agent's bond: deposit, withdraw (request, then complete), cancel; status", load: () => import('./bond.js') },
   bonds: { description: "an agent's bond: balance, pending withdrawal and when it unlocks, slashes and disputes", load: () => import('./bonds.js') },
   claim: { description: 'pay out your credits: slash rewards, refunded or forfeited challenger bonds, compensation', load: () => import('./bond.js') },

@@ -134,6 +134,12 @@ export function describeEvent(e: VerifierEvent): string | undefined {
       return `warning: ${e.message}`
     case 'error':
       return `error in ${e.where}: ${(e.error as { shortMessage?: string; message?: string })?.shortMessage ?? String(e.error)}`
+    case 'validation-request':
+      return `ERC-8004 validation request ${e.requestHash.slice(0, 10)}…: action ${e.actionId} of agent #${e.covenantAgentId} (ERC-8004 agent ${e.agentId})`
+    case 'validation-refused':
+      return `ERC-8004 validation request ${e.requestHash.slice(0, 10)}… refused: ${e.reason}`
+    case 'validation-response':
+      return `answered ERC-8004 validation ${e.requestHash.slice(0, 10)}…: ${e.response} (${e.tag}, ${e.responseURI}): ${e.reason} (gas ${e.gasUsed})`
   }
 }
 
@@ -150,6 +156,8 @@ type StartFlags = GlobalOptions &
     register?: boolean
     stake?: string
     watchOnly?: boolean
+    /** false with --no-validations */
+    validations?: boolean
     queue?: string
   }
 
@@ -175,6 +183,7 @@ export function register(program: Command): void {
       .option('--register', 'register this account as a verifier first (stakes --stake CVW)')
       .option('--stake <cvw>', 'CVW to stake for --register (default: the protocol minimum)')
       .option('--watch-only', 'report faults but send no transaction')
+      .option('--no-validations', 'do not answer ERC-8004 validation requests addressed to this verifier')
       .option('--queue <name>', 'the replay queue name (default: one per deployment)'),
   ).action(async (_o, cmd: Command) => {
     const flags = cmd.optsWithGlobals<StartFlags>()
@@ -219,6 +228,7 @@ export function register(program: Command): void {
       agents: flags.agent?.map((a) => parseAgentId(a)),
       act: flags.watchOnly ? false : undefined,
       vote: flags.watchOnly ? false : undefined,
+      validations: flags.watchOnly || flags.validations === false ? false : undefined,
       onEvent: say,
     })
     await node.start()
