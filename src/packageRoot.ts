@@ -31,8 +31,8 @@ function locate(): { root: string; version: string; json: PackageJson } {
   for (;;) {
     const file = join(dir, 'package.json')
     if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown; dependencies?: Record<string, string>; devDependencies?: Record<string, string> }
-      if (pkg.name === NAME && typeof pkg.version === 'string') {
+      const pkg = readPackageJson(file)
+      if (pkg && pkg.name === NAME && typeof pkg.version === 'string') {
         const json = { name: NAME, version: pkg.version, dependencies: pkg.dependencies ?? {}, devDependencies: pkg.devDependencies ?? {} }
         return (found = { root: dir, version: pkg.version, json })
       }
@@ -40,6 +40,15 @@ function locate(): { root: string; version: string; json: PackageJson } {
     const parent = dirname(dir)
     if (parent === dir) throw new PackageRootNotFoundError(fileURLToPath(import.meta.url))
     dir = parent
+  }
+}
+
+/** A package.json, or undefined when it cannot be read or parsed (not ours: keep walking up). */
+function readPackageJson(file: string): { name?: unknown; version?: unknown; dependencies?: Record<string, string>; devDependencies?: Record<string, string> } | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ReturnType<typeof readPackageJson>
+  } catch {
+    return undefined
   }
 }
 
