@@ -336,9 +336,10 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     let id: bigint
     if (a) id = BigInt(a.agentId)
     else {
-      // any agent on the chain, by id
+      // any agent on the chain, by its id: a key that cannot be one is refused before the chain is asked
+      if (!/^[1-9][0-9]{0,77}$/.test(key) || BigInt(key) >= 2n ** 256n) return fail(c, 404, 'unknown_agent', `No agent ${quote(key)} on this chain.`)
       const { total } = await chainAgentIds(o.client)
-      if (!/^[1-9][0-9]{0,77}$/.test(key) || BigInt(key) > total) return fail(c, 404, 'unknown_agent', `No agent ${quote(key)} on this chain.`)
+      if (BigInt(key) > total) return fail(c, 404, 'unknown_agent', `No agent ${quote(key)} on this chain.`)
       id = BigInt(key)
     }
     const [bond, onChain, disputes, manifestBytes, history, account, tasks] = await Promise.all([
