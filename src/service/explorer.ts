@@ -348,7 +348,7 @@ $('#submit').addEventListener('submit', async (e) => {
   let task = raw; try { task = JSON.parse(raw) } catch {}
   try {
     const r = await api('/tasks', { method:'POST', headers:{ 'content-type':'application/json' }, body: JSON.stringify({ agent: $('#agent').value, task }) })
-    say('queued ' + r.taskId); $('#task').value = ''
+    say('queued ' + r.taskId); $('#status').dataset.queued = r.taskId; $('#task').value = ''
     const es = new EventSource('/tasks/' + r.taskId + '/events')
     es.addEventListener('status', () => loadTasks())
     es.addEventListener('end', () => { es.close(); refresh() })
