@@ -215,7 +215,22 @@ export class ValidationResponder {
     }
     r.verdict = report.verdict
     r.reason = report.reasons[0] ?? report.verdict
-    if (report.verdict !== 'honest' && report.verdict !== 'faulty') {
+    // An agent registered without code: every step checked (replayed, policy-checked,
+    // committed) but its own logic cannot be replayed. A validation answers what ERC-8004 asks
+    // of it — the checks — and says in its reason that the logic was not replayed
+    // (`covenant verify` keeps calling it incomplete).
+    if (
+      report.verdict === 'incomplete' &&
+      report.logic?.status === 'unchecked' &&
+      report.unreadable.length === 0 &&
+      report.faults.length === 0 &&
+      report.steps.length > 0 &&
+      report.steps.every((s) => s.status === 'ok')
+    ) {
+      r.verdict = 'honest'
+      r.reason = `every step checks out (replayed, policy-checked, committed); the agent's own logic was not replayed: ${report.logic.reason}`
+    }
+    if (r.verdict !== 'honest' && r.verdict !== 'faulty') {
       this.#backOff(r)
       return
     }
