@@ -46,7 +46,8 @@ export function replayKit(): Promise<ReplayKit> {
 async function buildKit(): Promise<ReplayKit> {
   const root = realpathSync(PACKAGE_ROOT)
   const files = sourceFiles(join(root, 'src'))
-  const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\n`)
+  // the kit links this checkout's node_modules and models: one kit per checkout and sources
+  const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\n${root}\n`)
   const contents = new Map<string, string>()
   for (const f of files) {
     const text = readFileSync(f, 'utf8')
