@@ -104,7 +104,7 @@ describe('covenant dev → deploy → task → trace → verify', () => {
     expect(trace.batches.every((b) => b.status === 'ok')).toBe(true)
 
     const verified = await run(['verify', taskId, '--json', '--data-dir', root])
-    expect(verified.code, verified.stderr).toBe(0)
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0)
     expect(JSON.parse(verified.stdout)).toMatchObject({ verdict: 'honest' })
 
     const bonds = await run(['bonds', String(taskId.split('-')[0]), '--json', '--data-dir', root])

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { transform, version as esbuildVersion } from 'esbuild'
+import { packageRoot } from '../../packageRoot.js'
 
 /**
  * The replay kit: covenant's own sources compiled to plain JavaScript in a folder of their
@@ -28,7 +28,6 @@ export type ReplayKit = {
   readPaths: string[]
 }
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const CHILD = 'src/verify/actionReplay/sandbox.child.js'
 const MARKER = '.complete'
 
@@ -44,7 +43,8 @@ export function replayKit(): Promise<ReplayKit> {
 }
 
 async function buildKit(): Promise<ReplayKit> {
-  const root = realpathSync(PACKAGE_ROOT)
+  // the package root whether this runs from src/ (a checkout) or dist/src/ (the build)
+  const root = realpathSync(packageRoot())
   const files = sourceFiles(join(root, 'src'))
   // the kit links this checkout's node_modules and models: one kit per checkout and sources
   const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\n${root}\n`)
