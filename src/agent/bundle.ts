@@ -1,9 +1,9 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 import { type Hex, keccak256 } from 'viem'
 import { AgentBundleError } from './errors.js'
+import { packageRoot } from '../packageRoot.js'
 
 /** The format of an agent code bundle (what the manifest's `codeBundle.format` says). */
 export const CODE_BUNDLE_FORMAT = 'esm-bundle/v1'
@@ -20,7 +20,6 @@ export type AgentBundle = {
 }
 
 /** The covenant package root (this file is `<root>/src/agent/bundle.ts`). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SKIP = Symbol('covenant-bundle-resolve')
 
 /**
@@ -118,15 +117,23 @@ function covenantSourcesExternal(): Plugin {
 
 let root: string | undefined
 function realRoot(): string {
-  root ??= realpathSync(PACKAGE_ROOT)
+  // the package root whether this runs from src/ (a checkout) or dist/src/ (the build)
+  root ??= realpathSync(packageRoot())
   return root
 }
 
 let exportsMap: Record<string, string> | undefined
 function packageExports(): Record<string, string> {
   if (!exportsMap) {
-    const pkg = JSON.parse(readFileSync(join(realRoot(), 'package.json'), 'utf8')) as { exports?: Record<string, string> }
-    exportsMap = pkg.exports ?? {}
+    // entry → the source file it is built from: package.json names the built files
+    // (`./dist/src/agent/index.js`), or in an older layout the sources (`./src/agent/index.ts`)
+    const pkg = JSON.parse(readFileSync(join(realRoot(), 'package.json'), 'utf8')) as { exports?: Record<string, string | { default?: string }> }
+    exportsMap = {}
+    for (const [k, v] of Object.entries(pkg.exports ?? {})) {
+      const target = typeof v === 'string' ? v : v.default
+      if (!target || k === './package.json') continue
+      exportsMap[k] = target.replace(/^\.\/dist\//, './').replace(/\.js$/, '.ts')
+    }
   }
   return exportsMap
 }

@@ -105,7 +105,7 @@ describe('the replay sandbox', () => {
     try { await f(); out.push('ok') } catch (e: any) { out.push(e.code ?? e.name) }
   }
   await attempt(() => fs.writeFileSync(${JSON.stringify(target)}, 'x'))
-  await attempt(() => cp.execSync('true'))
+  await attempt(() => cp.execFileSync(process.execPath, ['-e', '0']))
   await attempt(() => new wt.Worker('process.exit(0)', { eval: true }))
   await attempt(() => fs.readFileSync('/etc/passwd'))
   await attempt(() => import('onnxruntime-node'))
