@@ -201,7 +201,7 @@ describe('routing as eigenda-proxy routes', () => {
     )
     expect(await snapshotDir(dir)).toBe(before)
     expect(await opClient.getInput(generic)).toEqual(stored)
-  })
+  }, 120_000) // 1,000 requests over real sockets: minutes when the whole suite loads 2 cores
 })
 
 describe('an OP Stack client (op-alt-da) against the server', () => {

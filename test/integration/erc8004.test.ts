@@ -261,7 +261,7 @@ describe('validation requests answered by a Covenant verifier, read by the spec 
     expect((await responses(requestHash)).every((r) => r.response === 0)).toBe(true)
   })
 
-  it('a faked inference: the verifier quorum slashes, and the dispute outcome is the final 0', { timeout: 120_000 }, async () => {
+  it('a faked inference: the verifier quorum slashes, and the dispute outcome is the final 0', { timeout: 300_000 }, async () => {
     const { a, id } = await agentWithIdentity(da)
     const actionId = `${a.agentId}-0000000000cc`
     // asked before the action is even committed: the validator waits for it
@@ -270,7 +270,7 @@ describe('validation requests answered by a Covenant verifier, read by the spec 
     await a.op.classify(actionId, 'buy cheap followers now, limited offer!!!', { fake: true })
     await a.op.append({ kind: 'output', actionId, timestamp: 4, result: 'ok' })
     await a.op.commit()
-    await node.waitFor(answered(requestHash, 'bond-backed:final'), 90_000)
+    await node.waitFor(answered(requestHash, 'bond-backed:final'), 240_000)
     expect(await status(requestHash)).toMatchObject({ response: 0, tag: 'bond-backed:final' })
     const history = await responses(requestHash)
     expect(history.every((h) => h.response === 0)).toBe(true)
