@@ -5,7 +5,13 @@ import { BaseError } from './errors/base.js'
 
 const NAME = 'covenant'
 
-type PackageJson = { name: string; version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> }
+type PackageJson = {
+  name: string
+  version: string
+  dependencies: Record<string, string>
+  devDependencies: Record<string, string>
+  exports: Record<string, string | { default?: string }>
+}
 
 let found: { root: string; version: string; json: PackageJson } | undefined
 
@@ -33,7 +39,7 @@ function locate(): { root: string; version: string; json: PackageJson } {
     if (existsSync(file)) {
       const pkg = readPackageJson(file)
       if (pkg && pkg.name === NAME && typeof pkg.version === 'string') {
-        const json = { name: NAME, version: pkg.version, dependencies: pkg.dependencies ?? {}, devDependencies: pkg.devDependencies ?? {} }
+        const json = { name: NAME, version: pkg.version, dependencies: pkg.dependencies ?? {}, devDependencies: pkg.devDependencies ?? {}, exports: pkg.exports ?? {} }
         return (found = { root: dir, version: pkg.version, json })
       }
     }
@@ -44,7 +50,9 @@ function locate(): { root: string; version: string; json: PackageJson } {
 }
 
 /** A package.json, or undefined when it cannot be read or parsed (not ours: keep walking up). */
-function readPackageJson(file: string): { name?: unknown; version?: unknown; dependencies?: Record<string, string>; devDependencies?: Record<string, string> } | undefined {
+function readPackageJson(
+  file: string,
+): { name?: unknown; version?: unknown; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; exports?: PackageJson['exports'] } | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as ReturnType<typeof readPackageJson>
   } catch {
@@ -65,4 +73,19 @@ export function packageVersion(): string {
 /** Covenant's package.json: name, version and dependency ranges. */
 export function packageJsonOf(): PackageJson {
   return locate().json
+}
+
+/**
+ * The package's entry points by subpath (`.`, `./agent`, …), each as the source file it is
+ * built from (`./src/agent/index.ts`): package.json names the built files
+ * (`./dist/src/agent/index.js`), or in an older layout the sources themselves.
+ */
+export function packageEntrySources(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [subpath, v] of Object.entries(locate().json.exports)) {
+    const target = typeof v === 'string' ? v : v.default
+    if (!target || subpath === './package.json') continue
+    out[subpath] = target.replace(/^\.\/dist\//, './').replace(/\.js$/, '.ts')
+  }
+  return out
 }

@@ -1,9 +1,9 @@
-import { readFileSync, realpathSync, statSync } from 'node:fs'
+import { realpathSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { build, type Plugin } from 'esbuild'
 import { type Hex, keccak256 } from 'viem'
 import { AgentBundleError } from './errors.js'
-import { packageRoot } from '../packageRoot.js'
+import { packageEntrySources, packageRoot } from '../packageRoot.js'
 
 /** The format of an agent code bundle (what the manifest's `codeBundle.format` says). */
 export const CODE_BUNDLE_FORMAT = 'esm-bundle/v1'
@@ -89,7 +89,7 @@ export function covenantSpecifier(file: string): string | undefined {
   const rel = relative(join(root, 'src'), file)
   if (rel.startsWith('..') || isAbsolute(rel)) return undefined
   const posix = `src/${rel.split(sep).join('/')}`
-  const entry = Object.entries(packageExports()).find(([, target]) => target === `./${posix}`)
+  const entry = Object.entries(packageEntrySources()).find(([, target]) => target === `./${posix}`)
   if (entry) return entry[0] === '.' ? 'covenant' : `covenant/${entry[0].slice(2)}`
   return `covenant/${posix.replace(/\.ts$/, '.js')}`
 }
@@ -122,18 +122,3 @@ function realRoot(): string {
   return root
 }
 
-let exportsMap: Record<string, string> | undefined
-function packageExports(): Record<string, string> {
-  if (!exportsMap) {
-    // entry → the source file it is built from: package.json names the built files
-    // (`./dist/src/agent/index.js`), or in an older layout the sources (`./src/agent/index.ts`)
-    const pkg = JSON.parse(readFileSync(join(realRoot(), 'package.json'), 'utf8')) as { exports?: Record<string, string | { default?: string }> }
-    exportsMap = {}
-    for (const [k, v] of Object.entries(pkg.exports ?? {})) {
-      const target = typeof v === 'string' ? v : v.default
-      if (!target || k === './package.json') continue
-      exportsMap[k] = target.replace(/^\.\/dist\//, './').replace(/\.js$/, '.ts')
-    }
-  }
-  return exportsMap
-}

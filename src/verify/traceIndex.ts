@@ -10,8 +10,6 @@ type WalletIndex = {
   byNonce: Map<number, CoveringStep[]>
   /** wallet steps by leaf (what an AgentAccount call records) */
   byLeaf: Map<Hex, CoveringStep>
-  /** native value the committed wallet steps of each action move, wei */
-  movedByAction: Map<string, bigint>
   /** every committed step by action id, in trace order (whole-action replay) */
   byAction: Map<string, CommittedStep[]>
   indexed: Set<bigint>
@@ -85,7 +83,6 @@ export class TraceIndex {
           if (ofAction.length > 1 && (ofAction.at(-2) as CommittedStep).step.index > step.index) ofAction.sort((a, b) => a.step.index - b.step.index)
           w.byAction.set(step.actionId, ofAction)
           if (step.kind !== 'wallet') continue
-          w.movedByAction.set(step.actionId, (w.movedByAction.get(step.actionId) ?? 0n) + BigInt(step.value))
           const list = w.byNonce.get(step.nonce) ?? []
           const covering = { step, sequence: ev.sequence, committedAt: ev.committedAt }
           list.push(covering)
@@ -164,7 +161,9 @@ export class TraceIndex {
   async movedByAction(agentId: bigint, actionId: string, options: { refresh?: boolean | undefined } = {}): Promise<bigint> {
     const w = this.#walletOf(agentId)
     if (!w.loaded || options.refresh || this.#retryDue(w)) await this.#load(agentId, w)
-    return w.movedByAction.get(actionId) ?? 0n
+    let moved = 0n
+    for (const c of w.byAction.get(actionId) ?? []) if (c.step.kind === 'wallet') moved += BigInt(c.step.value)
+    return moved
   }
 
   /**
@@ -202,7 +201,7 @@ export class TraceIndex {
   #walletOf(agentId: bigint) {
     let w = this.#wallet.get(agentId)
     if (!w) {
-      w = { byNonce: new Map(), byLeaf: new Map(), movedByAction: new Map(), byAction: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
+      w = { byNonce: new Map(), byLeaf: new Map(), byAction: new Map(), indexed: new Set(), unavailable: new Set(), invalid: new Set(), retry: new Map(), loaded: false }
       this.#wallet.set(agentId, w)
     }
     return w

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { transform, version as esbuildVersion } from 'esbuild'
-import { packageRoot } from '../../packageRoot.js'
+import { packageEntrySources, packageRoot, packageVersion } from '../../packageRoot.js'
 
 /**
  * The replay kit: covenant's own sources compiled to plain JavaScript in a folder of their
@@ -73,18 +73,12 @@ async function buildKit(): Promise<ReplayKit> {
         writeFileSync(out, r.code)
       }),
     )
-    // the package's entry points, pointed at the compiled sources (package.json names the
-    // built files, `./dist/src/…js`, or in an older layout the sources, `./src/…ts`)
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string; exports?: Record<string, string | { default?: string }> }
+    // the package's entry points, pointed at the compiled sources
     const exportsMap: Record<string, string> = {}
-    for (const [k, v] of Object.entries(pkg.exports ?? {})) {
-      const target = typeof v === 'string' ? v : v.default
-      if (!target || k === './package.json') continue
-      exportsMap[k] = target.replace(/^\.\/dist\//, './').replace(/\.ts$/, '.js')
-    }
+    for (const [k, source] of Object.entries(packageEntrySources())) exportsMap[k] = source.replace(/\.ts$/, '.js')
     // a bundle may import covenant's other modules by path (src/bundle.ts names them covenant/src/…)
     exportsMap['./src/*'] = './src/*'
-    writeFileSync(join(tmp, 'package.json'), `${JSON.stringify({ name: 'covenant', version: pkg.version, private: true, type: 'module', exports: exportsMap }, null, 2)}\n`)
+    writeFileSync(join(tmp, 'package.json'), `${JSON.stringify({ name: 'covenant', version: packageVersion(), private: true, type: 'module', exports: exportsMap }, null, 2)}\n`)
     symlinkSync(realpathSync(join(root, 'node_modules')), join(tmp, 'node_modules'))
     symlinkSync(realpathSync(join(root, 'models')), join(tmp, 'models'))
     mkdirSync(join(tmp, 'agents'), { mode: 0o700 })

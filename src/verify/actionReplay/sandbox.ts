@@ -151,7 +151,8 @@ export class ReplaySandbox {
       child.waiting.clear()
     }
     proc.on('exit', (code, signal) => {
-      const tail = child.stderr.trim().split("\n").filter((l) => l && !l.startsWith("Node.js v")).slice(-3).join(" | ")
+      // the error's own lines, not Node's version banner
+      const tail = child.stderr.trim().split('\n').filter((l) => l && !l.startsWith('Node.js v')).slice(-3).join(' | ')
       goneFor(`the replay process ended (${signal ?? `exit code ${code}`}${code === 134 || /heap/i.test(child.stderr) ? ', out of memory' : ''})${tail ? `: ${tail.slice(0, 300)}` : ''}`)
     })
     proc.on('error', (err) => goneFor(`the replay process failed: ${err.message}`))
