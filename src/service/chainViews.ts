@@ -39,14 +39,20 @@ export type BondPoint = {
 /** The agent's ETH bond after each deposit, withdrawal and slash, oldest first (BondVault's events). */
 export async function bondHistory(client: CovenantClient, agentId: bigint): Promise<BondPoint[]> {
   const pc = client.publicClient
-  const logs = await pc.getLogs({
-    address: client.deployment.contracts.bondVault,
-    fromBlock: client.deployment.deployedAtBlock,
-    toBlock: 'latest',
-  })
+  // this agent's events only (agentId is indexed): the node filters, not this process
+  const read = (eventName: 'Deposited' | 'Withdrawn' | 'Slashed') =>
+    pc.getContractEvents({
+      address: client.deployment.contracts.bondVault,
+      abi: bondVaultAbi,
+      eventName,
+      args: { agentId },
+      fromBlock: client.deployment.deployedAtBlock,
+      toBlock: 'latest',
+      strict: true,
+    })
+  const logs = (await Promise.all([read('Deposited'), read('Withdrawn'), read('Slashed')])).flat()
   const changes: Array<Omit<BondPoint, 'eth' | 'timestamp'> & { logIndex: number }> = []
-  for (const l of parseEventLogs({ abi: bondVaultAbi, logs })) {
-    if (!('agentId' in l.args) || l.args.agentId !== agentId) continue
+  for (const l of logs) {
     const at = { block: l.blockNumber, tx: l.transactionHash, logIndex: l.logIndex }
     if (l.eventName === 'Deposited') changes.push({ ...at, event: 'deposit', deltaEth: l.args.eth })
     else if (l.eventName === 'Withdrawn') changes.push({ ...at, event: 'withdraw', deltaEth: -l.args.eth })
@@ -76,20 +82,20 @@ export type DisputeDetail = DisputeInfo & {
 export async function disputeDetail(client: CovenantClient, disputeId: bigint): Promise<DisputeDetail> {
   const d = await getDispute(client, disputeId)
   const pc = client.publicClient
-  const [gameLogs, vaultLogs] = await Promise.all([
-    pc.getLogs({ address: client.deployment.contracts.disputeGame, fromBlock: client.deployment.deployedAtBlock, toBlock: 'latest' }),
-    d.status === 'Slashed' ? pc.getLogs({ address: client.deployment.contracts.bondVault, fromBlock: client.deployment.deployedAtBlock, toBlock: 'latest' }) : [],
+  // this dispute's events only (disputeId is indexed)
+  const range = { address: client.deployment.contracts.disputeGame, abi: disputeGameAbi, args: { disputeId }, fromBlock: client.deployment.deployedAtBlock, toBlock: 'latest', strict: true } as const
+  const [counted, resolved] = await Promise.all([
+    pc.getContractEvents({ ...range, eventName: 'VerdictCounted' }),
+    d.status === 'Slashed' ? pc.getContractEvents({ ...range, eventName: 'DisputeResolved' }) : [],
   ])
-  const votes = parseEventLogs({ abi: disputeGameAbi, logs: gameLogs, eventName: 'VerdictCounted' })
-    .filter((l) => l.args.disputeId === disputeId)
-    .map((l) => ({ verifier: l.args.verifier, agentAtFault: l.args.agentAtFault, weight: l.args.weight, tx: l.transactionHash }))
+  const votes = counted.map((l) => ({ verifier: l.args.verifier, agentAtFault: l.args.agentAtFault, weight: l.args.weight, tx: l.transactionHash }))
   let ownerRepaidEth = 0n
-  if (d.status === 'Slashed') {
-    const resolved = parseEventLogs({ abi: disputeGameAbi, logs: gameLogs, eventName: 'DisputeResolved' }).find((l) => l.args.disputeId === disputeId)
-    if (resolved) {
-      for (const c of parseEventLogs({ abi: bondVaultAbi, logs: vaultLogs, eventName: 'Compensated' })) {
-        if (c.transactionHash === resolved.transactionHash && c.args.agentId === d.agentId) ownerRepaidEth += c.args.eth
-      }
+  // what the slash repaid the owner: BondVault's Compensated, in the transaction that slashed
+  const slash = resolved[0]
+  if (slash) {
+    const receipt = await pc.getTransactionReceipt({ hash: slash.transactionHash })
+    for (const c of parseEventLogs({ abi: bondVaultAbi, logs: receipt.logs, eventName: 'Compensated' })) {
+      if (c.args.agentId === d.agentId) ownerRepaidEth += c.args.eth
     }
   }
   return { ...d, votes, ownerRepaidEth }
