@@ -43,13 +43,27 @@ export async function writeAndWait(
       ...(call.gas !== undefined ? { gas: call.gas } : {}),
       chain: walletClient.chain,
     } as unknown as Parameters<typeof publicClient.simulateContract>[0])
-    const hash = await walletClient.writeContract(request as Parameters<typeof walletClient.writeContract>[0])
+    // A node's estimate is exact for the block it simulated; the block that mines the call may
+    // take a costlier branch (a later timestamp moves a stored deadline, a day rolls over), so a
+    // call without a fixed limit gets a margin instead of running out of gas under load.
+    const gas = call.gas ?? withGasMargin(await publicClient.estimateContractGas(request as Parameters<typeof publicClient.estimateContractGas>[0]))
+    const hash = await walletClient.writeContract({ ...(request as object), gas } as Parameters<typeof walletClient.writeContract>[0])
     const receipt = await publicClient.waitForTransactionReceipt({ hash })
-    if (receipt.status !== 'success') throw await revertedInBlock(client, call, hash, receipt.blockNumber)
+    if (receipt.status !== 'success') {
+      if (receipt.gasUsed >= gas) {
+        throw new ContractRevertError(call.contract, call.functionName, 'OutOfGas', [hash], `The transaction used all of its ${gas} gas; retry it (a later block may cost more than the estimate).`)
+      }
+      throw await revertedInBlock(client, call, hash, receipt.blockNumber)
+    }
     return { hash, receipt, result }
   } catch (err) {
     throw toCovenantError(err, call.contract, call.functionName, client.publicClient.chain?.rpcUrls.default.http[0])
   }
+}
+
+/** 20 % and 10,000 gas over the node's estimate: the gas a storage write costs more in a later block. */
+export function withGasMargin(estimate: bigint): bigint {
+  return estimate + estimate / 5n + 10_000n
 }
 
 /**
