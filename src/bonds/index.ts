@@ -71,6 +71,7 @@ export {
   type Verdict,
 } from './actions/verdicts.js'
 export { getDispute, listDisputes, type DisputeInfo } from './actions/getDispute.js'
+export { DisputeReader } from './actions/disputeReader.js'
 export { registerVerifier, getVerifierStake, getWorkTokenBalance } from './actions/registerVerifier.js'
 export { FORK_SIDES, forkSideIndex, type ForkSide, type ForkSideName } from './actions/forkSides.js'
 export { getFork, listForks, forkOfDispute, getForkPosition, type ForkCredits, type ForkInfo, type ForkPosition } from './actions/getFork.js'

@@ -7,7 +7,7 @@ import type { CovenantClient } from '../bonds/client.js'
 import { getBond } from '../bonds/actions/getBond.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
 import { getAccount } from '../bonds/actions/getAccount.js'
-import { listDisputes } from '../bonds/actions/getDispute.js'
+import { DisputeReader } from '../bonds/actions/disputeReader.js'
 import { listForks } from '../bonds/actions/getFork.js'
 import type { DAClient } from '../da/client.js'
 import { parseCanonical } from '../trace/canonical.js'
@@ -122,6 +122,8 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
 export function createServiceApp(o: ServiceAppOptions): Hono {
   const app = new Hono()
   const byKey = (key: string) => o.agents.find((a) => a.name === key || a.agentId === key)
+  // settled disputes are read once: a list call reads only the open ones and new ids
+  const disputeReader = new DisputeReader(o.client)
 
   // dispute → the action it is about; immutable once known, so cached
   const actionCache = new Map<string, string | null>()
@@ -211,7 +213,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     const agentKey = c.req.query('agent')
     const agent = agentKey ? byKey(agentKey) : undefined
     if (agentKey && !agent) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(agentKey)}.`)
-    const [tasks, disputes] = await Promise.all([o.store.list({ agentId: agent?.agentId, limit: 200 }), listDisputes(o.client).then(withActions)])
+    const [tasks, disputes] = await Promise.all([o.store.list({ agentId: agent?.agentId, limit: 200 }), disputeReader.list().then(withActions)])
     // a task's verdict: what the disputes on its action decided (a completed payment can be slashed later)
     return c.json({
       tasks: tasks.map((t) => {
@@ -292,7 +294,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   })
 
   app.get('/agents', async (c) => {
-    const [disputes, { ids, total }] = await Promise.all([listDisputes(o.client), chainAgentIds(o.client)])
+    const [disputes, { ids, total }] = await Promise.all([disputeReader.list(), chainAgentIds(o.client)])
     // every agent on the chain, not only those this process hosts (those carry their name)
     const agents = await Promise.all(
       ids.map(async (id) => {
@@ -345,7 +347,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     const [bond, onChain, disputes, manifestBytes, history, account, tasks] = await Promise.all([
       getBond(o.client, id),
       getAgent(o.client, id),
-      listDisputes(o.client, { agentId: id }),
+      disputeReader.list({ agentId: id }),
       a ? o.da.get(a.manifestCommitment as `0x${string}`).catch(() => undefined) : undefined,
       bondHistory(o.client, id),
       getAccount(o.client, id),
@@ -396,7 +398,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     }
   })
 
-  app.get('/disputes', async (c) => c.json({ disputes: json(await withActions(await listDisputes(o.client))) }))
+  app.get('/disputes', async (c) => c.json({ disputes: json(await withActions(await disputeReader.list())) }))
 
   app.get('/disputes/:id', async (c) => {
     const key = c.req.param('id')

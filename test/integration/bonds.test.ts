@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parseEther, toHex, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
 import {
@@ -17,6 +17,8 @@ import {
   bondVaultAbi,
   walletStepTuple,
   ContractRevertError,
+  DisputeReader,
+  listDisputes,
 } from '../../src/bonds/index.js'
 import { TraceChain, genesisHead, merkleProof, merkleRoot, type Step, type StepBody, type WalletStep } from '../../src/trace/index.js'
 
@@ -193,6 +195,31 @@ describe('register → bond → commit → prove a policy breach → slash', () 
     const d = await getDispute(chain.reader, opened.disputeId)
     expect(d.status).toBe('Rejected')
     expect(d.slashedEth).toBe(0n)
+  })
+
+  it('a long-running reader reads a settled dispute once and an open one every time', async () => {
+    const { publicClient } = chain.reader
+    const reader = new DisputeReader({ ...chain.reader, publicClient })
+    const first = await reader.list()
+    expect(first).toEqual(await listDisputes(chain.reader))
+    const settled = first.filter((d) => ['Slashed', 'Rejected', 'Expired'].includes(d.status)).length
+    expect(settled).toBeGreaterThanOrEqual(1)
+    expect(reader.cached).toBe(settled)
+
+    const opened = await openDispute(chain.as(4), { kind: 'InferenceFraud', agentId, sequence: 0n, stepIndex: 0 })
+    const reads = vi.spyOn(publicClient, 'readContract')
+    let second: Awaited<ReturnType<DisputeReader['list']>>
+    try {
+      second = await reader.list({ agentId })
+      // the count, and the new (open) dispute: nothing settled is read again
+      expect(reads.mock.calls.map(([c]) => c.functionName)).toEqual(['disputeCount', 'dispute'])
+      await reader.list()
+      expect(reads.mock.calls.filter(([c]) => c.functionName === 'dispute')).toHaveLength(2) // the open one, read again
+    } finally {
+      reads.mockRestore()
+    }
+    expect(second.at(-1)).toMatchObject({ disputeId: opened.disputeId, status: 'Open' })
+    expect(second).toEqual(await listDisputes(chain.reader, { agentId }))
   })
 })
 
