@@ -248,8 +248,15 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
       'Replay it with the Covenant version that wrote it, or a newer one.',
     )
   }
+  // …and in what form the model read the request: since `requestForm: "canonical-json"` (signed
+  // in the response) a function of the request hash alone, so the record replays however it
+  // was stored; responses written before read the bytes as sent (requestBody, if kept).
+  const form = ((chunks?.at(-1) ?? recorded) as { covenant?: { requestForm?: unknown } } | null)?.covenant?.requestForm
+  if (form !== undefined && form !== 'canonical-json') {
+    throw new ReplayNotPossibleError(`the record's model read the request as ${JSON.stringify(form)}, a form this version does not know`, 'Replay it with the Covenant version that wrote it, or a newer one.')
+  }
   const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
-  const { output } = await engine.complete(sent as typeof r.request, { decoding: stated })
+  const { output } = await engine.complete(form === 'canonical-json' ? r.request : sent, { decoding: stated, requestForm: form === 'canonical-json' ? 'canonical-json' : 'as-sent' })
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
     (chunks?.at(-1) as { covenant?: { actions?: unknown } } | undefined)?.covenant?.actions) as number[] | undefined
