@@ -61,11 +61,11 @@ async function selfSigned(): Promise<ReplayRecord> {
   const fresh = privateKeyToAccount(generatePrivateKey())
   const body = stripReceipt(forged.response) as Record<string, unknown>
   const receipt = await signReceipt(fresh, {
-    measurement: sha256Hex('any measurement'),
-    modelDigest: forged.modelDigest,
+    measurement: sha256Hex('any measurement') as `0x${string}`,
+    modelDigest: forged.modelDigest as `0x${string}`,
     requestHash: hashJson(forged.request),
     responseHash: hashJson(body),
-    outputHash: forged.outputHash,
+    outputHash: forged.outputHash as `0x${string}`,
     issuedAt: Math.floor(Date.now() / 1000),
   })
   forged.response = { ...body, covenant_receipt: receipt } as never
