@@ -14,8 +14,16 @@ export type ChatModelSpec = {
   kind: 'chat'
   /** The model name the endpoint serves (e.g. `covenant-chat`). */
   model: string
-  /** @defaultValue the local inference container (`covenant inference serve`) */
+  /** Any OpenAI-compatible base URL. @defaultValue the local inference container (`covenant inference serve`) */
   baseURL?: string | undefined
+  /**
+   * The endpoint's API key. Kept out of the manifest, traces, logs and errors (it is not even
+   * an enumerable property of the definition). Prefer `apiKeyEnv` for keys you do not want
+   * in source. @defaultValue `process.env[apiKeyEnv]`, else `OPENAI_API_KEY`, else the container's placeholder
+   */
+  apiKey?: string | undefined
+  /** The environment variable that holds the API key, read when the agent runs (e.g. `OPENAI_API_KEY`). */
+  apiKeyEnv?: string | undefined
 }
 
 /**
@@ -75,6 +83,9 @@ export function defineAgent(p: DefineAgentParameters): AgentDefinition {
   if (model?.kind === 'chat') {
     if (typeof model.model !== 'string' || model.model.length === 0) problems.push('model.model must name the chat model')
     if (model.baseURL !== undefined && !isUrl(model.baseURL)) problems.push('model.baseURL must be an http(s) URL')
+    if (model.apiKey !== undefined && (typeof model.apiKey !== 'string' || model.apiKey.length === 0 || /\s/.test(model.apiKey))) problems.push('model.apiKey must be a non-empty string without spaces')
+    if (model.apiKeyEnv !== undefined && (typeof model.apiKeyEnv !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(model.apiKeyEnv))) problems.push('model.apiKeyEnv must name an environment variable (letters, digits, _)')
+    if (model.apiKey !== undefined && model.apiKeyEnv !== undefined) problems.push('model: give apiKey or apiKeyEnv, not both')
   } else if (model?.kind === 'onnx') {
     if (typeof model.model !== 'string' || model.model.length === 0) problems.push('model.model must name the ONNX model or give its digest')
     if (typeof model.decide !== 'function') problems.push('model.decide must be a function (output, task) → tool calls')
@@ -113,12 +124,36 @@ export function defineAgent(p: DefineAgentParameters): AgentDefinition {
   return Object.freeze({
     name: p.name,
     instructions: p.instructions,
-    model: Object.freeze({ ...model }),
+    model: freezeModel(model as ModelSpec),
     tools: Object.freeze([...tools]),
     policy: deepFreeze(policy.data),
     bond: Object.freeze({ eth: eth.data, token: token.data }),
     replay: deepFreeze(replay.data),
   }) as AgentDefinition
+}
+
+/** The model spec, frozen, with an API key that is not enumerable: JSON, logs and spreads of the definition never show it. */
+function freezeModel(model: ModelSpec): Readonly<ModelSpec> {
+  if (model.kind !== 'chat' || model.apiKey === undefined) return Object.freeze({ ...model })
+  const { apiKey, ...rest } = model
+  const out = { ...rest } as ChatModelSpec
+  Object.defineProperty(out, 'apiKey', { value: apiKey, enumerable: false })
+  return Object.freeze(out)
+}
+
+/**
+ * The API key a chat agent sends: `apiKey`, else the variable `apiKeyEnv` names (read now, at
+ * run time; unset is an error naming the variable, never a value), else `OPENAI_API_KEY`,
+ * else undefined (the endpoint client's default).
+ */
+export function resolveApiKey(model: Readonly<ChatModelSpec>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (model.apiKey !== undefined) return model.apiKey
+  if (model.apiKeyEnv !== undefined) {
+    const v = env[model.apiKeyEnv]
+    if (v === undefined || v === '') throw new AgentDefinitionError('model.apiKeyEnv', [`the environment variable ${model.apiKeyEnv} is not set; export it with the endpoint's API key`])
+    return v
+  }
+  return env['OPENAI_API_KEY'] || undefined
 }
 
 /** Declared capabilities the policy would refuse anyway: a tool that can never succeed is a bug. */

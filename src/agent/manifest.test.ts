@@ -10,6 +10,7 @@ import { defineAgent } from './defineAgent.js'
 import { defineTool } from './defineTool.js'
 import { bundleAgentFile } from './bundle.js'
 import { buildManifest, parseManifest } from './manifest.js'
+import { endpointModelDigest } from '../inference/endpointDigest.js'
 
 const alice = '0x00000000000000000000000000000000000a11ce'
 const token = '0x000000000000000000000000000000000000d00d'
@@ -47,7 +48,7 @@ describe('buildManifest', () => {
     expect(built.manifestHash).toBe(keccak256(built.bytes))
     expect(new TextDecoder().decode(built.bytes)).toBe(canonicalize(built.manifest))
     expect(built.manifest).toMatchObject({
-      version: 2,
+      version: 3,
       name: 'treasury',
       codeHash: null,
       codeBundle: null,
@@ -55,6 +56,7 @@ describe('buildManifest', () => {
       inference: { measurement: `0x${'11'.repeat(32)}`, endpoints: ['http://127.0.0.1:8080/v1'] },
       policy: { maxValuePerTx: '10', dailyBudget: '100', allowedTargets: [alice, token], allowedSelectors: ['0xa9059cbb'] },
       bond: { eth: '1000000000000000000', token: '0' },
+      models: [{ name: 'covenant-chat', digest, digestOf: 'model-bytes', endpoint: 'http://127.0.0.1:8080/v1', replay: 'exact', tolerance: null, receiptSigners: [], measurement: null }],
       replay: { mode: 'exact' },
     })
     expect(built.manifest.tools).toEqual([
@@ -87,6 +89,49 @@ describe('buildManifest', () => {
 
   test('needs a digest for every model', () => {
     expect(() => buildManifest(agent())).toThrow(/no digest for model "covenant-chat"/)
+  })
+})
+
+describe('remote models (manifest v3)', () => {
+  const remote = (replay: never) =>
+    defineAgent({
+      name: 'remote',
+      instructions: 'x',
+      model: { kind: 'chat', model: 'gpt-4o-mini', baseURL: 'https://api.example.com/v1/', apiKey: 'sk-secret-never-in-manifest' },
+      tools: [],
+      policy: { maxValuePerTx: 1n, challengeWindow: 3600, commitDeadline: 600, allowedTargets: [], allowedSelectors: [] },
+      bond: {},
+      replay,
+    })
+  const signer = '0x00000000000000000000000000000000000B0B0B'
+
+  test('none and attested register the endpoint and model name, never the key', () => {
+    const none = buildManifest(remote({ mode: 'none' } as never))
+    expect(none.manifest.models).toEqual([
+      { name: 'gpt-4o-mini', digest: endpointModelDigest('https://api.example.com/v1', 'gpt-4o-mini'), digestOf: 'endpoint-and-name', endpoint: 'https://api.example.com/v1/', replay: 'none', tolerance: null, receiptSigners: [], measurement: null },
+    ])
+    const attested = buildManifest(remote({ mode: 'attested', signers: [signer], measurement: null } as never))
+    expect(attested.manifest.models[0]).toMatchObject({ replay: 'attested', receiptSigners: [signer.toLowerCase()] })
+    for (const b of [none, attested]) expect(new TextDecoder().decode(b.bytes)).not.toContain('sk-secret')
+    const def = remote({ mode: 'none' } as never)
+    expect(JSON.stringify({ ...def.model })).not.toContain('sk-secret')
+    expect((def.model as { apiKey?: string }).apiKey).toBe('sk-secret-never-in-manifest')
+    expect(parseManifest(attested.bytes).manifest).toEqual(attested.manifest)
+  })
+
+  test('exact needs a digest Covenant can run; attested needs a receipt key', () => {
+    expect(() => buildManifest(remote({ mode: 'exact' } as never))).toThrow(/no digest for model "gpt-4o-mini"[\s\S]*mode: 'none'/)
+    expect(() => remote({ mode: 'attested', signers: [], measurement: null } as never)).toThrow(/receipt key/)
+  })
+
+  test('a version 2 manifest still parses, read as one registered model', () => {
+    const v3 = buildManifest(agent(), { modelDigests: { 'covenant-chat': digest } }).manifest
+    const { models: _m, ...rest } = v3
+    const v2 = canonicalize({ ...rest, version: 2 })
+    const parsed = parseManifest(v2)
+    expect(parsed.version).toBe(2)
+    expect(parsed.manifestHash).toBe(keccak256(new TextEncoder().encode(v2)))
+    expect(parsed.manifest.models).toEqual([expect.objectContaining({ digest, replay: 'exact', digestOf: 'model-bytes' })])
   })
 })
 

@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino'
 import type { Hex } from 'viem'
 import { BaseError } from '../errors/base.js'
 import { createChatModel } from '../inference/openaiBackend.js'
+import { chatModelOptions } from './chatModelOptions.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import { canonicalize } from '../trace/canonical.js'
 import type { JsonValue, Step, StepBody, ToolOutcome } from '../trace/schemas.js'
@@ -172,7 +173,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     }
   }
   const chat: ChatInference | undefined =
-    p.chat ?? (agent.model.kind === 'chat' ? createChatModel({ baseURL: agent.model.baseURL ?? DEFAULT_INFERENCE_URL, model: agent.model.model }) : undefined)
+    p.chat ?? (agent.model.kind === 'chat' ? createChatModel(chatModelOptions(agent, DEFAULT_INFERENCE_URL)) : undefined)
   if (agent.model.kind === 'onnx' && !p.onnx) throw new AgentConfigError(`Agent "${agent.name}" uses an ONNX model; pass onnx (from src/inference).`)
   const maxRounds = p.maxRounds ?? 8
   if (!Number.isInteger(maxRounds) || maxRounds < 1) throw new AgentConfigError('maxRounds must be an integer ≥ 1.')

@@ -13,8 +13,11 @@ import {
  * - `exact`: replay gives the same output bytes (CPU ONNX Runtime, greedy decoding).
  * - `tolerance`: replay on other hardware may differ by at most `maxAbsDiff` per output
  *   value and (if `argmax`) must pick the same class / token in every row.
- * - `attested`: no replay; the inference container's signed receipt is checked instead
- *   (a remote endpoint that cannot be re-run).
+ * - `attested`: no replay; the endpoint's signed receipt is checked instead, and it must be
+ *   signed by one of the registered `signers` (and name the registered `measurement`, if set).
+ * - `none`: the operator promises no check of the model's answers (any remote API without
+ *   receipts). Verifiers never slash for such an inference; the policy, the agent's own logic
+ *   replayed on the recorded answers, and the trace are still checked.
  */
 export const replayPolicySchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('exact') }),
@@ -25,7 +28,12 @@ export const replayPolicySchema = z.discriminatedUnion('mode', [
       argmax: z.boolean().default(true).describe('the argmax of every output row must agree'),
     }),
   }),
-  z.strictObject({ mode: z.literal('attested') }),
+  z.strictObject({
+    mode: z.literal('attested'),
+    signers: z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').transform((a) => a.toLowerCase() as `0x${string}`)).min(1, 'attested needs the receipt key(s) the endpoint signs with (GET /attestation: address)').max(16).describe("the endpoint's receipt keys"),
+    measurement: bytes32Schema.nullable().default(null).describe("the endpoint's container measurement; null: any build signed by a registered key"),
+  }),
+  z.strictObject({ mode: z.literal('none') }),
 ])
 export type ReplayPolicy = z.output<typeof replayPolicySchema>
 export type ReplayPolicyInput = z.input<typeof replayPolicySchema>
@@ -114,25 +122,69 @@ export const codeBundleManifestSchema = z.strictObject({
   size: safeUintSchema.describe('the bundle size in bytes'),
 })
 
-export const manifestSchema = z
+/**
+ * One model the agent uses, as registered (manifest v3): where it is served, by what name,
+ * under which digest (`sha256` of the model bytes, or for a remote model Covenant cannot run
+ * sha256("<baseURL>#<model>"), src/inference/endpointDigest.ts), and the check the operator
+ * can honour for it. Verifiers judge each inference by this entry, never by a default.
+ */
+export const modelRegistrationSchema = z.strictObject({
+  name: z.string().min(1).max(256),
+  digest: bytes32Schema,
+  digestOf: z.enum(['model-bytes', 'endpoint-and-name']),
+  endpoint: z.string().max(2048).nullable().describe('the OpenAI-compatible base URL; null for the local container'),
+  replay: z.enum(['exact', 'tolerance', 'attested', 'none']),
+  tolerance: z.strictObject({ maxAbsDiff: z.number().finite().nonnegative(), argmax: z.boolean() }).nullable(),
+  receiptSigners: z.array(lowerAddressSchema).max(16).describe('keys whose receipts count (attested: at least one)'),
+  measurement: bytes32Schema.nullable(),
+})
+export type ModelRegistration = z.infer<typeof modelRegistrationSchema>
+
+const manifestFields = {
+  name: agentNameSchema,
+  instructions: z.string().max(65_536),
+  codeHash: bytes32Schema.nullable().describe("keccak256 of the agent's code bundle; null: registered without code (its logic cannot be replayed)"),
+  codeBundle: codeBundleManifestSchema.nullable().describe('where the code bundle is on DA; set exactly when codeHash is'),
+  model: modelManifestSchema,
+  inference: z.strictObject({
+    measurement: bytes32Schema.nullable().describe("the inference container's measurement (GET /attestation)"),
+    endpoints: z.array(z.string().min(1).max(2048)).max(16),
+  }),
+  tools: z.array(toolManifestSchema).max(128),
+  policy: policyManifestSchema,
+  bond: bondManifestSchema,
+}
+
+/** Manifests registered before per-model registrations (read for compatibility: {@link parseManifest} migrates them). */
+export const manifestV2Schema = z
   .strictObject({
     version: z.literal(2),
-    name: agentNameSchema,
-    instructions: z.string().max(65_536),
-    codeHash: bytes32Schema.nullable().describe("keccak256 of the agent's code bundle; null: registered without code (its logic cannot be replayed)"),
-    codeBundle: codeBundleManifestSchema.nullable().describe('where the code bundle is on DA; set exactly when codeHash is'),
-    model: modelManifestSchema,
-    inference: z.strictObject({
-      measurement: bytes32Schema.nullable().describe("the inference container's measurement (GET /attestation)"),
-      endpoints: z.array(z.string().min(1).max(2048)).max(16),
-    }),
-    tools: z.array(toolManifestSchema).max(128),
-    policy: policyManifestSchema,
-    bond: bondManifestSchema,
+    ...manifestFields,
+    replay: z.discriminatedUnion('mode', [
+      z.strictObject({ mode: z.literal('exact') }),
+      z.strictObject({ mode: z.literal('tolerance'), tolerance: z.strictObject({ maxAbsDiff: z.number().finite().nonnegative(), argmax: z.boolean().default(true) }) }),
+      z.strictObject({ mode: z.literal('attested') }),
+    ]),
+  })
+  .refine((m) => (m.codeHash === null) === (m.codeBundle === null), {
+    message: 'codeHash and codeBundle are set together: a manifest whose codeHash is set must say where the bundle is on DA',
+    path: ['codeBundle'],
+  })
+export type ManifestV2 = z.infer<typeof manifestV2Schema>
+
+export const manifestSchema = z
+  .strictObject({
+    version: z.literal(3),
+    ...manifestFields,
+    models: z.array(modelRegistrationSchema).min(1).max(16).describe('every model the agent uses, and how its inferences are checked'),
     replay: replayPolicySchema,
   })
   .refine((m) => (m.codeHash === null) === (m.codeBundle === null), {
     message: 'codeHash and codeBundle are set together: a manifest whose codeHash is set must say where the bundle is on DA',
     path: ['codeBundle'],
+  })
+  .refine((m) => m.models.every((r) => r.replay !== 'attested' || r.receiptSigners.length > 0), {
+    message: 'an attested model registers at least one receipt key',
+    path: ['models'],
   })
 export type Manifest = z.infer<typeof manifestSchema>

@@ -6,6 +6,7 @@ import { CHAT_PROMPT_V1, type PromptSpec, promptFeatures, serializeChatRequest }
 import { chatOutputHash, parseModelOutput, toAssistantMessage } from './chatOutput.js'
 import { type ChatPlan, autoPlan, planChatRequest } from './chatRequest.js'
 import { InvalidChatRequestError, ModelLoadError } from './errors.js'
+import { chatRequestForModel } from './chatCanonical.js'
 import { type Hash, hashJson } from './hash.js'
 import type { ModelStore, StoredModel } from './modelStore.js'
 import { type OnnxBackend, createOnnxBackend } from './onnxBackend.js'
@@ -69,6 +70,12 @@ export type CompleteOptions = {
   decoding?: ChatDecoding | undefined
   /** Each piece of the answer as the model writes it (the SSE stream). */
   onDelta?: ((delta: ChatDelta) => void) | undefined
+  /**
+   * What the model reads: `canonical-json`, the request in the canonical form its hash is
+   * taken over; `as-sent` only to replay responses written before (no `covenant.requestForm`).
+   * @defaultValue 'canonical-json'
+   */
+  requestForm?: 'canonical-json' | 'as-sent' | undefined
 }
 
 export type CreateChatEngineParameters = {
@@ -151,8 +158,12 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
     spec,
     pieces: pieces as string[],
     generate,
-    async complete(raw, options = {}) {
+    async complete(sent, options = {}) {
       const decoding = options.decoding ?? CHAT_DECODING
+      const requestForm = options.requestForm ?? 'canonical-json'
+      // The model reads the form the request hash is taken over (sorted keys): key-order
+      // variants of one request are one prompt, so a signed requestHash pins the computation.
+      const raw = requestForm === 'canonical-json' ? chatRequestForModel(sent) : sent
       const requestHash = hashJson(raw)
       const startedAt = Date.now()
       const t0 = performance.now()
@@ -194,6 +205,7 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
           modelDigest: backend.model.digest,
           runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(backend.settings) },
           decoding,
+          ...(requestForm === 'canonical-json' ? { requestForm } : {}),
           actions,
           replay: 'exact',
         },

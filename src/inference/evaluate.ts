@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createChatEngine } from './chatEngine.js'
 import { parseModelOutput } from './chatOutput.js'
+import { chatRequestForModel } from './chatCanonical.js'
 import { canonicalJson } from './hash.js'
 import { type ModelStore, shippedModelStore } from './modelStore.js'
 import { createModerationClassifier } from './moderation.js'
@@ -62,7 +63,8 @@ export async function evaluateChat(p: { store?: ModelStore | undefined; limit?: 
   const task: Tally = {}
   const failures: unknown[] = []
   for (const r of rows) {
-    const gen = await engine.generate({ messages: r['messages'] as never, tools: r['tools'] as never })
+    // the form the container serves: the model reads the request canonically (sorted keys)
+    const gen = await engine.generate(chatRequestForModel({ messages: r['messages'] as never, tools: r['tools'] as never }))
     const out = parseModelOutput(gen.text)
     const expected = r['expected'] as { content?: string; tool_calls?: unknown[] }
     const ok =

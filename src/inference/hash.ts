@@ -21,6 +21,15 @@ export function canonicalJson(value: unknown): string {
   return out.join('')
 }
 
+/**
+ * A JSON value rebuilt from its canonical JSON: the same value, every object's keys in
+ * canonical order. A chat model reads requests in this form, so what it sees is a function
+ * of the request hash alone (key-order variants of one request are one prompt).
+ */
+export function canonicalRequest<T>(value: T): T {
+  return JSON.parse(canonicalJson(value)) as T
+}
+
 /** sha256 of the canonical JSON of `value`. */
 export function hashJson(value: unknown): Hash {
   return sha256Hex(canonicalJson(value))

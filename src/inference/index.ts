@@ -92,7 +92,9 @@ export {
   stripReceipt,
   verifyReceipt,
 } from './receipt.js'
-export { type ReplayDiff, type ReplayOptions, type ReplayResult, type TensorDiff, replay } from './replay.js'
+export { type ReceiptRegistration, type ReplayDiff, type ReplayOptions, type ReplayResult, type TensorDiff, replay } from './replay.js'
+export { endpointModelDigest, normalizeBaseURL } from './endpointDigest.js'
+export { chatRequestForModel } from './chatCanonical.js'
 export {
   type ChatCompletionMessage,
   type ChatCompletionRequest,

@@ -5,7 +5,7 @@ import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createChatModel, createOpenAICompatibleBackend, sanitizeUrl } from './openaiBackend.js'
 import { replay } from './replay.js'
-import { sha256Hex } from './hash.js'
+import { endpointModelDigest } from './endpointDigest.js'
 
 /** An OpenAI-compatible API that is not a Covenant container: no receipts, no attestation. */
 let url = ''
@@ -51,7 +51,8 @@ describe('OpenAI-compatible backend on an endpoint without receipts', () => {
       endpoint: { url: `${url}/chat/completions`, quote: 'none' },
       request: seen.at(-1)!.body,
     })
-    expect(r!.modelDigest).toBe(sha256Hex(`${url}/chat/completions#some-remote-model-2026-01-01`))
+    // named by the endpoint and the model the agent asked for (what a manifest registers), not the dated name the endpoint answered with
+    expect(r!.modelDigest).toBe(endpointModelDigest(url, 'some-remote-model'))
     expect((r!.response as { system_fingerprint: string }).system_fingerprint).toBe('fp_remote')
     expect(seen.at(-1)!.auth).toBe('Bearer sk-live-do-not-record')
     expect(JSON.stringify(r)).not.toContain('sk-live-do-not-record')

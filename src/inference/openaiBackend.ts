@@ -5,7 +5,8 @@ import { type QuoteVerifier, type VerifiedQuote, verifyQuote } from './attestati
 import type { InferenceBackend, InferenceResult } from './backend.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { EndpointError, ReceiptMissingError, ReceiptSignerMismatchError } from './errors.js'
-import { type Hash, hashJson, sha256Hex } from './hash.js'
+import { endpointModelDigest } from './endpointDigest.js'
+import { type Hash, hashJson } from './hash.js'
 import { type ModelStore, shippedModelStore } from './modelStore.js'
 import { RECEIPT_HEADER, ZERO_HASH, decodeReceiptHeader, verifyReceipt } from './receipt.js'
 import type { Receipt, ReplayMode, ReplayRecord } from './schemas.js'
@@ -27,9 +28,17 @@ export type CreateChatModelParameters = {
   /** e.g. `http://127.0.0.1:8000/v1` (the container) or any OpenAI-compatible URL. */
   baseURL: string
   model: string
-  /** Sent as a bearer token; never recorded or logged. @defaultValue 'covenant-local' */
+  /**
+   * Sent as a bearer token; never recorded or logged, and blanked out of any error body an
+   * endpoint echoes it in. @defaultValue `OPENAI_API_KEY` from the environment, else 'covenant-local'
+   */
   apiKey?: string | undefined
-  /** Overrides the derived replay mode for every record of this endpoint (state what you know). */
+  /**
+   * Overrides the derived replay mode for every record of this endpoint (state what you know,
+   * as the agent manifest registers it). `none` and `attested` also name the model by
+   * endpoint and name ({@link endpointModelDigest}), the digest the manifest registers for a
+   * model Covenant cannot run.
+   */
   replay?: ReplayMode | undefined
   /**
    * `require`: a response without a valid receipt fails. `verify`: receipts present are
@@ -69,11 +78,16 @@ export type ChatModel = {
   fetch: typeof fetch
 }
 
+/** The bearer token for an endpoint: the one given, else OPENAI_API_KEY, else the container's placeholder. */
+function apiKeyOf(p: CreateChatModelParameters): string {
+  return p.apiKey ?? process.env['OPENAI_API_KEY'] ?? 'covenant-local'
+}
+
 export function createChatModel(p: CreateChatModelParameters): ChatModel {
   const { fetch: recordingFetch, takeRecords, attestation } = createRecorder(p)
   const chat = new ChatOpenAI({
     model: p.model,
-    apiKey: p.apiKey ?? 'covenant-local',
+    apiKey: apiKeyOf(p),
     temperature: p.temperature ?? 0,
     maxRetries: p.maxRetries ?? 0,
     ...(p.seed !== undefined ? { modelKwargs: { seed: p.seed } } : {}),
@@ -91,7 +105,7 @@ export function createOpenAICompatibleBackend(p: CreateChatModelParameters): Inf
     async run(body): Promise<InferenceResult<unknown>> {
       const res = await recorder.fetch(`${p.baseURL.replace(/\/$/, '')}/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${p.apiKey ?? 'covenant-local'}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKeyOf(p)}` },
         body: JSON.stringify({ model: p.model, ...body }),
       })
       const text = await res.text()
@@ -146,8 +160,11 @@ function createRecorder(p: CreateChatModelParameters) {
     const startedAt = Date.now()
     const t0 = performance.now()
     const res = await baseFetch(input, init)
-    const text = await res.text()
+    let text = await res.text()
     const durationMs = performance.now() - t0
+    // an endpoint may quote the key it refused ("Incorrect API key provided: sk-…"): it never reaches an error or a log
+    const key = apiKeyOf(p)
+    if (!res.ok && key.length >= 8 && text.includes(key)) text = text.replaceAll(key, '[redacted api key]')
     const copy = new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers })
     if (!new URL(url).pathname.endsWith('/chat/completions') || bodyText === undefined || !res.ok) return copy
 
@@ -173,11 +190,13 @@ function createRecorder(p: CreateChatModelParameters) {
     const known = receipt && receipt.modelDigest !== ZERO_HASH ? store.find(receipt.modelDigest) : undefined
     const derived: ReplayMode = receipt ? (known ? 'exact' : 'attested') : 'none'
     const endpointUrl = sanitizeUrl(url)
+    // a model declared `none`/`attested` is registered by endpoint and name, whatever the receipt says it ran
+    const byEndpoint = p.replay === 'none' || p.replay === 'attested' || !receipt || receipt.modelDigest === ZERO_HASH
     records.push({
       backend: 'openai-compatible',
       format: 'chat-completions-v1',
-      modelDigest: receipt && receipt.modelDigest !== ZERO_HASH ? receipt.modelDigest : sha256Hex(`${endpointUrl}#${modelName}`),
-      model: { name: modelName, digestOf: receipt && receipt.modelDigest !== ZERO_HASH ? 'model-bytes' : 'endpoint-and-name' },
+      modelDigest: byEndpoint || !receipt ? endpointModelDigest(p.baseURL, String(request['model'] ?? p.model)) : receipt.modelDigest,
+      model: { name: modelName, digestOf: byEndpoint ? 'endpoint-and-name' : 'model-bytes' },
       runtime: {
         name: 'openai-compatible',
         version: typeof fingerprint === 'string' ? fingerprint : 'unknown',

@@ -39,6 +39,23 @@ export type ReplayOptions = {
   store?: ModelStore | undefined
   /** Replace recorded runtime settings (to measure, e.g., another thread count). @defaultValue the recorded ones */
   settings?: Partial<DeterministicSettings> | undefined
+  /**
+   * The endpoint registration the record is judged against (the agent manifest's, see
+   * src/agent/manifest.ts): the receipt keys and the container measurement the operator
+   * registered. An `attested` record matches only with a receipt from a registered key
+   * (and measurement, when one is registered): without a registration there is nothing
+   * its signature could attest, and it does not match. A receipt on a record replayed
+   * exactly is checked too, against the registration when given.
+   */
+  registration?: ReceiptRegistration | undefined
+}
+
+/** Who may sign receipts for an agent's inferences. */
+export type ReceiptRegistration = {
+  /** Receipt keys registered for the endpoint (empty: none). */
+  signers?: readonly string[] | undefined
+  /** The container measurement registered; null or absent: any. */
+  measurement?: string | null | undefined
 }
 
 export type TensorDiff = {
@@ -213,19 +230,18 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
   }
   const consistent = recordedHash === r.outputHash && hashJson(r.request) === r.inputHash && bodyMatches
   const local = r.model?.digestOf !== 'endpoint-and-name' ? store.find(r.modelDigest) : undefined
+  // Every mode checks the receipt: it is what binds the endpoint to this exchange.
+  const receiptProblem = await recordReceiptProblem(r, chunks ?? rawResponse, options.registration, r.replay === 'attested' && !local)
+  if (receiptProblem) {
+    return { match: false, mode: r.replay === 'attested' && !local ? 'attested' : mode, expectedHash, actualHash: recordedHash, diff: { reason: receiptProblem, recordConsistent: consistent } }
+  }
 
   if (!local) {
     if (r.replay === 'attested' && r.receipt) {
-      let reason = 'receipt verifies and the record is consistent; not re-executed (model not on this machine)'
-      let match = consistent
-      try {
-        await verifyReceipt({ receipt: r.receipt, request: r.request, response: chunks ?? rawResponse })
-      } catch (err) {
-        match = false
-        reason = `receipt does not verify: ${(err as Error).message.split('\n')[0]}`
-      }
-      if (!consistent) reason = 'the recorded response does not hash to outputHash: the record was altered'
-      return { match, mode: 'attested', expectedHash, actualHash: recordedHash, diff: { reason, recordConsistent: consistent } }
+      const reason = consistent
+        ? `receipt from registered key ${r.receipt.signer} verifies and the record is consistent; not re-executed (model not on this machine)`
+        : 'the recorded response does not hash to outputHash: the record was altered'
+      return { match: consistent, mode: 'attested', expectedHash, actualHash: recordedHash, diff: { reason, recordConsistent: consistent } }
     }
     // Throws ModelNotFoundError with the known digests.
     store.get(r.modelDigest)
@@ -248,8 +264,15 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
       'Replay it with the Covenant version that wrote it, or a newer one.',
     )
   }
+  // …and in what form the model read the request: since `requestForm: "canonical-json"` (signed
+  // in the response) a function of the request hash alone, so the record replays however it
+  // was stored; responses written before read the bytes as sent (requestBody, if kept).
+  const form = ((chunks?.at(-1) ?? recorded) as { covenant?: { requestForm?: unknown } } | null)?.covenant?.requestForm
+  if (form !== undefined && form !== 'canonical-json') {
+    throw new ReplayNotPossibleError(`the record's model read the request as ${JSON.stringify(form)}, a form this version does not know`, 'Replay it with the Covenant version that wrote it, or a newer one.')
+  }
   const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
-  const { output } = await engine.complete(sent as typeof r.request, { decoding: stated })
+  const { output } = await engine.complete(form === 'canonical-json' ? r.request : sent, { decoding: stated, requestForm: form === 'canonical-json' ? 'canonical-json' : 'as-sent' })
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
     (chunks?.at(-1) as { covenant?: { actions?: unknown } } | undefined)?.covenant?.actions) as number[] | undefined
@@ -288,4 +311,37 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
         ? null
         : { reason, recordConsistent: consistent, chat: { firstDifferentStep, expected: message(recorded), actual: message(output) } },
   }
+}
+
+/**
+ * Why the record's receipt does not bind it to a registered endpoint, or undefined when it
+ * does (or when the record comes from a local engine, which signs nothing). `attested`: the
+ * record rests on the receipt alone, so a registration is required.
+ */
+async function recordReceiptProblem(r: ReplayRecord, response: unknown, registration: ReceiptRegistration | undefined, attested: boolean): Promise<string | undefined> {
+  if (!r.receipt) {
+    if (attested) return 'the record claims an attested inference but carries no receipt'
+    if (r.backend === 'openai-compatible' && r.replay !== 'none') return `the record claims ${r.replay} replay of an endpoint's answer but carries no receipt from the endpoint`
+    return undefined
+  }
+  try {
+    await verifyReceipt({ receipt: r.receipt, request: r.request, response })
+  } catch (err) {
+    return `receipt does not verify: ${(err as Error).message.split('\n')[0]}`
+  }
+  if (r.model?.digestOf !== 'endpoint-and-name' && r.receipt.modelDigest.toLowerCase() !== r.modelDigest.toLowerCase()) {
+    return `the receipt is for model ${r.receipt.modelDigest}, the record names ${r.modelDigest}`
+  }
+  const signers = (registration?.signers ?? []).map((a) => a.toLowerCase())
+  const measurement = registration?.measurement ?? null
+  if (attested && signers.length === 0 && measurement === null) {
+    return `receipt signed by ${r.receipt.signer}, but no receipt key or measurement is registered to check it against: an unregistered key attests nothing`
+  }
+  if (signers.length > 0 && !signers.includes(r.receipt.signer.toLowerCase())) {
+    return `receipt signed by ${r.receipt.signer}, which is not a registered receipt key (${signers.join(', ')})`
+  }
+  if (measurement !== null && r.receipt.measurement.toLowerCase() !== measurement.toLowerCase()) {
+    return `the receipt's measurement ${r.receipt.measurement} is not the registered ${measurement}`
+  }
+  return undefined
 }

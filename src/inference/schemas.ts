@@ -184,6 +184,12 @@ export type ChatCompletionResponse = {
     runtime: { name: string; version: string; settings: Record<string, string | number | boolean> }
     /** `greedy-constrained-v1`, or `greedy` in responses written before it (see chatEngine.ts). */
     decoding: 'greedy' | 'greedy-constrained-v1'
+    /**
+     * What the model read: `canonical-json` — the request in its canonical form (sorted keys),
+     * the very form `requestHash` is taken over, so one signed request hash is one prompt.
+     * Absent in responses written before: those read the request in the order it was sent.
+     */
+    requestForm?: 'canonical-json' | undefined
     actions: number[]
     replay: 'exact'
   }

@@ -46,14 +46,30 @@ export function runtimeVersion(): string {
 
 export function resolveSettings(overrides: Partial<DeterministicSettings> = {}): DeterministicSettings {
   const s = { ...DEFAULT_SETTINGS, ...overrides }
+  // A measurement or record naming a provider the session does not use would be a false
+  // claim (and would not replay): sessions run on CPU only (sessionOptions), so nothing else is accepted.
+  if ((s.executionProvider as string) !== SESSION_EXECUTION_PROVIDER) {
+    throw new RangeError(
+      `executionProvider ${JSON.stringify(String(s.executionProvider))} is not what ONNX Runtime runs here: sessions use "${SESSION_EXECUTION_PROVIDER}" only (GPU kernels are not bit-reproducible); leave executionProvider out or set it to "${SESSION_EXECUTION_PROVIDER}"`,
+    )
+  }
   if (!Number.isInteger(s.intraOpNumThreads) || s.intraOpNumThreads < 1) throw new RangeError('intraOpNumThreads must be an integer of at least 1')
   if (!Number.isInteger(s.interOpNumThreads) || s.interOpNumThreads < 1) throw new RangeError('interOpNumThreads must be an integer of at least 1')
   return s
 }
 
-/** Settings as they appear in a replay record (flat string/number/boolean map). */
+/** The one execution provider sessions are created with (sessionOptions). */
+export const SESSION_EXECUTION_PROVIDER = 'cpu' as const
+
+/**
+ * Settings as they appear in a replay record and in the container's measurement (flat
+ * string/number/boolean map). The execution provider is read from the session options
+ * ONNX Runtime is actually given, never copied from what a caller asked for.
+ */
 export function settingsRecord(s: DeterministicSettings): Record<string, string | number | boolean> {
-  return { ...s }
+  const providers = sessionOptions(s).executionProviders ?? []
+  const used = providers.map((p) => (typeof p === 'string' ? p : p.name))
+  return { ...s, executionProvider: used.join(',') }
 }
 
 const fromRecordCache = new Map<string, DeterministicSettings>()
@@ -87,7 +103,7 @@ function parseSettings(r: Record<string, string | number | boolean>): Determinis
 
 export function sessionOptions(s: DeterministicSettings): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: ['cpu'],
+    executionProviders: [SESSION_EXECUTION_PROVIDER],
     intraOpNumThreads: s.intraOpNumThreads,
     interOpNumThreads: s.interOpNumThreads,
     executionMode: s.executionMode,

@@ -4,7 +4,7 @@ import { BaseError as ViemBaseError, bytesToHex, ContractFunctionRevertedError, 
 import { z } from 'zod'
 import { assertAgentName } from '../agent/agentName.js'
 import { bundleAgentFile, type AgentBundle } from '../agent/bundle.js'
-import { buildManifest, type BuiltManifest } from '../agent/manifest.js'
+import { buildManifest, modelRegistration, type BuiltManifest } from '../agent/manifest.js'
 import type { CovenantWriteClient } from '../bonds/client.js'
 import { localCommitment } from '../da/commitment.js'
 import { getAgent, getAgentVersion } from '../bonds/actions/getAgent.js'
@@ -77,8 +77,25 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
   const problems: string[] = []
   const store = shippedModelStore()
   const modelName = (p.agent.model as { model?: unknown } | undefined)?.model
-  const model = typeof modelName === 'string' ? store.find(modelName) : undefined
-  if (!model) problems.push(`its model ${JSON.stringify(String(modelName)).slice(0, 60)} is not a known model (known: ${store.list().map((m) => m.name).join(', ')}).`)
+  const local = typeof modelName === 'string' ? store.find(modelName) : undefined
+  // what the manifest registers: a remote model declared `none`/`attested` by endpoint and name;
+  // `exact`/`tolerance` only for a model Covenant can run (else every inference would be read as fraud)
+  let model: { name: string; digest: string } | undefined
+  try {
+    const reg = modelRegistration(p.agent, local ? { modelDigests: { [local.name]: local.digest as Hex } } : {})
+    if (reg.digestOf === 'endpoint-and-name' || local) model = { name: String(modelName), digest: reg.digest }
+  } catch {
+    // reported below
+  }
+  if (!model) {
+    const mode = (p.agent.replay as { mode?: unknown } | undefined)?.mode
+    const baseURL = p.agent.model?.kind === 'chat' ? p.agent.model.baseURL : undefined
+    problems.push(
+      baseURL
+        ? `its model ${JSON.stringify(String(modelName)).slice(0, 60)} at ${baseURL} is not one Covenant can run (known: ${store.list().map((m) => m.name).join(', ')}), so verifiers cannot replay it ${String(mode)}: declare what the endpoint can honour, replay: { mode: 'none' } (its answers are never checked; policy and logic still are) or { mode: 'attested', signers: ['0x…'], measurement: null } (its receipt key).`
+        : `its model ${JSON.stringify(String(modelName)).slice(0, 60)} is not a known model (known: ${store.list().map((m) => m.name).join(', ')}); a remote model needs model.baseURL and replay: { mode: 'none' } or { mode: 'attested', … }.`,
+    )
+  }
   const parsedPolicy = policySchema.safeParse(p.agent.policy)
   if (!parsedPolicy.success) problems.push(...parsedPolicy.error.issues.map((i) => `policy.${i.path.join('.')}: ${i.message}.`))
   const bond = p.agent.bond as { eth?: unknown; token?: unknown } | undefined
@@ -121,7 +138,7 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
   if (model && problems.length === 0) {
     try {
       built = buildManifest(p.agent, {
-        modelDigests: { [model.name]: model.digest },
+        modelDigests: { [model.name]: model.digest as Hex },
         inferenceMeasurement: p.inferenceMeasurement,
         endpoints: p.endpoints,
         code: code && { bundle: code.bundle, commitment: code.commitment },

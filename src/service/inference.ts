@@ -1,5 +1,6 @@
 import type { AgentDefinition } from '../agent/defineAgent.js'
 import type { ChatInference, OnnxInference } from '../agent/runtime.js'
+import { chatModelOptions } from '../agent/chatModelOptions.js'
 import { createChatModel } from '../inference/openaiBackend.js'
 import { createModerationClassifier } from '../inference/moderation.js'
 import { createOnnxBackend } from '../inference/onnxBackend.js'
@@ -22,7 +23,7 @@ export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
           metaMessages: ['Start the inference container (`covenant inference serve`, or `covenant dev`) or give the agent a model.baseURL.'],
         })
       }
-      return createChatModel({ baseURL, model: agent.model.model })
+      return createChatModel(chatModelOptions(agent, baseURL))
     },
     async onnx(agent: AgentDefinition): Promise<OnnxInference | undefined> {
       if (agent.model.kind !== 'onnx') return undefined

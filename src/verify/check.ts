@@ -122,15 +122,21 @@ export async function checkBatchSteps(
             faults.push({ type: 'InferenceFraud', agentId: ev.agentId, sequence: ev.sequence, stepIndex, reason, ...(detail === undefined ? {} : { detail }) })
           }
           if (pre.status === 'fault') return fault(pre.reason)
+          if (pre.status === 'unchecked') {
+            report.reason = pre.reason
+            return
+          }
           if (pre.status === 'attested') {
             if (!ctx.attestation) {
               report.status = 'unverifiable'
               report.reason = 'attested inference: no attestation checker configured'
               return
             }
-            const problem = attestedRecordProblem(record, registeredMeasurement((await loaded)?.manifest))
+            // v3 registers keys and measurement per model; v2 only the container measurement
+            const measurement = pre.rule.signers || pre.rule.measurement ? (pre.rule.measurement ?? null) : registeredMeasurement((await loaded)?.manifest)
+            const problem = attestedRecordProblem(record, measurement, pre.rule.signers ?? [])
             if (problem) return fault(`attestation invalid: ${problem}`)
-            const a = await ctx.attestation(record)
+            const a = await ctx.attestation(record, { signers: pre.rule.signers, measurement })
             if (a.valid) report.reason = `attestation valid: ${a.reason}`
             else fault(`attestation invalid: ${a.reason}`)
             return

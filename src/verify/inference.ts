@@ -14,11 +14,16 @@ export type ReplayOutcome = { match: boolean; expectedHash: Hex | string; actual
  */
 export type Replayer = (record: ReplayRecord, rule: ReplayRule) => Promise<ReplayOutcome>
 
-/** Checks an attested inference (a signed receipt from an attested container). */
-export type AttestationCheck = (record: ReplayRecord) => Promise<{ valid: boolean; reason: string }>
+/**
+ * Checks an attested inference (a signed receipt from an attested container) against the
+ * registration: the receipt keys and measurement the manifest registered for the model.
+ */
+export type AttestationCheck = (record: ReplayRecord, registration?: { signers?: readonly string[] | undefined; measurement?: string | null | undefined }) => Promise<{ valid: boolean; reason: string }>
 
 export type InferenceCheck =
   | { status: 'fault'; reason: string }
+  /** The manifest registers `none` for the model: the operator promised no check of its answers. */
+  | { status: 'unchecked'; reason: string }
   | { status: 'replay'; rule: ReplayRule }
   | { status: 'attested'; rule: ReplayRule }
 
@@ -35,8 +40,12 @@ export function precheckInference(record: ReplayRecord, registered: ReadonlySet<
   if (!registered.has(digest)) {
     return { status: 'fault', reason: `model ${digest} is not among the agent's registered model digests` }
   }
+  // judged by what was registered: `none` promised no check, so none is a fault
+  if (rule.mode === 'none') {
+    return { status: 'unchecked', reason: `the manifest registers model ${digest} with replay 'none': its answers are not checked (policy, logic and trace are)` }
+  }
   if (record.replay === 'none') {
-    return { status: 'fault', reason: `the record claims no replay ('none') for registered model ${digest}` }
+    return { status: 'fault', reason: `the record claims no replay ('none') for registered model ${digest}, which the manifest registers as '${rule.mode}'` }
   }
   if (STRENGTH[record.replay] < STRENGTH[rule.mode]) {
     return {
@@ -46,7 +55,7 @@ export function precheckInference(record: ReplayRecord, registered: ReadonlySet<
   }
   if (record.replay === 'attested' && rule.mode === 'attested') return { status: 'attested', rule }
   // a record that claims more than the manifest requires is held to the manifest's rule
-  return { status: 'replay', rule: rule.mode === 'attested' ? { mode: record.replay === 'tolerance' ? 'tolerance' : 'exact' } : rule }
+  return { status: 'replay', rule: rule.mode === 'attested' ? { ...rule, mode: record.replay === 'tolerance' ? 'tolerance' : 'exact' } : rule }
 }
 
 /**
@@ -56,14 +65,17 @@ export function precheckInference(record: ReplayRecord, registered: ReadonlySet<
  * operator runs itself — attests nothing about this agent. (Binding the signer key to the
  * measurement is the TEE quote's job; here the quote is simulated.)
  */
-export function attestedRecordProblem(record: ReplayRecord, registeredMeasurement: string | null | undefined): string | undefined {
+export function attestedRecordProblem(record: ReplayRecord, registeredMeasurement: string | null | undefined, signers: readonly string[] = []): string | undefined {
   const receipt = record.receipt
   if (!receipt) return 'the record claims an attested inference but carries no receipt'
-  if (!registeredMeasurement) return 'the record is attested, but the agent registered no inference measurement in its manifest'
-  if (receipt.measurement.toLowerCase() !== registeredMeasurement.toLowerCase()) {
+  if (!registeredMeasurement && signers.length === 0) return 'the record is attested, but the agent registered no receipt key or inference measurement in its manifest'
+  if (signers.length > 0 && !signers.some((s) => s.toLowerCase() === receipt.signer.toLowerCase())) {
+    return `the receipt is signed by ${receipt.signer}, not by a key the agent registered (${signers.join(', ')})`
+  }
+  if (registeredMeasurement && receipt.measurement.toLowerCase() !== registeredMeasurement.toLowerCase()) {
     return `the receipt's measurement ${receipt.measurement} is not the one the agent registered (${registeredMeasurement})`
   }
-  if (receipt.modelDigest.toLowerCase() !== record.modelDigest.toLowerCase()) {
+  if (record.model?.digestOf !== 'endpoint-and-name' && receipt.modelDigest.toLowerCase() !== record.modelDigest.toLowerCase()) {
     return `the receipt is for model ${receipt.modelDigest}, the record names ${record.modelDigest}`
   }
   return undefined

@@ -176,11 +176,18 @@ export function cachedManifest(
 /** How inferences of `modelDigest` must be checked under a manifest (exact without one). */
 export function replayRuleFor(replay: ManifestReplay | undefined, modelDigest: Hex): ReplayRule {
   if (!replay) return { mode: 'exact' }
-  const normalize = (r: ManifestReplay['replay'], tol: ManifestReplay['tolerance']): ReplayRule | undefined => {
+  const normalize = (r: ManifestReplay['replay'], tol: ManifestReplay['tolerance'] | null): ReplayRule | undefined => {
     if (r === undefined) return undefined
     if (typeof r === 'string') return tol ? { mode: r, tolerance: tol } : { mode: r }
     return r.tolerance || !tol ? r : { ...r, tolerance: tol }
   }
   const entry = replay.models?.find((m) => m.digest.toLowerCase() === modelDigest.toLowerCase())
-  return (entry && normalize(entry.replay, entry.tolerance ?? replay.tolerance)) ?? normalize(replay.replay, replay.tolerance) ?? { mode: 'exact' }
+  const rule = (entry && normalize(entry.replay, entry.tolerance ?? replay.tolerance)) ?? normalize(replay.replay, replay.tolerance) ?? { mode: 'exact' }
+  // the registered receipt keys and measurement go with the model's rule
+  if (!entry || (entry.receiptSigners === undefined && entry.measurement === undefined)) return rule
+  return {
+    ...rule,
+    ...(entry.receiptSigners && entry.receiptSigners.length > 0 ? { signers: entry.receiptSigners } : {}),
+    ...(entry.measurement ? { measurement: entry.measurement } : {}),
+  }
 }

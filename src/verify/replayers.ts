@@ -18,6 +18,8 @@ export function localReplayer(options: { store?: ModelStore | undefined } = {}):
     try {
       const r = await replay(record, {
         store: options.store,
+        // a receipt on the record must come from a key the manifest registered for the model
+        ...(rule.signers || rule.measurement ? { registration: { signers: rule.signers, measurement: rule.measurement ?? null } } : {}),
         ...(rule.mode === 'tolerance'
           ? { mode: 'tolerance' as const, tolerance: { maxAbsDiff: rule.tolerance?.maxAbsDiff, argmaxMustAgree: rule.tolerance?.argmax } }
           : { mode: 'exact' as const }),
@@ -42,9 +44,9 @@ export function localReplayer(options: { store?: ModelStore | undefined } = {}):
  * is here, else re-verifies the container's signed receipt against the recorded exchange.
  */
 export function localAttestationCheck(options: { store?: ModelStore | undefined } = {}): AttestationCheck {
-  return async (record) => {
+  return async (record, registration) => {
     try {
-      const r = await replay(record, { store: options.store })
+      const r = await replay(record, { store: options.store, ...(registration ? { registration } : {}) })
       return { valid: r.match, reason: r.diff?.reason ?? `${r.mode}: matches` }
     } catch (err) {
       return { valid: false, reason: (err as { shortMessage?: string }).shortMessage ?? String(err) }

@@ -365,7 +365,7 @@ describe('attested records are bound to the agent\'s registered container', () =
   it('needs a receipt from the registered measurement, for the named model', () => {
     expect(attestedRecordProblem(attested({}), M)).toBeUndefined()
     expect(attestedRecordProblem(attested(undefined), M)).toMatch(/no receipt/)
-    expect(attestedRecordProblem(attested({}), null)).toMatch(/registered no inference measurement/)
+    expect(attestedRecordProblem(attested({}), null)).toMatch(/registered no receipt key or inference measurement/)
     // a receipt self-signed by a container the agent never registered attests nothing
     expect(attestedRecordProblem(attested({ measurement: `0x${'bb'.repeat(32)}` }), M)).toMatch(/not the one the agent registered/)
     expect(attestedRecordProblem(attested({ modelDigest: `0x${'cc'.repeat(32)}` }), M)).toMatch(/is for model/)

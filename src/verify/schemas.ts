@@ -39,8 +39,12 @@ export const toleranceSchema = z.strictObject({
 export type Tolerance = z.output<typeof toleranceSchema>
 
 const replayRuleSchema = z.object({
-  mode: z.enum(['exact', 'tolerance', 'attested']).describe('how a verifier checks inferences of this model'),
+  mode: z.enum(['exact', 'tolerance', 'attested', 'none']).describe('how a verifier checks inferences of this model'),
   tolerance: toleranceSchema.optional(),
+  /** Keys whose receipts count for this model (manifest v3); a receipt from any other is a fault. */
+  signers: z.array(address).optional(),
+  /** The container measurement receipts must name. */
+  measurement: hex32.nullable().optional(),
 })
 export type ReplayRule = z.output<typeof replayRuleSchema>
 
@@ -48,17 +52,20 @@ export type ReplayRule = z.output<typeof replayRuleSchema>
  * The part of an agent manifest the verifier uses: how each model's inferences are
  * checked. Everything else in the manifest is ignored here (but hashed: the bytes must
  * match the registered manifestHash). Accepted shapes, most specific first:
- *   `models: [{ digest, replay: 'exact' | { mode, tolerance } }]`,
+ *   `models: [{ digest, replay: 'exact' | 'none' | … | { mode, tolerance }, receiptSigners, measurement }]` (manifest v3),
  *   `replay: { mode, tolerance }` (every model),
  *   neither: exact.
  */
 const modelEntrySchema = z.object({
   digest: hex32,
-  replay: z.union([z.enum(['exact', 'tolerance', 'attested']), replayRuleSchema]).optional(),
-  tolerance: toleranceSchema.optional(),
+  replay: z.union([z.enum(['exact', 'tolerance', 'attested', 'none']), replayRuleSchema]).optional(),
+  tolerance: toleranceSchema.nullable().optional(),
+  /** manifest v3: the endpoint's receipt keys and measurement. */
+  receiptSigners: z.array(address).optional(),
+  measurement: hex32.nullable().optional(),
 })
 export const manifestReplaySchema = z.object({
-  replay: z.union([z.enum(['exact', 'tolerance', 'attested']), replayRuleSchema]).optional(),
+  replay: z.union([z.enum(['exact', 'tolerance', 'attested', 'none']), replayRuleSchema]).optional(),
   tolerance: toleranceSchema.optional(),
   models: z.array(modelEntrySchema).optional(),
 })

@@ -33,14 +33,25 @@ function readRecordFile(path: string): unknown {
 }
 
 type ServeOptions = GlobalOptions & { port: number; host: string; keyFile?: string; models?: string }
-type ReplayCliOptions = GlobalOptions & { mode?: 'exact' | 'tolerance'; maxAbsDiff?: number; argmax: boolean; models?: string }
+type ReplayCliOptions = GlobalOptions & { mode?: 'exact' | 'tolerance'; maxAbsDiff?: number; argmax: boolean; models?: string; signer?: string[]; measurement?: string }
+
+function parseSigner(value: string, previous: string[] = []): string[] {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw new InvalidArgumentError('expected a 0x address (20 bytes)')
+  return [...previous, value]
+}
+
+function parseMeasurement(value: string): string {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new InvalidArgumentError('expected a 0x measurement (32 bytes)')
+  return value.toLowerCase()
+}
 
 /**
  * `covenant inference …`: the inference container and the tools around it.
  * - `serve`: OpenAI-compatible container for the shipped ONNX models, signed receipts,
  *   simulated attestation. Runs until SIGINT/SIGTERM.
  * - `models`: the models found and their digests (what a manifest pins).
- * - `replay <record.json>`: re-executes a replay record; exit code 2 on a mismatch.
+ * - `replay <record.json>`: re-executes a replay record; exit code 2 on a mismatch. An attested
+ *   record matches only with a receipt from a key given with `--signer` (the registered one).
  * - `eval`: the shipped eval sets through ONNX Runtime.
  * Each action imports what it runs, so `models` does not load the server or ONNX Runtime.
  */
@@ -111,6 +122,8 @@ export function register(program: Command): void {
     .option('--max-abs-diff <x>', 'tolerance: largest allowed |difference| per output value', parseNumber)
     .option('--no-argmax', 'tolerance: do not require the same argmax')
     .option('--models <dir>', 'directory of models; default: the shipped models')
+    .option('--signer <address>', 'a registered receipt key (repeatable): an attested record matches only with a receipt from one of them', parseSigner)
+    .option('--measurement <hex>', 'the registered container measurement receipts must name', parseMeasurement)
     .action(async (file: string, _opts, cmd: Command) => {
       const o = cmd.optsWithGlobals<ReplayCliOptions>()
       // an InvalidArgumentError thrown here (not by an option parser) would exit without a word
@@ -121,6 +134,7 @@ export function register(program: Command): void {
         ...(o.mode ? { mode: o.mode } : {}),
         tolerance: { maxAbsDiff: o.maxAbsDiff, argmaxMustAgree: o.argmax },
         ...(o.models ? { store: createModelStore({ root: resolve(o.models) }) } : {}),
+        registration: { signers: o.signer ?? [], measurement: o.measurement ?? null },
       })
       printResult(result, o, (r) =>
         [
