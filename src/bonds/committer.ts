@@ -86,6 +86,39 @@ export class CommitConflictError extends UnrecoverableCovenantError {
  *   4. advance the cursor past it.
  * A restart finds `pending` and resumes at 3 (checking the chain first).
  */
+export type PrepareBatchParameters = {
+  /** The first step of the batch (the cursor's nextIndex). */
+  nextIndex: number
+  /** The batch's sequence number (the cursor's nextSequence). */
+  sequence: number
+  /** @defaultValue 1024 */
+  maxSteps?: number | undefined
+  /** @defaultValue MAX_BATCH_BYTES */
+  maxBytes?: number | undefined
+}
+
+export type PreparedBatch = {
+  /** The blob to put on DA. */
+  blob: Uint8Array
+  /** Its Merkle root over the step leaves. */
+  root: Hex
+  stepCount: number
+  /** Timestamp of the batch's first step. */
+  firstTimestamp: number
+}
+
+/** The next batch the committer would put on DA: WAL steps from `nextIndex` on, as blob bytes and root. Null when there are none. */
+export async function prepareBatch(wal: TraceWal, p: PrepareBatchParameters): Promise<PreparedBatch | null> {
+  const maxSteps = p.maxSteps ?? 1024
+  const maxBytes = p.maxBytes ?? MAX_BATCH_BYTES
+  const { steps } = await wal.readFrom(p.nextIndex)
+  const [chunk] = splitIntoBatches(steps.slice(0, maxSteps), maxBytes)
+  if (!chunk?.length) return null
+  const batch = { version: 1 as const, agentId: wal.agentId, sequence: p.sequence, steps: chunk }
+  const blob = encodeBatch(batch, { maxBytes })
+  return { blob, root: batchRoot(batch), stepCount: chunk.length, firstTimestamp: chunk[0]!.timestamp }
+}
+
 export class Committer {
   readonly #o: Required<Pick<CommitterOptions, 'maxSteps' | 'maxBytes'>> & CommitterOptions
   #running: Promise<CommittedBatchInfo[]> | undefined
