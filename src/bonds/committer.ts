@@ -1,14 +1,7 @@
 import { appendFile } from 'node:fs/promises'
 import { bytesToHex, type Account, type Address, type Hex } from 'viem'
-import {
-  batchRoot,
-  encodeBatch,
-  MAX_BATCH_BYTES,
-  splitIntoBatches,
-  type BatchRef,
-  type CommittedCursor,
-  type TraceWal,
-} from '../trace/index.js'
+import { MAX_BATCH_BYTES, type BatchRef, type CommittedCursor, type TraceWal } from '../trace/index.js'
+import { encodedStepsThatFit, encodeEncodedBatch } from '../trace/batch.js'
 import type { CovenantWriteClient } from './client.js'
 import { commitBatch, coverCalls } from './actions/commitBatch.js'
 import { agentAccountAbi, traceLogAbi } from './generated/abis.js'
@@ -86,6 +79,43 @@ export class CommitConflictError extends UnrecoverableCovenantError {
  *   4. advance the cursor past it.
  * A restart finds `pending` and resumes at 3 (checking the chain first).
  */
+export type PrepareBatchParameters = {
+  /** The first step of the batch (the cursor's nextIndex). */
+  nextIndex: number
+  /** The batch's sequence number (the cursor's nextSequence). */
+  sequence: number
+  /** @defaultValue 1024 */
+  maxSteps?: number | undefined
+  /** @defaultValue MAX_BATCH_BYTES */
+  maxBytes?: number | undefined
+}
+
+export type PreparedBatch = {
+  /** The blob to put on DA. */
+  blob: Uint8Array
+  /** Its Merkle root over the step leaves. */
+  root: Hex
+  stepCount: number
+  /** Timestamp of the batch's first step. */
+  firstTimestamp: number
+}
+
+/**
+ * The next batch the committer would put on DA: WAL steps from `nextIndex` on, as blob bytes
+ * and Merkle root. Null when there are none. The steps' bytes and leaves are the ones the
+ * WAL wrote and hashed when they were appended (or checked when it recovered them from
+ * disk after a restart): nothing is decoded, validated or hashed again but the tree.
+ */
+export async function prepareBatch(wal: TraceWal, p: PrepareBatchParameters): Promise<PreparedBatch | null> {
+  const maxSteps = p.maxSteps ?? 1024
+  const maxBytes = p.maxBytes ?? MAX_BATCH_BYTES
+  const steps = await wal.encodedFrom(p.nextIndex, maxSteps)
+  if (steps.length === 0) return null
+  const chunk = steps.slice(0, encodedStepsThatFit(wal.agentId, steps, maxBytes))
+  const { blob, root } = encodeEncodedBatch(wal.agentId, p.sequence, chunk, { maxBytes })
+  return { blob, root, stepCount: chunk.length, firstTimestamp: chunk[0]!.step.timestamp }
+}
+
 export class Committer {
   readonly #o: Required<Pick<CommitterOptions, 'maxSteps' | 'maxBytes'>> & CommitterOptions
   #running: Promise<CommittedBatchInfo[]> | undefined
@@ -141,27 +171,27 @@ export class Committer {
     const { wal, agentId } = this.#o
     const done: CommittedBatchInfo[] = []
     let cursor = await wal.readCursor()
-    // only the uncommitted tail is read: the cost of a tick does not grow with the trace
-    const base = cursor.nextIndex
-    const { steps: tail } = await wal.readFrom(base)
-    this.#oldestUncommittedAt = tail[cursor.nextIndex - base]?.timestamp
+    // only the uncommitted steps are looked at (held in memory by the WAL since they were
+    // appended): the cost of a tick does not grow with the trace
+    // what this flush commits: the steps written before it started (a busy agent cannot keep it going)
+    const end = wal.head.nextIndex
+    const oldest = async () => (cursor.nextIndex < end ? (await wal.encodedFrom(cursor.nextIndex, 1))[0]?.step.timestamp : undefined)
+    this.#oldestUncommittedAt = await oldest()
     if (cursor.pending) {
       done.push(await this.#commit(cursor.pending))
       cursor = await this.#advance(cursor, cursor.pending)
-      this.#oldestUncommittedAt = tail[cursor.nextIndex - base]?.timestamp
+      this.#oldestUncommittedAt = await oldest()
     }
-    let rest = tail.slice(cursor.nextIndex - base)
-    while (rest.length > 0) {
-      const [chunk] = splitIntoBatches(rest.slice(0, this.#o.maxSteps), this.#o.maxBytes)
-      if (!chunk?.length) break
-      const batch = { version: 1 as const, agentId: agentId.toString(), sequence: cursor.nextSequence, steps: chunk }
-      const blob = encodeBatch(batch, { maxBytes: this.#o.maxBytes })
-      const put = await this.#o.da.put(blob)
+    while (cursor.nextIndex < end) {
+      const maxSteps = Math.min(this.#o.maxSteps ?? 1024, end - cursor.nextIndex)
+      const batch = await prepareBatch(wal, { nextIndex: cursor.nextIndex, sequence: cursor.nextSequence, maxSteps, maxBytes: this.#o.maxBytes })
+      if (!batch) break
+      const put = await this.#o.da.put(batch.blob)
       const ref: BatchRef = {
         sequence: cursor.nextSequence,
         firstIndex: cursor.nextIndex,
-        stepCount: chunk.length,
-        root: batchRoot(batch),
+        stepCount: batch.stepCount,
+        root: batch.root,
         daCommitment: typeof put === 'string' ? (put.toLowerCase() as Hex) : bytesToHex(put),
       }
       await this.#o.hooks?.afterPut?.(ref)
@@ -171,8 +201,7 @@ export class Committer {
       done.push(await this.#commit(ref))
       await this.#o.hooks?.afterCommit?.(ref)
       cursor = await this.#advance(cursor, ref)
-      rest = rest.slice(chunk.length)
-      this.#oldestUncommittedAt = rest[0]?.timestamp
+      this.#oldestUncommittedAt = await oldest()
     }
     // a call executed after the batch holding its step was committed: cover it now
     if (this.#o.account && done.length === 0 && cursor.nextIndex > 0) {

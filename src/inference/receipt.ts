@@ -1,7 +1,8 @@
-import { type Address, type Hex, type LocalAccount, recoverTypedDataAddress } from 'viem'
+import type { Address, Hex, LocalAccount } from 'viem'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { ReceiptHashMismatchError, ReceiptMalformedError, ReceiptSignatureError, ReceiptSignerMismatchError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
+import { receiptDigest, receiptSigner } from './receiptSignature.js'
 import { type Receipt, receiptSchema } from './schemas.js'
 import { type EncodedTensor, hashEncodedTensors } from './tensor.js'
 
@@ -104,22 +105,20 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
     check('responseHash', hashJson(stripReceipt(p.response)))
     check('outputHash', responseOutputHash(p.response))
   }
+  // The signature is checked here, on the path of the call, not later: the record's replay
+  // mode and a `receipts: 'require'` refusal depend on it, and both come before the agent acts
+  // on the answer. receiptSigner makes it cheap for a signer seen before (see there).
   let recovered: Address | undefined
   try {
-    recovered = await recoverTypedDataAddress({
-      domain: RECEIPT_DOMAIN,
-      types: RECEIPT_TYPES,
-      primaryType: 'Receipt',
-      message: {
-        measurement: r.measurement as Hex,
-        modelDigest: r.modelDigest as Hex,
-        requestHash: r.requestHash as Hex,
-        responseHash: r.responseHash as Hex,
-        outputHash: r.outputHash as Hex,
-        issuedAt: BigInt(r.issuedAt),
-      },
-      signature: r.signature as Hex,
+    const digest = receiptDigest({
+      measurement: r.measurement as Hex,
+      modelDigest: r.modelDigest as Hex,
+      requestHash: r.requestHash as Hex,
+      responseHash: r.responseHash as Hex,
+      outputHash: r.outputHash as Hex,
+      issuedAt: r.issuedAt,
     })
+    recovered = await receiptSigner(digest, r.signature as Hex, r.signer as Address)
   } catch {
     recovered = undefined
   }

@@ -1,8 +1,9 @@
 import type { Hex } from 'viem'
 import { MAX_JSON_DEPTH, canonicalBytes, decodeCanonical, encodeStep, parseExact } from './canonical.js'
 import { type ChainHead, verifyChain } from './chain.js'
-import { BatchTooLargeError, CanonicalDecodingError } from './errors.js'
+import { BatchTooLargeError, CanonicalDecodingError, TraceChainError } from './errors.js'
 import { merkleRoot } from './merkle.js'
+import type { EncodedStep } from './builtStep.js'
 import { type Batch, batchSchema, type Step } from './schemas.js'
 
 /**
@@ -111,4 +112,58 @@ export function splitIntoBatches(steps: readonly Step[], maxBytes: number = MAX_
   }
   groups.push(group)
   return groups
+}
+
+/**
+ * The blob bytes and Merkle root of a batch of steps already encoded and hashed (the WAL's
+ * {@link EncodedStep}s: checked when they were appended, or when read back from disk), built
+ * from those bytes and leaves instead of encoding, checking and hashing every step again.
+ * The same bytes and root as {@link encodeBatch} and {@link batchRoot} of the same batch
+ * (batch.test.ts checks it on random batches). Only the envelope and the chain links are
+ * checked here: one agent, consecutive indices, each prevHash the leaf before it.
+ */
+export function encodeEncodedBatch(
+  agentId: string,
+  sequence: number,
+  steps: readonly EncodedStep[],
+  options: EncodeBatchOptions = {},
+): { blob: Uint8Array; root: Hex } {
+  const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES
+  if (steps.length === 0) throw new TraceChainError({ index: 0, reason: 'a batch needs at least one step' })
+  for (const [i, e] of steps.entries()) {
+    const prev = steps[i - 1]
+    if (e.step.agentId !== agentId || (prev && (e.step.index !== prev.step.index + 1 || e.step.prevHash !== prev.leaf))) {
+      throw new TraceChainError({ index: e.step.index, reason: `the step does not continue the batch's chain of agent ${agentId}` })
+    }
+  }
+  const head = encoder.encode(`{"agentId":${JSON.stringify(agentId)},"sequence":${JSON.stringify(sequence)},"steps":[`)
+  const tail = encoder.encode('],"version":1}')
+  let size = head.length + tail.length + steps.length - 1
+  for (const e of steps) size += e.bytes.length
+  if (size > maxBytes) throw new BatchTooLargeError({ size, maxBytes, what: 'The encoded batch' })
+  const blob = new Uint8Array(size)
+  blob.set(head, 0)
+  let at = head.length
+  for (const [i, e] of steps.entries()) {
+    if (i > 0) blob[at++] = 0x2c // ','
+    blob.set(e.bytes, at)
+    at += e.bytes.length
+  }
+  blob.set(tail, at)
+  return { blob, root: merkleRoot(steps.map((e) => e.leaf)) }
+}
+
+/** How many of `steps` (from the first) fit in one batch blob of at most `maxBytes`, with any sequence number. */
+export function encodedStepsThatFit(agentId: string, steps: readonly EncodedStep[], maxBytes: number = MAX_BATCH_BYTES): number {
+  const envelope = canonicalBytes({ agentId, sequence: Number.MAX_SAFE_INTEGER, steps: [], version: 1 }).length
+  let size = envelope
+  for (const [i, e] of steps.entries()) {
+    const added = e.bytes.length + (i > 0 ? 1 : 0)
+    if (size + added > maxBytes) {
+      if (i === 0) throw new BatchTooLargeError({ size: envelope + e.bytes.length, maxBytes, what: `Step ${e.step.index} alone in a batch` })
+      return i
+    }
+    size += added
+  }
+  return steps.length
 }

@@ -103,6 +103,34 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
   ancestors.delete(obj)
 }
 
+/**
+ * A step's canonical text and its payload's (the step without `agentId`, `index`, `kind` and
+ * `prevHash`, what leaf.ts hashes), from one pass over its values: each top-level value is
+ * encoded once and both texts are assembled from the same pieces. Byte for byte what
+ * `canonicalize(step)` and `canonicalize(stepPayload(step))` give (canonical.test.ts checks it).
+ */
+export function canonicalStepTexts(step: object): { text: string; payloadText: string } {
+  const proto = Object.getPrototypeOf(step)
+  if (step === null || typeof step !== 'object' || Array.isArray(step) || (proto !== Object.prototype && proto !== null)) {
+    throw new CanonicalEncodingError({ path: '$', reason: 'a step must be a plain object' })
+  }
+  if (Object.getOwnPropertySymbols(step).length > 0) throw new CanonicalEncodingError({ path: '$', reason: 'symbol keys have no JSON form' })
+  const all: string[] = []
+  const payload: string[] = []
+  const ancestors = new Set<object>([step])
+  for (const key of Object.keys(step).sort()) {
+    const out: string[] = [JSON.stringify(key), ':']
+    write((step as Record<string, unknown>)[key], `$.${key}`, 1, ancestors, out, MAX_JSON_DEPTH)
+    const piece = out.join('')
+    all.push(piece)
+    if (!STEP_CHAIN_FIELDS.has(key)) payload.push(piece)
+  }
+  return { text: `{${all.join(',')}}`, payloadText: `{${payload.join(',')}}` }
+}
+
+/** The fields a step's leaf binds directly (see leaf.ts); the rest is its payload. */
+export const STEP_CHAIN_FIELDS: ReadonlySet<string> = new Set(['agentId', 'index', 'kind', 'prevHash'])
+
 /** Parses canonical bytes back to a JSON value; rejects anything that is not exactly canonical. */
 export function parseCanonical(bytes: Uint8Array): unknown {
   const { value } = parseCanonicalText(bytes)

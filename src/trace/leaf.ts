@@ -1,5 +1,5 @@
 import { encodeAbiParameters, type Hex, hexToBytes, toBytes, zeroHash } from 'viem'
-import { canonicalBytes } from './canonical.js'
+import { canonicalBytes, STEP_CHAIN_FIELDS } from './canonical.js'
 import { InvalidStepError } from './errors.js'
 import { keccak256Hex as keccak256 } from './keccak.js'
 import { STEP_KINDS, type Step, type StepKind, type WalletStep } from './schemas.js'
@@ -45,7 +45,6 @@ export const WALLET_TX_TYPEHASH: Hex = keccak256(
 /** `prevHash` of an agent's first step. */
 export const ZERO_HASH: Hex = zeroHash
 
-const CHAIN_FIELDS = new Set(['agentId', 'index', 'kind', 'prevHash'])
 
 const walletTxParams = [
   { type: 'bytes32' },
@@ -61,7 +60,7 @@ const walletTxParams = [
 /** The part of a non-wallet step that its payloadHash covers. */
 export function stepPayload(step: Step): Record<string, unknown> {
   const payload: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(step)) if (!CHAIN_FIELDS.has(key)) payload[key] = value
+  for (const [key, value] of Object.entries(step)) if (!STEP_CHAIN_FIELDS.has(key)) payload[key] = value
   return payload
 }
 
@@ -135,6 +134,22 @@ export function leafHash({ agentId, index, kind, prevHash, payloadHash }: LeafPa
   putHash(128, prevHash, 'prevHash')
   putHash(160, payloadHash, 'payloadHash')
   return keccak256(leafWords)
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * The Merkle leaf of a valid step whose payload's canonical text is already known
+ * (canonicalStepTexts): the same value as {@link stepLeaf} without encoding the step again.
+ */
+export function stepLeafFromPayloadText(step: Step, payloadText: string): Hex {
+  return leafHash({
+    agentId: step.agentId,
+    index: step.index,
+    kind: step.kind,
+    prevHash: step.prevHash,
+    payloadHash: step.kind === 'wallet' ? walletPayloadHash(step) : keccak256(utf8.encode(payloadText)),
+  })
 }
 
 /** The Merkle leaf of a valid step. */

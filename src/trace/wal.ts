@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { Hex } from 'viem'
 import { z } from 'zod'
+import { encodeCheckedStep, type EncodedStep } from './builtStep.js'
 import { decodeCanonical, decodeStep, parseExact } from './canonical.js'
 import { type ChainHead, genesisHead, linkStep, verifyChain } from './chain.js'
 import {
@@ -14,7 +15,6 @@ import {
   WalLockedError,
   type WalTornTail,
 } from './errors.js'
-import { stepLeaf } from './leaf.js'
 import { ProcessLock } from './processLock.js'
 import {
   bytes32Schema,
@@ -22,7 +22,6 @@ import {
   safeUintSchema,
   type Step,
   type StepBody,
-  stepSchema,
   uint256StringSchema,
 } from './schemas.js'
 
@@ -114,6 +113,8 @@ export type WalScan = {
   leaves: Hex[]
   /** Byte offset of each step's record. */
   offsets: number[]
+  /** Each step's canonical bytes (views into the buffer scanned). */
+  payloads: Uint8Array[]
   /** Where the valid log ends (the file size after cutting a torn tail). */
   end: number
   head: ChainHead
@@ -162,7 +163,7 @@ export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
     const at = records[cause.index]?.offset ?? offset
     throw new WalCorruptedError({ path, offset: at, reason: cause.shortMessage })
   }
-  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), end: offset, head: chained.head, torn }
+  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), payloads: records.map((r) => r.payload), end: offset, head: chained.head, torn }
 }
 
 /** Reads an agent's WAL without locking or changing it (for inspection by other processes). */
@@ -253,6 +254,12 @@ export type TraceWalOptions = {
   agentId: string
   /** Called when recovery cuts off a torn final record. */
   onWarning?: ((warning: WalTornTail) => void) | undefined
+  /**
+   * How many bytes of uncommitted steps to keep in memory for the committer
+   * ({@link TraceWal.encodedFrom}); older ones are read back from disk (and checked again).
+   * @defaultValue 32 MiB
+   */
+  memoryBytes?: number | undefined
 }
 
 export type AppendOptions = {
@@ -289,8 +296,27 @@ export class TraceWal {
   /** Byte offset and leaf of every step, by index: `readFrom` reads only the tail it needs. */
   #offsets: number[]
   #leaves: Hex[]
+  /**
+   * The steps from `#memoryFrom` to the head as written (step, canonical bytes, leaf), so the
+   * committer commits what was appended without reading, decoding, checking and hashing it
+   * again. Only steps not yet known committed are kept, at most `#memoryCap` bytes of them.
+   */
+  #memory: EncodedStep[] = []
+  #memoryFrom = 0
+  #memoryBytes = 0
+  readonly #memoryCap: number
+  /** The committed cursor's nextIndex, as last read or written. */
+  #committedIndex = 0
 
-  private constructor(agentId: string, paths: WalPaths, lock: ProcessLock, fh: FileHandle, scan: WalScan, onWarning: TraceWalOptions['onWarning']) {
+  private constructor(
+    agentId: string,
+    paths: WalPaths,
+    lock: ProcessLock,
+    fh: FileHandle,
+    scan: WalScan,
+    onWarning: TraceWalOptions['onWarning'],
+    memoryCap: number,
+  ) {
     this.agentId = agentId
     this.paths = paths
     this.#lock = lock
@@ -301,6 +327,40 @@ export class TraceWal {
     this.#leaves = scan.leaves
     this.recovered = scan.torn
     this.#onWarning = onWarning
+    this.#memoryCap = memoryCap
+  }
+
+  /** Keeps the scanned steps from the committed index on (those recovered from disk were checked by the scan). */
+  #remember(scan: WalScan): void {
+    const from = Math.min(this.#committedIndex, scan.steps.length)
+    this.#memory = []
+    this.#memoryBytes = 0
+    this.#memoryFrom = from
+    for (let i = from; i < scan.steps.length; i++) {
+      // a copy: a view would keep the whole file's buffer alive
+      this.#keep({ step: scan.steps[i]!, bytes: Uint8Array.from(scan.payloads[i]!), leaf: scan.leaves[i]! })
+    }
+  }
+
+  #keep(entry: EncodedStep): void {
+    this.#memory.push(entry)
+    this.#memoryBytes += entry.bytes.length
+    let drop = 0
+    while (this.#memoryBytes > this.#memoryCap && drop < this.#memory.length) this.#memoryBytes -= this.#memory[drop++]!.bytes.length
+    if (drop > 0) this.#forget(drop)
+  }
+
+  #forget(count: number): void {
+    if (count <= 0) return
+    if (count >= this.#memory.length) {
+      this.#memoryFrom += this.#memory.length
+      this.#memory = []
+      this.#memoryBytes = 0
+      return
+    }
+    for (let i = 0; i < count; i++) this.#memoryBytes -= this.#memory[i]!.bytes.length
+    this.#memory = this.#memory.slice(count)
+    this.#memoryFrom += count
   }
 
   /**
@@ -323,7 +383,12 @@ export class TraceWal {
       try {
         const scan = await recover(fh, paths.log, options.agentId)
         if (scan.torn) options.onWarning?.(scan.torn)
-        return new TraceWal(options.agentId, paths, lock, fh, scan, options.onWarning)
+        const memoryCap = options.memoryBytes ?? 32 * 1024 * 1024
+        const wal = new TraceWal(options.agentId, paths, lock, fh, scan, options.onWarning, memoryCap)
+        // a damaged cursor is reported where it is read (the committer); here it only means nothing is known committed
+        wal.#committedIndex = await wal.readCursor().then((c) => Math.min(c.nextIndex, scan.steps.length), () => 0)
+        wal.#remember(scan)
+        return wal
       } catch (err) {
         await fh.close()
         throw err
@@ -364,6 +429,25 @@ export class TraceWal {
     return this.#serial(() => this.#append(linkStep(this.#head, body), options.durable ?? true))
   }
 
+  /**
+   * Up to `maxSteps` steps from `index` on, each with its canonical bytes and leaf: what the
+   * committer builds a batch from. Steps appended (or recovered) by this process and not yet
+   * committed come from memory, exactly as they were written and hashed; older ones (past
+   * the memory limit) are read back from disk with every check of {@link readFrom}.
+   */
+  encodedFrom(index: number, maxSteps = Number.MAX_SAFE_INTEGER): Promise<EncodedStep[]> {
+    return this.#serial(async () => {
+      const path = this.paths.log
+      this.#open()
+      if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path, reason: `cannot read from step ${index}` })
+      const end = Math.min(this.#head.nextIndex, index + maxSteps)
+      if (index >= end) return []
+      if (index >= this.#memoryFrom) return this.#memory.slice(index - this.#memoryFrom, end - this.#memoryFrom)
+      const disk = await this.#readRecords(index, Math.min(end, this.#memoryFrom))
+      return end > this.#memoryFrom ? disk.concat(this.#memory.slice(0, end - this.#memoryFrom)) : disk
+    })
+  }
+
   /** Makes every appended record durable (fdatasync). */
   sync(): Promise<void> {
     return this.#serial(async () => {
@@ -392,6 +476,7 @@ export class TraceWal {
       this.#head = scan.head
       this.#offsets = scan.offsets
       this.#leaves = scan.leaves
+      this.#remember(scan)
       return { steps: scan.steps, leaves: scan.leaves, torn: scan.torn }
     })
   }
@@ -403,40 +488,56 @@ export class TraceWal {
    */
   readFrom(index: number): Promise<{ steps: Step[]; leaves: Hex[] }> {
     return this.#serial(async () => {
-      const fh = this.#open()
-      const path = this.paths.log
-      if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path, reason: `cannot read from step ${index}` })
-      if (index >= this.#offsets.length) return { steps: [], leaves: [] }
-      const start = this.#offsets[index]!
-      const buf = Buffer.allocUnsafe(this.#size - start)
-      let read = 0
-      while (read < buf.length) {
-        const { bytesRead } = await fh.read(buf, read, buf.length - read, start + read)
-        if (bytesRead === 0) break
-        read += bytesRead
-      }
-      const steps: Step[] = []
-      let offset = 0
-      while (offset < read) {
-        const r = validRecordAt(buf.subarray(0, read), offset)
-        if (!r.ok) throw new WalCorruptedError({ path, offset: start + offset, reason: r.reason })
-        try {
-          steps.push(decodeStep(r.payload))
-        } catch (cause) {
-          throw new WalCorruptedError({ path, offset: start + offset, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
-        }
-        offset += HEADER_BYTES + r.payload.length
-      }
-      const before = index === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: index, prevHash: this.#leaves[index - 1]! }
-      let chained: ReturnType<typeof verifyChain>
-      try {
-        chained = verifyChain(steps, { start: before })
-      } catch (cause) {
-        if (!(cause instanceof TraceChainError)) throw cause
-        throw new WalCorruptedError({ path, offset: start, reason: cause.shortMessage })
-      }
-      return { steps, leaves: chained.leaves }
+      this.#open()
+      if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path: this.paths.log, reason: `cannot read from step ${index}` })
+      const read = await this.#readRecords(index, this.#offsets.length)
+      return { steps: read.map((e) => e.step), leaves: read.map((e) => e.leaf) }
     })
+  }
+
+  /** Steps [from, to) read from disk: checksums, schema and chain checked (from the leaf of step from − 1). */
+  async #readRecords(from: number, to: number): Promise<EncodedStep[]> {
+    const fh = this.#open()
+    const path = this.paths.log
+    if (from >= Math.min(to, this.#offsets.length)) return []
+    const start = this.#offsets[from]!
+    const stop = to < this.#offsets.length ? this.#offsets[to]! : this.#size
+    const buf = Buffer.allocUnsafe(stop - start)
+    let read = 0
+    while (read < buf.length) {
+      const { bytesRead } = await fh.read(buf, read, buf.length - read, start + read)
+      if (bytesRead === 0) break
+      read += bytesRead
+    }
+    const steps: Step[] = []
+    const payloads: Uint8Array[] = []
+    let offset = 0
+    while (offset < read) {
+      const r = validRecordAt(buf.subarray(0, read), offset)
+      if (!r.ok) throw new WalCorruptedError({ path, offset: start + offset, reason: r.reason })
+      try {
+        steps.push(decodeStep(r.payload))
+      } catch (cause) {
+        throw new WalCorruptedError({ path, offset: start + offset, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
+      }
+      payloads.push(r.payload)
+      offset += HEADER_BYTES + r.payload.length
+    }
+    const before = from === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: from, prevHash: this.#leaves[from - 1]! }
+    let chained: ReturnType<typeof verifyChain>
+    try {
+      chained = verifyChain(steps, { start: before })
+    } catch (cause) {
+      if (!(cause instanceof TraceChainError)) throw cause
+      throw new WalCorruptedError({ path, offset: start, reason: cause.shortMessage })
+    }
+    // the disk must hold the leaves this WAL acknowledged
+    for (const [i, leaf] of chained.leaves.entries()) {
+      if (leaf !== this.#leaves[from + i]) {
+        throw new WalCorruptedError({ path, offset: start, reason: `step ${from + i} on disk is not the step that was appended (leaf ${leaf}, expected ${this.#leaves[from + i]})` })
+      }
+    }
+    return steps.map((step, i) => ({ step, bytes: payloads[i]!, leaf: chained.leaves[i]! }))
   }
 
   /** The committed cursor (the initial one if none was written yet). */
@@ -480,6 +581,8 @@ export class TraceWal {
       const problem = cursorProblem(current, next, this.#head)
       if (problem) throw new WalCursorError({ path, reason: problem })
       await writeFileAtomic(path, new TextEncoder().encode(text))
+      this.#committedIndex = next.nextIndex
+      this.#forget(Math.min(next.nextIndex, this.#memoryFrom + this.#memory.length) - this.#memoryFrom)
     })
   }
 
@@ -514,7 +617,8 @@ export class TraceWal {
     if (this.#failure) {
       throw new WalAppendError({ path, reason: 'an earlier write failed; reopen the WAL to recover', cause: this.#failure })
     }
-    const { value: step, text } = parseExact(stepSchema, input, 'trace step')
+    const entry = encodeCheckedStep(input)
+    const { step, leaf } = entry
     const head = this.#head
     if (step.agentId !== head.agentId) {
       throw new WalAppendError({ path, reason: `the step belongs to agent ${step.agentId}, this WAL to ${head.agentId}` })
@@ -525,11 +629,10 @@ export class TraceWal {
     if (step.prevHash !== head.prevHash) {
       throw new WalAppendError({ path, reason: `the step's prevHash ${step.prevHash} is not the head leaf ${head.prevHash}` })
     }
-    const payload = Buffer.from(text, 'utf8')
+    const payload = entry.bytes
     if (payload.length > MAX_WAL_RECORD_BYTES) {
       throw new WalAppendError({ path, reason: `the step is ${payload.length} bytes, more than ${MAX_WAL_RECORD_BYTES}` })
     }
-    const leaf = stepLeaf(step)
     const record = encodeWalRecord(payload)
     const offset = this.#size
     try {
@@ -547,6 +650,7 @@ export class TraceWal {
     this.#head = { agentId: head.agentId, nextIndex: step.index + 1, prevHash: leaf }
     this.#offsets.push(offset)
     this.#leaves.push(leaf)
+    if (this.#memoryFrom + this.#memory.length === step.index) this.#keep(entry)
     return { step, leaf, offset }
   }
 }

@@ -1,0 +1,52 @@
+import { canonicalStepTexts, formatIssues } from './canonical.js'
+import { InvalidStepError } from './errors.js'
+import { stepLeafFromPayloadText } from './leaf.js'
+import { type Step, stepSchema } from './schemas.js'
+
+/** A checked step with what the WAL writes and the committer commits: its canonical bytes and its leaf. */
+export type EncodedStep = {
+  step: Step
+  /** The step's canonical bytes: the WAL record's payload and the step's text in a batch blob. */
+  bytes: Uint8Array
+  leaf: `0x${string}`
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * Checks a step about to be written and encodes it, in one pass: the step is encoded once
+ * (canonicalStepTexts; non-JSON values throw), the schema runs once (zod), and a walk that
+ * stops at every value zod handed back unchanged checks that validation dropped nothing.
+ * The leaf is hashed from the payload text of that same pass.
+ *
+ * The schema still runs on steps this process built: their shape is fixed by their types,
+ * but they carry what a model, a tool or a user produced (a tool name, a task, a replay
+ * record), whose limits the types cannot say, and a step the schema would refuse must never
+ * reach the disk — recovery would then refuse the whole log. What this saves, against
+ * `parseExact` + `stepLeaf`, is the second and third encoding of the step.
+ */
+export function encodeCheckedStep(step: Step, what = 'trace step'): EncodedStep {
+  const { text, payloadText } = canonicalStepTexts(step)
+  const parsed = stepSchema.safeParse(step)
+  if (!parsed.success) throw new InvalidStepError({ what, issues: formatIssues(parsed.error) })
+  if (!sameJson(step, parsed.data)) throw new InvalidStepError({ what, issues: ['holds fields its schema does not define (they would be dropped)'] })
+  return { step: parsed.data, bytes: utf8.encode(text), leaf: stepLeafFromPayloadText(parsed.data, payloadText) }
+}
+
+/** Whether validation kept every key and value (`b` is zod's output for the JSON value `a`). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  for (const k of keys) {
+    if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+  }
+  return true
+}
