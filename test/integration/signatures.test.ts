@@ -12,7 +12,7 @@ import { agentAccountAbi, testTokenAbi, traceLogAbi } from '../../src/bonds/gene
 import { TraceWal } from '../../src/trace/wal.js'
 import { createAgentWallet, type AgentWallet } from '../../src/wallet/agentWallet.js'
 import { agentAccountCallAbi } from '../../src/wallet/accountCall.js'
-import { PERMIT_SELECTOR, TRANSFER_WITH_AUTHORIZATION_SELECTOR, encodeAuthorizationData } from '../../src/wallet/authorization.js'
+import { PERMIT_SELECTOR, TRANSFER_WITH_AUTHORIZATION_SELECTOR, authorizationDigest, encodeAuthorizationData } from '../../src/wallet/authorization.js'
 import { createWalletHandle, type CallHandle } from '../../src/wallet/handles.js'
 import type { PolicyInput } from '../../src/wallet/policy.js'
 import { startX402DevServer, x402FetchTool, type X402DevServer } from '../../src/x402/index.js'
@@ -65,17 +65,7 @@ beforeAll(async () => {
     hash: await owner.walletClient.sendTransaction({ to: signer.address, value: parseEther('1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
   })
   wal = await TraceWal.open({ dir: join(dir, 'wal'), agentId: agentId.toString() })
-  wallet = await createAgentWallet({
-    account: signer,
-    chain: chain.reader.publicClient.chain!,
-    wal,
-    policy,
-    policyVersion: 1,
-    agentAccount: account,
-    outboxDir: join(dir, 'outbox'),
-    pollingIntervalMs: 50,
-    logger: pino({ level: 'silent' }),
-  })
+  wallet = await openWallet()
   server = await startX402DevServer({
     chain: chain.reader.publicClient.chain!,
     facilitator: chain.account(3),
@@ -94,6 +84,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+const openWallet = (o: { policy?: PolicyInput; unsafe?: boolean } = {}) =>
+  createAgentWallet({
+    account: signer,
+    chain: chain.reader.publicClient.chain!,
+    wal,
+    policy: o.policy ?? policy,
+    policyVersion: 1,
+    agentAccount: account,
+    outboxDir: join(dir, 'outbox'),
+    pollingIntervalMs: 50,
+    logger: pino({ level: 'silent' }),
+    ...(o.unsafe ? { unsafe: { skipPolicyCheck: true } } : {}),
+  })
 const read = () => chain.reader.publicClient
 const tokenBalance = (a: Address) => read().readContract({ address: token, abi: testTokenAbi, functionName: 'balanceOf', args: [a] })
 const callCount = () => read().readContract({ address: account, abi: agentAccountAbi, functionName: 'callCount' })
@@ -171,18 +174,8 @@ describe('signatures that move money go through the account, under the policy, t
       .authorizeTransfer({ token: MALLORY, to: SHOP, value: 1n, validBefore: now() + 300, nonce: nonce() }, { actionId: actionId() })
       .catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'PolicyViolationError', rule: 'TargetNotAllowed', attempted: MALLORY })
-    // a dishonest operator who switches the off-chain check off: the account refuses in the estimate
-    const unsafe = await createAgentWallet({
-      account: signer,
-      chain: chain.reader.publicClient.chain!,
-      wal,
-      policy: { ...policy, allowedTargets: [token, SHOP, MALLORY] },
-      policyVersion: 1,
-      agentAccount: account,
-      outboxDir: join(dir, 'outbox'),
-      pollingIntervalMs: 50,
-      logger: pino({ level: 'silent' }),
-    })
+    // a dishonest operator who hands the wallet a wider policy than the chain's: the account refuses in the estimate
+    const unsafe = await openWallet({ policy: { ...policy, allowedTargets: [token, SHOP, MALLORY] } })
     expect(await refuse(unsafe, { to: MALLORY })).toMatchObject({ name: 'PolicyViolationError', rule: 'TargetNotAllowed' })
     expect(wal.head.nextIndex).toBe(head)
     expect(await callCount()).toBe(calls)
@@ -237,6 +230,32 @@ describe('signatures that move money go through the account, under the policy, t
     }
     expect(wal.head.nextIndex).toBe(head)
     expect(await callCount()).toBe(calls)
+  })
+
+  it('recovery after a crash between the step and the signature sends exactly the authorization the step records', async () => {
+    const authorization = { token, to: SHOP, value: parseEther('1'), validAfter: 0n, validBefore: BigInt(now() + 300), nonce: nonce() }
+    const txNonce = await read().getTransactionCount({ address: signer.address, blockTag: 'pending' })
+    // what authorizeTransfer writes before it signs; then the process "dies"
+    const { leaf } = await wal.appendNext({
+      kind: 'wallet',
+      actionId: actionId(),
+      timestamp: Date.now(),
+      chainId: String(chain.anvil.chainId),
+      from: account.toLowerCase() as Hex,
+      to: token.toLowerCase() as Hex,
+      value: '0',
+      data: encodeAuthorizationData(account, { kind: 'transfer', authorization }),
+      nonce: txNonce,
+      policyVersion: 1,
+    })
+    const reopened = await openWallet()
+    expect(reopened.recovered).toMatchObject([{ outcome: 'signed-and-sent', nonce: txNonce }])
+    expect((await executedLeaves()).at(-1)).toBe(leaf)
+    const domainSeparator = await read().readContract({ address: token, abi: testTokenAbi, functionName: 'DOMAIN_SEPARATOR' })
+    const digest = authorizationDigest(domainSeparator, { kind: 'transfer', from: account, authorization })
+    expect(await read().readContract({ address: account, abi: agentAccountCallAbi, functionName: 'authorizedUntil', args: [digest] })).toBe(authorization.validBefore)
+    await committer().flush()
+    expect(await coveredCalls()).toBe(await callCount())
   })
 
   it('an authorization made around the WAL (the signer calls the account directly) is proven untraced and slashed on chain; the honest ones never are', async () => {
