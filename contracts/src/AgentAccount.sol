@@ -20,6 +20,40 @@ struct CallCheck {
     Breach breach;
 }
 
+/// @dev An EIP-3009 `transferWithAuthorization` the agent authorizes (`from` is the account).
+struct TransferAuthorization {
+    address token;
+    address to;
+    uint256 value;
+    uint256 validAfter;
+    uint256 validBefore;
+    bytes32 nonce;
+}
+
+/// @dev An EIP-2612 `permit` the agent authorizes (`owner` is the account); `nonce` is the
+///      token's permit nonce for the account (`nonces(account)`).
+struct PermitAuthorization {
+    address token;
+    address spender;
+    uint256 value;
+    uint256 nonce;
+    uint256 deadline;
+}
+
+/// @dev Where a call's wallet step sits in the agent's hash chain and what it cites:
+///      `execute`'s last four arguments.
+struct StepPlace {
+    uint64 stepIndex;
+    bytes32 prevHash;
+    uint32 policyVersion;
+    uint64 nonce;
+}
+
+/// @dev What the account reads from a token to build an EIP-712 digest in its domain.
+interface IEIP712Domain {
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+}
+
 /// @dev What the account reads from the registry (AgentRegistry implements it).
 interface IAgentPolicySource {
     function checkCall(uint256 agentId, address to, uint256 value, bytes calldata data)
@@ -85,6 +119,26 @@ contract AgentAccount is ReentrancyGuardTransient {
 
     mapping(uint256 => uint256) private _calls;
 
+    /// EIP-712 digests of token authorizations the signer made through `authorizeTransfer` /
+    /// `authorizePermit`, and the last second each is accepted (its validBefore / deadline).
+    mapping(bytes32 => uint256) public authorizedUntil;
+
+    /// The longest an authorization may stay valid: the account keeps accepting its digest
+    /// until then, even after the owner rotates or revokes the signer.
+    uint256 public constant MAX_AUTHORIZATION_LIFETIME = 1 days;
+    bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH = keccak256(
+        "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+    );
+    bytes32 public constant PERMIT_TYPEHASH =
+        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
+    /// The selectors an authorization's call data carries (EIP-3009's and EIP-2612's own),
+    /// so the policy's selector allowlist governs signed and called transfers alike.
+    bytes4 internal constant TRANSFER_WITH_AUTHORIZATION_SELECTOR = bytes4(
+        keccak256("transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)")
+    );
+    bytes4 internal constant PERMIT_SELECTOR =
+        bytes4(keccak256("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"));
+
     /// Everything the call's leaf is made of, so anyone can prove an untraced call (and
     /// the value it moved) from the event alone.
     event Executed(
@@ -98,6 +152,8 @@ contract AgentAccount is ReentrancyGuardTransient {
         bytes32 prevHash,
         uint64 nonce
     );
+    /// A token authorization made as call `sequence` (its `Executed` event has the leaf).
+    event Authorized(uint32 indexed sequence, bytes32 indexed digest, address indexed token, uint256 validUntil);
     event SignerChanged(address indexed previous, address indexed next);
     event OwnerWithdrawal(address indexed token, address indexed to, uint256 amount);
     event Received(address indexed from, uint256 value);
@@ -116,6 +172,7 @@ contract AgentAccount is ReentrancyGuardTransient {
     error TransferFailed();
     error NotRegistry(address caller);
     error AlreadyInitialized();
+    error AuthorizationWindow(uint256 validUntil, uint256 latest);
 
     /// @notice The registry sets the first signer once, in the transaction that creates the clone.
     function initialize(address signer_) external {
@@ -178,23 +235,88 @@ contract AgentAccount is ReentrancyGuardTransient {
         uint32 policyVersion,
         uint64 nonce
     ) external nonReentrant returns (bytes32 leaf, bytes memory result) {
-        if (msg.sender != signer) revert NotSigner(msg.sender);
-        uint64 commitDeadline = _admit(to, value, data, policyVersion);
-        uint32 seq = callCount;
-        bytes32 dataHash = keccak256(data);
-        leaf = callLeaf(to, value, dataHash, stepIndex, prevHash, nonce, policyVersion);
-        _calls[seq] = (uint256(uint64(block.timestamp) + commitDeadline) << 192) | uint256(uint192(uint256(leaf)));
-        callCount = seq + 1;
-        emit Executed(seq, leaf, to, value, stepIndex, policyVersion, dataHash, prevHash, nonce);
-
+        leaf = _record(to, value, data, StepPlace(stepIndex, prevHash, policyVersion, nonce));
         bool ok;
         (ok, result) = to.call{value: value}(data);
         if (!ok) revert CallFailed(result);
     }
 
+    /// @notice Authorize an EIP-3009 `transferWithAuthorization` from this account, the way
+    ///         `execute` makes a call: under the policy (the token an allowed target, the
+    ///         `transferWithAuthorization` selector allowed, the recipient an allowed target),
+    ///         as the next numbered call, with the wallet step's leaf stored and a cover-by
+    ///         time. The step is a call to the token with value 0 and data = the selector
+    ///         followed by the EIP-712 fields in type order (from = this account, to, value,
+    ///         validAfter, validBefore, nonce). The account computes the digest itself from
+    ///         the token's DOMAIN_SEPARATOR, so the signer gets only this authorization
+    ///         accepted (`isValidSignature`), until `validBefore`.
+    function authorizeTransfer(TransferAuthorization calldata a, StepPlace calldata place)
+        external
+        nonReentrant
+        returns (bytes32 leaf, bytes32 digest)
+    {
+        bytes memory fields = abi.encode(address(this), a.to, a.value, a.validAfter, a.validBefore, a.nonce);
+        return _authorize(a.token, a.to, TRANSFER_WITH_AUTHORIZATION_SELECTOR, TRANSFER_WITH_AUTHORIZATION_TYPEHASH, fields, a.validBefore, place);
+    }
+
+    /// @notice Authorize an EIP-2612 `permit` from this account: as `authorizeTransfer`,
+    ///         with the `permit` selector and the spender an allowed target; the step's data
+    ///         is the selector followed by (owner = this account, spender, value, nonce,
+    ///         deadline). Accepted until `deadline`.
+    function authorizePermit(PermitAuthorization calldata p, StepPlace calldata place)
+        external
+        nonReentrant
+        returns (bytes32 leaf, bytes32 digest)
+    {
+        bytes memory fields = abi.encode(address(this), p.spender, p.value, p.nonce, p.deadline);
+        return _authorize(p.token, p.spender, PERMIT_SELECTOR, PERMIT_TYPEHASH, fields, p.deadline, place);
+    }
+
+    function _authorize(
+        address token,
+        address payee,
+        bytes4 selector,
+        bytes32 typehash,
+        bytes memory fields,
+        uint256 validUntil,
+        StepPlace calldata place
+    ) internal returns (bytes32 leaf, bytes32 digest) {
+        if (msg.sender != signer) revert NotSigner(msg.sender);
+        // the payee is held to the allowlist like a recipient of `execute`
+        (IAgentPolicySource registry_,,, uint256 agentId_) = _args();
+        Breach b = registry_.checkCall(agentId_, payee, 0, "").breach;
+        if (b != Breach.None) revert PolicyViolation(b);
+        if (validUntil <= block.timestamp || validUntil > block.timestamp + MAX_AUTHORIZATION_LIFETIME) {
+            revert AuthorizationWindow(validUntil, block.timestamp + MAX_AUTHORIZATION_LIFETIME);
+        }
+        uint32 seq = callCount;
+        leaf = _record(token, 0, abi.encodePacked(selector, fields), place);
+        bytes32 structHash = keccak256(abi.encodePacked(typehash, fields));
+        digest = keccak256(abi.encodePacked(hex"1901", IEIP712Domain(token).DOMAIN_SEPARATOR(), structHash));
+        authorizedUntil[digest] = validUntil;
+        emit Authorized(seq, digest, token, validUntil);
+    }
+
+    /// @dev A numbered call: every check, then its leaf and cover-by time stored.
+    function _record(address to, uint256 value, bytes memory data, StepPlace memory place)
+        internal
+        returns (bytes32 leaf)
+    {
+        if (msg.sender != signer) revert NotSigner(msg.sender);
+        uint64 commitDeadline = _admit(to, value, data, place.policyVersion);
+        uint32 seq = callCount;
+        bytes32 dataHash = keccak256(data);
+        leaf = callLeaf(to, value, dataHash, place.stepIndex, place.prevHash, place.nonce, place.policyVersion);
+        _calls[seq] = (uint256(uint64(block.timestamp) + commitDeadline) << 192) | uint256(uint192(uint256(leaf)));
+        callCount = seq + 1;
+        emit Executed(
+            seq, leaf, to, value, place.stepIndex, place.policyVersion, dataHash, place.prevHash, place.nonce
+        );
+    }
+
     /// @dev Every check a call must pass, and the day's spending updated; returns the
     ///      commit deadline of the version in force.
-    function _admit(address to, uint256 value, bytes calldata data, uint32 policyVersion)
+    function _admit(address to, uint256 value, bytes memory data, uint32 policyVersion)
         internal
         returns (uint64 commitDeadline)
     {
@@ -214,7 +336,7 @@ contract AgentAccount is ReentrancyGuardTransient {
         uint256 agentId_,
         address to,
         uint256 value,
-        bytes calldata data,
+        bytes memory data,
         uint32 policyVersion
     ) internal view returns (CallCheck memory c) {
         c = registry_.checkCall(agentId_, to, value, data);
@@ -282,15 +404,19 @@ contract AgentAccount is ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ ERC-1271
 
-    /// @notice ERC-1271: the account accepts what the agent's *owner* signs (an EOA's
-    ///         signature, or the owner contract's own ERC-1271 answer) — never the signer
-    ///         key's. This is how the owner proves control of the account to other
-    ///         contracts, e.g. ERC-8004's `setAgentWallet`. The owner can move the account's
-    ///         funds anyway (`ownerWithdraw`), so a signature the account accepts gives
-    ///         nobody a power the owner does not already have; the signer key, which acts
-    ///         only through `execute` under the policy, gets none (a permit it signed would
-    ///         be a payment no trace covers).
+    /// @notice ERC-1271: the account accepts
+    ///           - a digest its signer authorized through `authorizeTransfer` /
+    ///             `authorizePermit` (under the policy, as a numbered, traced call), until
+    ///             that authorization's validBefore / deadline, whatever the signature bytes
+    ///             (the approval on chain is the signature, as with a Safe's approved hashes);
+    ///           - what the agent's *owner* signs (an EOA's signature, or the owner
+    ///             contract's own ERC-1271 answer). This is how the owner proves control of
+    ///             the account to other contracts, e.g. ERC-8004's `setAgentWallet`; the
+    ///             owner can move the account's funds anyway (`ownerWithdraw`).
+    ///         Never the signer key's own signature: a permit it signed off chain would be a
+    ///         payment no policy checked and no trace covers.
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        if (block.timestamp <= authorizedUntil[hash]) return bytes4(0x1626ba7e);
         address owner = registry().ownerOf(agentId());
         return SignatureChecker.isValidSignatureNowCalldata(owner, hash, signature) ? bytes4(0x1626ba7e) : bytes4(0xffffffff);
     }

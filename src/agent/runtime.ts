@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { type AIMessage, type BaseMessage, HumanMessage, SystemMessage, ToolMessage } from '@langchain/core/messages'
 import pino, { type Logger } from 'pino'
-import type { Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import { BaseError } from '../errors/base.js'
 import { createChatModel } from '../inference/openaiBackend.js'
 import { chatModelOptions } from './chatModelOptions.js'
@@ -66,7 +66,10 @@ export type RuntimeTraceLog = {
  * What the runtime needs of a wallet: the agent's `AgentWallet`, or — when a verifier
  * replays an action — one that answers each transaction with the committed one.
  */
-export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'sendTransaction' | 'walletStepIndices' | 'getTransaction'>
+export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'sendTransaction' | 'walletStepIndices' | 'getTransaction'> & {
+  /** The address that pays (the agent account); tools that sign token authorizations name it as `from`. */
+  readonly address?: Address | undefined
+}
 
 export type CreateAgentRuntimeParameters = {
   agent: AgentDefinition

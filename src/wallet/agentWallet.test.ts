@@ -261,7 +261,9 @@ describe('least-privilege handles', () => {
       policy: basePolicy([token, other], { allowedSelectors: ['0xa9059cbb', '0x095ea7b3'] }),
     })
     const handle = createWalletHandle(wallet, { kind: 'call', targets: [token], selectors: ['0xa9059cbb'] }, { actionId: 'c1', tool: 'transfer' })
-    expect(Reflect.ownKeys(handle)).toEqual(['call'])
+    // the function and the (public) address that pays: nothing else of the wallet
+    expect(Reflect.ownKeys(handle)).toEqual(['call', 'account'])
+    expect(handle.account).toBe(wallet.address)
     const transfer = encodeFunctionData({ abi: erc20, functionName: 'transfer', args: [other, 5n] })
     const approve = encodeFunctionData({ abi: erc20, functionName: 'approve', args: [other, 5n] })
     // the "token" is an empty account here: the call succeeds as a plain call with data

@@ -25,6 +25,7 @@ import type { WalletStep } from '../trace/schemas.js'
 import {
   AccountTraceBehindError,
   AgentUnbondingError,
+  AuthorizationFailedError,
   BondTooLowError,
   StalePolicyVersionError,
   InvalidTransactionError,
@@ -40,7 +41,20 @@ import {
   WalletRpcError,
 } from './errors.js'
 import { Outbox } from './outbox.js'
-import { accountRevert, encodeAccountCall } from './accountCall.js'
+import { accountRevert, agentAccountCallAbi, encodeAccountCall } from './accountCall.js'
+import {
+  MAX_AUTHORIZATION_LIFETIME,
+  authorizationDigest,
+  authorizationPayee,
+  authorizationValidUntil,
+  decodeAuthorizationData,
+  encodeAuthorizationData,
+  permitAuthorizationSchema,
+  transferAuthorizationSchema,
+  type AuthorizationCall,
+  type PermitAuthorizationInput,
+  type TransferAuthorizationInput,
+} from './authorization.js'
 import { BREACHES, evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
 import { type OutboxEntry, type OutboxReceipt, transactionRequestSchema, type TransactionRequest } from './schemas.js'
 
@@ -134,6 +148,21 @@ export type SentTransaction = {
   value: bigint
   data: Hex
   receipt: TransactionOutcome
+}
+
+/**
+ * A token authorization the agent's account approved (see {@link AgentWallet.authorizeTransfer}):
+ * the transaction that made it, the EIP-712 digest the account now accepts, and the
+ * signature bytes to hand a token or an x402 facilitator with the account as `from` /
+ * `owner`. The account ignores the bytes for an approved digest (ERC-1271: the approval on
+ * chain is the signature), so they are empty.
+ */
+export type SignedAuthorization = SentTransaction & {
+  authorization: AuthorizationCall
+  digest: Hex
+  signature: Hex
+  /** Unix second after which the account no longer accepts the digest. */
+  validUntil: bigint
 }
 
 export type SendTransactionOptions = {
@@ -421,6 +450,49 @@ export class AgentWallet {
   }
 
   /**
+   * Authorizes an EIP-3009 `transferWithAuthorization` from the agent's account, the way
+   * {@link sendTransaction} sends a payment: the policy is checked off chain (the token an
+   * allowed target with the `transferWithAuthorization` selector allowed, the recipient an
+   * allowed target, valid for at most a day) — a refusal writes and signs nothing — then the
+   * wallet step (to = token, value 0, data = selector ‖ the EIP-712 fields) is appended to
+   * the WAL, and the signer calls `AgentAccount.authorizeTransfer`, which checks the same
+   * rules, records the call like `execute` and approves the digest it computes from the
+   * token's DOMAIN_SEPARATOR. Recovery after a crash resends it like any transaction.
+   * Account mode only.
+   */
+  async authorizeTransfer(request: TransferAuthorizationInput, options: SendTransactionOptions): Promise<SignedAuthorization> {
+    const parsed = transferAuthorizationSchema.safeParse(request)
+    if (!parsed.success) throw new InvalidTransactionError(issueText(parsed.error))
+    return this.#authorize({ kind: 'transfer', from: this.address, authorization: parsed.data }, options)
+  }
+
+  /** Like {@link authorizeTransfer}, for an EIP-2612 `permit` (`AgentAccount.authorizePermit`); the spender must be an allowed target. */
+  async authorizePermit(request: PermitAuthorizationInput, options: SendTransactionOptions): Promise<SignedAuthorization> {
+    const parsed = permitAuthorizationSchema.safeParse(request)
+    if (!parsed.success) throw new InvalidTransactionError(issueText(parsed.error))
+    return this.#authorize({ kind: 'permit', from: this.address, authorization: parsed.data }, options)
+  }
+
+  async #authorize(a: AuthorizationCall, options: SendTransactionOptions): Promise<SignedAuthorization> {
+    if (this.mode !== 'account') {
+      throw new WalletConfigError('Token authorizations need the agent account (createAgentWallet({ agentAccount })): a bare key would sign a payment no policy checks.')
+    }
+    const token = a.authorization.token
+    const sent = await this.sendTransaction({ to: token, value: 0n, data: encodeAuthorizationData(this.address, a) }, options)
+    if (sent.receipt.status !== 'success') throw new AuthorizationFailedError({ hash: sent.hash, token })
+    const domainSeparator = (await rpc(this.#url, "reading the token's DOMAIN_SEPARATOR", () =>
+      this.#client.readContract({ address: token, abi: DOMAIN_SEPARATOR_ABI, functionName: 'DOMAIN_SEPARATOR' }),
+    )) as Hex
+    const digest = authorizationDigest(domainSeparator, a)
+    // the account computed its own digest: it must be this one
+    const until = await rpc(this.#url, 'reading the approval', () =>
+      this.#client.readContract({ address: this.address, abi: agentAccountCallAbi, functionName: 'authorizedUntil', args: [digest] }),
+    )
+    if (until !== authorizationValidUntil(a)) throw new AuthorizationFailedError({ hash: sent.hash, token, digest })
+    return { ...sent, authorization: a, digest, signature: '0x', validUntil: until }
+  }
+
+  /**
    * Settles every wallet step that is not known to be mined, in nonce order:
    * - outbox entry, receipt on chain → recorded as mined;
    * - outbox entry, not mined, nonce still free → re-broadcast (same bytes, same hash);
@@ -469,6 +541,7 @@ export class AgentWallet {
   #checkPolicy(tx: ParsedRequest, now: number): void {
     const breach = evaluatePolicy(this.policy, tx)
     let error: PolicyViolationError | undefined
+    let auth: AuthorizationCall | undefined
     if (breach === 'ValueCap') error = new PolicyViolationError({ rule: 'ValueCap', limit: this.policy.maxValuePerTx, attempted: tx.value })
     else if (breach === 'TargetNotAllowed') {
       error = new PolicyViolationError({ rule: 'TargetNotAllowed', limit: this.policy.allowedTargets, attempted: tx.to })
@@ -480,6 +553,13 @@ export class AgentWallet {
       })
     } else if (breach !== 'None') {
       throw new WalletConfigError(`Unexpected policy result ${breach}.`)
+    } else if ((auth = tx.value === 0n ? decodeAuthorizationData(tx.to, tx.data) : undefined)) {
+      // a token authorization: its payee is held to the allowlist, as the account holds it
+      this.#checkAuthorization(auth, now)
+      const payee = authorizationPayee(auth)
+      if (evaluatePolicy(this.policy, { to: payee, value: 0n, data: '0x' }) === 'TargetNotAllowed') {
+        error = new PolicyViolationError({ rule: 'TargetNotAllowed', limit: this.policy.allowedTargets, attempted: payee })
+      }
     } else if (this.policy.dailyBudget !== undefined) {
       const spent = this.spentToday(now)
       if (spent + tx.value > this.policy.dailyBudget) {
@@ -492,6 +572,23 @@ export class AgentWallet {
       { rule: error.rule, to: tx.to, value: tx.value.toString() },
       `UNSAFE WALLET: signing a transaction the policy forbids (${error.rule}); the wallet step is in the trace and the breach is provable`,
     )
+  }
+
+  /** What the account refuses about an authorization whatever the policy: another `from`, a window it does not accept, a bare key. */
+  #checkAuthorization(a: AuthorizationCall, now: number): void {
+    if (this.mode !== 'account') {
+      throw new WalletConfigError('Token authorizations need the agent account (createAgentWallet({ agentAccount })): a bare key would sign a payment no policy checks.')
+    }
+    if (a.from.toLowerCase() !== this.address.toLowerCase()) {
+      throw new InvalidTransactionError(`the authorization's ${a.kind === 'transfer' ? 'from' : 'owner'} must be the agent account ${this.address}, got ${a.from}`)
+    }
+    const until = authorizationValidUntil(a)
+    const nowS = BigInt(Math.floor(now / 1000))
+    if (until <= nowS || until > nowS + BigInt(MAX_AUTHORIZATION_LIFETIME)) {
+      throw new InvalidTransactionError(
+        `the authorization must expire within ${MAX_AUTHORIZATION_LIFETIME} s from now (validBefore/deadline ${until}, now ${nowS}); ask for a shorter-lived one`,
+      )
+    }
   }
 
   async #nextNonce(): Promise<number> {
@@ -961,6 +1058,15 @@ export class AgentWallet {
 }
 
 type ParsedRequest = { to: Address; value: bigint; data: Hex }
+
+const DOMAIN_SEPARATOR_ABI = [
+  { type: 'function', name: 'DOMAIN_SEPARATOR', stateMutability: 'view', inputs: [], outputs: [{ name: '', type: 'bytes32' }] },
+] as const
+
+function issueText(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
+  const issue = error.issues[0]
+  return `${issue?.path.map(String).join('.') || 'request'}: ${issue?.message ?? 'invalid'}`
+}
 
 /** Gas added to an account call's estimate (see #prepare). */
 const ACCOUNT_GAS_MARGIN = 5_000n

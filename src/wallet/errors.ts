@@ -386,3 +386,29 @@ export class BondTooLowError extends UnrecoverableCovenantError {
     this.requiredBond = p.requiredBond
   }
 }
+
+/**
+ * The account did not approve a token authorization: its `authorizeTransfer` /
+ * `authorizePermit` transaction reverted, or the digest the account approved is not the one
+ * the token's DOMAIN_SEPARATOR gives. Its wallet step is in the trace and is covered like
+ * any other call; there is nothing to hand a facilitator.
+ */
+export class AuthorizationFailedError extends UnrecoverableCovenantError {
+  override name = 'AuthorizationFailedError' as const
+  readonly hash: Hex
+  constructor(p: { hash: Hex; token: Address; digest?: Hex | undefined }) {
+    super(
+      p.digest
+        ? `The agent account did not approve digest ${p.digest} for token ${p.token} (transaction ${p.hash}).`
+        : `The agent account's authorization for token ${p.token} reverted (transaction ${p.hash}).`,
+      {
+        metaMessages: [
+          'The wallet step stays in the trace; no signature was produced.',
+          "Check that the token implements EIP-3009 / EIP-2612 with ERC-1271 signers and reports its own DOMAIN_SEPARATOR.",
+        ],
+        docsPath: 'src/wallet/README.md#signatures-that-move-money',
+      },
+    )
+    this.hash = p.hash
+  }
+}

@@ -16,9 +16,16 @@ export type PayHandle = {
   readonly pay: (p: { to: Address; value: bigint }) => Promise<SentTransaction>
 }
 
-/** The handle of a `call` tool: calls to declared targets and selectors. */
+/**
+ * The handle of a `call` tool: calls to declared targets and selectors. A call whose data
+ * has a token authorization's shape (an EIP-3009 transfer or EIP-2612 permit from the
+ * agent's account, see authorization.ts) is authorized by the account instead of executed;
+ * `account` is the address such an authorization names as `from` / `owner` (undefined where
+ * the wallet does not say, e.g. in a replay).
+ */
 export type CallHandle = {
   readonly call: (p: { to: Address; data: Hex; value?: bigint | undefined }) => Promise<SentTransaction>
+  readonly account: Address | undefined
 }
 
 /** The handle a tool with effect `E` receives. */
@@ -39,11 +46,11 @@ export type CreateWalletHandleParameters = {
 
 /** Builds the handle an `effect` grants; `undefined` for `{ kind: 'none' }`. */
 export function createWalletHandle<const E extends EffectInput>(
-  wallet: Pick<AgentWallet, 'sendTransaction'>,
+  wallet: Pick<AgentWallet, 'sendTransaction'> & { readonly address?: Address | undefined },
   effect: E,
   p: CreateWalletHandleParameters,
 ): WalletHandleFor<E>
-export function createWalletHandle(wallet: Pick<AgentWallet, 'sendTransaction'>, effectInput: EffectInput, p: CreateWalletHandleParameters): PayHandle | CallHandle | undefined {
+export function createWalletHandle(wallet: Pick<AgentWallet, 'sendTransaction'> & { readonly address?: Address | undefined }, effectInput: EffectInput, p: CreateWalletHandleParameters): PayHandle | CallHandle | undefined {
   const effect: Effect = effectSchema.parse(effectInput)
   const { actionId, tool, onSent } = p
   const sent = (tx: SentTransaction) => {
@@ -82,7 +89,7 @@ export function createWalletHandle(wallet: Pick<AgentWallet, 'sendTransaction'>,
     if (value > maxValue) throw new CapabilityExceededError({ tool, rule: 'HandleValueCap', limit: maxValue, attempted: value })
     return sent(await wallet.sendTransaction({ to, value, data: data as Hex }, { actionId }))
   }
-  return seal({ call })
+  return seal({ call, account: wallet.address })
 }
 
 /** A frozen object with no prototype: nothing to reach but its own function. */

@@ -6,6 +6,7 @@ export {
   createAgentWallet,
 } from './agentWallet.js'
 export type {
+  SignedAuthorization,
   AgentWalletListener,
   AgentWalletUnsafeOptions,
   CreateAgentWalletParameters,
@@ -56,6 +57,7 @@ export type { Effect, EffectInput, OutboxEntry, OutboxReceipt, TransactionReques
 export {
   AccountTraceBehindError,
   AgentUnbondingError,
+  AuthorizationFailedError,
   BondTooLowError,
   CapabilityExceededError,
   InvalidPrivateKeyError,
@@ -76,4 +78,21 @@ export {
   WalletRpcError,
 } from './errors.js'
 export { agentAccountCallAbi, decodeAccountCall, encodeAccountCall, type AccountCall } from './accountCall.js'
+export {
+  MAX_AUTHORIZATION_LIFETIME,
+  PERMIT_SELECTOR,
+  TRANSFER_WITH_AUTHORIZATION_SELECTOR,
+  authorizationDigest,
+  decodeAuthorizationData,
+  encodeAuthorizationData,
+  permitAuthorizationSchema,
+  transferAuthorizationSchema,
+} from './authorization.js'
+export type {
+  AuthorizationCall,
+  PermitAuthorization,
+  PermitAuthorizationInput,
+  TransferAuthorization,
+  TransferAuthorizationInput,
+} from './authorization.js'
 export type { CapabilityRule, PolicyRule, RuleAttempt, RuleLimit } from './errors.js'

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Fixture} from "../utils/Fixture.sol";
 import {Vm} from "../utils/Vm.sol";
-import {AgentAccount} from "../../src/AgentAccount.sol";
+import {AgentAccount, PermitAuthorization, StepPlace, TransferAuthorization} from "../../src/AgentAccount.sol";
 import {AgentRegistry} from "../../src/AgentRegistry.sol";
 import {BondVault} from "../../src/BondVault.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
@@ -43,6 +43,14 @@ contract AccountHandler {
     bool public calledWhileUnbonding;
     uint256 public proofs;
     DisputeGame.AccountCall[] internal callArgs;
+    /// the token authorizations may name (set once by the test)
+    address public token;
+    uint256 public authorizations;
+    /// set if an authorization succeeded for a payee off every allowlist, or for longer than a day
+    bool public authorizedOffAllowlist;
+    bool public authorizedTooLong;
+    bytes32[] public digests;
+    uint256[] public approvedAt;
 
     constructor(
         AgentAccount account_,
@@ -69,6 +77,58 @@ contract AccountHandler {
         targets = targets_;
         maxBudgetEver = budget;
         maxCapEver = cap;
+    }
+
+    function setToken(address token_) external {
+        if (token == address(0)) token = token_;
+    }
+
+    function digestCount() external view returns (uint256) {
+        return digests.length;
+    }
+
+    /// The signer authorizes an EIP-3009 transfer or EIP-2612 permit to any payee, any amount,
+    /// for any lifetime up to two days.
+    function authorize(uint256 payeeSeed, uint256 value, uint64 stepIndex, bool permit, uint32 life) external {
+        address payee = targets[payeeSeed % 3];
+        uint256 until = block.timestamp + 1 + (uint256(life) % 2 days);
+        (,,,,,, uint32 active,,,) = _agent();
+        bool unbonding = vault.isUnbonding(agentId);
+        StepPlace memory place = StepPlace(stepIndex, keccak256(abi.encode(stepIndex)), active, stepIndex);
+        bytes memory data = permit
+            ? abi.encodePacked(
+                bytes4(keccak256("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)")),
+                abi.encode(address(account), payee, value, uint256(0), until)
+            )
+            : abi.encodePacked(
+                bytes4(keccak256("transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)")),
+                abi.encode(address(account), payee, value, uint256(0), until, bytes32(uint256(stepIndex)))
+            );
+        bytes32 digest;
+        vm.prank(signer);
+        if (permit) {
+            try account.authorizePermit(PermitAuthorization(token, payee, value, 0, until), place) returns (bytes32, bytes32 d) {
+                digest = d;
+            } catch {
+                return;
+            }
+        } else {
+            try account.authorizeTransfer(
+                TransferAuthorization(token, payee, value, 0, until, bytes32(uint256(stepIndex))), place
+            ) returns (bytes32, bytes32 d) {
+                digest = d;
+            } catch {
+                return;
+            }
+        }
+        callArgs.push(DisputeGame.AccountCall(token, 0, keccak256(data), stepIndex, place.prevHash, active, stepIndex));
+        executed++;
+        authorizations++;
+        digests.push(digest);
+        approvedAt.push(block.timestamp);
+        if (unbonding) calledWhileUnbonding = true;
+        if (payee != targets[0] && payee != targets[1]) authorizedOffAllowlist = true;
+        if (until > block.timestamp + 1 days) authorizedTooLong = true;
     }
 
     function dayCount() external view returns (uint256) {
@@ -197,31 +257,50 @@ contract AccountInvariants is Fixture {
 
     function setUp() public override {
         super.setUp();
-        agentId = _registerAgent(owner, operator, signer);
+        // the default policy, plus the token and the EIP-3009 / EIP-2612 selectors: the signer
+        // may authorize token transfers to shop and dex, never to mallory
+        Policy memory p = _defaultPolicy();
+        address[] memory t = new address[](3);
+        (t[0], t[1], t[2]) = (shop, dex, address(token));
+        bytes4[] memory sel = new bytes4[](4);
+        (sel[0], sel[1]) = (TRANSFER, SWAP);
+        sel[2] = bytes4(
+            keccak256("transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)")
+        );
+        sel[3] = bytes4(keccak256("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"));
+        (p.allowedTargets, p.allowedSelectors) = (t, sel);
+        bytes32[] memory d = _digests();
+        vm.prank(owner);
+        agentId = registry.register(operator, signer, keccak256("manifest-v1"), d, p, POLICY_DELAY);
         _bond(agentId, owner, BOND_ETH, 0);
         account = AgentAccount(payable(registry.accountOf(agentId)));
         vm.deal(address(account), 1_000 ether);
         h = new AccountHandler(
             account, registry, traceLog, vault, game, signer, operator, owner, [shop, dex, mallory], DAILY_BUDGET, MAX_VALUE
         );
+        h.setToken(address(token));
         targetContract(address(h));
     }
 
     /// The handler's paths are reachable (so the campaign is not vacuous): calls run, an
     /// uncovered one is proven, coverage moves, an honest withdrawal succeeds.
     function test_handlerReachesEveryPath() public {
+        h.authorize(0, 5e18, 7, false, 300);
+        h.authorize(1, 5e18, 8, true, 300);
+        h.authorize(2, 5e18, 9, false, 300); // mallory: refused
+        assertEq(h.authorizations(), 2);
         h.execute(0, 0.5 ether, 1, false);
         h.execute(1, 0.5 ether, 2, false);
-        assertEq(h.executed(), 2);
-        h.cover(1, true);
-        assertEq(traceLog.coveredCalls(agentId), 1);
+        assertEq(h.executed(), 4);
+        h.cover(3, true);
+        assertEq(traceLog.coveredCalls(agentId), 3);
         h.warp(uint32(COMMIT_DEADLINE + 1));
-        h.proveUntraced(1, address(0));
+        h.proveUntraced(3, address(0));
         assertEq(h.proofs(), 1);
-        h.cover(2, false);
+        h.cover(4, false);
         h.unbond(1 ether, 0);
         h.execute(0, 0.1 ether, 3, false);
-        assertEq(h.executed(), 2, "no call while unbonding");
+        assertEq(h.executed(), 4, "no call while unbonding");
         h.warp(uint32(1 days));
         for (uint256 i; i < 20 && h.withdrawals() == 0; ++i) {
             h.warp(uint32(1 days));
@@ -247,5 +326,10 @@ contract AccountInvariants is Fixture {
         assertFalse(h.calledWhileUnbonding(), "a call ran while the owner was unbonding");
         assertFalse(h.withdrewUncovered(), "a withdrawal with an uncovered call");
         assertLe(traceLog.coveredCalls(agentId), account.callCount(), "coverage past the calls made");
+        assertFalse(h.authorizedOffAllowlist(), "an authorization for a payee off every allowlist");
+        assertFalse(h.authorizedTooLong(), "an authorization valid for more than a day");
+        for (uint256 i; i < h.digestCount(); ++i) {
+            assertLe(account.authorizedUntil(h.digests(i)), h.approvedAt(i) + 1 days, "a digest accepted past its day");
+        }
     }
 }
