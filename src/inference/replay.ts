@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { CHAT_DECODING, chatEngineFor } from './chatEngine.js'
+import { CHAT_DECODING } from './chatEngine.js'
+import { chatEngineForModel, decodingsOf } from './chatEngines.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { InvalidReplayRecordError, ReplayNotPossibleError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
@@ -242,14 +243,15 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
   }
   // …and how it decoded (records from before constrained decoding say "greedy", or nothing).
   const stated = ((chunks?.at(-1) ?? recorded) as { covenant?: { decoding?: unknown } } | null)?.covenant?.decoding ?? (r.backend === 'onnx' ? r.runtime.settings['decoding'] : undefined) ?? 'greedy'
-  if (stated !== 'greedy' && stated !== CHAT_DECODING) {
+  const model = local ?? store.get(r.modelDigest)
+  if (!decodingsOf(model).includes(String(stated))) {
     throw new ReplayNotPossibleError(
-      `the record was decoded with ${JSON.stringify(stated)}, which this version does not know (it knows "greedy" and "${CHAT_DECODING}")`,
+      `the record was decoded with ${JSON.stringify(stated)}, which this version does not know for this model (it knows ${decodingsOf(model).map((d) => `"${d}"`).join(', ')})`,
       'Replay it with the Covenant version that wrote it, or a newer one.',
     )
   }
-  const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
-  const { output } = await engine.complete(sent as typeof r.request, { decoding: stated })
+  const engine = await chatEngineForModel(store, model, resolveSettings(settings))
+  const { output } = await engine.complete(sent as typeof r.request, { decoding: stated === 'greedy' ? 'greedy' : CHAT_DECODING })
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
     (chunks?.at(-1) as { covenant?: { actions?: unknown } } | undefined)?.covenant?.actions) as number[] | undefined
