@@ -26,7 +26,7 @@ function weatherAgent() {
   const getWeather = defineTool({
     name: 'get_weather',
     description: 'Current weather in a city',
-    schema: z.object({ city: z.string() }),
+    schema: z.object({ city: z.string().describe('the city') }),
     effect: { kind: 'none' },
     invoke: async ({ city }) => {
       calls.push(city)

@@ -37,7 +37,7 @@ describe('covenant inference', () => {
     const info = await firstJson(child)
     expect(info).toMatchObject({ baseURL: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1$/), keySource: 'ephemeral', attestation: { simulated: true } })
     const models = (await (await fetch(`${String(info['baseURL'])}/models`)).json()) as { data: Array<{ id: string }> }
-    expect(models.data.map((m) => m.id)).toEqual(['covenant-chat', 'moderation'])
+    expect(models.data.map((m) => m.id)).toEqual(['covenant-chat', 'moderation', 'tiny-qwen2'])
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
