@@ -222,6 +222,10 @@ describe('the container serving a model directory', () => {
     else forged.choices[0]!.message.content = 'forged'
     const verdict = await replay({ ...record, response: forged, outputHash: chatOutputHash(forged) }, { store })
     expect(verdict.match).toBe(false)
+    // …or claims the answer came from another decoding: refused, not matched
+    const relabelled = structuredClone(response) as { covenant: { decoding: string } }
+    relabelled.covenant.decoding = 'greedy-constrained-v1'
+    await expect(replay({ ...record, response: relabelled }, { store })).rejects.toThrow(/does not know for this model/)
   })
 
   test('streams token by token; the assembled stream equals the plain answer; a refused field is an OpenAI 400', async () => {
