@@ -223,7 +223,7 @@ describe('the container serving a model directory', () => {
     const verdict = await replay({ ...record, response: forged, outputHash: chatOutputHash(forged) }, { store })
     expect(verdict.match).toBe(false)
     // …or claims the answer came from another decoding: refused, not matched
-    const relabelled = structuredClone(response) as { covenant: { decoding: string } }
+    const relabelled = structuredClone(response) as unknown as { covenant: { decoding: string } }
     relabelled.covenant.decoding = 'greedy-constrained-v1'
     await expect(replay({ ...record, response: relabelled }, { store })).rejects.toThrow(/does not know for this model/)
   })
