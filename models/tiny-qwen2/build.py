@@ -11,8 +11,10 @@ template with Qwen2-style tool calls, and exported in the Hugging Face / Optimum
   config.json, generation_config.json
 
 Run from the repository root:  /usr/bin/python3 models/tiny-qwen2/build.py
-Seeded, one torch thread: the same machine and torch build give the same bytes. Another CPU
-or torch build may round differently, which changes the digest (see models/README.md).
+Seeded, one torch thread, deterministic algorithms, a fixed number of steps (never a time
+budget), so a rebuild on the same machine and torch build should give the same bytes (not
+yet checked byte for byte: one build takes ~26 min on the shared 2-core VM). Another CPU or
+torch build may round differently, which changes the digest (see models/README.md).
 
 It is a test article for the runtime (src/inference/causalLm*.ts), not a useful model: it
 knows two tools (get_weather, get_price) and a few greetings.
