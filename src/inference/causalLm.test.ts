@@ -179,6 +179,8 @@ describe('decoding', () => {
     expect(await refused({ temperature: 3 })).toMatchObject({ param: 'temperature' })
     expect(await refused({ top_p: 0 })).toMatchObject({ param: 'top_p' })
     expect(await refused({ tools: [weather], tool_choice: { type: 'function', function: { name: 'pay' } } })).toMatchObject({ param: 'tool_choice' })
+    // longer than the model's context (512 positions): refused before anything runs
+    expect(await engine.complete(ask('weather '.repeat(600))).catch((e: unknown) => e)).toMatchObject({ name: 'InvalidChatRequestError', code: 'context_length_exceeded' })
   })
 })
 

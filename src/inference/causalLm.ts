@@ -23,6 +23,8 @@ export type CausalLm = {
   readonly vocabSize: number
   /** Stop tokens: generation_config.eos_token_id (one or many), else config.json's. */
   readonly eosIds: ReadonlySet<number>
+  /** The context length (config.json max_position_embeddings), if stated. */
+  readonly maxPositions: number | undefined
   /** Single-token ids of `<tool_call>` / `</tool_call>`, when the tokenizer has them. */
   readonly toolCallOpen: number | undefined
   readonly toolCallClose: number | undefined
@@ -46,6 +48,7 @@ const configSchema = z.looseObject({
   hidden_size: z.number().int().positive(),
   head_dim: z.number().int().positive().optional(),
   eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullable().optional(),
+  max_position_embeddings: z.number().int().positive().optional(),
 })
 const generationSchema = z.looseObject({ eos_token_id: z.union([z.number().int(), z.array(z.number().int())]).nullable().optional() })
 const tokenizerConfigSchema = z.looseObject({ chat_template: z.union([z.string(), z.array(z.looseObject({ name: z.string(), template: z.string() }))]).optional() })
@@ -131,6 +134,7 @@ async function build(store: ModelStore, model: StoredModel, settings: Determinis
     tokenizer,
     vocabSize,
     eosIds,
+    maxPositions: c.max_position_embeddings,
     toolCallOpen: idOf('<tool_call>'),
     toolCallClose: idOf('</tool_call>'),
     renderPrompt: (messages, tools) =>

@@ -119,7 +119,12 @@ async function complete(lm: CausalLm, raw: unknown, options: CausalLmCompleteOpt
   const forced: number[] =
     choice === 'required' ? [lm.toolCallOpen!] : typeof choice === 'object' ? [lm.toolCallOpen!, ...lm.encode(`\n{"name": "${choice.name}", "arguments":`)] : []
   const allowed = choice === 'none' && lm.toolCallOpen !== undefined ? (id: number) => id !== lm.toolCallOpen : undefined
-  const limit = Math.min(plan.maxTokens ?? CAUSAL_LM_MAX_NEW_TOKENS, CAUSAL_LM_MAX_NEW_TOKENS)
+  if (lm.maxPositions !== undefined && promptIds.length >= lm.maxPositions) {
+    throw refuse(`This model's maximum context length is ${lm.maxPositions} tokens; the messages and tools come to ${promptIds.length}. Shorten them.`, 'messages', 'context_length_exceeded')
+  }
+  // the answer stops where the context ends (finish_reason "length")
+  const room = lm.maxPositions === undefined ? CAUSAL_LM_MAX_NEW_TOKENS : lm.maxPositions - promptIds.length
+  const limit = Math.min(plan.maxTokens ?? CAUSAL_LM_MAX_NEW_TOKENS, CAUSAL_LM_MAX_NEW_TOKENS, room)
 
   const out = createLmAssembler(lm, plan, requestHash, options.onDelta)
   const session = lm.start()
