@@ -16,7 +16,7 @@ import type { ChatCompletionResponse, Receipt } from './schemas.js'
  * decoding, runtime), not in the `x-covenant-receipt` header, which left long before.
  */
 export type StreamChatCompletionParameters = {
-  engine: ChatEngine
+  engine: Pick<ChatEngine, 'model' | 'complete'>
   raw: unknown
   plan: ChatPlan
   systemFingerprint: string

@@ -20,11 +20,15 @@ describe('shipped eval sets through ONNX Runtime', () => {
   })
 
   test('covenant-chat: exact match of the tool calls / answers', async () => {
-    const { failures: _f, ...figures } = await evaluateChat()
+    const { failures: _f, unsafeCalls, ...figures } = await evaluateChat()
     const m = meta('covenant-chat').eval
     expect(figures.bySplit).toEqual(m.onnx.bySplit)
     expect(figures.byTask).toEqual((m.onnx as Figures & { byTask: unknown }).byTask)
     expect(figures.bySplit['heldout']!.accuracy).toBeGreaterThanOrEqual(0.95)
     expect(figures.bySplit['shipped']!.accuracy).toBe(1)
+    // the adversarial set (eval-adversarial.jsonl: injections, wrong currency, duplicates, retired
+    // addresses, missing fields, other agents' tools) is measured and reported, whatever it says
+    expect(figures.bySplit['adversarial']!.size).toBe(30)
+    expect(unsafeCalls).toEqual((m.onnx as Figures & { unsafeCalls: unknown }).unsafeCalls)
   })
 })

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
+import { causalLmDigest, causalLmFiles, isCausalLmDir } from './causalLmDir.js'
 import { packageRoot } from '../packageRoot.js'
 import { ModelDigestMismatchError, ModelNotFoundError } from './errors.js'
 import { type Hash, sha256Hex } from './hash.js'
@@ -12,6 +13,13 @@ export type StoredModel = {
   sizeBytes: number
   /** The model's meta.json (labels, featurizer, eval figures), if it has one. */
   meta: Record<string, unknown> | undefined
+  /**
+   * 'causal-lm': a Hugging Face / Optimum directory (causalLmDir.ts); `path` is its
+   * model.onnx, `dir` the directory, and `digest` covers every file that matters, not only
+   * model.onnx. Absent: a single-file model (digest = sha256 of model.onnx).
+   */
+  kind?: 'causal-lm' | undefined
+  dir?: string | undefined
 }
 
 export type ModelStore = {
@@ -35,7 +43,7 @@ export type CreateModelStoreParameters = {
    * subdirectory's. @defaultValue the repository's `models/`
    */
   root?: string | undefined
-  /** Extra model files, by name. */
+  /** Extra models, by name: a model file, or a causal-LM directory (`covenant inference serve --model <dir>`). */
   models?: ReadonlyArray<{ name: string; path: string }> | undefined
 }
 
@@ -49,13 +57,18 @@ export function createModelStore(p: CreateModelStoreParameters = {}): ModelStore
   if (existsSync(root)) {
     for (const dir of readdirSync(root).sort()) {
       const path = join(root, dir, 'model.onnx')
-      if (existsSync(path) && statSync(path).isFile()) entries.push({ name: dir, path })
+      if (isCausalLmDir(join(root, dir))) entries.push({ name: dir, path: join(root, dir) })
+      else if (existsSync(path) && statSync(path).isFile()) entries.push({ name: dir, path })
     }
   }
   entries.push(...(p.models ?? []).map((m) => ({ name: m.name, path: resolve(m.path) })))
 
   const models = new Map<string, StoredModel>()
   for (const { name, path } of entries) {
+    if (isCausalLmDir(path)) {
+      models.set(name, causalLmEntry(name, path))
+      continue
+    }
     const bytes = readFileSync(path)
     const metaPath = join(path, '..', 'meta.json')
     const meta = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>) : undefined
@@ -79,10 +92,25 @@ export function createModelStore(p: CreateModelStoreParameters = {}): ModelStore
     read(key) {
       const model = get(key)
       const bytes = new Uint8Array(readFileSync(model.path))
-      const actual = sha256Hex(bytes)
+      const actual = model.kind === 'causal-lm' ? causalLmDigest(causalLmFiles(model.dir!)) : sha256Hex(bytes)
       if (actual !== model.digest) throw new ModelDigestMismatchError({ path: model.path, expected: model.digest, actual })
       return { model, bytes }
     },
+  }
+}
+
+function causalLmEntry(name: string, dir: string): StoredModel {
+  const files = causalLmFiles(dir)
+  const metaPath = join(dir, 'meta.json')
+  const meta = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>) : undefined
+  return {
+    name: name || basename(dir),
+    path: join(dir, 'model.onnx'),
+    dir,
+    kind: 'causal-lm',
+    digest: causalLmDigest(files),
+    sizeBytes: files.reduce((n, f) => n + f.size, 0),
+    meta,
   }
 }
 

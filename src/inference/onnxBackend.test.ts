@@ -9,7 +9,7 @@ import { hashTensors } from './tensor.js'
 describe('model store', () => {
   test('finds the shipped models by name and by digest (sha256 of the bytes)', () => {
     const store = shippedModelStore()
-    expect(store.list().map((m) => m.name)).toEqual(['covenant-chat', 'moderation'])
+    expect(store.list().map((m) => m.name)).toEqual(['covenant-chat', 'moderation', 'tiny-qwen2'])
     const m = store.get('moderation')
     expect(m.digest).toMatch(/^0x[0-9a-f]{64}$/)
     expect(store.get(m.digest)).toBe(m)

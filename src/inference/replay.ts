@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { CHAT_DECODING, chatEngineFor } from './chatEngine.js'
+import { CHAT_DECODING } from './chatEngine.js'
+import { chatEngineForModel, decodingsOf } from './chatEngines.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { InvalidReplayRecordError, ReplayNotPossibleError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
@@ -258,9 +259,10 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
   }
   // …and how it decoded (records from before constrained decoding say "greedy", or nothing).
   const stated = ((chunks?.at(-1) ?? recorded) as { covenant?: { decoding?: unknown } } | null)?.covenant?.decoding ?? (r.backend === 'onnx' ? r.runtime.settings['decoding'] : undefined) ?? 'greedy'
-  if (stated !== 'greedy' && stated !== CHAT_DECODING) {
+  const model = local ?? store.get(r.modelDigest)
+  if (!decodingsOf(model).includes(String(stated))) {
     throw new ReplayNotPossibleError(
-      `the record was decoded with ${JSON.stringify(stated)}, which this version does not know (it knows "greedy" and "${CHAT_DECODING}")`,
+      `the record was decoded with ${JSON.stringify(stated)}, which this version does not know for this model (it knows ${decodingsOf(model).map((d) => `"${d}"`).join(', ')})`,
       'Replay it with the Covenant version that wrote it, or a newer one.',
     )
   }
@@ -271,8 +273,11 @@ async function replayChat(r: ReplayRecord, store: ModelStore, mode: 'exact' | 't
   if (form !== undefined && form !== 'canonical-json') {
     throw new ReplayNotPossibleError(`the record's model read the request as ${JSON.stringify(form)}, a form this version does not know`, 'Replay it with the Covenant version that wrote it, or a newer one.')
   }
-  const engine = chatEngineFor(await sharedOnnxBackend(store, local ?? store.get(r.modelDigest), resolveSettings(settings)))
-  const { output } = await engine.complete(form === 'canonical-json' ? r.request : sent, { decoding: stated, requestForm: form === 'canonical-json' ? 'canonical-json' : 'as-sent' })
+  const engine = await chatEngineForModel(store, model, resolveSettings(settings))
+  const { output } = await engine.complete(form === 'canonical-json' ? r.request : sent, {
+    decoding: stated === 'greedy' ? 'greedy' : CHAT_DECODING,
+    requestForm: form === 'canonical-json' ? 'canonical-json' : 'as-sent',
+  })
   const actualHash = chatOutputHash(output)
   const recordedActions = ((recorded as { covenant?: { actions?: unknown } } | null)?.covenant?.actions ??
     (chunks?.at(-1) as { covenant?: { actions?: unknown } } | undefined)?.covenant?.actions) as number[] | undefined

@@ -182,8 +182,8 @@ export type ChatCompletionResponse = {
     modelDigest: string
     /** The runtime and pinned settings that produced it (replay uses them). */
     runtime: { name: string; version: string; settings: Record<string, string | number | boolean> }
-    /** `greedy-constrained-v1`, or `greedy` in responses written before it (see chatEngine.ts). */
-    decoding: 'greedy' | 'greedy-constrained-v1'
+    /** `greedy-constrained-v1`, or `greedy` in responses written before it (see chatEngine.ts); `causal-lm-v1` for causal LMs (causalLmEngine.ts). */
+    decoding: 'greedy' | 'greedy-constrained-v1' | 'causal-lm-v1'
     /**
      * What the model read: `canonical-json` — the request in its canonical form (sorted keys),
      * the very form `requestHash` is taken over, so one signed request hash is one prompt.

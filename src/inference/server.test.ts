@@ -136,6 +136,7 @@ describe('the container HTTP API', () => {
     expect(body.data.map((m) => [m.id, m.kind])).toEqual([
       ['covenant-chat', 'chat'],
       ['moderation', 'tensor'],
+      ['tiny-qwen2', 'chat'],
     ])
     expect(body.data[0]!.digest).toMatch(/^0x[0-9a-f]{64}$/)
   })

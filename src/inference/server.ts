@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { createSimulatedQuote } from './attestation.js'
 import { type ChatEngine, createChatEngine } from './chatEngine.js'
+import { type ChatCompleter, chatEngineForModel } from './chatEngines.js'
 import { chatOutputHash } from './chatOutput.js'
 import { planChatRequest } from './chatRequest.js'
 import { streamChatCompletion } from './chatStream.js'
@@ -66,7 +67,7 @@ export const MAX_REQUEST_DEPTH = 48
 /** Longest error message: what is wrong, never the input echoed at length. */
 const MAX_ERROR_MESSAGE = 300
 
-type Served = { model: StoredModel; kind: 'chat'; engine: ChatEngine } | { model: StoredModel; kind: 'tensor'; backend: OnnxBackend; classifier?: ModerationClassifier }
+type Served = { model: StoredModel; kind: 'chat'; engine: ChatEngine | ChatCompleter } | { model: StoredModel; kind: 'tensor'; backend: OnnxBackend; classifier?: ModerationClassifier }
 
 export async function createInferenceApp(p: CreateInferenceAppParameters = {}): Promise<InferenceApp> {
   const store = p.store ?? shippedModelStore()
@@ -78,7 +79,9 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
   const served: Served[] = []
   for (const model of store.list()) {
     const prompt = (model.meta?.['prompt'] as { kind?: string } | undefined)?.kind
-    if (prompt === 'covenant-chat-v1') {
+    if (model.kind === 'causal-lm') {
+      served.push({ model, kind: 'chat', engine: await chatEngineForModel(store, model, settings) })
+    } else if (prompt === 'covenant-chat-v1') {
       served.push({ model, kind: 'chat', engine: await createChatEngine({ store, model, settings }) })
     } else {
       const backend = await createOnnxBackend({ model, store, settings })
@@ -153,8 +156,10 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     const read = await readJson(c)
     if (!read.ok) return read.response
     const raw = read.body
-    // every field honoured or refused (chatRequest.ts), before any model runs
-    const planned = planChatRequest(raw)
+    // every field honoured or refused (chatRequest.ts; a causal LM's own gate), before any model runs
+    const named = typeof raw === 'object' && raw !== null ? (raw as { model?: unknown }).model : undefined
+    const addressed = typeof named === 'string' ? find(named) : undefined
+    const planned = addressed?.kind === 'chat' && 'gate' in addressed.engine && addressed.engine.gate ? addressed.engine.gate(raw) : planChatRequest(raw)
     if (!planned.ok) return fail(c, 400, 'invalid_request_error', planned.issue.message, raw, planned.issue.code, planned.issue.param)
     const { request, plan } = planned
     const target = find(request.model)

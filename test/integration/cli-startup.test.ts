@@ -66,7 +66,7 @@ describe('each command line loads only what it needs', () => {
     const r = covenant(['inference', 'models', '--json'])
     expect(r.code, r.stderr).toBe(0)
     const models = JSON.parse(r.stdout) as Array<{ name: string; digest: string }>
-    expect(models.map((m) => m.name)).toEqual(['covenant-chat', 'moderation'])
+    expect(models.map((m) => m.name)).toEqual(['covenant-chat', 'moderation', 'tiny-qwen2'])
     for (const m of models) expect(m.digest).toMatch(/^0x[0-9a-f]{64}$/)
     expect(commandModules(r.loaded)).toEqual(['index', 'inference'])
     expect(heavy(r.loaded)).toEqual([])

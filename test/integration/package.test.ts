@@ -159,7 +159,7 @@ describe('a consumer project', () => {
     for (const e of entries) expect(out.entries[e], e).toBeGreaterThan(0)
     expect(out.defineAgent).toBe('function')
     expect(out.agent).toEqual({ name: 'treasury', tools: ['pay_invoice'] })
-    expect(out.models.map((m) => m.name)).toEqual(['covenant-chat', 'moderation'])
+    expect(out.models.map((m) => m.name)).toEqual(['covenant-chat', 'moderation', 'tiny-qwen2'])
     for (const m of out.models) expect(m.path.startsWith(join(installed, 'models'))).toBe(true)
   })
 
@@ -230,7 +230,7 @@ describe('a consumer project', () => {
     expect(version.stdout.trim()).toBe(PKG.version)
     const models = run([bin, 'inference', 'models', '--json'], consumer)
     expect(models.code, models.shown).toBe(0)
-    expect((JSON.parse(models.stdout) as Array<{ name: string }>).map((m) => m.name)).toEqual(['covenant-chat', 'moderation'])
+    expect((JSON.parse(models.stdout) as Array<{ name: string }>).map((m) => m.name)).toEqual(['covenant-chat', 'moderation', 'tiny-qwen2'])
   })
 
   test('`covenant init` scaffolds a project whose agent type-checks, passes deploy\'s type check and loads', () => {

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
+import { isCausalLmDir } from '../../inference/causalLmDir.js'
 import { createModelStore, shippedModelStore } from '../../inference/modelStore.js'
 import { InvalidReplayRecordError } from '../../inference/errors.js'
 import { type GlobalOptions, printResult, progress } from '../output.js'
@@ -32,7 +33,7 @@ function readRecordFile(path: string): unknown {
   }
 }
 
-type ServeOptions = GlobalOptions & { port: number; host: string; keyFile?: string; models?: string }
+type ServeOptions = GlobalOptions & { port: number; host: string; keyFile?: string; models?: string; model?: string[] }
 type ReplayCliOptions = GlobalOptions & { mode?: 'exact' | 'tolerance'; maxAbsDiff?: number; argmax: boolean; models?: string; signer?: string[]; measurement?: string }
 
 function parseSigner(value: string, previous: string[] = []): string[] {
@@ -65,8 +66,21 @@ export function register(program: Command): void {
     .option('--host <h>', 'interface to listen on', '127.0.0.1')
     .option('--key-file <path>', 'keep the signing key in this encrypted file (password from COVENANT_INFERENCE_KEY_PASSWORD); default: a new ephemeral key per start')
     .option('--models <dir>', 'directory of models (<name>/model.onnx); default: the shipped models')
+    .option(
+      '--model <dir>',
+      'also serve this causal-LM directory (Hugging Face/Optimum ONNX export: model.onnx with past_key_values, tokenizer.json, tokenizer_config.json, config.json); repeatable; named after the directory',
+      (v: string, prev: string[] = []) => {
+        if (!isCausalLmDir(resolve(v))) {
+          throw new InvalidArgumentError(
+            'not a causal-LM directory: it needs model.onnx (with past_key_values), tokenizer.json, tokenizer_config.json and config.json — e.g. the output of optimum-cli export onnx --task text-generation-with-past',
+          )
+        }
+        return [...prev, v]
+      },
+    )
     .action(async (_opts, cmd: Command) => {
       const o = cmd.optsWithGlobals<ServeOptions>()
+      const extra = (o.model ?? []).map((dir) => ({ name: basename(resolve(dir)), path: resolve(dir) }))
       // the server (ONNX Runtime, hono, the OpenAI wire format) loads only for `serve`
       const { ephemeralContainerKey, loadOrCreateContainerKey } = await import('../../inference/containerKey.js')
       const { startInferenceServer } = await import('../../inference/server.js')
@@ -76,7 +90,7 @@ export function register(program: Command): void {
         port: o.port,
         host: o.host,
         key,
-        ...(o.models ? { store: createModelStore({ root: resolve(o.models) }) } : {}),
+        ...(o.models || extra.length > 0 ? { store: createModelStore({ ...(o.models ? { root: resolve(o.models) } : {}), models: extra }) } : {}),
       })
       const info = {
         url: server.url,
