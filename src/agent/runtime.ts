@@ -65,7 +65,10 @@ export type RuntimeTraceLog = {
  * What the runtime needs of a wallet: the agent's `AgentWallet`, or — when a verifier
  * replays an action — one that answers each transaction with the committed one.
  */
-export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'sendTransaction' | 'walletStepIndices' | 'getTransaction'>
+export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'sendTransaction' | 'walletStepIndices' | 'getTransaction'> & {
+  /** The agent's address (its account), shown to tools as `ToolContext.address`. */
+  readonly address?: AgentWallet['address'] | undefined
+}
 
 export type CreateAgentRuntimeParameters = {
   agent: AgentDefinition
@@ -238,7 +241,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
         tool.effect.kind === 'none' || !p.wallet
           ? undefined
           : createWalletHandle(p.wallet, tool.effect, { actionId: ctx.actionId, tool: name, onSent: (tx) => void sent.push(tx) })
-      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, wallet })
+      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, wallet, address: p.wallet?.address })
       const returned = await tool.run(parsed.value, toolCtx)
       let value: JsonValue
       try {
