@@ -1,8 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-// The one module that imports AgentKit as a value: `covenant/agentkit` needs it, nothing else does.
-import { EvmWalletProvider } from '@coinbase/agentkit'
+import type * as AgentKitModule from '@coinbase/agentkit'
 import {
   createPublicClient,
   http,
@@ -15,7 +14,14 @@ import type { ToolContext } from '../agent/defineTool.js'
 import type { SentTransaction } from '../wallet/agentWallet.js'
 import type { CallHandle, PayHandle } from '../wallet/handles.js'
 import type { Effect } from '../wallet/schemas.js'
-import { AgentKitEffectError, CovenantWalletProviderError, OutsideToolCallError, RawSigningRefusedError } from './errors.js'
+import { AgentKitEffectError, AgentKitMissingError, CovenantWalletProviderError, OutsideToolCallError, RawSigningRefusedError } from './errors.js'
+
+// The one module that loads AgentKit: `covenant/agentkit` needs it, nothing else does, and it
+// is an optional peer — without it this entry says what to install instead of a bare resolve error.
+const { EvmWalletProvider } = await import('@coinbase/agentkit').catch((err: unknown): typeof AgentKitModule => {
+  throw new AgentKitMissingError(err)
+})
+type EvmWalletProvider = AgentKitModule.EvmWalletProvider
 
 /**
  * Signs EIP-712 authorizations for the agent: the extension point for policy-checked

@@ -65,3 +65,15 @@ export class CovenantWalletProviderError extends BaseError {
     super(message, { metaMessages: hints, docsPath: 'src/agentkit/README.md' })
   }
 }
+
+/** `covenant/agentkit` was imported where `@coinbase/agentkit` is not installed (it is an optional peer). */
+export class AgentKitMissingError extends UnrecoverableCovenantError {
+  override name = 'AgentKitMissingError' as const
+  constructor(cause: unknown) {
+    super('covenant/agentkit needs the package @coinbase/agentkit, which is not installed.', {
+      metaMessages: ['Install it next to covenant: npm install @coinbase/agentkit (0.10.x).', 'The rest of covenant works without it.'],
+      details: (cause as { code?: unknown } | null)?.code === 'ERR_MODULE_NOT_FOUND' ? 'ERR_MODULE_NOT_FOUND' : undefined,
+      docsPath: 'src/agentkit/README.md',
+    })
+  }
+}

@@ -82,7 +82,7 @@ describe('AgentKit native_transfer through the CovenantWalletProvider', () => {
     expect(account.coveredCalls).toBe(account.callCount)
     const reports = await verdicts(ex, [op], [paid, refused])
     expect([reports.get(paid)?.verdict, reports.get(refused)?.verdict], JSON.stringify([...reports.values()].map((r) => r.reasons))).toEqual(['honest', 'honest'])
-  }, 120_000)
+  }, 240_000)
 })
 
 describe('AgentKit with its own wallet', () => {
