@@ -54,6 +54,21 @@ describe('agentKitTools', () => {
     expect(() => agentKitTools(agentKit, { include: ['nope'] })).toThrow(/include names "nope"/)
   })
 
+  it("checks amounts and addresses of AgentKit's money-moving actions beyond AgentKit's own schemas", async () => {
+    const { agentKit } = await kit()
+    const [native, erc20] = agentKitTools(agentKit, {
+      include: ['WalletActionProvider_native_transfer', 'ERC20ActionProvider_transfer'],
+      effects: { ERC20ActionProvider_transfer: { kind: 'call', targets: ['0x2222222222222222222222222222222222222222'], selectors: ['0xa9059cbb'] } },
+    })
+    const to = '0x1111111111111111111111111111111111111111'
+    expect((await native!.parseArgs({ to, value: '0.25' })).ok).toBe(true)
+    for (const value of ['-1', '0', '1e3', '0.0', ' 1']) expect((await native!.parseArgs({ to, value })).ok, value).toBe(false)
+    expect((await native!.parseArgs({ to: 'vitalik.eth', value: '1' })).ok).toBe(false)
+    const token = '0x2222222222222222222222222222222222222222'
+    expect((await erc20!.parseArgs({ amount: '12.5', tokenAddress: token, destinationAddress: to })).ok).toBe(true)
+    expect((await erc20!.parseArgs({ amount: '-3', tokenAddress: token, destinationAddress: to })).ok).toBe(false)
+  })
+
   it('an action whose effect is `none` cannot send: refused before any wallet step, and the refusal ends the tool call', async () => {
     const { agentKit } = await kit()
     const [transfer] = agentKitTools(agentKit, { include: ['WalletActionProvider_native_transfer'], effects: { WalletActionProvider_native_transfer: { kind: 'none' } } })

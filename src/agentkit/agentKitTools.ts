@@ -1,10 +1,11 @@
 // Type-only: AgentKit itself is loaded by covenantWalletProvider.ts, the one module that needs its classes.
 import type { AgentKit } from '@coinbase/agentkit'
 import { markCovenantBacked, unbackedAgentKitTool } from '../agent/agentKitMark.js'
-import type { AgentTool, ToolContext } from '../agent/defineTool.js'
+import { zodIssues, type AgentTool, type ToolArgsResult, type ToolContext } from '../agent/defineTool.js'
 import { AgentDefinitionError } from '../agent/errors.js'
 import { wrapLangChainTool } from '../agent/wrapLangChainTool.js'
-import { effectSchema, type Effect, type EffectInput } from '../wallet/schemas.js'
+import { z } from 'zod'
+import { addressSchema, effectSchema, ethAmountSchema, type Effect, type EffectInput } from '../wallet/schemas.js'
 import { enterToolCall, isCovenantWalletProvider, type ProviderCall } from './covenantWalletProvider.js'
 
 /**
@@ -15,6 +16,20 @@ export const KNOWN_AGENTKIT_EFFECTS: Readonly<Record<string, EffectInput>> = Obj
   WalletActionProvider_get_wallet_details: { kind: 'none' },
   WalletActionProvider_native_transfer: { kind: 'pay' },
   ERC20ActionProvider_get_balance: { kind: 'none' },
+})
+
+/**
+ * Covenant's own checks of the arguments of AgentKit actions that move funds, on top of
+ * AgentKit's schemas (which take any string as an amount: "-1", "0" and "1e3" would reach the
+ * action). A call these refuse is a ToolArgumentsError: the action never runs.
+ */
+export const AGENTKIT_ARGUMENT_CHECKS: Readonly<Record<string, z.ZodType>> = Object.freeze({
+  WalletActionProvider_native_transfer: z.looseObject({ to: addressSchema, value: ethAmountSchema }),
+  ERC20ActionProvider_transfer: z.looseObject({
+    amount: z.string().regex(/^(0|[1-9][0-9]*)(\.[0-9]{1,36})?$/, 'expected a positive decimal amount such as "12.5"').refine((v) => !/^[0.]*$/.test(v), 'must be more than 0'),
+    tokenAddress: addressSchema,
+    destinationAddress: addressSchema,
+  }),
 })
 
 export type AgentKitToolsOptions = {
@@ -81,10 +96,23 @@ export function agentKitTools(agentKit: AgentKit, options: AgentKitToolsOptions 
       },
       { effect: given },
     )
-    tools.push(markCovenantBacked(tool))
+    const check = AGENTKIT_ARGUMENT_CHECKS[action.name]
+    tools.push(markCovenantBacked(check ? withArgumentCheck(tool, check) : tool))
   }
   if (problems.length > 0) throw new AgentDefinitionError('AgentKit tools', problems)
   return tools
+}
+
+function withArgumentCheck(tool: AgentTool, check: z.ZodType): AgentTool {
+  return Object.freeze({
+    ...tool,
+    parseArgs: async (args: unknown): Promise<ToolArgsResult> => {
+      const own = await tool.parseArgs(args)
+      if (!own.ok) return own
+      const r = await check.safeParseAsync(own.value)
+      return r.success ? own : { ok: false, issues: zodIssues(r.error) }
+    },
+  })
 }
 
 /** Whether a tool is an AgentKit action that would pay from AgentKit's own wallet (what defineAgent refuses). */

@@ -3,6 +3,6 @@
 // @coinbase/agentkit (an optional peer: install it to use this entry).
 export { CovenantWalletProvider } from './covenantWalletProvider.js'
 export type { CovenantWalletProviderOptions, TypedDataAuthorizer } from './covenantWalletProvider.js'
-export { KNOWN_AGENTKIT_EFFECTS, agentKitTools, isUnbackedAgentKitTool } from './agentKitTools.js'
+export { AGENTKIT_ARGUMENT_CHECKS, KNOWN_AGENTKIT_EFFECTS, agentKitTools, isUnbackedAgentKitTool } from './agentKitTools.js'
 export type { AgentKitToolsOptions } from './agentKitTools.js'
 export { AgentKitEffectError, AgentKitMissingError, CovenantWalletProviderError, OutsideToolCallError, RawSigningRefusedError } from './errors.js'
