@@ -30,11 +30,24 @@ describe('CovenantWalletProvider', () => {
     expect(() => new CovenantWalletProvider({ chainId: 0 })).toThrow(/chainId/)
   })
 
-  it('refuses a read without an rpcUrl, with the fix', async () => {
-    const { agentKit } = await kit()
-    const [details] = agentKitTools(agentKit, { include: ['WalletActionProvider_get_wallet_details'] })
-    // AgentKit turns the error into its answer; the read never happened
-    expect(await details!.run({}, ctx())).toMatch(/has no rpcUrl/)
+  it('refuses a read without an rpcUrl, with the fix; AgentKit posts nothing to its analytics', async () => {
+    const posted: string[] = []
+    const realFetch = globalThis.fetch
+    globalThis.fetch = (async (input: string | URL | Request) => {
+      posted.push(String(input instanceof Request ? input.url : input))
+      throw new Error('offline')
+    }) as typeof fetch
+    try {
+      const { agentKit } = await kit()
+      const [details] = agentKitTools(agentKit, { include: ['WalletActionProvider_get_wallet_details'] })
+      // AgentKit turns the error into its answer; the read never happened
+      expect(await details!.run({}, ctx())).toMatch(/has no rpcUrl/)
+      await new Promise((r) => setTimeout(r, 20))
+    } finally {
+      globalThis.fetch = realFetch
+    }
+    // its telemetry (the wallet's address and the action's name, to cca-lite.coinbase.com) is switched off
+    expect(posted).toEqual([])
   })
 })
 
