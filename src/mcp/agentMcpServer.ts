@@ -59,6 +59,7 @@ export async function loadServedAgent(service: ServiceClient, key: string): Prom
   }
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
 const ACTION_ID = /^[0-9]{1,78}-[0-9a-f]{12}$/
 
 /**
@@ -140,12 +141,19 @@ export async function serveAgentMcpStdio(p: AgentMcpParameters): Promise<AgentMc
 /**
  * Serves the agent over MCP's streamable HTTP transport at `/mcp`, stateless (each request
  * its own server and transport). No authentication: bind it to a loopback address (the
- * default) or put it behind one.
+ * default) or put it behind one. On a loopback address it answers only requests whose `Host`
+ * is that address (a DNS-rebinding page gets 403).
  */
 export async function serveAgentMcpHttp(p: AgentMcpParameters & { host?: string | undefined; port?: number | undefined }): Promise<AgentMcpEndpoint> {
   const agent = await loadServedAgent(p.service, p.agent)
   const host = p.host ?? '127.0.0.1'
+  let allowedHosts: Set<string> | undefined
   const http: HttpServer = createServer((req, res) => {
+    // a web page that rebinds its own name to 127.0.0.1 could otherwise give the agent tasks
+    if (allowedHosts && !allowedHosts.has(String(req.headers.host ?? '').toLowerCase())) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'this MCP endpoint answers only requests addressed to its loopback address' }))
+      return
+    }
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/mcp') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found: the MCP endpoint is /mcp' }))
       return
@@ -172,6 +180,7 @@ export async function serveAgentMcpHttp(p: AgentMcpParameters & { host?: string 
     http.listen(p.port ?? 0, host, () => resolve())
   })
   const { port } = http.address() as AddressInfo
+  if (LOOPBACK.has(host)) allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])
   return {
     agent,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`,

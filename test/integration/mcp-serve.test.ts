@@ -3,6 +3,7 @@
 // running Covenant service, traced and committed. The MCP side holds no key: only the
 // service's URL and the agent's name.
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -97,6 +98,23 @@ describe('covenant mcp serve', () => {
       expect(JSON.stringify(first.result)).toContain('"action":"keep"')
       expect((await svc.tasks({ agent: 'moderation' })).filter((t) => t.actionId === actionId)).toHaveLength(1)
       await client.close()
+      // a page that rebinds its own name to 127.0.0.1 cannot give the agent a task
+      const before = (await svc.tasks({ agent: 'moderation' })).length
+      const status = await new Promise<number>((done, fail) => {
+        const u = new URL(endpoint.url!)
+        const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'run_task', arguments: { task: 'x' } } })
+        const req = httpRequest(
+          { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { host: `evil.example:${u.port}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } },
+          (res) => {
+            res.resume()
+            done(res.statusCode ?? 0)
+          },
+        )
+        req.on('error', fail)
+        req.end(body)
+      })
+      expect(status).toBe(403)
+      expect((await svc.tasks({ agent: 'moderation' })).length).toBe(before)
     } finally {
       await endpoint.close()
     }
