@@ -40,7 +40,7 @@ export default defineAgent({
       return [{ name: 'WalletActionProvider_native_transfer', args: { to: r.to, value: r.amountEth } }]
     },
   },
-  // get_wallet_details reads (recorded, never re-fetched on replay); native_transfer pays
+  // only native_transfer: the policy's allowlist and caps apply to it through the Covenant wallet
   tools: agentKitTools(agentKit, {
     include: ['WalletActionProvider_native_transfer'],
     effects: { WalletActionProvider_native_transfer: { kind: 'pay', maxValuePerTx: parseEther('1') } },
