@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { parseEther } from 'viem'
 import { describe, expect, test } from 'vitest'
 import type { AgentDefinition } from '../../src/agent/index.js'
+import agentkit, { PAYEES } from './agentkit/agent.js'
 import marketResolver from './market-resolver/agent.js'
 import moderation from './moderation/agent.js'
 import treasury, { VENDORS } from './treasury/agent.js'
@@ -15,6 +16,7 @@ const examples: ReadonlyArray<[string, AgentDefinition]> = [
   ['treasury', treasury],
   ['moderation', moderation],
   ['market-resolver', marketResolver],
+  ['agentkit', agentkit],
 ]
 
 /** Argument names that carry an amount of money. */
@@ -39,8 +41,8 @@ describe('example tool schemas: amounts', () => {
         }
       }
     }
-    // the treasury's pay_invoice is the one tool that moves money; the other two take no amount
-    expect(checked).toEqual(['treasury.pay_invoice.amountEth'])
+    // the treasury's pay_invoice and AgentKit's native_transfer (AgentKit's schema takes any string; Covenant's check does not) move money
+    expect(checked).toEqual(['treasury.pay_invoice.amountEth', 'agentkit.WalletActionProvider_native_transfer.value'])
   })
 
   test('1,000 generated strings: pay_invoice accepts an amount only if it is a positive wei value that parseEther reads exactly', async () => {
@@ -67,5 +69,6 @@ describe('example tool schemas: amounts', () => {
 /** A call of the example tool that its schema accepts. */
 function validArgs(tool: string): Record<string, unknown> {
   if (tool === 'pay_invoice') return { invoiceId: 'INV-2041', to: VENDORS['Northwind Ltd'], amountEth: '0.25' }
+  if (tool === 'WalletActionProvider_native_transfer') return { to: PAYEES['Northwind Ltd'], value: '0.25' }
   throw new Error(`no valid call known for ${tool}: add one when a tool takes an amount`)
 }

@@ -46,8 +46,25 @@ describe('defineAgent', () => {
       /model.decide must be a function[\s\S]*policy.maxValuePerTx/,
     )
     expect(() => defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [{ name: 'fake' } as never], policy, bond: {} })).toThrow(
-      /defineTool\(\) or wrapLangChainTool\(\)/,
+      /defineTool\(\), wrapLangChainTool\(\), agentKitTools\(\) or mcpTools\(\)/,
     )
+  })
+
+  test('refuses a Coinbase AgentKit action not backed by the Covenant wallet, saying how', () => {
+    // an AgentKit action wrapped by hand (or by agentkit-langchain) keeps AgentKit's name and pays from AgentKit's own wallet
+    const transfer = defineTool({
+      name: 'WalletActionProvider_native_transfer',
+      description: 'Transfers native tokens.',
+      schema: z.object({ to: z.string().describe('to'), value: z.string().describe('amount') }),
+      effect: { kind: 'none' },
+      invoke: () => 'sent from AgentKit',
+    })
+    expect(() => defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [transfer], policy, bond: {} })).toThrow(
+      /tool "WalletActionProvider_native_transfer" is a Coinbase AgentKit action that pays from AgentKit's own wallet provider[\s\S]*CovenantWalletProvider[\s\S]*agentKitTools\(agentKit, \{ effects \}\)/,
+    )
+    // a tool of the same style that is not an AgentKit action name is fine
+    const own = defineTool({ name: 'native_transfer', description: transfer.description, schema: transfer.schema, effect: { kind: 'none' }, invoke: transfer.invoke })
+    expect(defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [own], policy, bond: {} }).tools).toHaveLength(1)
   })
 
   test('one rule for names: letters, digits, "-" and "_", 1 to 64 characters, not starting with "-"', () => {

@@ -2,6 +2,7 @@ import type { ReplayRecord } from '../inference/schemas.js'
 import type { JsonValue } from '../trace/schemas.js'
 import { evaluatePolicy, type Policy, policySchema, type PolicyInput } from '../wallet/policy.js'
 import { weiSchema } from '../wallet/schemas.js'
+import { unbackedAgentKitTool } from './agentKitMark.js'
 import { type AgentTool, deepFreeze } from './defineTool.js'
 import { AgentDefinitionError, shortQuote } from './errors.js'
 import { agentNameSchema, type ReplayPolicy, type ReplayPolicyInput, replayPolicySchema } from './schemas.js'
@@ -96,8 +97,13 @@ export function defineAgent(p: DefineAgentParameters): AgentDefinition {
   if (!Array.isArray(p?.tools)) problems.push('tools must be an array (of defineTool / wrapLangChainTool results)')
   const names = new Set<string>()
   for (const t of tools) {
+    const agentKit = unbackedAgentKitTool(t)
+    if (agentKit) {
+      problems.push(agentKit)
+      continue
+    }
     if (!t || typeof t.run !== 'function' || typeof t.parseArgs !== 'function') {
-      problems.push('every tool must come from defineTool() or wrapLangChainTool()')
+      problems.push('every tool must come from defineTool(), wrapLangChainTool(), agentKitTools() or mcpTools()')
       continue
     }
     if (names.has(t.name)) problems.push(`two tools are named "${t.name}"`)

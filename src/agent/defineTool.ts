@@ -1,3 +1,4 @@
+import type { Address } from 'viem'
 import { z } from 'zod'
 import type { JsonValue } from '../trace/schemas.js'
 import type { WalletHandleFor } from '../wallet/handles.js'
@@ -16,6 +17,12 @@ export type ToolContext<E extends EffectInput = EffectInput> = {
    * `call`, `undefined` for `none`. Never the wallet itself.
    */
   readonly wallet: WalletHandleFor<E>
+  /**
+   * The agent's address on chain (its AgentAccount: where its funds are), for tools that
+   * must name it (e.g. an AgentKit wallet provider's `getAddress`); `undefined` when the
+   * runtime has no wallet, or a replay has not seen one. An address only, never a signer.
+   */
+  readonly address?: Address | undefined
 }
 
 export type ToolArgsResult = { ok: true; value: unknown } | { ok: false; issues: string[] }

@@ -67,7 +67,7 @@ export type RuntimeTraceLog = {
  * replays an action — one that answers each transaction with the committed one.
  */
 export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'sendTransaction' | 'walletStepIndices' | 'getTransaction'> & {
-  /** The address that pays (the agent account); tools that sign token authorizations name it as `from`. */
+  /** The address that pays (the agent account), shown to tools as `ToolContext.address`; tools that sign token authorizations name it as `from`. */
   readonly address?: Address | undefined
 }
 
@@ -242,7 +242,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
         tool.effect.kind === 'none' || !p.wallet
           ? undefined
           : createWalletHandle(p.wallet, tool.effect, { actionId: ctx.actionId, tool: name, onSent: (tx) => void sent.push(tx) })
-      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, wallet })
+      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, wallet, address: p.wallet?.address })
       const returned = await tool.run(parsed.value, toolCtx)
       let value: JsonValue
       try {

@@ -132,7 +132,8 @@ describe('the tarball', () => {
 describe('a consumer project', () => {
   test('imports every entry from plain Node ESM, loads a TypeScript agent file and finds the shipped models', () => {
     writeFileSync(join(consumer, 'agent.ts'), readmeSnippet('## Define an agent'))
-    const entries = Object.keys(PKG.exports).filter((s) => s !== './package.json').map((s) => s.replace(/^\./, PKG.name))
+    // covenant/agentkit needs the optional peer @coinbase/agentkit, which a consumer may not have (below)
+    const entries = Object.keys(PKG.exports).filter((s) => s !== './package.json' && s !== './agentkit').map((s) => s.replace(/^\./, PKG.name))
     writeFileSync(
       join(consumer, 'main.mjs'),
       [
@@ -161,6 +162,15 @@ describe('a consumer project', () => {
     expect(out.agent).toEqual({ name: 'treasury', tools: ['pay_invoice'] })
     expect(out.models.map((m) => m.name)).toEqual(['covenant-chat', 'moderation', 'tiny-qwen2'])
     for (const m of out.models) expect(m.path.startsWith(join(installed, 'models'))).toBe(true)
+  })
+
+  test('without the optional peer @coinbase/agentkit, covenant/agentkit says what to install (the rest works)', () => {
+    writeFileSync(join(consumer, 'agentkit.mjs'), `import('${PKG.name}/agentkit').then(() => console.log('loaded'), (e) => console.log(JSON.stringify({ name: e.name, message: e.message })))\n`)
+    const r = run(['agentkit.mjs'], consumer)
+    expect(r.code, r.shown).toBe(0)
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { name: string; message: string }
+    expect(out.name).toBe('AgentKitMissingError')
+    expect(out.message).toContain('npm install @coinbase/agentkit')
   })
 
   test('CommonJS reaches it through import() (the package is ESM: its hashing initialises with a top-level await)', () => {
@@ -220,7 +230,8 @@ describe('a consumer project', () => {
     // and the check did look at Covenant's declarations (not JavaScript without types)
     const list = run([join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--listFilesOnly'], consumer)
     expect(list.stdout).toContain(`node_modules/${PKG.name}/dist/src/index.d.ts`)
-  })
+    // three full tsc runs (one without skipLibCheck): 70 s on 2 cores shared with other suites
+  }, 180_000)
 
   test('its `covenant` binary runs the build: --version, and the shipped models', () => {
     const bin = join(installed, 'bin', 'covenant.js')

@@ -77,7 +77,10 @@ export function createReplayWallet(p: { cursor: ReplayCursor; policy: Policy; po
     return recordedError({ name: error.name, message: withoutSentNote(error.message), shortMessage: failedOutputMessage(cursor, error.name) })
   }
 
+  // the account the live wallet sent from (a tool may name it): any committed wallet step says
+  const from = cursor.recorded.find((s) => s.kind === 'wallet')
   const wallet: RuntimeWallet = {
+    address: from?.kind === 'wallet' ? getAddress(from.from) : undefined,
     policyVersion: p.policyVersion,
     policy: p.policy,
     sendTransaction: sendTransaction as RuntimeWallet['sendTransaction'],
