@@ -289,6 +289,7 @@ export class TraceWal {
   /** Byte offset and leaf of every step, by index: `readFrom` reads only the tail it needs. */
   #offsets: number[]
   #leaves: Hex[]
+  readonly #appendListeners = new Set<(appended: WalAppendResult) => void>()
 
   private constructor(agentId: string, paths: WalPaths, lock: ProcessLock, fh: FileHandle, scan: WalScan, onWarning: TraceWalOptions['onWarning']) {
     this.agentId = agentId
@@ -357,6 +358,16 @@ export class TraceWal {
    */
   append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
     return this.#serial(() => this.#append(step, options.durable ?? true))
+  }
+
+  /**
+   * Calls `listener` after each step is appended (written, and synced when durable), in
+   * index order, with the step and its leaf. A listener that throws does not fail the
+   * append: the step is on disk whatever it does. Returns a function that removes it.
+   */
+  onAppend(listener: (appended: WalAppendResult) => void): () => void {
+    this.#appendListeners.add(listener)
+    return () => void this.#appendListeners.delete(listener)
   }
 
   /** Links `body` at the head (agentId, index, prevHash) and appends it. */
@@ -547,7 +558,15 @@ export class TraceWal {
     this.#head = { agentId: head.agentId, nextIndex: step.index + 1, prevHash: leaf }
     this.#offsets.push(offset)
     this.#leaves.push(leaf)
-    return { step, leaf, offset }
+    const appended = { step, leaf, offset }
+    for (const listener of this.#appendListeners) {
+      try {
+        listener(appended)
+      } catch {
+        // an observer's failure is not the log's: the step is written
+      }
+    }
+    return appended
   }
 }
 
