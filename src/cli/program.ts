@@ -21,7 +21,7 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
     .version(packageVersion())
     .option('--json', 'print one JSON document on stdout (for scripts)')
     .option('--config <file>', 'the project config to read: JSON, or a .ts/.mts/.js module exporting defineConfig({...}) (default: COVENANT_CONFIG, else ./covenant.config.{ts,mts,js,mjs,json} when one exists)')
-    .option('--log-level <level>', `operator logs on stderr (pino JSON lines) of serve, worker and deploy: ${LOG_LEVELS.join(', ')} (default: COVENANT_LOG_LEVEL, else info)`, parseLogLevel)
+    .option('--log-level <level>', `operator logs on stderr (pino JSON lines) of serve, worker, deploy and verifier start: ${LOG_LEVELS.join(', ')} (default: COVENANT_LOG_LEVEL, else info)`, parseLogLevel)
     .showHelpAfterError()
     .exitOverride()
   const chosen = p.verbs === 'all' || p.verbs === undefined ? Object.keys(VERBS) : p.verbs.filter((v) => Object.hasOwn(VERBS, v))
