@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Builds the package: `tsc -p tsconfig.build.json` (ESM JavaScript + .d.ts) into a fresh
-// folder beside dist/, then swaps it in, so a `covenant` process starting meanwhile sees the
+// Builds the package: `tsc -p tsconfig.build.json` (ESM JavaScript + .d.ts), and one
+// CommonJS bundle per entry point (esbuild, dist/cjs/<entry>.cjs, the `require` condition of
+// package.json's exports; dependencies stay external), into a fresh folder beside dist/,
+// then swaps it in, so a `covenant` process starting meanwhile sees the
 // old build or the new one, never half of one. `prepare` runs it, so `npm ci`, `npm install`
 // in a checkout and `npm pack` all build; it needs no network.
 //
@@ -43,7 +45,34 @@ if (result.status !== 0 && !(result.status === 2 && !packing)) {
 }
 if (result.status === 2) process.stderr.write('build: dist/ built, but the sources do not type-check (npm run typecheck)\n')
 
-const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const { version, exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+
+// CommonJS: every entry whose exports name a `require` file, bundled from its sources.
+// `import.meta.url` becomes the bundle's own file URL (packageRoot walks up from there).
+const { build } = await import('esbuild')
+for (const [subpath, target] of Object.entries(exports)) {
+  if (typeof target !== 'object' || typeof target.require !== 'string') continue
+  const source = target.default.replace(/^\.\/dist\//, './').replace(/\.js$/, '.ts')
+  const outfile = join(next, target.require.replace(/^\.\/dist\//, ''))
+  try {
+    await build({
+      entryPoints: [join(root, source)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'error',
+      define: { 'import.meta.url': '__covenant_import_meta_url' },
+      banner: { js: "const __covenant_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    })
+  } catch (err) {
+    rmSync(next, { recursive: true, force: true })
+    process.stderr.write(`build: the CommonJS bundle of ${subpath} failed (${err.message.split('\n')[0]}); dist/ left as it was\n`)
+    process.exit(1)
+  }
+}
 const stamp = join(next, 'build.json')
 writeFileSync(stamp, `${JSON.stringify({ version, startedAt: started.toISOString() }, null, 2)}\n`)
 utimesSync(stamp, started, started)

@@ -8,7 +8,7 @@ export class EnvError extends BaseError {
 /** Where local state lives unless --data-dir or COVENANT_DATA_DIR says otherwise. */
 export const DEFAULT_DATA_DIR = '.covenant'
 
-/** covenant.config.json cannot be read, is not JSON, or holds a field that is wrong or unknown. */
+/** The config file (covenant.config.json, .ts, .mts or .js) cannot be read or loaded, is not JSON, or holds a field that is wrong or unknown. */
 export class ConfigError extends BaseError {
   override name = 'ConfigError' as const
 }

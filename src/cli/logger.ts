@@ -23,7 +23,7 @@ export function logLevelOf(options: LogOptions): LogLevel {
 }
 
 /**
- * The operator log of a serving command (`serve`, `worker`, `deploy`): pino JSON lines on
+ * The operator log of a long-running command (`serve`, `worker`, `deploy`, `verifier start`): pino JSON lines on
  * stderr at the chosen level, shared by the service, its worker, the agent runtimes and their
  * wallets. stdout stays the command's own output.
  */

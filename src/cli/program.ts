@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { packageVersion } from '../packageRoot.js'
 import { type CommandModule, verbs as VERBS } from './commands/index.js'
+import { configFileOf, isModuleConfig } from './configFile.js'
 import { LOG_LEVELS, parseLogLevel } from './logLevel.js'
 import { toJson } from './output.js'
 
@@ -19,8 +20,8 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
     .description('Economically accountable AI agents: bonded wallets, replayable inference, traces on DA, disputes on chain.')
     .version(packageVersion())
     .option('--json', 'print one JSON document on stdout (for scripts)')
-    .option('--config <file>', 'the project config to read (default: ./covenant.config.json when it exists, or COVENANT_CONFIG)')
-    .option('--log-level <level>', `operator logs on stderr (pino JSON lines) of serve, worker and deploy: ${LOG_LEVELS.join(', ')} (default: COVENANT_LOG_LEVEL, else info)`, parseLogLevel)
+    .option('--config <file>', 'the project config to read: JSON, or a .ts/.mts/.js module exporting defineConfig({...}) (default: COVENANT_CONFIG, else ./covenant.config.{ts,mts,js,mjs,json} when one exists)')
+    .option('--log-level <level>', `operator logs on stderr (pino JSON lines) of serve, worker, deploy and verifier start: ${LOG_LEVELS.join(', ')} (default: COVENANT_LOG_LEVEL, else info)`, parseLogLevel)
     .showHelpAfterError()
     .exitOverride()
   const chosen = p.verbs === 'all' || p.verbs === undefined ? Object.keys(VERBS) : p.verbs.filter((v) => Object.hasOwn(VERBS, v))
@@ -32,6 +33,16 @@ export async function createProgram(p: CreateProgramParameters = {}): Promise<Co
   const modules = new Set<CommandModule>()
   for (const name of chosen) modules.add(await VERBS[name]!.load())
   for (const m of modules) m.register(program)
+  // a covenant.config.ts is a module: loaded (through tsx) before the command runs, so the
+  // commands read it synchronously like the JSON one; --version and --help never load it
+  program.hook('preAction', async (_program, action) => {
+    if (action.name() === 'init') return // it writes a project; whatever config is here is not its input
+    const options = action.optsWithGlobals<{ config?: string | undefined }>()
+    const file = configFileOf(options)
+    if (file === undefined || !isModuleConfig(file)) return // JSON is read when a command asks
+    const { loadConfig } = await import('./config.js')
+    await loadConfig(options)
+  })
   return program
 }
 

@@ -8,7 +8,7 @@ import { Committer, type CommittedBatchInfo } from '../bonds/committer.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
 import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
-import { TraceWal } from '../trace/wal.js'
+import { TraceWal, type WalAppendResult } from '../trace/wal.js'
 import type { JsonValue, Step } from '../trace/schemas.js'
 import { createAgentWallet, type AgentWallet } from '../wallet/agentWallet.js'
 import type { AgentRecord } from './agentRecord.js'
@@ -36,6 +36,8 @@ export type OpenAgentHostParameters = {
   commitIntervalMs?: number | undefined
   onBatch?: ((batch: CommittedBatchInfo) => void) | undefined
   onCommitError?: ((err: unknown) => void) | undefined
+  /** Each step after the WAL appended it, in order (crash recovery's steps included). */
+  onStep?: ((appended: WalAppendResult) => void) | undefined
   /**
    * Refuse new tasks ({@link CommitBacklogError}, retried later by the queue) while the
    * oldest uncommitted step is older than this, in ms: the agent stops acting before an
@@ -115,6 +117,7 @@ export class AgentHost {
       throw new ServiceConfigError(`maxCommitLagMs must be a number of ms ≥ 0 or false, not ${String(maxCommitLagMs)}.`)
     }
     const wal = await TraceWal.open({ dir: join(p.dataDir, 'wal'), agentId })
+    if (p.onStep) wal.onAppend(p.onStep)
     try {
       const operatorAccount = await openAgentKey(p.record.operator.keystore, p.password)
       const operator = createCovenantClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: operatorAccount, pollingInterval: 100 }) as CovenantWriteClient

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { boundedBody } from '../http/readBody.js'
-import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
 import type { CovenantClient } from '../bonds/client.js'
 import { getBond } from '../bonds/actions/getBond.js'
@@ -20,7 +19,9 @@ import type { DisputeInfo } from '../bonds/actions/getDispute.js'
 import { serviceHealth, type ServiceHealth } from './health.js'
 import type { TaskJobData, TaskJobResult } from './worker.js'
 import type { AgentRecord } from './agentRecord.js'
-import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
+import type { TaskStore } from './taskStore.js'
+import { streamTaskEvents } from './taskEvents.js'
+import { taskView as view } from './taskView.js'
 
 export const MAX_TASK_BYTES = 256 * 1024
 /** Dispute kinds about one step of a committed batch (the rest are about a batch or a transaction). */
@@ -105,7 +106,8 @@ const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x =
  *   POST /tasks               enqueue a task → 202 { taskId }
  *   GET  /tasks[?agent=]      recent tasks, each with its verdict from the disputes on its action
  *   GET  /tasks/:id           status, result, action id, trace commitments, tx hashes
- *   GET  /tasks/:id/events    progress as server-sent events
+ *   GET  /tasks/:id/events    progress and each trace step as server-sent events, resumable with
+ *                             Last-Event-ID (taskEvents.ts)
  *   GET  /agents              every agent on the chain (hosted ones by name) with bond, account,
  *                             status (active | disputed | slashed) and slashed total
  *   GET  /agents/:id          any agent on the chain: bond and its history, account, policy,
@@ -200,7 +202,9 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
         result: null,
         error: null,
         commitments: [],
-        events: [{ at: now, message: 'queued' }],
+        events: [{ at: now, message: 'queued', seq: 1 }],
+        steps: [],
+        lastSeq: 1,
       })
       // A queued task is (re-)added: adding is idempotent by id, and a task whose first POST
       // died between the store and the queue (Redis went away) would otherwise never run.
@@ -239,58 +243,7 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     if (!isActionId(id)) return badTaskId(c)
     const first = await o.store.get(id)
     if (!first) return fail(c, 404, 'unknown_task', `No task ${id}.`)
-    return streamSSE(c, async (stream) => {
-      let last = first
-      let wake: (() => void) | undefined
-      let dirty = false
-      // Published updates only wake the loop; the state is read back from the store, after
-      // subscribing, so an update made between the first read and the subscription (or
-      // delivered out of order) is never lost.
-      const unsubscribe = await o.store.subscribe((e) => {
-        if (e.taskId !== id) return
-        dirty = true
-        wake?.()
-      })
-      // a client that goes away ends the stream now, not at the next timeout
-      stream.onAbort(() => wake?.())
-      const reread = async () => {
-        last = (await o.store.get(id)) ?? last
-      }
-      try {
-        await reread()
-        let sent = 0
-        let sentStatus = ''
-        for (;;) {
-          const events = last.events.slice(sent)
-          for (const ev of events) await stream.writeSSE({ event: 'progress', data: JSON.stringify(ev) })
-          sent = last.events.length
-          if (last.status !== sentStatus) {
-            sentStatus = last.status
-            await stream.writeSSE({ event: 'status', data: JSON.stringify(view(last)) })
-          }
-          const final = last.status === 'completed' || last.status === 'failed'
-          if (final && isFullyCommitted(last)) break
-          if (stream.aborted) break
-          if (!dirty) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, final ? 5_000 : 15_000)
-              wake = () => {
-                clearTimeout(timer)
-                resolve()
-              }
-            })
-          }
-          wake = undefined
-          dirty = false
-          if (stream.aborted) break
-          await reread()
-          if (final && Date.now() - last.updatedAt > 30_000) break
-        }
-        if (!stream.aborted) await stream.writeSSE({ event: 'end', data: JSON.stringify(view(last)) })
-      } finally {
-        unsubscribe()
-      }
-    })
+    return streamTaskEvents(c, o.store, id, first)
   })
 
   app.get('/agents', async (c) => {
@@ -449,26 +402,4 @@ function storeUnreachable(err: unknown): boolean {
     e?.code === 'ECONNREFUSED' ||
     (typeof e?.message === 'string' && /^(Connection is closed\.|Stream isn't writeable|connect ECONNREFUSED)/.test(e.message))
   )
-}
-
-function view(s: TaskState) {
-  return {
-    taskId: s.taskId,
-    actionId: s.taskId,
-    agent: s.agentName,
-    agentId: s.agentId,
-    status: s.status,
-    task: s.task,
-    result: s.result?.output ?? null,
-    txHashes: s.result?.txHashes ?? [],
-    stepIndices: s.result?.stepIndices ?? [],
-    error: s.error,
-    commitments: s.commitments,
-    /** Every step of the action is in a committed batch (some may be committed before the action ends). */
-    committed: isFullyCommitted(s),
-    attempts: s.attempts,
-    createdAt: s.createdAt,
-    updatedAt: s.updatedAt,
-    events: s.events,
-  }
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod'
 import { BaseError } from '../errors/base.js'
+import { progressEventSchema, stepEventSchema, type ProgressEvent, type StepEvent } from './taskFeed.js'
+
+export { progressEventSchema, stepEventSchema, STEP_EVENT_KINDS, type ProgressEvent, type StepEvent } from './taskFeed.js'
 
 /**
  * A typed client for a Covenant service's HTTP API (`covenant serve`): submit a task, follow
@@ -11,6 +14,8 @@ import { BaseError } from '../errors/base.js'
  * const svc = createServiceClient({ url: 'http://127.0.0.1:8787' })
  * const { taskId } = await svc.submit({ agent: 'treasury', task: 'pay invoice INV-1' })
  * const done = await svc.wait(taskId, { onProgress: (m) => console.log(m) })
+ * // or every event, one trace step at a time:
+ * for await (const e of svc.events(taskId)) if (e.type === 'step') console.log(e.step.index, e.step.summary)
  * ```
  */
 
@@ -56,7 +61,9 @@ export const taskViewSchema = z.object({
   attempts: z.number().int(),
   createdAt: z.number(),
   updatedAt: z.number(),
-  events: z.array(z.object({ at: z.number(), message: z.string() })),
+  events: z.array(progressEventSchema),
+  /** The action's trace steps so far (services from before step events: empty). */
+  steps: z.array(stepEventSchema).default([]),
   /** On lists: what the disputes on the action decided (`slashed`, `disputed`, `cleared`), null when none. */
   verdict: z.enum(['slashed', 'disputed', 'cleared']).nullable().optional(),
 })
@@ -106,6 +113,33 @@ export type ActionReport = z.output<typeof actionReportSchema>
 const submittedSchema = z.object({ taskId: z.string(), status: taskStatus, created: z.boolean() }).loose()
 const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), issues: z.array(z.string()).optional() }) })
 
+/**
+ * One event of a task's stream (`GET /tasks/:id/events`): a progress line, a trace step as
+ * the agent's WAL appended it, the task at each status change, and the task once more at
+ * the end. `id` is the event's SSE id (the task's own sequence): pass the last one seen as
+ * `lastEventId` to resume without losing or repeating an event.
+ */
+export type TaskStreamEvent =
+  | { type: 'progress'; id: number | undefined; progress: ProgressEvent }
+  | { type: 'step'; id: number; step: StepEvent }
+  | { type: 'status'; task: TaskView }
+  | { type: 'end'; task: TaskView }
+
+export type TaskEventsOptions = {
+  /** Resume after this event id (sent as `Last-Event-ID`). */
+  lastEventId?: number | undefined
+  /** Stops the stream (the iterator then ends). */
+  signal?: AbortSignal | undefined
+  /**
+   * Reconnects after the connection drops before the `end` event, resuming after the last
+   * id seen, up to this many times in a row (an event received resets the count).
+   * @defaultValue 3
+   */
+  reconnects?: number | undefined
+  /** @defaultValue 500 */
+  reconnectDelayMs?: number | undefined
+}
+
 export type ServiceClientOptions = {
   /** The service's base URL, e.g. `http://127.0.0.1:8787`. */
   url: string
@@ -127,8 +161,20 @@ export type ServiceClient = {
    */
   wait(
     taskId: string,
-    p?: { timeoutMs?: number | undefined; onProgress?: ((message: string) => void) | undefined; onStatus?: ((t: TaskView) => void) | undefined },
+    p?: {
+      timeoutMs?: number | undefined
+      onProgress?: ((message: string) => void) | undefined
+      onStatus?: ((t: TaskView) => void) | undefined
+      /** Each trace step of the action, in the trace's order, as it is written. */
+      onStep?: ((step: StepEvent) => void) | undefined
+    },
   ): Promise<TaskView>
+  /**
+   * The task's stream, every event validated: progress lines, one `step` per trace step in
+   * order, `status` snapshots, then `end` (the iterator ends after it). Reconnects with
+   * `Last-Event-ID` when the connection drops (see {@link TaskEventsOptions.reconnects}).
+   */
+  events(taskId: string, p?: TaskEventsOptions): AsyncGenerator<TaskStreamEvent, void, undefined>
   agents(): Promise<AgentSummary[]>
   /** Any agent on the chain (by id, or a hosted one by name): policy, bond and its history, disputes, tasks. */
   agent(key: string): Promise<Record<string, unknown>>
@@ -183,51 +229,20 @@ export function createServiceClient(o: ServiceClientOptions): ServiceClient {
         `/disputes/${segment(String(id))}`,
         disputeViewSchema.extend({ votes: z.array(z.object({ verifier: z.string(), agentAtFault: z.boolean(), weight: wei }).loose()) }),
       ),
+    events: (taskId, p = {}) => streamEvents(`${base}/tasks/${segment(taskId)}/events`, doFetch, p),
     async wait(taskId, p = {}) {
-      const url = `${base}/tasks/${segment(taskId)}/events`
       const controller = new AbortController()
       const timer = p.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), p.timeoutMs)
       let last: TaskView | undefined
       try {
-        const res = await doFetch(url, { headers: { accept: 'text/event-stream' }, signal: controller.signal })
-        if (!res.ok || !res.body) {
-          const body = await res.json().catch(() => undefined)
-          const e = errorSchema.safeParse(body)
-          if (e.success) throw new ServiceApiError({ status: res.status, code: e.data.error.code, message: e.data.error.message, issues: e.data.error.issues, url })
-          throw new ServiceResponseError(url, `HTTP ${res.status}`)
+        for await (const e of streamEvents(`${base}/tasks/${segment(taskId)}/events`, doFetch, { signal: controller.signal })) {
+          if (e.type === 'progress') p.onProgress?.(e.progress.message)
+          else if (e.type === 'step') p.onStep?.(e.step)
+          else if (e.type === 'status') {
+            last = e.task
+            p.onStatus?.(e.task)
+          } else return e.task
         }
-        const decoder = new TextDecoder()
-        let buffer = ''
-        const reader = res.body.getReader()
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) break
-          buffer += decoder.decode(value, { stream: true })
-          // one server-sent event per blank-line-separated block
-          let cut: number
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, cut)
-            buffer = buffer.slice(cut + 2)
-            const event = /^event: ?(.*)$/m.exec(block)?.[1] ?? 'message'
-            const data = block
-              .split('\n')
-              .filter((l) => l.startsWith('data:'))
-              .map((l) => l.slice(5).replace(/^ /, ''))
-              .join('\n')
-            if (event === 'progress') {
-              const ev = z.object({ message: z.string() }).loose().safeParse(JSON.parse(data))
-              if (ev.success) p.onProgress?.(ev.data.message)
-            } else if (event === 'status' || event === 'end') {
-              const t = taskViewSchema.safeParse(JSON.parse(data))
-              if (!t.success) throw new ServiceResponseError(url, `a ${event} event that is not a task`)
-              last = t.data
-              if (event === 'status') p.onStatus?.(t.data)
-              else return t.data
-            }
-          }
-        }
-      } catch (err) {
-        if (!(controller.signal.aborted && last)) throw err
       } finally {
         if (timer) clearTimeout(timer)
         controller.abort()
@@ -235,4 +250,117 @@ export function createServiceClient(o: ServiceClientOptions): ServiceClient {
       return last ?? (await this.task(taskId))
     },
   }
+}
+
+/** One parsed server-sent event. */
+type RawEvent = { event: string; data: string; id: string | undefined }
+
+/** The events of one response body, one per blank-line-separated block. */
+async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<RawEvent> {
+  const decoder = new TextDecoder()
+  const reader = body.getReader()
+  let buffer = ''
+  try {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n')
+      let cut: number
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const lines = buffer.slice(0, cut).split('\n')
+        buffer = buffer.slice(cut + 2)
+        const field = (name: string) => lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, ''))
+        yield { event: field('event')[0] ?? 'message', data: field('data').join('\n'), id: field('id').at(-1) }
+      }
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}
+
+function parseJson(url: string, event: string, data: string): unknown {
+  try {
+    return JSON.parse(data)
+  } catch {
+    throw new ServiceResponseError(url, `a ${event} event whose data is not JSON`)
+  }
+}
+
+/** A stream event, validated; undefined for event types this client does not know (newer services). */
+function toStreamEvent(url: string, raw: RawEvent): TaskStreamEvent | undefined {
+  const bad = (what: string, issues: z.core.$ZodIssue[]): never => {
+    throw new ServiceResponseError(url, `a ${raw.event} event that is not ${what} (${issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).slice(0, 2).join('; ')})`)
+  }
+  switch (raw.event) {
+    case 'progress': {
+      const r = progressEventSchema.safeParse(parseJson(url, raw.event, raw.data))
+      return r.success ? { type: 'progress', id: raw.id === undefined ? undefined : Number(raw.id), progress: r.data } : bad('a progress line', r.error.issues)
+    }
+    case 'step': {
+      const r = stepEventSchema.safeParse(parseJson(url, raw.event, raw.data))
+      return r.success ? { type: 'step', id: r.data.seq, step: r.data } : bad('a trace step', r.error.issues)
+    }
+    case 'status':
+    case 'end': {
+      const r = taskViewSchema.safeParse(parseJson(url, raw.event, raw.data))
+      return r.success ? { type: raw.event, task: r.data } : bad('a task', r.error.issues)
+    }
+    default:
+      return undefined
+  }
+}
+
+async function* streamEvents(url: string, doFetch: typeof fetch, p: TaskEventsOptions): AsyncGenerator<TaskStreamEvent, void, undefined> {
+  const maxReconnects = p.reconnects ?? 3
+  const delayMs = p.reconnectDelayMs ?? 500
+  let lastId = p.lastEventId
+  let failures = 0
+  while (!p.signal?.aborted) {
+    let res: Response
+    try {
+      const headers: Record<string, string> = { accept: 'text/event-stream' }
+      if (lastId !== undefined) headers['last-event-id'] = String(lastId)
+      res = await doFetch(url, { headers, ...(p.signal ? { signal: p.signal } : {}) })
+    } catch (err) {
+      if (p.signal?.aborted) return
+      if (++failures > maxReconnects) throw err
+      await sleep(delayMs, p.signal)
+      continue
+    }
+    if (!res.ok || !res.body) {
+      const body = await res.json().catch(() => undefined)
+      const e = errorSchema.safeParse(body)
+      if (e.success) throw new ServiceApiError({ status: res.status, code: e.data.error.code, message: e.data.error.message, issues: e.data.error.issues, url })
+      throw new ServiceResponseError(url, `HTTP ${res.status}`)
+    }
+    try {
+      for await (const raw of readEvents(res.body)) {
+        const e = toStreamEvent(url, raw)
+        if (!e) continue
+        failures = 0
+        if ((e.type === 'progress' || e.type === 'step') && e.id !== undefined) lastId = e.id
+        yield e
+        if (e.type === 'end') return
+      }
+    } catch (err) {
+      if (p.signal?.aborted) return
+      if (err instanceof ServiceResponseError) throw err
+    } finally {
+      // the caller stopped early: the connection is closed here (a generator's return runs this)
+      await res.body.cancel().catch(() => {})
+    }
+    // the connection ended before `end`: resume after the last id
+    if (++failures > maxReconnects) throw new ServiceResponseError(url, `the event stream closed ${failures} times in a row before its end event`)
+    await sleep(delayMs, p.signal)
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t)
+      resolve()
+    }, { once: true })
+  })
 }

@@ -351,6 +351,7 @@ $('#submit').addEventListener('submit', async (e) => {
     say('queued ' + r.taskId); $('#status').dataset.queued = r.taskId; $('#task').value = ''
     const es = new EventSource('/tasks/' + r.taskId + '/events')
     es.addEventListener('status', () => loadTasks())
+    es.addEventListener('step', (ev) => { const st = JSON.parse(ev.data); say(r.taskId + ' step #' + st.index + ': ' + st.summary) })
     es.addEventListener('end', () => { es.close(); refresh() })
     await loadTasks()
   } catch (err) { say('error: ' + err.message) }

@@ -28,4 +28,8 @@ export {
   type ServiceClient,
   type ServiceClientOptions,
   type TaskView,
+  type TaskStreamEvent,
+  type TaskEventsOptions,
 } from './client.js'
+export { stepEventSchema, progressEventSchema, STEP_EVENT_KINDS, MAX_STEP_SUMMARY, type StepEvent, type ProgressEvent } from './taskFeed.js'
+export { stepEvent } from './stepSummary.js'

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
+import { progressEventSchema, stepEventSchema, type StepEvent } from './taskFeed.js'
 
 /** Where a task stands. `failed` covers policy refusals (final) and exhausted retries. */
 export const TASK_STATUSES = ['queued', 'running', 'completed', 'failed'] as const
@@ -33,8 +34,12 @@ export const taskStateSchema = z.object({
       stepCount: z.number().int().optional(),
     }),
   ),
-  /** Progress lines, in order. */
-  events: z.array(z.object({ at: z.number(), message: z.string() })),
+  /** Progress lines, in order (the last MAX_TASK_EVENTS). */
+  events: z.array(progressEventSchema),
+  /** The action's trace steps as they were appended, in order (the last MAX_TASK_STEPS). */
+  steps: z.array(stepEventSchema).optional(),
+  /** The last number given to a progress line or step: the stream's event ids. */
+  lastSeq: z.number().int().min(0).optional(),
 })
 export type TaskState = z.infer<typeof taskStateSchema>
 
@@ -70,8 +75,32 @@ export function isFullyCommitted(s: Pick<TaskState, 'result' | 'commitments'>): 
   return indices.every((i) => s.commitments.some((c) => i >= c.firstIndex! && i < c.firstIndex! + c.stepCount!))
 }
 
+/** Progress lines a task keeps (older ones drop off; a stream resumed past them misses them). */
+export const MAX_TASK_EVENTS = 200
+/** Step events a task keeps (older ones drop off the stored state; the WAL and DA keep every step). */
+export const MAX_TASK_STEPS = 1_000
+
+/** The last number handed out in the task's feed (records from before numbering: none). */
+function lastSeqOf(s: TaskState): number {
+  return s.lastSeq ?? 0
+}
+
+/** Adds a progress line, numbered next in the task's feed. */
 export function appendEvent(s: TaskState, message: string, at = Date.now()): TaskState {
-  return { ...s, updatedAt: at, events: [...s.events, { at, message }].slice(-200) }
+  const seq = lastSeqOf(s) + 1
+  return { ...s, updatedAt: at, lastSeq: seq, events: [...s.events, { at, message, seq }].slice(-MAX_TASK_EVENTS) }
+}
+
+/**
+ * Adds a step event (made by `make` with its number, next in the task's feed), unless the
+ * task already has the step: a worker re-running a job, or two processes' updates, never
+ * list a step twice.
+ */
+export function appendStep(s: TaskState, make: (seq: number) => StepEvent, at = Date.now()): TaskState {
+  const seq = lastSeqOf(s) + 1
+  const step = make(seq)
+  if (s.steps?.some((x) => x.index === step.index)) return s
+  return { ...s, updatedAt: at, lastSeq: seq, steps: [...(s.steps ?? []), step].slice(-MAX_TASK_STEPS) }
 }
 
 class MemoryTaskStore implements TaskStore {

@@ -12,7 +12,8 @@ import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
 import { AgentHost, type AgentHostUnsafeOptions } from './agentHost.js'
 import { ActionEndedError, firstLine, NoAgentHostedError } from './errors.js'
-import { appendEvent, isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
+import { appendEvent, appendStep, isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
+import { stepEvent } from './stepSummary.js'
 
 /** What a task job carries (JSON). */
 export type TaskJobData = { taskId: string; task: JsonValue }
@@ -214,6 +215,8 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         onnx,
         commitIntervalMs: o.commitIntervalMs,
         onBatch: (b) => onBatch(agentId, b),
+        // the step's action id is its task id: the task's stream shows the step as it is written
+        onStep: ({ step, leaf }) => track(o.store.update(step.actionId, (s) => appendStep(s, (seq) => stepEvent(step, leaf, seq)))),
         onCommitError: (err) => {
           commitErrors.set(agentId, { error: err, at: Date.now() })
           o.logger?.warn({ err: String(err), agentId }, 'commit failed (will retry)')

@@ -1,9 +1,16 @@
 import fc from 'fast-check'
 import { bytesToHex, keccak256 } from 'viem'
 import { expect, test } from 'vitest'
-import { keccak256Bytes, keccak256Hex } from './keccak.js'
+import { keccak256Bytes, keccak256Hex, keccakBackend, keccakReady } from './keccak.js'
 
-test('equals viem keccak256 on 1,000 random inputs and at block boundaries', () => {
+test('the WebAssembly hasher takes over once compiled (no top-level await: JavaScript answers until then)', async () => {
+  await keccakReady
+  expect(keccakBackend()).toBe('wasm')
+})
+
+test('equals viem keccak256 on 1,000 random inputs and at block boundaries', async () => {
+  await keccakReady
+  expect(keccakBackend()).toBe('wasm')
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 600 }), (data) => {
       expect(keccak256Hex(data)).toBe(keccak256(data))

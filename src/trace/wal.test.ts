@@ -167,6 +167,26 @@ describe('append and read', () => {
   })
 })
 
+describe('append listeners', () => {
+  test('onAppend sees each step after it is written, in order, with its leaf; a refused step is not seen', async () => {
+    const wal = await openWal()
+    const seen: Array<{ index: number; leaf: string; onDisk: number }> = []
+    const stop = wal.onAppend(({ step, leaf }) => seen.push({ index: step.index, leaf, onDisk: wal.head.nextIndex }))
+    // a listener that throws fails nothing: the step is on disk
+    wal.onAppend(() => {
+      throw new Error('observer bug')
+    })
+    const steps = sampleSteps(4)
+    const leaves: string[] = []
+    for (const s of steps.slice(0, 3)) leaves.push((await wal.append(s)).leaf)
+    await expect(wal.append(steps[0]!)).rejects.toThrow(WalAppendError)
+    stop()
+    await wal.append(steps[3]!)
+    expect(seen).toEqual(leaves.map((leaf, i) => ({ index: i, leaf, onDisk: i + 1 })))
+    expect((await wal.readAll()).steps).toHaveLength(4)
+  })
+})
+
 describe('recovery', () => {
   test('a final record torn at any byte is cut off and reported with its offset', async () => {
     const { steps, offsets } = await withSteps(4)

@@ -307,6 +307,7 @@ export class TraceWal {
   readonly #memoryCap: number
   /** The committed cursor's nextIndex, as last read or written. */
   #committedIndex = 0
+  readonly #appendListeners = new Set<(appended: WalAppendResult) => void>()
 
   private constructor(
     agentId: string,
@@ -422,6 +423,16 @@ export class TraceWal {
    */
   append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
     return this.#serial(() => this.#append(step, options.durable ?? true))
+  }
+
+  /**
+   * Calls `listener` after each step is appended (written, and synced when durable), in
+   * index order, with the step and its leaf. A listener that throws does not fail the
+   * append: the step is on disk whatever it does. Returns a function that removes it.
+   */
+  onAppend(listener: (appended: WalAppendResult) => void): () => void {
+    this.#appendListeners.add(listener)
+    return () => void this.#appendListeners.delete(listener)
   }
 
   /** Links `body` at the head (agentId, index, prevHash) and appends it. */
@@ -652,6 +663,15 @@ export class TraceWal {
     this.#leaves.push(leaf)
     if (this.#memoryFrom + this.#memory.length === step.index) this.#keep(entry)
     return { step, leaf, offset }
+    const appended = { step, leaf, offset }
+    for (const listener of this.#appendListeners) {
+      try {
+        listener(appended)
+      } catch {
+        // an observer's failure is not the log's: the step is written
+      }
+    }
+    return appended
   }
 }
 

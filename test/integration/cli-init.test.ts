@@ -40,6 +40,14 @@ describe('covenant init', () => {
     expect(out.next).toEqual(['cd Shop Bot', 'npm install', 'npm run dev        # in one terminal', 'npm run deploy     # in another'])
   })
 
+  test('--config-ts writes covenant.config.ts (typed with defineConfig from covenant/config) instead of the JSON file', () => {
+    const r = covenant(['init', 'typed-config', '--config-ts', '--json'], root)
+    expect(r.code, r.shown).toBe(0)
+    const dir = join(root, 'typed-config')
+    expect(readdirSync(dir).sort()).toEqual(['.gitignore', '.npmrc', 'agent.ts', 'covenant.config.ts', 'package.json', 'tsconfig.json'])
+    expect(readFileSync(join(dir, 'covenant.config.ts'), 'utf8')).toMatch(/^import \{ defineConfig \} from 'covenant\/config'\n[\s\S]*export default defineConfig\(\{\n  agent: 'agent\.ts',\n  dataDir: '\.covenant',\n  logLevel: 'info',\n\}\)\n$/)
+  })
+
   test('writes nothing over an existing project', () => {
     const dir = join(root, 'taken')
     mkdirSync(dir)
@@ -94,6 +102,35 @@ describe('covenant deploy type-checks the agent file first', () => {
     const none = covenant(['deploy', '--no-serve'], project)
     expect(none.code, none.shown).toBe(1)
     expect(none.stderr).toMatch(/^EnvError: No agent file to deploy\.\n\nPass one \(covenant deploy agent\.ts\), or set "agent" in covenant\.config\.json/)
+  })
+
+  test('a covenant.config.ts is loaded (through tsx) and read like the JSON file', () => {
+    writeFileSync(join(project, 'covenant.config.ts'), "const agent: string = 'bad.ts'\nexport default { agent, dataDir: 'state' }\n")
+    try {
+      const r = covenant(['deploy', '--no-serve'], project)
+      expect(r.code, r.shown).toBe(1)
+      expect(r.stderr).toMatch(/^AgentTypeError: The agent file .+typed\/bad\.ts does not type-check/)
+    } finally {
+      rmSync(join(project, 'covenant.config.ts'))
+    }
+  })
+
+  test('a covenant.config.ts that is wrong is refused by name; with --json as one JSON document', () => {
+    writeFileSync(join(project, 'covenant.config.ts'), "export default { rpc: 'localhost' }\n")
+    try {
+      const r = covenant(['bonds', '1', '--json'], project)
+      expect(r.code, r.shown).toBe(1)
+      expect(r.stderr).toMatch(/^ConfigError: The config file .+covenant\.config\.ts is not valid: "rpc": rpc must be a URL/)
+      expect(JSON.parse(r.stdout)).toMatchObject({ error: { name: 'ConfigError', message: expect.stringContaining('covenant.config.ts is not valid') } })
+      writeFileSync(join(project, 'covenant.config.ts'), 'export default {{\n')
+      const broken = covenant(['bonds', '1'], project)
+      expect(broken.code, broken.shown).toBe(1)
+      expect(broken.stderr).toMatch(/^ConfigError: The config file .+covenant\.config\.ts failed to load: /)
+      // --version and --help never load it
+      expect(covenant(['--version'], project).code).toBe(0)
+    } finally {
+      rmSync(join(project, 'covenant.config.ts'))
+    }
   })
 
   test('a config file with a typo is refused by name, before anything is done', () => {

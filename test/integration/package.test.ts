@@ -1,7 +1,7 @@
 /**
  * The package as a user gets it: `npm pack` (which builds dist/ through `prepare`), the
  * tarball unpacked into a fresh project's node_modules, then used from plain Node ESM, from
- * CommonJS, from a strict TypeScript project (the README's agent snippet included) and
+ * CommonJS (`require`, the dist/cjs bundles), from a strict TypeScript project (the README's agent snippet included) and
  * through its `covenant` binary. Nothing outside the tarball is visible to the consumer but
  * the runtime dependencies package.json declares: they are linked from this checkout's
  * node_modules (the test is offline), dev dependencies are not. So a wrong `exports` or
@@ -120,11 +120,14 @@ describe('the tarball', () => {
   test('every export points at a file the tarball has, JavaScript and types', () => {
     for (const [subpath, target] of Object.entries(PKG.exports)) {
       if (subpath === './package.json') continue
-      const t = target as { types: string; default: string }
+      const t = target as { types: string; require: string; default: string }
+      expect(Object.keys(t), subpath).toEqual(['types', 'require', 'default']) // types first, as TypeScript needs
       expect(t.types, subpath).toMatch(/^\.\/dist\/.+\.d\.ts$/)
       expect(t.default, subpath).toMatch(/^\.\/dist\/.+\.js$/)
+      expect(t.require, subpath).toMatch(/^\.\/dist\/cjs\/.+\.cjs$/)
       expect(existsSync(join(installed, t.types)), `${subpath} types`).toBe(true)
       expect(existsSync(join(installed, t.default)), `${subpath} code`).toBe(true)
+      expect(existsSync(join(installed, t.require)), `${subpath} CommonJS`).toBe(true)
     }
   })
 })
@@ -173,11 +176,37 @@ describe('a consumer project', () => {
     expect(out.message).toContain('npm install @coinbase/agentkit')
   })
 
-  test('CommonJS reaches it through import() (the package is ESM: its hashing initialises with a top-level await)', () => {
-    writeFileSync(join(consumer, 'main.cjs'), `import('${PKG.name}').then((c) => console.log(typeof c.defineAgent, typeof c.merkleRoot))\n`)
+  test('CommonJS require()s every entry (dist/cjs) and gets the same answers as ESM', () => {
+    // every entry with a `require` condition (covenant/agentkit is ESM only: its peer is)
+    const entries = Object.entries(PKG.exports as Record<string, unknown>)
+      .filter(([, t]) => typeof t === 'object' && t !== null && 'require' in t)
+      .map(([s]) => s.replace(/^\./, PKG.name))
+    writeFileSync(
+      join(consumer, 'main.cjs'),
+      [
+        `const entries = { ${entries.map((e) => `'${e}': Object.keys(require('${e}')).length`).join(', ')} }`,
+        `const c = require('${PKG.name}')`,
+        `const { createServiceClient, stepEventSchema } = require('${PKG.name}/client')`,
+        `const { defineConfig } = require('${PKG.name}/config')`,
+        `const { createModelStore } = require('${PKG.name}/inference')`,
+        // keccak answers synchronously from the first call (JavaScript until the WebAssembly hasher is ready)
+        `const early = c.merkleRoot(['0x${'11'.repeat(32)}', '0x${'22'.repeat(32)}'])`,
+        `setTimeout(() => {`,
+        `  const late = c.merkleRoot(['0x${'11'.repeat(32)}', '0x${'22'.repeat(32)}'])`,
+        `  console.log(JSON.stringify({ entries, early, late, client: typeof createServiceClient({ url: 'http://127.0.0.1:1' }).events, step: typeof stepEventSchema.parse, config: defineConfig({ rpc: 'http://127.0.0.1:8545' }), models: createModelStore().list().map((m) => m.name) }))`,
+        `}, 200)`,
+      ].join('\n'),
+    )
     const r = run(['main.cjs'], consumer)
     expect(r.code, r.shown).toBe(0)
-    expect(r.stdout.trim()).toBe('function function')
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { entries: Record<string, number>; early: string; late: string; client: string; step: string; config: unknown; models: string[] }
+    for (const e of entries) expect(out.entries[e], e).toBeGreaterThan(0)
+    writeFileSync(join(consumer, 'same.mjs'), `import { merkleRoot } from '${PKG.name}'\nconsole.log(merkleRoot(['0x${'11'.repeat(32)}', '0x${'22'.repeat(32)}']))\n`)
+    const esm = run(['same.mjs'], consumer)
+    expect(esm.code, esm.shown).toBe(0)
+    expect(out.early).toBe(esm.stdout.trim())
+    expect(out.late).toBe(out.early)
+    expect(out).toMatchObject({ client: 'function', step: 'function', config: { rpc: 'http://127.0.0.1:8545' }, models: ['covenant-chat', 'moderation', 'tiny-qwen2'] })
   })
 
   test("a strict TypeScript project type-checks against the package's declarations, the README snippet included", () => {
@@ -195,6 +224,17 @@ describe('a consumer project', () => {
         `export const models: number = createModelStore().list().length`,
         `export const store = new LocalDAStore({ dir: '.da' })`,
         `export type M = Manifest`,
+        `import { createServiceClient, type StepEvent, type TaskStreamEvent } from '${PKG.name}/client'`,
+        `import { defineConfig } from '${PKG.name}/config'`,
+        `export const config = defineConfig({ agent: 'agent.ts', logLevel: 'warn' })`,
+        `export async function steps(id: string): Promise<StepEvent[]> {`,
+        `  const out: StepEvent[] = []`,
+        `  for await (const e of createServiceClient({ url: 'http://127.0.0.1:8787' }).events(id, { lastEventId: 3 })) {`,
+        `    const ev: TaskStreamEvent = e`,
+        `    if (ev.type === 'step') out.push(ev.step)`,
+        `  }`,
+        `  return out`,
+        `}`,
       ].join('\n'),
     )
     writeFileSync(
@@ -264,5 +304,22 @@ describe('a consumer project', () => {
     const r = run(['init.mjs'], consumer)
     expect(r.code, r.shown).toBe(0)
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toEqual({ checked: true, name: 'app', tools: ['publish_decision'], model: 'onnx' })
+  })
+
+  test('`covenant init --config-ts`: the covenant.config.ts (defineConfig from covenant/config) type-checks and the binary reads it', () => {
+    linkDevTools()
+    const bin = join(installed, 'bin', 'covenant.js')
+    const init = run([bin, 'init', 'app-ts', '--config-ts', '--json'], consumer)
+    expect(init.code, init.shown).toBe(0)
+    const app = join(consumer, 'app-ts')
+    const file = join(app, 'covenant.config.ts')
+    const tsc = run([join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(app, 'tsconfig.json')], app)
+    expect(tsc.code, tsc.shown).toBe(0)
+    // a chain and a data dir of its own, set in the config: the command's one-line error names the dir
+    writeFileSync(file, readFileSync(file, 'utf8').replace("dataDir: '.covenant',", "dataDir: 'state',\n  rpc: 'http://127.0.0.1:9',"))
+    const r = run([bin, 'bonds', '1', '--json'], app)
+    expect(r.code, r.shown).toBe(1)
+    const err = JSON.parse(r.stdout) as { error: { name: string; message: string } }
+    expect(err.error, r.shown).toMatchObject({ name: 'EnvError', message: expect.stringContaining(`No deployment file at ${join(app, 'state', 'deployment.json')}`) })
   })
 })

@@ -143,6 +143,12 @@ describe('BullMQ service workers in several processes', () => {
     const end = events.at(-1)!
     expect(end.type).toBe('end')
     expect(end.data).toMatchObject({ status: 'completed', committed: true })
+    // each trace step the worker process wrote reached this process through Redis, in the trace's order
+    const steps = events.filter((e) => e.type === 'step').map((e) => e.data as unknown as { index: number; kind: string; actionId: string })
+    expect(steps.map((st) => st.index)).toEqual(completed.stepIndices)
+    expect(steps.every((st) => st.actionId === id)).toBe(true)
+    expect(steps[0]?.kind).toBe('input')
+    expect(steps.at(-1)?.kind).toBe('output')
     expect(events.filter((e) => e.type === 'progress').map((e) => (e.data as unknown as { message: string }).message)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^running on /), expect.stringMatching(/^completed on /), expect.stringMatching(/every step of the action is committed$/)]),
     )

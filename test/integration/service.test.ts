@@ -8,6 +8,9 @@ import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
 import { startService, type Service } from '../../src/service/service.js'
 import { startLocalStack, type LocalStack, onStack } from '../../src/service/stack.js'
 import moderation from '../../examples/agents/moderation/agent.js'
+import { createServiceClient, type TaskStreamEvent } from '../../src/service/client.js'
+import { stepLeaf } from '../../src/trace/leaf.js'
+import { stepSchema } from '../../src/trace/schemas.js'
 
 const PASSWORD = 'test-password'
 let stack: LocalStack
@@ -60,6 +63,26 @@ describe('the service API on the in-process queue', () => {
     }, 'the task to complete and commit')
     // the classifier's label decided the tool call: a scam post is taken down
     expect(JSON.stringify(done.result)).toContain('"action":"remove"')
+  })
+
+  it("streams each of the task's trace steps in order, as committed: kind, index, action id and leaf", async () => {
+    const svc = createServiceClient({ url: service.url })
+    const { taskId } = await svc.submit({ agent: 'moderation', task: { postId: 'p-sse', text: 'Limited offer!!! Click here to claim your prize, send your password' } })
+    const events: TaskStreamEvent[] = []
+    for await (const e of svc.events(taskId)) events.push(e)
+    const end = events.at(-1)
+    expect(end).toMatchObject({ type: 'end', task: { status: 'completed', committed: true } })
+    const streamed = events.flatMap((e) => (e.type === 'step' ? [e.step] : []))
+    // the committed trace, read back from DA and checked against the chain
+    const committed = (await svc.action(taskId)).steps.map((s) => stepSchema.parse(s['step']))
+    expect(committed.length).toBeGreaterThanOrEqual(3)
+    expect(streamed.map((s) => [s.index, s.kind, s.actionId, s.leaf])).toEqual(committed.map((s) => [s.index, s.kind, taskId, stepLeaf(s)]))
+    expect(streamed[0]!.summary).toBe('task received')
+    expect(streamed.some((s) => s.kind === 'inference' && s.summary.startsWith('model call: '))).toBe(true)
+    expect(streamed.at(-1)!.summary).toBe('output: ok')
+    // each step came before the status that followed it, and the steps are the task's own
+    expect(events.findIndex((e) => e.type === 'step')).toBeLessThan(events.findIndex((e) => e.type === 'status' && e.task.status === 'completed'))
+    expect(end?.type === 'end' && end.task.stepIndices).toEqual(streamed.map((s) => s.index))
   })
 
   it('answers a repeated action id from the first run and enqueues nothing new', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
-import { increaseTime } from '../../src/bonds/devTime.js'
+import { increaseTime, mine } from '../../src/bonds/devTime.js'
 import { getVerifierStake, getWorkTokenBalance, registerVerifier, writeDeployment } from '../../src/bonds/index.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { VerifierNode } from '../../src/verify/index.js'
@@ -156,16 +156,46 @@ describe('covenant bonds', () => {
 })
 
 describe('covenant verifier start', () => {
-  it('follows the chain and reports every fault as a JSON line until Ctrl-C', async () => {
-    const r = await covenant(['verifier', 'start', '--json', '--watch-only', '--poll', '100'], {
+  it('follows the chain and reports every fault as a JSON line until Ctrl-C; the operator log (pino, --log-level) goes to stderr', async () => {
+    const r = await covenant(['verifier', 'start', '--json', '--watch-only', '--poll', '100', '--log-level', 'info'], {
       until: (out) => (out.match(/"type":"fault"/g) ?? []).length >= 2,
     })
     expect(r.code).toBe(0)
+    // stdout: JSON lines only (one document per event), never a log record
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
     expect(events[0]).toMatchObject({ type: 'started', verifier: null })
+    expect(events.every((e) => typeof e.type === 'string' && e.level === undefined)).toBe(true)
     const faults = events.filter((e) => e.type === 'fault').map((e) => e.description)
     expect(faults).toEqual([expect.stringMatching(/^PolicyBreach agent \d+ batch 0 step 6 \(ValueCap\)$/), expect.stringMatching(/^InferenceFraud agent \d+ batch 0 step 9$/)])
-  })
+    // stderr: pino records at info and above: started and stopped (info), the faults (warn)
+    const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; event: string; component: string; msg: string; disputeId?: string; status?: string })
+    expect(logs.every((l) => l.component === 'verifier' && l.level >= 30)).toBe(true)
+    expect(logs.find((l) => l.event === 'started')).toMatchObject({ level: 30, msg: expect.stringMatching(/^verifier \(watch only: no account\) following from block/) })
+    expect(logs.filter((l) => l.event === 'fault').map((l) => [l.level, l.msg])).toEqual([
+      [40, expect.stringMatching(/^FAULT PolicyBreach agent \d+ batch 0 step 6 \(ValueCap\): /)],
+      [40, expect.stringMatching(/^FAULT InferenceFraud agent \d+ batch 0 step 9: /)],
+    ])
+    // (disputes opened by the tests above, if the node reached them before Ctrl-C: info)
+    for (const l of logs.filter((x) => x.event === 'dispute')) expect(l.level).toBe(30)
+    expect(logs.filter((l) => l.event === 'range')).toEqual([]) // debug
+    expect(logs.at(-1)).toMatchObject({ event: 'stopped', level: 30 })
+
+    // at --log-level error a run logs nothing but errors (it resumes from its saved cursor: started, then passes over new blocks)
+    let mined = false
+    const quiet = await covenant(['verifier', 'start', '--json', '--watch-only', '--poll', '100', '--log-level', 'error'], {
+      // once it is up, a new block gives it a pass to make (Ctrl-C is handled from then on)
+      until: (out) => {
+        if (out.includes('"type":"started"') && !mined) {
+          mined = true
+          void mine(chain.reader.publicClient)
+        }
+        return out.includes('"type":"range"')
+      },
+    })
+    expect(quiet.code).toBe(0)
+    expect(JSON.parse(quiet.stdout.split('\n')[0]!)).toMatchObject({ type: 'started' })
+    expect(quiet.stderr.split('\n').filter((l) => l.startsWith('{'))).toEqual([])
+  }, 120_000) // two verifier processes, the first replaying the faked inference: slow on a busy 2-core box
 })
 
 describe('covenant verifier exit', () => {

@@ -36,7 +36,7 @@ export const verbs: Readonly<Record<string, Verb>> = {
     load: () => import('./fork.js'),
   },
   inference: { description: 'replayable inference: the inference container, models, replay', load: () => import('./inference.js') },
-  init: { description: 'scaffold a project: an agent, covenant.config.json, package.json with scripts, tsconfig.json', load: () => import('./init.js') },
+  init: { description: 'scaffold a project: an agent, covenant.config.json (or .ts), package.json with scripts, tsconfig.json', load: () => import('./init.js') },
   keys: { description: 'encrypted key files (Web3 Secret Storage v3, as geth and cast read them): new, import', load: () => import('./keys.js') },
   mcp: { description: 'MCP (Model Context Protocol): serve an agent to other agents as an MCP server', load: () => import('./mcp.js') },
   serve: { description: 'serve deployed agents: HTTP API + explorer + worker', load: () => import('./serve.js') },

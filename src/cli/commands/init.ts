@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { packageJsonOf } from '../../packageRoot.js'
+import { CONFIG_FILES } from '../config.js'
 import { EnvError } from '../errors.js'
 import { projectFiles } from '../init/templates.js'
 import { printResult, type GlobalOptions } from '../output.js'
@@ -15,7 +16,7 @@ function namesFor(dir: string): { packageName: string; agentName: string } {
 
 /**
  * `covenant init [dir]`: a new project — package.json (covenant, viem, zod; scripts dev,
- * deploy, typecheck), covenant.config.json, a strict tsconfig.json, the one-line .npmrc that
+ * deploy, typecheck), covenant.config.json (covenant.config.ts with --config-ts), a strict tsconfig.json, the one-line .npmrc that
  * keeps onnxruntime-node's install offline, .gitignore, and agent.ts (runs on `covenant dev` as
  * it is). Writes nothing if any of those files already exists.
  */
@@ -23,17 +24,20 @@ export function register(program: Command): void {
   program
     .command('init')
     .argument('[dir]', 'the project folder (default: the current one)', '.')
-    .description('scaffold a project: an agent, covenant.config.json, package.json with scripts, tsconfig.json')
+    .option('--config-ts', 'write the config as covenant.config.ts (typed with defineConfig) instead of covenant.config.json')
+    .description('scaffold a project: an agent, covenant.config.json (or .ts), package.json with scripts, tsconfig.json')
     .action((dir: string, _o, cmd: Command) => {
-      const o = cmd.optsWithGlobals<GlobalOptions>()
+      const o = cmd.optsWithGlobals<GlobalOptions & { configTs?: boolean }>()
       const root = resolve(dir)
       const pkg = packageJsonOf()
       const range = (name: string) => pkg.dependencies[name] ?? pkg.devDependencies[name] ?? 'latest'
       const files = projectFiles({
         ...namesFor(root),
+        configTs: o.configTs === true,
         versions: { covenant: pkg.version, viem: range('viem'), zod: range('zod'), typescript: range('typescript'), typesNode: range('@types/node') },
       })
-      const taken = Object.keys(files).filter((f) => existsSync(join(root, f)))
+      // any config file counts: a second one beside it would make the folder's config ambiguous
+      const taken = [...new Set([...Object.keys(files), ...CONFIG_FILES])].filter((f) => existsSync(join(root, f)))
       if (taken.length > 0) {
         throw new EnvError(`${root} already has ${taken.join(', ')}; init writes nothing over existing files.`, {
           metaMessages: ['Run it in an empty folder: covenant init <new-folder>.'],

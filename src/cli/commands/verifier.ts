@@ -23,6 +23,8 @@ import { EnvError, parseAgentId, parseCvwFlag, resolveEnv, withEnvOptions, type 
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { join } from 'node:path'
 import { untilSignal } from './dev.js'
+import { cliLogger } from '../logger.js'
+import { jsonLine, describeEvent, logVerifierEvent } from '../verifierLog.js'
 
 /** The replay queue every node and worker of one deployment shares. */
 export function defaultQueueName(d: CovenantDeployment): string {
@@ -80,69 +82,6 @@ function intFlag(v: string | undefined, what: string, min = 0): number | undefin
   return n
 }
 
-/** One JSON line per event (`--json`): bigints as decimal strings, errors as their message. */
-export function jsonLine(e: VerifierEvent): string {
-  const value =
-    e.type === 'error'
-      ? { type: e.type, where: e.where, error: { name: (e.error as Error)?.name, message: (e.error as { shortMessage?: string })?.shortMessage ?? String(e.error) } }
-      : e
-  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
-}
-
-/** One line a person reads for each thing the node reports. */
-export function describeEvent(e: VerifierEvent): string | undefined {
-  switch (e.type) {
-    case 'started':
-      return `verifier ${e.verifier ?? '(watch only: no account)'} following from block ${e.fromBlock} (replay queue: ${e.queue})`
-    case 'range':
-      return e.batches > 0 ? `blocks ${e.from}–${e.to}: ${e.batches} batch${e.batches === 1 ? '' : 'es'}` : undefined
-    case 'batch':
-      return `agent #${e.agentId} batch ${e.sequence}: ${e.steps} steps, ${e.status}${e.faults ? `, ${e.faults} fault${e.faults === 1 ? '' : 's'}` : ''}${e.reason ? ` (${e.reason})` : ''}`
-    case 'fault':
-      return `FAULT ${e.description}: ${e.fault.reason}`
-    case 'challenge': {
-      const r = e.result
-      if (r.status === 'proven') return `proved ${e.description} on chain: dispute #${r.disputeId}, slashed ${formatEther(r.slashedEth)} ETH (gas ${r.gasUsed})`
-      if (r.status === 'opened') return `opened dispute #${r.disputeId} (${r.kind}) with a ${formatEther(r.bond)} ETH bond (gas ${r.gasUsed})`
-      return `not challenged (${r.reason}${r.disputeId ? `, dispute #${r.disputeId}` : ''}): ${e.description}`
-    }
-    case 'dispute':
-      return `dispute #${e.disputeId} opened: ${e.kind} against agent #${e.agentId} by ${e.challenger}`
-    case 'vote':
-      return `voted ${e.agentAtFault ? 'AT FAULT' : 'not at fault'} on dispute #${e.disputeId} (${e.reason}); dispute ${e.status}`
-    case 'relay':
-      return `submitted ${e.verifiers.length} gathered verdict${e.verifiers.length === 1 ? '' : 's'} on dispute #${e.disputeId}; dispute ${e.status}`
-    case 'abstain':
-      return `abstained on dispute #${e.disputeId}: ${e.reason}`
-    case 'answered':
-      return `answered DataWithheld dispute #${e.disputeId}: published the ${e.bytes}-byte blob on chain (gas ${e.gasUsed})`
-    case 'resolved':
-      return `dispute #${e.disputeId} ${e.status}${e.status === 'Slashed' ? `: ${formatEther(e.slashedEth)} ETH slashed` : ''}`
-    case 'decided':
-      return `dispute #${e.disputeId} decided ${e.agentAtFault ? 'AT FAULT' : 'not at fault'}; contestable until ${new Date(e.finalizesAt * 1000).toISOString()} (covenant fork contest ${e.disputeId})`
-    case 'finalized':
-      return `dispute #${e.disputeId}: escalation window over, finalized`
-    case 'contested':
-      return `dispute #${e.disputeId} CONTESTED: fork #${e.forkId} open for redemption until ${new Date(e.endsAt * 1000).toISOString()}`
-    case 'redeemed':
-      return `redeemed ${formatEther(e.stake)} CVW of stake into fork #${e.forkId}: ${e.side === 'Stands' ? 'the verdict stands' : 'the verdict is overturned'}`
-    case 'fork-resolved':
-      return `fork #${e.forkId} resolved: ${e.canonical === 'Overturned' ? 'verdict overturned' : 'verdict stands'}; dispute #${e.disputeId} settled ${e.agentAtFault ? 'at fault' : 'not at fault'}, ${formatEther(e.slashedStake)} CVW of verifier stake slashed`
-    case 'reorg':
-      return `reorg: block ${e.from.block} is gone; rewinding to ${e.to ? `block ${e.to.block}` : 'the deployment block'}`
-    case 'warning':
-      return `warning: ${e.message}`
-    case 'error':
-      return `error in ${e.where}: ${(e.error as { shortMessage?: string; message?: string })?.shortMessage ?? String(e.error)}`
-    case 'validation-request':
-      return `ERC-8004 validation request ${e.requestHash.slice(0, 10)}…: action ${e.actionId} of agent #${e.covenantAgentId} (ERC-8004 agent ${e.agentId})`
-    case 'validation-refused':
-      return `ERC-8004 validation request ${e.requestHash.slice(0, 10)}… refused: ${e.reason}`
-    case 'validation-response':
-      return `answered ERC-8004 validation ${e.requestHash.slice(0, 10)}…: ${e.response} (${e.tag}, ${e.responseURI}): ${e.reason} (gas ${e.gasUsed})`
-  }
-}
-
 type StartFlags = GlobalOptions &
   EnvOptions & {
     header?: string[]
@@ -171,7 +110,7 @@ export function register(program: Command): void {
   withEnvOptions(
     verifier
       .command('start')
-      .description('follow every agent\'s commitments, check and replay them, challenge faults and vote on disputes (until Ctrl-C)')
+      .description('follow every agent\'s commitments, check and replay them, challenge faults and vote on disputes (until Ctrl-C); operator log at --log-level on stderr')
       .option('--header <file|url>', 'operator-signed batch headers to check for equivocation (repeatable)', collect)
       .option('--manifest <file|dir|url>', 'where to find agent manifests (repeatable; also <data-dir>/manifests)', collect)
       .option('--judge <none|model|prompt>', 'who judges subjective claims (default none: abstain)')
@@ -188,7 +127,11 @@ export function register(program: Command): void {
   ).action(async (_o, cmd: Command) => {
     const flags = cmd.optsWithGlobals<StartFlags>()
     const env = await resolveEnv(flags)
+    // the operator log (pino JSON lines on stderr at --log-level), beside what a person reads
+    // on stderr, or the JSON lines of --json on stdout
+    const logger = cliLogger(flags).child({ component: 'verifier' })
     const say = (e: VerifierEvent) => {
+      logVerifierEvent(logger, e)
       if (flags.json) {
         process.stdout.write(`${jsonLine(e)}\n`)
         return
@@ -204,7 +147,8 @@ export function register(program: Command): void {
       const current = await getVerifierStake(env.client, env.account.address)
       if (current.stake === 0n) {
         const stake = flags.stake ? parseCvwFlag(flags.stake, '--stake') : env.deployment.params.verifierMinStake
-        await registerVerifier(env.client, { stake })
+        const { hash } = await registerVerifier(env.client, { stake })
+        logger.info({ event: 'registered', verifier: env.account.address, stake: stake.toString(), hash }, 'registered as a verifier')
         progress(`registered ${env.account.address} as a verifier with ${formatEther(stake)} CVW staked`)
       } else {
         progress(`${env.account.address} is already a verifier (${formatEther(current.stake)} CVW staked)`)
@@ -220,7 +164,10 @@ export function register(program: Command): void {
       queueName: flags.queue ?? defaultQueueName(env.deployment),
       localWorkers: intFlag(flags.workers, '--workers'),
       manifests: manifestSources(env, flags.manifest),
-      headers: headerSources(flags.header ?? [], (m) => progress(`warning: ${m}`)),
+      headers: headerSources(flags.header ?? [], (m) => {
+        logger.warn({ event: 'invalid-header' }, m)
+        progress(`warning: ${m}`)
+      }),
       judge: await judgeFor(flags.judge),
       confirmations: intFlag(flags.confirmations, '--confirmations'),
       withheldGraceSeconds: intFlag(flags.grace, '--grace'),
@@ -234,7 +181,9 @@ export function register(program: Command): void {
     await node.start()
     await untilSignal()
     progress('stopping: finishing the current pass…')
+    logger.info({ event: 'stopping' }, 'stopping: finishing the current pass')
     await node.stop()
+    logger.info({ event: 'stopped' }, 'verifier stopped')
   })
 
   withEnvOptions(

@@ -27,8 +27,24 @@ export function packageJson(p: InitParameters): string {
   return `${JSON.stringify(doc, null, 2)}\n`
 }
 
+const CONFIG = { agent: 'agent.ts', dataDir: '.covenant', logLevel: 'info' } as const
+
 export function config(): string {
-  return `${JSON.stringify({ agent: 'agent.ts', dataDir: '.covenant', logLevel: 'info' }, null, 2)}\n`
+  return `${JSON.stringify(CONFIG, null, 2)}\n`
+}
+
+/** The same config as a typed module (`covenant init --config-ts`). */
+export function configTs(): string {
+  return [
+    "import { defineConfig } from 'covenant/config'",
+    '',
+    '// Defaults for the covenant command in this folder (flags and environment variables win).',
+    '// Paths are relative to this file. Fields: agent, dataDir, rpc, deployment, da, redis, keystore, logLevel.',
+    'export default defineConfig({',
+    ...Object.entries(CONFIG).map(([k, v]) => `  ${k}: ${JSON.stringify(v).replaceAll('"', "'")},`),
+    '})',
+    '',
+  ].join('\n')
 }
 
 export function tsconfig(): string {
@@ -110,10 +126,10 @@ export default defineAgent({
 }
 
 /** Every file, by path relative to the project folder. */
-export function projectFiles(p: InitParameters): Record<string, string> {
+export function projectFiles(p: InitParameters & { configTs?: boolean | undefined }): Record<string, string> {
   return {
     'package.json': packageJson(p),
-    'covenant.config.json': config(),
+    ...(p.configTs ? { 'covenant.config.ts': configTs() } : { 'covenant.config.json': config() }),
     'tsconfig.json': tsconfig(),
     '.npmrc': npmrc(),
     '.gitignore': gitignore(),
