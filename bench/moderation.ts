@@ -92,7 +92,7 @@ async function main() {
   stack = await startLocalStack({ dataDir, announce: false })
   const [deployed] = await deployFixtureAgents(stack, ['svc-mod-1'])
   service = await startService({ agents: [deployed!], ...onStack(stack), redisUrl: REDIS_URL, prefix: PREFIX, worker: false, port: 0, logger: pino({ level: 'silent' }) })
-  worker = await spawnWorker({ name: 'w1', stack, agents: ['svc-mod-1'], prefix: PREFIX, concurrency: CONCURRENCY ?? 'auto', env: process.env.COVENANT_BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.COVENANT_BENCH_WORKER_NODE_OPTIONS } : undefined })
+  worker = await spawnWorker({ name: 'w1', stack, agents: ['svc-mod-1'], prefix: PREFIX, concurrency: CONCURRENCY ?? 'auto', nodeArgs: process.env.COVENANT_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) })
   const queue = service.queues.get(deployed!.record.agentId)!
 
   // the model alone: featurize + ONNX session.run, as the bare worker runs it

@@ -2,7 +2,7 @@
 // self-time functions.
 //
 //   npm run bench:profile            (= npx tsx bench/profile.ts)
-//   npx tsx bench/profile.ts [--out bench/profiles] [--actions 40] [--tasks 300] [--top 20]
+//   npx tsx bench/profile.ts [--out bench/profiles] [--actions 40] [--tasks 300] [--top 20] [--only agent|worker]
 //
 // Runs, each under `node --cpu-prof` (V8's sampling profiler, written when the process exits):
 //   - agent:  bench/overhead.ts with --actions N: the process that holds both agents (the bare
@@ -29,6 +29,7 @@ const OUT = resolve(opt('--out') ?? join(here, 'profiles'))
 const ACTIONS = opt('--actions') ?? '40'
 const TASKS = opt('--tasks') ?? '300'
 const TOP = Number(opt('--top')) || 20
+const ONLY = opt('--only') // agent | worker
 
 type CpuProfile = {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
@@ -54,10 +55,14 @@ export function topSelfTime(profile: CpuProfile, top: number): { fn: string; sel
     total += dt
   }
   return [...self.entries()]
+    .filter(([fn]) => fn !== '(idle)')
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([fn, ms]) => ({ fn, selfMs: Math.round(ms * 10) / 10, share: Math.round((ms / total) * 1000) / 10 }))
 }
+
+/** The pid of each profiled script's own process (its children — the worker — write profiles under other pids). */
+const scriptPid = new Map<string, number>()
 
 function run(label: string, script: string, scriptArgs: string[], env: Record<string, string> = {}): Promise<void> {
   const dir = join(OUT, label)
@@ -69,6 +74,7 @@ function run(label: string, script: string, scriptArgs: string[], env: Record<st
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     })
+    if (child.pid) scriptPid.set(label, child.pid)
     let err = ''
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)))
     child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${script} exited with ${code}:\n${err}`))))
@@ -77,17 +83,28 @@ function run(label: string, script: string, scriptArgs: string[], env: Record<st
 
 function report(label: string): void {
   const dir = join(OUT, label)
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is a process's main thread; the
+  // others are tsx's module-loader threads (compiling the sources at start-up), left out here
+  const files = readdirSync(dir)
+    .map((f) => ({ f, m: /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(f) }))
+    .filter((x) => x.m && x.m[2] === '0')
+    .sort((a, b) => Number(a.m![1] === String(scriptPid.get(label))) - Number(b.m![1] === String(scriptPid.get(label))))
+  for (const { f: file, m } of files) {
+    const what = m![1] === String(scriptPid.get(label)) ? `the ${label === 'agent' ? 'agents\' process' : 'bench process (the service API)'}` : 'the covenant worker process'
+    process.stdout.write(`\n${what}, main thread:`)
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile
     const seconds = (profile.endTime - profile.startTime) / 1e6
-    process.stdout.write(`\n${label}: ${relative(process.cwd(), join(dir, file))} (${seconds.toFixed(1)} s profiled) — top ${TOP} by self time\n`)
+    // one file per thread: the process's main thread, and tsx's module-loader thread
+    process.stdout.write(`\n${label}: ${relative(process.cwd(), join(dir, file))} (${seconds.toFixed(1)} s profiled; idle left out, shares of the profiled time) — top ${TOP} by self time\n`)
     for (const r of topSelfTime(profile, TOP)) process.stdout.write(`  ${String(r.selfMs).padStart(9)} ms ${String(r.share).padStart(5)} %  ${r.fn}\n`)
   }
 }
 
 rmSync(OUT, { recursive: true, force: true })
-await run('agent', 'overhead.ts', ['--actions', ACTIONS, '--warmup', '3'])
-report('agent')
-await run('worker', 'moderation.ts', ['--tasks', TASKS, '--rounds', '1'], { COVENANT_BENCH_WORKER_NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(OUT, 'worker')}` })
-report('worker')
-process.stdout.write(`\nprofiles in ${relative(process.cwd(), OUT) || OUT} ((idle) and (program) are V8's own rows: waiting, and work outside JavaScript)\n`)
+if (ONLY !== 'worker') {
+  await run('agent', 'overhead.ts', ['--actions', ACTIONS, '--warmup', '3'])
+  report('agent')
+}
+if (ONLY !== 'agent') await run('worker', 'moderation.ts', ['--tasks', TASKS, '--rounds', '1'], { COVENANT_BENCH_WORKER_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${join(OUT, 'worker')}` })
+if (ONLY !== 'agent') report('worker')
+process.stdout.write(`\nprofiles in ${relative(process.cwd(), OUT) || OUT} ((program) is V8's row for work outside JavaScript; start-up — tsx compiling the sources — is in the profiles too)\n`)
