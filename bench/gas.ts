@@ -6,7 +6,7 @@
 //   - deployment of each contract (and the wiring calls);
 //   - register (policies with 1, 3 and 16 allowed targets), verifier register;
 //   - deposit ETH and token (first deposit and top-up), request-withdraw, withdraw, claim;
-//   - commit: one TraceLog.commit per batch, whatever its size — batches of 1, 2, 4 … 1,024
+//   - commit: one TraceLog.commit per batch, whatever its size — batches of 1, 2, 4 … 1,024 and 4,096
 //     real trace steps (real Merkle root, the local DA store's 33-byte commitment), gas per
 //     step and gas per committed action (an action of --steps-per-action steps, default 5;
 //     the treasury agent writes 6);
@@ -65,7 +65,7 @@ const json = args.includes('--json')
 const spaArg = args.indexOf('--steps-per-action')
 const STEPS_PER_ACTION = spaArg >= 0 ? Number(args[spaArg + 1]) || 5 : 5
 const TREASURY_STEPS = 6 // input, inference, wallet, tool, inference, output (bench/overhead counts them)
-const SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+const SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
 const log = (s: string) => {
   if (!json) process.stdout.write(`${s}\n`)
 }
@@ -464,9 +464,10 @@ async function main() {
       batch1: row(1)[`gasPerAction_${STEPS_PER_ACTION}steps`],
       batch64: row(64)[`gasPerAction_${STEPS_PER_ACTION}steps`],
       batch1024: row(1024)[`gasPerAction_${STEPS_PER_ACTION}steps`],
+      batch4096: row(4096)[`gasPerAction_${STEPS_PER_ACTION}steps`],
     },
     commitGas: row(64).gas,
-    policyBreachProof: { steps1: proofs[0]!.gas, steps1024: proofs.at(-1)!.gas },
+    policyBreachProof: { steps1: proofs[0]!.gas, steps1024: proofs.find((p) => p.steps === 1024)!.gas, steps4096: proofs.find((p) => p.steps === 4096)!.gas },
   }
   return result
 }

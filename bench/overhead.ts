@@ -40,6 +40,7 @@ import { createChatModel, startInferenceServer } from '../src/inference/index.js
 import { TraceWal, type StepBody } from '../src/trace/index.js'
 import { createAgentWallet, Outbox } from '../src/wallet/index.js'
 import { startTestChain } from '../test/fixtures/chain.js'
+import { formatRatio, pairedRatios } from './lib/stats.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
@@ -92,6 +93,7 @@ const stats = (xs: number[]) => ({ n: xs.length, p50: round(p50(xs), 3), mean: r
 /** Time spent in the phases of the action being run (one action at a time). */
 type Phases = {
   total: number
+  cpu: number // CPU of this (the agents') process during the action, user + system, ms
   model: number // in the model's invoke (LangChain + HTTP + recording)
   http: number // of which: the HTTP exchange with the container (inference + receipt signing)
   payment: number // the payment: from the tool asking the wallet to the mined receipt
@@ -104,7 +106,7 @@ type Phases = {
   outboxSync: number // of the outbox writes: in fsync/fdatasync
   modelCalls: number // both agents must make the same calls for the comparison to hold
 }
-const zero = (): Phases => ({ total: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0, walSync: 0, walInference: 0, outboxSync: 0, modelCalls: 0 })
+const zero = (): Phases => ({ total: 0, cpu: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0, walSync: 0, walInference: 0, outboxSync: 0, modelCalls: 0 })
 let cur = zero()
 
 /** A fetch that times the HTTP exchange, body included (both agents get the same wrapper). */
@@ -312,11 +314,12 @@ try {
   // ---------------------------------------------------------------- interleaved runs
   const bare: Phases[] = []
   const cov: Phases[] = []
-  const commits: { ms: number; daPutMs: number; steps: number; actions: number; gasUsed: bigint }[] = []
+  const commits: { ms: number; cpuMs: number; daPutMs: number; steps: number; actions: number; gasUsed: bigint }[] = []
   let sinceCommit = 0
   let stepsPerAction = 0
   async function one(kind: 'bare' | 'covenant', i: number, keep: boolean) {
     cur = zero()
+    const c0 = process.cpuUsage()
     const t = performance.now()
     if (kind === 'bare') {
       const r = await bareRun(invoice(i))
@@ -327,6 +330,8 @@ try {
       stepsPerAction = r.stepIndices.length
     }
     cur.total = performance.now() - t
+    const c1 = process.cpuUsage(c0)
+    cur.cpu = (c1.user + c1.system) / 1000
     if (keep) (kind === 'bare' ? bare : cov).push(cur)
     if (kind === 'covenant') {
       sinceCommit++
@@ -336,11 +341,13 @@ try {
   async function commit(keep: boolean) {
     cur = zero()
     daPut = 0
+    const c0 = process.cpuUsage()
     const t = performance.now()
     const done = await committer.flush()
     const ms = performance.now() - t
+    const c1 = process.cpuUsage(c0)
     if (keep && done.length) {
-      commits.push({ ms, daPutMs: daPut, steps: sum(done.map((b) => b.stepCount)), actions: sinceCommit, gasUsed: done.reduce((a, b) => a + b.gasUsed, 0n) })
+      commits.push({ ms, cpuMs: (c1.user + c1.system) / 1000, daPutMs: daPut, steps: sum(done.map((b) => b.stepCount)), actions: sinceCommit, gasUsed: done.reduce((a, b) => a + b.gasUsed, 0n) })
     }
     sinceCommit = 0
   }
@@ -387,6 +394,18 @@ try {
     modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
     bareMs: stats(bareTotal),
     covenantMs: stats(covTotal),
+    // the issue's figures with their spread: the median of the back-to-back pairs' ratios and
+    // its 95 % bootstrap interval; CPU of the agents' process per action (the commit's CPU,
+    // run beside the agent, amortised over the actions it commits)
+    pairedRatio: pairedRatios(covTotal, bareTotal),
+    cpuMsPerAction: {
+      bare: stats(field(bare, 'cpu')),
+      covenant: stats(field(cov, 'cpu')),
+      covenantCommitAmortised: round(sum(commits.map((c) => c.cpuMs)) / Math.max(1, sum(commits.map((c) => c.actions))), 3),
+      extraMean: round(m(cov, 'cpu') - m(bare, 'cpu'), 3),
+      pairedRatio: pairedRatios(field(cov, 'cpu'), field(bare, 'cpu')),
+      goalExtraMs: 3,
+    },
     ratio: {
       p50: round(p50(covTotal) / p50(bareTotal), 3),
       // each pair ran back to back, so it saw the same load: the median of the pairs' ratios
@@ -435,6 +454,8 @@ try {
   log('')
   log(`  ratio covenant/bare, as the caller waits (commit runs beside): p50 ${result.ratio.p50}×, mean ${result.ratio.mean}×, median of pairs ${result.ratio.pairedP50}×   (goal ≤ 1.10×)`)
   log(`  ratio with the commit amortised into each action:             p50 ${result.ratio.p50WithCommitAmortised}×, mean ${result.ratio.meanWithCommitAmortised}×`)
+  log(`  median of paired ratios with its interval: ${formatRatio(result.pairedRatio)}`)
+  log(`  CPU of the agents' process per action: bare ${result.cpuMsPerAction.bare.p50} ms, Covenant ${result.cpuMsPerAction.covenant.p50} ms (medians; + ${result.cpuMsPerAction.covenantCommitAmortised} ms of commit per action); paired ${formatRatio(result.cpuMsPerAction.pairedRatio)}`)
   log('')
   log(`where the extra ${round(extra, 2)} ms per action goes (means; ${stepsPerAction} steps per action):`)
   for (const [k, v] of Object.entries(result.breakdownMeanMs)) log(`  ${k.padEnd(70)} ${v.toFixed(3).padStart(8)} ms`)

@@ -21,12 +21,16 @@ const opt = (name: string) => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
 }
-const BENCHES = ['gas', 'erc8004', 'overhead', 'overhead-1s-blocks', 'trace', 'inference', 'verify', 'service', 'cli-startup'] as const
+const BENCHES = ['gas', 'erc8004', 'overhead', 'overhead-1s-blocks', 'trace', 'da-http', 'inference', 'verify', 'moderation', 'service', 'cli-startup'] as const
+/** Left out unless named in --only: the full service matrix (1/2/4 workers, treasury too) takes minutes; `moderation` gives its headline figure. */
+const OPT_IN: readonly BenchName[] = ['service']
 type BenchName = (typeof BENCHES)[number]
 /** Benches that run another script with arguments. */
 const VARIANTS: Partial<Record<BenchName, { script: string; args: string[] }>> = {
   // the same comparison on a chain that mines a block a second, as real chains do
   'overhead-1s-blocks': { script: 'overhead', args: ['--block-time', '1', '--actions', '30', '--warmup', '3'] },
+  'da-http': { script: 'da-http', args: ['--reps', '30', '--sizes', '1,8'] },
+  moderation: { script: 'moderation', args: ['--tasks', '300', '--rounds', '3'] },
 }
 const only = opt('--only')?.split(',') ?? null
 const TIMEOUT_S = Number(opt('--timeout')) || 300
@@ -141,7 +145,73 @@ function headline(results: Partial<Record<BenchName, Run>>) {
     const ms = num(get(v, 'commitToSlashMs'))
     if (ms !== undefined) slash[k] = ms
   }
+  const mod = r('moderation')
+  const daHttp = r('da-http')
+  const daRow = (mib: number) => get(daHttp, 'sizes', `${mib}MiB`)
+  const met = (v: number | undefined, goal: number, dir: 'max' | 'min') => (v === undefined ? undefined : dir === 'max' ? v <= goal : v >= goal)
+  const ovRatio = num(get(overhead, 'pairedRatio', 'median'))
+  const ovbRatio = num(get(overheadBlocks, 'pairedRatio', 'median'))
+  const cpuExtra = num(get(overhead, 'cpuMsPerAction', 'extraMean'))
+  const modRate = num(get(mod, 'actionsPerSecond', 'covenant'))
+  const modCpu = num(get(mod, 'cpuMsPerAction', 'covenant', 'total'))
+  const da1 = num(get(daRow(1), 'throughputVsBare', 'median'))
+  const da8 = num(get(daRow(8), 'throughputVsBare', 'median'))
+  const g1024 = num(get(gas, 'headline', 'gasPerCommittedAction', 'batch1024'))
+  // issue 15's table: each figure, its baseline measured in the same run, its spread and goal
+  const issue15 = {
+    actionLatencyP50Automine: {
+      covenantOverBare: get(overhead, 'pairedRatio'),
+      bareP50Ms: num(get(overhead, 'bareMs', 'p50')),
+      covenantP50Ms: num(get(overhead, 'covenantMs', 'p50')),
+      goal: '≤ 1.10×',
+      met: met(ovRatio, 1.1, 'max'),
+    },
+    actionLatencyP50With1sBlocks: {
+      covenantOverBare: get(overheadBlocks, 'pairedRatio'),
+      bareP50Ms: num(get(overheadBlocks, 'bareMs', 'p50')),
+      covenantP50Ms: num(get(overheadBlocks, 'covenantMs', 'p50')),
+      goal: '≤ 1.01×',
+      met: met(ovbRatio, 1.01, 'max'),
+    },
+    agentCpuMsPerPayingAction: {
+      bare: get(overhead, 'cpuMsPerAction', 'bare'),
+      covenant: get(overhead, 'cpuMsPerAction', 'covenant'),
+      covenantCommitAmortised: num(get(overhead, 'cpuMsPerAction', 'covenantCommitAmortised')),
+      extraMeanMs: cpuExtra,
+      covenantOverBare: get(overhead, 'cpuMsPerAction', 'pairedRatio'),
+      goal: '≤ +3 ms',
+      met: met(cpuExtra, 3, 'max'),
+    },
+    moderationActionsPerSecond1Worker: {
+      covenant: modRate,
+      bareBullMQWorkerSameModel: num(get(mod, 'actionsPerSecond', 'bare')),
+      covenantOverBare: get(mod, 'actionsPerSecond', 'pairedRatio'),
+      goal: '≥ 1,000',
+      met: met(modRate, 1000, 'min'),
+    },
+    cpuMsPerModerationAction: {
+      covenantAllProcesses: get(mod, 'cpuMsPerAction', 'covenant'),
+      bareBullMQWorker: get(mod, 'cpuMsPerAction', 'bare'),
+      modelAlone: num(get(mod, 'cpuMsPerAction', 'modelAlone')),
+      goal: '≤ 1 ms',
+      met: met(modCpu, 1, 'max'),
+    },
+    daPutOverHttp: {
+      '1MiB': { MBps: get(daRow(1), 'MBps'), covenantOverBareWriteFsync: get(daRow(1), 'throughputVsBare'), covenantOverBareSameDurability: get(daRow(1), 'throughputVsBareDurable') },
+      '8MiB': { MBps: get(daRow(8), 'MBps'), covenantOverBareWriteFsync: get(daRow(8), 'throughputVsBare'), covenantOverBareSameDurability: get(daRow(8), 'throughputVsBareDurable') },
+      goal: '≥ 0.90 of write+fsync',
+      met: da1 === undefined || da8 === undefined ? undefined : da1 >= 0.9 && da8 >= 0.9,
+    },
+    gasPerCommitted5StepAction: {
+      ...(get(gas, 'headline', 'gasPerCommittedAction') as Json | undefined),
+      bareAgentPayment: 21000,
+      note: 'gas is exact for the contract build; the bare agent pays with a plain transfer (21,000 gas) and commits nothing',
+      goal: '≤ 100 at batch 1,024',
+      met: met(g1024, 100, 'max'),
+    },
+  }
   return {
+    issue15,
     overheadRatio: overhead
       ? {
           p50: num(get(overhead, 'ratio', 'p50')),
@@ -162,6 +232,7 @@ function headline(results: Partial<Record<BenchName, Run>>) {
         }
       : undefined,
     gasPerCommittedAction: gas ? { stepsPerAction: num(get(gas, 'headline', 'stepsPerAction')), ...(get(gas, 'headline', 'gasPerCommittedAction') as Json) } : undefined,
+    moderation: mod ? { actionsPerSecond: get(mod, 'actionsPerSecond'), cpuMsPerAction: get(mod, 'cpuMsPerAction') } : undefined,
     commitGas: gas ? num(get(gas, 'headline', 'commitGas')) : undefined,
     replayOverOriginal: Object.keys(replay).length ? replay : undefined,
     daMBps: trace ? { local: da('local'), eigendaProxyApi: da('proxyHttp') } : undefined,
@@ -205,7 +276,7 @@ say('Shared or busy machines give noisy figures (other processes take the cores)
 const results: Partial<Record<BenchName, Run>> = {}
 const t0 = performance.now()
 for (const name of BENCHES) {
-  if (only && !only.includes(name)) continue
+  if (only ? !only.includes(name) : OPT_IN.includes(name)) continue
   process.stdout.write(`  bench/${name}.ts … `)
   const run = await runOne(name)
   results[name] = run
@@ -248,6 +319,38 @@ rows.push([
   'covenant start-up ms: --version / light verb (dist/) ; --version (tsx) ; node',
   c ? `${fmt(c.version)} / ${fmt(c.lightVerb)} ; ${fmt(c.versionFromSources)} ; ${fmt(c.nodeFloor)}  (goal --version < 1000)` : none('cli-startup'),
 ])
+const t = head.issue15
+const yes = (m: boolean | undefined) => (m === undefined ? '' : m ? '  met' : '  not met')
+const rs = (x: unknown) => {
+  const m = num(get(x, 'median'))
+  const ci = get(x, 'ci95') as number[] | undefined
+  return m === undefined ? '—' : `${fmt(m)}× (95 % CI ${fmt(ci?.[0])}–${fmt(ci?.[1])})`
+}
+rows.push(['', ''])
+rows.push(['issue 15: action latency p50, automine, covenant/bare (median of paired ratios)', `${rs(t.actionLatencyP50Automine.covenantOverBare)}  goal ≤ 1.10×${yes(t.actionLatencyP50Automine.met)}`])
+rows.push(['issue 15: action latency p50, 1 s blocks, covenant/bare', `${rs(t.actionLatencyP50With1sBlocks.covenantOverBare)}  goal ≤ 1.01×${yes(t.actionLatencyP50With1sBlocks.met)}`])
+rows.push([
+  'issue 15: agent-process CPU per paying action, ms: bare ; covenant (+commit)',
+  `${fmt(num(get(t.agentCpuMsPerPayingAction.bare, 'p50')))} ; ${fmt(num(get(t.agentCpuMsPerPayingAction.covenant, 'p50')))} (+${fmt(t.agentCpuMsPerPayingAction.covenantCommitAmortised)}), extra ${fmt(t.agentCpuMsPerPayingAction.extraMeanMs)}  goal ≤ +3${yes(t.agentCpuMsPerPayingAction.met)}`,
+])
+rows.push([
+  'issue 15: moderation actions/s, 1 worker: covenant ; bare BullMQ + same model',
+  `${fmt(t.moderationActionsPerSecond1Worker.covenant)} ; ${fmt(t.moderationActionsPerSecond1Worker.bareBullMQWorkerSameModel)}  ratio ${rs(t.moderationActionsPerSecond1Worker.covenantOverBare)}  goal ≥ 1,000${yes(t.moderationActionsPerSecond1Worker.met)}`,
+])
+rows.push([
+  'issue 15: CPU ms per moderation action, all processes: covenant ; bare ; model alone',
+  `${fmt(num(get(t.cpuMsPerModerationAction.covenantAllProcesses, 'total')))} ; ${fmt(num(get(t.cpuMsPerModerationAction.bareBullMQWorker, 'total')))} ; ${fmt(t.cpuMsPerModerationAction.modelAlone)}  goal ≤ 1${yes(t.cpuMsPerModerationAction.met)}`,
+])
+for (const mib of ['1MiB', '8MiB'] as const) {
+  const d = t.daPutOverHttp[mib]
+  rows.push([
+    `issue 15: DA put ${mib} over HTTP, MB/s covenant ; bare write+fsync ; bare same durability`,
+    `${fmt(num(get(d.MBps, 'covenant')))} ; ${fmt(num(get(d.MBps, 'bare')))} ; ${fmt(num(get(d.MBps, 'bareDurable')))}  throughput ratio ${rs(d.covenantOverBareWriteFsync)} ; ${rs(d.covenantOverBareSameDurability)}`,
+  ])
+}
+rows.push(['issue 15: DA goal ≥ 0.90 of write+fsync', yes(t.daPutOverHttp.met).trim() || '—'])
+const gp = t.gasPerCommitted5StepAction as Json
+rows.push(['issue 15: gas per committed 5-step action at batch 1 / 64 / 1,024 / 4,096', `${fmt(gp['batch1'])} / ${fmt(gp['batch64'])} / ${fmt(gp['batch1024'])} / ${fmt(gp['batch4096'])}  goal ≤ 100 at 1,024${yes(t.gasPerCommitted5StepAction.met)}`])
 say('')
 for (const [k, v] of rows) say(`  ${k.padEnd(80)} ${v}`)
 say('')

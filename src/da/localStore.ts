@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, mkdir, open, rename, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { type Hex, bytesToHex } from 'viem'
+import { access, mkdir, open } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Hex } from 'viem'
+import { BlobWriter, DurableDirs } from './blobWriter.js'
 import { MAX_BLOB_BYTES, MAX_BLOB_LENGTH } from './blobSize.js'
 import type { DAClient, DAHealth } from './client.js'
 import {
@@ -11,7 +11,6 @@ import {
   commitmentToHex,
   isLocalCommitment,
   keccakCommitment,
-  localCommitment,
   localCommitmentOf,
   matchesLocalCommitment,
   parseCommitment,
@@ -33,20 +32,39 @@ export interface KeccakDAStore {
   getKeccak(commitment: Commitment | Hex): Promise<Uint8Array>
 }
 
+/** A blob put as it arrives (an HTTP body): `write` each chunk, then `finish` or `abort`. */
+export interface BlobUpload {
+  /** Bytes written so far. */
+  readonly size: number
+  /** Takes a chunk (kept until `finish`: do not change it); past the store's limit it throws {@link BlobTooLargeError}. */
+  write(chunk: Uint8Array): void
+  /** Makes the blob durable under its commitment and returns the commitment. */
+  finish(): Promise<Commitment>
+  /** Drops what was written. */
+  abort(): Promise<void>
+}
+
+/** A store that takes a blob in chunks, hashing and writing them as they come. */
+export interface StreamingDAStore {
+  beginPut(): Promise<BlobUpload>
+}
+
 /**
  * The embedded DA store: content-addressed files, `<dir>/<2 hex>/<commitment hex>`, where
- * the commitment is `0xc0 ‖ sha256(blob)`. Writes are atomic (temp file, fsync, rename,
- * fsync of the directory), so a crash leaves a blob whole or absent; reads recompute the
- * hash and reject a damaged file. Putting the same blob twice is a no-op.
+ * the commitment is `0xc0 ‖ sha256(blob)`. Writes are atomic and durable with one fdatasync
+ * of the data and one fsync of the directory that gains the name (see {@link BlobWriter}),
+ * so a crash leaves a blob whole or absent; nothing is read before a write; reads recompute
+ * the hash and reject a damaged file. Putting the same blob twice stores it once.
  *
  * Blobs put by OP keccak256 commitment are stored the same way, and an index file
  * `<dir>/keccak/<2 hex>/<keccak hex>` holds the local commitment of each, written (atomically)
  * after the blob: a crash leaves no index or one that names a whole blob.
  */
-export class LocalDAStore implements DAClient, KeccakDAStore {
+export class LocalDAStore implements DAClient, KeccakDAStore, StreamingDAStore {
   readonly name: string
   readonly dir: string
   readonly maxBlobBytes: number
+  readonly #dirs = new DurableDirs()
 
   constructor(options: LocalDAStoreOptions) {
     this.dir = options.dir
@@ -68,13 +86,27 @@ export class LocalDAStore implements DAClient, KeccakDAStore {
 
   async put(blob: Uint8Array): Promise<Commitment> {
     if (blob.length > this.maxBlobBytes) throw new BlobTooLargeError({ size: blob.length, maxBytes: this.maxBlobBytes })
-    const commitment = localCommitment(blob)
-    const path = this.pathOf(commitment)
-    const existing = await this.#read(path, commitment).catch(() => null)
-    if (existing) return commitment
-    await mkdir(dirname(path), { recursive: true })
-    await writeAtomic(path, blob)
-    return commitment
+    const upload = await this.beginPut()
+    upload.write(blob)
+    return upload.finish()
+  }
+
+  /** A streamed put: the blob is hashed and written as its chunks come, never gathered in memory. */
+  async beginPut(): Promise<BlobUpload> {
+    const writer = await BlobWriter.open(this.dir, this.#dirs, this.maxBlobBytes)
+    const store = this
+    return {
+      get size() {
+        return writer.size
+      },
+      write: (chunk) => writer.write(chunk),
+      async finish() {
+        const commitment = writer.digest()
+        await writer.commit(store.pathOf(commitment), store.#dirs)
+        return commitment
+      },
+      abort: () => writer.abort(),
+    }
   }
 
   /** Takes a local commitment in the standard (`0xc0 ‖ sha256`) or the OP generic form (`0x01 0x00 0xc0 ‖ sha256`). */
@@ -98,11 +130,11 @@ export class LocalDAStore implements DAClient, KeccakDAStore {
       throw new KeccakCommitmentMismatchError({ key: commitmentToHex(commitment.subarray(1)), actual: commitmentToHex(actual.subarray(1)) })
     }
     const local = await this.put(blob)
-    const path = this.keccakIndexPathOf(commitment)
-    const indexed = await this.#readIndex(path, commitment).catch(() => undefined)
-    if (indexed && bytesToHex(indexed) === bytesToHex(local)) return
-    await mkdir(dirname(path), { recursive: true })
-    await writeAtomic(path, local)
+    // the index is 33 bytes: writing it again costs less than reading it first would on a new key
+    const writer = await BlobWriter.open(this.dir, this.#dirs, LOCAL_COMMITMENT_BYTES)
+    writer.write(local)
+    writer.digest()
+    await writer.commit(this.keccakIndexPathOf(commitment), this.#dirs)
   }
 
   async getKeccak(input: Commitment | Hex): Promise<Uint8Array> {
@@ -184,26 +216,5 @@ export class LocalDAStore implements DAClient, KeccakDAStore {
     } finally {
       await fh.close()
     }
-  }
-}
-
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`
-  const fh = await open(tmp, 'wx', 0o644)
-  try {
-    await fh.writeFile(bytes)
-    await fh.sync()
-  } catch (err) {
-    await fh.close()
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
-  await fh.close()
-  await rename(tmp, path)
-  const dir = await open(dirname(path), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
   }
 }

@@ -20,7 +20,7 @@ import {
   InvalidCommitmentError,
   KeccakCommitmentMismatchError,
 } from './errors.js'
-import type { KeccakDAStore } from './localStore.js'
+import type { BlobUpload, KeccakDAStore, StreamingDAStore } from './localStore.js'
 
 export type DAAppOptions = {
   /**
@@ -43,6 +43,10 @@ function errorText(c: Context, text: string, status: 400 | 404 | 500 | 503) {
 function hasKeccakIndex(store: DAClient): store is DAClient & KeccakDAStore {
   const s = store as Partial<KeccakDAStore>
   return typeof s.putKeccak === 'function' && typeof s.getKeccak === 'function'
+}
+
+function streams(store: DAClient): store is DAClient & StreamingDAStore {
+  return typeof (store as Partial<StreamingDAStore>).beginPut === 'function'
 }
 
 /**
@@ -88,8 +92,8 @@ export function createDAApp(store: DAClient, options: DAAppOptions = {}): Hono {
    * MaxBytesReader answers it, at once and with `Connection: close`, while the rest is drained
    * so the client can read the answer.
    */
-  const body = async (c: Context): Promise<Uint8Array | Response> => {
-    const read = await readBody(c, bodyLimit, { readOnTo: MAX_REQUEST_BODY_BYTES })
+  const body = async (c: Context, sink?: (chunk: Uint8Array) => void): Promise<Uint8Array | Response> => {
+    const read = await readBody(c, bodyLimit, { readOnTo: MAX_REQUEST_BODY_BYTES, sink })
     if (read.ok) return read.bytes
     if (read.reason === 'incomplete') return errorText(c, 'the request body did not arrive in full', 400)
     if (read.size !== undefined) {
@@ -99,10 +103,45 @@ export function createDAApp(store: DAClient, options: DAAppOptions = {}): Hono {
     return answerWhileDraining(c, 400, text, read.drained, undefined, { connection: 'close' })
   }
 
+  /**
+   * A store that streams (LocalDAStore) gets the body chunk by chunk as it arrives: hashed and
+   * written at once, never gathered in memory; an oversize or broken body is dropped from disk.
+   */
+  const putBody = async (c: Context): Promise<Uint8Array | Response> => {
+    if (!streams(store)) {
+      const bytes = await body(c)
+      return bytes instanceof Response ? bytes : store.put(bytes)
+    }
+    const upload: BlobUpload = await store.beginPut()
+    // a store whose own limit is lower refuses a chunk: the body is still read to its end, so
+    // the answer (a 400, from onError) reaches the client on a connection that stays usable
+    let refused: { error: unknown } | undefined
+    const write = (chunk: Uint8Array) => {
+      if (refused) return
+      try {
+        upload.write(chunk)
+      } catch (error) {
+        refused = { error }
+      }
+    }
+    let answer: Uint8Array | Response
+    try {
+      answer = await body(c, write)
+    } catch (err) {
+      await upload.abort()
+      throw err
+    }
+    if (answer instanceof Response || refused) {
+      await upload.abort()
+      if (refused) throw refused.error
+      return answer
+    }
+    return upload.finish()
+  }
+
   const put = async (c: Context) => {
-    const bytes = await body(c)
-    if (bytes instanceof Response) return bytes
-    const commitment = await store.put(bytes)
+    const commitment = await putBody(c)
+    if (commitment instanceof Response) return commitment
     const answer = c.req.query('commitment_mode') === 'standard' ? commitment : toGenericCommitment(commitment)
     return c.body(answer as Uint8Array<ArrayBuffer>, 200, OCTETS)
   }

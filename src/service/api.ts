@@ -19,7 +19,7 @@ import type { DisputeInfo } from '../bonds/actions/getDispute.js'
 import { serviceHealth, type ServiceHealth } from './health.js'
 import type { TaskJobData, TaskJobResult } from './worker.js'
 import type { AgentRecord } from './agentRecord.js'
-import type { TaskStore } from './taskStore.js'
+import type { TaskState, TaskStore } from './taskStore.js'
 import { streamTaskEvents } from './taskEvents.js'
 import { taskView as view } from './taskView.js'
 
@@ -28,6 +28,9 @@ export const MAX_TASK_BYTES = 256 * 1024
 const STEP_KINDS: ReadonlySet<string> = new Set(['PolicyBreach', 'InferenceFraud', 'SubjectiveClaim', 'TraceMismatch'])
 /** Levels of nesting a task may have: it becomes part of trace steps, which allow MAX_JSON_DEPTH (src/trace) in all. */
 export const MAX_TASK_DEPTH = 48
+/** Largest body of `POST /tasks/bulk`, and the most tasks it takes. */
+export const MAX_BULK_TASK_BYTES = 4 * 1024 * 1024
+export const MAX_BULK_TASKS = 1000
 /** The most an error body may be: a bad request is told what is wrong, never echoed back at length. */
 export const MAX_ERROR_BODY_BYTES = 300
 
@@ -49,6 +52,11 @@ export const taskRequestSchema = z.strictObject({
     .refine(isActionId, 'actionId must look like <agentId>-<12 lowercase hex>')
     .optional()
     .describe('idempotency key: re-sending a task with the same actionId never runs it twice'),
+})
+export type TaskRequest = z.infer<typeof taskRequestSchema>
+
+export const bulkTaskRequestSchema = z.strictObject({
+  tasks: z.array(taskRequestSchema).min(1).max(MAX_BULK_TASKS).describe('tasks, queued in this order'),
 })
 
 export type ServiceAppOptions = {
@@ -162,54 +170,111 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
   })
   app.get('/', (c) => c.html(explorerHtml()))
 
+  type Enqueued = { taskId: string; status: TaskState['status']; created: boolean }
+  /**
+   * Checks every request first (any bad one refuses the whole list, nothing stored), then
+   * creates the tasks (concurrently: one round trip to Redis for the lot) and adds the new
+   * ones to their agents' queues, one bulk add per agent, in the order given.
+   */
+  async function enqueue(c: Context, requests: readonly TaskRequest[]): Promise<Enqueued[] | Response> {
+    const planned: { agent: AgentRecord; queue: JobQueue<TaskJobData, TaskJobResult>; taskId: string; task: JsonValue }[] = []
+    for (const r of requests) {
+      const agent = byKey(r.agent)
+      if (!agent) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(r.agent)}. Known: ${o.agents.map((a) => a.name).join(', ')}.`)
+      const queue = o.queues.get(agent.agentId)
+      if (!queue) return fail(c, 503, 'no_queue', `Agent ${agent.name} has no task queue in this service.`)
+      const taskId = r.actionId ?? `${agent.agentId}-${randomBytes(6).toString('hex')}`
+      if (!taskId.startsWith(`${agent.agentId}-`)) return fail(c, 400, 'bad_request', `actionId must start with "${agent.agentId}-" for agent ${agent.name}.`)
+      planned.push({ agent, queue, taskId, task: r.task as JsonValue })
+    }
+    const now = Date.now()
+    const stored = await Promise.all(
+      planned.map((p) =>
+        o.store.create({
+          taskId: p.taskId,
+          agentId: p.agent.agentId,
+          agentName: p.agent.name,
+          status: 'queued',
+          task: p.task,
+          createdAt: now,
+          updatedAt: now,
+          attempts: 0,
+          result: null,
+          error: null,
+          commitments: [],
+          events: [{ at: now, message: 'queued', seq: 1 }],
+          steps: [],
+          lastSeq: 1,
+        }),
+      ),
+    )
+    // A queued task is (re-)added: adding is idempotent by id, and a task whose first POST
+    // died between the store and the queue (Redis went away) would otherwise never run.
+    const byQueue = new Map<(typeof planned)[number]['queue'], { id: string; data: { taskId: string; task: JsonValue }; name: string }[]>()
+    planned.forEach((p, i) => {
+      const { state, created } = stored[i]!
+      if (!created && state.status !== 'queued') return
+      const jobs = byQueue.get(p.queue) ?? []
+      jobs.push({ id: p.taskId, data: { taskId: p.taskId, task: state.task }, name: 'task' })
+      byQueue.set(p.queue, jobs)
+    })
+    await Promise.all([...byQueue].map(([queue, jobs]) => (jobs.length === 1 ? queue.add(jobs[0]!.id, jobs[0]!.data, { name: 'task' }) : queue.addBulk(jobs))))
+    return planned.map((p, i) => ({ taskId: p.taskId, status: stored[i]!.state.status, created: stored[i]!.created }))
+  }
+
+  /** The JSON body of a task request, or the answer refusing it. */
+  async function jsonBody(c: Context): Promise<{ body: unknown } | Response> {
+    if (!(c.req.header('content-type') ?? '').includes('application/json')) {
+      return fail(c, 415, 'unsupported_media_type', 'Send the task as JSON (Content-Type: application/json).')
+    }
+    let body: unknown
+    try {
+      body = await c.req.json()
+    } catch {
+      return fail(c, 400, 'bad_json', 'The body is not valid JSON.')
+    }
+    // before zod, whose recursive JSON check would run out of stack on a deeply nested body
+    if (jsonDepth(body) > MAX_TASK_DEPTH + 2) {
+      return fail(c, 400, 'bad_request', `The task is nested deeper than ${MAX_TASK_DEPTH} levels.`)
+    }
+    return { body }
+  }
+  const links = (taskId: string) => ({ self: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, action: `/actions/${taskId}` })
+
   app.post(
     '/tasks',
     boundedBody(MAX_TASK_BYTES, (c) => fail(c, 413, 'too_large', `A task body may be at most ${MAX_TASK_BYTES} bytes.`)),
     async (c) => {
-      if (!(c.req.header('content-type') ?? '').includes('application/json')) {
-        return fail(c, 415, 'unsupported_media_type', 'Send the task as JSON (Content-Type: application/json).')
-      }
-      let body: unknown
-      try {
-        body = await c.req.json()
-      } catch {
-        return fail(c, 400, 'bad_json', 'The body is not valid JSON.')
-      }
-      // before zod, whose recursive JSON check would run out of stack on a deeply nested body
-      if (jsonDepth(body) > MAX_TASK_DEPTH + 1) {
+      const read = await jsonBody(c)
+      if (read instanceof Response) return read
+      if (jsonDepth(read.body) > MAX_TASK_DEPTH + 1) {
         return fail(c, 400, 'bad_request', `The task is nested deeper than ${MAX_TASK_DEPTH} levels.`)
       }
-      const parsed = taskRequestSchema.safeParse(body)
+      const parsed = taskRequestSchema.safeParse(read.body)
       if (!parsed.success) {
         return fail(c, 400, 'bad_request', 'The task request is not valid.', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`))
       }
-      const agent = byKey(parsed.data.agent)
-      if (!agent) return fail(c, 404, 'unknown_agent', `No deployed agent ${quote(parsed.data.agent)}. Known: ${o.agents.map((a) => a.name).join(', ')}.`)
-      const queue = o.queues.get(agent.agentId)
-      if (!queue) return fail(c, 503, 'no_queue', `Agent ${agent.name} has no task queue in this service.`)
-      const taskId = parsed.data.actionId ?? `${agent.agentId}-${randomBytes(6).toString('hex')}`
-      if (!taskId.startsWith(`${agent.agentId}-`)) return fail(c, 400, 'bad_request', `actionId must start with "${agent.agentId}-" for agent ${agent.name}.`)
-      const now = Date.now()
-      const { state, created } = await o.store.create({
-        taskId,
-        agentId: agent.agentId,
-        agentName: agent.name,
-        status: 'queued',
-        task: parsed.data.task,
-        createdAt: now,
-        updatedAt: now,
-        attempts: 0,
-        result: null,
-        error: null,
-        commitments: [],
-        events: [{ at: now, message: 'queued', seq: 1 }],
-        steps: [],
-        lastSeq: 1,
-      })
-      // A queued task is (re-)added: adding is idempotent by id, and a task whose first POST
-      // died between the store and the queue (Redis went away) would otherwise never run.
-      if (created || state.status === 'queued') await queue.add(taskId, { taskId, task: state.task }, { name: 'task' })
-      return c.json({ taskId, status: state.status, created, links: { self: `/tasks/${taskId}`, events: `/tasks/${taskId}/events`, action: `/actions/${taskId}` } }, created ? 202 : 200)
+      const done = await enqueue(c, [parsed.data])
+      if (done instanceof Response) return done
+      const { taskId, status, created } = done[0]!
+      return c.json({ taskId, status, created, links: links(taskId) }, created ? 202 : 200)
+    },
+  )
+
+  // Many tasks in one request: one round trip to the store and one bulk add per agent's queue.
+  app.post(
+    '/tasks/bulk',
+    boundedBody(MAX_BULK_TASK_BYTES, (c) => fail(c, 413, 'too_large', `A bulk task body may be at most ${MAX_BULK_TASK_BYTES} bytes.`)),
+    async (c) => {
+      const read = await jsonBody(c)
+      if (read instanceof Response) return read
+      const parsed = bulkTaskRequestSchema.safeParse(read.body)
+      if (!parsed.success) {
+        return fail(c, 400, 'bad_request', 'The bulk task request is not valid.', parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || 'body'}: ${i.message}`))
+      }
+      const done = await enqueue(c, parsed.data.tasks)
+      if (done instanceof Response) return done
+      return c.json({ tasks: done.map((t) => ({ ...t, links: links(t.taskId) })) }, done.some((t) => t.created) ? 202 : 200)
     },
   )
 

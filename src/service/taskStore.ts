@@ -140,20 +140,40 @@ class MemoryTaskStore implements TaskStore {
   }
 }
 
-// Updates are read-modify-write under WATCH/MULTI, so two processes never lose each other's
-// changes. WATCH belongs to the connection (and EXEC clears every watch on it), so the
-// updates of one process run one at a time on its connection: interleaved, a second
-// update's EXEC would run unwatched and overwrite the first.
+// Updates are read-modify-write with a compare-and-set in Redis: GET, then one Lua script
+// that writes the new state (and publishes it) only if the key still holds what was read,
+// else the update reads again. Two round trips an update, and updates of different tasks on
+// one connection need not wait for each other (a WATCH, being per connection, forced them
+// to go one at a time). Creating a task is one script too: SET NX, ZADD, PUBLISH.
+const CAS = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('PUBLISH', KEYS[2], ARGV[3])
+  return 1
+end
+return 0`
+const CREATE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('PUBLISH', KEYS[3], ARGV[4])
+  return false
+end
+return redis.call('GET', KEYS[1])`
+
+type CovenantRedis = Redis & {
+  covenantCas(key: string, channel: string, expected: string, next: string, event: string): Promise<number>
+  covenantCreate(key: string, index: string, channel: string, state: string, score: number, id: string, event: string): Promise<string | null>
+}
+
 class RedisTaskStore implements TaskStore {
-  readonly #redis: Redis
+  readonly #redis: CovenantRedis
   readonly #sub: Redis
   readonly #prefix: string
   readonly #emitter = new EventEmitter().setMaxListeners(0)
   #subscribed = false
-  #updates: Promise<unknown> = Promise.resolve()
 
   constructor(url: string, prefix: string) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false })
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false }) as CovenantRedis
+    this.#redis.defineCommand('covenantCas', { numberOfKeys: 2, lua: CAS })
+    this.#redis.defineCommand('covenantCreate', { numberOfKeys: 3, lua: CREATE })
     this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
     // errors surface on the commands that need Redis; without a listener ioredis prints
     // every failed reconnect with a stack trace while Redis is down
@@ -170,46 +190,24 @@ class RedisTaskStore implements TaskStore {
   get #channel() {
     return `${this.#prefix}:task-events`
   }
-  async #publish(state: TaskState) {
-    await this.#redis.publish(this.#channel, JSON.stringify({ taskId: state.taskId, state }))
-  }
   async create(state: TaskState) {
-    const ok = await this.#redis.set(this.#key(state.taskId), JSON.stringify(state), 'NX')
-    if (ok !== 'OK') return { state: (await this.get(state.taskId))!, created: false }
-    await this.#redis.zadd(this.#index, state.createdAt, state.taskId)
-    await this.#publish(state)
-    return { state, created: true }
+    const raw = JSON.stringify(state)
+    const existing = await this.#redis.covenantCreate(this.#key(state.taskId), this.#index, this.#channel, raw, state.createdAt, state.taskId, JSON.stringify({ taskId: state.taskId, state }))
+    if (existing === null) return { state, created: true }
+    return { state: taskStateSchema.parse(JSON.parse(existing)), created: false }
   }
   async get(taskId: string) {
     const raw = await this.#redis.get(this.#key(taskId))
     return raw ? taskStateSchema.parse(JSON.parse(raw)) : undefined
   }
-  update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
-    const run = this.#updates.then(() => this.#update(taskId, patch))
-    this.#updates = run.catch(() => {})
-    return run
-  }
-  async #update(taskId: string, patch: (s: TaskState) => TaskState) {
+  async update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
     const key = this.#key(taskId)
     for (let attempt = 0; attempt < 50; attempt++) {
-      await this.#redis.watch(key)
       const raw = await this.#redis.get(key)
-      if (!raw) {
-        await this.#redis.unwatch()
-        return undefined
-      }
-      let next: TaskState
-      try {
-        next = patch(taskStateSchema.parse(JSON.parse(raw)))
-      } catch (err) {
-        await this.#redis.unwatch()
-        throw err
-      }
-      const res = await this.#redis.multi().set(key, JSON.stringify(next)).exec()
-      if (res) {
-        await this.#publish(next)
-        return next
-      }
+      if (!raw) return undefined
+      const next = patch(taskStateSchema.parse(JSON.parse(raw)))
+      const written = JSON.stringify(next)
+      if (await this.#redis.covenantCas(key, this.#channel, raw, written, JSON.stringify({ taskId, state: next }))) return next
     }
     throw new Error(`task ${taskId}: too many concurrent updates`)
   }

@@ -15,6 +15,22 @@ import { ActionEndedError, firstLine, NoAgentHostedError } from './errors.js'
 import { appendEvent, appendStep, isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
 import { stepEvent } from './stepSummary.js'
 
+/** Tasks of one agent without on-chain effects run at once by default. */
+export const OFF_CHAIN_AGENT_CONCURRENCY = 4
+
+/**
+ * How many tasks of one agent a worker runs at once unless told. An agent whose tools act on
+ * chain runs one action at a time, in queue order: its actions enter the trace whole and in
+ * the order they were queued, and its payments are sent in that order (the wallet's nonces and
+ * daily budget follow the trace). An agent without on-chain effects runs
+ * {@link OFF_CHAIN_AGENT_CONCURRENCY} at once: the runtime appends one step at a time to its
+ * hash chain, so the steps of concurrent actions interleave in the trace, each carrying its
+ * action id and each action's steps in their order (verifiers read an action by its id).
+ */
+export function defaultConcurrency(agent: AgentDefinition): number {
+  return agent.tools.some((t) => t.effect.kind !== 'none') ? 1 : OFF_CHAIN_AGENT_CONCURRENCY
+}
+
 /** What a task job carries (JSON). */
 export type TaskJobData = { taskId: string; task: JsonValue }
 export type TaskJobResult = { output: JsonValue; txHashes: string[]; stepIndices: number[] }
@@ -60,7 +76,11 @@ export type StartServiceWorkerOptions = {
   redisUrl?: string | undefined
   queuePrefix?: string | undefined
   inference: { chat(agent: AgentDefinition): ChatInference | undefined; onnx(agent: AgentDefinition): Promise<OnnxInference | undefined> }
-  /** Tasks of one agent run at once in this worker. @defaultValue 1 */
+  /**
+   * Tasks of one agent run at once in this worker. Tasks of different agents always run side
+   * by side (each hosted agent has its own queue and BullMQ worker).
+   * @defaultValue {@link defaultConcurrency}: 1 for an agent that acts on chain, 4 for one that does not
+   */
   concurrency?: number | undefined
   commitIntervalMs?: number | undefined
   /** Dishonest-operator simulation per agent name (tests and the demo only). */
@@ -245,7 +265,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
       stepOwners.set(agentId, new Map())
       hosts.set(agentId, host)
       standingBy.delete(agentId)
-      workers.push(await queue.process((job) => runTask(host, job.data, job.attempt), { concurrency: o.concurrency ?? 1 }))
+      workers.push(await queue.process((job) => runTask(host, job.data, job.attempt), { concurrency: o.concurrency ?? defaultConcurrency(d.agent) }))
     } catch (err) {
       hosts.delete(agentId)
       await host.close().catch(() => {})

@@ -64,6 +64,37 @@ for (const kind of ['in-process', 'bullmq'] as const) {
       expect(attempts.fatal).toBe(1)
     })
 
+    it('addBulk adds a batch in order, collapses ids that exist, and a worker keeps several jobs in flight', async () => {
+      const q = queue<{ n: number }, number>()
+      await q.add('bulk-3', { n: 300 })
+      await q.addBulk([1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ id: `bulk-${n}`, data: { n } })))
+      await expect(q.addBulk([{ id: 'a:b', data: { n: 0 } }])).rejects.toThrow(/not valid/)
+      let inFlight = 0
+      let most = 0
+      const started: number[] = []
+      let release!: () => void
+      const gate = new Promise<void>((r) => (release = r))
+      await q.process(
+        async (job) => {
+          started.push(job.data.n)
+          most = Math.max(most, ++inFlight)
+          if (most >= 4) release()
+          await gate
+          inFlight--
+          return job.data.n
+        },
+        { concurrency: 4 },
+      )
+      const results = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((n) => q.wait(`bulk-${n}`)))
+      // the job added before kept its data; each job ran once
+      expect(results).toEqual([1, 2, 300, 4, 5, 6, 7, 8])
+      expect(most).toBe(4)
+      expect(started).toHaveLength(8)
+      // taken in the order added
+      expect(started).toEqual([300, 1, 2, 4, 5, 6, 7, 8])
+      expect(await q.counts()).toMatchObject({ waiting: 0, active: 0, delayed: 0, failed: 0 })
+    })
+
     it('rejects data that is not JSON and ids BullMQ cannot hold', async () => {
       const q = queue<unknown, unknown>()
       await expect(q.add('big', { n: 1n })).rejects.toThrow(/Job data must be JSON/)

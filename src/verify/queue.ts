@@ -27,6 +27,8 @@ export type QueueJob<D> = {
   attempt: number
 }
 
+export type BulkJob<D> = { id: string; data: D; name?: string | undefined }
+
 export type JobHandler<D, R> = (job: QueueJob<D>) => Promise<R>
 
 export type JobCounts = { waiting: number; active: number; delayed: number; completed: number; failed: number }
@@ -71,6 +73,11 @@ export interface JobQueue<D, R> {
   readonly kind: 'bullmq' | 'in-process'
   /** Adds a job unless one with this id exists. */
   add(id: string, data: D, options?: { name?: string | undefined }): Promise<void>
+  /**
+   * Adds many jobs in one go (BullMQ: one round trip to Redis for the whole batch), each
+   * unless one with its id exists; in the order given, so a worker takes them in that order.
+   */
+  addBulk(jobs: ReadonlyArray<BulkJob<D>>): Promise<void>
   /** Waits for a job added before (by anyone) and returns its result; rejects with {@link JobFailedError}. */
   wait(id: string): Promise<R>
   /** `add` then `wait`. */
@@ -165,6 +172,12 @@ class InProcessJobQueue<D, R> implements JobQueue<D, R> {
     this.#jobs.set(id, { state: 'waiting', name: options.name ?? 'job', data: toJsonData(data), attempt: 0, waiters: [] })
     this.#ready.push(id)
     this.#pump()
+  }
+
+  async addBulk(jobs: ReadonlyArray<BulkJob<D>>): Promise<void> {
+    for (const j of jobs) assertJobId(j.id)
+    const data = jobs.map((j) => toJsonData(j.data))
+    for (let i = 0; i < jobs.length; i++) await this.add(jobs[i]!.id, data[i]!, { name: jobs[i]!.name })
   }
 
   wait(id: string): Promise<R> {
@@ -349,6 +362,12 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
   async add(id: string, data: D, options: { name?: string | undefined } = {}): Promise<void> {
     assertJobId(id)
     await this.#queue.add(options.name ?? 'job', toJsonData(data), { jobId: id })
+  }
+
+  async addBulk(jobs: ReadonlyArray<BulkJob<D>>): Promise<void> {
+    for (const j of jobs) assertJobId(j.id)
+    if (jobs.length === 0) return
+    await this.#queue.addBulk(jobs.map((j) => ({ name: j.name ?? 'job', data: toJsonData(j.data), opts: { jobId: j.id } })))
   }
 
   async wait(id: string): Promise<R> {

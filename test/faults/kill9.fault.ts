@@ -21,7 +21,9 @@
  *    and every blob on DA decodes to those steps under the committed root;
  *  - the verifier resumed from its saved cursor after every kill, checked every batch, never
  *    re-checked a batch of a range it had saved, and found no fault (no dispute on chain).
- * FAULT_SEED replays a schedule; FAULT_ACTIONS changes the count (default 1,000).
+ * FAULT_SEED replays a schedule; FAULT_ACTIONS changes the count (default 1,000). The workers
+ * run at their default concurrency (svc-mod-1 four actions at once, svc-pay one);
+ * FAULT_CONCURRENCY=N runs N actions of each agent at once.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -62,7 +64,10 @@ async function startWorker(): Promise<WorkerProcess> {
   const n = ++workerSeq
   // alternate the order so either process may end up hosting either agent
   const list = n % 2 ? [...AGENTS] : [...AGENTS].reverse()
-  const w = await spawnWorker({ name: `w${n}`, stack, agents: list, prefix: PREFIX, redisUrl: redis.url })
+  // each worker's default concurrency: svc-mod-1 (no on-chain effect) runs 4 actions at once,
+  // svc-pay one at a time (FAULT_CONCURRENCY=N sets N for both)
+  const concurrency = process.env.FAULT_CONCURRENCY ? Number(process.env.FAULT_CONCURRENCY) : 'auto'
+  const w = await spawnWorker({ name: `w${n}`, stack, agents: list, prefix: PREFIX, redisUrl: redis.url, concurrency })
   workers.push(w)
   return w
 }

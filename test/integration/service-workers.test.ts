@@ -163,6 +163,42 @@ describe('BullMQ service workers in several processes', () => {
     expect(steps.map((s) => s.kind)).toEqual(['input', 'output'])
   })
 
+  it('bulk-posted tasks: one process runs two agents\' tasks at once, and one agent\'s actions stay whole and in queue order', async () => {
+    // svc-mod-1 and svc-pay are both hosted by w1 (concurrency 1 per agent): their tasks run side
+    // by side in that process; svc-mod-1's five run one after the other in the order posted
+    const res = await fetch(`${service.url}/tasks/bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        tasks: [
+          ...[40, 41, 42, 43, 44].map((i) => ({ agent: 'svc-mod-1', task: modTask(i, 150) })),
+          { agent: 'svc-pay', task: { memo: 'bulk: GPU hours', to: PAYEE, amountEth: '0.01', holdMs: 600 } },
+        ],
+      }),
+    })
+    expect(res.status).toBe(202)
+    const ids = ((await res.json()) as { tasks: { taskId: string }[] }).tasks.map((t) => t.taskId)
+    posted.set('svc-mod-1', [...(posted.get('svc-mod-1') ?? []), ...ids.slice(0, 5)])
+    posted.set('svc-pay', [...(posted.get('svc-pay') ?? []), ids[5]!])
+    const done = await Promise.all(ids.map((id) => finished(service.url, id)))
+    for (const t of done) expect(t.status, JSON.stringify(t.error)).toBe('completed')
+    for (const t of done) expect(ranOn(t)).toEqual([w1.id])
+    // the payment ran while svc-mod-1's tasks were running, in the same process
+    const span = (t: TaskView) => [t.events.find((e) => e.message.startsWith('running on'))!.at, t.events.find((e) => e.message.startsWith('completed'))!.at] as const
+    const [p0, p1] = span(done[5]!)
+    expect(done.slice(0, 5).map(span).some(([a0, a1]) => a0 < p1 && p0 < a1)).toBe(true)
+    // svc-mod-1's trace: each action's steps together (no other action in between) and the
+    // actions in the order they were posted
+    const steps = (await walSteps('svc-mod-1')).filter((st) => ids.slice(0, 5).includes(st.actionId))
+    const order = steps.map((st) => st.actionId).filter((a, i, all) => i === 0 || all[i - 1] !== a)
+    expect(order).toEqual(ids.slice(0, 5))
+    for (const id of ids.slice(0, 5)) {
+      const mine = steps.filter((st) => st.actionId === id)
+      expect(mine[0]!.kind).toBe('input')
+      expect(mine.at(-1)!.kind).toBe('output')
+    }
+  })
+
   it('a worker SIGKILLed mid-task: stand-by workers take its agents over, stalled jobs are retried, nothing runs twice or is lost', async () => {
     const txBefore = await walletTxCount('svc-pay')
     const a = await post('svc-mod-1', modTask(10, 5_000)) // open when w1 dies

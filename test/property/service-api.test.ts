@@ -29,6 +29,7 @@ function countingQueue(name: string) {
     name,
     kind: 'in-process',
     add: async (id: string) => void added.push(id),
+    addBulk: async (jobs: ReadonlyArray<{ id: string }>) => void added.push(...jobs.map((j) => j.id)),
     wait: async () => {
       throw new Error('not used')
     },
@@ -69,7 +70,7 @@ function setup() {
     },
   })
   const enqueued = () => queues.reduce((n, x) => n + x.added.length, 0)
-  return { app, store, enqueued }
+  return { app, store, enqueued, queues }
 }
 
 async function expectJsonError(res: Response, allowed: number[]): Promise<{ code: string; message: string }> {
@@ -166,6 +167,42 @@ describe('service HTTP API: bad input', () => {
     const ok = await app.request('/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ agent: 'alpha', task: 'hello' }) })
     expect(ok.status).toBe(202)
     expect(enqueued()).toBe(1)
+  })
+
+  test(`${RUNS} generated bad POST /tasks/bulk bodies (a bad task among good ones, or a bad list): 4xx, nothing enqueued; a good list is queued in order`, async () => {
+    const { app, store, enqueued, queues } = setup()
+    const good = { agent: 'alpha', task: 'hello' }
+    const badList = fc.oneof(
+      // one bad task request anywhere in a list of good ones refuses the whole list
+      fc.tuple(badRequest.filter((b) => b.type === 'application/json' && b.why !== 'too large' && !b.why.startsWith('nested') && b.why !== 'not JSON' && b.why !== 'truncated' && b.why !== 'infinite number' && b.why !== 'prototype keys'), fc.integer({ min: 0, max: 3 })).map(([b, at]) => {
+          const tasks: unknown[] = [good, good, good]
+          tasks.splice(at, 0, JSON.parse(b.body))
+          return { body: JSON.stringify({ tasks }), why: `bulk with ${b.why}` }
+        }),
+      fc.constantFrom({ body: '{"tasks":[]}', why: 'empty list' }, { body: '{"tasks":{}}', why: 'not a list' }, { body: '{}', why: 'no tasks' }, { body: JSON.stringify({ tasks: Array.from({ length: 1001 }, () => good) }), why: 'over 1,000 tasks' }),
+    )
+    await fc.assert(
+      fc.asyncProperty(badList, async ({ body, why }) => {
+        const res = await app.request('/tasks/bulk', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        await expectJsonError(res, [400, 404, 413])
+        expect(enqueued(), why).toBe(0)
+        expect(await store.list({ limit: 10 }), why).toEqual([])
+      }),
+      { numRuns: Math.min(RUNS, 300) },
+    )
+    const res = await app.request('/tasks/bulk', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks: [good, { agent: 'beta', task: 'b' }, { agent: 'alpha', task: 'second' }, { agent: 'alpha', task: 'third' }] }),
+    })
+    expect(res.status).toBe(202)
+    const { tasks } = (await res.json()) as { tasks: { taskId: string; created: boolean }[] }
+    expect(tasks).toHaveLength(4)
+    expect(tasks.every((t) => t.created)).toBe(true)
+    // each agent's tasks reach its queue in the order listed
+    expect(queues[0]!.added).toEqual([tasks[0]!.taskId, tasks[2]!.taskId, tasks[3]!.taskId])
+    expect(queues[1]!.added).toEqual([tasks[1]!.taskId])
+    expect((await store.list({ limit: 10 })).map((t) => t.task).sort()).toEqual(['b', 'hello', 'second', 'third'])
   })
 
   test(`${RUNS} generated bad reads (task ids, agent keys, action ids, routes, methods): 4xx with a JSON error, nothing created`, async () => {

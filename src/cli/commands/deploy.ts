@@ -12,7 +12,7 @@ import { readConfig } from '../config.js'
 import { EnvError, parseLoadTimeout, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
-import { serveAgents, type ServeFlags } from './serve.js'
+import { CONCURRENCY_HELP, serveAgents, type ServeFlags } from './serve.js'
 
 type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean; typecheck: boolean }
 
@@ -36,7 +36,7 @@ export function register(program: Command): void {
       .option('--no-typecheck', 'deploy without type-checking the agent file first')
       .option('--activate', 'activate a pending upgrade whose policy delay has passed')
       .option('--port <n>', 'HTTP port of the service', '8787')
-      .option('--concurrency <n>', 'tasks run at once per agent', '1')
+      .option('--concurrency <n>', CONCURRENCY_HELP)
       .option('--load-timeout <seconds>', 'longest the agent file may take to load', parseLoadTimeout),
   ).action(async (given: string | undefined, _o, cmd: Command) => {
     const options = cmd.optsWithGlobals<DeployOptions>()

@@ -31,6 +31,8 @@ export function redisPrefix(flags: ServeFlags): string | undefined {
 
 const PREFIX_HELP = 'key prefix in Redis: the API and its workers must agree (default: COVENANT_REDIS_PREFIX, else "covenant")'
 
+export const CONCURRENCY_HELP = 'tasks run at once per agent (default: 1 for an agent that acts on chain, 4 for one that does not)'
+
 function positiveInt(v: string | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback
   const n = Number(v)
@@ -59,7 +61,7 @@ export async function serveAgents(env: CovenantEnv, names: readonly string[], fl
     worker: flags.worker ?? true,
     password: flags.worker === false ? undefined : (password ?? keystorePassword(env.deployment.chainId)),
     inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
-    concurrency: positiveInt(flags.concurrency, 1, '--concurrency') || 1,
+    concurrency: flags.concurrency === undefined ? undefined : positiveInt(flags.concurrency, 1, '--concurrency') || 1,
     replayer: localReplayer(),
     manifests: [daManifestSource(env.da, ({ agentId }) => agents.find((a) => a.record.agentId === agentId.toString())?.record.manifestCommitment as `0x${string}` | undefined)],
     onEvent: progress,
@@ -89,7 +91,7 @@ export function register(program: Command): void {
       .argument('[agents...]', 'agent names (default: every agent deployed from this data dir)')
       .description('serve deployed agents: HTTP API + explorer + worker')
       .option('--port <n>', 'HTTP port', '8787')
-      .option('--concurrency <n>', 'tasks run at once per agent', '1')
+      .option('--concurrency <n>', CONCURRENCY_HELP)
       .option('--no-worker', 'API only: workers run elsewhere (`covenant worker`, needs --redis)')
       .option('--redis-prefix <prefix>', PREFIX_HELP)
       .option('--load-timeout <seconds>', 'longest each agent file may take to load', parseLoadTimeout),
@@ -103,7 +105,7 @@ export function register(program: Command): void {
       .command('worker')
       .argument('[agents...]', 'agent names (default: every agent deployed from this data dir)')
       .description('a worker process pulling tasks from the agents\' BullMQ queues (needs --redis / REDIS_URL)')
-      .option('--concurrency <n>', 'tasks run at once per agent', '1')
+      .option('--concurrency <n>', CONCURRENCY_HELP)
       .option('--redis-prefix <prefix>', PREFIX_HELP)
       .option('--load-timeout <seconds>', 'longest each agent file may take to load', parseLoadTimeout),
   ).action(async (names: string[], _o, cmd: Command) => {
@@ -126,7 +128,7 @@ export function register(program: Command): void {
       redisUrl: env.redisUrl,
       queuePrefix: prefix,
       inference: inferenceClients({ inferenceUrl: env.inferenceUrl }),
-      concurrency: positiveInt(options.concurrency, 1, '--concurrency') || 1,
+      concurrency: options.concurrency === undefined ? undefined : positiveInt(options.concurrency, 1, '--concurrency') || 1,
       onEvent: progress,
       logger: cliLogger(options),
     }).catch(async (err: unknown) => {

@@ -1,0 +1,110 @@
+// bench/profile: CPU profiles of the agent process and of a service worker, and their top
+// self-time functions.
+//
+//   npm run bench:profile            (= npx tsx bench/profile.ts)
+//   npx tsx bench/profile.ts [--out bench/profiles] [--actions 40] [--tasks 300] [--top 20] [--only agent|worker]
+//
+// Runs, each under `node --cpu-prof` (V8's sampling profiler, written when the process exits):
+//   - agent:  bench/overhead.ts with --actions N: the process that holds both agents (the bare
+//             LangChain + viem one and Covenant's, interleaved) and the Committer; the inference
+//             containers and anvil are other processes;
+//   - worker: bench/moderation.ts with --tasks N --rounds 1: the `covenant worker` process hosting
+//             the moderation agent is started with --cpu-prof (the bench process itself — the API —
+//             is profiled too).
+// The .cpuprofile files land in --out/<agent|worker>/ (open them in Chrome DevTools or
+// speedscope); this prints, per profile, the functions with the most self time.
+import { spawn } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repo = join(here, '..')
+const args = process.argv.slice(2)
+const opt = (name: string) => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const OUT = resolve(opt('--out') ?? join(here, 'profiles'))
+const ACTIONS = opt('--actions') ?? '40'
+const TASKS = opt('--tasks') ?? '300'
+const TOP = Number(opt('--top')) || 20
+const ONLY = opt('--only') // agent | worker
+
+type CpuProfile = {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
+  samples: number[]
+  timeDeltas: number[]
+  startTime: number
+  endTime: number
+}
+
+/** Self time (ms) per function, heaviest first. */
+export function topSelfTime(profile: CpuProfile, top: number): { fn: string; selfMs: number; share: number }[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]))
+  const self = new Map<string, number>()
+  let total = 0
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byNode.get(profile.samples[i]!)
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000
+    if (!node) continue
+    const cf = node.callFrame
+    const where = cf.url ? `${cf.url.replace(/^file:\/\//, '').replace(`${repo}/`, '')}:${cf.lineNumber + 1}` : ''
+    const key = `${cf.functionName || '(anonymous)'}${where ? ` ${where}` : ''}`
+    self.set(key, (self.get(key) ?? 0) + dt)
+    total += dt
+  }
+  return [...self.entries()]
+    .filter(([fn]) => fn !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([fn, ms]) => ({ fn, selfMs: Math.round(ms * 10) / 10, share: Math.round((ms / total) * 1000) / 10 }))
+}
+
+/** The pid of each profiled script's own process (its children — the worker — write profiles under other pids). */
+const scriptPid = new Map<string, number>()
+
+function run(label: string, script: string, scriptArgs: string[], env: Record<string, string> = {}): Promise<void> {
+  const dir = join(OUT, label)
+  mkdirSync(dir, { recursive: true })
+  process.stdout.write(`profiling ${label}: ${script} ${scriptArgs.join(' ')} …\n`)
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...process.execArgv, join(here, script), ...scriptArgs], {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    if (child.pid) scriptPid.set(label, child.pid)
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)))
+    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${script} exited with ${code}:\n${err}`))))
+  })
+}
+
+function report(label: string): void {
+  const dir = join(OUT, label)
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is a process's main thread; the
+  // others are tsx's module-loader threads (compiling the sources at start-up), left out here
+  const files = readdirSync(dir)
+    .map((f) => ({ f, m: /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(f) }))
+    .filter((x) => x.m && x.m[2] === '0')
+    .sort((a, b) => Number(a.m![1] === String(scriptPid.get(label))) - Number(b.m![1] === String(scriptPid.get(label))))
+  for (const { f: file, m } of files) {
+    const what = m![1] === String(scriptPid.get(label)) ? `the ${label === 'agent' ? 'agents\' process' : 'bench process (the service API)'}` : 'the covenant worker process'
+    process.stdout.write(`\n${what}, main thread:`)
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile
+    const seconds = (profile.endTime - profile.startTime) / 1e6
+    // one file per thread: the process's main thread, and tsx's module-loader thread
+    process.stdout.write(`\n${label}: ${relative(process.cwd(), join(dir, file))} (${seconds.toFixed(1)} s profiled; idle left out, shares of the profiled time) — top ${TOP} by self time\n`)
+    for (const r of topSelfTime(profile, TOP)) process.stdout.write(`  ${String(r.selfMs).padStart(9)} ms ${String(r.share).padStart(5)} %  ${r.fn}\n`)
+  }
+}
+
+rmSync(OUT, { recursive: true, force: true })
+if (ONLY !== 'worker') {
+  await run('agent', 'overhead.ts', ['--actions', ACTIONS, '--warmup', '3'])
+  report('agent')
+}
+if (ONLY !== 'agent') await run('worker', 'moderation.ts', ['--tasks', TASKS, '--rounds', '1'], { COVENANT_BENCH_WORKER_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${join(OUT, 'worker')}` })
+if (ONLY !== 'agent') report('worker')
+process.stdout.write(`\nprofiles in ${relative(process.cwd(), OUT) || OUT} ((program) is V8's row for work outside JavaScript; start-up — tsx compiling the sources — is in the profiles too)\n`)
