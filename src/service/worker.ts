@@ -281,8 +281,10 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     const { taskId, task } = data
     const agentId = host.record.agentId
     // a job re-run after its worker died keeps BullMQ's attempt number: count the runs here
+    let before = 0
     await o.store.update(taskId, (s) => {
-      const run = Math.max(attempt, (s.attempts ?? 0) + 1)
+      before = s.attempts ?? 0
+      const run = Math.max(attempt, before + 1)
       return appendEvent({ ...s, status: 'running', attempts: run }, `running on ${workerId} (run ${run})`)
     })
     try {
@@ -313,7 +315,14 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
       await o.store.update(taskId, (s) =>
         appendEvent(
           withCommitments(
-            { ...s, status: final ? 'failed' : 'queued', error, ...(ended ? { result: { output: null, txHashes: [...ended.txHashes], stepIndices: [...ended.stepIndices] } } : {}) },
+            {
+              ...s,
+              status: final ? 'failed' : 'queued',
+              // a run refused before it started (retry later) is not an attempt: the count stays
+              // where it was, the first refusal showing as attempt 1
+              ...(later !== undefined ? { attempts: Math.max(before, 1) } : {}),
+              error,
+              ...(ended ? { result: { output: null, txHashes: [...ended.txHashes], stepIndices: [...ended.stepIndices] } } : {}) },
             committed,
           ),
           final
