@@ -318,9 +318,9 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
             {
               ...s,
               status: final ? 'failed' : 'queued',
-              // a run refused before it started (retry later) is not an attempt: the count stays
-              // where it was, the first refusal showing as attempt 1
-              ...(later !== undefined ? { attempts: Math.max(before, 1) } : {}),
+              // a run refused before it started (retry later) is not an attempt: the count goes
+              // back to what it was (0 for a task that has not run yet)
+              ...(later !== undefined ? { attempts: before } : {}),
               error,
               ...(ended ? { result: { output: null, txHashes: [...ended.txHashes], stepIndices: [...ended.stepIndices] } } : {}) },
             committed,

@@ -109,7 +109,7 @@ test('DA down: the agent stops acting before its commit deadline (no trace, no a
   const acted = during.slice(0, -1)
   log(`${acted.length} tasks ran while DA was down before the host refused (${refused.taskId}: ${refused.error?.message})`)
   expect(acted.length).toBeGreaterThan(0)
-  expect(refused).toMatchObject({ status: 'queued', attempts: 1, error: { name: 'CommitBacklogError', final: false } })
+  expect(refused).toMatchObject({ status: 'queued', attempts: 0, error: { name: 'CommitBacklogError', final: false } }) // refused before it started: not an attempt
 
   // the typed refusal, as the host gives it
   const err = host().commitBacklog()
@@ -130,7 +130,7 @@ test('DA down: the agent stops acting before its commit deadline (no trace, no a
   expect(await txCount()).toBe(txs)
   for (const id of waiting) {
     const t = await getTask(service.url, id)
-    expect(t).toMatchObject({ status: 'queued', attempts: 1, error: { name: 'CommitBacklogError', final: false } })
+    expect(t).toMatchObject({ status: 'queued', attempts: 0, error: { name: 'CommitBacklogError', final: false } })
     expect((await walSteps(dataDir, agentId())).some((s) => s.actionId === id)).toBe(false)
   }
   log(`refusing: ${waiting.length} tasks waiting, WAL at ${walLen} steps, ${txs} wallet transactions, unchanged over 12 s`)
