@@ -100,9 +100,10 @@ test(`${RUNS} bad answers to a write's simulation: a typed error, nothing signed
   const before = proxy.seen.slice(0, proxy.seen.indexOf('eth_sendRawTransaction'))
   const nonce = await owner.publicClient.getTransactionCount({ address: anvil.accounts[2]!.address })
 
-  // the simulation is the last call before viem fills and signs (eth_fillTransaction: an
-  // unreadable fill answer makes viem fall back to asking for gas and fees one by one)
-  expect(before).toEqual(['eth_call', 'eth_fillTransaction'])
+  // the simulation, then the gas estimate the write adds its margin to (viem asks the node to
+  // fill the transaction), then viem fills the rest and signs (an unreadable fill answer makes
+  // viem fall back to asking for gas and fees one by one)
+  expect(before).toEqual(['eth_call', 'eth_fillTransaction', 'eth_fillTransaction'])
   const plan = anyBad(badCallResult).map((answer) => ({ method: 'eth_call', answer }))
   const byName = new Map<string, number>()
   await fc.assert(
