@@ -101,6 +101,9 @@ export type TestAgent = {
   op: TestOperator
 }
 
+/** The manifest hash of an agent that registers no manifest. */
+export const NO_MANIFEST: Hex = `0x${'00'.repeat(32)}`
+
 /** Registers an agent (max 1 ETH per tx to `payee` only, window 1 h, commit deadline 10 min), bonds 10 ETH. */
 export async function createTestAgent(
   chain: TestChain,
@@ -110,7 +113,8 @@ export async function createTestAgent(
   const { agentId } = await registerAgent(owner, {
     operator: chain.account(p.roles.operator).address,
     wallet: chain.account(p.roles.wallet).address,
-    manifestHash: p.manifestHash ?? toHex('verify-test-agent', { size: 32 }),
+    // no manifest registered (the zero hash): verifiers hold its inferences to the default, exact
+    manifestHash: p.manifestHash ?? NO_MANIFEST,
     modelDigests: p.modelDigests ?? [TOY_MODEL_DIGEST],
     policy: {
       maxValuePerTx: ETH('1'),
