@@ -95,6 +95,8 @@ export {
 export { type ReceiptRegistration, type ReplayDiff, type ReplayOptions, type ReplayResult, type TensorDiff, replay } from './replay.js'
 export { endpointModelDigest, normalizeBaseURL } from './endpointDigest.js'
 export { chatRequestForModel } from './chatCanonical.js'
+export { type PlanResponsesRequestReturnType, type ResponsesRequest, planResponsesRequest } from './responsesRequest.js'
+export { type ResponsesOutputItem, type ResponsesResponse, responsesOutputHash, toResponsesBody } from './responsesOutput.js'
 export {
   type ChatCompletionMessage,
   type ChatCompletionRequest,

@@ -3,6 +3,7 @@ import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { ReceiptHashMismatchError, ReceiptMalformedError, ReceiptSignatureError, ReceiptSignerMismatchError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
 import { receiptDigest, receiptSigner } from './receiptSignature.js'
+import { responsesOutputHash } from './responsesOutput.js'
 import { type Receipt, receiptSchema } from './schemas.js'
 import { type EncodedTensor, hashEncodedTensors } from './tensor.js'
 
@@ -62,13 +63,15 @@ export function stripReceipt(body: unknown): unknown {
 
 /**
  * The deterministic part of a response, as a replay record's outputHash: for a chat
- * completion the choices (chatOutputHash); for a tensor inference the output tensors;
+ * completion the choices (chatOutputHash); for a tensor inference the output tensors; for a
+ * Responses API response its status and output items without ids (responsesOutputHash);
  * for anything else the whole body without receipt.
  */
 export function responseOutputHash(body: unknown): Hash {
   const b = stripReceipt(body) as Record<string, unknown> | null
   if (b && b['object'] === 'chat.completion') return chatOutputHash(b)
   if (b && b['object'] === 'inference' && Array.isArray(b['outputs'])) return hashEncodedTensors(b['outputs'] as EncodedTensor[])
+  if (b && b['object'] === 'response') return responsesOutputHash(b)
   return hashJson(b)
 }
 
@@ -98,9 +101,11 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
   }
   check('requestHash', hashJson(p.request))
   if (Array.isArray(p.response)) {
-    // A streamed completion: the chunks in order, each without its receipt.
+    // A stream: the chunks (chat) or events (responses) in order, each without its receipt.
     check('responseHash', hashJson(p.response.map(stripReceipt)))
-    check('outputHash', chatOutputHash(assembleChatStream(p.response)))
+    const last = p.response.at(-1) as { type?: unknown; response?: unknown } | undefined
+    const responsesStream = typeof last?.type === 'string' && last.type.startsWith('response.')
+    check('outputHash', responsesStream ? responsesOutputHash(last?.response) : chatOutputHash(assembleChatStream(p.response)))
   } else {
     check('responseHash', hashJson(stripReceipt(p.response)))
     check('outputHash', responseOutputHash(p.response))

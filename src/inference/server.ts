@@ -10,6 +10,9 @@ import { type ChatCompleter, chatEngineForModel } from './chatEngines.js'
 import { chatOutputHash } from './chatOutput.js'
 import { planChatRequest } from './chatRequest.js'
 import { streamChatCompletion } from './chatStream.js'
+import { newResponseId, responsesOutputHash, toResponsesBody } from './responsesOutput.js'
+import { planResponsesRequest, responsesParam } from './responsesRequest.js'
+import { streamResponse } from './responsesStream.js'
 import { type ContainerKey, ephemeralContainerKey } from './containerKey.js'
 import { BaseError } from '../errors/base.js'
 import { ChatConstraintError, InvalidChatRequestError, InvalidTensorError } from './errors.js'
@@ -29,6 +32,8 @@ import { type DType, type EncodedTensor, type TensorValue, decodeTensor, encodeT
  *
  *   POST /v1/chat/completions   chat models (covenant-chat): every OpenAI field honoured or refused
  *                               (chatRequest.ts), constrained greedy decoding, SSE per decoded piece
+ *   POST /v1/responses          a subset of the Responses API, read as the chat completion it is
+ *                               (responsesRequest.ts); SSE with the Responses event types
  *   POST /v1/infer              tensor models: { model, text } or { model, inputs: [tensor…] }
  *   GET  /v1/models             served models and their digests
  *   GET  /attestation[?nonce=]  key, measurement, SimulatedQuote (simulated: true)
@@ -203,6 +208,59 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     }
   })
 
+  app.post('/v1/responses', async (c) => {
+    const read = await readJson(c)
+    if (!read.ok) return read.response
+    const raw = read.body
+    // the Responses request is read as the chat completion the model runs; every field honoured or refused
+    const planned = planResponsesRequest(raw)
+    if (!planned.ok) return fail(c, 400, 'invalid_request_error', planned.issue.message, raw, planned.issue.code, planned.issue.param)
+    const { request, chat } = planned
+    const target = find(request.model)
+    if (!target || target.kind !== 'chat') {
+      const chats = served.filter((s) => s.kind === 'chat').map((s) => s.model.name)
+      return fail(c, 404, 'invalid_request_error', `model ${quote(request.model)} is not a chat model served here; use one of: ${chats.join(', ')}`, raw, 'model_not_found', 'model')
+    }
+    const refused = (err: unknown) => {
+      if (err instanceof ChatConstraintError) return fail(c, 400, 'invalid_request_error', err.shortMessage, raw, 'unsatisfiable_constraint', responsesParam(err.param))
+      if (err instanceof InvalidChatRequestError) return fail(c, 400, 'invalid_request_error', err.issues.join('; '), raw, err.code, responsesParam(err.param))
+      throw err
+    }
+    const modelDigest = target.model.digest
+    // requestHash covers the Responses request as sent; the chat request the model reads is a
+    // pure function of its canonical JSON, so the hash pins the prompt
+    if (request.stream === true) {
+      const streamed = await streamResponse({
+        engine: target.engine,
+        request,
+        chat,
+        systemFingerprint: fingerprint,
+        ...(receipts
+          ? {
+              sign: (events, response) =>
+                signReceipt(key.account, {
+                  measurement,
+                  modelDigest,
+                  requestHash: hashJson(raw),
+                  responseHash: hashJson(events.map((e) => stripReceipt(e))),
+                  outputHash: responsesOutputHash(response),
+                  issuedAt: Math.floor(Date.now() / 1000),
+                }),
+            }
+          : {}),
+      })
+      return streamed.ok ? streamed.response : refused(streamed.error)
+    }
+    try {
+      const id = newResponseId()
+      const { output } = await target.engine.complete(chat, { systemFingerprint: fingerprint })
+      const body = toResponsesBody({ completion: output, request, id, createdAt: output.created })
+      return await send(c, 200, body, raw, modelDigest)
+    } catch (err) {
+      return refused(err)
+    }
+  })
+
   app.post('/v1/infer', async (c) => {
     const read = await readJson(c)
     if (!read.ok) return read.response
@@ -303,7 +361,7 @@ export async function createInferenceApp(p: CreateInferenceAppParameters = {}): 
     )
   })
 
-  app.notFound((c) => fail(c, 404, 'invalid_request_error', `no route ${c.req.method} ${clip(c.req.path, 60)}; see GET /v1/models, POST /v1/chat/completions, POST /v1/infer, GET /attestation`, getDescriptor(c)))
+  app.notFound((c) => fail(c, 404, 'invalid_request_error', `no route ${c.req.method} ${clip(c.req.path, 60)}; see GET /v1/models, POST /v1/chat/completions, POST /v1/responses, POST /v1/infer, GET /attestation`, getDescriptor(c)))
   app.onError((err, c) => {
     const status = err instanceof BaseError ? 400 : 500
     log?.error({ err: err instanceof BaseError ? err.shortMessage : String(err) }, 'request failed')

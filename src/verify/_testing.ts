@@ -101,16 +101,38 @@ export type TestAgent = {
   op: TestOperator
 }
 
+/**
+ * A manifest that registers every model `exact`, written to `dir/<hash>.json` (a file
+ * manifest source's layout); returns its hash. A verifier that cannot find an agent's
+ * manifest judges none of its inferences, so a test agent whose inferences are to be judged
+ * needs one the verifiers can read.
+ */
+export async function writeExactManifest(dir: string): Promise<Hex> {
+  const bytes = canonicalBytes({ name: 'verify-test-agent', replay: 'exact' })
+  const hash = keccak256(bytes)
+  await writeFile(join(dir, `${hash}.json`), bytes)
+  return hash
+}
+
 /** Registers an agent (max 1 ETH per tx to `payee` only, window 1 h, commit deadline 10 min), bonds 10 ETH. */
 export async function createTestAgent(
   chain: TestChain,
-  p: { roles: TestAgentRoles; da: DAClient; dir?: string | undefined; modelDigests?: Hex[] | undefined; manifestHash?: Hex | undefined; bond?: bigint | undefined },
+  p: {
+    roles: TestAgentRoles
+    da: DAClient
+    dir?: string | undefined
+    modelDigests?: Hex[] | undefined
+    manifestHash?: Hex | undefined
+    /** Without `manifestHash`: register an all-exact manifest written to this directory (writeExactManifest). */
+    manifestDir?: string | undefined
+    bond?: bigint | undefined
+  },
 ): Promise<TestAgent> {
   const owner = chain.as(p.roles.owner)
   const { agentId } = await registerAgent(owner, {
     operator: chain.account(p.roles.operator).address,
     wallet: chain.account(p.roles.wallet).address,
-    manifestHash: p.manifestHash ?? toHex('verify-test-agent', { size: 32 }),
+    manifestHash: p.manifestHash ?? (p.manifestDir ? await writeExactManifest(p.manifestDir) : toHex('verify-test-agent', { size: 32 })),
     modelDigests: p.modelDigests ?? [TOY_MODEL_DIGEST],
     policy: {
       maxValuePerTx: ETH('1'),

@@ -77,7 +77,9 @@ export type ActionReport = {
    * fault, but some step could not be checked (e.g. no replayer for its model);
    * `incomplete`: some of the agent's batches are unavailable (they may hold the action or
    * more of its steps), or the agent's own logic could not be replayed because it registered
-   * no code (or its manifest or bundle cannot be had). An invalid batch is a fault
+   * no code (or its manifest or bundle cannot be had), or an inference cannot be judged
+   * because the agent's manifest is not available (the replay mode it registered is
+   * unknown: never a fault without it). An invalid batch is a fault
    * (`faulty`), and so is a step the agent's registered code does not produce
    * (TraceMismatch). `covenant verify` exits 0 for honest, 2 for faulty, 3 for incomplete or
    * unverifiable, 1 for a usage or I/O error.
@@ -193,6 +195,8 @@ async function verifyWith(p: VerifyActionParameters, actionId: string): Promise<
   else if (found.steps.length === 0 || unreadable.length > 0) verdict = 'incomplete'
   // the steps check out, but whether the agent's own code took them is unknown: never honest
   else if (logic?.status === 'unchecked' && logic.codeless) verdict = 'incomplete'
+  // the agent's manifest is not available yet: what its inferences owe is unknown
+  else if (steps.some((s) => s.status === 'unverifiable' && s.retry)) verdict = 'incomplete'
   else if (steps.some((s) => s.status === 'unverifiable') || logic?.status === 'unchecked') verdict = 'unverifiable'
   else verdict = 'honest'
   if (verdict === 'honest') reasons.push(`all ${steps.length} steps check out against the committed batches`, (logic as LogicCheck).reason)

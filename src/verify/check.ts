@@ -10,7 +10,7 @@ import type { Fault } from './faults.js'
 import { attestedRecordProblem, precheckInference, registeredMeasurement, type AttestationCheck, type ReplayJobData, type ReplayJobResult } from './inference.js'
 import type { Judge } from './judge.js'
 import { checkActionLogic, type LogicReplayer } from './logicCheck.js'
-import { cachedManifest, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
+import { cachedManifest, manifestExpected, replayRuleFor, type LoadedManifest, type ManifestSource } from './manifest.js'
 import { stepCoversTx, type CoveringStep, type TraceIndex } from './traceIndex.js'
 
 /** What checking needs; shared by the verifier node, `covenant verify` and `covenant dispute`. */
@@ -49,6 +49,8 @@ export type StepReport = {
   actionId: string
   status: 'ok' | 'fault' | 'unverifiable'
   reason: string
+  /** Unverifiable for now (the agent's manifest is not available yet): worth checking again. */
+  retry?: boolean
 }
 
 /**
@@ -68,7 +70,8 @@ export async function checkBatchSteps(
   const faults: Fault[] = []
   const pending: Promise<void>[] = []
   let digests: Promise<Set<Hex>> | undefined
-  let manifest: Promise<LoadedManifest | undefined> | undefined
+  // undefined: judged by the default (exact); null: registered but not found (unknown)
+  let manifest: Promise<LoadedManifest | undefined | null> | undefined
   for (const [stepIndex, step] of steps.entries()) {
     if (options.only && !options.only(step, stepIndex)) continue
     const report: StepReport = { index: step.index, stepIndex, kind: step.kind, actionId: step.actionId, status: 'ok', reason: '' }
@@ -108,13 +111,17 @@ export async function checkBatchSteps(
       digests ??= ctx.agents.modelDigestsAt(ev.agentId, ev.committedAt)
       manifest ??= ctx.agents
         .versionAt(ev.agentId, ev.committedAt)
-        .then((v) => (v ? cachedManifest(ctx, ev.agentId, v.manifestHash) : undefined))
+        .then(async (v) => {
+          if (!v || !manifestExpected(ctx, v.manifestHash)) return undefined
+          return (await cachedManifest(ctx, ev.agentId, v.manifestHash)) ?? null
+        })
       const registered = digests
       const loaded = manifest
       pending.push(
         (async () => {
           const record = step.record
-          const rule = replayRuleFor((await loaded)?.replay, record.modelDigest as Hex)
+          const m = await loaded
+          const rule = m === null ? null : replayRuleFor(m?.replay, record.modelDigest as Hex)
           const pre = precheckInference(record, await registered, rule)
           const fault = (reason: string, detail?: unknown) => {
             report.status = 'fault'
@@ -122,6 +129,12 @@ export async function checkBatchSteps(
             faults.push({ type: 'InferenceFraud', agentId: ev.agentId, sequence: ev.sequence, stepIndex, reason, ...(detail === undefined ? {} : { detail }) })
           }
           if (pre.status === 'fault') return fault(pre.reason)
+          if (pre.status === 'unknown') {
+            report.status = 'unverifiable'
+            report.reason = pre.reason
+            report.retry = true
+            return
+          }
           if (pre.status === 'unchecked') {
             report.reason = pre.reason
             return
@@ -269,7 +282,8 @@ export async function checkDispute(ctx: CheckContext, d: DisputeView): Promise<D
   const { reports } = await checkBatchSteps(ctx, ev, check.batch.steps, check.leaves, { only: (_s, i) => i === d.stepIndex })
   const r = reports[0]
   if (!r) return { decided: false, reason: 'step not checked', final: false }
-  if (r.status === 'unverifiable') return { decided: false, reason: `cannot check the inference: ${r.reason}`, final: true }
+  // a manifest that may yet appear is a reason to wait, not to abstain
+  if (r.status === 'unverifiable') return { decided: false, reason: `cannot check the inference: ${r.reason}`, final: r.retry !== true }
   return { decided: true, agentAtFault: r.status === 'fault', reason: r.reason }
 }
 

@@ -24,21 +24,27 @@ export type InferenceCheck =
   | { status: 'fault'; reason: string }
   /** The manifest registers `none` for the model: the operator promised no check of its answers. */
   | { status: 'unchecked'; reason: string }
+  /** The agent registered a manifest the verifier cannot find: the check it owes is unknown, so it is not judged. */
+  | { status: 'unknown'; reason: string }
   | { status: 'replay'; rule: ReplayRule }
   | { status: 'attested'; rule: ReplayRule }
 
 const STRENGTH = { none: 0, attested: 1, tolerance: 2, exact: 3 } as const
 
 /**
- * The checks that need no re-execution: the model must be one the agent registered, and
- * the record must offer at least the check the manifest requires for it (exact without a
- * manifest). `replay: 'none'` for a registered model is always a fault: the agent
- * registered the model so that its use could be checked.
+ * The checks that need no re-execution: the model must be one the agent registered on
+ * chain, and the record must offer at least the check the manifest requires for it (exact
+ * for an agent that registered no manifest). `rule: null` means the agent registered a
+ * manifest the verifier cannot find: what it owes for the model is unknown, so the inference
+ * is `unknown` — never a fault without the registration (an unregistered model still is).
  */
-export function precheckInference(record: ReplayRecord, registered: ReadonlySet<Hex>, rule: ReplayRule): InferenceCheck {
+export function precheckInference(record: ReplayRecord, registered: ReadonlySet<Hex>, rule: ReplayRule | null): InferenceCheck {
   const digest = record.modelDigest.toLowerCase() as Hex
   if (!registered.has(digest)) {
     return { status: 'fault', reason: `model ${digest} is not among the agent's registered model digests` }
+  }
+  if (rule === null) {
+    return { status: 'unknown', reason: `the agent's manifest is not available from any manifest source: the replay mode it registered for model ${digest} is unknown, so this inference is not judged yet` }
   }
   // judged by what was registered: `none` promised no check, so none is a fault
   if (rule.mode === 'none') {

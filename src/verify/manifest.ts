@@ -152,7 +152,8 @@ export async function loadManifest(
 
 /**
  * The agent's manifest for a registered manifest hash, from the first source that has it,
- * cached per hash. Undefined when no source has it or it is unusable (a warning says why).
+ * cached per hash. Undefined when no source has it or it is unusable (a warning says why);
+ * a miss is not cached, so a manifest that appears later is found on the next check.
  */
 export function cachedManifest(
   ctx: { manifests: readonly ManifestSource[]; manifestCache?: Map<string, Promise<LoadedManifest | undefined>> | undefined; onWarning?: ((message: string) => void) | undefined },
@@ -163,14 +164,31 @@ export function cachedManifest(
   const cache = (ctx.manifestCache ??= new Map())
   let p = cache.get(manifestHash)
   if (!p) {
-    p = loadManifest(ctx.manifests, { agentId, manifestHash }).catch((err: unknown) => {
-      ctx.onWarning?.(`agent ${agentId}: manifest not usable, replaying exactly: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`)
-      cache.delete(manifestHash)
-      return undefined
-    })
+    p = loadManifest(ctx.manifests, { agentId, manifestHash }).then(
+      (loaded) => {
+        if (!loaded) cache.delete(manifestHash)
+        return loaded
+      },
+      (err: unknown) => {
+        ctx.onWarning?.(`agent ${agentId}: manifest not usable, its inferences are not judged until it is: ${(err as { shortMessage?: string }).shortMessage ?? String(err)}`)
+        cache.delete(manifestHash)
+        return undefined
+      },
+    )
     cache.set(manifestHash, p)
   }
   return p
+}
+
+/**
+ * Whether the verifier should hold the agent's manifest to judge its inferences: the agent
+ * registered one (not the zero hash) and the verifier was given somewhere to look. When it
+ * should and cannot find it, the replay mode the agent registered is unknown (`replayRuleFor`
+ * is not asked; see `precheckInference` with `null`). An agent that registered no manifest,
+ * or a verifier run with no manifest sources, is judged by the default: exact.
+ */
+export function manifestExpected(ctx: { manifests: readonly ManifestSource[] }, manifestHash: Hex): boolean {
+  return ctx.manifests.length > 0 && !/^0x0{64}$/.test(manifestHash)
 }
 
 /** How inferences of `modelDigest` must be checked under a manifest (exact without one). */

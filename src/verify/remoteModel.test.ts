@@ -18,7 +18,7 @@ import { manifestReplaySchema } from './schemas.js'
 // A remote OpenAI-compatible model, declared honestly: the project's container on a port
 // stands in for the remote endpoint. Every inference is judged by what the manifest
 // registered — never slashed under `none`, and under `attested` only a registered key counts.
-// (Not yet covered here: deploy on a chain and a running VerifierNode over these actions.)
+// (On a chain, deployed and watched by running VerifierNodes: test/integration/remote-model.test.ts.)
 const ACTIONS = 50
 let server: InferenceServer
 beforeAll(async () => {

@@ -301,6 +301,7 @@ it('pins the public exports of src/verify', () => {
       "localAttestationCheck",
       "localReplayer",
       "manifestCodeSchema",
+      "manifestExpected",
       "manifestReplaySchema",
       "memoryVerdictPool",
       "modelJudge",

@@ -28,6 +28,7 @@ const ESCALATION = 30
 const FORK_PERIOD = 120
 let chain: TestChain
 let da: LocalDAStore
+let root: string
 let node: VerifierNode
 const errors: VerifierEvent[] = []
 const agents: TestAgent[] = []
@@ -35,7 +36,7 @@ let nextWallet = 10
 
 beforeAll(async () => {
   chain = await startTestChain({ escalationWindow: ESCALATION, forkPeriod: FORK_PERIOD })
-  const root = await tempDir()
+  root = await tempDir()
   da = new LocalDAStore({ dir: join(root, 'da') })
   await mkdir(join(root, 'manifests'))
   for (const i of [5, 6, 7, 8]) await registerVerifier(chain.as(i))
@@ -67,6 +68,8 @@ async function falseChallenge(): Promise<bigint> {
     da,
     dir: await tempDir(),
     modelDigests: [await moderationDigest(), TOY_MODEL_DIGEST],
+    // the verifiers judge the inference by the agent's manifest: one they can read
+    manifestDir: join(root, 'manifests'),
   })
   agents.push(a)
   await a.op.append({ kind: 'input', actionId: 'ok', timestamp: 1, task: 'moderate' })

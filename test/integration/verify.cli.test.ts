@@ -100,6 +100,17 @@ describe('covenant verify', () => {
     ])
   })
 
+  it('judges no inference by a default when the manifest cannot be found: the faked one is unknown (INCOMPLETE, exit 3) until --manifest says what it owes', async () => {
+    const blind = await covenant(['verify', ids.faked, '--json'])
+    expect(blind.code).toBe(3)
+    const report = JSON.parse(blind.stdout)
+    expect(report).toMatchObject({ verdict: 'incomplete', faults: [] })
+    expect(report.steps.find((s: { kind: string }) => s.kind === 'inference')).toMatchObject({ status: 'unverifiable', reason: expect.stringMatching(/manifest is not available/) })
+    const seen = await covenant(['verify', ids.faked, '--json', '--manifest', manifests])
+    expect(seen.code).toBe(2)
+    expect(JSON.parse(seen.stdout)).toMatchObject({ verdict: 'faulty' })
+  })
+
   it('prints FAULTY with the reason for an over-cap payment (exit 2), and sends nothing', async () => {
     const r = await covenant(['verify', ids.overCap])
     expect(r.code).toBe(2)
@@ -123,7 +134,8 @@ describe('covenant dispute', () => {
   })
 
   it('opens an inference dispute with the challenger bond, waits for the verifiers, prints the slash', async () => {
-    const r = await covenant(['dispute', ids.faked, '--reason', 'inference', '--dev-account', '4'])
+    // the inference is judged by the agent's manifest: where to find it (without, it is unknown, not a fault)
+    const r = await covenant(['dispute', ids.faked, '--reason', 'inference', '--dev-account', '4', '--manifest', manifests])
     expect(r.stderr).toMatch(/opened with a 100000000000000000 wei bond/)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/InferenceFraud against agent #\d+ .*: Slashed — dispute #2/)
@@ -157,7 +169,7 @@ describe('covenant bonds', () => {
 
 describe('covenant verifier start', () => {
   it('follows the chain and reports every fault as a JSON line until Ctrl-C; the operator log (pino, --log-level) goes to stderr', async () => {
-    const r = await covenant(['verifier', 'start', '--json', '--watch-only', '--poll', '100', '--log-level', 'info'], {
+    const r = await covenant(['verifier', 'start', '--json', '--watch-only', '--poll', '100', '--log-level', 'info', '--manifest', manifests], {
       until: (out) => (out.match(/"type":"fault"/g) ?? []).length >= 2,
     })
     expect(r.code).toBe(0)

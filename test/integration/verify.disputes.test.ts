@@ -34,6 +34,8 @@ async function agent(options: { manifestHash?: `0x${string}` } = {}): Promise<Te
     dir: await tempDir(),
     modelDigests: [await moderationDigest(), TOY_MODEL_DIGEST],
     manifestHash: options.manifestHash,
+    // the verifiers judge inferences by the agent's manifest: one they can read
+    manifestDir: join(root, 'manifests'),
   })
   agents.push(a)
   return a

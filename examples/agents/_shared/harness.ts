@@ -26,6 +26,7 @@ import {
   verifyAction,
   VerifierNode,
   type ActionReport,
+  type AttestationCheck,
   type Judge,
   type ManifestSource,
   type Replayer,
@@ -143,7 +144,13 @@ export type Operator = {
 /** Registers the agent (manifest on DA, policy + model digest on chain), bonds it and funds its keys. */
 export async function deployOperator(
   ex: Example,
-  p: { label: string; agent: AgentDefinition; source: string; ownerIndex: number },
+  p: {
+    label: string
+    agent: AgentDefinition
+    /** The agent file, bundled as its registered code; without it the agent registers no code (its logic is not replayed). */
+    source: string | undefined
+    ownerIndex: number
+  },
 ): Promise<Operator> {
   ex.checkpoint()
   const dataDir = join(ex.dataDir, 'operators', p.label)
@@ -152,7 +159,7 @@ export async function deployOperator(
     da: ex.stack.da,
     dataDir,
     agent: p.agent,
-    source: resolve(p.source),
+    source: p.source === undefined ? undefined : resolve(p.source),
     password: DEV_PASSWORD,
     scrypt: { N: 1024 }, // dev keystores: a cheap scrypt so the example starts fast
     fund: DEV_FUNDING,
@@ -213,6 +220,10 @@ export async function startVerifiers(
     claims?: ((subject: Hex) => Promise<string | undefined>) | undefined
     /** @defaultValue [5, 6, 7] */
     accounts?: readonly number[] | undefined
+    /** Checks attested inferences (receipts against the keys the manifest registers). @defaultValue none: attested steps are unverifiable */
+    attestation?: AttestationCheck | undefined
+    /** Every event of verifier `i` (0-based, in `accounts` order), besides the progress lines. */
+    onEvent?: ((i: number, e: VerifierEvent) => void) | undefined
   } = {},
 ): Promise<VerifierNode[]> {
   ex.checkpoint()
@@ -231,8 +242,12 @@ export async function startVerifiers(
       headers: operators.map((op) => jsonlHeaderSource(join(op.dataDir, 'wal', `agent-${op.agentId}.headers.jsonl`))),
       judge: o.judge,
       claims: o.claims,
+      attestation: o.attestation,
       pollIntervalMs: 250,
-      onEvent: (e) => reportVerifierEvent(ex, `verifier ${'ABCDEFGH'[i]}`, e),
+      onEvent: (e) => {
+        o.onEvent?.(i, e)
+        reportVerifierEvent(ex, `verifier ${'ABCDEFGH'[i]}`, e)
+      },
     })
     await node.start()
     ex.defer(() => node.stop())
@@ -376,12 +391,17 @@ export function manifestSources(ex: Example, operators: readonly Operator[]): Ma
 }
 
 /** `covenant verify` for each action: fetched from DA through the committed batches, every inference replayed. */
-export async function verdicts(ex: Example, operators: readonly Operator[], actionIds: readonly string[]): Promise<Map<string, ActionReport>> {
+export async function verdicts(
+  ex: Example,
+  operators: readonly Operator[],
+  actionIds: readonly string[],
+  o: { attestation?: AttestationCheck | undefined } = {},
+): Promise<Map<string, ActionReport>> {
   const manifests = manifestSources(ex, operators)
   const out = new Map<string, ActionReport>()
   for (const id of actionIds) {
     ex.checkpoint()
-    out.set(id, await verifyAction({ client: ex.stack.client, da: ex.stack.da, replayer: replayer(), manifests }, id))
+    out.set(id, await verifyAction({ client: ex.stack.client, da: ex.stack.da, replayer: replayer(), manifests, attestation: o.attestation }, id))
   }
   return out
 }
