@@ -105,6 +105,8 @@ async function executedLeaves(): Promise<Hex[]> {
   const logs = await read().getContractEvents({ address: account, abi: agentAccountAbi, eventName: 'Executed', fromBlock: 0n })
   return logs.map((l) => l.args.leaf!)
 }
+/** A tool context's `read` outside a runtime: reads the world, records nothing. */
+const liveRead = async <T,>(_label: string, fetch: () => T | Promise<T>): Promise<T> => fetch()
 const committer = () => new Committer({ wal, da: { put: async (blob: Uint8Array) => keccak256(blob) }, client: chain.as(2), agentId, account })
 
 describe('signatures that move money go through the account, under the policy, traced', () => {
@@ -188,7 +190,7 @@ describe('signatures that move money go through the account, under the policy, t
     const handle = createWalletHandle(wallet, tool.effect, { actionId: id, tool: tool.name }) as CallHandle
     const before = await tokenBalance(SHOP)
     const head = wal.head.nextIndex
-    const result = await tool.invoke({ url: `${server.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c1', wallet: handle })
+    const result = await tool.invoke({ url: `${server.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c1', callIndex: 0, read: liveRead, wallet: handle })
     expect(result).toMatchObject({ status: 200, body: 'sunny, 21 °C', payment: { amount: parseEther('2').toString(), payTo: SHOP } })
     expect(result.payment?.settlementTx).toMatch(/^0x[0-9a-f]{64}$/)
     expect((await tokenBalance(SHOP)) - before).toBe(parseEther('2'))
@@ -208,7 +210,7 @@ describe('signatures that move money go through the account, under the policy, t
     // too much for the tool
     const tool = x402FetchTool({ token, chainId: chain.anvil.chainId, maxAmount: parseEther('3'), payTo: [SHOP] })
     const handle = createWalletHandle(wallet, tool.effect, { actionId: id }) as CallHandle
-    await expect(tool.invoke({ url: `${server.url}/premium` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c2', wallet: handle })).rejects.toThrow(/more than this tool's maxAmount/)
+    await expect(tool.invoke({ url: `${server.url}/premium` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c2', callIndex: 0, read: liveRead, wallet: handle })).rejects.toThrow(/more than this tool's maxAmount/)
     // a recipient the policy does not allow (the tool names no payees: the wallet's policy decides)
     const shady = await startX402DevServer({
       chain: chain.reader.publicClient.chain!,
@@ -222,7 +224,7 @@ describe('signatures that move money go through the account, under the policy, t
     try {
       const open = x402FetchTool({ token, chainId: chain.anvil.chainId, maxAmount: parseEther('3') })
       await expect(
-        open.invoke({ url: `${shady.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c3', wallet: createWalletHandle(wallet, open.effect, { actionId: id }) as CallHandle }),
+        open.invoke({ url: `${shady.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c3', callIndex: 1, read: liveRead, wallet: createWalletHandle(wallet, open.effect, { actionId: id }) as CallHandle }),
       ).rejects.toThrow(/TargetNotAllowed|recipient is not in allowedTargets/)
       expect(shady.settlements).toEqual([])
     } finally {
