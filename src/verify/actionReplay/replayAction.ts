@@ -24,6 +24,12 @@ export type ReplayActionParameters = {
   agent: AgentDefinition
   agentId: string
   actionId: string
+  /**
+   * The agent's account as AgentRegistry names it: the `from` of the token authorizations its
+   * tools build (x402), needed before the wallet answers. Absent: the account the action's
+   * first wallet step names (an action that authorized nothing needs none).
+   */
+  account?: string | undefined
   /** Every committed step of the action, in trace order. */
   steps: readonly Step[]
 }
@@ -62,7 +68,7 @@ export async function replayAction(p: ReplayActionParameters): Promise<ActionRep
   const tools = p.agent.tools.map((t) => (t.effect.kind === 'none' ? recordedTool(t, cursor) : t))
   const agent: AgentDefinition = Object.freeze({ ...p.agent, tools: Object.freeze(tools) })
   const wallet = tools.some((t) => t.effect.kind !== 'none')
-    ? createReplayWallet({ cursor, policy: agent.policy, policyVersion: firstWallet?.policyVersion ?? 1, address: firstWallet?.from })
+    ? createReplayWallet({ cursor, policy: agent.policy, policyVersion: firstWallet?.policyVersion ?? 1, address: p.account ?? firstWallet?.from })
     : undefined
   let runtime: AgentRuntime
   try {

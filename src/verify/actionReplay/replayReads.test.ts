@@ -3,7 +3,7 @@
 // the recorded reads — the world is never asked twice — and must arrive at the committed
 // wallet step. A read rewritten, dropped or added is a mismatch; an action cut before the
 // tool step that holds the reads cannot be replayed past them (never a mismatch).
-import { concat, encodeAbiParameters, getAddress, parseEther, toFunctionSelector, type Hex } from 'viem'
+import { concat, encodeAbiParameters, getAddress, parseEther, toFunctionSelector } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { z } from 'zod'
 import { defineAgent } from '../../agent/defineAgent.js'
