@@ -1,14 +1,17 @@
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { createWalletClient, getAddress, http, keccak256, parseEther, toBytes, toHex, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeDeployment } from '../../src/bonds/deployment.js'
 import { depositBond, getAgent, getBond, getDispute, increaseTime, proveUntracedCall, registerAgent } from '../../src/bonds/index.js'
 import { Committer } from '../../src/bonds/committer.js'
-import { agentAccountAbi, testTokenAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
+import { agentAccountAbi, bondVaultAbi, testTokenAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
 import { TraceWal } from '../../src/trace/wal.js'
 import { createAgentWallet, type AgentWallet } from '../../src/wallet/agentWallet.js'
 import { agentAccountCallAbi } from '../../src/wallet/accountCall.js'
@@ -297,5 +300,22 @@ describe('signatures that move money go through the account, under the policy, t
     expect((await getBond(chain.reader, agentId)).eth).toBe(bondBefore - proof.slashedEth)
     // every honest, covered authorization is out of reach
     for (let k = 0; k < honestCalls; k++) await expect(proveUntracedCall(chain.as(4), { agentId, callSequence: k })).rejects.toThrow(/CallCovered/)
+    // the owner was repaid no tokens (known limit): the slash took its share of the ETH bond, nothing in kind
+    const repaid = await read().getContractEvents({ address: chain.deployment.contracts.bondVault, abi: bondVaultAbi, eventName: 'Compensated', fromBlock: 0n })
+    expect(repaid.filter((l) => l.args.agentId === agentId)).toEqual([])
   })
+
+  it('covenant bonds says what the bond does not cover: the token authorizations the policy allows', () => {
+    writeDeployment(join(dir, 'deployment.json'), chain.deployment)
+    const bin = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url))
+    const run = (json: boolean) =>
+      spawnSync(process.execPath, [bin, 'bonds', agentId.toString(), ...(json ? ['--json'] : []), '--data-dir', dir, '--rpc', chain.anvil.rpcUrl, '--deployment', join(dir, 'deployment.json')], {
+        encoding: 'utf8',
+        env: { ...process.env, REDIS_URL: '' },
+      })
+    const j = run(true)
+    expect(j.status, j.stderr).toBe(0)
+    expect(JSON.parse(j.stdout)).toMatchObject({ tokenAuthorizations: ['EIP-3009 transfer', 'EIP-2612 permit'] })
+    expect(run(false).stdout).toContain('not covered: token authorizations (EIP-3009 transfer, EIP-2612 permit) of allowlisted tokens — their amounts are not counted above, and a slash repays no tokens')
+  }, 60_000)
 })
