@@ -290,17 +290,30 @@ describe('signatures that move money go through the account, under the policy, t
     // the committer cannot cover it: no step of its WAL has that leaf
     await committer().flush()
     expect(await coveredCalls()).toBe(honestCalls)
-    // past the commit deadline anyone proves it, no vote
+    // the owner backs the agent with a token bond too (the vault's token is the one authorized)
+    const owner = chain.as(1)
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.writeContract({ address: token, abi: testTokenAbi, functionName: 'mint', args: [owner.walletClient.account!.address, parseEther('20')], account: owner.walletClient.account!, chain: owner.walletClient.chain }),
+    })
+    await depositBond(owner, { agentId, token: parseEther('20') })
+    // past the commit deadline anyone proves it, no vote — with the call's data, read back from its transaction
     await increaseTime(read(), 601)
     const bondBefore = (await getBond(chain.reader, agentId)).eth
+    const credit = () => read().readContract({ address: chain.deployment.contracts.bondVault, abi: bondVaultAbi, functionName: 'tokenCredits', args: [owner.walletClient.account!.address] })
+    const creditBefore = await credit()
     const proof = await proveUntracedCall(chain.as(4), { agentId, callSequence: honestCalls })
     expect(proof.slashedEth).toBeGreaterThan(0n)
+    // the owner is repaid the 7 tokens the authorization let go, from the token bond, before any share
+    expect(proof.compensatedToken).toBe(parseEther('7'))
+    expect((await credit()) - creditBefore).toBe(parseEther('7'))
+    expect((await getBond(chain.reader, agentId)).token).toBe(parseEther('20') - proof.slashedToken)
+    expect(proof.slashedToken).toBe(parseEther('10')) // slashBps (half) of 20 is more than the 7 owed
     const dispute = await getDispute(chain.reader, proof.disputeId)
     expect(dispute).toMatchObject({ kind: 'UntracedAction', status: 'Slashed' })
     expect((await getBond(chain.reader, agentId)).eth).toBe(bondBefore - proof.slashedEth)
     // every honest, covered authorization is out of reach
     for (let k = 0; k < honestCalls; k++) await expect(proveUntracedCall(chain.as(4), { agentId, callSequence: k })).rejects.toThrow(/CallCovered/)
-    // the owner was repaid no tokens (known limit): the slash took its share of the ETH bond, nothing in kind
+    // an authorization moves no ETH: nothing of the ETH bond is repaid
     const repaid = await read().getContractEvents({ address: chain.deployment.contracts.bondVault, abi: bondVaultAbi, eventName: 'Compensated', fromBlock: 0n })
     expect(repaid.filter((l) => l.args.agentId === agentId)).toEqual([])
   })
@@ -316,6 +329,6 @@ describe('signatures that move money go through the account, under the policy, t
     const j = run(true)
     expect(j.status, j.stderr).toBe(0)
     expect(JSON.parse(j.stdout)).toMatchObject({ tokenAuthorizations: ['EIP-3009 transfer', 'EIP-2612 permit'] })
-    expect(run(false).stdout).toContain('not covered: token authorizations (EIP-3009 transfer, EIP-2612 permit) of allowlisted tokens — their amounts are not counted above, and a slash repays no tokens')
+    expect(run(false).stdout).toContain('not covered: token authorizations (EIP-3009 transfer, EIP-2612 permit) of allowlisted tokens — their amounts are not counted above; a slash repays them only from the token bond, and only authorizations of the bond token')
   }, 60_000)
 })

@@ -1,5 +1,5 @@
-import type { Hash } from 'viem'
-import { agentAccountAbi, agentRegistryAbi, disputeGameAbi } from '../generated/abis.js'
+import { concat, decodeFunctionData, encodeAbiParameters, isAddressEqual, keccak256, parseEventLogs, toFunctionSelector, type Address, type Hash, type Hex } from 'viem'
+import { agentAccountAbi, agentRegistryAbi, bondVaultAbi, disputeGameAbi } from '../generated/abis.js'
 import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { commitEvidence } from './evidence.js'
@@ -13,6 +13,8 @@ export type ProveUntracedCallReturnType = {
   disputeId: bigint
   slashedEth: bigint
   slashedToken: bigint
+  /** Bond tokens repaid to the owner first: the amount an untraced authorization of the bond token let go (0 otherwise). */
+  compensatedToken: bigint
   hash: Hash
   /** gas of the commit plus the reveal */
   gasUsed: bigint
@@ -52,18 +54,71 @@ export async function proveUntracedCall(client: CovenantClient, p: ProveUntraced
   }
   const evidence = await c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'untracedCallEvidence', args: [p.agentId, p.callSequence] })
   const { salt, gasUsed: commitGas } = await commitEvidence(c, evidence)
-  const { hash, receipt } = await writeAndWait(c, {
-    contract: 'DisputeGame',
-    address,
-    abi: disputeGameAbi,
-    functionName: 'proveUntracedCall',
-    args: [p.agentId, p.callSequence, call, salt],
-  })
+  // a token authorization is proven with its call data, so that the owner is repaid the amount in kind
+  const data = await authorizationData(c, account, event.transactionHash, e.dataHash!)
+  const { hash, receipt } = data
+    ? await writeAndWait(c, {
+        contract: 'DisputeGame',
+        address,
+        abi: disputeGameAbi,
+        functionName: 'proveUntracedAuthorization',
+        args: [p.agentId, p.callSequence, call, data, salt],
+      })
+    : await writeAndWait(c, {
+        contract: 'DisputeGame',
+        address,
+        abi: disputeGameAbi,
+        functionName: 'proveUntracedCall',
+        args: [p.agentId, p.callSequence, call, salt],
+      })
   const events = eventsOf(disputeGameAbi, receipt)
   const proven = events.find((e) => e.eventName === 'UntracedCallProven')
   const resolved = events.find((e) => e.eventName === 'DisputeResolved')
   if (proven?.eventName !== 'UntracedCallProven' || resolved?.eventName !== 'DisputeResolved') {
     throw new Error('UntracedCallProven event missing from receipt')
   }
-  return { disputeId: proven.args.disputeId, slashedEth: resolved.args.slashedEth, slashedToken: resolved.args.slashedToken, hash, gasUsed: commitGas + receipt.gasUsed }
+  const repaid = parseEventLogs({ abi: bondVaultAbi, logs: receipt.logs, eventName: 'CompensatedToken' }).reduce((sum, l) => sum + l.args.amount, 0n)
+  return {
+    disputeId: proven.args.disputeId,
+    slashedEth: resolved.args.slashedEth,
+    slashedToken: resolved.args.slashedToken,
+    compensatedToken: repaid,
+    hash,
+    gasUsed: commitGas + receipt.gasUsed,
+  }
+}
+
+const TRANSFER_WITH_AUTHORIZATION = toFunctionSelector('transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)')
+const PERMIT = toFunctionSelector('permit(address,address,uint256,uint256,uint8,bytes32,bytes32)')
+
+/**
+ * The call data of an account call that was a token authorization, read back from the
+ * transaction that made it (`authorizeTransfer` / `authorizePermit` sent to the account, the
+ * wallet's way): the selector and fields exactly as AgentAccount built them, checked against
+ * the leaf's `dataHash`. Undefined for any other call, or one made from inside another
+ * contract (its arguments are not in the transaction's input): that call is proven without
+ * its data, and nothing is repaid in kind.
+ */
+async function authorizationData(c: CovenantClient, account: Address, txHash: Hash | null, dataHash: Hex): Promise<Hex | undefined> {
+  if (!txHash) return undefined
+  const tx = await c.publicClient.getTransaction({ hash: txHash }).catch(() => undefined)
+  if (!tx?.to || !isAddressEqual(tx.to, account)) return undefined
+  let decoded: ReturnType<typeof decodeFunctionData<typeof agentAccountAbi>>
+  try {
+    decoded = decodeFunctionData({ abi: agentAccountAbi, data: tx.input })
+  } catch {
+    return undefined
+  }
+  let data: Hex
+  if (decoded.functionName === 'authorizeTransfer') {
+    const [a] = decoded.args
+    data = concat([
+      TRANSFER_WITH_AUTHORIZATION,
+      encodeAbiParameters([{ type: 'address' }, { type: 'address' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'bytes32' }], [account, a.to, a.value, a.validAfter, a.validBefore, a.nonce]),
+    ])
+  } else if (decoded.functionName === 'authorizePermit') {
+    const [a] = decoded.args
+    data = concat([PERMIT, encodeAbiParameters([{ type: 'address' }, { type: 'address' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'uint256' }], [account, a.spender, a.value, a.nonce, a.deadline])])
+  } else return undefined
+  return keccak256(data) === dataHash.toLowerCase() ? data : undefined
 }

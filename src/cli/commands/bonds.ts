@@ -95,8 +95,9 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
     covered: required === null ? null : bond.eth >= required,
     /**
      * Token authorizations the policy lets the account sign (EIP-3009 transfers, EIP-2612
-     * permits of allowlisted tokens): what they move is NOT in `requiredEth` — the bond covers
-     * native value only, and a slash repays no tokens (README, known limits).
+     * permits of allowlisted tokens): what they move is NOT in `requiredEth` — the ETH bond
+     * covers native value only; a proven untraced authorization of the bond token is repaid
+     * from the token bond, any other token not at all (README, known limits).
      */
     tokenAuthorizations: authorizationKinds(policy.allowedSelectors ?? []),
     pending: { eth: bond.pendingEth, token: bond.pendingToken, requestedAt: bond.requestedAt, withdrawableAt: bond.withdrawableAt },
@@ -131,7 +132,7 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       `bond: ${formatEther(r.bond.eth)} ETH${r.bond.token ? ` + ${r.bond.token} tokens` : ''}`,
       `  at risk: ${r.requiredEth === null ? 'no daily budget set: the account does not act' : `${formatEther(r.requiredEth)} ETH can move before a fault is slashed; the bond ${r.covered ? 'covers it' : 'does NOT cover it: the account refuses to act until topped up'}`}`,
       ...(r.tokenAuthorizations.length
-        ? [`  not covered: token authorizations (${r.tokenAuthorizations.join(', ')}) of allowlisted tokens — their amounts are not counted above, and a slash repays no tokens`]
+        ? [`  not covered: token authorizations (${r.tokenAuthorizations.join(', ')}) of allowlisted tokens — their amounts are not counted above; a slash repays them only from the token bond, and only authorizations of the bond token`]
         : []),
       `pending withdrawal: ${r.pending.requestedAt ? `${formatEther(r.pending.eth)} ETH, withdrawable at ${when(r.pending.withdrawableAt)}` : 'none'}`,
       `locked: ${r.locked ? 'yes' : 'no'} (challenge windows until ${when(r.lockedUntil)}; ${r.openDisputes} open dispute${r.openDisputes === 1 ? '' : 's'})`,
