@@ -138,7 +138,7 @@ export async function runPaidApiExample(o: ExampleOptions = {}): Promise<PaidApi
         await host.run({ text: r.text, url: `${api.url}${r.path}` }, actionId).catch(() => undefined)
         actions.push({ operator, label: r.label, actionId, ...(await paymentOf(host.action(actionId))), verdict: 'pending', logic: '' })
         const a = actions.at(-1)!
-        say(`      ${operator} ${r.label}: ${a.asked === null ? 'not paid for' : `asked ${formatEther(BigInt(a.asked))}, authorized ${formatEther(BigInt(a.authorized ?? '0'))}`} → ${a.status ?? '-'} ${a.body ?? ''}`)
+        say(`      ${operator} ${r.label}: ${a.asked === null ? 'not paid for' : `asked ${formatEther(BigInt(a.asked))}, authorized ${formatEther(BigInt(a.authorized ?? '0'))}`} → ${a.status ?? '-'} ${(a.body ?? '').slice(0, 60)}${(a.body ?? '').length > 60 ? '…' : ''}`)
       }
       await host.flush()
     }

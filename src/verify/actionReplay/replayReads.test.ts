@@ -102,6 +102,8 @@ describe('reads of the outside world from a paying tool', () => {
     const r = await replay(actionId, [...steps.slice(0, 3), forged, steps[4]!])
     expect(r).toMatchObject({ status: 'mismatch', position: 2 })
     expect(r.status === 'mismatch' && r.reason).toMatch(/^the agent's code pays 0x0000000000000000000000000000000000005409 0 wei \(data 0xd96a094a00…0003e7\) here; the trace's wallet step pays /)
+    // the word that differs — the amount — is named, not only the ends of the data
+    expect(r.status === 'mismatch' && r.reason).toContain(`the data first differs in bytes 4–35: 0x${(999).toString(16).padStart(64, '0')} here`)
   })
 
   test('reads dropped from the tool step, or one relabelled, are a mismatch', async () => {
