@@ -11,7 +11,7 @@ import { defineTool } from '../../agent/defineTool.js'
 import { createModerationClassifier } from '../../inference/moderation.js'
 import type { OnnxInference } from '../../agent/runtime.js'
 import type { Step } from '../../trace/index.js'
-import { closeLiveAgents, liveAgent } from './_liveRun.js'
+import { closeLiveAgents, liveAgent, liveWallet } from './_liveRun.js'
 import { replayAction } from './replayAction.js'
 
 const SHOP = getAddress('0x0000000000000000000000000000000000005409')
@@ -93,6 +93,16 @@ describe('reads of the outside world from a paying tool', () => {
     expect(tool(steps).outcome.reads?.[1]).toEqual({ label: 'receipt', error: { name: 'Error', message: 'the receipt desk is down' } })
     expect(await replay(actionId, steps)).toEqual({ status: 'match', reproduced: 5, shape: 'closed' })
     world.desk = 'up'
+  })
+
+  test('a wallet refusal after a read (no wallet step): the error outcome keeps the read, and the replay refuses alike', async () => {
+    const live = await liveAgent(shopper, { onnx, wallet: (wal) => liveWallet(wal, shopper.policy, { refuseAll: true }) })
+    const actionId = `7-${(++n).toString(16).padStart(12, '0')}`
+    const steps = await live.run({ postId: 'p-refused', text: 'great product, fast shipping' }, actionId)
+    expect(steps.map((s) => s.kind)).toEqual(['input', 'inference', 'tool', 'output'])
+    const t = steps[2] as Step & { kind: 'tool' }
+    expect(t.outcome).toMatchObject({ status: 'error', error: { name: 'PolicyViolationError' }, reads: [{ label: 'quote' }] })
+    expect(await replay(actionId, steps)).toEqual({ status: 'match', reproduced: 4, shape: 'closed' })
   })
 
   test('a recorded quote rewritten after the fact (the wallet paid another price) is a mismatch at the wallet step', async () => {
