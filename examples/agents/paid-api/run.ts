@@ -93,7 +93,10 @@ export const kickbackAgent = defineAgent({
   ],
 })
 
-export async function runPaidApiExample(o: ExampleOptions = {}): Promise<PaidApiSummary> {
+/** Where the run's chain, DA and operators are, while they still run (for `covenant verify` from outside). */
+export type PaidApiStack = { rpcUrl: string; deploymentFile: string; daUrl: string; dataDirs: { honest: string; kickback: string }; actions: readonly PaidApiAction[] }
+
+export async function runPaidApiExample(o: ExampleOptions & { beforeClose?: ((stack: PaidApiStack) => Promise<void>) | undefined } = {}): Promise<PaidApiSummary> {
   const started = Date.now()
   const say = o.onProgress ?? (() => {})
   say('[1/5] starting a local chain and the DA server (the classifier runs in-process on ONNX Runtime)')
@@ -154,6 +157,7 @@ export async function runPaidApiExample(o: ExampleOptions = {}): Promise<PaidApi
       a.logic = r?.logic?.reason ?? (r?.reasons.join('; ') || '')
     }
     say(`      covenant verify: ${actions.map((a) => `${a.operator} ${a.label} ${a.verdict}`).join(', ')}`)
+    await o.beforeClose?.({ rpcUrl: ex.stack.rpcUrl, deploymentFile: ex.stack.deploymentFile, daUrl: ex.stack.daServer.url, dataDirs: { honest: honest.dataDir, kickback: rogue.dataDir }, actions })
     const payeeReceived = await ex.stack.client.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: 'balanceOf', args: [API_PAYEE] })
     const disputes = await listDisputes(ex.stack.client)
     return {
