@@ -328,7 +328,11 @@ describe('signatures that move money go through the account, under the policy, t
       })
     const j = run(true)
     expect(j.status, j.stderr).toBe(0)
-    expect(JSON.parse(j.stdout)).toMatchObject({ tokenAuthorizations: ['EIP-3009 transfer', 'EIP-2612 permit'] })
+    const report = JSON.parse(j.stdout) as { tokenAuthorizations: string[]; slashes: Array<{ ownerRepaidToken: string; ownerRepaidEth: string }> }
+    expect(report.tokenAuthorizations).toEqual(['EIP-3009 transfer', 'EIP-2612 permit'])
+    // the untraced authorization's slash (above) repaid the owner 7 bond tokens, no ETH
+    expect(report.slashes).toEqual([expect.objectContaining({ ownerRepaidToken: parseEther('7').toString(), ownerRepaidEth: '0' })])
+    expect(run(false).stdout).toContain(`owner repaid ${parseEther('7')} bond tokens first`)
     expect(run(false).stdout).toContain('not covered: token authorizations (EIP-3009 transfer, EIP-2612 permit) of allowlisted tokens — their amounts are not counted above; a slash repays them only from the token bond, and only authorizations of the bond token')
   }, 60_000)
 })

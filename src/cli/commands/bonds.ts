@@ -42,6 +42,10 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
   for (const l of parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Compensated' })) {
     if (l.args.agentId === agentId) compensated.set(l.transactionHash, (compensated.get(l.transactionHash) ?? 0n) + l.args.eth)
   }
+  const compensatedToken = new Map<string, bigint>()
+  for (const l of parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'CompensatedToken' })) {
+    if (l.args.agentId === agentId) compensatedToken.set(l.transactionHash, (compensatedToken.get(l.transactionHash) ?? 0n) + l.args.amount)
+  }
   const slashes = parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Slashed' })
     .filter((l) => l.args.agentId === agentId)
     .map((l) => ({
@@ -54,7 +58,7 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       redistributedEth: l.args.redistributedEth,
       burnedEth: l.args.burnedEthAmount,
     }))
-    .map((s) => ({ ...s, ownerRepaidEth: compensated.get(s.tx) ?? 0n }))
+    .map((s) => ({ ...s, ownerRepaidEth: compensated.get(s.tx) ?? 0n, ownerRepaidToken: compensatedToken.get(s.tx) ?? 0n }))
   const policy = agent.active.policy
   const required =
     policy.dailyBudget === undefined || policy.dailyBudget === null
@@ -137,7 +141,7 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       `pending withdrawal: ${r.pending.requestedAt ? `${formatEther(r.pending.eth)} ETH, withdrawable at ${when(r.pending.withdrawableAt)}` : 'none'}`,
       `locked: ${r.locked ? 'yes' : 'no'} (challenge windows until ${when(r.lockedUntil)}; ${r.openDisputes} open dispute${r.openDisputes === 1 ? '' : 's'})`,
       `slashed: ${formatEther(r.totalSlashedEth)} ETH in ${r.slashes.length} slash${r.slashes.length === 1 ? '' : 'es'}`,
-      ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → ${s.ownerRepaidEth ? `owner repaid ${formatEther(s.ownerRepaidEth)} first, ` : ''}challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
+      ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → ${s.ownerRepaidEth ? `owner repaid ${formatEther(s.ownerRepaidEth)} first, ` : ''}${s.ownerRepaidToken ? `owner repaid ${s.ownerRepaidToken} bond tokens first, ` : ''}challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
       `disputes: ${r.disputes.length}`,
       ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (${d.accountCall ? `account call ${d.stepIndex}` : `batch ${d.sequence}, step ${d.stepIndex}`}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}${d.status === 'Decided' ? `, contestable until ${when(d.finalizesAt)}` : d.status === 'Contested' ? ', contested: settles when its fork resolves' : ''}`),
     ].join('\n'),
