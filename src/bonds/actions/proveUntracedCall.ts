@@ -93,19 +93,52 @@ const PERMIT = toFunctionSelector('permit(address,address,uint256,uint256,uint8,
 
 /**
  * The call data of an account call that was a token authorization, read back from the
- * transaction that made it (`authorizeTransfer` / `authorizePermit` sent to the account, the
- * wallet's way): the selector and fields exactly as AgentAccount built them, checked against
- * the leaf's `dataHash`. Undefined for any other call, or one made from inside another
- * contract (its arguments are not in the transaction's input): that call is proven without
- * its data, and nothing is repaid in kind.
+ * transaction that made it — `authorizeTransfer` / `authorizePermit` sent to the account (the
+ * wallet's way), or made from inside it (an EIP-7702 delegate at the signer's address, any
+ * contract) as the node's call tracer shows: the selector and fields exactly as AgentAccount
+ * built them, checked against the leaf's `dataHash`. Undefined for any other call, or an
+ * inner one on a node without `debug_traceTransaction`: that call is proven without its data,
+ * and nothing is repaid in kind.
  */
 async function authorizationData(c: CovenantClient, account: Address, txHash: Hash | null, dataHash: Hex): Promise<Hex | undefined> {
   if (!txHash) return undefined
   const tx = await c.publicClient.getTransaction({ hash: txHash }).catch(() => undefined)
-  if (!tx?.to || !isAddressEqual(tx.to, account)) return undefined
+  if (!tx) return undefined
+  // sent to the account itself, or — through a 7702 delegate, a contract — one of the calls
+  // the transaction made to it (the node's call tracer, where it has one)
+  const inputs = tx.to && isAddressEqual(tx.to, account) ? [tx.input] : await callsTo(c, txHash, account)
+  for (const input of inputs) {
+    const data = dataOf(account, input)
+    if (data && keccak256(data) === dataHash.toLowerCase()) return data
+  }
+  return undefined
+}
+
+type TracedCall = { to?: string; input?: string; calls?: TracedCall[] }
+
+/** The inputs of every call a transaction made to `to` (debug_traceTransaction, callTracer); none where the node has no tracer. */
+async function callsTo(c: CovenantClient, txHash: Hash, to: Address): Promise<Hex[]> {
+  let root: TracedCall
+  try {
+    root = (await c.publicClient.request({ method: 'debug_traceTransaction', params: [txHash, { tracer: 'callTracer' }] } as never)) as TracedCall
+  } catch {
+    return []
+  }
+  const out: Hex[] = []
+  const walk = (call: TracedCall | undefined, depth: number) => {
+    if (!call || depth > 64) return
+    if (typeof call.to === 'string' && typeof call.input === 'string' && /^0x[0-9a-fA-F]{40}$/.test(call.to) && isAddressEqual(call.to as Address, to)) out.push(call.input as Hex)
+    for (const inner of Array.isArray(call.calls) ? call.calls : []) walk(inner, depth + 1)
+  }
+  walk(root, 0)
+  return out
+}
+
+/** The authorization data AgentAccount builds for an `authorizeTransfer` / `authorizePermit` call's input; undefined for any other input. */
+function dataOf(account: Address, input: Hex): Hex | undefined {
   let decoded: ReturnType<typeof decodeFunctionData<typeof agentAccountAbi>>
   try {
-    decoded = decodeFunctionData({ abi: agentAccountAbi, data: tx.input })
+    decoded = decodeFunctionData({ abi: agentAccountAbi, data: input })
   } catch {
     return undefined
   }
@@ -120,5 +153,5 @@ async function authorizationData(c: CovenantClient, account: Address, txHash: Ha
     const [a] = decoded.args
     data = concat([PERMIT, encodeAbiParameters([{ type: 'address' }, { type: 'address' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'uint256' }], [account, a.spender, a.value, a.nonce, a.deadline])])
   } else return undefined
-  return keccak256(data) === dataHash.toLowerCase() ? data : undefined
+  return data
 }
