@@ -77,6 +77,7 @@ contract BondVault is ReentrancyGuard {
     event Credited(address indexed to, uint256 eth, uint256 tokenAmount);
     /// the party a proven faulty call harmed is paid the value it moved, before any split
     event Compensated(uint256 indexed agentId, address indexed to, uint256 eth);
+    event CompensatedToken(uint256 indexed agentId, address indexed to, uint256 amount);
     event Claimed(address indexed to, uint256 eth, uint256 tokenAmount);
 
     error BadShares(uint256 challengerBps, uint256 redistributionBps);
@@ -219,24 +220,34 @@ contract BondVault is ReentrancyGuard {
         external
         returns (uint256 ethSlashed, uint256 tokenSlashed)
     {
-        return _slashFor(agentId, bps, challenger, address(0), 0);
+        return _slashFor(agentId, bps, challenger, address(0), 0, 0);
     }
 
     /// @notice Like `slash`, for a fault whose moved value is known (a proven untraced account
     ///         call): at least `harmedEth` is taken (up to the whole ETH bond) and that part is
-    ///         credited to `harmed` before the challenger, redistribution and burn shares.
-    function slashFor(uint256 agentId, uint16 bps, address challenger, address harmed, uint256 harmedEth)
-        external
-        returns (uint256 ethSlashed, uint256 tokenSlashed)
-    {
+    ///         credited to `harmed` before the challenger, redistribution and burn shares; the
+    ///         same for `harmedToken` (bond tokens an untraced authorization let go) from the
+    ///         token bond.
+    function slashFor(
+        uint256 agentId,
+        uint16 bps,
+        address challenger,
+        address harmed,
+        uint256 harmedEth,
+        uint256 harmedToken
+    ) external returns (uint256 ethSlashed, uint256 tokenSlashed) {
         if (harmed == address(0)) revert ZeroAddress();
-        return _slashFor(agentId, bps, challenger, harmed, harmedEth);
+        return _slashFor(agentId, bps, challenger, harmed, harmedEth, harmedToken);
     }
 
-    function _slashFor(uint256 agentId, uint16 bps, address challenger, address harmed, uint256 harmedEth)
-        internal
-        returns (uint256 ethSlashed, uint256 tokenSlashed)
-    {
+    function _slashFor(
+        uint256 agentId,
+        uint16 bps,
+        address challenger,
+        address harmed,
+        uint256 harmedEth,
+        uint256 harmedToken
+    ) internal returns (uint256 ethSlashed, uint256 tokenSlashed) {
         if (msg.sender != disputeGame) revert OnlyDisputeGame();
         if (bps == 0 || bps > BPS) revert BadBps(bps);
         if (challenger == address(0)) revert ZeroAddress();
@@ -245,6 +256,8 @@ contract BondVault is ReentrancyGuard {
         uint256 owed = harmedEth < b.eth ? harmedEth : b.eth;
         if (owed > ethSlashed) ethSlashed = owed;
         tokenSlashed = b.token * bps / BPS;
+        uint256 owedToken = harmedToken < b.token ? harmedToken : b.token;
+        if (owedToken > tokenSlashed) tokenSlashed = owedToken;
         b.eth -= ethSlashed;
         b.token -= tokenSlashed;
         if (b.pendingEth > b.eth) b.pendingEth = b.eth;
@@ -256,7 +269,12 @@ contract BondVault is ReentrancyGuard {
             ethCredits[harmed] += owed;
             emit Compensated(agentId, harmed, owed);
         }
-        (uint256 toChallengerEth, uint256 toRedistEth, uint256 burnEth) = _split(challenger, ethSlashed - owed, tokenSlashed);
+        if (owedToken != 0) {
+            tokenCredits[harmed] += owedToken;
+            emit CompensatedToken(agentId, harmed, owedToken);
+        }
+        (uint256 toChallengerEth, uint256 toRedistEth, uint256 burnEth) =
+            _split(challenger, ethSlashed - owed, tokenSlashed - owedToken);
         emit Slashed(agentId, challenger, ethSlashed, tokenSlashed, toChallengerEth, toRedistEth, burnEth);
     }
 

@@ -81,6 +81,11 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     bytes1 public constant LOCAL_COMMITMENT_VERSION = 0xc0;
     uint8 public constant VOTE_FAULT = 1;
     uint8 public constant VOTE_NO_FAULT = 2;
+    /// The selectors AgentAccount's token authorizations carry in their call data (EIP-3009, EIP-2612).
+    bytes4 internal constant TRANSFER_WITH_AUTHORIZATION = bytes4(
+        keccak256("transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)")
+    );
+    bytes4 internal constant PERMIT = bytes4(keccak256("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"));
 
     AgentRegistry public immutable registry;
     TraceLog public immutable traceLog;
@@ -147,6 +152,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     error InvalidMerkleProof();
     error NoBreach();
     error AlreadyProven();
+    error NotAnAuthorization(uint32 callSequence);
     error AlreadyDisputed(uint256 disputeId);
     error NotEquivocation();
     error BadOperatorSignature();
@@ -314,6 +320,39 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         nonReentrant
         returns (uint256 disputeId)
     {
+        return _proveUntraced(agentId, callSequence, call, salt, 0);
+    }
+
+    /// @notice `proveUntracedCall` for a token authorization (AgentAccount.authorizeTransfer /
+    ///         authorizePermit): `data` is the call's data, which must hash to the leaf's
+    ///         `dataHash` — the EIP-3009 / EIP-2612 selector, then (account, payee, amount, …)
+    ///         as the account built it. When the token is the vault's bond token, the amount
+    ///         authorized (a permit's whole allowance) is repaid to the owner from the token
+    ///         bond first (up to all of it), as `proveUntracedCall` repays moved ETH; for
+    ///         another token nothing is repaid in kind.
+    function proveUntracedAuthorization(
+        uint256 agentId,
+        uint32 callSequence,
+        AccountCall calldata call,
+        bytes calldata data,
+        bytes32 salt
+    ) external nonReentrant returns (uint256 disputeId) {
+        if (keccak256(data) != call.dataHash) revert NotTheCall(callSequence);
+        bytes4 sel = data.length >= 100 ? bytes4(data[:4]) : bytes4(0);
+        if (
+            !(sel == TRANSFER_WITH_AUTHORIZATION && data.length == 196) && !(sel == PERMIT && data.length == 164)
+        ) revert NotAnAuthorization(callSequence);
+        uint256 amount = call.to == address(vault.token()) ? uint256(bytes32(data[68:100])) : 0;
+        return _proveUntraced(agentId, callSequence, call, salt, amount);
+    }
+
+    function _proveUntraced(
+        uint256 agentId,
+        uint32 callSequence,
+        AccountCall calldata call,
+        bytes32 salt,
+        uint256 movedToken
+    ) internal returns (uint256 disputeId) {
         uint64 coverBy = _checkUntracedCall(agentId, callSequence, call);
         bytes32 key = untracedCallEvidence(agentId, callSequence);
         if (faultProven[key]) revert AlreadyProven();
@@ -323,7 +362,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         // stepIndex records the call's sequence number (sequence 0: no batch is involved)
         disputeId = _recordProven(DisputeKind.UntracedAction, agentId, 0, callSequence, key);
         emit UntracedCallProven(disputeId, agentId, callSequence, coverBy);
-        _slashCompensating(disputeId, call.value);
+        _slashCompensating(disputeId, call.value, movedToken);
     }
 
     /// @dev The call exists, is past its cover-by time, not declared covered, and `call` is
@@ -345,10 +384,10 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     }
 
     /// @dev Slashes for a fault whose moved value is known: that value first, to the owner.
-    function _slashCompensating(uint256 disputeId, uint256 movedEth) internal {
+    function _slashCompensating(uint256 disputeId, uint256 movedEth, uint256 movedToken) internal {
         Dispute storage d = _disputes[disputeId];
         address owner = registry.ownerOf(d.agentId);
-        (uint256 eth, uint256 tok) = vault.slashFor(d.agentId, slashBps, d.challenger, owner, movedEth);
+        (uint256 eth, uint256 tok) = vault.slashFor(d.agentId, slashBps, d.challenger, owner, movedEth, movedToken);
         d.slashedEth = eth;
         d.slashedToken = tok;
         emit DisputeResolved(disputeId, d.agentId, DisputeStatus.Slashed, eth, tok);
@@ -642,7 +681,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         if (d.kind != DisputeKind.PolicyBreach && d.kind != DisputeKind.Equivocation && d.bond != 0) {
             faultProven[targetKey(d.kind, d.agentId, d.sequence, d.stepIndex, d.subject)] = true;
         }
-        if (d.harm != 0) return _slashCompensating(disputeId, d.harm);
+        if (d.harm != 0) return _slashCompensating(disputeId, d.harm, 0);
         (uint256 eth, uint256 tok) = vault.slash(d.agentId, slashBps, d.challenger);
         d.slashedEth = eth;
         d.slashedToken = tok;

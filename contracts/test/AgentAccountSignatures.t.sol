@@ -237,6 +237,106 @@ contract AgentAccountSignaturesTest is Fixture {
         account.authorizeTransfer(b, pl);
     }
 
+    /// @dev The call data AgentAccount builds for a transfer authorization (what the prover reads back).
+    function _transferData(TransferAuthorization memory a) internal view returns (bytes memory) {
+        return abi.encodePacked(TWA, abi.encode(address(account), a.to, a.value, a.validAfter, a.validBefore, a.nonce));
+    }
+
+    function _proveAuthorization(address who, uint32 callSeq, bytes memory data) internal returns (uint256 disputeId) {
+        bytes32 salt = keccak256(abi.encode("untraced-auth", who, callSeq));
+        _commitEvidence(who, game.untracedCallEvidence(agentId, callSeq), salt);
+        vm.roll(block.number + 1);
+        vm.prank(who);
+        disputeId = game.proveUntracedAuthorization(agentId, callSeq, calls[callSeq], data, salt);
+    }
+
+    function test_untracedAuthorization_ofTheBondToken_repaysTheOwnerFromTheTokenBond() public {
+        _bond(agentId, payOwner, 0, 30e18);
+        uint64 t0 = uint64(block.timestamp);
+        TransferAuthorization memory a = _transfer(shop, 25e18, keccak256("n1"));
+        _authorize(a);
+        _settle(a, "");
+        vm.warp(t0 + COMMIT_DEADLINE + 1);
+        uint256 ethBefore = vault.bondOf(agentId).eth;
+        uint256 d = _proveAuthorization(challenger, 0, _transferData(a));
+        assertEq(uint8(game.dispute(d).status), uint8(DisputeStatus.Slashed));
+        // the 25 tokens the authorization let go come back to the owner first (more than SLASH_BPS of 30)
+        assertEq(vault.tokenCredits(payOwner), 25e18, "owner repaid the amount authorized");
+        assertEq(vault.bondOf(agentId).token, 5e18);
+        assertEq(vault.tokenCredits(challenger), 0, "nothing of the token slash is left to share");
+        assertEq(vault.bondOf(agentId).eth, ethBefore / 2, "the ETH bond is slashed as for any untraced call");
+        // the owner takes the tokens out
+        vm.prank(payOwner);
+        vault.claim();
+        assertEq(token.balanceOf(payOwner), 25e18);
+        // the same call cannot be proven twice, by either path
+        vm.expectRevert(DisputeGame.AlreadyProven.selector);
+        this.proveAgain(0, _transferData(a));
+    }
+
+    function proveAgain(uint32 callSeq, bytes memory data) external {
+        vm.prank(challenger);
+        game.proveUntracedAuthorization(agentId, callSeq, calls[callSeq], data, keccak256("again"));
+    }
+
+    function test_untracedAuthorization_dataMustBeTheCalls_andAnAuthorization() public {
+        TransferAuthorization memory a = _transfer(shop, 25e18, keccak256("n1"));
+        _authorize(a);
+        vm.warp(block.timestamp + COMMIT_DEADLINE + 1);
+        // a higher amount than the call authorized: not its data
+        TransferAuthorization memory more = _transfer(shop, 999e18, keccak256("n1"));
+        more.validBefore = a.validBefore;
+        bytes32 salt = keccak256("s");
+        _commitEvidence(challenger, game.untracedCallEvidence(agentId, 0), salt);
+        vm.roll(block.number + 1);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotTheCall.selector, 0));
+        game.proveUntracedAuthorization(agentId, 0, calls[0], _transferData(more), salt);
+        // a call whose data is not an authorization's shape (a plain execute to the token)
+        bytes memory plain = abi.encodeWithSelector(TWA, address(account), shop, 1e18);
+        DisputeGame.AccountCall memory c = calls[0];
+        c.dataHash = keccak256(plain);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotAnAuthorization.selector, 0));
+        game.proveUntracedAuthorization(agentId, 0, c, plain, salt);
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH);
+    }
+
+    /// The owner is repaid min(amount, token bond), never more; the vault's token books balance.
+    function testFuzz_untracedAuthorization_repaysAtMostTheTokenBond(uint256 amount, uint256 tokenBond, bool permit) public {
+        amount = bound(amount, 1, 1_000e18);
+        tokenBond = bound(tokenBond, 0, 2_000e18);
+        _bond(agentId, payOwner, 0, tokenBond);
+        bytes memory data;
+        if (permit) {
+            PermitAuthorization memory p = PermitAuthorization(address(token), shop, amount, token.nonces(address(account)), block.timestamp + 300);
+            StepPlace memory pl = _place();
+            vm.prank(signer);
+            account.authorizePermit(p, pl);
+            data = abi.encodePacked(PERMIT, abi.encode(address(account), p.spender, p.value, p.nonce, p.deadline));
+            calls[0] = DisputeGame.AccountCall(address(token), 0, keccak256(data), pl.stepIndex, pl.prevHash, pl.policyVersion, pl.nonce);
+        } else {
+            TransferAuthorization memory a = _transfer(shop, amount, keccak256("fuzz"));
+            _authorize(a);
+            data = _transferData(a);
+        }
+        vm.warp(block.timestamp + COMMIT_DEADLINE + 1);
+        uint256 vaultTokens = token.balanceOf(address(vault));
+        _proveAuthorization(challenger, 0, data);
+        uint256 owed = amount < tokenBond ? amount : tokenBond;
+        uint256 share = tokenBond * SLASH_BPS / 10_000;
+        uint256 slashed = owed > share ? owed : share;
+        assertEq(vault.tokenCredits(payOwner), owed);
+        assertEq(vault.bondOf(agentId).token, tokenBond - slashed);
+        // nothing leaves the vault on a slash: the token is bonded, credited or burned
+        assertEq(token.balanceOf(address(vault)), vaultTokens);
+        assertEq(
+            vault.bondOf(agentId).token + vault.tokenCredits(payOwner) + vault.tokenCredits(challenger)
+                + vault.tokenCredits(redistribution) + vault.burnedToken(),
+            tokenBond
+        );
+    }
+
     function test_honestAuthorization_coveredInTime_isNeverSlashable() public {
         uint64 t0 = uint64(block.timestamp);
         TransferAuthorization memory a = _transfer(shop, 25e18, keccak256("n1"));

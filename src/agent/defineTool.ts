@@ -12,6 +12,17 @@ export type ToolContext<E extends EffectInput = EffectInput> = {
   readonly agentId: string
   /** The tool-call id the model gave (empty for ONNX decisions). */
   readonly toolCallId: string
+  /** This tool call's number within the action, from 0 (the same in a replay: a seed for nonces). */
+  readonly callIndex: number
+  /**
+   * Reads the outside world from a `pay` / `call` tool (an HTTP answer, a clock): live, runs
+   * `fetch` and records its JSON result (or the name and message of what it threw) in the
+   * tool step; in a verifier's replay, answers the recorded result without running `fetch`.
+   * The tool sees the JSON value that is recorded — never more — so its code decides the
+   * same way in both. Reads are answered in order and by label; a `none` tool's whole result
+   * is recorded already, so there `read` just runs `fetch`.
+   */
+  readonly read: <T extends JsonValue>(label: string, fetch: () => T | Promise<T>) => Promise<T>
   /**
    * The one capability the tool's `effect` grants: `{ pay }` for `pay`, `{ call }` for
    * `call`, `undefined` for `none`. Never the wallet itself.

@@ -8,7 +8,7 @@ import { createChatModel } from '../inference/openaiBackend.js'
 import { chatModelOptions } from './chatModelOptions.js'
 import type { ReplayRecord } from '../inference/schemas.js'
 import { canonicalize } from '../trace/canonical.js'
-import type { JsonValue, Step, StepBody, ToolOutcome } from '../trace/schemas.js'
+import type { JsonValue, Step, StepBody, ToolOutcome, ToolRead } from '../trace/schemas.js'
 import type { AgentWallet, SentTransaction } from '../wallet/agentWallet.js'
 import { CapabilityExceededError, PolicyViolationError } from '../wallet/errors.js'
 import { createWalletHandle } from '../wallet/handles.js'
@@ -71,6 +71,16 @@ export type RuntimeWallet = Pick<AgentWallet, 'policyVersion' | 'policy' | 'send
   readonly address?: Address | undefined
 }
 
+/**
+ * Where the reads of the outside world that `pay` / `call` tools make (`ToolContext.read`)
+ * are answered from in a verifier's replay: the committed tool step of the call. Returns the
+ * recorded value, or throws the recorded error (or the replay's stop). Absent live: the reads
+ * run and are recorded.
+ */
+export type RecordedToolReads = {
+  read(p: { actionId: string; tool: string; index: number; label: string }): JsonValue
+}
+
 export type CreateAgentRuntimeParameters = {
   agent: AgentDefinition
   /** The agent id AgentRegistry assigned (decimal). */
@@ -92,6 +102,8 @@ export type CreateAgentRuntimeParameters = {
   maxRounds?: number | undefined
   /** @defaultValue Date.now */
   now?: (() => number) | undefined
+  /** In a verifier's replay only: the committed reads of the tools (see {@link RecordedToolReads}). */
+  recordedReads?: RecordedToolReads | undefined
   /** @defaultValue a pino logger on stderr */
   logger?: Logger | undefined
   unsafe?: AgentRuntimeUnsafeOptions | undefined
@@ -152,7 +164,7 @@ function runtimeLogger(): Logger {
   return defaultLogger
 }
 
-type ActionContext = { actionId: string; stepIndices: number[]; txHashes: Hex[] }
+type ActionContext = { actionId: string; stepIndices: number[]; txHashes: Hex[]; toolCalls: number }
 type ToolCallResult = { content: string; fatal: Error | null; outcome: ToolOutcome }
 
 /** Puts an agent to work on its WAL, wallet and model. */
@@ -228,6 +240,8 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
   async function callTool(ctx: ActionContext, name: string, rawArgs: unknown, toolCallId: string, parseError?: string): Promise<ToolCallResult> {
     const tool = tools.get(name)
     const sent: SentTransaction[] = []
+    const reads: ToolRead[] = []
+    const callIndex = ctx.toolCalls++
     let args: Record<string, JsonValue> = argsJson(rawArgs)
     let outcome: ToolOutcome
     let fatal: Error | null = null
@@ -242,7 +256,23 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
         tool.effect.kind === 'none' || !p.wallet
           ? undefined
           : createWalletHandle(p.wallet, tool.effect, { actionId: ctx.actionId, tool: name, onSent: (tx) => void sent.push(tx) })
-      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, wallet, address: p.wallet?.address })
+      const records = tool.effect.kind !== 'none'
+      const read = async <T extends JsonValue>(label: string, fetch: () => T | Promise<T>): Promise<T> => {
+        if (!records) return fetch()
+        if (typeof label !== 'string' || label.length === 0 || label.length > 128) throw new ToolResultError(name, 'a read needs a label of 1 to 128 characters')
+        if (reads.length >= 64) throw new ToolResultError(name, 'a tool call may read the outside world at most 64 times')
+        const index = reads.length
+        try {
+          const value = p.recordedReads ? p.recordedReads.read({ actionId: ctx.actionId, tool: name, index, label }) : toJsonValue(await fetch())
+          reads.push({ label, value })
+          return value as T
+        } catch (err) {
+          const e = err instanceof Error ? err : new Error(String(err))
+          reads.push({ label, error: { name: e.name.slice(0, 256), message: e.message.slice(0, 65_536) } })
+          throw e
+        }
+      }
+      const toolCtx: ToolContext = Object.freeze({ actionId: ctx.actionId, agentId, toolCallId, callIndex, wallet, read, address: p.wallet?.address })
       const returned = await tool.run(parsed.value, toolCtx)
       let value: JsonValue
       try {
@@ -251,13 +281,14 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
         throw new ToolResultError(name, (err as Error).message)
       }
       const result = tool.effect.kind === 'none' ? value : { returned: value, transactions: sent.map(txJson) }
-      outcome = { status: 'ok', result }
+      outcome = reads.length ? { status: 'ok', result, reads } : { status: 'ok', result }
       content = typeof value === 'string' ? value : canonicalize(value)
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err))
       if (e instanceof PolicyViolationError || e instanceof CapabilityExceededError) fatal = e
       const txNote = sent.length ? `\nTransactions sent before the error: ${sent.map((t) => `${t.hash} (nonce ${t.nonce})`).join(', ')}` : ''
-      outcome = { status: 'error', error: { name: e.name.slice(0, 256), message: `${e.message}${txNote}`.slice(0, 65_536) } }
+      const error = { name: e.name.slice(0, 256), message: `${e.message}${txNote}`.slice(0, 65_536) }
+      outcome = reads.length ? { status: 'error', error, reads } : { status: 'error', error }
       content = `Error (${e.name}): ${e.message}`.slice(0, 8_000)
     }
     // the tool step follows the wallet steps its transactions wrote, with their hashes and receipts
@@ -316,7 +347,9 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     const results: JsonValue[] = []
     for (const [i, call] of calls.entries()) {
       const r = await callTool(ctx, call.name, call.args, `decision-${i}`)
-      results.push({ tool: call.name, outcome: r.outcome })
+      // the output lists what each call gave; its reads of the outside world stay in its tool step
+      const { reads: _reads, ...outcome } = r.outcome
+      results.push({ tool: call.name, outcome: outcome as JsonValue })
       if (r.fatal) throw r.fatal
     }
     return { toolResults: results }
@@ -332,7 +365,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     }
     const recovered: RecoveredAction[] = []
     for (const [actionId, { walletSteps }] of open) {
-      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [] }
+      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [], toolCalls: 0 }
       const transactions = walletSteps.map((walletStepIndex): JsonValue => {
         const t = p.wallet?.getTransaction({ walletStepIndex })
         if (!t) return { walletStepIndex, state: 'unknown' }
@@ -382,7 +415,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
       } catch (err) {
         throw new AgentConfigError(`The task is not JSON: ${(err as Error).message}.`)
       }
-      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [] }
+      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [], toolCalls: 0 }
       await append(ctx, { kind: 'input', actionId, timestamp: now(), task })
       let output: JsonValue
       try {

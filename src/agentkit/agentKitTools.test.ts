@@ -4,7 +4,16 @@ import { z as z3 } from 'zod/v3'
 import type { ToolContext } from '../agent/defineTool.js'
 import { agentKitTools, CovenantWalletProvider } from './index.js'
 
-const ctx = (wallet?: ToolContext['wallet']): ToolContext => Object.freeze({ actionId: '1-000000000001', agentId: '1', toolCallId: 't', wallet, address: '0x1111111111111111111111111111111111111111' })
+const ctx = (wallet?: ToolContext['wallet']): ToolContext =>
+  Object.freeze({
+    actionId: '1-000000000001',
+    agentId: '1',
+    toolCallId: 't',
+    callIndex: 0,
+    wallet,
+    address: '0x1111111111111111111111111111111111111111',
+    read: async <T,>(_label: string, fetch: () => T | Promise<T>) => fetch(),
+  })
 
 async function kit(provider = new CovenantWalletProvider({ chainId: 31337 })) {
   return { provider, agentKit: await AgentKit.from({ walletProvider: provider, actionProviders: [walletActionProvider(), erc20ActionProvider()] }) }

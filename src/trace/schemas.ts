@@ -68,11 +68,25 @@ export const inferenceStepSchema = z.strictObject({
   record: replayRecordSchema.describe('what ran, on what, with what result, and how to replay it'),
 })
 
+/**
+ * One read of the outside world a `pay` / `call` tool made (`ToolContext.read`): its label and
+ * the JSON it answered, or what it threw. Recorded so that a replay answers it again instead
+ * of reading the world twice.
+ */
+export const toolReadSchema = z.union([
+  z.strictObject({ label: z.string().min(1).max(128), value: jsonValueSchema }),
+  z.strictObject({ label: z.string().min(1).max(128), error: z.strictObject({ name: z.string().max(256), message: z.string().max(65_536) }) }),
+])
+
+/** A tool call's reads, in order; absent when it made none (every step written before reads existed). */
+const toolReads = z.array(toolReadSchema).min(1).max(64).optional().describe("the tool's reads of the outside world, in order")
+
 export const toolOutcomeSchema = z.discriminatedUnion('status', [
-  z.strictObject({ status: z.literal('ok'), result: jsonValueSchema }),
+  z.strictObject({ status: z.literal('ok'), result: jsonValueSchema, reads: toolReads }),
   z.strictObject({
     status: z.literal('error'),
     error: z.strictObject({ name: z.string().max(256), message: z.string().max(65_536) }),
+    reads: toolReads,
   }),
 ])
 
@@ -119,6 +133,7 @@ export type InputStep = z.infer<typeof inputStepSchema>
 export type InferenceStep = z.infer<typeof inferenceStepSchema>
 export type ToolStep = z.infer<typeof toolStepSchema>
 export type ToolOutcome = z.infer<typeof toolOutcomeSchema>
+export type ToolRead = z.infer<typeof toolReadSchema>
 export type WalletStep = z.infer<typeof walletStepSchema>
 export type OutputStep = z.infer<typeof outputStepSchema>
 export type Step = z.infer<typeof stepSchema>

@@ -38,6 +38,8 @@ export type CheckContext = {
   logic?: LogicReplayer | undefined
   /** code bundles fetched from DA and checked, by codeHash */
   bundleCache?: Map<string, Promise<Uint8Array>> | undefined
+  /** agent accounts (AgentRegistry.accountOf), by agent id */
+  accountCache?: Map<string, Promise<string | undefined>> | undefined
 }
 
 export type StepReport = {

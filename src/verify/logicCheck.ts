@@ -1,5 +1,6 @@
 import type { Hex } from 'viem'
 import { assertBundleHash } from '../agent/bundle.js'
+import { getAgent } from '../bonds/actions/getAgent.js'
 import type { ActionReplayResult } from './actionReplay/replayAction.js'
 import type { ReplaySandbox, SandboxReplayJob } from './actionReplay/sandbox.js'
 import type { CheckContext } from './check.js'
@@ -66,6 +67,7 @@ export async function checkActionLogic(ctx: CheckContext, p: { agentId: bigint; 
     bundle: bundle.bytes,
     agentId: p.agentId.toString(),
     actionId: p.actionId,
+    account: await agentAccount(ctx, p.agentId),
     steps: p.steps.map((s) => s.step),
   })
   const code = `${loaded.code.codeHash.slice(0, 10)}…`
@@ -83,6 +85,23 @@ export async function checkActionLogic(ctx: CheckContext, p: { agentId: bigint; 
     reason,
     fault: { type: 'TraceMismatch', agentId: p.agentId, sequence: at.sequence, stepIndex: at.stepIndex, actionId: p.actionId, reason, harm },
   }
+}
+
+/** The agent's account (AgentRegistry.accountOf), cached per agent; undefined where it cannot be read (the replay then takes it from the wallet steps). */
+async function agentAccount(ctx: CheckContext, agentId: bigint): Promise<string | undefined> {
+  const cache = (ctx.accountCache ??= new Map())
+  const key = agentId.toString()
+  let hit = cache.get(key)
+  if (!hit) {
+    hit = getAgent(ctx.client, agentId).then(
+      (a) => (/^0x0{40}$/i.test(a.account) ? undefined : a.account),
+      () => undefined,
+    )
+    cache.set(key, hit)
+  }
+  const account = await hit
+  if (account === undefined) cache.delete(key)
+  return account
 }
 
 /** The registered bundle from DA, checked against its codeHash (cached by hash; failures are not cached). */

@@ -17,6 +17,8 @@ export type AccountPaymentSignerParameters = {
   maxAmount: bigint
   /** The only recipients it pays (the agent's policy must allow them too); absent = whoever the policy allows. */
   payTo?: readonly Address[] | undefined
+  /** Called with each authorization's transaction as soon as it is sent (before its receipt is checked). */
+  onSent?: ((tx: SentTransaction, authorization: TransferAuthorization) => void) | undefined
   /** Called with the transaction that authorized each payment. */
   onAuthorized?: ((tx: SentTransaction, authorization: TransferAuthorization) => void) | undefined
 }
@@ -70,6 +72,7 @@ export function createAccountPaymentSigner(p: AccountPaymentSignerParameters): C
         nonce: m.nonce.toLowerCase() as Hex,
       }
       const sent = await p.handle.call({ to: authorization.token, data: encodeAuthorizationData(account, { kind: 'transfer', authorization }) })
+      p.onSent?.(sent, authorization)
       if (sent.receipt.status !== 'success') throw new X402ProtocolError(`the account's authorization ${sent.hash} reverted`)
       p.onAuthorized?.(sent, authorization)
       return '0x'

@@ -12,6 +12,9 @@ import {
   depositBond,
   relay7702Abi,
 } from '../../src/bonds/index.js'
+import { testTokenAbi } from '../../src/bonds/generated/abis.js'
+import { agentAccountCallAbi } from '../../src/wallet/accountCall.js'
+import { TRANSFER_WITH_AUTHORIZATION_SELECTOR } from '../../src/wallet/authorization.js'
 import { relay7702Bytecode } from '../../src/bonds/generated/bytecode.js'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
 
@@ -110,5 +113,43 @@ describe('an EIP-7702 authorization signed with the agent key', () => {
     const proof = await proveUntracedCall(chain.as(4), { agentId, callSequence: 0 })
     expect(proof.slashedEth).toBe(bond / 2n)
     expect((await getBond(chain.reader, agentId)).eth).toBe(bond / 2n)
+  })
+  it('an untraced token authorization through the relay is proven with its data, found by the call tracer, and the owner is repaid in bond tokens', async () => {
+    // a second agent whose policy allows EIP-3009 authorizations of the bond token, bonded in it too
+    const key = privateKeyToAccount(generatePrivateKey())
+    const token = chain.deployment.contracts.bondToken
+    const owner = chain.as(1)
+    const { agentId: id } = await registerAgent(owner, {
+      operator: chain.account(2).address,
+      wallet: key.address,
+      manifestHash: keccak256(toBytes('7702-authorization')),
+      policy: { maxValuePerTx: parseEther('1'), dailyBudget: parseEther('3'), challengeWindow: 3_600, commitDeadline: 600, allowedTargets: [VENDOR, token], allowedSelectors: [TRANSFER_WITH_AUTHORIZATION_SELECTOR] },
+    })
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.writeContract({ address: token, abi: testTokenAbi, functionName: 'mint', args: [owner.walletClient.account!.address, parseEther('20')], account: owner.walletClient.account!, chain: owner.walletClient.chain }),
+    })
+    await depositBond(owner, { agentId: id, eth: parseEther('10'), token: parseEther('20') })
+    const acct = (await getAgent(chain.reader, id)).account
+    // the relayer authorizes 6 tokens to the vendor as the key (its 7702 delegate forwards the call): no wallet step anywhere
+    const now = (await chain.reader.publicClient.getBlock()).timestamp
+    const a = { token, to: VENDOR, value: parseEther('6'), validAfter: 0n, validBefore: now + 300n, nonce: keccak256(toBytes('relayed')) }
+    const place = { stepIndex: 1n << 40n, prevHash: keccak256(toBytes('none')), policyVersion: 1, nonce: 0n }
+    const relayer = chain.as(9).walletClient
+    const hash = await relayer.sendTransaction({
+      account: relayer.account,
+      chain: relayer.chain,
+      to: key.address,
+      data: encodeFunctionData({ abi: relay7702Abi, functionName: 'forward', args: [acct, 0n, encodeFunctionData({ abi: agentAccountCallAbi, functionName: 'authorizeTransfer', args: [a, place] })] }),
+      gas: 500_000n,
+      authorizationList: [await relayer.signAuthorization({ account: key, contractAddress: relay })],
+    })
+    const r = await chain.reader.publicClient.waitForTransactionReceipt({ hash })
+    expect(r.status).toBe('success')
+    expect(getAddress(r.to!)).toBe(key.address) // not the account: its arguments are not the transaction's input
+    await increaseTime(chain.reader.publicClient, 601)
+    const proof = await proveUntracedCall(chain.as(4), { agentId: id, callSequence: 0 })
+    expect(proof.compensatedToken).toBe(parseEther('6'))
+    expect((await getBond(chain.reader, id)).token).toBe(parseEther('20') - proof.slashedToken)
+    expect(proof.slashedToken).toBe(parseEther('10'))
   })
 })

@@ -1,14 +1,17 @@
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { createWalletClient, getAddress, http, keccak256, parseEther, toBytes, toHex, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { writeDeployment } from '../../src/bonds/deployment.js'
 import { depositBond, getAgent, getBond, getDispute, increaseTime, proveUntracedCall, registerAgent } from '../../src/bonds/index.js'
 import { Committer } from '../../src/bonds/committer.js'
-import { agentAccountAbi, testTokenAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
+import { agentAccountAbi, bondVaultAbi, testTokenAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
 import { TraceWal } from '../../src/trace/wal.js'
 import { createAgentWallet, type AgentWallet } from '../../src/wallet/agentWallet.js'
 import { agentAccountCallAbi } from '../../src/wallet/accountCall.js'
@@ -105,6 +108,8 @@ async function executedLeaves(): Promise<Hex[]> {
   const logs = await read().getContractEvents({ address: account, abi: agentAccountAbi, eventName: 'Executed', fromBlock: 0n })
   return logs.map((l) => l.args.leaf!)
 }
+/** A tool context's `read` outside a runtime: reads the world, records nothing. */
+const liveRead = async <T,>(_label: string, fetch: () => T | Promise<T>): Promise<T> => fetch()
 const committer = () => new Committer({ wal, da: { put: async (blob: Uint8Array) => keccak256(blob) }, client: chain.as(2), agentId, account })
 
 describe('signatures that move money go through the account, under the policy, traced', () => {
@@ -188,7 +193,7 @@ describe('signatures that move money go through the account, under the policy, t
     const handle = createWalletHandle(wallet, tool.effect, { actionId: id, tool: tool.name }) as CallHandle
     const before = await tokenBalance(SHOP)
     const head = wal.head.nextIndex
-    const result = await tool.invoke({ url: `${server.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c1', wallet: handle })
+    const result = await tool.invoke({ url: `${server.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c1', callIndex: 0, read: liveRead, wallet: handle })
     expect(result).toMatchObject({ status: 200, body: 'sunny, 21 °C', payment: { amount: parseEther('2').toString(), payTo: SHOP } })
     expect(result.payment?.settlementTx).toMatch(/^0x[0-9a-f]{64}$/)
     expect((await tokenBalance(SHOP)) - before).toBe(parseEther('2'))
@@ -208,7 +213,7 @@ describe('signatures that move money go through the account, under the policy, t
     // too much for the tool
     const tool = x402FetchTool({ token, chainId: chain.anvil.chainId, maxAmount: parseEther('3'), payTo: [SHOP] })
     const handle = createWalletHandle(wallet, tool.effect, { actionId: id }) as CallHandle
-    await expect(tool.invoke({ url: `${server.url}/premium` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c2', wallet: handle })).rejects.toThrow(/more than this tool's maxAmount/)
+    await expect(tool.invoke({ url: `${server.url}/premium` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c2', callIndex: 0, read: liveRead, wallet: handle })).rejects.toThrow(/more than this tool's maxAmount/)
     // a recipient the policy does not allow (the tool names no payees: the wallet's policy decides)
     const shady = await startX402DevServer({
       chain: chain.reader.publicClient.chain!,
@@ -222,7 +227,7 @@ describe('signatures that move money go through the account, under the policy, t
     try {
       const open = x402FetchTool({ token, chainId: chain.anvil.chainId, maxAmount: parseEther('3') })
       await expect(
-        open.invoke({ url: `${shady.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c3', wallet: createWalletHandle(wallet, open.effect, { actionId: id }) as CallHandle }),
+        open.invoke({ url: `${shady.url}/forecast` }, { actionId: id, agentId: agentId.toString(), toolCallId: 'c3', callIndex: 1, read: liveRead, wallet: createWalletHandle(wallet, open.effect, { actionId: id }) as CallHandle }),
       ).rejects.toThrow(/TargetNotAllowed|recipient is not in allowedTargets/)
       expect(shady.settlements).toEqual([])
     } finally {
@@ -285,15 +290,49 @@ describe('signatures that move money go through the account, under the policy, t
     // the committer cannot cover it: no step of its WAL has that leaf
     await committer().flush()
     expect(await coveredCalls()).toBe(honestCalls)
-    // past the commit deadline anyone proves it, no vote
+    // the owner backs the agent with a token bond too (the vault's token is the one authorized)
+    const owner = chain.as(1)
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.writeContract({ address: token, abi: testTokenAbi, functionName: 'mint', args: [owner.walletClient.account!.address, parseEther('20')], account: owner.walletClient.account!, chain: owner.walletClient.chain }),
+    })
+    await depositBond(owner, { agentId, token: parseEther('20') })
+    // past the commit deadline anyone proves it, no vote — with the call's data, read back from its transaction
     await increaseTime(read(), 601)
     const bondBefore = (await getBond(chain.reader, agentId)).eth
+    const credit = () => read().readContract({ address: chain.deployment.contracts.bondVault, abi: bondVaultAbi, functionName: 'tokenCredits', args: [owner.walletClient.account!.address] })
+    const creditBefore = await credit()
     const proof = await proveUntracedCall(chain.as(4), { agentId, callSequence: honestCalls })
     expect(proof.slashedEth).toBeGreaterThan(0n)
+    // the owner is repaid the 7 tokens the authorization let go, from the token bond, before any share
+    expect(proof.compensatedToken).toBe(parseEther('7'))
+    expect((await credit()) - creditBefore).toBe(parseEther('7'))
+    expect((await getBond(chain.reader, agentId)).token).toBe(parseEther('20') - proof.slashedToken)
+    expect(proof.slashedToken).toBe(parseEther('10')) // slashBps (half) of 20 is more than the 7 owed
     const dispute = await getDispute(chain.reader, proof.disputeId)
     expect(dispute).toMatchObject({ kind: 'UntracedAction', status: 'Slashed' })
     expect((await getBond(chain.reader, agentId)).eth).toBe(bondBefore - proof.slashedEth)
     // every honest, covered authorization is out of reach
     for (let k = 0; k < honestCalls; k++) await expect(proveUntracedCall(chain.as(4), { agentId, callSequence: k })).rejects.toThrow(/CallCovered/)
+    // an authorization moves no ETH: nothing of the ETH bond is repaid
+    const repaid = await read().getContractEvents({ address: chain.deployment.contracts.bondVault, abi: bondVaultAbi, eventName: 'Compensated', fromBlock: 0n })
+    expect(repaid.filter((l) => l.args.agentId === agentId)).toEqual([])
   })
+
+  it('covenant bonds says what the bond does not cover: the token authorizations the policy allows', () => {
+    writeDeployment(join(dir, 'deployment.json'), chain.deployment)
+    const bin = fileURLToPath(new URL('../../bin/covenant.js', import.meta.url))
+    const run = (json: boolean) =>
+      spawnSync(process.execPath, [bin, 'bonds', agentId.toString(), ...(json ? ['--json'] : []), '--data-dir', dir, '--rpc', chain.anvil.rpcUrl, '--deployment', join(dir, 'deployment.json')], {
+        encoding: 'utf8',
+        env: { ...process.env, REDIS_URL: '' },
+      })
+    const j = run(true)
+    expect(j.status, j.stderr).toBe(0)
+    const report = JSON.parse(j.stdout) as { tokenAuthorizations: string[]; slashes: Array<{ ownerRepaidToken: string; ownerRepaidEth: string }> }
+    expect(report.tokenAuthorizations).toEqual(['EIP-3009 transfer', 'EIP-2612 permit'])
+    // the untraced authorization's slash (above) repaid the owner 7 bond tokens, no ETH
+    expect(report.slashes).toEqual([expect.objectContaining({ ownerRepaidToken: parseEther('7').toString(), ownerRepaidEth: '0' })])
+    expect(run(false).stdout).toContain(`owner repaid ${parseEther('7')} bond tokens first`)
+    expect(run(false).stdout).toContain('not covered: token authorizations (EIP-3009 transfer, EIP-2612 permit) of allowlisted tokens — their amounts are not counted above; a slash repays them only from the token bond, and only authorizations of the bond token')
+  }, 60_000)
 })

@@ -51,6 +51,13 @@ contract AccountHandler {
     bool public authorizedTooLong;
     bytes32[] public digests;
     uint256[] public approvedAt;
+    /// each authorization's call data and amount, by call sequence (what a prover reads back)
+    mapping(uint32 => bytes) internal authData;
+    mapping(uint32 => uint256) internal authAmount;
+    /// bond tokens repaid to the owner by proofs of untraced authorizations
+    uint256 public tokenRepaid;
+    /// set if a proof repaid more than the authorization's amount, or more than the token bond held
+    bool public repaidTooMuch;
 
     constructor(
         AgentAccount account_,
@@ -121,6 +128,8 @@ contract AccountHandler {
                 return;
             }
         }
+        authData[uint32(callArgs.length)] = data;
+        authAmount[uint32(callArgs.length)] = value;
         callArgs.push(DisputeGame.AccountCall(token, 0, keccak256(data), stepIndex, place.prevHash, active, stepIndex));
         executed++;
         authorizations++;
@@ -213,9 +222,22 @@ contract AccountHandler {
         vm.prank(challenger);
         game.commitEvidence(commitment);
         vm.roll(block.number + 1);
+        if (authData[seq].length == 0) {
+            vm.prank(challenger);
+            try game.proveUntracedCall(agentId, seq, callArgs[seq], salt) {
+                proofs++;
+            } catch {}
+            return;
+        }
+        // an authorization: proven with its data, the owner repaid from the token bond
+        uint256 creditBefore = vault.tokenCredits(owner);
+        uint256 bondBefore = vault.bondOf(agentId).token;
         vm.prank(challenger);
-        try game.proveUntracedCall(agentId, seq, callArgs[seq], salt) {
+        try game.proveUntracedAuthorization(agentId, seq, callArgs[seq], authData[seq], salt) {
             proofs++;
+            uint256 repaid = vault.tokenCredits(owner) - creditBefore;
+            tokenRepaid += repaid;
+            if (repaid > authAmount[seq] || repaid > bondBefore) repaidTooMuch = true;
         } catch {}
     }
 
@@ -272,7 +294,7 @@ contract AccountInvariants is Fixture {
         bytes32[] memory d = _digests();
         vm.prank(owner);
         agentId = registry.register(operator, signer, keccak256("manifest-v1"), d, p, POLICY_DELAY);
-        _bond(agentId, owner, BOND_ETH, 0);
+        _bond(agentId, owner, BOND_ETH, 8e18);
         account = AgentAccount(payable(registry.accountOf(agentId)));
         vm.deal(address(account), 1_000 ether);
         h = new AccountHandler(
@@ -310,6 +332,22 @@ contract AccountInvariants is Fixture {
         invariant_accountKeepsThePolicy();
     }
 
+    /// An untraced authorization of the bond token is proven with its data and the owner is
+    /// repaid from the token bond — at most what the bond holds.
+    function test_handlerRepaysAnUntracedAuthorization() public {
+        h.authorize(0, 5e18, 7, false, 300);
+        h.authorize(1, 6e18, 8, true, 300);
+        h.warp(uint32(COMMIT_DEADLINE + 1));
+        h.proveUntraced(0, address(0));
+        assertEq(h.tokenRepaid(), 5e18);
+        h.proveUntraced(1, address(0xBEEF));
+        // the token bond held 8, half went with the first proof: the permit's 6 are repaid from the 3 left
+        assertEq(h.proofs(), 2);
+        assertEq(h.tokenRepaid(), 5e18 + 3e18);
+        assertEq(vault.bondOf(agentId).token, 0);
+        invariant_accountKeepsThePolicy();
+    }
+
     /// forge-config: default.invariant.runs = 64
     /// forge-config: default.invariant.depth = 64
     function invariant_accountKeepsThePolicy() public view {
@@ -328,6 +366,7 @@ contract AccountInvariants is Fixture {
         assertLe(traceLog.coveredCalls(agentId), account.callCount(), "coverage past the calls made");
         assertFalse(h.authorizedOffAllowlist(), "an authorization for a payee off every allowlist");
         assertFalse(h.authorizedTooLong(), "an authorization valid for more than a day");
+        assertFalse(h.repaidTooMuch(), "a proof repaid more than the authorization or the token bond");
         for (uint256 i; i < h.digestCount(); ++i) {
             assertLe(account.authorizedUntil(h.digests(i)), h.approvedAt(i) + 1 days, "a digest accepted past its day");
         }

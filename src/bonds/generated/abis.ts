@@ -1387,6 +1387,31 @@ export const bondVaultAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "CompensatedToken",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "to",
         "type": "address"
@@ -1933,6 +1958,11 @@ export const bondVaultAbi = [
       {
         "internalType": "uint256",
         "name": "harmedEth",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "harmedToken",
         "type": "uint256"
       }
     ],
@@ -3549,6 +3579,17 @@ export const disputeGameAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      }
+    ],
+    "name": "NotAnAuthorization",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "disputeId",
         "type": "uint256"
@@ -4926,6 +4967,82 @@ export const disputeGameAbi = [
         "internalType": "enum Breach",
         "name": "breach",
         "type": "uint8"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "callSequence",
+        "type": "uint32"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "to",
+            "type": "address"
+          },
+          {
+            "internalType": "uint256",
+            "name": "value",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "dataHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "stepIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "prevHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "policyVersion",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "nonce",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct DisputeGame.AccountCall",
+        "name": "call",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes",
+        "name": "data",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      }
+    ],
+    "name": "proveUntracedAuthorization",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
       }
     ],
     "stateMutability": "nonpayable",

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { formatEther, parseEventLogs } from 'viem'
 import { agentRegistryAbi, bondVaultAbi, getAccount, getAccountCall, getAgent, getBond, listDisputes, traceLogAbi } from '../../bonds/index.js'
+import { PERMIT_SELECTOR, TRANSFER_WITH_AUTHORIZATION_SELECTOR } from '../../wallet/authorization.js'
 import { EnvError, resolveEnv, withEnvOptions, type EnvOptions } from '../env.js'
 import { printResult, type GlobalOptions } from '../output.js'
 
@@ -41,6 +42,10 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
   for (const l of parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Compensated' })) {
     if (l.args.agentId === agentId) compensated.set(l.transactionHash, (compensated.get(l.transactionHash) ?? 0n) + l.args.eth)
   }
+  const compensatedToken = new Map<string, bigint>()
+  for (const l of parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'CompensatedToken' })) {
+    if (l.args.agentId === agentId) compensatedToken.set(l.transactionHash, (compensatedToken.get(l.transactionHash) ?? 0n) + l.args.amount)
+  }
   const slashes = parseEventLogs({ abi: bondVaultAbi, logs, eventName: 'Slashed' })
     .filter((l) => l.args.agentId === agentId)
     .map((l) => ({
@@ -53,7 +58,7 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       redistributedEth: l.args.redistributedEth,
       burnedEth: l.args.burnedEthAmount,
     }))
-    .map((s) => ({ ...s, ownerRepaidEth: compensated.get(s.tx) ?? 0n }))
+    .map((s) => ({ ...s, ownerRepaidEth: compensated.get(s.tx) ?? 0n, ownerRepaidToken: compensatedToken.get(s.tx) ?? 0n }))
   const policy = agent.active.policy
   const required =
     policy.dailyBudget === undefined || policy.dailyBudget === null
@@ -92,6 +97,13 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
      */
     requiredEth: required,
     covered: required === null ? null : bond.eth >= required,
+    /**
+     * Token authorizations the policy lets the account sign (EIP-3009 transfers, EIP-2612
+     * permits of allowlisted tokens): what they move is NOT in `requiredEth` — the ETH bond
+     * covers native value only; a proven untraced authorization of the bond token is repaid
+     * from the token bond, any other token not at all (README, known limits).
+     */
+    tokenAuthorizations: authorizationKinds(policy.allowedSelectors ?? []),
     pending: { eth: bond.pendingEth, token: bond.pendingToken, requestedAt: bond.requestedAt, withdrawableAt: bond.withdrawableAt },
     /** The bond cannot leave before this (latest challenge window + dispute period), nor while a dispute is open. */
     lockedUntil,
@@ -123,12 +135,21 @@ export async function showBonds(agentIdText: string, _o: unknown, cmd: Command):
       `  budget left today: ${r.account.dailyBudget === null ? 'no daily limit' : `${formatEther(r.account.budgetLeftToday)} of ${formatEther(r.account.dailyBudget)} ETH`}`,
       `bond: ${formatEther(r.bond.eth)} ETH${r.bond.token ? ` + ${r.bond.token} tokens` : ''}`,
       `  at risk: ${r.requiredEth === null ? 'no daily budget set: the account does not act' : `${formatEther(r.requiredEth)} ETH can move before a fault is slashed; the bond ${r.covered ? 'covers it' : 'does NOT cover it: the account refuses to act until topped up'}`}`,
+      ...(r.tokenAuthorizations.length
+        ? [`  not covered: token authorizations (${r.tokenAuthorizations.join(', ')}) of allowlisted tokens — their amounts are not counted above; a slash repays them only from the token bond, and only authorizations of the bond token`]
+        : []),
       `pending withdrawal: ${r.pending.requestedAt ? `${formatEther(r.pending.eth)} ETH, withdrawable at ${when(r.pending.withdrawableAt)}` : 'none'}`,
       `locked: ${r.locked ? 'yes' : 'no'} (challenge windows until ${when(r.lockedUntil)}; ${r.openDisputes} open dispute${r.openDisputes === 1 ? '' : 's'})`,
       `slashed: ${formatEther(r.totalSlashedEth)} ETH in ${r.slashes.length} slash${r.slashes.length === 1 ? '' : 'es'}`,
-      ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → ${s.ownerRepaidEth ? `owner repaid ${formatEther(s.ownerRepaidEth)} first, ` : ''}challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
+      ...r.slashes.map((s) => `  block ${s.block}: ${formatEther(s.eth)} ETH → ${s.ownerRepaidEth ? `owner repaid ${formatEther(s.ownerRepaidEth)} first, ` : ''}${s.ownerRepaidToken ? `owner repaid ${s.ownerRepaidToken} bond tokens first, ` : ''}challenger ${s.challenger} ${formatEther(s.challengerEth)}, redistributed ${formatEther(s.redistributedEth)}, burned ${formatEther(s.burnedEth)}`),
       `disputes: ${r.disputes.length}`,
       ...r.disputes.map((d) => `  #${d.disputeId} ${d.kind} ${d.status} (${d.accountCall ? `account call ${d.stepIndex}` : `batch ${d.sequence}, step ${d.stepIndex}`}) by ${d.challenger}${d.slashedEth ? `, slashed ${formatEther(d.slashedEth)} ETH` : ''}${d.status === 'Decided' ? `, contestable until ${when(d.finalizesAt)}` : d.status === 'Contested' ? ', contested: settles when its fork resolves' : ''}`),
     ].join('\n'),
   )
+}
+
+/** Which token authorizations a policy's selectors allow the account to sign. */
+function authorizationKinds(selectors: readonly string[]): Array<'EIP-3009 transfer' | 'EIP-2612 permit'> {
+  const has = (sel: string) => selectors.some((s) => s.toLowerCase() === sel.toLowerCase())
+  return [...(has(TRANSFER_WITH_AUTHORIZATION_SELECTOR) ? (['EIP-3009 transfer'] as const) : []), ...(has(PERMIT_SELECTOR) ? (['EIP-2612 permit'] as const) : [])]
 }

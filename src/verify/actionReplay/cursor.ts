@@ -133,7 +133,7 @@ export function stepDifference(body: StepBody, recorded: Step): string | undefin
       const r = recorded as Step & { kind: 'wallet' }
       const same = body.to.toLowerCase() === r.to && body.value === r.value && body.data.toLowerCase() === r.data
       if (same && body.chainId === r.chainId && body.from === r.from && body.nonce === r.nonce && body.policyVersion === r.policyVersion) return undefined
-      return `the agent's code pays ${body.to.toLowerCase()} ${body.value} wei (data ${shortHex(body.data)}) here; the trace's wallet step pays ${r.to} ${r.value} wei (data ${shortHex(r.data)})`
+      return `the agent's code pays ${body.to.toLowerCase()} ${body.value} wei (data ${shortHex(body.data)}) here; the trace's wallet step pays ${r.to} ${r.value} wei (data ${shortHex(r.data)})${dataDifference(body.data.toLowerCase(), r.data)}`
     }
     case 'output': {
       const r = recorded as Step & { kind: 'output' }
@@ -193,6 +193,19 @@ function short(v: unknown, max = 120): string {
     s = String(v)
   }
   return s.length > max ? `${s.slice(0, max)}…` : s
+}
+
+/** Where two calldatas first differ, by ABI word (a changed amount hides in the middle of the data). */
+function dataDifference(a: string, b: string): string {
+  if (a === b) return ''
+  let i = 2
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  const byte = Math.floor((i - 2) / 2)
+  // the word holding that byte, after a 4-byte selector
+  const start = byte < 4 ? 0 : 4 + Math.floor((byte - 4) / 32) * 32
+  const end = byte < 4 ? 4 : start + 32
+  const word = (h: string) => `0x${h.slice(2 + start * 2, 2 + end * 2) || '(none)'}`
+  return `; the data first differs in bytes ${start}–${end - 1}: ${word(a)} here, ${word(b)} in the trace`
 }
 
 function shortHex(h: string): string {

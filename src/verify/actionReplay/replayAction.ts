@@ -7,6 +7,7 @@ import { ReplayCursor } from './cursor.js'
 import { aStep, badRecoveryTail } from './recordedAction.js'
 import { failedOutputMessage, createReplayWallet } from './replayWallet.js'
 import { createReplayChat, createReplayOnnx } from './replayModels.js'
+import { createReplayReads } from './replayReads.js'
 import { recordedError, withoutSentNote } from './recordedError.js'
 
 /** What replaying one action's committed steps through the agent's own code gave. */
@@ -23,6 +24,12 @@ export type ReplayActionParameters = {
   agent: AgentDefinition
   agentId: string
   actionId: string
+  /**
+   * The agent's account as AgentRegistry names it: the `from` of the token authorizations its
+   * tools build (x402), needed before the wallet answers. Absent: the account the action's
+   * first wallet step names (an action that authorized nothing needs none).
+   */
+  account?: string | undefined
   /** Every committed step of the action, in trace order. */
   steps: readonly Step[]
 }
@@ -33,7 +40,8 @@ const silent = pino({ level: 'silent' })
  * Whole-action replay: runs the agent's deterministic loop (src/agent/runtime.ts, the same
  * code that ran live) on the action's recorded input, with the recorded inference outputs
  * (src/verify's inference check replays those separately), the recorded results of tools
- * that read the outside world (effect `none`: inputs, never fetched again), and a wallet
+ * that read the outside world (effect `none`: inputs, never fetched again), the recorded
+ * reads of `pay` / `call` tools (`ToolContext.read`, see replayReads.ts), and a wallet
  * that answers each transaction with the committed one. Every step the loop takes must be
  * the committed step at the same position — input, inference, tool call and its outcome,
  * wallet step (recipient, value, calldata), output — in the same order. The first one that
@@ -56,10 +64,11 @@ export async function replayAction(p: ReplayActionParameters): Promise<ActionRep
   if (!first) return { status: 'unverifiable', reason: 'the action has no committed steps' }
   if (first.kind !== 'input') return { status: 'mismatch', position: 0, reason: `the action does not start with its input: its first committed step is ${aStep(first)}` }
 
+  const firstWallet = steps.find((s): s is Step & { kind: 'wallet' } => s.kind === 'wallet')
   const tools = p.agent.tools.map((t) => (t.effect.kind === 'none' ? recordedTool(t, cursor) : t))
   const agent: AgentDefinition = Object.freeze({ ...p.agent, tools: Object.freeze(tools) })
   const wallet = tools.some((t) => t.effect.kind !== 'none')
-    ? createReplayWallet({ cursor, policy: agent.policy, policyVersion: steps.find((s) => s.kind === 'wallet')?.policyVersion ?? 1 })
+    ? createReplayWallet({ cursor, policy: agent.policy, policyVersion: firstWallet?.policyVersion ?? 1, address: p.account ?? firstWallet?.from })
     : undefined
   let runtime: AgentRuntime
   try {
@@ -72,6 +81,7 @@ export async function replayAction(p: ReplayActionParameters): Promise<ActionRep
       chat: agent.model.kind === 'chat' ? createReplayChat({ cursor, agent }) : undefined,
       onnx: agent.model.kind === 'onnx' ? createReplayOnnx({ cursor, agent }) : undefined,
       now: () => cursor.now(),
+      recordedReads: createReplayReads(cursor),
       logger: silent,
     })
   } catch (err) {

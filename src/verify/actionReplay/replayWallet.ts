@@ -17,11 +17,12 @@ type ToolStep = Step & { kind: 'tool' }
  * one at that position — same recipient, value and calldata — and the answer is the
  * committed outcome (hash and receipt from the tool step that follows), never a new
  * transaction. Nonce, account, chain and policy version are the wallet's business and are
- * taken from the committed step. Where the trace has no wallet step but the tool's
+ * taken from the committed step (the account also from the action's first wallet step, for
+ * the tools that name it in a token authorization). Where the trace has no wallet step but the tool's
  * committed outcome is an error (the wallet refused: daily budget, unbonding…), that error
  * is what the code gets.
  */
-export function createReplayWallet(p: { cursor: ReplayCursor; policy: Policy; policyVersion: number }): RuntimeWallet {
+export function createReplayWallet(p: { cursor: ReplayCursor; policy: Policy; policyVersion: number; address?: string | undefined }): RuntimeWallet {
   const { cursor } = p
   const byAction = new Map<string, number[]>()
   const hashes = new Map<number, { hash: Hex; nonce: number; actionId: string }>()
@@ -80,7 +81,9 @@ export function createReplayWallet(p: { cursor: ReplayCursor; policy: Policy; po
   // the account the live wallet sent from (a tool may name it): any committed wallet step says
   const from = cursor.recorded.find((s) => s.kind === 'wallet')
   const wallet: RuntimeWallet = {
-    address: from?.kind === 'wallet' ? getAddress(from.from) : undefined,
+    // the paying account, as the action's wallet steps name it: tools that build token
+    // authorizations put it in their calldata (`from`), which the wallet steps then bind
+    address: p.address && /^0x[0-9a-fA-F]{40}$/.test(p.address) ? getAddress(p.address) : from?.kind === 'wallet' ? getAddress(from.from) : undefined,
     policyVersion: p.policyVersion,
     policy: p.policy,
     sendTransaction: sendTransaction as RuntimeWallet['sendTransaction'],

@@ -10,7 +10,7 @@ import { replayAction, type ActionReplayResult } from './replayAction.js'
 
 export type SandboxRequest =
   | { type: 'load'; id: number; bundle: string }
-  | { type: 'replay'; id: number; agentId: string; actionId: string; steps: Step[] }
+  | { type: 'replay'; id: number; agentId: string; actionId: string; account?: string | undefined; steps: Step[] }
 
 export type SandboxReply =
   | { type: 'ready' }
@@ -54,7 +54,7 @@ process.on('message', (raw: unknown) => {
       if (!agent) return send({ type: 'result', id: m.id, result: { status: 'unverifiable', reason: 'no agent bundle is loaded' } })
       let result: ActionReplayResult
       try {
-        result = await replayAction({ agent, agentId: m.agentId, actionId: m.actionId, steps: m.steps })
+        result = await replayAction({ agent, agentId: m.agentId, actionId: m.actionId, account: m.account, steps: m.steps })
       } catch (err) {
         result = { status: 'unverifiable', reason: `the replay failed: ${firstLine(err)}` }
       }

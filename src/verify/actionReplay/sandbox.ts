@@ -24,6 +24,8 @@ export type SandboxReplayJob = {
   bundle: Uint8Array
   agentId: string
   actionId: string
+  /** The agent's account (AgentRegistry), which token authorizations name as `from`; absent = as the action's wallet steps name it. */
+  account?: string | undefined
   steps: readonly Step[]
 }
 
@@ -72,7 +74,7 @@ export class ReplaySandbox {
       return { status: 'unverifiable', reason: `the agent's code bundle cannot be loaded for replay: ${(err as Error).message}` }
     }
     const run = child.queue.then(async (): Promise<ActionReplayResult> => {
-      const reply = await this.#request(child, { type: 'replay', id: this.#next++, agentId: job.agentId, actionId: job.actionId, steps: [...job.steps] }, this.#o.timeoutMs)
+      const reply = await this.#request(child, { type: 'replay', id: this.#next++, agentId: job.agentId, actionId: job.actionId, account: job.account, steps: [...job.steps] }, this.#o.timeoutMs)
       if (reply.type === 'result') return reply.result
       return { status: 'unverifiable', reason: reply.type === 'gone' ? reply.reason : 'the replay process answered out of turn' }
     })
