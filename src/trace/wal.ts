@@ -662,7 +662,6 @@ export class TraceWal {
     this.#offsets.push(offset)
     this.#leaves.push(leaf)
     if (this.#memoryFrom + this.#memory.length === step.index) this.#keep(entry)
-    return { step, leaf, offset }
     const appended = { step, leaf, offset }
     for (const listener of this.#appendListeners) {
       try {

@@ -120,13 +120,15 @@ describe('the tarball', () => {
   test('every export points at a file the tarball has, JavaScript and types', () => {
     for (const [subpath, target] of Object.entries(PKG.exports)) {
       if (subpath === './package.json') continue
-      const t = target as { types: string; require: string; default: string }
-      expect(Object.keys(t), subpath).toEqual(['types', 'require', 'default']) // types first, as TypeScript needs
+      const t = target as { types: string; require?: string; default: string }
+      // types first, as TypeScript needs; covenant/agentkit is ESM only (its optional peer is)
+      expect(Object.keys(t), subpath).toEqual(subpath === './agentkit' ? ['types', 'default'] : ['types', 'require', 'default'])
       expect(t.types, subpath).toMatch(/^\.\/dist\/.+\.d\.ts$/)
       expect(t.default, subpath).toMatch(/^\.\/dist\/.+\.js$/)
-      expect(t.require, subpath).toMatch(/^\.\/dist\/cjs\/.+\.cjs$/)
       expect(existsSync(join(installed, t.types)), `${subpath} types`).toBe(true)
       expect(existsSync(join(installed, t.default)), `${subpath} code`).toBe(true)
+      if (t.require === undefined) continue
+      expect(t.require, subpath).toMatch(/^\.\/dist\/cjs\/.+\.cjs$/)
       expect(existsSync(join(installed, t.require)), `${subpath} CommonJS`).toBe(true)
     }
   })
