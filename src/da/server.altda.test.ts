@@ -186,7 +186,8 @@ describe('routing as eigenda-proxy routes', () => {
       fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `00${hex(h)}`),
       fc.uint8Array({ minLength: 32, maxLength: 32 }).map((h) => `0100c0${hex(h)}`),
       fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([t, b]) => `${t.toString(16).padStart(2, '0')}${hex(b)}`),
-      fc.string({ minLength: 1, maxLength: 30 }).map(encodeURIComponent),
+      // "." and ".." are dot segments: the URL resolves `/put/.` to `/put/`, a valid generic put
+      fc.string({ minLength: 1, maxLength: 30 }).map(encodeURIComponent).filter((s) => s !== '.' && s !== '..'),
     )
     await fc.assert(
       fc.asyncProperty(commitment, fc.boolean(), async (c, prefixed) => {
