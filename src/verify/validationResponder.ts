@@ -1,9 +1,9 @@
 import { isAddressEqual, type Address, type Hex, type Log } from 'viem'
 import {
-  disputeGameAbi,
   getBatch,
   getIdentity,
   listDisputes,
+  DisputeReader,
   parseValidationRequestURI,
   requestHashOf,
   requireErc8004,
@@ -12,6 +12,7 @@ import {
   type CovenantWriteClient,
   type DisputeInfo,
 } from '../bonds/index.js'
+import { isSettled } from '../bonds/actions/disputeKinds.js'
 import type { DAClient } from '../da/index.js'
 import { verifyAction, type ActionReport } from './action.js'
 import { chainNow } from './challenge.js'
@@ -65,6 +66,8 @@ export class ValidationResponder {
   readonly #validator: Address
   #state: ValidationState | undefined
   #saved: string | undefined
+
+  #disputeReader: DisputeReader | undefined
 
   constructor(options: ValidationResponderOptions) {
     this.#o = options
@@ -149,12 +152,11 @@ export class ValidationResponder {
     const state = this.#state as ValidationState
     const open = Object.entries(state.requests).filter(([, r]) => r.status === 'pending') as Array<[Hex, TrackedValidation]>
     if (open.length === 0) return
-    const pc = this.client.publicClient
-    const [count, now] = await Promise.all([
-      pc.readContract({ address: this.client.deployment.contracts.disputeGame, abi: disputeGameAbi, functionName: 'disputeCount' }),
-      chainNow(this.client),
-    ])
-    const disputesChanged = count.toString() !== state.disputeCount
+    const [all, now] = await Promise.all([(this.#disputeReader ??= new DisputeReader(this.client)).list(), chainNow(this.client)])
+    // a new dispute, or one that settled (opened → slashed happens without a new one): the
+    // answers that name disputes are due again
+    const count = `${all.length}:${all.filter((d) => isSettled(d.status)).length}`
+    const disputesChanged = count !== state.disputeCount
     const disputes = new Map<string, Promise<DisputeInfo[]>>()
     const disputesOf = (agentId: bigint) => {
       let d = disputes.get(agentId.toString())
@@ -172,7 +174,7 @@ export class ValidationResponder {
         this.#backOff(r)
       }
     }
-    state.disputeCount = count.toString()
+    state.disputeCount = count
   }
 
   async #evaluate(requestHash: Hex, r: TrackedValidation, now: number, disputesOf: (agentId: bigint) => Promise<DisputeInfo[]>): Promise<void> {
