@@ -13,6 +13,7 @@ import { type CausalLmEngine, createCausalLmEngine } from './causalLmEngine.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { SHIPPED_MODELS_DIR, createModelStore } from './modelStore.js'
 import type { ChatCompletionResponse } from './schemas.js'
+import { compileFlatSchema, validateFlat } from './chatSchema.js'
 import { verifyReceipt } from './receipt.js'
 import { replay } from './replay.js'
 import { chooseToken, uniformAt } from './sampling.js'
@@ -172,9 +173,39 @@ describe('decoding', () => {
     expect(content.map((t) => t.token).join('').trim()).toBe(lp.output.choices[0]!.message.content)
   })
 
-  test('refused, never ignored: json_schema, json_object, n > 1, temperature out of range, a tool_choice not in tools', async () => {
+  test('response_format json_schema: the answer is an object that fits the schema, whatever the model would rather say; it replays', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        city: { type: 'string', minLength: 2, maxLength: 12 },
+        celsius: { type: 'integer', minimum: -40, maximum: 50 },
+        sky: { enum: ['clear', 'cloudy', 'rain'] },
+        windy: { type: 'boolean' },
+      },
+      required: ['city', 'celsius', 'sky'],
+      additionalProperties: false,
+    }
+    const { spec } = compileFlatSchema(schema)
+    for (const [question, extra] of [
+      ['What is the weather in Paris?', {}],
+      ['Hello!', {}],
+      ['Tell me about Oslo.', { temperature: 0.9, seed: 7 }],
+    ] as const) {
+      const r = await engine.complete(ask(question, { ...extra, response_format: { type: 'json_schema', json_schema: { name: 'report', schema, strict: true } } }))
+      const choice = r.output.choices[0]!
+      expect(choice.finish_reason).toBe('stop')
+      expect(choice.message.tool_calls).toBeUndefined()
+      const value = JSON.parse(choice.message.content!) as unknown
+      expect(validateFlat(value, spec)).toEqual([])
+      expect((await replay(r.record, { store })).match).toBe(true)
+    }
+    // cut by max_tokens: finish_reason length, as OpenAI
+    const cut = await engine.complete(ask('Hi', { max_tokens: 3, response_format: { type: 'json_schema', json_schema: { name: 'report', schema } } }))
+    expect(cut.output.choices[0]!.finish_reason).toBe('length')
+  })
+
+  test('refused, never ignored: json_object, n > 1, temperature out of range, a tool_choice not in tools', async () => {
     const refused = async (extra: Record<string, unknown>) => (await engine.complete(ask('Hi', extra)).catch((e: unknown) => e)) as { name: string; param: string }
-    expect(await refused({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: {} } } } })).toMatchObject({ name: 'InvalidChatRequestError', param: 'response_format.type' })
     expect(await refused({ response_format: { type: 'json_object' } })).toMatchObject({ name: 'InvalidChatRequestError', param: 'response_format.type' })
     expect(await refused({ n: 2 })).toMatchObject({ param: 'n' })
     expect(await refused({ temperature: 3 })).toMatchObject({ param: 'temperature' })

@@ -6,6 +6,7 @@ import type { CompleteOptions } from './chatEngine.js'
 import { chatOutputHash, toolCallId } from './chatOutput.js'
 import { type ChatPlan, type PlanChatRequestReturnType, planChatRequest } from './chatRequest.js'
 import { type CausalLm, loadCausalLm } from './causalLm.js'
+import { jsonConstraint } from './causalLmJson.js'
 import { InvalidChatRequestError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
 import type { ModelStore, StoredModel } from './modelStore.js'
@@ -71,12 +72,6 @@ export function planCausalLmRequest(raw: unknown, lm: Pick<CausalLm, 'toolCallOp
   const p = topP ?? 1
   if (typeof p !== 'number' || !(p > 0 && p <= 1)) throw refuse("Invalid value for 'top_p': a number above 0 and at most 1.", 'top_p', 'invalid_value')
   if (seed != null && (typeof seed !== 'number' || !Number.isSafeInteger(seed))) throw refuse("Invalid value for 'seed': an integer.", 'seed', 'invalid_value')
-  if (planned.plan.structured) {
-    throw refuse(
-      'Unsupported value: response_format json_schema: constrained JSON decoding is not implemented for causal-LM models here (covenant-chat has it). Use tools, or validate the text yourself.',
-      'response_format.type',
-    )
-  }
   const choice = planned.plan.toolChoice
   if ((choice === 'required' || typeof choice === 'object') && lm.toolCallOpen === undefined) {
     throw refuse("Unsupported value: 'tool_choice' required or a named function needs a model whose tokenizer has a <tool_call> token.", 'tool_choice')
@@ -123,7 +118,16 @@ async function complete(lm: CausalLm, sent: unknown, options: CausalLmCompleteOp
   const promptIds = lm.encode(prompt)
   const forced: number[] =
     choice === 'required' ? [lm.toolCallOpen!] : typeof choice === 'object' ? [lm.toolCallOpen!, ...lm.encode(`\n{"name": "${choice.name}", "arguments":`)] : []
-  const allowed = choice === 'none' && lm.toolCallOpen !== undefined ? (id: number) => id !== lm.toolCallOpen : undefined
+  // response_format json_schema: only tokens that keep the answer a conforming object (causalLmJson.ts)
+  const json =
+    plan.structured && forced.length === 0
+      ? jsonConstraint(lm, plan.structured.spec, { vocabSize: lm.vocabSize, toolCallFirst: choice === 'auto' && plan.tools.length > 0 && lm.toolCallOpen !== undefined })
+      : undefined
+  const allowed = json
+    ? (id: number) => json.allowed(id)
+    : choice === 'none' && lm.toolCallOpen !== undefined
+      ? (id: number) => id !== lm.toolCallOpen
+      : undefined
   if (lm.maxPositions !== undefined && promptIds.length >= lm.maxPositions) {
     throw refuse(`This model's maximum context length is ${lm.maxPositions} tokens; the messages and tools come to ${promptIds.length}. Shorten them.`, 'messages', 'context_length_exceeded')
   }
@@ -140,6 +144,7 @@ async function complete(lm: CausalLm, sent: unknown, options: CausalLmCompleteOp
     const step = actions.length
     const token = step < forced.length ? forced[step]! : chooseToken(logits, sampling, step, allowed)
     options.onStep?.(logits, token)
+    json?.chosen(token)
     actions.push(token)
     if (lm.eosIds.has(token)) {
       finish = 'stop'
