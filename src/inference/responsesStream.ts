@@ -3,6 +3,7 @@ import type { ChatEngine } from './chatEngine.js'
 import { type ResponsesOutputItem, type ResponsesResponse, newResponseId, outputItemId, responsesEcho, toResponsesBody } from './responsesOutput.js'
 import type { ResponsesRequest } from './responsesRequest.js'
 import type { ChatCompletionRequest, Receipt } from './schemas.js'
+import { type SseStartReturnType, type SseWriter, startSseStream } from './sseStream.js'
 
 /**
  * A response streamed as the Responses API's server-sent events, written while the model
@@ -27,9 +28,7 @@ export type StreamResponseParameters = {
   sign?: ((events: ReadonlyArray<Record<string, unknown>>, response: ResponsesResponse) => Promise<Receipt>) | undefined
 }
 
-export type StreamResponseReturnType = { ok: true; response: Response } | { ok: false; error: unknown }
-
-const encoder = new TextEncoder()
+export type StreamResponseReturnType = SseStartReturnType
 
 type Open =
   | { kind: 'msg'; index: number; id: string; text: string }
@@ -39,20 +38,9 @@ export async function streamResponse(p: StreamResponseParameters): Promise<Strea
   const id = newResponseId()
   const createdAt = Math.floor(Date.now() / 1000)
   const events: Array<Record<string, unknown>> = []
-  const queue: Uint8Array[] = []
-  let controller: ReadableStreamDefaultController<Uint8Array> | undefined
-  let closed = false
-  let cancelled = false
-  const write = (text: string) => {
-    if (cancelled) return
-    const bytes = encoder.encode(text)
-    if (controller) controller.enqueue(bytes)
-    else queue.push(bytes)
-  }
-  const close = () => {
-    closed = true
-    if (!cancelled) controller?.close()
-  }
+  // the stream's writer, once startSseStream runs the decoding (every write happens inside it)
+  let sse: SseWriter | undefined
+  const write = (text: string) => sse?.write(text)
   const emit = (type: string, fields: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
     const event = { type, sequence_number: events.length, ...fields }
     events.push(event)
@@ -111,18 +99,13 @@ export async function streamResponse(p: StreamResponseParameters): Promise<Strea
     return o
   }
 
-  let firstSettled = false
-  let settleFirst: (r: { ok: true } | { ok: false; error: unknown }) => void = () => {}
-  const first = new Promise<{ ok: true } | { ok: false; error: unknown }>((resolve) => (settleFirst = resolve))
   const begin = () => {
-    if (firstSettled) return
-    firstSettled = true
+    if (!sse?.begin()) return
     emit('response.created', { response: inProgress() })
     emit('response.in_progress', { response: inProgress() })
-    settleFirst({ ok: true })
   }
   const onDelta = (delta: ChatDelta) => {
-    if (cancelled) throw new StreamCancelled()
+    sse?.checkCancelled()
     begin()
     if (delta.content !== undefined && delta.content !== '') {
       const o = openMessage()
@@ -146,9 +129,10 @@ export async function streamResponse(p: StreamResponseParameters): Promise<Strea
     }
   }
 
-  void p.engine
-    .complete(p.chat, { systemFingerprint: p.systemFingerprint, onDelta })
-    .then(async ({ output }) => {
+  return startSseStream(
+    async (writer) => {
+      sse = writer
+      const { output } = await p.engine.complete(p.chat, { systemFingerprint: p.systemFingerprint, onDelta })
       begin()
       const finish = output.choices[0]!.finish_reason === 'length' ? 'incomplete' : 'completed'
       // an empty answer is still a message (with empty text), as in the non-streamed response
@@ -160,35 +144,8 @@ export async function streamResponse(p: StreamResponseParameters): Promise<Strea
       const extra: Record<string, unknown> = p.sign ? { covenant_receipt: await p.sign([...events, last], final) } : {}
       events.push(last)
       write(`event: ${type}\ndata: ${JSON.stringify({ ...last, ...extra })}\n\n`)
-      close()
-    })
-    .catch((error: unknown) => {
-      if (!firstSettled) {
-        firstSettled = true
-        settleFirst({ ok: false, error })
-        return
-      }
-      if (error instanceof StreamCancelled || closed) return
-      const message = error instanceof Error && 'shortMessage' in error ? String((error as { shortMessage: unknown }).shortMessage) : 'internal error'
-      emit('error', { code: 'server_error', message, param: null })
-      close()
-    })
-
-  const started = await first
-  if (!started.ok) return started
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c
-      for (const bytes of queue.splice(0)) c.enqueue(bytes)
-      if (closed) c.close()
+      writer.close()
     },
-    cancel() {
-      cancelled = true
-    },
-  })
-  return { ok: true, response: new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } }) }
-}
-
-class StreamCancelled extends Error {
-  override name = 'StreamCancelled'
+    (message) => emit('error', { code: 'server_error', message, param: null }),
+  )
 }
