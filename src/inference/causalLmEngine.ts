@@ -1,9 +1,9 @@
 import { chatRequestForModel } from './chatCanonical.js'
-import { randomBytes } from 'node:crypto'
 import type { InferenceResult } from './backend.js'
 import type { ChatDelta, TokenLogprob } from './chatAssembler.js'
 import type { CompleteOptions } from './chatEngine.js'
-import { chatOutputHash, toolCallId } from './chatOutput.js'
+import { toolCallId } from './chatOutput.js'
+import { exactChatResult } from './chatResult.js'
 import { type ChatPlan, type PlanChatRequestReturnType, planChatRequest } from './chatRequest.js'
 import { type CausalLm, loadCausalLm } from './causalLm.js'
 import { jsonConstraint } from './causalLmJson.js'
@@ -11,8 +11,8 @@ import { InvalidChatRequestError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
 import type { ModelStore, StoredModel } from './modelStore.js'
 import { type SamplingParameters, chooseToken, logSoftmax } from './sampling.js'
-import type { ChatCompletionMessage, ChatCompletionRequest, ChatCompletionResponse, ChatToolCall, ReplayRecord } from './schemas.js'
-import { type DeterministicSettings, RUNTIME_NAME, runtimeVersion, settingsRecord } from './settings.js'
+import type { ChatCompletionMessage, ChatCompletionRequest, ChatCompletionResponse, ChatToolCall } from './schemas.js'
+import type { DeterministicSettings } from './settings.js'
 
 /**
  * Chat completions on a causal LM (causalLm.ts), for the container and for replay.
@@ -163,40 +163,20 @@ async function complete(lm: CausalLm, sent: unknown, options: CausalLmCompleteOp
   }
   const message = out.end()
   if (message.tool_calls) finish = 'tool_calls'
-  const durationMs = performance.now() - t0
-  const settings = settingsRecord(lm.settings)
-  const response: ChatCompletionResponse = {
-    id: options.id ?? `chatcmpl-${randomBytes(12).toString('hex')}`,
-    object: 'chat.completion',
-    created: options.created ?? Math.floor(startedAt / 1000),
-    model: lm.model.name,
-    system_fingerprint: options.systemFingerprint ?? `fp_${lm.model.digest.slice(2, 14)}`,
-    choices: [{ index: 0, message, logprobs: plan.logprobs ? { content: out.logprobs.length > 0 ? out.logprobs : null, refusal: null } : null, finish_reason: finish }],
+  return exactChatResult({
+    model: lm.model,
+    settings: lm.settings,
+    decoding: CAUSAL_LM_DECODING,
+    requestForm,
+    options,
+    startedAt,
+    durationMs: performance.now() - t0,
+    choice: { index: 0, message, logprobs: plan.logprobs ? { content: out.logprobs.length > 0 ? out.logprobs : null, refusal: null } : null, finish_reason: finish },
     usage: { prompt_tokens: promptIds.length, completion_tokens: actions.length, total_tokens: promptIds.length + actions.length },
-    covenant: {
-      model: lm.model.name,
-      modelDigest: lm.model.digest,
-      runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings },
-      decoding: CAUSAL_LM_DECODING,
-      ...(requestForm === 'canonical-json' ? { requestForm } : {}),
-      actions,
-      replay: 'exact',
-    },
-  }
-  const record: ReplayRecord = {
-    backend: 'onnx',
-    format: 'chat-completions-v1',
-    modelDigest: lm.model.digest,
-    model: { name: lm.model.name, digestOf: 'model-bytes' },
-    runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: { ...settings, decoding: CAUSAL_LM_DECODING } },
-    replay: 'exact',
+    actions,
     request: raw,
-    response,
-    inputHash: requestHash,
-    outputHash: chatOutputHash(response),
-    timing: { startedAt, durationMs: Math.round(durationMs * 1000) / 1000 },
-  }
-  return { output: response, record }
+    requestHash,
+  })
 }
 
 function logprobOf(lm: CausalLm, logits: Float32Array, token: number, top: number): TokenLogprob {

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import type { InferenceResult } from './backend.js'
 import type { ChatDelta } from './chatAssembler.js'
 import { decodeTurn } from './chatDecode.js'
 import { CHAT_PROMPT_V1, type PromptSpec, promptFeatures, serializeChatRequest } from './chatPrompt.js'
-import { chatOutputHash, parseModelOutput, toAssistantMessage } from './chatOutput.js'
+import { parseModelOutput, toAssistantMessage } from './chatOutput.js'
+import { exactChatResult } from './chatResult.js'
 import { type ChatPlan, autoPlan, planChatRequest } from './chatRequest.js'
 import { InvalidChatRequestError, ModelLoadError } from './errors.js'
 import { chatRequestForModel } from './chatCanonical.js'
@@ -13,10 +13,9 @@ import { type OnnxBackend, createOnnxBackend } from './onnxBackend.js'
 import {
   type ChatCompletionRequest,
   type ChatCompletionResponse,
-  type ReplayRecord,
   chatCompletionRequestSchema,
 } from './schemas.js'
-import { type DeterministicSettings, RUNTIME_NAME, runtimeVersion, settingsRecord } from './settings.js'
+import type { DeterministicSettings } from './settings.js'
 
 /**
  * How covenant-chat turns logits into a message; recorded in every response
@@ -191,39 +190,20 @@ function buildChatEngine(backend: OnnxBackend): ChatEngine {
         usage = { prompt_tokens: turn.promptTokens, completion_tokens: turn.actions.length, total_tokens: turn.promptTokens + turn.actions.length }
         actions = turn.actions
       }
-      const durationMs = performance.now() - t0
-      const response: ChatCompletionResponse = {
-        id: options.id ?? `chatcmpl-${randomBytes(12).toString('hex')}`,
-        object: 'chat.completion',
-        created: options.created ?? Math.floor(startedAt / 1000),
-        model: backend.model.name,
-        system_fingerprint: options.systemFingerprint ?? `fp_${backend.model.digest.slice(2, 14)}`,
-        choices: [choice],
+      return exactChatResult({
+        model: backend.model,
+        settings: backend.settings,
+        decoding,
+        requestForm,
+        options,
+        startedAt,
+        durationMs: performance.now() - t0,
+        choice,
         usage,
-        covenant: {
-          model: backend.model.name,
-          modelDigest: backend.model.digest,
-          runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(backend.settings) },
-          decoding,
-          ...(requestForm === 'canonical-json' ? { requestForm } : {}),
-          actions,
-          replay: 'exact',
-        },
-      }
-      const record: ReplayRecord = {
-        backend: 'onnx',
-        format: 'chat-completions-v1',
-        modelDigest: backend.model.digest,
-        model: { name: backend.model.name, digestOf: 'model-bytes' },
-        runtime: { name: RUNTIME_NAME, version: runtimeVersion(), settings: { ...settingsRecord(backend.settings), decoding } },
-        replay: 'exact',
+        actions,
         request: raw,
-        response,
-        inputHash: requestHash,
-        outputHash: chatOutputHash(response),
-        timing: { startedAt, durationMs: Math.round(durationMs * 1000) / 1000 },
-      }
-      return { output: response, record }
+        requestHash,
+      })
     },
   }
 }
