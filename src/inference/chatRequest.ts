@@ -110,6 +110,15 @@ const fieldsSchema = z.object({
 const fail = (message: string, param: string | null, code: string | null = 'invalid_value'): PlanChatRequestReturnType => ({ ok: false, issue: { message, param, code } })
 
 /** `['messages', 0, 'role']` → `messages[0].role`, as OpenAI writes params. */
+/** The first key OpenAI would refuse: one this API does not support (with why), or one it does not know. */
+export function refusedKey(body: Record<string, unknown>, known: ReadonlySet<string>, unsupported: Readonly<Record<string, string>>): ChatRequestIssue | undefined {
+  for (const key of Object.keys(body)) {
+    if (unsupported[key] !== undefined && body[key] !== null) return { message: `Unsupported parameter: '${key}': ${unsupported[key]}.`, param: key, code: 'unsupported_parameter' }
+    if (!known.has(key) && unsupported[key] === undefined) return { message: `Unrecognized request argument supplied: ${key}`, param: key, code: 'unknown_parameter' }
+  }
+  return undefined
+}
+
 export function paramPath(path: ReadonlyArray<PropertyKey>): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('')
 }
@@ -123,10 +132,8 @@ export function planChatRequest(raw: unknown): PlanChatRequestReturnType {
   }
   const request = base.data
   const body = raw as Record<string, unknown>
-  for (const key of Object.keys(body)) {
-    if (UNSUPPORTED[key] !== undefined && body[key] !== null) return fail(`Unsupported parameter: '${key}': ${UNSUPPORTED[key]}.`, key, 'unsupported_parameter')
-    if (!KNOWN.has(key) && UNSUPPORTED[key] === undefined) return fail(`Unrecognized request argument supplied: ${key}`, key, 'unknown_parameter')
-  }
+  const unknown = refusedKey(body, KNOWN, UNSUPPORTED)
+  if (unknown) return { ok: false, issue: unknown }
   const fields = fieldsSchema.safeParse(body)
   if (!fields.success) {
     const first = fields.error.issues[0]!

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { type ChatPlan, type ChatRequestIssue, paramPath, planChatRequest } from './chatRequest.js'
+import { type ChatPlan, type ChatRequestIssue, paramPath, planChatRequest, refusedKey } from './chatRequest.js'
 import type { ChatCompletionRequest } from './schemas.js'
 
 /**
@@ -116,10 +116,8 @@ type ChatMessage = ChatCompletionRequest['messages'][number]
 export function planResponsesRequest(raw: unknown): PlanResponsesRequestReturnType {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('the request body must be a JSON object', null, null)
   const body = raw as Record<string, unknown>
-  for (const key of Object.keys(body)) {
-    if (UNSUPPORTED[key] !== undefined && body[key] !== null) return fail(`Unsupported parameter: '${key}': ${UNSUPPORTED[key]}.`, key, 'unsupported_parameter')
-    if (!KNOWN.has(key) && UNSUPPORTED[key] === undefined) return fail(`Unrecognized request argument supplied: ${key}`, key, 'unknown_parameter')
-  }
+  const unknown = refusedKey(body, KNOWN, UNSUPPORTED)
+  if (unknown) return { ok: false, issue: unknown }
   const parsed = responsesRequestSchema.safeParse(raw)
   if (!parsed.success) {
     const first = parsed.error.issues[0]!
