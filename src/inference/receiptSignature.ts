@@ -2,6 +2,7 @@ import { invert as invertMod } from '@noble/curves/abstract/modular'
 import { secp256k1 } from '@noble/curves/secp256k1'
 import { type Address, type Hex, bytesToHex, concatBytes, hexToBytes, keccak256, recoverAddress, toBytes } from 'viem'
 import { publicKeyToAddress } from 'viem/accounts'
+import { keccak256Bytes } from '../trace/keccak.js'
 
 /**
  * The signer of a receipt, fast. `recoverTypedDataAddress` costs ~3 ms of pure-JS elliptic
@@ -17,8 +18,14 @@ import { publicKeyToAddress } from 'viem/accounts'
  * (as `ecrecover` on chain would), is refused here too. receiptSignature.test.ts compares the
  * two on valid, flipped and random signatures.
  *
+ * Both multiplications are the variable-time kind (`multiplyUnsafe`): everything in a
+ * verification is public, and G's and P's precomputed tables make each ~32 additions. Measured
+ * with bench/inference.ts and bench/overhead.ts (~0.2 ms a receipt instead of ~1 ms with
+ * noble's constant-time multiply of G, ~3 ms with recovery).
+ *
  * The digest is EIP-712's, assembled from the fixed domain separator and type hash (the
- * same bytes viem's hashTypedData gives, also tested).
+ * same bytes viem's hashTypedData gives, also tested), hashed with keccak over bytes (src/trace/keccak.ts, no hex
+ * round trips). The container signs the same digest (receipt.ts `signReceipt`).
  */
 
 const Point = secp256k1.ProjectivePoint
@@ -48,17 +55,29 @@ export type ReceiptDigestFields = {
 
 /** The EIP-712 digest of a receipt (= viem's hashTypedData with RECEIPT_DOMAIN / RECEIPT_TYPES). */
 export function receiptDigest(f: ReceiptDigestFields): Hex {
+  return bytesToHex(receiptDigestBytes(f))
+}
+
+const HASH32 = /^0x[0-9a-fA-F]{64}$/
+
+/** {@link receiptDigest} as 32 bytes. */
+export function receiptDigestBytes(f: ReceiptDigestFields): Uint8Array {
   const issued = BigInt(f.issuedAt)
   if (issued < 0n || issued >= 1n << 64n) throw new RangeError('issuedAt does not fit in uint64')
   const struct = new Uint8Array(7 * 32)
   struct.set(TYPE_HASH, 0)
-  for (const [i, h] of [f.measurement, f.modelDigest, f.requestHash, f.responseHash, f.outputHash].entries()) {
-    const b = hexToBytes(h)
-    if (b.length !== 32) throw new RangeError('receipt hashes are 32 bytes')
-    struct.set(b, 32 * (i + 1))
+  const hashes = [f.measurement, f.modelDigest, f.requestHash, f.responseHash, f.outputHash]
+  for (let i = 0; i < hashes.length; i++) {
+    const h = hashes[i]!
+    if (!HASH32.test(h)) throw new RangeError('receipt hashes are 32 bytes')
+    struct.set(Buffer.from(h.slice(2), 'hex'), 32 * (i + 1))
   }
-  struct.set(hexToBytes(`0x${issued.toString(16).padStart(64, '0')}`), 6 * 32)
-  return keccak256(concatBytes([PREFIX, DOMAIN_SEPARATOR, hexToBytes(keccak256(struct))]))
+  struct.set(Buffer.from(issued.toString(16).padStart(64, '0'), 'hex'), 6 * 32)
+  const message = new Uint8Array(2 + 32 + 32)
+  message.set(PREFIX, 0)
+  message.set(DOMAIN_SEPARATOR, 2)
+  message.set(keccak256Bytes(struct), 34)
+  return keccak256Bytes(message)
 }
 
 type KnownKey = { point: InstanceType<typeof Point>; precomputed: boolean }
@@ -124,10 +143,16 @@ function signedBy(digest: Hex, signature: Hex, P: InstanceType<typeof Point>): b
   if (!sig) return false
   const h = mod(BigInt(digest))
   const sInv = invert(sig.s)
-  const R = Point.BASE.multiplyAndAddUnsafe(P, mod(h * sInv), mod(sig.r * sInv))
-  if (!R) return false
+  // variable time on purpose: only public values (see the module comment)
+  const R = mulUnsafe(Point.BASE, mod(h * sInv)).add(mulUnsafe(P, mod(sig.r * sInv)))
+  if (R.equals(Point.ZERO)) return false
   const { x, y } = R.toAffine()
   return x === sig.r && Number(y & 1n) === sig.v
+}
+
+/** k·P, variable time, with P's table when it has one (k = 0 gives the point at infinity). */
+function mulUnsafe(P: InstanceType<typeof Point>, k: bigint): InstanceType<typeof Point> {
+  return k === 0n ? Point.ZERO : P.multiplyUnsafe(k)
 }
 
 /** s⁻¹ mod n (s ≠ 0). */
