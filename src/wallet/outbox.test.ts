@@ -56,6 +56,26 @@ describe('Outbox', () => {
     expect(await readdir(again.dir)).toHaveLength(2) // the torn temp file is gone
   })
 
+  test('markMined: mined in memory at once, on disk after flush; only a signed entry can become mined', async () => {
+    const dir = await tmp()
+    const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    await outbox.create(entry(0))
+    await outbox.create(entry(1, { state: 'abandoned', raw: null, hash: null, error: 'nonce taken' }))
+    const receipt = { blockNumber: '5', blockHash: `0x${'11'.repeat(32)}`, status: 'success', gasUsed: '21000' } as const
+    outbox.markMined(0, receipt, 2)
+    expect(outbox.get(0)).toMatchObject({ state: 'mined', receipt, updatedAt: 2 })
+    expect(() => outbox.markMined(1, receipt, 2)).toThrow(/an entry in state abandoned cannot become mined/)
+    expect(() => outbox.markMined(7, receipt, 2)).toThrow(/never created/)
+    await outbox.flush()
+    const again = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    expect(again.get(0)).toEqual(outbox.get(0))
+    // an update of the same entry waits for the background write: it is never overwritten by it
+    outbox.markMined(0, receipt, 3) // already mined: nothing to write
+    await outbox.update({ ...outbox.get(0)!, updatedAt: 4 })
+    await outbox.flush()
+    expect((await Outbox.open({ dir, chainId: 31337, from: FROM })).get(0)).toMatchObject({ state: 'mined', updatedAt: 4 })
+  })
+
   test('refuses files that are not its own entries', async () => {
     const dir = await tmp()
     const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })

@@ -4,7 +4,7 @@ import { canonicalBytes, parseCanonical } from '../trace/canonical.js'
 import { writeFileAtomic } from '../trace/wal.js'
 import { OutboxCorruptedError } from './errors.js'
 import { createFileExclusive } from './internal/fs.js'
-import { type OutboxEntry, outboxEntrySchema } from './schemas.js'
+import { type OutboxEntry, type OutboxReceipt, outboxEntrySchema } from './schemas.js'
 
 /**
  * The wallet outbox: a small local store of the transactions the wallet has signed, kept
@@ -22,10 +22,20 @@ import { type OutboxEntry, outboxEntrySchema } from './schemas.js'
  * (`signed` → `mined` | `abandoned`) and never its `raw` or `hash` (temp file, fsync,
  * rename, fsync of the directory). Leftover temp files of a crashed write are removed when
  * the outbox is opened.
+ *
+ * The `signed` record is the one durable write on a payment's path: it is what makes a
+ * crash unable to send two transactions for one wallet step. The `mined` record is not:
+ * {@link markMined} changes the entry in memory at once and writes the file behind the
+ * caller's back. A crash before that write lands leaves the entry `signed` on disk, and the
+ * wallet's recovery finds its receipt on chain and records it (`already-mined`), sending
+ * nothing: the file only spares recovery that one receipt read.
  */
 export class Outbox {
   readonly dir: string
   #entries = new Map<number, OutboxEntry>()
+  /** `mined` records being written off the caller's path, by nonce. */
+  #writing = new Map<number, Promise<void>>()
+  #onWriteError: ((nonce: number, err: Error) => void) | undefined
 
   private constructor(dir: string) {
     this.dir = dir
@@ -85,9 +95,46 @@ export class Outbox {
     this.#entries.set(value.nonce, value)
   }
 
+  /**
+   * Records that a `signed` entry was mined: in memory at once (`get`, `entries`), on disk
+   * in the background (temp file, fsync, rename, fsync of the directory — see the class
+   * comment for why this write need not be on the payment's path). `receipt` comes from the
+   * node through viem and the rest from the entry this outbox holds, so nothing is parsed
+   * again. A failed write is reported to `onWriteError` (the entry stays `signed` on disk,
+   * which recovery settles from the chain). {@link flush} waits for the writes in flight.
+   */
+  markMined(nonce: number, receipt: OutboxReceipt, updatedAt: number): void {
+    const path = this.pathOf(nonce)
+    const current = this.#entries.get(nonce)
+    if (!current) throw new OutboxCorruptedError(path, 'update of an entry that was never created')
+    if (current.state === 'mined') return
+    if (current.state !== 'signed') throw new OutboxCorruptedError(path, `an entry in state ${current.state} cannot become mined`)
+    const value: OutboxEntry = { ...current, state: 'mined', receipt, error: null, updatedAt }
+    this.#entries.set(nonce, value)
+    const previous = this.#writing.get(nonce) ?? Promise.resolve()
+    const write = previous
+      .then(() => (this.#entries.get(nonce) === value ? writeFileAtomic(path, canonicalBytes(value)) : undefined))
+      .catch((err: unknown) => this.#onWriteError?.(nonce, err instanceof Error ? err : new Error(String(err))))
+      .finally(() => {
+        if (this.#writing.get(nonce) === write) this.#writing.delete(nonce)
+      })
+    this.#writing.set(nonce, write)
+  }
+
+  /** Where a background write's failure goes (the wallet logs it). */
+  onWriteError(fn: (nonce: number, err: Error) => void): void {
+    this.#onWriteError = fn
+  }
+
+  /** Waits until every `mined` record written in the background is on disk (or failed). */
+  async flush(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.all(this.#writing.values())
+  }
+
   /** Moves an entry to a new state. Its raw transaction and hash can never change. */
   async update(entry: OutboxEntry): Promise<void> {
     const path = this.pathOf(entry.nonce)
+    await this.#writing.get(entry.nonce) // a background write of this entry lands first, never after
     const value = checkEntry(entry, path)
     const current = this.#entries.get(value.nonce)
     if (!current) throw new OutboxCorruptedError(path, 'update of an entry that was never created')
