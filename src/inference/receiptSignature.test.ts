@@ -2,11 +2,12 @@
 // viem's hashTypedData, the claimed signer only for signatures that recover to it (first,
 // second and later sightings), and never for a forged, altered or parity-flipped one.
 import fc from 'fast-check'
+import { secp256k1 } from '@noble/curves/secp256k1'
 import { hashTypedData, recoverAddress, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import { RECEIPT_DOMAIN, RECEIPT_TYPES } from './receipt.js'
-import { receiptDigest, receiptSigner } from './receiptSignature.js'
+import { receiptDigest, receiptSigner, signedByKey } from './receiptSignature.js'
 
 const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${Buffer.from(b).toString('hex')}` as Hex)
 const fields = fc.record({
@@ -59,6 +60,32 @@ describe('receiptSigner', () => {
     const flipped = flipParity(signature)
     expect(await receiptSigner(digest, flipped, account.address)).not.toBe(account.address)
     expect(await receiptSigner(digest, `0x${'00'.repeat(65)}`, account.address)).toBeUndefined()
+  })
+})
+
+describe('signedByKey (the fast path itself, with and without the key\'s table)', () => {
+  // receiptSigner falls back to recovery when the fast path says no, so agreement alone
+  // cannot show the fast path works: it once refused every signature (a noble table bug) and
+  // every receipt paid for full recovery. Here the fast path must accept on its own.
+  test('accepts the key\'s signatures and refuses flipped, altered and other keys\' ones', async () => {
+    const pk = generatePrivateKey()
+    const account = privateKeyToAccount(pk)
+    const other = privateKeyToAccount(generatePrivateKey())
+    const plain = secp256k1.ProjectivePoint.fromPrivateKey(pk.slice(2))
+    const tabled = secp256k1.utils.precompute(8, secp256k1.ProjectivePoint.fromPrivateKey(pk.slice(2)))
+    await fc.assert(
+      fc.asyncProperty(fields, fc.nat(64), async (f, at) => {
+        const digest = receiptDigest(f)
+        const good = await account.signTypedData(typed(f))
+        for (const P of [plain, tabled]) {
+          expect(signedByKey(digest, good, P)).toBe(true)
+          expect(signedByKey(digest, flipParity(good), P)).toBe(false)
+          expect(signedByKey(digest, flipByte(good, at % 64), P)).toBe(false)
+          expect(signedByKey(digest, await other.signTypedData(typed(f)), P)).toBe(false)
+        }
+      }),
+      { numRuns: 40 },
+    )
   })
 })
 

@@ -18,10 +18,12 @@ import { keccak256Bytes } from '../trace/keccak.js'
  * (as `ecrecover` on chain would), is refused here too. receiptSignature.test.ts compares the
  * two on valid, flipped and random signatures.
  *
- * Both multiplications are the variable-time kind (`multiplyUnsafe`): everything in a
- * verification is public, and G's and P's precomputed tables make each ~32 additions. Measured
- * with bench/inference.ts and bench/overhead.ts (~0.2 ms a receipt instead of ~1 ms with
- * noble's constant-time multiply of G, ~3 ms with recovery).
+ * Both multiplications are noble's `multiply` over a precomputed table (G's, built in by
+ * noble; P's, built the second time the signer is seen), ~0.4 ms each. Not `multiplyUnsafe`:
+ * with a precomputed table it gives wrong points in the @noble/curves this project pins
+ * (1.9.1: 50 of 50 random scalars on G), which made every check here fail and fall back to
+ * full recovery (~3 ms) without anyone noticing; receiptSignature.test.ts now checks that the
+ * fast path itself accepts (`signedByKey`), not only that the answers agree.
  *
  * The digest is EIP-712's, assembled from the fixed domain separator and type hash (the
  * same bytes viem's hashTypedData gives, also tested), hashed with keccak over bytes (src/trace/keccak.ts, no hex
@@ -93,7 +95,7 @@ const MAX_KNOWN = 16
  */
 export async function receiptSigner(digest: Hex, signature: Hex, claimed: Address): Promise<Address | undefined> {
   const key = known.get(claimed.toLowerCase())
-  if (key?.precomputed && signedBy(digest, signature, key.point)) return claimed
+  if (key?.precomputed && signedByKey(digest, signature, key.point)) return claimed
   let recovered: Address
   try {
     recovered = await recoverAddress({ hash: digest, signature })
@@ -137,22 +139,17 @@ function mod(a: bigint): bigint {
   return m >= 0n ? m : m + N
 }
 
-/** Whether recovering (r, s, v) over `digest` gives `P` (see the module comment). */
-function signedBy(digest: Hex, signature: Hex, P: InstanceType<typeof Point>): boolean {
+/** Whether recovering (r, s, v) over `digest` gives `P` (see the module comment). Exported for tests. */
+export function signedByKey(digest: Hex, signature: Hex, P: InstanceType<typeof Point>): boolean {
   const sig = parse(signature)
   if (!sig) return false
   const h = mod(BigInt(digest))
   const sInv = invert(sig.s)
-  // variable time on purpose: only public values (see the module comment)
-  const R = mulUnsafe(Point.BASE, mod(h * sInv)).add(mulUnsafe(P, mod(sig.r * sInv)))
+  const u1 = mod(h * sInv)
+  const R = (u1 === 0n ? Point.ZERO : Point.BASE.multiply(u1)).add(P.multiply(mod(sig.r * sInv)))
   if (R.equals(Point.ZERO)) return false
   const { x, y } = R.toAffine()
   return x === sig.r && Number(y & 1n) === sig.v
-}
-
-/** k·P, variable time, with P's table when it has one (k = 0 gives the point at infinity). */
-function mulUnsafe(P: InstanceType<typeof Point>, k: bigint): InstanceType<typeof Point> {
-  return k === 0n ? Point.ZERO : P.multiplyUnsafe(k)
 }
 
 /** s⁻¹ mod n (s ≠ 0). */
