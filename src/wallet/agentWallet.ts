@@ -72,7 +72,7 @@ export type AgentWalletListener = {
   signed(e: WalletEventBase & { hash: Hex }): void | Promise<void>
   /** The node accepted the raw transaction (or already had it). */
   broadcast(e: WalletEventBase & { hash: Hex; recovered: boolean }): void | Promise<void>
-  /** A receipt was seen and recorded in the outbox. */
+  /** A receipt was seen and recorded in the outbox (in memory at once; the file is written in the background, see outbox.ts). */
   mined(e: WalletEventBase & { hash: Hex; receipt: TransactionOutcome }): void | Promise<void>
 }
 export type WalletEventBase = { actionId: string; walletStepIndex: number; nonce: number }
