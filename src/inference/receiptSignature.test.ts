@@ -7,7 +7,7 @@ import { hashTypedData, recoverAddress, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import { RECEIPT_DOMAIN, RECEIPT_TYPES } from './receipt.js'
-import { receiptDigest, receiptSigner, signedByKey } from './receiptSignature.js'
+import { mulTabled, receiptDigest, receiptSigner, signedByKey, tabled } from './receiptSignature.js'
 
 const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${Buffer.from(b).toString('hex')}` as Hex)
 const fields = fc.record({
@@ -71,21 +71,36 @@ describe('signedByKey (the fast path itself, with and without the key\'s table)'
     const pk = generatePrivateKey()
     const account = privateKeyToAccount(pk)
     const other = privateKeyToAccount(generatePrivateKey())
-    const plain = secp256k1.ProjectivePoint.fromPrivateKey(pk.slice(2))
-    const tabled = secp256k1.utils.precompute(8, secp256k1.ProjectivePoint.fromPrivateKey(pk.slice(2)))
+    const key = tabled(secp256k1.ProjectivePoint.fromPrivateKey(pk.slice(2)))
     await fc.assert(
       fc.asyncProperty(fields, fc.nat(64), async (f, at) => {
         const digest = receiptDigest(f)
         const good = await account.signTypedData(typed(f))
-        for (const P of [plain, tabled]) {
-          expect(signedByKey(digest, good, P)).toBe(true)
-          expect(signedByKey(digest, flipParity(good), P)).toBe(false)
-          expect(signedByKey(digest, flipByte(good, at % 64), P)).toBe(false)
-          expect(signedByKey(digest, await other.signTypedData(typed(f)), P)).toBe(false)
-        }
+        expect(signedByKey(digest, good, key)).toBe(true)
+        expect(signedByKey(digest, flipParity(good), key)).toBe(false)
+        expect(signedByKey(digest, flipByte(good, at % 64), key)).toBe(false)
+        expect(signedByKey(digest, await other.signTypedData(typed(f)), key)).toBe(false)
       }),
       { numRuns: 40 },
     )
+  })
+
+  test('the table multiplication equals noble\'s constant-time multiply on G and on a key, for full-length and edge scalars', () => {
+    const Point = secp256k1.ProjectivePoint
+    const N = secp256k1.CURVE.n
+    const key = Point.fromPrivateKey(generatePrivateKey().slice(2))
+    const tables = [
+      [Point.BASE, tabled(Point.BASE)],
+      [key, tabled(key)],
+    ] as const
+    const scalar = fc.oneof(fc.bigInt({ min: 1n, max: N - 1n }), fc.constantFrom(1n, 2n, N - 1n, N - 2n, 2n ** 128n, 2n ** 255n % N))
+    fc.assert(
+      fc.property(scalar, (k) => {
+        for (const [P, t] of tables) expect(mulTabled(t, k).equals(P.multiply(k))).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+    for (const [, t] of tables) expect(mulTabled(t, 0n).equals(Point.ZERO)).toBe(true)
   })
 })
 
