@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { createWalletClient, custom, encodeFunctionData, http, parseAbi, parseEther, type Address, type Hex } from 'viem'
@@ -386,7 +386,7 @@ describe('recovery edge cases', () => {
       maxPriorityFeePerGas: 1n,
     })
     const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
-    const entryPath = join(outboxDir, (await readdir(outboxDir))[0]!)
+    const entryPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.json'))!)
     const entry = JSON.parse(await readFile(entryPath, 'utf8'))
     await first.wal.close()
     // tamper: a different (validly signed) transaction under the same nonce, marked unsent
@@ -409,19 +409,19 @@ describe('recovery edge cases', () => {
     expect(first.wallet.getTransaction({ walletStepIndex: sent.walletStepIndex })).toMatchObject({ state: 'mined', hash: sent.hash })
     await first.wallet.flush()
     const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
-    const entryPath = join(outboxDir, (await readdir(outboxDir))[0]!)
-    const entry = JSON.parse(await readFile(entryPath, 'utf8'))
-    expect(entry).toMatchObject({ state: 'mined', hash: sent.hash })
+    const entryPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.json'))!)
+    expect(JSON.parse(await readFile(entryPath, 'utf8'))).toMatchObject({ state: 'signed', hash: sent.hash }) // the durable record
+    const hintPath = entryPath.replace(/\.json$/, '.mined')
+    expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash }) // the background hint
     await first.wal.close()
     // what kill -9 between the receipt and the background write leaves on disk
-    const { canonicalize } = await import('../trace/canonical.js')
-    await writeFile(entryPath, canonicalize({ ...entry, state: 'signed', receipt: null }))
+    await rm(hintPath)
     const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
     expect(wallet.recovered).toMatchObject([{ walletStepIndex: sent.walletStepIndex, outcome: 'already-mined', hash: sent.hash, receipt: { status: 'success' } }])
     expect(await c.balance(alice)).toBe(5n) // paid once
     expect(await c.client.getTransactionCount({ address: key.address })).toBe(1)
     await wallet.flush()
-    expect(JSON.parse(await readFile(entryPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash })
+    expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash })
     await wal.close()
   })
 
