@@ -59,9 +59,6 @@ export type ActionRecord = {
   steps: Step[]
 }
 
-/** How long a node's answer stands for the check before a new action (ms). */
-const CHAIN_FRESH_MS = 200
-
 /**
  * One deployed agent, live in this process: its WAL (this process holds the lock), its
  * policy-gated wallet, its runtime and its committer. `run()` is idempotent by action id:
@@ -83,8 +80,6 @@ export class AgentHost {
   readonly #commitDeadline: number
   readonly #now: () => number
   readonly #rpcUrl: string
-  /** When the node last answered (performance.now()): see #checkChain. */
-  #chainAnsweredAt = Number.NEGATIVE_INFINITY
   #lastCommitError: unknown
   /** When the committer's attempts started failing (undefined while they succeed). */
   #commitFailingSince: number | undefined
@@ -217,7 +212,6 @@ export class AgentHost {
         .then(
           (r) => {
             this.#done.set(actionId, r)
-            if (r.txHashes.length > 0) this.#chainAnsweredAt = performance.now() // its receipt was just read
             return r
           },
           async (err: unknown) => {
@@ -263,20 +257,9 @@ export class AgentHost {
     return new CommitPipelineDownError({ agentId: this.record.agentId, failingForMs: this.#now() - this.#commitFailingSince, lastCommitError: this.#lastCommitError })
   }
 
-  /**
-   * Refuses a new action of an agent that acts on chain while its node cannot be reached.
-   * A node that answered within the last {@link CHAIN_FRESH_MS} (this check, or the receipt
-   * of the action before) is not asked again: a fresh answer is what the check would learn,
-   * and a node that fails after it fails the wallet's own reads, which come before its step
-   * is written (the action then ends with that error instead of waiting, as it would had
-   * the node failed just after a check). Timed with performance.now(), never the host's
-   * injectable clock.
-   */
   async #checkChain(): Promise<void> {
-    if (performance.now() - this.#chainAnsweredAt < CHAIN_FRESH_MS) return
     try {
       await this.operator.publicClient.getBlockNumber({ cacheTime: 0 })
-      this.#chainAnsweredAt = performance.now()
     } catch (cause) {
       throw new ChainUnavailableError({ agentId: this.record.agentId, rpcUrl: this.#rpcUrl, cause })
     }
