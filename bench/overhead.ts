@@ -382,8 +382,8 @@ try {
     'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
     'policy check': policyCheckMs,
     'outbox: fsync (the signed record)': m(cov, 'outboxSync'),
-    'outbox: encode, write, rename': m(cov, 'outbox') - m(cov, 'outboxSync'),
-    'wallet: extra RPC reads and bookkeeping (nonce and balance tracked locally after the first read)': walletExtra,
+    'outbox: encode, write, link (the signed record)': m(cov, 'outbox') - m(cov, 'outboxSync'),
+    'wallet: extra RPC reads (nonce, balance: tracked) and bookkeeping': walletExtra,
     'inference recording (receipt + attestation check, replay record)': recording,
     'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
   }
