@@ -100,7 +100,7 @@ type Phases = {
   wal: number // covenant: every WAL append (validate, hash chain, leaf, record, fdatasync)
   walSteps: number
   walWallet: number // of which: the wallet step (before signing)
-  outbox: number // covenant: outbox create (signed) + update (mined), each written durably
+  outbox: number // covenant: outbox create (signed, durable) + any update on the path (the mined record is written in the background, off the path)
   walSync: number // of the WAL appends: in fdatasync
   walInference: number // of the WAL appends: the inference steps (the large ones: whole request and response)
   outboxSync: number // of the outbox writes: in fsync/fdatasync
@@ -118,7 +118,8 @@ const timedFetch: typeof fetch = async (input, init) => {
   return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
 }
 
-// The outbox is private to the wallet: time its two durable writes at the class.
+// The outbox is private to the wallet: time its durable writes at the class (create; update
+// only where recovery moves an entry: the mined record is written in the background).
 let inside: 'wal' | 'outbox' | undefined
 for (const m of ['create', 'update'] as const) {
   const orig = Outbox.prototype[m]
@@ -380,9 +381,9 @@ try {
     'trace WAL: fdatasync of every step': m(cov, 'walSync'),
     'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
     'policy check': policyCheckMs,
-    'outbox: fsync (signed, then mined)': m(cov, 'outboxSync'),
-    'outbox: encode, write, rename': m(cov, 'outbox') - m(cov, 'outboxSync'),
-    'wallet: extra RPC reads (pending nonce, balance) and bookkeeping': walletExtra,
+    'outbox: fsync (the signed record)': m(cov, 'outboxSync'),
+    'outbox: encode, write, link (the signed record)': m(cov, 'outbox') - m(cov, 'outboxSync'),
+    'wallet: extra RPC reads (nonce, balance: tracked) and bookkeeping': walletExtra,
     'inference recording (receipt + attestation check, replay record)': recording,
     'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
   }

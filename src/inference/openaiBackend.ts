@@ -213,7 +213,8 @@ function createRecorder(p: CreateChatModelParameters) {
       // prompt depends on the order of the tools' properties, so replay needs the original
       requestBody: bodyText,
       response: chunks ? { object: 'chat.completion.stream', chunks } : response,
-      inputHash: hashJson(request),
+      // a verified receipt's requestHash is hashJson(request), checked above: not hashed twice
+      inputHash: receipt ? receipt.requestHash : hashJson(request),
       outputHash: chatOutputHash(assembled),
       timing: { startedAt, durationMs: Math.round(durationMs * 1000) / 1000 },
       endpoint: {

@@ -71,3 +71,15 @@ describe('receipts', () => {
     await expect(verifyReceipt({ receipt: { version: 1 }, request, response })).rejects.toMatchObject({ name: 'ReceiptMalformedError' })
   })
 })
+
+describe('signReceipt', () => {
+  test('signing the digest as a hash gives exactly the signature of viem\'s signTypedData (and the same for an account without sign)', async () => {
+    const { RECEIPT_DOMAIN, RECEIPT_TYPES } = await import('./receipt.js')
+    const account = privateKeyToAccount(generatePrivateKey())
+    const h = (b: string) => `0x${b.repeat(32)}` as `0x${string}`
+    const fields = { measurement: h('01'), modelDigest: h('02'), requestHash: h('03'), responseHash: h('04'), outputHash: h('05'), issuedAt: 1_700_000_000 }
+    const typed = await account.signTypedData({ domain: RECEIPT_DOMAIN, types: RECEIPT_TYPES, primaryType: 'Receipt', message: { ...fields, issuedAt: BigInt(fields.issuedAt) } })
+    expect((await signReceipt(account, fields)).signature).toBe(typed)
+    expect((await signReceipt({ ...account, sign: undefined }, fields)).signature).toBe(typed)
+  })
+})

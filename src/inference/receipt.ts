@@ -44,13 +44,22 @@ export type ReceiptFields = {
   issuedAt: number
 }
 
+/**
+ * Signs a receipt: the EIP-712 digest, assembled directly (receiptDigest: the same bytes as
+ * viem's hashTypedData over RECEIPT_DOMAIN / RECEIPT_TYPES, without its generic type
+ * encoding), signed as a hash where the account can (`account.sign`, viem's local accounts;
+ * noble's signing with G's precomputed table, deterministic RFC 6979 nonces). Accounts
+ * without `sign` (e.g. a remote signer) get `signTypedData`, which gives the same signature.
+ */
 export async function signReceipt(account: LocalAccount, fields: ReceiptFields): Promise<Receipt> {
-  const signature = await account.signTypedData({
-    domain: RECEIPT_DOMAIN,
-    types: RECEIPT_TYPES,
-    primaryType: 'Receipt',
-    message: { ...fields, issuedAt: BigInt(fields.issuedAt) },
-  })
+  const signature = account.sign
+    ? await account.sign({ hash: receiptDigest(fields) })
+    : await account.signTypedData({
+        domain: RECEIPT_DOMAIN,
+        types: RECEIPT_TYPES,
+        primaryType: 'Receipt',
+        message: { ...fields, issuedAt: BigInt(fields.issuedAt) },
+      })
   return { version: 1, scheme: 'eip712', signer: account.address, ...fields, signature }
 }
 

@@ -2,11 +2,12 @@
 // viem's hashTypedData, the claimed signer only for signatures that recover to it (first,
 // second and later sightings), and never for a forged, altered or parity-flipped one.
 import fc from 'fast-check'
+import { secp256k1 } from '@noble/curves/secp256k1'
 import { hashTypedData, recoverAddress, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import { RECEIPT_DOMAIN, RECEIPT_TYPES } from './receipt.js'
-import { receiptDigest, receiptSigner } from './receiptSignature.js'
+import { mulTabled, receiptDigest, receiptSigner, signedByKey, tabled } from './receiptSignature.js'
 
 const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${Buffer.from(b).toString('hex')}` as Hex)
 const fields = fc.record({
@@ -59,6 +60,47 @@ describe('receiptSigner', () => {
     const flipped = flipParity(signature)
     expect(await receiptSigner(digest, flipped, account.address)).not.toBe(account.address)
     expect(await receiptSigner(digest, `0x${'00'.repeat(65)}`, account.address)).toBeUndefined()
+  })
+})
+
+describe('signedByKey (the fast path itself, with and without the key\'s table)', () => {
+  // receiptSigner falls back to recovery when the fast path says no, so agreement alone
+  // cannot show the fast path works: it once refused every signature (a noble table bug) and
+  // every receipt paid for full recovery. Here the fast path must accept on its own.
+  test('accepts the key\'s signatures and refuses flipped, altered and other keys\' ones', async () => {
+    const pk = generatePrivateKey()
+    const account = privateKeyToAccount(pk)
+    const other = privateKeyToAccount(generatePrivateKey())
+    const key = tabled(secp256k1.ProjectivePoint.fromPrivateKey(pk.slice(2)))
+    await fc.assert(
+      fc.asyncProperty(fields, fc.nat(64), async (f, at) => {
+        const digest = receiptDigest(f)
+        const good = await account.signTypedData(typed(f))
+        expect(signedByKey(digest, good, key)).toBe(true)
+        expect(signedByKey(digest, flipParity(good), key)).toBe(false)
+        expect(signedByKey(digest, flipByte(good, at % 64), key)).toBe(false)
+        expect(signedByKey(digest, await other.signTypedData(typed(f)), key)).toBe(false)
+      }),
+      { numRuns: 40 },
+    )
+  })
+
+  test('the table multiplication equals noble\'s constant-time multiply on G and on a key, for full-length and edge scalars', () => {
+    const Point = secp256k1.ProjectivePoint
+    const N = secp256k1.CURVE.n
+    const key = Point.fromPrivateKey(generatePrivateKey().slice(2))
+    const tables = [
+      [Point.BASE, tabled(Point.BASE)],
+      [key, tabled(key)],
+    ] as const
+    const scalar = fc.oneof(fc.bigInt({ min: 1n, max: N - 1n }), fc.constantFrom(1n, 2n, N - 1n, N - 2n, 2n ** 128n, 2n ** 255n % N))
+    fc.assert(
+      fc.property(scalar, (k) => {
+        for (const [P, t] of tables) expect(mulTabled(t, k).equals(P.multiply(k))).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+    for (const [, t] of tables) expect(mulTabled(t, 0n).equals(Point.ZERO)).toBe(true)
   })
 })
 

@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { createWalletClient, custom, encodeFunctionData, http, parseAbi, parseEther, type Address, type Hex } from 'viem'
@@ -374,6 +374,7 @@ describe('recovery edge cases', () => {
     const dir = await c.tmpDir()
     const first = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
     await first.wallet.sendTransaction({ to: alice, value: 5n }, { actionId: 'ok' })
+    await first.wallet.flush() // the mined record is written off the payment's path
     const raw = await key.account.signTransaction({
       chainId: c.anvil.chainId,
       type: 'eip1559',
@@ -385,7 +386,7 @@ describe('recovery edge cases', () => {
       maxPriorityFeePerGas: 1n,
     })
     const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
-    const entryPath = join(outboxDir, (await readdir(outboxDir))[0]!)
+    const entryPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.json'))!)
     const entry = JSON.parse(await readFile(entryPath, 'utf8'))
     await first.wal.close()
     // tamper: a different (validly signed) transaction under the same nonce, marked unsent
@@ -397,5 +398,66 @@ describe('recovery edge cases', () => {
       message: expect.stringMatching(/its value differs from wallet step 0/),
     })
     expect(await c.balance(alice)).toBe(5n)
+  })
+
+  test('the mined record is off the payment path: a crash before it lands leaves a signed entry that recovery settles from the chain, sending nothing again', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const dir = await c.tmpDir()
+    const first = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
+    const sent = await first.wallet.sendTransaction({ to: alice, value: 5n }, { actionId: 'paid' })
+    expect(first.wallet.getTransaction({ walletStepIndex: sent.walletStepIndex })).toMatchObject({ state: 'mined', hash: sent.hash })
+    await first.wallet.flush()
+    const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
+    const entryPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.json'))!)
+    expect(JSON.parse(await readFile(entryPath, 'utf8'))).toMatchObject({ state: 'signed', hash: sent.hash }) // the durable record
+    const hintPath = entryPath.replace(/\.json$/, '.mined')
+    expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash }) // the background hint
+    await first.wal.close()
+    // what kill -9 between the receipt and the background write leaves on disk
+    await rm(hintPath)
+    const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
+    expect(wallet.recovered).toMatchObject([{ walletStepIndex: sent.walletStepIndex, outcome: 'already-mined', hash: sent.hash, receipt: { status: 'success' } }])
+    expect(await c.balance(alice)).toBe(5n) // paid once
+    expect(await c.client.getTransactionCount({ address: key.address })).toBe(1)
+    await wallet.flush()
+    expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash })
+    await wal.close()
+  })
+
+  test('the nonce is tracked locally: a key used elsewhere behind its back costs that payment (refused at broadcast, abandoned by recovery), never a second send, and the chain is read again', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice]) })
+    expect((await wallet.sendTransaction({ to: alice, value: 1n }, { actionId: 'a' })).nonce).toBe(0)
+    // the misuse: the wallet's key signs elsewhere, taking nonce 1
+    const outside = createWalletClient({ chain: c.chain, transport: http(c.anvil.rpcUrl), account: key.account })
+    await c.client.waitForTransactionReceipt({ hash: await outside.sendTransaction({ to: randomAddress(), value: 1n }), pollingInterval: 50 })
+    await expect(wallet.sendTransaction({ to: alice, value: 2n }, { actionId: 'b' })).rejects.toMatchObject({ name: 'WalletBroadcastError' })
+    const next = await wallet.sendTransaction({ to: alice, value: 4n }, { actionId: 'c' })
+    expect(next.nonce).toBe(2)
+    expect(wallet.recovered).toEqual([]) // (the report of the open; the later recovery ran inside the send)
+    const [, b] = await walletSteps(wal)
+    expect(wallet.getTransaction({ walletStepIndex: b!.index })).toMatchObject({ nonce: 1, state: 'abandoned' })
+    expect(await c.balance(alice)).toBe(5n) // a and c, never b
+    await wal.close()
+  })
+
+  test('the balance floor never lets a payment the balance cannot cover be written: past the floor the node is asked again', async () => {
+    const key = await fundedAgentKey(c, '1')
+    const alice = randomAddress()
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice], { maxValuePerTx: parseEther('5') }) })
+    await wallet.sendTransaction({ to: alice, value: parseEther('0.3') }, { actionId: 'a' })
+    await wallet.sendTransaction({ to: alice, value: parseEther('0.3') }, { actionId: 'b' }) // covered by the floor
+    const head = wal.head
+    await expect(wallet.sendTransaction({ to: alice, value: parseEther('0.5') }, { actionId: 'c' })).rejects.toMatchObject({
+      name: 'TransactionPreparationError',
+      message: expect.stringMatching(/insufficient funds/),
+    })
+    expect(wal.head).toEqual(head) // nothing written
+    await c.fund(key.address, parseEther('1'))
+    await wallet.sendTransaction({ to: alice, value: parseEther('0.5') }, { actionId: 'd' })
+    expect(await c.balance(alice)).toBe(parseEther('1.1'))
+    await wal.close()
   })
 })

@@ -72,7 +72,7 @@ export type AgentWalletListener = {
   signed(e: WalletEventBase & { hash: Hex }): void | Promise<void>
   /** The node accepted the raw transaction (or already had it). */
   broadcast(e: WalletEventBase & { hash: Hex; recovered: boolean }): void | Promise<void>
-  /** A receipt was seen and recorded in the outbox. */
+  /** A receipt was seen and recorded in the outbox (in memory at once; the file is written in the background, see outbox.ts). */
   mined(e: WalletEventBase & { hash: Hex; receipt: TransactionOutcome }): void | Promise<void>
 }
 export type WalletEventBase = { actionId: string; walletStepIndex: number; nonce: number }
@@ -278,6 +278,15 @@ export class AgentWallet {
   #lock: Promise<unknown> = Promise.resolve()
   /** Set when a transaction was authorised in the WAL but not (known to be) broadcast. */
   #needsRecovery = false
+  /** The chain's pending nonce as last read; undefined: read it before the next step (see #nextNonce). */
+  #chainNonce: number | undefined
+  /**
+   * A lower bound of the signer's balance: the last balance read, less the most each
+   * transaction prepared since may cost (value + gas × maxFeePerGas). Only this wallet spends
+   * from its key, so the balance can only be higher; a transaction the floor does not cover
+   * reads the balance again (see #prepare).
+   */
+  #balanceFloor: bigint | undefined
 
   private constructor(
     p: CreateAgentWalletParameters,
@@ -348,6 +357,7 @@ export class AgentWallet {
       chainId: p.chain.id,
       from: p.account.address,
     })
+    outbox.onWriteError((nonce, err) => log.warn({ nonce, err: err.message }, 'could not write the mined record of an outbox entry; recovery will read its receipt from the chain'))
     const wallet = new AgentWallet(p, parsed.data, client, outbox, known, log)
     if (wallet.#skipPolicy) {
       log.warn(
@@ -399,40 +409,12 @@ export class AgentWallet {
       throw new InvalidTransactionError('actionId must be a non-empty string of at most 256 characters')
     }
     const entry = await this.#serial(async () => {
-      if (this.#needsRecovery) await this.#recover()
-      const now = this.#now()
-      this.#checkPolicy(tx, now)
-      const nonce = await this.#nextNonce()
-      // Everything that can fail for a reason other than a crash happens before the step is
-      // written: after it, the transaction is authorised and will be sent, now or on recovery.
-      // In account mode that includes the chain's own checks (a simulated `execute`).
-      const head = this.#wal.head
-      let prepared = await this.#prepareFollowingPolicy(tx, nonce, { index: head.nextIndex, prevHash: head.prevHash })
-      const { step, leaf } = await this.#wal.appendNext({
-        kind: 'wallet',
-        actionId,
-        timestamp: now,
-        chainId: String(this.chainId),
-        from: this.address.toLowerCase() as Hex,
-        to: tx.to.toLowerCase() as Hex,
-        value: tx.value.toString(),
-        data: tx.data,
-        nonce,
-        policyVersion: this.#policyVersion,
-      })
-      if (step.kind !== 'wallet') throw new Error('unreachable: appended a non-wallet step')
-      // Another action's step may have landed between the estimate and the append: the call
-      // then carries the step's real place (same size, so the estimate still holds).
-      if (this.mode === 'account' && (step.index !== head.nextIndex || step.prevHash !== head.prevHash)) {
-        prepared = { ...prepared, data: this.#envelope(tx, nonce, { index: step.index, prevHash: step.prevHash as Hex }) }
+      try {
+        return await this.#authoriseAndSend(tx, actionId)
+      } catch (err) {
+        this.#forgetChainState()
+        throw err
       }
-      this.#remember({ step, leaf })
-      this.#needsRecovery = true
-      await this.#emit('stepWritten', { actionId, walletStepIndex: step.index, nonce })
-      const signed = await this.#signAndStore({ step, leaf }, prepared)
-      await this.#broadcast(signed, false)
-      this.#needsRecovery = false
-      return signed
     })
     const receipt = await this.#waitMined(entry)
     return {
@@ -447,6 +429,44 @@ export class AgentWallet {
       data: tx.data,
       receipt,
     }
+  }
+
+  /** sendTransaction's part under the wallet's lock: policy, nonce, prepare, step, sign, store, broadcast. */
+  async #authoriseAndSend(tx: ParsedRequest, actionId: string): Promise<OutboxEntry> {
+    if (this.#needsRecovery) await this.#recover()
+    const now = this.#now()
+    this.#checkPolicy(tx, now)
+    const nonce = await this.#nextNonce()
+    // Everything that can fail for a reason other than a crash happens before the step is
+    // written: after it, the transaction is authorised and will be sent, now or on recovery.
+    // In account mode that includes the chain's own checks (a simulated `execute`).
+    const head = this.#wal.head
+    let prepared = await this.#prepareFollowingPolicy(tx, nonce, { index: head.nextIndex, prevHash: head.prevHash })
+    const { step, leaf } = await this.#wal.appendNext({
+      kind: 'wallet',
+      actionId,
+      timestamp: now,
+      chainId: String(this.chainId),
+      from: this.address.toLowerCase() as Hex,
+      to: tx.to.toLowerCase() as Hex,
+      value: tx.value.toString(),
+      data: tx.data,
+      nonce,
+      policyVersion: this.#policyVersion,
+    })
+    if (step.kind !== 'wallet') throw new Error('unreachable: appended a non-wallet step')
+    // Another action's step may have landed between the estimate and the append: the call
+    // then carries the step's real place (same size, so the estimate still holds).
+    if (this.mode === 'account' && (step.index !== head.nextIndex || step.prevHash !== head.prevHash)) {
+      prepared = { ...prepared, data: this.#envelope(tx, nonce, { index: step.index, prevHash: step.prevHash as Hex }) }
+    }
+    this.#remember({ step, leaf })
+    this.#needsRecovery = true
+    await this.#emit('stepWritten', { actionId, walletStepIndex: step.index, nonce })
+    const signed = await this.#signAndStore({ step, leaf }, prepared)
+    await this.#broadcast(signed, false)
+    this.#needsRecovery = false
+    return signed
   }
 
   /**
@@ -505,6 +525,15 @@ export class AgentWallet {
    */
   recover(): Promise<RecoveryEntry[]> {
     return this.#serial(() => this.#recover())
+  }
+
+  /**
+   * Waits until the outbox's `mined` records, written off the payment's path, are on disk.
+   * Call it before a planned shutdown; a crash without it loses nothing (recovery reads those
+   * receipts from the chain, see outbox.ts), it only spares the next start those reads.
+   */
+  flush(): Promise<void> {
+    return this.#outbox.flush()
   }
 
   /** WAL indices of the wallet steps written for an action, in order. */
@@ -591,9 +620,22 @@ export class AgentWallet {
     }
   }
 
+  /**
+   * The nonce of the next wallet step: max(the chain's pending nonce, the last wallet step's
+   * nonce + 1). The pending nonce is read once and then known: only this wallet signs with
+   * its key, so each step it writes advances it by one (`#lastNonce`). It is read again after
+   * anything went wrong (a failed preparation or broadcast, a recovery) and on a restart,
+   * when the node may know better.
+   */
   async #nextNonce(): Promise<number> {
-    const pending = await this.#nonceAt('pending')
-    return Math.max(pending, this.#lastNonce + 1)
+    this.#chainNonce ??= await this.#nonceAt('pending')
+    return Math.max(this.#chainNonce, this.#lastNonce + 1)
+  }
+
+  /** Forgets what the wallet tracks of the chain (pending nonce, balance floor): read again next time. */
+  #forgetChainState(): void {
+    this.#chainNonce = undefined
+    this.#balanceFloor = undefined
   }
 
   /**
@@ -680,8 +722,11 @@ export class AgentWallet {
     const gas = this.mode === 'account' ? estimated + ACCOUNT_GAS_MARGIN : estimated
     // A transaction the node would refuse for lack of funds must be caught here: once its
     // step is written it is authorised, and an unsendable one would hold up every later nonce.
-    const balance = await this.#quantity('eth_getBalance', 'balance', 64)
+    // The floor (see #balanceFloor) answers when it covers the transaction; else the node.
     const needed = sent.value + gas * maxFeePerGas
+    const floor = this.#balanceFloor
+    const balance = floor !== undefined && floor >= needed ? floor : await this.#quantity('eth_getBalance', 'balance', 64)
+    this.#balanceFloor = balance >= needed ? balance - needed : undefined
     if (balance < needed) {
       throw new TransactionPreparationError({
         to: tx.to,
@@ -782,10 +827,10 @@ export class AgentWallet {
       status: receipt.status,
       gasUsed: receipt.gasUsed,
     }
+    // In memory now, on disk in the background: the `signed` record is the durable one, and a
+    // crash before this lands leaves an entry recovery settles from the chain (outbox.ts).
     const current = this.#outbox.get(entry.nonce) ?? entry
-    if (current.state !== 'mined') {
-      await this.#outbox.update({ ...current, state: 'mined', receipt: toStored(outcome), error: null, updatedAt: this.#now() })
-    }
+    if (current.state === 'signed') this.#outbox.markMined(entry.nonce, toStored(outcome), this.#now())
     await this.#emit('mined', {
       actionId: entry.actionId,
       walletStepIndex: entry.walletStepIndex,
@@ -813,6 +858,7 @@ export class AgentWallet {
   }
 
   async #recover(): Promise<RecoveryEntry[]> {
+    this.#forgetChainState() // recovery may send and abandon: read the chain again after it
     const report: RecoveryEntry[] = []
     const mine = this.#steps.filter((k) => this.#mine(k.step))
     const byNonce = new Map<number, Known>()

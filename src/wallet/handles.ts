@@ -51,7 +51,7 @@ export function createWalletHandle<const E extends EffectInput>(
   p: CreateWalletHandleParameters,
 ): WalletHandleFor<E>
 export function createWalletHandle(wallet: Pick<AgentWallet, 'sendTransaction'> & { readonly address?: Address | undefined }, effectInput: EffectInput, p: CreateWalletHandleParameters): PayHandle | CallHandle | undefined {
-  const effect: Effect = effectSchema.parse(effectInput)
+  const effect: Effect = parseEffect(effectInput)
   const { actionId, tool, onSent } = p
   const sent = (tx: SentTransaction) => {
     onSent?.(tx)
@@ -108,3 +108,25 @@ function parseWei(value: unknown): bigint {
   if (!r.success) throw new InvalidTransactionError(`value: ${r.error.issues[0]?.message ?? 'invalid wei amount'}`)
   return r.data
 }
+
+/**
+ * Effects parsed before, by object: the runtime asks for a handle on every tool call with the
+ * tool's effect, which defineTool parsed and deep-froze once. Only frozen objects are kept
+ * (a mutable one could change after it was checked); anything else is parsed every time.
+ */
+const parsedEffects = new WeakMap<object, Effect>()
+
+function parseEffect(input: EffectInput): Effect {
+  const frozen = typeof input === 'object' && input !== null && Object.isFrozen(input)
+  const known = frozen ? parsedEffects.get(input) : undefined
+  if (known) return known
+  const effect = effectSchema.parse(input)
+  if (frozen && deeplyFrozen(input)) parsedEffects.set(input, effect)
+  return effect
+}
+
+function deeplyFrozen(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true
+  return Object.isFrozen(value) && Object.values(value).every(deeplyFrozen)
+}
+

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -54,6 +54,46 @@ describe('Outbox', () => {
       [1, 'abandoned'],
     ])
     expect(await readdir(again.dir)).toHaveLength(2) // the torn temp file is gone
+  })
+
+  test('markMined: mined in memory at once, on disk after flush; only a signed entry can become mined', async () => {
+    const dir = await tmp()
+    const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    await outbox.create(entry(0))
+    await outbox.create(entry(1, { state: 'abandoned', raw: null, hash: null, error: 'nonce taken' }))
+    const receipt = { blockNumber: '5', blockHash: `0x${'11'.repeat(32)}`, status: 'success', gasUsed: '21000' } as const
+    outbox.markMined(0, receipt, 2)
+    expect(outbox.get(0)).toMatchObject({ state: 'mined', receipt, updatedAt: 2 })
+    expect(() => outbox.markMined(1, receipt, 2)).toThrow(/an entry in state abandoned cannot become mined/)
+    expect(() => outbox.markMined(7, receipt, 2)).toThrow(/never created/)
+    await outbox.flush()
+    expect(parseEntry(await readFile(outbox.pathOf(0)), 'x')).toMatchObject({ state: 'signed' }) // the entry file is never rewritten for it
+    const again = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    expect(again.get(0)).toEqual(outbox.get(0))
+    // an update of the same entry waits for the background write: it is never overwritten by it
+    outbox.markMined(0, receipt, 3) // already mined: nothing to write
+    await outbox.update({ ...outbox.get(0)!, updatedAt: 4 })
+    await outbox.flush()
+    expect((await Outbox.open({ dir, chainId: 31337, from: FROM })).get(0)).toMatchObject({ state: 'mined', updatedAt: 4 })
+  })
+
+  test('a mined hint counts only when it names exactly its entry\'s transaction: torn, forged or orphaned hints are deleted and the entry stays signed', async () => {
+    const dir = await tmp()
+    const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    for (const n of [0, 1, 2]) await outbox.create(entry(n))
+    const receipt = { blockNumber: '5', blockHash: `0x${'11'.repeat(32)}`, status: 'success', gasUsed: '21000' } as const
+    const mined = (n: number, over: Partial<OutboxEntry> = {}) => canonicalBytes({ ...entry(n), state: 'mined', receipt, ...over })
+    await writeFile(outbox.minedPathOf(0), mined(0).subarray(0, 40)) // torn by a crash
+    await writeFile(outbox.minedPathOf(1), mined(1, { hash: `0x${'ee'.repeat(32)}`, raw: '0x02ff' })) // another transaction
+    await writeFile(outbox.minedPathOf(7), mined(7)) // no entry
+    await writeFile(outbox.minedPathOf(2), mined(2)) // the real thing
+    const again = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    expect(again.entries().map((e) => [e.nonce, e.state])).toEqual([
+      [0, 'signed'],
+      [1, 'signed'],
+      [2, 'mined'],
+    ])
+    expect((await readdir(again.dir)).sort()).toEqual([...[0, 1, 2].map((n) => `${String(n).padStart(20, '0')}.json`), `${'2'.padStart(20, '0')}.mined`].sort())
   })
 
   test('refuses files that are not its own entries', async () => {

@@ -1,10 +1,10 @@
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { canonicalBytes, parseCanonical } from '../trace/canonical.js'
 import { writeFileAtomic } from '../trace/wal.js'
 import { OutboxCorruptedError } from './errors.js'
 import { createFileExclusive } from './internal/fs.js'
-import { type OutboxEntry, outboxEntrySchema } from './schemas.js'
+import { type OutboxEntry, type OutboxReceipt, outboxEntrySchema } from './schemas.js'
 
 /**
  * The wallet outbox: a small local store of the transactions the wallet has signed, kept
@@ -22,10 +22,25 @@ import { type OutboxEntry, outboxEntrySchema } from './schemas.js'
  * (`signed` → `mined` | `abandoned`) and never its `raw` or `hash` (temp file, fsync,
  * rename, fsync of the directory). Leftover temp files of a crashed write are removed when
  * the outbox is opened.
+ *
+ * The `signed` record is the one durable write on a payment's path: it is what makes a
+ * crash unable to send two transactions for one wallet step. The `mined` state is not
+ * written there: {@link markMined} changes the entry in memory at once and writes a *hint*
+ * beside it in the background, `<nonce, 20 digits>.mined` (the mined entry, canonical JSON),
+ * with one plain write, no fsync, no rename, and the entry file itself is never rewritten
+ * for it. When the outbox is opened, a hint that parses, is `mined` and names exactly the
+ * entry's transaction (hash, raw, wallet step) makes that entry mined; anything else (a
+ * hint torn by a crash, one for another transaction, one without its entry) is deleted and
+ * the entry stays `signed`, which the wallet's recovery settles from the chain's receipt
+ * (`already-mined`), sending nothing. So a hint can only spare recovery one receipt read;
+ * losing it costs that read, and a forged one cannot make the wallet send anything.
  */
 export class Outbox {
   readonly dir: string
   #entries = new Map<number, OutboxEntry>()
+  /** `mined` records being written off the caller's path, by nonce. */
+  #writing = new Map<number, Promise<void>>()
+  #onWriteError: ((nonce: number, err: Error) => void) | undefined
 
   private constructor(dir: string) {
     this.dir = dir
@@ -36,10 +51,15 @@ export class Outbox {
     const dir = join(p.dir, `${BigInt(p.chainId)}-${p.from.toLowerCase()}`)
     await mkdir(dir, { recursive: true, mode: 0o700 })
     const outbox = new Outbox(dir)
+    const hints: string[] = []
     for (const name of (await readdir(dir)).sort()) {
       const path = join(dir, name)
       if (name.includes('.tmp-')) {
         await unlink(path).catch(() => {})
+        continue
+      }
+      if (/^\d{20}\.mined$/.test(name)) {
+        hints.push(name)
         continue
       }
       const m = /^(\d{20})\.json$/.exec(name)
@@ -51,7 +71,39 @@ export class Outbox {
       }
       outbox.#entries.set(entry.nonce, entry)
     }
+    for (const name of hints) await outbox.#applyHint(name)
     return outbox
+  }
+
+  /** A `mined` hint (see the class comment): applied when it names exactly its entry's transaction, else deleted. */
+  async #applyHint(name: string): Promise<void> {
+    const path = join(this.dir, name)
+    const nonce = Number(name.slice(0, 20))
+    const entry = this.#entries.get(nonce)
+    let hint: OutboxEntry | undefined
+    try {
+      hint = parseEntry(await readFile(path), path)
+    } catch {
+      hint = undefined
+    }
+    const matches =
+      hint !== undefined &&
+      entry !== undefined &&
+      hint.state === 'mined' &&
+      hint.nonce === nonce &&
+      hint.hash === entry.hash &&
+      hint.raw === entry.raw &&
+      hint.walletStepIndex === entry.walletStepIndex &&
+      hint.walletStepLeaf === entry.walletStepLeaf &&
+      hint.chainId === entry.chainId &&
+      hint.from === entry.from
+    if (matches && entry.state === 'signed') this.#entries.set(nonce, hint as OutboxEntry)
+    if (!matches || entry.state !== 'signed') await unlink(path).catch(() => {})
+  }
+
+  /** Where the `mined` hint of a nonce goes. */
+  minedPathOf(nonce: number): string {
+    return join(this.dir, `${String(nonce).padStart(20, '0')}.mined`)
   }
 
   pathOf(nonce: number): string {
@@ -85,9 +137,46 @@ export class Outbox {
     this.#entries.set(value.nonce, value)
   }
 
+  /**
+   * Records that a `signed` entry was mined: in memory at once (`get`, `entries`), on disk
+   * as a hint written in the background (see the class comment for why it needs neither the
+   * payment's path nor an fsync). `receipt` comes from the node through viem and the rest
+   * from the entry this outbox holds. A failed write is reported to `onWriteError` (the entry
+   * stays `signed` on disk, which recovery settles from the chain). {@link flush} waits for
+   * the writes in flight.
+   */
+  markMined(nonce: number, receipt: OutboxReceipt, updatedAt: number): void {
+    const path = this.pathOf(nonce)
+    const current = this.#entries.get(nonce)
+    if (!current) throw new OutboxCorruptedError(path, 'update of an entry that was never created')
+    if (current.state === 'mined') return
+    if (current.state !== 'signed') throw new OutboxCorruptedError(path, `an entry in state ${current.state} cannot become mined`)
+    const value: OutboxEntry = { ...current, state: 'mined', receipt, error: null, updatedAt }
+    this.#entries.set(nonce, value)
+    const previous = this.#writing.get(nonce) ?? Promise.resolve()
+    const write = previous
+      .then(() => (this.#entries.get(nonce) === value ? writeFile(this.minedPathOf(nonce), canonicalBytes(value), { mode: 0o600 }) : undefined))
+      .catch((err: unknown) => this.#onWriteError?.(nonce, err instanceof Error ? err : new Error(String(err))))
+      .finally(() => {
+        if (this.#writing.get(nonce) === write) this.#writing.delete(nonce)
+      })
+    this.#writing.set(nonce, write)
+  }
+
+  /** Where a background write's failure goes (the wallet logs it). */
+  onWriteError(fn: (nonce: number, err: Error) => void): void {
+    this.#onWriteError = fn
+  }
+
+  /** Waits until every `mined` record written in the background is on disk (or failed). */
+  async flush(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.all(this.#writing.values())
+  }
+
   /** Moves an entry to a new state. Its raw transaction and hash can never change. */
   async update(entry: OutboxEntry): Promise<void> {
     const path = this.pathOf(entry.nonce)
+    await this.#writing.get(entry.nonce) // a background write of this entry lands first, never after
     const value = checkEntry(entry, path)
     const current = this.#entries.get(value.nonce)
     if (!current) throw new OutboxCorruptedError(path, 'update of an entry that was never created')
@@ -99,6 +188,7 @@ export class Outbox {
     }
     await writeFileAtomic(path, canonicalBytes(value))
     this.#entries.set(value.nonce, value)
+    if (value.state !== 'mined') await unlink(this.minedPathOf(value.nonce)).catch(() => {}) // a hint no longer true
   }
 }
 
