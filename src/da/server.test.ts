@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -18,7 +18,7 @@ import {
 } from './errors.js'
 import { LocalDAStore } from './localStore.js'
 import { type DAServer, startDAServer } from './server.js'
-import { bytesOf, sameBytes, snapshotDir } from './_helpers.js'
+import { bytesOf, sameBytes, snapshotDir, storedCopy } from './_helpers.js'
 
 // The proxy client against `covenant da serve`'s server on a real port.
 let dir: string
@@ -135,16 +135,16 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
   test('a blob damaged on the server is never returned', async () => {
     const blob = bytesOf(4096, 44)
     const c = await client.put(blob)
-    const path = store.pathOf(c)
-    const good = await readFile(path)
+    const copy = await storedCopy(store, c)
+    const good = copy.bytes
     const bad = Buffer.from(good)
-    bad[100] ^= 1
-    await writeFile(path, bad)
+    bad[100]! ^= 1
+    await copy.overwrite(bad)
     const err = await caught(client.get(c))
     // the server refuses to serve it (500), so the client retries and reports the store unavailable
     expect(err).toBeInstanceOf(DAUnavailableError)
     expect((err as DAUnavailableError).status).toBe(500)
-    await writeFile(path, good)
+    await copy.overwrite(good)
     expect(await client.get(c)).toEqual(blob)
   })
 
