@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { type FileHandle, open, readdir } from 'node:fs/promises'
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlobWriter, type DurableDirs, Segment, syncDir } from './blobWriter.js'
 import { type Commitment, LOCAL_COMMITMENT_BYTES, LOCAL_COMMITMENT_VERSION } from './commitment.js'
@@ -352,6 +352,9 @@ export class BlobLog {
   /** Reads one segment's new records into the index (from where the last look stopped). */
   async #scanOne(name: string): Promise<void> {
     const path = join(this.root, name)
+    const prev = this.#seen.get(name)
+    // one stat for a segment that did not change (the common case when a lookup misses)
+    if (prev && prev.size === (await stat(path).catch(() => null))?.size) return
     let fh: FileHandle
     try {
       fh = await open(path, 'r')
@@ -361,8 +364,6 @@ export class BlobLog {
     }
     try {
       const { size } = await fh.stat()
-      const prev = this.#seen.get(name)
-      if (prev && prev.size === size) return
       const from = prev?.magic ? prev.validEnd : 0
       const scan = await scanSegment(fh, from, size)
       for (const r of scan.records) this.#indexRecord(name, r.offset + RECORD_HEADER_BYTES, r.header, false)
