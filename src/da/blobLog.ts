@@ -98,12 +98,6 @@ export class BlobLog {
     return e ? { path: join(this.root, e.segment), offset: e.offset, length: e.length } : null
   }
 
-  /** Whether the index (as read so far, without catching up) has the blob. */
-  async indexed(sha: string): Promise<boolean> {
-    await this.#open()
-    return this.#index.has(sha)
-  }
-
   /** The blob (its SHA-256 checked), or null if the log does not hold it; a damaged copy is {@link BlobCorruptedError}. */
   async read(commitment: Commitment, sha: string, catchUp = true): Promise<Uint8Array | null> {
     await this.#open()
@@ -180,7 +174,14 @@ export class BlobLog {
         const sha = writer.digest()
         const hex = toHex(sha)
         return this.#onePerBlob(hex, async () => {
-          if (await this.#stored(hex)) {
+          let stored: boolean
+          try {
+            stored = await this.#stored(hex)
+          } catch (err) {
+            await this.#drop(seg, writer, false)
+            throw err
+          }
+          if (stored) {
             await this.#drop(seg, writer, false)
             return commitmentOf(sha)
           }
