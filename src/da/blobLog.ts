@@ -106,6 +106,11 @@ export class BlobLog {
     const blob = await this.#readEntry(e)
     if (!blob) {
       e.damaged = true
+      // another writer may have stored a fresh copy since (a scan puts it in place of this one)
+      await this.#catchUp()
+      const fresh = this.#index.get(sha)
+      const good = fresh && fresh !== e ? await this.#readEntry(fresh) : null
+      if (good) return good
       throw new BlobCorruptedError({
         commitment: `0x${Buffer.from(commitment).toString('hex')}`,
         where: `${join(this.root, e.segment)} at byte ${e.offset}`,

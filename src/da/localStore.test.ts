@@ -130,6 +130,28 @@ describe('LocalDAStore', () => {
     expect((await store.locate(c))!.offset).toBeGreaterThan(copy.offset)
   })
 
+  test('a damaged copy is re-checked by another instance\'s put, which writes a fresh one that a reader then finds', async () => {
+    const blob = bytesOf(7_000, 31)
+    const c = await store.put(blob)
+    await store.put(bytesOf(100, 32)) // not the segment's last record (a damaged last one is cut off as torn)
+    await store.close()
+    const reader = new LocalDAStore({ dir })
+    expect(await reader.get(c)).toEqual(blob)
+    const copy = await storedCopy(reader, c)
+    await copy.overwrite(Buffer.alloc(10, 0xee))
+    expect(await caught(reader.get(c))).toBeInstanceOf(BlobCorruptedError)
+    const writer = new LocalDAStore({ dir })
+    try {
+      // the copy on disk is another writer's: it is hashed before it counts as stored, fails, and is written again
+      expect(await writer.put(blob)).toEqual(c)
+      expect((await writer.locate(c))!.offset).toBeGreaterThan(copy.offset)
+      expect(await reader.get(c)).toEqual(blob)
+    } finally {
+      await Promise.all([reader.close(), writer.close()])
+    }
+    store = new LocalDAStore({ dir })
+  })
+
   test('concurrent puts each take a segment; the same blob put twice at once is stored once', async () => {
     const blobs = [1, 2, 3, 4].map((n) => bytesOf(1000 * n, n))
     const cs = await Promise.all(blobs.map((b) => store.put(b)))
