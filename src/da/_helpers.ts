@@ -91,3 +91,30 @@ export function realisticCert(version: 0 | 1 | 2, seed = 1): Uint8Array {
   out.set(rlp, 1)
   return out
 }
+
+/** The bytes a LocalDAStore's log holds for a blob, where they are (to damage them in tests). */
+export async function storedCopy(store: { locate(c: Uint8Array): Promise<{ path: string; offset: number; length: number } | null> }, commitment: Uint8Array) {
+  const at = await store.locate(commitment)
+  if (!at) throw new Error('storedCopy: the log does not hold this blob')
+  const { open } = await import('node:fs/promises')
+  const fh = await open(at.path, 'r+')
+  try {
+    const bytes = Buffer.alloc(at.length)
+    await fh.read(bytes, 0, at.length, at.offset)
+    return {
+      ...at,
+      bytes,
+      /** Overwrites the blob's bytes in place (at most its length). */
+      async overwrite(with_: Uint8Array): Promise<void> {
+        const f = await open(at.path, 'r+')
+        try {
+          await f.write(with_, 0, Math.min(with_.length, at.length), at.offset)
+        } finally {
+          await f.close()
+        }
+      },
+    }
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,28 +1,26 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, rename, unlink } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { type Commitment, LOCAL_COMMITMENT_BYTES, LOCAL_COMMITMENT_VERSION } from './commitment.js'
+import { dirname } from 'node:path'
 import { BlobTooLargeError } from './errors.js'
+import { RECORD_HEADER_BYTES } from './segmentFormat.js'
 
 /**
- * Durable, atomic file writes for the local DA store, with the fewest syncs the promises allow.
+ * Appending records to a segment of the local DA store (format: segmentFormat.ts), with one
+ * fdatasync per record.
  *
- * A blob is written to a temporary file in the store's root (`.tmp-<pid>-<random>`, never a
- * name a reader looks up), hashed as it is written, made durable with one `fdatasync`, then
- * renamed to its content address and the directory that gained the name is fsynced. So:
- * - acknowledged ⇒ on disk: the data (fdatasync) and the name (directory fsync) both are;
- * - a kill -9 or a crash at any point leaves the blob whole under its key, or absent (at worst
- *   a stray temporary file, which no read ever opens);
- * - nothing is read before it is written: the name is the hash, so a blob already stored holds
- *   the same bytes, and the rename replaces it atomically (which also repairs a damaged copy).
- *   Checking first would cost a read on every put to save a write on a repeat, and trace
- *   batches are never repeats (each carries its own hash chain);
- * - a directory created for a name is made durable once (its parent is fsynced), then
- *   remembered: no mkdir on later puts.
+ * A {@link Segment} is held by one writer at a time: in this process by the store's pool, and
+ * against every other process (and every other store instance) by a kernel lock on the file,
+ * taken when the segment is created or adopted and dropped when it is closed (also on kill -9).
+ * So appends to a segment are serial, and each record is made durable before the next one
+ * starts: only a segment's last record can ever be torn.
  *
- * Chunks are written where they belong (positional writes, issued as they arrive): the body
- * is never gathered into one buffer and copied.
+ * A {@link BlobWriter} writes a blob's body after the segment's end as its chunks come
+ * (positional writes, issued at once, hashed as they go), then `commit` writes the header in
+ * front of it, fdatasyncs once (data, header and the file's new size together) and moves the
+ * segment's end past the record. A segment created by this writer has its directory entry made
+ * durable at its first commit (one directory fsync per segment, not per blob). `discard` cuts
+ * the segment back to its end: what was written past it was never a record (no header).
  */
 export class DurableDirs {
   readonly #known = new Set<string>()
@@ -42,10 +40,6 @@ export class DurableDirs {
     }
     this.#known.add(dir)
   }
-
-  forget(dir: string): void {
-    this.#known.delete(dir)
-  }
 }
 
 export async function syncDir(dir: string): Promise<void> {
@@ -57,26 +51,46 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** A blob being written: `write` chunks, then `commit` (durable under its address) or `abort`. */
+/** A segment file this process writes, open and locked. */
+export class Segment {
+  readonly name: string
+  readonly path: string
+  readonly fh: FileHandle
+  /** Where the next record goes: every byte before it belongs to committed records. */
+  end: number
+  /** Whether the segment's directory entry is known to be durable. */
+  named: boolean
+
+  constructor(name: string, path: string, fh: FileHandle, end: number, named: boolean) {
+    this.name = name
+    this.path = path
+    this.fh = fh
+    this.end = end
+    this.named = named
+  }
+
+  /** Closes the file, which drops the lock. */
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => {})
+  }
+}
+
+/** A record being appended to a segment: `write` the body's chunks, then `commit` or `discard`. */
 export class BlobWriter {
-  readonly #fh: FileHandle
-  readonly #tmp: string
-  readonly #hash = createHash('sha256')
+  readonly #seg: Segment
+  readonly #hash: ReturnType<typeof createHash> | null
+  readonly #known: Uint8Array | null
   readonly #maxBytes: number
   readonly #writes: Promise<unknown>[] = []
   #size = 0
   #done = false
 
-  private constructor(fh: FileHandle, tmp: string, maxBytes: number) {
-    this.#fh = fh
-    this.#tmp = tmp
+  /** `sha256`: the body's digest when the caller has it already (the body is then not hashed again). */
+  constructor(segment: Segment, maxBytes: number, sha256?: Uint8Array) {
+    this.#seg = segment
     this.#maxBytes = maxBytes
-  }
-
-  static async open(root: string, dirs: DurableDirs, maxBytes: number): Promise<BlobWriter> {
-    await dirs.ensure(root)
-    const tmp = join(root, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
-    return new BlobWriter(await open(tmp, 'wx', 0o644), tmp, maxBytes)
+    this.#known = sha256 ?? null
+    this.#hash = sha256 ? null : createHash('sha256')
   }
 
   get size(): number {
@@ -84,16 +98,16 @@ export class BlobWriter {
   }
 
   /**
-   * Hashes the chunk and starts writing it at its offset (it must not change afterwards).
-   * Past `maxBytes` it throws {@link BlobTooLargeError}; call `abort`.
+   * Hashes the chunk and starts writing it at its place in the record (it must not change
+   * afterwards). Past `maxBytes` it throws {@link BlobTooLargeError}; then `discard`.
    */
   write(chunk: Uint8Array): void {
-    if (this.#done) throw new Error('BlobWriter: write after commit or abort')
+    if (this.#done) throw new Error('BlobWriter: write after the digest was taken')
     if (chunk.byteLength === 0) return
     if (this.#size + chunk.byteLength > this.#maxBytes) throw new BlobTooLargeError({ size: this.#size + chunk.byteLength, maxBytes: this.#maxBytes })
-    this.#hash.update(chunk)
-    const write = this.#fh.write(chunk, 0, chunk.byteLength, this.#size)
-    // a failed write is reported by commit; until then it must not be an unhandled rejection
+    this.#hash?.update(chunk)
+    const write = this.#seg.fh.write(chunk, 0, chunk.byteLength, this.#seg.end + RECORD_HEADER_BYTES + this.#size)
+    // a failed write is reported by settle; until then it must not be an unhandled rejection
     write.catch(() => {})
     this.#writes.push(write)
     this.#size += chunk.byteLength
@@ -101,47 +115,41 @@ export class BlobWriter {
     if (this.#writes.length > 256) this.#compact()
   }
 
-  /** The local commitment `0xc0 ‖ sha256` of what was written (ends writing). */
-  digest(): Commitment {
-    if (this.#done) throw new Error('BlobWriter: digest after commit or abort')
+  /** The body's SHA-256 (ends writing). */
+  digest(): Uint8Array {
     this.#done = true
-    const out = new Uint8Array(LOCAL_COMMITMENT_BYTES)
-    out[0] = LOCAL_COMMITMENT_VERSION
-    out.set(this.#hash.digest(), 1)
-    return out
+    return this.#known ?? new Uint8Array(this.#hash!.digest())
   }
 
-  /** Waits for the writes, fdatasyncs, renames to `path` and fsyncs its directory. */
-  async commit(path: string, dirs: DurableDirs): Promise<void> {
-    try {
-      await Promise.all(this.#writes)
-      await this.#fh.datasync()
-    } catch (err) {
-      await this.#discard()
-      throw err
-    }
-    await this.#fh.close()
-    try {
-      await dirs.ensure(dirname(path))
-      await rename(this.#tmp, path)
-    } catch (err) {
-      dirs.forget(dirname(path))
-      await unlink(this.#tmp).catch(() => {})
-      throw err
-    }
-    await syncDir(dirname(path))
+  /** Waits for the body's writes; throws the first that failed. */
+  async settle(): Promise<void> {
+    await Promise.all(this.#writes)
   }
 
-  /** Drops the temporary file. */
-  async abort(): Promise<void> {
+  /**
+   * Writes the record's header in front of the (settled) body, fdatasyncs, fsyncs the
+   * directory if the segment's name is not durable yet, and moves the segment's end past the
+   * record. Returns the body's offset in the segment.
+   */
+  async commit(header: Buffer, segmentsDir: string): Promise<number> {
+    const seg = this.#seg
+    await this.settle()
+    await seg.fh.write(header, 0, header.length, seg.end)
+    await seg.fh.datasync()
+    if (!seg.named) {
+      await syncDir(segmentsDir)
+      seg.named = true
+    }
+    const body = seg.end + RECORD_HEADER_BYTES
+    seg.end = body + this.#size
+    return body
+  }
+
+  /** Waits for the writes and cuts the segment back to its end (nothing of the record stays). */
+  async discard(): Promise<void> {
     this.#done = true
-    await this.#discard()
-  }
-
-  async #discard(): Promise<void> {
     await Promise.allSettled(this.#writes)
-    await this.#fh.close().catch(() => {})
-    await unlink(this.#tmp).catch(() => {})
+    if (this.#size > 0) await this.#seg.fh.truncate(this.#seg.end)
   }
 
   #compact(): void {

@@ -79,7 +79,7 @@ export class BlobCorruptedError extends BaseError {
     super(`The blob for ${abbreviate(commitment)} from ${where} is corrupted: ${reason}.`, {
       metaMessages: [
         'The data was rejected, not used. Read it from another DA replica (FailoverDAClient does this),',
-        'and for a local store, delete the damaged file so the next put() rewrites it.',
+        'and for a local store, put() the blob again: it writes a fresh copy, read from then on.',
       ],
       docsPath: 'src/da/README.md#eigendaproxyclient',
     })

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -14,7 +14,7 @@ import {
 import { FailoverDAClient } from './failover.js'
 import { LocalDAStore } from './localStore.js'
 import { type DAServer, startDAServer } from './server.js'
-import { bytesOf, deadUrl } from './_helpers.js'
+import { bytesOf, deadUrl, storedCopy } from './_helpers.js'
 
 let dirs: string[] = []
 let servers: DAServer[] = []
@@ -71,7 +71,7 @@ describe('FailoverDAClient', () => {
     const blob = bytesOf(500, 2)
     const c = await primaryStore.put(blob)
     await secondaryStore.put(blob)
-    await writeFile(primaryStore.pathOf(c), bytesOf(500, 3))
+    await (await storedCopy(primaryStore, c)).overwrite(bytesOf(500, 3))
     expect(await caught(primaryStore.get(c))).toBeInstanceOf(BlobCorruptedError)
     expect(await new FailoverDAClient([primaryStore, secondary]).get(c)).toEqual(blob)
   })

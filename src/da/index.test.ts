@@ -56,5 +56,7 @@ test('src/da takes only types from src/trace and nothing from later rooms', () =
       if (spec.startsWith('../trace/')) expect(typeOnly, `${file} imports values from ${spec}`).toBeTruthy()
       else expect(/^(\.\/|\.\.\/errors\/|\.\.\/http\/|node:|viem$|hono(\/.*)?$|@hono\/node-server$)/.test(spec), `${file} imports ${spec}`).toBe(true)
     }
+    // loaded when first needed (the kernel lock on a segment a put writes): a reader never loads the addon
+    for (const m of text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)) expect(m[1], `${file} imports ${m[1]}`).toBe('fs-native-extensions')
   }
 })

@@ -1,18 +1,23 @@
 import { spawn } from 'node:child_process'
-import { type FileHandle, mkdtemp, open, readdir, rm } from 'node:fs/promises'
+import { type FileHandle, appendFile, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Hex } from 'viem'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { commitmentToHex, localCommitment } from './commitment.js'
-import { BlobTooLargeError } from './errors.js'
+import { localCommitment } from './commitment.js'
+import { scanSegment } from './blobLog.js'
+import { RECORD_BLOB, encodeRecordHeader } from './segmentFormat.js'
+import { createHash } from 'node:crypto'
+import { BlobNotFoundError, BlobTooLargeError } from './errors.js'
 import { LocalDAStore } from './localStore.js'
 import { bytesOf } from './_helpers.js'
 
-// The store's promises, and what it costs to keep them: one fdatasync of the blob, one fsync
-// of the directory that gains its name, nothing read before it is written; a blob whose put
-// resolved survives a kill -9, and a kill -9 at any moment leaves no partial blob under a key.
+// The store's promises, and what it costs to keep them: one fdatasync per put (a directory
+// fsync only when a segment is created or adopted), nothing read before it is written, a blob
+// stored already not written again; a blob whose put resolved survives a kill -9, a kill -9 at
+// any moment leaves no wrong blob readable, and a torn record at a segment's end is left out
+// (and cut off by the segment's next writer).
 
 const CHILD = fileURLToPath(new URL('./localStore.crash-child.ts', import.meta.url))
 
@@ -42,25 +47,74 @@ async function countCalls() {
   return counts
 }
 
+/** The segment files under `dir`, oldest first, with their sizes. */
+async function segments(): Promise<{ path: string; size: number }[]> {
+  const names = (await readdir(join(dir, 'segments')).catch(() => [] as string[])).sort()
+  return Promise.all(names.map(async (n) => ({ path: join(dir, 'segments', n), size: (await stat(join(dir, 'segments', n))).size })))
+}
+
+/** A whole record (header and body) for `blob`, as a writer lays it out. */
+function recordOf(blob: Uint8Array): Buffer {
+  const sha256 = createHash('sha256').update(blob).digest()
+  return Buffer.concat([encodeRecordHeader({ kind: RECORD_BLOB, length: blob.length, sha256, keccak256: null }), blob])
+}
+
+async function notFound(p: Promise<unknown>): Promise<boolean> {
+  return p.then(
+    () => false,
+    (e: unknown) => e instanceof BlobNotFoundError,
+  )
+}
+
 describe('LocalDAStore durability', () => {
-  test('a new blob costs one fdatasync and one directory fsync (two when its directory is new), and reads nothing', async () => {
+  test('a put costs one fdatasync and no directory fsync once its segment exists, and reads nothing; a repeat costs nothing', async () => {
     const store = new LocalDAStore({ dir })
-    await store.put(bytesOf(10, 1)) // creates the store's directory (its parent is fsynced once)
-    const first = bytesOf(300_000, 2)
-    const prefix = commitmentToHex(localCommitment(first)).slice(4, 6)
-    // another blob whose key falls in the same subdirectory
-    let seed = 3
-    while (commitmentToHex(localCommitment(bytesOf(1000, seed))).slice(4, 6) !== prefix || prefix === commitmentToHex(localCommitment(bytesOf(10, 1))).slice(4, 6)) seed++
     const counts = await countCalls()
-    const c = await store.put(first)
-    // the subdirectory is new: its name is made durable too (an fsync of the store's directory)
+    await store.put(bytesOf(10, 1))
+    // the first put creates segments/ (its name made durable: an fsync of the store's directory)
+    // and a segment in it (its name made durable: an fsync of segments/)
     expect(counts).toEqual({ datasync: 1, sync: 2, read: 0 })
-    await store.put(bytesOf(1000, seed))
-    expect(counts).toEqual({ datasync: 2, sync: 3, read: 0 })
-    // a second put of the same bytes writes again (nothing is read first) and stays one blob
+    const first = bytesOf(300_000, 2)
+    const c = await store.put(first)
+    expect(counts).toEqual({ datasync: 2, sync: 2, read: 0 })
+    for (let n = 0; n < 5; n++) await store.put(bytesOf(1000 + n, 10 + n))
+    expect(counts).toEqual({ datasync: 7, sync: 2, read: 0 })
+    // a streamed put: the same
+    const upload = await store.beginPut()
+    for (let at = 0; at < 50_000; at += 4096) upload.write(bytesOf(50_000, 20).slice(at, at + 4096))
+    await upload.finish()
+    expect(counts).toEqual({ datasync: 8, sync: 2, read: 0 })
+    // a second put of the same bytes is not stored again: no write, no sync, no read
+    const before = await segments()
     await store.put(first)
-    expect(counts).toEqual({ datasync: 3, sync: 4, read: 0 })
+    const again = await store.beginPut()
+    again.write(first)
+    expect(await again.finish()).toEqual(c)
+    expect(counts).toEqual({ datasync: 8, sync: 2, read: 0 })
+    expect(await segments()).toEqual(before)
     expect(await store.get(c)).toEqual(first)
+    await store.close()
+  })
+
+  test('a new instance adopts the segment the last one closed: one fdatasync and one directory fsync once, then one fdatasync per put', async () => {
+    const a = new LocalDAStore({ dir })
+    const kept = await a.put(bytesOf(1000, 1))
+    await a.close()
+    const b = new LocalDAStore({ dir })
+    const counts = await countCalls()
+    await b.put(bytesOf(1000, 2))
+    expect(counts).toMatchObject({ datasync: 2, sync: 1 })
+    await b.put(bytesOf(1000, 3))
+    expect(counts).toMatchObject({ datasync: 3, sync: 1 })
+    expect(await segments()).toHaveLength(1)
+    expect(await b.get(kept)).toEqual(bytesOf(1000, 1))
+    // two instances at once write two segments (a kernel lock on each), and read each other's blobs
+    const c = new LocalDAStore({ dir })
+    const fromC = await c.put(bytesOf(1000, 4))
+    expect(await segments()).toHaveLength(2)
+    expect(await b.get(fromC)).toEqual(bytesOf(1000, 4))
+    expect(await c.get(localCommitment(bytesOf(1000, 3)))).toEqual(bytesOf(1000, 3))
+    await Promise.all([b.close(), c.close()])
   })
 
   test('a streamed put is the same blob as a whole put, and an aborted one leaves nothing', async () => {
@@ -70,12 +124,14 @@ describe('LocalDAStore durability', () => {
     for (let at = 0; at < blob.length; at += 4096) upload.write(blob.slice(at, at + 4096))
     const c = await upload.finish()
     expect(c).toEqual(await store.put(blob))
+    const before = await segments()
     const aborted = await store.beginPut()
     aborted.write(bytesOf(1000, 4))
     await aborted.abort()
-    const files = (await readdir(dir, { recursive: true })).map(String)
-    expect(files.filter((f) => f.includes('.tmp-'))).toEqual([])
-    expect(files.filter((f) => /[0-9a-f]{66}$/.test(f))).toHaveLength(1)
+    expect(await segments()).toEqual(before)
+    expect(before).toHaveLength(1)
+    expect(before[0]!.size).toBe(8 + 80 + 200_000)
+    await store.close()
   })
 
   test('a streamed put past the limit throws at the chunk that passes it, and nothing is stored', async () => {
@@ -84,13 +140,68 @@ describe('LocalDAStore durability', () => {
     upload.write(bytesOf(6_000, 5))
     expect(() => upload.write(bytesOf(6_000, 6))).toThrow(BlobTooLargeError)
     await upload.abort()
-    expect((await readdir(dir, { recursive: true })).map(String).filter((f) => !f.endsWith('/'))).toEqual([])
+    expect((await segments()).map((s) => s.size)).toEqual([8])
+    await store.close()
   })
 
-  test('kill -9 while putting, 4 times: every acknowledged blob reads back, no key holds a partial blob', async () => {
+  test('a segment is closed once it holds segmentBytes; the next put opens another', async () => {
+    const store = new LocalDAStore({ dir, segmentBytes: 3_000 })
+    const cs = []
+    for (let n = 0; n < 6; n++) cs.push(await store.put(bytesOf(1_000, 30 + n)))
+    expect((await segments()).map((s) => s.size)).toEqual([8 + 3 * 1080, 8 + 3 * 1080])
+    const other = new LocalDAStore({ dir })
+    for (const [n, c] of cs.entries()) expect(await other.get(c)).toEqual(bytesOf(1_000, 30 + n))
+    await Promise.all([store.close(), other.close()])
+  })
+
+  test('a torn record at a segment\'s end is left out, never read as a blob, and cut off by the next writer', async () => {
+    const shapes: { name: string; tail: (rec: Buffer) => Buffer }[] = [
+      { name: 'body cut short', tail: (rec) => rec.subarray(0, rec.length - 100) },
+      { name: 'header cut short', tail: (rec) => rec.subarray(0, 50) },
+      { name: 'whole length, body not written (zeros: a power cut)', tail: (rec) => Buffer.concat([rec.subarray(0, 80), Buffer.alloc(rec.length - 80)]) },
+      { name: 'body written, header not (a kill -9 before the header)', tail: (rec) => Buffer.concat([Buffer.alloc(80), rec.subarray(80)]) },
+      { name: 'one body byte wrong', tail: (rec) => Buffer.concat([rec.subarray(0, 500), Buffer.from([rec[500]! ^ 1]), rec.subarray(501)]) },
+    ]
+    for (const [i, shape] of shapes.entries()) {
+      await rm(join(dir, 'segments'), { recursive: true, force: true })
+      const a = new LocalDAStore({ dir })
+      const kept = [await a.put(bytesOf(2_000, 40 + i)), await a.put(bytesOf(3_000, 50 + i))]
+      await a.close()
+      const [seg] = await segments()
+      const torn = bytesOf(4_000, 60 + i)
+      await appendFile(seg!.path, shape.tail(recordOf(torn)))
+      const b = new LocalDAStore({ dir })
+      expect(await b.get(kept[0]!), shape.name).toEqual(bytesOf(2_000, 40 + i))
+      expect(await b.get(kept[1]!), shape.name).toEqual(bytesOf(3_000, 50 + i))
+      expect(await notFound(b.get(localCommitment(torn))), shape.name).toBe(true)
+      // the next put adopts the segment: the torn tail goes, the new record takes its place
+      const next = await b.put(bytesOf(500, 70 + i))
+      expect((await segments()).map((s) => s.size), shape.name).toEqual([seg!.size + 580])
+      expect(await b.get(next)).toEqual(bytesOf(500, 70 + i))
+      // and the torn blob, put for real, is stored whole
+      expect(await b.get(await b.put(torn))).toEqual(torn)
+      await b.close()
+      const c = new LocalDAStore({ dir })
+      for (const x of [kept[0]!, kept[1]!, next, localCommitment(torn)]) await c.get(x)
+      await c.close()
+    }
+  })
+
+  test('a segment whose creation was cut short (no whole magic) is skipped', async () => {
+    const a = new LocalDAStore({ dir })
+    const kept = await a.put(bytesOf(100, 1))
+    await a.close()
+    await appendFile(join(dir, 'segments', '0-1-deadbeef.seg'), Buffer.from('CVNT'))
+    const b = new LocalDAStore({ dir })
+    expect(await b.get(kept)).toEqual(bytesOf(100, 1))
+    await b.put(bytesOf(100, 2))
+    await b.close()
+  })
+
+  test('kill -9 while putting (two concurrent writers), 4 times: every acknowledged blob reads back, every record in the log is its blob', async () => {
     const acknowledged: Hex[] = []
     for (let round = 0; round < 4; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       child.stdout.on('data', (d: Buffer) => (out += d.toString()))
       // kill once a few puts were acknowledged, at a moment that moves from round to round
@@ -116,9 +227,20 @@ describe('LocalDAStore durability', () => {
     const store = new LocalDAStore({ dir })
     expect(acknowledged.length).toBeGreaterThan(10)
     for (const c of acknowledged) expect((await store.get(c)).length).toBeGreaterThan(0)
-    // every file under a key holds the whole blob of that key (get recomputes its SHA-256)
-    const keys = (await readdir(dir, { recursive: true })).map(String).filter((f) => /(^|\/)c0[0-9a-f]{64}$/.test(f))
-    expect(keys.length).toBeGreaterThanOrEqual(new Set(acknowledged).size)
-    for (const k of keys) await store.get(`0x${k.split('/').pop()}` as Hex)
+    // every record the log holds is its whole blob (get recomputes its SHA-256)
+    let records = 0
+    for (const seg of await segments()) {
+      const fh = await open(seg.path, 'r')
+      const scan = await scanSegment(fh, 0, seg.size)
+      await fh.close()
+      for (const r of scan.records) {
+        records++
+        await store.get(`0xc0${Buffer.from(r.header.sha256).toString('hex')}` as Hex)
+      }
+    }
+    expect(records).toBeGreaterThanOrEqual(new Set(acknowledged).size)
+    // each child adopted segments the killed one held: they do not pile up (two writers, two segments)
+    expect((await segments()).length).toBeLessThanOrEqual(4)
+    await store.close()
   }, 120_000)
 })

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import fc from 'fast-check'
@@ -8,7 +8,7 @@ import { MAX_BLOB_BYTES } from './blobSize.js'
 import { commitmentToHex, keccakCommitment, localCommitment, toGenericCommitment } from './commitment.js'
 import { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, InvalidCommitmentError, KeccakCommitmentMismatchError } from './errors.js'
 import { LocalDAStore } from './localStore.js'
-import { bytesOf, sameBytes, snapshotDir } from './_helpers.js'
+import { bytesOf, sameBytes, snapshotDir, storedCopy } from './_helpers.js'
 
 let dir: string
 let store: LocalDAStore
@@ -17,8 +17,16 @@ beforeEach(async () => {
   store = new LocalDAStore({ dir })
 })
 afterEach(async () => {
+  await store.close()
   await rm(dir, { recursive: true, force: true })
 })
+
+/** The segment files of the store in `dir`, with their sizes. */
+async function segments(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const f of await readdir(join(dir, 'segments')).catch(() => [])) out[f] = (await stat(join(dir, 'segments', f))).size
+  return out
+}
 
 async function caught(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -36,10 +44,13 @@ describe('LocalDAStore', () => {
     expect(c).toEqual(localCommitment(blob))
     expect(await store.get(c)).toEqual(blob)
     expect(await store.get(commitmentToHex(c))).toEqual(blob)
+    const once = await segments()
+    // one segment: its magic (8 bytes), then one record (an 80-byte header and the blob)
+    expect(Object.values(once)).toEqual([8 + 80 + 100_000])
     expect(await store.put(blob)).toEqual(c)
+    expect(await segments()).toEqual(once) // stored once
     expect(await store.get(await store.put(new Uint8Array(0)))).toEqual(new Uint8Array(0))
-    const files = await readdir(join(dir, commitmentToHex(c).slice(4, 6)))
-    expect(files).toEqual([commitmentToHex(c).slice(2)])
+    expect(await readdir(dir)).toEqual(['segments'])
   })
 
   test('takes what a 16 MiB EigenDA blob holds (16,252,897 bytes) and refuses one byte more', async () => {
@@ -56,14 +67,32 @@ describe('LocalDAStore', () => {
     `)
   })
 
-  test('a blob put under the earlier 16 MiB payload limit stays readable', async () => {
+  test('a blob put under the earlier 16 MiB payload limit, in the earlier layout (a file per blob), stays readable', async () => {
     const old = bytesOf(16 * 1024 * 1024, 8)
     const c = localCommitment(old)
-    await mkdir(dirname(store.pathOf(c)), { recursive: true })
-    await writeFile(store.pathOf(c), old)
+    await mkdir(dirname(store.legacyPathOf(c)), { recursive: true })
+    await writeFile(store.legacyPathOf(c), old)
     expect(sameBytes(await store.get(c), old)).toBe(true)
-    await writeFile(store.pathOf(c), Buffer.concat([old, Buffer.from([1])]))
+    await writeFile(store.legacyPathOf(c), Buffer.concat([old, Buffer.from([1])]))
     expect(await caught(store.get(c))).toBeInstanceOf(BlobCorruptedError)
+  })
+
+  test('a store in the earlier layout reads on: old blobs from their files, new ones from the log, a new instance both', async () => {
+    const old = bytesOf(3_000, 11)
+    const oldC = localCommitment(old)
+    await mkdir(dirname(store.legacyPathOf(oldC)), { recursive: true })
+    await writeFile(store.legacyPathOf(oldC), old)
+    const fresh = bytesOf(4_000, 12)
+    const freshC = await store.put(fresh)
+    expect(await store.get(oldC)).toEqual(old)
+    expect(await store.get(freshC)).toEqual(fresh)
+    const other = new LocalDAStore({ dir })
+    try {
+      expect(await other.get(oldC)).toEqual(old)
+      expect(await other.get(freshC)).toEqual(fresh)
+    } finally {
+      await other.close()
+    }
   })
 
   test('the OP generic form of a local commitment names the same blob', async () => {
@@ -78,33 +107,61 @@ describe('LocalDAStore', () => {
     expect(await caught(store.get(`0x01${'ab'.repeat(40)}`))).toBeInstanceOf(InvalidCommitmentError)
   })
 
-  test('a damaged or truncated file is rejected on read and repaired by the next put', async () => {
+  test('a damaged copy is rejected on read and repaired by the next put', async () => {
     const blob = bytesOf(5_000)
     const c = await store.put(blob)
-    const path = store.pathOf(c)
-    const bytes = await readFile(path)
-    bytes[1234] ^= 0xff
-    await writeFile(path, bytes)
+    const copy = await storedCopy(store, c)
+    const bad = Buffer.from(copy.bytes)
+    bad[1234]! ^= 0xff
+    await copy.overwrite(bad)
     const err = await caught(store.get(c))
     expect(err).toBeInstanceOf(BlobCorruptedError)
-    expect((err as Error).message.replace(dir, '<dir>')).toMatchInlineSnapshot(`
-      "The blob for 0xc0e290b22bd5…a60c9d4a from <dir>/e2/c0e290b22bd54aa35b41cd0568dd7deae8b9fc45fcef0aa438fc3f8b7da60c9d4a is corrupted: its SHA-256 does not match the commitment.
+    expect((err as Error).message.replace(dir, '<dir>').replace(/segments\/[^ ]+\.seg/, 'segments/<segment>')).toMatchInlineSnapshot(`
+      "The blob for 0xc0e290b22bd5…a60c9d4a from <dir>/segments/<segment> at byte 88 is corrupted: its SHA-256 does not match the commitment.
 
       The data was rejected, not used. Read it from another DA replica (FailoverDAClient does this),
-      and for a local store, delete the damaged file so the next put() rewrites it.
+      and for a local store, put() the blob again: it writes a fresh copy, read from then on.
       Docs: src/da/README.md#eigendaproxyclient"
     `)
-    await truncate(path, 10)
     expect(await caught(store.get(c))).toBeInstanceOf(BlobCorruptedError)
-    await store.put(blob)
+    // the next put writes a fresh copy (the damaged one is not taken for stored), and reads use it
+    expect(await store.put(blob)).toEqual(c)
     expect(await store.get(c)).toEqual(blob)
+    expect((await store.locate(c))!.offset).toBeGreaterThan(copy.offset)
   })
 
-  test('leaves no temporary files', async () => {
-    await Promise.all([1, 2, 3, 4].map((n) => store.put(bytesOf(1000 * n, n))))
+  test('a damaged copy is re-checked by another instance\'s put, which writes a fresh one that a reader then finds', async () => {
+    const blob = bytesOf(7_000, 31)
+    const c = await store.put(blob)
+    await store.put(bytesOf(100, 32)) // not the segment's last record (a damaged last one is cut off as torn)
+    await store.close()
+    const reader = new LocalDAStore({ dir })
+    expect(await reader.get(c)).toEqual(blob)
+    const copy = await storedCopy(reader, c)
+    await copy.overwrite(Buffer.alloc(10, 0xee))
+    expect(await caught(reader.get(c))).toBeInstanceOf(BlobCorruptedError)
+    const writer = new LocalDAStore({ dir })
+    try {
+      // the copy on disk is another writer's: it is hashed before it counts as stored, fails, and is written again
+      expect(await writer.put(blob)).toEqual(c)
+      expect((await writer.locate(c))!.offset).toBeGreaterThan(copy.offset)
+      expect(await reader.get(c)).toEqual(blob)
+    } finally {
+      await Promise.all([reader.close(), writer.close()])
+    }
+    store = new LocalDAStore({ dir })
+  })
+
+  test('concurrent puts each take a segment; the same blob put twice at once is stored once', async () => {
+    const blobs = [1, 2, 3, 4].map((n) => bytesOf(1000 * n, n))
+    const cs = await Promise.all(blobs.map((b) => store.put(b)))
     await Promise.all([1, 2].map(() => store.put(bytesOf(10, 9))))
-    const all = (await readdir(dir, { recursive: true })).map(String)
-    expect(all.filter((f) => f.includes('.tmp-'))).toEqual([])
+    const sizes = await segments()
+    expect(Object.keys(sizes).length).toBeGreaterThanOrEqual(1)
+    const total = Object.values(sizes).reduce((a, b) => a + b, 0)
+    expect(total).toBe(Object.keys(sizes).length * 8 + 5 * 80 + 1000 + 2000 + 3000 + 4000 + 10)
+    for (const [i, c] of cs.entries()) expect(await store.get(c)).toEqual(blobs[i])
+    expect((await readdir(dir, { recursive: true })).map(String).filter((f) => !f.startsWith('segments'))).toEqual([])
   })
 
   test('health', async () => {
@@ -159,10 +216,12 @@ describe('LocalDAStore by OP keccak256 commitment', () => {
     await store.putKeccak(k, blob)
     expect(await store.getKeccak(k)).toEqual(blob)
     expect(await store.getKeccak(commitmentToHex(k))).toEqual(blob)
-    // the blob is the content-addressed one, the index names it
+    // the blob is the content-addressed one (one record, with its keccak256 in the header)
     expect(await store.get(localCommitment(blob))).toEqual(blob)
-    expect(new Uint8Array(await readFile(store.keccakIndexPathOf(k)))).toEqual(localCommitment(blob))
-    expect(store.keccakIndexPathOf(k)).toBe(join(dir, 'keccak', commitmentToHex(k).slice(4, 6), commitmentToHex(k).slice(4)))
+    expect(Object.values(await segments())).toEqual([8 + 80 + 2_000])
+    const other = new LocalDAStore({ dir })
+    expect(await other.getKeccak(k)).toEqual(blob)
+    await other.close()
     const before = await snapshotDir(dir)
     await store.putKeccak(k, blob)
     expect(await snapshotDir(dir)).toBe(before)
@@ -179,20 +238,33 @@ describe('LocalDAStore by OP keccak256 commitment', () => {
     expect(await caught(store.getKeccak(keccakCommitment(blob)))).toBeInstanceOf(BlobNotFoundError)
   })
 
-  test('crash between the blob and its index: not found until the next put writes the index', async () => {
+  test('a blob stored already gets a header-only alias record; a new instance reads both', async () => {
     const blob = bytesOf(500, 24)
     const k = keccakCommitment(blob)
-    await store.put(blob) // the blob was written, the process died before the index
+    await store.put(blob)
     expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobNotFoundError)
     await store.putKeccak(k, blob)
     expect(await store.getKeccak(k)).toEqual(blob)
+    expect(Object.values(await segments())).toEqual([8 + 80 + 500 + 80])
+    const other = new LocalDAStore({ dir })
+    expect(await other.getKeccak(k)).toEqual(blob)
+    // a repeat through another instance: the blob is checked, not written again; the alias is rewritten (80 bytes)
+    await other.putKeccak(k, blob)
+    await other.close()
+    // (the first segment is still held by `store`: `other` made its own)
+    expect(Object.values(await segments()).reduce((a, b) => a + b, 0)).toBe(8 + 80 + 500 + 80 + 8 + 80)
   })
 
-  test('a damaged index, or one that names another blob, is BlobCorruptedError; a missing blob is not found', async () => {
+  test('earlier layout: a damaged index file, or one that names another blob, is BlobCorruptedError; a missing blob is not found', async () => {
     const blob = bytesOf(500, 25)
     const k = keccakCommitment(blob)
-    await store.putKeccak(k, blob)
-    const index = store.keccakIndexPathOf(k)
+    const index = store.legacyKeccakIndexPathOf(k)
+    await mkdir(dirname(index), { recursive: true })
+    await mkdir(dirname(store.legacyPathOf(localCommitment(blob))), { recursive: true })
+    await writeFile(store.legacyPathOf(localCommitment(blob)), blob)
+    await writeFile(index, localCommitment(blob))
+    expect(await store.getKeccak(k)).toEqual(blob)
+    expect(store.legacyKeccakIndexPathOf(k)).toBe(join(dir, 'keccak', commitmentToHex(k).slice(4, 6), commitmentToHex(k).slice(4)))
     await writeFile(index, 'garbage')
     expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobCorruptedError)
     await writeFile(index, Buffer.concat([localCommitment(blob), Buffer.from([0])]))
@@ -204,11 +276,12 @@ describe('LocalDAStore by OP keccak256 commitment', () => {
     const err = await caught(store.getKeccak(k))
     expect(err).toBeInstanceOf(BlobCorruptedError)
     expect((err as Error).message).toMatch(/keccak256 does not match/)
-    // repaired by the next put
+    // an index naming a blob that is nowhere: not found
+    await writeFile(index, localCommitment(bytesOf(500, 27)))
+    expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobNotFoundError)
+    // the next put stores it in the log, which is read first
     await store.putKeccak(k, blob)
     expect(await store.getKeccak(k)).toEqual(blob)
-    await rm(store.pathOf(localCommitment(blob)))
-    expect(await caught(store.getKeccak(k))).toBeInstanceOf(BlobNotFoundError)
   })
 
   test('over the size limit is BlobTooLargeError, as put', async () => {

@@ -1,13 +1,15 @@
 import { constants } from 'node:fs'
 import { access, mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Hex } from 'viem'
-import { BlobWriter, DurableDirs } from './blobWriter.js'
+import { type Hex, hexToBytes } from 'viem'
+import { type BlobLocation, BlobLog } from './blobLog.js'
+import { DurableDirs } from './blobWriter.js'
 import { MAX_BLOB_BYTES, MAX_BLOB_LENGTH } from './blobSize.js'
 import type { DAClient, DAHealth } from './client.js'
 import {
   type Commitment,
   LOCAL_COMMITMENT_BYTES,
+  LOCAL_COMMITMENT_VERSION,
   commitmentToHex,
   isLocalCommitment,
   keccakCommitment,
@@ -22,7 +24,12 @@ export type LocalDAStoreOptions = {
   dir: string
   /** Largest blob put takes. @defaultValue {@link MAX_BLOB_BYTES} (16,252,897: what a 16 MiB EigenDA blob holds) */
   maxBlobBytes?: number | undefined
+  /** A segment file takes no more blobs once it holds this many bytes. @defaultValue {@link DEFAULT_SEGMENT_BYTES} (256 MiB) */
+  segmentBytes?: number | undefined
 }
+
+/** Segment files of the local store are closed once they hold this many bytes (256 MiB). */
+export const DEFAULT_SEGMENT_BYTES = 256 * 1024 * 1024
 
 /** A store that also keeps blobs by their OP keccak256 commitment (eigenda-proxy keeps them in S3). */
 export interface KeccakDAStore {
@@ -49,64 +56,62 @@ export interface StreamingDAStore {
   beginPut(): Promise<BlobUpload>
 }
 
+export type { BlobLocation }
+
 /**
- * The embedded DA store: content-addressed files, `<dir>/<2 hex>/<commitment hex>`, where
- * the commitment is `0xc0 ‖ sha256(blob)`. Writes are atomic and durable with one fdatasync
- * of the data and one fsync of the directory that gains the name (see {@link BlobWriter}),
- * so a crash leaves a blob whole or absent; nothing is read before a write; reads recompute
- * the hash and reject a damaged file. Putting the same blob twice stores it once.
+ * The embedded DA store: a log of segment files `<dir>/segments/*.seg` (see {@link BlobLog}),
+ * blobs keyed by their commitment `0xc0 ‖ sha256(blob)`. A put appends one record (the blob
+ * behind a header with its length and SHA-256) to a segment this store holds, and costs one
+ * fdatasync (a directory fsync only when a segment is created or adopted); nothing is read
+ * before a write; a blob stored already is not written again. Reads hash the blob and reject
+ * a damaged copy. A kill -9 or crash leaves every acknowledged blob readable and never a wrong
+ * one (a torn last record is left out, and cut off by the next writer of its segment).
  *
- * Blobs put by OP keccak256 commitment are stored the same way, and an index file
- * `<dir>/keccak/<2 hex>/<keccak hex>` holds the local commitment of each, written (atomically)
- * after the blob: a crash leaves no index or one that names a whole blob.
+ * Blobs put by OP keccak256 commitment carry their keccak256 in the record's header (or, for a
+ * blob stored already, in a header-only alias record).
+ *
+ * Stores written by earlier versions (one file per blob, `<dir>/<2 hex>/<commitment hex>`, and
+ * keccak index files `<dir>/keccak/<2 hex>/<keccak hex>`) are read as they are: a blob not in
+ * the log is looked up there. Nothing is moved; new blobs go to the log.
  */
 export class LocalDAStore implements DAClient, KeccakDAStore, StreamingDAStore {
   readonly name: string
   readonly dir: string
   readonly maxBlobBytes: number
-  readonly #dirs = new DurableDirs()
+  readonly #log: BlobLog
 
   constructor(options: LocalDAStoreOptions) {
     this.dir = options.dir
     this.maxBlobBytes = options.maxBlobBytes ?? MAX_BLOB_BYTES
     this.name = `local store ${options.dir}`
+    this.#log = new BlobLog({ root: join(this.dir, 'segments'), dirs: new DurableDirs(), segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES })
   }
 
-  /** The file holding the blob a local commitment names. */
-  pathOf(commitment: Commitment): string {
+  /** Where the log holds the blob a local commitment names (segment file, offset, length), or null. */
+  locate(commitment: Commitment): Promise<BlobLocation | null> {
+    return this.#log.locate(shaOf(commitment))
+  }
+
+  /** The file that held a blob in the earlier layout (one file per blob); read when the log lacks the blob. */
+  legacyPathOf(commitment: Commitment): string {
     const hex = commitmentToHex(commitment).slice(2)
     return join(this.dir, hex.slice(2, 4), hex)
   }
 
-  /** The index file for an OP keccak256 commitment (`0x00 ‖ keccak256`). */
-  keccakIndexPathOf(commitment: Commitment): string {
+  /** The earlier layout's index file for an OP keccak256 commitment (`0x00 ‖ keccak256`). */
+  legacyKeccakIndexPathOf(commitment: Commitment): string {
     const hex = commitmentToHex(commitment).slice(4)
     return join(this.dir, 'keccak', hex.slice(0, 2), hex)
   }
 
   async put(blob: Uint8Array): Promise<Commitment> {
     if (blob.length > this.maxBlobBytes) throw new BlobTooLargeError({ size: blob.length, maxBytes: this.maxBlobBytes })
-    const upload = await this.beginPut()
-    upload.write(blob)
-    return upload.finish()
+    return this.#log.put(blob, null)
   }
 
   /** A streamed put: the blob is hashed and written as its chunks come, never gathered in memory. */
-  async beginPut(): Promise<BlobUpload> {
-    const writer = await BlobWriter.open(this.dir, this.#dirs, this.maxBlobBytes)
-    const store = this
-    return {
-      get size() {
-        return writer.size
-      },
-      write: (chunk) => writer.write(chunk),
-      async finish() {
-        const commitment = writer.digest()
-        await writer.commit(store.pathOf(commitment), store.#dirs)
-        return commitment
-      },
-      abort: () => writer.abort(),
-    }
+  beginPut(): Promise<BlobUpload> {
+    return this.#log.begin(this.maxBlobBytes)
   }
 
   /** Takes a local commitment in the standard (`0xc0 ‖ sha256`) or the OP generic form (`0x01 0x00 0xc0 ‖ sha256`). */
@@ -118,7 +123,7 @@ export class LocalDAStore implements DAClient, KeccakDAStore, StreamingDAStore {
         reason: `${commitmentToHex(parsed).slice(0, 8)}… is not a local-store commitment (0xc0 ‖ sha256, or 0x0100c0 ‖ sha256); read it through an EigenDAProxyClient`,
       })
     }
-    const blob = await this.#read(this.pathOf(commitment), commitment)
+    const blob = await this.#blob(commitment)
     if (!blob) throw new BlobNotFoundError({ commitment: commitmentToHex(commitment), where: this.name })
     return blob
   }
@@ -129,20 +134,17 @@ export class LocalDAStore implements DAClient, KeccakDAStore, StreamingDAStore {
     if (commitmentToHex(actual) !== commitmentToHex(commitment)) {
       throw new KeccakCommitmentMismatchError({ key: commitmentToHex(commitment.subarray(1)), actual: commitmentToHex(actual.subarray(1)) })
     }
-    const local = await this.put(blob)
-    // the index is 33 bytes: writing it again costs less than reading it first would on a new key
-    const writer = await BlobWriter.open(this.dir, this.#dirs, LOCAL_COMMITMENT_BYTES)
-    writer.write(local)
-    writer.digest()
-    await writer.commit(this.keccakIndexPathOf(commitment), this.#dirs)
+    if (blob.length > this.maxBlobBytes) throw new BlobTooLargeError({ size: blob.length, maxBytes: this.maxBlobBytes })
+    await this.#log.put(blob, actual.slice(1))
   }
 
   async getKeccak(input: Commitment | Hex): Promise<Uint8Array> {
     const commitment = parseCommitment(input, 'optimism_keccak256')
     const hex = commitmentToHex(commitment)
-    const local = await this.#readIndex(this.keccakIndexPathOf(commitment), commitment)
+    const target = await this.#log.keccakTarget(hex.slice(4))
+    const local = target ? hexToBytes(`0x${LOCAL_VERSION_HEX}${target}`) : await this.#readIndex(this.legacyKeccakIndexPathOf(commitment), commitment)
     if (!local) throw new BlobNotFoundError({ commitment: hex, where: this.name })
-    const blob = await this.#read(this.pathOf(local), local)
+    const blob = await this.#blob(local)
     if (!blob) throw new BlobNotFoundError({ commitment: hex, where: this.name })
     if (commitmentToHex(keccakCommitment(blob)) !== hex) {
       throw new BlobCorruptedError({ commitment: hex, where: this.name, reason: 'its keccak256 does not match the commitment' })
@@ -158,6 +160,17 @@ export class LocalDAStore implements DAClient, KeccakDAStore, StreamingDAStore {
     } catch (err) {
       return { ok: false, detail: `${this.dir}: ${(err as Error).message}` }
     }
+  }
+
+  /** Closes the segments this store holds open (their locks go with them); later puts fail. */
+  close(): Promise<void> {
+    return this.#log.close()
+  }
+
+  /** The blob, checked: from the log, else from the earlier layout, else from what other writers appended since. */
+  async #blob(commitment: Commitment): Promise<Uint8Array | null> {
+    const sha = shaOf(commitment)
+    return (await this.#log.read(commitment, sha, false)) ?? (await this.#read(this.legacyPathOf(commitment), commitment)) ?? (await this.#log.read(commitment, sha, true))
   }
 
   /** The local commitment an index file holds, or null if there is none. */
@@ -217,4 +230,11 @@ export class LocalDAStore implements DAClient, KeccakDAStore, StreamingDAStore {
       await fh.close()
     }
   }
+}
+
+const LOCAL_VERSION_HEX = LOCAL_COMMITMENT_VERSION.toString(16).padStart(2, '0')
+
+/** The SHA-256 (hex, no 0x) in a local commitment. */
+function shaOf(commitment: Commitment): string {
+  return commitmentToHex(commitment).slice(4)
 }

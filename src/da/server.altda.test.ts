@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +11,7 @@ import { EigenDAProxyClient } from './eigendaProxyClient.js'
 import { BlobNotFoundError, BlobTooLargeError, DAUnavailableError, InvalidCommitmentError } from './errors.js'
 import { LocalDAStore } from './localStore.js'
 import { type DAServer, startDAServer } from './server.js'
-import { bytesOf, realisticCert, sameBytes, snapshotDir } from './_helpers.js'
+import { bytesOf, realisticCert, sameBytes, snapshotDir, storedCopy } from './_helpers.js'
 
 // The OP alt-DA routes of `covenant da serve`, as eigenda-proxy serves them, over a real port.
 let dir: string
@@ -235,17 +235,17 @@ describe('an OP Stack client (op-alt-da) against the server', () => {
     expect(await caught(keccak.get(g))).toBeInstanceOf(InvalidCommitmentError)
     expect(await caught(generic.get(k))).toBeInstanceOf(InvalidCommitmentError)
     // a blob damaged on disk is never served for a keccak commitment either
-    const path = store.pathOf(localCommitment(blob))
-    const good = await readFile(path)
+    const copy = await storedCopy(store, localCommitment(blob))
+    const good = copy.bytes
     const bad = Buffer.from(good)
-    bad[10] ^= 1
-    await writeFile(path, bad)
+    bad[10]! ^= 1
+    await copy.overwrite(bad)
     // the server refuses to serve it (500), so the client reports the store unavailable
     const err = (await caught(keccak.get(k))) as DAUnavailableError
     expect(err).toBeInstanceOf(DAUnavailableError)
     expect(err.status).toBe(500)
     expect((await http('GET', `/get/${commitmentToHex(k)}`)).status).toBe(500)
-    await writeFile(path, good)
+    await copy.overwrite(good)
     expect(await keccak.get(k)).toEqual(blob)
   })
 })

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -18,7 +18,7 @@ import {
 } from './errors.js'
 import { LocalDAStore } from './localStore.js'
 import { type DAServer, startDAServer } from './server.js'
-import { bytesOf, sameBytes, snapshotDir } from './_helpers.js'
+import { bytesOf, sameBytes, snapshotDir, storedCopy } from './_helpers.js'
 
 // The proxy client against `covenant da serve`'s server on a real port.
 let dir: string
@@ -56,6 +56,29 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
       expect(sameBytes(await store.get(c), blob)).toBe(true)
     }
     expect(await client.health()).toMatchObject({ ok: true })
+  })
+
+  test('12 concurrent streamed puts (4 of them one blob): every one answered, each blob stored once, all read back by a fresh store', async () => {
+    const blobs = Array.from({ length: 9 }, (_, i) => bytesOf(200_000 + i * 70_001, 900 + i))
+    const puts = [...blobs, blobs[0]!, blobs[0]!, blobs[0]!]
+    const segs = async () => {
+      const names = await readdir(join(dir, 'segments'))
+      return { count: names.length, bytes: (await Promise.all(names.map(async (n) => (await stat(join(dir, 'segments', n))).size))).reduce((a, b) => a + b, 0) }
+    }
+    const before = await segs()
+    const cs = await Promise.all(puts.map((b) => client.put(b)))
+    const after = await segs()
+    // one record (80-byte header and body) per distinct blob, 8 bytes of magic per new segment
+    expect(after.bytes - before.bytes - 8 * (after.count - before.count)).toBe(blobs.reduce((a, b) => a + 80 + b.length, 0))
+    for (const [i, c] of cs.entries()) expect(c).toEqual(localCommitment(puts[i]!))
+    const fresh = new LocalDAStore({ dir })
+    try {
+      for (const b of blobs) expect(sameBytes(await fresh.get(localCommitment(b)), b)).toBe(true)
+      const where = await Promise.all(blobs.map((b) => fresh.locate(localCommitment(b))))
+      expect(new Set(where.map((w) => `${w!.path}@${w!.offset}`)).size).toBe(blobs.length)
+    } finally {
+      await fresh.close()
+    }
   })
 
   test('the wire format is the eigenda-proxy one', async () => {
@@ -135,16 +158,16 @@ describe('EigenDAProxyClient ⇄ covenant da server', () => {
   test('a blob damaged on the server is never returned', async () => {
     const blob = bytesOf(4096, 44)
     const c = await client.put(blob)
-    const path = store.pathOf(c)
-    const good = await readFile(path)
+    const copy = await storedCopy(store, c)
+    const good = copy.bytes
     const bad = Buffer.from(good)
-    bad[100] ^= 1
-    await writeFile(path, bad)
+    bad[100]! ^= 1
+    await copy.overwrite(bad)
     const err = await caught(client.get(c))
     // the server refuses to serve it (500), so the client retries and reports the store unavailable
     expect(err).toBeInstanceOf(DAUnavailableError)
     expect((err as DAUnavailableError).status).toBe(500)
-    await writeFile(path, good)
+    await copy.overwrite(good)
     expect(await client.get(c)).toEqual(blob)
   })
 
