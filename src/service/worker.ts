@@ -282,13 +282,18 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     const agentId = host.record.agentId
     // a job re-run after its worker died keeps BullMQ's attempt number: count the runs here
     let before = 0
-    await o.store.update(taskId, (s) => {
+    // Not waited for before the run: the store writes one task's updates in the order they
+    // are made (those that pile up meanwhile in one write), so the steps and the result land
+    // after it; the run and the write overlap.
+    const started = o.store.update(taskId, (s) => {
       before = s.attempts ?? 0
       const run = Math.max(attempt, before + 1)
       return appendEvent({ ...s, status: 'running', attempts: run }, `running on ${workerId} (run ${run})`)
     })
+    started.catch(() => {})
     try {
       const r = await host.run(task, taskId)
+      await started
       const committed = claimSteps(agentId, taskId, r.stepIndices)
       const result = { output: r.output, txHashes: r.txHashes, stepIndices: r.stepIndices }
       await o.store.update(taskId, (s) =>
@@ -297,9 +302,11 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
           r.txHashes.length ? `completed on ${workerId}; sent ${r.txHashes.length} transaction(s)` : `completed on ${workerId}`,
         ),
       )
-      o.logger?.info({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
+      // one line per task only at debug: at info, a busy worker would spend more on its log than on the task
+      o.logger?.debug({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
       return result
     } catch (err) {
+      await started.catch(() => {})
       // An action whose trace is closed (failed output step, or closed by crash recovery) is
       // never run again under its id: that failure is final, whatever caused it.
       const ended = err instanceof ActionEndedError ? err : host.ended(taskId)
