@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { writeSync } from 'node:fs'
 import { type FileHandle, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
@@ -445,7 +446,7 @@ export class TraceWal {
   append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
     const durable = options.durable ?? true
     return this.#acknowledge(
-      this.#serial(() => this.#write(step)),
+      this.#serial(async () => this.#write(step)),
       durable,
     )
   }
@@ -465,7 +466,7 @@ export class TraceWal {
   appendNext(body: StepBody, options: AppendOptions = {}): Promise<WalAppendResult> {
     const durable = options.durable ?? true
     return this.#acknowledge(
-      this.#serial(() => this.#write(linkStep(this.#head, body))),
+      this.#serial(async () => this.#write(linkStep(this.#head, body))),
       durable,
     )
   }
@@ -657,7 +658,7 @@ export class TraceWal {
    * Writes one record at the end of the log (serial: called through #serial). Returns the
    * step, its leaf and offset and the record's write sequence number; nothing is synced.
    */
-  async #write(input: Step): Promise<{ appended: WalAppendResult; seq: number }> {
+  #write(input: Step): { appended: WalAppendResult; seq: number } {
     const path = this.paths.log
     const fh = this.#open()
     if (this.#failure) {
@@ -682,11 +683,11 @@ export class TraceWal {
     const record = encodeWalRecord(payload)
     const offset = this.#size
     try {
+      // A synchronous pwrite: the record goes to the page cache (microseconds), where a
+      // FileHandle.write would cost a thread-pool round trip per step. The fdatasync, which
+      // waits for the disk, stays asynchronous (#syncLoop).
       let written = 0
-      while (written < record.length) {
-        const { bytesWritten } = await fh.write(record, written, record.length - written, offset + written)
-        written += bytesWritten
-      }
+      while (written < record.length) written += writeSync(fh.fd, record, written, record.length - written, offset + written)
     } catch (cause) {
       this.#failure = cause
       throw new WalAppendError({ path, reason: 'the write failed', cause })

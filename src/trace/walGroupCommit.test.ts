@@ -34,23 +34,22 @@ async function openWal(): Promise<TraceWal> {
 
 const body = (i: number, actionId = `a-${i % 3}`): StepBody => ({ kind: 'output', actionId, timestamp: T0 + i, result: { i } })
 
-/** A clock of events: each write's end, each datasync's start and end, each append's return. */
-type Log = { t: number; what: 'write-end'; position: number; length: number } | { t: number; what: 'sync-start' | 'sync-end'; id: number }
+/** A clock of events: each datasync's start (with how many records were written then) and end. */
+type Log = { t: number; what: 'sync-start'; id: number; written: number } | { t: number; what: 'sync-end'; id: number }
 
-function instrument(syncDelay: () => Promise<void> = async () => {}) {
+/**
+ * Instruments FileHandle.datasync: each call is logged with how many steps the WAL had
+ * written when it started (records are written synchronously, so the head is exact), and
+ * waits for `syncDelay` before the real datasync.
+ */
+function instrument(syncDelay: () => Promise<void> = async () => {}, wal?: () => TraceWal) {
   const log: Log[] = []
   let t = 0
   let syncs = 0
-  const write = proto.write
   const datasync = proto.datasync
-  vi.spyOn(proto, 'write').mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
-    const r = await (write as (...a: unknown[]) => Promise<{ bytesWritten: number }>).apply(this, args)
-    log.push({ t: ++t, what: 'write-end', position: args[3] as number, length: r.bytesWritten })
-    return r as never
-  })
   const sync = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: FileHandle) {
     const id = ++syncs
-    log.push({ t: ++t, what: 'sync-start', id })
+    log.push({ t: ++t, what: 'sync-start', id, written: wal?.().head.nextIndex ?? -1 })
     await syncDelay()
     await datasync.call(this)
     log.push({ t: ++t, what: 'sync-end', id })
@@ -59,27 +58,26 @@ function instrument(syncDelay: () => Promise<void> = async () => {}) {
 }
 
 describe('group commit', () => {
-  test('appends written while a datasync runs share the next one: 10 concurrent durable appends, 2 datasyncs', async () => {
+  test('appends written while a datasync runs share the next one: 1 + 10 concurrent durable appends, 2 datasyncs', async () => {
     const wal = await openWal()
     const releases: (() => void)[] = []
     const { sync } = instrument(() => new Promise<void>((resolve) => releases.push(resolve)))
-    const writes = vi.mocked(proto.write)
     const done: number[] = []
-    const appends = Array.from({ length: 10 }, (_, i) => wal.appendNext(body(i)).then((r) => done.push(r.step.index)))
-    // the first datasync starts after the first write(s); hold it until all ten are written
-    await vi.waitFor(() => expect(sync).toHaveBeenCalledTimes(1))
-    await vi.waitFor(() => expect(writes).toHaveBeenCalledTimes(10))
-    const coveredByFirst = wal.head.nextIndex // all ten written; the first datasync covers only those before it
-    expect(coveredByFirst).toBe(10)
+    const record = (r: WalAppendResult) => void done.push(r.step.index)
+    const first = wal.appendNext(body(0)).then(record)
+    // the first datasync starts (and is held) with step 0 written
+    await vi.waitFor(() => expect(releases.length).toBe(1))
+    const rest = Array.from({ length: 10 }, (_, i) => wal.appendNext(body(i + 1)).then(record))
+    await vi.waitFor(() => expect(wal.head.nextIndex).toBe(11))
     releases.shift()!()
-    // the rest wait for a second datasync, started after their writes
-    await vi.waitFor(() => expect(sync).toHaveBeenCalledTimes(2))
-    const afterFirst = [...done]
-    expect(afterFirst.length).toBeLessThan(10)
+    await first
+    // the ten written during the first datasync wait for a second one, started after their writes
+    await vi.waitFor(() => expect(releases.length).toBe(1))
+    expect(done).toEqual([0])
     releases.shift()!()
-    await Promise.all(appends)
+    await Promise.all(rest)
     expect(sync).toHaveBeenCalledTimes(2)
-    expect(done).toEqual(Array.from({ length: 10 }, (_, i) => i))
+    expect(done).toEqual(Array.from({ length: 11 }, (_, i) => i))
   })
 
   test('property: every durable append returns only after a datasync that started after its write ended; returns and listeners in index order', async () => {
@@ -91,7 +89,10 @@ describe('group commit', () => {
           const sub = join(dir, `p-${Math.random().toString(36).slice(2)}`)
           const wal = await TraceWal.open({ dir: sub, agentId: AGENT_ID })
           let d = 0
-          const { log, sync, now } = instrument(() => new Promise((resolve) => setTimeout(resolve, delays[d++ % delays.length])))
+          const { log, sync, now } = instrument(
+            () => new Promise((resolve) => setTimeout(resolve, delays[d++ % delays.length])),
+            () => wal,
+          )
           const seen: number[] = []
           wal.onAppend((a) => seen.push(a.step.index))
           const returned: { r: WalAppendResult; t: number; durable: boolean }[] = []
@@ -110,12 +111,8 @@ describe('group commit', () => {
             expect(seen).toEqual(plan.map((_, i) => i))
             for (const x of returned) {
               if (!x.durable) continue
-              // the write calls of this record (one, or more for a partial write), up to the next record
-              const next = Math.min(...returned.map((y) => y.r.offset).filter((o) => o > x.r.offset), Number.MAX_SAFE_INTEGER)
-              const wrote = log.filter((e): e is Extract<Log, { position: number }> => e.what === 'write-end' && e.position >= x.r.offset && e.position < next)
-              expect(wrote.length).toBeGreaterThan(0)
-              const writeEnd = Math.max(...wrote.map((e) => e.t))
-              const covering = log.filter((e): e is Extract<Log, { id: number }> => e.what === 'sync-start' && e.t > writeEnd).some((s) => {
+              // a datasync that started with this step already written, and ended before it returned
+              const covering = log.filter((e): e is Extract<Log, { what: 'sync-start' }> => e.what === 'sync-start' && e.written > x.r.step.index).some((s) => {
                 const end = log.find((e) => e.what === 'sync-end' && e.id === s.id)
                 return end !== undefined && end.t < x.t
               })
