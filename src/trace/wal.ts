@@ -750,33 +750,36 @@ export class TraceWal {
     }
     return new Promise<void>((resolve, reject) => {
       this.#syncWaiters.push({ seq, resolve, reject })
-      this.#syncRun ??= this.#syncLoop().finally(() => {
-        this.#syncRun = null
-      })
+      if (!this.#syncRun) this.#syncRun = this.#syncLoop()
     })
   }
 
   /** Runs datasyncs, one at a time, while appends wait for one; each covers every record written before it started. */
   async #syncLoop(): Promise<void> {
-    // let the appends already queued write their records first: one datasync covers them all
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    while (this.#syncWaiters.length > 0) {
-      const target = this.#written
-      try {
-        await this.#open().datasync()
-      } catch (cause) {
-        this.#failure ??= cause
-        const err = new WalAppendError({ path: this.paths.log, reason: 'the fsync failed', cause })
-        for (const w of this.#syncWaiters.splice(0)) w.reject(err)
-        return
+    try {
+      // let the appends already queued write their records first: one datasync covers them all
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      while (this.#syncWaiters.length > 0) {
+        const target = this.#written
+        try {
+          await this.#open().datasync()
+        } catch (cause) {
+          this.#failure ??= cause
+          const err = new WalAppendError({ path: this.paths.log, reason: 'the fsync failed', cause })
+          for (const w of this.#syncWaiters.splice(0)) w.reject(err)
+          return
+        }
+        this.#synced = Math.max(this.#synced, target)
+        const waiting = this.#syncWaiters
+        this.#syncWaiters = []
+        for (const w of waiting) {
+          if (w.seq <= target) w.resolve()
+          else this.#syncWaiters.push(w)
+        }
       }
-      this.#synced = Math.max(this.#synced, target)
-      const waiting = this.#syncWaiters
-      this.#syncWaiters = []
-      for (const w of waiting) {
-        if (w.seq <= target) w.resolve()
-        else this.#syncWaiters.push(w)
-      }
+    } finally {
+      // cleared in the same turn as the last look at the waiters: one added after it starts a new loop
+      this.#syncRun = null
     }
   }
 }
