@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
@@ -140,28 +141,43 @@ class MemoryTaskStore implements TaskStore {
   }
 }
 
-// Updates are read-modify-write with a compare-and-set in Redis: GET, then one Lua script
-// that writes the new state (and publishes it) only if the key still holds what was read,
-// else the update reads again. Two round trips an update, and updates of different tasks on
-// one connection need not wait for each other (a WATCH, being per connection, forced them
-// to go one at a time). Creating a task is one script too: SET NX, ZADD, PUBLISH.
-const CAS = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+// Updates are read-modify-write with a compare-and-set in Redis: one Lua script writes the
+// new state (and publishes it) only if the key still holds the state the update was made
+// from — compared by SHA-1, so the old state is not sent again — and otherwise answers what
+// the key holds now, so the update is made again from that without another read. The state
+// a process last wrote or read is kept (a bounded cache), so an update of a task this process
+// touched lately is one round trip. Updates of one task from one process are queued, and those
+// that pile up while one is written go in the next write together (a worker's progress line,
+// step events and result for one task are one or two writes, not one each). The channel
+// carries the state as written, the very string the key holds. Creating a task is one script
+// too: SET NX, ZADD, PUBLISH. Commands on the connection are auto-pipelined.
+const CAS = `local current = redis.call('GET', KEYS[1])
+if not current then return false end
+if redis.sha1hex(current) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2])
-  redis.call('PUBLISH', KEYS[2], ARGV[3])
+  redis.call('PUBLISH', KEYS[2], ARGV[2])
   return 1
 end
-return 0`
+return current`
 const CREATE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-  redis.call('PUBLISH', KEYS[3], ARGV[4])
+  redis.call('PUBLISH', KEYS[3], ARGV[1])
   return false
 end
 return redis.call('GET', KEYS[1])`
 
 type CovenantRedis = Redis & {
-  covenantCas(key: string, channel: string, expected: string, next: string, event: string): Promise<number>
-  covenantCreate(key: string, index: string, channel: string, state: string, score: number, id: string, event: string): Promise<string | null>
+  covenantCas(key: string, channel: string, expectedSha1: string, next: string): Promise<number | string | null>
+  covenantCreate(key: string, index: string, channel: string, state: string, score: number, id: string): Promise<string | null>
 }
+
+/** Task states a process keeps, as it last wrote or read them (the oldest drop off first). */
+const CACHED_STATES = 4_096
+
+type Known = { raw: string; state: TaskState }
+type PendingUpdate = { patch: (s: TaskState) => TaskState; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
+
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
 
 class RedisTaskStore implements TaskStore {
   readonly #redis: CovenantRedis
@@ -169,9 +185,13 @@ class RedisTaskStore implements TaskStore {
   readonly #prefix: string
   readonly #emitter = new EventEmitter().setMaxListeners(0)
   #subscribed = false
+  /** The last state seen of recently touched tasks (a hint: the compare-and-set decides). */
+  readonly #known = new Map<string, Known>()
+  /** Updates waiting for their task's write in flight, by task. */
+  readonly #queued = new Map<string, PendingUpdate[]>()
 
   constructor(url: string, prefix: string) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false }) as CovenantRedis
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false, enableAutoPipelining: true }) as CovenantRedis
     this.#redis.defineCommand('covenantCas', { numberOfKeys: 2, lua: CAS })
     this.#redis.defineCommand('covenantCreate', { numberOfKeys: 3, lua: CREATE })
     this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
@@ -190,26 +210,83 @@ class RedisTaskStore implements TaskStore {
   get #channel() {
     return `${this.#prefix}:task-events`
   }
+  #remember(taskId: string, known: Known | undefined) {
+    this.#known.delete(taskId)
+    if (!known) return
+    this.#known.set(taskId, known)
+    if (this.#known.size > CACHED_STATES) this.#known.delete(this.#known.keys().next().value as string)
+  }
+  /** A state read from Redis: checked (another process, or an older version, wrote it). */
+  #parse(raw: string): Known {
+    return { raw, state: taskStateSchema.parse(JSON.parse(raw)) }
+  }
   async create(state: TaskState) {
     const raw = JSON.stringify(state)
-    const existing = await this.#redis.covenantCreate(this.#key(state.taskId), this.#index, this.#channel, raw, state.createdAt, state.taskId, JSON.stringify({ taskId: state.taskId, state }))
+    const existing = await this.#redis.covenantCreate(this.#key(state.taskId), this.#index, this.#channel, raw, state.createdAt, state.taskId)
     if (existing === null) return { state, created: true }
-    return { state: taskStateSchema.parse(JSON.parse(existing)), created: false }
+    return { state: this.#parse(existing).state, created: false }
   }
   async get(taskId: string) {
     const raw = await this.#redis.get(this.#key(taskId))
     return raw ? taskStateSchema.parse(JSON.parse(raw)) : undefined
   }
-  async update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
+  update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
+    return new Promise((resolve, reject) => {
+      const queued = this.#queued.get(taskId)
+      if (queued) {
+        queued.push({ patch, resolve, reject })
+        return
+      }
+      this.#queued.set(taskId, [{ patch, resolve, reject }])
+      void this.#drain(taskId)
+    })
+  }
+  /** Writes the task's queued updates, those queued meanwhile together, until none is left. */
+  async #drain(taskId: string): Promise<void> {
     const key = this.#key(taskId)
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const raw = await this.#redis.get(key)
-      if (!raw) return undefined
-      const next = patch(taskStateSchema.parse(JSON.parse(raw)))
-      const written = JSON.stringify(next)
-      if (await this.#redis.covenantCas(key, this.#channel, raw, written, JSON.stringify({ taskId, state: next }))) return next
+    for (;;) {
+      const batch = this.#queued.get(taskId) ?? []
+      if (batch.length === 0) {
+        this.#queued.delete(taskId)
+        return
+      }
+      this.#queued.set(taskId, [])
+      try {
+        let base = this.#known.get(taskId)
+        if (!base) {
+          const raw = await this.#redis.get(key)
+          base = raw ? this.#parse(raw) : undefined
+        }
+        let next: TaskState | undefined
+        for (let attempt = 0; base && attempt < 50; attempt++) {
+          let s = base.state
+          for (const u of [...batch]) {
+            try {
+              s = u.patch(s)
+            } catch (err) {
+              // a patch that throws fails its own update only
+              batch.splice(batch.indexOf(u), 1)
+              u.reject(err)
+            }
+          }
+          const written = JSON.stringify(s)
+          const r = await this.#redis.covenantCas(key, this.#channel, sha1(base.raw), written)
+          if (r === 1) {
+            next = s
+            this.#remember(taskId, { raw: written, state: s })
+            break
+          }
+          // changed meanwhile (another process): made again from what the key holds now
+          base = typeof r === 'string' ? this.#parse(r) : undefined
+        }
+        if (base && !next) throw new Error(`task ${taskId}: too many concurrent updates`)
+        if (!base) this.#remember(taskId, undefined)
+        for (const u of batch) u.resolve(next)
+      } catch (err) {
+        this.#remember(taskId, undefined)
+        for (const u of batch) u.reject(err)
+      }
     }
-    throw new Error(`task ${taskId}: too many concurrent updates`)
   }
   async list(o: { agentId?: string | undefined; limit?: number | undefined } = {}) {
     const limit = o.limit ?? 100
@@ -224,8 +301,8 @@ class RedisTaskStore implements TaskStore {
       await this.#sub.subscribe(this.#channel)
       this.#sub.on('message', (_ch, msg: string) => {
         try {
-          const e = JSON.parse(msg) as TaskEvent
-          this.#emitter.emit('event', { taskId: e.taskId, state: taskStateSchema.parse(e.state) })
+          const state = taskStateSchema.parse(JSON.parse(msg))
+          this.#emitter.emit('event', { taskId: state.taskId, state })
         } catch {
           // not ours: ignore
         }
@@ -242,6 +319,7 @@ class RedisTaskStore implements TaskStore {
 
   /** Deletes every task under this prefix (tests). */
   async clear() {
+    this.#known.clear()
     const ids = await this.#redis.zrange(this.#index, 0, -1)
     if (ids.length) await this.#redis.del(...ids.map((id) => this.#key(id)))
     await this.#redis.del(this.#index)

@@ -26,6 +26,8 @@ export const OFF_CHAIN_AGENT_CONCURRENCY = 4
  * {@link OFF_CHAIN_AGENT_CONCURRENCY} at once: the runtime appends one step at a time to its
  * hash chain, so the steps of concurrent actions interleave in the trace, each carrying its
  * action id and each action's steps in their order (verifiers read an action by its id).
+ * Their durable steps share the WAL's fdatasyncs (group commit): each is still on disk
+ * before its append returns, so before anything is signed on it or the action reported done.
  */
 export function defaultConcurrency(agent: AgentDefinition): number {
   return agent.tools.some((t) => t.effect.kind !== 'none') ? 1 : OFF_CHAIN_AGENT_CONCURRENCY
@@ -109,6 +111,13 @@ export type ServiceWorker = {
   close(): Promise<void>
 }
 
+/**
+ * A running task's progress line and step events are written to the task store together:
+ * with its result when it finishes within this many ms (one write for the whole task), else
+ * this long after the first of them (a long task's stream still shows its steps as they come).
+ */
+export const TASK_STORE_FLUSH_MS = 50
+
 /** How often a stand-by tries an agent's WAL lock: one open and one fcntl when it fails. */
 const STANDBY_RETRY_MS = 500
 
@@ -149,6 +158,32 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     const q = p.catch((err: unknown) => o.logger?.error({ err: String(err) }, 'task store update failed'))
     pending.add(q)
     void q.finally(() => pending.delete(q))
+  }
+
+  // Updates of a task not written yet (its progress line and step events while it runs):
+  // written in one store update with the next one that must be written now (the task's
+  // result), or TASK_STORE_FLUSH_MS after the first, whichever comes first.
+  type Patch = (s: TaskState) => TaskState
+  const buffered = new Map<string, { patches: Patch[]; timer: NodeJS.Timeout }>()
+  function later(taskId: string, patch: Patch): void {
+    let b = buffered.get(taskId)
+    if (!b) {
+      const timer = setTimeout(() => track(writeNow(taskId)), TASK_STORE_FLUSH_MS)
+      b = { patches: [], timer }
+      buffered.set(taskId, b)
+    }
+    b.patches.push(patch)
+  }
+  /** Writes the task's buffered updates, then `last`, in one store update. */
+  function writeNow(taskId: string, last?: Patch): Promise<TaskState | undefined> {
+    const b = buffered.get(taskId)
+    if (b) {
+      buffered.delete(taskId)
+      clearTimeout(b.timer)
+    }
+    const patches = [...(b?.patches ?? []), ...(last ? [last] : [])]
+    if (patches.length === 0) return Promise.resolve(undefined)
+    return o.store.update(taskId, (s) => patches.reduce((state, patch) => patch(state), s))
   }
 
   function onBatch(agentId: string, b: CommittedBatchInfo): void {
@@ -236,7 +271,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         commitIntervalMs: o.commitIntervalMs,
         onBatch: (b) => onBatch(agentId, b),
         // the step's action id is its task id: the task's stream shows the step as it is written
-        onStep: ({ step, leaf }) => track(o.store.update(step.actionId, (s) => appendStep(s, (seq) => stepEvent(step, leaf, seq)))),
+        onStep: ({ step, leaf }) => later(step.actionId, (s) => appendStep(s, (seq) => stepEvent(step, leaf, seq))),
         onCommitError: (err) => {
           commitErrors.set(agentId, { error: err, at: Date.now() })
           o.logger?.warn({ err: String(err), agentId }, 'commit failed (will retry)')
@@ -282,7 +317,8 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     const agentId = host.record.agentId
     // a job re-run after its worker died keeps BullMQ's attempt number: count the runs here
     let before = 0
-    await o.store.update(taskId, (s) => {
+    // buffered: written with the task's step events and its result (see TASK_STORE_FLUSH_MS)
+    later(taskId, (s) => {
       before = s.attempts ?? 0
       const run = Math.max(attempt, before + 1)
       return appendEvent({ ...s, status: 'running', attempts: run }, `running on ${workerId} (run ${run})`)
@@ -291,13 +327,14 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
       const r = await host.run(task, taskId)
       const committed = claimSteps(agentId, taskId, r.stepIndices)
       const result = { output: r.output, txHashes: r.txHashes, stepIndices: r.stepIndices }
-      await o.store.update(taskId, (s) =>
+      await writeNow(taskId, (s) =>
         appendEvent(
           withCommitments({ ...s, status: 'completed', result, error: null }, committed),
           r.txHashes.length ? `completed on ${workerId}; sent ${r.txHashes.length} transaction(s)` : `completed on ${workerId}`,
         ),
       )
-      o.logger?.info({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
+      // one line per task only at debug: at info, a busy worker would spend more on its log than on the task
+      o.logger?.debug({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
       return result
     } catch (err) {
       // An action whose trace is closed (failed output step, or closed by crash recovery) is
@@ -312,7 +349,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         ? { name: ended.recorded.name, message: ended.recorded.message.split('\n')[0] ?? '', final: true }
         : { name: e.name, message: e.message.split('\n')[0] ?? '', final }
       const committed = ended ? claimSteps(agentId, taskId, ended.stepIndices) : []
-      await o.store.update(taskId, (s) =>
+      await writeNow(taskId, (s) =>
         appendEvent(
           withCommitments(
             {
@@ -356,6 +393,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     while (attempts.size > 0) await Promise.all([...attempts])
     for (const w of workers) await w.close()
     for (const h of hosts.values()) await h.close()
+    for (const taskId of [...buffered.keys()]) track(writeNow(taskId))
     // the final flush's commitments reach the task store before this returns
     while (pending.size > 0) await Promise.all([...pending])
     for (const q of owned) await q.close()

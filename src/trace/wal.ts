@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { writeSync } from 'node:fs'
 import { type FileHandle, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
@@ -292,6 +293,18 @@ export class TraceWal {
   #head: ChainHead
   #failure: unknown = null
   #queue: Promise<unknown> = Promise.resolve()
+  /** Records written by this handle so far (each write's sequence number is this count after it). */
+  #written = 0
+  /** Every record up to this write sequence is on disk: a datasync that started after it was written has finished. */
+  #synced = 0
+  /** Durable appends (and `sync()` calls) waiting for a datasync that covers their write. */
+  #syncWaiters: { seq: number; resolve: () => void; reject: (err: unknown) => void }[] = []
+  /** The datasync loop, while one runs (one datasync at a time). */
+  #syncRun: Promise<void> | null = null
+  /** Appends are acknowledged (return, listeners called) in index order: the last one's turn. */
+  #ackTail: Promise<void> = Promise.resolve()
+  /** Steps [0, #acked) are acknowledged: what readers (`encodedFrom`, `readFrom`) may see. */
+  #acked = 0
   #onWarning: ((warning: WalTornTail) => void) | undefined
   /** Byte offset and leaf of every step, by index: `readFrom` reads only the tail it needs. */
   #offsets: number[]
@@ -326,6 +339,7 @@ export class TraceWal {
     this.#head = scan.head
     this.#offsets = scan.offsets
     this.#leaves = scan.leaves
+    this.#acked = scan.steps.length
     this.recovered = scan.torn
     this.#onWarning = onWarning
     this.#memoryCap = memoryCap
@@ -413,8 +427,16 @@ export class TraceWal {
   /**
    * Appends a complete step and returns after it is on disk (fdatasync). The step must be
    * valid and continue the chain (index = head.nextIndex, prevHash = head.prevHash).
-   * Refused steps change nothing. After a failed write the WAL refuses further appends
-   * until reopened (recovery then decides what reached the disk).
+   * Refused steps change nothing. After a failed write or fsync the WAL refuses further
+   * appends until reopened (recovery then decides what reached the disk).
+   *
+   * Group commit: writes are serial (the chain and the step order are fixed when a record is
+   * written), but the fdatasync is shared. A durable append returns once a datasync that
+   * started after its record was written has finished; one datasync runs at a time and
+   * covers every record written before it started, so N appends written while one datasync
+   * runs cost one more datasync, not N. Appends return (and `onAppend` listeners run) in
+   * index order: an append never returns before an earlier one has, and when a datasync
+   * fails every append waiting for it — and every later one — fails.
    *
    * With `durable: false` the record is written but not synced: it survives a crash of this
    * process (it is in the OS page cache) but not of the machine — until the next durable
@@ -422,13 +444,18 @@ export class TraceWal {
    * always durable, so everything before a signature is on disk when it is made.
    */
   append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
-    return this.#serial(() => this.#append(step, options.durable ?? true))
+    const durable = options.durable ?? true
+    return this.#acknowledge(
+      this.#serial(async () => this.#write(step)),
+      durable,
+    )
   }
 
   /**
    * Calls `listener` after each step is appended (written, and synced when durable), in
-   * index order, with the step and its leaf. A listener that throws does not fail the
-   * append: the step is on disk whatever it does. Returns a function that removes it.
+   * index order, with the step and its leaf, before the append returns. A listener that
+   * throws does not fail the append: the step is on disk whatever it does. Returns a
+   * function that removes it.
    */
   onAppend(listener: (appended: WalAppendResult) => void): () => void {
     this.#appendListeners.add(listener)
@@ -437,7 +464,11 @@ export class TraceWal {
 
   /** Links `body` at the head (agentId, index, prevHash) and appends it. */
   appendNext(body: StepBody, options: AppendOptions = {}): Promise<WalAppendResult> {
-    return this.#serial(() => this.#append(linkStep(this.#head, body), options.durable ?? true))
+    const durable = options.durable ?? true
+    return this.#acknowledge(
+      this.#serial(async () => this.#write(linkStep(this.#head, body))),
+      durable,
+    )
   }
 
   /**
@@ -451,7 +482,8 @@ export class TraceWal {
       const path = this.paths.log
       this.#open()
       if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path, reason: `cannot read from step ${index}` })
-      const end = Math.min(this.#head.nextIndex, index + maxSteps)
+      // only acknowledged steps: a durable one still waiting for its datasync is not handed out
+      const end = Math.min(this.#acked, index + maxSteps)
       if (index >= end) return []
       if (index >= this.#memoryFrom) return this.#memory.slice(index - this.#memoryFrom, end - this.#memoryFrom)
       const disk = await this.#readRecords(index, Math.min(end, this.#memoryFrom))
@@ -459,16 +491,13 @@ export class TraceWal {
     })
   }
 
-  /** Makes every appended record durable (fdatasync). */
+  /** Makes every appended record durable (fdatasync, shared with concurrent durable appends). */
   sync(): Promise<void> {
     return this.#serial(async () => {
-      try {
-        await this.#open().datasync()
-      } catch (cause) {
-        this.#failure = cause
-        throw new WalAppendError({ path: this.paths.log, reason: 'the fsync failed', cause })
-      }
-    })
+      this.#open()
+      if (this.#failure) throw new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure })
+      return this.#written
+    }).then((seq) => this.#durable(seq))
   }
 
   /**
@@ -487,6 +516,7 @@ export class TraceWal {
       this.#head = scan.head
       this.#offsets = scan.offsets
       this.#leaves = scan.leaves
+      this.#acked = Math.min(this.#acked, scan.steps.length)
       this.#remember(scan)
       return { steps: scan.steps, leaves: scan.leaves, torn: scan.torn }
     })
@@ -501,7 +531,7 @@ export class TraceWal {
     return this.#serial(async () => {
       this.#open()
       if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path: this.paths.log, reason: `cannot read from step ${index}` })
-      const read = await this.#readRecords(index, this.#offsets.length)
+      const read = await this.#readRecords(index, this.#acked)
       return { steps: read.map((e) => e.step), leaves: read.map((e) => e.leaf) }
     })
   }
@@ -600,6 +630,8 @@ export class TraceWal {
   /** Releases the file and the lock. Pending appends finish first. */
   async close(): Promise<void> {
     await this.#queue.catch(() => {})
+    await this.#ackTail
+    while (this.#syncRun) await this.#syncRun
     const fh = this.#fh
     if (!fh) return
     this.#fh = null
@@ -622,7 +654,11 @@ export class TraceWal {
     return run
   }
 
-  async #append(input: Step, durable: boolean): Promise<WalAppendResult> {
+  /**
+   * Writes one record at the end of the log (serial: called through #serial). Returns the
+   * step, its leaf and offset and the record's write sequence number; nothing is synced.
+   */
+  #write(input: Step): { appended: WalAppendResult; seq: number } {
     const path = this.paths.log
     const fh = this.#open()
     if (this.#failure) {
@@ -647,30 +683,104 @@ export class TraceWal {
     const record = encodeWalRecord(payload)
     const offset = this.#size
     try {
+      // A synchronous pwrite: the record goes to the page cache (microseconds), where a
+      // FileHandle.write would cost a thread-pool round trip per step. The fdatasync, which
+      // waits for the disk, stays asynchronous (#syncLoop).
       let written = 0
-      while (written < record.length) {
-        const { bytesWritten } = await fh.write(record, written, record.length - written, offset + written)
-        written += bytesWritten
-      }
-      if (durable) await fh.datasync()
+      while (written < record.length) written += writeSync(fh.fd, record, written, record.length - written, offset + written)
     } catch (cause) {
       this.#failure = cause
-      throw new WalAppendError({ path, reason: 'the write or fsync failed', cause })
+      throw new WalAppendError({ path, reason: 'the write failed', cause })
     }
     this.#size = offset + record.length
     this.#head = { agentId: head.agentId, nextIndex: step.index + 1, prevHash: leaf }
     this.#offsets.push(offset)
     this.#leaves.push(leaf)
     if (this.#memoryFrom + this.#memory.length === step.index) this.#keep(entry)
-    const appended = { step, leaf, offset }
-    for (const listener of this.#appendListeners) {
+    return { appended: { step, leaf, offset }, seq: ++this.#written }
+  }
+
+  /**
+   * Completes an append whose write is `written`: waits (when durable) for a datasync that
+   * covers it, then for every earlier append to be acknowledged, then calls the listeners
+   * and returns. Called synchronously in append order, so acknowledgements follow the index.
+   */
+  #acknowledge(written: Promise<{ appended: WalAppendResult; seq: number }>, durable: boolean): Promise<WalAppendResult> {
+    const before = this.#ackTail
+    const done = (async () => {
+      let w: { appended: WalAppendResult; seq: number }
       try {
-        listener(appended)
-      } catch {
-        // an observer's failure is not the log's: the step is written
+        w = await written
+      } catch (err) {
+        // a refused step changes nothing, but its answer still waits for its turn
+        await before
+        throw err
       }
+      // the datasync is waited for alongside the earlier appends (not after them)
+      const synced = durable ? this.#durable(w.seq) : undefined
+      synced?.catch(() => {})
+      await before
+      if (synced) await synced
+      else if (this.#failure && w.seq > this.#synced) {
+        // written, but an earlier step's datasync failed: refused like any step after a failure
+        throw new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure })
+      }
+      this.#acked = Math.max(this.#acked, w.appended.step.index + 1)
+      for (const listener of this.#appendListeners) {
+        try {
+          listener(w.appended)
+        } catch {
+          // an observer's failure is not the log's: the step is written
+        }
+      }
+      return w.appended
+    })()
+    this.#ackTail = done.then(
+      () => {},
+      () => {},
+    )
+    return done
+  }
+
+  /** Resolves once a datasync that started after write `seq` has finished; rejects (and poisons the WAL) if one fails. */
+  #durable(seq: number): Promise<void> {
+    if (seq <= this.#synced) return Promise.resolve()
+    if (this.#failure) {
+      return Promise.reject(new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure }))
     }
-    return appended
+    return new Promise<void>((resolve, reject) => {
+      this.#syncWaiters.push({ seq, resolve, reject })
+      if (!this.#syncRun) this.#syncRun = this.#syncLoop()
+    })
+  }
+
+  /** Runs datasyncs, one at a time, while appends wait for one; each covers every record written before it started. */
+  async #syncLoop(): Promise<void> {
+    try {
+      // let the appends already queued write their records first: one datasync covers them all
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      while (this.#syncWaiters.length > 0) {
+        const target = this.#written
+        try {
+          await this.#open().datasync()
+        } catch (cause) {
+          this.#failure ??= cause
+          const err = new WalAppendError({ path: this.paths.log, reason: 'the fsync failed', cause })
+          for (const w of this.#syncWaiters.splice(0)) w.reject(err)
+          return
+        }
+        this.#synced = Math.max(this.#synced, target)
+        const waiting = this.#syncWaiters
+        this.#syncWaiters = []
+        for (const w of waiting) {
+          if (w.seq <= target) w.resolve()
+          else this.#syncWaiters.push(w)
+        }
+      }
+    } finally {
+      // cleared in the same turn as the last look at the waiters: one added after it starts a new loop
+      this.#syncRun = null
+    }
   }
 }
 

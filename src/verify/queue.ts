@@ -108,6 +108,15 @@ function assertJobId(id: string): void {
   }
 }
 
+/** Refuses data that is not JSON, without copying it (BullMQ serializes the data itself). */
+function assertJsonData(data: unknown): void {
+  try {
+    JSON.stringify(data)
+  } catch (cause) {
+    throw new VerifierConfigError('Job data must be JSON (write bigints as decimal strings).', { cause })
+  }
+}
+
 function toJsonData<D>(data: D): D {
   try {
     return JSON.parse(JSON.stringify(data)) as D
@@ -361,13 +370,15 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
 
   async add(id: string, data: D, options: { name?: string | undefined } = {}): Promise<void> {
     assertJobId(id)
-    await this.#queue.add(options.name ?? 'job', toJsonData(data), { jobId: id })
+    assertJsonData(data)
+    await this.#queue.add(options.name ?? 'job', data, { jobId: id })
   }
 
   async addBulk(jobs: ReadonlyArray<BulkJob<D>>): Promise<void> {
     for (const j of jobs) assertJobId(j.id)
     if (jobs.length === 0) return
-    await this.#queue.addBulk(jobs.map((j) => ({ name: j.name ?? 'job', data: toJsonData(j.data), opts: { jobId: j.id } })))
+    for (const j of jobs) assertJsonData(j.data)
+    await this.#queue.addBulk(jobs.map((j) => ({ name: j.name ?? 'job', data: j.data, opts: { jobId: j.id } })))
   }
 
   async wait(id: string): Promise<R> {

@@ -57,6 +57,48 @@ describe('the Redis task store', () => {
     expect(s!.commitments.map((c) => c.sequence).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
   })
 
+  it('coalesces one process\'s updates of a task that pile up while one is written: every update applied, fewer writes', async () => {
+    const id = `1-${randomBytes(6).toString('hex')}`
+    const writes: string[] = []
+    const off = await stores[1]!.subscribe((e) => {
+      if (e.taskId === id) writes.push(e.state.status)
+    })
+    await stores[0]!.create(task(id))
+    const n = 30
+    await Promise.all(Array.from({ length: n }, (_, i) => stores[0]!.update(id, (s) => appendEvent({ ...s, commitments: [...s.commitments, commitment(i)] }, `u${i}`))))
+    const s = await stores[1]!.get(id)
+    // in the order they were made
+    expect(s!.commitments.map((c) => c.sequence)).toEqual(Array.from({ length: n }, (_, i) => i))
+    expect(s!.events.map((e) => e.message)).toEqual(Array.from({ length: n }, (_, i) => `u${i}`))
+    // the create, then far fewer writes than updates (the first alone, the other 29 together)
+    await expect.poll(() => writes.length).toBeGreaterThanOrEqual(2)
+    expect(writes.length).toBeLessThan(n / 2)
+    off()
+  })
+
+  it('a patch that throws fails its own update only; the others in the same write land', async () => {
+    const id = `1-${randomBytes(6).toString('hex')}`
+    await stores[0]!.create(task(id))
+    const results = await Promise.allSettled([
+      stores[0]!.update(id, (s) => appendEvent(s, 'a')),
+      stores[0]!.update(id, () => {
+        throw new Error('bad patch')
+      }),
+      stores[0]!.update(id, (s) => appendEvent(s, 'b')),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((await stores[1]!.get(id))!.events.map((e) => e.message)).toEqual(['a', 'b'])
+  })
+
+  it('an update made from a stale state (another process wrote meanwhile) is made again from the current one', async () => {
+    const id = `1-${randomBytes(6).toString('hex')}`
+    await stores[0]!.create(task(id))
+    await stores[0]!.update(id, (s) => appendEvent(s, 'first')) // store 0 now knows the state
+    await stores[1]!.update(id, (s) => appendEvent(s, 'other process'))
+    await stores[0]!.update(id, (s) => appendEvent(s, 'third'))
+    expect((await stores[1]!.get(id))!.events.map((e) => e.message)).toEqual(['first', 'other process', 'third'])
+  })
+
   it('publishes every update to subscribers in other processes', async () => {
     const id = `1-${randomBytes(6).toString('hex')}`
     const seen: string[] = []
