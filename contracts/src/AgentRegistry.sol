@@ -316,6 +316,22 @@ contract AgentRegistry {
         );
     }
 
+    /// @notice What TraceLog needs to accept a batch, in one call that reads only those
+    ///         slots: who may commit it, the account whose calls it covers, and the active
+    ///         version's challenge window.
+    function commitTerms(uint256 agentId)
+        external
+        view
+        returns (address operator, address account, uint64 challengeWindow)
+    {
+        Agent storage a = _agents[agentId];
+        operator = a.operator;
+        // the operator is never zero for a registered agent
+        if (operator == address(0)) revert UnknownAgent(agentId);
+        account = a.account;
+        challengeWindow = _versions[agentId][a.activeVersion].challengeWindow;
+    }
+
     function challengeWindowOf(uint256 agentId) external view returns (uint64) {
         return _versions[agentId][_agent(agentId).activeVersion].challengeWindow;
     }
