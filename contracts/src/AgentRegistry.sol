@@ -317,19 +317,20 @@ contract AgentRegistry {
     }
 
     /// @notice What TraceLog needs to accept a batch, in one call that reads only those
-    ///         slots: who may commit it, the account whose calls it covers, and the active
-    ///         version's challenge window.
-    function commitTerms(uint256 agentId)
+    ///         slots: who may commit it, the active version's challenge window and, when
+    ///         `withAccount` (the batch moves the coverage), the account whose calls it covers
+    ///         (else zero).
+    function commitTerms(uint256 agentId, bool withAccount)
         external
         view
-        returns (address operator, address account, uint64 challengeWindow)
+        returns (address operator, uint64 challengeWindow, address account)
     {
         Agent storage a = _agents[agentId];
         operator = a.operator;
         // the operator is never zero for a registered agent
         if (operator == address(0)) revert UnknownAgent(agentId);
-        account = a.account;
         challengeWindow = _versions[agentId][a.activeVersion].challengeWindow;
+        if (withAccount) account = a.account;
     }
 
     function challengeWindowOf(uint256 agentId) external view returns (uint64) {

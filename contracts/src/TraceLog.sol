@@ -110,7 +110,7 @@ contract TraceLog is EIP712 {
     /// @notice Declare more account calls covered without a new batch: for a call that was
     ///         executed after the batch holding its wallet step had been committed.
     function cover(uint256 agentId, uint32 callsCovered) external {
-        (address operator, address account,) = registry.commitTerms(agentId);
+        (address operator,, address account) = registry.commitTerms(agentId, true);
         if (msg.sender != operator) revert NotOperator(agentId, msg.sender);
         AgentLog memory l = _logs[agentId];
         if (l.nextSequence == 0) revert UnknownBatch(agentId, 0);
@@ -129,20 +129,21 @@ contract TraceLog is EIP712 {
         bool setCoverage,
         uint32 callsCovered
     ) internal {
-        (address operator, address account, uint64 window) = registry.commitTerms(agentId);
+        AgentLog memory l = _logs[agentId];
+        if (!setCoverage) callsCovered = l.coveredCalls;
+        // unchanged coverage needs neither the account nor its call count: it was within the
+        // account's call count when it was set, and that count never goes down
+        bool moves = callsCovered != l.coveredCalls;
+        (address operator, uint64 window, address account) = registry.commitTerms(agentId, moves);
         if (msg.sender != operator) revert NotOperator(agentId, msg.sender);
         if (stepCount == 0) revert EmptyBatch();
         if (merkleRoot == bytes32(0)) revert EmptyRoot();
         if (daCommitment.length == 0 || daCommitment.length > MAX_DA_COMMITMENT_BYTES) {
             revert BadDaCommitment(daCommitment.length);
         }
-        AgentLog memory l = _logs[agentId];
         if (sequence < l.nextSequence) revert SequenceTaken(agentId, sequence);
         if (sequence != l.nextSequence) revert SequenceGap(agentId, l.nextSequence, sequence);
-        if (!setCoverage) callsCovered = l.coveredCalls;
-        // unchanged coverage needs no call to the account: it was within the account's call
-        // count when it was set, and that count never goes down
-        else if (callsCovered != l.coveredCalls) _checkCoverage(account, l.coveredCalls, callsCovered);
+        if (moves) _checkCoverage(account, l.coveredCalls, callsCovered);
 
         Batch memory b;
         b.merkleRoot = merkleRoot;
