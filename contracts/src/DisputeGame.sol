@@ -252,7 +252,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         bytes32 salt
     ) external nonReentrant returns (uint256 disputeId, Breach breach) {
         uint256 agentId = step.agentId;
-        traceLog.checkBatch(agentId, sequence, b);
+        _checkBatch(agentId, sequence, b);
         _requireOpenWindow(agentId, sequence, b);
         if (step.index < b.firstIndex || step.index >= uint256(b.firstIndex) + b.stepCount) {
             revert StepNotInBatch(step.index, b.firstIndex, b.stepCount);
@@ -294,7 +294,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         address operator = registry.agent(a.agentId).operator;
         if (ECDSA.recover(digestA, sigA) != operator) revert BadOperatorSignature();
         if (sigB.length == 0) {
-            traceLog.checkBatch(b.agentId, b.sequence, committed);
+            _checkBatch(b.agentId, b.sequence, committed);
             if (
                 committed.merkleRoot != b.merkleRoot || committed.daCommitmentHash != b.daCommitmentHash
                     || committed.stepCount != b.stepCount
@@ -465,7 +465,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         bytes calldata daCommitment,
         bytes32 salt
     ) external payable nonReentrant returns (uint256 disputeId) {
-        traceLog.checkBatch(agentId, sequence, b);
+        _checkBatch(agentId, sequence, b);
         if (keccak256(daCommitment) != b.daCommitmentHash) revert WrongCommitment();
         bytes32 subject = dataSubject(daCommitment);
         _requireBond(DisputeKind.DataWithheld);
@@ -504,7 +504,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
             if (subject == bytes32(0) || sequence != 0 || stepIndex != 0) revert BadTarget();
             return;
         }
-        traceLog.checkBatch(agentId, sequence, b);
+        _checkBatch(agentId, sequence, b);
         _requireOpenWindow(agentId, sequence, b);
         if (kind == DisputeKind.InvalidBatch) {
             if (stepIndex != 0) revert BadTarget();
@@ -673,6 +673,14 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         stake = evidenceStake[c];
         delete evidenceBlock[c];
         delete evidenceStake[c];
+    }
+
+    /// @dev `b` is the record committed at (agentId, sequence) (TraceLog keeps its hash). The
+    ///      errors are TraceLog's, raised here so that they are in this contract's ABI.
+    function _checkBatch(uint256 agentId, uint64 sequence, Batch calldata b) internal view {
+        bytes32 stored = traceLog.batchHash(agentId, sequence);
+        if (stored == bytes32(0)) revert TraceLog.UnknownBatch(agentId, sequence);
+        if (keccak256(abi.encode(b)) != stored) revert TraceLog.WrongBatchRecord(agentId, sequence);
     }
 
     function _requireOpenWindow(uint256 agentId, uint64 sequence, Batch calldata b) internal view {

@@ -3884,6 +3884,22 @@ export const disputeGameAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "UnknownBatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "disputeId",
         "type": "uint256"
       }
@@ -3894,6 +3910,22 @@ export const disputeGameAbi = [
   {
     "inputs": [],
     "name": "UseChallengeData",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "WrongBatchRecord",
     "type": "error"
   },
   {
