@@ -107,6 +107,28 @@ contract TraceLog is EIP712 {
         _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, true, callsCovered);
     }
 
+    /// @dev One batch of `commitMany`: the arguments of `commitCovering`, or of `commit` when
+    ///      `setCoverage` is false (`callsCovered` is then ignored).
+    struct Commit {
+        uint256 agentId;
+        uint64 sequence;
+        bytes32 merkleRoot;
+        bytes daCommitment;
+        uint32 stepCount;
+        bool setCoverage;
+        uint32 callsCovered;
+    }
+
+    /// @notice Commit several batches in one transaction — of several agents that share this
+    ///         operator, or several sequences of one agent, in order. Each is checked as by
+    ///         `commit` / `commitCovering`; any one refused reverts them all.
+    function commitMany(Commit[] calldata batches) external {
+        for (uint256 i; i < batches.length; ++i) {
+            Commit calldata c = batches[i];
+            _commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount, c.setCoverage, c.callsCovered);
+        }
+    }
+
     /// @notice Declare more account calls covered without a new batch: for a call that was
     ///         executed after the batch holding its wallet step had been committed.
     function cover(uint256 agentId, uint32 callsCovered) external {

@@ -222,6 +222,76 @@ contract TraceLogTest is Fixture {
         assertEq(traceLog.lastFinalizesAt(id), a > b ? a : b);
     }
 
+    // ---------------------------------------------------------------- commitMany
+
+    function _entry(uint256 id, uint64 seq, bytes32 root, uint32 n) internal pure returns (TraceLog.Commit memory) {
+        return TraceLog.Commit(id, seq, root, abi.encodePacked("da", id, seq), n, false, 0);
+    }
+
+    /// Several agents of one operator (and several sequences of one agent) in one transaction
+    /// store exactly what the same commits one by one store; one refused entry reverts them all.
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_commitMany_sameAsOneByOne(uint8 agents, uint8 perAgent, uint32 n) public {
+        agents = uint8(bound(agents, 1, 4));
+        perAgent = uint8(bound(perAgent, 1, 3));
+        n = uint32(bound(n, 1, 5000));
+        uint256[] memory ids = new uint256[](agents);
+        for (uint256 a; a < agents; ++a) ids[a] = _registerAgent(stranger, operator, agentWallet);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](uint256(agents) * perAgent);
+        for (uint256 k; k < perAgent; ++k) {
+            for (uint256 a; a < agents; ++a) {
+                list[k * agents + a] = _entry(ids[a], uint64(k), keccak256(abi.encode(a, k)), n + uint32(k));
+            }
+        }
+        uint256 snap = vm.snapshotState();
+        vm.prank(operator);
+        traceLog.commitMany(list);
+        bytes32[] memory many = new bytes32[](list.length);
+        for (uint256 i; i < list.length; ++i) many[i] = traceLog.batchHash(list[i].agentId, list[i].sequence);
+        uint64 nextIdx0 = traceLog.nextStepIndex(ids[0]);
+        vm.revertToState(snap);
+        for (uint256 i; i < list.length; ++i) {
+            TraceLog.Commit memory c = list[i];
+            vm.prank(operator);
+            traceLog.commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount);
+            assertEq(traceLog.batchHash(c.agentId, c.sequence), many[i], "same record");
+        }
+        assertEq(traceLog.nextStepIndex(ids[0]), nextIdx0, "same counters");
+        assertEq(traceLog.nextSequence(ids[0]), perAgent);
+    }
+
+    function test_commitMany_allOrNothing() public {
+        uint256 other = _registerAgent(stranger, mallory, agentWallet); // another operator's agent
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](2);
+        list[0] = _entry(agentId, 0, ROOT, 1);
+        list[1] = _entry(other, 0, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
+        traceLog.commitMany(list);
+        assertFalse(traceLog.isCommitted(agentId, 0), "nothing written");
+        // a gap or a taken sequence inside the list
+        list[1] = _entry(agentId, 2, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 2));
+        traceLog.commitMany(list);
+        list[1] = _entry(agentId, 0, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commitMany(list);
+        // coverage beyond the calls made, as commitCovering
+        list[1] = _entry(agentId, 1, ROOT, 1);
+        list[1].setCoverage = true;
+        list[1].callsCovered = 1;
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 1, 0, 0));
+        traceLog.commitMany(list);
+        assertEq(traceLog.nextSequence(agentId), 0);
+        list[1].callsCovered = 0;
+        vm.prank(operator);
+        traceLog.commitMany(list);
+        assertEq(traceLog.nextSequence(agentId), 2);
+    }
+
     // ---------------------------------------------------------------- EIP-712 header
 
     function testFuzz_hashBatchHeader_matchesIndependentDigest(

@@ -42,6 +42,7 @@ export { depositBond, type DepositBondParameters, type DepositBondReturnType } f
 export { getBond, type GetBondReturnType } from './actions/getBond.js'
 export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawBond.js'
 export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
+export { commitMany, type CommitManyReturnType } from './actions/commitMany.js'
 export {
   batchRecordHash,
   getBatch,

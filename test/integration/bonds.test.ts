@@ -24,6 +24,7 @@ import {
   getBatch,
   getNextSequence,
   traceLogAbi,
+  commitMany,
 } from '../../src/bonds/index.js'
 import { TraceChain, genesisHead, merkleProof, merkleRoot, type Step, type StepBody, type WalletStep } from '../../src/trace/index.js'
 
@@ -282,6 +283,23 @@ describe('batch records: TraceLog keeps one hash per batch, the BatchCommitted e
     expect(err).toBeInstanceOf(ContractRevertError)
     expect((err as ContractRevertError).errorName).toBe('SequenceTaken')
     expect(await read('batchHash', seq)).toBe(hashBefore)
+  })
+
+  it('commitMany writes several batches in one transaction, each readable and checked like a single commit', async () => {
+    const seq = await getNextSequence(chain.reader, agentId)
+    const batches = [0n, 1n].map((k) => ({ agentId, sequence: seq + k, merkleRoot: toHex(`many-${seq + k}`, { size: 32 }), daCommitment: toHex(`blob-${seq + k}`), stepCount: 2 }))
+    const r = await commitMany(chain.as(2), batches)
+    for (const b of batches) {
+      const got = await getBatch(chain.reader, agentId, b.sequence)
+      expect(got).toMatchObject({ merkleRoot: b.merkleRoot, stepCount: 2, transactionHash: r.hash })
+      expect(batchRecordHash(got!.record)).toBe(await read('batchHash', b.sequence))
+    }
+    const [first, second] = await Promise.all([getBatch(chain.reader, agentId, seq), getBatch(chain.reader, agentId, seq + 1n)])
+    expect(second!.firstIndex).toBe(first!.firstIndex + 2n)
+    // not the operator: refused, nothing written
+    const err = await commitMany(chain.as(9), [{ ...batches[0]!, sequence: seq + 2n }]).catch((e: unknown) => e)
+    expect((err as ContractRevertError).errorName).toBe('NotOperator')
+    expect(await read('isCommitted', seq + 2n)).toBe(false)
   })
 
   it('a node whose log disagrees with the stored hash gives BatchRecordMismatchError, not a record', async () => {

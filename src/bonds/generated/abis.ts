@@ -2617,6 +2617,56 @@ export const traceLogAbi = [
   {
     "inputs": [
       {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "agentId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "sequence",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "daCommitment",
+            "type": "bytes"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bool",
+            "name": "setCoverage",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct TraceLog.Commit[]",
+        "name": "batches",
+        "type": "tuple[]"
+      }
+    ],
+    "name": "commitMany",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "agentId",
         "type": "uint256"
