@@ -10,6 +10,7 @@
 //     real trace steps (real Merkle root, the local DA store's 33-byte commitment), gas per
 //     step and gas per committed action (an action of --steps-per-action steps, default 5;
 //     the treasury agent writes 6);
+//   - commitMany: one operator's 1,024-step batches of 1, 2, 4 and 8 agents in one transaction;
 //   - policy-breach proof (commit + reveal) for a step in each of those batches: the proof
 //     grows with log2 of the batch size, so 1 and 1,024 steps bracket it;
 //   - equivocation proof, dispute open for each quorum kind, verdict submission (1 and 3
@@ -31,6 +32,7 @@ import {
   claimCredits,
   commitBatch,
   commitEvidence,
+  commitMany,
   depositBond,
   disputeGameAbi,
   forkManagerAbi,
@@ -321,6 +323,45 @@ async function main() {
   }
   log(`  a 1 KiB DA commitment instead of 33 bytes (64 steps): ${fmt(big.gas)} (the event carries the commitment)`)
   log('  for scale: the ETH transfer an action pays with costs 21,000')
+
+  // --- commitMany: one operator's batches of several agents in one transaction (each agent
+  // has committed before, as a running operator's agents have)
+  const manyAgents: bigint[] = []
+  for (let i = 0; i < 8; i++) {
+    const r = await registerAgent(owner, {
+      operator: chain.account(2).address,
+      wallet,
+      manifestHash: keccak256(toHex(`many-${i}`)),
+      modelDigests: [keccak256(toHex('covenant-chat'))],
+      policy: policy([payee]),
+    })
+    manyAgents.push(r.agentId)
+  }
+  const manyBatch = (id: bigint, seq: bigint) => ({
+    agentId: id,
+    sequence: seq,
+    merkleRoot: keccak256(toHex(`many-${id}-${seq}`)),
+    daCommitment: bytesToHex(localCommitment(new TextEncoder().encode(`many-${id}-${seq}`))),
+    stepCount: 1024,
+  })
+  await increaseTime(chain.reader.publicClient, 1)
+  await commitMany(operator, manyAgents.map((id) => manyBatch(id, 0n))) // first commits: storage from zero
+  const manyNext = new Map(manyAgents.map((id) => [id, 1n]))
+  const manyRows: Record<string, string> = {}
+  for (const n of [1, 2, 4, 8]) {
+    await increaseTime(chain.reader.publicClient, 1)
+    const r = await commitMany(operator, manyAgents.slice(0, n).map((id) => manyBatch(id, manyNext.get(id)!)))
+    for (const id of manyAgents.slice(0, n)) manyNext.set(id, manyNext.get(id)! + 1n)
+    manyRows[`${n} agents`] = r.gasUsed.toString()
+  }
+  result['commitMany'] = manyRows
+  log('\ncommitMany (one operator, one 1,024-step batch for each of n agents in one transaction)')
+  log(`  ${'agents'.padStart(6)} ${'gas'.padStart(11)} ${'gas/batch'.padStart(10)} ${`gas/action (${STEPS_PER_ACTION} steps)`.padStart(22)}`)
+  for (const [k, v] of Object.entries(manyRows)) {
+    const n = Number(k.split(' ')[0])
+    const perBatch = Number(v) / n
+    log(`  ${String(n).padStart(6)} ${fmt(BigInt(v)).padStart(11)} ${fmt(perBatch).padStart(10)} ${fmt((perBatch * STEPS_PER_ACTION) / 1024).padStart(22)}`)
+  }
 
   // --- policy-breach proofs (commit + reveal), one per batch size; claim between them so
   // every proof finds the challenger's credit at zero, as a new challenger would

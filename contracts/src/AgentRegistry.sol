@@ -316,6 +316,23 @@ contract AgentRegistry {
         );
     }
 
+    /// @notice What TraceLog needs to accept a batch, in one call that reads only those
+    ///         slots: who may commit it, the active version's challenge window and, when
+    ///         `withAccount` (the batch moves the coverage), the account whose calls it covers
+    ///         (else zero).
+    function commitTerms(uint256 agentId, bool withAccount)
+        external
+        view
+        returns (address operator, uint64 challengeWindow, address account)
+    {
+        Agent storage a = _agents[agentId];
+        operator = a.operator;
+        // the operator is never zero for a registered agent
+        if (operator == address(0)) revert UnknownAgent(agentId);
+        challengeWindow = _versions[agentId][a.activeVersion].challengeWindow;
+        if (withAccount) account = a.account;
+    }
+
     function challengeWindowOf(uint256 agentId) external view returns (uint64) {
         return _versions[agentId][_agent(agentId).activeVersion].challengeWindow;
     }

@@ -46,7 +46,8 @@ struct BatchHeader {
     uint32 stepCount;
 }
 
-/// @dev What a committed batch records on chain.
+/// @dev A committed batch's record. TraceLog keeps only `keccak256(abi.encode(record))`; the
+///      record is in the batch's `BatchCommitted` event, and whoever needs it sends it.
 struct Batch {
     bytes32 merkleRoot;
     bytes32 daCommitmentHash;

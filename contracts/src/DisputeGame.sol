@@ -242,13 +242,17 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     }
 
     /// @notice Prove that a committed wallet step breaks the agent's policy. Slashes at once.
-    function provePolicyBreach(WalletStep calldata step, uint64 sequence, bytes32[] calldata proof, bytes32 salt)
-        external
-        nonReentrant
-        returns (uint256 disputeId, Breach breach)
-    {
+    ///         `b`: the batch's record, as its `BatchCommitted` event gives it (checked
+    ///         against the hash TraceLog keeps).
+    function provePolicyBreach(
+        WalletStep calldata step,
+        uint64 sequence,
+        Batch calldata b,
+        bytes32[] calldata proof,
+        bytes32 salt
+    ) external nonReentrant returns (uint256 disputeId, Breach breach) {
         uint256 agentId = step.agentId;
-        Batch memory b = traceLog.batch(agentId, sequence);
+        _checkBatch(agentId, sequence, b);
         _requireOpenWindow(agentId, sequence, b);
         if (step.index < b.firstIndex || step.index >= uint256(b.firstIndex) + b.stepCount) {
             revert StepNotInBatch(step.index, b.firstIndex, b.stepCount);
@@ -272,12 +276,15 @@ contract DisputeGame is EIP712, ReentrancyGuard {
 
     /// @notice Prove the operator signed two different batches for one sequence. With an
     ///         empty `sigB`, header `b` must be the batch committed on chain for that
-    ///         sequence (the operator's transaction is its signature).
+    ///         sequence (the operator's transaction is its signature) and `committed` that
+    ///         batch's record (its `BatchCommitted` event); with two signatures `committed`
+    ///         is not read.
     function proveEquivocation(
         BatchHeader calldata a,
         bytes calldata sigA,
         BatchHeader calldata b,
         bytes calldata sigB,
+        Batch calldata committed,
         bytes32 salt
     ) external nonReentrant returns (uint256 disputeId) {
         if (a.agentId != b.agentId || a.sequence != b.sequence) revert NotEquivocation();
@@ -287,7 +294,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         address operator = registry.agent(a.agentId).operator;
         if (ECDSA.recover(digestA, sigA) != operator) revert BadOperatorSignature();
         if (sigB.length == 0) {
-            Batch memory committed = traceLog.batch(b.agentId, b.sequence);
+            _checkBatch(b.agentId, b.sequence, committed);
             if (
                 committed.merkleRoot != b.merkleRoot || committed.daCommitmentHash != b.daCommitmentHash
                     || committed.stepCount != b.stepCount
@@ -414,10 +421,13 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     ///   DataWithheld goes through `challengeData`, which needs the commitment itself.
     ///   `harm`: the value (wei) the challenger says the faulty action moved, repaid to the
     ///   agent's owner first if the agent is slashed (0 for a batch-level fault or a claim).
+    ///   `b`: the batch's record, as its `BatchCommitted` event gives it (checked against the
+    ///   hash TraceLog keeps); not read for UntracedAction.
     function openDispute(
         DisputeKind kind,
         uint256 agentId,
         uint64 sequence,
+        Batch calldata b,
         uint32 stepIndex,
         bytes32 subject,
         uint256 harm,
@@ -425,6 +435,7 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     ) external payable nonReentrant returns (uint256 disputeId) {
         if (kind == DisputeKind.PolicyBreach || kind == DisputeKind.Equivocation) revert NotQuorumKind(kind);
         if (kind == DisputeKind.DataWithheld) revert UseChallengeData();
+        _checkTarget(kind, agentId, sequence, b, stepIndex, subject);
         disputeId = _open(kind, agentId, sequence, stepIndex, subject, salt, true);
         if (harm != 0) {
             if (kind == DisputeKind.InvalidBatch) revert BadTarget();
@@ -446,15 +457,19 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     ///         the deadline; after it, an unanswered challenge slashes (`resolveExpired`). On
     ///         any other commitment the verifier quorum decides, as for the other quorum kinds.
     ///         The reveal's evidence key is `targetKey(DataWithheld, agentId, sequence, 0,
-    ///         dataSubject(daCommitment))`.
-    function challengeData(uint256 agentId, uint64 sequence, bytes calldata daCommitment, bytes32 salt)
-        external
-        payable
-        nonReentrant
-        returns (uint256 disputeId)
-    {
-        if (keccak256(daCommitment) != traceLog.batch(agentId, sequence).daCommitmentHash) revert WrongCommitment();
+    ///         dataSubject(daCommitment))`. `b`: the batch's record (its `BatchCommitted` event).
+    function challengeData(
+        uint256 agentId,
+        uint64 sequence,
+        Batch calldata b,
+        bytes calldata daCommitment,
+        bytes32 salt
+    ) external payable nonReentrant returns (uint256 disputeId) {
+        _checkBatch(agentId, sequence, b);
+        if (keccak256(daCommitment) != b.daCommitmentHash) revert WrongCommitment();
         bytes32 subject = dataSubject(daCommitment);
+        _requireBond(DisputeKind.DataWithheld);
+        _requireOpenWindow(agentId, sequence, b);
         return _open(DisputeKind.DataWithheld, agentId, sequence, 0, subject, salt, subject == bytes32(0));
     }
 
@@ -474,6 +489,36 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     }
 
     /// @dev Opens a dispute; `needsVerifiers`: the quorum decides it, so an empty verifier set refuses it.
+    /// @dev What a quorum dispute (not DataWithheld) targets exists and is in its window.
+    function _checkTarget(
+        DisputeKind kind,
+        uint256 agentId,
+        uint64 sequence,
+        Batch calldata b,
+        uint32 stepIndex,
+        bytes32 subject
+    ) internal view {
+        _requireBond(kind);
+        if (!registry.exists(agentId)) revert AgentRegistry.UnknownAgent(agentId);
+        if (kind == DisputeKind.UntracedAction) {
+            if (subject == bytes32(0) || sequence != 0 || stepIndex != 0) revert BadTarget();
+            return;
+        }
+        _checkBatch(agentId, sequence, b);
+        _requireOpenWindow(agentId, sequence, b);
+        if (kind == DisputeKind.InvalidBatch) {
+            if (stepIndex != 0) revert BadTarget();
+        } else if (stepIndex >= b.stepCount) {
+            revert StepNotInBatch(uint64(stepIndex) + b.firstIndex, b.firstIndex, b.stepCount);
+        }
+    }
+
+    function _requireBond(DisputeKind kind) internal view {
+        uint256 required = bondFor(kind);
+        if (msg.value != required) revert WrongBond(msg.value, required);
+    }
+
+    /// @dev Opens a dispute on a target its caller checked (`_checkTarget`, or challengeData).
     function _open(
         DisputeKind kind,
         uint256 agentId,
@@ -483,20 +528,6 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         bytes32 salt,
         bool needsVerifiers
     ) internal returns (uint256 disputeId) {
-        uint256 required = bondFor(kind);
-        if (msg.value != required) revert WrongBond(msg.value, required);
-        if (!registry.exists(agentId)) revert AgentRegistry.UnknownAgent(agentId);
-        if (kind == DisputeKind.UntracedAction) {
-            if (subject == bytes32(0) || sequence != 0 || stepIndex != 0) revert BadTarget();
-        } else {
-            Batch memory b = traceLog.batch(agentId, sequence);
-            _requireOpenWindow(agentId, sequence, b);
-            if (kind == DisputeKind.DataWithheld || kind == DisputeKind.InvalidBatch) {
-                if (stepIndex != 0) revert BadTarget();
-            } else if (stepIndex >= b.stepCount) {
-                revert StepNotInBatch(uint64(stepIndex) + b.firstIndex, b.firstIndex, b.stepCount);
-            }
-        }
         bytes32 key = targetKey(kind, agentId, sequence, stepIndex, subject);
         if (openDisputeOn[key] != 0) revert AlreadyDisputed(openDisputeOn[key]);
         if (faultProven[key]) revert AlreadyProven();
@@ -644,7 +675,15 @@ contract DisputeGame is EIP712, ReentrancyGuard {
         delete evidenceStake[c];
     }
 
-    function _requireOpenWindow(uint256 agentId, uint64 sequence, Batch memory b) internal view {
+    /// @dev `b` is the record committed at (agentId, sequence) (TraceLog keeps its hash). The
+    ///      errors are TraceLog's, raised here so that they are in this contract's ABI.
+    function _checkBatch(uint256 agentId, uint64 sequence, Batch calldata b) internal view {
+        bytes32 stored = traceLog.batchHash(agentId, sequence);
+        if (stored == bytes32(0)) revert TraceLog.UnknownBatch(agentId, sequence);
+        if (keccak256(abi.encode(b)) != stored) revert TraceLog.WrongBatchRecord(agentId, sequence);
+    }
+
+    function _requireOpenWindow(uint256 agentId, uint64 sequence, Batch calldata b) internal view {
         uint64 closesAt = b.committedAt + b.challengeWindow;
         if (block.timestamp > closesAt) revert OutsideChallengeWindow(agentId, sequence, closesAt);
     }

@@ -15,6 +15,10 @@ import {AgentAccount} from "./AgentAccount.sol";
 ///         far cover (`callsCovered`, cumulative, never more than the account has made):
 ///         a call not covered by its deadline is provable on chain (DisputeGame), and the
 ///         account refuses new calls while an old one is uncovered.
+///         Storage (gas): one slot per batch, the hash of its record (`Batch`, see
+///         `recordHash`); the record itself is in the `BatchCommitted` event, and the functions
+///         that need it (DisputeGame, `isFinal`) take it as an argument and check it against
+///         the stored hash. The per-agent counters share one slot (`AgentLog`).
 /// @dev The operator also signs batch headers off chain (EIP-712, this contract's domain)
 ///      as receipts; two different signed headers for one sequence, or a signed header
 ///      that differs from the committed batch, is equivocation (see DisputeGame).
@@ -26,16 +30,24 @@ contract TraceLog is EIP712 {
 
     AgentRegistry public immutable registry;
 
-    mapping(uint256 => mapping(uint64 => Batch)) private _batches;
-    mapping(uint256 => uint64) public nextSequence;
-    mapping(uint256 => uint64) public nextStepIndex;
-    /// the latest committedAt + challengeWindow over all the agent's batches: when the last
-    /// of them stops being challengeable (a later batch under a shorter window does not
-    /// bring it forward)
-    mapping(uint256 => uint64) public lastFinalizesAt;
-    /// the agent's account calls [0, coveredCalls) are declared covered by committed batches
-    mapping(uint256 => uint32) public coveredCalls;
+    /// @dev An agent's counters, packed in one slot (64 + 64 + 64 + 32 bits).
+    struct AgentLog {
+        uint64 nextSequence;
+        uint64 nextStepIndex;
+        /// the latest committedAt + challengeWindow over all the agent's batches: when the last
+        /// of them stops being challengeable (a later batch under a shorter window does not
+        /// bring it forward)
+        uint64 lastFinalizesAt;
+        /// the agent's account calls [0, coveredCalls) are declared covered by committed batches
+        uint32 coveredCalls;
+    }
 
+    /// agentId => sequence => keccak256(abi.encode(Batch)) (0: not committed)
+    mapping(uint256 => mapping(uint64 => bytes32)) public batchHash;
+    mapping(uint256 => AgentLog) private _logs;
+
+    /// Every field of the batch record (`Batch`) but the commitment's hash, which is
+    /// keccak256(daCommitment): anyone rebuilds the record from this event.
     event BatchCommitted(
         uint256 indexed agentId,
         uint64 indexed sequence,
@@ -44,6 +56,7 @@ contract TraceLog is EIP712 {
         uint64 firstIndex,
         uint32 stepCount,
         uint64 committedAt,
+        uint64 challengeWindow,
         uint32 callsCovered
     );
 
@@ -58,6 +71,9 @@ contract TraceLog is EIP712 {
     error BadDaCommitment(uint256 length);
     error UnknownBatch(uint256 agentId, uint64 sequence);
     error BadCoverage(uint32 given, uint32 coveredBefore, uint32 callCount);
+    /// the record given for a committed batch is not the one committed (its hash differs):
+    /// take it from the batch's `BatchCommitted` event
+    error WrongBatchRecord(uint256 agentId, uint64 sequence);
 
     constructor(AgentRegistry registry_) EIP712("Covenant TraceLog", "1") {
         registry = registry_;
@@ -70,16 +86,16 @@ contract TraceLog is EIP712 {
         bytes32 merkleRoot,
         bytes calldata daCommitment,
         uint32 stepCount
-    ) external returns (bool written) {
-        uint32 covered = sequence < nextSequence[agentId] ? _batches[agentId][sequence].callsCovered : coveredCalls[agentId];
-        return _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, covered);
+    ) external {
+        _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, false, 0);
     }
 
-    /// @notice Commit the next batch. Re-sending a batch that is already committed with the
-    ///         same content is a no-op (returns false), so a committer that crashed after
-    ///         sending can simply retry; different content for a taken sequence reverts.
-    ///         `callsCovered`: the agent's account calls [0, callsCovered) have their wallet
-    ///         steps in this batch or an earlier one.
+    /// @notice Commit the next batch. `callsCovered`: the agent's account calls
+    ///         [0, callsCovered) have their wallet steps in this batch or an earlier one.
+    ///         Sequences are gapless and written once: a taken sequence reverts
+    ///         (`SequenceTaken`), whether or not the content is the one committed — the chain
+    ///         keeps only the record's hash, whose committedAt a re-send cannot repeat; a
+    ///         committer that retries compares its batch with the `BatchCommitted` event.
     function commitCovering(
         uint256 agentId,
         uint64 sequence,
@@ -87,111 +103,152 @@ contract TraceLog is EIP712 {
         bytes calldata daCommitment,
         uint32 stepCount,
         uint32 callsCovered
-    ) external returns (bool written) {
-        return _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, callsCovered);
+    ) external {
+        _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, true, callsCovered);
+    }
+
+    /// @dev One batch of `commitMany`: the arguments of `commitCovering`, or of `commit` when
+    ///      `setCoverage` is false (`callsCovered` is then ignored).
+    struct Commit {
+        uint256 agentId;
+        uint64 sequence;
+        bytes32 merkleRoot;
+        bytes daCommitment;
+        uint32 stepCount;
+        bool setCoverage;
+        uint32 callsCovered;
+    }
+
+    /// @notice Commit several batches in one transaction — of several agents that share this
+    ///         operator, or several sequences of one agent, in order. Each is checked as by
+    ///         `commit` / `commitCovering`; any one refused reverts them all.
+    function commitMany(Commit[] calldata batches) external {
+        for (uint256 i; i < batches.length; ++i) {
+            Commit calldata c = batches[i];
+            _commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount, c.setCoverage, c.callsCovered);
+        }
     }
 
     /// @notice Declare more account calls covered without a new batch: for a call that was
     ///         executed after the batch holding its wallet step had been committed.
     function cover(uint256 agentId, uint32 callsCovered) external {
-        AgentRegistry.Agent memory a = registry.agent(agentId);
-        if (msg.sender != a.operator) revert NotOperator(agentId, msg.sender);
-        if (nextSequence[agentId] == 0) revert UnknownBatch(agentId, 0);
-        _checkCoverage(agentId, a.account, callsCovered);
-        coveredCalls[agentId] = callsCovered;
-        emit CallsCovered(agentId, nextSequence[agentId] - 1, callsCovered);
+        (address operator,, address account) = registry.commitTerms(agentId, true);
+        if (msg.sender != operator) revert NotOperator(agentId, msg.sender);
+        AgentLog memory l = _logs[agentId];
+        if (l.nextSequence == 0) revert UnknownBatch(agentId, 0);
+        _checkCoverage(account, l.coveredCalls, callsCovered);
+        _logs[agentId].coveredCalls = callsCovered;
+        emit CallsCovered(agentId, l.nextSequence - 1, callsCovered);
     }
 
+    /// @dev `setCoverage` false: coverage stays where it is (`commit`).
     function _commit(
         uint256 agentId,
         uint64 sequence,
         bytes32 merkleRoot,
         bytes calldata daCommitment,
         uint32 stepCount,
+        bool setCoverage,
         uint32 callsCovered
-    ) internal returns (bool written) {
-        address account = _checkHeader(agentId, merkleRoot, daCommitment, stepCount);
-        bytes32 daHash = keccak256(daCommitment);
-        uint64 expected = nextSequence[agentId];
-        if (sequence < expected) {
-            Batch storage old = _batches[agentId][sequence];
-            if (
-                old.merkleRoot == merkleRoot && old.daCommitmentHash == daHash && old.stepCount == stepCount
-                    && old.callsCovered == callsCovered
-            ) {
-                return false;
-            }
-            revert SequenceTaken(agentId, sequence);
-        }
-        if (sequence != expected) revert SequenceGap(agentId, expected, sequence);
-        _checkCoverage(agentId, account, callsCovered);
-        uint64 first = _store(agentId, sequence, merkleRoot, daHash, stepCount, callsCovered);
-        emit BatchCommitted(
-            agentId, sequence, merkleRoot, daCommitment, first, stepCount, uint64(block.timestamp), callsCovered
-        );
-        return true;
-    }
-
-    /// @dev The caller is the operator and the header is well formed; returns the account.
-    function _checkHeader(uint256 agentId, bytes32 merkleRoot, bytes calldata daCommitment, uint32 stepCount)
-        internal
-        view
-        returns (address account)
-    {
-        AgentRegistry.Agent memory a = registry.agent(agentId);
-        if (msg.sender != a.operator) revert NotOperator(agentId, msg.sender);
+    ) internal {
+        AgentLog memory l = _logs[agentId];
+        if (!setCoverage) callsCovered = l.coveredCalls;
+        // unchanged coverage needs neither the account nor its call count: it was within the
+        // account's call count when it was set, and that count never goes down
+        bool moves = callsCovered != l.coveredCalls;
+        (address operator, uint64 window, address account) = registry.commitTerms(agentId, moves);
+        if (msg.sender != operator) revert NotOperator(agentId, msg.sender);
         if (stepCount == 0) revert EmptyBatch();
         if (merkleRoot == bytes32(0)) revert EmptyRoot();
         if (daCommitment.length == 0 || daCommitment.length > MAX_DA_COMMITMENT_BYTES) {
             revert BadDaCommitment(daCommitment.length);
         }
-        return a.account;
+        if (sequence < l.nextSequence) revert SequenceTaken(agentId, sequence);
+        if (sequence != l.nextSequence) revert SequenceGap(agentId, l.nextSequence, sequence);
+        if (moves) _checkCoverage(account, l.coveredCalls, callsCovered);
+
+        Batch memory b;
+        b.merkleRoot = merkleRoot;
+        b.daCommitmentHash = keccak256(daCommitment);
+        b.firstIndex = l.nextStepIndex;
+        b.stepCount = stepCount;
+        b.committedAt = uint64(block.timestamp);
+        b.challengeWindow = window;
+        b.callsCovered = callsCovered;
+        _write(agentId, sequence, l, b, daCommitment);
     }
 
-    function _store(
-        uint256 agentId,
-        uint64 sequence,
-        bytes32 merkleRoot,
-        bytes32 daHash,
-        uint32 stepCount,
-        uint32 callsCovered
-    ) internal returns (uint64 first) {
-        uint64 window = registry.challengeWindowOf(agentId);
-        first = nextStepIndex[agentId];
-        _batches[agentId][sequence] = Batch({
-            merkleRoot: merkleRoot,
-            daCommitmentHash: daHash,
-            firstIndex: first,
-            stepCount: stepCount,
-            committedAt: uint64(block.timestamp),
-            challengeWindow: window,
-            callsCovered: callsCovered
+    function _write(uint256 agentId, uint64 sequence, AgentLog memory l, Batch memory b, bytes calldata daCommitment)
+        internal
+    {
+        batchHash[agentId][sequence] = keccak256(abi.encode(b));
+        uint64 finalizesAt = b.committedAt + b.challengeWindow;
+        if (finalizesAt < l.lastFinalizesAt) finalizesAt = l.lastFinalizesAt;
+        _logs[agentId] = AgentLog({
+            nextSequence: sequence + 1,
+            nextStepIndex: b.firstIndex + b.stepCount,
+            lastFinalizesAt: finalizesAt,
+            coveredCalls: b.callsCovered
         });
-        nextSequence[agentId] = sequence + 1;
-        nextStepIndex[agentId] = first + stepCount;
-        coveredCalls[agentId] = callsCovered;
-        uint64 finalizesAt = uint64(block.timestamp) + window;
-        if (finalizesAt > lastFinalizesAt[agentId]) lastFinalizesAt[agentId] = finalizesAt;
+        emit BatchCommitted(
+            agentId,
+            sequence,
+            b.merkleRoot,
+            daCommitment,
+            b.firstIndex,
+            b.stepCount,
+            b.committedAt,
+            b.challengeWindow,
+            b.callsCovered
+        );
     }
 
-    function _checkCoverage(uint256 agentId, address account, uint32 callsCovered) internal view {
-        uint32 before = coveredCalls[agentId];
+    function _checkCoverage(address account, uint32 before, uint32 callsCovered) internal view {
         uint32 made = AgentAccount(payable(account)).callCount();
         if (callsCovered < before || callsCovered > made) revert BadCoverage(callsCovered, before, made);
     }
 
-    function batch(uint256 agentId, uint64 sequence) external view returns (Batch memory b) {
-        b = _batches[agentId][sequence];
-        if (b.stepCount == 0) revert UnknownBatch(agentId, sequence);
+    // ------------------------------------------------------------------ reads
+
+    function nextSequence(uint256 agentId) external view returns (uint64) {
+        return _logs[agentId].nextSequence;
+    }
+
+    function nextStepIndex(uint256 agentId) external view returns (uint64) {
+        return _logs[agentId].nextStepIndex;
+    }
+
+    /// @notice When the last of the agent's batches stops being challengeable (the latest
+    ///         committedAt + challengeWindow over all of them).
+    function lastFinalizesAt(uint256 agentId) external view returns (uint64) {
+        return _logs[agentId].lastFinalizesAt;
+    }
+
+    /// @notice The agent's account calls [0, coveredCalls) are declared covered by committed batches.
+    function coveredCalls(uint256 agentId) external view returns (uint32) {
+        return _logs[agentId].coveredCalls;
+    }
+
+    /// @notice The hash the chain keeps for a batch record.
+    function recordHash(Batch calldata b) public pure returns (bytes32) {
+        return keccak256(abi.encode(b));
+    }
+
+    /// @notice Reverts unless `b` is the record committed at (agentId, sequence):
+    ///         `UnknownBatch` when nothing is, `WrongBatchRecord` when its hash differs.
+    function checkBatch(uint256 agentId, uint64 sequence, Batch calldata b) public view {
+        bytes32 stored = batchHash[agentId][sequence];
+        if (stored == bytes32(0)) revert UnknownBatch(agentId, sequence);
+        if (keccak256(abi.encode(b)) != stored) revert WrongBatchRecord(agentId, sequence);
     }
 
     function isCommitted(uint256 agentId, uint64 sequence) external view returns (bool) {
-        return _batches[agentId][sequence].stepCount != 0;
+        return batchHash[agentId][sequence] != bytes32(0);
     }
 
-    function isFinal(uint256 agentId, uint64 sequence) external view returns (bool) {
-        Batch storage b = _batches[agentId][sequence];
-        if (b.stepCount == 0) revert UnknownBatch(agentId, sequence);
+    /// @notice Whether the batch's challenge window has passed; `b` is its record.
+    function isFinal(uint256 agentId, uint64 sequence, Batch calldata b) external view returns (bool) {
+        checkBatch(agentId, sequence, b);
         return block.timestamp > uint256(b.committedAt) + b.challengeWindow;
     }
 

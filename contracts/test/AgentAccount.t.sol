@@ -7,7 +7,7 @@ import {AgentRegistry} from "../src/AgentRegistry.sol";
 import {BondVault} from "../src/BondVault.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {TraceLog} from "../src/TraceLog.sol";
-import {Breach, DisputeKind, DisputeStatus, Policy, WalletStep} from "../src/CovenantTypes.sol";
+import {Batch, Breach, DisputeKind, DisputeStatus, Policy, WalletStep} from "../src/CovenantTypes.sol";
 
 /// @notice Stands in for code an EIP-7702 authorization (signed by the signer key) puts at
 ///         the signer's address: it tries to drain the agent's account.
@@ -79,6 +79,72 @@ contract AgentAccountTest is Fixture {
         vm.roll(block.number + 1);
         vm.prank(who);
         disputeId = game.proveUntracedCall(agentId, callSeq, calls[callSeq], salt);
+    }
+
+    // ---------------------------------------------------------------- packed counters
+
+    /// TraceLog's per-agent counters as a model expects them.
+    struct Counters {
+        uint64 nextSeq;
+        uint64 nextIdx;
+        uint64 lastFin;
+        uint32 covered;
+    }
+
+    /// The four per-agent counters share one slot in TraceLog: after any mix of commits,
+    /// covering commits, covers (valid or not) and account calls they match a model kept
+    /// here, and each batch's stored hash is the hash of the record the model expects.
+    /// forge-config: default.fuzz.runs = 256
+    function testFuzz_packedCounters_matchModel(uint256 seed) public {
+        Counters memory m;
+        for (uint256 i; i < 12; ++i) {
+            _counterStep(m, uint256(keccak256(abi.encode(seed, i))));
+            assertEq(traceLog.nextSequence(agentId), m.nextSeq, "nextSequence");
+            assertEq(traceLog.nextStepIndex(agentId), m.nextIdx, "nextStepIndex");
+            assertEq(traceLog.lastFinalizesAt(agentId), m.lastFin, "lastFinalizesAt");
+            assertEq(traceLog.coveredCalls(agentId), m.covered, "coveredCalls");
+            assertLe(m.covered, account.callCount(), "coverage within calls made");
+        }
+    }
+
+    function _counterStep(Counters memory m, uint256 r) internal {
+        vm.warp(block.timestamp + (r % 2000));
+        uint8 op = uint8((r >> 48) % 4);
+        if (op == 3) {
+            // a call made by the account (refused once an old call is overdue)
+            vm.prank(signer);
+            try account.execute(shop, 0.001 ether, "", 0, bytes32(0), 1, uint64(r)) {} catch {}
+            return;
+        }
+        uint32 made = account.callCount();
+        uint32 want = uint32((r >> 16) % (uint256(made) + 3)); // sometimes too many, or fewer
+        bool ok = want >= m.covered && want <= made;
+        if (op == 2) {
+            if (m.nextSeq == 0) return;
+            if (!ok) vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, want, m.covered, made));
+            vm.prank(operator);
+            traceLog.cover(agentId, want);
+            if (ok) m.covered = want;
+            return;
+        }
+        uint32 n = uint32(1 + (r >> 32) % 300);
+        bytes32 root = keccak256(abi.encode(r));
+        bytes memory da = _da(agentId, m.nextSeq);
+        if (op == 1) {
+            if (!ok) vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, want, m.covered, made));
+            vm.prank(operator);
+            traceLog.commitCovering(agentId, m.nextSeq, root, da, n, want);
+            if (!ok) return;
+            m.covered = want;
+        } else {
+            vm.prank(operator);
+            traceLog.commit(agentId, m.nextSeq, root, da, n);
+        }
+        Batch memory b = Batch(root, keccak256(da), m.nextIdx, n, uint64(block.timestamp), WINDOW, m.covered);
+        assertEq(traceLog.batchHash(agentId, m.nextSeq), keccak256(abi.encode(b)), "stored record");
+        m.nextSeq++;
+        m.nextIdx += n;
+        if (block.timestamp + WINDOW > m.lastFin) m.lastFin = uint64(block.timestamp + WINDOW);
     }
 
     // ---------------------------------------------------------------- binding
@@ -330,10 +396,9 @@ contract AgentAccountTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 0, 1, 1));
         traceLog.commitCovering(agentId, seq, keccak256("r"), _da(agentId, seq), 1, 0);
         // the plain commit keeps the coverage where it is
-        vm.prank(operator);
-        traceLog.commit(agentId, seq, keccak256("r"), _da(agentId, seq), 1);
+        Batch memory b = _commitAs(operator, agentId, seq, keccak256("r"), _da(agentId, seq), 1);
         assertEq(traceLog.coveredCalls(agentId), 1);
-        assertEq(traceLog.batch(agentId, seq).callsCovered, 1);
+        assertEq(b.callsCovered, 1);
     }
 
     function test_cover_movesCoverageWithoutABatch_onlyForCallsMade_onlyByTheOperator() public {

@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 import {Fixture} from "./utils/Fixture.sol";
 import {Merkle} from "./utils/Merkle.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
-import {DisputeKind, DisputeStatus} from "../src/CovenantTypes.sol";
+import {Batch, DisputeKind, DisputeStatus} from "../src/CovenantTypes.sol";
+import {TraceLog} from "../src/TraceLog.sol";
 
 /// @notice DataWithheld settled by evidence: on a local (`0xc0 ‖ sha256(blob)`) commitment,
 ///         anyone answers by publishing the blob before the deadline; unanswered, the agent
@@ -23,8 +24,7 @@ contract DataWithheldTest is Fixture {
     function _commitWith(bytes memory da) internal returns (uint64 s) {
         bytes32[] memory leaves = _buildBatch(agentId, _one(_ws(shop, 0.5 ether, "")));
         s = traceLog.nextSequence(agentId);
-        vm.prank(registry.agent(agentId).operator);
-        traceLog.commit(agentId, s, Merkle.root(leaves), da, uint32(leaves.length));
+        _commitAs(registry.agent(agentId).operator, agentId, s, Merkle.root(leaves), da, uint32(leaves.length));
     }
 
     function _challenge(address who, uint64 s, bytes memory da) internal returns (uint256 id) {
@@ -34,7 +34,7 @@ contract DataWithheldTest is Fixture {
         vm.roll(block.number + 1);
         vm.deal(who, who.balance + CHALLENGER_BOND);
         vm.prank(who);
-        id = game.challengeData{value: CHALLENGER_BOND}(agentId, s, da, salt);
+        id = game.challengeData{value: CHALLENGER_BOND}(agentId, s, _batch(agentId, s), da, salt);
     }
 
     // ---------------------------------------------------------------- opening
@@ -59,7 +59,21 @@ contract DataWithheldTest is Fixture {
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.WrongCommitment.selector);
-        game.challengeData{value: CHALLENGER_BOND}(agentId, seq, other, salt);
+        game.challengeData{value: CHALLENGER_BOND}(agentId, seq, _batch(agentId, seq), other, salt);
+    }
+
+    /// a challenger cannot dodge the commitment check with a record of its own making: the
+    /// record must be the committed one, whatever field is edited
+    function testFuzz_challenge_wrongRecordRefused(uint8 field, bytes32 noise) public {
+        vm.assume(noise != bytes32(0));
+        Batch memory b = _editRecord(_batch(agentId, seq), field, noise);
+        bytes32 salt = "x";
+        _commitEvidence(challenger, game.targetKey(DisputeKind.DataWithheld, agentId, seq, 0, sha256(blob)), salt);
+        vm.roll(block.number + 1);
+        vm.deal(challenger, CHALLENGER_BOND);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.challengeData{value: CHALLENGER_BOND}(agentId, seq, b, commitment, salt);
     }
 
     function test_openDispute_refusesDataWithheld() public {
@@ -67,7 +81,7 @@ contract DataWithheldTest is Fixture {
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.UseChallengeData.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, 0, subject, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.DataWithheld, agentId, seq, _batch(agentId, seq), 0, subject, 0, 0);
     }
 
     function test_challenge_outsideWindowRefused() public {
@@ -77,9 +91,9 @@ contract DataWithheldTest is Fixture {
         vm.roll(block.number + 1);
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
-        uint64 closesAt = traceLog.batch(agentId, seq).committedAt + WINDOW;
+        uint64 closesAt = _batch(agentId, seq).committedAt + WINDOW;
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutsideChallengeWindow.selector, agentId, seq, closesAt));
-        game.challengeData{value: CHALLENGER_BOND}(agentId, seq, commitment, "late");
+        game.challengeData{value: CHALLENGER_BOND}(agentId, seq, _batch(agentId, seq), commitment, "late");
     }
 
     // ---------------------------------------------------------------- answered: the honest agent

@@ -121,7 +121,7 @@ contract DisputeGameTest is Fixture {
         vm.expectEmit(address(game));
         emit DisputeGame.PolicyBreachProven(expectedId, agentId, seq, s.index, expected);
         vm.prank(challenger);
-        (uint256 id, Breach breach) = game.provePolicyBreach(s, seq, proof, "salt");
+        (uint256 id, Breach breach) = game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "salt");
         assertEq(id, expectedId);
         assertEq(uint8(breach), uint8(expected), "breach kind");
 
@@ -137,7 +137,7 @@ contract DisputeGameTest is Fixture {
         assertEq(uint8(d.status), uint8(DisputeStatus.Slashed));
         assertEq(d.agentId, agentId);
         assertEq(d.sequence, seq);
-        assertEq(d.stepIndex, s.index - traceLog.batch(agentId, seq).firstIndex);
+        assertEq(d.stepIndex, s.index - _batch(agentId, seq).firstIndex);
         assertEq(d.subject, leaf);
         assertEq(d.challenger, challenger);
         assertEq(d.slashedEth, sEth);
@@ -214,7 +214,7 @@ contract DisputeGameTest is Fixture {
         vm.roll(block.number + 1);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.NoBreach.selector);
-        game.provePolicyBreach(s, seq, proof, "x");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "x");
         assertEq(vault.bondOf(agentId).eth, BOND_ETH);
     }
 
@@ -232,7 +232,7 @@ contract DisputeGameTest is Fixture {
             bytes32[] memory proof = Merkle.proof(leaves, i + 1);
             vm.prank(mallory);
             vm.expectRevert(DisputeGame.NoBreach.selector);
-            game.provePolicyBreach(ws[i], seq, proof, salt);
+            game.provePolicyBreach(ws[i], seq, _recordOf(agentId, seq), proof, salt);
         }
     }
 
@@ -246,46 +246,46 @@ contract DisputeGameTest is Fixture {
         vm.roll(block.number + 1);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.InvalidMerkleProof.selector);
-        game.provePolicyBreach(forged, seq, proof, "x");
+        game.provePolicyBreach(forged, seq, _recordOf(agentId, seq), proof, "x");
 
         // a real breaching step with a proof for another leaf
         WalletStep memory s = steps[1];
         bytes32[] memory wrong = _proof(2);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.InvalidMerkleProof.selector);
-        game.provePolicyBreach(s, seq, wrong, "x");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), wrong, "x");
 
         // a breaching step not in the tree at all
         WalletStep memory outsider = _ws(mallory, 9 ether, "");
         outsider.index = s.index;
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.InvalidMerkleProof.selector);
-        game.provePolicyBreach(outsider, seq, wrong, "x");
+        game.provePolicyBreach(outsider, seq, _recordOf(agentId, seq), wrong, "x");
     }
 
     function test_policyBreach_stepIndexOutsideBatch() public {
         _standardBatch();
-        Batch memory b = traceLog.batch(agentId, seq);
+        Batch memory b = _batch(agentId, seq);
         WalletStep memory s = steps[1];
         s.index = b.firstIndex + b.stepCount;
         bytes32[] memory proof = _proof(1);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.StepNotInBatch.selector, s.index, b.firstIndex, b.stepCount));
-        game.provePolicyBreach(s, seq, proof, "x");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "x");
         // and a step of this batch cited against the next batch
         uint64 next = _honestBatch();
-        Batch memory nb = traceLog.batch(agentId, next);
+        Batch memory nb = _batch(agentId, next);
         s = steps[1];
         vm.expectRevert(
             abi.encodeWithSelector(DisputeGame.StepNotInBatch.selector, s.index, nb.firstIndex, nb.stepCount)
         );
-        game.provePolicyBreach(s, next, proof, "x");
+        game.provePolicyBreach(s, next, _recordOf(agentId, next), proof, "x");
     }
 
     function test_policyBreach_unknownBatch() public {
         WalletStep memory s = _ws(mallory, 9 ether, "");
         bytes32[] memory proof = new bytes32[](0);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, 3));
-        game.provePolicyBreach(s, 3, proof, "x");
+        game.provePolicyBreach(s, 3, _recordOf(agentId, 3), proof, "x");
     }
 
     function test_policyBreach_sameLeafOnlyOnce() public {
@@ -297,18 +297,18 @@ contract DisputeGameTest is Fixture {
         vm.roll(block.number + 1);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.provePolicyBreach(s, seq, proof, "m");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "m");
         // nor by the first challenger again
         _commitEvidence(challenger, game.policyBreachEvidence(s, seq), "again");
         vm.roll(block.number + 1);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.provePolicyBreach(s, seq, proof, "again");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "again");
     }
 
     function test_policyBreach_onlyInsideWindow() public {
         _standardBatch();
-        Batch memory b = traceLog.batch(agentId, seq);
+        Batch memory b = _batch(agentId, seq);
         uint64 closesAt = b.committedAt + b.challengeWindow;
         WalletStep memory s = steps[1];
         bytes32[] memory proof = _proof(1);
@@ -317,15 +317,15 @@ contract DisputeGameTest is Fixture {
         vm.warp(closesAt + 1);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutsideChallengeWindow.selector, agentId, seq, closesAt));
-        game.provePolicyBreach(s, seq, proof, "late");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "late");
         vm.warp(closesAt); // the last second of the window still counts
         vm.prank(challenger);
-        game.provePolicyBreach(s, seq, proof, "late");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "late");
     }
 
     function testFuzz_policyBreach_windowBoundary(uint32 dt) public {
         _standardBatch();
-        uint64 closesAt = traceLog.batch(agentId, seq).committedAt + WINDOW;
+        uint64 closesAt = _batch(agentId, seq).committedAt + WINDOW;
         WalletStep memory s = steps[2];
         bytes32[] memory proof = _proof(2);
         _commitEvidence(challenger, game.policyBreachEvidence(s, seq), "w");
@@ -338,7 +338,7 @@ contract DisputeGameTest is Fixture {
             );
         }
         vm.prank(challenger);
-        game.provePolicyBreach(s, seq, proof, "w");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "w");
         assertEq(vault.bondOf(agentId).eth, t > closesAt ? BOND_ETH : BOND_ETH / 2);
     }
 
@@ -351,7 +351,7 @@ contract DisputeGameTest is Fixture {
         vm.roll(block.number + 1);
         if (value <= MAX_VALUE) vm.expectRevert(DisputeGame.NoBreach.selector);
         vm.prank(challenger);
-        game.provePolicyBreach(s, seq, proof, "v");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "v");
         assertEq(vault.bondOf(agentId).eth, value > MAX_VALUE ? BOND_ETH / 2 : BOND_ETH);
     }
 
@@ -368,7 +368,7 @@ contract DisputeGameTest is Fixture {
         // mallory sees the reveal in the mempool and sends it first, from her own account
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.provePolicyBreach(s, seq, proof, "secret");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "secret");
 
         // copying the challenger's commitment does not help: it names the challenger
         bytes32 c = game.evidenceCommitment(challenger, evidence, "secret");
@@ -376,17 +376,17 @@ contract DisputeGameTest is Fixture {
         game.commitEvidence(c);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.provePolicyBreach(s, seq, proof, "secret");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "secret");
 
         // committing her own in the reveal's block is too fresh
         _commitEvidence(mallory, evidence, "mine");
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceTooFresh.selector);
-        game.provePolicyBreach(s, seq, proof, "mine");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "mine");
 
         // the honest challenger's reveal goes through and is paid
         vm.prank(challenger);
-        game.provePolicyBreach(s, seq, proof, "secret");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "secret");
         assertEq(vault.ethCredits(challenger), BOND_ETH / 2 * CHALLENGER_BPS / 10_000);
         assertEq(vault.ethCredits(mallory), 0);
         assertEq(game.evidenceBlock(game.evidenceCommitment(challenger, evidence, "secret")), 0, "consumed");
@@ -399,7 +399,7 @@ contract DisputeGameTest is Fixture {
         _commitEvidence(challenger, game.policyBreachEvidence(s, seq), "s");
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.EvidenceTooFresh.selector);
-        game.provePolicyBreach(s, seq, proof, "s");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "s");
     }
 
     function test_commitReveal_commitmentBoundToEvidence() public {
@@ -411,13 +411,13 @@ contract DisputeGameTest is Fixture {
         bytes32[] memory proof = _proof(2);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.provePolicyBreach(other, seq, proof, "s");
+        game.provePolicyBreach(other, seq, _recordOf(agentId, seq), proof, "s");
         // or the right step with another salt
         WalletStep memory s = steps[1];
         proof = _proof(1);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.provePolicyBreach(s, seq, proof, "t");
+        game.provePolicyBreach(s, seq, _recordOf(agentId, seq), proof, "t");
     }
 
     // ---------------------------------------------------------------- equivocation
@@ -433,7 +433,7 @@ contract DisputeGameTest is Fixture {
         _commitEvidence(who, game.equivocationEvidence(a, b), "eq");
         vm.roll(block.number + 1);
         vm.prank(who);
-        return game.proveEquivocation(a, sa, b, sb, "eq");
+        return game.proveEquivocation(a, sa, b, sb, _recordOf(b.agentId, b.sequence), "eq");
     }
 
     function test_equivocation_twoSignedHeaders() public {
@@ -446,7 +446,7 @@ contract DisputeGameTest is Fixture {
         vm.expectEmit(address(game));
         emit DisputeGame.EquivocationProven(1, agentId, 0);
         vm.prank(challenger);
-        uint256 id = game.proveEquivocation(a, sa, b, sb, "eq");
+        uint256 id = game.proveEquivocation(a, sa, b, sb, _recordOf(b.agentId, b.sequence), "eq");
         DisputeGame.Dispute memory d = game.dispute(id);
         assertEq(uint8(d.kind), uint8(DisputeKind.Equivocation));
         assertEq(uint8(d.status), uint8(DisputeStatus.Slashed));
@@ -462,12 +462,12 @@ contract DisputeGameTest is Fixture {
         vm.roll(block.number + 1);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.proveEquivocation(a, sa, c, sc, "eq");
+        game.proveEquivocation(a, sa, c, sc, _recordOf(c.agentId, c.sequence), "eq");
     }
 
     function test_equivocation_signedHeaderVersusCommittedBatch() public {
         _standardBatch();
-        Batch memory committed = traceLog.batch(agentId, seq);
+        Batch memory committed = _batch(agentId, seq);
         BatchHeader memory onChain =
             BatchHeader(agentId, seq, committed.merkleRoot, committed.daCommitmentHash, committed.stepCount);
         BatchHeader memory receipt = BatchHeader(agentId, seq, keccak256("what I told the user"), onChain.daCommitmentHash, onChain.stepCount);
@@ -478,40 +478,40 @@ contract DisputeGameTest is Fixture {
 
     function test_equivocation_receiptMatchingCommittedBatchIsNotEquivocation() public {
         _standardBatch();
-        Batch memory committed = traceLog.batch(agentId, seq);
+        Batch memory committed = _batch(agentId, seq);
         BatchHeader memory onChain =
             BatchHeader(agentId, seq, committed.merkleRoot, committed.daCommitmentHash, committed.stepCount);
         bytes memory s = _signHeader(OPERATOR_PK, onChain);
         vm.expectRevert(DisputeGame.NotEquivocation.selector);
-        game.proveEquivocation(onChain, s, onChain, "", "x");
+        game.proveEquivocation(onChain, s, onChain, "", _recordOf(onChain.agentId, onChain.sequence), "x");
         // a header differing from the committed batch, but passed as the "committed" side
         BatchHeader memory other = _header(seq, keccak256("other"));
         bytes memory so = _signHeader(OPERATOR_PK, other);
         BatchHeader memory notCommitted = _header(seq, keccak256("neither"));
         vm.expectRevert(DisputeGame.NotEquivocation.selector);
-        game.proveEquivocation(other, so, notCommitted, "", "x");
+        game.proveEquivocation(other, so, notCommitted, "", _recordOf(notCommitted.agentId, notCommitted.sequence), "x");
         // an empty second signature for a sequence that was never committed
         BatchHeader memory future = _header(seq + 1, keccak256("f"));
         bytes memory sf = _signHeader(OPERATOR_PK, future);
         BatchHeader memory future2 = _header(seq + 1, keccak256("g"));
         vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, seq + 1));
-        game.proveEquivocation(future, sf, future2, "", "x");
+        game.proveEquivocation(future, sf, future2, "", _recordOf(future2.agentId, future2.sequence), "x");
     }
 
     function test_equivocation_identicalOrUnrelatedHeadersFail() public {
         BatchHeader memory a = _header(0, keccak256("a"));
         bytes memory sa = _signHeader(OPERATOR_PK, a);
         vm.expectRevert(DisputeGame.NotEquivocation.selector);
-        game.proveEquivocation(a, sa, a, sa, "x");
+        game.proveEquivocation(a, sa, a, sa, _recordOf(a.agentId, a.sequence), "x");
         BatchHeader memory otherSeq = _header(1, keccak256("b"));
         bytes memory so = _signHeader(OPERATOR_PK, otherSeq);
         vm.expectRevert(DisputeGame.NotEquivocation.selector);
-        game.proveEquivocation(a, sa, otherSeq, so, "x");
+        game.proveEquivocation(a, sa, otherSeq, so, _recordOf(otherSeq.agentId, otherSeq.sequence), "x");
         BatchHeader memory otherAgent = _header(0, keccak256("b"));
         otherAgent.agentId = agentId + 1;
         bytes memory sg = _signHeader(OPERATOR_PK, otherAgent);
         vm.expectRevert(DisputeGame.NotEquivocation.selector);
-        game.proveEquivocation(a, sa, otherAgent, sg, "x");
+        game.proveEquivocation(a, sa, otherAgent, sg, _recordOf(otherAgent.agentId, otherAgent.sequence), "x");
     }
 
     function test_equivocation_nonOperatorSignaturesFail() public {
@@ -520,16 +520,16 @@ contract DisputeGameTest is Fixture {
         bytes memory good = _signHeader(OPERATOR_PK, a);
         bytes memory forged = _signHeader(MALLORY_PK, b);
         vm.expectRevert(DisputeGame.BadOperatorSignature.selector);
-        game.proveEquivocation(a, _signHeader(MALLORY_PK, a), b, _signHeader(OPERATOR_PK, b), "x");
+        game.proveEquivocation(a, _signHeader(MALLORY_PK, a), b, _signHeader(OPERATOR_PK, b), _recordOf(b.agentId, b.sequence), "x");
         vm.expectRevert(DisputeGame.BadOperatorSignature.selector);
-        game.proveEquivocation(a, good, b, forged, "x");
+        game.proveEquivocation(a, good, b, forged, _recordOf(b.agentId, b.sequence), "x");
         // the operator's signature over another chain's or another log's domain is no receipt here
         bytes memory otherChain = _sig(OPERATOR_PK, _headerDigest(999, address(traceLog), b));
         vm.expectRevert(DisputeGame.BadOperatorSignature.selector);
-        game.proveEquivocation(a, good, b, otherChain, "x");
+        game.proveEquivocation(a, good, b, otherChain, _recordOf(b.agentId, b.sequence), "x");
         bytes memory otherLog = _sig(OPERATOR_PK, _headerDigest(block.chainid, address(0x1234), b));
         vm.expectRevert(DisputeGame.BadOperatorSignature.selector);
-        game.proveEquivocation(a, good, b, otherLog, "x");
+        game.proveEquivocation(a, good, b, otherLog, _recordOf(b.agentId, b.sequence), "x");
         // the owner is not the operator either
         assertEq(vault.bondOf(agentId).eth, BOND_ETH);
     }
@@ -541,11 +541,85 @@ contract DisputeGameTest is Fixture {
         bytes memory sb = _signHeader(OPERATOR_PK, b);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.proveEquivocation(a, sa, b, sb, "eq");
+        game.proveEquivocation(a, sa, b, sb, _recordOf(b.agentId, b.sequence), "eq");
         _commitEvidence(mallory, game.equivocationEvidence(a, b), "eq");
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceTooFresh.selector);
-        game.proveEquivocation(a, sa, b, sb, "eq");
+        game.proveEquivocation(a, sa, b, sb, _recordOf(b.agentId, b.sequence), "eq");
+    }
+
+    // ---------------------------------------------------------------- batch records
+    // TraceLog keeps one hash per batch; a proof carries the record. An edited record (a
+    // window moved so the batch looks closed or still open, more coverage, another root or
+    // range) is refused, whoever sends it.
+
+    /// A challenger cannot widen a closed window (or point at another root) to slash.
+    function testFuzz_policyBreach_wrongRecordRefused(uint8 field, bytes32 noise) public {
+        vm.assume(noise != bytes32(0));
+        _standardBatch();
+        Batch memory edited = _editRecord(_batch(agentId, seq), field, noise);
+        WalletStep memory s = steps[1];
+        _commitEvidence(challenger, game.policyBreachEvidence(s, seq), "r");
+        vm.roll(block.number + 1);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.provePolicyBreach(s, seq, edited, _proof(1), "r");
+        // the committed record goes through
+        vm.prank(challenger);
+        game.provePolicyBreach(s, seq, _batch(agentId, seq), _proof(1), "r");
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH / 2);
+    }
+
+    /// The window check reads the record: a record whose window was stretched to reach a
+    /// closed batch is refused, so the closed batch stays safe.
+    function test_policyBreach_stretchedWindowRefusedAfterClose() public {
+        _standardBatch();
+        Batch memory b = _batch(agentId, seq);
+        uint64 closesAt = b.committedAt + b.challengeWindow;
+        WalletStep memory s = steps[1];
+        _commitEvidence(challenger, game.policyBreachEvidence(s, seq), "late");
+        vm.roll(block.number + 1);
+        vm.warp(closesAt + 1);
+        b.challengeWindow += 1 days;
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.provePolicyBreach(s, seq, b, _proof(1), "late");
+        b.challengeWindow -= 1 days;
+        b.committedAt += 1 days;
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.provePolicyBreach(s, seq, b, _proof(1), "late");
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH, "the closed batch is safe");
+    }
+
+    /// Against the committed batch, the record must be the committed one: a record edited
+    /// to look like the receipt (or anything else) proves nothing.
+    function testFuzz_equivocation_wrongCommittedRecordRefused(uint8 field, bytes32 noise) public {
+        vm.assume(noise != bytes32(0));
+        _standardBatch();
+        Batch memory committed = _batch(agentId, seq);
+        BatchHeader memory onChain =
+            BatchHeader(agentId, seq, committed.merkleRoot, committed.daCommitmentHash, committed.stepCount);
+        BatchHeader memory receipt =
+            BatchHeader(agentId, seq, keccak256("what I told the user"), onChain.daCommitmentHash, onChain.stepCount);
+        bytes memory sr = _signHeader(OPERATOR_PK, receipt);
+        _commitEvidence(challenger, game.equivocationEvidence(receipt, onChain), "eq");
+        vm.roll(block.number + 1);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.proveEquivocation(receipt, sr, onChain, "", _editRecord(committed, field, noise), "eq");
+        // the honest agent's receipt matching the batch is safe even with an edited record
+        // that makes the receipt look different: the record is checked first
+        bytes memory so = _signHeader(OPERATOR_PK, onChain);
+        Batch memory fake = _batch(agentId, seq); // a copy
+        fake.merkleRoot = keccak256("not the committed root");
+        BatchHeader memory fakeHeader = BatchHeader(agentId, seq, fake.merkleRoot, fake.daCommitmentHash, fake.stepCount);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.proveEquivocation(onChain, so, fakeHeader, "", fake, "x");
+        // the committed record proves the equivocation
+        vm.prank(challenger);
+        game.proveEquivocation(receipt, sr, onChain, "", committed, "eq");
+        assertEq(vault.bondOf(agentId).eth, BOND_ETH / 2);
     }
 
     function test_views_unknownDispute() public {

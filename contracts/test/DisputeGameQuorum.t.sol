@@ -28,6 +28,40 @@ contract DisputeGameQuorumTest is Fixture {
         return _openDispute(challenger, DisputeKind.InferenceFraud, agentId, seq, 1, bytes32(0));
     }
 
+    /// Every quorum kind on a batch takes its record: an edited one (a window stretched past
+    /// its close, a step range widened to reach a step that is not there) is refused.
+    function testFuzz_openDispute_wrongRecordRefused(uint8 kindSeed, uint8 field, bytes32 noise) public {
+        vm.assume(noise != bytes32(0));
+        DisputeKind[4] memory kinds =
+            [DisputeKind.InferenceFraud, DisputeKind.SubjectiveClaim, DisputeKind.InvalidBatch, DisputeKind.TraceMismatch];
+        DisputeKind kind = kinds[kindSeed % 4];
+        uint32 step = kind == DisputeKind.InvalidBatch ? 0 : 1;
+        Batch memory edited = _editRecord(_batch(agentId, seq), field, noise);
+        _commitEvidence(challenger, _key(kind, seq, step, 0), "w");
+        vm.roll(block.number + 1);
+        uint256 bond = game.bondFor(kind);
+        vm.deal(challenger, bond);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.openDispute{value: bond}(kind, agentId, seq, edited, step, 0, 0, "w");
+        // the committed record opens it
+        vm.prank(challenger);
+        game.openDispute{value: bond}(kind, agentId, seq, _batch(agentId, seq), step, 0, 0, "w");
+    }
+
+    /// After the window, a record stretched to reopen it is refused: the batch stays closed.
+    function test_openDispute_stretchedWindowRefusedAfterClose() public {
+        Batch memory b = _batch(agentId, seq);
+        vm.warp(uint256(b.committedAt) + b.challengeWindow + 1);
+        _commitEvidence(challenger, _key(DisputeKind.InferenceFraud, seq, 1, 0), "late");
+        vm.roll(block.number + 1);
+        vm.deal(challenger, CHALLENGER_BOND);
+        b.committedAt = uint64(block.timestamp);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, seq));
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, b, 1, 0, 0, "late");
+    }
+
     function _submit(uint256 id, DisputeGame.Vote[] memory v) internal returns (DisputeStatus) {
         return game.submitVerdicts(id, v);
     }
@@ -52,7 +86,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.expectEmit(address(registry));
         emit AgentRegistry.OpenDisputesChanged(agentId, 1);
         vm.prank(challenger);
-        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "s");
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, "s");
         assertEq(id, 1);
 
         DisputeGame.Dispute memory d = game.dispute(id);
@@ -76,21 +110,21 @@ contract DisputeGameQuorumTest is Fixture {
 
     function test_open_rejectsProvableKinds() public {
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotQuorumKind.selector, DisputeKind.PolicyBreach));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.PolicyBreach, agentId, seq, 0, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.PolicyBreach, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotQuorumKind.selector, DisputeKind.Equivocation));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.Equivocation, agentId, seq, 0, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.Equivocation, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
     }
 
     function test_open_requiresExactBond() public {
         vm.deal(address(this), 10 ether);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, 0, CHALLENGER_BOND));
-        game.openDispute(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0, 0);
+        game.openDispute(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND - 1, CHALLENGER_BOND));
-        game.openDispute{value: CHALLENGER_BOND - 1}(DisputeKind.InferenceFraud, agentId, seq, 0, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND - 1}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND + 1, CHALLENGER_BOND));
-        game.openDispute{value: CHALLENGER_BOND + 1}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND + 1}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, CHALLENGER_BOND, SUBJECTIVE_BOND));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
         assertEq(game.bondFor(DisputeKind.SubjectiveClaim), SUBJECTIVE_BOND);
         assertEq(game.bondFor(DisputeKind.UntracedAction), CHALLENGER_BOND);
     }
@@ -98,28 +132,28 @@ contract DisputeGameQuorumTest is Fixture {
     function test_open_rejectsBadTargets() public {
         vm.deal(address(this), 10 ether);
         vm.expectRevert(abi.encodeWithSelector(AgentRegistry.UnknownAgent.selector, 42));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, 42, 0, 0, keccak256("tx"), 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, 42, 0, _recordOf(42, 0), 0, keccak256("tx"), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, bytes32(0), 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, _recordOf(agentId, 0), 0, bytes32(0), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 1, 0, keccak256("tx"), 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 1, _recordOf(agentId, 1), 0, keccak256("tx"), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 1, keccak256("tx"), 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, _recordOf(agentId, 0), 1, keccak256("tx"), 0, 0);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 1, 0, 0, 0);
-        Batch memory b = traceLog.batch(agentId, seq);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, 0);
+        Batch memory b = _batch(agentId, seq);
         vm.expectRevert(
             abi.encodeWithSelector(
                 DisputeGame.StepNotInBatch.selector, uint64(b.stepCount) + b.firstIndex, b.firstIndex, b.stepCount
             )
         );
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, b.stepCount, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), b.stepCount, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, seq + 1));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq + 1, 0, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq + 1, _recordOf(agentId, seq + 1), 0, 0, 0, 0);
         uint64 closesAt = b.committedAt + b.challengeWindow;
         vm.warp(closesAt + 1);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.OutsideChallengeWindow.selector, agentId, seq, closesAt));
-        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, 0, 0, 0, 0);
+        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.SubjectiveClaim, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, 0);
     }
 
     function test_open_needsCommitReveal() public {
@@ -127,19 +161,19 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, 1 ether);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, "s");
         _commitEvidence(mallory, key, "s");
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.EvidenceTooFresh.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, "s");
         // another account replaying the reveal without its own commitment
         vm.roll(block.number + 1);
         vm.deal(stranger, 1 ether);
         vm.prank(stranger);
         vm.expectRevert(DisputeGame.EvidenceNotCommitted.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, "s");
         vm.prank(mallory);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 0, "s");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 0, 0, 0, "s");
     }
 
     function test_open_noVerifiers() public {
@@ -157,7 +191,7 @@ contract DisputeGameQuorumTest is Fixture {
         g.commitEvidence(g.evidenceCommitment(address(this), key, 0));
         vm.roll(block.number + 1);
         vm.expectRevert(DisputeGame.NoVerifiers.selector);
-        g.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, id, 0, 0, keccak256("tx"), 0, 0);
+        g.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, id, 0, _recordOf(id, 0), 0, keccak256("tx"), 0, 0);
     }
 
     function test_open_duplicateWhileOpen() public {
@@ -168,7 +202,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.AlreadyDisputed.selector, id));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "dup");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, "dup");
         // other targets on the same batch are independent
         uint256 id2 = _openDispute(mallory, DisputeKind.InferenceFraud, agentId, seq, 2, bytes32(0));
         uint256 id3 = _openDispute(mallory, DisputeKind.InvalidBatch, agentId, seq, 0, bytes32(0));
@@ -189,12 +223,12 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.AlreadyDisputed.selector, id));
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, subject, 0, "dup");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, _recordOf(agentId, 0), 0, subject, 0, "dup");
         vm.warp(game.dispute(id).deadline + 1);
         game.resolveExpired(id);
         // expired is not rejected: the target can be disputed again
         vm.prank(mallory);
-        uint256 again = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, 0, subject, 0, "dup");
+        uint256 again = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.UntracedAction, agentId, 0, _recordOf(agentId, 0), 0, subject, 0, "dup");
         assertEq(game.openDisputeOn(key), again);
         assertEq(registry.openDisputes(agentId), 1);
     }
@@ -202,14 +236,15 @@ contract DisputeGameQuorumTest is Fixture {
     // ---------------------------------------------------------------- harm repaid first
 
     function _openWithHarm(DisputeKind kind, uint32 step, bytes32 subject, uint256 harm) internal returns (uint256 id) {
-        bytes32 key = _key(kind, kind == DisputeKind.UntracedAction ? 0 : seq, step, subject);
+        uint64 s = kind == DisputeKind.UntracedAction ? 0 : seq;
         bytes32 salt = keccak256(abi.encode("harm", harm, kind));
-        _commitEvidence(challenger, key, salt);
+        _commitEvidence(challenger, _key(kind, s, step, subject), salt);
         vm.roll(block.number + 1);
         uint256 bond = game.bondFor(kind);
         vm.deal(challenger, challenger.balance + bond);
+        Batch memory b = _recordOf(agentId, s);
         vm.prank(challenger);
-        id = game.openDispute{value: bond}(kind, agentId, kind == DisputeKind.UntracedAction ? 0 : seq, step, subject, harm, salt);
+        id = game.openDispute{value: bond}(kind, agentId, s, b, step, subject, harm, salt);
     }
 
     function test_harm_repaidToTheOwnerBeforeAnyReward() public {
@@ -247,7 +282,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
         vm.expectRevert(DisputeGame.BadTarget.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, 0, 0, 1 ether, "h");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InvalidBatch, agentId, seq, _recordOf(agentId, seq), 0, 0, 1 ether, "h");
     }
 
     /// Whatever the harm, value is conserved: the bond loses exactly what was slashed, the owner
@@ -307,7 +342,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "again");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, "again");
 
         vm.prank(challenger);
         vault.claim();
@@ -342,16 +377,16 @@ contract DisputeGameQuorumTest is Fixture {
     /// settled by the quorum exactly like InferenceFraud.
     function test_traceMismatch_openedOnAStepAndSlashedByTheQuorum() public {
         assertEq(game.bondFor(DisputeKind.TraceMismatch), CHALLENGER_BOND);
-        Batch memory b = traceLog.batch(agentId, seq);
+        Batch memory b = _batch(agentId, seq);
         vm.deal(address(this), 10 ether);
         vm.expectRevert(
             abi.encodeWithSelector(
                 DisputeGame.StepNotInBatch.selector, uint64(b.stepCount) + b.firstIndex, b.firstIndex, b.stepCount
             )
         );
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, b.stepCount, 0, 0, 0);
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, _recordOf(agentId, seq), b.stepCount, 0, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongBond.selector, SUBJECTIVE_BOND, CHALLENGER_BOND));
-        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, 0, 0);
+        game.openDispute{value: SUBJECTIVE_BOND}(DisputeKind.TraceMismatch, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, 0);
 
         // the same step may be disputed as an inference lie and as a logic mismatch: two faults
         uint256 fraud = _fraud();
@@ -377,7 +412,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.deal(mallory, CHALLENGER_BOND);
         vm.prank(mallory);
         vm.expectRevert(DisputeGame.AlreadyProven.selector);
-        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, 1, 0, 0, "again");
+        game.openDispute{value: CHALLENGER_BOND}(DisputeKind.TraceMismatch, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, "again");
     }
 
     /// An honest agent is never slashed for a TraceMismatch the quorum rejects: the challenger's
@@ -447,7 +482,7 @@ contract DisputeGameQuorumTest is Fixture {
         vm.roll(block.number + 1);
         vm.deal(challenger, challenger.balance + CHALLENGER_BOND);
         vm.prank(challenger);
-        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, bytes32(0), 0, "late");
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 1, bytes32(0), 0, "late");
         assertEq(game.dispute(id).stakeSnapshot, 4 * MIN_STAKE, "the base is the stake at the commit");
         DisputeGame.Vote[] memory late = new DisputeGame.Vote[](4);
         for (uint256 i; i < 4; ++i) late[i] = _vote(verifierPks[4 + i], id, false);
@@ -644,7 +679,7 @@ contract DisputeGameQuorumTest is Fixture {
         {
             vm.deal(challenger, CHALLENGER_BOND);
             vm.prank(challenger);
-            id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "s");
+            id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, "s");
             inBlockAfter = _newVerifier(0xE2, 5 ether); // same block, after the open
         }
         vm.roll(block.number + 1);
@@ -671,7 +706,7 @@ contract DisputeGameQuorumTest is Fixture {
         _newVerifier(0xE1, 100 ether); // same block, just before the open
         vm.deal(challenger, CHALLENGER_BOND);
         vm.prank(challenger);
-        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, 1, 0, 0, "s");
+        uint256 id = game.openDispute{value: CHALLENGER_BOND}(DisputeKind.InferenceFraud, agentId, seq, _recordOf(agentId, seq), 1, 0, 0, "s");
         assertEq(verifiers.votingWeight(vm.addr(0xE1), uint64(block.number)), 0, "no weight in its own block");
         assertEq(game.dispute(id).stakeSnapshot, 4 * MIN_STAKE, "only stake that can vote is counted");
 

@@ -10,16 +10,8 @@ contract TraceLogTest is Fixture {
     bytes32 internal constant ROOT = keccak256("root-0");
     bytes internal constant DA = hex"010203";
 
-    function _commit(uint64 seq, bytes32 root, bytes memory da, uint32 count) internal returns (bool) {
-        vm.prank(operator);
-        return traceLog.commit(agentId, seq, root, da, count);
-    }
-
-    function _assertBatch(uint64 seq, bytes32 root, bytes memory da, uint32 count) internal view {
-        Batch memory b = traceLog.batch(agentId, seq);
-        assertEq(b.merkleRoot, root, "root");
-        assertEq(b.daCommitmentHash, keccak256(da), "da");
-        assertEq(b.stepCount, count, "count");
+    function _commit(uint64 seq, bytes32 root, bytes memory da, uint32 count) internal returns (Batch memory) {
+        return _commitAs(operator, agentId, seq, root, da, count);
     }
 
     // ---------------------------------------------------------------- commit
@@ -52,16 +44,18 @@ contract TraceLogTest is Fixture {
         uint256 max = traceLog.MAX_DA_COMMITMENT_BYTES();
         vm.expectRevert(abi.encodeWithSelector(TraceLog.BadDaCommitment.selector, max + 1));
         traceLog.commit(agentId, 0, ROOT, new bytes(max + 1), 1);
-        assertTrue(traceLog.commit(agentId, 0, ROOT, new bytes(max), 1));
         vm.stopPrank();
+        _commitAs(operator, agentId, 0, ROOT, new bytes(max), 1);
     }
 
     function test_commit_storesAndEmits() public {
         uint64 t = uint64(block.timestamp);
         vm.expectEmit(address(traceLog));
-        emit TraceLog.BatchCommitted(agentId, 0, ROOT, DA, 0, 5, t, 0);
-        assertTrue(_commit(0, ROOT, DA, 5));
-        Batch memory b = traceLog.batch(agentId, 0);
+        emit TraceLog.BatchCommitted(agentId, 0, ROOT, DA, 0, 5, t, WINDOW, 0);
+        Batch memory b = _commit(0, ROOT, DA, 5);
+        // the chain keeps the record's hash; the event gives the record
+        assertEq(traceLog.batchHash(agentId, 0), keccak256(abi.encode(b)));
+        assertEq(traceLog.recordHash(b), keccak256(abi.encode(b)));
         assertEq(b.merkleRoot, ROOT);
         assertEq(b.daCommitmentHash, keccak256(DA));
         assertEq(b.firstIndex, 0);
@@ -76,9 +70,8 @@ contract TraceLogTest is Fixture {
 
         vm.warp(t + 10);
         vm.expectEmit(address(traceLog));
-        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), DA, 5, 3, t + 10, 0);
-        assertTrue(_commit(1, keccak256("r1"), DA, 3));
-        assertEq(traceLog.batch(agentId, 1).firstIndex, 5, "indexes continue across batches");
+        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), DA, 5, 3, t + 10, WINDOW, 0);
+        assertEq(_commit(1, keccak256("r1"), DA, 3).firstIndex, 5, "indexes continue across batches");
         assertEq(traceLog.nextStepIndex(agentId), 8);
     }
 
@@ -106,12 +99,19 @@ contract TraceLogTest is Fixture {
         traceLog.commit(agentId, 0, ROOT, hex"0102", 4);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
         traceLog.commit(agentId, 0, ROOT, DA, 5);
-        // identical re-commit: a no-op that returns false and emits nothing
+        // an identical re-send changes nothing either: the chain keeps only the record's hash
+        // (a re-send cannot repeat its committedAt), so it is refused like any other; the
+        // committer compares its batch with the BatchCommitted event (src/bonds/actions/commitBatch.ts)
+        bytes32 stored = traceLog.batchHash(agentId, 0);
         vm.recordLogs();
-        assertFalse(traceLog.commit(agentId, 0, ROOT, DA, 4));
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commit(agentId, 0, ROOT, DA, 4);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commitCovering(agentId, 0, ROOT, DA, 4, 0);
         assertEq(vm.getRecordedLogs().length, 0, "no event");
         vm.stopPrank();
-        Batch memory b = traceLog.batch(agentId, 0);
+        assertEq(traceLog.batchHash(agentId, 0), stored, "record unchanged");
+        Batch memory b = _batch(agentId, 0);
         assertEq(b.committedAt, t, "commit time unchanged");
         assertEq(traceLog.nextSequence(agentId), 1);
         assertEq(traceLog.nextStepIndex(agentId), 4);
@@ -123,46 +123,49 @@ contract TraceLogTest is Fixture {
     function testFuzz_commit_batchesImmutable(uint64 seq, bytes32 root, bytes memory da, uint32 count, uint32 dt)
         public
     {
-        _commit(0, ROOT, DA, 4);
-        _commit(1, keccak256("r1"), DA, 2);
-        Batch memory b0 = traceLog.batch(agentId, 0);
-        Batch memory b1 = traceLog.batch(agentId, 1);
+        Batch memory b0 = _commit(0, ROOT, DA, 4);
+        Batch memory b1 = _commit(1, keccak256("r1"), DA, 2);
         if (seq % 3 == 0) seq = seq % 3; // often aim at a taken sequence
         if (uint256(root) % 4 == 0) root = ROOT; // and sometimes repeat content
         if (da.length % 2 == 0) da = DA;
+        if (count % 2 == 0) count = seq == 0 ? 4 : 2;
         vm.warp(block.timestamp + dt);
         vm.prank(operator);
-        try traceLog.commit(agentId, seq, root, da, count) returns (bool written) {
-            if (!written) {
-                assertTrue(seq < 2, "only a taken sequence is a no-op");
-                Batch memory same = traceLog.batch(agentId, seq);
-                assertEq(same.merkleRoot, root);
-                assertEq(same.daCommitmentHash, keccak256(da));
-                assertEq(same.stepCount, count);
-            } else {
-                assertEq(seq, 2, "only the next sequence is written");
-            }
+        try traceLog.commit(agentId, seq, root, da, count) {
+            assertEq(seq, 2, "only the next sequence is written");
         } catch {}
-        Batch memory a0 = traceLog.batch(agentId, 0);
-        Batch memory a1 = traceLog.batch(agentId, 1);
-        assertEq(keccak256(abi.encode(a0)), keccak256(abi.encode(b0)), "batch 0 changed");
-        assertEq(keccak256(abi.encode(a1)), keccak256(abi.encode(b1)), "batch 1 changed");
+        assertEq(traceLog.batchHash(agentId, 0), keccak256(abi.encode(b0)), "batch 0 changed");
+        assertEq(traceLog.batchHash(agentId, 1), keccak256(abi.encode(b1)), "batch 1 changed");
     }
 
     // ---------------------------------------------------------------- finality
 
     function test_isFinal_afterWindow() public {
+        Batch memory none;
         vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, 0));
-        traceLog.isFinal(agentId, 0);
+        traceLog.isFinal(agentId, 0, none);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.UnknownBatch.selector, agentId, 0));
-        traceLog.batch(agentId, 0);
+        traceLog.checkBatch(agentId, 0, none);
         uint64 t = uint64(block.timestamp);
-        _commit(0, ROOT, DA, 1);
-        assertFalse(traceLog.isFinal(agentId, 0));
+        Batch memory b = _commit(0, ROOT, DA, 1);
+        assertFalse(traceLog.isFinal(agentId, 0, b));
         vm.warp(t + WINDOW);
-        assertFalse(traceLog.isFinal(agentId, 0), "last second of the window");
+        assertFalse(traceLog.isFinal(agentId, 0, b), "last second of the window");
         vm.warp(t + WINDOW + 1);
-        assertTrue(traceLog.isFinal(agentId, 0));
+        assertTrue(traceLog.isFinal(agentId, 0, b));
+    }
+
+    /// A record edited to move the window (or anything else) is refused: nobody can make a
+    /// batch look final, or still open, by editing committedAt or challengeWindow.
+    function testFuzz_isFinal_wrongRecordRefused(uint8 field, bytes32 noise) public {
+        vm.assume(noise != bytes32(0));
+        Batch memory b = _commit(0, ROOT, DA, 1);
+        Batch memory edited = _editRecord(_commit(1, keccak256("r1"), DA, 2), field, noise);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, 1));
+        traceLog.isFinal(agentId, 1, edited);
+        // a real record of another batch is wrong here too
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, 1));
+        traceLog.isFinal(agentId, 1, b);
     }
 
     function testFuzz_isFinal(uint64 window, uint32 dt) public {
@@ -172,10 +175,10 @@ contract TraceLogTest is Fixture {
         vm.prank(stranger);
         uint256 id = registry.register(operator, agentWallet, 0, d, p, window > POLICY_DELAY ? window : POLICY_DELAY);
         uint64 t = uint64(block.timestamp);
-        vm.prank(operator);
-        traceLog.commit(id, 0, ROOT, DA, 1);
+        Batch memory b = _commitAs(operator, id, 0, ROOT, DA, 1);
+        assertEq(b.challengeWindow, window);
         vm.warp(t + uint256(dt));
-        assertEq(traceLog.isFinal(id, 0), uint256(dt) > window);
+        assertEq(traceLog.isFinal(id, 0, b), uint256(dt) > window);
     }
 
     function test_commit_windowFixedAtCommitTime() public {
@@ -188,8 +191,8 @@ contract TraceLogTest is Fixture {
         vm.prank(owner);
         registry.activateUpdate(agentId);
         _commit(1, keccak256("r1"), DA, 1);
-        assertEq(traceLog.batch(agentId, 0).challengeWindow, WINDOW);
-        assertEq(traceLog.batch(agentId, 1).challengeWindow, 2 hours);
+        assertEq(_batch(agentId, 0).challengeWindow, WINDOW);
+        assertEq(_batch(agentId, 1).challengeWindow, 2 hours);
     }
 
     /// The last finalization time only moves forward: a batch under a shorter window does
@@ -217,6 +220,76 @@ contract TraceLogTest is Fixture {
         uint256 a = t1 + w1;
         uint256 b = block.timestamp + w2;
         assertEq(traceLog.lastFinalizesAt(id), a > b ? a : b);
+    }
+
+    // ---------------------------------------------------------------- commitMany
+
+    function _entry(uint256 id, uint64 seq, bytes32 root, uint32 n) internal pure returns (TraceLog.Commit memory) {
+        return TraceLog.Commit(id, seq, root, abi.encodePacked("da", id, seq), n, false, 0);
+    }
+
+    /// Several agents of one operator (and several sequences of one agent) in one transaction
+    /// store exactly what the same commits one by one store; one refused entry reverts them all.
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_commitMany_sameAsOneByOne(uint8 agents, uint8 perAgent, uint32 n) public {
+        agents = uint8(bound(agents, 1, 4));
+        perAgent = uint8(bound(perAgent, 1, 3));
+        n = uint32(bound(n, 1, 5000));
+        uint256[] memory ids = new uint256[](agents);
+        for (uint256 a; a < agents; ++a) ids[a] = _registerAgent(stranger, operator, agentWallet);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](uint256(agents) * perAgent);
+        for (uint256 k; k < perAgent; ++k) {
+            for (uint256 a; a < agents; ++a) {
+                list[k * agents + a] = _entry(ids[a], uint64(k), keccak256(abi.encode(a, k)), n + uint32(k));
+            }
+        }
+        uint256 snap = vm.snapshotState();
+        vm.prank(operator);
+        traceLog.commitMany(list);
+        bytes32[] memory many = new bytes32[](list.length);
+        for (uint256 i; i < list.length; ++i) many[i] = traceLog.batchHash(list[i].agentId, list[i].sequence);
+        uint64 nextIdx0 = traceLog.nextStepIndex(ids[0]);
+        vm.revertToState(snap);
+        for (uint256 i; i < list.length; ++i) {
+            TraceLog.Commit memory c = list[i];
+            vm.prank(operator);
+            traceLog.commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount);
+            assertEq(traceLog.batchHash(c.agentId, c.sequence), many[i], "same record");
+        }
+        assertEq(traceLog.nextStepIndex(ids[0]), nextIdx0, "same counters");
+        assertEq(traceLog.nextSequence(ids[0]), perAgent);
+    }
+
+    function test_commitMany_allOrNothing() public {
+        uint256 other = _registerAgent(stranger, mallory, agentWallet); // another operator's agent
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](2);
+        list[0] = _entry(agentId, 0, ROOT, 1);
+        list[1] = _entry(other, 0, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
+        traceLog.commitMany(list);
+        assertFalse(traceLog.isCommitted(agentId, 0), "nothing written");
+        // a gap or a taken sequence inside the list
+        list[1] = _entry(agentId, 2, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 2));
+        traceLog.commitMany(list);
+        list[1] = _entry(agentId, 0, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commitMany(list);
+        // coverage beyond the calls made, as commitCovering
+        list[1] = _entry(agentId, 1, ROOT, 1);
+        list[1].setCoverage = true;
+        list[1].callsCovered = 1;
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 1, 0, 0));
+        traceLog.commitMany(list);
+        assertEq(traceLog.nextSequence(agentId), 0);
+        list[1].callsCovered = 0;
+        vm.prank(operator);
+        traceLog.commitMany(list);
+        assertEq(traceLog.nextSequence(agentId), 2);
     }
 
     // ---------------------------------------------------------------- EIP-712 header

@@ -70,3 +70,17 @@ export class InsufficientWorkTokenError extends UnrecoverableCovenantError {
     })
   }
 }
+
+/**
+ * TraceLog holds a batch at this sequence, but none of the node's `BatchCommitted` logs for it
+ * rebuilds the record whose hash the chain keeps: the node serves incomplete or stale logs
+ * (pruned history, a reorg in progress).
+ */
+export class BatchRecordMismatchError extends UnrecoverableCovenantError {
+  override name = 'BatchRecordMismatchError' as const
+  constructor(agentId: bigint, sequence: bigint, logs: number) {
+    super(`Agent ${agentId}, batch ${sequence}: none of the node's ${logs} BatchCommitted log(s) matches the record hash TraceLog keeps.`, {
+      metaMessages: ['Use a node that keeps full logs since the deployment block (an archive node), or retry once the chain has settled.'],
+    })
+  }
+}

@@ -27,6 +27,7 @@ export {
 export {
   AnvilNotInstalledError,
   AnvilStartError,
+  BatchRecordMismatchError,
   ContractRevertError,
   DeploymentFileError,
   InsufficientWorkTokenError,
@@ -41,7 +42,16 @@ export { depositBond, type DepositBondParameters, type DepositBondReturnType } f
 export { getBond, type GetBondReturnType } from './actions/getBond.js'
 export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawBond.js'
 export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
-export { getBatch, getNextSequence, type CommittedBatch } from './actions/getBatch.js'
+export { commitMany, type CommitManyReturnType } from './actions/commitMany.js'
+export {
+  batchRecordHash,
+  getBatch,
+  getBatchRecord,
+  getNextSequence,
+  NO_BATCH_RECORD,
+  type BatchRecord,
+  type CommittedBatch,
+} from './actions/getBatch.js'
 export { batchHeaderFor, batchHeaderTypedData, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
 export { commitEvidence } from './actions/evidence.js'
 export { proveUntracedCall, type ProveUntracedCallParameters, type ProveUntracedCallReturnType } from './actions/proveUntracedCall.js'

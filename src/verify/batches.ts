@@ -12,6 +12,10 @@ export type BatchEvent = {
   firstIndex: bigint
   stepCount: number
   committedAt: number
+  /** Seconds the batch stays challengeable after committedAt (fixed at commit time); absent when rebuilt from saved state. */
+  challengeWindow?: number | undefined
+  /** The agent's account calls [0, callsCovered) are covered by this batch and the ones before; absent when rebuilt from saved state. */
+  callsCovered?: number | undefined
   blockNumber: bigint
   blockHash: Hex
   transactionHash: Hex
@@ -24,7 +28,17 @@ export const batchCommittedEvent = traceLogAbi.find((e) => e.type === 'event' &&
 
 type BatchCommittedLog = Log & {
   eventName?: string
-  args: { agentId: bigint; sequence: bigint; merkleRoot: Hex; daCommitment: Hex; firstIndex: bigint; stepCount: number; committedAt: bigint }
+  args: {
+    agentId: bigint
+    sequence: bigint
+    merkleRoot: Hex
+    daCommitment: Hex
+    firstIndex: bigint
+    stepCount: number
+    committedAt: bigint
+    challengeWindow: bigint
+    callsCovered: number
+  }
 }
 
 export function toBatchEvent(log: Log): BatchEvent {
@@ -37,6 +51,8 @@ export function toBatchEvent(log: Log): BatchEvent {
     firstIndex: l.args.firstIndex,
     stepCount: Number(l.args.stepCount),
     committedAt: Number(l.args.committedAt),
+    challengeWindow: Number(l.args.challengeWindow),
+    callsCovered: Number(l.args.callsCovered),
     blockNumber: l.blockNumber ?? 0n,
     blockHash: (l.blockHash ?? '0x') as Hex,
     transactionHash: (l.transactionHash ?? '0x') as Hex,

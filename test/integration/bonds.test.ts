@@ -19,6 +19,12 @@ import {
   ContractRevertError,
   DisputeReader,
   listDisputes,
+  BatchRecordMismatchError,
+  batchRecordHash,
+  getBatch,
+  getNextSequence,
+  traceLogAbi,
+  commitMany,
 } from '../../src/bonds/index.js'
 import { TraceChain, genesisHead, merkleProof, merkleRoot, type Step, type StepBody, type WalletStep } from '../../src/trace/index.js'
 
@@ -241,5 +247,86 @@ describe('leaf encoding is identical in Solidity and TypeScript', () => {
       encodeAbiParameters([{ type: 'uint8' }, { type: 'uint64' }, { type: 'bytes32' }], [0, 9n, stepLeaf(step)]),
     )
     expect(onChain).toBe(expected)
+  })
+})
+
+describe('batch records: TraceLog keeps one hash per batch, the BatchCommitted event gives the record', () => {
+  const read = (functionName: 'batchHash' | 'isCommitted', seq: bigint) =>
+    chain.reader.publicClient.readContract({ address: chain.deployment.contracts.traceLog, abi: traceLogAbi, functionName, args: [agentId, seq] })
+
+  it('getBatch rebuilds the record from the event and it hashes to what the chain keeps', async () => {
+    const seq = await getNextSequence(chain.reader, agentId)
+    const root = toHex(`record-${seq}`, { size: 32 })
+    const r = await commitBatch(chain.as(2), { agentId, sequence: seq, merkleRoot: root, daCommitment: toHex(`blob-${seq}`), stepCount: 7 })
+    expect(r.written).toBe(true)
+    const b = await getBatch(chain.reader, agentId, seq)
+    expect(b).toMatchObject({ merkleRoot: root, stepCount: 7, challengeWindow: 3_600, daCommitment: toHex(`blob-${seq}`), transactionHash: r.hash })
+    expect(batchRecordHash(b!.record)).toBe(await read('batchHash', seq))
+    const pc = chain.reader.publicClient
+    const address = chain.deployment.contracts.traceLog
+    expect(await pc.readContract({ address, abi: traceLogAbi, functionName: 'recordHash', args: [b!.record] })).toBe(batchRecordHash(b!.record))
+    expect(await pc.readContract({ address, abi: traceLogAbi, functionName: 'isFinal', args: [agentId, seq, b!.record] })).toBe(false)
+    // an edited window does not make the batch final
+    const edited = { ...b!.record, challengeWindow: 0n, committedAt: 1n }
+    await expect(pc.readContract({ address, abi: traceLogAbi, functionName: 'isFinal', args: [agentId, seq, edited] })).rejects.toThrow(/WrongBatchRecord/)
+    expect(await getBatch(chain.reader, agentId, seq + 1n)).toBeUndefined()
+  })
+
+  it('a re-sent identical batch is recognised (written: false); different content for the sequence is refused', async () => {
+    const seq = await getNextSequence(chain.reader, agentId)
+    const batch = { agentId, sequence: seq, merkleRoot: toHex(`resend-${seq}`, { size: 32 }), daCommitment: toHex(`blob-${seq}`), stepCount: 3 }
+    const first = await commitBatch(chain.as(2), batch)
+    const hashBefore = await read('batchHash', seq)
+    const again = await commitBatch(chain.as(2), batch)
+    expect(again).toMatchObject({ written: false, hash: first.hash, blockNumber: first.blockNumber })
+    const err = await commitBatch(chain.as(2), { ...batch, stepCount: 4 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ContractRevertError)
+    expect((err as ContractRevertError).errorName).toBe('SequenceTaken')
+    expect(await read('batchHash', seq)).toBe(hashBefore)
+  })
+
+  it('commitMany writes several batches in one transaction, each readable and checked like a single commit', async () => {
+    const seq = await getNextSequence(chain.reader, agentId)
+    const batches = [0n, 1n].map((k) => ({ agentId, sequence: seq + k, merkleRoot: toHex(`many-${seq + k}`, { size: 32 }), daCommitment: toHex(`blob-${seq + k}`), stepCount: 2 }))
+    const r = await commitMany(chain.as(2), batches)
+    for (const b of batches) {
+      const got = await getBatch(chain.reader, agentId, b.sequence)
+      expect(got).toMatchObject({ merkleRoot: b.merkleRoot, stepCount: 2, transactionHash: r.hash })
+      expect(batchRecordHash(got!.record)).toBe(await read('batchHash', b.sequence))
+    }
+    const [first, second] = await Promise.all([getBatch(chain.reader, agentId, seq), getBatch(chain.reader, agentId, seq + 1n)])
+    expect(second!.firstIndex).toBe(first!.firstIndex + 2n)
+    // not the operator: refused, nothing written
+    const err = await commitMany(chain.as(9), [{ ...batches[0]!, sequence: seq + 2n }]).catch((e: unknown) => e)
+    expect((err as ContractRevertError).errorName).toBe('NotOperator')
+    expect(await read('isCommitted', seq + 2n)).toBe(false)
+  })
+
+  it('a node whose log disagrees with the stored hash gives BatchRecordMismatchError, not a record', async () => {
+    const seq = (await getNextSequence(chain.reader, agentId)) - 1n
+    const pc = chain.reader.publicClient
+    const lying = {
+      ...chain.reader,
+      publicClient: new Proxy(pc, {
+        get(target, prop, receiver) {
+          if (prop !== 'getLogs') return Reflect.get(target, prop, receiver)
+          return async (...a: Parameters<typeof pc.getLogs>) => {
+            const logs = await pc.getLogs(...a)
+            // the batch's window, stretched
+            return logs.map((l) => ({ ...l, args: { ...(l as unknown as { args: object }).args, challengeWindow: 999_999n } }))
+          }
+        },
+      }),
+    }
+    await expect(getBatch(lying, agentId, seq)).rejects.toBeInstanceOf(BatchRecordMismatchError)
+  })
+
+  it('a dispute with an edited record is refused by the chain (WrongBatchRecord)', async () => {
+    const seq = (await getNextSequence(chain.reader, agentId)) - 1n
+    const b = await getBatch(chain.reader, agentId, seq)
+    const edited = { ...b!.record, stepCount: b!.record.stepCount + 100 }
+    const err = await openDispute(chain.as(4), { kind: 'InferenceFraud', agentId, sequence: seq, stepIndex: 50, record: edited }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ContractRevertError)
+    expect((err as ContractRevertError).errorName).toBe('WrongBatchRecord')
   })
 })

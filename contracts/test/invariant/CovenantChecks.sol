@@ -8,6 +8,7 @@ import {TraceLog} from "../../src/TraceLog.sol";
 import {BondVault} from "../../src/BondVault.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
 import {TestToken} from "../../src/dev/TestToken.sol";
+import {AgentAccount} from "../../src/AgentAccount.sol";
 import {Batch, DisputeStatus} from "../../src/CovenantTypes.sol";
 
 /// @notice The system's invariants, checked after every handler call. Each property has its
@@ -60,6 +61,7 @@ abstract contract CovenantChecks is TestBase {
         assertEq(h.overwrites(), 0, "a re-commit changed or failed unexpectedly");
         assertEq(h.doubleProofs(), 0, "a leaf was slashed twice");
         assertEq(h.frontRunsSucceeded(), 0, "a copied reveal went through");
+        assertEq(h.wrongRecordsAccepted(), 0, "a proof with an edited batch record went through");
         assertEq(h.statusMismatches(), 0, "dispute settled differently from the books");
         assertEq(h.unauthorizedSucceeded(), 0, "a non-game caller moved bonds or counters");
     }
@@ -117,7 +119,10 @@ abstract contract CovenantChecks is TestBase {
         uint256 n = h.batchCount();
         for (uint256 i; i < n; ++i) {
             CovenantHandler.BatchRec memory r = h.batchRec(i);
-            Batch memory b = traceLog.batch(h.agentIds(r.agentIdx), r.seq);
+            uint256 id = h.agentIds(r.agentIdx);
+            Batch memory b = h.recordOf(id, r.seq);
+            // the chain keeps one hash per batch: it still is the hash of the record committed
+            assertEq(traceLog.batchHash(id, r.seq), keccak256(abi.encode(b)), "batch record changed");
             assertEq(b.merkleRoot, r.root, "batch root changed");
             assertEq(b.daCommitmentHash, r.daHash, "batch DA commitment changed");
             assertEq(b.firstIndex, r.firstIndex, "batch first index changed");
@@ -131,6 +136,17 @@ abstract contract CovenantChecks is TestBase {
             assertEq(next, h.ghostBatchCount(a), "one batch per sequence, gapless");
             assertFalse(traceLog.isCommitted(id, next), "nothing beyond the next sequence");
             assertGe(traceLog.lastFinalizesAt(id), h.ghostMaxFinalizesAt(a), "unlock covers every window");
+            // the packed counters agree with the last record and the account
+            uint32 covered = traceLog.coveredCalls(id);
+            assertLe(covered, AgentAccount(payable(registry.accountOf(id))).callCount(), "coverage within calls made");
+            if (next > 0) {
+                Batch memory last = h.recordOf(id, next - 1);
+                assertEq(traceLog.nextStepIndex(id), last.firstIndex + last.stepCount, "next step index");
+                assertGe(covered, last.callsCovered, "coverage never goes back");
+                assertGe(traceLog.lastFinalizesAt(id), last.committedAt + last.challengeWindow, "last window");
+            } else {
+                assertEq(traceLog.nextStepIndex(id), 0);
+            }
         }
     }
 

@@ -51,6 +51,7 @@ contract CovenantHandler is Fixture {
     uint256 public overwrites;
     uint256 public doubleProofs;
     uint256 public frontRunsSucceeded;
+    uint256 public wrongRecordsAccepted;
     uint256 public statusMismatches;
     uint256 public windowMismatches;
     uint256 public unlockRegressions;
@@ -334,7 +335,7 @@ contract CovenantHandler is Fixture {
         bytes32[] memory leaves = _buildBatch(id, ws);
         uint64 seq = _commitLeaves(id, leaves);
 
-        Batch memory b = traceLog.batch(id, seq);
+        Batch memory b = _batch(id, seq); // rebuilt from its BatchCommitted event
         if (b.challengeWindow != ghostWindow[a]) windowMismatches++;
         uint256 bi = _batches.length;
         _batches.push(
@@ -354,7 +355,8 @@ contract CovenantHandler is Fixture {
         hits["commit"]++;
     }
 
-    /// The operator re-sends an old batch: unchanged it is a no-op, changed it must revert.
+    /// The operator re-sends an old batch, unchanged or changed: the sequence is taken, so it
+    /// reverts and the stored record stays (the checks compare every record's hash).
     function recommit(uint256 batchSeed, bool tamper) external pinned {
         if (_batches.length == 0) return;
         BatchRec memory r = _batches[batchSeed % _batches.length];
@@ -362,18 +364,21 @@ contract CovenantHandler is Fixture {
         bytes32 root = tamper ? keccak256(abi.encode(r.root)) : r.root;
         bytes memory da = _da(id, r.seq);
         vm.prank(vm.addr(operatorPks[r.agentIdx]));
-        try traceLog.commit(id, r.seq, root, da, r.count) returns (bool written) {
-            if (written || tamper) overwrites++;
-            hits["recommitNoop"]++;
+        try traceLog.commit(id, r.seq, root, da, r.count) {
+            overwrites++;
         } catch {
-            if (!tamper) overwrites++; // an identical re-send must not fail
-            hits["recommitRejected"]++;
+            hits[tamper ? bytes32("recommitRejected") : bytes32("recommitRefused")]++;
         }
+    }
+
+    /// The record the handler kept for a batch (rebuilt from its event at commit time).
+    function recordOf(uint256 id, uint64 seq) external view returns (Batch memory) {
+        return _batch(id, seq);
     }
 
     // ---------------------------------------------------------------- on-chain proofs
 
-    function proveBreach(uint256 stepSeed, uint256 challengerSeed, bool frontRun) external pinned {
+    function proveBreach(uint256 stepSeed, uint256 challengerSeed, bool frontRun, uint8 editField) external pinned {
         if (_steps.length == 0) return;
         uint256 k = _pick(stepSeed, _steps.length);
         WalletStep memory s = _steps[k];
@@ -387,17 +392,37 @@ contract CovenantHandler is Fixture {
             // another challenger copies the reveal without a commitment of its own
             address f = challengers[(challengerSeed % challengers.length + 1) % challengers.length];
             vm.prank(f);
-            try game.provePolicyBreach(s, r.seq, proof, salt) {
+            try game.provePolicyBreach(s, r.seq, _batch(agentIds[r.agentIdx], r.seq), proof, salt) {
                 frontRunsSucceeded++;
             } catch {}
         }
         bytes32 leaf = _walletLeaf(s);
+        if (editField != 0) _breachWithEditedRecord(c, s, r.seq, proof, salt, editField);
         vm.prank(c);
-        try game.provePolicyBreach(s, r.seq, proof, salt) returns (uint256, Breach) {
+        try game.provePolicyBreach(s, r.seq, _batch(agentIds[r.agentIdx], r.seq), proof, salt) returns (uint256, Breach) {
             if (++ghostLeafSlashes[leaf] > 1) doubleProofs++;
             hits["breachProven"]++;
         } catch {
             hits["breachRejected"]++;
+        }
+    }
+
+    /// The challenger sends an edited record (a moved window, another root or range, more
+    /// coverage): it must never go through.
+    function _breachWithEditedRecord(
+        address c,
+        WalletStep memory s,
+        uint64 seq,
+        bytes32[] memory proof,
+        bytes32 salt,
+        uint8 editField
+    ) internal {
+        Batch memory edited = _editRecord(_batch(s.agentId, seq), editField, keccak256(abi.encode(salt)));
+        vm.prank(c);
+        try game.provePolicyBreach(s, seq, edited, proof, salt) {
+            wrongRecordsAccepted++;
+        } catch {
+            hits["wrongRecordRefused"]++;
         }
     }
 
@@ -411,9 +436,10 @@ contract CovenantHandler is Fixture {
         BatchHeader memory h1 = BatchHeader(id, seq, keccak256(abi.encode("fork", seqSeed)), bytes32(0), 3);
         BatchHeader memory h2;
         bytes memory s2;
+        Batch memory committed;
         if (againstCommitted && seq < ghostBatchCount[a]) {
-            Batch memory b = traceLog.batch(id, seq);
-            h2 = BatchHeader(id, seq, b.merkleRoot, b.daCommitmentHash, b.stepCount);
+            committed = _batch(id, seq);
+            h2 = BatchHeader(id, seq, committed.merkleRoot, committed.daCommitmentHash, committed.stepCount);
         } else {
             h2 = BatchHeader(id, seq, keccak256(abi.encode("other", seqSeed)), bytes32(0), 3);
             s2 = _signHeader(operatorPks[a], h2);
@@ -423,7 +449,7 @@ contract CovenantHandler is Fixture {
         _commitEvidence(c, game.equivocationEvidence(h1, h2), "eq");
         vm.roll(block.number + 1);
         vm.prank(c);
-        try game.proveEquivocation(h1, s1, h2, s2, "eq") {
+        try game.proveEquivocation(h1, s1, h2, s2, committed, "eq") {
             hits["equivocationProven"]++;
         } catch {
             hits["equivocationRejected"]++;
@@ -486,7 +512,7 @@ contract CovenantHandler is Fixture {
         uint256 bond = game.bondFor(kind);
         vm.deal(c, c.balance + bond);
         vm.prank(c);
-        try game.openDispute{value: bond}(kind, agentIds[a], seq, stepIndex, subject, 0, salt) returns (uint256 id) {
+        try game.openDispute{value: bond}(kind, agentIds[a], seq, _recordOf(agentIds[a], seq), stepIndex, subject, 0, salt) returns (uint256 id) {
             _record(id, a, bond);
             hits["disputeOpened"]++;
         } catch {

@@ -48,9 +48,9 @@ contract CovenantInvariants is CovenantChecks {
         h.commitBatch(1, 0, 1);
         h.recommit(0, false);
         h.recommit(0, true);
-        h.proveBreach(1, 0, true); // step 1 of batch 0: off the allowlist, with a front-run attempt
-        h.proveBreach(1, 1, false); // the same leaf again
-        h.proveBreach(3, 0, false); // the honest step of agent 1: NoBreach
+        h.proveBreach(1, 0, true, 5); // step 1 of batch 0: off the allowlist, with a front-run attempt and a moved window
+        h.proveBreach(1, 1, false, 0); // the same leaf again
+        h.proveBreach(3, 0, false, 0); // the honest step of agent 1: NoBreach
         h.proveEquivocation(1, 0, 2, true);
         h.openDispute(2, 0, 7, 0); // untraced action on agent 2
         h.registerVerifier(2 ether, true, 2); // joins in the opening block of another dispute
@@ -68,14 +68,15 @@ contract CovenantInvariants is CovenantChecks {
         h.updatePolicy(1, 0, true); // activated once the long window has passed
         h.commitBatch(1, 0, 1); // a batch under the short window
 
-        string[18] memory paths = [
+        string[19] memory paths = [
             "depositEth",
             "depositToken",
             "requestWithdraw",
             "cancelWithdraw",
             "commit",
-            "recommitNoop",
+            "recommitRefused",
             "recommitRejected",
+            "wrongRecordRefused",
             "breachProven",
             "breachRejected",
             "equivocationProven",
@@ -92,10 +93,10 @@ contract CovenantInvariants is CovenantChecks {
         _checkAll();
         DisputeGame.Dispute memory jit = game.dispute(h.disputeRec(1).id);
         assertEq(uint8(jit.status), uint8(DisputeStatus.Rejected), "late verifier did not count, quorum reached");
-        assertEq(traceLog.batch(h.agentIds(1), 2).challengeWindow, 1 hours, "window shrank");
+        assertEq(h.recordOf(h.agentIds(1), 2).challengeWindow, 1 hours, "window shrank");
         // a shrink waits for the current window: the long-window batch committed after the
         // proposal closed no later than the first batch under the short window was committed
-        Batch memory longB = traceLog.batch(h.agentIds(1), 1);
-        assertLe(longB.committedAt + longB.challengeWindow, traceLog.batch(h.agentIds(1), 2).committedAt, "shrink waited");
+        Batch memory longB = h.recordOf(h.agentIds(1), 1);
+        assertLe(longB.committedAt + longB.challengeWindow, h.recordOf(h.agentIds(1), 2).committedAt, "shrink waited");
     }
 }

@@ -12,7 +12,8 @@ import {ForkManager} from "../../src/ForkManager.sol";
 import {WorkToken} from "../../src/WorkToken.sol";
 import {LeafEncoding} from "../../src/LeafEncoding.sol";
 import {TestToken} from "../../src/dev/TestToken.sol";
-import {Policy, WalletStep, BatchHeader, DisputeKind, Breach} from "../../src/CovenantTypes.sol";
+import {Policy, WalletStep, BatchHeader, Batch, DisputeKind, Breach} from "../../src/CovenantTypes.sol";
+import {Vm} from "./Vm.sol";
 
 /// @notice Exposes the `LeafEncoding` library (its wallet functions take calldata).
 contract LeafHarness {
@@ -272,8 +273,94 @@ abstract contract Fixture is TestBase {
         address op = registry.agent(id).operator;
         bytes32 root = Merkle.root(leaves);
         bytes memory da = _da(id, seq);
+        _commitAs(op, id, seq, root, da, uint32(leaves.length));
+    }
+
+    // ---------------------------------------------------------------- batch records
+    // TraceLog keeps only the hash of a batch's record; the record is in its BatchCommitted
+    // event. The commit helpers below rebuild it from that event, as a client does, and keep it.
+
+    mapping(uint256 => mapping(uint64 => Batch)) internal _records;
+
+    /// @dev `traceLog.commit` from `op`; the record rebuilt from its event, checked and kept.
+    function _commitAs(address op, uint256 id, uint64 seq, bytes32 root, bytes memory da, uint32 n)
+        internal
+        returns (Batch memory)
+    {
+        vm.recordLogs();
         vm.prank(op);
-        traceLog.commit(id, seq, root, da, uint32(leaves.length));
+        traceLog.commit(id, seq, root, da, n);
+        return _keepRecord(id, seq);
+    }
+
+    /// @dev `traceLog.commitCovering` from `op`, the record kept as by `_commitAs`.
+    function _commitCoveringAs(address op, uint256 id, uint64 seq, bytes32 root, bytes memory da, uint32 n, uint32 covered)
+        internal
+        returns (Batch memory)
+    {
+        vm.recordLogs();
+        vm.prank(op);
+        traceLog.commitCovering(id, seq, root, da, n, covered);
+        return _keepRecord(id, seq);
+    }
+
+    function _keepRecord(uint256 id, uint64 seq) internal returns (Batch memory b) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        b = recordFromLogs(logs, id, seq);
+        assertEq(traceLog.recordHash(b), traceLog.batchHash(id, seq), "the event rebuilds the stored record");
+        _records[id][seq] = b;
+    }
+
+    /// @dev The record of batch (id, seq) from its BatchCommitted event among `logs`.
+    function recordFromLogs(Vm.Log[] memory logs, uint256 id, uint64 seq) internal view returns (Batch memory b) {
+        for (uint256 i; i < logs.length; ++i) {
+            Vm.Log memory l = logs[i];
+            if (
+                l.emitter != address(traceLog) || l.topics.length != 3 || l.topics[0] != TraceLog.BatchCommitted.selector
+                    || uint256(l.topics[1]) != id || uint64(uint256(l.topics[2])) != seq
+            ) continue;
+            bytes memory da;
+            (b.merkleRoot, da, b.firstIndex, b.stepCount, b.committedAt, b.challengeWindow, b.callsCovered) =
+                abi.decode(l.data, (bytes32, bytes, uint64, uint32, uint64, uint64, uint32));
+            b.daCommitmentHash = keccak256(da);
+            return b;
+        }
+        revert("no BatchCommitted event");
+    }
+
+    /// @dev `b` with one field (field % 7) changed by `noise` (non-zero): what a cheater sends
+    ///      to move a batch's window, its coverage, its range or its root.
+    function _editRecord(Batch memory original, uint8 field, bytes32 noise) internal pure returns (Batch memory b) {
+        b = Batch(
+            original.merkleRoot,
+            original.daCommitmentHash,
+            original.firstIndex,
+            original.stepCount,
+            original.committedAt,
+            original.challengeWindow,
+            original.callsCovered
+        ); // a copy: the original stays as committed
+        uint256 n = uint256(noise);
+        uint8 f = field % 7;
+        if (f == 0) b.merkleRoot ^= noise;
+        else if (f == 1) b.daCommitmentHash ^= noise;
+        else if (f == 2) b.firstIndex ^= uint64(n | 1);
+        else if (f == 3) b.stepCount ^= uint32(n | 1);
+        else if (f == 4) b.committedAt ^= uint64(n | 1);
+        else if (f == 5) b.challengeWindow ^= uint64(n | 1);
+        else b.callsCovered ^= uint32(n | 1);
+    }
+
+    /// @dev The record kept for batch (id, seq); empty when none was (what a caller holding no
+    ///      record sends).
+    function _recordOf(uint256 id, uint64 seq) internal view returns (Batch memory) {
+        return _records[id][seq];
+    }
+
+    /// @dev The record of a batch committed through the helpers above.
+    function _batch(uint256 id, uint64 seq) internal view returns (Batch memory b) {
+        b = _records[id][seq];
+        require(b.stepCount != 0, "no record kept for this batch: commit it with _commitAs");
     }
 
     /// @dev Commits a batch holding the given wallet steps (their index fields are filled in).
@@ -306,7 +393,7 @@ abstract contract Fixture is TestBase {
         _commitEvidence(who, game.policyBreachEvidence(s, seq), salt);
         vm.roll(block.number + 1);
         vm.prank(who);
-        (disputeId, breach) = game.provePolicyBreach(s, seq, proof, salt);
+        (disputeId, breach) = game.provePolicyBreach(s, seq, _batch(s.agentId, seq), proof, salt);
     }
 
     function _openDispute(address who, DisputeKind kind, uint256 id, uint64 seq, uint32 stepIndex, bytes32 subject)
@@ -320,7 +407,9 @@ abstract contract Fixture is TestBase {
         uint256 bond = game.bondFor(kind);
         vm.deal(who, who.balance + bond);
         vm.prank(who);
-        disputeId = game.openDispute{value: bond}(kind, id, seq, stepIndex, subject, 0, salt);
+        Batch memory b;
+        if (kind != DisputeKind.UntracedAction) b = _batch(id, seq);
+        disputeId = game.openDispute{value: bond}(kind, id, seq, b, stepIndex, subject, 0, salt);
     }
 
     // ---------------------------------------------------------------- signatures

@@ -4,6 +4,7 @@ import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { commitEvidence } from './evidence.js'
 import { disputeKindIndex } from './disputeKinds.js'
+import { getBatchRecord, type BatchRecord } from './getBatch.js'
 
 /** First byte of Covenant's local DA commitment (`0xc0 ‖ sha256(blob)`); DisputeGame.LOCAL_COMMITMENT_VERSION. */
 const LOCAL_VERSION = 0xc0
@@ -36,6 +37,8 @@ export type ChallengeDataParameters = {
   sequence: bigint
   /** The DA commitment the batch was committed with (TraceLog checks its keccak256). */
   daCommitment: Uint8Array
+  /** The batch's record (its BatchCommitted event); read and checked against the chain when absent. */
+  record?: BatchRecord | undefined
 }
 export type ChallengeDataReturnType = {
   disputeId: bigint
@@ -57,9 +60,10 @@ export async function challengeData(client: CovenantClient, p: ChallengeDataPara
   const address = c.deployment.contracts.disputeGame
   const kind = disputeKindIndex('DataWithheld')
   const subject = dataSubject(p.daCommitment)
-  const [key, bond] = await Promise.all([
+  const [key, bond, record] = await Promise.all([
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'targetKey', args: [kind, p.agentId, p.sequence, 0, subject] }),
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'bondFor', args: [kind] }),
+    p.record ?? getBatchRecord(c, p.agentId, p.sequence),
   ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, key)
   const { hash, receipt } = await writeAndWait(c, {
@@ -67,7 +71,7 @@ export async function challengeData(client: CovenantClient, p: ChallengeDataPara
     address,
     abi: disputeGameAbi,
     functionName: 'challengeData',
-    args: [p.agentId, p.sequence, toHex(p.daCommitment), salt],
+    args: [p.agentId, p.sequence, record, toHex(p.daCommitment), salt],
     value: bond,
   })
   const opened = eventsOf(disputeGameAbi, receipt).find((e) => e.eventName === 'DisputeOpened')

@@ -1,7 +1,9 @@
-import type { Hash, Hex } from 'viem'
+import { keccak256, type Hash, type Hex } from 'viem'
 import { traceLogAbi } from '../generated/abis.js'
 import { requireWallet, type CovenantClient } from '../client.js'
 import { writeAndWait } from '../internal/write.js'
+import { ContractRevertError } from '../errors.js'
+import { getBatch } from './getBatch.js'
 
 export type CommitBatchParameters = {
   agentId: bigint
@@ -15,29 +17,53 @@ export type CommitBatchParameters = {
    */
   callsCovered?: number | undefined
 }
-/** `written` is false when this exact batch was already committed (a safe retry). */
+/**
+ * `written` is false when this exact batch was already committed (a safe retry): then `hash`
+ * and `blockNumber` are those of the commit that wrote it, and `gasUsed` is what the refused
+ * nothing counted for the refused re-send (0).
+ */
 export type CommitBatchReturnType = { hash: Hash; written: boolean; gasUsed: bigint; blockNumber: bigint }
 
-/** Commits a trace batch to TraceLog from the agent's operator account. */
+/**
+ * Commits a trace batch to TraceLog from the agent's operator account. TraceLog keeps only the
+ * hash of each batch's record and refuses any re-send of a taken sequence (`SequenceTaken`);
+ * a re-send of the content already committed (a committer retrying after a crash) is
+ * recognised here, from the batch's BatchCommitted event, and returns `written: false`.
+ */
 export async function commitBatch(client: CovenantClient, p: CommitBatchParameters): Promise<CommitBatchReturnType> {
   const c = requireWallet(client, 'commitBatch')
-  const { hash, receipt, result } =
-    p.callsCovered === undefined
-      ? await writeAndWait(c, {
-          contract: 'TraceLog',
-          address: c.deployment.contracts.traceLog,
-          abi: traceLogAbi,
-          functionName: 'commit',
-          args: [p.agentId, p.sequence, p.merkleRoot, p.daCommitment, p.stepCount],
-        })
-      : await writeAndWait(c, {
-          contract: 'TraceLog',
-          address: c.deployment.contracts.traceLog,
-          abi: traceLogAbi,
-          functionName: 'commitCovering',
-          args: [p.agentId, p.sequence, p.merkleRoot, p.daCommitment, p.stepCount, p.callsCovered],
-        })
-  return { hash, written: result === true, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber }
+  try {
+    const { hash, receipt } =
+      p.callsCovered === undefined
+        ? await writeAndWait(c, {
+            contract: 'TraceLog',
+            address: c.deployment.contracts.traceLog,
+            abi: traceLogAbi,
+            functionName: 'commit',
+            args: [p.agentId, p.sequence, p.merkleRoot, p.daCommitment, p.stepCount],
+          })
+        : await writeAndWait(c, {
+            contract: 'TraceLog',
+            address: c.deployment.contracts.traceLog,
+            abi: traceLogAbi,
+            functionName: 'commitCovering',
+            args: [p.agentId, p.sequence, p.merkleRoot, p.daCommitment, p.stepCount, p.callsCovered],
+          })
+    return { hash, written: true, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber }
+  } catch (err) {
+    if (!(err instanceof ContractRevertError) || err.errorName !== 'SequenceTaken') throw err
+    const existing = await getBatch(c, p.agentId, p.sequence)
+    if (
+      !existing ||
+      existing.merkleRoot.toLowerCase() !== p.merkleRoot.toLowerCase() ||
+      existing.daCommitmentHash !== keccak256(p.daCommitment) ||
+      existing.stepCount !== p.stepCount ||
+      (p.callsCovered !== undefined && existing.callsCovered !== p.callsCovered)
+    ) {
+      throw err
+    }
+    return { hash: existing.transactionHash, written: false, gasUsed: 0n, blockNumber: existing.blockNumber }
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { commitEvidence } from './evidence.js'
 import { disputeKindIndex, type OpenableDisputeKind } from './disputeKinds.js'
+import { getBatchRecord, NO_BATCH_RECORD, type BatchRecord } from './getBatch.js'
 
 export type OpenDisputeParameters = {
   kind: OpenableDisputeKind
@@ -21,6 +22,8 @@ export type OpenDisputeParameters = {
    * untraced transaction) moved. @defaultValue 0
    */
   harm?: bigint | undefined
+  /** The batch's record (its BatchCommitted event); read and checked against the chain when absent. Not used for UntracedAction. */
+  record?: BatchRecord | undefined
 }
 export type OpenDisputeReturnType = { disputeId: bigint; bond: bigint; deadline: number; hash: Hash; gasUsed: bigint }
 
@@ -31,9 +34,10 @@ export async function openDispute(client: CovenantClient, p: OpenDisputeParamete
   const address = c.deployment.contracts.disputeGame
   const kind = disputeKindIndex(p.kind)
   const args = [kind, p.agentId, p.sequence ?? 0n, p.stepIndex ?? 0, p.subject ?? zeroHash] as const
-  const [key, bond] = await Promise.all([
+  const [key, bond, record] = await Promise.all([
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'targetKey', args }),
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'bondFor', args: [kind] }),
+    p.kind === 'UntracedAction' ? NO_BATCH_RECORD : (p.record ?? getBatchRecord(c, p.agentId, p.sequence ?? 0n)),
   ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, key)
   const { hash, receipt } = await writeAndWait(c, {
@@ -41,7 +45,7 @@ export async function openDispute(client: CovenantClient, p: OpenDisputeParamete
     address,
     abi: disputeGameAbi,
     functionName: 'openDispute',
-    args: [...args, p.harm ?? 0n, salt],
+    args: [kind, p.agentId, p.sequence ?? 0n, record, p.stepIndex ?? 0, p.subject ?? zeroHash, p.harm ?? 0n, salt],
     value: bond,
   })
   const opened = eventsOf(disputeGameAbi, receipt).find((e) => e.eventName === 'DisputeOpened')

@@ -5,6 +5,7 @@ import { eventsOf, writeAndWait } from '../internal/write.js'
 import { assertEquivocationInput } from '../internal/assertEvidence.js'
 import { commitEvidence } from './evidence.js'
 import type { BatchHeader } from './batchHeader.js'
+import { getBatchRecord, NO_BATCH_RECORD, type BatchRecord } from './getBatch.js'
 
 export type ProveEquivocationParameters = {
   a: BatchHeader
@@ -12,6 +13,11 @@ export type ProveEquivocationParameters = {
   b: BatchHeader
   /** Omit when `b` is the batch committed on chain for that sequence. */
   sigB?: Hex | undefined
+  /**
+   * Without `sigB`: the committed batch's record (its BatchCommitted event); read and
+   * checked against the chain when absent. Not used with two signatures.
+   */
+  committed?: BatchRecord | undefined
 }
 export type ProveEquivocationReturnType = { disputeId: bigint; slashedEth: bigint; slashedToken: bigint; hash: Hash; gasUsed: bigint }
 
@@ -20,14 +26,17 @@ export async function proveEquivocation(client: CovenantClient, p: ProveEquivoca
   assertEquivocationInput(p)
   const c = requireWallet(client, 'proveEquivocation')
   const address = c.deployment.contracts.disputeGame
-  const evidence = await c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'equivocationEvidence', args: [p.a, p.b] })
+  const [evidence, committed] = await Promise.all([
+    c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'equivocationEvidence', args: [p.a, p.b] }),
+    p.sigB !== undefined && p.sigB !== '0x' ? NO_BATCH_RECORD : (p.committed ?? getBatchRecord(c, p.b.agentId, p.b.sequence)),
+  ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, evidence)
   const { hash, receipt } = await writeAndWait(c, {
     contract: 'DisputeGame',
     address,
     abi: disputeGameAbi,
     functionName: 'proveEquivocation',
-    args: [p.a, p.sigA, p.b, p.sigB ?? '0x', salt],
+    args: [p.a, p.sigA, p.b, p.sigB ?? '0x', committed, salt],
   })
   const resolved = eventsOf(disputeGameAbi, receipt).find((e) => e.eventName === 'DisputeResolved')
   if (resolved?.eventName !== 'DisputeResolved') throw new Error('DisputeResolved event missing from receipt')

@@ -4,6 +4,7 @@ import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { assertPolicyBreachInput } from '../internal/assertEvidence.js'
 import { commitEvidence } from './evidence.js'
+import { getBatchRecord, type BatchRecord } from './getBatch.js'
 import type { WalletStepTuple } from './walletStep.js'
 import { BREACHES, type Breach } from '../../wallet/policy.js'
 
@@ -11,6 +12,8 @@ export type ProvePolicyBreachParameters = {
   step: WalletStepTuple
   sequence: bigint
   proof: readonly Hex[]
+  /** The batch's record (its BatchCommitted event); read and checked against the chain when absent. */
+  record?: BatchRecord | undefined
 }
 export type ProvePolicyBreachReturnType = {
   disputeId: bigint
@@ -30,14 +33,17 @@ export async function provePolicyBreach(client: CovenantClient, p: ProvePolicyBr
   assertPolicyBreachInput(p)
   const c = requireWallet(client, 'provePolicyBreach')
   const address = c.deployment.contracts.disputeGame
-  const evidence = await c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'policyBreachEvidence', args: [p.step, p.sequence] })
+  const [evidence, record] = await Promise.all([
+    c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'policyBreachEvidence', args: [p.step, p.sequence] }),
+    p.record ?? getBatchRecord(c, p.step.agentId, p.sequence),
+  ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, evidence)
   const { hash, receipt } = await writeAndWait(c, {
     contract: 'DisputeGame',
     address,
     abi: disputeGameAbi,
     functionName: 'provePolicyBreach',
-    args: [p.step, p.sequence, p.proof, salt],
+    args: [p.step, p.sequence, record, p.proof, salt],
   })
   const events = eventsOf(disputeGameAbi, receipt)
   const proven = events.find((e) => e.eventName === 'PolicyBreachProven')

@@ -676,6 +676,40 @@ export const agentRegistryAbi = [
         "internalType": "uint256",
         "name": "agentId",
         "type": "uint256"
+      },
+      {
+        "internalType": "bool",
+        "name": "withAccount",
+        "type": "bool"
+      }
+    ],
+    "name": "commitTerms",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "challengeWindow",
+        "type": "uint64"
+      },
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
       }
     ],
     "name": "disputeClosed",
@@ -2292,6 +2326,22 @@ export const traceLogAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "WrongBatchRecord",
+    "type": "error"
+  },
+  {
     "anonymous": false,
     "inputs": [
       {
@@ -2334,6 +2384,12 @@ export const traceLogAbi = [
         "indexed": false,
         "internalType": "uint64",
         "name": "committedAt",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "challengeWindow",
         "type": "uint64"
       },
       {
@@ -2407,6 +2463,30 @@ export const traceLogAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "name": "batchHash",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "agentId",
         "type": "uint256"
       },
@@ -2414,10 +2494,7 @@ export const traceLogAbi = [
         "internalType": "uint64",
         "name": "sequence",
         "type": "uint64"
-      }
-    ],
-    "name": "batch",
-    "outputs": [
+      },
       {
         "components": [
           {
@@ -2461,6 +2538,8 @@ export const traceLogAbi = [
         "type": "tuple"
       }
     ],
+    "name": "checkBatch",
+    "outputs": [],
     "stateMutability": "view",
     "type": "function"
   },
@@ -2493,13 +2572,7 @@ export const traceLogAbi = [
       }
     ],
     "name": "commit",
-    "outputs": [
-      {
-        "internalType": "bool",
-        "name": "written",
-        "type": "bool"
-      }
-    ],
+    "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -2537,13 +2610,57 @@ export const traceLogAbi = [
       }
     ],
     "name": "commitCovering",
-    "outputs": [
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
       {
-        "internalType": "bool",
-        "name": "written",
-        "type": "bool"
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "agentId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "sequence",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "daCommitment",
+            "type": "bytes"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bool",
+            "name": "setCoverage",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct TraceLog.Commit[]",
+        "name": "batches",
+        "type": "tuple[]"
       }
     ],
+    "name": "commitMany",
+    "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -2569,7 +2686,7 @@ export const traceLogAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "agentId",
         "type": "uint256"
       }
     ],
@@ -2708,6 +2825,48 @@ export const traceLogAbi = [
         "internalType": "uint64",
         "name": "sequence",
         "type": "uint64"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
       }
     ],
     "name": "isFinal",
@@ -2725,7 +2884,7 @@ export const traceLogAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "agentId",
         "type": "uint256"
       }
     ],
@@ -2744,7 +2903,7 @@ export const traceLogAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "agentId",
         "type": "uint256"
       }
     ],
@@ -2763,7 +2922,7 @@ export const traceLogAbi = [
     "inputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "agentId",
         "type": "uint256"
       }
     ],
@@ -2776,6 +2935,62 @@ export const traceLogAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
+      }
+    ],
+    "name": "recordHash",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {
@@ -3719,6 +3934,22 @@ export const disputeGameAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "UnknownBatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "disputeId",
         "type": "uint256"
       }
@@ -3729,6 +3960,22 @@ export const disputeGameAbi = [
   {
     "inputs": [],
     "name": "UseChallengeData",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "WrongBatchRecord",
     "type": "error"
   },
   {
@@ -4187,6 +4434,48 @@ export const disputeGameAbi = [
         "internalType": "uint64",
         "name": "sequence",
         "type": "uint64"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
       },
       {
         "internalType": "bytes",
@@ -4662,6 +4951,48 @@ export const disputeGameAbi = [
         "type": "uint64"
       },
       {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
+      },
+      {
         "internalType": "uint32",
         "name": "stepIndex",
         "type": "uint32"
@@ -4865,6 +5196,48 @@ export const disputeGameAbi = [
         "type": "bytes"
       },
       {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "committed",
+        "type": "tuple"
+      },
+      {
         "internalType": "bytes32",
         "name": "salt",
         "type": "bytes32"
@@ -4944,6 +5317,48 @@ export const disputeGameAbi = [
         "internalType": "uint64",
         "name": "sequence",
         "type": "uint64"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
       },
       {
         "internalType": "bytes32[]",
