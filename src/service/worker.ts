@@ -333,8 +333,8 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
           r.txHashes.length ? `completed on ${workerId}; sent ${r.txHashes.length} transaction(s)` : `completed on ${workerId}`,
         ),
       )
-      // one line per task only at debug: at info, a busy worker would spend more on its log than on the task
-      o.logger?.debug({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
+      // one info line per task: what an operator follows (pino writes it asynchronously, ~µs)
+      o.logger?.info({ taskId, agentId, txHashes: r.txHashes, steps: r.stepIndices.length }, 'task completed')
       return result
     } catch (err) {
       // An action whose trace is closed (failed output step, or closed by crash recovery) is
