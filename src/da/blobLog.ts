@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BlobWriter, type DurableDirs, Segment, syncDir } from './blobWriter.js'
+import { syncDir } from '../fs/syncDir.js'
+import { BlobWriter, type DurableDirs, Segment } from './blobWriter.js'
 import { type Commitment, LOCAL_COMMITMENT_BYTES, LOCAL_COMMITMENT_VERSION } from './commitment.js'
 import { BlobCorruptedError } from './errors.js'
 import {

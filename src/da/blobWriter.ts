@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { syncDir } from '../fs/syncDir.js'
 import { BlobTooLargeError } from './errors.js'
 import { RECORD_HEADER_BYTES } from './segmentFormat.js'
 
@@ -39,15 +40,6 @@ export class DurableDirs {
       for (const d of made) await syncDir(dirname(d))
     }
     this.#known.add(dir)
-  }
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
   }
 }
 

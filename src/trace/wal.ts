@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs'
 import { type FileHandle, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
+import { syncDir } from '../fs/syncDir.js'
 import type { Hex } from 'viem'
 import { z } from 'zod'
 import { encodeCheckedStep, type EncodedStep } from './builtStep.js'
@@ -224,15 +225,6 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     throw err
   }
   await syncDir(dirname(path))
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { decryptKeystoreJson, encryptKeystoreJson } from 'ethers'
 import { getAddress, isHex, type Address, type Hex, type PrivateKeyAccount } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { z } from 'zod'
-import { syncDir } from './internal/fs.js'
+import { syncDir } from '../fs/syncDir.js'
 import {
   InvalidPrivateKeyError,
   KeystoreFileError,

@@ -1,16 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { link, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-
-/** fsync of a directory, so a rename or link in it survives a power cut. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
+import { syncDir } from '../../fs/syncDir.js'
 
 /**
  * Creates `path` with `bytes` atomically and only if it does not exist: temp file, fsync,
