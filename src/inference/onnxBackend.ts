@@ -134,8 +134,9 @@ export async function createOnnxBackend(p: CreateOnnxBackendParameters): Promise
         model: { name: model.name, digestOf: 'model-bytes' },
         runtime,
         replay,
-        request: { model: model.name, inputs: sortedNames(feeds).map((n) => encodeTensor(n, feeds[n]!)) },
-        response: { outputs: sortedNames(output).map((n) => encodeTensor(n, output[n]!)) },
+        // sparse where it is at most half the size: a bag-of-words input is 16 KiB dense
+        request: { model: model.name, inputs: sortedNames(feeds).map((n) => encodeTensor(n, feeds[n]!, 'auto')) },
+        response: { outputs: sortedNames(output).map((n) => encodeTensor(n, output[n]!, 'auto')) },
         inputHash: hashTensors(feeds),
         outputHash: hashTensors(output),
         timing: { startedAt, durationMs: Math.round(durationMs * 1000) / 1000 },

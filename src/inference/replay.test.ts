@@ -65,11 +65,22 @@ describe('replay of tensor records', () => {
   test('a changed input is detected', async () => {
     const { record } = await (await createModerationClassifier()).classify(SPAM)
     const r = clone(record)
-    const req = r.request as { inputs: Array<{ data: string }> }
-    req.inputs[0]!.data = flipBit(req.inputs[0]!.data, 3, 6)
+    const req = r.request as { inputs: Array<{ data: string; layout?: string }> }
+    // the bag-of-words input is recorded sparse: flip a bit of its last value
+    expect(req.inputs[0]!.layout).toBe('sparse-v1')
+    req.inputs[0]!.data = flipBit(req.inputs[0]!.data, Buffer.from(req.inputs[0]!.data, 'base64').length - 1, 6)
     const res = await replay(r)
     expect(res.match).toBe(false)
     expect(res.diff?.reason).toMatch(/inputs do not hash/)
+  })
+
+  test('an input that does not decode makes the record unreadable (InvalidReplayRecordError, which verifiers count a mismatch)', async () => {
+    const { record } = await (await createModerationClassifier()).classify(SPAM)
+    const r = clone(record)
+    const req = r.request as { inputs: Array<{ data: string }> }
+    // the count of listed elements, raised: the payload no longer has that many
+    req.inputs[0]!.data = flipBit(req.inputs[0]!.data, 0, 6)
+    await expect(replay(r)).rejects.toThrow(/invalid replay record: request input "counts" does not decode/)
   })
 
   test('tolerance mode: thresholds decide, argmax must agree', async () => {

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { CHAT_DECODING } from './chatEngine.js'
 import { chatEngineForModel, decodingsOf } from './chatEngines.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
-import { InvalidReplayRecordError, ReplayNotPossibleError } from './errors.js'
+import { InvalidReplayRecordError, InvalidTensorError, ReplayNotPossibleError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
 import { type ModelStore, shippedModelStore } from './modelStore.js'
 import { type OnnxBackend, sharedOnnxBackend } from './onnxBackend.js'
@@ -121,11 +121,21 @@ async function replayTensors(r: ReplayRecord, store: ModelStore, mode: 'exact' |
   const settings = { ...settingsFromRecord(r.runtime.settings), ...options.settings }
   const backend = await cachedBackend(store, r.modelDigest, settings)
 
+  // A tensor whose data does not decode (not canonical base64, a malformed sparse layout) makes
+  // the record unreadable: a verifier reports that as a mismatch, never as its own failure.
+  const readable = <T>(where: string, f: () => T): T => {
+    try {
+      return f()
+    } catch (err) {
+      if (err instanceof InvalidTensorError) throw new InvalidReplayRecordError(`${where} does not decode`, [err.shortMessage])
+      throw err
+    }
+  }
   const inputs: Record<string, TensorValue> = {}
-  for (const t of request.inputs) inputs[t.name] = decodeTensor(t)
+  for (const t of request.inputs) inputs[t.name] = readable(`request input "${t.name}"`, () => decodeTensor(t))
   const expectedHash = r.outputHash as Hash
   const inputsConsistent = hashTensors(inputs) === r.inputHash
-  const recordedHash = hashEncodedTensors(response.outputs)
+  const recordedHash = readable('a response output', () => hashEncodedTensors(response.outputs))
   const outputsConsistent = recordedHash === r.outputHash
   const actual = await backend.runRaw(inputs)
   const actualHash = hashTensors(actual)
@@ -133,7 +143,7 @@ async function replayTensors(r: ReplayRecord, store: ModelStore, mode: 'exact' |
   const identicalBits = inputsConsistent && outputsConsistent && actualHash === expectedHash
   if (identicalBits) return { match: true, mode, expectedHash, actualHash, diff: null }
   const recorded: Record<string, TensorValue> = {}
-  for (const t of response.outputs) recorded[t.name] = decodeTensor(t)
+  for (const t of response.outputs) recorded[t.name] = readable(`response output "${t.name}"`, () => decodeTensor(t))
   const tensors = Object.keys(actual)
     .sort()
     .map((name) => tensorDiff(name, recorded[name], actual[name]!))
@@ -163,7 +173,7 @@ async function replayTensors(r: ReplayRecord, store: ModelStore, mode: 'exact' |
   return { match, mode, expectedHash, actualHash, diff: identical ? null : { reason, recordConsistent: consistent, tensors } }
 }
 
-const tensorShape = z.object({ name: z.string(), dtype: dtypeSchema, shape: z.array(z.number().int().nonnegative()).max(8), data: z.string() })
+const tensorShape = z.object({ name: z.string(), dtype: dtypeSchema, shape: z.array(z.number().int().nonnegative()).max(8), data: z.string(), layout: z.enum(['dense', 'sparse-v1']).optional() })
 const tensorRequestShape = z.object({ model: z.string(), inputs: z.array(tensorShape).min(1) })
 const tensorResponseShape = z.object({ outputs: z.array(tensorShape).min(1) })
 

@@ -19,12 +19,16 @@ export const replayModeSchema = z
 
 export const dtypeSchema = z.enum(DTYPES)
 
-/** A tensor as JSON: canonical little-endian element bytes in base64 (src/inference/tensor.ts). */
+/**
+ * A tensor as JSON: canonical little-endian element bytes in base64, or with
+ * `layout: "sparse-v1"` only the elements that are not all-zero bytes (src/inference/tensor.ts).
+ */
 export const encodedTensorSchema = z.object({
   name: z.string().min(1).max(128),
   dtype: dtypeSchema,
   shape: z.array(z.number().int().nonnegative()).max(8),
   data: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64'),
+  layout: z.enum(['dense', 'sparse-v1']).optional(),
 })
 
 /**
@@ -208,6 +212,8 @@ export const inferRequestSchema = z.union([
           dtype: dtypeSchema,
           shape: z.array(z.number().int().nonnegative()).max(8),
           data: z.union([z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64'), z.array(z.number())]),
+          /** How base64 `data` holds the elements (src/inference/tensor.ts); numbers are always dense. */
+          layout: z.enum(['dense', 'sparse-v1']).optional(),
         }),
       )
       .min(1)

@@ -381,8 +381,9 @@ function quote(s: string): string {
   return JSON.stringify(clip(s, 40))
 }
 
-function toTensor(t: { name: string; dtype: DType; shape: number[]; data: string | number[] }): TensorValue {
+function toTensor(t: { name: string; dtype: DType; shape: number[]; data: string | number[]; layout?: EncodedTensor['layout'] }): TensorValue {
   if (typeof t.data === 'string') return decodeTensor(t as EncodedTensor)
+  if (t.layout === 'sparse-v1') throw new InvalidTensorError(`tensor "${t.name}" is sparse-v1 but its data is a number array`, { hint: 'Send sparse-v1 data as base64, or numbers without a layout.' })
   return tensorFromNumbers(t.dtype, t.shape, t.data)
 }
 

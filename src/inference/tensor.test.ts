@@ -7,6 +7,7 @@ import {
   hashEncodedTensors,
   hashTensors,
   tensorBytes,
+  tensorFromBytes,
   tensorFromNumbers,
 } from './tensor.js'
 
@@ -62,5 +63,64 @@ describe('canonical tensor encoding', () => {
     expect(() => decodeTensor({ name: 'x', dtype: 'complex64' as never, shape: [1], data: '' })).toThrow(/unknown dtype/)
     expect(() => decodeTensor({ name: 'x', dtype: 'float32', shape: [-1], data: '' })).toThrow(/non-negative integer/)
     expect(() => tensorFromNumbers('int64', [1], [0.5])).toThrow(/safe integers/)
+  })
+})
+
+describe('sparse-v1 layout', () => {
+  const DENSE_TYPES = ['float32', 'float64', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] as const
+  const width = { float32: 4, float64: 8, float16: 2, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1 }
+  const sparse = (dtype: (typeof DENSE_TYPES)[number], n: number, at: readonly number[]) => {
+    const bytes = new Uint8Array(n * width[dtype])
+    for (const i of at) bytes.fill(i % 251 + 1, i * width[dtype], (i + 1) * width[dtype])
+    return { bytes, t: tensorFromBytes(dtype, [1, n], bytes) }
+  }
+
+  test('auto writes sparse-v1 for a mostly-zero tensor; it decodes to the same canonical bytes and hash', () => {
+    for (const dtype of DENSE_TYPES) {
+      const { bytes, t } = sparse(dtype, 4096, [0, 7, 300, 4095])
+      const e = encodeTensor('counts', t, 'auto')
+      expect(e.layout).toBe('sparse-v1')
+      expect(Buffer.from(e.data, 'base64').length).toBe(4 + 4 * (4 + width[dtype]))
+      expect([...tensorBytes(decodeTensor(e))]).toEqual([...bytes])
+      expect(hashEncodedTensors([e])).toBe(hashTensors({ counts: t }))
+      expect(hashEncodedTensors([e])).toBe(hashEncodedTensors([encodeTensor('counts', t)]))
+    }
+  })
+
+  test('auto stays dense when sparse would be more than half the size; the default is always dense', () => {
+    const dense = tensorFromNumbers('float32', [8], [1, 2, 3, 0, 0, 0, 0, 0])
+    expect(encodeTensor('x', dense, 'auto').layout).toBeUndefined()
+    const { t } = sparse('float32', 100, [5])
+    expect(encodeTensor('x', t).layout).toBeUndefined()
+    expect(encodeTensor('x', t, 'auto').layout).toBe('sparse-v1')
+  })
+
+  test('-0.0 and NaN are not zero bytes: they survive the sparse layout bit for bit', () => {
+    const data = new Float32Array(64)
+    data[3] = -0
+    data[9] = Number.NaN
+    const t = { dtype: 'float32' as const, shape: [64], data }
+    const back = decodeTensor(encodeTensor('x', t, 'auto'))
+    expect([...tensorBytes(back)]).toEqual([...tensorBytes(t)])
+    expect(Object.is((back.data as Float32Array)[3], -0)).toBe(true)
+  })
+
+  test('malformed sparse data is rejected: a forged record cannot decode to other bytes than it hashes to', () => {
+    const enc = (k: number, idx: number[], vals: number[]) => {
+      const b = Buffer.alloc(4 + idx.length * 4 + vals.length)
+      b.writeUInt32LE(k, 0)
+      idx.forEach((i, j) => b.writeUInt32LE(i, 4 + 4 * j))
+      Buffer.from(vals).copy(b, 4 + 4 * idx.length)
+      return { name: 'x', dtype: 'uint8' as const, shape: [4], data: b.toString('base64'), layout: 'sparse-v1' as const }
+    }
+    expect([...tensorBytes(decodeTensor(enc(2, [1, 3], [9, 8])))]).toEqual([0, 9, 0, 8])
+    expect(() => decodeTensor(enc(2, [3, 1], [9, 8]))).toThrow(/strictly increasing/)
+    expect(() => decodeTensor(enc(2, [1, 1], [9, 8]))).toThrow(/strictly increasing/)
+    expect(() => decodeTensor(enc(1, [4], [9]))).toThrow(/index 4; the shape has 4 elements/)
+    expect(() => decodeTensor(enc(5, [], []))).toThrow(/lists 5 elements/)
+    expect(() => decodeTensor(enc(2, [1, 3], [9]))).toThrow(/2 uint8 elements need 14/)
+    expect(() => decodeTensor({ ...enc(1, [1], [9]), data: 'AAA' })).toThrow(/canonical base64/)
+    expect(() => decodeTensor({ ...enc(1, [1], [9]), layout: 'rle' as never })).toThrow(/unknown layout "rle"/)
+    expect(() => hashEncodedTensors([enc(2, [3, 1], [9, 8])])).toThrow(/strictly increasing/)
   })
 })

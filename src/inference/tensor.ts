@@ -12,8 +12,15 @@ import type { Hash } from './hash.js'
  *           for each tensor, sorted by name (UTF-16 order):
  *             utf8(JSON.stringify([name, dtype, shape])) || "\n" || u64le(byteLength) || bytes )
  *
- * so a record's `inputHash`/`outputHash` can be recomputed from the JSON form below
- * (`data` is the canonical bytes in base64) in any language.
+ * so a record's `inputHash`/`outputHash` can be recomputed from the JSON form below in any
+ * language. In the JSON form, `data` is base64 of either
+ *   - the canonical bytes (no `layout`, or `layout: "dense"`), or
+ *   - with `layout: "sparse-v1"`: u32le k || k u32le element indices, strictly increasing and
+ *     below the element count || those k elements' canonical bytes. Every element not listed
+ *     has all-zero bytes (so -0.0 and NaN are listed like any other value). Decoded, it is the
+ *     same canonical bytes, so the hash does not depend on the layout.
+ * Records use the sparse layout where it is at most half the dense size (a bag-of-words
+ * feature vector: 16 KiB dense, a few hundred bytes sparse).
  */
 export const TENSOR_ENCODING = 'covenant.tensors.v1' as const
 
@@ -35,8 +42,11 @@ export type TensorData =
 /** A tensor in memory. */
 export type TensorValue = { dtype: DType; shape: readonly number[]; data: TensorData }
 
+/** How `data` holds the elements (see the module comment); absent means dense. */
+export type TensorLayout = 'dense' | 'sparse-v1'
+
 /** A tensor as JSON (in replay records and `POST /v1/infer`). */
-export type EncodedTensor = { name: string; dtype: DType; shape: number[]; data: string }
+export type EncodedTensor = { name: string; dtype: DType; shape: number[]; data: string; layout?: TensorLayout | undefined }
 
 const BYTES: Record<DType, number> = {
   float32: 4, float64: 8, float16: 2, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1,
@@ -105,22 +115,95 @@ export function tensorFromBytes(dtype: DType, shape: readonly number[], bytes: U
   return { dtype, shape: [...shape], data: new CTORS[dtype](buf) }
 }
 
-export function encodeTensor(name: string, t: TensorValue): EncodedTensor {
+/**
+ * The JSON form of a tensor. `layout: 'auto'` writes the sparse layout when it is at most half
+ * the size of the dense one (and leaves `layout` out otherwise); the default is dense, what
+ * every reader of the JSON form has always accepted.
+ */
+export function encodeTensor(name: string, t: TensorValue, layout: 'dense' | 'auto' = 'dense'): EncodedTensor {
   const v = canonicalView(t)
-  return { name, dtype: t.dtype, shape: [...t.shape], data: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') }
+  const dense = (): EncodedTensor => ({ name, dtype: t.dtype, shape: [...t.shape], data: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') })
+  if (layout === 'dense') return dense()
+  const sparse = sparseBytes(v, BYTES[t.dtype])
+  return sparse ? { name, dtype: t.dtype, shape: [...t.shape], data: sparse.toString('base64'), layout: 'sparse-v1' } : dense()
 }
 
-export function decodeTensor(e: EncodedTensor): TensorValue {
+/** The sparse-v1 bytes of canonical element bytes, or undefined when they would be more than half the dense size. */
+function sparseBytes(v: Uint8Array, w: number): Buffer | undefined {
+  const n = v.length / w
+  const limit = v.length / 2
+  const indices: number[] = []
+  if (w === 4 && v.byteOffset % 4 === 0) {
+    // 4-byte elements (float32, int32): a word at a time
+    const words = new Uint32Array(v.buffer, v.byteOffset, n)
+    for (let i = 0; i < n; i++) {
+      if (words[i] === 0) continue
+      indices.push(i)
+      if (4 + indices.length * 8 > limit) return undefined
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let o = i * w
+      const end = o + w
+      while (o < end && v[o] === 0) o++
+      if (o === end) continue
+      indices.push(i)
+      if (4 + indices.length * (4 + w) > limit) return undefined
+    }
+  }
+  const k = indices.length
+  const out = Buffer.allocUnsafe(4 + k * (4 + w))
+  out.writeUInt32LE(k, 0)
+  for (let j = 0; j < k; j++) {
+    const i = indices[j]!
+    out.writeUInt32LE(i, 4 + 4 * j)
+    out.set(v.subarray(i * w, i * w + w), 4 + 4 * k + j * w)
+  }
+  return out
+}
+
+/** The canonical element bytes of a sparse-v1 payload; throws on anything malformed. */
+function denseFromSparse(name: string, dtype: DType, shape: readonly number[], bytes: Buffer): Uint8Array {
+  const w = BYTES[dtype]
+  const n = elementCount(shape)
+  const bad = (why: string) =>
+    new InvalidTensorError(`tensor "${name}" sparse-v1 data ${why}`, { hint: 'sparse-v1 is u32le k, then k u32le strictly increasing element indices, then those k elements\' little-endian bytes.' })
+  if (bytes.length < 4) throw bad('is shorter than its 4-byte count')
+  const k = bytes.readUInt32LE(0)
+  if (k > n) throw bad(`lists ${k} elements; the shape has ${n}`)
+  if (bytes.length !== 4 + k * (4 + w)) throw bad(`is ${bytes.length} bytes; ${k} ${dtype} elements need ${4 + k * (4 + w)}`)
+  const out = new Uint8Array(n * w)
+  let last = -1
+  for (let j = 0; j < k; j++) {
+    const i = bytes.readUInt32LE(4 + 4 * j)
+    if (i <= last) throw bad(`has index ${i} after ${last}: indices must be strictly increasing`)
+    if (i >= n) throw bad(`has index ${i}; the shape has ${n} elements`)
+    last = i
+    out.set(bytes.subarray(4 + 4 * k + j * w, 4 + 4 * k + (j + 1) * w), i * w)
+  }
+  return out
+}
+
+/** The canonical element bytes a JSON-form tensor holds (dense or sparse), checked. */
+function encodedBytes(e: EncodedTensor): Uint8Array {
   if (!isDType(e.dtype)) throw new InvalidTensorError(`unknown dtype "${String(e.dtype)}"`, { hint: `Use one of ${DTYPES.join(', ')}.` })
   if (!Array.isArray(e.shape)) throw new InvalidTensorError(`tensor "${e.name}" has no shape array`)
   assertShape(e.shape, `tensor "${e.name}"`)
+  const layout = e.layout ?? 'dense'
+  if (layout !== 'dense' && layout !== 'sparse-v1') {
+    throw new InvalidTensorError(`tensor "${e.name}" has unknown layout "${String(layout)}"`, { hint: 'Use "dense" (or leave layout out) or "sparse-v1".' })
+  }
   const bytes = typeof e.data === 'string' ? Buffer.from(e.data, 'base64') : undefined
   // Node's decoder skips characters that are not base64, so any such character leaves fewer
   // bytes than the padded length implies (cheaper than a regex or re-encoding).
   if (!bytes || e.data.length % 4 !== 0 || e.data.length !== 4 * Math.ceil(bytes.length / 3)) {
     throw new InvalidTensorError(`tensor "${e.name}" data is not canonical base64`, { hint: 'data holds the little-endian element bytes in base64 (with = padding).' })
   }
-  return tensorFromBytes(e.dtype, e.shape, bytes)
+  return layout === 'sparse-v1' ? denseFromSparse(e.name, e.dtype, e.shape, bytes) : bytes
+}
+
+export function decodeTensor(e: EncodedTensor): TensorValue {
+  return tensorFromBytes(e.dtype, e.shape, encodedBytes(e))
 }
 
 /** Hash of a named set of tensors (see the module comment). */
@@ -137,7 +220,7 @@ export function hashTensors(tensors: Readonly<Record<string, TensorValue>>): Has
 export function hashEncodedTensors(tensors: readonly EncodedTensor[]): Hash {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const h = createHash('sha256').update(`${TENSOR_ENCODING}\n`)
-  for (const t of sorted) hashPart(h, t.name, t.dtype, t.shape, Buffer.from(t.data, 'base64'))
+  for (const t of sorted) hashPart(h, t.name, t.dtype, t.shape, t.layout === 'sparse-v1' ? encodedBytes(t) : Buffer.from(t.data, 'base64'))
   return `0x${h.digest('hex')}`
 }
 
