@@ -31,7 +31,7 @@ export function redisPrefix(flags: ServeFlags): string | undefined {
 
 const PREFIX_HELP = 'key prefix in Redis: the API and its workers must agree (default: COVENANT_REDIS_PREFIX, else "covenant")'
 
-export const CONCURRENCY_HELP = 'tasks run at once per agent (default: 1 for an agent that acts on chain, 4 for one that does not)'
+export const CONCURRENCY_HELP = 'tasks run at once per agent (default: 1 for an agent that acts on chain; for one that does not, 64 with an ONNX model, 4 with a chat model)'
 
 function positiveInt(v: string | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback
