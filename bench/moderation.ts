@@ -1,7 +1,7 @@
 // bench/moderation: the moderation service's throughput with one worker process, against a
 // bare BullMQ worker running the same model in the same run.
 //
-//   npx tsx bench/moderation.ts [--json] [--tasks 300] [--rounds 3] [--concurrency N]
+//   npx tsx bench/moderation.ts [--json] [--tasks 1000] [--rounds 3] [--concurrency N]
 //
 // On a fresh local stack (anvil, the DA server) and the real Redis (REDIS_URL):
 //   - covenant: the moderation fixture agent deployed, the service API in this process
@@ -12,7 +12,8 @@
 //               output steps in the WAL (the output fdatasynced), the task store updated,
 //               batches committed every 2 s in the background.
 //   - bare:     a plain BullMQ queue (same Redis), the same tasks added with addBulk, and a
-//               BullMQ Worker in this process (concurrency 4) that runs the same ONNX model
+//               BullMQ Worker in this process (the covenant worker's concurrency: --concurrency,
+//               else ONNX_AGENT_CONCURRENCY, the default for this agent) that runs the same ONNX model
 //               (featurize + session.run) and returns the label. No trace, no task store.
 // Rounds alternate bare and covenant (the order flips each round). It prints actions/s for
 // each, their paired ratio, and the CPU per action of every process involved (this process,
@@ -29,6 +30,7 @@ import pino from 'pino'
 import { featurizeModeration } from '../src/inference/featurize.js'
 import { createModerationClassifier } from '../src/inference/index.js'
 import { startService, type Service } from '../src/service/service.js'
+import { ONNX_AGENT_CONCURRENCY } from '../src/service/worker.js'
 import { startLocalStack, type LocalStack, onStack } from '../src/service/stack.js'
 import { deleteRedisPrefix, deployFixtureAgents, REDIS_URL, spawnWorker, type WorkerProcess } from '../test/fixtures/serviceStack.js'
 import { median, pairedRatios } from './lib/stats.js'
@@ -43,7 +45,7 @@ const int = (name: string, fallback: number) => {
   const v = Number(opt(name))
   return Number.isInteger(v) && v > 0 ? v : fallback
 }
-const TASKS = int('--tasks', 300)
+const TASKS = int('--tasks', 1000)
 const ROUNDS = int('--rounds', 3)
 const CONCURRENCY = opt('--concurrency') ? int('--concurrency', 4) : undefined
 const PREFIX = `bench-mod-${randomBytes(4).toString('hex')}`
@@ -110,7 +112,7 @@ async function main() {
   const bareName = `${PREFIX}-bare`
   const bareQueue = new Queue(bareName, { connection: { url: REDIS_URL }, prefix: PREFIX, defaultJobOptions: { removeOnComplete: { count: 10_000 } } })
   let bareDone = 0
-  const bareWorker = new Worker(bareName, async (job) => bareModel((job.data as { text: string }).text), { connection: { url: REDIS_URL, maxRetriesPerRequest: null }, prefix: PREFIX, concurrency: 4 })
+  const bareWorker = new Worker(bareName, async (job) => bareModel((job.data as { text: string }).text), { connection: { url: REDIS_URL, maxRetriesPerRequest: null }, prefix: PREFIX, concurrency: CONCURRENCY ?? ONNX_AGENT_CONCURRENCY })
   bareWorker.on('completed', () => bareDone++)
   await bareWorker.waitUntilReady()
 
@@ -169,7 +171,7 @@ async function main() {
   const cpu = (arms: Arm[], k: keyof Arm['cpuMsPerAction']) => round(median(arms.map((a) => a.cpuMsPerAction[k])), 3)
   const result = {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, loadAtStart: load0, loadAtEnd: loadavg().map((x) => round(x)), node: process.version },
-    settings: { tasksPerRound: TASKS, rounds: ROUNDS, workerProcesses: 1, covenantConcurrency: CONCURRENCY ?? 'default (4 for an agent without on-chain effects)', bareConcurrency: 4 },
+    settings: { tasksPerRound: TASKS, rounds: ROUNDS, workerProcesses: 1, covenantConcurrency: CONCURRENCY ?? `default (ONNX_AGENT_CONCURRENCY = ${ONNX_AGENT_CONCURRENCY} for an ONNX agent without on-chain effects)`, bareConcurrency: CONCURRENCY ?? ONNX_AGENT_CONCURRENCY },
     actionsPerSecond: {
       bare: round(median(bare.map((a) => a.rate)), 1),
       covenant: round(median(covenant.map((a) => a.rate)), 1),

@@ -10,6 +10,16 @@ const encoder = new TextEncoder()
 /** FNV-1a 32-bit over the UTF-8 bytes of `text`. */
 export function fnv1a32(text: string): number {
   let h = 0x811c9dc5
+  // ASCII (every feature of plain-English text): its UTF-8 bytes are its char codes, no encoding
+  let i = 0
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x80) break
+    h ^= c
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  if (i === text.length) return h >>> 0
+  h = 0x811c9dc5
   for (const b of encoder.encode(text)) {
     h ^= b
     h = Math.imul(h, 0x01000193) >>> 0
