@@ -82,6 +82,8 @@ export class BlobLog {
   readonly #perBlob = new Map<string, Promise<unknown>>()
   #opened: Promise<void> | undefined
   #scanning: Promise<unknown> = Promise.resolve()
+  /** The scan queued behind the running one, not started yet (callers join it). */
+  #waitingScan: Promise<void> | null = null
   #closed = false
 
   constructor(options: BlobLogOptions) {
@@ -335,9 +337,20 @@ export class BlobLog {
     return this.#opened
   }
 
-  /** Reads what other writers appended since the last look (new segments, longer ones). */
+  /**
+   * Reads what other writers appended since the last look (new segments, longer ones). Scans
+   * run one at a time, and every caller that comes while one waits to start joins it: that
+   * scan starts after the call, so it sees everything written before it. A flood of lookups
+   * for commitments no one stored costs at most the scan running and the one waiting, not a
+   * directory listing each.
+   */
   #catchUp(): Promise<void> {
-    const run = this.#scanning.then(() => this.#scanAll())
+    if (this.#waitingScan) return this.#waitingScan
+    const run = this.#scanning.then(() => {
+      this.#waitingScan = null
+      return this.#scanAll()
+    })
+    this.#waitingScan = run
     this.#scanning = run.catch(() => {})
     return run
   }

@@ -22,7 +22,7 @@
  *  - the verifier resumed from its saved cursor after every kill, checked every batch, never
  *    re-checked a batch of a range it had saved, and found no fault (no dispute on chain).
  * FAULT_SEED replays a schedule; FAULT_ACTIONS changes the count (default 1,000). The workers
- * run at their default concurrency (svc-mod-1 four actions at once, svc-pay one);
+ * run at their default concurrency (svc-mod-1, an ONNX agent, 64 actions at once; svc-pay one);
  * FAULT_CONCURRENCY=N runs N actions of each agent at once.
  */
 import { randomBytes } from 'node:crypto'
@@ -64,7 +64,7 @@ async function startWorker(): Promise<WorkerProcess> {
   const n = ++workerSeq
   // alternate the order so either process may end up hosting either agent
   const list = n % 2 ? [...AGENTS] : [...AGENTS].reverse()
-  // each worker's default concurrency: svc-mod-1 (no on-chain effect) runs 4 actions at once,
+  // each worker's default concurrency: svc-mod-1 (ONNX, no on-chain effect) runs 64 actions at once,
   // svc-pay one at a time (FAULT_CONCURRENCY=N sets N for both)
   const concurrency = process.env.FAULT_CONCURRENCY ? Number(process.env.FAULT_CONCURRENCY) : 'auto'
   const w = await spawnWorker({ name: `w${n}`, stack, agents: list, prefix: PREFIX, redisUrl: redis.url, concurrency })
