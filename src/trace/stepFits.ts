@@ -6,7 +6,9 @@
  * caller then runs the schema, which decides and says why. So a case this file does not
  * know (a null-prototype object, a `__proto__` key, a bigint inside JSON, a field zod would
  * strip) costs time, never correctness. stepFits.test.ts checks the promise against the
- * schema on valid, mutated and random steps.
+ * schema on valid, mutated and random steps. It restates schemas.ts (and the replay record
+ * of src/inference/schemas.ts) by hand: a limit added there must be added here too, or this
+ * would vouch for a step the schema refuses.
  *
  * Why: the schema must still run on built steps (they carry what a model, a tool or a user
  * produced, whose limits the types cannot say), but zod's general machinery is the larger
