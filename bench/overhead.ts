@@ -24,6 +24,7 @@
 // Numbers depend on the machine and its load; this prints them, it asserts nothing.
 import { spawn } from 'node:child_process'
 import { mkdtemp, open, rm } from 'node:fs/promises'
+import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -134,7 +135,22 @@ for (const m of ['create', 'update'] as const) {
     }
   }
 }
-// fsync time, wherever a file handle syncs while the WAL or the outbox writes (one action at a time)
+// fsync time, wherever a file handle or a file descriptor (fs.fsync: src/fs/syncDir.ts) syncs
+// while the WAL or the outbox writes (one action at a time)
+{
+  const fsCjs = createRequire(import.meta.url)('node:fs') as { fsync: (fd: number, cb: (err: Error | null) => void) => void }
+  const origFsync = fsCjs.fsync
+  fsCjs.fsync = (fd, cb) => {
+    const t = performance.now()
+    const where = inside
+    origFsync(fd, (err) => {
+      if (where === 'wal') cur.walSync += performance.now() - t
+      else if (where === 'outbox') cur.outboxSync += performance.now() - t
+      cb(err)
+    })
+  }
+  syncBuiltinESMExports()
+}
 {
   const probe = await open(process.execPath, 'r')
   const proto = Object.getPrototypeOf(probe) as Record<'sync' | 'datasync', () => Promise<void>>

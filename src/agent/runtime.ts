@@ -302,17 +302,31 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     return { content, fatal, outcome }
   }
 
-  async function runChat(ctx: ActionContext, task: JsonValue): Promise<JsonValue> {
-    if (!chat) throw new AgentConfigError(`Agent "${agent.name}" has no chat model.`)
+  type InvokableModel = { invoke(messages: BaseMessage[]): Promise<AIMessage> }
+  let boundModel: InvokableModel | undefined
+  /**
+   * The chat model with the agent's tools bound, made once: the tools never change, and
+   * ChatOpenAI's bindTools builds a new model (and, at its first call, a new OpenAI client)
+   * every time it is called.
+   */
+  function toolModel(chat: ChatInference): InvokableModel {
+    if (boundModel) return boundModel
     const specs = agent.tools.map((t) => ({
       type: 'function' as const,
       function: { name: t.name, description: t.description, parameters: t.parameters as Record<string, unknown> },
     }))
-    let model: { invoke(messages: BaseMessage[]): Promise<AIMessage> } = chat.chat as never
+    let model: InvokableModel = chat.chat as never
     if (specs.length > 0) {
       if (typeof chat.chat.bindTools !== 'function') throw new AgentConfigError('The chat model does not support tool calling (bindTools).')
       model = chat.chat.bindTools(specs) as never
     }
+    boundModel = model
+    return model
+  }
+
+  async function runChat(ctx: ActionContext, task: JsonValue): Promise<JsonValue> {
+    if (!chat) throw new AgentConfigError(`Agent "${agent.name}" has no chat model.`)
+    const model = toolModel(chat)
     const messages: BaseMessage[] = [new SystemMessage(agent.instructions), new HumanMessage(typeof task === 'string' ? task : canonicalize(task))]
     for (let round = 0; round < maxRounds; round++) {
       const { value: ai, records } = await callModel(() => model.invoke(messages))

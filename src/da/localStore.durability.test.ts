@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { type FileHandle, appendFile, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
+import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +31,17 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** Counts the FileHandle calls a put makes (on the class behind fs/promises `open`, which node does not export). */
+const fsCjs = createRequire(import.meta.url)('node:fs') as { fsync: (fd: number, cb: (err: Error | null) => void) => void }
+const realFsync = fsCjs.fsync
+afterEach(() => {
+  fsCjs.fsync = realFsync
+  syncBuiltinESMExports()
+})
+
+/**
+ * Counts the FileHandle calls a put makes (on the class behind fs/promises `open`, which node
+ * does not export), and the fsyncs of a file descriptor (src/fs/syncDir.ts) as `sync`.
+ */
 async function countCalls() {
   const fh = await open(join(dir, 'probe'), 'w')
   const proto = Object.getPrototypeOf(fh) as Pick<FileHandle, 'datasync' | 'sync' | 'read'>
@@ -44,6 +55,11 @@ async function countCalls() {
       return original.apply(this, a)
     } as never)
   }
+  fsCjs.fsync = (fd, cb) => {
+    counts.sync++
+    realFsync(fd, cb)
+  }
+  syncBuiltinESMExports()
   return counts
 }
 

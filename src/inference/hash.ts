@@ -17,7 +17,7 @@ export function sha256Hex(data: Uint8Array | string): Hash {
 /** Canonical JSON of a JSON value; throws on values JSON cannot carry (undefined, NaN, bigint, cycles). */
 export function canonicalJson(value: unknown): string {
   const out: string[] = []
-  write(value, '$', new Set(), out)
+  write(value, ['$'], new Set(), out)
   return out.join('')
 }
 
@@ -35,7 +35,16 @@ export function hashJson(value: unknown): Hash {
   return sha256Hex(canonicalJson(value))
 }
 
-function write(value: unknown, path: string, seen: Set<object>, out: string[]): void {
+/** Where a value sits, for error messages only: keys and indices kept on one stack, so no path string is built unless a value is refused. */
+type Trail = (string | number)[]
+
+function pathOf(trail: Trail): string {
+  let path = ''
+  for (const step of trail) path += typeof step === 'number' ? `[${step}]` : path === '' ? step : `.${step}`
+  return path
+}
+
+function write(value: unknown, trail: Trail, seen: Set<object>, out: string[]): void {
   if (value === null) return void out.push('null')
   switch (typeof value) {
     case 'string':
@@ -43,35 +52,40 @@ function write(value: unknown, path: string, seen: Set<object>, out: string[]): 
     case 'boolean':
       return void out.push(value ? 'true' : 'false')
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} has no JSON form`)
+      if (!Number.isFinite(value)) throw new TypeError(`${pathOf(trail)}: ${value} has no JSON form`)
       return void out.push(Object.is(value, -0) ? '0' : JSON.stringify(value))
     case 'object':
       break
     default:
-      throw new TypeError(`${path}: a ${typeof value} has no JSON form`)
+      throw new TypeError(`${pathOf(trail)}: a ${typeof value} has no JSON form`)
   }
   const obj = value as object
-  if (seen.has(obj)) throw new TypeError(`${path}: cycle`)
+  if (seen.has(obj)) throw new TypeError(`${pathOf(trail)}: cycle`)
   seen.add(obj)
   if (Array.isArray(obj)) {
     out.push('[')
     for (let i = 0; i < obj.length; i++) {
       if (i > 0) out.push(',')
-      write(obj[i], `${path}[${i}]`, seen, out)
+      trail.push(i)
+      write(obj[i], trail, seen, out)
+      trail.pop()
     }
     out.push(']')
   } else {
     const proto = Object.getPrototypeOf(obj)
-    if (proto !== Object.prototype && proto !== null) throw new TypeError(`${path}: only plain objects have a JSON form`)
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`${pathOf(trail)}: only plain objects have a JSON form`)
     const keys = Object.keys(obj)
       .filter((k) => (obj as Record<string, unknown>)[k] !== undefined)
       .sort()
     out.push('{')
-    keys.forEach((k, i) => {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!
       if (i > 0) out.push(',')
       out.push(JSON.stringify(k), ':')
-      write((obj as Record<string, unknown>)[k], `${path}.${k}`, seen, out)
-    })
+      trail.push(k)
+      write((obj as Record<string, unknown>)[k], trail, seen, out)
+      trail.pop()
+    }
     out.push('}')
   }
   seen.delete(obj)

@@ -215,7 +215,9 @@ function createRecorder(p: CreateChatModelParameters) {
       response: chunks ? { object: 'chat.completion.stream', chunks } : response,
       // a verified receipt's requestHash is hashJson(request), checked above: not hashed twice
       inputHash: receipt ? receipt.requestHash : hashJson(request),
-      outputHash: chatOutputHash(assembled),
+      // a verified receipt of a (non-streamed) chat completion has checked its outputHash
+      // against this very response (verifyReceipt: chatOutputHash of its choices): not hashed twice
+      outputHash: receipt && !chunks && (response as Record<string, unknown>)['object'] === 'chat.completion' ? receipt.outputHash : chatOutputHash(assembled),
       timing: { startedAt, durationMs: Math.round(durationMs * 1000) / 1000 },
       endpoint: {
         url: endpointUrl,

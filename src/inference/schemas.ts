@@ -52,6 +52,8 @@ export const recordFormatSchema = z
   .enum(['tensors-v1', 'chat-completions-v1'])
   .describe('tensors-v1: request {model, inputs}, response {outputs}; chat-completions-v1: OpenAI request and response bodies')
 
+// src/trace/stepFits.ts restates the replay record and receipt rules for the WAL's fast path:
+// change both together (src/trace/stepFits.test.ts compares them).
 export const replayRecordSchema = z.object({
   backend: z.enum(['onnx', 'openai-compatible']),
   modelDigest: hex32Schema,

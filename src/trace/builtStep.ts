@@ -2,6 +2,7 @@ import { canonicalStepTexts, formatIssues } from './canonical.js'
 import { InvalidStepError } from './errors.js'
 import { stepLeafFromPayloadText } from './leaf.js'
 import { type Step, stepSchema } from './schemas.js'
+import { stepFitsSchema } from './stepFits.js'
 
 /** A checked step with what the WAL writes and the committer commits: its canonical bytes and its leaf. */
 export type EncodedStep = {
@@ -19,14 +20,20 @@ const utf8 = new TextEncoder()
  * stops at every value zod handed back unchanged checks that validation dropped nothing.
  * The leaf is hashed from the payload text of that same pass.
  *
- * The schema still runs on steps this process built: their shape is fixed by their types,
+ * The schema still holds for steps this process built: their shape is fixed by their types,
  * but they carry what a model, a tool or a user produced (a tool name, a task, a replay
  * record), whose limits the types cannot say, and a step the schema would refuse must never
- * reach the disk — recovery would then refuse the whole log. What this saves, against
- * `parseExact` + `stepLeaf`, is the second and third encoding of the step.
+ * reach the disk — recovery would then refuse the whole log. A step that `stepFitsSchema`
+ * vouches for (the schema would accept it unchanged) skips zod; the rest run it. What this
+ * saves, against `parseExact` + `stepLeaf`, is the second and third encoding of the step
+ * and, for the usual steps, zod. The step returned then is the one given (zod's output is a
+ * copy): callers do not change a step after appending it.
  */
 export function encodeCheckedStep(step: Step, what = 'trace step'): EncodedStep {
   const { text, payloadText } = canonicalStepTexts(step)
+  // the common case, decided by a few comparisons (stepFits.ts); anything it is not sure of
+  // goes through the schema, which decides and says why
+  if (stepFitsSchema(step)) return { step, bytes: utf8.encode(text), leaf: stepLeafFromPayloadText(step, payloadText) }
   const parsed = stepSchema.safeParse(step)
   if (!parsed.success) throw new InvalidStepError({ what, issues: formatIssues(parsed.error) })
   if (!sameJson(step, parsed.data)) throw new InvalidStepError({ what, issues: ['holds fields its schema does not define (they would be dropped)'] })

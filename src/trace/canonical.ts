@@ -32,7 +32,7 @@ export function canonicalize(value: unknown): string {
 /** {@link canonicalize} with another nesting limit (a batch allows its envelope's two levels on top of its steps'). */
 export function canonicalizeWithin(value: unknown, maxDepth: number): string {
   const out: string[] = []
-  write(value, '$', 0, new Set(), out, maxDepth)
+  write(value, ['$'], 0, new Set(), out, maxDepth)
   return out.join('')
 }
 
@@ -40,13 +40,25 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalize(value))
 }
 
-function write(value: unknown, path: string, depth: number, ancestors: Set<object>, out: string[], maxDepth: number): void {
+/**
+ * Where a value sits, for error messages only: the keys and indices from the root, kept on
+ * one stack that write() pushes and pops, so no path string is built unless a value is refused.
+ */
+type Trail = (string | number)[]
+
+function pathOf(trail: Trail): string {
+  let path = ''
+  for (const step of trail) path += typeof step === 'number' ? `[${step}]` : path === '' ? step : `.${step}`
+  return path
+}
+
+function write(value: unknown, trail: Trail, depth: number, ancestors: Set<object>, out: string[], maxDepth: number): void {
   switch (typeof value) {
     case 'string':
       out.push(JSON.stringify(value))
       return
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalEncodingError({ path, reason: `${value} is not a finite number` })
+      if (!Number.isFinite(value)) throw new CanonicalEncodingError({ path: pathOf(trail), reason: `${value} is not a finite number` })
       out.push(Object.is(value, -0) ? '0' : JSON.stringify(value))
       return
     case 'bigint':
@@ -56,10 +68,10 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
       out.push(value ? 'true' : 'false')
       return
     case 'undefined':
-      throw new CanonicalEncodingError({ path, reason: 'undefined has no JSON form (use null or leave the key out)' })
+      throw new CanonicalEncodingError({ path: pathOf(trail), reason: 'undefined has no JSON form (use null or leave the key out)' })
     case 'function':
     case 'symbol':
-      throw new CanonicalEncodingError({ path, reason: `a ${typeof value} has no JSON form` })
+      throw new CanonicalEncodingError({ path: pathOf(trail), reason: `a ${typeof value} has no JSON form` })
   }
   if (value === null) {
     out.push('null')
@@ -67,16 +79,18 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
   }
   const obj = value as object
   if (depth >= maxDepth) {
-    throw new CanonicalEncodingError({ path, reason: `nested deeper than ${maxDepth} levels` })
+    throw new CanonicalEncodingError({ path: pathOf(trail), reason: `nested deeper than ${maxDepth} levels` })
   }
-  if (ancestors.has(obj)) throw new CanonicalEncodingError({ path, reason: 'the value contains itself (a cycle)' })
+  if (ancestors.has(obj)) throw new CanonicalEncodingError({ path: pathOf(trail), reason: 'the value contains itself (a cycle)' })
   ancestors.add(obj)
   if (Array.isArray(obj)) {
     out.push('[')
     for (let i = 0; i < obj.length; i++) {
-      if (!(i in obj)) throw new CanonicalEncodingError({ path: `${path}[${i}]`, reason: 'sparse array hole' })
+      if (!(i in obj)) throw new CanonicalEncodingError({ path: pathOf([...trail, i]), reason: 'sparse array hole' })
       if (i > 0) out.push(',')
-      write(obj[i], `${path}[${i}]`, depth + 1, ancestors, out, maxDepth)
+      trail.push(i)
+      write(obj[i], trail, depth + 1, ancestors, out, maxDepth)
+      trail.pop()
     }
     out.push(']')
   } else {
@@ -84,20 +98,23 @@ function write(value: unknown, path: string, depth: number, ancestors: Set<objec
     if (proto !== Object.prototype && proto !== null) {
       const name = (obj as { constructor?: { name?: unknown } }).constructor?.name
       throw new CanonicalEncodingError({
-        path,
+        path: pathOf(trail),
         reason: `${typeof name === 'string' && name ? name : 'a non-plain object'} is not a plain object`,
       })
     }
     if (Object.getOwnPropertySymbols(obj).length > 0) {
-      throw new CanonicalEncodingError({ path, reason: 'symbol keys have no JSON form' })
+      throw new CanonicalEncodingError({ path: pathOf(trail), reason: 'symbol keys have no JSON form' })
     }
     const keys = Object.keys(obj).sort()
     out.push('{')
-    keys.forEach((key, i) => {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
       if (i > 0) out.push(',')
       out.push(JSON.stringify(key), ':')
-      write((obj as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, ancestors, out, maxDepth)
-    })
+      trail.push(key)
+      write((obj as Record<string, unknown>)[key], trail, depth + 1, ancestors, out, maxDepth)
+      trail.pop()
+    }
     out.push('}')
   }
   ancestors.delete(obj)
@@ -120,7 +137,7 @@ export function canonicalStepTexts(step: object): { text: string; payloadText: s
   const ancestors = new Set<object>([step])
   for (const key of Object.keys(step).sort()) {
     const out: string[] = [JSON.stringify(key), ':']
-    write((step as Record<string, unknown>)[key], `$.${key}`, 1, ancestors, out, MAX_JSON_DEPTH)
+    write((step as Record<string, unknown>)[key], ['$', key], 1, ancestors, out, MAX_JSON_DEPTH)
     const piece = out.join('')
     all.push(piece)
     if (!STEP_CHAIN_FIELDS.has(key)) payload.push(piece)

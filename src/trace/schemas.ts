@@ -10,6 +10,9 @@ import { hex32Schema, replayRecordSchema } from '../inference/schemas.js'
  * Every schema is strict (unknown keys are rejected, not dropped): a step's hash covers its
  * bytes, so a field that validation would silently remove would change what was committed.
  * Hex strings are lowercase so that one step has exactly one canonical encoding.
+ *
+ * stepFits.ts restates these rules by hand for the WAL's fast path: change both together
+ * (stepFits.test.ts compares them).
  */
 
 /** The Solidity `KIND_*` constants of `LeafEncoding.sol`. */

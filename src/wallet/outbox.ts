@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises'
+import { writeFileSync } from 'node:fs'
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { canonicalBytes, parseCanonical } from '../trace/canonical.js'
 import { writeFileAtomic } from '../trace/wal.js'
@@ -155,7 +156,8 @@ export class Outbox {
     this.#entries.set(nonce, value)
     const previous = this.#writing.get(nonce) ?? Promise.resolve()
     const write = previous
-      .then(() => (this.#entries.get(nonce) === value ? writeFile(this.minedPathOf(nonce), canonicalBytes(value), { mode: 0o600 }) : undefined))
+      // a synchronous write (page cache only, no fsync): three thread-pool round trips fewer per payment
+      .then(() => (this.#entries.get(nonce) === value ? writeFileSync(this.minedPathOf(nonce), canonicalBytes(value), { mode: 0o600 }) : undefined))
       .catch((err: unknown) => this.#onWriteError?.(nonce, err instanceof Error ? err : new Error(String(err))))
       .finally(() => {
         if (this.#writing.get(nonce) === write) this.#writing.delete(nonce)
