@@ -36,20 +36,10 @@ export type CommittedBatch = {
   transactionHash: Hash
 }
 
-const RECORD_TYPE = [
-  {
-    type: 'tuple',
-    components: [
-      { name: 'merkleRoot', type: 'bytes32' },
-      { name: 'daCommitmentHash', type: 'bytes32' },
-      { name: 'firstIndex', type: 'uint64' },
-      { name: 'stepCount', type: 'uint32' },
-      { name: 'committedAt', type: 'uint64' },
-      { name: 'challengeWindow', type: 'uint64' },
-      { name: 'callsCovered', type: 'uint32' },
-    ],
-  },
-] as const
+/** The record's ABI type, from `TraceLog.recordHash(Batch)`: the contract's own, not a copy. */
+const RECORD_TYPE = (
+  traceLogAbi.find((f) => f.type === 'function' && f.name === 'recordHash') as Extract<(typeof traceLogAbi)[number], { type: 'function'; name: 'recordHash' }>
+).inputs
 
 /** `TraceLog.recordHash`: the hash the chain keeps for a batch record. */
 export function batchRecordHash(r: BatchRecord): Hex {
