@@ -116,8 +116,10 @@ describe('constrained decoding holds against any logits', () => {
         }),
         { numRuns: 150 },
       )
-      // the checks above ran on finished calls / objects, not only on cut-off ones
-      if (label !== 'none') expect(finished).toBeGreaterThan(label === 'auto' ? 5 : 30)
+      // the checks above ran on finished calls / objects, not only on cut-off ones. Rates over
+      // 3,000 random models: auto 7.4 % (so ~11 of 150, and more than 5 failed ~3 % of runs:
+      // at least one fails ~1e-5), required 39 %, single 61 %, named 98 %, structured 100 %
+      if (label !== 'none') expect(finished).toBeGreaterThan(label === 'auto' ? 0 : 30)
     }, 120_000)
   }
 })
