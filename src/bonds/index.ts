@@ -44,6 +44,7 @@ export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawB
 export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
 export { commitMany, type CommitManyReturnType } from './actions/commitMany.js'
 export {
+  batchCommittedEvent,
   batchRecordHash,
   getBatch,
   getBatchRecord,

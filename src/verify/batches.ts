@@ -1,5 +1,5 @@
 import { keccak256, type Hex, type Log } from 'viem'
-import { traceLogAbi, type CovenantClient } from '../bonds/index.js'
+import { batchCommittedEvent, type CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import { decodeBatch, merkleRoot, verifyChain, type Batch, type ChainHead } from '../trace/index.js'
 
@@ -21,25 +21,10 @@ export type BatchEvent = {
   transactionHash: Hex
 }
 
-export const batchCommittedEvent = traceLogAbi.find((e) => e.type === 'event' && e.name === 'BatchCommitted') as Extract<
-  (typeof traceLogAbi)[number],
-  { type: 'event'; name: 'BatchCommitted' }
->
+export { batchCommittedEvent }
 
-type BatchCommittedLog = Log & {
-  eventName?: string
-  args: {
-    agentId: bigint
-    sequence: bigint
-    merkleRoot: Hex
-    daCommitment: Hex
-    firstIndex: bigint
-    stepCount: number
-    committedAt: bigint
-    challengeWindow: bigint
-    callsCovered: number
-  }
-}
+/** A `BatchCommitted` log, its args typed from the ABI. */
+type BatchCommittedLog = Log<bigint, number, false, typeof batchCommittedEvent, true>
 
 export function toBatchEvent(log: Log): BatchEvent {
   const l = log as BatchCommittedLog

@@ -57,7 +57,8 @@ export const NO_BATCH_RECORD: BatchRecord = {
   callsCovered: 0,
 }
 
-const batchCommitted = traceLogAbi.find((e) => e.type === 'event' && e.name === 'BatchCommitted') as Extract<
+/** TraceLog's `BatchCommitted` event, from the generated ABI (for getLogs and watches). */
+export const batchCommittedEvent = traceLogAbi.find((e) => e.type === 'event' && e.name === 'BatchCommitted') as Extract<
   (typeof traceLogAbi)[number],
   { type: 'event'; name: 'BatchCommitted' }
 >
@@ -75,7 +76,7 @@ export async function getBatch(client: CovenantClient, agentId: bigint, sequence
   if (stored === zeroHash) return undefined
   const logs = await pc.getLogs({
     address,
-    event: batchCommitted,
+    event: batchCommittedEvent,
     args: { agentId, sequence },
     fromBlock: client.deployment.deployedAtBlock,
     toBlock: 'latest',
