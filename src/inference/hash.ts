@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Hex } from 'viem'
+import { type JsonTrail, jsonPathOf } from '../errors/jsonPath.js'
 
 /**
  * Hashing for src/inference: sha256 everywhere, written as `0x` + 64 lowercase hex digits
@@ -35,16 +36,7 @@ export function hashJson(value: unknown): Hash {
   return sha256Hex(canonicalJson(value))
 }
 
-/** Where a value sits, for error messages only: keys and indices kept on one stack, so no path string is built unless a value is refused. */
-type Trail = (string | number)[]
-
-function pathOf(trail: Trail): string {
-  let path = ''
-  for (const step of trail) path += typeof step === 'number' ? `[${step}]` : path === '' ? step : `.${step}`
-  return path
-}
-
-function write(value: unknown, trail: Trail, seen: Set<object>, out: string[]): void {
+function write(value: unknown, trail: JsonTrail, seen: Set<object>, out: string[]): void {
   if (value === null) return void out.push('null')
   switch (typeof value) {
     case 'string':
@@ -52,15 +44,15 @@ function write(value: unknown, trail: Trail, seen: Set<object>, out: string[]): 
     case 'boolean':
       return void out.push(value ? 'true' : 'false')
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${pathOf(trail)}: ${value} has no JSON form`)
+      if (!Number.isFinite(value)) throw new TypeError(`${jsonPathOf(trail)}: ${value} has no JSON form`)
       return void out.push(Object.is(value, -0) ? '0' : JSON.stringify(value))
     case 'object':
       break
     default:
-      throw new TypeError(`${pathOf(trail)}: a ${typeof value} has no JSON form`)
+      throw new TypeError(`${jsonPathOf(trail)}: a ${typeof value} has no JSON form`)
   }
   const obj = value as object
-  if (seen.has(obj)) throw new TypeError(`${pathOf(trail)}: cycle`)
+  if (seen.has(obj)) throw new TypeError(`${jsonPathOf(trail)}: cycle`)
   seen.add(obj)
   if (Array.isArray(obj)) {
     out.push('[')
@@ -73,7 +65,7 @@ function write(value: unknown, trail: Trail, seen: Set<object>, out: string[]): 
     out.push(']')
   } else {
     const proto = Object.getPrototypeOf(obj)
-    if (proto !== Object.prototype && proto !== null) throw new TypeError(`${pathOf(trail)}: only plain objects have a JSON form`)
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`${jsonPathOf(trail)}: only plain objects have a JSON form`)
     const keys = Object.keys(obj)
       .filter((k) => (obj as Record<string, unknown>)[k] !== undefined)
       .sort()

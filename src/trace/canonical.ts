@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { CanonicalDecodingError, CanonicalEncodingError, InvalidStepError } from './errors.js'
 import { type Step, stepSchema } from './schemas.js'
+import { type JsonTrail, jsonPathOf } from '../errors/jsonPath.js'
 
 /**
  * Canonical JSON: the one byte string a trace value hashes to.
@@ -40,25 +41,13 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return encoder.encode(canonicalize(value))
 }
 
-/**
- * Where a value sits, for error messages only: the keys and indices from the root, kept on
- * one stack that write() pushes and pops, so no path string is built unless a value is refused.
- */
-type Trail = (string | number)[]
-
-function pathOf(trail: Trail): string {
-  let path = ''
-  for (const step of trail) path += typeof step === 'number' ? `[${step}]` : path === '' ? step : `.${step}`
-  return path
-}
-
-function write(value: unknown, trail: Trail, depth: number, ancestors: Set<object>, out: string[], maxDepth: number): void {
+function write(value: unknown, trail: JsonTrail, depth: number, ancestors: Set<object>, out: string[], maxDepth: number): void {
   switch (typeof value) {
     case 'string':
       out.push(JSON.stringify(value))
       return
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalEncodingError({ path: pathOf(trail), reason: `${value} is not a finite number` })
+      if (!Number.isFinite(value)) throw new CanonicalEncodingError({ path: jsonPathOf(trail), reason: `${value} is not a finite number` })
       out.push(Object.is(value, -0) ? '0' : JSON.stringify(value))
       return
     case 'bigint':
@@ -68,10 +57,10 @@ function write(value: unknown, trail: Trail, depth: number, ancestors: Set<objec
       out.push(value ? 'true' : 'false')
       return
     case 'undefined':
-      throw new CanonicalEncodingError({ path: pathOf(trail), reason: 'undefined has no JSON form (use null or leave the key out)' })
+      throw new CanonicalEncodingError({ path: jsonPathOf(trail), reason: 'undefined has no JSON form (use null or leave the key out)' })
     case 'function':
     case 'symbol':
-      throw new CanonicalEncodingError({ path: pathOf(trail), reason: `a ${typeof value} has no JSON form` })
+      throw new CanonicalEncodingError({ path: jsonPathOf(trail), reason: `a ${typeof value} has no JSON form` })
   }
   if (value === null) {
     out.push('null')
@@ -79,14 +68,14 @@ function write(value: unknown, trail: Trail, depth: number, ancestors: Set<objec
   }
   const obj = value as object
   if (depth >= maxDepth) {
-    throw new CanonicalEncodingError({ path: pathOf(trail), reason: `nested deeper than ${maxDepth} levels` })
+    throw new CanonicalEncodingError({ path: jsonPathOf(trail), reason: `nested deeper than ${maxDepth} levels` })
   }
-  if (ancestors.has(obj)) throw new CanonicalEncodingError({ path: pathOf(trail), reason: 'the value contains itself (a cycle)' })
+  if (ancestors.has(obj)) throw new CanonicalEncodingError({ path: jsonPathOf(trail), reason: 'the value contains itself (a cycle)' })
   ancestors.add(obj)
   if (Array.isArray(obj)) {
     out.push('[')
     for (let i = 0; i < obj.length; i++) {
-      if (!(i in obj)) throw new CanonicalEncodingError({ path: pathOf([...trail, i]), reason: 'sparse array hole' })
+      if (!(i in obj)) throw new CanonicalEncodingError({ path: jsonPathOf([...trail, i]), reason: 'sparse array hole' })
       if (i > 0) out.push(',')
       trail.push(i)
       write(obj[i], trail, depth + 1, ancestors, out, maxDepth)
@@ -98,12 +87,12 @@ function write(value: unknown, trail: Trail, depth: number, ancestors: Set<objec
     if (proto !== Object.prototype && proto !== null) {
       const name = (obj as { constructor?: { name?: unknown } }).constructor?.name
       throw new CanonicalEncodingError({
-        path: pathOf(trail),
+        path: jsonPathOf(trail),
         reason: `${typeof name === 'string' && name ? name : 'a non-plain object'} is not a plain object`,
       })
     }
     if (Object.getOwnPropertySymbols(obj).length > 0) {
-      throw new CanonicalEncodingError({ path: pathOf(trail), reason: 'symbol keys have no JSON form' })
+      throw new CanonicalEncodingError({ path: jsonPathOf(trail), reason: 'symbol keys have no JSON form' })
     }
     const keys = Object.keys(obj).sort()
     out.push('{')
