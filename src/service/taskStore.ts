@@ -228,7 +228,7 @@ class RedisTaskStore implements TaskStore {
   }
   async get(taskId: string) {
     const raw = await this.#redis.get(this.#key(taskId))
-    return raw ? taskStateSchema.parse(JSON.parse(raw)) : undefined
+    return raw ? this.#parse(raw).state : undefined
   }
   update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
     return new Promise((resolve, reject) => {
@@ -301,7 +301,7 @@ class RedisTaskStore implements TaskStore {
       await this.#sub.subscribe(this.#channel)
       this.#sub.on('message', (_ch, msg: string) => {
         try {
-          const state = taskStateSchema.parse(JSON.parse(msg))
+          const { state } = this.#parse(msg)
           this.#emitter.emit('event', { taskId: state.taskId, state })
         } catch {
           // not ours: ignore

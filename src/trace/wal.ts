@@ -436,10 +436,9 @@ export class TraceWal {
    * always durable, so everything before a signature is on disk when it is made.
    */
   append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
-    const durable = options.durable ?? true
     return this.#acknowledge(
       this.#serial(async () => this.#write(step)),
-      durable,
+      options.durable ?? true,
     )
   }
 
@@ -456,10 +455,9 @@ export class TraceWal {
 
   /** Links `body` at the head (agentId, index, prevHash) and appends it. */
   appendNext(body: StepBody, options: AppendOptions = {}): Promise<WalAppendResult> {
-    const durable = options.durable ?? true
     return this.#acknowledge(
       this.#serial(async () => this.#write(linkStep(this.#head, body))),
-      durable,
+      options.durable ?? true,
     )
   }
 
@@ -487,7 +485,7 @@ export class TraceWal {
   sync(): Promise<void> {
     return this.#serial(async () => {
       this.#open()
-      if (this.#failure) throw new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure })
+      if (this.#failure) throw this.#poisoned()
       return this.#written
     }).then((seq) => this.#durable(seq))
   }
@@ -715,7 +713,7 @@ export class TraceWal {
       if (synced) await synced
       else if (this.#failure && w.seq > this.#synced) {
         // written, but an earlier step's datasync failed: refused like any step after a failure
-        throw new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure })
+        throw this.#poisoned()
       }
       this.#acked = Math.max(this.#acked, w.appended.step.index + 1)
       for (const listener of this.#appendListeners) {
@@ -734,11 +732,16 @@ export class TraceWal {
     return done
   }
 
+  /** The refusal of an append or sync after a write or fsync failed (the WAL must be reopened). */
+  #poisoned(): WalAppendError {
+    return new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure })
+  }
+
   /** Resolves once a datasync that started after write `seq` has finished; rejects (and poisons the WAL) if one fails. */
   #durable(seq: number): Promise<void> {
     if (seq <= this.#synced) return Promise.resolve()
     if (this.#failure) {
-      return Promise.reject(new WalAppendError({ path: this.paths.log, reason: 'an earlier write or fsync failed; reopen the WAL to recover', cause: this.#failure }))
+      return Promise.reject(this.#poisoned())
     }
     return new Promise<void>((resolve, reject) => {
       this.#syncWaiters.push({ seq, resolve, reject })
