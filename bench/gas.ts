@@ -11,6 +11,8 @@
 //     step and gas per committed action (an action of --steps-per-action steps, default 5;
 //     the treasury agent writes 6);
 //   - commitMany: one operator's 1,024-step batches of 1, 2, 4 and 8 agents in one transaction;
+//   - commitBundle: the same batches of 1 … 64 agents as one bundle (one slot for all), and
+//     openBatch (what a challenger pays to write one bundled batch's slot before a dispute);
 //   - policy-breach proof (commit + reveal) for a step in each of those batches: the proof
 //     grows with log2 of the batch size, so 1 and 1,024 steps bracket it;
 //   - equivocation proof, dispute open for each quorum kind, verdict submission (1 and 3
@@ -32,8 +34,11 @@ import {
   claimCredits,
   commitBatch,
   commitEvidence,
+  commitBundle,
   commitMany,
   depositBond,
+  getBatch,
+  openBatch,
   disputeGameAbi,
   forkManagerAbi,
   increaseTime,
@@ -327,7 +332,7 @@ async function main() {
   // --- commitMany: one operator's batches of several agents in one transaction (each agent
   // has committed before, as a running operator's agents have)
   const manyAgents: bigint[] = []
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 64; i++) {
     const r = await registerAgent(owner, {
       operator: chain.account(2).address,
       wallet,
@@ -348,20 +353,45 @@ async function main() {
   await commitMany(operator, manyAgents.map((id) => manyBatch(id, 0n))) // first commits: storage from zero
   const manyNext = new Map(manyAgents.map((id) => [id, 1n]))
   const manyRows: Record<string, string> = {}
+  const nextOf = (ids: bigint[]) => ids.map((id) => {
+    const seq = manyNext.get(id)!
+    manyNext.set(id, seq + 1n)
+    return manyBatch(id, seq)
+  })
   for (const n of [1, 2, 4, 8]) {
     await increaseTime(chain.reader.publicClient, 1)
-    const r = await commitMany(operator, manyAgents.slice(0, n).map((id) => manyBatch(id, manyNext.get(id)!)))
-    for (const id of manyAgents.slice(0, n)) manyNext.set(id, manyNext.get(id)! + 1n)
+    const r = await commitMany(operator, nextOf(manyAgents.slice(0, n)))
     manyRows[`${n} agents`] = r.gasUsed.toString()
   }
   result['commitMany'] = manyRows
-  log('\ncommitMany (one operator, one 1,024-step batch for each of n agents in one transaction)')
-  log(`  ${'agents'.padStart(6)} ${'gas'.padStart(11)} ${'gas/batch'.padStart(10)} ${`gas/action (${STEPS_PER_ACTION} steps)`.padStart(22)}`)
-  for (const [k, v] of Object.entries(manyRows)) {
-    const n = Number(k.split(' ')[0])
-    const perBatch = Number(v) / n
-    log(`  ${String(n).padStart(6)} ${fmt(BigInt(v)).padStart(11)} ${fmt(perBatch).padStart(10)} ${fmt((perBatch * STEPS_PER_ACTION) / 1024).padStart(22)}`)
+  const bundleRows: Record<string, string> = {}
+  const BUNDLE_SIZES = [1, 2, 4, 8, 16, 32, 64]
+  let bundleOpen: { agents: number; leaves: number; gas: string } | undefined
+  for (const n of BUNDLE_SIZES) {
+    await increaseTime(chain.reader.publicClient, 1)
+    const list = nextOf(manyAgents.slice(0, n))
+    const r = await commitBundle(operator, list)
+    bundleRows[`${n} agents`] = r.gasUsed.toString()
+    if (n === 8) {
+      // what a challenger pays to open one of them (its record into its own slot)
+      const b = await getBatch(chain.reader, list[3]!.agentId, list[3]!.sequence)
+      const o = await openBatch(challenger, b!)
+      bundleOpen = { agents: n, leaves: r.leaves.length, gas: o!.gasUsed.toString() }
+    }
   }
+  result["commitBundle"] = { ...bundleRows, openBatch: bundleOpen }
+  const perAction = (gas: string, n: number) => (Number(gas) / n) * STEPS_PER_ACTION / 1024
+  const table = (title: string, rows: Record<string, string>) => {
+    log(`\n${title}`)
+    log(`  ${'agents'.padStart(6)} ${'gas'.padStart(11)} ${'gas/batch'.padStart(10)} ${`gas/action (${STEPS_PER_ACTION} steps)`.padStart(22)}`)
+    for (const [k, v] of Object.entries(rows)) {
+      const n = Number(k.split(' ')[0])
+      log(`  ${String(n).padStart(6)} ${fmt(BigInt(v)).padStart(11)} ${fmt(Number(v) / n).padStart(10)} ${fmt(perAction(v, n)).padStart(22)}`)
+    }
+  }
+  table('commitMany (one operator, one 1,024-step batch for each of n agents in one transaction)', manyRows)
+  table('commitBundle (the same, as one bundle: one slot for all n batches)', bundleRows)
+  log(`  openBatch (one batch of the ${bundleOpen!.agents}-batch bundle, by a challenger before a dispute): ${fmt(BigInt(bundleOpen!.gas))}`)
 
   // --- policy-breach proofs (commit + reveal), one per batch size; claim between them so
   // every proof finds the challenger's credit at zero, as a new challenger would
@@ -506,6 +536,8 @@ async function main() {
       batch64: row(64)[`gasPerAction_${STEPS_PER_ACTION}steps`],
       batch1024: row(1024)[`gasPerAction_${STEPS_PER_ACTION}steps`],
       batch4096: row(4096)[`gasPerAction_${STEPS_PER_ACTION}steps`],
+      // one operator's agents' 1,024-step batches committed as one bundle
+      bundled1024: Object.fromEntries(BUNDLE_SIZES.map((n) => [`agents${n}`, Math.round(perAction(bundleRows[`${n} agents`]!, n))])),
     },
     commitGas: row(64).gas,
     policyBreachProof: { steps1: proofs[0]!.gas, steps1024: proofs.find((p) => p.steps === 1024)!.gas, steps4096: proofs.find((p) => p.steps === 4096)!.gas },

@@ -23,6 +23,10 @@ contract AgentRegistry {
     struct Agent {
         address owner;
         address operator;
+        /// the active version's challenge window, kept beside the operator (one slot) so that
+        /// `commitTerms` — read by every TraceLog commit — costs one storage read, not three;
+        /// written wherever `activeVersion` is
+        uint64 activeWindow;
         /// the account's first signer (the operator's session key; see AgentAccount.signer)
         address wallet;
         /// the AgentAccount holding the agent's funds
@@ -145,6 +149,7 @@ contract AgentRegistry {
         a.registeredAt = uint64(block.timestamp);
         a.policyDelay = policyDelay;
         a.activeVersion = 1;
+        a.activeWindow = policy.challengeWindow;
         a.versionCount = 1;
         Version storage v = _writeVersion(agentId, 1, manifestHash, modelDigests, policy);
         // An update must not take effect while a batch signed under the old version can
@@ -195,6 +200,7 @@ contract AgentRegistry {
         _versions[agentId][a.activeVersion].activeUntil = uint64(block.timestamp);
         v.activeFrom = uint64(block.timestamp);
         a.activeVersion = next;
+        a.activeWindow = v.challengeWindow;
         a.pendingVersion = 0;
         emit UpdateActivated(agentId, next);
     }
@@ -329,7 +335,7 @@ contract AgentRegistry {
         operator = a.operator;
         // the operator is never zero for a registered agent
         if (operator == address(0)) revert UnknownAgent(agentId);
-        challengeWindow = _versions[agentId][a.activeVersion].challengeWindow;
+        challengeWindow = a.activeWindow;
         if (withAccount) account = a.account;
     }
 

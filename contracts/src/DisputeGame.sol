@@ -679,7 +679,11 @@ contract DisputeGame is EIP712, ReentrancyGuard {
     ///      errors are TraceLog's, raised here so that they are in this contract's ABI.
     function _checkBatch(uint256 agentId, uint64 sequence, Batch calldata b) internal view {
         bytes32 stored = traceLog.batchHash(agentId, sequence);
-        if (stored == bytes32(0)) revert TraceLog.UnknownBatch(agentId, sequence);
+        if (stored == bytes32(0)) {
+            // a bundled batch: committed, its slot written by `TraceLog.openBatch` on demand
+            if (traceLog.isCommitted(agentId, sequence)) revert TraceLog.BatchNotOpened(agentId, sequence);
+            revert TraceLog.UnknownBatch(agentId, sequence);
+        }
         if (keccak256(abi.encode(b)) != stored) revert TraceLog.WrongBatchRecord(agentId, sequence);
     }
 

@@ -19,6 +19,12 @@ import {AgentAccount} from "./AgentAccount.sol";
 ///         `recordHash`); the record itself is in the `BatchCommitted` event, and the functions
 ///         that need it (DisputeGame, `isFinal`) take it as an argument and check it against
 ///         the stored hash. The per-agent counters share one slot (`AgentLog`).
+///         A bundle (`commitBundle`) stores one slot for many batches — of one operator's
+///         agents, or several sequences of one — the hash of their leaves; a bundled batch's
+///         own slot is written only when someone needs it (`openBatch`, before a dispute or
+///         `isFinal`), from the bundle's leaves. Until then it is committed (its sequence is
+///         taken, its window runs, its calls are covered) but `checkBatch` answers
+///         `BatchNotOpened`.
 /// @dev The operator also signs batch headers off chain (EIP-712, this contract's domain)
 ///      as receipts; two different signed headers for one sequence, or a signed header
 ///      that differs from the committed batch, is equivocation (see DisputeGame).
@@ -27,6 +33,8 @@ contract TraceLog is EIP712 {
         "BatchHeader(uint256 agentId,uint64 sequence,bytes32 merkleRoot,bytes32 daCommitmentHash,uint32 stepCount)"
     );
     uint256 public constant MAX_DA_COMMITMENT_BYTES = 8192;
+    /// the most batches in one bundle (`commitBundle`): the leaves `openBatch` takes stay small
+    uint256 public constant MAX_BUNDLE_BATCHES = 256;
 
     AgentRegistry public immutable registry;
 
@@ -45,6 +53,8 @@ contract TraceLog is EIP712 {
     /// agentId => sequence => keccak256(abi.encode(Batch)) (0: not committed)
     mapping(uint256 => mapping(uint64 => bytes32)) public batchHash;
     mapping(uint256 => AgentLog) private _logs;
+    /// keccak256(abi.encodePacked(leaves)) of each committed bundle => true (see `bundleLeaf`)
+    mapping(bytes32 => bool) public bundleCommitted;
 
     /// Every field of the batch record (`Batch`) but the commitment's hash, which is
     /// keccak256(daCommitment): anyone rebuilds the record from this event.
@@ -60,6 +70,13 @@ contract TraceLog is EIP712 {
         uint32 callsCovered
     );
 
+    /// A bundle: its batches' `BatchCommitted` events come before it in the same transaction;
+    /// `leaves[i]` is `bundleLeaf` of its i-th batch, and `bundle` the hash the chain keeps.
+    event BundleCommitted(bytes32 indexed bundle, bytes32[] leaves);
+
+    /// a bundled batch's record hash was written to `batchHash` (`openBatch`)
+    event BatchOpened(uint256 indexed agentId, uint64 indexed sequence, bytes32 indexed bundle);
+
     /// coverage moved without a new batch (`cover`): the steps are in batches up to `lastSequence`
     event CallsCovered(uint256 indexed agentId, uint64 lastSequence, uint32 callsCovered);
 
@@ -71,6 +88,14 @@ contract TraceLog is EIP712 {
     error BadDaCommitment(uint256 length);
     error UnknownBatch(uint256 agentId, uint64 sequence);
     error BadCoverage(uint32 given, uint32 coveredBefore, uint32 callCount);
+    /// a bundle of no batches, or of more than MAX_BUNDLE_BATCHES
+    error BadBundleSize(uint256 batches);
+    /// the batch was committed in a bundle and its slot is not written yet: call `openBatch`
+    /// with the bundle's leaves (its `BundleCommitted` event), then retry
+    error BatchNotOpened(uint256 agentId, uint64 sequence);
+    /// `openBatch`: the leaves are not those of a committed bundle, or the batch's leaf is
+    /// not at `index` among them (take both from the bundle's `BundleCommitted` event)
+    error NotInBundle(uint256 agentId, uint64 sequence);
     /// the record given for a committed batch is not the one committed (its hash differs):
     /// take it from the batch's `BatchCommitted` event
     error WrongBatchRecord(uint256 agentId, uint64 sequence);
@@ -87,7 +112,7 @@ contract TraceLog is EIP712 {
         bytes calldata daCommitment,
         uint32 stepCount
     ) external {
-        _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, false, 0);
+        batchHash[agentId][sequence] = _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, false, 0);
     }
 
     /// @notice Commit the next batch. `callsCovered`: the agent's account calls
@@ -104,7 +129,7 @@ contract TraceLog is EIP712 {
         uint32 stepCount,
         uint32 callsCovered
     ) external {
-        _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, true, callsCovered);
+        batchHash[agentId][sequence] = _commit(agentId, sequence, merkleRoot, daCommitment, stepCount, true, callsCovered);
     }
 
     /// @dev One batch of `commitMany`: the arguments of `commitCovering`, or of `commit` when
@@ -125,8 +150,55 @@ contract TraceLog is EIP712 {
     function commitMany(Commit[] calldata batches) external {
         for (uint256 i; i < batches.length; ++i) {
             Commit calldata c = batches[i];
-            _commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount, c.setCoverage, c.callsCovered);
+            batchHash[c.agentId][c.sequence] =
+                _commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount, c.setCoverage, c.callsCovered);
         }
+    }
+
+    /// @notice Commit several batches as one bundle: each is checked and counted as by
+    ///         `commitMany` (sequence, window, coverage, `BatchCommitted`), but the chain stores
+    ///         one slot for all of them — the hash of their leaves — instead of one each. A
+    ///         bundled batch's record is proven from the leaves when it is needed (`openBatch`).
+    ///         Any one refused reverts them all.
+    function commitBundle(Commit[] calldata batches) external returns (bytes32 bundle) {
+        uint256 n = batches.length;
+        if (n == 0 || n > MAX_BUNDLE_BATCHES) revert BadBundleSize(n);
+        bytes32[] memory leaves = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            Commit calldata c = batches[i];
+            bytes32 record =
+                _commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount, c.setCoverage, c.callsCovered);
+            leaves[i] = bundleLeaf(c.agentId, c.sequence, record);
+        }
+        bundle = keccak256(abi.encodePacked(leaves));
+        bundleCommitted[bundle] = true;
+        emit BundleCommitted(bundle, leaves);
+    }
+
+    /// @notice Write a bundled batch's record hash to `batchHash`, proven by its bundle's
+    ///         leaves (the `BundleCommitted` event) and the batch's place among them. Anyone may
+    ///         call it — a challenger before a dispute, the operator, a verifier; it writes only
+    ///         what the bundle already committed, so it is idempotent.
+    function openBatch(uint256 agentId, uint64 sequence, Batch calldata b, bytes32[] calldata leaves, uint256 index)
+        external
+    {
+        bytes32 record = keccak256(abi.encode(b));
+        bytes32 stored = batchHash[agentId][sequence];
+        if (stored == record) return;
+        if (stored != bytes32(0)) revert WrongBatchRecord(agentId, sequence);
+        if (index >= leaves.length || leaves[index] != bundleLeaf(agentId, sequence, record)) {
+            revert NotInBundle(agentId, sequence);
+        }
+        bytes32 bundle = keccak256(abi.encodePacked(leaves));
+        if (!bundleCommitted[bundle]) revert NotInBundle(agentId, sequence);
+        batchHash[agentId][sequence] = record;
+        emit BatchOpened(agentId, sequence, bundle);
+    }
+
+    /// @notice A bundle's leaf for one batch: (agentId, sequence) is committed once, so each
+    ///         leaf is in exactly one bundle.
+    function bundleLeaf(uint256 agentId, uint64 sequence, bytes32 record) public pure returns (bytes32) {
+        return keccak256(abi.encode(agentId, sequence, record));
     }
 
     /// @notice Declare more account calls covered without a new batch: for a call that was
@@ -141,7 +213,9 @@ contract TraceLog is EIP712 {
         emit CallsCovered(agentId, l.nextSequence - 1, callsCovered);
     }
 
-    /// @dev `setCoverage` false: coverage stays where it is (`commit`).
+    /// @dev Checks a batch, moves the agent's counters and emits `BatchCommitted`; returns the
+    ///      record's hash for the caller to store (its own slot, or a bundle's leaf).
+    ///      `setCoverage` false: coverage stays where it is (`commit`).
     function _commit(
         uint256 agentId,
         uint64 sequence,
@@ -150,13 +224,14 @@ contract TraceLog is EIP712 {
         uint32 stepCount,
         bool setCoverage,
         uint32 callsCovered
-    ) internal {
+    ) internal returns (bytes32) {
         AgentLog memory l = _logs[agentId];
         if (!setCoverage) callsCovered = l.coveredCalls;
         // unchanged coverage needs neither the account nor its call count: it was within the
         // account's call count when it was set, and that count never goes down
-        bool moves = callsCovered != l.coveredCalls;
-        (address operator, uint64 window, address account) = registry.commitTerms(agentId, moves);
+        // (commitTerms gives the account only when asked: zero means coverage stays)
+        (address operator, uint64 window, address account) =
+            registry.commitTerms(agentId, callsCovered != l.coveredCalls);
         if (msg.sender != operator) revert NotOperator(agentId, msg.sender);
         if (stepCount == 0) revert EmptyBatch();
         if (merkleRoot == bytes32(0)) revert EmptyRoot();
@@ -165,7 +240,7 @@ contract TraceLog is EIP712 {
         }
         if (sequence < l.nextSequence) revert SequenceTaken(agentId, sequence);
         if (sequence != l.nextSequence) revert SequenceGap(agentId, l.nextSequence, sequence);
-        if (moves) _checkCoverage(account, l.coveredCalls, callsCovered);
+        if (account != address(0)) _checkCoverage(account, l.coveredCalls, callsCovered);
 
         Batch memory b;
         b.merkleRoot = merkleRoot;
@@ -175,13 +250,14 @@ contract TraceLog is EIP712 {
         b.committedAt = uint64(block.timestamp);
         b.challengeWindow = window;
         b.callsCovered = callsCovered;
-        _write(agentId, sequence, l, b, daCommitment);
+        return _advance(agentId, sequence, l, b, daCommitment);
     }
 
-    function _write(uint256 agentId, uint64 sequence, AgentLog memory l, Batch memory b, bytes calldata daCommitment)
+    /// @dev Moves the counters, emits `BatchCommitted`, returns the record's hash.
+    function _advance(uint256 agentId, uint64 sequence, AgentLog memory l, Batch memory b, bytes calldata daCommitment)
         internal
+        returns (bytes32)
     {
-        batchHash[agentId][sequence] = keccak256(abi.encode(b));
         uint64 finalizesAt = b.committedAt + b.challengeWindow;
         if (finalizesAt < l.lastFinalizesAt) finalizesAt = l.lastFinalizesAt;
         _logs[agentId] = AgentLog({
@@ -201,6 +277,7 @@ contract TraceLog is EIP712 {
             b.challengeWindow,
             b.callsCovered
         );
+        return keccak256(abi.encode(b));
     }
 
     function _checkCoverage(address account, uint32 before, uint32 callsCovered) internal view {
@@ -235,15 +312,21 @@ contract TraceLog is EIP712 {
     }
 
     /// @notice Reverts unless `b` is the record committed at (agentId, sequence):
-    ///         `UnknownBatch` when nothing is, `WrongBatchRecord` when its hash differs.
+    ///         `UnknownBatch` when nothing is, `BatchNotOpened` when it is in a bundle not yet
+    ///         opened (`openBatch`), `WrongBatchRecord` when its hash differs.
     function checkBatch(uint256 agentId, uint64 sequence, Batch calldata b) public view {
         bytes32 stored = batchHash[agentId][sequence];
-        if (stored == bytes32(0)) revert UnknownBatch(agentId, sequence);
+        if (stored == bytes32(0)) {
+            if (sequence < _logs[agentId].nextSequence) revert BatchNotOpened(agentId, sequence);
+            revert UnknownBatch(agentId, sequence);
+        }
         if (keccak256(abi.encode(b)) != stored) revert WrongBatchRecord(agentId, sequence);
     }
 
+    /// @notice Whether a batch is committed at (agentId, sequence), bundled or not (sequences
+    ///         are gapless: every one below `nextSequence` is).
     function isCommitted(uint256 agentId, uint64 sequence) external view returns (bool) {
-        return batchHash[agentId][sequence] != bytes32(0);
+        return sequence < _logs[agentId].nextSequence;
     }
 
     /// @notice Whether the batch's challenge window has passed; `b` is its record.

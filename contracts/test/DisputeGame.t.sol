@@ -206,6 +206,32 @@ contract DisputeGameTest is Fixture {
         assertEq(uint8(b), uint8(Breach.StalePolicy));
     }
 
+    /// A batch committed in a bundle is proven against like any other once it is opened, and
+    /// until then the game says so (BatchNotOpened) instead of calling it unknown.
+    function test_policyBreach_bundledBatch() public {
+        WalletStep[] memory ws = _one(_ws(shop, 100 ether, "")); // over the value cap
+        bytes32[] memory leaves = _buildBatch(agentId, ws);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](1);
+        list[0] = TraceLog.Commit(agentId, 0, Merkle.root(leaves), _da(agentId, 0), uint32(leaves.length), false, 0);
+        vm.recordLogs();
+        vm.prank(operator);
+        traceLog.commitBundle(list);
+        Batch memory b = recordFromLogs(vm.getRecordedLogs(), agentId, 0);
+        _records[agentId][0] = b;
+        bytes32[] memory bundleLeaves = new bytes32[](1);
+        bundleLeaves[0] = traceLog.bundleLeaf(agentId, 0, keccak256(abi.encode(b)));
+        _commitEvidence(challenger, game.policyBreachEvidence(ws[0], 0), "s");
+        vm.roll(block.number + 1);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BatchNotOpened.selector, agentId, 0));
+        game.provePolicyBreach(ws[0], 0, b, Merkle.proof(leaves, 1), "s");
+        vm.prank(challenger);
+        traceLog.openBatch(agentId, 0, b, bundleLeaves, 0);
+        vm.prank(challenger);
+        (, Breach breach) = game.provePolicyBreach(ws[0], 0, b, Merkle.proof(leaves, 1), "s");
+        assertEq(uint8(breach), uint8(Breach.ValueCap));
+    }
+
     function test_policyBreach_honestStepCannotBeSlashed() public {
         _standardBatch();
         bytes32[] memory proof = _proof(0);

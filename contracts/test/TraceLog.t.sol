@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {Vm} from "./utils/Vm.sol";
 import {TraceLog} from "../src/TraceLog.sol";
 import {AgentRegistry} from "../src/AgentRegistry.sol";
 import {Batch, BatchHeader, Policy} from "../src/CovenantTypes.sol";
@@ -290,6 +291,164 @@ contract TraceLogTest is Fixture {
         vm.prank(operator);
         traceLog.commitMany(list);
         assertEq(traceLog.nextSequence(agentId), 2);
+    }
+
+    // ---------------------------------------------------------------- commitBundle
+
+    /// `commitBundle` from the operator; returns the leaves (from its BundleCommitted event)
+    /// and keeps each batch's record (from its BatchCommitted event) in `_records`.
+    function _bundle(TraceLog.Commit[] memory list) internal returns (bytes32 bundle, bytes32[] memory leaves) {
+        vm.recordLogs();
+        vm.prank(operator);
+        bundle = traceLog.commitBundle(list);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == TraceLog.BundleCommitted.selector) {
+                assertEq(logs[i].topics[1], bundle, "event names the bundle");
+                leaves = abi.decode(logs[i].data, (bytes32[]));
+            }
+        }
+        assertEq(leaves.length, list.length, "one leaf a batch");
+        assertEq(keccak256(abi.encodePacked(leaves)), bundle, "the bundle is the hash of its leaves");
+        for (uint256 i; i < list.length; ++i) {
+            _records[list[i].agentId][list[i].sequence] = recordFromLogs(logs, list[i].agentId, list[i].sequence);
+        }
+    }
+
+    /// A bundle counts each batch as `commitMany` does (sequence, step index, window, coverage)
+    /// and stores one slot for all of them; each batch opens, from the bundle's leaves, to the
+    /// record `commitMany` would have stored.
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_commitBundle_sameAsCommitMany(uint8 agents, uint8 perAgent, uint32 n) public {
+        agents = uint8(bound(agents, 1, 4));
+        perAgent = uint8(bound(perAgent, 1, 3));
+        n = uint32(bound(n, 1, 5000));
+        uint256[] memory ids = new uint256[](agents);
+        for (uint256 a; a < agents; ++a) ids[a] = _registerAgent(stranger, operator, agentWallet);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](uint256(agents) * perAgent);
+        for (uint256 k; k < perAgent; ++k) {
+            for (uint256 a; a < agents; ++a) {
+                list[k * agents + a] = _entry(ids[a], uint64(k), keccak256(abi.encode(a, k)), n + uint32(k));
+            }
+        }
+        uint256 snap = vm.snapshotState();
+        vm.prank(operator);
+        traceLog.commitMany(list);
+        bytes32[] memory many = new bytes32[](list.length);
+        for (uint256 i; i < list.length; ++i) many[i] = traceLog.batchHash(list[i].agentId, list[i].sequence);
+        uint64 nextIdx = traceLog.nextStepIndex(ids[agents - 1]);
+        uint64 finalizes = traceLog.lastFinalizesAt(ids[0]);
+        vm.revertToState(snap);
+
+        (bytes32 bundle, bytes32[] memory leaves) = _bundle(list);
+        assertTrue(traceLog.bundleCommitted(bundle));
+        assertEq(traceLog.nextStepIndex(ids[agents - 1]), nextIdx, "same counters");
+        assertEq(traceLog.nextSequence(ids[0]), perAgent);
+        assertEq(traceLog.lastFinalizesAt(ids[0]), finalizes, "same window");
+        for (uint256 i; i < list.length; ++i) {
+            TraceLog.Commit memory c = list[i];
+            Batch memory b = _records[c.agentId][c.sequence];
+            assertTrue(traceLog.isCommitted(c.agentId, c.sequence));
+            assertEq(traceLog.batchHash(c.agentId, c.sequence), bytes32(0), "no slot until opened");
+            vm.expectRevert(abi.encodeWithSelector(TraceLog.BatchNotOpened.selector, c.agentId, c.sequence));
+            traceLog.checkBatch(c.agentId, c.sequence, b);
+            vm.prank(stranger); // anyone opens it
+            traceLog.openBatch(c.agentId, c.sequence, b, leaves, i);
+            assertEq(traceLog.batchHash(c.agentId, c.sequence), many[i], "the record commitMany stores");
+            traceLog.checkBatch(c.agentId, c.sequence, b);
+            traceLog.openBatch(c.agentId, c.sequence, b, leaves, i); // idempotent
+        }
+        assertFalse(traceLog.isCommitted(ids[0], perAgent), "nothing beyond the next sequence");
+    }
+
+    /// Opening writes only what a committed bundle holds: another record, another place, other
+    /// leaves, leaves of no bundle, or a batch of another agent are refused, and an opened or
+    /// directly committed batch cannot be overwritten.
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_openBatch_onlyWhatTheBundleHolds(uint8 field, bytes32 noise, uint8 at) public {
+        uint256 other = _registerAgent(stranger, operator, agentWallet);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](3);
+        list[0] = _entry(agentId, 0, ROOT, 4);
+        list[1] = _entry(other, 0, keccak256("other"), 7);
+        list[2] = _entry(agentId, 1, keccak256("second"), 2);
+        (, bytes32[] memory leaves) = _bundle(list);
+        Batch memory b = _records[agentId][1];
+        // another record for the same batch
+        Batch memory edited = _editRecord(b, field, noise);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotInBundle.selector, agentId, 1));
+        traceLog.openBatch(agentId, 1, edited, leaves, 2);
+        // the right record at another place (or past the end)
+        uint256 wrongAt = bound(at, 0, 4);
+        if (wrongAt == 2) wrongAt = 3;
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotInBundle.selector, agentId, 1));
+        traceLog.openBatch(agentId, 1, b, leaves, wrongAt);
+        // the leaf put into a list that is not a committed bundle
+        bytes32[] memory forged = new bytes32[](2);
+        forged[0] = noise;
+        forged[1] = leaves[2];
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotInBundle.selector, agentId, 1));
+        traceLog.openBatch(agentId, 1, b, forged, 1);
+        // the record claimed for another agent or sequence
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotInBundle.selector, other, 1));
+        traceLog.openBatch(other, 1, b, leaves, 2);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotInBundle.selector, agentId, 0));
+        traceLog.openBatch(agentId, 0, b, leaves, 2);
+        // opened, it cannot be opened to anything else
+        traceLog.openBatch(agentId, 1, b, leaves, 2);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, 1));
+        traceLog.openBatch(agentId, 1, _records[agentId][0], leaves, 0);
+        // a batch committed on its own is already open
+        Batch memory direct = _commit(2, ROOT, DA, 1);
+        traceLog.openBatch(agentId, 2, direct, leaves, 0);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.WrongBatchRecord.selector, agentId, 2));
+        traceLog.openBatch(agentId, 2, b, leaves, 2);
+    }
+
+    function test_commitBundle_refusals() public {
+        TraceLog.Commit[] memory none = new TraceLog.Commit[](0);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadBundleSize.selector, 0));
+        traceLog.commitBundle(none);
+        uint256 max = traceLog.MAX_BUNDLE_BATCHES();
+        TraceLog.Commit[] memory tooMany = new TraceLog.Commit[](max + 1);
+        for (uint64 i; i <= max; ++i) tooMany[i] = _entry(agentId, i, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadBundleSize.selector, max + 1));
+        traceLog.commitBundle(tooMany);
+        // every refusal of commitMany refuses the whole bundle: another operator's agent, a
+        // gap, a taken sequence (also one taken inside the same bundle: no two leaves for one
+        // sequence), coverage beyond the calls made
+        uint256 other = _registerAgent(stranger, mallory, agentWallet);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](2);
+        list[0] = _entry(agentId, 0, ROOT, 1);
+        list[1] = _entry(other, 0, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
+        traceLog.commitBundle(list);
+        list[1] = _entry(agentId, 2, ROOT, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 2));
+        traceLog.commitBundle(list);
+        list[1] = _entry(agentId, 0, keccak256("equivocating"), 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commitBundle(list);
+        list[1] = _entry(agentId, 1, ROOT, 1);
+        list[1].setCoverage = true;
+        list[1].callsCovered = 1;
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 1, 0, 0));
+        traceLog.commitBundle(list);
+        assertEq(traceLog.nextSequence(agentId), 0, "nothing written");
+        // and a sequence taken by a bundle cannot be committed again, bundled or not
+        list[1].callsCovered = 0;
+        _bundle(list);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 1));
+        traceLog.commit(agentId, 1, keccak256("again"), DA, 1);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
+        traceLog.commitBundle(list);
     }
 
     // ---------------------------------------------------------------- EIP-712 header

@@ -46,6 +46,16 @@ export class RpcError extends BaseError {
   }
 }
 
+/** A successful transaction whose receipt lacks the event the contract always emits: the node's answer is incomplete. */
+export class ReceiptEventMissingError extends BaseError {
+  override name = 'ReceiptEventMissingError' as const
+  constructor(call: string, event: string, hash: string) {
+    super(`${call} ${hash} succeeded but its receipt has no ${event} event.`, {
+      metaMessages: ['The node answered an incomplete receipt: read it again, or from another node (--rpc).'],
+    })
+  }
+}
+
 /**
  * Evidence that cannot be what the contract takes (a field out of its Solidity type, a
  * proof element that is not 32 bytes, two headers that are not an equivocation). Refused

@@ -32,6 +32,7 @@ export {
   DeploymentFileError,
   InsufficientWorkTokenError,
   InvalidEvidenceError,
+  ReceiptEventMissingError,
   RpcError,
 } from './errors.js'
 export * from './generated/abis.js'
@@ -42,15 +43,19 @@ export { depositBond, type DepositBondParameters, type DepositBondReturnType } f
 export { getBond, type GetBondReturnType } from './actions/getBond.js'
 export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawBond.js'
 export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
-export { commitMany, type CommitManyReturnType } from './actions/commitMany.js'
+export { commitBundle, commitMany, type CommitBundleReturnType, type CommitManyReturnType } from './actions/commitMany.js'
+export { openBatch, openedBatchRecord, type OpenBatchReturnType } from './actions/openBatch.js'
 export {
   batchCommittedEvent,
   batchRecordHash,
+  bundleCommittedEvent,
+  bundleHash,
+  bundleLeaf,
   getBatch,
-  getBatchRecord,
   getNextSequence,
   NO_BATCH_RECORD,
   type BatchRecord,
+  type BundleProof,
   type CommittedBatch,
 } from './actions/getBatch.js'
 export { batchHeaderFor, batchHeaderTypedData, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'

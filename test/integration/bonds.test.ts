@@ -25,6 +25,8 @@ import {
   getNextSequence,
   traceLogAbi,
   commitMany,
+  commitBundle,
+  bundleHash,
 } from '../../src/bonds/index.js'
 import { TraceChain, genesisHead, merkleProof, merkleRoot, type Step, type StepBody, type WalletStep } from '../../src/trace/index.js'
 
@@ -300,6 +302,55 @@ describe('batch records: TraceLog keeps one hash per batch, the BatchCommitted e
     const err = await commitMany(chain.as(9), [{ ...batches[0]!, sequence: seq + 2n }]).catch((e: unknown) => e)
     expect((err as ContractRevertError).errorName).toBe('NotOperator')
     expect(await read('isCommitted', seq + 2n)).toBe(false)
+  })
+
+  it('commitBundle: one slot for many batches; getBatch proves each from the bundle, and a breach proof opens the batch and slashes', async () => {
+    const seq = await getNextSequence(chain.reader, agentId)
+    const first = await chain.reader.publicClient.readContract({ address: chain.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'nextStepIndex', args: [agentId] })
+    // batch seq: a payment over the cap, as real trace steps; batch seq + 1: a plain batch
+    const trace = new TraceChain({ ...genesisHead(agentId.toString()), nextIndex: Number(first) })
+    const steps: Step[] = []
+    const leaves: Hex[] = []
+    for (const b of [pay(chain.account(8).address, ETH('3').toString(), 90), { kind: 'output', actionId: 'b', timestamp: 3, result: 'paid' } as StepBody]) {
+      const { step, leaf } = trace.append(b)
+      steps.push(step)
+      leaves.push(leaf)
+    }
+    const batches = [
+      { agentId, sequence: seq, merkleRoot: merkleRoot(leaves), daCommitment: toHex(`bundle-${seq}`), stepCount: 2 },
+      { agentId, sequence: seq + 1n, merkleRoot: toHex(`bundle-${seq + 1n}`, { size: 32 }), daCommitment: toHex(`bundle-${seq + 1n}`), stepCount: 3 },
+    ]
+    const r = await commitBundle(chain.as(2), batches)
+    expect(r.leaves).toHaveLength(2)
+    expect(r.bundle).toBe(bundleHash(r.leaves))
+    const got = await Promise.all(batches.map((b) => getBatch(chain.reader, agentId, b.sequence)))
+    for (const [i, b] of got.entries()) {
+      // no slot of its own yet: the record is proven from the bundle the chain keeps
+      expect(await read('batchHash', batches[i]!.sequence)).toBe(`0x${'0'.repeat(64)}`)
+      expect(await read('isCommitted', batches[i]!.sequence)).toBe(true)
+      expect(b).toMatchObject({ merkleRoot: batches[i]!.merkleRoot, opened: false, transactionHash: r.hash, bundle: { bundle: r.bundle, index: i } })
+    }
+    expect(got[1]!.firstIndex).toBe(first + 2n)
+    // a node that drops the bundle's event cannot make getBatch answer a record
+    const pc = chain.reader.publicClient
+    const dropping = {
+      ...chain.reader,
+      publicClient: new Proxy(pc, {
+        get(target, prop, receiver) {
+          if (prop !== 'getLogs') return Reflect.get(target, prop, receiver)
+          return async (...a: Parameters<typeof pc.getLogs>) => (await pc.getLogs(...a)).filter((l) => (l as { eventName?: string }).eventName !== 'BundleCommitted')
+        },
+      }),
+    }
+    await expect(getBatch(dropping, agentId, seq)).rejects.toBeInstanceOf(BatchRecordMismatchError)
+    // the challenger proves the breach: the action opens the batch first, then the chain slashes
+    const proof = await provePolicyBreach(chain.as(4), { step: walletStepTuple(steps[0] as WalletStep), sequence: seq, proof: merkleProof(leaves, 0) })
+    expect(proof.breach).toBe('ValueCap')
+    expect(proof.slashedEth).toBeGreaterThan(0n)
+    expect(await read('batchHash', seq)).toBe(batchRecordHash(got[0]!.record))
+    expect(await getBatch(chain.reader, agentId, seq)).toMatchObject({ opened: true })
+    // the other batch of the bundle stays unopened until it is needed
+    expect(await read('batchHash', seq + 1n)).toBe(`0x${'0'.repeat(64)}`)
   })
 
   it('a node whose log disagrees with the stored hash gives BatchRecordMismatchError, not a record', async () => {

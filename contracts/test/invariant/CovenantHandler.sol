@@ -333,7 +333,10 @@ contract CovenantHandler is Fixture {
         WalletStep[] memory ws = new WalletStep[](bound(n, 1, 3));
         for (uint256 i; i < ws.length; ++i) ws[i] = _stepFor(a, uint256(uint8(kinds >> (8 * i))) % 7 % 6);
         bytes32[] memory leaves = _buildBatch(id, ws);
-        uint64 seq = _commitLeaves(id, leaves);
+        // one batch in four goes through a bundle, opened at once by a stranger
+        bool bundled = kinds >> 254 == 1;
+        uint64 seq = bundled ? _bundleLeaves(id, leaves, stranger) : _commitLeaves(id, leaves);
+        if (bundled) hits["commitBundle"]++;
 
         Batch memory b = _batch(id, seq); // rebuilt from its BatchCommitted event
         if (b.challengeWindow != ghostWindow[a]) windowMismatches++;

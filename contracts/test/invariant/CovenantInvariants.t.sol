@@ -67,13 +67,15 @@ contract CovenantInvariants is CovenantChecks {
         h.commitBatch(1, 0, 1); // a batch under the long window
         h.updatePolicy(1, 0, true); // activated once the long window has passed
         h.commitBatch(1, 0, 1); // a batch under the short window
+        h.commitBatch(2, 1 << 254, 2); // a bundled batch, opened by a stranger
 
-        string[19] memory paths = [
+        string[20] memory paths = [
             "depositEth",
             "depositToken",
             "requestWithdraw",
             "cancelWithdraw",
             "commit",
+            "commitBundle",
             "recommitRefused",
             "recommitRejected",
             "wrongRecordRefused",

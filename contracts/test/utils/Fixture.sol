@@ -276,6 +276,25 @@ abstract contract Fixture is TestBase {
         _commitAs(op, id, seq, root, da, uint32(leaves.length));
     }
 
+    /// @dev As `_commitLeaves`, through `commitBundle` (a bundle of this one batch), then opened
+    ///      by `opener` from the bundle's leaves: the record is kept and checked the same way.
+    function _bundleLeaves(uint256 id, bytes32[] memory leaves, address opener) internal returns (uint64 seq) {
+        seq = traceLog.nextSequence(id);
+        TraceLog.Commit[] memory list = new TraceLog.Commit[](1);
+        list[0] = TraceLog.Commit(id, seq, Merkle.root(leaves), _da(id, seq), uint32(leaves.length), false, 0);
+        vm.recordLogs();
+        vm.prank(registry.agent(id).operator);
+        traceLog.commitBundle(list);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        Batch memory b = recordFromLogs(logs, id, seq);
+        bytes32[] memory bundle = new bytes32[](1);
+        bundle[0] = traceLog.bundleLeaf(id, seq, keccak256(abi.encode(b)));
+        vm.prank(opener);
+        traceLog.openBatch(id, seq, b, bundle, 0);
+        assertEq(traceLog.recordHash(b), traceLog.batchHash(id, seq), "the event rebuilds the opened record");
+        _records[id][seq] = b;
+    }
+
     // ---------------------------------------------------------------- batch records
     // TraceLog keeps only the hash of a batch's record; the record is in its BatchCommitted
     // event. The commit helpers below rebuild it from that event, as a client does, and keep it.

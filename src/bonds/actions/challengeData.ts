@@ -4,7 +4,8 @@ import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { commitEvidence } from './evidence.js'
 import { disputeKindIndex } from './disputeKinds.js'
-import { getBatchRecord, type BatchRecord } from './getBatch.js'
+import type { BatchRecord } from './getBatch.js'
+import { openedBatchRecord } from './openBatch.js'
 
 /** First byte of Covenant's local DA commitment (`0xc0 ‖ sha256(blob)`); DisputeGame.LOCAL_COMMITMENT_VERSION. */
 const LOCAL_VERSION = 0xc0
@@ -63,7 +64,7 @@ export async function challengeData(client: CovenantClient, p: ChallengeDataPara
   const [key, bond, record] = await Promise.all([
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'targetKey', args: [kind, p.agentId, p.sequence, 0, subject] }),
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'bondFor', args: [kind] }),
-    p.record ?? getBatchRecord(c, p.agentId, p.sequence),
+    openedBatchRecord(c, p.agentId, p.sequence, p.record),
   ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, key)
   const { hash, receipt } = await writeAndWait(c, {

@@ -1,4 +1,4 @@
-import { encodeAbiParameters, keccak256, zeroHash, type Hash, type Hex } from 'viem'
+import { concat, encodeAbiParameters, keccak256, zeroHash, type Hash, type Hex, type Log } from 'viem'
 import { traceLogAbi } from '../generated/abis.js'
 import type { CovenantClient } from '../client.js'
 import { BatchRecordMismatchError } from '../errors.js'
@@ -34,7 +34,18 @@ export type CommittedBatch = {
   record: BatchRecord
   blockNumber: bigint
   transactionHash: Hash
+  /**
+   * Whether TraceLog holds the record's hash in the batch's own slot: true for a batch
+   * committed on its own, and for a bundled one once someone opened it (`openBatch`).
+   * DisputeGame and `isFinal` need it; the dispute actions open a batch before they use it.
+   */
+  opened: boolean
+  /** For a batch committed in a bundle (`commitBundle`): what `openBatch` takes. */
+  bundle?: BundleProof | undefined
 }
+
+/** A bundle's leaves, from its `BundleCommitted` event, and the batch's place among them. */
+export type BundleProof = { bundle: Hex; leaves: readonly Hex[]; index: number }
 
 /** The record's ABI type, from `TraceLog.recordHash(Batch)`: the contract's own, not a copy. */
 const RECORD_TYPE = (
@@ -63,17 +74,60 @@ export const batchCommittedEvent = traceLogAbi.find((e) => e.type === 'event' &&
   { type: 'event'; name: 'BatchCommitted' }
 >
 
+/** TraceLog's `BundleCommitted` event: a bundle's hash and its leaves. */
+export const bundleCommittedEvent = traceLogAbi.find((e) => e.type === 'event' && e.name === 'BundleCommitted') as Extract<
+  (typeof traceLogAbi)[number],
+  { type: 'event'; name: 'BundleCommitted' }
+>
+
+const LEAF_TYPE = (
+  traceLogAbi.find((f) => f.type === 'function' && f.name === 'bundleLeaf') as Extract<(typeof traceLogAbi)[number], { type: 'function'; name: 'bundleLeaf' }>
+).inputs
+
+/** `TraceLog.bundleLeaf`: a batch's leaf in its bundle. */
+export function bundleLeaf(agentId: bigint, sequence: bigint, recordHash: Hex): Hex {
+  return keccak256(encodeAbiParameters(LEAF_TYPE, [agentId, sequence, recordHash]))
+}
+
+/** `keccak256(abi.encodePacked(leaves))`: the hash TraceLog keeps for a bundle. */
+export function bundleHash(leaves: readonly Hex[]): Hex {
+  return keccak256(concat(leaves as Hex[]))
+}
+
+/**
+ * The bundle holding a batch: a `BundleCommitted` event of the batch's transaction whose
+ * leaves hold the batch's leaf and whose hash TraceLog keeps. Undefined when there is none.
+ */
+async function bundleOf(client: CovenantClient, log: Log, leaf: Hex): Promise<BundleProof | undefined> {
+  const pc = client.publicClient
+  const address = client.deployment.contracts.traceLog
+  if (!log.blockHash || !log.transactionHash) return undefined
+  const bundles = await pc.getLogs({ address, event: bundleCommittedEvent, blockHash: log.blockHash, strict: true })
+  for (const b of bundles) {
+    if (b.transactionHash !== log.transactionHash) continue
+    const leaves = b.args.leaves.map((l) => l.toLowerCase() as Hex)
+    const index = leaves.indexOf(leaf)
+    if (index < 0 || bundleHash(leaves) !== b.args.bundle.toLowerCase()) continue
+    const kept = await pc.readContract({ address, abi: traceLogAbi, functionName: 'bundleCommitted', args: [b.args.bundle] })
+    if (kept) return { bundle: b.args.bundle, leaves, index }
+  }
+  return undefined
+}
+
 /**
  * The batch committed at a sequence, or undefined when there is none yet. Read from its
- * `BatchCommitted` event and checked against the hash TraceLog keeps (`batchHash`): a node
- * whose logs disagree with its state gives {@link BatchRecordMismatchError}, never a record
- * the chain would refuse.
+ * `BatchCommitted` event and checked against the hash TraceLog keeps: the batch's own slot
+ * (`batchHash`), or for a bundled batch not opened yet its bundle's (the `BundleCommitted`
+ * event of the same transaction, whose leaves hash to a bundle TraceLog keeps). A node whose
+ * logs disagree with its state gives {@link BatchRecordMismatchError}, never a record the
+ * chain would refuse.
  */
 export async function getBatch(client: CovenantClient, agentId: bigint, sequence: bigint): Promise<CommittedBatch | undefined> {
   const pc = client.publicClient
   const address = client.deployment.contracts.traceLog
   const stored = await pc.readContract({ address, abi: traceLogAbi, functionName: 'batchHash', args: [agentId, sequence] })
-  if (stored === zeroHash) return undefined
+  // no slot: not committed, or bundled and not opened (sequences below nextSequence are committed)
+  if (stored === zeroHash && sequence >= (await getNextSequence(client, agentId))) return undefined
   const logs = await pc.getLogs({
     address,
     event: batchCommittedEvent,
@@ -93,7 +147,12 @@ export async function getBatch(client: CovenantClient, agentId: bigint, sequence
       challengeWindow: a.challengeWindow,
       callsCovered: Number(a.callsCovered),
     }
-    if (batchRecordHash(record) !== stored) continue // a log from a dropped fork of the chain
+    const hash = batchRecordHash(record)
+    let bundle: BundleProof | undefined
+    if (stored === zeroHash) {
+      bundle = await bundleOf(client, l, bundleLeaf(agentId, sequence, hash))
+      if (!bundle) continue
+    } else if (hash !== stored) continue // a log from a dropped fork of the chain
     return {
       agentId,
       sequence,
@@ -108,15 +167,13 @@ export async function getBatch(client: CovenantClient, agentId: bigint, sequence
       record,
       blockNumber: l.blockNumber,
       transactionHash: l.transactionHash,
+      opened: stored !== zeroHash,
+      bundle,
     }
   }
   throw new BatchRecordMismatchError(agentId, sequence, logs.length)
 }
 
-/** The record of a committed batch, or {@link NO_BATCH_RECORD} when there is none (the chain then refuses with `UnknownBatch`). */
-export async function getBatchRecord(client: CovenantClient, agentId: bigint, sequence: bigint): Promise<BatchRecord> {
-  return (await getBatch(client, agentId, sequence))?.record ?? NO_BATCH_RECORD
-}
 
 /** Next sequence the operator must commit. */
 export async function getNextSequence(client: CovenantClient, agentId: bigint): Promise<bigint> {

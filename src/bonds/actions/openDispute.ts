@@ -4,7 +4,8 @@ import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { commitEvidence } from './evidence.js'
 import { disputeKindIndex, type OpenableDisputeKind } from './disputeKinds.js'
-import { getBatchRecord, NO_BATCH_RECORD, type BatchRecord } from './getBatch.js'
+import { NO_BATCH_RECORD, type BatchRecord } from './getBatch.js'
+import { openedBatchRecord } from './openBatch.js'
 
 export type OpenDisputeParameters = {
   kind: OpenableDisputeKind
@@ -37,7 +38,7 @@ export async function openDispute(client: CovenantClient, p: OpenDisputeParamete
   const [key, bond, record] = await Promise.all([
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'targetKey', args }),
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'bondFor', args: [kind] }),
-    p.kind === 'UntracedAction' ? NO_BATCH_RECORD : (p.record ?? getBatchRecord(c, p.agentId, p.sequence ?? 0n)),
+    p.kind === 'UntracedAction' ? NO_BATCH_RECORD : openedBatchRecord(c, p.agentId, p.sequence ?? 0n, p.record),
   ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, key)
   const { hash, receipt } = await writeAndWait(c, {

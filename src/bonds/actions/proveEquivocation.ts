@@ -5,7 +5,8 @@ import { eventsOf, writeAndWait } from '../internal/write.js'
 import { assertEquivocationInput } from '../internal/assertEvidence.js'
 import { commitEvidence } from './evidence.js'
 import type { BatchHeader } from './batchHeader.js'
-import { getBatchRecord, NO_BATCH_RECORD, type BatchRecord } from './getBatch.js'
+import { NO_BATCH_RECORD, type BatchRecord } from './getBatch.js'
+import { openedBatchRecord } from './openBatch.js'
 
 export type ProveEquivocationParameters = {
   a: BatchHeader
@@ -28,7 +29,7 @@ export async function proveEquivocation(client: CovenantClient, p: ProveEquivoca
   const address = c.deployment.contracts.disputeGame
   const [evidence, committed] = await Promise.all([
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'equivocationEvidence', args: [p.a, p.b] }),
-    p.sigB !== undefined && p.sigB !== '0x' ? NO_BATCH_RECORD : (p.committed ?? getBatchRecord(c, p.b.agentId, p.b.sequence)),
+    p.sigB !== undefined && p.sigB !== '0x' ? NO_BATCH_RECORD : openedBatchRecord(c, p.b.agentId, p.b.sequence, p.committed),
   ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, evidence)
   const { hash, receipt } = await writeAndWait(c, {

@@ -4,9 +4,10 @@ import { requireWallet, type CovenantClient } from '../client.js'
 import { eventsOf, writeAndWait } from '../internal/write.js'
 import { assertPolicyBreachInput } from '../internal/assertEvidence.js'
 import { commitEvidence } from './evidence.js'
-import { getBatchRecord, type BatchRecord } from './getBatch.js'
+import type { BatchRecord } from './getBatch.js'
 import type { WalletStepTuple } from './walletStep.js'
 import { BREACHES, type Breach } from '../../wallet/policy.js'
+import { openedBatchRecord } from './openBatch.js'
 
 export type ProvePolicyBreachParameters = {
   step: WalletStepTuple
@@ -35,7 +36,7 @@ export async function provePolicyBreach(client: CovenantClient, p: ProvePolicyBr
   const address = c.deployment.contracts.disputeGame
   const [evidence, record] = await Promise.all([
     c.publicClient.readContract({ address, abi: disputeGameAbi, functionName: 'policyBreachEvidence', args: [p.step, p.sequence] }),
-    p.record ?? getBatchRecord(c, p.step.agentId, p.sequence),
+    openedBatchRecord(c, p.step.agentId, p.sequence, p.record),
   ])
   const { salt, gasUsed: commitGas } = await commitEvidence(c, evidence)
   const { hash, receipt } = await writeAndWait(c, {

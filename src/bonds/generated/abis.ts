@@ -516,6 +516,11 @@ export const agentRegistryAbi = [
             "type": "address"
           },
           {
+            "internalType": "uint64",
+            "name": "activeWindow",
+            "type": "uint64"
+          },
+          {
             "internalType": "address",
             "name": "wallet",
             "type": "address"
@@ -2201,6 +2206,17 @@ export const traceLogAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "batches",
+        "type": "uint256"
+      }
+    ],
+    "name": "BadBundleSize",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint32",
         "name": "given",
         "type": "uint32"
@@ -2231,6 +2247,22 @@ export const traceLogAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "BatchNotOpened",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "EmptyBatch",
     "type": "error"
@@ -2243,6 +2275,22 @@ export const traceLogAbi = [
   {
     "inputs": [],
     "name": "InvalidShortString",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "NotInBundle",
     "type": "error"
   },
   {
@@ -2412,6 +2460,50 @@ export const traceLogAbi = [
         "type": "uint256"
       },
       {
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "bundle",
+        "type": "bytes32"
+      }
+    ],
+    "name": "BatchOpened",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "bundle",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32[]",
+        "name": "leaves",
+        "type": "bytes32[]"
+      }
+    ],
+    "name": "BundleCommitted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
         "indexed": false,
         "internalType": "uint64",
         "name": "lastSequence",
@@ -2441,6 +2533,19 @@ export const traceLogAbi = [
         "internalType": "bytes32",
         "name": "",
         "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_BUNDLE_BATCHES",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -2481,6 +2586,54 @@ export const traceLogAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "name": "bundleCommitted",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "record",
+        "type": "bytes32"
+      }
+    ],
+    "name": "bundleLeaf",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {
@@ -2573,6 +2726,62 @@ export const traceLogAbi = [
     ],
     "name": "commit",
     "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "agentId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "sequence",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "daCommitment",
+            "type": "bytes"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "bool",
+            "name": "setCoverage",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct TraceLog.Commit[]",
+        "name": "batches",
+        "type": "tuple[]"
+      }
+    ],
+    "name": "commitBundle",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "bundle",
+        "type": "bytes32"
+      }
+    ],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -2935,6 +3144,76 @@ export const traceLogAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes32[]",
+        "name": "leaves",
+        "type": "bytes32[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      }
+    ],
+    "name": "openBatch",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -3593,6 +3872,22 @@ export const disputeGameAbi = [
   {
     "inputs": [],
     "name": "BadTarget",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "sequence",
+        "type": "uint64"
+      }
+    ],
+    "name": "BatchNotOpened",
     "type": "error"
   },
   {
