@@ -6,6 +6,7 @@ import type { CovenantWriteClient } from './client.js'
 import { commitBatch, coverCalls } from './actions/commitBatch.js'
 import { agentAccountAbi, traceLogAbi } from './generated/abis.js'
 import { getBatch } from './actions/getBatch.js'
+import type { CommitBundler } from './bundler.js'
 import { batchHeaderFor, signBatchHeader, type BatchHeader } from './actions/batchHeader.js'
 import { BaseError, UnrecoverableCovenantError } from '../errors/base.js'
 
@@ -35,6 +36,12 @@ export type CommitterOptions = {
    * the account stored) is in this batch or an earlier one, and every call before it does.
    */
   account?: Address | undefined
+  /**
+   * Send commits through this bundler, shared by the committers of the operator's other
+   * agents: batches ready at about the same time go out as one TraceLog bundle (see
+   * {@link CommitBundler}). Its client must act as the same operator.
+   */
+  bundler?: CommitBundler | undefined
 }
 
 export type CommitterHooks = {
@@ -124,12 +131,18 @@ export class Committer {
   /** Low 192 bits of each WAL leaf (what AgentAccount stores per call) → step index. */
   readonly #leafIndex = new Map<bigint, number>()
   #leavesScanned = 0
+  readonly #detach: (() => void) | undefined
 
   constructor(options: CommitterOptions) {
     if (options.maxSteps !== undefined && (!Number.isInteger(options.maxSteps) || options.maxSteps < 1)) {
       throw new BaseError('maxSteps must be a positive integer.')
     }
+    const operator = options.client.walletClient.account.address
+    if (options.bundler && options.bundler.operator.toLowerCase() !== operator.toLowerCase()) {
+      throw new BaseError(`The bundler sends as ${options.bundler.operator}, but this committer's operator is ${operator}: give each operator its own CommitBundler.`)
+    }
     this.#o = { maxSteps: 1024, maxBytes: MAX_BATCH_BYTES, ...options }
+    this.#detach = options.bundler?.attach()
   }
 
   /** Commits everything in the WAL that is not yet committed. Concurrent calls share one run. */
@@ -141,14 +154,17 @@ export class Committer {
   /** Flushes every `intervalMs` until {@link stop}. Errors go to `onError`; each flush that succeeds to `onOk`. */
   start(intervalMs: number, onError: (err: unknown) => void, onOk?: () => void): void {
     if (this.#timer) return
+    // ticks fall on multiples of the interval (wall clock), so one operator's committers with
+    // the same interval flush together and their batches can share a bundle (`bundler`)
+    const untilNext = () => intervalMs - (Date.now() % intervalMs)
     const tick = () => {
       this.flush()
         .then(() => onOk?.(), onError)
         .finally(() => {
-          if (this.#timer) this.#timer = setTimeout(tick, intervalMs)
+          if (this.#timer) this.#timer = setTimeout(tick, untilNext())
         })
     }
-    this.#timer = setTimeout(tick, intervalMs)
+    this.#timer = setTimeout(tick, untilNext())
   }
 
   /**
@@ -160,11 +176,12 @@ export class Committer {
     return this.#oldestUncommittedAt
   }
 
-  /** Stops the timer and waits for a running flush. */
+  /** Stops the timer, waits for a running flush and leaves the bundler (when it has one). */
   async stop(): Promise<void> {
     clearTimeout(this.#timer)
     this.#timer = undefined
     await this.#running?.catch(() => {})
+    this.#detach?.()
   }
 
   async #flush(): Promise<CommittedBatchInfo[]> {
@@ -259,14 +276,15 @@ export class Committer {
       }
     } else {
       const callsCovered = this.#o.account ? (await this.#callsCovered(ref.firstIndex + ref.stepCount)).n : undefined
-      const r = await commitBatch(client, {
+      const params = {
         agentId,
         sequence: BigInt(ref.sequence),
         merkleRoot: ref.root,
         daCommitment: ref.daCommitment,
         stepCount: ref.stepCount,
         callsCovered,
-      })
+      }
+      const r = this.#o.bundler ? await this.#o.bundler.commit(params) : await commitBatch(client, params)
       txHash = r.hash
       gasUsed = r.gasUsed
       written = r.written

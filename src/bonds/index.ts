@@ -107,6 +107,7 @@ export {
   type QuorumDisputeKind,
 } from './actions/disputeKinds.js'
 export { Committer, CommitConflictError, type BlobPutter, type CommittedBatchInfo, type CommitterHooks, type CommitterOptions } from './committer.js'
+export { CommitBundler, type CommitBundlerOptions } from './bundler.js'
 export { increaseTime, mine, chainTime } from './devTime.js'
 export { walletStepTuple, type WalletStepTuple } from './actions/walletStep.js'
 export * from './erc8004/index.js'

@@ -5,6 +5,7 @@ import type { AgentDefinition } from '../agent/defineAgent.js'
 import { createAgentRuntime, type AgentRuntime, type AgentRuntimeUnsafeOptions, type ChatInference, type OnnxInference, type RunResult } from '../agent/runtime.js'
 import { createCovenantClient, type CovenantWriteClient } from '../bonds/client.js'
 import { Committer, type CommittedBatchInfo } from '../bonds/committer.js'
+import type { CommitBundler } from '../bonds/bundler.js'
 import { getAgent } from '../bonds/actions/getAgent.js'
 import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
@@ -49,6 +50,12 @@ export type OpenAgentHostParameters = {
   now?: (() => number) | undefined
   logger?: Logger | undefined
   unsafe?: AgentHostUnsafeOptions | undefined
+  /**
+   * The bundler the agent's committer sends through, given its operator's client (the worker
+   * keeps one per operator, so its agents' batches share commit transactions). Absent: each
+   * batch is its own commit.
+   */
+  bundlerFor?: ((operator: CovenantWriteClient) => CommitBundler) | undefined
 }
 
 export type ActionRecord = {
@@ -163,6 +170,7 @@ export class AgentHost {
         headersFile: join(p.dataDir, 'wal', `agent-${agentId}.headers.jsonl`),
         onBatch: p.onBatch,
         account: onChain.account,
+        bundler: p.bundlerFor?.(operator),
       })
       const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator, maxCommitLagMs, commitDeadline, now: p.now ?? Date.now, rpcUrl: p.rpcUrl })
       await runtime.recover()

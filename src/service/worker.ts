@@ -2,6 +2,8 @@ import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { AgentDefinition } from '../agent/defineAgent.js'
 import type { ChatInference, OnnxInference } from '../agent/runtime.js'
+import { CommitBundler } from '../bonds/bundler.js'
+import type { CovenantWriteClient } from '../bonds/client.js'
 import type { CommittedBatchInfo } from '../bonds/committer.js'
 import type { CovenantDeployment } from '../bonds/deployment.js'
 import type { DAClient } from '../da/client.js'
@@ -155,6 +157,14 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
   const standingBy = new Map<string, StandingByAgent>()
   const quarantined = new Map<string, QuarantinedAgent>()
   const commitErrors = new Map<string, { error: unknown; at: number }>()
+  // one bundler per operator: the batches of its agents hosted here share commit transactions
+  const bundlers = new Map<string, CommitBundler>()
+  const bundlerFor = (operator: CovenantWriteClient): CommitBundler => {
+    const key = operator.walletClient.account.address.toLowerCase()
+    let b = bundlers.get(key)
+    if (!b) bundlers.set(key, (b = new CommitBundler({ client: operator })))
+    return b
+  }
   /** Host attempts under way (close() waits for them). */
   const attempts = new Set<Promise<unknown>>()
   /** Inference clients, made once per agent (a stand-by tries again every 500 ms). */
@@ -295,6 +305,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         },
         logger: o.logger,
         unsafe: o.unsafe?.[d.agent.name],
+        bundlerFor,
       })
     } catch (err) {
       if (err instanceof WalLockedError) {
