@@ -31,6 +31,12 @@ export type DeployAgentParameters = {
   source?: string | undefined
   /** Encrypts the operator and wallet keystores created for the agent. */
   password: string
+  /**
+   * An operator keystore to register the agent with (it must open with `password`) instead
+   * of a new key: agents that share an operator and are hosted by one worker commit their
+   * batches in shared TraceLog bundles (CommitBundler). The operator is fixed at registration.
+   */
+  operatorKeystore?: string | undefined
   /** scrypt cost of new keystores. @defaultValue the standard cost */
   scrypt?: Partial<ScryptParams> | undefined
   /**
@@ -180,11 +186,11 @@ async function registerNew(p: DeployAgentParameters, checked: CheckedDeploy & { 
     if (keys) finish('keys', 'done-earlier', `operator ${keys.operator.address} and signer ${keys.wallet.address} keys`)
     else {
       const keyDir = agentKeyDir(p.dataDir, c.name)
-      const operator = c.leftoverKeys.operator ?? (await newKey(join(keyDir, 'operator.json'), p))
+      const operator = c.sharedOperator ?? c.leftoverKeys.operator ?? (await newKey(join(keyDir, 'operator.json'), p))
       const wallet = c.leftoverKeys.wallet ?? (await newKey(join(keyDir, 'wallet.json'), p))
       keys = { operator, wallet }
       at = await save({ ...at, keys })
-      finish('keys', c.leftoverKeys.operator && c.leftoverKeys.wallet ? 'done-earlier' : 'done', `operator ${operator.address} and signer ${wallet.address} keys created`)
+      finish('keys', c.leftoverKeys.operator && c.leftoverKeys.wallet ? 'done-earlier' : 'done', `${c.sharedOperator ? `operator ${operator.address} (shared, ${operator.keystore})` : `operator ${operator.address}`} and signer ${wallet.address} keys created`)
     }
 
     step = 'register'

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { BaseError as ViemBaseError, bytesToHex, ContractFunctionRevertedError, formatEther, getAddress, isAddressEqual, type Address, type Hex } from 'viem'
 import { z } from 'zod'
 import { assertAgentName } from '../agent/agentName.js'
@@ -11,7 +11,7 @@ import { getAgent, getAgentVersion } from '../bonds/actions/getAgent.js'
 import { getBond } from '../bonds/actions/getBond.js'
 import { agentRegistryAbi, testTokenAbi } from '../bonds/generated/abis.js'
 import { shippedModelStore } from '../inference/modelStore.js'
-import { keystoreAddress, parseKeystore } from '../wallet/keystore.js'
+import { keystoreAddress, loadKeystore, parseKeystore } from '../wallet/keystore.js'
 import { policySchema, policyToContract, type Policy } from '../wallet/policy.js'
 import { agentKeyDir, agentRecordFile, readAgentRecord, type AgentRecord } from './agentRecord.js'
 import type { DeployAgentParameters } from './deployAgent.js'
@@ -42,6 +42,8 @@ export type CheckedDeploy = {
   policy: Policy
   ownerAddress: Address
   progressFile: string
+  /** The operator key to register the agent with instead of a new one (`operatorKeystore`), opened and checked. */
+  sharedOperator: DeployKey | undefined
 } & (
   | { kind: 'unchanged'; record: AgentRecord; staleProgress: boolean }
   /** This very manifest is already proposed as the agent's pending version. */
@@ -147,6 +149,21 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
       problems.push(`its manifest cannot be built: ${firstLine(err)}.`)
     }
   }
+  // a shared operator key must open with the deploy's password; an agent whose keys exist
+  // already (registered, or made by an unfinished run) keeps its operator
+  let sharedOperator: DeployKey | undefined
+  if (p.operatorKeystore !== undefined) {
+    const keystore = resolve(p.operatorKeystore)
+    try {
+      sharedOperator = { address: (await loadKeystore(keystore, { password: p.password })).address, keystore }
+    } catch (err) {
+      problems.push(`the operator keystore ${p.operatorKeystore} does not open: ${firstLine(err).replace(/^\w+: /, '')}`)
+    }
+    const fixed = record?.operator.address ?? progress?.keys?.operator.address
+    if (sharedOperator && fixed && !isAddressEqual(getAddress(fixed), sharedOperator.address)) {
+      problems.push(`its operator is ${fixed}, fixed when its keys were made; ${p.operatorKeystore} holds ${sharedOperator.address}. Leave the operator key out for this agent.`)
+    }
+  }
   if (problems.length > 0 || !built || !model || !parsedPolicy.success) throw refuse(problems)
 
   const policy = parsedPolicy.data
@@ -155,7 +172,7 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
   const ownerAddress = getAddress(p.owner.walletClient.account.address)
   const { chainId, contracts } = p.owner.deployment
   const onThisChain = (x: { chainId: number; agentRegistry: string }) => x.chainId === chainId && isAddressEqual(getAddress(x.agentRegistry), contracts.agentRegistry)
-  const common = { name, built, code, modelDigest: model.digest as Hex, policy, ownerAddress, progressFile }
+  const common = { name, built, code, modelDigest: model.digest as Hex, policy, ownerAddress, progressFile, sharedOperator }
   // a run that wrote the record and stopped before removing its progress had finished
   const staleProgress = !!progress && !!record && onThisChain(record) && progress.agentId === record.agentId
   if (staleProgress) progress = undefined

@@ -14,7 +14,7 @@ import { printResult, progress, type GlobalOptions } from '../output.js'
 import { keystorePassword } from '../password.js'
 import { CONCURRENCY_HELP, serveAgents, type ServeFlags } from './serve.js'
 
-type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean; typecheck: boolean }
+type DeployOptions = GlobalOptions & EnvOptions & ServeFlags & { serve: boolean; activate: boolean; typecheck: boolean; operatorKey?: string | undefined }
 
 const STEP_WORDS = { manifest: 'manifest on DA', keys: 'keys', register: 'registered', bond: 'bond', fund: 'funding', identity: 'ERC-8004 identity', record: 'record' } as const
 
@@ -35,6 +35,7 @@ export function register(program: Command): void {
       .option('--no-serve', 'deploy only; do not start the service')
       .option('--no-typecheck', 'deploy without type-checking the agent file first')
       .option('--activate', 'activate a pending upgrade whose policy delay has passed')
+      .option('--operator-key <keystore>', "register a new agent with this operator keystore (e.g. another agent's keys/<name>/operator.json) instead of a new key: a worker hosting agents of one operator commits their batches in shared bundles")
       .option('--port <n>', 'HTTP port of the service', '8787')
       .option('--concurrency <n>', CONCURRENCY_HELP)
       .option('--load-timeout <seconds>', 'longest the agent file may take to load', parseLoadTimeout),
@@ -76,6 +77,7 @@ export function register(program: Command): void {
       agent,
       source,
       password,
+      operatorKeystore: options.operatorKey,
       fund: dev ? DEV_FUNDING : undefined,
       mintDevToken: dev,
       endpoints: env.inferenceUrl ? [`${env.inferenceUrl}/v1`] : undefined,
