@@ -50,7 +50,7 @@ contract TraceLog is EIP712 {
         uint32 coveredCalls;
     }
 
-    /// agentId => sequence => keccak256(abi.encode(Batch)) (0: not committed)
+    /// agentId => sequence => keccak256(abi.encode(Batch)) (0: not committed, or bundled and not opened yet)
     mapping(uint256 => mapping(uint64 => bytes32)) public batchHash;
     mapping(uint256 => AgentLog) private _logs;
     /// keccak256(abi.encodePacked(leaves)) of each committed bundle => true (see `bundleLeaf`)
