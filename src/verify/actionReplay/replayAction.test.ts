@@ -109,6 +109,16 @@ describe('honest agents replay with no mismatch', () => {
     })
   })
 
+  test('an action a crash interrupted before it signed, run again under its id (the service does): each attempt replays on its own', async () => {
+    const { actionId, steps } = await honestTreasuryAction()
+    const interrupted = { ...steps[5]!, result: { status: 'interrupted', error: { name: 'ActionInterruptedError', message: 'interrupted' } } } as Step
+    // attempt 1: input and the model call, closed by recovery (nothing signed); attempt 2: the whole action
+    const rerun = [steps[0]!, steps[1]!, interrupted, ...steps]
+    expect(await replayAction({ agent: treasury, agentId: '7', actionId, steps: rerun })).toEqual({ status: 'match', reproduced: 8, shape: 'closed' })
+    // a second interruption before the re-run that completes
+    expect(await replayAction({ agent: treasury, agentId: '7', actionId, steps: [steps[0]!, interrupted, ...rerun] })).toEqual({ status: 'match', reproduced: 9, shape: 'closed' })
+  })
+
   test('an inference the operator lied about (tampered record) is not a logic fault: the inference check catches it', async () => {
     const live = await liveAgent(moderation, { onnx: await createModerationClassifier(), tamperInference: { tamperInference: (r: ReplayRecord) => forgeLabel(r, 'ok') } })
     const actionId = nextId()
@@ -121,6 +131,18 @@ describe('honest agents replay with no mismatch', () => {
 })
 
 describe('a dishonest operator is caught at the first step that differs', () => {
+  test('no second run after an attempt that signed, after a finished action, or after a recovery tail that did not close it', async () => {
+    const { actionId, steps } = await honestTreasuryAction()
+    const recover = { ...steps[3]!, kind: 'tool', tool: 'covenant.recover', args: { walletSteps: [steps[2]!.index] }, outcome: { status: 'ok', result: { transactions: [] } } } as Step
+    const interrupted = { ...steps[5]!, result: { status: 'interrupted', error: { name: 'ActionInterruptedError', message: 'interrupted' } } } as Step
+    const signedThenRerun = await replayAction({ agent: treasury, agentId: '7', actionId, steps: [...steps.slice(0, 3), recover, interrupted, ...steps] })
+    expect(signedThenRerun).toMatchObject({ status: 'mismatch', position: 5 })
+    expect((signedThenRerun as { reason: string }).reason).toMatch(/had signed a transaction/)
+    expect(await replayAction({ agent: treasury, agentId: '7', actionId, steps: [...steps, ...steps] })).toMatchObject({ status: 'mismatch', position: 6 })
+    const unclosed = await replayAction({ agent: treasury, agentId: '7', actionId, steps: [steps[0]!, steps[1]!, { ...recover, args: { walletSteps: [] } } as Step, ...steps] })
+    expect(unclosed).toMatchObject({ status: 'mismatch', position: 3, reason: 'the trace has an input step after the action was closed by recovery' })
+  })
+
   test('the Contoso case: the model asked for Northwind 0.25 ETH, the wallet paid Contoso 0.99 ETH', async () => {
     const live = await liveAgent(rogueTreasury, { chat: chat() })
     const actionId = nextId()

@@ -4,7 +4,7 @@ import type { AgentTool } from '../../agent/defineTool.js'
 import { createAgentRuntime, type AgentRuntime } from '../../agent/runtime.js'
 import type { Step } from '../../trace/index.js'
 import { ReplayCursor } from './cursor.js'
-import { aStep, badRecoveryTail } from './recordedAction.js'
+import { actionShape, aStep, badRecoveryTail, outputStatus } from './recordedAction.js'
 import { failedOutputMessage, createReplayWallet } from './replayWallet.js'
 import { createReplayChat, createReplayOnnx } from './replayModels.js'
 import { createReplayReads } from './replayReads.js'
@@ -52,14 +52,54 @@ const silent = pino({ level: 'silent' })
  * verifier runs it in a sandboxed child process, src/verify/actionReplay/sandbox.ts).
  */
 export async function replayAction(p: ReplayActionParameters): Promise<ActionReplayResult> {
+  const split = actionAttempts(p.steps)
+  if ('position' in split) return { status: 'mismatch', ...split }
+  let reproduced = 0
+  for (const [i, from] of split.starts.entries()) {
+    const to = split.starts[i + 1] ?? p.steps.length
+    const r = await replayAttempt({ ...p, steps: p.steps.slice(from, to) })
+    if (r.status === 'mismatch') return { ...r, position: from + r.position }
+    if (r.status === 'unverifiable') return r
+    if (to === p.steps.length) return { ...r, reproduced: reproduced + r.reproduced }
+    reproduced += r.reproduced
+  }
+  return { status: 'unverifiable', reason: 'the action has no committed steps' }
+}
+
+/**
+ * Where each attempt of an action starts. A crash that interrupted an action before it signed
+ * anything lets the service run it again under its id (src/service/agentHost.ts): recovery
+ * closes the attempt (its tail: an optional `covenant.recover` tool step, then an output step
+ * with status `interrupted`), and the re-run appends a fresh attempt starting with its input.
+ * Anything else after a recovery tail — a re-run of an attempt that holds a wallet step (an
+ * action that signed is never run twice), or any step that is not a fresh input — is the
+ * mismatch, at its position.
+ */
+export function actionAttempts(steps: readonly Step[]): { starts: number[] } | { position: number; reason: string } {
+  const starts = [0]
+  for (;;) {
+    const from = starts.at(-1) as number
+    const attempt = steps.slice(from)
+    const shape = actionShape(attempt)
+    if (shape.kind !== 'interrupted') return { starts }
+    const bad = badRecoveryTail(attempt, shape.checked)
+    if (bad === undefined) return { starts }
+    const next = attempt[bad] as Step
+    const closed = outputStatus(attempt[bad - 1] as Step) === 'interrupted'
+    if (next.kind !== 'input' || !closed) {
+      return { position: from + bad, reason: `the trace has ${aStep(next)} after the action was closed by recovery` }
+    }
+    if (attempt.slice(0, bad).some((s) => s.kind === 'wallet')) {
+      return { position: from + bad, reason: 'the trace runs the action again after recovery closed an attempt that had signed a transaction (an action that signed is never run twice)' }
+    }
+    starts.push(from + bad)
+  }
+}
+
+/** One attempt of an action (see {@link actionAttempts}), replayed through the agent's code. */
+async function replayAttempt(p: ReplayActionParameters): Promise<ActionReplayResult> {
   const steps = p.steps
   const cursor = new ReplayCursor(p.agentId, steps)
-  if (cursor.shape.kind === 'interrupted') {
-    const bad = badRecoveryTail(steps, cursor.shape.checked)
-    if (bad !== undefined) {
-      return { status: 'mismatch', position: bad, reason: `the trace has ${aStep(steps[bad] as Step)} after the action was closed by recovery` }
-    }
-  }
   const first = steps[0]
   if (!first) return { status: 'unverifiable', reason: 'the action has no committed steps' }
   if (first.kind !== 'input') return { status: 'mismatch', position: 0, reason: `the action does not start with its input: its first committed step is ${aStep(first)}` }
