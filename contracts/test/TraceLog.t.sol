@@ -229,21 +229,31 @@ contract TraceLogTest is Fixture {
         return TraceLog.Commit(id, seq, root, abi.encodePacked("da", id, seq), n, false, 0);
     }
 
-    /// Several agents of one operator (and several sequences of one agent) in one transaction
-    /// store exactly what the same commits one by one store; one refused entry reverts them all.
-    /// forge-config: default.fuzz.runs = 128
-    function testFuzz_commitMany_sameAsOneByOne(uint8 agents, uint8 perAgent, uint32 n) public {
+    /// 1–4 new agents of `operator` and 1–3 batches each, interleaved (sequence k of every
+    /// agent, then k + 1), the k-th of `n + k` steps.
+    function _agentsAndBatches(uint8 agents, uint8 perAgent, uint32 n)
+        internal
+        returns (uint256[] memory ids, TraceLog.Commit[] memory list)
+    {
         agents = uint8(bound(agents, 1, 4));
         perAgent = uint8(bound(perAgent, 1, 3));
         n = uint32(bound(n, 1, 5000));
-        uint256[] memory ids = new uint256[](agents);
+        ids = new uint256[](agents);
         for (uint256 a; a < agents; ++a) ids[a] = _registerAgent(stranger, operator, agentWallet);
-        TraceLog.Commit[] memory list = new TraceLog.Commit[](uint256(agents) * perAgent);
+        list = new TraceLog.Commit[](uint256(agents) * perAgent);
         for (uint256 k; k < perAgent; ++k) {
             for (uint256 a; a < agents; ++a) {
                 list[k * agents + a] = _entry(ids[a], uint64(k), keccak256(abi.encode(a, k)), n + uint32(k));
             }
         }
+    }
+
+    /// Several agents of one operator (and several sequences of one agent) in one transaction
+    /// store exactly what the same commits one by one store; one refused entry reverts them all.
+    /// forge-config: default.fuzz.runs = 128
+    function testFuzz_commitMany_sameAsOneByOne(uint8 agents, uint8 perAgent, uint32 n) public {
+        (uint256[] memory ids, TraceLog.Commit[] memory list) = _agentsAndBatches(agents, perAgent, n);
+        perAgent = uint8(list.length / ids.length);
         uint256 snap = vm.snapshotState();
         vm.prank(operator);
         traceLog.commitMany(list);
@@ -320,29 +330,20 @@ contract TraceLogTest is Fixture {
     /// record `commitMany` would have stored.
     /// forge-config: default.fuzz.runs = 128
     function testFuzz_commitBundle_sameAsCommitMany(uint8 agents, uint8 perAgent, uint32 n) public {
-        agents = uint8(bound(agents, 1, 4));
-        perAgent = uint8(bound(perAgent, 1, 3));
-        n = uint32(bound(n, 1, 5000));
-        uint256[] memory ids = new uint256[](agents);
-        for (uint256 a; a < agents; ++a) ids[a] = _registerAgent(stranger, operator, agentWallet);
-        TraceLog.Commit[] memory list = new TraceLog.Commit[](uint256(agents) * perAgent);
-        for (uint256 k; k < perAgent; ++k) {
-            for (uint256 a; a < agents; ++a) {
-                list[k * agents + a] = _entry(ids[a], uint64(k), keccak256(abi.encode(a, k)), n + uint32(k));
-            }
-        }
+        (uint256[] memory ids, TraceLog.Commit[] memory list) = _agentsAndBatches(agents, perAgent, n);
+        perAgent = uint8(list.length / ids.length);
         uint256 snap = vm.snapshotState();
         vm.prank(operator);
         traceLog.commitMany(list);
         bytes32[] memory many = new bytes32[](list.length);
         for (uint256 i; i < list.length; ++i) many[i] = traceLog.batchHash(list[i].agentId, list[i].sequence);
-        uint64 nextIdx = traceLog.nextStepIndex(ids[agents - 1]);
+        uint64 nextIdx = traceLog.nextStepIndex(ids[ids.length - 1]);
         uint64 finalizes = traceLog.lastFinalizesAt(ids[0]);
         vm.revertToState(snap);
 
         (bytes32 bundle, bytes32[] memory leaves) = _bundle(list);
         assertTrue(traceLog.bundleCommitted(bundle));
-        assertEq(traceLog.nextStepIndex(ids[agents - 1]), nextIdx, "same counters");
+        assertEq(traceLog.nextStepIndex(ids[ids.length - 1]), nextIdx, "same counters");
         assertEq(traceLog.nextSequence(ids[0]), perAgent);
         assertEq(traceLog.lastFinalizesAt(ids[0]), finalizes, "same window");
         for (uint256 i; i < list.length; ++i) {

@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseEther, toHex, zeroHash } from 'viem'
-import { startTestChain, type TestChain } from '../../test/fixtures/chain.js'
+import { toHex, zeroHash } from 'viem'
+import { registerTestAgent, startTestChain, type TestChain } from '../../test/fixtures/chain.js'
 import { LocalDAStore } from '../da/localStore.js'
 import { TraceWal, batchRoot, decodeBatch } from '../trace/index.js'
-import { registerAgent } from './actions/registerAgent.js'
 import { commitBatch } from './actions/commitBatch.js'
 import { getBatch } from './actions/getBatch.js'
 import { traceLogAbi } from './generated/abis.js'
@@ -25,15 +24,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-async function newAgent(): Promise<bigint> {
-  const { agentId } = await registerAgent(chain.as(1), {
-    operator: chain.account(2).address,
-    wallet: chain.account(3).address,
-    manifestHash: toHex('m', { size: 32 }),
-    policy: { maxValuePerTx: parseEther('1'), challengeWindow: 600, commitDeadline: 300, allowedTargets: [] },
-  })
-  return agentId
-}
+const newAgent = () => registerTestAgent(chain)
 
 /** An agent with `steps` steps in its WAL and a committer sending through `bundler`. */
 async function agentWithSteps(name: string, steps: number, bundler: CommitBundler) {

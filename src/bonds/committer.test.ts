@@ -3,11 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseEther, toHex } from 'viem'
-import { startTestChain, type TestChain } from '../../test/fixtures/chain.js'
+import { registerTestAgent, startTestChain, type TestChain } from '../../test/fixtures/chain.js'
 import { LocalDAStore } from '../da/localStore.js'
 import { TraceWal, batchRoot, decodeBatch } from '../trace/index.js'
-import { registerAgent } from './actions/registerAgent.js'
 import { getBatch, getNextSequence } from './actions/getBatch.js'
 import { serializeDeployment } from './deployment.js'
 import { Committer } from './committer.js'
@@ -24,15 +22,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-async function newAgent(): Promise<bigint> {
-  const { agentId } = await registerAgent(chain.as(1), {
-    operator: chain.account(2).address,
-    wallet: chain.account(3).address,
-    manifestHash: toHex('m', { size: 32 }),
-    policy: { maxValuePerTx: parseEther('1'), challengeWindow: 600, commitDeadline: 300, allowedTargets: [] },
-  })
-  return agentId
-}
+const newAgent = () => registerTestAgent(chain)
 
 describe('Committer', () => {
   it('moves every WAL step into gapless batches whose blobs verify against the chain', async () => {

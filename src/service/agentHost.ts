@@ -125,6 +125,7 @@ export class AgentHost {
     }
     const wal = await TraceWal.open({ dir: join(p.dataDir, 'wal'), agentId })
     if (p.onStep) wal.onAppend(p.onStep)
+    let committer: Committer | undefined
     try {
       const operatorAccount = await openAgentKey(p.record.operator.keystore, p.password)
       const operator = createCovenantClient({ rpcUrl: p.rpcUrl, deployment: p.deployment, account: operatorAccount, pollingInterval: 100 }) as CovenantWriteClient
@@ -162,7 +163,7 @@ export class AgentHost {
         logger: p.logger,
         unsafe: p.unsafe?.tamperInference ? { tamperInference: p.unsafe.tamperInference } : undefined,
       })
-      const committer = new Committer({
+      committer = new Committer({
         wal,
         da: p.da,
         client: operator,
@@ -189,6 +190,7 @@ export class AgentHost {
       )
       return host
     } catch (err) {
+      await committer?.stop() // leaves the operator's bundler, which would wait for it
       await wal.close().catch(() => {})
       throw err
     }

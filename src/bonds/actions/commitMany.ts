@@ -12,7 +12,12 @@ export type CommitBundleReturnType = CommitManyReturnType & {
   leaves: readonly Hex[]
 }
 
-/** The batches as TraceLog's `Commit` structs. */
+/** `TraceLog.commitMany` / `commitBundle` with the batches as its `Commit` structs. */
+function send(client: CovenantClient, functionName: 'commitMany' | 'commitBundle', batches: readonly CommitBatchParameters[]) {
+  const c = requireWallet(client, functionName)
+  return writeAndWait(c, { contract: 'TraceLog', address: c.deployment.contracts.traceLog, abi: traceLogAbi, functionName, args: [entries(batches)] })
+}
+
 function entries(batches: readonly CommitBatchParameters[]) {
   return batches.map((b) => ({
     agentId: b.agentId,
@@ -32,14 +37,7 @@ function entries(batches: readonly CommitBatchParameters[]) {
  * `commitBatch`, a batch already committed is not recognised here: leave it out.
  */
 export async function commitMany(client: CovenantClient, batches: readonly CommitBatchParameters[]): Promise<CommitManyReturnType> {
-  const c = requireWallet(client, 'commitMany')
-  const { hash, receipt } = await writeAndWait(c, {
-    contract: 'TraceLog',
-    address: c.deployment.contracts.traceLog,
-    abi: traceLogAbi,
-    functionName: 'commitMany',
-    args: [entries(batches)],
-  })
+  const { hash, receipt } = await send(client, 'commitMany', batches)
   return { hash, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber }
 }
 
@@ -51,14 +49,7 @@ export async function commitMany(client: CovenantClient, batches: readonly Commi
  * At most 256 batches (`MAX_BUNDLE_BATCHES`).
  */
 export async function commitBundle(client: CovenantClient, batches: readonly CommitBatchParameters[]): Promise<CommitBundleReturnType> {
-  const c = requireWallet(client, 'commitBundle')
-  const { hash, receipt } = await writeAndWait(c, {
-    contract: 'TraceLog',
-    address: c.deployment.contracts.traceLog,
-    abi: traceLogAbi,
-    functionName: 'commitBundle',
-    args: [entries(batches)],
-  })
+  const { hash, receipt } = await send(client, 'commitBundle', batches)
   const [ev] = parseEventLogs({ abi: traceLogAbi, eventName: 'BundleCommitted', logs: receipt.logs, strict: true })
   if (!ev) throw new ReceiptEventMissingError('TraceLog.commitBundle', 'BundleCommitted', hash)
   return { hash, gasUsed: receipt.gasUsed, blockNumber: receipt.blockNumber, bundle: ev.args.bundle, leaves: ev.args.leaves }

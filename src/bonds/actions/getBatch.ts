@@ -174,7 +174,6 @@ export async function getBatch(client: CovenantClient, agentId: bigint, sequence
   throw new BatchRecordMismatchError(agentId, sequence, logs.length)
 }
 
-
 /** Next sequence the operator must commit. */
 export async function getNextSequence(client: CovenantClient, agentId: bigint): Promise<bigint> {
   return client.publicClient.readContract({
