@@ -170,6 +170,8 @@ export type TraceAudit = {
   steps: number
   actions: number
   batches: number
+  /** Of those, committed in a bundle shared with other batches (TraceLog.commitBundle). */
+  bundled: number
   walletSteps: number
   /** Transactions the wallet sent, counted on chain (every block scanned). */
   walletTxsOnChain: number
@@ -291,9 +293,11 @@ export async function auditAgent(p: {
   })
   expect(logs.length === next, `agent ${p.agentId}: ${logs.length} BatchCommitted events for ${next} batches (a batch committed twice?)`)
   let covered = 0
+  let bundled = 0
   for (let seq = 0; seq < next; seq++) {
     const b = await getBatch(p.client, agentId, BigInt(seq))
     expect(!!b, `batch ${seq} missing on chain`)
+    if (b?.bundle) bundled++
     expect(Number(b!.firstIndex) === covered, `batch ${seq} starts at step ${b!.firstIndex}, expected ${covered} (gap or overlap)`)
     const log = logs.find((l) => l.args.sequence === BigInt(seq))
     expect(!!log, `no BatchCommitted event for batch ${seq}`)
@@ -304,5 +308,5 @@ export async function auditAgent(p: {
     covered += blob.steps.length
   }
   expect(covered === steps.length, `agent ${p.agentId}: the batches cover ${covered} of ${steps.length} WAL steps`)
-  return { steps: steps.length, actions: byAction.size, batches: next, walletSteps: walletSteps.length, walletTxsOnChain, interrupted, interruptedUnsigned, recoveredWalletSteps }
+  return { steps: steps.length, actions: byAction.size, batches: next, bundled, walletSteps: walletSteps.length, walletTxsOnChain, interrupted, interruptedUnsigned, recoveredWalletSteps }
 }

@@ -5,7 +5,9 @@
  * a redis-server of our own, two `covenant worker` processes (each lists both agents: one
  * process at a time holds an agent — its WAL, wallet, runtime and committer — the other
  * stands by), and a `covenant verifier start` process following the chain. Two fixture
- * agents: `svc-mod-1` (ONNX moderation, no wallet) and `svc-pay` (pays through its wallet).
+ * agents: `svc-mod-1` (ONNX moderation, no wallet) and `svc-pay` (pays through its wallet),
+ * deployed with one operator key, so the worker holding both commits their batches in shared
+ * TraceLog bundles (at least one is required) and a committer kill can hit a bundle.
  *
  * While 1,000 acknowledged tasks (HTTP 202) run, a seeded schedule SIGKILLs, one at a time:
  *  - a worker at a random moment (agent process, runtime, wallet and committer at once);
@@ -111,7 +113,10 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'covenant-fault-kill9-'))
   redis = await startRedis()
   stack = await startLocalStack({ dataDir, announce: false })
-  const deployed = await deployFixtureAgents(stack, [...AGENTS])
+  // one operator for both agents: the worker holding both commits their batches in shared
+  // bundles, so a kill also lands on a bundle in flight
+  const [first] = await deployFixtureAgents(stack, [AGENTS[0]])
+  const deployed = [first!, ...(await deployFixtureAgents(stack, AGENTS.slice(1), { operatorKeystore: first!.record.operator.keystore }))]
   agents = new Map(deployed.map((d) => [d.agent.name, d]))
   service = await startService({
     agents: deployed,
@@ -363,6 +368,7 @@ test(`SIGKILL of workers (agent + committer) and the verifier at random points o
     restarts: { workers: workerSeq - 2, verifier: verifierRuns.length - 1 },
     walSteps: audits['svc-mod-1']!.steps + audits['svc-pay']!.steps,
     batches,
+    bundledBatches: audits['svc-mod-1']!.bundled + audits['svc-pay']!.bundled,
     walletTransactions: audits['svc-pay']!.walletTxsOnChain,
     walletSteps: audits['svc-pay']!.walletSteps,
     duplicateTransactions: audits['svc-pay']!.walletTxsOnChain - audits['svc-pay']!.walletSteps,
@@ -375,4 +381,5 @@ test(`SIGKILL of workers (agent + committer) and the verifier at random points o
   log(`figures ${JSON.stringify(figures)}`)
   for (const k of kills) log(`  ${Math.round(k.at / 1000)} s ${k.kind}: ${k.detail}`)
   expect(kills.length).toBeGreaterThan(0)
+  expect(figures.bundledBatches, 'no batch was committed in a shared bundle').toBeGreaterThan(0)
 })
