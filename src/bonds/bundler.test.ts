@@ -6,7 +6,7 @@ import { toHex, zeroHash } from 'viem'
 import { registerTestAgent, startTestChain, type TestChain } from '../../test/fixtures/chain.js'
 import { LocalDAStore } from '../da/localStore.js'
 import { TraceWal, batchRoot, decodeBatch } from '../trace/index.js'
-import { commitBatch } from './actions/commitBatch.js'
+import { commitBatch, coverCalls } from './actions/commitBatch.js'
 import { getBatch } from './actions/getBatch.js'
 import { traceLogAbi } from './generated/abis.js'
 import { CommitBundler } from './bundler.js'
@@ -90,6 +90,22 @@ describe('CommitBundler', () => {
     expect(await getBatch(chain.reader, good, 0n)).toMatchObject({ opened: true, merkleRoot: toHex('good', { size: 32 }) })
     expect(b).toMatchObject({ status: 'rejected', reason: { name: 'ContractRevertError', errorName: 'SequenceTaken' } })
     expect(r).toMatchObject({ status: 'fulfilled', value: { written: false, hash: first.hash } })
+    for (const d of detach) d()
+  })
+
+  it("the operator's other transactions (cover) go in line with the bundles: no nonce race between them", async () => {
+    const bundler = new CommitBundler({ client: chain.as(2), windowMs: 5_000 })
+    const [a, b, c] = [await newAgent(), await newAgent(), await newAgent()]
+    const batch = (agentId: bigint, tag: string) => ({ agentId, sequence: 0n, merkleRoot: toHex(tag, { size: 32 }), daCommitment: toHex(tag), stepCount: 1 })
+    await commitBatch(chain.as(2), batch(c, 'c'))
+    const detach = [bundler.attach(), bundler.attach()]
+    const results = await Promise.all([
+      bundler.commit(batch(a, 'a')),
+      bundler.serial(() => coverCalls(chain.as(2), { agentId: c, callsCovered: 0 })),
+      bundler.commit(batch(b, 'b')),
+    ])
+    expect(results[0].hash).toBe(results[2].hash) // one bundle
+    expect(results[1].hash).not.toBe(results[0].hash)
     for (const d of detach) d()
   })
 

@@ -81,6 +81,19 @@ export class CommitBundler {
     })
   }
 
+  /**
+   * Runs another of the operator's transactions (a committer's `cover`) in the same line as
+   * the bundles, so that it never races them for the operator's nonce.
+   */
+  serial<T>(send: () => Promise<T>): Promise<T> {
+    const run = this.#sending.then(send)
+    this.#sending = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
   #release(): void {
     clearTimeout(this.#timer)
     this.#timer = undefined

@@ -223,7 +223,10 @@ export class Committer {
     // a call executed after the batch holding its step was committed: cover it now
     if (this.#o.account && done.length === 0 && cursor.nextIndex > 0) {
       const { covered, n } = await this.#callsCovered(cursor.nextIndex)
-      if (n > covered) await coverCalls(this.#o.client, { agentId, callsCovered: n })
+      if (n > covered) {
+        const cover = () => coverCalls(this.#o.client, { agentId, callsCovered: n })
+        await (this.#o.bundler ? this.#o.bundler.serial(cover) : cover())
+      }
     }
     return done
   }
