@@ -271,35 +271,40 @@ contract TraceLogTest is Fixture {
         assertEq(traceLog.nextSequence(ids[0]), perAgent);
     }
 
-    function test_commitMany_allOrNothing() public {
+    /// `commitMany` (or `commitBundle`) from the operator, expecting `revertData` when it is not empty.
+    function _sendList(TraceLog.Commit[] memory list, bool bundled, bytes memory revertData) internal {
+        vm.prank(operator);
+        if (revertData.length > 0) vm.expectRevert(revertData);
+        if (bundled) traceLog.commitBundle(list);
+        else traceLog.commitMany(list);
+    }
+
+    /// One refused batch refuses the whole list, and nothing is written: another operator's
+    /// agent, a gap, a taken sequence (also one taken inside the same list: no two batches for
+    /// one sequence), coverage beyond the calls made (as commitCovering). Returns the list made
+    /// valid again (sequences 0 and 1 of the agent).
+    function _refusedLists(bool bundled) internal returns (TraceLog.Commit[] memory list) {
         uint256 other = _registerAgent(stranger, mallory, agentWallet); // another operator's agent
-        TraceLog.Commit[] memory list = new TraceLog.Commit[](2);
+        list = new TraceLog.Commit[](2);
         list[0] = _entry(agentId, 0, ROOT, 1);
         list[1] = _entry(other, 0, ROOT, 1);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
-        traceLog.commitMany(list);
-        assertFalse(traceLog.isCommitted(agentId, 0), "nothing written");
-        // a gap or a taken sequence inside the list
+        _sendList(list, bundled, abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
         list[1] = _entry(agentId, 2, ROOT, 1);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 2));
-        traceLog.commitMany(list);
-        list[1] = _entry(agentId, 0, ROOT, 1);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
-        traceLog.commitMany(list);
-        // coverage beyond the calls made, as commitCovering
+        _sendList(list, bundled, abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 2));
+        list[1] = _entry(agentId, 0, keccak256("equivocating"), 1);
+        _sendList(list, bundled, abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
         list[1] = _entry(agentId, 1, ROOT, 1);
         list[1].setCoverage = true;
         list[1].callsCovered = 1;
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 1, 0, 0));
-        traceLog.commitMany(list);
-        assertEq(traceLog.nextSequence(agentId), 0);
+        _sendList(list, bundled, abi.encodeWithSelector(TraceLog.BadCoverage.selector, 1, 0, 0));
+        assertFalse(traceLog.isCommitted(agentId, 0), "nothing written");
+        assertEq(traceLog.nextSequence(agentId), 0, "nothing written");
         list[1].callsCovered = 0;
-        vm.prank(operator);
-        traceLog.commitMany(list);
+    }
+
+    function test_commitMany_allOrNothing() public {
+        TraceLog.Commit[] memory list = _refusedLists(false);
+        _sendList(list, false, "");
         assertEq(traceLog.nextSequence(agentId), 2);
     }
 
@@ -416,33 +421,9 @@ contract TraceLogTest is Fixture {
         vm.prank(operator);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.BadBundleSize.selector, max + 1));
         traceLog.commitBundle(tooMany);
-        // every refusal of commitMany refuses the whole bundle: another operator's agent, a
-        // gap, a taken sequence (also one taken inside the same bundle: no two leaves for one
-        // sequence), coverage beyond the calls made
-        uint256 other = _registerAgent(stranger, mallory, agentWallet);
-        TraceLog.Commit[] memory list = new TraceLog.Commit[](2);
-        list[0] = _entry(agentId, 0, ROOT, 1);
-        list[1] = _entry(other, 0, ROOT, 1);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.NotOperator.selector, other, operator));
-        traceLog.commitBundle(list);
-        list[1] = _entry(agentId, 2, ROOT, 1);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceGap.selector, agentId, 1, 2));
-        traceLog.commitBundle(list);
-        list[1] = _entry(agentId, 0, keccak256("equivocating"), 1);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 0));
-        traceLog.commitBundle(list);
-        list[1] = _entry(agentId, 1, ROOT, 1);
-        list[1].setCoverage = true;
-        list[1].callsCovered = 1;
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(TraceLog.BadCoverage.selector, 1, 0, 0));
-        traceLog.commitBundle(list);
-        assertEq(traceLog.nextSequence(agentId), 0, "nothing written");
+        // every refusal of commitMany refuses the whole bundle
+        TraceLog.Commit[] memory list = _refusedLists(true);
         // and a sequence taken by a bundle cannot be committed again, bundled or not
-        list[1].callsCovered = 0;
         _bundle(list);
         vm.prank(operator);
         vm.expectRevert(abi.encodeWithSelector(TraceLog.SequenceTaken.selector, agentId, 1));
