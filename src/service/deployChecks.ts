@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { assertAgentName } from '../agent/agentName.js'
 import { bundleAgentFile, type AgentBundle } from '../agent/bundle.js'
 import { buildManifest, modelRegistration, type BuiltManifest } from '../agent/manifest.js'
-import type { CovenantWriteClient } from '../bonds/client.js'
+import type { CovenantClient, CovenantWriteClient } from '../bonds/client.js'
 import { localCommitment } from '../da/commitment.js'
 import { getAgent, getAgentVersion } from '../bonds/actions/getAgent.js'
 import { getBond } from '../bonds/actions/getBond.js'
@@ -238,7 +238,7 @@ export async function checkDeploy(p: DeployAgentParameters): Promise<CheckedDepl
     progress?.agentId !== undefined && progress.account !== undefined ? { agentId: BigInt(progress.agentId), account: getAddress(progress.account) } : undefined
   if (!registered && keys) {
     // the register transaction may have been mined after the run stopped, before it noted the id
-    const found = await findRegistration(p.owner, ownerAddress, keys.operator.address)
+    const found = await findRegistration(p.owner, ownerAddress, { operator: keys.operator.address, wallet: keys.wallet.address })
     if (found && found.manifestHash !== built.manifestHash) {
       resumeProblems.push(`agent #${found.agentId} was registered with these keys by an earlier run of this deploy from another version of the agent (manifest ${found.manifestHash.slice(0, 18)}…), and that deploy did not finish.`)
     } else if (found) registered = { agentId: found.agentId, account: found.account }
@@ -353,13 +353,17 @@ function readLeftoverKeys(keyDir: string, problems: string[]): { operator?: Depl
   return { operator: read('operator.json'), wallet: read('wallet.json') }
 }
 
-const registeredEvent = z.object({ agentId: z.bigint(), operator: z.string(), manifestHash: z.string(), account: z.string() })
+const registeredEvent = z.object({ agentId: z.bigint(), operator: z.string(), wallet: z.string(), manifestHash: z.string(), account: z.string() })
 
-/** The agent `owner` registered with `operator` as its operator key, if any (a fresh key: at most one). */
+/**
+ * The agent `owner` registered with these operator and signer keys, if any. The signer key is
+ * made fresh for each agent, so at most one matches; the operator key alone would not do, as
+ * agents may share one (`operatorKeystore`).
+ */
 export async function findRegistration(
-  client: CovenantWriteClient,
+  client: CovenantClient,
   owner: Address,
-  operator: Address,
+  keys: { operator: Address; wallet: Address },
 ): Promise<{ agentId: bigint; account: Address; manifestHash: Hex } | undefined> {
   const logs = await client.publicClient.getContractEvents({
     address: client.deployment.contracts.agentRegistry,
@@ -371,7 +375,7 @@ export async function findRegistration(
   })
   for (const log of logs) {
     const e = registeredEvent.safeParse(log.args)
-    if (e.success && isAddressEqual(e.data.operator as Address, operator)) {
+    if (e.success && isAddressEqual(e.data.operator as Address, keys.operator) && isAddressEqual(e.data.wallet as Address, keys.wallet)) {
       return { agentId: e.data.agentId, account: getAddress(e.data.account), manifestHash: e.data.manifestHash as Hex }
     }
   }

@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseEventLogs } from 'viem'
+import { parseEventLogs, type Address } from 'viem'
 import { getBatch } from '../../src/bonds/actions/getBatch.js'
 import { traceLogAbi } from '../../src/bonds/generated/abis.js'
 import { createModerationClassifier } from '../../src/inference/moderation.js'
+import { findRegistration } from '../../src/service/deployChecks.js'
 import { startService, type StartServiceOptions } from '../../src/service/service.js'
 import { onStack, startLocalStack, type LocalStack } from '../../src/service/stack.js'
 import type { DeployedAgent } from '../../src/service/worker.js'
@@ -41,6 +42,15 @@ describe('agents sharing an operator', () => {
     expect(b!.record.operator.address).toBe(a!.record.operator.address)
     expect(b!.record.operator.keystore).toBe(a!.record.operator.keystore)
     expect(b!.record.wallet.address).not.toBe(a!.record.wallet.address) // its own signer key
+  })
+
+  it("a resumed deploy finds its own registration by operator and signer key, not another agent's of the same operator", async () => {
+    const [a, b] = agents
+    const owner = stack.accounts[1]!.address
+    for (const d of [a!, b!]) {
+      const found = await findRegistration(stack.client, owner, { operator: d.record.operator.address as Address, wallet: d.record.wallet.address as Address })
+      expect(found?.agentId.toString()).toBe(d.record.agentId)
+    }
   })
 
   it('refuses an operator key that does not open, or one other than an existing agent\'s operator', async () => {

@@ -35,7 +35,7 @@ export function register(program: Command): void {
       .option('--no-serve', 'deploy only; do not start the service')
       .option('--no-typecheck', 'deploy without type-checking the agent file first')
       .option('--activate', 'activate a pending upgrade whose policy delay has passed')
-      .option('--operator-key <keystore>', "register a new agent with this operator keystore (e.g. another agent's keys/<name>/operator.json) instead of a new key: a worker hosting agents of one operator commits their batches in shared bundles")
+      .option('--operator-key <keystore>', "register a new agent with this operator keystore (e.g. another agent's agents/<name>/operator.json in the data dir) instead of a new key: a worker hosting agents of one operator commits their batches in shared bundles")
       .option('--port <n>', 'HTTP port of the service', '8787')
       .option('--concurrency <n>', CONCURRENCY_HELP)
       .option('--load-timeout <seconds>', 'longest the agent file may take to load', parseLoadTimeout),
