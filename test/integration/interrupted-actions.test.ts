@@ -1,15 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import pino from 'pino'
-import { parseEther } from 'viem'
+import { parseEther, type Hex } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { withAccount } from '../../src/bonds/index.js'
 import { AgentHost, type OpenAgentHostParameters } from '../../src/service/agentHost.js'
 import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
 import { inferenceClients } from '../../src/service/inference.js'
 import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
-import { payingAgent, PAYEE } from '../fixtures/serviceAgents.js'
+import { loadAgentFile } from '../../src/service/agentFile.js'
+import { daManifestSource } from '../../src/verify/manifest.js'
+import { verifyAction } from '../../src/verify/action.js'
+import { PAYEE } from '../fixtures/serviceAgents.js'
 
 // Issue 17: tasks ended `failed` with ActionInterruptedError though nothing was signed for
 // them (unpaid invoices the user had to resubmit). An action a crash interrupted before it
@@ -22,8 +25,9 @@ let params: OpenAgentHostParameters
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'covenant-interrupted-'))
   stack = await startLocalStack({ dataDir: dir, announce: false, idleBlockMs: false })
-  const agent = payingAgent('interrupted-pay', { commitDeadline: 600, bond: parseEther('2') })
-  const { record } = await deployAgent({ owner: withAccount(stack.client, stack.accounts[1]!), da: stack.da, dataDir: dir, agent, password: 'pw', scrypt: { N: 1024 }, fund: DEV_FUNDING })
+  // the fixture file's agent, registered with its code bundle: verifiers replay its logic
+  const { agent, file } = await loadAgentFile(resolve('test/fixtures/serviceAgentPay.ts'))
+  const { record } = await deployAgent({ owner: withAccount(stack.client, stack.accounts[1]!), da: stack.da, dataDir: dir, agent, source: file, password: 'pw', scrypt: { N: 1024 }, fund: DEV_FUNDING })
   params = {
     agent,
     record,
@@ -84,6 +88,13 @@ test('an action interrupted before it signed runs again under its id; one that s
     await host.close()
     host = await AgentHost.open(params)
     expect((await host.run(task(1), unsigned)).txHashes).toEqual(r.txHashes)
+    // a verifier replays the re-run attempt by attempt through the agent's registered code:
+    // the honest agent is not disputed for running it again
+    await host.flush()
+    const manifests = [daManifestSource(stack.da, { [host.record.agentId]: host.record.manifestCommitment as Hex })]
+    const report = await verifyAction({ client: stack.client, da: stack.da, manifests }, unsigned)
+    expect(report.logic, JSON.stringify(report.logic)).toMatchObject({ status: 'ok' })
+    expect(report.faults).toEqual([])
   } finally {
     await host.close()
   }
