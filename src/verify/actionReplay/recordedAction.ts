@@ -64,3 +64,33 @@ export function badRecoveryTail(steps: readonly Step[], from: number): number | 
 export function aStep(step: Pick<Step, 'kind'>): string {
   return `${/^[aeiou]/.test(step.kind) ? 'an' : 'a'} ${step.kind} step`
 }
+
+/**
+ * Where each attempt of an action starts. A crash that interrupted an action before it signed
+ * anything lets the service run it again under its id (src/service/agentHost.ts): recovery
+ * closes the attempt (its tail: an optional `covenant.recover` tool step, then an output step
+ * with status `interrupted`), and the re-run appends a fresh attempt starting with its input.
+ * Anything else after a recovery tail — a re-run of an attempt that holds a wallet step (an
+ * action that signed is never run twice), or any step that is not a fresh input — is the
+ * mismatch, at its position.
+ */
+export function actionAttempts(steps: readonly Step[]): { starts: number[] } | { position: number; reason: string } {
+  const starts = [0]
+  for (;;) {
+    const from = starts.at(-1) as number
+    const attempt = steps.slice(from)
+    const shape = actionShape(attempt)
+    if (shape.kind !== 'interrupted') return { starts }
+    const bad = badRecoveryTail(attempt, shape.checked)
+    if (bad === undefined) return { starts }
+    const next = attempt[bad] as Step
+    const closed = outputStatus(attempt[bad - 1] as Step) === 'interrupted'
+    if (next.kind !== 'input' || !closed) {
+      return { position: from + bad, reason: `the trace has ${aStep(next)} after the action was closed by recovery` }
+    }
+    if (attempt.slice(0, bad).some((s) => s.kind === 'wallet')) {
+      return { position: from + bad, reason: 'the trace runs the action again after recovery closed an attempt that had signed a transaction (an action that signed is never run twice)' }
+    }
+    starts.push(from + bad)
+  }
+}

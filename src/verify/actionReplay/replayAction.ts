@@ -4,7 +4,7 @@ import type { AgentTool } from '../../agent/defineTool.js'
 import { createAgentRuntime, type AgentRuntime } from '../../agent/runtime.js'
 import type { Step } from '../../trace/index.js'
 import { ReplayCursor } from './cursor.js'
-import { actionShape, aStep, badRecoveryTail, outputStatus } from './recordedAction.js'
+import { actionAttempts, aStep } from './recordedAction.js'
 import { failedOutputMessage, createReplayWallet } from './replayWallet.js'
 import { createReplayChat, createReplayOnnx } from './replayModels.js'
 import { createReplayReads } from './replayReads.js'
@@ -64,36 +64,6 @@ export async function replayAction(p: ReplayActionParameters): Promise<ActionRep
     reproduced += r.reproduced
   }
   return { status: 'unverifiable', reason: 'the action has no committed steps' }
-}
-
-/**
- * Where each attempt of an action starts. A crash that interrupted an action before it signed
- * anything lets the service run it again under its id (src/service/agentHost.ts): recovery
- * closes the attempt (its tail: an optional `covenant.recover` tool step, then an output step
- * with status `interrupted`), and the re-run appends a fresh attempt starting with its input.
- * Anything else after a recovery tail — a re-run of an attempt that holds a wallet step (an
- * action that signed is never run twice), or any step that is not a fresh input — is the
- * mismatch, at its position.
- */
-export function actionAttempts(steps: readonly Step[]): { starts: number[] } | { position: number; reason: string } {
-  const starts = [0]
-  for (;;) {
-    const from = starts.at(-1) as number
-    const attempt = steps.slice(from)
-    const shape = actionShape(attempt)
-    if (shape.kind !== 'interrupted') return { starts }
-    const bad = badRecoveryTail(attempt, shape.checked)
-    if (bad === undefined) return { starts }
-    const next = attempt[bad] as Step
-    const closed = outputStatus(attempt[bad - 1] as Step) === 'interrupted'
-    if (next.kind !== 'input' || !closed) {
-      return { position: from + bad, reason: `the trace has ${aStep(next)} after the action was closed by recovery` }
-    }
-    if (attempt.slice(0, bad).some((s) => s.kind === 'wallet')) {
-      return { position: from + bad, reason: 'the trace runs the action again after recovery closed an attempt that had signed a transaction (an action that signed is never run twice)' }
-    }
-    starts.push(from + bad)
-  }
 }
 
 /** One attempt of an action (see {@link actionAttempts}), replayed through the agent's code. */
