@@ -82,8 +82,9 @@ export class CommitBundler {
   }
 
   /**
-   * Runs another of the operator's transactions (a committer's `cover`) in the same line as
-   * the bundles, so that it never races them for the operator's nonce.
+   * Runs one of the operator's sends after the ones before it: the bundles, and any other
+   * transaction of the operator (a committer's `cover`), so that none races another for the
+   * operator's nonce.
    */
   serial<T>(send: () => Promise<T>): Promise<T> {
     const run = this.#sending.then(send)
@@ -99,7 +100,7 @@ export class CommitBundler {
     this.#timer = undefined
     const group = this.#waiting
     this.#waiting = []
-    if (group.length > 0) this.#sending = this.#sending.then(() => this.#send(group))
+    if (group.length > 0) void this.serial(() => this.#send(group))
   }
 
   async #send(group: Waiting[]): Promise<void> {

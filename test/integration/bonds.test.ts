@@ -85,6 +85,20 @@ async function commitSteps(sequence: bigint, bodies: StepBody[], head: TraceChai
   return { steps, leaves }
 }
 
+/** The test chain's reader through a node that rewrites every answer to getLogs. */
+function nodeWithLogs(rewrite: (logs: Record<string, unknown>[]) => unknown[]) {
+  const pc = chain.reader.publicClient
+  return {
+    ...chain.reader,
+    publicClient: new Proxy(pc, {
+      get(target, prop, receiver) {
+        if (prop !== 'getLogs') return Reflect.get(target, prop, receiver)
+        return async (...a: Parameters<typeof pc.getLogs>) => rewrite((await pc.getLogs(...a)) as unknown as Record<string, unknown>[])
+      },
+    }),
+  }
+}
+
 function pay(to: Hex, value: string, nonce: number): StepBody {
   return {
     kind: 'wallet',
@@ -332,16 +346,7 @@ describe('batch records: TraceLog keeps one hash per batch, the BatchCommitted e
     }
     expect(got[1]!.firstIndex).toBe(first + 2n)
     // a node that drops the bundle's event cannot make getBatch answer a record
-    const pc = chain.reader.publicClient
-    const dropping = {
-      ...chain.reader,
-      publicClient: new Proxy(pc, {
-        get(target, prop, receiver) {
-          if (prop !== 'getLogs') return Reflect.get(target, prop, receiver)
-          return async (...a: Parameters<typeof pc.getLogs>) => (await pc.getLogs(...a)).filter((l) => (l as { eventName?: string }).eventName !== 'BundleCommitted')
-        },
-      }),
-    }
+    const dropping = nodeWithLogs((logs) => logs.filter((l) => (l as { eventName?: string }).eventName !== 'BundleCommitted'))
     await expect(getBatch(dropping, agentId, seq)).rejects.toBeInstanceOf(BatchRecordMismatchError)
     // the challenger proves the breach: the action opens the batch first, then the chain slashes
     const proof = await provePolicyBreach(chain.as(4), { step: walletStepTuple(steps[0] as WalletStep), sequence: seq, proof: merkleProof(leaves, 0) })
@@ -355,20 +360,8 @@ describe('batch records: TraceLog keeps one hash per batch, the BatchCommitted e
 
   it('a node whose log disagrees with the stored hash gives BatchRecordMismatchError, not a record', async () => {
     const seq = (await getNextSequence(chain.reader, agentId)) - 1n
-    const pc = chain.reader.publicClient
-    const lying = {
-      ...chain.reader,
-      publicClient: new Proxy(pc, {
-        get(target, prop, receiver) {
-          if (prop !== 'getLogs') return Reflect.get(target, prop, receiver)
-          return async (...a: Parameters<typeof pc.getLogs>) => {
-            const logs = await pc.getLogs(...a)
-            // the batch's window, stretched
-            return logs.map((l) => ({ ...l, args: { ...(l as unknown as { args: object }).args, challengeWindow: 999_999n } }))
-          }
-        },
-      }),
-    }
+    // the batch's window, stretched
+    const lying = nodeWithLogs((logs) => logs.map((l) => ({ ...l, args: { ...(l as unknown as { args: object }).args, challengeWindow: 999_999n } })))
     await expect(getBatch(lying, agentId, seq)).rejects.toBeInstanceOf(BatchRecordMismatchError)
   })
 

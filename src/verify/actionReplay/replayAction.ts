@@ -54,16 +54,16 @@ const silent = pino({ level: 'silent' })
 export async function replayAction(p: ReplayActionParameters): Promise<ActionReplayResult> {
   const split = actionAttempts(p.steps)
   if ('position' in split) return { status: 'mismatch', ...split }
+  const { starts } = split
   let reproduced = 0
-  for (const [i, from] of split.starts.entries()) {
-    const to = split.starts[i + 1] ?? p.steps.length
-    const r = await replayAttempt({ ...p, steps: p.steps.slice(from, to) })
-    if (r.status === 'mismatch') return { ...r, position: from + r.position }
-    if (r.status === 'unverifiable') return r
-    if (to === p.steps.length) return { ...r, reproduced: reproduced + r.reproduced }
-    reproduced += r.reproduced
+  let last: ActionReplayResult = { status: 'unverifiable', reason: 'the action has no committed steps' }
+  for (const [i, from] of starts.entries()) {
+    last = await replayAttempt({ ...p, steps: p.steps.slice(from, starts[i + 1]) })
+    if (last.status === 'mismatch') return { ...last, position: from + last.position }
+    if (last.status === 'unverifiable') return last
+    reproduced += last.reproduced
   }
-  return { status: 'unverifiable', reason: 'the action has no committed steps' }
+  return last.status === 'match' ? { ...last, reproduced } : last
 }
 
 /** One attempt of an action (see {@link actionAttempts}), replayed through the agent's code. */
