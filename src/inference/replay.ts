@@ -12,6 +12,7 @@ import {
   type TensorRequest,
   type TensorResponse,
   dtypeSchema,
+  tensorLayoutSchema,
   replayRecordSchema,
 } from './schemas.js'
 import { type DeterministicSettings, DEFAULT_SETTINGS, resolveSettings, settingsFromRecord } from './settings.js'
@@ -173,7 +174,7 @@ async function replayTensors(r: ReplayRecord, store: ModelStore, mode: 'exact' |
   return { match, mode, expectedHash, actualHash, diff: identical ? null : { reason, recordConsistent: consistent, tensors } }
 }
 
-const tensorShape = z.object({ name: z.string(), dtype: dtypeSchema, shape: z.array(z.number().int().nonnegative()).max(8), data: z.string(), layout: z.enum(['dense', 'sparse-v1']).optional() })
+const tensorShape = z.object({ name: z.string(), dtype: dtypeSchema, shape: z.array(z.number().int().nonnegative()).max(8), data: z.string(), layout: tensorLayoutSchema.optional() })
 const tensorRequestShape = z.object({ model: z.string(), inputs: z.array(tensorShape).min(1) })
 const tensorResponseShape = z.object({ outputs: z.array(tensorShape).min(1) })
 

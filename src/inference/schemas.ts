@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { DTYPES } from './tensor.js'
+import { DTYPES, TENSOR_LAYOUTS } from './tensor.js'
 
 /**
  * The replay record every inference returns and every inference trace step carries.
@@ -18,6 +18,8 @@ export const replayModeSchema = z
   .describe('how a verifier checks this inference')
 
 export const dtypeSchema = z.enum(DTYPES)
+/** How a tensor's base64 `data` holds its elements (src/inference/tensor.ts). */
+export const tensorLayoutSchema = z.enum(TENSOR_LAYOUTS)
 
 /**
  * A tensor as JSON: canonical little-endian element bytes in base64, or with
@@ -28,7 +30,7 @@ export const encodedTensorSchema = z.object({
   dtype: dtypeSchema,
   shape: z.array(z.number().int().nonnegative()).max(8),
   data: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64'),
-  layout: z.enum(['dense', 'sparse-v1']).optional(),
+  layout: tensorLayoutSchema.optional(),
 })
 
 /**
@@ -215,7 +217,7 @@ export const inferRequestSchema = z.union([
           shape: z.array(z.number().int().nonnegative()).max(8),
           data: z.union([z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64'), z.array(z.number())]),
           /** How base64 `data` holds the elements (src/inference/tensor.ts); numbers are always dense. */
-          layout: z.enum(['dense', 'sparse-v1']).optional(),
+          layout: tensorLayoutSchema.optional(),
         }),
       )
       .min(1)

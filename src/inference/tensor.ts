@@ -43,7 +43,8 @@ export type TensorData =
 export type TensorValue = { dtype: DType; shape: readonly number[]; data: TensorData }
 
 /** How `data` holds the elements (see the module comment); absent means dense. */
-export type TensorLayout = 'dense' | 'sparse-v1'
+export const TENSOR_LAYOUTS = ['dense', 'sparse-v1'] as const
+export type TensorLayout = (typeof TENSOR_LAYOUTS)[number]
 
 /** A tensor as JSON (in replay records and `POST /v1/infer`). */
 export type EncodedTensor = { name: string; dtype: DType; shape: number[]; data: string; layout?: TensorLayout | undefined }
