@@ -57,17 +57,11 @@ contract TraceLog is EIP712 {
     mapping(bytes32 => bool) public bundleCommitted;
 
     /// Every field of the batch record (`Batch`) but the commitment's hash, which is
-    /// keccak256(daCommitment): anyone rebuilds the record from this event.
+    /// keccak256(daCommitment): anyone rebuilds the record from this event. Its five small
+    /// fields share one word (`packBatchFields`): an event pays for every byte it logs, and
+    /// four words fewer save about 1,000 gas on each batch.
     event BatchCommitted(
-        uint256 indexed agentId,
-        uint64 indexed sequence,
-        bytes32 merkleRoot,
-        bytes daCommitment,
-        uint64 firstIndex,
-        uint32 stepCount,
-        uint64 committedAt,
-        uint64 challengeWindow,
-        uint32 callsCovered
+        uint256 indexed agentId, uint64 indexed sequence, bytes32 merkleRoot, uint256 fields, bytes daCommitment
     );
 
     /// A bundle: its batches' `BatchCommitted` events come before it in the same transaction;
@@ -164,7 +158,17 @@ contract TraceLog is EIP712 {
         uint256 n = batches.length;
         if (n == 0 || n > MAX_BUNDLE_BATCHES) revert BadBundleSize(n);
         bytes32[] memory leaves = new bytes32[](n);
+        // Each batch's memory (its record, the encodings it hashes and logs) is dead once its
+        // leaf is written: every batch reuses the same memory instead of growing it, whose
+        // cost rises with its size (about 200 gas a batch at 64 batches).
+        uint256 mark;
+        assembly ("memory-safe") {
+            mark := mload(0x40)
+        }
         for (uint256 i; i < n; ++i) {
+            assembly ("memory-safe") {
+                mstore(0x40, mark)
+            }
             Commit calldata c = batches[i];
             bytes32 record =
                 _commit(c.agentId, c.sequence, c.merkleRoot, c.daCommitment, c.stepCount, c.setCoverage, c.callsCovered);
@@ -258,6 +262,9 @@ contract TraceLog is EIP712 {
         internal
         returns (bytes32)
     {
+        // logged before the counters' write: after it, the optimizer no longer merges that
+        // write's four fields into one SSTORE (measured: three more SLOAD + SSTORE pairs)
+        emit BatchCommitted(agentId, sequence, b.merkleRoot, packBatchFields(b), daCommitment);
         uint64 finalizesAt = b.committedAt + b.challengeWindow;
         if (finalizesAt < l.lastFinalizesAt) finalizesAt = l.lastFinalizesAt;
         _logs[agentId] = AgentLog({
@@ -266,18 +273,14 @@ contract TraceLog is EIP712 {
             lastFinalizesAt: finalizesAt,
             coveredCalls: b.callsCovered
         });
-        emit BatchCommitted(
-            agentId,
-            sequence,
-            b.merkleRoot,
-            daCommitment,
-            b.firstIndex,
-            b.stepCount,
-            b.committedAt,
-            b.challengeWindow,
-            b.callsCovered
-        );
         return keccak256(abi.encode(b));
+    }
+
+    /// @notice The `fields` word of `BatchCommitted`: firstIndex (bits 255-192), stepCount
+    ///         (191-160), committedAt (159-96), challengeWindow (95-32), callsCovered (31-0).
+    function packBatchFields(Batch memory b) public pure returns (uint256) {
+        return uint256(b.firstIndex) << 192 | uint256(b.stepCount) << 160 | uint256(b.committedAt) << 96
+            | uint256(b.challengeWindow) << 32 | b.callsCovered;
     }
 
     function _checkCoverage(address account, uint32 before, uint32 callsCovered) internal view {

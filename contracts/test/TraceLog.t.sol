@@ -15,6 +15,17 @@ contract TraceLogTest is Fixture {
         return _commitAs(operator, agentId, seq, root, da, count);
     }
 
+    /// The `fields` word of BatchCommitted, written out here rather than through the contract's
+    /// own packBatchFields.
+    function _fields(uint64 firstIndex, uint32 stepCount, uint64 committedAt, uint64 window, uint32 covered)
+        internal
+        pure
+        returns (uint256)
+    {
+        return uint256(firstIndex) * 2 ** 192 + uint256(stepCount) * 2 ** 160 + uint256(committedAt) * 2 ** 96
+            + uint256(window) * 2 ** 32 + covered;
+    }
+
     // ---------------------------------------------------------------- commit
 
     function test_commit_onlyOperator() public {
@@ -49,10 +60,25 @@ contract TraceLogTest is Fixture {
         _commitAs(operator, agentId, 0, ROOT, new bytes(max), 1);
     }
 
+    /// Every field keeps its own bits at any value (the event's record rebuilds exactly).
+    function testFuzz_packBatchFields(uint64 firstIndex, uint32 stepCount, uint64 committedAt, uint64 window, uint32 covered)
+        public
+        view
+    {
+        Batch memory b = Batch(ROOT, keccak256(DA), firstIndex, stepCount, committedAt, window, covered);
+        uint256 f = traceLog.packBatchFields(b);
+        assertEq(f, _fields(firstIndex, stepCount, committedAt, window, covered));
+        assertEq(uint64(f >> 192), firstIndex);
+        assertEq(uint32(f >> 160), stepCount);
+        assertEq(uint64(f >> 96), committedAt);
+        assertEq(uint64(f >> 32), window);
+        assertEq(uint32(f), covered);
+    }
+
     function test_commit_storesAndEmits() public {
         uint64 t = uint64(block.timestamp);
         vm.expectEmit(address(traceLog));
-        emit TraceLog.BatchCommitted(agentId, 0, ROOT, DA, 0, 5, t, WINDOW, 0);
+        emit TraceLog.BatchCommitted(agentId, 0, ROOT, _fields(0, 5, t, WINDOW, 0), DA);
         Batch memory b = _commit(0, ROOT, DA, 5);
         // the chain keeps the record's hash; the event gives the record
         assertEq(traceLog.batchHash(agentId, 0), keccak256(abi.encode(b)));
@@ -71,7 +97,7 @@ contract TraceLogTest is Fixture {
 
         vm.warp(t + 10);
         vm.expectEmit(address(traceLog));
-        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), DA, 5, 3, t + 10, WINDOW, 0);
+        emit TraceLog.BatchCommitted(agentId, 1, keccak256("r1"), _fields(5, 3, t + 10, WINDOW, 0), DA);
         assertEq(_commit(1, keccak256("r1"), DA, 3).firstIndex, 5, "indexes continue across batches");
         assertEq(traceLog.nextStepIndex(agentId), 8);
     }

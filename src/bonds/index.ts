@@ -43,6 +43,7 @@ export { depositBond, type DepositBondParameters, type DepositBondReturnType } f
 export { getBond, type GetBondReturnType } from './actions/getBond.js'
 export { requestWithdraw, withdrawBond, claimCredits } from './actions/withdrawBond.js'
 export { commitBatch, coverCalls, type CommitBatchParameters, type CommitBatchReturnType } from './actions/commitBatch.js'
+export { packBatchFields, unpackBatchFields, type BatchFields } from './actions/batchFields.js'
 export { commitBundle, commitMany, type CommitBundleReturnType, type CommitManyReturnType } from './actions/commitMany.js'
 export { openBatch, openedBatchRecord, type OpenBatchReturnType } from './actions/openBatch.js'
 export {

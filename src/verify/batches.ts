@@ -1,5 +1,5 @@
 import { keccak256, type Hex, type Log } from 'viem'
-import { batchCommittedEvent, type CovenantClient } from '../bonds/index.js'
+import { batchCommittedEvent, unpackBatchFields, type CovenantClient } from '../bonds/index.js'
 import type { DAClient } from '../da/index.js'
 import { decodeBatch, merkleRoot, verifyChain, type Batch, type ChainHead } from '../trace/index.js'
 
@@ -28,16 +28,17 @@ type BatchCommittedLog = Log<bigint, number, false, typeof batchCommittedEvent, 
 
 export function toBatchEvent(log: Log): BatchEvent {
   const l = log as BatchCommittedLog
+  const f = unpackBatchFields(l.args.fields)
   return {
     agentId: l.args.agentId,
     sequence: l.args.sequence,
     merkleRoot: l.args.merkleRoot,
     daCommitment: l.args.daCommitment.toLowerCase() as Hex,
-    firstIndex: l.args.firstIndex,
-    stepCount: Number(l.args.stepCount),
-    committedAt: Number(l.args.committedAt),
-    challengeWindow: Number(l.args.challengeWindow),
-    callsCovered: Number(l.args.callsCovered),
+    firstIndex: f.firstIndex,
+    stepCount: f.stepCount,
+    committedAt: Number(f.committedAt),
+    challengeWindow: Number(f.challengeWindow),
+    callsCovered: f.callsCovered,
     blockNumber: l.blockNumber ?? 0n,
     blockHash: (l.blockHash ?? '0x') as Hex,
     transactionHash: (l.transactionHash ?? '0x') as Hex,

@@ -23,6 +23,8 @@ import {
   batchRecordHash,
   getBatch,
   getNextSequence,
+  packBatchFields,
+  unpackBatchFields,
   traceLogAbi,
   commitMany,
   commitBundle,
@@ -361,7 +363,13 @@ describe('batch records: TraceLog keeps one hash per batch, the BatchCommitted e
   it('a node whose log disagrees with the stored hash gives BatchRecordMismatchError, not a record', async () => {
     const seq = (await getNextSequence(chain.reader, agentId)) - 1n
     // the batch's window, stretched
-    const lying = nodeWithLogs((logs) => logs.map((l) => ({ ...l, args: { ...(l as unknown as { args: object }).args, challengeWindow: 999_999n } })))
+    const lying = nodeWithLogs((logs) =>
+      logs.map((l) => {
+        const args = (l as unknown as { args: { fields?: bigint } }).args
+        if (args.fields === undefined) return l // the bundle's own event, when the batch is bundled
+        return { ...l, args: { ...args, fields: packBatchFields({ ...unpackBatchFields(args.fields), challengeWindow: 999_999n }) } }
+      }),
+    )
     await expect(getBatch(lying, agentId, seq)).rejects.toBeInstanceOf(BatchRecordMismatchError)
   })
 

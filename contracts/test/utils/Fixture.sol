@@ -338,10 +338,15 @@ abstract contract Fixture is TestBase {
                 l.emitter != address(traceLog) || l.topics.length != 3 || l.topics[0] != TraceLog.BatchCommitted.selector
                     || uint256(l.topics[1]) != id || uint64(uint256(l.topics[2])) != seq
             ) continue;
-            bytes memory da;
-            (b.merkleRoot, da, b.firstIndex, b.stepCount, b.committedAt, b.challengeWindow, b.callsCovered) =
-                abi.decode(l.data, (bytes32, bytes, uint64, uint32, uint64, uint64, uint32));
+            (bytes32 root, uint256 fields, bytes memory da) = abi.decode(l.data, (bytes32, uint256, bytes));
+            b.merkleRoot = root;
             b.daCommitmentHash = keccak256(da);
+            // fields: firstIndex | stepCount | committedAt | challengeWindow | callsCovered, high to low
+            b.firstIndex = uint64(fields >> 192);
+            b.stepCount = uint32(fields >> 160);
+            b.committedAt = uint64(fields >> 96);
+            b.challengeWindow = uint64(fields >> 32);
+            b.callsCovered = uint32(fields);
             return b;
         }
         revert("no BatchCommitted event");

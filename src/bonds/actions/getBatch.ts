@@ -2,6 +2,7 @@ import { concat, encodeAbiParameters, keccak256, zeroHash, type Hash, type Hex, 
 import { traceLogAbi } from '../generated/abis.js'
 import type { CovenantClient } from '../client.js'
 import { BatchRecordMismatchError } from '../errors.js'
+import { unpackBatchFields } from './batchFields.js'
 
 /**
  * A committed batch's record (the Solidity `Batch` struct), as DisputeGame and
@@ -141,11 +142,7 @@ export async function getBatch(client: CovenantClient, agentId: bigint, sequence
     const record: BatchRecord = {
       merkleRoot: a.merkleRoot,
       daCommitmentHash: keccak256(a.daCommitment),
-      firstIndex: a.firstIndex,
-      stepCount: Number(a.stepCount),
-      committedAt: a.committedAt,
-      challengeWindow: a.challengeWindow,
-      callsCovered: Number(a.callsCovered),
+      ...unpackBatchFields(a.fields),
     }
     const hash = batchRecordHash(record)
     let bundle: BundleProof | undefined

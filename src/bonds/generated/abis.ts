@@ -2412,39 +2412,15 @@ export const traceLogAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint256",
+        "name": "fields",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
         "internalType": "bytes",
         "name": "daCommitment",
         "type": "bytes"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint64",
-        "name": "firstIndex",
-        "type": "uint64"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint32",
-        "name": "stepCount",
-        "type": "uint32"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint64",
-        "name": "committedAt",
-        "type": "uint64"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint64",
-        "name": "challengeWindow",
-        "type": "uint64"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint32",
-        "name": "callsCovered",
-        "type": "uint32"
       }
     ],
     "name": "BatchCommitted",
@@ -3214,6 +3190,62 @@ export const traceLogAbi = [
     "name": "openBatch",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "merkleRoot",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "daCommitmentHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "firstIndex",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "stepCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "challengeWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "callsCovered",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct Batch",
+        "name": "b",
+        "type": "tuple"
+      }
+    ],
+    "name": "packBatchFields",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {
