@@ -19,8 +19,8 @@ type Waiting = { p: CommitBatchParameters; resolve: (r: CommitBatchReturnType) =
 /**
  * One operator's committers share commit transactions. Batches handed in within `windowMs`
  * of the first go out as one `TraceLog.commitBundle`: one storage slot for all of them
- * instead of one each (bench/gas: 64,286 gas for one batch alone; a bundle of 8 costs
- * 26,132 a batch, of 32 21,598). A lone batch goes out as a plain commit, which is cheaper.
+ * instead of one each (bench/gas: 63,239 gas for one batch alone; a bundle of 8 costs
+ * 25,010 a batch, of 32 20,415). A lone batch goes out as a plain commit, which is cheaper.
  *
  * A bundle the chain refuses is sent again batch by batch (`commitBatch`), so one agent's
  * refused batch never holds back another's, and each committer gets its own answer (a

@@ -1,4 +1,4 @@
-import { concat, encodeAbiParameters, keccak256, zeroHash, type Hash, type Hex, type Log } from 'viem'
+import { concat, encodeAbiParameters, getAbiItem, keccak256, zeroHash, type Hash, type Hex, type Log } from 'viem'
 import { traceLogAbi } from '../generated/abis.js'
 import type { CovenantClient } from '../client.js'
 import { BatchRecordMismatchError } from '../errors.js'
@@ -49,9 +49,7 @@ export type CommittedBatch = {
 export type BundleProof = { bundle: Hex; leaves: readonly Hex[]; index: number }
 
 /** The record's ABI type, from `TraceLog.recordHash(Batch)`: the contract's own, not a copy. */
-const RECORD_TYPE = (
-  traceLogAbi.find((f) => f.type === 'function' && f.name === 'recordHash') as Extract<(typeof traceLogAbi)[number], { type: 'function'; name: 'recordHash' }>
-).inputs
+const RECORD_TYPE = getAbiItem({ abi: traceLogAbi, name: 'recordHash' }).inputs
 
 /** `TraceLog.recordHash`: the hash the chain keeps for a batch record. */
 export function batchRecordHash(r: BatchRecord): Hex {
@@ -70,20 +68,12 @@ export const NO_BATCH_RECORD: BatchRecord = {
 }
 
 /** TraceLog's `BatchCommitted` event, from the generated ABI (for getLogs and watches). */
-export const batchCommittedEvent = traceLogAbi.find((e) => e.type === 'event' && e.name === 'BatchCommitted') as Extract<
-  (typeof traceLogAbi)[number],
-  { type: 'event'; name: 'BatchCommitted' }
->
+export const batchCommittedEvent = getAbiItem({ abi: traceLogAbi, name: 'BatchCommitted' })
 
 /** TraceLog's `BundleCommitted` event: a bundle's hash and its leaves. */
-export const bundleCommittedEvent = traceLogAbi.find((e) => e.type === 'event' && e.name === 'BundleCommitted') as Extract<
-  (typeof traceLogAbi)[number],
-  { type: 'event'; name: 'BundleCommitted' }
->
+export const bundleCommittedEvent = getAbiItem({ abi: traceLogAbi, name: 'BundleCommitted' })
 
-const LEAF_TYPE = (
-  traceLogAbi.find((f) => f.type === 'function' && f.name === 'bundleLeaf') as Extract<(typeof traceLogAbi)[number], { type: 'function'; name: 'bundleLeaf' }>
-).inputs
+const LEAF_TYPE = getAbiItem({ abi: traceLogAbi, name: 'bundleLeaf' }).inputs
 
 /** `TraceLog.bundleLeaf`: a batch's leaf in its bundle. */
 export function bundleLeaf(agentId: bigint, sequence: bigint, recordHash: Hex): Hex {
