@@ -208,7 +208,9 @@ describe('BullMQ service workers in several processes', () => {
     // kill w1 once both actions are open in its hands: A inside its decision tool, P after its payment
     await until(async () => ((await walSteps('svc-mod-1')).some((s) => s.actionId === a && s.kind === 'inference') ? true : undefined), 'action A to reach its tool')
     await until(async () => ((await walletTxCount('svc-pay')) === txBefore + 1 ? true : undefined), 'the payment of P')
-    expect((await getTask(service.url, a)).status).toBe('running')
+    // the worker buffers the 'running' state (TASK_STORE_FLUSH_MS, with the task's step events):
+    // under load it lands after the steps this test watched
+    await until(async () => ((await getTask(service.url, a)).status === 'running' ? true : undefined), "action A's running state", 4_000)
     const killedAt = Date.now()
     w1.child.kill('SIGKILL')
     expect(await w1.exited).toMatchObject({ signal: 'SIGKILL' })
