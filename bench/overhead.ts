@@ -1,6 +1,6 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10]
+//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--only bare|covenant]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
@@ -57,6 +57,13 @@ const COMMIT_EVERY = arg('--commit-every', 10)
 // per transaction; payments then wait for their block, as they would in production.
 const BLOCK_TIME = arg('--block-time', 0)
 const POLL_MS = 100
+// --only bare|covenant: run one arm (for bench/profile: each arm's CPU profile apart); no ratios
+const ONLY = ((i) => (i >= 0 ? args[i + 1] : undefined))(args.indexOf('--only'))
+if (ONLY !== undefined && ONLY !== 'bare' && ONLY !== 'covenant') {
+  process.stderr.write(`--only takes bare or covenant, not ${JSON.stringify(ONLY)}\n`)
+  process.exit(2)
+}
+const arms: ('bare' | 'covenant')[] = ONLY ? [ONLY] : ['bare', 'covenant']
 
 // The inference containers run in a child process (as a container would), so the agents'
 // process holds only the agents' own work: one signing receipts (Covenant's), one not (bare).
@@ -246,11 +253,12 @@ try {
   ).agentId
   const wal = await TraceWal.open({ dir: join(root, 'wal'), agentId: agentId.toString() })
   const appendNext = wal.appendNext.bind(wal)
-  wal.appendNext = async (body: StepBody) => {
+  // passes the options on: the runtime appends most steps with { durable: false }
+  wal.appendNext = async (body: StepBody, options?: { durable?: boolean | undefined }) => {
     const t = performance.now()
     inside = 'wal'
     try {
-      return await appendNext(body)
+      return await appendNext(body, options)
     } finally {
       inside = undefined
       const dt = performance.now() - t
@@ -369,120 +377,124 @@ try {
     sinceCommit = 0
   }
 
-  for (let i = 0; i < WARMUP; i++) {
-    await one('bare', i, false)
-    await one('covenant', i, false)
-  }
+  for (let i = 0; i < WARMUP; i++) for (const k of arms) await one(k, i, false)
   await commit(false) // warm-up steps committed and not counted
   for (let i = 0; i < ACTIONS; i++) {
-    const order: ('bare' | 'covenant')[] = i % 2 === 0 ? ['bare', 'covenant'] : ['covenant', 'bare']
+    const order = i % 2 === 0 ? arms : [...arms].reverse()
     for (const k of order) await one(k, WARMUP + i, true)
     if ((i + 1) % 10 === 0) progress(`  ${i + 1}/${ACTIONS}`)
   }
   if (sinceCommit > 0) await commit(true)
   await committer.stop()
+  if (ONLY) {
+    const arm = ONLY === 'bare' ? bare : cov
+    const only = { arm: ONLY, actions: arm.length, ms: stats(arm.map((x) => x.total)), cpuMs: stats(arm.map((x) => x.cpu)) }
+    log(`bench/overhead --only ${ONLY}: ${only.actions} actions, p50 ${only.ms.p50} ms, CPU p50 ${only.cpuMs.p50} ms an action (one arm: no ratios)`)
+    if (json) process.stdout.write(`${JSON.stringify(only, null, 2)}\n`)
+  } else {
 
-  // ---------------------------------------------------------------- figures
-  const field = (xs: Phases[], k: keyof Phases) => xs.map((x) => x[k])
-  const commitPerAction = sum(commits.map((c) => c.ms)) / sum(commits.map((c) => c.actions))
-  const daPerAction = sum(commits.map((c) => c.daPutMs)) / sum(commits.map((c) => c.actions))
-  const bareTotal = field(bare, 'total')
-  const covTotal = field(cov, 'total')
-  const m = (xs: Phases[], k: keyof Phases) => mean(field(xs, k))
-  const extra = m(cov, 'total') - m(bare, 'total')
-  const walletExtra = m(cov, 'payment') - m(bare, 'payment') - m(cov, 'walWallet') - m(cov, 'outbox') - policyCheckMs
-  const recording = m(cov, 'model') - m(cov, 'http') - (m(bare, 'model') - m(bare, 'http'))
-  const receipts = m(cov, 'http') - m(bare, 'http')
-  const parts = {
-    'trace WAL: fdatasync of every step': m(cov, 'walSync'),
-    'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
-    'policy check': policyCheckMs,
-    'outbox: fsync (the signed record)': m(cov, 'outboxSync'),
-    'outbox: encode, write, link (the signed record)': m(cov, 'outbox') - m(cov, 'outboxSync'),
-    'wallet: extra RPC reads (nonce, balance: tracked) and bookkeeping': walletExtra,
-    'inference recording (receipt + attestation check, replay record)': recording,
-    'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
-  }
-  const breakdown = { ...parts, 'runtime bookkeeping and the rest': extra - sum(Object.values(parts)) }
-  const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
-  const result = {
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
-    settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
-    modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
-    bareMs: stats(bareTotal),
-    covenantMs: stats(covTotal),
-    // the issue's figures with their spread: the median of the back-to-back pairs' ratios and
-    // its 95 % bootstrap interval; CPU of the agents' process per action (the commit's CPU,
-    // run beside the agent, amortised over the actions it commits)
-    pairedRatio: pairedRatios(covTotal, bareTotal),
-    cpuMsPerAction: {
-      bare: stats(field(bare, 'cpu')),
-      covenant: stats(field(cov, 'cpu')),
-      covenantCommitAmortised: round(sum(commits.map((c) => c.cpuMs)) / Math.max(1, sum(commits.map((c) => c.actions))), 3),
-      extraMean: round(m(cov, 'cpu') - m(bare, 'cpu'), 3),
-      pairedRatio: pairedRatios(field(cov, 'cpu'), field(bare, 'cpu')),
-      goalExtraMs: 3,
-    },
-    ratio: {
-      p50: round(p50(covTotal) / p50(bareTotal), 3),
-      // each pair ran back to back, so it saw the same load: the median of the pairs' ratios
-      pairedP50: round(p50(covTotal.map((c, i) => c / bareTotal[i]!)), 3),
-      mean: round(mean(covTotal) / mean(bareTotal), 3),
-      p50WithCommitAmortised: round((p50(covTotal) + commitPerAction) / p50(bareTotal), 3),
-      meanWithCommitAmortised: round((mean(covTotal) + commitPerAction) / mean(bareTotal), 3),
-      goal: 1.1,
-    },
-    phasesMeanMs: {
-      bare: { model: round(m(bare, 'model'), 3), http: round(m(bare, 'http'), 3), payment: round(m(bare, 'payment'), 3) },
-      covenant: {
-        model: round(m(cov, 'model'), 3),
-        http: round(m(cov, 'http'), 3),
-        payment: round(m(cov, 'payment'), 3),
-        wal: round(m(cov, 'wal'), 3),
-        walAppendsPerAction: round(m(cov, 'walSteps'), 2),
-        walAppendP50: round(p50(cov.map((c) => c.wal / Math.max(1, c.walSteps))), 3),
-        walFsync: round(m(cov, 'walSync'), 3),
-        walInferenceSteps: round(m(cov, 'walInference'), 3),
-        outbox: round(m(cov, 'outbox'), 3),
-        outboxFsync: round(m(cov, 'outboxSync'), 3),
+    // ---------------------------------------------------------------- figures
+    const field = (xs: Phases[], k: keyof Phases) => xs.map((x) => x[k])
+    const commitPerAction = sum(commits.map((c) => c.ms)) / sum(commits.map((c) => c.actions))
+    const daPerAction = sum(commits.map((c) => c.daPutMs)) / sum(commits.map((c) => c.actions))
+    const bareTotal = field(bare, 'total')
+    const covTotal = field(cov, 'total')
+    const m = (xs: Phases[], k: keyof Phases) => mean(field(xs, k))
+    const extra = m(cov, 'total') - m(bare, 'total')
+    const walletExtra = m(cov, 'payment') - m(bare, 'payment') - m(cov, 'walWallet') - m(cov, 'outbox') - policyCheckMs
+    const recording = m(cov, 'model') - m(cov, 'http') - (m(bare, 'model') - m(bare, 'http'))
+    const receipts = m(cov, 'http') - m(bare, 'http')
+    const parts = {
+      'trace WAL: fdatasync of every step': m(cov, 'walSync'),
+      'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
+      'policy check': policyCheckMs,
+      'outbox: fsync (the signed record)': m(cov, 'outboxSync'),
+      'outbox: encode, write, link (the signed record)': m(cov, 'outbox') - m(cov, 'outboxSync'),
+      'wallet: extra RPC reads (nonce, balance: tracked) and bookkeeping': walletExtra,
+      'inference recording (receipt + attestation check, replay record)': recording,
+      'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
+    }
+    const breakdown = { ...parts, 'runtime bookkeeping and the rest': extra - sum(Object.values(parts)) }
+    const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
+    const result = {
+      machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
+      settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
+      modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
+      bareMs: stats(bareTotal),
+      covenantMs: stats(covTotal),
+      // the issue's figures with their spread: the median of the back-to-back pairs' ratios and
+      // its 95 % bootstrap interval; CPU of the agents' process per action (the commit's CPU,
+      // run beside the agent, amortised over the actions it commits)
+      pairedRatio: pairedRatios(covTotal, bareTotal),
+      cpuMsPerAction: {
+        bare: stats(field(bare, 'cpu')),
+        covenant: stats(field(cov, 'cpu')),
+        covenantCommitAmortised: round(sum(commits.map((c) => c.cpuMs)) / Math.max(1, sum(commits.map((c) => c.actions))), 3),
+        extraMean: round(m(cov, 'cpu') - m(bare, 'cpu'), 3),
+        pairedRatio: pairedRatios(field(cov, 'cpu'), field(bare, 'cpu')),
+        goalExtraMs: 3,
       },
-    },
-    extraMeanMs: round(extra, 3),
-    breakdownMeanMs: Object.fromEntries(Object.entries(breakdown).map(([k, v]) => [k, round(v, 3)])),
-    commit: {
-      batches: commits.length,
-      meanBatchSteps: round(mean(commits.map((c) => c.steps)), 1),
-      meanFlushMs: round(mean(commits.map((c) => c.ms)), 2),
-      gasPerBatch: commits[0]?.gasUsed.toString(),
-      amortisedPerActionMs: round(commitPerAction, 3),
-      breakdownPerActionMs: Object.fromEntries(Object.entries(commitBreakdown).map(([k, v]) => [k, round(v, 3)])),
-    },
-    noisy: `${cpus().length} cores shared with other processes: figures move between runs`,
-  }
+      ratio: {
+        p50: round(p50(covTotal) / p50(bareTotal), 3),
+        // each pair ran back to back, so it saw the same load: the median of the pairs' ratios
+        pairedP50: round(p50(covTotal.map((c, i) => c / bareTotal[i]!)), 3),
+        mean: round(mean(covTotal) / mean(bareTotal), 3),
+        p50WithCommitAmortised: round((p50(covTotal) + commitPerAction) / p50(bareTotal), 3),
+        meanWithCommitAmortised: round((mean(covTotal) + commitPerAction) / mean(bareTotal), 3),
+        goal: 1.1,
+      },
+      phasesMeanMs: {
+        bare: { model: round(m(bare, 'model'), 3), http: round(m(bare, 'http'), 3), payment: round(m(bare, 'payment'), 3) },
+        covenant: {
+          model: round(m(cov, 'model'), 3),
+          http: round(m(cov, 'http'), 3),
+          payment: round(m(cov, 'payment'), 3),
+          wal: round(m(cov, 'wal'), 3),
+          walAppendsPerAction: round(m(cov, 'walSteps'), 2),
+          walAppendP50: round(p50(cov.map((c) => c.wal / Math.max(1, c.walSteps))), 3),
+          walFsync: round(m(cov, 'walSync'), 3),
+          walInferenceSteps: round(m(cov, 'walInference'), 3),
+          outbox: round(m(cov, 'outbox'), 3),
+          outboxFsync: round(m(cov, 'outboxSync'), 3),
+        },
+      },
+      extraMeanMs: round(extra, 3),
+      breakdownMeanMs: Object.fromEntries(Object.entries(breakdown).map(([k, v]) => [k, round(v, 3)])),
+      commit: {
+        batches: commits.length,
+        meanBatchSteps: round(mean(commits.map((c) => c.steps)), 1),
+        meanFlushMs: round(mean(commits.map((c) => c.ms)), 2),
+        gasPerBatch: commits[0]?.gasUsed.toString(),
+        amortisedPerActionMs: round(commitPerAction, 3),
+        breakdownPerActionMs: Object.fromEntries(Object.entries(commitBreakdown).map(([k, v]) => [k, round(v, 3)])),
+      },
+      noisy: `${cpus().length} cores shared with other processes: figures move between runs`,
+    }
 
-  log(`bench/overhead — ${result.machine.cpu} ×${result.machine.cores}; ${ACTIONS} actions each (interleaved, ${WARMUP} warm-up excluded)`)
-  log(`the task: the treasury agent pays one invoice (0.001 ETH) through covenant-chat on the local container, anvil chain`)
-  log(`model calls per action: bare ${result.modelCallsPerAction.bare}, Covenant ${result.modelCallsPerAction.covenant}`)
-  log(`NOTE: ${result.noisy}; compare the two columns, not runs.`)
-  log('')
-  log(`                      p50 ms    mean ms`)
-  log(`  bare LangChain+viem ${String(result.bareMs.p50).padStart(8)} ${String(result.bareMs.mean).padStart(10)}`)
-  log(`  Covenant            ${String(result.covenantMs.p50).padStart(8)} ${String(result.covenantMs.mean).padStart(10)}`)
-  log('')
-  log(`  ratio covenant/bare, as the caller waits (commit runs beside): p50 ${result.ratio.p50}×, mean ${result.ratio.mean}×, median of pairs ${result.ratio.pairedP50}×   (goal ≤ 1.10×)`)
-  log(`  ratio with the commit amortised into each action:             p50 ${result.ratio.p50WithCommitAmortised}×, mean ${result.ratio.meanWithCommitAmortised}×`)
-  log(`  median of paired ratios with its interval: ${formatRatio(result.pairedRatio)}`)
-  log(`  CPU of the agents' process per action: bare ${result.cpuMsPerAction.bare.p50} ms, Covenant ${result.cpuMsPerAction.covenant.p50} ms (medians; + ${result.cpuMsPerAction.covenantCommitAmortised} ms of commit per action); paired ${formatRatio(result.cpuMsPerAction.pairedRatio)}`)
-  log('')
-  log(`where the extra ${round(extra, 2)} ms per action goes (means; ${stepsPerAction} steps per action):`)
-  for (const [k, v] of Object.entries(result.breakdownMeanMs)) log(`  ${k.padEnd(70)} ${v.toFixed(3).padStart(8)} ms`)
-  log(`  + commit, amortised over ${COMMIT_EVERY} actions (${result.commit.meanBatchSteps} steps a batch, ${result.commit.meanFlushMs} ms a flush):`)
-  for (const [k, v] of Object.entries(result.commit.breakdownPerActionMs)) log(`      ${k.padEnd(66)} ${v.toFixed(3).padStart(8)} ms`)
-  log('')
-  log(`phases (means, ms): bare model ${result.phasesMeanMs.bare.model} (HTTP ${result.phasesMeanMs.bare.http}), payment ${result.phasesMeanMs.bare.payment}`)
-  log(`                    covenant model ${result.phasesMeanMs.covenant.model} (HTTP ${result.phasesMeanMs.covenant.http}), payment ${result.phasesMeanMs.covenant.payment}, WAL ${result.phasesMeanMs.covenant.wal} (${result.phasesMeanMs.covenant.walAppendsPerAction} appends, p50 ${result.phasesMeanMs.covenant.walAppendP50} ms each), outbox ${result.phasesMeanMs.covenant.outbox}`)
-  log(`                    of the WAL: fdatasync ${result.phasesMeanMs.covenant.walFsync}, inference steps ${result.phasesMeanMs.covenant.walInferenceSteps}; of the outbox: fsync ${result.phasesMeanMs.covenant.outboxFsync}`)
-  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+    log(`bench/overhead — ${result.machine.cpu} ×${result.machine.cores}; ${ACTIONS} actions each (interleaved, ${WARMUP} warm-up excluded)`)
+    log(`the task: the treasury agent pays one invoice (0.001 ETH) through covenant-chat on the local container, anvil chain`)
+    log(`model calls per action: bare ${result.modelCallsPerAction.bare}, Covenant ${result.modelCallsPerAction.covenant}`)
+    log(`NOTE: ${result.noisy}; compare the two columns, not runs.`)
+    log('')
+    log(`                      p50 ms    mean ms`)
+    log(`  bare LangChain+viem ${String(result.bareMs.p50).padStart(8)} ${String(result.bareMs.mean).padStart(10)}`)
+    log(`  Covenant            ${String(result.covenantMs.p50).padStart(8)} ${String(result.covenantMs.mean).padStart(10)}`)
+    log('')
+    log(`  ratio covenant/bare, as the caller waits (commit runs beside): p50 ${result.ratio.p50}×, mean ${result.ratio.mean}×, median of pairs ${result.ratio.pairedP50}×   (goal ≤ 1.10×)`)
+    log(`  ratio with the commit amortised into each action:             p50 ${result.ratio.p50WithCommitAmortised}×, mean ${result.ratio.meanWithCommitAmortised}×`)
+    log(`  median of paired ratios with its interval: ${formatRatio(result.pairedRatio)}`)
+    log(`  CPU of the agents' process per action: bare ${result.cpuMsPerAction.bare.p50} ms, Covenant ${result.cpuMsPerAction.covenant.p50} ms (medians; + ${result.cpuMsPerAction.covenantCommitAmortised} ms of commit per action); paired ${formatRatio(result.cpuMsPerAction.pairedRatio)}`)
+    log('')
+    log(`where the extra ${round(extra, 2)} ms per action goes (means; ${stepsPerAction} steps per action):`)
+    for (const [k, v] of Object.entries(result.breakdownMeanMs)) log(`  ${k.padEnd(70)} ${v.toFixed(3).padStart(8)} ms`)
+    log(`  + commit, amortised over ${COMMIT_EVERY} actions (${result.commit.meanBatchSteps} steps a batch, ${result.commit.meanFlushMs} ms a flush):`)
+    for (const [k, v] of Object.entries(result.commit.breakdownPerActionMs)) log(`      ${k.padEnd(66)} ${v.toFixed(3).padStart(8)} ms`)
+    log('')
+    log(`phases (means, ms): bare model ${result.phasesMeanMs.bare.model} (HTTP ${result.phasesMeanMs.bare.http}), payment ${result.phasesMeanMs.bare.payment}`)
+    log(`                    covenant model ${result.phasesMeanMs.covenant.model} (HTTP ${result.phasesMeanMs.covenant.http}), payment ${result.phasesMeanMs.covenant.payment}, WAL ${result.phasesMeanMs.covenant.wal} (${result.phasesMeanMs.covenant.walAppendsPerAction} appends, p50 ${result.phasesMeanMs.covenant.walAppendP50} ms each), outbox ${result.phasesMeanMs.covenant.outbox}`)
+    log(`                    of the WAL: fdatasync ${result.phasesMeanMs.covenant.walFsync}, inference steps ${result.phasesMeanMs.covenant.walInferenceSteps}; of the outbox: fsync ${result.phasesMeanMs.covenant.outboxFsync}`)
+    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  }
   await wal.close()
 } finally {
   containers.kill('SIGTERM')
