@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { registerTestAgent, startTestChain, type TestChain } from '../../test/fixtures/chain.js'
+import { bundleChild, type ChildBundle } from '../../test/fixtures/childBundle.js'
 import { LocalDAStore } from '../da/localStore.js'
 import { TraceWal, batchRoot, decodeBatch } from '../trace/index.js'
 import { getBatch, getNextSequence } from './actions/getBatch.js'
@@ -60,12 +61,17 @@ describe('Committer', () => {
   })
 
   describe('survives SIGKILL at every point without losing or duplicating a batch', () => {
+    let child: ChildBundle
+    beforeAll(async () => {
+      child = await bundleChild(resolve('test/fixtures/committerChild.ts'))
+    })
+    afterAll(() => child?.dispose())
     for (const crashAt of ['afterAppend', 'afterPut', 'afterPending', 'afterCommit']) {
       it(crashAt, async () => {
         const agentId = await newAgent()
         const dirs = { walDir: join(tmp, `wal-${crashAt}`), daDir: join(tmp, 'da') }
         const run = (crash: string) =>
-          spawnSync(process.execPath, ['--import', 'tsx', resolve('test/fixtures/committerChild.ts')], {
+          spawnSync(process.execPath, [child.path], {
             encoding: 'utf8',
             timeout: 60_000,
             env: {

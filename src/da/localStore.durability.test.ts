@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Hex } from 'viem'
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, onTestFinished, test, vi } from 'vitest'
+import { bundleChild } from '../../test/fixtures/childBundle.js'
 import { localCommitment } from './commitment.js'
 import { scanSegment } from './blobLog.js'
 import { RECORD_BLOB, encodeRecordHeader } from './segmentFormat.js'
@@ -216,8 +217,10 @@ describe('LocalDAStore durability', () => {
 
   test('kill -9 while putting (two concurrent writers), 4 times: every acknowledged blob reads back, every record in the log is its blob', async () => {
     const acknowledged: Hex[] = []
+    const bundle = await bundleChild(CHILD)
+    onTestFinished(() => bundle.dispose())
     for (let round = 0; round < 4; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [bundle.path, dir, '2'], { stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       child.stdout.on('data', (d: Buffer) => (out += d.toString()))
       // kill once a few puts were acknowledged, at a moment that moves from round to round

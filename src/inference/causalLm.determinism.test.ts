@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, onTestFinished, test } from 'vitest'
+import { bundleChild } from '../../test/fixtures/childBundle.js'
 import { createHash } from 'node:crypto'
 import { createCausalLmEngine } from './causalLmEngine.js'
 import { SHIPPED_MODELS_DIR, createModelStore } from './modelStore.js'
@@ -58,8 +59,10 @@ describe('tiny-qwen2: replay is bit-exact across processes', () => {
     expect(new Set(expected.map((e) => e.logits)).size).toBe(requests.length)
     const file = join(mkdtempSync(join(tmpdir(), 'covenant-lm-')), 'records.json')
     writeFileSync(file, JSON.stringify({ modelDir, records, count: 250 }))
+    const bundle = await bundleChild(child)
+    onTestFinished(() => bundle.dispose())
     const outputs = await Promise.all(
-      [0, 1, 2, 3].map(async () => (await run(process.execPath, ['--import', 'tsx', child, file], { maxBuffer: 16 << 20 })).stdout.trim().split('\n')),
+      [0, 1, 2, 3].map(async () => (await run(process.execPath, [bundle.path, file], { maxBuffer: 16 << 20 })).stdout.trim().split('\n')),
     )
     let replays = 0
     for (const lines of outputs) {

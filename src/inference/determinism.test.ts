@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, onTestFinished, test } from 'vitest'
+import { bundleChild } from '../../test/fixtures/childBundle.js'
 import { type ProbeHashes, probeHashes } from './_determinismProbe.js'
 import { createChatEngine } from './chatEngine.js'
 import { promptFeatures, serializeChatRequest } from './chatPrompt.js'
@@ -56,9 +57,11 @@ describe('determinism', () => {
 
   test('separate processes give identical hashes', async () => {
     const here = await probeHashes()
+    const bundle = await bundleChild(child)
+    onTestFinished(() => bundle.dispose())
     const children = await Promise.all(
       [1, 2].map(async () => {
-        const { stdout } = await run(process.execPath, ['--import', 'tsx', child, '1'], { maxBuffer: 1 << 20 })
+        const { stdout } = await run(process.execPath, [bundle.path, '1'], { maxBuffer: 1 << 20 })
         return JSON.parse(stdout.trim().split('\n').at(-1)!) as ProbeHashes
       }),
     )

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import { bundleChild, type ChildBundle } from '../../test/fixtures/childBundle.js'
 import { ProcessLock } from './processLock.js'
 import { walPaths } from './wal.js'
 
@@ -20,12 +21,14 @@ const TRIALS = 200
 
 type Contender = { child: ChildProcessWithoutNullStreams; lines: AsyncIterator<string>; rl: Interface }
 let dir: string
+let bundle: ChildBundle
 const contenders: Contender[] = []
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'covenant-lock-race-'))
+  bundle = await bundleChild(CHILD)
   for (let i = 0; i < CONTENDERS; i++) {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, AGENT], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [bundle.path, dir, AGENT], { stdio: ['pipe', 'pipe', 'pipe'] })
     const rl = createInterface({ input: child.stdout })
     contenders.push({ child, rl, lines: rl[Symbol.asyncIterator]() })
   }
@@ -38,6 +41,7 @@ afterAll(async () => {
     c.child.kill('SIGKILL')
   }
   await rm(dir, { recursive: true, force: true })
+  await bundle?.dispose()
 })
 
 async function next(c: Contender): Promise<string> {

@@ -4,15 +4,21 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, expect, test } from 'vitest'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { bundleChild, type ChildBundle } from '../../test/fixtures/childBundle.js'
 import { crashStepBody } from './_fixtures.js'
 import { TraceWal } from './wal.js'
 
 const CHILD = fileURLToPath(new URL('./wal.crash-child.ts', import.meta.url))
 const AGENT = '9'
 const dirs: string[] = []
+let bundle: ChildBundle
+beforeAll(async () => {
+  bundle = await bundleChild(CHILD)
+})
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true })
+  await bundle?.dispose()
 })
 
 // mulberry32: reproducible kill points; the seed is in the test name.
@@ -30,7 +36,7 @@ function rng(seed: number) {
 
 /** Runs the child until it has acknowledged `acks` more steps, then SIGKILLs it after `delayMs`. */
 async function crashRound(dir: string, acks: number, delayMs: number, inFlight = 1): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, AGENT, String(inFlight)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bundle.path, dir, AGENT, String(inFlight)], { stdio: ['ignore', 'pipe', 'pipe'] })
   let lastAck = -1
   let seen = 0
   let stderr = ''

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { parseEventLogs } from 'viem'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
+import { bundleChild, type ChildBundle } from '../fixtures/childBundle.js'
 import { disputeGameAbi, registerVerifier } from '../../src/bonds/index.js'
 import { LocalDAStore } from '../../src/da/index.js'
 import { createJobQueue, VerifierNode, type ReplayJobData, type ReplayJobResult, type VerifierEvent } from '../../src/verify/index.js'
@@ -21,13 +22,14 @@ const STEPS = 12
 let chain: TestChain
 let da: LocalDAStore
 let root: string
+let workerChild: ChildBundle
 let a: TestAgent
 const children: ChildProcess[] = []
 const lines: Array<{ worker: number; line: string }> = []
 const nodes: VerifierNode[] = []
 
 function startWorker(worker: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/verify/worker.child.ts'], {
+  const child = spawn(process.execPath, [workerChild.path], {
     env: { ...process.env, REDIS_URL, QUEUE, DELAY_MS: '250', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -72,6 +74,7 @@ async function seen<E extends VerifierEvent>(events: VerifierEvent[], match: (e:
 }
 
 beforeAll(async () => {
+  workerChild = await bundleChild('src/verify/worker.child.ts')
   chain = await startTestChain()
   root = await tempDir()
   da = new LocalDAStore({ dir: join(root, 'da') })
@@ -87,6 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+  await workerChild?.dispose()
   await Promise.all(nodes.map((n) => n.stop()))
   const q = createJobQueue({ name: QUEUE, redisUrl: REDIS_URL })
   await q.obliterate().catch(() => {})
