@@ -1,19 +1,29 @@
 import { mkdtemp, rm } from 'node:fs/promises'
-import * as fsp from 'node:fs/promises'
+import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { localCommitment } from './commitment.js'
 import { BlobNotFoundError } from './errors.js'
 import { LocalDAStore } from './localStore.js'
 
 // The store's directory listings, counted: a lookup that misses its index lists the segments
-// directory to find what other writers appended.
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const m = await importOriginal<typeof import('node:fs/promises')>()
-  return { ...m, readdir: vi.fn(m.readdir) }
+// directory to find what other writers appended. fs/promises' `readdir` is wrapped on the
+// builtin module and synced into its ES exports (live bindings), so the store sees the
+// wrapper however long ago it was imported (the test workers share loaded modules).
+const fsPromises = createRequire(import.meta.url)('node:fs/promises') as { readdir: (path: unknown, ...rest: unknown[]) => Promise<unknown> }
+const realReaddir = fsPromises.readdir
+let listings = 0
+fsPromises.readdir = (path, ...rest) => {
+  if (String(path).endsWith('segments')) listings++
+  return realReaddir(path, ...rest)
+}
+syncBuiltinESMExports()
+afterAll(() => {
+  fsPromises.readdir = realReaddir
+  syncBuiltinESMExports()
 })
-const readdirCalls = () => (fsp.readdir as unknown as { mock: { calls: unknown[][] } }).mock.calls.filter((c) => String(c[0]).endsWith('segments')).length
+const readdirCalls = () => listings
 
 let dir: string
 beforeEach(async () => {
