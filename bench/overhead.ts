@@ -1,6 +1,6 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--only bare|covenant]
+//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--only bare|covenant] [--profile FILE]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
@@ -23,7 +23,8 @@
 // where the extra time goes, from performance.now() around each phase (means, ms per action).
 // Numbers depend on the machine and its load; this prints them, it asserts nothing.
 import { spawn } from 'node:child_process'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -64,6 +65,9 @@ if (ONLY !== undefined && ONLY !== 'bare' && ONLY !== 'covenant') {
   process.exit(2)
 }
 const arms: ('bare' | 'covenant')[] = ONLY ? [ONLY] : ['bare', 'covenant']
+// --profile FILE: a V8 CPU profile of this process over the measured actions only (after the
+// warm-up; start-up and compilation left out), written as FILE (.cpuprofile, for bench/profile)
+const PROFILE = ((i) => (i >= 0 ? args[i + 1] : undefined))(args.indexOf('--profile'))
 
 // The inference containers run in a child process (as a container would), so the agents'
 // process holds only the agents' own work: one signing receipts (Covenant's), one not (bare).
@@ -379,12 +383,23 @@ try {
 
   for (let i = 0; i < WARMUP; i++) for (const k of arms) await one(k, i, false)
   await commit(false) // warm-up steps committed and not counted
+  const profiler = PROFILE ? new Session() : undefined
+  if (profiler) {
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.start')
+  }
   for (let i = 0; i < ACTIONS; i++) {
     const order = i % 2 === 0 ? arms : [...arms].reverse()
     for (const k of order) await one(k, WARMUP + i, true)
     if ((i + 1) % 10 === 0) progress(`  ${i + 1}/${ACTIONS}`)
   }
   if (sinceCommit > 0) await commit(true)
+  if (profiler && PROFILE) {
+    const { profile } = await profiler.post('Profiler.stop')
+    await writeFile(PROFILE, JSON.stringify(profile))
+    profiler.disconnect()
+  }
   await committer.stop()
   if (ONLY) {
     const arm = ONLY === 'bare' ? bare : cov

@@ -2,15 +2,18 @@
 // self-time functions.
 //
 //   npm run bench:profile            (= npx tsx bench/profile.ts)
-//   npx tsx bench/profile.ts [--out bench/profiles] [--actions 40] [--tasks 300] [--top 20] [--only agent|worker]
+//   npx tsx bench/profile.ts [--out bench/profiles] [--actions 100] [--tasks 300] [--top 20] [--only agent|worker]
 //
-// Runs, each under `node --cpu-prof` (V8's sampling profiler, written when the process exits):
-//   - agent:  bench/overhead.ts with --actions N: the process that holds both agents (the bare
-//             LangChain + viem one and Covenant's, interleaved) and the Committer; the inference
-//             containers and anvil are other processes;
-//   - worker: bench/moderation.ts with --tasks N --rounds 1: the `covenant worker` process hosting
-//             the moderation agent is started with --cpu-prof (the bench process itself — the API —
-//             is profiled too).
+// Runs:
+//   - agent:  bench/overhead.ts twice, one arm each (--only bare, --only covenant) with --actions N
+//             and --profile: V8's sampling profiler over the measured actions only (start-up,
+//             compilation and warm-up left out) of the process that holds the agent (and, for
+//             Covenant, its Committer); the inference containers and anvil are other processes.
+//             Prints Covenant's top functions and, by package or source file, the CPU each costs
+//             per action in the Covenant arm less in the bare one: where Covenant's extra CPU goes.
+//   - worker: bench/moderation.ts with --tasks N --rounds 1 under `node --cpu-prof` (written
+//             when the process exits): the `covenant worker` process hosting the moderation agent
+//             (the bench process itself — the API — is profiled too).
 // The .cpuprofile files land in --out/<agent|worker>/ (open them in Chrome DevTools or
 // speedscope); this prints, per profile, the functions with the most self time.
 import { spawn } from 'node:child_process'
@@ -26,7 +29,7 @@ const opt = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined
 }
 const OUT = resolve(opt('--out') ?? join(here, 'profiles'))
-const ACTIONS = opt('--actions') ?? '40'
+const ACTIONS = opt('--actions') ?? '100'
 const TASKS = opt('--tasks') ?? '300'
 const TOP = Number(opt('--top')) || 20
 const ONLY = opt('--only') // agent | worker
@@ -61,6 +64,21 @@ export function topSelfTime(profile: CpuProfile, top: number): { fn: string; sel
     .map(([fn, ms]) => ({ fn, selfMs: Math.round(ms * 10) / 10, share: Math.round((ms / total) * 1000) / 10 }))
 }
 
+/** Self time (ms) by npm package, by source file of this repository, or by V8/Node function (native and internal). */
+export function selfTimeByPlace(profile: CpuProfile): Map<string, number> {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]))
+  const out = new Map<string, number>()
+  for (let i = 0; i < profile.samples.length; i++) {
+    const cf = byNode.get(profile.samples[i]!)?.callFrame
+    if (!cf || cf.functionName === '(idle)') continue
+    const url = cf.url.replace(/^file:\/\//, '')
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]
+    const key = pkg ? `npm ${pkg}` : url.startsWith(repo) ? relative(repo, url) : url.startsWith('node:') ? url : cf.functionName || '(anonymous)'
+    out.set(key, (out.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000)
+  }
+  return out
+}
+
 /** The pid of each profiled script's own process (its children — the worker — write profiles under other pids). */
 const scriptPid = new Map<string, number>()
 
@@ -90,7 +108,7 @@ function report(label: string): void {
     .filter((x) => x.m && x.m[2] === '0')
     .sort((a, b) => Number(a.m![1] === String(scriptPid.get(label))) - Number(b.m![1] === String(scriptPid.get(label))))
   for (const { f: file, m } of files) {
-    const what = m![1] === String(scriptPid.get(label)) ? `the ${label === 'agent' ? 'agents\' process' : 'bench process (the service API)'}` : 'the covenant worker process'
+    const what = m![1] === String(scriptPid.get(label)) ? 'the bench process (the service API)' : 'the covenant worker process'
     process.stdout.write(`\n${what}, main thread:`)
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile
     const seconds = (profile.endTime - profile.startTime) / 1e6
@@ -100,10 +118,44 @@ function report(label: string): void {
   }
 }
 
+/** One arm of bench/overhead.ts, profiled over its actions. */
+function runArm(arm: 'bare' | 'covenant', file: string): Promise<void> {
+  process.stdout.write(`profiling the ${arm} agent: overhead.ts --only ${arm} --actions ${ACTIONS} …\n`)
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, join(here, 'overhead.ts'), '--only', arm, '--actions', ACTIONS, '--warmup', '3', '--profile', file], {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)))
+    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`overhead.ts --only ${arm} exited with ${code}:\n${err}`))))
+  })
+}
+
+function reportAgent(files: Record<'bare' | 'covenant', string>): void {
+  const actions = Number(ACTIONS)
+  const profiles = { bare: JSON.parse(readFileSync(files.bare, 'utf8')) as CpuProfile, covenant: JSON.parse(readFileSync(files.covenant, 'utf8')) as CpuProfile }
+  const busy = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
+  const bare = selfTimeByPlace(profiles.bare)
+  const cov = selfTimeByPlace(profiles.covenant)
+  process.stdout.write(`\nthe Covenant agent's process over ${actions} actions: ${relative(process.cwd(), files.covenant)} — top ${TOP} by self time\n`)
+  for (const r of topSelfTime(profiles.covenant, TOP)) process.stdout.write(`  ${String(r.selfMs).padStart(9)} ms ${String(r.share).padStart(5)} %  ${r.fn}\n`)
+  const perAction = (ms: number) => (ms / actions).toFixed(3).padStart(8)
+  process.stdout.write(
+    `\nCPU per action (sampled, idle left out): bare ${perAction(busy(bare))} ms, Covenant ${perAction(busy(cov))} ms (its commits included), Covenant − bare ${perAction(busy(cov) - busy(bare))} ms\n`,
+  )
+  process.stdout.write(`where Covenant's extra CPU goes, by package or source file (ms per action, Covenant − bare; top ${TOP}):\n`)
+  const rows = [...new Set([...bare.keys(), ...cov.keys()])].map((k) => ({ k, d: (cov.get(k) ?? 0) - (bare.get(k) ?? 0) })).sort((a, b) => b.d - a.d)
+  for (const r of rows.slice(0, TOP)) process.stdout.write(`  ${perAction(r.d)} ms  ${r.k}\n`)
+}
+
 rmSync(OUT, { recursive: true, force: true })
 if (ONLY !== 'worker') {
-  await run('agent', 'overhead.ts', ['--actions', ACTIONS, '--warmup', '3'])
-  report('agent')
+  mkdirSync(join(OUT, 'agent'), { recursive: true })
+  const files = { bare: join(OUT, 'agent', 'bare.cpuprofile'), covenant: join(OUT, 'agent', 'covenant.cpuprofile') }
+  await runArm('bare', files.bare)
+  await runArm('covenant', files.covenant)
+  reportAgent(files)
 }
 if (ONLY !== 'agent') await run('worker', 'moderation.ts', ['--tasks', TASKS, '--rounds', '1'], { COVENANT_BENCH_WORKER_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${join(OUT, 'worker')}` })
 if (ONLY !== 'agent') report('worker')
