@@ -103,7 +103,9 @@ export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<L
       const stopMining = startIdleMining(createPublicClient({ transport: http(anvil.rpcUrl) }) as PublicClient, o.idleBlockMs ?? 2_000)
       stops.push(async () => stopMining())
     }
-    const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(dataDir, 'da') }), port: 0 })
+    const daStore = new LocalDAStore({ dir: join(dataDir, 'da') })
+    stops.push(() => daStore.close()) // after the server (stops run last first): its segments' files and locks
+    const daServer = await startDAServer({ store: daStore, port: 0 })
     stops.push(() => daServer.close())
     say(`DA server (eigenda-proxy API) at ${daServer.url}`)
 

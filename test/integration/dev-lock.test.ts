@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, test } from 'vitest'
@@ -25,5 +25,23 @@ test('a second stack on the same data dir is refused and deletes nothing; after 
     await first.stop()
   }
   const second = await startLocalStack({ dataDir: dir, idleBlockMs: false })
+  // a blob put through the stack's DA server holds a segment of its store open (and locked)…
+  await second.da.put(new TextEncoder().encode('a blob'))
+  expect(openUnder(join(dir, 'da')).length).toBeGreaterThan(0)
   await second.stop()
+  // …until the stack stops: then the store is closed, not left to garbage collection
+  expect(openUnder(join(dir, 'da'))).toEqual([])
 })
+
+/** Files under `root` this process holds open (Linux /proc). */
+function openUnder(root: string): string[] {
+  return readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`)
+      } catch {
+        return ''
+      }
+    })
+    .filter((target) => target.startsWith(`${root}/`))
+}

@@ -47,5 +47,6 @@ export function register(program: Command): void {
       })
       progress('stopping the DA server…')
       await server.close()
+      await store.close()
     })
 }
