@@ -420,7 +420,7 @@ try {
     const recording = m(cov, 'model') - m(cov, 'http') - (m(bare, 'model') - m(bare, 'http'))
     const receipts = m(cov, 'http') - m(bare, 'http')
     const parts = {
-      'trace WAL: fdatasync of every step': m(cov, 'walSync'),
+      'trace WAL: fdatasync (the wallet step, the output step)': m(cov, 'walSync'),
       'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
       'policy check': policyCheckMs,
       'outbox: fsync (the signed record)': m(cov, 'outboxSync'),
