@@ -4,12 +4,12 @@
  * - latency of the container (HTTP, one request at a time) with and without receipts, p50/p99,
  *   for a covenant-chat tool call and a moderation classification;
  * - replay time / original time (goal ≤ 1.05), for a moderation record and a chat record;
- * - receipts signed per second (EIP-712, secp256k1 via viem).
+ * - receipts signed per second (EIP-712, with the container's key: libsecp256k1, src/inference/secp256k1.ts).
  * Numbers depend on the machine and its load; this prints them, it asserts nothing.
  */
 import { cpus, loadavg } from 'node:os'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import {
+  ephemeralContainerKey,
   createChatEngine,
   createModerationClassifier,
   hashJson,
@@ -104,7 +104,7 @@ const check = await replay(chatRecord)
 if (!check.match) throw new Error('replay did not match: the bench measured a broken replay')
 
 // 3. Receipts signed per second.
-const account = privateKeyToAccount(generatePrivateKey())
+const { account } = ephemeralContainerKey() // the container's signer
 const fields = { measurement: hashJson('m'), modelDigest: hashJson('d'), requestHash: hashJson('q'), responseHash: hashJson('r'), outputHash: hashJson('o'), issuedAt: 1_700_000_000 }
 let count = 0
 const t0 = performance.now()

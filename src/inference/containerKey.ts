@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import type { LocalAccount } from 'viem'
+import type { Hex, LocalAccount } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { ContainerKeyError } from './errors.js'
+import { signDigest } from './secp256k1.js'
 
 /**
  * The container's secp256k1 signing key. By default ephemeral: generated in memory at
@@ -14,7 +15,7 @@ import { ContainerKeyError } from './errors.js'
 export type ContainerKey = { account: LocalAccount; source: 'ephemeral' | 'file' }
 
 export function ephemeralContainerKey(): ContainerKey {
-  return { account: privateKeyToAccount(generatePrivateKey()), source: 'ephemeral' }
+  return { account: containerAccount(generatePrivateKey()), source: 'ephemeral' }
 }
 
 type KeyFile = {
@@ -37,7 +38,7 @@ export function loadOrCreateContainerKey(path: string, password: string): Contai
   }
   if (!existsSync(path)) {
     const pk = generatePrivateKey()
-    const account = privateKeyToAccount(pk)
+    const account = containerAccount(pk)
     const salt = randomBytes(16)
     const iv = randomBytes(12)
     const key = scryptSync(password, salt, 32, { ...SCRYPT, maxmem: 64 * 1024 * 1024 })
@@ -75,10 +76,19 @@ export function loadOrCreateContainerKey(path: string, password: string): Contai
   } catch {
     throw new ContainerKeyError(`cannot decrypt ${path}`, 'Wrong password (COVENANT_INFERENCE_KEY_PASSWORD) or a corrupted file.')
   }
-  const account = privateKeyToAccount(`0x${pk.toString('hex')}`)
+  const account = containerAccount(`0x${pk.toString('hex')}`)
   pk.fill(0)
   if (account.address.toLowerCase() !== file.address.toLowerCase()) {
     throw new ContainerKeyError(`${path} decrypts to another address than it names`, 'The file was edited; restore it or start with a new path.')
   }
   return { account, source: 'file' }
+}
+
+/**
+ * viem's account for the key, with `sign` (a digest: every receipt) through libsecp256k1
+ * (secp256k1.ts): the same signature bytes as viem's, at about a third of its time.
+ */
+function containerAccount(privateKey: Hex): LocalAccount {
+  const account = privateKeyToAccount(privateKey)
+  return { ...account, sign: async ({ hash }) => signDigest(privateKey, hash) }
 }

@@ -121,7 +121,7 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
   }
   // The signature is checked here, on the path of the call, not later: the record's replay
   // mode and a `receipts: 'require'` refusal depend on it, and both come before the agent acts
-  // on the answer. receiptSigner makes it cheap for a signer seen before (see there).
+  // on the answer. receiptSigner recovers through libsecp256k1 (secp256k1.ts): ~0.25 ms.
   let recovered: Address | undefined
   try {
     const digest = receiptDigest({
@@ -132,7 +132,7 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
       outputHash: r.outputHash as Hex,
       issuedAt: r.issuedAt,
     })
-    recovered = await receiptSigner(digest, r.signature as Hex, r.signer as Address)
+    recovered = receiptSigner(digest, r.signature as Hex)
   } catch {
     recovered = undefined
   }

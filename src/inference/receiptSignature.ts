@@ -1,41 +1,19 @@
-import { invert as invertMod } from '@noble/curves/abstract/modular'
-import { secp256k1 } from '@noble/curves/secp256k1'
-import { type Address, type Hex, bytesToHex, concatBytes, hexToBytes, keccak256, recoverAddress, toBytes } from 'viem'
-import { publicKeyToAddress } from 'viem/accounts'
+import { type Address, type Hex, bytesToHex, concatBytes, hexToBytes, keccak256, toBytes } from 'viem'
 import { keccak256Bytes } from '../trace/keccak.js'
+import { recoverDigestSigner } from './secp256k1.js'
 
 /**
- * The signer of a receipt, fast. `recoverTypedDataAddress` costs ~3 ms of pure-JS elliptic
- * curve work per receipt (it multiplies a point nobody has seen before). A container signs
- * every receipt with one key, so the second time a signer is seen its public key is kept
- * with precomputed multiples, and a receipt that claims that signer is checked by one
- * double multiplication over two precomputed points instead.
- *
- * The check is exactly recovery's answer, not plain ECDSA verification: with
- * R' = (h·s⁻¹)·G + (r·s⁻¹)·P, recovery of (r, s, v) gives P if and only if R'.x = r and the
- * parity of R'.y is v's (recovery rebuilds R from r and v, and Q = r⁻¹(s·R − h·G) equals P
- * exactly when R = R'). A signature with the parity flipped, which recovers to another key
- * (as `ecrecover` on chain would), is refused here too. receiptSignature.test.ts compares the
- * two on valid, flipped and random signatures.
- *
- * Both multiplications are variable time (everything in a verification is public) over
- * precomputed tables: G's and the signer key's, each with its image under secp256k1's
- * endomorphism φ(x, y) = (βx, y) = λ·(x, y). A scalar k is split into k₁ + k₂·λ with k₁, k₂
- * of ~128 bits (noble's `splitScalar`), and k·P = k₁·P + k₂·φ(P): ~34 table additions in all,
- * ~0.2 ms, where noble's constant-time `multiply` takes ~0.4 ms and recovery ~3 ms. The split
- * is not optional: noble 1.9.1's `multiplyUnsafe` over a table sizes its windows for such
- * half-length scalars and gives wrong points for full-length ones (50 of 50 random scalars
- * on G). That made every check here fail and fall back to recovery without anyone noticing;
- * receiptSignature.test.ts now checks that the fast path itself accepts (`signedByKey`) and
- * that the table multiplication equals noble's `multiply`, not only that answers agree.
+ * The digest a receipt is signed over, and its signer.
  *
  * The digest is EIP-712's, assembled from the fixed domain separator and type hash (the
- * same bytes viem's hashTypedData gives, also tested), hashed with keccak over bytes (src/trace/keccak.ts, no hex
- * round trips). The container signs the same digest (receipt.ts `signReceipt`).
+ * same bytes viem's hashTypedData gives, tested), hashed with keccak over bytes
+ * (src/trace/keccak.ts, no hex round trips). The container signs it (receipt.ts
+ * `signReceipt`); the signer is what recovery gives (secp256k1.ts, libsecp256k1 in
+ * WebAssembly: ~0.25 ms a receipt for any key, where viem's `recoverTypedDataAddress` takes
+ * ~3 ms and the precomputed tables this module kept per known signer ~0.45 ms). Recovery,
+ * not plain ECDSA verification: a signature with its parity flipped recovers to another key,
+ * as `ecrecover` on chain would, and is refused for the claimed one.
  */
-
-const Point = secp256k1.ProjectivePoint
-const N = secp256k1.CURVE.n
 
 const RECEIPT_TYPE = 'Receipt(bytes32 measurement,bytes32 modelDigest,bytes32 requestHash,bytes32 responseHash,bytes32 outputHash,uint64 issuedAt)'
 const TYPE_HASH = hexToBytes(keccak256(toBytes(RECEIPT_TYPE)))
@@ -86,100 +64,10 @@ export function receiptDigestBytes(f: ReceiptDigestFields): Uint8Array {
   return keccak256Bytes(message)
 }
 
-type KnownKey = { point: InstanceType<typeof Point>; tables: Tabled | undefined }
-
-/** A point and its endomorphism image, both with precomputed tables (see the module comment). */
-export type Tabled = { p: InstanceType<typeof Point>; phi: InstanceType<typeof Point> }
-const ENDO = secp256k1.CURVE.endo as { beta: bigint; splitScalar(k: bigint): { k1neg: boolean; k1: bigint; k2neg: boolean; k2: bigint } }
-
-/** Builds the tables of a point (~30 ms, once per signer). Exported for tests. */
-export function tabled(P: InstanceType<typeof Point>): Tabled {
-  const p = Point.fromAffine(P.toAffine())
-  const phi = new Point(secp256k1.CURVE.Fp.mul(p.px, ENDO.beta), p.py, p.pz)
-  secp256k1.utils.precompute(8, p)
-  secp256k1.utils.precompute(8, phi)
-  return { p, phi }
-}
-
-let baseTables: Tabled | undefined
-
-/** k·P over P's tables, variable time (public scalars only). Exported for tests. */
-export function mulTabled(t: Tabled, k: bigint): InstanceType<typeof Point> {
-  const { k1neg, k1, k2neg, k2 } = ENDO.splitScalar(mod(k))
-  let a = k1 === 0n ? Point.ZERO : t.p.multiplyUnsafe(k1)
-  let b = k2 === 0n ? Point.ZERO : t.phi.multiplyUnsafe(k2)
-  if (k1neg) a = a.negate()
-  if (k2neg) b = b.negate()
-  return a.add(b)
-}
-
-/** Signers seen, by lowercase address; at most {@link MAX_KNOWN} (a container has one key; a few restarts make a few). */
-const known = new Map<string, KnownKey>()
-const MAX_KNOWN = 16
-
 /**
- * The address that signed `digest` with `signature` (65 bytes, v 0/1/27/28), or undefined
- * when the signature is malformed or recovers to no key. When the claimed signer's key is
- * known, answers without recovery: `claimed` if the signature is its, else (the rare path)
- * the full recovery's answer.
+ * The address that signed `digest` with `signature` (65 bytes, v 0/1/27/28): recovery's
+ * answer, or undefined when the signature is malformed or recovers to no key.
  */
-export async function receiptSigner(digest: Hex, signature: Hex, claimed: Address): Promise<Address | undefined> {
-  const key = known.get(claimed.toLowerCase())
-  if (key?.tables && signedByKey(digest, signature, key.tables)) return claimed
-  let recovered: Address
-  try {
-    recovered = await recoverAddress({ hash: digest, signature })
-  } catch {
-    return undefined
-  }
-  if (recovered.toLowerCase() === claimed.toLowerCase()) remember(digest, signature, recovered, key)
-  return recovered
-}
-
-/** Keeps a signer's public key: recovered the first time it is seen, precomputed the second (a key used once is not worth the tables). */
-function remember(digest: Hex, signature: Hex, address: Address, key: KnownKey | undefined): void {
-  const id = address.toLowerCase()
-  if (key) {
-    key.tables ??= tabled(key.point)
-    return
-  }
-  const sig = parse(signature)
-  if (!sig) return
-  const point = new secp256k1.Signature(sig.r, sig.s).addRecoveryBit(sig.v).recoverPublicKey(digest.slice(2))
-  if (publicKeyToAddress(bytesToHex(point.toRawBytes(false))).toLowerCase() !== id) return
-  if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value as string)
-  known.set(id, { point, tables: undefined })
-}
-
-function parse(signature: Hex): { r: bigint; s: bigint; v: 0 | 1 } | undefined {
-  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) return undefined
-  const r = BigInt(`0x${signature.slice(2, 66)}`)
-  const s = BigInt(`0x${signature.slice(66, 130)}`)
-  const vv = Number.parseInt(signature.slice(130), 16)
-  const v = vv === 0 || vv === 27 ? 0 : vv === 1 || vv === 28 ? 1 : undefined
-  if (v === undefined || r < 1n || r >= N || s < 1n || s >= N) return undefined
-  return { r, s, v }
-}
-
-function mod(a: bigint): bigint {
-  const m = a % N
-  return m >= 0n ? m : m + N
-}
-
-/** Whether recovering (r, s, v) over `digest` gives the tabled key `P` (see the module comment). Exported for tests. */
-export function signedByKey(digest: Hex, signature: Hex, P: Tabled): boolean {
-  const sig = parse(signature)
-  if (!sig) return false
-  const h = mod(BigInt(digest))
-  const sInv = invert(sig.s)
-  baseTables ??= tabled(Point.BASE)
-  const R = mulTabled(baseTables, h * sInv).add(mulTabled(P, sig.r * sInv))
-  if (R.equals(Point.ZERO)) return false
-  const { x, y } = R.toAffine()
-  return x === sig.r && Number(y & 1n) === sig.v
-}
-
-/** s⁻¹ mod n (s ≠ 0). */
-function invert(s: bigint): bigint {
-  return invertMod(s, N)
+export function receiptSigner(digest: Hex, signature: Hex): Address | undefined {
+  return recoverDigestSigner(digest, signature)
 }
