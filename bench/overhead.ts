@@ -46,9 +46,13 @@ import { formatRatio, pairedRatios } from './lib/stats.js'
 
 const args = process.argv.slice(2)
 const json = args.includes('--json')
-const arg = (name: string, fallback: number) => {
+/** The value after `name` on the command line, if given. */
+const opt = (name: string): string | undefined => {
   const i = args.indexOf(name)
-  const v = i >= 0 ? Number(args[i + 1]) : Number.NaN
+  return i >= 0 ? args[i + 1] : undefined
+}
+const arg = (name: string, fallback: number) => {
+  const v = Number(opt(name) ?? Number.NaN)
   return Number.isInteger(v) && v > 0 ? v : fallback
 }
 const ACTIONS = arg('--actions', 100)
@@ -59,7 +63,7 @@ const COMMIT_EVERY = arg('--commit-every', 10)
 const BLOCK_TIME = arg('--block-time', 0)
 const POLL_MS = 100
 // --only bare|covenant: run one arm (for bench/profile: each arm's CPU profile apart); no ratios
-const ONLY = ((i) => (i >= 0 ? args[i + 1] : undefined))(args.indexOf('--only'))
+const ONLY = opt('--only')
 if (ONLY !== undefined && ONLY !== 'bare' && ONLY !== 'covenant') {
   process.stderr.write(`--only takes bare or covenant, not ${JSON.stringify(ONLY)}\n`)
   process.exit(2)
@@ -67,7 +71,7 @@ if (ONLY !== undefined && ONLY !== 'bare' && ONLY !== 'covenant') {
 const arms: ('bare' | 'covenant')[] = ONLY ? [ONLY] : ['bare', 'covenant']
 // --profile FILE: a V8 CPU profile of this process over the measured actions only (after the
 // warm-up; start-up and compilation left out), written as FILE (.cpuprofile, for bench/profile)
-const PROFILE = ((i) => (i >= 0 ? args[i + 1] : undefined))(args.indexOf('--profile'))
+const PROFILE = opt('--profile')
 
 // The inference containers run in a child process (as a container would), so the agents'
 // process holds only the agents' own work: one signing receipts (Covenant's), one not (bare).
