@@ -30,7 +30,7 @@ const VARIANTS: Partial<Record<BenchName, { script: string; args: string[] }>> =
   // the same comparison on a chain that mines a block a second, as real chains do
   'overhead-1s-blocks': { script: 'overhead', args: ['--block-time', '1', '--actions', '30', '--warmup', '3'] },
   'da-http': { script: 'da-http', args: ['--reps', '30', '--sizes', '1,8'] },
-  moderation: { script: 'moderation', args: ['--tasks', '1000', '--rounds', '3'] },
+  moderation: { script: 'moderation', args: ['--tasks', '3000', '--rounds', '5'] },
 }
 const only = opt('--only')?.split(',') ?? null
 const TIMEOUT_S = Number(opt('--timeout')) || 300
