@@ -19,7 +19,7 @@ import type { DisputeInfo } from '../bonds/actions/getDispute.js'
 import { serviceHealth, type ServiceHealth } from './health.js'
 import type { TaskJobData, TaskJobResult } from './worker.js'
 import type { AgentRecord } from './agentRecord.js'
-import type { TaskState, TaskStore } from './taskStore.js'
+import { queuedTaskState, type TaskState, type TaskStore } from './taskStore.js'
 import { streamTaskEvents } from './taskEvents.js'
 import { taskView as view } from './taskView.js'
 
@@ -190,32 +190,17 @@ export function createServiceApp(o: ServiceAppOptions): Hono {
     const now = Date.now()
     const stored = await Promise.all(
       planned.map((p) =>
-        o.store.create({
-          taskId: p.taskId,
-          agentId: p.agent.agentId,
-          agentName: p.agent.name,
-          status: 'queued',
-          task: p.task,
-          createdAt: now,
-          updatedAt: now,
-          attempts: 0,
-          result: null,
-          error: null,
-          commitments: [],
-          events: [{ at: now, message: 'queued', seq: 1 }],
-          steps: [],
-          lastSeq: 1,
-        }),
+        o.store.create(queuedTaskState({ taskId: p.taskId, agentId: p.agent.agentId, agentName: p.agent.name, task: p.task, at: now })),
       ),
     )
     // A queued task is (re-)added: adding is idempotent by id, and a task whose first POST
     // died between the store and the queue (Redis went away) would otherwise never run.
-    const byQueue = new Map<(typeof planned)[number]['queue'], { id: string; data: { taskId: string; task: JsonValue }; name: string }[]>()
+    const byQueue = new Map<(typeof planned)[number]['queue'], { id: string; data: TaskJobData; name: string }[]>()
     planned.forEach((p, i) => {
       const { state, created } = stored[i]!
       if (!created && state.status !== 'queued') return
       const jobs = byQueue.get(p.queue) ?? []
-      jobs.push({ id: p.taskId, data: { taskId: p.taskId, task: state.task }, name: 'task' })
+      jobs.push({ id: p.taskId, data: { taskId: p.taskId, task: state.task, queuedAt: state.createdAt }, name: 'task' })
       byQueue.set(p.queue, jobs)
     })
     await Promise.all([...byQueue].map(([queue, jobs]) => (jobs.length === 1 ? queue.add(jobs[0]!.id, jobs[0]!.data, { name: 'task' }) : queue.addBulk(jobs))))

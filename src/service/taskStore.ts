@@ -47,6 +47,39 @@ export type TaskState = z.infer<typeof taskStateSchema>
 export type TaskEvent = { taskId: string; state: TaskState }
 
 /**
+ * A task's state as the API stores it when it queues the task. The worker builds the same
+ * from the job (`TaskJobData.queuedAt`) and hands it to {@link TaskStore.update} as the state
+ * it expects, so a task's first update needs no read (see RedisTaskStore).
+ */
+export function queuedTaskState(p: { taskId: string; agentId: string; agentName: string; task: z.infer<typeof json>; at: number }): TaskState {
+  return {
+    taskId: p.taskId,
+    agentId: p.agentId,
+    agentName: p.agentName,
+    status: 'queued',
+    task: p.task,
+    createdAt: p.at,
+    updatedAt: p.at,
+    attempts: 0,
+    result: null,
+    error: null,
+    commitments: [],
+    events: [{ at: p.at, message: 'queued', seq: 1 }],
+    steps: [],
+    lastSeq: 1,
+  }
+}
+
+export type TaskUpdateOptions = {
+  /**
+   * The state the caller expects the task to hold, used as the update's base when this
+   * process has no state of it cached (saving a read). A hint only: the write is made only if
+   * the task holds exactly this state, else the update is made again from what it holds.
+   */
+  expected?: TaskState | undefined
+}
+
+/**
  * Task status, shared by the HTTP API and the workers: Redis when the service runs on
  * BullMQ (any process can read any task), memory otherwise. Updates are published so the
  * API can stream them as server-sent events.
@@ -55,7 +88,7 @@ export interface TaskStore {
   /** Creates the task unless one with this id exists; returns the stored state. */
   create(state: TaskState): Promise<{ state: TaskState; created: boolean }>
   get(taskId: string): Promise<TaskState | undefined>
-  update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined>
+  update(taskId: string, patch: (s: TaskState) => TaskState, options?: TaskUpdateOptions): Promise<TaskState | undefined>
   list(options?: { agentId?: string | undefined; limit?: number | undefined }): Promise<TaskState[]>
   subscribe(listener: (e: TaskEvent) => void): Promise<() => void>
   close(): Promise<void>
@@ -175,7 +208,7 @@ type CovenantRedis = Redis & {
 const CACHED_STATES = 4_096
 
 type Known = { raw: string; state: TaskState }
-type PendingUpdate = { patch: (s: TaskState) => TaskState; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
+type PendingUpdate = { patch: (s: TaskState) => TaskState; expected: TaskState | undefined; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
 
@@ -230,14 +263,15 @@ class RedisTaskStore implements TaskStore {
     const raw = await this.#redis.get(this.#key(taskId))
     return raw ? this.#parse(raw).state : undefined
   }
-  update(taskId: string, patch: (s: TaskState) => TaskState): Promise<TaskState | undefined> {
+  update(taskId: string, patch: (s: TaskState) => TaskState, options?: TaskUpdateOptions): Promise<TaskState | undefined> {
     return new Promise((resolve, reject) => {
+      const update = { patch, expected: options?.expected, resolve, reject }
       const queued = this.#queued.get(taskId)
       if (queued) {
-        queued.push({ patch, resolve, reject })
+        queued.push(update)
         return
       }
-      this.#queued.set(taskId, [{ patch, resolve, reject }])
+      this.#queued.set(taskId, [update])
       void this.#drain(taskId)
     })
   }
@@ -253,6 +287,9 @@ class RedisTaskStore implements TaskStore {
       this.#queued.set(taskId, [])
       try {
         let base = this.#known.get(taskId)
+        // the caller's expected state, unread: the compare-and-set below checks it byte for byte
+        const expected = base ? undefined : batch.find((u) => u.expected !== undefined)?.expected
+        if (expected) base = { raw: JSON.stringify(expected), state: expected }
         if (!base) {
           const raw = await this.#redis.get(key)
           base = raw ? this.#parse(raw) : undefined

@@ -14,7 +14,7 @@ import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
 import { AgentHost, type AgentHostUnsafeOptions } from './agentHost.js'
 import { ActionEndedError, firstLine, NoAgentHostedError } from './errors.js'
-import { appendEvent, appendStep, isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
+import { appendEvent, appendStep, isFullyCommitted, queuedTaskState, type TaskState, type TaskStore } from './taskStore.js'
 import { stepEvent } from './stepSummary.js'
 
 /**
@@ -53,7 +53,12 @@ export function defaultConcurrency(agent: AgentDefinition): number {
 }
 
 /** What a task job carries (JSON). */
-export type TaskJobData = { taskId: string; task: JsonValue }
+/**
+ * A task job. `queuedAt` is the task's `createdAt` when the API queued it (absent from jobs
+ * of older versions): the worker rebuilds the queued state from it and updates the task
+ * without reading it first (a hint: a task that holds anything else is read as before).
+ */
+export type TaskJobData = { taskId: string; task: JsonValue; queuedAt?: number | undefined }
 export type TaskJobResult = { output: JsonValue; txHashes: string[]; stepIndices: number[] }
 
 export type DeployedAgent = { agent: AgentDefinition; record: AgentRecord }
@@ -201,6 +206,8 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     }
     b.patches.push(patch)
   }
+  // The state a task just taken from the queue should hold (queuedTaskState), for its first write.
+  const expectedStates = new Map<string, TaskState>()
   /** Writes the task's buffered updates, then `last`, in one store update. */
   function writeNow(taskId: string, last?: Patch): Promise<TaskState | undefined> {
     const b = buffered.get(taskId)
@@ -210,7 +217,9 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     }
     const patches = [...(b?.patches ?? []), ...(last ? [last] : [])]
     if (patches.length === 0) return Promise.resolve(undefined)
-    return o.store.update(taskId, (s) => patches.reduce((state, patch) => patch(state), s))
+    const expected = expectedStates.get(taskId)
+    expectedStates.delete(taskId)
+    return o.store.update(taskId, (s) => patches.reduce((state, patch) => patch(state), s), { expected })
   }
 
   function onBatch(agentId: string, b: CommittedBatchInfo): void {
@@ -341,8 +350,11 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
   }
 
   async function runTask(host: AgentHost, data: TaskJobData, attempt: number): Promise<TaskJobResult> {
-    const { taskId, task } = data
+    const { taskId, task, queuedAt } = data
     const agentId = host.record.agentId
+    if (attempt === 1 && typeof queuedAt === 'number' && Number.isSafeInteger(queuedAt)) {
+      expectedStates.set(taskId, queuedTaskState({ taskId, agentId, agentName: host.record.name, task, at: queuedAt }))
+    }
     // a job re-run after its worker died keeps BullMQ's attempt number: count the runs here
     let before = 0
     // buffered: written with the task's step events and its result (see TASK_STORE_FLUSH_MS)

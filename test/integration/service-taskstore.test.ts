@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { appendEvent, createTaskStore, type TaskState } from '../../src/service/taskStore.js'
+import { appendEvent, createTaskStore, queuedTaskState, type TaskState } from '../../src/service/taskStore.js'
 import { deleteRedisPrefix, REDIS_URL } from '../fixtures/serviceStack.js'
 
 // The task store on the real Redis, as the API and every worker process share it.
@@ -97,6 +97,33 @@ describe('the Redis task store', () => {
     await stores[1]!.update(id, (s) => appendEvent(s, 'other process'))
     await stores[0]!.update(id, (s) => appendEvent(s, 'third'))
     expect((await stores[1]!.get(id))!.events.map((e) => e.message)).toEqual(['first', 'other process', 'third'])
+  })
+
+  it("updates a task it has not read from the state the caller expects (a worker's first write): no read; a wrong expectation costs a retry, never an update", async () => {
+    const queued = (id: string) => queuedTaskState({ taskId: id, agentId: '1', agentName: 'a', task: { text: 'x', n: [1, 2] }, at: 1_700_000_000_000 })
+    // right: the patch runs once, on the very object expected (nothing was read)
+    const id = `1-${randomBytes(6).toString('hex')}`
+    await stores[0]!.create(queued(id))
+    const expected = queued(id)
+    const seen: TaskState[] = []
+    await stores[1]!.update(id, (s) => (seen.push(s), appendEvent({ ...s, status: 'running' }, 'running')), { expected })
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toBe(expected)
+    expect(await stores[0]!.get(id)).toMatchObject({ status: 'running', events: [{ message: 'queued' }, { message: 'running' }] })
+
+    // wrong: another process wrote first; the update is made again from what the task holds
+    const id2 = `1-${randomBytes(6).toString('hex')}`
+    await stores[0]!.create(queued(id2))
+    await stores[0]!.update(id2, (s) => appendEvent(s, 'cancel asked'))
+    const seen2: TaskState[] = []
+    await stores[1]!.update(id2, (s) => (seen2.push(s), appendEvent({ ...s, status: 'running' }, 'running')), { expected: queued(id2) })
+    expect(seen2).toHaveLength(2)
+    expect((await stores[0]!.get(id2))!.events.map((e) => e.message)).toEqual(['queued', 'cancel asked', 'running'])
+
+    // a task that does not exist stays absent, whatever was expected
+    const id3 = `1-${randomBytes(6).toString('hex')}`
+    expect(await stores[1]!.update(id3, (s) => ({ ...s, status: 'running' }), { expected: queued(id3) })).toBeUndefined()
+    expect(await stores[0]!.get(id3)).toBeUndefined()
   })
 
   it('publishes every update to subscribers in other processes', async () => {
