@@ -35,6 +35,7 @@ import { createModerationClassifier } from '../src/inference/index.js'
 import { startService, type Service } from '../src/service/service.js'
 import { ONNX_AGENT_CONCURRENCY } from '../src/service/worker.js'
 import { startLocalStack, type LocalStack, onStack } from '../src/service/stack.js'
+import { KEEP_FINISHED_JOBS } from '../src/verify/queue.js'
 import { deleteRedisPrefix, deployFixtureAgents, REDIS_URL, spawnWorker, type WorkerProcess } from '../test/fixtures/serviceStack.js'
 import { median, pairedRatios } from './lib/stats.js'
 
@@ -113,7 +114,7 @@ async function main() {
   const modelCpuMs = (selfCpuMs() - c0) / MODEL_CALLS
 
   const bareName = `${PREFIX}-bare`
-  const bareQueue = new Queue(bareName, { connection: { url: REDIS_URL }, prefix: PREFIX, defaultJobOptions: { removeOnComplete: { count: 10_000 } } })
+  const bareQueue = new Queue(bareName, { connection: { url: REDIS_URL }, prefix: PREFIX, defaultJobOptions: { removeOnComplete: { count: KEEP_FINISHED_JOBS } } })
   let bareDone = 0
   const bareWorker = new Worker(bareName, async (job) => bareModel((job.data as { text: string }).text), { connection: { url: REDIS_URL, maxRetriesPerRequest: null }, prefix: PREFIX, concurrency: CONCURRENCY ?? ONNX_AGENT_CONCURRENCY })
   bareWorker.on('completed', () => bareDone++)
@@ -145,7 +146,7 @@ async function main() {
       }
       // Every task is queued once its POST has answered (one addBulk each), so the round is
       // over when none waits, runs or waits for a retry. Not `completed` grown by TASKS: the
-      // queue keeps the last 10,000 completed jobs only, so that count stops at 10,000.
+      // queue keeps the last KEEP_FINISHED_JOBS (10,000) completed jobs only, so that count stops there.
       for (;;) {
         const c = await queue.counts()
         if (c.failed > 0) throw new Error(`${c.failed} moderation tasks failed`)
@@ -169,10 +170,10 @@ async function main() {
     }
     log(`  round ${r + 1}: bare ${bare.at(-1)!.rate} actions/s, covenant ${covenant.at(-1)!.rate} actions/s`)
   }
-  // every covenant task completed (the queue keeps the last 10,000 completed jobs)
-  const covenantTasks = (ROUNDS + 1) * TASKS
+  // every covenant task completed (the queue keeps the last KEEP_FINISHED_JOBS completed jobs)
+  const expectedCompleted = Math.min((ROUNDS + 1) * TASKS, KEEP_FINISHED_JOBS)
   const completed = (await queue.counts()).completed
-  if (completed !== Math.min(covenantTasks, 10_000)) throw new Error(`the agent's queue shows ${completed} completed tasks, expected ${Math.min(covenantTasks, 10_000)}`)
+  if (completed !== expectedCompleted) throw new Error(`the agent's queue shows ${completed} completed tasks, expected ${expectedCompleted}`)
   await bareWorker.close()
   await bareQueue.obliterate({ force: true }).catch(() => {})
   await bareQueue.close()

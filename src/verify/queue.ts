@@ -42,7 +42,7 @@ export type JobQueueOptions = {
   attempts?: number | undefined
   /** First retry delay in ms, doubled each retry. @defaultValue 200 */
   backoffMs?: number | undefined
-  /** Finished jobs kept for de-duplication and their results. @defaultValue 10000 */
+  /** Finished jobs kept for de-duplication and their results. @defaultValue {@link KEEP_FINISHED_JOBS} */
   keepFinished?: number | undefined
   /** BullMQ: ms a worker's lock on a job lasts without renewal. @defaultValue 30000 */
   lockDurationMs?: number | undefined
@@ -90,6 +90,9 @@ export interface JobQueue<D, R> {
   /** Deletes the queue and every job in it. */
   obliterate(): Promise<void>
 }
+
+/** Finished (completed, failed) jobs a queue keeps unless `keepFinished` says otherwise; older ones are removed. */
+export const KEEP_FINISHED_JOBS = 10_000
 
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/
 const ID = /^[A-Za-z0-9_.\-/]{1,256}$/
@@ -171,7 +174,7 @@ class InProcessJobQueue<D, R> implements JobQueue<D, R> {
     this.name = o.name
     this.#attempts = o.attempts ?? 3
     this.#backoffMs = o.backoffMs ?? 200
-    this.#keep = o.keepFinished ?? 10_000
+    this.#keep = o.keepFinished ?? KEEP_FINISHED_JOBS
   }
 
   async add(id: string, data: D, options: { name?: string | undefined } = {}): Promise<void> {
@@ -358,8 +361,8 @@ class BullJobQueue<D, R> implements JobQueue<D, R> {
       defaultJobOptions: {
         attempts: o.attempts ?? 3,
         backoff: { type: 'exponential', delay: o.backoffMs ?? 200 },
-        removeOnComplete: { count: o.keepFinished ?? 10_000 },
-        removeOnFail: { count: o.keepFinished ?? 10_000 },
+        removeOnComplete: { count: o.keepFinished ?? KEEP_FINISHED_JOBS },
+        removeOnFail: { count: o.keepFinished ?? KEEP_FINISHED_JOBS },
       },
     })
     // connection errors surface on the calls that need Redis; do not crash the process
