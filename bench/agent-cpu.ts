@@ -39,16 +39,11 @@ import { createChatModel, createModerationClassifier, startInferenceServer, veri
 import type { ReplayRecord } from '../src/inference/schemas.js'
 import { TraceWal } from '../src/trace/index.js'
 import { summarize } from './lib/stats.js'
+import { flag, intOpt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(name)
-  const v = i >= 0 ? Number(args[i + 1]) : Number.NaN
-  return Number.isInteger(v) && v > 0 ? v : fallback
-}
-const ACTIONS = arg('--actions', 200)
-const ROUNDS = arg('--rounds', 5)
+const json = flag('--json')
+const ACTIONS = intOpt('--actions', 200)
+const ROUNDS = intOpt('--rounds', 5)
 const COMMIT_EVERY = 10
 const quiet = pino({ level: 'silent' })
 const progress = (s: string) => {

@@ -15,11 +15,12 @@ import { createCausalLmEngine } from '../src/inference/causalLmEngine.js'
 import { SHIPPED_MODELS_DIR, createModelStore } from '../src/inference/modelStore.js'
 import { startInferenceServer } from '../src/inference/server.js'
 import { DEFAULT_SETTINGS, type DeterministicSettings, runtimeVersion } from '../src/inference/settings.js'
+import { flag, intOpt, opt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const n = Number(args[args.indexOf('--n') + 1] ?? '') || 40
-const dir = args.includes('--model') ? resolve(args[args.indexOf('--model') + 1]!) : join(SHIPPED_MODELS_DIR, 'tiny-qwen2')
+const json = flag('--json')
+const n = intOpt('--n', 40)
+const modelDir = opt('--model')
+const dir = modelDir !== undefined ? resolve(modelDir) : join(SHIPPED_MODELS_DIR, 'tiny-qwen2')
 const log = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`)
 }

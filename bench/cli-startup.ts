@@ -13,20 +13,15 @@ import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Summary, summarize } from './lib/stats.js'
+import { flag, intOpt } from './lib/args.js'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const opt = (name: string, fallback: number) => {
-  const i = args.indexOf(name)
-  const v = i >= 0 ? Number(args[i + 1]) : fallback
-  return Number.isInteger(v) && v > 0 ? v : fallback
-}
-const RUNS = opt('--runs', 15)
-const SOURCE_RUNS = opt('--source-runs', 3)
+const json = flag('--json')
+const RUNS = intOpt('--runs', 15)
+const SOURCE_RUNS = intOpt('--source-runs', 3)
 const progress = (s: string) => process.stderr.write(`${s}\n`)
 
-if (!args.includes('--no-build')) {
+if (!flag('--no-build')) {
   progress('building dist/ …')
   const b = spawnSync(process.execPath, [join(repo, 'scripts', 'build.mjs')], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] })
   if (b.status !== 0) throw new Error('the build failed: the figures would be of the sources only')

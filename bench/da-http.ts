@@ -22,13 +22,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalDAStore, startDAServer } from '../src/da/index.js'
 import { median, pairedRatios } from './lib/stats.js'
+import { flag, opt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const opt = (name: string) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
+const json = flag('--json')
 const REPS = Math.max(3, Number(opt('--reps')) || 30)
 const SIZES = (opt('--sizes') ?? '1,8').split(',').map((x) => Math.round(Number(x) * 2 ** 20)).filter((x) => x > 0)
 const log = (s: string) => {

@@ -18,8 +18,9 @@ import {
   respondToValidation,
   VALIDATION_TAGS,
 } from '../src/bonds/index.js'
+import { flag } from './lib/args.js'
 
-const json = process.argv.includes('--json')
+const json = flag('--json')
 const chain = await startTestChain({}, { accounts: 6 })
 const figures: Record<string, number> = {}
 const pc = chain.reader.publicClient

@@ -66,11 +66,10 @@ import {
 import { localCommitment } from '../src/da/index.js'
 import { encodeBatch, genesisHead, merkleProof, merkleRoot, TraceChain, type Step, type StepBody, type WalletStep } from '../src/trace/index.js'
 import { forkGas } from './lib/forkGas.js'
+import { flag, intOpt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const spaArg = args.indexOf('--steps-per-action')
-const STEPS_PER_ACTION = spaArg >= 0 ? Number(args[spaArg + 1]) || 5 : 5
+const json = flag('--json')
+const STEPS_PER_ACTION = intOpt('--steps-per-action', 5)
 const TREASURY_STEPS = 6 // input, inference, wallet, tool, inference, output (bench/overhead counts them)
 const SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
 const log = (s: string) => {

@@ -18,10 +18,10 @@ import {
   signReceipt,
   startInferenceServer,
 } from '../src/inference/index.js'
+import { flag, intOpt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const n = Number(args[args.indexOf('--n') + 1] ?? '') || 200
+const json = flag('--json')
+const n = intOpt('--n', 200)
 const log = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`)
 }

@@ -38,20 +38,12 @@ import { startLocalStack, type LocalStack, onStack } from '../src/service/stack.
 import { KEEP_FINISHED_JOBS } from '../src/verify/queue.js'
 import { deleteRedisPrefix, deployFixtureAgents, REDIS_URL, spawnWorker, type WorkerProcess } from '../test/fixtures/serviceStack.js'
 import { median, pairedRatios } from './lib/stats.js'
+import { flag, intOpt, opt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const opt = (name: string) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
-const int = (name: string, fallback: number) => {
-  const v = Number(opt(name))
-  return Number.isInteger(v) && v > 0 ? v : fallback
-}
-const TASKS = int('--tasks', 3000)
-const ROUNDS = int('--rounds', 5)
-const CONCURRENCY = opt('--concurrency') ? int('--concurrency', 4) : undefined
+const json = flag('--json')
+const TASKS = intOpt('--tasks', 3000)
+const ROUNDS = intOpt('--rounds', 5)
+const CONCURRENCY = opt('--concurrency') ? intOpt('--concurrency', 4) : undefined
 const PREFIX = `bench-mod-${randomBytes(4).toString('hex')}`
 const log = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`)

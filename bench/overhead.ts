@@ -43,24 +43,15 @@ import { TraceWal, type StepBody } from '../src/trace/index.js'
 import { createAgentWallet, Outbox } from '../src/wallet/index.js'
 import { startTestChain } from '../test/fixtures/chain.js'
 import { formatRatio, pairedRatios } from './lib/stats.js'
+import { flag, intOpt, opt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-/** The value after `name` on the command line, if given. */
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
-const arg = (name: string, fallback: number) => {
-  const v = Number(opt(name) ?? Number.NaN)
-  return Number.isInteger(v) && v > 0 ? v : fallback
-}
-const ACTIONS = arg('--actions', 100)
-const WARMUP = arg('--warmup', 5)
-const COMMIT_EVERY = arg('--commit-every', 10)
+const json = flag('--json')
+const ACTIONS = intOpt('--actions', 100)
+const WARMUP = intOpt('--warmup', 5)
+const COMMIT_EVERY = intOpt('--commit-every', 10)
 // --block-time N: anvil mines a block every N seconds, as a real chain does, instead of one
 // per transaction; payments then wait for their block, as they would in production.
-const BLOCK_TIME = arg('--block-time', 0)
+const BLOCK_TIME = intOpt('--block-time', 0)
 const POLL_MS = 100
 // --only bare|covenant: run one arm (for bench/profile: each arm's CPU profile apart); no ratios
 const ONLY = opt('--only')
@@ -75,7 +66,7 @@ const PROFILE = opt('--profile')
 
 // The inference containers run in a child process (as a container would), so the agents'
 // process holds only the agents' own work: one signing receipts (Covenant's), one not (bare).
-if (args.includes('--containers')) {
+if (flag('--containers')) {
   const quiet = pino({ level: 'silent' })
   const [signed, bare] = await Promise.all([startInferenceServer({ port: 0, logger: quiet }), startInferenceServer({ port: 0, receipts: false, logger: quiet })])
   process.stdout.write(`${JSON.stringify({ signed: signed.baseURL, bare: bare.baseURL })}\n`)

@@ -20,14 +20,10 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { opt } from './lib/args.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = join(here, '..')
-const args = process.argv.slice(2)
-const opt = (name: string) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
 const OUT = resolve(opt('--out') ?? join(here, 'profiles'))
 const ACTIONS = opt('--actions') ?? '100'
 const TASKS = opt('--tasks') ?? '300'

@@ -13,14 +13,10 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { opt } from './lib/args.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = join(here, '..')
-const args = process.argv.slice(2)
-const opt = (name: string) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
 const BENCHES = ['gas', 'erc8004', 'overhead', 'overhead-1s-blocks', 'trace', 'da-http', 'inference', 'verify', 'moderation', 'service', 'cli-startup'] as const
 /** Left out unless named in --only: the full service matrix (1/2/4 workers, treasury too) takes minutes; `moderation` gives its headline figure. */
 const OPT_IN: readonly BenchName[] = ['service']

@@ -29,22 +29,14 @@ import { startService, type Service } from '../src/service/service.js'
 import { startLocalStack, type LocalStack, onStack } from '../src/service/stack.js'
 import { VENDORS } from '../examples/agents/treasury/agent.js'
 import { deleteRedisPrefix, deployFixtureAgents, REDIS_URL, spawnWorker, type FixtureAgentName, type WorkerProcess } from '../test/fixtures/serviceStack.js'
+import { flag, intOpt, opt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const opt = (name: string) => {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
-const num = (name: string, fallback: number) => {
-  const v = Number(opt(name))
-  return Number.isInteger(v) && v > 0 ? v : fallback
-}
+const json = flag('--json')
 const WORKERS = (opt('--workers') ?? '1,2,4').split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 4)
-const TASKS = num('--tasks', 300)
-const TREASURY_TASKS = num('--treasury-tasks', 60)
-const CLIENTS = num('--clients', 4)
-const TREASURY = !args.includes('--no-treasury')
+const TASKS = intOpt('--tasks', 300)
+const TREASURY_TASKS = intOpt('--treasury-tasks', 60)
+const CLIENTS = intOpt('--clients', 4)
+const TREASURY = !flag('--no-treasury')
 const PREFIX = `bench-svc-${randomBytes(4).toString('hex')}`
 
 const log = (s: string) => {

@@ -27,11 +27,10 @@ import {
   type Step,
   type StepBody,
 } from '../src/trace/index.js'
+import { flag, intOpt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const stepsArg = args.indexOf('--steps')
-const STEPS = stepsArg >= 0 ? Number(args[stepsArg + 1]) : 1000
+const json = flag('--json')
+const STEPS = intOpt('--steps', 1000)
 
 const now = () => performance.now()
 function quantile(sorted: number[], q: number): number {

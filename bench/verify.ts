@@ -37,16 +37,11 @@ import {
 } from '../src/verify/index.js'
 import { createTestAgent, ETH, moderationDigest, tempDir, type TestAgent } from '../src/verify/_testing.js'
 import { localReplayer } from '../src/verify/replayers.js'
+import { flag, intOpt } from './lib/args.js'
 
-const args = process.argv.slice(2)
-const json = args.includes('--json')
-const arg = (name: string, fallback: number) => {
-  const i = args.indexOf(name)
-  const v = i >= 0 ? Number(args[i + 1]) : Number.NaN
-  return Number.isFinite(v) && v > 0 ? v : fallback
-}
-const STEPS = arg('--steps', 1024)
-const RUNS = arg('--runs', 3)
+const json = flag('--json')
+const STEPS = intOpt('--steps', 1024)
+const RUNS = intOpt('--runs', 3)
 const log = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`)
 }
