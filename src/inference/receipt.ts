@@ -2,7 +2,8 @@ import type { Address, Hex, LocalAccount } from 'viem'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
 import { ReceiptHashMismatchError, ReceiptMalformedError, ReceiptSignatureError, ReceiptSignerMismatchError } from './errors.js'
 import { type Hash, hashJson } from './hash.js'
-import { receiptDigest, receiptSigner } from './receiptSignature.js'
+import { receiptDigest } from './receiptSignature.js'
+import { recoverDigestSigner } from './secp256k1.js'
 import { responsesOutputHash } from './responsesOutput.js'
 import { type Receipt, receiptSchema } from './schemas.js'
 import { type EncodedTensor, hashEncodedTensors } from './tensor.js'
@@ -121,7 +122,7 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
   }
   // The signature is checked here, on the path of the call, not later: the record's replay
   // mode and a `receipts: 'require'` refusal depend on it, and both come before the agent acts
-  // on the answer. receiptSigner recovers through libsecp256k1 (secp256k1.ts): ~0.25 ms.
+  // on the answer. Recovery goes through libsecp256k1 (secp256k1.ts): ~0.25 ms.
   let recovered: Address | undefined
   try {
     const digest = receiptDigest({
@@ -132,7 +133,7 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
       outputHash: r.outputHash as Hex,
       issuedAt: r.issuedAt,
     })
-    recovered = receiptSigner(digest, r.signature as Hex)
+    recovered = recoverDigestSigner(digest, r.signature as Hex)
   } catch {
     recovered = undefined
   }

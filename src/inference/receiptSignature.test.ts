@@ -8,7 +8,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import { ephemeralContainerKey } from './containerKey.js'
 import { RECEIPT_DOMAIN, RECEIPT_TYPES } from './receipt.js'
-import { receiptDigest, receiptSigner } from './receiptSignature.js'
+import { receiptDigest } from './receiptSignature.js'
 import { recoverDigestSigner, signDigest } from './secp256k1.js'
 
 const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${Buffer.from(b).toString('hex')}` as Hex)
@@ -33,7 +33,7 @@ describe('receiptDigest', () => {
   })
 })
 
-describe('receiptSigner', () => {
+describe('the signer of a receipt (recoverDigestSigner over receiptDigest)', () => {
   const account = privateKeyToAccount(generatePrivateKey())
   const other = privateKeyToAccount(generatePrivateKey())
 
@@ -47,9 +47,9 @@ describe('receiptSigner', () => {
         if (tamper === 3) signature = await other.signTypedData(typed(f)) // someone else's
         const claimed = tamper === 4 ? other.address : account.address // a claim the signature does not back
         const expected = await recoverAddress({ hash: digest, signature }).catch(() => undefined)
-        expect(receiptSigner(digest, signature)).toBe(expected)
+        expect(recoverDigestSigner(digest, signature)).toBe(expected)
         // the claim is the caller's to compare: it is backed only when recovery gives it
-        expect(receiptSigner(digest, signature) === claimed).toBe(tamper === 0)
+        expect(recoverDigestSigner(digest, signature) === claimed).toBe(tamper === 0)
       }),
       { numRuns: 60 },
     )
@@ -59,10 +59,10 @@ describe('receiptSigner', () => {
     const f = { measurement: `0x${'11'.repeat(32)}`, modelDigest: `0x${'22'.repeat(32)}`, requestHash: `0x${'33'.repeat(32)}`, responseHash: `0x${'44'.repeat(32)}`, outputHash: `0x${'55'.repeat(32)}`, issuedAt: 7 } as const
     const signature = await account.signTypedData(typed(f))
     const digest = receiptDigest(f)
-    expect(receiptSigner(digest, signature)).toBe(account.address)
+    expect(recoverDigestSigner(digest, signature)).toBe(account.address)
     const flipped = flipParity(signature)
-    expect(receiptSigner(digest, flipped)).not.toBe(account.address)
-    expect(receiptSigner(digest, `0x${'00'.repeat(65)}`)).toBeUndefined()
+    expect(recoverDigestSigner(digest, flipped)).not.toBe(account.address)
+    expect(recoverDigestSigner(digest, `0x${'00'.repeat(65)}`)).toBeUndefined()
   })
 })
 

@@ -1,14 +1,13 @@
-import { type Address, type Hex, bytesToHex, concatBytes, hexToBytes, keccak256, toBytes } from 'viem'
+import { type Hex, bytesToHex, concatBytes, hexToBytes, keccak256, toBytes } from 'viem'
 import { keccak256Bytes } from '../trace/keccak.js'
-import { recoverDigestSigner } from './secp256k1.js'
 
 /**
- * The digest a receipt is signed over, and its signer.
+ * The digest a receipt is signed over.
  *
  * The digest is EIP-712's, assembled from the fixed domain separator and type hash (the
  * same bytes viem's hashTypedData gives, tested), hashed with keccak over bytes
  * (src/trace/keccak.ts, no hex round trips). The container signs it (receipt.ts
- * `signReceipt`); the signer is what recovery gives (secp256k1.ts, libsecp256k1 in
+ * `signReceipt`); its signer is what recovery gives (secp256k1.ts `recoverDigestSigner`, libsecp256k1 in
  * WebAssembly: ~0.25 ms a receipt for any key, where viem's `recoverTypedDataAddress` takes
  * ~3 ms and the precomputed tables this module kept per known signer ~0.45 ms). Recovery,
  * not plain ECDSA verification: a signature with its parity flipped recovers to another key,
@@ -62,12 +61,4 @@ export function receiptDigestBytes(f: ReceiptDigestFields): Uint8Array {
   message.set(DOMAIN_SEPARATOR, 2)
   message.set(keccak256Bytes(struct), 34)
   return keccak256Bytes(message)
-}
-
-/**
- * The address that signed `digest` with `signature` (65 bytes, v 0/1/27/28): recovery's
- * answer, or undefined when the signature is malformed or recovers to no key.
- */
-export function receiptSigner(digest: Hex, signature: Hex): Address | undefined {
-  return recoverDigestSigner(digest, signature)
 }
