@@ -14,7 +14,7 @@
 //   - worker: bench/moderation.ts with --tasks N --rounds 1 under `node --cpu-prof` (written
 //             when the process exits): the `covenant worker` process hosting the moderation agent
 //             (the bench process itself — the API — is profiled too).
-// The .cpuprofile files land in --out/<agent|worker>/ (open them in Chrome DevTools or
+// The .cpuprofile files land in --out/<agent|worker>/, each run replacing only the part it profiles (open them in Chrome DevTools or
 // speedscope); this prints, per profile, the functions with the most self time.
 import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -75,57 +75,39 @@ export function selfTimeByPlace(profile: CpuProfile): Map<string, number> {
   return out
 }
 
-/** The pid of each profiled script's own process (its children — the worker — write profiles under other pids). */
-const scriptPid = new Map<string, number>()
-
-function run(label: string, script: string, scriptArgs: string[], env: Record<string, string> = {}): Promise<void> {
-  const dir = join(OUT, label)
-  mkdirSync(dir, { recursive: true })
-  process.stdout.write(`profiling ${label}: ${script} ${scriptArgs.join(' ')} …\n`)
+/**
+ * Runs a bench script (`node [nodeArgs] <tsx loader> bench/<script> ...args`) to its end;
+ * resolves with its pid (the profiles a process writes carry its pid in their names).
+ */
+function runScript(script: string, scriptArgs: string[], o: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<number | undefined> {
+  process.stdout.write(`profiling: ${script} ${scriptArgs.join(' ')} …\n`)
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...process.execArgv, join(here, script), ...scriptArgs], {
+    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...process.execArgv, join(here, script), ...scriptArgs], {
       cwd: repo,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...o.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     })
-    if (child.pid) scriptPid.set(label, child.pid)
     let err = ''
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)))
-    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${script} exited with ${code}:\n${err}`))))
+    child.once('exit', (code) => (code === 0 ? resolvePromise(child.pid) : reject(new Error(`${script} ${scriptArgs.join(' ')} exited with ${code}:\n${err}`))))
   })
 }
 
-function report(label: string): void {
-  const dir = join(OUT, label)
+/** The worker run's profiles in `dir`: the covenant worker process's and the bench process's (pid `benchPid`), main threads only. */
+function reportWorker(dir: string, benchPid: number | undefined): void {
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is a process's main thread; the
   // others are tsx's module-loader threads (compiling the sources at start-up), left out here
   const files = readdirSync(dir)
-    .map((f) => ({ f, m: /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(f) }))
-    .filter((x) => x.m && x.m[2] === '0')
-    .sort((a, b) => Number(a.m![1] === String(scriptPid.get(label))) - Number(b.m![1] === String(scriptPid.get(label))))
-  for (const { f: file, m } of files) {
-    const what = m![1] === String(scriptPid.get(label)) ? 'the bench process (the service API)' : 'the covenant worker process'
-    process.stdout.write(`\n${what}, main thread:`)
+    .map((f) => ({ f, pid: /^CPU\.\d+\.\d+\.(\d+)\.0\.\d+\.cpuprofile$/.exec(f)?.[1] }))
+    .filter((x) => x.pid !== undefined)
+    .sort((a, b) => Number(a.pid === String(benchPid)) - Number(b.pid === String(benchPid)))
+  for (const { f: file, pid } of files) {
+    const what = pid === String(benchPid) ? 'the bench process (the service API)' : 'the covenant worker process'
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile
     const seconds = (profile.endTime - profile.startTime) / 1e6
-    // one file per thread: the process's main thread, and tsx's module-loader thread
-    process.stdout.write(`\n${label}: ${relative(process.cwd(), join(dir, file))} (${seconds.toFixed(1)} s profiled; idle left out, shares of the profiled time) — top ${TOP} by self time\n`)
+    process.stdout.write(`\n${what}, main thread: ${relative(process.cwd(), join(dir, file))} (${seconds.toFixed(1)} s profiled; idle left out, shares of the profiled time) — top ${TOP} by self time\n`)
     for (const r of topSelfTime(profile, TOP)) process.stdout.write(`  ${String(r.selfMs).padStart(9)} ms ${String(r.share).padStart(5)} %  ${r.fn}\n`)
   }
-}
-
-/** One arm of bench/overhead.ts, profiled over its actions. */
-function runArm(arm: 'bare' | 'covenant', file: string): Promise<void> {
-  process.stdout.write(`profiling the ${arm} agent: overhead.ts --only ${arm} --actions ${ACTIONS} …\n`)
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, join(here, 'overhead.ts'), '--only', arm, '--actions', ACTIONS, '--warmup', '3', '--profile', file], {
-      cwd: repo,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let err = ''
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)))
-    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`overhead.ts --only ${arm} exited with ${code}:\n${err}`))))
-  })
 }
 
 function reportAgent(files: Record<'bare' | 'covenant', string>): void {
@@ -145,14 +127,26 @@ function reportAgent(files: Record<'bare' | 'covenant', string>): void {
   for (const r of rows.slice(0, TOP)) process.stdout.write(`  ${perAction(r.d)} ms  ${r.k}\n`)
 }
 
-rmSync(OUT, { recursive: true, force: true })
+/** A fresh folder for one part's profiles (the other part's, from an earlier run, are kept). */
+function freshDir(part: 'agent' | 'worker'): string {
+  const dir = join(OUT, part)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
 if (ONLY !== 'worker') {
-  mkdirSync(join(OUT, 'agent'), { recursive: true })
-  const files = { bare: join(OUT, 'agent', 'bare.cpuprofile'), covenant: join(OUT, 'agent', 'covenant.cpuprofile') }
-  await runArm('bare', files.bare)
-  await runArm('covenant', files.covenant)
+  const dir = freshDir('agent')
+  const files = { bare: join(dir, 'bare.cpuprofile'), covenant: join(dir, 'covenant.cpuprofile') }
+  for (const arm of ['bare', 'covenant'] as const) await runScript('overhead.ts', ['--only', arm, '--actions', ACTIONS, '--warmup', '3', '--profile', files[arm]])
   reportAgent(files)
 }
-if (ONLY !== 'agent') await run('worker', 'moderation.ts', ['--tasks', TASKS, '--rounds', '1'], { COVENANT_BENCH_WORKER_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${join(OUT, 'worker')}` })
-if (ONLY !== 'agent') report('worker')
+if (ONLY !== 'agent') {
+  const dir = freshDir('worker')
+  const benchPid = await runScript('moderation.ts', ['--tasks', TASKS, '--rounds', '1'], {
+    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+    env: { COVENANT_BENCH_WORKER_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${dir}` },
+  })
+  reportWorker(dir, benchPid)
+}
 process.stdout.write(`\nprofiles in ${relative(process.cwd(), OUT) || OUT} ((program) is V8's row for work outside JavaScript; start-up — tsx compiling the sources — is in the profiles too)\n`)
