@@ -61,6 +61,7 @@ export {
   MAX_WAL_RECORD_BYTES,
   TraceWal,
   committedCursorSchema,
+  encodeStepRecord,
   encodeWalRecord,
   initialCursor,
   readWalFile,

@@ -10,7 +10,7 @@ import { linkStep, verifyChain } from './chain.js'
 import { InvalidStepError, WalAppendError, WalCorruptedError, WalCursorError, type WalTornTail } from './errors.js'
 import type { Step } from './schemas.js'
 import { AGENT_ID, hash, sampleBodies, sampleSteps } from './_fixtures.js'
-import { type CommittedCursor, TraceWal, encodeWalRecord, initialCursor, readWalFile, walPaths } from './wal.js'
+import { type CommittedCursor, TraceWal, encodeStepRecord, encodeWalRecord, initialCursor, readWalFile, walPaths } from './wal.js'
 
 let dir: string
 const open: TraceWal[] = []
@@ -106,7 +106,7 @@ describe('append and read', () => {
     expect(leaves).toEqual(results.map((r) => r.leaf))
     expect(again.head).toEqual(verifyChain(steps).head)
     const bytes = await readFile(logPath())
-    expect(bytes.subarray(0, 8).toString('latin1')).toBe('CVNTWAL\x01')
+    expect(bytes.subarray(0, 8).toString('latin1')).toBe('CVNTWAL\x02')
     expect(bytes.readUInt32BE(8)).toBe(encodeStep(steps[0]!).length)
   })
 
@@ -164,6 +164,87 @@ describe('append and read', () => {
     const scan = await readWalFile(logPath(), AGENT_ID)
     expect(scan.steps).toHaveLength(3)
     expect(scan.offsets[0]).toBe(8)
+  })
+})
+
+describe('sidecars', () => {
+  const note = (i: number) => new TextEncoder().encode(`{"gas":"${21000 + i}"}`)
+
+  test('kept in the step\'s record, returned by readAll and readWalFile, never part of the step, its leaf or a batch', async () => {
+    const wal = await openWal()
+    const bodies = sampleBodies()
+    for (const [i, body] of bodies.entries()) await wal.appendNext(body, i % 2 === 0 ? { sidecar: note(i) } : {})
+    const encoded = await wal.encodedFrom(0)
+    await closeAll()
+    // the same steps written without sidecars: the same leaves and the same bytes for a batch
+    const plain = await TraceWal.open({ dir: join(dir, 'plain'), agentId: AGENT_ID })
+    for (const body of bodies) await plain.appendNext(body)
+    const plainEncoded = await plain.encodedFrom(0)
+    await plain.close()
+    expect(encoded.map((e) => e.leaf)).toEqual(plainEncoded.map((e) => e.leaf))
+    expect(encoded.map((e) => Buffer.from(e.bytes).toString())).toEqual(plainEncoded.map((e) => Buffer.from(e.bytes).toString()))
+
+    const again = await openWal()
+    const read = await again.readAll()
+    expect(read.leaves).toEqual(plainEncoded.map((e) => e.leaf))
+    expect([...read.sidecars.keys()]).toEqual(bodies.flatMap((_, i) => (i % 2 === 0 ? [i] : [])))
+    for (const [i, bytes] of read.sidecars) expect(Buffer.from(bytes).toString()).toBe(Buffer.from(note(i)).toString())
+    // recovered steps hand the committer the step's bytes alone, and so does a read from disk
+    expect((await again.encodedFrom(0)).map((e) => Buffer.from(e.bytes).toString())).toEqual(plainEncoded.map((e) => Buffer.from(e.bytes).toString()))
+    expect((await again.readFrom(1)).steps).toEqual(read.steps.slice(1))
+    const scan = await readWalFile(logPath(), AGENT_ID)
+    expect(scan.sidecars).toEqual(read.sidecars)
+  })
+
+  test('a sidecar with a 0x00 byte, or one that makes the record too large, is refused and changes nothing', async () => {
+    const wal = await openWal()
+    await wal.appendNext(sampleBodies()[0]!)
+    const before = await readFile(logPath())
+    expect(await caught(() => wal.appendNext(sampleBodies()[1]!, { sidecar: Uint8Array.from([0x7b, 0, 0x7d]) }))).toMatchObject({
+      name: 'WalAppendError',
+      message: expect.stringMatching(/a sidecar may not hold a 0x00 byte/),
+    })
+    expect(await caught(() => wal.appendNext(sampleBodies()[1]!, { sidecar: new Uint8Array(0xffffff).fill(0x61) }))).toMatchObject({
+      name: 'WalAppendError',
+      message: expect.stringMatching(/the step and its sidecar are \d+ bytes, more than 16777215/),
+    })
+    expect(await readFile(logPath())).toEqual(before)
+    expect((await wal.appendNext(sampleBodies()[1]!, { sidecar: note(1) })).step.index).toBe(1)
+  })
+
+  test('a record torn inside its sidecar is a torn tail, cut off like any other', async () => {
+    const wal = await openWal()
+    await wal.appendNext(sampleBodies()[0]!)
+    const end = (await readFile(logPath())).length
+    await wal.appendNext(sampleBodies()[1]!, { sidecar: note(1) })
+    await closeAll()
+    const full = await readFile(logPath())
+    await writeFile(logPath(), full.subarray(0, full.length - 3))
+    const again = await openWal()
+    expect(again.recovered).toMatchObject({ offset: end })
+    expect((await again.readAll()).sidecars.size).toBe(0)
+  })
+
+  test('a version 1 file is read as it is and its header becomes version 2 when opened for writing', async () => {
+    const steps = sampleSteps(3)
+    await writeFile(logPath(), Buffer.concat([Buffer.from('CVNTWAL\x01', 'latin1'), ...steps.map((s) => encodeWalRecord(encodeStep(s)))]))
+    expect((await readWalFile(logPath(), AGENT_ID)).steps).toEqual(steps)
+    expect((await readFile(logPath())).subarray(0, 8).toString('latin1')).toBe('CVNTWAL\x01') // reading changes nothing
+    const wal = await openWal()
+    expect((await readFile(logPath())).subarray(0, 8).toString('latin1')).toBe('CVNTWAL\x02')
+    expect((await wal.readAll()).steps).toEqual(steps)
+    const fourth = linkStep(wal.head, sampleBodies()[3]!)
+    await wal.append(fourth, { sidecar: note(3) })
+    await closeAll()
+    const read = await (await openWal()).readAll()
+    expect(read.steps).toEqual([...steps, fourth])
+    expect(Buffer.from(read.sidecars.get(3)!).toString()).toBe('{"gas":"21003"}')
+  })
+
+  test('a header of a later version says to upgrade Covenant', async () => {
+    const steps = sampleSteps(1)
+    await writeFile(logPath(), Buffer.concat([Buffer.from('CVNTWAL\x03', 'latin1'), encodeStepRecord(encodeStep(steps[0]!))]))
+    expect(await caught(() => openWal())).toMatchObject({ name: 'WalCorruptedError', offset: 0, message: expect.stringMatching(/format version 3.*upgrade Covenant/s) })
   })
 })
 

@@ -35,11 +35,20 @@ import {
  * File format (all integers big-endian):
  *
  *   file    = magic record*
- *   magic   = "CVNTWAL" 0x01                       8 bytes: format version 1
+ *   magic   = "CVNTWAL" 0x02                       8 bytes: format version 2
  *   record  = length:u32 crc:u32 payload[length]
  *   length  = 1 ..= 0xFFFFFF (so the first header byte is always 0x00)
  *   crc     = CRC-32 (zlib / ISO-HDLC) of the 4 length bytes followed by the payload
- *   payload = the step's canonical bytes (canonical.ts), steps in index order, gapless
+ *   payload = step [0x01 sidecar]
+ *   step    = the step's canonical bytes (canonical.ts), steps in index order, gapless
+ *   sidecar = bytes the writer keeps with the step (no 0x00 byte): never part of the step,
+ *             its leaf, a batch or a DA blob (the wallet keeps there what its signed
+ *             transaction is a function of besides the step: src/wallet/txParams.ts)
+ *
+ * Canonical JSON holds no byte below 0x20, so the first 0x01 of a payload ends the step.
+ * Version 1 is version 2 without sidecars: a v1 file is read as it is, and opening it for
+ * writing rewrites its header to v2 (so a Covenant that only knows v1 refuses the file by
+ * its header rather than misreading a sidecar).
  *
  * Recovery (`open`, `readAll`): records are read until the first one that is incomplete or
  * fails its checksum. If no valid record starts anywhere after it, it is a torn final write
@@ -56,8 +65,12 @@ import {
  * repeating a batch.
  */
 
-const MAGIC = Buffer.from([0x43, 0x56, 0x4e, 0x54, 0x57, 0x41, 0x4c, 0x01]) // "CVNTWAL" v1
+const MAGIC = Buffer.from([0x43, 0x56, 0x4e, 0x54, 0x57, 0x41, 0x4c, 0x02]) // "CVNTWAL" v2
+/** The header of format version 1 (no sidecars), still read. */
+const MAGIC_V1 = Buffer.from([0x43, 0x56, 0x4e, 0x54, 0x57, 0x41, 0x4c, 0x01])
 const HEADER_BYTES = 8
+/** Ends a record's step bytes where a sidecar follows (canonical JSON never holds it). */
+const SIDECAR_MARK = 0x01
 /** The largest record payload (a step's canonical bytes). */
 export const MAX_WAL_RECORD_BYTES = 0xffffff
 
@@ -82,6 +95,22 @@ export function encodeWalRecord(payload: Uint8Array): Buffer {
   record.writeUInt32BE(checksum(record, payload), 4)
   record.set(payload, HEADER_BYTES)
   return record
+}
+
+/** Encodes one WAL record holding a step's canonical bytes and, if given, its sidecar. */
+export function encodeStepRecord(step: Uint8Array, sidecar?: Uint8Array): Buffer {
+  if (sidecar === undefined) return encodeWalRecord(step)
+  const payload = Buffer.allocUnsafe(step.length + 1 + sidecar.length)
+  payload.set(step, 0)
+  payload[step.length] = SIDECAR_MARK
+  payload.set(sidecar, step.length + 1)
+  return encodeWalRecord(payload)
+}
+
+/** A record's payload split into the step's bytes and its sidecar (undefined when it has none). */
+function splitPayload(payload: Buffer): { step: Buffer; sidecar: Buffer | undefined } {
+  const mark = payload.indexOf(SIDECAR_MARK)
+  return mark === -1 ? { step: payload, sidecar: undefined } : { step: payload.subarray(0, mark), sidecar: payload.subarray(mark + 1) }
 }
 
 type RecordAt = { offset: number; payload: Buffer }
@@ -117,6 +146,8 @@ export type WalScan = {
   offsets: number[]
   /** Each step's canonical bytes (views into the buffer scanned). */
   payloads: Uint8Array[]
+  /** The sidecar of each step that has one, by step index (views into the buffer scanned). */
+  sidecars: Map<number, Uint8Array>
   /** Where the valid log ends (the file size after cutting a torn tail). */
   end: number
   head: ChainHead
@@ -129,8 +160,15 @@ export type WalScan = {
  * or steps that do not chain.
  */
 export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
-  if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new WalCorruptedError({ path, offset: 0, reason: 'the file does not start with the CVNTWAL v1 header' })
+  if (buf.length < MAGIC.length || !(buf.subarray(0, MAGIC.length).equals(MAGIC) || buf.subarray(0, MAGIC.length).equals(MAGIC_V1))) {
+    const other = buf.length >= MAGIC.length && buf.subarray(0, 7).equals(MAGIC.subarray(0, 7))
+    throw new WalCorruptedError({
+      path,
+      offset: 0,
+      reason: other
+        ? `the file is CVNTWAL format version ${buf[7]}, this Covenant reads versions 1 and 2 (upgrade Covenant)`
+        : 'the file does not start with a CVNTWAL header',
+    })
   }
   const records: RecordAt[] = []
   let offset = MAGIC.length
@@ -150,12 +188,17 @@ export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
     break
   }
   const steps: Step[] = []
-  for (const { offset: at, payload } of records) {
+  const payloads: Uint8Array[] = []
+  const sidecars = new Map<number, Uint8Array>()
+  for (const [i, { offset: at, payload }] of records.entries()) {
+    const { step, sidecar } = splitPayload(payload)
     try {
-      steps.push(decodeStep(payload))
+      steps.push(decodeStep(step))
     } catch (cause) {
       throw new WalCorruptedError({ path, offset: at, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
     }
+    payloads.push(step)
+    if (sidecar) sidecars.set(i, sidecar)
   }
   let chained: ReturnType<typeof verifyChain>
   try {
@@ -165,7 +208,7 @@ export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
     const at = records[cause.index]?.offset ?? offset
     throw new WalCorruptedError({ path, offset: at, reason: cause.shortMessage })
   }
-  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), payloads: records.map((r) => r.payload), end: offset, head: chained.head, torn }
+  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), payloads, sidecars, end: offset, head: chained.head, torn }
 }
 
 /** Reads an agent's WAL without locking or changing it (for inspection by other processes). */
@@ -258,6 +301,13 @@ export type TraceWalOptions = {
 export type AppendOptions = {
   /** Sync to disk before returning. @defaultValue true */
   durable?: boolean | undefined
+  /**
+   * Bytes kept in the step's record beside it, as durable as the step, and returned by
+   * `readAll` (`sidecars`): never part of the step, its leaf, a batch or a DA blob. No 0x00
+   * byte (so a record header is never found inside a payload). The wallet keeps there the
+   * gas and fees its transaction was prepared with (src/wallet/txParams.ts).
+   */
+  sidecar?: Uint8Array | undefined
 }
 
 export type WalAppendResult = {
@@ -270,6 +320,8 @@ export type WalAppendResult = {
 export type WalReadResult = {
   steps: Step[]
   leaves: Hex[]
+  /** The sidecar of each step written with one (AppendOptions.sidecar), by step index. */
+  sidecars: ReadonlyMap<number, Uint8Array>
   /** The torn tail cut off by this read, if any. */
   torn: WalTornTail | null
 }
@@ -390,6 +442,7 @@ export class TraceWal {
       try {
         const scan = await recover(fh, paths.log, options.agentId)
         if (scan.torn) options.onWarning?.(scan.torn)
+        await upgradeHeader(fh)
         const memoryCap = options.memoryBytes ?? 32 * 1024 * 1024
         const wal = new TraceWal(options.agentId, paths, lock, fh, scan, options.onWarning, memoryCap)
         // a damaged cursor is reported where it is read (the committer); here it only means nothing is known committed
@@ -437,7 +490,7 @@ export class TraceWal {
    */
   append(step: Step, options: AppendOptions = {}): Promise<WalAppendResult> {
     return this.#acknowledge(
-      this.#serial(async () => this.#write(step)),
+      this.#serial(async () => this.#write(step, options.sidecar)),
       options.durable ?? true,
     )
   }
@@ -456,7 +509,7 @@ export class TraceWal {
   /** Links `body` at the head (agentId, index, prevHash) and appends it. */
   appendNext(body: StepBody, options: AppendOptions = {}): Promise<WalAppendResult> {
     return this.#acknowledge(
-      this.#serial(async () => this.#write(linkStep(this.#head, body))),
+      this.#serial(async () => this.#write(linkStep(this.#head, body), options.sidecar)),
       options.durable ?? true,
     )
   }
@@ -508,7 +561,7 @@ export class TraceWal {
       this.#leaves = scan.leaves
       this.#acked = Math.min(this.#acked, scan.steps.length)
       this.#remember(scan)
-      return { steps: scan.steps, leaves: scan.leaves, torn: scan.torn }
+      return { steps: scan.steps, leaves: scan.leaves, sidecars: scan.sidecars, torn: scan.torn }
     })
   }
 
@@ -546,12 +599,13 @@ export class TraceWal {
     while (offset < read) {
       const r = validRecordAt(buf.subarray(0, read), offset)
       if (!r.ok) throw new WalCorruptedError({ path, offset: start + offset, reason: r.reason })
+      const { step } = splitPayload(r.payload)
       try {
-        steps.push(decodeStep(r.payload))
+        steps.push(decodeStep(step))
       } catch (cause) {
         throw new WalCorruptedError({ path, offset: start + offset, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
       }
-      payloads.push(r.payload)
+      payloads.push(step)
       offset += HEADER_BYTES + r.payload.length
     }
     const before = from === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: from, prevHash: this.#leaves[from - 1]! }
@@ -648,7 +702,7 @@ export class TraceWal {
    * Writes one record at the end of the log (serial: called through #serial). Returns the
    * step, its leaf and offset and the record's write sequence number; nothing is synced.
    */
-  #write(input: Step): { appended: WalAppendResult; seq: number } {
+  #write(input: Step, sidecar: Uint8Array | undefined): { appended: WalAppendResult; seq: number } {
     const path = this.paths.log
     const fh = this.#open()
     if (this.#failure) {
@@ -667,10 +721,12 @@ export class TraceWal {
       throw new WalAppendError({ path, reason: `the step's prevHash ${step.prevHash} is not the head leaf ${head.prevHash}` })
     }
     const payload = entry.bytes
-    if (payload.length > MAX_WAL_RECORD_BYTES) {
-      throw new WalAppendError({ path, reason: `the step is ${payload.length} bytes, more than ${MAX_WAL_RECORD_BYTES}` })
+    const size = payload.length + (sidecar ? 1 + sidecar.length : 0)
+    if (size > MAX_WAL_RECORD_BYTES) {
+      throw new WalAppendError({ path, reason: `${sidecar ? 'the step and its sidecar are' : 'the step is'} ${size} bytes, more than ${MAX_WAL_RECORD_BYTES}` })
     }
-    const record = encodeWalRecord(payload)
+    if (sidecar?.includes(0)) throw new WalAppendError({ path, reason: 'a sidecar may not hold a 0x00 byte' })
+    const record = encodeStepRecord(payload, sidecar)
     const offset = this.#size
     try {
       // A synchronous pwrite: the record goes to the page cache (microseconds), where a
@@ -800,6 +856,15 @@ async function recover(fh: FileHandle, path: string, agentId: string): Promise<W
     await fh.sync()
   }
   return scan
+}
+
+/** Rewrites a v1 header as v2 (every v1 record is a v2 record), durably, before any v2 record is written. */
+async function upgradeHeader(fh: FileHandle): Promise<void> {
+  const header = Buffer.alloc(MAGIC.length)
+  await fh.read(header, 0, header.length, 0)
+  if (header.equals(MAGIC)) return
+  await fh.write(MAGIC, 0, MAGIC.length, 0)
+  await fh.datasync()
 }
 
 function cursorProblem(current: CommittedCursor, next: CommittedCursor, head: ChainHead): string | null {
