@@ -61,7 +61,6 @@ export {
   MAX_WAL_RECORD_BYTES,
   TraceWal,
   committedCursorSchema,
-  encodeStepRecord,
   encodeWalRecord,
   initialCursor,
   readWalFile,
