@@ -42,9 +42,9 @@ const agent = defineAgent({
   bond: {},
 })
 
-const block = (event: string) => async (e: { actionId: string; nonce: number }) => {
+const block = (event: string) => async (e: { actionId: string; nonce: number; hash?: string }) => {
   if (event !== killAt || !e.actionId.startsWith(`r${round}-`)) return
-  say(`at ${event} ${e.nonce}`)
+  say(`at ${event} ${e.nonce}${e.hash ? ` ${e.hash}` : ''}`)
   await new Promise(() => {})
 }
 const on: Partial<AgentWalletListener> = { stepWritten: block('stepWritten'), signed: block('signed'), broadcast: block('broadcast') }

@@ -55,7 +55,7 @@ function runChild(args: string[], killAt: string | null): Promise<ChildRun> {
 const recoveredOf = (run: ChildRun) =>
   JSON.parse(run.lines.find((l) => l.startsWith('recovered '))!.slice('recovered '.length)) as { nonce: number; outcome: string; hash: Hex | null }[]
 
-test('SIGKILL after the WAL append, after signing (outbox), after broadcast: on restart nothing is lost, nothing is sent twice', async () => {
+test('SIGKILL after the WAL append, after signing, after broadcast: on restart nothing is lost, nothing is sent twice, and what was signed is what is sent', async () => {
   const dir = await c.tmpDir()
   const recipient = randomAddress()
   const { keystore, address } = await createKeystore({ password: 'test', scrypt: FAST_SCRYPT })
@@ -80,23 +80,26 @@ test('SIGKILL after the WAL append, after signing (outbox), after broadcast: on 
   expect(r1.lines).toContain('at stepWritten 0')
   expect(await c.nonce(address)).toBe(0) // nothing was signed
 
-  // round 2: recovery signs and sends round 1's authorised step; then dies after signing its own
+  // round 2: recovery signs round 1's authorised step from its WAL record and sends it; then dies after signing its own
   const r2 = await runChild(args(2, 'signed', 3), 'signed')
   expect(recoveredOf(r2)).toEqual([{ nonce: 0, outcome: 'signed-and-sent', hash: expect.stringMatching(/^0x/), error: null }])
   expect(r2.lines).toContain('closed ["r1-0"]')
-  expect(r2.lines).toContain('at signed 1')
+  const signedInR2 = r2.lines.find((l) => l.startsWith('at signed 1 '))?.split(' ')[3]
+  expect(signedInR2).toMatch(/^0x[0-9a-f]{64}$/)
   expect(await c.nonce(address)).toBe(1) // round 2's own transaction was signed, never sent
 
-  // round 3: recovery re-broadcasts round 2's outbox entry (same bytes); then dies after broadcasting its own
+  // round 3: round 2's signed bytes died with it (nothing but the WAL record is written before
+  // the broadcast): recovery signs them again from that record — the very same hash — and
+  // sends them; then dies after broadcasting its own
   const r3 = await runChild(args(3, 'broadcast', 3), 'broadcast')
-  const rebroadcast = recoveredOf(r3)
-  expect(rebroadcast).toEqual([{ nonce: 1, outcome: 'rebroadcast', hash: expect.stringMatching(/^0x/), error: null }])
+  expect(recoveredOf(r3)).toEqual([{ nonce: 1, outcome: 'signed-and-sent', hash: signedInR2, error: null }])
   expect(r3.lines).toContain('closed ["r2-0"]')
-  expect(r3.lines).toContain('at broadcast 2')
+  const broadcastInR3 = r3.lines.find((l) => l.startsWith('at broadcast 2 '))?.split(' ')[3]
+  expect(broadcastInR3).toMatch(/^0x[0-9a-f]{64}$/)
 
-  // round 4: recovery finds round 3's transaction already mined; then every task runs to the end
+  // round 4: recovery rebuilds round 3's transaction and finds it already mined; then every task runs to the end
   const r4 = await runChild(args(4, 'none', 3), null)
-  expect(recoveredOf(r4)).toEqual([{ nonce: 2, outcome: 'already-mined', hash: expect.stringMatching(/^0x/), error: null }])
+  expect(recoveredOf(r4)).toEqual([{ nonce: 2, outcome: 'already-mined', hash: broadcastInR3, error: null }])
   expect(r4.lines).toContain('closed ["r3-0"]')
   expect(r4.lines.filter((l) => l.startsWith('done '))).toHaveLength(3)
   expect(r4.lines.at(-1)).toBe('finished')

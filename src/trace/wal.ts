@@ -56,7 +56,7 @@ import {
  * so it is cut off and reported as a {@link WalTornTail} warning with its byte offset. If a
  * valid record does follow, the damage is in the middle of the log, and cutting would drop
  * acknowledged steps: {@link WalCorruptedError} with the offset, nothing is changed. Because
- * canonical JSON never holds a 0x00 byte and every header begins with one, a record header
+ * neither canonical JSON nor a sidecar holds a 0x00 byte and every header begins with one, a record header
  * cannot be mistaken for one inside a payload.
  *
  * Beside the log, a small committed cursor (`.cursor.json`) records which steps are in
@@ -322,6 +322,8 @@ export type WalReadResult = {
   leaves: Hex[]
   /** The sidecar of each step written with one (AppendOptions.sidecar), by step index. */
   sidecars: ReadonlyMap<number, Uint8Array>
+  /** Byte offset of each step's record (for errors that name a place in the file). */
+  offsets: readonly number[]
   /** The torn tail cut off by this read, if any. */
   torn: WalTornTail | null
 }
@@ -561,7 +563,7 @@ export class TraceWal {
       this.#leaves = scan.leaves
       this.#acked = Math.min(this.#acked, scan.steps.length)
       this.#remember(scan)
-      return { steps: scan.steps, leaves: scan.leaves, sidecars: scan.sidecars, torn: scan.torn }
+      return { steps: scan.steps, leaves: scan.leaves, sidecars: scan.sidecars, offsets: scan.offsets, torn: scan.torn }
     })
   }
 

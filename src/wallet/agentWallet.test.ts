@@ -1,7 +1,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
-import { createWalletClient, custom, encodeFunctionData, http, parseAbi, parseEther, type Address, type Hex } from 'viem'
+import { createWalletClient, custom, encodeFunctionData, http, keccak256, parseAbi, parseEther, type Address, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { WalletStep } from '../trace/schemas.js'
 import { TraceWal } from '../trace/wal.js'
@@ -66,14 +66,16 @@ describe('AgentWallet on anvil', () => {
     await wal.close()
   })
 
-  test('the wallet step is durable before signing, and the signed bytes are in the outbox before broadcast', async () => {
+  test('the wallet step and its gas and fees are durable before signing, and the signed bytes are a function of that WAL record alone', async () => {
     const key = await fundedAgentKey(c)
     const bob = randomAddress()
     const dir = await c.tmpDir()
     const seen: string[] = []
     let walletStepsAtSign = -1
     let nodeKnewAtSigned = true
-    let outboxFilesAtSigned = 0
+    let outboxFilesAtSigned = -1
+    let rebuiltAtSigned: Hex | undefined
+    let signedHash: Hex | undefined
     const { wal, wallet } = await openWallet(c, {
       dir,
       account: key.account,
@@ -82,12 +84,31 @@ describe('AgentWallet on anvil', () => {
         stepWritten: async () => {
           seen.push('stepWritten')
           // what a fresh reader of the file sees right now
-          const { steps } = await (await import('../trace/wal.js')).readWalFile(wal.paths.log, '1')
+          const { steps, sidecars } = await (await import('../trace/wal.js')).readWalFile(wal.paths.log, '1')
           walletStepsAtSign = steps.filter((s) => s.kind === 'wallet').length
+          // the transaction, rebuilt by hand from what is on disk: the step and its sidecar
+          const i = steps.findIndex((s) => s.kind === 'wallet')
+          const step = steps[i] as WalletStep
+          const params = JSON.parse(Buffer.from(sidecars.get(i)!).toString()) as Record<string, string>
+          expect(params).toEqual({ version: 1, signer: key.address.toLowerCase(), gas: expect.stringMatching(/^\d+$/), maxFeePerGas: expect.stringMatching(/^\d+$/), maxPriorityFeePerGas: expect.stringMatching(/^\d+$/) })
+          const raw = await key.account.signTransaction({
+            chainId: c.anvil.chainId,
+            type: 'eip1559',
+            to: step.to as Address,
+            value: BigInt(step.value),
+            data: step.data,
+            nonce: step.nonce,
+            gas: BigInt(params.gas!),
+            maxFeePerGas: BigInt(params.maxFeePerGas!),
+            maxPriorityFeePerGas: BigInt(params.maxPriorityFeePerGas!),
+          })
+          rebuiltAtSigned = keccak256(raw)
         },
         signed: async ({ hash }) => {
           seen.push('signed')
+          signedHash = hash
           nodeKnewAtSigned = await c.client.getTransaction({ hash }).then(() => true, () => false)
+          // nothing is written for it: the WAL record is the durable one
           outboxFilesAtSigned = (await readdir(join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`))).length
         },
         broadcast: () => void seen.push('broadcast'),
@@ -98,7 +119,8 @@ describe('AgentWallet on anvil', () => {
     expect(seen).toEqual(['stepWritten', 'signed', 'broadcast', 'mined'])
     expect(walletStepsAtSign).toBe(1)
     expect(nodeKnewAtSigned).toBe(false)
-    expect(outboxFilesAtSigned).toBe(1)
+    expect(outboxFilesAtSigned).toBe(0)
+    expect(signedHash).toBe(rebuiltAtSigned)
     await wal.close()
   })
 
@@ -386,13 +408,13 @@ describe('recovery edge cases', () => {
       maxPriorityFeePerGas: 1n,
     })
     const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
-    const entryPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.json'))!)
-    const entry = JSON.parse(await readFile(entryPath, 'utf8'))
+    const hintPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.mined'))!)
+    const entry = JSON.parse(await readFile(hintPath, 'utf8'))
     await first.wal.close()
-    // tamper: a different (validly signed) transaction under the same nonce, marked unsent
+    // tamper: a different (validly signed) transaction under the same nonce, as an unsent entry file
     const { canonicalize } = await import('../trace/canonical.js')
-    const { keccak256 } = await import('viem')
-    await writeFile(entryPath, canonicalize({ ...entry, state: 'signed', receipt: null, raw, hash: keccak256(raw) }))
+    await rm(hintPath)
+    await writeFile(hintPath.replace(/\.mined$/, '.json'), canonicalize({ ...entry, state: 'signed', receipt: null, raw, hash: keccak256(raw) }))
     await expect(openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })).rejects.toMatchObject({
       name: 'OutboxCorruptedError',
       message: expect.stringMatching(/its value differs from wallet step 0/),
@@ -400,7 +422,7 @@ describe('recovery edge cases', () => {
     expect(await c.balance(alice)).toBe(5n)
   })
 
-  test('the mined record is off the payment path: a crash before it lands leaves a signed entry that recovery settles from the chain, sending nothing again', async () => {
+  test('nothing is written for a payment but its WAL record and, off its path, a mined hint: a crash before the hint lands is settled from the chain, sending nothing again', async () => {
     const key = await fundedAgentKey(c)
     const alice = randomAddress()
     const dir = await c.tmpDir()
@@ -409,12 +431,16 @@ describe('recovery edge cases', () => {
     expect(first.wallet.getTransaction({ walletStepIndex: sent.walletStepIndex })).toMatchObject({ state: 'mined', hash: sent.hash })
     await first.wallet.flush()
     const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
-    const entryPath = join(outboxDir, (await readdir(outboxDir)).find((f) => f.endsWith('.json'))!)
-    expect(JSON.parse(await readFile(entryPath, 'utf8'))).toMatchObject({ state: 'signed', hash: sent.hash }) // the durable record
-    const hintPath = entryPath.replace(/\.json$/, '.mined')
+    expect(await readdir(outboxDir)).toEqual(['00000000000000000000.mined'])
+    const hintPath = join(outboxDir, '00000000000000000000.mined')
     expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash }) // the background hint
     await first.wal.close()
-    // what kill -9 between the receipt and the background write leaves on disk
+    // the hint spares the next start any work: the entry is mined, nothing to recover
+    const clean = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
+    expect(clean.wallet.recovered).toEqual([])
+    expect(clean.wallet.getTransaction({ walletStepIndex: sent.walletStepIndex })).toMatchObject({ state: 'mined', hash: sent.hash })
+    await clean.wal.close()
+    // what kill -9 between the receipt and the background write leaves on disk: the WAL record alone
     await rm(hintPath)
     const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
     expect(wallet.recovered).toMatchObject([{ walletStepIndex: sent.walletStepIndex, outcome: 'already-mined', hash: sent.hash, receipt: { status: 'success' } }])
@@ -423,6 +449,88 @@ describe('recovery edge cases', () => {
     await wallet.flush()
     expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ state: 'mined', hash: sent.hash })
     await wal.close()
+  })
+
+  test('a mined hint that does not name its wallet step exactly is deleted: recovery reads the chain, and a forged one cannot stop a payment', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const dir = await c.tmpDir()
+    const first = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
+    const paid = await first.wallet.sendTransaction({ to: alice, value: 5n }, { actionId: 'paid' })
+    await first.wallet.flush()
+    const outboxDir = join(dir, 'agent-1.outbox', `${c.anvil.chainId}-${key.address.toLowerCase()}`)
+    const hintPath = join(outboxDir, '00000000000000000000.mined')
+    const hint = JSON.parse(await readFile(hintPath, 'utf8'))
+    // the next payment's step is written, then the process dies before signing it
+    const step = await first.wal.appendNext({
+      kind: 'wallet',
+      actionId: 'unsent',
+      timestamp: Date.now(),
+      chainId: String(c.anvil.chainId),
+      from: key.address.toLowerCase() as Hex,
+      to: alice.toLowerCase() as Hex,
+      value: '7',
+      data: '0x',
+      nonce: 1,
+      policyVersion: 1,
+    }, { sidecar: new TextEncoder().encode(`{"gas":"21000","maxFeePerGas":"${10n ** 10n}","maxPriorityFeePerGas":"1","signer":"${key.address.toLowerCase()}","version":1}`) })
+    await first.wal.close()
+    const { canonicalize } = await import('../trace/canonical.js')
+    // a forged hint claims the unsent step was mined (the first payment's bytes under its index and leaf)…
+    await writeFile(join(outboxDir, '00000000000000000001.mined'), canonicalize({ ...hint, nonce: 1, walletStepIndex: step.step.index, walletStepLeaf: step.leaf, actionId: 'unsent', hash: keccak256('0x01') }))
+    // …and the first payment's hint is swapped for one naming another leaf
+    await writeFile(hintPath, canonicalize({ ...hint, walletStepLeaf: step.leaf }))
+    const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
+    expect(wallet.recovered).toMatchObject([
+      { nonce: 0, outcome: 'already-mined', hash: paid.hash },
+      { nonce: 1, outcome: 'signed-and-sent', hash: expect.stringMatching(/^0x/), receipt: { status: 'success' } },
+    ])
+    expect(await c.balance(alice)).toBe(12n) // each payment once
+    expect(await c.client.getTransactionCount({ address: key.address })).toBe(2)
+    await wallet.flush()
+    expect(JSON.parse(await readFile(hintPath, 'utf8'))).toMatchObject({ walletStepIndex: paid.walletStepIndex, hash: paid.hash })
+    await wal.close()
+  })
+
+  test('transaction parameters in the WAL that are not valid ones are a WalCorruptedError naming the step; nothing is sent', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const dir = await c.tmpDir()
+    const wal = await TraceWal.open({ dir, agentId: '1' })
+    await wal.appendNext({
+      kind: 'wallet',
+      actionId: 'bad-params',
+      timestamp: Date.now(),
+      chainId: String(c.anvil.chainId),
+      from: key.address.toLowerCase() as Hex,
+      to: alice.toLowerCase() as Hex,
+      value: '7',
+      data: '0x',
+      nonce: 0,
+      policyVersion: 1,
+    }, { sidecar: new TextEncoder().encode('{"gas":"lots","version":1}') })
+    await expect(openWallet(c, { dir, wal, account: key.account, policy: basePolicy([alice]) })).rejects.toMatchObject({
+      name: 'WalCorruptedError',
+      offset: 8,
+      message: expect.stringMatching(/the transaction parameters kept with wallet step 0 are invalid/),
+    })
+    expect(await c.client.getTransactionCount({ address: key.address })).toBe(0)
+    await wal.close()
+  })
+
+  test('an account that signs non-deterministically is refused: a signed transaction could not be rebuilt after a crash', async () => {
+    const key = await fundedAgentKey(c)
+    const { toAccount } = await import('viem/accounts')
+    const { randomBytes } = await import('node:crypto')
+    const noisy = toAccount({
+      address: key.address,
+      signMessage: key.account.signMessage,
+      signTypedData: key.account.signTypedData,
+      signTransaction: async () => `0x${randomBytes(100).toString('hex')}` as Hex,
+    })
+    await expect(
+      openWallet(c, { dir: await c.tmpDir(), account: noisy as unknown as typeof key.account, policy: basePolicy([randomAddress()]) }),
+    ).rejects.toMatchObject({ name: 'WalletConfigError', message: expect.stringMatching(/deterministic \(RFC 6979\) signatures/) })
   })
 
   test('the nonce is tracked locally: a key used elsewhere behind its back costs that payment (refused at broadcast, abandoned by recovery), never a second send, and the chain is read again', async () => {

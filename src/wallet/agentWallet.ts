@@ -20,6 +20,7 @@ import {
   type Transport,
 } from 'viem'
 import { BaseError as CovenantBaseError } from '../errors/base.js'
+import { WalCorruptedError } from '../trace/errors.js'
 import type { TraceWal } from '../trace/wal.js'
 import type { WalletStep } from '../trace/schemas.js'
 import {
@@ -57,6 +58,7 @@ import {
 } from './authorization.js'
 import { BREACHES, evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
 import { type OutboxEntry, type OutboxReceipt, transactionRequestSchema, type TransactionRequest } from './schemas.js'
+import { decodeTxParams, encodeTxParams, type TxParams } from './txParams.js'
 
 const DAY_MS = 86_400_000
 
@@ -68,7 +70,11 @@ const DAY_MS = 86_400_000
 export type AgentWalletListener = {
   /** The wallet step is durably in the WAL (fdatasync returned). Nothing is signed yet. */
   stepWritten(e: WalletEventBase): void | Promise<void>
-  /** Signed and durably in the outbox. Not broadcast yet. */
+  /**
+   * Signed, not broadcast yet. Held in the outbox in memory: the bytes need no durable record
+   * of their own, because the step and its gas and fees (the step's WAL sidecar) are on disk
+   * and signing is deterministic, so recovery rebuilds these very bytes (see txParams.ts).
+   */
   signed(e: WalletEventBase & { hash: Hex }): void | Promise<void>
   /** The node accepted the raw transaction (or already had it). */
   broadcast(e: WalletEventBase & { hash: Hex; recovered: boolean }): void | Promise<void>
@@ -177,9 +183,13 @@ export type RecoveryEntry = {
   actionId: string
   /**
    * - `already-mined`: it had been sent; its receipt is now recorded.
-   * - `rebroadcast`: the outbox entry was sent again, same bytes, and mined.
-   * - `signed-and-sent`: the step had no outbox entry (crash before signing); it was signed
-   *   with the same nonce and fields, sent and mined.
+   * - `rebroadcast`: the outbox entry (on disk, or held by this process) was sent again,
+   *   same bytes, and mined.
+   * - `signed-and-sent`: the step had no outbox entry (a crash before signing, or before a
+   *   broadcast whose bytes were held in memory only): it was signed — from its WAL record
+   *   (the same bytes as any signed before the crash), or for a step written without its gas
+   *   and fees with the same nonce and fields — sent (a node that already has it is fine),
+   *   and mined.
    * - `abandoned`: its nonce was used by another transaction; it can never be sent.
    * - `pending`: sent, but no receipt yet (see `error`).
    * - `untraced`: an outbox entry without a wallet step; it is never broadcast.
@@ -216,7 +226,8 @@ type Prepared = {
   maxPriorityFeePerGas: bigint
 }
 
-type Known = { step: WalletStep; leaf: Hex }
+/** A wallet step of the WAL, its leaf, and the gas and fees kept with it (its sidecar; absent in steps written before version 2 of the WAL). */
+type Known = { step: WalletStep; leaf: Hex; params?: TxParams | undefined }
 
 let defaultLogger: Logger | undefined
 function walletLogger(): Logger {
@@ -237,9 +248,11 @@ export async function createAgentWallet(p: CreateAgentWalletParameters): Promise
 const OPEN = Symbol('open')
 
 /**
- * The agent's wallet. Every transaction goes: policy check → nonce → wallet step appended
- * to the WAL (durable) → sign → outbox (durable) → broadcast → receipt. A refusal happens
- * before anything is written. The account is held in a private field: it is not reachable
+ * The agent's wallet. Every transaction goes: policy check → nonce → gas and fees → wallet
+ * step appended to the WAL with them (durable) → sign → outbox (in memory) → broadcast →
+ * receipt. A refusal happens before anything is written. What is signed is a function of
+ * the WAL record alone (the step, its gas and fees, RFC 6979 signatures), so a crash after
+ * the append can only ever lead to those very bytes being sent (see txParams.ts). The account is held in a private field: it is not reachable
  * from this object, and neither `JSON.stringify`, `util.inspect` nor `toString` show more
  * than the address and chain.
  */
@@ -347,10 +360,20 @@ export class AgentWallet {
     if (nodeChainId !== p.chain.id) {
       throw new WalletConfigError(`The node's chain id is ${nodeChainId}, the wallet was configured for ${p.chain.id}.`)
     }
-    const { steps, leaves } = await p.wal.readAll()
+    await checkDeterministic(p.account, p.chain.id)
+    const { steps, leaves, sidecars, offsets } = await p.wal.readAll()
     const known: Known[] = []
     steps.forEach((step, i) => {
-      if (step.kind === 'wallet') known.push({ step, leaf: leaves[i]! })
+      if (step.kind !== 'wallet') return
+      const sidecar = sidecars.get(i)
+      let params: TxParams | undefined
+      try {
+        params = sidecar ? decodeTxParams(sidecar) : undefined
+      } catch (cause) {
+        const reason = `the transaction parameters kept with wallet step ${i} are invalid (${(cause as Error).message.split('\n')[0]})`
+        throw new WalCorruptedError({ path: p.wal.paths.log, offset: offsets[i] ?? 0, reason })
+      }
+      known.push({ step, leaf: leaves[i]!, params })
     })
     const outbox = await Outbox.open({
       dir: p.outboxDir ?? join(p.wal.paths.log.replace(/\.wal$/, '.outbox')),
@@ -359,6 +382,7 @@ export class AgentWallet {
     })
     outbox.onWriteError((nonce, err) => log.warn({ nonce, err: err.message }, 'could not write the mined record of an outbox entry; recovery will read its receipt from the chain'))
     const wallet = new AgentWallet(p, parsed.data, client, outbox, known, log)
+    await wallet.#adoptMinedHints()
     if (wallet.#skipPolicy) {
       log.warn(
         'UNSAFE WALLET: unsafe.skipPolicyCheck is enabled. This wallet signs transactions its registered policy forbids ' +
@@ -398,8 +422,9 @@ export class AgentWallet {
   }
 
   /**
-   * Sends one transaction: policy check, then the wallet step is appended to the WAL, then
-   * it is signed, kept in the outbox, broadcast, and its receipt awaited. Resolves with the
+   * Sends one transaction: policy check, then the wallet step is appended to the WAL (its
+   * gas and fees beside it), then it is signed, held in the outbox, broadcast, and its
+   * receipt awaited. Resolves with the
    * hash and receipt (a reverted transaction resolves too; see `receipt.status`).
    */
   async sendTransaction(request: TransactionRequest, options: SendTransactionOptions): Promise<SentTransaction> {
@@ -441,7 +466,8 @@ export class AgentWallet {
     // written: after it, the transaction is authorised and will be sent, now or on recovery.
     // In account mode that includes the chain's own checks (a simulated `execute`).
     const head = this.#wal.head
-    let prepared = await this.#prepareFollowingPolicy(tx, nonce, { index: head.nextIndex, prevHash: head.prevHash })
+    const prepared = await this.#prepareFollowingPolicy(tx, nonce, { index: head.nextIndex, prevHash: head.prevHash })
+    const params: TxParams = { signer: this.signer.toLowerCase() as Address, gas: prepared.gas, maxFeePerGas: prepared.maxFeePerGas, maxPriorityFeePerGas: prepared.maxPriorityFeePerGas }
     const { step, leaf } = await this.#wal.appendNext({
       kind: 'wallet',
       actionId,
@@ -453,17 +479,16 @@ export class AgentWallet {
       data: tx.data,
       nonce,
       policyVersion: this.#policyVersion,
-    })
+    }, { sidecar: encodeTxParams(params) })
     if (step.kind !== 'wallet') throw new Error('unreachable: appended a non-wallet step')
-    // Another action's step may have landed between the estimate and the append: the call
-    // then carries the step's real place (same size, so the estimate still holds).
-    if (this.mode === 'account' && (step.index !== head.nextIndex || step.prevHash !== head.prevHash)) {
-      prepared = { ...prepared, data: this.#envelope(tx, nonce, { index: step.index, prevHash: step.prevHash as Hex }) }
-    }
-    this.#remember({ step, leaf })
+    const known: Known = { step, leaf, params }
+    this.#remember(known)
     this.#needsRecovery = true
     await this.#emit('stepWritten', { actionId, walletStepIndex: step.index, nonce })
-    const signed = await this.#signAndStore({ step, leaf }, prepared)
+    // Signed from the WAL record alone, exactly as recovery would rebuild it. In account mode
+    // the call carries the step's real place: another action's step may have landed between
+    // the estimate and the append (same size, so the estimate still holds).
+    const signed = await this.#signAndStore(known, this.#preparedFromWal(known, params), 'held')
     await this.#broadcast(signed, false)
     this.#needsRecovery = false
     return signed
@@ -513,7 +538,9 @@ export class AgentWallet {
   }
 
   /**
-   * Settles every wallet step that is not known to be mined, in nonce order:
+   * Settles every wallet step that is not known to be mined, in nonce order. A step whose
+   * WAL record holds its gas and fees and that has no outbox entry gets one first, signed
+   * from that record (the very bytes signed before a crash, if any were); then:
    * - outbox entry, receipt on chain → recorded as mined;
    * - outbox entry, not mined, nonce still free → re-broadcast (same bytes, same hash);
    * - outbox entry, nonce used by another transaction → abandoned ({@link NonceConflictError});
@@ -747,7 +774,27 @@ export class AgentWallet {
     return { chainId: this.chainId, type: 'eip1559', to: sent.to, value: sent.value, data: sent.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
   }
 
-  async #signAndStore(known: Known, prepared: Prepared): Promise<OutboxEntry> {
+  /**
+   * The transaction a wallet step authorised, as its WAL record fixes it: the step's call (in
+   * account mode its `execute` envelope, built from the step's place and policy version) with
+   * the gas and fees kept beside it.
+   */
+  #preparedFromWal(k: Known, params: TxParams): Prepared {
+    const { step } = k
+    const tx: ParsedRequest = { to: step.to as Address, value: BigInt(step.value), data: step.data }
+    const sent =
+      this.mode === 'account'
+        ? { to: this.address, value: 0n, data: this.#envelope(tx, step.nonce, { index: step.index, prevHash: step.prevHash as Hex }, step.policyVersion) }
+        : tx
+    return { chainId: this.chainId, type: 'eip1559', ...sent, nonce: step.nonce, gas: params.gas, maxFeePerGas: params.maxFeePerGas, maxPriorityFeePerGas: params.maxPriorityFeePerGas }
+  }
+
+  /**
+   * Signs and records a wallet step's transaction in the outbox: `held` (in memory) when the
+   * WAL record fixes every byte of it (recovery rebuilds the same bytes), `durable` when it
+   * was prepared afresh (recovery of a step written without its gas and fees).
+   */
+  async #signAndStore(known: Known, prepared: Prepared, record: 'held' | 'durable'): Promise<OutboxEntry> {
     const raw = await this.#account.signTransaction(prepared)
     const hash = keccak256(raw)
     const entry: OutboxEntry = {
@@ -765,7 +812,8 @@ export class AgentWallet {
       error: null,
       updatedAt: this.#now(),
     }
-    await this.#outbox.create(entry)
+    if (record === 'held') this.#outbox.hold(entry)
+    else await this.#outbox.create(entry)
     const stored = this.#outbox.get(entry.nonce) as OutboxEntry
     await this.#emit('signed', { actionId: stored.actionId, walletStepIndex: stored.walletStepIndex, nonce: stored.nonce, hash: stored.hash as Hex })
     return stored
@@ -857,6 +905,28 @@ export class AgentWallet {
     return step.from === this.address.toLowerCase() && step.chainId === String(this.chainId)
   }
 
+  /**
+   * The `mined` hints of transactions that have no outbox file (those signed from their WAL
+   * record, see outbox.ts): each becomes its entry when it names exactly its wallet step
+   * (index and leaf) and is a transaction of this key whose hash is its bytes' hash; the rest
+   * are deleted. A step left without one is settled by recovery from the chain.
+   */
+  async #adoptMinedHints(): Promise<void> {
+    const byNonce = new Map<number, Known>()
+    for (const k of this.#steps) if (this.#mine(k.step) && k.params) byNonce.set(k.step.nonce, k)
+    await this.#outbox.adoptOrphanHints((hint) => {
+      const k = byNonce.get(hint.nonce)
+      return (
+        k !== undefined &&
+        hint.walletStepIndex === k.step.index &&
+        hint.walletStepLeaf === k.leaf &&
+        hint.actionId === k.step.actionId &&
+        hint.raw !== null &&
+        keccak256(hint.raw as Hex) === hint.hash
+      )
+    })
+  }
+
   async #recover(): Promise<RecoveryEntry[]> {
     this.#forgetChainState() // recovery may send and abandon: read the chain again after it
     const report: RecoveryEntry[] = []
@@ -898,8 +968,12 @@ export class AgentWallet {
       const { step } = k
       const base = { walletStepIndex: step.index, nonce: step.nonce, actionId: step.actionId }
       let entry = this.#outbox.get(step.nonce)
+      // Signed by this key from the WAL record (the hot path's way), the entry may have been
+      // lost with the process: sign it again — the very bytes that may have reached the node.
+      const rebuilt = !entry && k.params !== undefined && k.params.signer.toLowerCase() === this.signer.toLowerCase()
+      if (rebuilt) entry = await this.#signAndStore(k, this.#preparedFromWal(k, k.params as TxParams), 'held')
       if (entry) {
-        await this.#verifyEntry(entry, step)
+        if (!rebuilt) await this.#verifyEntry(entry, step)
         const receipt = await this.#receipt(entry.hash as Hex)
         if (receipt) {
           const outcome = await this.#recordMined(entry, receipt)
@@ -910,7 +984,7 @@ export class AgentWallet {
           report.push(await this.#abandon(k, entry, chainNonce))
           continue
         }
-        const item: RecoveryEntry = { ...base, outcome: 'rebroadcast', hash: entry.hash, receipt: null, error: null }
+        const item: RecoveryEntry = { ...base, outcome: rebuilt ? 'signed-and-sent' : 'rebroadcast', hash: entry.hash, receipt: null, error: null }
         report.push(item)
         await this.#tryBroadcast(entry, item, sent)
         continue
@@ -939,7 +1013,7 @@ export class AgentWallet {
         report.push({ ...base, outcome: 'pending', hash: null, receipt: null, error: error as Error })
         continue
       }
-      entry = await this.#signAndStore(k, prepared)
+      entry = await this.#signAndStore(k, prepared, 'durable')
       const item: RecoveryEntry = { ...base, outcome: 'signed-and-sent', hash: entry.hash, receipt: null, error: null }
       report.push(item)
       await this.#tryBroadcast(entry, item, sent)
@@ -1189,4 +1263,29 @@ function toStored(o: TransactionOutcome): OutboxReceipt {
 
 function fromStored(r: OutboxReceipt | null): TransactionOutcome | null {
   return r === null ? null : { blockNumber: BigInt(r.blockNumber), blockHash: r.blockHash, status: r.status, gasUsed: BigInt(r.gasUsed) }
+}
+
+/**
+ * Refuses an account whose signatures are not deterministic (RFC 6979): the wallet keeps no
+ * durable copy of what it signs, it rebuilds it from the WAL record after a crash, and a
+ * rebuilt transaction must be the very one that may have reached the node. viem's local
+ * accounts sign deterministically unless `setSignEntropy` was called.
+ */
+async function checkDeterministic(account: LocalAccount, chainId: number): Promise<void> {
+  const probe = {
+    chainId,
+    type: 'eip1559',
+    to: account.address,
+    value: 0n,
+    nonce: 0,
+    gas: 21_000n,
+    maxFeePerGas: 1n,
+    maxPriorityFeePerGas: 1n,
+  } as const
+  const [a, b] = [await account.signTransaction(probe), await account.signTransaction(probe)]
+  if (a !== b) {
+    throw new WalletConfigError(
+      'The account signs the same transaction differently each time (extra entropy). The wallet needs deterministic (RFC 6979) signatures to rebuild a signed transaction after a crash: do not call viem\'s setSignEntropy, or pass an account that signs deterministically.',
+    )
+  }
 }

@@ -196,7 +196,7 @@ export class WalletBroadcastError extends BaseError {
   constructor(p: { hash: Hex; nonce: number; cause: unknown }) {
     super(`Could not broadcast transaction ${p.hash} (nonce ${p.nonce}).`, {
       metaMessages: [
-        'It is signed and kept in the outbox; it will be re-broadcast with the same bytes and hash, never re-signed.',
+        'It is signed, and its WAL record fixes its bytes: it will be sent again with the same bytes and hash (after a restart, signed again from that record to the same bytes), never replaced by another transaction.',
         'Check the RPC node, then retry (or restart the agent: recovery re-broadcasts it).',
       ],
       cause: p.cause,

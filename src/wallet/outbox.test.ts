@@ -77,7 +77,7 @@ describe('Outbox', () => {
     expect((await Outbox.open({ dir, chainId: 31337, from: FROM })).get(0)).toMatchObject({ state: 'mined', updatedAt: 4 })
   })
 
-  test('a mined hint counts only when it names exactly its entry\'s transaction: torn, forged or orphaned hints are deleted and the entry stays signed', async () => {
+  test('a mined hint counts only when it names exactly its entry\'s transaction: torn or forged hints are deleted and the entry stays signed; one without an entry waits for the wallet', async () => {
     const dir = await tmp()
     const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
     for (const n of [0, 1, 2]) await outbox.create(entry(n))
@@ -85,7 +85,9 @@ describe('Outbox', () => {
     const mined = (n: number, over: Partial<OutboxEntry> = {}) => canonicalBytes({ ...entry(n), state: 'mined', receipt, ...over })
     await writeFile(outbox.minedPathOf(0), mined(0).subarray(0, 40)) // torn by a crash
     await writeFile(outbox.minedPathOf(1), mined(1, { hash: `0x${'ee'.repeat(32)}`, raw: '0x02ff' })) // another transaction
-    await writeFile(outbox.minedPathOf(7), mined(7)) // no entry
+    await writeFile(outbox.minedPathOf(7), mined(7)) // no entry file: a transaction held in memory only
+    await writeFile(outbox.minedPathOf(8), mined(8)) // no entry file either
+    await writeFile(outbox.minedPathOf(9), mined(9).subarray(0, 30)) // no entry file, and torn
     await writeFile(outbox.minedPathOf(2), mined(2)) // the real thing
     const again = await Outbox.open({ dir, chainId: 31337, from: FROM })
     expect(again.entries().map((e) => [e.nonce, e.state])).toEqual([
@@ -93,7 +95,33 @@ describe('Outbox', () => {
       [1, 'signed'],
       [2, 'mined'],
     ])
-    expect((await readdir(again.dir)).sort()).toEqual([...[0, 1, 2].map((n) => `${String(n).padStart(20, '0')}.json`), `${'2'.padStart(20, '0')}.mined`].sort())
+    const name = (n: number, ext: string) => `${String(n).padStart(20, '0')}.${ext}`
+    expect((await readdir(again.dir)).sort()).toEqual([name(0, 'json'), name(1, 'json'), name(2, 'json'), name(2, 'mined'), name(7, 'mined'), name(8, 'mined')].sort())
+    // the wallet approves the hint that names its wallet step; the other is deleted
+    const seen: number[] = []
+    await again.adoptOrphanHints((hint) => {
+      seen.push(hint.nonce)
+      return hint.nonce === 7
+    })
+    expect(seen.sort()).toEqual([7, 8])
+    expect(again.get(7)).toMatchObject({ state: 'mined', receipt })
+    expect(again.get(8)).toBeUndefined()
+    expect((await readdir(again.dir)).sort()).toEqual([name(0, 'json'), name(1, 'json'), name(2, 'json'), name(2, 'mined'), name(7, 'mined')].sort())
+  })
+
+  test('hold keeps a signed entry in memory only, and never lets another transaction take its nonce', async () => {
+    const dir = await tmp()
+    const outbox = await Outbox.open({ dir, chainId: 31337, from: FROM })
+    outbox.hold(entry(4))
+    expect(outbox.get(4)).toMatchObject({ state: 'signed', nonce: 4 })
+    expect(await readdir(outbox.dir)).toEqual([])
+    outbox.hold(entry(4)) // the same transaction again: nothing changes
+    expect(() => outbox.hold(entry(4, { hash: `0x${'ee'.repeat(32)}`, raw: '0x02ff' }))).toThrow(/already exists with another transaction/)
+    expect(() => outbox.hold(entry(5, { state: 'abandoned', error: 'x' }))).toThrow(/only a signed entry is held in memory/)
+    // its later states are written as for any entry
+    outbox.markMined(4, { blockNumber: '5', blockHash: `0x${'11'.repeat(32)}`, status: 'success', gasUsed: '21000' }, 2)
+    await outbox.flush()
+    expect(await readdir(outbox.dir)).toEqual([outbox.minedPathOf(4).split('/').at(-1)])
   })
 
   test('refuses files that are not its own entries', async () => {

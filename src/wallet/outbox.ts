@@ -8,9 +8,9 @@ import { createFileExclusive } from './internal/fs.js'
 import { type OutboxEntry, type OutboxReceipt, outboxEntrySchema } from './schemas.js'
 
 /**
- * The wallet outbox: a small local store of the transactions the wallet has signed, kept
- * so that a crash never loses an authorised transaction and never sends two different
- * ones for the same wallet step.
+ * The wallet outbox: the transactions the wallet has signed, by nonce, and what became of
+ * them, kept so that a crash never loses an authorised transaction and never sends two
+ * different ones for the same wallet step.
  *
  * Layout: one directory per account and chain, one file per nonce:
  *
@@ -24,21 +24,31 @@ import { type OutboxEntry, type OutboxReceipt, outboxEntrySchema } from './schem
  * rename, fsync of the directory). Leftover temp files of a crashed write are removed when
  * the outbox is opened.
  *
- * The `signed` record is the one durable write on a payment's path: it is what makes a
- * crash unable to send two transactions for one wallet step. The `mined` state is not
- * written there: {@link markMined} changes the entry in memory at once and writes a *hint*
- * beside it in the background, `<nonce, 20 digits>.mined` (the mined entry, canonical JSON),
- * with one plain write, no fsync, no rename, and the entry file itself is never rewritten
- * for it. When the outbox is opened, a hint that parses, is `mined` and names exactly the
- * entry's transaction (hash, raw, wallet step) makes that entry mined; anything else (a
- * hint torn by a crash, one for another transaction, one without its entry) is deleted and
- * the entry stays `signed`, which the wallet's recovery settles from the chain's receipt
- * (`already-mined`), sending nothing. So a hint can only spare recovery one receipt read;
- * losing it costs that read, and a forged one cannot make the wallet send anything.
+ * A payment writes no file before its broadcast. Its wallet step's WAL record holds the gas
+ * and fees beside the step (src/wallet/txParams.ts), and signatures are deterministic, so
+ * the signed bytes are a function of that record: the wallet {@link hold}s the `signed`
+ * entry in memory, and after a crash rebuilds exactly those bytes from the WAL — the only
+ * ones it can then send for that step. A `signed` file is written only for a transaction
+ * prepared afresh (recovery of a step whose record has no gas and fees, written by an
+ * older Covenant), and `abandoned` ones when recovery gives a step up.
+ *
+ * The `mined` state is a *hint* written in the background: {@link markMined} changes the
+ * entry in memory at once and writes `<nonce, 20 digits>.mined` (the mined entry, canonical
+ * JSON) with one plain write, no fsync, no rename. When the outbox is opened, a hint that
+ * parses, is `mined` and names exactly its entry's transaction (hash, raw, wallet step)
+ * makes that entry mined; a hint without an entry file (the usual case now) is kept aside
+ * for the wallet, which accepts it only if it names exactly its wallet step
+ * ({@link adoptOrphanHints}); anything else (a hint torn by a crash, one for another
+ * transaction) is deleted, and the wallet's recovery settles that step from the chain's
+ * receipt (`already-mined`), sending nothing new. So a hint can only spare recovery one
+ * receipt read; losing it costs that read, and a forged one cannot make the wallet send
+ * anything.
  */
 export class Outbox {
   readonly dir: string
   #entries = new Map<number, OutboxEntry>()
+  /** Valid `mined` hints with no entry file, by nonce, until the wallet adopts or drops them. */
+  #orphans = new Map<number, OutboxEntry>()
   /** `mined` records being written off the caller's path, by nonce. */
   #writing = new Map<number, Promise<void>>()
   #onWriteError: ((nonce: number, err: Error) => void) | undefined
@@ -87,6 +97,10 @@ export class Outbox {
     } catch {
       hint = undefined
     }
+    if (entry === undefined && hint !== undefined && hint.state === 'mined' && hint.nonce === nonce) {
+      this.#orphans.set(nonce, hint)
+      return
+    }
     const matches =
       hint !== undefined &&
       entry !== undefined &&
@@ -100,6 +114,19 @@ export class Outbox {
       hint.from === entry.from
     if (matches && entry.state === 'signed') this.#entries.set(nonce, hint as OutboxEntry)
     if (!matches || entry.state !== 'signed') await unlink(path).catch(() => {})
+  }
+
+  /**
+   * Settles the `mined` hints that have no entry file: each one `accept` approves becomes its
+   * nonce's entry (mined), the others are deleted. The wallet approves a hint that names
+   * exactly a wallet step of its WAL (see the class comment).
+   */
+  async adoptOrphanHints(accept: (hint: OutboxEntry) => boolean): Promise<void> {
+    for (const [nonce, hint] of this.#orphans) {
+      if (!this.#entries.has(nonce) && accept(hint)) this.#entries.set(nonce, hint)
+      else await unlink(this.minedPathOf(nonce)).catch(() => {})
+    }
+    this.#orphans.clear()
   }
 
   /** Where the `mined` hint of a nonce goes. */
@@ -133,6 +160,25 @@ export class Outbox {
         throw new OutboxCorruptedError(path, `an entry for nonce ${entry.nonce} already exists with another transaction`)
       }
       this.#entries.set(existing.nonce, existing)
+      return
+    }
+    this.#entries.set(value.nonce, value)
+  }
+
+  /**
+   * Holds a `signed` entry in memory, writing nothing: for a transaction whose bytes the
+   * wallet can rebuild from its WAL record (see the class comment). Like {@link create} it
+   * never replaces an entry with another transaction for the same nonce.
+   */
+  hold(entry: OutboxEntry): void {
+    const path = this.pathOf(entry.nonce)
+    const value = checkEntry(entry, path)
+    if (value.state !== 'signed') throw new OutboxCorruptedError(path, `only a signed entry is held in memory, not a ${value.state} one`)
+    const existing = this.#entries.get(value.nonce)
+    if (existing) {
+      if (existing.hash !== value.hash || existing.walletStepIndex !== value.walletStepIndex) {
+        throw new OutboxCorruptedError(path, `an entry for nonce ${entry.nonce} already exists with another transaction`)
+      }
       return
     }
     this.#entries.set(value.nonce, value)

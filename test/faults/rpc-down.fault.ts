@@ -8,8 +8,9 @@
  *    retry-later error naming the URL and --rpc), commits fail with RpcError and keep the
  *    batch pending; after the restart the same task id runs once and the backlog commits;
  *  - a wallet whose node dies between signing and broadcasting: WalletBroadcastError, the
- *    signed transaction stays in the outbox, and after the restart recovery re-broadcasts
- *    the very same bytes (one transaction per nonce on chain);
+ *    signed transaction is held by the wallet (no outbox file: its WAL record fixes its
+ *    bytes), and after the restart recovery re-broadcasts the very same bytes (one
+ *    transaction per nonce on chain);
  *  - the bonds client: reads fail with RpcError (URL, what to check) and work afterwards.
  * Then the host is reopened (an action answered from the WAL lists its one transaction
  * once) and the whole trace is audited against the chain and DA.
@@ -171,8 +172,10 @@ test('anvil stopped and restarted (--state): typed errors while down, nothing co
   const nonce0 = await client.publicClient.getTransactionCount({ address: account.address })
   const broadcastErr = await caught(wallet.sendTransaction({ to: PAYEE, value: parseEther('0.01') }, { actionId: 'w-1' }))
   expect(broadcastErr).toMatchObject({ name: 'WalletBroadcastError' })
-  const signedEntries = readdirSync(join(wdir, 'agent-4242.outbox'), { recursive: true }).map(String).filter((f) => f.endsWith('.json'))
-  expect(signedEntries).toHaveLength(1)
+  // the signed bytes are held in memory: the WAL record (the step, its gas and fees) is the durable one
+  const entryFiles = readdirSync(join(wdir, 'agent-4242.outbox'), { recursive: true }).map(String).filter((f) => /\.(json|mined)$/.test(f))
+  expect(entryFiles).toEqual([])
+  const signedHash = (broadcastErr as unknown as { hash: string }).hash
   // while down, the next send fails before anything is written
   const stepsBefore = (await wal.readAll()).steps.length
   const rpcErr = await caught(wallet.sendTransaction({ to: PAYEE, value: parseEther('0.02') }, { actionId: 'w-2' }))
@@ -186,8 +189,9 @@ test('anvil stopped and restarted (--state): typed errors while down, nothing co
   const sent = await transactionsFrom(client, account.address)
   expect(sent.map((t) => t.nonce)).toEqual([nonce0, nonce0 + 1])
   expect(sent[0]!.hash).toBe(report[0]!.hash)
+  expect(sent[0]!.hash).toBe(signedHash)
   await wal.close()
-  log('a broadcast cut off by the node going down: the outbox kept it, recovery re-sent the same bytes once')
+  log('a broadcast cut off by the node going down: the wallet held the signed bytes, recovery re-sent them once')
 
   // 5. reopen the host: actions answered from the WAL list their one transaction once
   await host!.close()
