@@ -107,7 +107,7 @@ type Phases = {
   wal: number // covenant: every WAL append (validate, hash chain, leaf, record, fdatasync)
   walSteps: number
   walWallet: number // of which: the wallet step (before signing)
-  outbox: number // covenant: outbox create (signed, durable) + any update on the path (the mined record is written in the background, off the path)
+  outbox: number // covenant: durable outbox writes on the path (none for a payment since its WAL record fixes the signed bytes; the mined record is written in the background, off the path)
   walSync: number // of the WAL appends: in fdatasync
   walInference: number // of the WAL appends: the inference steps (the large ones: whole request and response)
   outboxSync: number // of the outbox writes: in fsync/fdatasync
@@ -418,8 +418,8 @@ try {
       'trace WAL: fdatasync (the wallet step, the output step)': m(cov, 'walSync'),
       'trace WAL: validate, hash-chain, leaf, encode, write': m(cov, 'wal') - m(cov, 'walSync'),
       'policy check': policyCheckMs,
-      'outbox: fsync (the signed record)': m(cov, 'outboxSync'),
-      'outbox: encode, write, link (the signed record)': m(cov, 'outbox') - m(cov, 'outboxSync'),
+      'outbox: fsync of durable records on the path (a payment writes none)': m(cov, 'outboxSync'),
+      'outbox: encode, write, link of durable records on the path': m(cov, 'outbox') - m(cov, 'outboxSync'),
       'wallet: extra RPC reads (nonce, balance: tracked) and bookkeeping': walletExtra,
       'inference recording (receipt + attestation check, replay record)': recording,
       'container receipt signing (HTTP time, signed vs unsigned container)': receipts,
