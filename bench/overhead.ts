@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages'
 import { ChatOpenAI } from '@langchain/openai'
 import pino from 'pino'
-import { createPublicClient, createWalletClient, getAddress, http, keccak256, parseEther, toHex, type Hex, type PublicClient } from 'viem'
+import { bytesToHex, createPublicClient, createWalletClient, getAddress, http, keccak256, parseEther, toHex, type Hex, type PublicClient } from 'viem'
 import { z } from 'zod'
 import treasury, { payInvoice, VENDORS } from '../examples/agents/treasury/agent.js'
 import { createAgentRuntime } from '../src/agent/index.js'
@@ -41,6 +41,7 @@ import { EigenDAProxyClient, LocalDAStore, startDAServer } from '../src/da/index
 import { createChatModel, startInferenceServer } from '../src/inference/index.js'
 import { TraceWal, type StepBody } from '../src/trace/index.js'
 import { createAgentWallet, Outbox } from '../src/wallet/index.js'
+import { keyAccount } from '../src/wallet/keyAccount.js'
 import { startTestChain } from '../test/fixtures/chain.js'
 import { formatRatio, pairedRatios } from './lib/stats.js'
 import { flag, intOpt, opt } from './lib/args.js'
@@ -268,7 +269,9 @@ try {
     }
   }
   const wallet = await createAgentWallet({
-    account: chain.account(3),
+    // the account the product gives an agent (what loadKeystore returns): keyAccount, whose
+    // transactions libsecp256k1 signs; the bare agent keeps viem's own account
+    account: keyAccount(bytesToHex(chain.account(3).getHdKey().privateKey!)),
     chain: viemChain,
     wal,
     policy: treasury.policy,

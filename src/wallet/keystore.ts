@@ -3,7 +3,8 @@ import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { decryptKeystoreJson, encryptKeystoreJson } from 'ethers'
 import { getAddress, isHex, type Address, type Hex, type PrivateKeyAccount } from 'viem'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey } from 'viem/accounts'
+import { keyAccount } from './keyAccount.js'
 import { z } from 'zod'
 import { syncDir } from '../fs/syncDir.js'
 import {
@@ -281,7 +282,7 @@ function toAccount(privateKey: Hex): PrivateKeyAccount {
     throw new InvalidPrivateKeyError()
   }
   try {
-    return Object.freeze(privateKeyToAccount(privateKey))
+    return Object.freeze(keyAccount(privateKey))
   } catch {
     throw new InvalidPrivateKeyError()
   }
