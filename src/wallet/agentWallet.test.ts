@@ -451,7 +451,7 @@ describe('recovery edge cases', () => {
     await wal.close()
   })
 
-  test('a mined hint that does not name its wallet step exactly is deleted: recovery reads the chain, and a forged one cannot stop a payment', async () => {
+  test('a mined hint that does not name its wallet step exactly is deleted: recovery reads the chain, and a forged one with another hash cannot stop a payment', async () => {
     const key = await fundedAgentKey(c)
     const alice = randomAddress()
     const dir = await c.tmpDir()

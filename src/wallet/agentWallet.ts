@@ -226,7 +226,7 @@ type Prepared = {
   maxPriorityFeePerGas: bigint
 }
 
-/** A wallet step of the WAL, its leaf, and the gas and fees kept with it (its sidecar; absent in steps written before version 2 of the WAL). */
+/** A wallet step of the WAL, its leaf, and the gas and fees kept with it (its sidecar; absent in steps an older Covenant wrote). */
 type Known = { step: WalletStep; leaf: Hex; params?: TxParams | undefined }
 
 let defaultLogger: Logger | undefined
@@ -252,9 +252,9 @@ const OPEN = Symbol('open')
  * step appended to the WAL with them (durable) → sign → outbox (in memory) → broadcast →
  * receipt. A refusal happens before anything is written. What is signed is a function of
  * the WAL record alone (the step, its gas and fees, RFC 6979 signatures), so a crash after
- * the append can only ever lead to those very bytes being sent (see txParams.ts). The account is held in a private field: it is not reachable
- * from this object, and neither `JSON.stringify`, `util.inspect` nor `toString` show more
- * than the address and chain.
+ * the append can only ever lead to those very bytes being sent (see txParams.ts). The
+ * account is held in a private field: it is not reachable from this object, and neither
+ * `JSON.stringify`, `util.inspect` nor `toString` show more than the address and chain.
  */
 export class AgentWallet {
   /** Where the agent's funds are: the AgentAccount, or (EOA mode) the signer itself. */
@@ -424,8 +424,8 @@ export class AgentWallet {
   /**
    * Sends one transaction: policy check, then the wallet step is appended to the WAL (its
    * gas and fees beside it), then it is signed, held in the outbox, broadcast, and its
-   * receipt awaited. Resolves with the
-   * hash and receipt (a reverted transaction resolves too; see `receipt.status`).
+   * receipt awaited. Resolves with the hash and receipt (a reverted transaction resolves
+   * too; see `receipt.status`).
    */
   async sendTransaction(request: TransactionRequest, options: SendTransactionOptions): Promise<SentTransaction> {
     const tx = parseRequest(request)
