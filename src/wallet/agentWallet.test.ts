@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { createWalletClient, custom, encodeFunctionData, http, keccak256, parseAbi, parseEther, type Address, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { WalletStep } from '../trace/schemas.js'
+import type { StepBody, WalletStep } from '../trace/schemas.js'
 import { TraceWal } from '../trace/wal.js'
 import { createWalletHandle } from './handles.js'
 import { evaluatePolicy, policySchema } from './policy.js'
@@ -26,6 +26,20 @@ afterAll(async () => {
 })
 
 const erc20 = parseAbi(['function transfer(address to, uint256 amount) returns (bool)', 'function approve(address, uint256) returns (bool)'])
+
+/** A wallet step paying `to` 7 wei, written here by hand: what a crash right after the WAL append leaves behind. */
+const walletStepBody = (from: Address, to: Address, actionId: string, nonce: number): StepBody => ({
+  kind: 'wallet',
+  actionId,
+  timestamp: Date.now(),
+  chainId: String(c.anvil.chainId),
+  from: from.toLowerCase() as Hex,
+  to: to.toLowerCase() as Hex,
+  value: '7',
+  data: '0x',
+  nonce,
+  policyVersion: 1,
+})
 
 async function walletSteps(wal: TraceWal): Promise<WalletStep[]> {
   const { steps } = await wal.readAll()
@@ -363,18 +377,7 @@ describe('recovery edge cases', () => {
     const dir = await c.tmpDir()
     const wal = await TraceWal.open({ dir, agentId: '1' })
     // the state a crash right after the WAL append leaves behind
-    await wal.appendNext({
-      kind: 'wallet',
-      actionId: 'lost',
-      timestamp: Date.now(),
-      chainId: String(c.anvil.chainId),
-      from: key.address.toLowerCase() as Hex,
-      to: alice.toLowerCase() as Hex,
-      value: '7',
-      data: '0x',
-      nonce: 0,
-      policyVersion: 1,
-    })
+    await wal.appendNext(walletStepBody(key.address, alice, 'lost', 0))
     // ... and meanwhile the same key was used elsewhere
     const outside = createWalletClient({ chain: c.chain, transport: http(c.anvil.rpcUrl), account: key.account })
     await c.client.waitForTransactionReceipt({ hash: await outside.sendTransaction({ to: randomAddress(), value: 1n }), pollingInterval: 50 })
@@ -462,18 +465,7 @@ describe('recovery edge cases', () => {
     const hintPath = join(outboxDir, '00000000000000000000.mined')
     const hint = JSON.parse(await readFile(hintPath, 'utf8'))
     // the next payment's step is written, then the process dies before signing it
-    const step = await first.wal.appendNext({
-      kind: 'wallet',
-      actionId: 'unsent',
-      timestamp: Date.now(),
-      chainId: String(c.anvil.chainId),
-      from: key.address.toLowerCase() as Hex,
-      to: alice.toLowerCase() as Hex,
-      value: '7',
-      data: '0x',
-      nonce: 1,
-      policyVersion: 1,
-    }, { sidecar: new TextEncoder().encode(`{"gas":"21000","maxFeePerGas":"${10n ** 10n}","maxPriorityFeePerGas":"1","signer":"${key.address.toLowerCase()}","version":1}`) })
+    const step = await first.wal.appendNext(walletStepBody(key.address, alice, 'unsent', 1), { sidecar: new TextEncoder().encode(`{"gas":"21000","maxFeePerGas":"${10n ** 10n}","maxPriorityFeePerGas":"1","signer":"${key.address.toLowerCase()}","version":1}`) })
     await first.wal.close()
     const { canonicalize } = await import('../trace/canonical.js')
     // a forged hint claims the unsent step was mined (the first payment's bytes under its index and leaf)…
@@ -497,18 +489,7 @@ describe('recovery edge cases', () => {
     const alice = randomAddress()
     const dir = await c.tmpDir()
     const wal = await TraceWal.open({ dir, agentId: '1' })
-    await wal.appendNext({
-      kind: 'wallet',
-      actionId: 'bad-params',
-      timestamp: Date.now(),
-      chainId: String(c.anvil.chainId),
-      from: key.address.toLowerCase() as Hex,
-      to: alice.toLowerCase() as Hex,
-      value: '7',
-      data: '0x',
-      nonce: 0,
-      policyVersion: 1,
-    }, { sidecar: new TextEncoder().encode('{"gas":"lots","version":1}') })
+    await wal.appendNext(walletStepBody(key.address, alice, 'bad-params', 0), { sidecar: new TextEncoder().encode('{"gas":"lots","version":1}') })
     await expect(openWallet(c, { dir, wal, account: key.account, policy: basePolicy([alice]) })).rejects.toMatchObject({
       name: 'WalCorruptedError',
       offset: 8,
