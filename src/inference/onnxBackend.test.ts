@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { createModelStore, shippedModelStore } from './modelStore.js'
 import { createModerationClassifier } from './moderation.js'
-import { createOnnxBackend } from './onnxBackend.js'
+import { createOnnxBackend, releaseSessions } from './onnxBackend.js'
 import { replayRecordSchema } from './schemas.js'
 import { featurizeModeration } from './featurize.js'
 import { hashTensors } from './tensor.js'
@@ -50,6 +50,16 @@ describe('ONNX backend', () => {
     await expect(backend.run({})).rejects.toThrow(/missing input "counts"[\s\S]*takes counts/)
     await expect(backend.run({ counts: { dtype: 'float32', shape: [1, 3], data: new Float32Array(3) } })).rejects.toMatchObject({ name: 'InvalidTensorError' })
     await expect(createOnnxBackend({ model: 'moderation', settings: { intraOpNumThreads: 0 } })).rejects.toThrow(/at least 1/)
+  })
+  test('a backend made before releaseSessions() keeps running, on a new session, with the same output', async () => {
+    // test files share modules (vitest isolate: false): one file's releaseSessions() must not
+    // break a backend another file cached (it did: "Session already disposed")
+    const backend = await createOnnxBackend({ model: 'moderation' })
+    const feeds = { counts: { dtype: 'float32' as const, shape: [1, 4096], data: featurizeModeration('cheap pills, click here') } }
+    const before = await backend.run(feeds)
+    await releaseSessions()
+    const after = await backend.run(feeds)
+    expect(after.record.outputHash).toBe(before.record.outputHash)
   })
 })
 

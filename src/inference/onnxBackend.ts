@@ -71,7 +71,11 @@ export function sharedOnnxBackend(store: ModelStore, model: StoredModel, setting
   return b
 }
 
-/** Forgets cached sessions and shared backends (tests that swap model files call this). */
+/**
+ * Forgets cached sessions and shared backends (tests that swap model files call this). A
+ * backend made before keeps working: each run takes its session from the cache, so the next
+ * run after this opens a new one (and re-reads and re-hashes the model's bytes).
+ */
 export async function releaseSessions(): Promise<void> {
   const all = [...sessions.values()]
   sessions.clear()
@@ -88,6 +92,8 @@ export async function createOnnxBackend(p: CreateOnnxBackendParameters): Promise
   const runtime = { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(settings) }
 
   const runRaw = async (feeds: TensorMap): Promise<TensorMap> => {
+    // the cached session (a map lookup), or a new one if releaseSessions() dropped it
+    const live = await session(store, model, settings)
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const name of sess.inputNames) {
       const t = feeds[name]
@@ -102,7 +108,7 @@ export async function createOnnxBackend(p: CreateOnnxBackendParameters): Promise
     }
     let out: ort.InferenceSession.ReturnType
     try {
-      out = await sess.run(ortFeeds)
+      out = await live.run(ortFeeds)
     } catch (cause) {
       throw new InvalidTensorError(`model ${model.name} rejected the inputs`, { hint: cause instanceof Error ? cause.message : String(cause) })
     }
