@@ -39,8 +39,7 @@ export type OnnxBackend = InferenceBackend<TensorMap, TensorMap> & {
 const sessions = new Map<string, Promise<ort.InferenceSession>>()
 
 /** One session per (model digest, settings), shared by backends and replays in this process. */
-async function session(store: ModelStore, model: StoredModel, settings: DeterministicSettings): Promise<ort.InferenceSession> {
-  const key = `${model.digest}|${JSON.stringify(settings)}`
+async function session(store: ModelStore, model: StoredModel, settings: DeterministicSettings, key = sessionKey(model, settings)): Promise<ort.InferenceSession> {
   let s = sessions.get(key)
   if (!s) {
     // read() re-hashes the bytes: the session runs exactly the bytes the digest names.
@@ -54,13 +53,17 @@ async function session(store: ModelStore, model: StoredModel, settings: Determin
   return s
 }
 
+function sessionKey(model: StoredModel, settings: DeterministicSettings): string {
+  return `${model.digest}|${JSON.stringify(settings)}`
+}
+
 let shared = new WeakMap<ModelStore, Map<string, Promise<OnnxBackend>>>()
 
 /** A backend shared per (store, model, settings), for callers that run many records of one model (replay). */
 export function sharedOnnxBackend(store: ModelStore, model: StoredModel, settings: DeterministicSettings): Promise<OnnxBackend> {
   let m = shared.get(store)
   if (!m) shared.set(store, (m = new Map()))
-  const key = `${model.digest}|${JSON.stringify(settings)}`
+  const key = sessionKey(model, settings)
   let b = m.get(key)
   if (!b) {
     const map = m
@@ -87,13 +90,14 @@ export async function createOnnxBackend(p: CreateOnnxBackendParameters): Promise
   const store = p.store ?? shippedModelStore()
   const model = typeof p.model === 'string' ? store.get(p.model) : p.model
   const settings = resolveSettings(p.settings)
-  const sess = await session(store, model, settings)
+  const key = sessionKey(model, settings)
+  const sess = await session(store, model, settings, key)
   const replay = p.replay ?? 'exact'
   const runtime = { name: RUNTIME_NAME, version: runtimeVersion(), settings: settingsRecord(settings) }
 
   const runRaw = async (feeds: TensorMap): Promise<TensorMap> => {
     // the cached session (a map lookup), or a new one if releaseSessions() dropped it
-    const live = await session(store, model, settings)
+    const live = await session(store, model, settings, key)
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const name of sess.inputNames) {
       const t = feeds[name]
