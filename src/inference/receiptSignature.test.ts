@@ -5,11 +5,11 @@
 import fc from 'fast-check'
 import { hashTypedData, recoverAddress, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ephemeralContainerKey } from './containerKey.js'
 import { RECEIPT_DOMAIN, RECEIPT_TYPES } from './receipt.js'
 import { receiptDigest } from './receiptSignature.js'
-import { recoverDigestSigner, signDigest } from './secp256k1.js'
+import { recoverDigestSigner, secp256k1Backend, signDigest, useSecp256k1Backend } from './secp256k1.js'
 
 const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${Buffer.from(b).toString('hex')}` as Hex)
 const fields = fc.record({
@@ -66,7 +66,15 @@ describe('the signer of a receipt (recoverDigestSigner over receiptDigest)', () 
   })
 })
 
-describe('libsecp256k1 (secp256k1.ts) against viem', () => {
+test('the native addon answers where the secp256k1 package ships a prebuild for the platform', () => {
+  const prebuilt = ['linux-x64', 'darwin-arm64', 'win32-x64'].includes(`${process.platform}-${process.arch}`)
+  if (process.env['COVENANT_SECP256K1'] !== 'wasm') expect(secp256k1Backend()).toBe(prebuilt ? 'native' : 'wasm')
+})
+
+describe.each(['native', 'wasm'] as const)('libsecp256k1 (secp256k1.ts), %s build, against viem', (backend) => {
+  const initial = secp256k1Backend()
+  beforeAll(() => useSecp256k1Backend(backend))
+  afterAll(() => useSecp256k1Backend(initial))
   const key = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => k.some((b) => b !== 0) && k[0]! < 0xff).map((k) => `0x${Buffer.from(k).toString('hex')}` as Hex)
 
   test('signDigest gives the very bytes of viem\'s sign (RFC 6979, low s, v 27/28), and the container key signs through it', async () => {
