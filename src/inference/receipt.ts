@@ -122,7 +122,7 @@ export async function verifyReceipt(p: VerifyReceiptParameters): Promise<Receipt
   }
   // The signature is checked here, on the path of the call, not later: the record's replay
   // mode and a `receipts: 'require'` refusal depend on it, and both come before the agent acts
-  // on the answer. Recovery goes through libsecp256k1 (secp256k1.ts): ~0.25 ms.
+  // on the answer. Recovery goes through libsecp256k1 (secp256k1.ts): ~0.05 ms (native), ~0.21 (WebAssembly).
   let recovered: Address | undefined
   try {
     const digest = receiptDigest({
