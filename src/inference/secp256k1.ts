@@ -30,10 +30,7 @@ type Lib = {
 }
 
 const wasm: Lib = {
-  sign: (digest, privateKey) => {
-    const { signature, recoveryId } = ecc.signRecoverable(digest, privateKey)
-    return { signature, recoveryId }
-  },
+  sign: (digest, privateKey) => ecc.signRecoverable(digest, privateKey),
   recover: (digest, signature, recoveryId) => ecc.recover(digest, signature, recoveryId, false),
 }
 

@@ -52,11 +52,11 @@ export function defaultConcurrency(agent: AgentDefinition): number {
   return agent.model.kind === 'onnx' ? ONNX_AGENT_CONCURRENCY : CHAT_AGENT_CONCURRENCY
 }
 
-/** What a task job carries (JSON). */
 /**
- * A task job. `queuedAt` is the task's `createdAt` when the API queued it (absent from jobs
- * of older versions): the worker rebuilds the queued state from it and updates the task
- * without reading it first (a hint: a task that holds anything else is read as before).
+ * What a task job carries (JSON). `queuedAt` is the task's `createdAt` when the API queued
+ * it (absent from jobs of older versions): the worker rebuilds the queued state from it and
+ * updates the task without reading it first (a hint: a task that holds anything else is
+ * read as before).
  */
 export type TaskJobData = { taskId: string; task: JsonValue; queuedAt?: number | undefined }
 export type TaskJobResult = { output: JsonValue; txHashes: string[]; stepIndices: number[] }

@@ -150,6 +150,8 @@ export type WalScan = {
   sidecars: Map<number, Uint8Array>
   /** Where the valid log ends (the file size after cutting a torn tail). */
   end: number
+  /** The format version in the file's header (1 or 2). */
+  version: 1 | 2
   head: ChainHead
   torn: WalTornTail | null
 }
@@ -208,7 +210,8 @@ export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
     const at = records[cause.index]?.offset ?? offset
     throw new WalCorruptedError({ path, offset: at, reason: cause.shortMessage })
   }
-  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), payloads, sidecars, end: offset, head: chained.head, torn }
+  const version = buf[7] === 1 ? 1 : 2
+  return { steps, leaves: chained.leaves, offsets: records.map((r) => r.offset), payloads, sidecars, end: offset, version, head: chained.head, torn }
 }
 
 /** Reads an agent's WAL without locking or changing it (for inspection by other processes). */
@@ -444,7 +447,7 @@ export class TraceWal {
       try {
         const scan = await recover(fh, paths.log, options.agentId)
         if (scan.torn) options.onWarning?.(scan.torn)
-        await upgradeHeader(fh)
+        if (scan.version === 1) await upgradeHeader(fh)
         const memoryCap = options.memoryBytes ?? 32 * 1024 * 1024
         const wal = new TraceWal(options.agentId, paths, lock, fh, scan, options.onWarning, memoryCap)
         // a damaged cursor is reported where it is read (the committer); here it only means nothing is known committed
@@ -862,9 +865,6 @@ async function recover(fh: FileHandle, path: string, agentId: string): Promise<W
 
 /** Rewrites a v1 header as v2 (every v1 record is a v2 record), durably, before any v2 record is written. */
 async function upgradeHeader(fh: FileHandle): Promise<void> {
-  const header = Buffer.alloc(MAGIC.length)
-  await fh.read(header, 0, header.length, 0)
-  if (header.equals(MAGIC)) return
   await fh.write(MAGIC, 0, MAGIC.length, 0)
   await fh.datasync()
 }

@@ -488,7 +488,7 @@ export class AgentWallet {
     // Signed from the WAL record alone, exactly as recovery would rebuild it. In account mode
     // the call carries the step's real place: another action's step may have landed between
     // the estimate and the append (same size, so the estimate still holds).
-    const signed = await this.#signAndStore(known, this.#preparedFromWal(known, params), 'held')
+    const signed = await this.#signAndStore(known, this.#preparedFromWal(step, params), 'held')
     await this.#broadcast(signed, false)
     this.#needsRecovery = false
     return signed
@@ -695,6 +695,20 @@ export class AgentWallet {
   }
 
   /**
+   * What the signer's transaction carries for a call: in account mode `execute` on the account
+   * (value 0), its envelope naming the step's place and policy version; in EOA mode the call itself.
+   */
+  #sent(tx: ParsedRequest, nonce: number, place: StepPlace, policyVersion = this.#policyVersion): ParsedRequest {
+    return this.mode === 'account' ? { to: this.address, value: 0n, data: this.#envelope(tx, nonce, place, policyVersion) } : tx
+  }
+
+  /** {@link #sent} for a wallet step of the WAL: the call it authorised, at its place. */
+  #sentForStep(step: WalletStep): ParsedRequest {
+    const tx: ParsedRequest = { to: step.to as Address, value: BigInt(step.value), data: step.data }
+    return this.#sent(tx, step.nonce, { index: step.index, prevHash: step.prevHash as Hex }, step.policyVersion)
+  }
+
+  /**
    * {@link #prepare}; when the chain says the cited version is no longer in force (the owner
    * activated an update), the wallet reads the version in force, checks the request
    * against it, and prepares once more.
@@ -716,11 +730,7 @@ export class AgentWallet {
   }
 
   async #prepare(tx: ParsedRequest, nonce: number, place: StepPlace, policyVersion = this.#policyVersion): Promise<Prepared> {
-    // account mode: the signer calls execute on the account (value 0); EOA mode: the transfer itself
-    const sent =
-      this.mode === 'account'
-        ? { to: this.address, value: 0n, data: this.#envelope(tx, nonce, place, policyVersion) }
-        : { to: tx.to, value: tx.value, data: tx.data }
+    const sent = this.#sent(tx, nonce, place, policyVersion)
     let request: unknown
     try {
       request = await this.#client.prepareTransactionRequest({
@@ -779,14 +789,9 @@ export class AgentWallet {
    * account mode its `execute` envelope, built from the step's place and policy version) with
    * the gas and fees kept beside it.
    */
-  #preparedFromWal(k: Known, params: TxParams): Prepared {
-    const { step } = k
-    const tx: ParsedRequest = { to: step.to as Address, value: BigInt(step.value), data: step.data }
-    const sent =
-      this.mode === 'account'
-        ? { to: this.address, value: 0n, data: this.#envelope(tx, step.nonce, { index: step.index, prevHash: step.prevHash as Hex }, step.policyVersion) }
-        : tx
-    return { chainId: this.chainId, type: 'eip1559', ...sent, nonce: step.nonce, gas: params.gas, maxFeePerGas: params.maxFeePerGas, maxPriorityFeePerGas: params.maxPriorityFeePerGas }
+  #preparedFromWal(step: WalletStep, params: TxParams): Prepared {
+    const { gas, maxFeePerGas, maxPriorityFeePerGas } = params
+    return { chainId: this.chainId, type: 'eip1559', ...this.#sentForStep(step), nonce: step.nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
   }
 
   /**
@@ -908,8 +913,8 @@ export class AgentWallet {
   /**
    * The `mined` hints of transactions that have no outbox file (those signed from their WAL
    * record, see outbox.ts): each becomes its entry when it names exactly its wallet step
-   * (index and leaf) and is a transaction of this key whose hash is its bytes' hash; the rest
-   * are deleted. A step left without one is settled by recovery from the chain.
+   * (index, leaf and action) of this account and its hash is its bytes' hash; the rest are
+   * deleted (the outbox directory is this key's). A step left without one is settled by recovery from the chain.
    */
   async #adoptMinedHints(): Promise<void> {
     const byNonce = new Map<number, Known>()
@@ -970,8 +975,9 @@ export class AgentWallet {
       let entry = this.#outbox.get(step.nonce)
       // Signed by this key from the WAL record (the hot path's way), the entry may have been
       // lost with the process: sign it again — the very bytes that may have reached the node.
-      const rebuilt = !entry && k.params !== undefined && k.params.signer.toLowerCase() === this.signer.toLowerCase()
-      if (rebuilt) entry = await this.#signAndStore(k, this.#preparedFromWal(k, k.params as TxParams), 'held')
+      const params = !entry && k.params?.signer.toLowerCase() === this.signer.toLowerCase() ? k.params : undefined
+      const rebuilt = params !== undefined
+      if (params) entry = await this.#signAndStore(k, this.#preparedFromWal(step, params), 'held')
       if (entry) {
         if (!rebuilt) await this.#verifyEntry(entry, step)
         const receipt = await this.#receipt(entry.hash as Hex)
@@ -1130,19 +1136,8 @@ export class AgentWallet {
       throw new OutboxCorruptedError(path, 'its raw transaction cannot be decoded')
     }
     // account mode: the signer's execute call on the account, carrying exactly the step
-    const expected =
-      this.mode === 'account'
-        ? {
-            to: this.address.toLowerCase(),
-            value: 0n,
-            data: this.#envelope(
-              { to: step.to as Address, value: BigInt(step.value), data: step.data },
-              step.nonce,
-              { index: step.index, prevHash: step.prevHash as Hex },
-              step.policyVersion,
-            ).toLowerCase(),
-          }
-        : { to: step.to, value: BigInt(step.value), data: step.data }
+    const sent = this.#sentForStep(step)
+    const expected = { to: sent.to.toLowerCase(), value: sent.value, data: sent.data.toLowerCase() }
     const mismatch =
       signer.toLowerCase() !== this.signer.toLowerCase() || step.from !== this.address.toLowerCase()
         ? 'signer'
