@@ -169,6 +169,8 @@ export async function runTreasuryExample(o: ExampleOptions = {}): Promise<Treasu
     const breach = await settledDispute(ex, rogue.agentId, 'UntracedAction')
     const reports = await verdicts(ex, [honest, rogue], [...honestActions, ...rogueActions].map((a) => a.actionId))
     for (const a of [...honestActions, ...rogueActions]) a.verdict = reports.get(a.actionId)?.verdict ?? 'unknown'
+    // a verdict other than honest says why (an intermittent `faulty` was seen once under a full test run)
+    for (const [id, r] of reports) if (r.verdict !== 'honest') process.stderr.write(`treasury example: action ${id} ${r.verdict}: ${r.reasons.join('; ') || r.faults.map((f) => f.type).join(', ')}\n`)
     say(`      covenant verify: honest operator ${honestActions.map((a) => a.verdict).join(', ')}; rogue operator ${rogueActions.map((a) => a.verdict).join(', ')}`)
 
     const disputes = await Promise.all((await listDisputes(ex.stack.client)).map((d) => disputeFigures(ex, d)))
