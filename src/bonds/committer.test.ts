@@ -50,6 +50,39 @@ describe('Committer', () => {
     await wal.close()
   })
 
+  it('flush() commits every step written before the call, even while a flush that started earlier is still running', async () => {
+    // the race that let an honest agent's wallet step be committed after its deadline: the
+    // timer's flush starts, the agent writes a step, the operator flushes — and got the
+    // running flush (which commits only what was written before *it* started)
+    const agentId = await newAgent()
+    const wal = await TraceWal.open({ dir: join(tmp, 'wal-race'), agentId: agentId.toString() })
+    const da = new LocalDAStore({ dir: join(tmp, 'da') })
+    await wal.appendNext({ kind: 'output', actionId: 'early', timestamp: 1, result: 1 })
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let puts = 0
+    const committer = new Committer({ wal, da, client: chain.as(2), agentId, hooks: { afterPut: () => (++puts === 1 ? held : undefined) } })
+    const first = committer.flush() // the timer's flush: holds step 0 only
+    while (puts === 0) await new Promise((r) => setTimeout(r, 5))
+    await wal.appendNext({ kind: 'output', actionId: 'late', timestamp: 2, result: 2 })
+    const second = committer.flush() // the operator's: must cover step 1 too
+    const third = committer.flush() // a caller meanwhile shares the follow-up run
+    expect(third).toBe(second)
+    release()
+    expect((await first).map((b) => [b.firstIndex, b.stepCount])).toEqual([[0, 1]])
+    expect((await second).map((b) => [b.firstIndex, b.stepCount])).toEqual([
+      [0, 1],
+      [1, 1],
+    ])
+    expect(await wal.readCursor()).toMatchObject({ nextIndex: 2, nextSequence: 2, pending: null })
+    // with nothing new written, a call during a running flush shares it
+    const again = committer.flush()
+    expect(committer.flush()).toBe(again)
+    expect(await again).toEqual([])
+    await wal.close()
+    await da.close()
+  })
+
   it('refuses to commit as anyone but the operator', async () => {
     const agentId = await newAgent()
     const wal = await TraceWal.open({ dir: join(tmp, 'wal-b'), agentId: agentId.toString() })

@@ -125,7 +125,10 @@ export async function prepareBatch(wal: TraceWal, p: PrepareBatchParameters): Pr
 
 export class Committer {
   readonly #o: Required<Pick<CommitterOptions, 'maxSteps' | 'maxBytes'>> & CommitterOptions
-  #running: Promise<CommittedBatchInfo[]> | undefined
+  /** The flush under way, and the WAL index it commits up to (the head when it started). */
+  #running: { end: number; done: Promise<CommittedBatchInfo[]> } | undefined
+  /** The flush that starts when the running one ends: for callers that wrote past its end. */
+  #queued: Promise<CommittedBatchInfo[]> | undefined
   #timer: NodeJS.Timeout | undefined
   #oldestUncommittedAt: number | undefined
   /** Low 192 bits of each WAL leaf (what AgentAccount stores per call) → step index. */
@@ -145,10 +148,34 @@ export class Committer {
     this.#detach = options.bundler?.attach()
   }
 
-  /** Commits everything in the WAL that is not yet committed. Concurrent calls share one run. */
+  /**
+   * Commits every step written to the WAL before the call (and resolves with the batches
+   * committed for it). A call while a flush is running shares it when that flush covers
+   * every step written so far; otherwise it waits for it and shares the one flush that
+   * follows (a flush commits only what was written before it started, so the timer's flush
+   * could otherwise leave a step written since — a wallet step, say — to the next tick, past
+   * its deadline).
+   */
   flush(): Promise<CommittedBatchInfo[]> {
-    this.#running ??= this.#flush().finally(() => (this.#running = undefined))
-    return this.#running
+    const running = this.#running
+    if (!running) return this.#start()
+    if (running.end >= this.#o.wal.head.nextIndex) return running.done
+    this.#queued ??= running.done
+      .catch(() => [] as CommittedBatchInfo[])
+      .then(async (before) => {
+        this.#queued = undefined
+        return [...before, ...(await (this.#running?.done ?? this.#start()))]
+      })
+    return this.#queued
+  }
+
+  #start(): Promise<CommittedBatchInfo[]> {
+    const end = this.#o.wal.head.nextIndex
+    const done = this.#flush(end).finally(() => {
+      if (this.#running?.done === done) this.#running = undefined
+    })
+    this.#running = { end, done }
+    return done
   }
 
   /** Flushes every `intervalMs` until {@link stop}. Errors go to `onError`; each flush that succeeds to `onOk`. */
@@ -180,18 +207,18 @@ export class Committer {
   async stop(): Promise<void> {
     clearTimeout(this.#timer)
     this.#timer = undefined
-    await this.#running?.catch(() => {})
+    await this.#running?.done.catch(() => {})
+    await this.#queued?.catch(() => {})
     this.#detach?.()
   }
 
-  async #flush(): Promise<CommittedBatchInfo[]> {
+  /** Commits the uncommitted steps before `end`: those written before it started (a busy agent cannot keep it going). */
+  async #flush(end: number): Promise<CommittedBatchInfo[]> {
     const { wal, agentId } = this.#o
     const done: CommittedBatchInfo[] = []
-    let cursor = await wal.readCursor()
     // only the uncommitted steps are looked at (held in memory by the WAL since they were
     // appended): the cost of a tick does not grow with the trace
-    // what this flush commits: the steps written before it started (a busy agent cannot keep it going)
-    const end = wal.head.nextIndex
+    let cursor = await wal.readCursor()
     const oldest = async () => (cursor.nextIndex < end ? (await wal.encodedFrom(cursor.nextIndex, 1))[0]?.step.timestamp : undefined)
     this.#oldestUncommittedAt = await oldest()
     if (cursor.pending) {
