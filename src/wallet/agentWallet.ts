@@ -731,6 +731,20 @@ export class AgentWallet {
 
   async #prepare(tx: ParsedRequest, nonce: number, place: StepPlace, policyVersion = this.#policyVersion): Promise<Prepared> {
     const sent = this.#sent(tx, nonce, place, policyVersion)
+    // account mode: the account's balance is read beside the estimate, not after it (one
+    // round trip fewer on the payment's path); a simulated `execute` that the account's funds
+    // cannot pay fails the estimate, and then this read names the cause
+    const accountFunds = this.mode === 'account' && tx.value > 0n ? this.#quantity('eth_getBalance', 'account balance', 64, 'pending', this.address) : undefined
+    accountFunds?.catch(() => {}) // awaited below; an estimate that fails first must not leave it unhandled
+    const fundsShort = async (): Promise<TransactionPreparationError | undefined> => {
+      const funds = await accountFunds
+      if (funds === undefined || funds >= tx.value) return undefined
+      return new TransactionPreparationError({
+        to: tx.to,
+        value: tx.value,
+        cause: new Error(`insufficient funds: the agent account ${this.address} holds ${funds} wei, the call sends ${tx.value} wei`),
+      })
+    }
     let request: unknown
     try {
       request = await this.#client.prepareTransactionRequest({
@@ -748,6 +762,8 @@ export class AgentWallet {
       if (this.mode === 'account') {
         const refused = accountRefusal(cause, tx, this.#policyVersion, this.policy)
         if (refused) throw refused
+        const short = await fundsShort().catch(() => undefined)
+        if (short) throw short
       }
       throw new TransactionPreparationError({ to: tx.to, value: tx.value, cause })
     }
@@ -771,16 +787,8 @@ export class AgentWallet {
         cause: new Error(`insufficient funds: the signer's balance is ${balance} wei, the transaction needs up to ${needed} wei (value + gas × maxFeePerGas)`),
       })
     }
-    if (this.mode === 'account') {
-      const funds = await this.#quantity('eth_getBalance', 'account balance', 64, 'pending', this.address)
-      if (funds < tx.value) {
-        throw new TransactionPreparationError({
-          to: tx.to,
-          value: tx.value,
-          cause: new Error(`insufficient funds: the agent account ${this.address} holds ${funds} wei, the call sends ${tx.value} wei`),
-        })
-      }
-    }
+    const short = await fundsShort()
+    if (short) throw short
     return { chainId: this.chainId, type: 'eip1559', to: sent.to, value: sent.value, data: sent.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
   }
 

@@ -202,7 +202,10 @@ export class Outbox {
     this.#entries.set(nonce, value)
     const previous = this.#writing.get(nonce) ?? Promise.resolve()
     const write = previous
-      // a synchronous write (page cache only, no fsync): three thread-pool round trips fewer per payment
+      // after the caller's turn of the event loop (creating a file costs 0.2-0.4 ms of this
+      // thread: not on the payment's path), and synchronous (page cache only, no fsync):
+      // three thread-pool round trips fewer per payment
+      .then(() => new Promise<void>((done) => setImmediate(done)))
       .then(() => (this.#entries.get(nonce) === value ? writeFileSync(this.minedPathOf(nonce), canonicalBytes(value), { mode: 0o600 }) : undefined))
       .catch((err: unknown) => this.#onWriteError?.(nonce, err instanceof Error ? err : new Error(String(err))))
       .finally(() => {

@@ -150,6 +150,29 @@ describe('the wallet on the agent account', () => {
     }
   })
 
+  it('an account that holds less than the call sends: TransactionPreparationError naming the account and its balance, nothing written', async () => {
+    const owner = chain.as(1)
+    const poor = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('poor account')), policy })
+    await depositBond(owner, { agentId: poor.agentId, eth: parseEther('10') })
+    const acct = (await getAgent(chain.reader, poor.agentId)).account
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('0.1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
+    })
+    const wal = await TraceWal.open({ dir: join(dir, 'wal-poor'), agentId: poor.agentId.toString() })
+    try {
+      const wallet = await walletOn(wal, { account: acct, outbox: 'outbox-poor' })
+      const err = await wallet.sendTransaction({ to: SHOP, value: parseEther('0.5') }, { actionId: `${poor.agentId}-000000000001` }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'TransactionPreparationError' })
+      expect(String((err as Error).message)).toContain(`insufficient funds: the agent account ${acct} holds ${parseEther('0.1')} wei, the call sends ${parseEther('0.5')} wei`)
+      expect(wal.head.nextIndex).toBe(0)
+      // within its funds, the same wallet pays
+      await wallet.sendTransaction({ to: SHOP, value: parseEther('0.05') }, { actionId: `${poor.agentId}-000000000002` })
+      expect(wal.head.nextIndex).toBe(1)
+    } finally {
+      await wal.close()
+    }
+  })
+
   it('a dishonest operator with the off-chain check switched off gains nothing: the chain refuses before a step is written', async () => {
     const { wallet, wal } = await openWallet({ unsafe: true })
     const head = wal.head.nextIndex
