@@ -1,6 +1,6 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--only bare|covenant] [--profile FILE]
+//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--wallet account|eoa] [--only bare|covenant] [--profile FILE]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
@@ -14,6 +14,11 @@
 //             AgentWallet + TraceWal + the recorded chat model (receipts verified against the
 //             container's attestation), and the Committer (DA put through the eigenda-proxy
 //             API of a local DA server, then TraceLog.commit) every --commit-every actions.
+//             --wallet account (the default, what AgentHost runs): the agent's funds are in its
+//             AgentAccount (bonded, funded) and each payment is the signer's `execute` call on
+//             it, which the chain checks against the policy and records (leaf, cover-by time);
+//             commits declare the calls they cover. --wallet eoa: the weaker mode, the signer
+//             key pays from its own balance (the figures of runs 1-8 in the README).
 //
 // Each action: the invoice goes in, the model calls pay_invoice, 0.001 ETH is paid to the
 // vendor and mined, the model answers. Both agents poll receipts every 100 ms (AgentHost's
@@ -36,7 +41,7 @@ import { bytesToHex, createPublicClient, createWalletClient, getAddress, http, k
 import { z } from 'zod'
 import treasury, { payInvoice, VENDORS } from '../examples/agents/treasury/agent.js'
 import { createAgentRuntime } from '../src/agent/index.js'
-import { chainFor, Committer, createCovenantClient, registerAgent, type CovenantWriteClient } from '../src/bonds/index.js'
+import { chainFor, Committer, createCovenantClient, depositBond, getAgent, registerAgent, type CovenantWriteClient } from '../src/bonds/index.js'
 import { EigenDAProxyClient, LocalDAStore, startDAServer } from '../src/da/index.js'
 import { createChatModel, startInferenceServer } from '../src/inference/index.js'
 import { TraceWal, type StepBody } from '../src/trace/index.js'
@@ -54,6 +59,11 @@ const COMMIT_EVERY = intOpt('--commit-every', 10)
 // per transaction; payments then wait for their block, as they would in production.
 const BLOCK_TIME = intOpt('--block-time', 0)
 const POLL_MS = 100
+const WALLET = opt('--wallet') ?? 'account'
+if (WALLET !== 'account' && WALLET !== 'eoa') {
+  process.stderr.write(`--wallet takes account or eoa, not ${JSON.stringify(WALLET)}\n`)
+  process.exit(2)
+}
 // --only bare|covenant: run one arm (for bench/profile: each arm's CPU profile apart); no ratios
 const ONLY = opt('--only')
 if (ONLY !== undefined && ONLY !== 'bare' && ONLY !== 'covenant') {
@@ -196,7 +206,7 @@ const urls = await new Promise<{ signed: string; bare: string }>((resolve, rejec
 })
 const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(root, 'da') }), port: 0 })
 try {
-  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}`)
+  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}, wallet ${WALLET}`)
   const rpcUrl = chain.anvil.rpcUrl
   const viemChain = chainFor(rpcUrl, chain.anvil.chainId)
 
@@ -251,6 +261,17 @@ try {
       policy: treasury.policy,
     })
   ).agentId
+  // account mode: a bond that covers the policy's budget (as the treasury example posts) and
+  // funds in the account, as `covenant deploy` leaves them
+  let agentAccount: Hex | undefined
+  if (WALLET === 'account') {
+    const owner = chain.as(1)
+    await depositBond(owner, { agentId, eth: parseEther('10') })
+    agentAccount = (await getAgent(chain.reader, agentId)).account
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.sendTransaction({ to: agentAccount, value: parseEther('5'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
+    })
+  }
   const wal = await TraceWal.open({ dir: join(root, 'wal'), agentId: agentId.toString() })
   const appendNext = wal.appendNext.bind(wal)
   // passes the options on: the runtime appends most steps with { durable: false }
@@ -276,6 +297,7 @@ try {
     wal,
     policy: treasury.policy,
     policyVersion: 1,
+    agentAccount,
     outboxDir: join(root, 'outbox'),
     pollingIntervalMs: POLL_MS,
     logger: quiet,
@@ -317,6 +339,7 @@ try {
   const committer = new Committer({
     wal,
     agentId,
+    account: agentAccount,
     client: operator,
     da: {
       put: async (blob: Uint8Array) => {
@@ -431,7 +454,7 @@ try {
     const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
     const result = {
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
-      settings: { actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
+      settings: { wallet: WALLET, actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
       modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
       bareMs: stats(bareTotal),
       covenantMs: stats(covTotal),
