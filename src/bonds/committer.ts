@@ -123,6 +123,9 @@ export async function prepareBatch(wal: TraceWal, p: PrepareBatchParameters): Pr
   return { blob, root, stepCount: chunk.length, firstTimestamp: chunk[0]!.step.timestamp }
 }
 
+/** How many of the account's call records #callsCovered reads at once. */
+const CALLS_READ_AT_ONCE = 16
+
 export class Committer {
   readonly #o: Required<Pick<CommitterOptions, 'maxSteps' | 'maxBytes'>> & CommitterOptions
   /** The flush under way, and the WAL index it commits up to (the head when it started). */
@@ -273,12 +276,17 @@ export class Committer {
     for (const leaf of this.#o.wal.leavesFrom(this.#leavesScanned)) {
       this.#leafIndex.set(BigInt(leaf) & LOW_192, this.#leavesScanned++)
     }
+    // the calls' leaves are read CALLS_READ_AT_ONCE at a time, side by side (one round trip
+    // per chunk instead of one per call); reading stops at the first call not covered
     let n = covered
-    for (let k = covered; k < count; k++) {
-      const [leafLow] = await read.readContract({ address: account, abi: agentAccountAbi, functionName: 'callAt', args: [k] })
-      const index = this.#leafIndex.get(leafLow)
-      if (index === undefined || index >= endIndex) break
-      n = k + 1
+    for (let from = covered; from < count; from += CALLS_READ_AT_ONCE) {
+      const ks = Array.from({ length: Math.min(CALLS_READ_AT_ONCE, count - from) }, (_, i) => from + i)
+      const leaves = await Promise.all(ks.map((k) => read.readContract({ address: account, abi: agentAccountAbi, functionName: 'callAt', args: [k] })))
+      for (const [i, [leafLow]] of leaves.entries()) {
+        const index = this.#leafIndex.get(leafLow)
+        if (index === undefined || index >= endIndex) return { covered, n }
+        n = ks[i]! + 1
+      }
     }
     return { covered, n }
   }

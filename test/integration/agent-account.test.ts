@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { getAddress, keccak256, parseEther, toBytes, type Address, type Hex } from 'viem'
+import { createWalletClient, getAddress, http, keccak256, parseEther, toBytes, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { activateUpdate, depositBond, getAgent, increaseTime, proposeUpdate, registerAgent } from '../../src/bonds/index.js'
@@ -168,6 +168,42 @@ describe('the wallet on the agent account', () => {
       // within its funds, the same wallet pays
       await wallet.sendTransaction({ to: SHOP, value: parseEther('0.05') }, { actionId: `${poor.agentId}-000000000002` })
       expect(wal.head.nextIndex).toBe(1)
+    } finally {
+      await wal.close()
+    }
+  })
+
+  it('a commit declares covered every call up to the first one no committed step holds (more calls than the committer reads at once)', async () => {
+    const owner = chain.as(1)
+    const busy = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('busy account')), policy })
+    await depositBond(owner, { agentId: busy.agentId, eth: parseEther('10') })
+    const acct = (await getAgent(chain.reader, busy.agentId)).account
+    await owner.publicClient.waitForTransactionReceipt({
+      hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
+    })
+    const read = chain.reader.publicClient
+    const covered = () => read.readContract({ address: chain.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [busy.agentId] })
+    const calls = () => read.readContract({ address: acct, abi: agentAccountAbi, functionName: 'callCount' })
+    const wal = await TraceWal.open({ dir: join(dir, 'wal-busy'), agentId: busy.agentId.toString() })
+    try {
+      let wallet = await walletOn(wal, { account: acct, outbox: 'outbox-busy' })
+      const pay = (i: number) => wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${busy.agentId}-${String(i).padStart(12, '0')}` })
+      for (let i = 0; i < 37; i++) await pay(i)
+      const committer = new Committer({ wal, da: memoryDa(), client: chain.as(2), agentId: busy.agentId, account: acct })
+      await committer.flush()
+      expect([await calls(), await covered()]).toEqual([37, 37])
+      // a call around the WAL (the signer on the account directly), then traced ones again
+      const key = createWalletClient({ account: signer, chain: read.chain!, transport: http(chain.anvil.rpcUrl) })
+      await read.waitForTransactionReceipt({
+        hash: await key.writeContract({ address: acct, abi: agentAccountAbi, functionName: 'execute', args: [SHOP, 1n, '0x', 2n ** 40n, keccak256(toBytes('no such step')), 1, 0n] }),
+      })
+      // (the key's nonce moved behind the wallet's back: the operator opens it again)
+      await wallet.flush()
+      wallet = await walletOn(wal, { account: acct, outbox: 'outbox-busy' })
+      for (let i = 37; i < 57; i++) await pay(i)
+      await committer.flush()
+      // call 37 has no step: the count stops there, whatever follows
+      expect([await calls(), await covered()]).toEqual([58, 37])
     } finally {
       await wal.close()
     }
