@@ -341,7 +341,11 @@ const rs = (x: unknown) => {
   return m === undefined ? '—' : `${fmt(m)}× (95 % CI ${fmt(ci?.[0])}–${fmt(ci?.[1])})`
 }
 rows.push(['', ''])
-rows.push(['issue 15: action latency p50, automine, covenant/bare (median of paired ratios)', `${rs(t.actionLatencyP50Automine.covenantOverBare)}  goal ≤ 1.10×${yes(t.actionLatencyP50Automine.met)}`])
+rows.push(['issue 15: action latency p50, automine, covenant/bare (median of paired ratios), AgentAccount wallet', `${rs(t.actionLatencyP50Automine.covenantOverBare)}  goal ≤ 1.10×${yes(t.actionLatencyP50Automine.met)}`])
+rows.push([
+  'issue 15: the same, the wallet in EOA mode (no AgentAccount)',
+  `${rs(t.actionLatencyP50AutomineEoaWallet.covenantOverBare)}, agent CPU extra ${fmt(t.actionLatencyP50AutomineEoaWallet.agentCpuExtraMeanMs)} ms${yes(t.actionLatencyP50AutomineEoaWallet.met)}`,
+])
 rows.push(['issue 15: action latency p50, 1 s blocks, covenant/bare', `${rs(t.actionLatencyP50With1sBlocks.covenantOverBare)}  goal ≤ 1.01×${yes(t.actionLatencyP50With1sBlocks.met)}`])
 rows.push([
   'issue 15: agent-process CPU per paying action, ms: bare ; covenant (+commit)',
