@@ -114,6 +114,19 @@ function memoryDa() {
   return { put: async (blob: Uint8Array) => keccak256(blob) }
 }
 
+/** Another agent on the same signer key: registered, bonded, its account funded, and a WAL of its own. */
+async function anotherAgent(name: string, o: { bond: bigint; funds: bigint }) {
+  const owner = chain.as(1)
+  const { agentId: id } = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes(name)), policy })
+  await depositBond(owner, { agentId: id, eth: o.bond })
+  const acct = (await getAgent(chain.reader, id)).account
+  await owner.publicClient.waitForTransactionReceipt({
+    hash: await owner.walletClient.sendTransaction({ to: acct, value: o.funds, account: owner.walletClient.account, chain: owner.walletClient.chain }),
+  })
+  const wal = await TraceWal.open({ dir: join(dir, `wal-${name}`), agentId: id.toString() })
+  return { id, acct, wal, open: () => walletOn(wal, { account: acct, outbox: `outbox-${name}` }) }
+}
+
 describe('the wallet on the agent account', () => {
   it('pays from the account; the step the WAL holds is the call the account executed', async () => {
     const { wallet, wal } = await openWallet()
@@ -132,17 +145,11 @@ describe('the wallet on the agent account', () => {
   })
 
   it('an agent whose bond does not cover two days of its budget cannot act (BondTooLowError, nothing written)', async () => {
-    const owner = chain.as(1)
-    const small = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('small bond')), policy })
-    await depositBond(owner, { agentId: small.agentId, eth: parseEther('5') }) // 6 needed
-    const acct = (await getAgent(chain.reader, small.agentId)).account
-    await owner.publicClient.waitForTransactionReceipt({
-      hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
-    })
-    const wal = await TraceWal.open({ dir: join(dir, 'wal-small'), agentId: small.agentId.toString() })
+    const small = await anotherAgent('small', { bond: parseEther('5'), funds: parseEther('1') }) // 6 needed
+    const wal = small.wal
     try {
-      const wallet = await walletOn(wal, { account: acct, outbox: 'outbox-small' })
-      const err = await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${small.agentId}-000000000001` }).catch((e: unknown) => e)
+      const wallet = await small.open()
+      const err = await wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${small.id}-000000000001` }).catch((e: unknown) => e)
       expect(err).toMatchObject({ name: 'BondTooLowError', bondEth: parseEther('5'), requiredBond: parseEther('6') })
       expect(wal.head.nextIndex).toBe(0)
     } finally {
@@ -151,22 +158,16 @@ describe('the wallet on the agent account', () => {
   })
 
   it('an account that holds less than the call sends: TransactionPreparationError naming the account and its balance, nothing written', async () => {
-    const owner = chain.as(1)
-    const poor = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('poor account')), policy })
-    await depositBond(owner, { agentId: poor.agentId, eth: parseEther('10') })
-    const acct = (await getAgent(chain.reader, poor.agentId)).account
-    await owner.publicClient.waitForTransactionReceipt({
-      hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('0.1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
-    })
-    const wal = await TraceWal.open({ dir: join(dir, 'wal-poor'), agentId: poor.agentId.toString() })
+    const poor = await anotherAgent('poor', { bond: parseEther('10'), funds: parseEther('0.1') })
+    const wal = poor.wal
     try {
-      const wallet = await walletOn(wal, { account: acct, outbox: 'outbox-poor' })
-      const err = await wallet.sendTransaction({ to: SHOP, value: parseEther('0.5') }, { actionId: `${poor.agentId}-000000000001` }).catch((e: unknown) => e)
+      const wallet = await poor.open()
+      const err = await wallet.sendTransaction({ to: SHOP, value: parseEther('0.5') }, { actionId: `${poor.id}-000000000001` }).catch((e: unknown) => e)
       expect(err).toMatchObject({ name: 'TransactionPreparationError' })
-      expect(String((err as Error).message)).toContain(`insufficient funds: the agent account ${acct} holds ${parseEther('0.1')} wei, the call sends ${parseEther('0.5')} wei`)
+      expect(String((err as Error).message)).toContain(`insufficient funds: the agent account ${poor.acct} holds ${parseEther('0.1')} wei, the call sends ${parseEther('0.5')} wei`)
       expect(wal.head.nextIndex).toBe(0)
       // within its funds, the same wallet pays
-      await wallet.sendTransaction({ to: SHOP, value: parseEther('0.05') }, { actionId: `${poor.agentId}-000000000002` })
+      await wallet.sendTransaction({ to: SHOP, value: parseEther('0.05') }, { actionId: `${poor.id}-000000000002` })
       expect(wal.head.nextIndex).toBe(1)
     } finally {
       await wal.close()
@@ -174,22 +175,16 @@ describe('the wallet on the agent account', () => {
   })
 
   it('a commit declares covered every call up to the first one no committed step holds (more calls than the committer reads at once)', async () => {
-    const owner = chain.as(1)
-    const busy = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes('busy account')), policy })
-    await depositBond(owner, { agentId: busy.agentId, eth: parseEther('10') })
-    const acct = (await getAgent(chain.reader, busy.agentId)).account
-    await owner.publicClient.waitForTransactionReceipt({
-      hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('1'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
-    })
+    const busy = await anotherAgent('busy', { bond: parseEther('10'), funds: parseEther('1') })
+    const { acct, wal } = busy
     const read = chain.reader.publicClient
-    const covered = () => read.readContract({ address: chain.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [busy.agentId] })
+    const covered = () => read.readContract({ address: chain.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [busy.id] })
     const calls = () => read.readContract({ address: acct, abi: agentAccountAbi, functionName: 'callCount' })
-    const wal = await TraceWal.open({ dir: join(dir, 'wal-busy'), agentId: busy.agentId.toString() })
     try {
-      let wallet = await walletOn(wal, { account: acct, outbox: 'outbox-busy' })
-      const pay = (i: number) => wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${busy.agentId}-${String(i).padStart(12, '0')}` })
+      let wallet = await busy.open()
+      const pay = (i: number) => wallet.sendTransaction({ to: SHOP, value: 1n }, { actionId: `${busy.id}-${String(i).padStart(12, '0')}` })
       for (let i = 0; i < 37; i++) await pay(i)
-      const committer = new Committer({ wal, da: memoryDa(), client: chain.as(2), agentId: busy.agentId, account: acct })
+      const committer = new Committer({ wal, da: memoryDa(), client: chain.as(2), agentId: busy.id, account: acct })
       await committer.flush()
       expect([await calls(), await covered()]).toEqual([37, 37])
       // a call around the WAL (the signer on the account directly), then traced ones again
@@ -199,7 +194,7 @@ describe('the wallet on the agent account', () => {
       })
       // (the key's nonce moved behind the wallet's back: the operator opens it again)
       await wallet.flush()
-      wallet = await walletOn(wal, { account: acct, outbox: 'outbox-busy' })
+      wallet = await busy.open()
       for (let i = 37; i < 57; i++) await pay(i)
       await committer.flush()
       // call 37 has no step: the count stops there, whatever follows
