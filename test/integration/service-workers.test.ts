@@ -210,7 +210,9 @@ describe('BullMQ service workers in several processes', () => {
     await until(async () => ((await walletTxCount('svc-pay')) === txBefore + 1 ? true : undefined), 'the payment of P')
     // the worker buffers the 'running' state (TASK_STORE_FLUSH_MS, with the task's step events):
     // under load it lands after the steps this test watched
-    await until(async () => ((await getTask(service.url, a)).status === 'running' ? true : undefined), "action A's running state", 4_000)
+    // (and P's: its payment can be mined before its buffered 'running' state lands)
+    const running = (id: string, what: string) => until(async () => ((await getTask(service.url, id)).status === 'running' ? true : undefined), what, 4_000)
+    await Promise.all([running(a, "action A's running state"), running(p, "action P's running state")])
     const killedAt = Date.now()
     w1.child.kill('SIGKILL')
     expect(await w1.exited).toMatchObject({ signal: 'SIGKILL' })
