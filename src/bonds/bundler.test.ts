@@ -14,13 +14,17 @@ import { Committer } from './committer.js'
 
 let chain: TestChain
 let tmp: string
+/** The agents' one DA store (closed at the end: it holds its open segment's file). */
+let da: LocalDAStore
 
 beforeAll(async () => {
   chain = await startTestChain()
   tmp = mkdtempSync(join(tmpdir(), 'covenant-bundler-'))
+  da = new LocalDAStore({ dir: join(tmp, 'da') })
 })
 afterAll(async () => {
   await chain?.stop()
+  await da?.close()
   rmSync(tmp, { recursive: true, force: true })
 })
 
@@ -31,7 +35,7 @@ async function agentWithSteps(name: string, steps: number, bundler: CommitBundle
   const agentId = await newAgent()
   const wal = await TraceWal.open({ dir: join(tmp, name), agentId: agentId.toString() })
   for (let i = 0; i < steps; i++) await wal.appendNext({ kind: 'output', actionId: `${name}-${i}`, timestamp: i, result: i })
-  const committer = new Committer({ wal, da: new LocalDAStore({ dir: join(tmp, 'da') }), client: chain.as(2), agentId, bundler })
+  const committer = new Committer({ wal, da, client: chain.as(2), agentId, bundler })
   return { agentId, wal, committer }
 }
 
@@ -56,7 +60,7 @@ describe('CommitBundler', () => {
       const onChain = await getBatch(chain.reader, a.agentId, 0n)
       expect(onChain).toMatchObject({ opened: false, transactionHash: receipt.transactionHash })
       expect(await slotOf(a.agentId, 0n)).toBe(zeroHash) // the bundle's one slot holds it
-      const blob = decodeBatch(await new LocalDAStore({ dir: join(tmp, 'da') }).get(flushed[i]![0]!.daCommitment))
+      const blob = decodeBatch(await da.get(flushed[i]![0]!.daCommitment))
       expect(batchRoot(blob)).toBe(onChain!.merkleRoot)
       expect(await a.wal.readCursor()).toMatchObject({ nextIndex: i + 2, nextSequence: 1, pending: null })
       await a.committer.stop()
@@ -112,7 +116,7 @@ describe('CommitBundler', () => {
   it('refuses a committer of another operator, and bad options', async () => {
     const bundler = new CommitBundler({ client: chain.as(2) })
     const wal = await TraceWal.open({ dir: join(tmp, 'wal-other-op'), agentId: '1' })
-    expect(() => new Committer({ wal, da: new LocalDAStore({ dir: join(tmp, 'da') }), client: chain.as(5), agentId: 1n, bundler })).toThrow(/give each operator its own CommitBundler/)
+    expect(() => new Committer({ wal, da, client: chain.as(5), agentId: 1n, bundler })).toThrow(/give each operator its own CommitBundler/)
     await wal.close()
     expect(() => new CommitBundler({ client: chain.as(2), maxBatches: 257 })).toThrow(/1 to 256/)
     expect(() => new CommitBundler({ client: chain.as(2), windowMs: -1 })).toThrow(/windowMs/)

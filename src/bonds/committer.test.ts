@@ -48,6 +48,7 @@ describe('Committer', () => {
     const cursor = await wal.readCursor()
     expect(cursor).toMatchObject({ nextIndex: 10, nextSequence: 3, pending: null })
     await wal.close()
+    await da.close()
   })
 
   it('flush() commits every step written before the call, even while a flush that started earlier is still running', async () => {
@@ -87,10 +88,12 @@ describe('Committer', () => {
     const agentId = await newAgent()
     const wal = await TraceWal.open({ dir: join(tmp, 'wal-b'), agentId: agentId.toString() })
     await wal.appendNext({ kind: 'output', actionId: 'x', timestamp: 1, result: 1 })
-    const committer = new Committer({ wal, da: new LocalDAStore({ dir: join(tmp, 'da') }), client: chain.as(5), agentId })
+    const da = new LocalDAStore({ dir: join(tmp, 'da') })
+    const committer = new Committer({ wal, da, client: chain.as(5), agentId })
     await expect(committer.flush()).rejects.toMatchObject({ name: 'ContractRevertError', errorName: 'NotOperator' })
     expect((await wal.readCursor()).nextIndex).toBe(0)
     await wal.close()
+    await da.close()
   })
 
   describe('survives SIGKILL at every point without losing or duplicating a batch', () => {
@@ -142,6 +145,7 @@ describe('Committer', () => {
         expect(covered).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
         expect(await wal.readCursor()).toMatchObject({ nextIndex: 8, nextSequence: 3, pending: null })
         await wal.close()
+        await da.close()
       })
     }
   })

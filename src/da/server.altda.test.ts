@@ -25,6 +25,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await server.close()
+  await store.close() // the server leaves its store to its owner
   await rm(dir, { recursive: true, force: true })
 })
 

@@ -46,11 +46,12 @@ function covenant(args: string[], options: { until?: (stdout: string) => boolean
 
 const actionId = (n: number) => `${a.agentId}-${n.toString(16).padStart(12, '0')}`
 
+let da: LocalDAStore | undefined
 beforeAll(async () => {
   chain = await startTestChain()
   root = await tempDir()
   writeDeployment(join(root, 'deployment.json'), chain.deployment)
-  const da = new LocalDAStore({ dir: join(root, 'da') })
+  da = new LocalDAStore({ dir: join(root, 'da') })
   for (const i of [5, 6, 7]) await registerVerifier(chain.as(i))
   manifests = await tempDir()
   const { manifestHash } = await writeManifest(moderation, manifests)
@@ -78,6 +79,7 @@ afterAll(async () => {
   await Promise.all(voters.map((v) => v.stop()))
   await a?.op.close()
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 describe('covenant verify', () => {

@@ -50,6 +50,7 @@ afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
   await Promise.all(agents.map((a) => a.op.close()))
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 const base = () => ({ client: chain.as(4), da, pollIntervalMs: 100 })

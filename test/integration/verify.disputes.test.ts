@@ -90,6 +90,7 @@ afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()))
   await Promise.all(agents.map((a) => a.op.close()))
   await chain?.stop()
+  await da?.close() // its open segment's file handle
   if (errors.length) console.error('verifier errors:', errors)
 })
 

@@ -20,10 +20,11 @@ let a: TestAgent
 let m: TestAgent
 const events: VerifierEvent[] = []
 
+let da: LocalDAStore | undefined
 beforeAll(async () => {
   chain = await startTestChain()
   const root = await tempDir()
-  const da = new LocalDAStore({ dir: join(root, 'da') })
+  da = new LocalDAStore({ dir: join(root, 'da') })
   await registerVerifier(chain.as(5))
   a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: root, modelDigests: [await moderationDigest()] })
   // a second agent run by the real agent runtime (src/agent), its manifest registered
@@ -48,6 +49,7 @@ afterAll(async () => {
   await a?.op.close()
   await m?.op.close()
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 it(`finds no fault in ${ACTIONS} honest actions + ${RUNTIME_ACTIONS} by the agent runtime, and never disputes`, async () => {

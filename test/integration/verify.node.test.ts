@@ -30,6 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 /** Commits one batch holding `texts` as output steps, continuing `trace`. */

@@ -97,6 +97,7 @@ afterAll(async () => {
   await q.close()
   await a?.op.close()
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 it('several worker processes share the replay queue; a worker killed mid-job loses and doubles nothing', async () => {
