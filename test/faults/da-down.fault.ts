@@ -41,8 +41,17 @@ let service: Service
 let deployed: DeployedAgent
 const log = (m: string) => process.stdout.write(`[da-down] ${m}\n`)
 
+// the DA server and its store: stopping DA closes both (the server leaves its store to its owner)
+let daStore: LocalDAStore | undefined
 const startDA = async () => {
-  daServer = await startDAServer({ store: new LocalDAStore({ dir: join(dataDir, 'da-own') }), port: daPort })
+  daStore = new LocalDAStore({ dir: join(dataDir, 'da-own') })
+  daServer = await startDAServer({ store: daStore, port: daPort })
+}
+const stopDA = async () => {
+  await daServer?.close()
+  await daStore?.close()
+  daServer = undefined
+  daStore = undefined
 }
 
 beforeAll(async () => {
@@ -68,7 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.close().catch(() => {})
-  await daServer?.close().catch(() => {})
+  await stopDA().catch(() => {})
   await stack?.stop()
   rmSync(dataDir, { recursive: true, force: true })
 })
@@ -87,8 +96,7 @@ test('DA down: the agent stops acting before its commit deadline (no trace, no a
   expect(host().committer.oldestUncommittedAt).toBeUndefined()
 
   // 2. DA goes down; the agent keeps working on tasks until its backlog is half a deadline old
-  await daServer!.close()
-  daServer = undefined
+  await stopDA()
   const downAt = Date.now()
   log('DA server stopped')
   const during: string[] = []
