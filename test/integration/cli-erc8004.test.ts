@@ -31,11 +31,12 @@ function covenant(args: string[]): Promise<{ code: number | null; stdout: string
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
 }
 
+let da: LocalDAStore | undefined
 beforeAll(async () => {
   chain = await startTestChain()
   root = await tempDir()
   writeDeployment(join(root, 'deployment.json'), chain.deployment)
-  const da = new LocalDAStore({ dir: join(root, 'da') })
+  da = new LocalDAStore({ dir: join(root, 'da') })
   await registerVerifier(chain.as(5))
   a = await createTestAgent(chain, { roles: { owner: 1, operator: 2, wallet: 3, payee: 8 }, da, dir: await tempDir(), modelDigests: [await moderationDigest()] })
   const commitment = await da.put(stringToBytes('a manifest'))
@@ -59,6 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.op.close()
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 describe('covenant 8004', () => {

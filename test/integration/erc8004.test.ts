@@ -148,6 +148,7 @@ afterAll(async () => {
   await node?.stop()
   await Promise.all(agents.map((a) => a.op.close()))
   await chain?.stop()
+  await da?.close() // its open segment's file handle
 })
 
 describe('an ERC-8004 client reads a Covenant agent', () => {

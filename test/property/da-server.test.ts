@@ -33,7 +33,10 @@ beforeAll(async () => {
   app = createDAApp(store, { maxBlobBytes: MAX })
   known = commitmentToHex(await store.put(new TextEncoder().encode('{"a blob":"already stored"}')))
 })
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(async () => {
+  await store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 const body = fc.uint8Array({ maxLength: 256 })
 const badMode = fc.oneof(
