@@ -35,6 +35,8 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   for (const s of servers) await s.close()
+  // the servers leave their stores to their owner
+  await Promise.all([primaryStore?.close(), secondaryStore?.close()])
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
 

@@ -73,5 +73,6 @@ describe('fetchAndCheckBatch', () => {
     expect(gone).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/^BlobNotFoundError/) })
     const garbage = await fetchAndCheckBatch(da, event(first, { daCommitment: '0xc001' }))
     expect(garbage.status).toBe('invalid')
+    await da.close()
   })
 })
