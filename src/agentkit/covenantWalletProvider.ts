@@ -4,13 +4,13 @@ import { dirname, join } from 'node:path'
 import type * as AgentKitModule from '@coinbase/agentkit'
 import {
   createPublicClient,
-  http,
   zeroAddress,
   type Hex,
   type PublicClient,
 } from 'viem'
 import { z } from 'zod'
 import type { ToolContext } from '../agent/defineTool.js'
+import { rpcTransport } from '../http/rpcTransport.js'
 import type { SentTransaction } from '../wallet/agentWallet.js'
 import type { CallHandle, PayHandle } from '../wallet/handles.js'
 import type { Effect } from '../wallet/schemas.js'
@@ -135,7 +135,7 @@ export class CovenantWalletProvider extends EvmWalletProvider {
         'Pass { rpcUrl } to new CovenantWalletProvider(...).',
       ])
     }
-    this.#client ??= createPublicClient({ transport: http(this.#rpcUrl) })
+    this.#client ??= createPublicClient({ transport: rpcTransport(this.#rpcUrl) })
     return this.#client as unknown as ReturnType<EvmWalletProvider['getPublicClient']>
   }
 

@@ -6,7 +6,6 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
-  http,
   type Account,
   type Chain,
   type PublicClient,
@@ -15,6 +14,7 @@ import {
 } from 'viem'
 import type { CovenantDeployment } from './deployment.js'
 import { BaseError } from '../errors/base.js'
+import { rpcTransport } from '../http/rpcTransport.js'
 import { RpcError } from './errors.js'
 
 export type CovenantWalletClient = WalletClient<Transport, Chain, Account>
@@ -62,7 +62,7 @@ export type CreateCovenantClientParameters = {
 
 export function createCovenantClient(p: CreateCovenantClientParameters): CovenantClient {
   const chain = chainFor(p.rpcUrl, p.deployment.chainId)
-  const transport = http(p.rpcUrl, { retryCount: 2 })
+  const transport = rpcTransport(p.rpcUrl, { retryCount: 2 })
   const pollingInterval = p.pollingInterval ?? 250
   const publicClient = withRpcErrors(createPublicClient({ chain, transport, pollingInterval, cacheTime: 0 }) as PublicClient, p.rpcUrl)
   const walletClient = p.account
@@ -79,7 +79,7 @@ export function withAccount(client: CovenantClient, account: Account): CovenantW
   if (!url) throw new BaseError('The chain has no RPC URL.')
   return {
     ...client,
-    walletClient: createWalletClient({ chain, transport: http(url, { retryCount: 2 }), account, pollingInterval: 250, cacheTime: 0 }),
+    walletClient: createWalletClient({ chain, transport: rpcTransport(url, { retryCount: 2 }), account, pollingInterval: 250, cacheTime: 0 }),
   }
 }
 

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { createPublicClient, createWalletClient, http, type PublicClient } from 'viem'
+import { createPublicClient, createWalletClient, type PublicClient } from 'viem'
+import { rpcTransport } from '../http/rpcTransport.js'
 import type { HDAccount } from 'viem/accounts'
 import { startAnvil, type Anvil } from '../bonds/anvil.js'
 import { chainFor, createCovenantClient, type CovenantClient } from '../bonds/client.js'
@@ -89,8 +90,8 @@ export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<L
     stops.push(() => anvil.stop())
     const chain = chainFor(anvil.rpcUrl, anvil.chainId)
     const deployment = await deployCovenant({
-      publicClient: createPublicClient({ chain, transport: http(anvil.rpcUrl), pollingInterval: 100 }) as PublicClient,
-      walletClient: createWalletClient({ chain, transport: http(anvil.rpcUrl), account: anvil.accounts[0]!, pollingInterval: 100 }),
+      publicClient: createPublicClient({ chain, transport: rpcTransport(anvil.rpcUrl), pollingInterval: 100 }) as PublicClient,
+      walletClient: createWalletClient({ chain, transport: rpcTransport(anvil.rpcUrl), account: anvil.accounts[0]!, pollingInterval: 100 }),
       params: { ...devProtocolParams, ...o.params },
       workTokenAllocation: anvil.accounts.map((a) => ({ to: a.address, amount: DEV_WORK_TOKEN_GRANT })),
       onProgress: (m) => say(`  ${m}`),
@@ -100,7 +101,7 @@ export async function startLocalStack(o: StartLocalStackOptions = {}): Promise<L
     say(`chain ${anvil.rpcUrl} (id ${anvil.chainId}), contracts deployed`)
 
     if (o.idleBlockMs !== false) {
-      const stopMining = startIdleMining(createPublicClient({ transport: http(anvil.rpcUrl) }) as PublicClient, o.idleBlockMs ?? 2_000)
+      const stopMining = startIdleMining(createPublicClient({ transport: rpcTransport(anvil.rpcUrl) }) as PublicClient, o.idleBlockMs ?? 2_000)
       stops.push(async () => stopMining())
     }
     const daStore = new LocalDAStore({ dir: join(dataDir, 'da') })

@@ -7,7 +7,6 @@ import {
   TimeoutError,
   WebSocketRequestError,
   createPublicClient,
-  http,
   keccak256,
   parseTransaction,
   recoverTransactionAddress,
@@ -20,6 +19,7 @@ import {
   type Transport,
 } from 'viem'
 import { BaseError as CovenantBaseError } from '../errors/base.js'
+import { rpcTransport } from '../http/rpcTransport.js'
 import { WalCorruptedError } from '../trace/errors.js'
 import type { TraceWal } from '../trace/wal.js'
 import type { WalletStep } from '../trace/schemas.js'
@@ -99,7 +99,7 @@ export type CreateAgentWalletParameters = {
   account: LocalAccount
   /** The chain the agent acts on; must match the node's chain id. */
   chain: Chain
-  /** @defaultValue http(chain.rpcUrls.default.http[0]) */
+  /** @defaultValue rpcTransport(chain.rpcUrls.default.http[0]): viem's `http` transport over node:http (src/http/rpcTransport.ts) */
   transport?: Transport | undefined
   /** The agent's trace WAL: every transaction's wallet step is appended here before signing. */
   wal: TraceWal
@@ -300,6 +300,13 @@ export class AgentWallet {
    * reads the balance again (see #prepare).
    */
   #balanceFloor: bigint | undefined
+  /**
+   * Account mode: a lower bound of the agent account's native balance, the same way: the last
+   * balance read less the value of each call prepared since. Only this wallet's calls spend it
+   * but for the owner's `ownerWithdraw`; a withdrawal already mined makes the simulated
+   * `execute` fail, which reads the balance to name the cause (see #prepare).
+   */
+  #accountFloor: bigint | undefined
 
   private constructor(
     p: CreateAgentWalletParameters,
@@ -352,7 +359,7 @@ export class AgentWallet {
     const log = (p.logger ?? walletLogger()).child({ wallet: p.account.address, chainId: p.chain.id })
     const client = createPublicClient({
       chain: p.chain,
-      transport: p.transport ?? http(url, { retryCount: 2 }),
+      transport: p.transport ?? rpcTransport(url, { retryCount: 2 }),
       pollingInterval: p.pollingIntervalMs ?? 250,
       cacheTime: 0,
     }) as PublicClient
@@ -663,6 +670,7 @@ export class AgentWallet {
   #forgetChainState(): void {
     this.#chainNonce = undefined
     this.#balanceFloor = undefined
+    this.#accountFloor = undefined
   }
 
   /**
@@ -731,13 +739,15 @@ export class AgentWallet {
 
   async #prepare(tx: ParsedRequest, nonce: number, place: StepPlace, policyVersion = this.#policyVersion): Promise<Prepared> {
     const sent = this.#sent(tx, nonce, place, policyVersion)
-    // account mode: the account's balance is read beside the estimate, not after it (one
-    // round trip fewer on the payment's path); a simulated `execute` that the account's funds
-    // cannot pay fails the estimate, and then this read names the cause
-    const accountFunds = this.mode === 'account' && tx.value > 0n ? this.#quantity('eth_getBalance', 'account balance', 64, 'pending', this.address) : undefined
+    // account mode: the account must hold the call's value. The floor (see #accountFloor)
+    // answers when it covers it; else the balance is read beside the estimate, not after it
+    // (one round trip fewer on the payment's path). A simulated `execute` that the account's
+    // funds cannot pay fails the estimate, and then the balance names the cause.
+    const floorCovers = this.#accountFloor !== undefined && this.#accountFloor >= tx.value
+    const readFunds = () => this.#quantity('eth_getBalance', 'account balance', 64, 'pending', this.address)
+    const accountFunds = this.mode === 'account' && tx.value > 0n && !floorCovers ? readFunds() : undefined
     accountFunds?.catch(() => {}) // awaited below; an estimate that fails first must not leave it unhandled
-    const fundsShort = async (): Promise<TransactionPreparationError | undefined> => {
-      const funds = await accountFunds
+    const fundsShort = (funds: bigint | undefined): TransactionPreparationError | undefined => {
       if (funds === undefined || funds >= tx.value) return undefined
       return new TransactionPreparationError({
         to: tx.to,
@@ -762,7 +772,8 @@ export class AgentWallet {
       if (this.mode === 'account') {
         const refused = accountRefusal(cause, tx, this.#policyVersion, this.policy)
         if (refused) throw refused
-        const short = await fundsShort().catch(() => undefined)
+        const funds = tx.value > 0n ? await (accountFunds ?? readFunds()).catch(() => undefined) : undefined
+        const short = fundsShort(funds)
         if (short) throw short
       }
       throw new TransactionPreparationError({ to: tx.to, value: tx.value, cause })
@@ -787,8 +798,12 @@ export class AgentWallet {
         cause: new Error(`insufficient funds: the signer's balance is ${balance} wei, the transaction needs up to ${needed} wei (value + gas × maxFeePerGas)`),
       })
     }
-    const short = await fundsShort()
-    if (short) throw short
+    if (this.mode === 'account' && tx.value > 0n) {
+      const funds = accountFunds ? await accountFunds : this.#accountFloor!
+      const short = fundsShort(funds)
+      if (short) throw short
+      this.#accountFloor = funds - tx.value
+    }
     return { chainId: this.chainId, type: 'eip1559', to: sent.to, value: sent.value, data: sent.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas }
   }
 

@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { createWalletClient, getAddress, http, keccak256, parseEther, toBytes, type Address, type Hex } from 'viem'
+import { createWalletClient, getAddress, http, keccak256, parseEther, toBytes, zeroAddress, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { activateUpdate, depositBond, getAgent, increaseTime, proposeUpdate, registerAgent } from '../../src/bonds/index.js'
 import { Committer } from '../../src/bonds/committer.js'
 import { agentAccountAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
+import { rpcTransport } from '../../src/http/rpcTransport.js'
 import { TraceWal } from '../../src/trace/wal.js'
 import { createAgentWallet, type AgentWallet, type CreateAgentWalletParameters } from '../../src/wallet/agentWallet.js'
 import type { PolicyInput } from '../../src/wallet/policy.js'
@@ -169,6 +170,56 @@ describe('the wallet on the agent account', () => {
       // within its funds, the same wallet pays
       await wallet.sendTransaction({ to: SHOP, value: parseEther('0.05') }, { actionId: `${poor.id}-000000000002` })
       expect(wal.head.nextIndex).toBe(1)
+    } finally {
+      await wal.close()
+    }
+  })
+
+  it('the account balance is read once, then tracked; a withdrawal by the owner since is refused by the chain and named, nothing written', async () => {
+    const tracked = await anotherAgent('tracked', { bond: parseEther('10'), funds: parseEther('0.3') })
+    const { acct, wal } = tracked
+    const reads: unknown[] = []
+    const transport = rpcTransport(chain.anvil.rpcUrl, {
+      onFetchRequest: (_req, init) => {
+        for (const r of [JSON.parse(init.body as string) as { method: string; params: unknown[] }].flat()) {
+          if (r.method === 'eth_getBalance' && String(r.params[0]).toLowerCase() === acct.toLowerCase()) reads.push(r.params[1])
+        }
+      },
+    })
+    try {
+      const wallet = await walletOn(wal, { account: acct, outbox: 'outbox-tracked', extra: { transport } })
+      const pay = (i: number, value: bigint) => wallet.sendTransaction({ to: SHOP, value }, { actionId: `${tracked.id}-${String(i).padStart(12, '0')}` })
+      await pay(1, parseEther('0.1'))
+      expect(reads).toEqual(['pending'])
+      await pay(2, parseEther('0.1')) // the floor (0.3 − 0.1) covers it: no read
+      expect(reads).toHaveLength(1)
+      expect(wal.head.nextIndex).toBe(2)
+      // the owner takes the rest out; the wallet's floor (0.1) still covers a 0.05 call
+      const owner = chain.as(1)
+      await owner.publicClient.waitForTransactionReceipt({
+        hash: await owner.walletClient.writeContract({
+          address: acct,
+          abi: agentAccountAbi,
+          functionName: 'ownerWithdraw',
+          args: [zeroAddress, owner.walletClient.account.address, parseEther('0.1')],
+          account: owner.walletClient.account,
+          chain: owner.walletClient.chain,
+        }),
+      })
+      expect(await balance(acct)).toBe(0n)
+      const err = await pay(3, parseEther('0.05')).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'TransactionPreparationError' })
+      expect(String((err as Error).message)).toContain(`insufficient funds: the agent account ${acct} holds 0 wei, the call sends ${parseEther('0.05')} wei`)
+      expect(reads).toHaveLength(2) // read to name the cause
+      expect(wal.head.nextIndex).toBe(2)
+      // funded again, the next call reads the balance afresh (the floor was dropped) and pays
+      await owner.publicClient.waitForTransactionReceipt({
+        hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('0.2'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
+      })
+      await pay(4, parseEther('0.05'))
+      expect(reads).toHaveLength(3)
+      expect(wal.head.nextIndex).toBe(3)
+      expect(await balance(acct)).toBe(parseEther('0.15'))
     } finally {
       await wal.close()
     }

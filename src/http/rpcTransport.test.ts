@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { createPublicClient, HttpRequestError, RpcRequestError, TimeoutError } from 'viem'
+import { afterEach, describe, expect, test } from 'vitest'
+import { bundleChild } from '../../test/fixtures/childBundle.js'
+import { createRpcFetch, rpcTransport } from './rpcTransport.js'
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
+
+const servers: Server[] = []
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections()
+    await new Promise((done) => s.close(done))
+  }
+})
+
+/** A JSON-RPC server on 127.0.0.1 that hands each request (body read) to `handle`; counts connections. */
+async function serve(handle: Handler): Promise<{ url: string; connections: () => number; server: Server }> {
+  let connections = 0
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res))
+  })
+  server.keepAliveTimeout = 60_000
+  server.on('connection', () => connections++)
+  servers.push(server)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, connections: () => connections, server }
+}
+
+const answer = (res: ServerResponse, id: unknown, result: unknown, status = 200) => {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ jsonrpc: '2.0', id, result }))
+}
+
+const chainIdServer = () =>
+  serve((_req, body, res) => {
+    const r = JSON.parse(body) as { id: number; method: string } | { id: number; method: string }[]
+    if (Array.isArray(r)) {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(r.map((x) => ({ jsonrpc: '2.0', id: x.id, result: '0x7a69' }))))
+      return
+    }
+    answer(res, r.id, r.method === 'eth_chainId' ? '0x7a69' : null)
+  })
+
+describe('rpcTransport: viem http over node:http', () => {
+  test('a JSON-RPC call goes out as a JSON POST and its answer comes back; calls reuse one kept-alive connection', async () => {
+    const seen: { method: string | undefined; type: string | undefined; length: string | undefined; body: string }[] = []
+    const s = await serve((req, body, res) => {
+      seen.push({ method: req.method, type: req.headers['content-type'], length: req.headers['content-length'], body })
+      answer(res, (JSON.parse(body) as { id: number }).id, '0x7a69')
+    })
+    const client = createPublicClient({ transport: rpcTransport(s.url), cacheTime: 0 })
+    for (let i = 0; i < 5; i++) expect(await client.getChainId()).toBe(31337)
+    expect(seen).toHaveLength(5)
+    expect(seen[0]).toMatchObject({ method: 'POST', type: 'application/json', length: String(Buffer.byteLength(seen[0]!.body)) })
+    expect(JSON.parse(seen[0]!.body)).toMatchObject({ jsonrpc: '2.0', method: 'eth_chainId' })
+    expect(s.connections()).toBe(1)
+  })
+
+  test('batching (viem `batch: true`) sends one request for calls made together', async () => {
+    const s = await chainIdServer()
+    const client = createPublicClient({ transport: rpcTransport(s.url, { batch: true }), cacheTime: 0 })
+    const ids = await Promise.all(Array.from({ length: 8 }, () => client.getChainId()))
+    expect(ids).toEqual(Array(8).fill(31337))
+    expect(s.connections()).toBe(1)
+  })
+
+  test('credentials in the URL become a Basic Authorization header, not part of the request line', async () => {
+    let auth: string | undefined
+    let path: string | undefined
+    const s = await serve((req, body, res) => {
+      auth = req.headers.authorization
+      path = req.url
+      answer(res, (JSON.parse(body) as { id: number }).id, '0x1')
+    })
+    const url = s.url.replace('http://', 'http://alice:s3cret@')
+    expect(await createPublicClient({ transport: rpcTransport(url) }).getChainId()).toBe(1)
+    expect(auth).toBe(`Basic ${Buffer.from('alice:s3cret').toString('base64')}`)
+    expect(path).toBe('/')
+  })
+
+  test('a JSON-RPC error answer is viem’s RpcRequestError; a 502 page is an HttpRequestError with its status', async () => {
+    const s = await serve((req, body, res) => {
+      if (req.url === '/rpcerror') {
+        res.writeHead(400, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: (JSON.parse(body) as { id: number }).id, error: { code: -32000, message: 'no such thing' } }))
+        return
+      }
+      res.writeHead(502, 'Bad Gateway', { 'content-type': 'text/html' })
+      res.end('<html>bad gateway</html>')
+    })
+    const rpcErr = await createPublicClient({ transport: rpcTransport(`${s.url}rpcerror`, { retryCount: 0 }) }).getChainId().catch((e: unknown) => e)
+    expect(String(rpcErr)).toContain('no such thing')
+    expect((rpcErr as { walk: (f: (e: unknown) => boolean) => unknown }).walk((e) => e instanceof RpcRequestError)).toBeInstanceOf(RpcRequestError)
+    const httpErr = await createPublicClient({ transport: rpcTransport(s.url, { retryCount: 0 }) }).getChainId().catch((e: unknown) => e)
+    const inner = (httpErr as { walk: (f: (e: unknown) => boolean) => unknown }).walk((e) => e instanceof HttpRequestError) as HttpRequestError
+    expect(inner).toBeInstanceOf(HttpRequestError)
+    expect(inner.status).toBe(502)
+  })
+
+  test('a node that does not answer: viem’s TimeoutError at the timeout, and the connection is closed', async () => {
+    let closed = false
+    const s = await serve((req) => {
+      req.socket.on('close', () => (closed = true))
+    })
+    const t = performance.now()
+    const err = await createPublicClient({ transport: rpcTransport(s.url, { timeout: 300, retryCount: 0 }) }).getChainId().catch((e: unknown) => e)
+    expect((err as { walk: (f: (e: unknown) => boolean) => unknown }).walk((e) => e instanceof TimeoutError)).toBeInstanceOf(TimeoutError)
+    expect(performance.now() - t).toBeGreaterThanOrEqual(250)
+    await expect.poll(() => closed).toBe(true)
+  })
+
+  test('a node that is down: an HttpRequestError naming the URL (what the wallet reports as unreachable)', async () => {
+    const s = await serve(() => {})
+    const url = s.url
+    servers.splice(0)
+    await new Promise((done) => s.server.close(done))
+    const err = await createPublicClient({ transport: rpcTransport(url, { retryCount: 0 }) }).getChainId().catch((e: unknown) => e)
+    const inner = (err as { walk: (f: (e: unknown) => boolean) => unknown }).walk((e) => e instanceof HttpRequestError) as HttpRequestError
+    expect(inner).toBeInstanceOf(HttpRequestError)
+    expect(inner.url).toBe(url)
+  })
+
+  test('an aborted signal: rejects with an AbortError before and during the exchange', async () => {
+    const s = await serve(() => {})
+    const f = createRpcFetch()
+    const before = new AbortController()
+    before.abort()
+    await expect(f(s.url, { method: 'POST', body: '{}', signal: before.signal })).rejects.toMatchObject({ name: 'AbortError' })
+    const during = new AbortController()
+    const pending = f(s.url, { method: 'POST', body: '{}', signal: during.signal })
+    setTimeout(() => during.abort(), 50)
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
+  })
+
+  test('an answer over the size limit is refused while it is read', async () => {
+    const s = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: 'x'.repeat(10_000) }))
+    })
+    const f = createRpcFetch({ maxResponseBytes: 4_096 })
+    await expect(f(s.url, { method: 'POST', body: '{}' })).rejects.toThrow(/over 4096 bytes/)
+    const fits = await createRpcFetch({ maxResponseBytes: 20_000 })(s.url, { method: 'POST', body: '{}' })
+    expect(((await fits.json()) as { result: string }).result).toHaveLength(10_000)
+  })
+
+  test('a redirect is followed (left to the global fetch)', async () => {
+    const target = await chainIdServer()
+    const s = await serve((_req, _body, res) => {
+      res.writeHead(307, { location: target.url })
+      res.end()
+    })
+    expect(await createPublicClient({ transport: rpcTransport(s.url) }).getChainId()).toBe(31337)
+    expect(target.connections()).toBeGreaterThanOrEqual(1)
+  })
+
+  test('a kept-alive idle connection does not keep a process from exiting', async () => {
+    const s = await chainIdServer()
+    const bundle = await bundleChild(fileURLToPath(new URL('./rpcTransport.exit-child.ts', import.meta.url)))
+    try {
+      const child = spawn(process.execPath, [bundle.path, s.url], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      const exited = once(child, 'exit')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const [code, signal] = (await exited) as [number | null, string | null]
+      clearTimeout(timer)
+      expect(out.trim()).toBe('31337')
+      expect({ code, signal }).toEqual({ code: 0, signal: null })
+      // the server still holds the connection open (keepAliveTimeout 60 s): the child left it
+      expect(s.connections()).toBe(1)
+    } finally {
+      await bundle.dispose()
+    }
+  }, 30_000)
+})
