@@ -84,6 +84,19 @@ export function withAccount(client: CovenantClient, account: Account): CovenantW
 }
 
 /**
+ * A reader on the same node whose calls made together (in one tick: a `Promise.all` of reads)
+ * go out as one JSON-RPC batch, one HTTP request (viem's `batch`; a call waits for the next
+ * macrotask, so this is for work off an action's path, such as the committer's reads). Reads
+ * throw {@link RpcError} like the client's own. The client's reader where its chain has no URL.
+ */
+export function batchingReader(client: CovenantClient): PublicClient {
+  const chain = client.publicClient.chain
+  const url = chain?.rpcUrls.default.http[0]
+  if (!chain || !url) return client.publicClient
+  return withRpcErrors(createPublicClient({ chain, transport: rpcTransport(url, { retryCount: 2, batch: true }), cacheTime: 0 }) as PublicClient, url)
+}
+
+/**
  * The contract reads of the bonds actions (`readContract`, `getContractEvents`) throw
  * {@link RpcError} — the URL and what to check — when the node cannot be reached, instead
  * of viem's transport error wrapped in a contract-call error. Other errors are unchanged.

@@ -2,7 +2,7 @@ import { appendFile } from 'node:fs/promises'
 import { bytesToHex, type Account, type Address, type Hex } from 'viem'
 import { MAX_BATCH_BYTES, type BatchRef, type CommittedCursor, type TraceWal } from '../trace/index.js'
 import { encodedStepsThatFit, encodeEncodedBatch } from '../trace/batch.js'
-import type { CovenantWriteClient } from './client.js'
+import { batchingReader, type CovenantWriteClient } from './client.js'
 import { commitBatch, coverCalls } from './actions/commitBatch.js'
 import { agentAccountAbi, traceLogAbi } from './generated/abis.js'
 import { getBatch } from './actions/getBatch.js'
@@ -138,6 +138,8 @@ export class Committer {
   readonly #leafIndex = new Map<bigint, number>()
   #leavesScanned = 0
   readonly #detach: (() => void) | undefined
+  /** The client's node, its reads made together sent as one JSON-RPC batch (see #commit). */
+  readonly #reader: CovenantWriteClient['publicClient']
 
   constructor(options: CommitterOptions) {
     if (options.maxSteps !== undefined && (!Number.isInteger(options.maxSteps) || options.maxSteps < 1)) {
@@ -148,6 +150,7 @@ export class Committer {
       throw new BaseError(`The bundler sends as ${options.bundler.operator}, but this committer's operator is ${operator}: give each operator its own CommitBundler.`)
     }
     this.#o = { maxSteps: 1024, maxBytes: MAX_BATCH_BYTES, ...options }
+    this.#reader = batchingReader(options.client)
     this.#detach = options.bundler?.attach()
   }
 
@@ -268,7 +271,7 @@ export class Committer {
   async #callsCovered(endIndex: number): Promise<{ covered: number; n: number }> {
     const { client, agentId } = this.#o
     const account = this.#o.account!
-    const read = client.publicClient
+    const read = this.#reader
     const [covered, count] = await Promise.all([
       read.readContract({ address: client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] }),
       read.readContract({ address: account, abi: agentAccountAbi, functionName: 'callCount' }),
@@ -300,7 +303,12 @@ export class Committer {
       daCommitment: ref.daCommitment,
       stepCount: ref.stepCount,
     })
-    const existing = await getBatch(client, agentId, BigInt(ref.sequence))
+    // whether the batch is on chain already (a restart after its commit) and, beside it, how
+    // many account calls it covers: their reads go out together, as JSON-RPC batches
+    const [existing, covering] = await Promise.all([
+      getBatch({ ...client, publicClient: this.#reader }, agentId, BigInt(ref.sequence)),
+      this.#o.account ? this.#callsCovered(ref.firstIndex + ref.stepCount) : undefined,
+    ])
     let txHash: Hex | undefined
     let gasUsed = 0n
     let written = false
@@ -313,7 +321,7 @@ export class Committer {
         throw new CommitConflictError(agentId, ref.sequence)
       }
     } else {
-      const callsCovered = this.#o.account ? (await this.#callsCovered(ref.firstIndex + ref.stepCount)).n : undefined
+      const callsCovered = covering?.n
       const params = {
         agentId,
         sequence: BigInt(ref.sequence),
