@@ -333,7 +333,14 @@ try {
     takeRecords: () => recorded.takeRecords(),
   }
   const runtime = createAgentRuntime({ agent: treasury, agentId, policyVersion: 1, wal, wallet, chat: timedChat as never, logger: quiet })
-  const operator = createCovenantClient({ rpcUrl, deployment: chain.deployment, account: chain.account(2), pollingInterval: POLL_MS }) as CovenantWriteClient
+  // the operator's account as a deployed service loads it (a keystore gives keyAccount, signing
+  // through libsecp256k1): its commit transactions and batch-header signatures
+  const operator = createCovenantClient({
+    rpcUrl,
+    deployment: chain.deployment,
+    account: keyAccount(bytesToHex(chain.account(2).getHdKey().privateKey!)),
+    pollingInterval: POLL_MS,
+  }) as CovenantWriteClient
   const proxy = new EigenDAProxyClient({ url: daServer.url })
   let daPut = 0
   const committer = new Committer({
