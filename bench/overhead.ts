@@ -1,6 +1,6 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--wallet account|eoa] [--only bare|covenant] [--profile FILE]
+//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--wallet account|eoa] [--bare-transport fetch|rpc] [--only bare|covenant] [--profile FILE]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
@@ -10,6 +10,9 @@
 //             same JSON schema, so the model sees the same prompt), zod-checked arguments,
 //             viem's wallet client sends the payment and waits for the receipt. No trace, no
 //             WAL, no policy check, no DA, no commitment; its container signs no receipts.
+//             --bare-transport fetch (the default): viem's `http` transport as a viem app has
+//             it, on Node's global fetch; rpc: on Covenant's rpcTransport (node:http), as the
+//             Covenant agent's wallet — the ratio then leaves out what the transport saves.
 //   covenant  the treasury example agent (examples/agents/treasury) on createAgentRuntime +
 //             AgentWallet + TraceWal + the recorded chat model (receipts verified against the
 //             container's attestation), and the Committer (DA put through the eigenda-proxy
@@ -43,6 +46,7 @@ import treasury, { payInvoice, VENDORS } from '../examples/agents/treasury/agent
 import { createAgentRuntime } from '../src/agent/index.js'
 import { chainFor, Committer, createCovenantClient, depositBond, getAgent, registerAgent, type CovenantWriteClient } from '../src/bonds/index.js'
 import { EigenDAProxyClient, LocalDAStore, startDAServer } from '../src/da/index.js'
+import { rpcTransport } from '../src/http/rpcTransport.js'
 import { createChatModel, startInferenceServer } from '../src/inference/index.js'
 import { TraceWal, type StepBody } from '../src/trace/index.js'
 import { createAgentWallet, Outbox } from '../src/wallet/index.js'
@@ -62,6 +66,11 @@ const POLL_MS = 100
 const WALLET = opt('--wallet') ?? 'account'
 if (WALLET !== 'account' && WALLET !== 'eoa') {
   process.stderr.write(`--wallet takes account or eoa, not ${JSON.stringify(WALLET)}\n`)
+  process.exit(2)
+}
+const BARE_TRANSPORT = opt('--bare-transport') ?? 'fetch'
+if (BARE_TRANSPORT !== 'fetch' && BARE_TRANSPORT !== 'rpc') {
+  process.stderr.write(`--bare-transport takes fetch or rpc, not ${JSON.stringify(BARE_TRANSPORT)}\n`)
   process.exit(2)
 }
 // --only bare|covenant: run one arm (for bench/profile: each arm's CPU profile apart); no ratios
@@ -206,14 +215,15 @@ const urls = await new Promise<{ signed: string; bare: string }>((resolve, rejec
 })
 const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(root, 'da') }), port: 0 })
 try {
-  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}, wallet ${WALLET}`)
+  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}, wallet ${WALLET}, bare agent's transport ${BARE_TRANSPORT}`)
   const rpcUrl = chain.anvil.rpcUrl
   const viemChain = chainFor(rpcUrl, chain.anvil.chainId)
 
   // ---------------------------------------------------------------- the bare agent
   const bareAccount = chain.account(10)
-  const bareWallet = createWalletClient({ chain: viemChain, transport: http(rpcUrl), account: bareAccount, pollingInterval: POLL_MS })
-  const barePublic = createPublicClient({ chain: viemChain, transport: http(rpcUrl), pollingInterval: POLL_MS, cacheTime: 0 }) as PublicClient
+  const bareTransport = BARE_TRANSPORT === 'rpc' ? rpcTransport(rpcUrl) : http(rpcUrl)
+  const bareWallet = createWalletClient({ chain: viemChain, transport: bareTransport, account: bareAccount, pollingInterval: POLL_MS })
+  const barePublic = createPublicClient({ chain: viemChain, transport: bareTransport, pollingInterval: POLL_MS, cacheTime: 0 }) as PublicClient
   const bareModel = new ChatOpenAI({
     model: 'covenant-chat',
     apiKey: 'bare',
@@ -461,7 +471,7 @@ try {
     const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
     const result = {
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
-      settings: { wallet: WALLET, actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
+      settings: { wallet: WALLET, bareTransport: BARE_TRANSPORT, actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
       modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
       bareMs: stats(bareTotal),
       covenantMs: stats(covTotal),
