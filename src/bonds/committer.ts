@@ -279,8 +279,9 @@ export class Committer {
     for (const leaf of this.#o.wal.leavesFrom(this.#leavesScanned)) {
       this.#leafIndex.set(BigInt(leaf) & LOW_192, this.#leavesScanned++)
     }
-    // the calls' leaves are read CALLS_READ_AT_ONCE at a time, side by side (one round trip
-    // per chunk instead of one per call); reading stops at the first call not covered
+    // the calls' leaves are read CALLS_READ_AT_ONCE at a time, side by side (one JSON-RPC
+    // batch, one HTTP request, per chunk instead of one per call); reading stops at the first
+    // call not covered
     let n = covered
     for (let from = covered; from < count; from += CALLS_READ_AT_ONCE) {
       const ks = Array.from({ length: Math.min(CALLS_READ_AT_ONCE, count - from) }, (_, i) => from + i)
