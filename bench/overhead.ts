@@ -1,6 +1,6 @@
 // bench/overhead: the accountability overhead — what Covenant adds to an agent's action.
 //
-//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--wallet account|eoa] [--bare-transport fetch|rpc] [--only bare|covenant] [--profile FILE]
+//   npx tsx bench/overhead.ts [--json] [--actions 100] [--warmup 5] [--commit-every 10] [--block-time S] [--wallet account|eoa] [--bare-http fetch|node] [--only bare|covenant] [--profile FILE]
 //
 // One task, done two ways, side by side in one process, interleaved (bare, covenant;
 // covenant, bare; …) on one anvil chain and the shipped covenant-chat model behind the local
@@ -10,9 +10,9 @@
 //             same JSON schema, so the model sees the same prompt), zod-checked arguments,
 //             viem's wallet client sends the payment and waits for the receipt. No trace, no
 //             WAL, no policy check, no DA, no commitment; its container signs no receipts.
-//             --bare-transport fetch (the default): viem's `http` transport as a viem app has
-//             it, on Node's global fetch; rpc: on Covenant's rpcTransport (node:http), as the
-//             Covenant agent's wallet — the ratio then leaves out what the transport saves.
+//             --bare-http fetch (the default): its viem clients and its model client on Node's
+//             global fetch, as such an app has them; node: on what Covenant's use, node:http
+//             (rpcTransport, bufferedFetch) — the ratio then leaves out what that saves.
 //   covenant  the treasury example agent (examples/agents/treasury) on createAgentRuntime +
 //             AgentWallet + TraceWal + the recorded chat model (receipts verified against the
 //             container's attestation), and the Committer (DA put through the eigenda-proxy
@@ -46,6 +46,7 @@ import treasury, { payInvoice, VENDORS } from '../examples/agents/treasury/agent
 import { createAgentRuntime } from '../src/agent/index.js'
 import { chainFor, Committer, createCovenantClient, depositBond, getAgent, registerAgent, type CovenantWriteClient } from '../src/bonds/index.js'
 import { EigenDAProxyClient, LocalDAStore, startDAServer } from '../src/da/index.js'
+import { bufferedFetch } from '../src/http/bufferedFetch.js'
 import { rpcTransport } from '../src/http/rpcTransport.js'
 import { createChatModel, startInferenceServer } from '../src/inference/index.js'
 import { TraceWal, type StepBody } from '../src/trace/index.js'
@@ -68,9 +69,9 @@ if (WALLET !== 'account' && WALLET !== 'eoa') {
   process.stderr.write(`--wallet takes account or eoa, not ${JSON.stringify(WALLET)}\n`)
   process.exit(2)
 }
-const BARE_TRANSPORT = opt('--bare-transport') ?? 'fetch'
-if (BARE_TRANSPORT !== 'fetch' && BARE_TRANSPORT !== 'rpc') {
-  process.stderr.write(`--bare-transport takes fetch or rpc, not ${JSON.stringify(BARE_TRANSPORT)}\n`)
+const BARE_HTTP = opt('--bare-http') ?? 'fetch'
+if (BARE_HTTP !== 'fetch' && BARE_HTTP !== 'node') {
+  process.stderr.write(`--bare-http takes fetch or node, not ${JSON.stringify(BARE_HTTP)}\n`)
   process.exit(2)
 }
 // --only bare|covenant: run one arm (for bench/profile: each arm's CPU profile apart); no ratios
@@ -136,14 +137,25 @@ type Phases = {
 const zero = (): Phases => ({ total: 0, cpu: 0, model: 0, http: 0, payment: 0, wal: 0, walSteps: 0, walWallet: 0, outbox: 0, walSync: 0, walInference: 0, outboxSync: 0, modelCalls: 0 })
 let cur = zero()
 
-/** A fetch that times the HTTP exchange, body included (both agents get the same wrapper). */
-const timedFetch: typeof fetch = async (input, init) => {
-  const t = performance.now()
-  const res = await fetch(input, init)
-  const body = await res.arrayBuffer()
-  cur.http += performance.now() - t
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
-}
+/**
+ * `base`, timing each HTTP exchange, body included (both agents' model clients get it). The
+ * global fetch's answer is read here and handed on as a new Response; bufferedFetch's (the
+ * Covenant agent's, as its chat model has it by default) comes read whole already and goes on
+ * as it is, so the Covenant arm does what a deployed agent does.
+ */
+const timed =
+  (base: typeof fetch): typeof fetch =>
+  async (input, init) => {
+    const t = performance.now()
+    const res = await base(input, init)
+    if (base === bufferedFetch) {
+      cur.http += performance.now() - t
+      return res
+    }
+    const body = await res.arrayBuffer()
+    cur.http += performance.now() - t
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+  }
 
 // The outbox is private to the wallet: time its durable writes at the class (create; update
 // only where recovery moves an entry: the mined record is written in the background).
@@ -215,13 +227,13 @@ const urls = await new Promise<{ signed: string; bare: string }>((resolve, rejec
 })
 const daServer = await startDAServer({ store: new LocalDAStore({ dir: join(root, 'da') }), port: 0 })
 try {
-  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}, wallet ${WALLET}, bare agent's transport ${BARE_TRANSPORT}`)
+  progress(`bench/overhead — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${ACTIONS} actions each after ${WARMUP} warm-up, commit every ${COMMIT_EVERY}, wallet ${WALLET}, the bare agent's HTTP on ${BARE_HTTP === 'node' ? 'node:http' : 'fetch'}`)
   const rpcUrl = chain.anvil.rpcUrl
   const viemChain = chainFor(rpcUrl, chain.anvil.chainId)
 
   // ---------------------------------------------------------------- the bare agent
   const bareAccount = chain.account(10)
-  const bareTransport = BARE_TRANSPORT === 'rpc' ? rpcTransport(rpcUrl) : http(rpcUrl)
+  const bareTransport = BARE_HTTP === 'node' ? rpcTransport(rpcUrl) : http(rpcUrl)
   const bareWallet = createWalletClient({ chain: viemChain, transport: bareTransport, account: bareAccount, pollingInterval: POLL_MS })
   const barePublic = createPublicClient({ chain: viemChain, transport: bareTransport, pollingInterval: POLL_MS, cacheTime: 0 }) as PublicClient
   const bareModel = new ChatOpenAI({
@@ -229,7 +241,7 @@ try {
     apiKey: 'bare',
     temperature: 0,
     maxRetries: 0,
-    configuration: { baseURL: urls.bare, fetch: timedFetch },
+    configuration: { baseURL: urls.bare, fetch: timed(BARE_HTTP === 'node' ? bufferedFetch : fetch) },
   }).bindTools([{ type: 'function', function: { name: payInvoice.name, description: payInvoice.description, parameters: payInvoice.parameters as Record<string, unknown> } }])
   const payArgs = z.object({
     invoiceId: z.string().min(1).max(64),
@@ -321,7 +333,7 @@ try {
       cur.payment += performance.now() - t
     }
   }
-  const recorded = createChatModel({ baseURL: urls.signed, model: 'covenant-chat', fetch: timedFetch })
+  const recorded = createChatModel({ baseURL: urls.signed, model: 'covenant-chat', fetch: timed(bufferedFetch) })
   // the runtime binds the tools and invokes; time that invoke (LangChain + HTTP + recording)
   const timedChat = {
     chat: {
@@ -471,7 +483,7 @@ try {
     const commitBreakdown = { 'DA put (eigenda-proxy API, local store, fsync)': daPerAction, 'TraceLog.commit tx, cursor, header signature': commitPerAction - daPerAction }
     const result = {
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAtEnd: loadavg().map((x) => round(x)) },
-      settings: { wallet: WALLET, bareTransport: BARE_TRANSPORT, actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
+      settings: { wallet: WALLET, bareHttp: BARE_HTTP, actions: ACTIONS, warmup: WARMUP, commitEvery: COMMIT_EVERY, stepsPerAction, receiptPollMs: POLL_MS, blockTimeSeconds: BLOCK_TIME || 'automine' },
       modelCallsPerAction: { bare: round(m(bare, 'modelCalls'), 2), covenant: round(m(cov, 'modelCalls'), 2) },
       bareMs: stats(bareTotal),
       covenantMs: stats(covTotal),

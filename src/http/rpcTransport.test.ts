@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { createPublicClient, HttpRequestError, RpcRequestError, TimeoutError } from 'viem'
 import { afterEach, describe, expect, test } from 'vitest'
-import { bundleChild } from '../../test/fixtures/childBundle.js'
-import { createRpcFetch, rpcTransport } from './rpcTransport.js'
+import { rpcTransport } from './rpcTransport.js'
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
 
@@ -129,56 +126,8 @@ describe('rpcTransport: viem http over node:http', () => {
     expect(inner.url).toBe(url)
   })
 
-  test('an aborted signal: rejects with an AbortError before and during the exchange', async () => {
-    const s = await serve(() => {})
-    const f = createRpcFetch()
-    const before = new AbortController()
-    before.abort()
-    await expect(f(s.url, { method: 'POST', body: '{}', signal: before.signal })).rejects.toMatchObject({ name: 'AbortError' })
-    const during = new AbortController()
-    const pending = f(s.url, { method: 'POST', body: '{}', signal: during.signal })
-    setTimeout(() => during.abort(), 50)
-    await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
-  })
 
-  test('an answer over the size limit is refused while it is read', async () => {
-    const s = await serve((_req, _body, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: 'x'.repeat(10_000) }))
-    })
-    const f = createRpcFetch({ maxResponseBytes: 4_096 })
-    await expect(f(s.url, { method: 'POST', body: '{}' })).rejects.toThrow(/over 4096 bytes/)
-    const fits = await createRpcFetch({ maxResponseBytes: 20_000 })(s.url, { method: 'POST', body: '{}' })
-    expect(((await fits.json()) as { result: string }).result).toHaveLength(10_000)
-  })
 
-  test('a redirect is followed (left to the global fetch)', async () => {
-    const target = await chainIdServer()
-    const s = await serve((_req, _body, res) => {
-      res.writeHead(307, { location: target.url })
-      res.end()
-    })
-    expect(await createPublicClient({ transport: rpcTransport(s.url) }).getChainId()).toBe(31337)
-    expect(target.connections()).toBeGreaterThanOrEqual(1)
-  })
 
-  test('a kept-alive idle connection does not keep a process from exiting', async () => {
-    const s = await chainIdServer()
-    const bundle = await bundleChild(fileURLToPath(new URL('./rpcTransport.exit-child.ts', import.meta.url)))
-    try {
-      const child = spawn(process.execPath, [bundle.path, s.url], { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-      const exited = once(child, 'exit')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      const [code, signal] = (await exited) as [number | null, string | null]
-      clearTimeout(timer)
-      expect(out.trim()).toBe('31337')
-      expect({ code, signal }).toEqual({ code: 0, signal: null })
-      // the server still holds the connection open (keepAliveTimeout 60 s): the child left it
-      expect(s.connections()).toBe(1)
-    } finally {
-      await bundle.dispose()
-    }
-  }, 30_000)
+
 })

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ChatOpenAI, type ChatOpenAIFields } from '@langchain/openai'
 import type { Hex } from 'viem'
+import { bufferedFetch } from '../http/bufferedFetch.js'
 import { type QuoteVerifier, type VerifiedQuote, verifyQuote } from './attestation.js'
 import type { InferenceBackend, InferenceResult } from './backend.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
@@ -62,7 +63,11 @@ export type CreateChatModelParameters = {
   seed?: number | undefined
   /** Retries by LangChain; each attempt becomes its own record. @defaultValue 0 */
   maxRetries?: number | undefined
-  /** @defaultValue globalThis.fetch */
+  /**
+   * What reaches the endpoint. @defaultValue bufferedFetch (node:http with keep-alive sockets,
+   * src/http/bufferedFetch.ts): the recorder reads each answer whole anyway, to check its
+   * receipt and record it, and this costs less CPU per call than Node's global fetch
+   */
   fetch?: typeof fetch | undefined
   /** Other ChatOpenAI fields. */
   chatOptions?: Partial<ChatOpenAIFields> | undefined
@@ -117,7 +122,7 @@ export function createOpenAICompatibleBackend(p: CreateChatModelParameters): Inf
 }
 
 function createRecorder(p: CreateChatModelParameters) {
-  const baseFetch = p.fetch ?? globalThis.fetch
+  const baseFetch = p.fetch ?? bufferedFetch
   const store = p.store ?? shippedModelStore()
   const receipts = p.receipts ?? 'verify'
   const records: ReplayRecord[] = []
@@ -259,4 +264,3 @@ function parseSse(text: string): unknown[] {
   }
   return out
 }
-

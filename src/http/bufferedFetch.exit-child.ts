@@ -1,4 +1,4 @@
-// Child of rpcTransport.test.ts: one JSON-RPC call over rpcTransport, then nothing. The process
+// Child of bufferedFetch.test.ts: one JSON-RPC call over rpcTransport, then nothing. The process
 // must exit on its own although its kept-alive connection to the server is still open.
 import { createPublicClient } from 'viem'
 import { rpcTransport } from './rpcTransport.js'

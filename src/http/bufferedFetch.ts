@@ -1,0 +1,116 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+
+// A `fetch` for HTTP exchanges whose answer is read whole: the JSON-RPC calls of every viem
+// client Covenant creates (rpcTransport.ts) and the agent's calls to an OpenAI-compatible
+// inference endpoint (src/inference/openaiBackend.ts, whose recorder reads each answer whole
+// to check its receipt and record it).
+//
+// Why: Node's global fetch (undici) costs this process 1.1–1.6 ms of CPU per exchange on the
+// 2-core bench VMs (a `Request`, a web `ReadableStream` body, an `AbortSignal` made
+// transferable, per call); node:http with a keep-alive agent does the same exchange in
+// 0.6–1.0 ms (bench/rpc-transport.ts). This is CPU a bare agent spends too, and any app could
+// make the same change: the overhead bench reports it apart (bench/README.md).
+
+/** Largest answer read (viem then applies its own limit, 10 MiB by default, to a JSON-RPC answer's text). */
+export const BUFFERED_FETCH_MAX_BYTES = 64 * 1024 * 1024
+
+const agents = {
+  'http:': new HttpAgent({ keepAlive: true }),
+  'https:': new HttpsAgent({ keepAlive: true }),
+}
+
+const REDIRECT = new Set([301, 302, 303, 307, 308])
+
+/**
+ * A `fetch` over node:http(s) with keep-alive sockets (idle ones do not keep the process
+ * alive) for answers read whole. It answers with the part of a `Response` such a reader uses
+ * (`ok`, `status`, `statusText`, `headers`, `text()`, `json()`, `arrayBuffer()`, a null `body`: viem's HTTP
+ * client then calls `text()`). A redirect, a `Request` or a body that is not a string, and a
+ * URL that is not http(s), are left to the global fetch. An aborted signal rejects with its
+ * reason (an `AbortError`), as fetch does (viem turns its own timeout into a `TimeoutError`).
+ * An answer over `maxResponseBytes` (default {@link BUFFERED_FETCH_MAX_BYTES}) is refused as
+ * it is read.
+ */
+export function createBufferedFetch(o: { maxResponseBytes?: number | undefined } = {}): typeof fetch {
+  const maxBytes = o.maxResponseBytes ?? BUFFERED_FETCH_MAX_BYTES
+  return async (input, init) => {
+    const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : undefined
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || (init?.body !== undefined && init.body !== null && typeof init.body !== 'string')) {
+      return fetch(input, init)
+    }
+    const signal = init?.signal ?? undefined
+    if (signal?.aborted) throw abortReason(signal)
+    const body = init?.body ?? undefined
+    const headers: Record<string, string> = {}
+    new Headers(init?.headers).forEach((v, k) => {
+      headers[k] = v
+    })
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
+    const res = await new Promise<{ message: IncomingMessage; bytes: Buffer }>((resolve, reject) => {
+      let settled = false
+      const settle = (done: () => void) => {
+        if (settled) return
+        settled = true
+        signal?.removeEventListener('abort', onAbort)
+        done()
+      }
+      const fail = (err: unknown) => settle(() => reject(err))
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+      const req = send(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (message) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        message.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > maxBytes) {
+            fail(new Error(`the answer from ${url.origin} is over ${maxBytes} bytes`))
+            req.destroy()
+            return
+          }
+          chunks.push(chunk)
+        })
+        message.on('end', () => settle(() => resolve({ message, bytes: Buffer.concat(chunks) })))
+        message.on('error', fail)
+        message.on('aborted', () => fail(new Error(`the connection to ${url.origin} closed before its answer ended`)))
+      })
+      function onAbort() {
+        fail(abortReason(signal!))
+        req.destroy()
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      req.on('error', fail)
+      req.end(body)
+    })
+    const status = res.message.statusCode ?? 0
+    if (REDIRECT.has(status)) return fetch(input, init)
+    const responseHeaders = new Headers()
+    for (const [k, v] of Object.entries(res.message.headers)) {
+      if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v)
+    }
+    const bytes = res.bytes
+    let text: string | undefined
+    const asText = () => (text ??= bytes.toString('utf8'))
+    const response = {
+      ok: status >= 200 && status < 300,
+      status,
+      statusText: res.message.statusMessage ?? '',
+      headers: responseHeaders,
+      url: url.toString(),
+      redirected: false,
+      body: null,
+      bodyUsed: false,
+      text: async () => asText(),
+      json: async () => JSON.parse(asText()) as unknown,
+      arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    }
+    return response as unknown as Response
+  }
+}
+
+/** {@link createBufferedFetch} with the default limit. */
+export const bufferedFetch: typeof fetch = createBufferedFetch()
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  return reason instanceof Error && reason.name === 'AbortError' ? reason : new DOMException('This operation was aborted', 'AbortError')
+}
