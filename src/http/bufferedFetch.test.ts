@@ -1,55 +1,14 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createPublicClient } from 'viem'
 import { afterEach, describe, expect, test } from 'vitest'
+import { chainIdServer, closeTestServers, serve } from './_fixtures.js'
 import { bundleChild } from '../../test/fixtures/childBundle.js'
 import { createBufferedFetch } from './bufferedFetch.js'
 import { rpcTransport } from './rpcTransport.js'
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
-
-const servers: Server[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections()
-    await new Promise((done) => s.close(done))
-  }
-})
-
-/** A JSON-RPC server on 127.0.0.1 that hands each request (body read) to `handle`; counts connections. */
-async function serve(handle: Handler): Promise<{ url: string; connections: () => number; server: Server }> {
-  let connections = 0
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res))
-  })
-  server.keepAliveTimeout = 60_000
-  server.on('connection', () => connections++)
-  servers.push(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, connections: () => connections, server }
-}
-
-const answer = (res: ServerResponse, id: unknown, result: unknown, status = 200) => {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ jsonrpc: '2.0', id, result }))
-}
-
-const chainIdServer = () =>
-  serve((_req, body, res) => {
-    const r = JSON.parse(body) as { id: number; method: string } | { id: number; method: string }[]
-    if (Array.isArray(r)) {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(r.map((x) => ({ jsonrpc: '2.0', id: x.id, result: '0x7a69' }))))
-      return
-    }
-    answer(res, r.id, r.method === 'eth_chainId' ? '0x7a69' : null)
-  })
+afterEach(closeTestServers)
 
 describe('bufferedFetch: node:http, keep-alive, answers read whole', () => {
   test('a GET of a URL object and a POST with a Headers object: status, headers and body come back as a Response would give them', async () => {

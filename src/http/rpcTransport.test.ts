@@ -1,51 +1,9 @@
-import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createPublicClient, HttpRequestError, RpcRequestError, TimeoutError } from 'viem'
 import { afterEach, describe, expect, test } from 'vitest'
+import { answer, chainIdServer, closeTestServers, serve, stopServer } from './_fixtures.js'
 import { rpcTransport } from './rpcTransport.js'
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
-
-const servers: Server[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections()
-    await new Promise((done) => s.close(done))
-  }
-})
-
-/** A JSON-RPC server on 127.0.0.1 that hands each request (body read) to `handle`; counts connections. */
-async function serve(handle: Handler): Promise<{ url: string; connections: () => number; server: Server }> {
-  let connections = 0
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res))
-  })
-  server.keepAliveTimeout = 60_000
-  server.on('connection', () => connections++)
-  servers.push(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, connections: () => connections, server }
-}
-
-const answer = (res: ServerResponse, id: unknown, result: unknown, status = 200) => {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ jsonrpc: '2.0', id, result }))
-}
-
-const chainIdServer = () =>
-  serve((_req, body, res) => {
-    const r = JSON.parse(body) as { id: number; method: string } | { id: number; method: string }[]
-    if (Array.isArray(r)) {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(r.map((x) => ({ jsonrpc: '2.0', id: x.id, result: '0x7a69' }))))
-      return
-    }
-    answer(res, r.id, r.method === 'eth_chainId' ? '0x7a69' : null)
-  })
+afterEach(closeTestServers)
 
 describe('rpcTransport: viem http over node:http', () => {
   test('a JSON-RPC call goes out as a JSON POST and its answer comes back; calls reuse one kept-alive connection', async () => {
@@ -118,8 +76,7 @@ describe('rpcTransport: viem http over node:http', () => {
   test('a node that is down: an HttpRequestError naming the URL (what the wallet reports as unreachable)', async () => {
     const s = await serve(() => {})
     const url = s.url
-    servers.splice(0)
-    await new Promise((done) => s.server.close(done))
+    await stopServer(s.server)
     const err = await createPublicClient({ transport: rpcTransport(url, { retryCount: 0 }) }).getChainId().catch((e: unknown) => e)
     const inner = (err as { walk: (f: (e: unknown) => boolean) => unknown }).walk((e) => e instanceof HttpRequestError) as HttpRequestError
     expect(inner).toBeInstanceOf(HttpRequestError)
