@@ -43,6 +43,31 @@ describe('bufferedFetch: node:http, keep-alive, answers read whole', () => {
     expect(seen[2]!.body).toBe('{"b":2}')
   })
 
+  test('a kept-alive socket the server closed is found closed as it is reused: sent once more on a fresh one; a fresh socket that fails is not retried', async () => {
+    const perSocket = new WeakMap<object, number>()
+    let answered = 0
+    let drops = 0
+    const s = await serve((req, _body, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1
+      perSocket.set(req.socket, n)
+      if (req.url === '/drop') drops++
+      // the second request on a connection finds it closed, as after the server's idle timeout
+      if (n >= 2 || req.url === '/drop') return void req.socket.destroy()
+      answered++
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(`{"n":${answered}}`)
+    })
+    const f = createBufferedFetch()
+    expect(await (await f(s.url, { method: 'POST', body: '{}' })).text()).toBe('{"n":1}')
+    expect(await (await f(s.url, { method: 'POST', body: '{}' })).text()).toBe('{"n":2}')
+    expect(s.connections()).toBe(2)
+    // dropped on the idle connection (reused: sent once more) and then on the fresh one: that
+    // failure is the caller's, not retried
+    await expect(f(`${s.url}drop`, { method: 'POST', body: '{}' })).rejects.toMatchObject({ code: 'ECONNRESET' })
+    expect(drops).toBe(2)
+    expect(answered).toBe(2)
+  })
+
   test('an aborted signal: rejects with an AbortError before and during the exchange', async () => {
     const s = await serve(() => {})
     const f = createBufferedFetch()

@@ -21,12 +21,21 @@ const agents = {
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308])
+/** How a request on a kept-alive socket the server had closed fails. */
+const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE'])
+
+class StaleSocketError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message)
+  }
+}
 
 /**
  * A `fetch` over node:http(s) with keep-alive sockets (idle ones do not keep the process
  * alive) for answers read whole. It answers with the part of a `Response` such a reader uses
  * (`ok`, `status`, `statusText`, `headers`, `text()`, `json()`, `arrayBuffer()`, a null `body`: viem's HTTP
- * client then calls `text()`). A redirect, a `Request` or a body that is not a string, and a
+ * client then calls `text()`). A request on a reused socket that the server had closed is sent
+ * once more on a fresh one. A redirect, a `Request` or a body that is not a string, and a
  * URL that is not http(s), are left to the global fetch. An aborted signal rejects with its
  * reason (an `AbortError`), as fetch does (viem turns its own timeout into a `TimeoutError`).
  * An answer over `maxResponseBytes` (default {@link BUFFERED_FETCH_MAX_BYTES}) is refused as
@@ -47,39 +56,51 @@ export function createBufferedFetch(o: { maxResponseBytes?: number | undefined }
       headers[k] = v
     })
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
-    const res = await new Promise<{ message: IncomingMessage; bytes: Buffer }>((resolve, reject) => {
-      let settled = false
-      const settle = (done: () => void) => {
-        if (settled) return
-        settled = true
-        signal?.removeEventListener('abort', onAbort)
-        done()
-      }
-      const fail = (err: unknown) => settle(() => reject(err))
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-      const req = send(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (message) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        message.on('data', (chunk: Buffer) => {
-          size += chunk.length
-          if (size > maxBytes) {
-            fail(new Error(`the answer from ${url.origin} is over ${maxBytes} bytes`))
-            req.destroy()
-            return
-          }
-          chunks.push(chunk)
+    const exchange = () =>
+      new Promise<{ message: IncomingMessage; bytes: Buffer }>((resolve, reject) => {
+        let settled = false
+        let answered = false
+        const settle = (done: () => void) => {
+          if (settled) return
+          settled = true
+          signal?.removeEventListener('abort', onAbort)
+          done()
+        }
+        const fail = (err: unknown) => settle(() => reject(err))
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+        const req = send(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (message) => {
+          answered = true
+          const chunks: Buffer[] = []
+          let size = 0
+          message.on('data', (chunk: Buffer) => {
+            size += chunk.length
+            if (size > maxBytes) {
+              fail(new Error(`the answer from ${url.origin} is over ${maxBytes} bytes`))
+              req.destroy()
+              return
+            }
+            chunks.push(chunk)
+          })
+          message.on('end', () => settle(() => resolve({ message, bytes: Buffer.concat(chunks) })))
+          message.on('error', fail)
+          message.on('aborted', () => fail(new Error(`the connection to ${url.origin} closed before its answer ended`)))
         })
-        message.on('end', () => settle(() => resolve({ message, bytes: Buffer.concat(chunks) })))
-        message.on('error', fail)
-        message.on('aborted', () => fail(new Error(`the connection to ${url.origin} closed before its answer ended`)))
+        function onAbort() {
+          fail(abortReason(signal!))
+          req.destroy()
+        }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // a kept-alive socket the server closed while it sat idle fails as it is reused,
+          // before any answer: the request never reached a live connection (Node's docs)
+          fail(req.reusedSocket && !answered && STALE_SOCKET.has(err.code ?? '') ? new StaleSocketError(err) : err)
+        })
+        req.end(body)
       })
-      function onAbort() {
-        fail(abortReason(signal!))
-        req.destroy()
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      req.on('error', fail)
-      req.end(body)
+    // one more try, on a fresh socket, when a reused one turned out closed
+    const res = await exchange().catch((err: unknown) => {
+      if (err instanceof StaleSocketError && !signal?.aborted) return exchange()
+      throw err instanceof StaleSocketError ? err.cause : err
     })
     const status = res.message.statusCode ?? 0
     if (REDIRECT.has(status)) return fetch(input, init)
