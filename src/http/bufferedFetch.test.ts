@@ -27,7 +27,7 @@ describe('bufferedFetch: node:http, keep-alive, answers read whole', () => {
     const got = await f(new URL('/attestation?nonce=0x01', s.url))
     expect({ ok: got.ok, status: got.status, seen: got.headers.get('x-seen') }).toEqual({ ok: true, status: 200, seen: '1' })
     expect(await got.json()).toEqual({ n: 1 })
-    const posted = await f(s.url, { method: 'POST', body: '{"a":1}', headers: new Headers({ authorization: 'Bearer k' }) })
+    const posted = await f(s.url, { method: 'post', body: '{"a":1}', headers: new Headers({ authorization: 'Bearer k' }) })
     expect({ ok: posted.ok, status: posted.status, statusText: posted.statusText }).toEqual({ ok: false, status: 418, statusText: "I'm a teapot" })
     expect(await posted.text()).toBe('{"n":2}')
     expect(seen).toEqual([

@@ -21,6 +21,7 @@ const agents = {
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308])
+const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'])
 /** How a request on a kept-alive socket the server had closed fails. */
 const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE'])
 
@@ -56,6 +57,9 @@ export function createBufferedFetch(o: { maxResponseBytes?: number | undefined }
       headers[k] = v
     })
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body))
+    // as fetch does: the standard methods are sent upper-case whatever case they were given in
+    const given = init?.method ?? 'GET'
+    const method = NORMALIZED_METHODS.has(given.toUpperCase()) ? given.toUpperCase() : given
     const exchange = () =>
       new Promise<{ message: IncomingMessage; bytes: Buffer }>((resolve, reject) => {
         let settled = false
@@ -68,7 +72,7 @@ export function createBufferedFetch(o: { maxResponseBytes?: number | undefined }
         }
         const fail = (err: unknown) => settle(() => reject(err))
         const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-        const req = send(url, { method: init?.method ?? 'GET', headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (message) => {
+        const req = send(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (message) => {
           answered = true
           const chunks: Buffer[] = []
           let size = 0
