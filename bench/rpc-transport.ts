@@ -13,15 +13,11 @@ import { createPublicClient, http, type Transport } from 'viem'
 import { rpcTransport } from '../src/http/rpcTransport.js'
 import { startTestChain } from '../test/fixtures/chain.js'
 import { flag, intOpt } from './lib/args.js'
+import { median } from './lib/stats.js'
 
 const json = flag('--json')
 const CALLS = intOpt('--calls', 500)
 const ROUNDS = intOpt('--rounds', 3)
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 const round3 = (x: number) => Math.round(x * 1000) / 1000
 
 const chain = await startTestChain({})

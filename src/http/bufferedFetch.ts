@@ -87,7 +87,8 @@ export function createBufferedFetch(o: { maxResponseBytes?: number | undefined }
           })
           message.on('end', () => settle(() => resolve({ message, bytes: Buffer.concat(chunks) })))
           message.on('error', fail)
-          message.on('aborted', () => fail(new Error(`the connection to ${url.origin} closed before its answer ended`)))
+          // closed before its end (`aborted` is deprecated): 'end' has settled it otherwise
+          message.on('close', () => fail(new Error(`the connection to ${url.origin} closed before its answer ended`)))
         })
         function onAbort() {
           fail(abortReason(signal!))

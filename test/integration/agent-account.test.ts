@@ -45,14 +45,16 @@ beforeAll(async () => {
   // the bond covers what the policy can move in a commit deadline + challenge window (2 × 3 ETH)
   await depositBond(owner, { agentId, eth: parseEther('10') })
   account = (await getAgent(chain.reader, agentId)).account
-  for (const [to, value] of [
-    [account, parseEther('10')],
-    [signer.address, parseEther('1')],
-  ] as const) {
-    const hash = await owner.walletClient.sendTransaction({ to, value, account: owner.walletClient.account, chain: owner.walletClient.chain })
-    await owner.publicClient.waitForTransactionReceipt({ hash })
-  }
+  await fund(account, parseEther('10'))
+  await fund(signer.address, parseEther('1'))
 })
+
+/** The owner sends `value` to `to` and waits for it to be mined. */
+async function fund(to: Address, value: bigint) {
+  const owner = chain.as(1)
+  const hash = await owner.walletClient.sendTransaction({ to, value, account: owner.walletClient.account, chain: owner.walletClient.chain })
+  await owner.publicClient.waitForTransactionReceipt({ hash })
+}
 
 afterAll(async () => {
   await theWal?.close()
@@ -121,9 +123,7 @@ async function anotherAgent(name: string, o: { bond: bigint; funds: bigint }) {
   const { agentId: id } = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes(name)), policy })
   await depositBond(owner, { agentId: id, eth: o.bond })
   const acct = (await getAgent(chain.reader, id)).account
-  await owner.publicClient.waitForTransactionReceipt({
-    hash: await owner.walletClient.sendTransaction({ to: acct, value: o.funds, account: owner.walletClient.account, chain: owner.walletClient.chain }),
-  })
+  await fund(acct, o.funds)
   const wal = await TraceWal.open({ dir: join(dir, `wal-${name}`), agentId: id.toString() })
   return { id, acct, wal, open: () => walletOn(wal, { account: acct, outbox: `outbox-${name}` }) }
 }
@@ -213,9 +213,7 @@ describe('the wallet on the agent account', () => {
       expect(reads).toHaveLength(2) // read to name the cause
       expect(wal.head.nextIndex).toBe(2)
       // funded again, the next call reads the balance afresh (the floor was dropped) and pays
-      await owner.publicClient.waitForTransactionReceipt({
-        hash: await owner.walletClient.sendTransaction({ to: acct, value: parseEther('0.2'), account: owner.walletClient.account, chain: owner.walletClient.chain }),
-      })
+      await fund(acct, parseEther('0.2'))
       await pay(4, parseEther('0.05'))
       expect(reads).toHaveLength(3)
       expect(wal.head.nextIndex).toBe(3)
