@@ -39,6 +39,8 @@ export type ChatInference = {
 /** An ONNX model runner from src/inference: every call returns its output and replay record. */
 export type OnnxInference = {
   infer(input: unknown): Promise<{ output: unknown; record: ReplayRecord }>
+  /** Ends what the runner holds (a model thread, see startOnnxThread); a service worker calls it when it stops. */
+  close?: (() => Promise<void>) | undefined
 }
 
 /** Test and demo hooks that make the runtime lie. Never enable them in production. */

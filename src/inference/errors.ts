@@ -22,6 +22,9 @@ export type InferenceErrorType =
   | QuoteVerificationError
   | ContainerKeyError
   | EndpointError
+  | OnnxThreadExitedError
+  | OnnxThreadClosedError
+  | OnnxThreadRemoteError
 
 /** No shipped or registered model has this digest or name. */
 export class ModelNotFoundError extends UnrecoverableCovenantError {
@@ -210,5 +213,48 @@ export class EndpointError extends BaseError {
   constructor({ url, status, detail }: { url: string; status: number; detail: string }) {
     super(`endpoint ${url} answered ${status}`, { details: detail, metaMessages: ['Check baseURL, the model name and the request.'] })
     this.status = status
+  }
+}
+
+/** The ONNX thread (`startOnnxThread`) could not start, or ended while inferences were under way. */
+export class OnnxThreadExitedError extends BaseError {
+  override name = 'OnnxThreadExitedError' as const
+  constructor({ model, pending, cause }: { model: string; pending: number; cause?: unknown }) {
+    super(
+      pending > 0
+        ? `the ONNX thread running model "${model}" ended with ${pending} inference${pending === 1 ? '' : 's'} under way`
+        : `the ONNX thread for model "${model}" could not start`,
+      {
+        metaMessages: [
+          pending > 0
+            ? 'Those inferences did not finish and wrote nothing; the next call starts a new thread (a retried task runs again).'
+            : 'Check that onnxruntime-node loads in a worker thread here (the Details line says what failed).',
+        ],
+        cause,
+      },
+    )
+  }
+}
+
+/** An inference asked of an ONNX thread after its `close()`. */
+export class OnnxThreadClosedError extends BaseError {
+  override name = 'OnnxThreadClosedError' as const
+  constructor(model: string) {
+    super(`the ONNX thread for model "${model}" is closed`, { metaMessages: ['Start another one with startOnnxThread().'] })
+  }
+}
+
+/**
+ * An error thrown inside the ONNX thread, carried back to the caller: its `name`, short
+ * message, hints and whether it is unrecoverable are the original's (an InvalidTensorError is
+ * rebuilt as one; see onnxThread.ts).
+ */
+export class OnnxThreadRemoteError extends BaseError {
+  override name: string
+  override readonly unrecoverable: boolean
+  constructor({ name, shortMessage, metaMessages, unrecoverable }: { name: string; shortMessage: string; metaMessages: readonly string[]; unrecoverable: boolean }) {
+    super(shortMessage, { metaMessages })
+    this.name = name
+    this.unrecoverable = unrecoverable
   }
 }

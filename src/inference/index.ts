@@ -42,6 +42,9 @@ export {
   ModelDigestMismatchError,
   ModelLoadError,
   ModelNotFoundError,
+  OnnxThreadClosedError,
+  OnnxThreadExitedError,
+  OnnxThreadRemoteError,
   QuoteVerificationError,
   ReceiptHashMismatchError,
   ReceiptMalformedError,
@@ -70,6 +73,7 @@ export {
   moderationOutput,
 } from './moderation.js'
 export { type OnnxRunnerKind, type RecordedOnnxOutput, onnxRunnerKind, recordedOnnxOutput } from './recordedOnnx.js'
+export { type OnnxThread, type OnnxThreadSpec, startOnnxThread } from './onnxThread.js'
 export { type CreateOnnxBackendParameters, type OnnxBackend, type TensorMap, createOnnxBackend, releaseSessions, sharedOnnxBackend } from './onnxBackend.js'
 export {
   type ChatModel,

@@ -5,6 +5,7 @@ import { createChatModel } from '../inference/openaiBackend.js'
 import { createModerationClassifier } from '../inference/moderation.js'
 import { createOnnxBackend } from '../inference/onnxBackend.js'
 import { onnxRunnerKind } from '../inference/recordedOnnx.js'
+import { startOnnxThread } from '../inference/onnxThread.js'
 import { ServiceConfigError } from './errors.js'
 
 /**
@@ -13,7 +14,11 @@ import { ServiceConfigError } from './errors.js'
  * and an ONNX runner for ONNX agents (the moderation classifier, or any shipped model fed
  * with tensors).
  */
-export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
+export function inferenceClients(o: {
+  inferenceUrl?: string | undefined
+  /** Runs each ONNX agent's model on a worker thread of its own (startOnnxThread). @defaultValue true */
+  onnxThread?: boolean | undefined
+}) {
   return {
     chat(agent: AgentDefinition): ChatInference | undefined {
       if (agent.model.kind !== 'chat') return undefined
@@ -28,7 +33,11 @@ export function inferenceClients(o: { inferenceUrl?: string | undefined }) {
     async onnx(agent: AgentDefinition): Promise<OnnxInference | undefined> {
       if (agent.model.kind !== 'onnx') return undefined
       // the rule whole-action replay reads recorded outputs back by (src/inference/recordedOnnx.ts)
-      if (onnxRunnerKind(agent.model.model) === 'moderation') return createModerationClassifier()
+      const runner = onnxRunnerKind(agent.model.model)
+      // the model on a thread of its own: the worker's main thread appends the trace and
+      // serves the queue meanwhile (onnxThread.ts); same records as in this thread
+      if (o.onnxThread ?? true) return startOnnxThread({ runner, model: agent.model.model })
+      if (runner === 'moderation') return createModerationClassifier()
       const backend = await createOnnxBackend({ model: agent.model.model })
       return { infer: (input) => backend.run(input as never) }
     },

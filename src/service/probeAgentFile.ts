@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { tsxApiUrls } from '../threads/tsxApi.js'
 import { AgentFileLoadError } from './errors.js'
 
 export type ProbeAgentFileParameters = {
@@ -77,21 +77,6 @@ function describeThrown(err: unknown): string {
   const text = (hasMessage ? String(e.message) : String(err)).split('\n')[0] ?? ''
   const line = `${name}: ${text}`
   return line.length > 200 ? `${line.slice(0, 200)}…` : line
-}
-
-/**
- * The ES module entries of tsx's ESM and CommonJS APIs, so the worker can import TypeScript
- * agent files of either module kind: a worker does not inherit the loader hooks this
- * process registered at run time (tsx's, or vite's under vitest). Empty when tsx is not
- * installed: the file must then be JavaScript.
- */
-function tsxApiUrls(): string[] {
-  const require = createRequire(import.meta.url)
-  try {
-    return ['tsx/esm/api', 'tsx/cjs/api'].map((api) => pathToFileURL(require.resolve(api).replace(/index\.cjs$/, 'index.mjs')).href)
-  } catch {
-    return []
-  }
 }
 
 // The worker, as an ES module. It registers tsx, reports a call to process.exit before it

@@ -437,6 +437,7 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
     // the final flush's commitments reach the task store before this returns
     while (pending.size > 0) await Promise.all([...pending])
     for (const q of owned) await q.close()
+    for (const p of inference.values()) await (await p.catch(() => undefined))?.onnx?.close?.()
   }
 
   for (const d of o.agents) {
