@@ -41,6 +41,34 @@ describe('canonicalize', () => {
     expect((err as CanonicalEncodingError).path).toBe(path)
   })
 
+  test('any JSON value: the text is JSON.stringify of it with the keys of every object sorted; a cycle is named as one', () => {
+    // JSON.stringify writes integer-like keys first whatever their order, so objects are written here
+    const sortedJson = (v: unknown): string =>
+      Array.isArray(v)
+        ? `[${v.map(sortedJson).join(',')}]`
+        : v !== null && typeof v === 'object'
+          ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${sortedJson((v as Record<string, unknown>)[k])}`).join(',')}}`
+          : JSON.stringify(v)
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+        expect(canonicalize(value)).toBe(sortedJson(value))
+      }),
+      { numRuns: 500 },
+    )
+    const cyclic: unknown[] = [1]
+    cyclic.push({ back: cyclic })
+    const err = (() => {
+      try {
+        canonicalize({ list: cyclic })
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(err).toBeInstanceOf(CanonicalEncodingError)
+    expect((err as CanonicalEncodingError).path).toBe('$.list[1].back')
+    expect((err as Error).message).toMatch(/contains itself \(a cycle\)/)
+  })
+
   test('rejects cycles and excessive depth', () => {
     const cyclic: Record<string, unknown> = { a: 1 }
     cyclic.self = { back: cyclic }

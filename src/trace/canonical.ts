@@ -32,9 +32,60 @@ export function canonicalize(value: unknown): string {
 
 /** {@link canonicalize} with another nesting limit (a batch allows its envelope's two levels on top of its steps'). */
 export function canonicalizeWithin(value: unknown, maxDepth: number): string {
+  try {
+    return fast(value, 0, maxDepth)
+  } catch (err) {
+    if (err !== REFUSED) throw err
+  }
+  // the careful pass says where and why (it refuses what the fast one refused)
   const out: string[] = []
   write(value, ['$'], 0, new Set(), out, maxDepth)
   return out.join('')
+}
+
+/** Thrown by {@link fast} for anything it does not encode; the careful pass then names the problem. */
+const REFUSED: unique symbol = Symbol('refused')
+
+/**
+ * The encoding of {@link write} for values it accepts, without its bookkeeping (the path
+ * trail, the ancestors set for cycles, the pieces array): anything it is not sure of — a
+ * value with no JSON form, a hole (read as undefined), nesting past `maxDepth` (which a cycle
+ * reaches) — throws REFUSED, and `write` runs instead and throws its precise error. For the
+ * values both accept the output is the same string (canonical.test.ts checks it).
+ */
+function fast(value: unknown, depth: number, maxDepth: number): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value)
+    case 'number':
+      if (!Number.isFinite(value)) throw REFUSED
+      // ECMAScript's Number::toString, as JSON.stringify writes numbers (-0 as 0)
+      return String(value)
+    case 'bigint':
+      return `"${value.toString(10)}"`
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object':
+      break
+    default:
+      throw REFUSED
+  }
+  if (value === null) return 'null'
+  if (depth >= maxDepth) throw REFUSED
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + fast(value[i], depth + 1, maxDepth)
+    return `${out}]`
+  }
+  const proto = Object.getPrototypeOf(value)
+  if ((proto !== Object.prototype && proto !== null) || Object.getOwnPropertySymbols(value).length > 0) throw REFUSED
+  const keys = Object.keys(value).sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    out += `${i > 0 ? ',' : ''}${JSON.stringify(key)}:${fast((value as Record<string, unknown>)[key], depth + 1, maxDepth)}`
+  }
+  return `${out}}`
 }
 
 export function canonicalBytes(value: unknown): Uint8Array {
@@ -121,17 +172,28 @@ export function canonicalStepTexts(step: object): { text: string; payloadText: s
     throw new CanonicalEncodingError({ path: '$', reason: 'a step must be a plain object' })
   }
   if (Object.getOwnPropertySymbols(step).length > 0) throw new CanonicalEncodingError({ path: '$', reason: 'symbol keys have no JSON form' })
-  const all: string[] = []
-  const payload: string[] = []
-  const ancestors = new Set<object>([step])
-  for (const key of Object.keys(step).sort()) {
-    const out: string[] = [JSON.stringify(key), ':']
-    write((step as Record<string, unknown>)[key], ['$', key], 1, ancestors, out, MAX_JSON_DEPTH)
-    const piece = out.join('')
-    all.push(piece)
-    if (!STEP_CHAIN_FIELDS.has(key)) payload.push(piece)
+  const keys = Object.keys(step).sort()
+  const pieces: string[] = []
+  try {
+    for (const key of keys) pieces.push(`${JSON.stringify(key)}:${fast((step as Record<string, unknown>)[key], 1, MAX_JSON_DEPTH)}`)
+  } catch (err) {
+    if (err !== REFUSED) throw err
+    // the careful pass names the problem
+    pieces.length = 0
+    const ancestors = new Set<object>([step])
+    for (const key of keys) {
+      const out: string[] = [JSON.stringify(key), ':']
+      write((step as Record<string, unknown>)[key], ['$', key], 1, ancestors, out, MAX_JSON_DEPTH)
+      pieces.push(out.join(''))
+    }
   }
-  return { text: `{${all.join(',')}}`, payloadText: `{${payload.join(',')}}` }
+  let text = '{'
+  let payloadText = '{'
+  for (let i = 0; i < keys.length; i++) {
+    text += (i > 0 ? ',' : '') + pieces[i]!
+    if (!STEP_CHAIN_FIELDS.has(keys[i]!)) payloadText += (payloadText.length > 1 ? ',' : '') + pieces[i]!
+  }
+  return { text: `${text}}`, payloadText: `${payloadText}}` }
 }
 
 /** The fields a step's leaf binds directly (see leaf.ts); the rest is its payload. */

@@ -1,5 +1,5 @@
 import { createKeccak, type IHasher } from 'hash-wasm'
-import { type Hex, bytesToHex, hexToBytes, keccak256 as viemKeccak256 } from 'viem'
+import { type Hex, hexToBytes, keccak256 as viemKeccak256 } from 'viem'
 
 /**
  * keccak256 on hash-wasm's WebAssembly Keccak: the same function as viem's `keccak256`
@@ -35,5 +35,6 @@ export function keccak256Bytes(data: Uint8Array): Uint8Array {
 }
 
 export function keccak256Hex(data: Uint8Array | Hex): Hex {
-  return bytesToHex(keccak256Bytes(typeof data === 'string' ? hexToBytes(data) : data))
+  const digest = keccak256Bytes(typeof data === 'string' ? hexToBytes(data) : data)
+  return `0x${Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('hex')}`
 }

@@ -107,19 +107,30 @@ export type LeafParts = {
 const HASH = /^0x[0-9a-fA-F]{64}$/
 const leafWords = new Uint8Array(192)
 leafWords.set(hexToBytes(STEP_TYPEHASH), 0)
+/** The same bytes, for Buffer's hex writes (no intermediate arrays). */
+const leafBuffer = Buffer.from(leafWords.buffer, leafWords.byteOffset, leafWords.byteLength)
+/** The agentId word last written (an agent's steps all carry the same one). */
+let lastAgentId: string | bigint | undefined
 
 function putWord(offset: number, value: bigint, bits: number, what: string): void {
   if (value < 0n || value >= 1n << BigInt(bits)) {
     throw new InvalidStepError({ what: 'leaf', issues: [`${what} ${value} does not fit in uint${bits}`] })
   }
-  leafWords.set(hexToBytes(`0x${value.toString(16).padStart(64, '0')}`), offset)
+  leafBuffer.write(value.toString(16).padStart(64, '0'), offset, 32, 'hex')
+}
+
+/** A word holding a small non-negative integer (a safe integer, so below 2^53: it fits uint64 and uint8's check is the caller's). */
+function putSmall(offset: number, value: number): void {
+  leafWords.fill(0, offset, offset + 24)
+  leafBuffer.writeUInt32BE(Math.floor(value / 2 ** 32), offset + 24)
+  leafBuffer.writeUInt32BE(value >>> 0, offset + 28)
 }
 
 function putHash(offset: number, value: Hex, what: string): void {
   if (typeof value !== 'string' || !HASH.test(value)) {
     throw new InvalidStepError({ what: 'leaf', issues: [`${what} is not a 32-byte hex string`] })
   }
-  leafWords.set(hexToBytes(value), offset)
+  leafBuffer.write(value.slice(2), offset, 32, 'hex')
 }
 
 /**
@@ -128,15 +139,21 @@ function putHash(offset: number, value: Hex, what: string): void {
  * gives the same bytes, see leaf.test.ts, at several times the cost).
  */
 export function leafHash({ agentId, index, kind, prevHash, payloadHash }: LeafParts): Hex {
-  putWord(32, BigInt(agentId), 256, 'agentId')
-  putWord(64, BigInt(index), 64, 'index')
-  putWord(96, BigInt(typeof kind === 'number' ? kind : STEP_KINDS[kind]), 8, 'kind')
+  if (agentId !== lastAgentId) {
+    lastAgentId = undefined
+    putWord(32, BigInt(agentId), 256, 'agentId')
+    lastAgentId = agentId
+  }
+  if (typeof index === 'number' && Number.isSafeInteger(index) && index >= 0) putSmall(64, index)
+  else putWord(64, BigInt(index), 64, 'index')
+  const k = typeof kind === 'number' ? kind : STEP_KINDS[kind]
+  if (Number.isInteger(k) && k >= 0 && k < 256) putSmall(96, k)
+  else putWord(96, BigInt(k), 8, 'kind')
   putHash(128, prevHash, 'prevHash')
   putHash(160, payloadHash, 'payloadHash')
   return keccak256(leafWords)
 }
 
-const utf8 = new TextEncoder()
 
 /**
  * The Merkle leaf of a valid step whose payload's canonical text is already known
@@ -148,7 +165,7 @@ export function stepLeafFromPayloadText(step: Step, payloadText: string): Hex {
     index: step.index,
     kind: step.kind,
     prevHash: step.prevHash,
-    payloadHash: step.kind === 'wallet' ? walletPayloadHash(step) : keccak256(utf8.encode(payloadText)),
+    payloadHash: step.kind === 'wallet' ? walletPayloadHash(step) : keccak256(Buffer.from(payloadText, 'utf8')),
   })
 }
 
