@@ -192,6 +192,23 @@ if redis.sha1hex(current) == ARGV[1] then
   return 1
 end
 return current`
+// The same compare-and-set for several tasks in one call: KEYS are the tasks' keys, ARGV[1]
+// the channel, then per key its expected SHA-1 and new state. Answers per key 1 (written), 0
+// (no such task) or the state it holds (changed meanwhile): a table with no nil holes.
+const CAS_MANY = `local out = {}
+for i = 1, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  if not current then
+    out[i] = 0
+  elseif redis.sha1hex(current) == ARGV[2 * i] then
+    redis.call('SET', KEYS[i], ARGV[2 * i + 1])
+    redis.call('PUBLISH', ARGV[1], ARGV[2 * i + 1])
+    out[i] = 1
+  else
+    out[i] = current
+  end
+end
+return out`
 const CREATE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   redis.call('PUBLISH', KEYS[3], ARGV[1])
@@ -201,13 +218,18 @@ return redis.call('GET', KEYS[1])`
 
 type CovenantRedis = Redis & {
   covenantCas(key: string, channel: string, expectedSha1: string, next: string): Promise<number | string | null>
+  covenantCasMany(numberOfKeys: number, ...keysThenArgs: string[]): Promise<(number | string)[]>
   covenantCreate(key: string, index: string, channel: string, state: string, score: number, id: string): Promise<string | null>
 }
 
 /** Task states a process keeps, as it last wrote or read them (the oldest drop off first). */
 const CACHED_STATES = 4_096
 
+/** Compare-and-sets of different tasks made in one turn of the event loop go to Redis in one script call of at most this many. */
+const CAS_PER_CALL = 256
+
 type Known = { raw: string; state: TaskState }
+type PendingCas = { key: string; expectedSha1: string; next: string; resolve: (r: number | string | null) => void; reject: (err: unknown) => void }
 type PendingUpdate = { patch: (s: TaskState) => TaskState; expected: TaskState | undefined; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
@@ -222,10 +244,13 @@ class RedisTaskStore implements TaskStore {
   readonly #known = new Map<string, Known>()
   /** Updates waiting for their task's write in flight, by task. */
   readonly #queued = new Map<string, PendingUpdate[]>()
+  /** Compare-and-sets waiting to be sent together (see #cas). */
+  #casQueue: PendingCas[] = []
 
   constructor(url: string, prefix: string) {
     this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false, enableAutoPipelining: true }) as CovenantRedis
     this.#redis.defineCommand('covenantCas', { numberOfKeys: 2, lua: CAS })
+    this.#redis.defineCommand('covenantCasMany', { lua: CAS_MANY })
     this.#redis.defineCommand('covenantCreate', { numberOfKeys: 3, lua: CREATE })
     this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
     // errors surface on the commands that need Redis; without a listener ioredis prints
@@ -307,7 +332,7 @@ class RedisTaskStore implements TaskStore {
             }
           }
           const written = JSON.stringify(s)
-          const r = await this.#redis.covenantCas(key, this.#channel, sha1(base.raw), written)
+          const r = await this.#cas(key, sha1(base.raw), written)
           if (r === 1) {
             next = s
             this.#remember(taskId, { raw: written, state: s })
@@ -325,6 +350,46 @@ class RedisTaskStore implements TaskStore {
       }
     }
   }
+  /**
+   * One compare-and-set (CAS above), sent with the others made in the same turn of the event
+   * loop: a worker finishes many tasks at once and a commit touches every task of its batch,
+   * and one script call for all of them costs Redis and this process far less than one each.
+   * Each task's write is still its own compare-and-set.
+   */
+  #cas(key: string, expectedSha1: string, next: string): Promise<number | string | null> {
+    return new Promise((resolve, reject) => {
+      this.#casQueue.push({ key, expectedSha1, next, resolve, reject })
+      if (this.#casQueue.length === 1) setImmediate(() => this.#sendCas())
+    })
+  }
+
+  #sendCas(): void {
+    const all = this.#casQueue
+    this.#casQueue = []
+    for (let i = 0; i < all.length; i += CAS_PER_CALL) {
+      const part = all.slice(i, i + CAS_PER_CALL)
+      if (part.length === 1) {
+        const c = part[0]!
+        this.#redis.covenantCas(c.key, this.#channel, c.expectedSha1, c.next).then(c.resolve, c.reject)
+        continue
+      }
+      const args: string[] = part.map((c) => c.key)
+      args.push(this.#channel)
+      for (const c of part) args.push(c.expectedSha1, c.next)
+      this.#redis.covenantCasMany(part.length, ...args).then(
+        (answers) => {
+          part.forEach((c, j) => {
+            const a = answers[j]
+            c.resolve(a === 0 || a === undefined ? null : a)
+          })
+        },
+        (err: unknown) => {
+          for (const c of part) c.reject(err)
+        },
+      )
+    }
+  }
+
   async list(o: { agentId?: string | undefined; limit?: number | undefined } = {}) {
     const limit = o.limit ?? 100
     const ids = await this.#redis.zrevrange(this.#index, 0, o.agentId === undefined ? limit - 1 : 10 * limit)

@@ -126,6 +126,22 @@ describe('the Redis task store', () => {
     expect(await stores[0]!.get(id3)).toBeUndefined()
   })
 
+  it('updates of many tasks made at once (sent to Redis together): each is its own compare-and-set — written, made again from a changed state, or absent', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `${i}-${randomBytes(6).toString('hex')}`)
+    for (const id of ids) await stores[0]!.create(task(id))
+    // store 0 knows every task; then another process changes two of them
+    await Promise.all(ids.map((id) => stores[0]!.update(id, (s) => appendEvent(s, 'seen'))))
+    await stores[1]!.update(ids[7]!, (s) => appendEvent(s, 'other process'))
+    await stores[1]!.update(ids[290]!, (s) => appendEvent(s, 'other process'))
+    const missing = `gone-${randomBytes(6).toString('hex')}`
+    const results = await Promise.all([...ids, missing].map((id) => stores[0]!.update(id, (s) => appendEvent({ ...s, status: 'completed' }, 'done'))))
+    expect(results.at(-1)).toBeUndefined()
+    expect(results.slice(0, -1).every((s) => s?.status === 'completed')).toBe(true)
+    const read = await Promise.all(ids.map((id) => stores[1]!.get(id)))
+    expect(read.map((s) => s!.events.map((e) => e.message).join(','))).toEqual(ids.map((_, i) => (i === 7 || i === 290 ? 'seen,other process,done' : 'seen,done')))
+    expect(await stores[1]!.get(missing)).toBeUndefined()
+  })
+
   it('publishes every update to subscribers in other processes', async () => {
     const id = `1-${randomBytes(6).toString('hex')}`
     const seen: string[] = []
