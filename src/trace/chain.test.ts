@@ -76,4 +76,22 @@ describe('verifyChain', () => {
     const linked = linkStep({ agentId: AGENT_ID, nextIndex: 3, prevHash: hash(9) }, sampleBodies()[0]!)
     expect(linked).toMatchObject({ index: 3, prevHash: hash(9), agentId: AGENT_ID })
   })
+
+  test('linkStep copies the body as a spread does: same keys in the same order, own keys only, a symbol or __proto__ key kept', () => {
+    const head = { agentId: AGENT_ID, nextIndex: 3, prevHash: hash(9) }
+    for (const body of sampleBodies()) {
+      const linked = linkStep(head, body)
+      expect(Object.keys(linked)).toEqual(Object.keys({ ...body, agentId: 0, index: 0, prevHash: 0 }))
+      expect(linked).toEqual({ ...body, agentId: AGENT_ID, index: 3, prevHash: hash(9) })
+      expect(linked).not.toBe(body)
+    }
+    const inherited = Object.assign(Object.create({ hidden: 1 }), sampleBodies()[0]!)
+    expect(Object.keys(linkStep(head, inherited))).not.toContain('hidden')
+    const sym = Symbol('s')
+    expect(Object.getOwnPropertySymbols(linkStep(head, { ...sampleBodies()[0]!, [sym]: 1 }))).toEqual([sym])
+    const proto = JSON.parse('{"kind":"input","actionId":"a","timestamp":1,"task":null,"__proto__":{"x":1}}')
+    const linkedProto = linkStep(head, proto)
+    expect(Object.hasOwn(linkedProto, '__proto__')).toBe(true)
+    expect(Object.getPrototypeOf(linkedProto)).toBe(Object.prototype)
+  })
 })
