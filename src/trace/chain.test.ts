@@ -88,7 +88,7 @@ describe('verifyChain', () => {
     const inherited = Object.assign(Object.create({ hidden: 1 }), sampleBodies()[0]!)
     expect(Object.keys(linkStep(head, inherited))).not.toContain('hidden')
     const sym = Symbol('s')
-    expect(Object.getOwnPropertySymbols(linkStep(head, { ...sampleBodies()[0]!, [sym]: 1 } as StepBody))).toEqual([sym])
+    expect(Object.getOwnPropertySymbols(linkStep(head, { ...sampleBodies()[0]!, [sym]: 1 } as unknown as StepBody))).toEqual([sym])
     const proto = JSON.parse('{"kind":"input","actionId":"a","timestamp":1,"task":null,"__proto__":{"x":1}}')
     const linkedProto = linkStep(head, proto)
     expect(Object.hasOwn(linkedProto, '__proto__')).toBe(true)
