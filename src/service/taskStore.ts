@@ -216,19 +216,37 @@ const CREATE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
 end
 return redis.call('GET', KEYS[1])`
 
+// CREATE for several tasks in one call: KEYS[1] is the index, KEYS[2..] the tasks' keys;
+// ARGV[1] the channel, then per task its state, score and id. Answers per task 0 (created)
+// or the state it already holds.
+const CREATE_MANY = `local out = {}
+for i = 2, #KEYS do
+  local a = 2 + 3 * (i - 2)
+  if redis.call('SET', KEYS[i], ARGV[a], 'NX') then
+    redis.call('ZADD', KEYS[1], ARGV[a + 1], ARGV[a + 2])
+    redis.call('PUBLISH', ARGV[1], ARGV[a])
+    out[i - 1] = 0
+  else
+    out[i - 1] = redis.call('GET', KEYS[i])
+  end
+end
+return out`
+
 type CovenantRedis = Redis & {
   covenantCas(key: string, channel: string, expectedSha1: string, next: string): Promise<number | string | null>
   covenantCasMany(numberOfKeys: number, ...keysThenArgs: string[]): Promise<(number | string)[]>
+  covenantCreateMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(number | string)[]>
   covenantCreate(key: string, index: string, channel: string, state: string, score: number, id: string): Promise<string | null>
 }
 
 /** Task states a process keeps, as it last wrote or read them (the oldest drop off first). */
 const CACHED_STATES = 4_096
 
-/** Compare-and-sets of different tasks made in one turn of the event loop go to Redis in one script call of at most this many. */
+/** Compare-and-sets (and creates) of different tasks made in one turn of the event loop go to Redis in one script call of at most this many. */
 const CAS_PER_CALL = 256
 
 type Known = { raw: string; state: TaskState }
+type PendingCreate = { key: string; state: string; score: number; id: string; resolve: (existing: string | null) => void; reject: (err: unknown) => void }
 type PendingCas = { key: string; expectedSha1: string; next: string; resolve: (r: number | string | null) => void; reject: (err: unknown) => void }
 type PendingUpdate = { patch: (s: TaskState) => TaskState; expected: TaskState | undefined; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
 
@@ -246,11 +264,14 @@ class RedisTaskStore implements TaskStore {
   readonly #queued = new Map<string, PendingUpdate[]>()
   /** Compare-and-sets waiting to be sent together (see #cas). */
   #casQueue: PendingCas[] = []
+  /** Creates waiting to be sent together (see #createOne). */
+  #createQueue: PendingCreate[] = []
 
   constructor(url: string, prefix: string) {
     this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false, enableAutoPipelining: true }) as CovenantRedis
     this.#redis.defineCommand('covenantCas', { numberOfKeys: 2, lua: CAS })
     this.#redis.defineCommand('covenantCasMany', { lua: CAS_MANY })
+    this.#redis.defineCommand('covenantCreateMany', { lua: CREATE_MANY })
     this.#redis.defineCommand('covenantCreate', { numberOfKeys: 3, lua: CREATE })
     this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
     // errors surface on the commands that need Redis; without a listener ioredis prints
@@ -280,7 +301,7 @@ class RedisTaskStore implements TaskStore {
   }
   async create(state: TaskState) {
     const raw = JSON.stringify(state)
-    const existing = await this.#redis.covenantCreate(this.#key(state.taskId), this.#index, this.#channel, raw, state.createdAt, state.taskId)
+    const existing = await this.#createOne(this.#key(state.taskId), raw, state.createdAt, state.taskId)
     if (existing === null) return { state, created: true }
     return { state: this.#parse(existing).state, created: false }
   }
@@ -361,6 +382,35 @@ class RedisTaskStore implements TaskStore {
       this.#casQueue.push({ key, expectedSha1, next, resolve, reject })
       if (this.#casQueue.length === 1) setImmediate(() => this.#sendCas())
     })
+  }
+
+  /** One CREATE, sent with the others made in the same turn of the event loop (a bulk POST creates its tasks at once). */
+  #createOne(key: string, state: string, score: number, id: string): Promise<string | null> {
+    return new Promise((resolve, reject) => {
+      this.#createQueue.push({ key, state, score, id, resolve, reject })
+      if (this.#createQueue.length === 1) setImmediate(() => this.#sendCreates())
+    })
+  }
+
+  #sendCreates(): void {
+    const all = this.#createQueue
+    this.#createQueue = []
+    for (let i = 0; i < all.length; i += CAS_PER_CALL) {
+      const part = all.slice(i, i + CAS_PER_CALL)
+      if (part.length === 1) {
+        const c = part[0]!
+        this.#redis.covenantCreate(c.key, this.#index, this.#channel, c.state, c.score, c.id).then(c.resolve, c.reject)
+        continue
+      }
+      const args: (string | number)[] = [this.#index, ...part.map((c) => c.key), this.#channel]
+      for (const c of part) args.push(c.state, c.score, c.id)
+      this.#redis.covenantCreateMany(part.length + 1, ...args).then(
+        (answers) => part.forEach((c, j) => c.resolve(typeof answers[j] === 'string' ? (answers[j] as string) : null)),
+        (err: unknown) => {
+          for (const c of part) c.reject(err)
+        },
+      )
+    }
   }
 
   #sendCas(): void {

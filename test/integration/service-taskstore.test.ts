@@ -142,6 +142,25 @@ describe('the Redis task store', () => {
     expect(await stores[1]!.get(missing)).toBeUndefined()
   })
 
+  it('creates of many tasks at once (sent to Redis together): each created once, listed and published; an existing one answered as it is', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `${i}-${randomBytes(6).toString('hex')}`)
+    await stores[1]!.create(task(ids[5]!))
+    await stores[1]!.update(ids[5]!, (s) => ({ ...s, status: 'running' }))
+    const published = new Set<string>()
+    const off = await stores[1]!.subscribe((e) => {
+      if (ids.includes(e.taskId) && e.state.status === 'queued') published.add(e.taskId)
+    })
+    const made = await Promise.all(ids.map((id) => stores[0]!.create(task(id))))
+    expect(made.map((m) => m.created)).toEqual(ids.map((_, i) => i !== 5))
+    expect(made[5]!.state.status).toBe('running')
+    expect(made[6]!.state).toMatchObject({ taskId: ids[6], status: 'queued' })
+    expect((await Promise.all(ids.map((id) => stores[1]!.get(id)))).map((s) => s?.taskId)).toEqual(ids)
+    const listed = new Set((await stores[1]!.list({ limit: 1000 })).map((s) => s.taskId))
+    expect(ids.every((id) => listed.has(id))).toBe(true)
+    await expect.poll(() => published.size).toBe(299)
+    off()
+  })
+
   it('publishes every update to subscribers in other processes', async () => {
     const id = `1-${randomBytes(6).toString('hex')}`
     const seen: string[] = []
