@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createPublicClient } from 'viem'
 import { afterEach, describe, expect, test } from 'vitest'
 import { chainIdServer, closeTestServers, serve } from './_fixtures.js'
 import { bundleChild } from '../../test/fixtures/childBundle.js'
+import { runChildToExit } from '../../test/fixtures/childExit.js'
 import { createBufferedFetch } from './bufferedFetch.js'
 import { rpcTransport } from './rpcTransport.js'
 
@@ -102,14 +101,8 @@ describe('bufferedFetch: node:http, keep-alive, answers read whole', () => {
     const s = await chainIdServer()
     const bundle = await bundleChild(fileURLToPath(new URL('./bufferedFetch.exit-child.ts', import.meta.url)))
     try {
-      const child = spawn(process.execPath, [bundle.path, s.url], { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-      const exited = once(child, 'exit')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      const [code, signal] = (await exited) as [number | null, string | null]
-      clearTimeout(timer)
-      expect(out.trim()).toBe('31337')
+      const { stdout, code, signal } = await runChildToExit([bundle.path, s.url], 20_000)
+      expect(stdout.trim()).toBe('31337')
       expect({ code, signal }).toEqual({ code: 0, signal: null })
       // the server still holds the connection open (keepAliveTimeout 60 s): the child left it
       expect(s.connections()).toBe(1)

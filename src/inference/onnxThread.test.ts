@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { InvalidTensorError, OnnxThreadClosedError, OnnxThreadRemoteError } from './errors.js'
 import { createModerationClassifier, type ModerationClassifier } from './moderation.js'
 import { type OnnxThread, startOnnxThread } from './onnxThread.js'
+import { runChildToExit } from '../../test/fixtures/childExit.js'
 import { replay } from './replay.js'
 import type { ReplayRecord } from './schemas.js'
 
@@ -104,13 +103,7 @@ describe('startOnnxThread', () => {
 })
 
 test('an idle ONNX thread does not keep a process from exiting', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./onnxThread.exit-child.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = once(child, 'exit')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 50_000)
-  const [code, signal] = (await exited) as [number | null, string | null]
-  clearTimeout(timer)
-  expect(out.trim()).toMatch(/^(ok|spam|abuse|scam)$/)
+  const { stdout, code, signal } = await runChildToExit(['--import', 'tsx', fileURLToPath(new URL('./onnxThread.exit-child.ts', import.meta.url))], 50_000)
+  expect(stdout.trim()).toMatch(/^(ok|spam|abuse|scam)$/)
   expect({ code, signal }).toEqual({ code: 0, signal: null })
 }, 60_000)

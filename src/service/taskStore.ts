@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { progressEventSchema, stepEventSchema, type StepEvent } from './taskFeed.js'
+import { TurnBatch } from './turnBatch.js'
 
 /** Where a task stands. `failed` covers policy refusals (final) and exhausted retries. */
 export const TASK_STATUSES = ['queued', 'running', 'completed', 'failed'] as const
@@ -243,11 +244,9 @@ type CovenantRedis = Redis & {
 const CACHED_STATES = 4_096
 
 /** Compare-and-sets (and creates) of different tasks made in one turn of the event loop go to Redis in one script call of at most this many. */
-const CAS_PER_CALL = 256
+const CALLS_PER_SCRIPT = 256
 
 type Known = { raw: string; state: TaskState }
-type PendingCreate = { key: string; state: string; score: number; id: string; resolve: (existing: string | null) => void; reject: (err: unknown) => void }
-type PendingCas = { key: string; expectedSha1: string; next: string; resolve: (r: number | string | null) => void; reject: (err: unknown) => void }
 type PendingUpdate = { patch: (s: TaskState) => TaskState; expected: TaskState | undefined; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
@@ -262,10 +261,27 @@ class RedisTaskStore implements TaskStore {
   readonly #known = new Map<string, Known>()
   /** Updates waiting for their task's write in flight, by task. */
   readonly #queued = new Map<string, PendingUpdate[]>()
-  /** Compare-and-sets waiting to be sent together (see #cas). */
-  #casQueue: PendingCas[] = []
-  /** Creates waiting to be sent together (see #createOne). */
-  #createQueue: PendingCreate[] = []
+  /** Compare-and-sets sent together (see #cas). */
+  readonly #casBatch = new TurnBatch<{ key: string; expectedSha1: string; next: string }, number | string | null>({
+    maxBatch: CALLS_PER_SCRIPT,
+    one: (c) => this.#redis.covenantCas(c.key, this.#channel, c.expectedSha1, c.next),
+    many: async (part) => {
+      const args: string[] = part.map((c) => c.key)
+      args.push(this.#channel)
+      for (const c of part) args.push(c.expectedSha1, c.next)
+      return (await this.#redis.covenantCasMany(part.length, ...args)).map((a) => (a === 0 ? null : a))
+    },
+  })
+  /** Creates sent together: a bulk POST creates its tasks at once. */
+  readonly #createBatch = new TurnBatch<{ key: string; state: string; score: number; id: string }, string | null>({
+    maxBatch: CALLS_PER_SCRIPT,
+    one: (c) => this.#redis.covenantCreate(c.key, this.#index, this.#channel, c.state, c.score, c.id),
+    many: async (part) => {
+      const args: (string | number)[] = [this.#index, ...part.map((c) => c.key), this.#channel]
+      for (const c of part) args.push(c.state, c.score, c.id)
+      return (await this.#redis.covenantCreateMany(part.length + 1, ...args)).map((a) => (typeof a === 'string' ? a : null))
+    },
+  })
 
   constructor(url: string, prefix: string) {
     this.#redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false, enableAutoPipelining: true }) as CovenantRedis
@@ -301,7 +317,7 @@ class RedisTaskStore implements TaskStore {
   }
   async create(state: TaskState) {
     const raw = JSON.stringify(state)
-    const existing = await this.#createOne(this.#key(state.taskId), raw, state.createdAt, state.taskId)
+    const existing = await this.#createBatch.add({ key: this.#key(state.taskId), state: raw, score: state.createdAt, id: state.taskId })
     if (existing === null) return { state, created: true }
     return { state: this.#parse(existing).state, created: false }
   }
@@ -378,66 +394,7 @@ class RedisTaskStore implements TaskStore {
    * Each task's write is still its own compare-and-set.
    */
   #cas(key: string, expectedSha1: string, next: string): Promise<number | string | null> {
-    return new Promise((resolve, reject) => {
-      this.#casQueue.push({ key, expectedSha1, next, resolve, reject })
-      if (this.#casQueue.length === 1) setImmediate(() => this.#sendCas())
-    })
-  }
-
-  /** One CREATE, sent with the others made in the same turn of the event loop (a bulk POST creates its tasks at once). */
-  #createOne(key: string, state: string, score: number, id: string): Promise<string | null> {
-    return new Promise((resolve, reject) => {
-      this.#createQueue.push({ key, state, score, id, resolve, reject })
-      if (this.#createQueue.length === 1) setImmediate(() => this.#sendCreates())
-    })
-  }
-
-  #sendCreates(): void {
-    const all = this.#createQueue
-    this.#createQueue = []
-    for (let i = 0; i < all.length; i += CAS_PER_CALL) {
-      const part = all.slice(i, i + CAS_PER_CALL)
-      if (part.length === 1) {
-        const c = part[0]!
-        this.#redis.covenantCreate(c.key, this.#index, this.#channel, c.state, c.score, c.id).then(c.resolve, c.reject)
-        continue
-      }
-      const args: (string | number)[] = [this.#index, ...part.map((c) => c.key), this.#channel]
-      for (const c of part) args.push(c.state, c.score, c.id)
-      this.#redis.covenantCreateMany(part.length + 1, ...args).then(
-        (answers) => part.forEach((c, j) => c.resolve(typeof answers[j] === 'string' ? (answers[j] as string) : null)),
-        (err: unknown) => {
-          for (const c of part) c.reject(err)
-        },
-      )
-    }
-  }
-
-  #sendCas(): void {
-    const all = this.#casQueue
-    this.#casQueue = []
-    for (let i = 0; i < all.length; i += CAS_PER_CALL) {
-      const part = all.slice(i, i + CAS_PER_CALL)
-      if (part.length === 1) {
-        const c = part[0]!
-        this.#redis.covenantCas(c.key, this.#channel, c.expectedSha1, c.next).then(c.resolve, c.reject)
-        continue
-      }
-      const args: string[] = part.map((c) => c.key)
-      args.push(this.#channel)
-      for (const c of part) args.push(c.expectedSha1, c.next)
-      this.#redis.covenantCasMany(part.length, ...args).then(
-        (answers) => {
-          part.forEach((c, j) => {
-            const a = answers[j]
-            c.resolve(a === 0 || a === undefined ? null : a)
-          })
-        },
-        (err: unknown) => {
-          for (const c of part) c.reject(err)
-        },
-      )
-    }
+    return this.#casBatch.add({ key, expectedSha1, next })
   }
 
   async list(o: { agentId?: string | undefined; limit?: number | undefined } = {}) {
