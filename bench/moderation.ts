@@ -21,9 +21,10 @@
 // Rounds alternate bare and covenant (the order flips each round). It prints actions/s for
 // each, their paired ratio, and the CPU per action of every process involved (this process,
 // the worker, Redis — Redis is shared: another client's work in the same seconds counts
-// too), next to the model's own CPU time per call. Benchmarks print figures; nothing here
-// asserts a time.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+// too), next to the model's own CPU time per call, and the worker's CPU by thread (/proc: its
+// main thread, its busiest other — the model's — and the rest). Benchmarks print figures;
+// nothing here asserts a time.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -66,6 +67,34 @@ function procCpuMs(pid: number | undefined): number {
     return Number.NaN
   }
 }
+/**
+ * CPU (ms) of each thread of a process so far, by thread id, from /proc/<pid>/task (Linux;
+ * empty elsewhere): the worker's main thread is the one whose id is the pid.
+ */
+function threadCpuMs(pid: number | undefined): Map<number, number> {
+  const out = new Map<number, number>()
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      out.set(Number(tid), ((Number(fields[11]) + Number(fields[12])) * 1000) / 100)
+    }
+  } catch {
+    // a thread that ended between the listing and its read, or no /proc: what was read so far
+  }
+  return out
+}
+/** The worker's CPU per action between two readings: its main thread, its busiest other thread (the model's), the rest. */
+function threadSplit(before: Map<number, number>, after: Map<number, number>, pid: number | undefined, actions: number) {
+  let main = 0
+  const others: number[] = []
+  for (const [tid, ms] of after) {
+    const d = (ms - (before.get(tid) ?? 0)) / actions
+    if (tid === pid) main = d
+    else others.push(d)
+  }
+  others.sort((a, b) => b - a)
+  return { main: round(main, 3), busiestOther: round(others[0] ?? 0, 3), rest: round(others.slice(1).reduce((a, b) => a + b, 0), 3) }
+}
 const redis = new Redis(REDIS_URL)
 async function redisCpuMs(): Promise<number> {
   const info = await redis.info('cpu')
@@ -77,7 +106,13 @@ const selfCpuMs = () => {
   return (u.user + u.system) / 1000
 }
 
-type Arm = { seconds: number; rate: number; cpuMsPerAction: { self: number; worker: number; redis: number; total: number } }
+type Arm = {
+  seconds: number
+  rate: number
+  cpuMsPerAction: { self: number; worker: number; redis: number; total: number }
+  /** The worker process's CPU per action by thread (covenant rounds; zeros in bare ones, where it idles). */
+  workerThreads: { main: number; busiestOther: number; rest: number }
+}
 
 let stack: LocalStack | undefined
 let service: Service | undefined
@@ -114,14 +149,15 @@ async function main() {
 
   let n = 0
   async function measure(run: () => Promise<void>): Promise<Arm> {
-    const cpu0 = { self: selfCpuMs(), worker: procCpuMs(worker!.child.pid), redis: await redisCpuMs() }
+    const cpu0 = { self: selfCpuMs(), worker: procCpuMs(worker!.child.pid), redis: await redisCpuMs(), threads: threadCpuMs(worker!.child.pid) }
     const t0 = performance.now()
     await run()
     const seconds = (performance.now() - t0) / 1000
     const self = (selfCpuMs() - cpu0.self) / TASKS
     const w = (procCpuMs(worker!.child.pid) - cpu0.worker) / TASKS
     const r = ((await redisCpuMs()) - cpu0.redis) / TASKS
-    return { seconds: round(seconds), rate: round(TASKS / seconds, 1), cpuMsPerAction: { self: round(self, 3), worker: round(w, 3), redis: round(r, 3), total: round(self + w + r, 3) } }
+    const workerThreads = threadSplit(cpu0.threads, threadCpuMs(worker!.child.pid), worker!.child.pid, TASKS)
+    return { seconds: round(seconds), rate: round(TASKS / seconds, 1), cpuMsPerAction: { self: round(self, 3), worker: round(w, 3), redis: round(r, 3), total: round(self + w + r, 3) }, workerThreads }
   }
   const bareRound = () =>
     measure(async () => {
@@ -185,6 +221,13 @@ async function main() {
       modelAlone: round(modelCpuMs, 3),
       bare: { self: cpu(bare, 'self'), redis: cpu(bare, 'redis'), total: round(cpu(bare, 'self') + cpu(bare, 'redis'), 3) },
       covenant: { api: cpu(covenant, 'self'), worker: cpu(covenant, 'worker'), redis: cpu(covenant, 'redis'), total: cpu(covenant, 'total') },
+      // the worker's part by thread (/proc): its main thread (trace, task store, BullMQ), its
+      // busiest other (the model's thread, startOnnxThread), the rest (V8's GC helpers, libuv)
+      covenantWorkerThreads: {
+        main: round(median(covenant.map((a) => a.workerThreads.main)), 3),
+        busiestOther: round(median(covenant.map((a) => a.workerThreads.busiestOther)), 3),
+        rest: round(median(covenant.map((a) => a.workerThreads.rest)), 3),
+      },
       goal: 1,
     },
     rounds: { bare, covenant },
@@ -192,6 +235,8 @@ async function main() {
   }
   log(`\nmoderation, 1 worker process: covenant ${result.actionsPerSecond.covenant} actions/s, bare BullMQ + model ${result.actionsPerSecond.bare} actions/s (paired ratio ${result.actionsPerSecond.pairedRatio.median})`)
   log(`CPU per action, ms: covenant ${result.cpuMsPerAction.covenant.total} (API ${result.cpuMsPerAction.covenant.api}, worker ${result.cpuMsPerAction.covenant.worker}, Redis ${result.cpuMsPerAction.covenant.redis}); bare ${result.cpuMsPerAction.bare.total}; the model alone ${result.cpuMsPerAction.modelAlone}`)
+  const t = result.cpuMsPerAction.covenantWorkerThreads
+  log(`the worker by thread, ms per action: main ${t.main}, busiest other (the model's) ${t.busiestOther}, the rest ${t.rest}`)
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
 }
 
