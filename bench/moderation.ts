@@ -61,11 +61,15 @@ const taskFor = (n: number) => ({ postId: `m-${n}`, text: POSTS[n % POSTS.length
 /** CPU (user + system) of a process so far, ms, from /proc (Linux; NaN elsewhere). */
 function procCpuMs(pid: number | undefined): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+    return statCpuMs(`/proc/${pid}/stat`)
   } catch {
     return Number.NaN
   }
+}
+/** User + system CPU (ms) in a /proc `stat` file (a process's or one of its threads'). */
+function statCpuMs(path: string): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
 }
 /**
  * CPU (ms) of each thread of a process so far, by thread id, from /proc/<pid>/task (Linux;
@@ -74,10 +78,7 @@ function procCpuMs(pid: number | undefined): number {
 function threadCpuMs(pid: number | undefined): Map<number, number> {
   const out = new Map<number, number>()
   try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-      out.set(Number(tid), ((Number(fields[11]) + Number(fields[12])) * 1000) / 100)
-    }
+    for (const tid of readdirSync(`/proc/${pid}/task`)) out.set(Number(tid), statCpuMs(`/proc/${pid}/task/${tid}/stat`))
   } catch {
     // a thread that ended between the listing and its read, or no /proc: what was read so far
   }

@@ -6,11 +6,11 @@ import { packageRoot } from '../packageRoot.js'
 import { tsxApiUrls } from '../threads/tsxApi.js'
 import type { InferenceResult } from './backend.js'
 import { InvalidTensorError, OnnxThreadClosedError, OnnxThreadExitedError, OnnxThreadRemoteError } from './errors.js'
-import type { OnnxRunnerKind } from './recordedOnnx.js'
+import type { OnnxRunnerSpec } from './onnxRunner.js'
 import type { ReplayRecord } from './schemas.js'
 
-/** Which runner the thread opens: the moderation classifier (text in) or a tensor model, by model name or digest. */
-export type OnnxThreadSpec = { runner: OnnxRunnerKind; model: string }
+/** Which runner the thread opens (openOnnxRunner's spec). */
+export type OnnxThreadSpec = OnnxRunnerSpec
 
 /** An ONNX runner whose model runs on a thread of its own (see {@link startOnnxThread}). */
 export type OnnxThread = {
@@ -89,20 +89,21 @@ class ThreadRunner implements OnnxThread {
 
   #send(w: Worker, input: unknown): Promise<InferenceResult<unknown>> {
     const id = this.#nextId++
-    let entry!: Pending
-    const settled = new Promise<InferenceResult<unknown>>((resolve, reject) => {
-      entry = { resolve, reject, settled: Promise.resolve() }
+    let resolve!: Pending['resolve']
+    let reject!: Pending['reject']
+    const answer = new Promise<InferenceResult<unknown>>((res, rej) => {
+      resolve = res
+      reject = rej
     })
-    entry.settled = settled.catch(() => {})
     try {
       w.postMessage({ id, input } satisfies OnnxThreadRequest)
     } catch (err) {
       // a value structured clone cannot copy (a function, a class instance with private state)
       return Promise.reject(new InvalidTensorError('the model input cannot be sent to the ONNX thread', { hint: err instanceof Error ? err.message : String(err) }))
     }
-    this.#pending.set(id, entry)
+    this.#pending.set(id, { resolve, reject, settled: answer.catch(() => {}) })
     if (this.#pending.size === 1) w.ref()
-    return settled
+    return answer
   }
 
   #ensure(): Promise<Worker> {
@@ -193,9 +194,7 @@ function threadEntry(): { url: string; tsx: string[] } {
   const here = import.meta.url
   const ts = here.endsWith('.ts')
   const sibling = new URL(`./onnxThreadEntry.${ts ? 'ts' : 'js'}`, here)
-  if (/\/(?:src|dist\/src)\/inference\/onnxThread\.[jt]s$/.test(here) && existsSync(fileURLToPath(sibling))) {
-    return { url: sibling.href, tsx: ts ? tsxApiUrls() : [] }
-  }
+  if (existsSync(fileURLToPath(sibling))) return { url: sibling.href, tsx: ts ? tsxApiUrls() : [] }
   const source = join(packageRoot(), 'src', 'inference', 'onnxThreadEntry.ts')
   const tsx = tsxApiUrls()
   if (tsx.length > 0 && existsSync(source)) return { url: pathToFileURL(source).href, tsx }

@@ -3,21 +3,8 @@
 // not open), and answers each request with the runner's output and replay record, or the
 // error it threw, described so that the caller can rebuild it.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
-import type { InferenceResult } from './backend.js'
-import { createModerationClassifier } from './moderation.js'
-import { createOnnxBackend, type TensorMap } from './onnxBackend.js'
+import { openOnnxRunner, type OnnxRunner } from './onnxRunner.js'
 import type { OnnxThreadReply, OnnxThreadRequest, OnnxThreadSpec, ThreadErrorInfo } from './onnxThread.js'
-
-type Infer = (input: unknown) => Promise<InferenceResult<unknown>>
-
-async function open(spec: OnnxThreadSpec): Promise<{ infer: Infer; modelDigest: string }> {
-  if (spec.runner === 'moderation') {
-    const c = await createModerationClassifier({ model: spec.model })
-    return { infer: (input) => c.infer(input), modelDigest: c.backend.model.digest }
-  }
-  const backend = await createOnnxBackend({ model: spec.model })
-  return { infer: (input) => backend.run(input as TensorMap), modelDigest: backend.model.digest }
-}
 
 function describe(err: unknown): ThreadErrorInfo {
   if (err instanceof Error) {
@@ -34,9 +21,9 @@ function describe(err: unknown): ThreadErrorInfo {
 
 async function serve(port: MessagePort, spec: OnnxThreadSpec): Promise<void> {
   const post = (m: OnnxThreadReply) => port.postMessage(m)
-  let runner: Awaited<ReturnType<typeof open>>
+  let runner: OnnxRunner
   try {
-    runner = await open(spec)
+    runner = await openOnnxRunner(spec)
   } catch (err) {
     post({ kind: 'failed', error: describe(err) })
     return

@@ -2,8 +2,7 @@ import type { AgentDefinition } from '../agent/defineAgent.js'
 import type { ChatInference, OnnxInference } from '../agent/runtime.js'
 import { chatModelOptions } from '../agent/chatModelOptions.js'
 import { createChatModel } from '../inference/openaiBackend.js'
-import { createModerationClassifier } from '../inference/moderation.js'
-import { createOnnxBackend } from '../inference/onnxBackend.js'
+import { openOnnxRunner } from '../inference/onnxRunner.js'
 import { onnxRunnerKind } from '../inference/recordedOnnx.js'
 import { startOnnxThread } from '../inference/onnxThread.js'
 import { ServiceConfigError } from './errors.js'
@@ -36,10 +35,8 @@ export function inferenceClients(o: {
       const runner = onnxRunnerKind(agent.model.model)
       // the model on a thread of its own: the worker's main thread appends the trace and
       // serves the queue meanwhile (onnxThread.ts); same records as in this thread
-      if (o.onnxThread ?? true) return startOnnxThread({ runner, model: agent.model.model })
-      if (runner === 'moderation') return createModerationClassifier()
-      const backend = await createOnnxBackend({ model: agent.model.model })
-      return { infer: (input) => backend.run(input as never) }
+      const spec = { runner, model: agent.model.model }
+      return (o.onnxThread ?? true) ? startOnnxThread(spec) : openOnnxRunner(spec)
     },
   }
 }
