@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { bufferedResponse } from './bufferedResponse.js'
 
 // A `fetch` for HTTP exchanges whose answer is read whole: the JSON-RPC calls of every viem
 // client Covenant creates (rpcTransport.ts) and the agent's calls to an OpenAI-compatible
@@ -34,8 +35,7 @@ class StaleSocketError extends Error {
 /**
  * A `fetch` over node:http(s) with keep-alive sockets (idle ones do not keep the process
  * alive) for answers read whole. It answers with the part of a `Response` such a reader uses
- * (`ok`, `status`, `statusText`, `headers`, `text()`, `json()`, `arrayBuffer()`, a null `body`: viem's HTTP
- * client then calls `text()`). A request on a reused socket that the server had closed is sent
+ * ({@link bufferedResponse}: a null `body`; viem's HTTP client then calls `text()`). A request on a reused socket that the server had closed is sent
  * once more on a fresh one. A redirect, a `Request` or a body that is not a string, and a
  * URL that is not http(s), are left to the global fetch. An aborted signal rejects with its
  * reason (an `AbortError`), as fetch does (viem turns its own timeout into a `TimeoutError`).
@@ -113,23 +113,7 @@ export function createBufferedFetch(o: { maxResponseBytes?: number | undefined }
     for (const [k, v] of Object.entries(res.message.headers)) {
       if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v)
     }
-    const bytes = res.bytes
-    let text: string | undefined
-    const asText = () => (text ??= bytes.toString('utf8'))
-    const response = {
-      ok: status >= 200 && status < 300,
-      status,
-      statusText: res.message.statusMessage ?? '',
-      headers: responseHeaders,
-      url: url.toString(),
-      redirected: false,
-      body: null,
-      bodyUsed: false,
-      text: async () => asText(),
-      json: async () => JSON.parse(asText()) as unknown,
-      arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-    }
-    return response as unknown as Response
+    return bufferedResponse({ status, statusText: res.message.statusMessage ?? '', headers: responseHeaders, url: url.toString(), body: res.bytes })
   }
 }
 

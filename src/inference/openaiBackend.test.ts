@@ -79,6 +79,23 @@ describe('OpenAI-compatible backend on an endpoint without receipts', () => {
     expect(record.request).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }], temperature: 0 })
   })
 
+  test('the recorder hands a whole answer on as read, readable again, with its status and headers; errors too', async () => {
+    const { fetch: recording, takeRecords } = createChatModel({ baseURL: url, model: 'm' })
+    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+    const res = await recording(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    expect(res).toMatchObject({ ok: true, status: 200, body: null })
+    expect(res.headers.get('content-type')).toContain('application/json')
+    const text = await res.text()
+    expect(JSON.parse(text)).toMatchObject({ object: 'chat.completion', model: 'some-remote-model-2026-01-01' })
+    expect(await res.json()).toEqual(JSON.parse(text))
+    expect(Buffer.from(await res.arrayBuffer()).toString('utf8')).toBe(text)
+    expect(takeRecords()).toHaveLength(1)
+    const missing = await recording(`${url}/no-such-route`, { method: 'POST', body })
+    expect(missing).toMatchObject({ ok: false, status: 404 })
+    expect(await missing.text()).toBe('404 Not Found')
+    expect(takeRecords()).toHaveLength(0)
+  })
+
   test('sanitizeUrl drops credentials and query', () => {
     expect(sanitizeUrl('https://user:pw@api.example.com/v1/chat/completions?key=abc')).toBe('https://api.example.com/v1/chat/completions')
   })

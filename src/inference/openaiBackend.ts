@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { ChatOpenAI, type ChatOpenAIFields } from '@langchain/openai'
 import type { Hex } from 'viem'
 import { bufferedFetch } from '../http/bufferedFetch.js'
+import { bufferedResponse } from '../http/bufferedResponse.js'
 import { type QuoteVerifier, type VerifiedQuote, verifyQuote } from './attestation.js'
 import type { InferenceBackend, InferenceResult } from './backend.js'
 import { assembleChatStream, chatOutputHash } from './chatOutput.js'
@@ -170,11 +171,14 @@ function createRecorder(p: CreateChatModelParameters) {
     // an endpoint may quote the key it refused ("Incorrect API key provided: sk-…"): it never reaches an error or a log
     const key = apiKeyOf(p)
     if (!res.ok && key.length >= 8 && text.includes(key)) text = text.replaceAll(key, '[redacted api key]')
-    const copy = new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers })
+    const streamed = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+    // the answer is read whole: handed on as such (a streamed one keeps a body to iterate)
+    const copy = streamed
+      ? new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers })
+      : bufferedResponse({ status: res.status, statusText: res.statusText, headers: res.headers, url: res.url || url, body: text })
     if (!new URL(url).pathname.endsWith('/chat/completions') || bodyText === undefined || !res.ok) return copy
 
     const request = JSON.parse(bodyText) as Record<string, unknown>
-    const streamed = (res.headers.get('content-type') ?? '').includes('text/event-stream')
     const chunks = streamed ? parseSse(text) : undefined
     const response = chunks ?? (JSON.parse(text) as Record<string, unknown>)
     const assembled = chunks ? assembleChatStream(chunks) : response
