@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { createWalletClient, getAddress, http, keccak256, parseEther, toBytes, zeroAddress, type Address, type Hex } from 'viem'
+import { createWalletClient, encodeFunctionData, getAddress, http, keccak256, parseEther, toBytes, zeroAddress, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { activateUpdate, depositBond, getAgent, increaseTime, proposeUpdate, registerAgent } from '../../src/bonds/index.js'
 import { Committer } from '../../src/bonds/committer.js'
-import { agentAccountAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
+import { agentAccountAbi, testTokenAbi, traceLogAbi } from '../../src/bonds/generated/abis.js'
 import { rpcTransport } from '../../src/http/rpcTransport.js'
 import { TraceWal } from '../../src/trace/wal.js'
 import { createAgentWallet, type AgentWallet, type CreateAgentWalletParameters } from '../../src/wallet/agentWallet.js'
@@ -118,14 +118,15 @@ function memoryDa() {
 }
 
 /** Another agent on the same signer key: registered, bonded, its account funded, and a WAL of its own. */
-async function anotherAgent(name: string, o: { bond: bigint; funds: bigint }) {
+async function anotherAgent(name: string, o: { bond: bigint; funds: bigint; policy?: PolicyInput }) {
   const owner = chain.as(1)
-  const { agentId: id } = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes(name)), policy })
+  const p = o.policy ?? policy
+  const { agentId: id } = await registerAgent(owner, { operator: chain.account(2).address, wallet: signer.address, manifestHash: keccak256(toBytes(name)), policy: p })
   await depositBond(owner, { agentId: id, eth: o.bond })
   const acct = (await getAgent(chain.reader, id)).account
   await fund(acct, o.funds)
   const wal = await TraceWal.open({ dir: join(dir, `wal-${name}`), agentId: id.toString() })
-  return { id, acct, wal, open: () => walletOn(wal, { account: acct, outbox: `outbox-${name}` }) }
+  return { id, acct, wal, open: (extra?: Partial<CreateAgentWalletParameters>) => walletOn(wal, { account: acct, outbox: `outbox-${name}`, policy: p, ...(extra ? { extra } : {}) }) }
 }
 
 describe('the wallet on the agent account', () => {
@@ -220,6 +221,58 @@ describe('the wallet on the agent account', () => {
       expect(await balance(acct)).toBe(parseEther('0.15'))
     } finally {
       await wal.close()
+    }
+  })
+
+  it('a call of a shape estimated before is simulated once at that gas, not estimated; one that needs more gas now is estimated again', async () => {
+    const token = chain.deployment.contracts.bondToken
+    const transfer = (to: Address, value: bigint) => encodeFunctionData({ abi: testTokenAbi, functionName: 'transfer', args: [to, value] })
+    const payer = await anotherAgent('gas', { bond: parseEther('10'), funds: 0n, policy: { ...policy, allowedTargets: [token], allowedSelectors: [transfer(SHOP, 0n).slice(0, 10) as Hex] } })
+    const owner = chain.as(1)
+    const mint = async (to: Address) =>
+      owner.publicClient.waitForTransactionReceipt({
+        hash: await owner.walletClient.writeContract({ address: token, abi: testTokenAbi, functionName: 'mint', args: [to, parseEther('10')], account: owner.walletClient.account, chain: owner.walletClient.chain }),
+      })
+    await mint(payer.acct)
+    await mint(SHOP) // a holder already: a transfer to it writes no new balance slot
+    const calls: { method: string; gas: boolean }[] = []
+    const transport = rpcTransport(chain.anvil.rpcUrl, {
+      onFetchRequest: (_req, init) => {
+        for (const r of [JSON.parse(init.body as string) as { method: string; params: { gas?: string }[] }].flat()) {
+          if (['eth_call', 'eth_estimateGas', 'eth_fillTransaction'].includes(r.method)) calls.push({ method: r.method, gas: r.params[0]?.gas !== undefined })
+        }
+      },
+    })
+    const tokens = (a: Address) => chain.reader.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: 'balanceOf', args: [a] })
+    try {
+      const wallet = await payer.open({ transport })
+      const pay = async (i: number, to: Address) => {
+        calls.length = 0
+        const sent = await wallet.sendTransaction({ to: token, value: 0n, data: transfer(to, parseEther('1')) }, { actionId: `${payer.id}-${String(i).padStart(12, '0')}` })
+        expect(sent.receipt.status).toBe('success')
+        return [...calls]
+      }
+      // the first call of its shape: estimated (a fill that searches the gas)
+      expect(await pay(1, SHOP)).toEqual([{ method: 'eth_fillTransaction', gas: false }])
+      // the same shape again: simulated at that gas, fees filled for it — no search
+      expect(await pay(2, SHOP)).toEqual(expect.arrayContaining([{ method: 'eth_call', gas: true }, { method: 'eth_fillTransaction', gas: true }]))
+      expect(calls.some((c) => c.method === 'eth_fillTransaction' && !c.gas)).toBe(false)
+      // the same shape to a new holder needs a new balance slot: the simulation at the old gas
+      // fails, the call is estimated again, and it goes through
+      const toNew = await pay(3, VENDOR)
+      expect(toNew).toContainEqual({ method: 'eth_call', gas: true })
+      expect(toNew.at(-1)).toEqual({ method: 'eth_fillTransaction', gas: false })
+      expect(await tokens(VENDOR)).toBe(parseEther('1'))
+      // and the new estimate serves the next one
+      expect(await pay(4, VENDOR)).not.toContainEqual({ method: 'eth_fillTransaction', gas: false })
+      expect(await tokens(VENDOR)).toBe(parseEther('2'))
+      expect(await tokens(SHOP)).toBe(parseEther('12'))
+      // a refusal on a known shape is the chain's, named as ever: the simulation fails, the estimate names it
+      const err = await wallet.sendTransaction({ to: token, value: 0n, data: transfer(SHOP, parseEther('100')) }, { actionId: `${payer.id}-000000000005` }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ name: 'TransactionPreparationError' })
+      expect(payer.wal.head.nextIndex).toBe(4)
+    } finally {
+      await payer.wal.close()
     }
   })
 
