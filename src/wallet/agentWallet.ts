@@ -21,6 +21,7 @@ import {
 import { BaseError as CovenantBaseError } from '../errors/base.js'
 import { rpcTransport } from '../http/rpcTransport.js'
 import { WalCorruptedError } from '../trace/errors.js'
+import { keccak256Hex } from '../trace/keccak.js'
 import type { TraceWal } from '../trace/wal.js'
 import type { WalletStep } from '../trace/schemas.js'
 import {
@@ -874,7 +875,7 @@ export class AgentWallet {
    */
   async #signAndStore(known: Known, prepared: Prepared, record: 'held' | 'durable'): Promise<OutboxEntry> {
     const raw = await this.#account.signTransaction(prepared)
-    const hash = keccak256(raw)
+    const hash = keccak256Hex(raw)
     const entry: OutboxEntry = {
       version: 1,
       chainId: String(this.chainId),

@@ -1,6 +1,7 @@
-import { type Hex, keccak256, parseSignature, serializeTransaction } from 'viem'
+import { type Hex, parseSignature, serializeTransaction } from 'viem'
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import { signDigest } from '../inference/secp256k1.js'
+import { keccak256Hex } from '../trace/keccak.js'
 
 /**
  * viem's `privateKeyToAccount`, with transactions signed through libsecp256k1
@@ -17,7 +18,8 @@ export function keyAccount(privateKey: Hex): PrivateKeyAccount {
     const serializer = options?.serializer ?? serializeTransaction
     // as viem does: an EIP-4844 transaction is signed without its sidecars (the network wrapper)
     const signable = transaction.type === 'eip4844' ? { ...transaction, sidecars: false } : transaction
-    const hash = keccak256(await serializer(signable as never))
+    // keccak through WebAssembly (src/trace/keccak.ts): the same digest as viem's, 5× faster
+    const hash = keccak256Hex(await serializer(signable as never))
     return (await serializer(transaction as never, parseSignature(signDigest(privateKey, hash)))) as never
   }
   return { ...account, signTransaction }
