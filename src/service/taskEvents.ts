@@ -1,7 +1,8 @@
 import type { Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { ProgressEvent, StepEvent } from './taskFeed.js'
-import { isFullyCommitted, type TaskState, type TaskStore } from './taskStore.js'
+import { isFullyCommitted } from './taskCommitments.js'
+import type { TaskState, TaskStore } from './taskStore.js'
 import { taskView } from './taskView.js'
 
 /** How long a stream waits for an update before it looks again (a missed wake-up costs at most this). */

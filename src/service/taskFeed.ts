@@ -10,6 +10,11 @@ import { z } from 'zod'
  * file imports nothing but zod.
  */
 
+/** Progress lines a task keeps (older ones drop off; a stream resumed past them misses them). */
+export const MAX_TASK_EVENTS = 200
+/** Step events a task keeps (older ones drop off the stored state; the WAL and DA keep every step). */
+export const MAX_TASK_STEPS = 1_000
+
 /** The step kinds of a trace (src/trace's STEP_KINDS). */
 export const STEP_EVENT_KINDS = ['input', 'inference', 'tool', 'wallet', 'output'] as const
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
-import { progressEventSchema, stepEventSchema, type StepEvent } from './taskFeed.js'
+import { MAX_TASK_EVENTS, MAX_TASK_STEPS, progressEventSchema, stepEventSchema, type StepEvent } from './taskFeed.js'
+import { type TaskCommitmentEntry, taskCommitmentEntrySchema, withCommitmentEntries } from './taskCommitments.js'
 import { TurnBatch } from './turnBatch.js'
 
 /** Where a task stands. `failed` covers policy refusals (final) and exhausted retries. */
@@ -45,7 +46,11 @@ export const taskStateSchema = z.object({
 })
 export type TaskState = z.infer<typeof taskStateSchema>
 
-export type TaskEvent = { taskId: string; state: TaskState }
+/**
+ * A change of a task: `state` as written, or none when committed batches were recorded for
+ * the task ({@link TaskStore.addCommitments}): a listener that wants it reads it (`get`).
+ */
+export type TaskEvent = { taskId: string; state?: TaskState | undefined }
 
 /**
  * A task's state as the API stores it when it queues the task. The worker builds the same
@@ -88,8 +93,19 @@ export type TaskUpdateOptions = {
 export interface TaskStore {
   /** Creates the task unless one with this id exists; returns the stored state. */
   create(state: TaskState): Promise<{ state: TaskState; created: boolean }>
+  /** The task's state, with the batches recorded beside it merged in (see taskCommitments.ts). */
   get(taskId: string): Promise<TaskState | undefined>
+  /**
+   * Updates the task with `patch`. A finished task's patch gets its state with the batches
+   * recorded beside it merged in, so what it writes keeps the progress lines readers saw.
+   */
   update(taskId: string, patch: (s: TaskState) => TaskState, options?: TaskUpdateOptions): Promise<TaskState | undefined>
+  /**
+   * Records committed batches holding steps of these tasks, beside each task's state (one
+   * write for all of them; see taskCommitments.ts for why and what readers then see), and
+   * tells subscribers. Tasks the store does not hold are left out.
+   */
+  addCommitments(items: readonly { taskId: string; entry: TaskCommitmentEntry }[]): Promise<void>
   list(options?: { agentId?: string | undefined; limit?: number | undefined }): Promise<TaskState[]>
   subscribe(listener: (e: TaskEvent) => void): Promise<() => void>
   close(): Promise<void>
@@ -99,21 +115,6 @@ export function createTaskStore(options: { redisUrl?: string | undefined; prefix
   return options.redisUrl ? new RedisTaskStore(options.redisUrl, options.prefix ?? 'covenant') : new MemoryTaskStore()
 }
 
-/**
- * Whether every step of the task's action is in a committed batch (not merely some of
- * them: a commit can land while the action is still running).
- */
-export function isFullyCommitted(s: Pick<TaskState, 'result' | 'commitments'>): boolean {
-  const indices = s.result?.stepIndices ?? []
-  if (indices.length === 0 || s.commitments.length === 0) return false
-  if (s.commitments.some((c) => c.firstIndex === undefined || c.stepCount === undefined)) return true // older records: no ranges
-  return indices.every((i) => s.commitments.some((c) => i >= c.firstIndex! && i < c.firstIndex! + c.stepCount!))
-}
-
-/** Progress lines a task keeps (older ones drop off; a stream resumed past them misses them). */
-export const MAX_TASK_EVENTS = 200
-/** Step events a task keeps (older ones drop off the stored state; the WAL and DA keep every step). */
-export const MAX_TASK_STEPS = 1_000
 
 /** The last number handed out in the task's feed (records from before numbering: none). */
 function lastSeqOf(s: TaskState): number {
@@ -138,9 +139,18 @@ export function appendStep(s: TaskState, make: (seq: number) => StepEvent, at = 
   return { ...s, updatedAt: at, lastSeq: seq, steps: [...(s.steps ?? []), step].slice(-MAX_TASK_STEPS) }
 }
 
+/** Whether a task is finished: its update is made from its state with recorded batches merged in. */
+const finished = (s: TaskState) => s.status === 'completed' || s.status === 'failed'
+
 class MemoryTaskStore implements TaskStore {
   readonly #tasks = new Map<string, TaskState>()
+  readonly #commits = new Map<string, Map<number, TaskCommitmentEntry>>()
   readonly #events = new EventEmitter().setMaxListeners(0)
+
+  #merged(s: TaskState): TaskState {
+    const entries = this.#commits.get(s.taskId)
+    return entries ? withCommitmentEntries(s, [...entries.values()]) : s
+  }
 
   async create(state: TaskState) {
     const existing = this.#tasks.get(state.taskId)
@@ -150,12 +160,13 @@ class MemoryTaskStore implements TaskStore {
     return { state, created: true }
   }
   async get(taskId: string) {
-    return this.#tasks.get(taskId)
+    const s = this.#tasks.get(taskId)
+    return s && this.#merged(s)
   }
   async update(taskId: string, patch: (s: TaskState) => TaskState) {
     const s = this.#tasks.get(taskId)
     if (!s) return undefined
-    const next = patch(s)
+    const next = patch(finished(s) ? this.#merged(s) : s)
     this.#tasks.set(taskId, next)
     this.#events.emit('event', { taskId, state: next })
     return next
@@ -165,6 +176,18 @@ class MemoryTaskStore implements TaskStore {
       .filter((t) => o.agentId === undefined || t.agentId === o.agentId)
       .sort((a, b) => b.createdAt - a.createdAt)
       .slice(0, o.limit ?? 100)
+      .map((t) => this.#merged(t))
+  }
+  async addCommitments(items: readonly { taskId: string; entry: TaskCommitmentEntry }[]) {
+    const told = new Set<string>()
+    for (const { taskId, entry } of items) {
+      if (!this.#tasks.has(taskId)) continue
+      let entries = this.#commits.get(taskId)
+      if (!entries) this.#commits.set(taskId, (entries = new Map()))
+      entries.set(entry.commitment.sequence, entry)
+      told.add(taskId)
+    }
+    for (const taskId of told) this.#events.emit('event', { taskId })
   }
   async subscribe(listener: (e: TaskEvent) => void) {
     this.#events.on('event', listener)
@@ -233,7 +256,23 @@ for i = 2, #KEYS do
 end
 return out`
 
+// Committed batches recorded beside tasks (see taskCommitments.ts): KEYS are pairs (the
+// task's key, its batches' hash); ARGV[1] the notice channel, then per task the hash field
+// (the batch's sequence) and the entry. A task that does not exist is left out. Publishes
+// the ids of the tasks written, as a JSON array (one notice), and answers how many.
+const ADD_COMMITS = `local ids = {}
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local a = 2 + 3 * ((i - 1) / 2)
+    redis.call('HSET', KEYS[i + 1], ARGV[a], ARGV[a + 1])
+    ids[#ids + 1] = ARGV[a + 2]
+  end
+end
+if #ids > 0 then redis.call('PUBLISH', ARGV[1], cjson.encode(ids)) end
+return #ids`
+
 type CovenantRedis = Redis & {
+  covenantAddCommits(numberOfKeys: number, ...keysThenArgs: string[]): Promise<number>
   covenantCas(key: string, channel: string, expectedSha1: string, next: string): Promise<number | string | null>
   covenantCasMany(numberOfKeys: number, ...keysThenArgs: string[]): Promise<(number | string)[]>
   covenantCreateMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<(number | string)[]>
@@ -250,6 +289,15 @@ type Known = { raw: string; state: TaskState }
 type PendingUpdate = { patch: (s: TaskState) => TaskState; expected: TaskState | undefined; resolve: (s: TaskState | undefined) => void; reject: (err: unknown) => void }
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
+/** A commit notice (ADD_COMMITS): the ids of the tasks it recorded batches for. */
+const taskIdsSchema = z.array(z.string())
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
 
 class RedisTaskStore implements TaskStore {
   readonly #redis: CovenantRedis
@@ -289,6 +337,7 @@ class RedisTaskStore implements TaskStore {
     this.#redis.defineCommand('covenantCasMany', { lua: CAS_MANY })
     this.#redis.defineCommand('covenantCreateMany', { lua: CREATE_MANY })
     this.#redis.defineCommand('covenantCreate', { numberOfKeys: 3, lua: CREATE })
+    this.#redis.defineCommand('covenantAddCommits', { lua: ADD_COMMITS })
     this.#sub = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true })
     // errors surface on the commands that need Redis; without a listener ioredis prints
     // every failed reconnect with a stack trace while Redis is down
@@ -298,6 +347,13 @@ class RedisTaskStore implements TaskStore {
   }
   #key(id: string) {
     return `${this.#prefix}:task:${id}`
+  }
+  /** The committed batches recorded beside a task (a hash: sequence → entry). */
+  #commitsKey(id: string) {
+    return `${this.#prefix}:task:${id}:commits`
+  }
+  get #commitsChannel() {
+    return `${this.#prefix}:task-commits`
   }
   get #index() {
     return `${this.#prefix}:tasks`
@@ -322,8 +378,35 @@ class RedisTaskStore implements TaskStore {
     return { state: this.#parse(existing).state, created: false }
   }
   async get(taskId: string) {
-    const raw = await this.#redis.get(this.#key(taskId))
-    return raw ? this.#parse(raw).state : undefined
+    // one round trip: the connection pipelines the two reads
+    const [raw, entries] = await Promise.all([this.#redis.get(this.#key(taskId)), this.#entries(taskId)])
+    return raw ? withCommitmentEntries(this.#parse(raw).state, entries) : undefined
+  }
+  /** The batches recorded beside a task; an entry that does not parse (not written by a store) is left out. */
+  async #entries(taskId: string): Promise<TaskCommitmentEntry[]> {
+    const fields = await this.#redis.hgetall(this.#commitsKey(taskId))
+    const out: TaskCommitmentEntry[] = []
+    for (const value of Object.values(fields)) {
+      try {
+        const parsed = taskCommitmentEntrySchema.safeParse(JSON.parse(value))
+        if (parsed.success) out.push(parsed.data)
+      } catch {
+        // not JSON: left out
+      }
+    }
+    return out
+  }
+  async addCommitments(items: readonly { taskId: string; entry: TaskCommitmentEntry }[]) {
+    for (let i = 0; i < items.length; i += CALLS_PER_SCRIPT) {
+      const part = items.slice(i, i + CALLS_PER_SCRIPT)
+      const keys: string[] = []
+      const args: string[] = [this.#commitsChannel]
+      for (const { taskId, entry } of part) {
+        keys.push(this.#key(taskId), this.#commitsKey(taskId))
+        args.push(String(entry.commitment.sequence), JSON.stringify(entry), taskId)
+      }
+      await this.#redis.covenantAddCommits(keys.length, ...keys, ...args)
+    }
   }
   update(taskId: string, patch: (s: TaskState) => TaskState, options?: TaskUpdateOptions): Promise<TaskState | undefined> {
     return new Promise((resolve, reject) => {
@@ -358,7 +441,8 @@ class RedisTaskStore implements TaskStore {
         }
         let next: TaskState | undefined
         for (let attempt = 0; base && attempt < 50; attempt++) {
-          let s = base.state
+          // a finished task is updated from what readers see of it: its recorded batches merged in
+          let s = finished(base.state) ? withCommitmentEntries(base.state, await this.#entries(taskId)) : base.state
           for (const u of [...batch]) {
             try {
               s = u.patch(s)
@@ -407,8 +491,13 @@ class RedisTaskStore implements TaskStore {
     if (!this.#subscribed) {
       this.#subscribed = true
       await this.#sub.connect()
-      await this.#sub.subscribe(this.#channel)
-      this.#sub.on('message', (_ch, msg: string) => {
+      await this.#sub.subscribe(this.#channel, this.#commitsChannel)
+      this.#sub.on('message', (channel, msg: string) => {
+        if (channel === this.#commitsChannel) {
+          const ids = taskIdsSchema.safeParse(safeJson(msg))
+          if (ids.success) for (const taskId of ids.data) this.#emitter.emit('event', { taskId })
+          return
+        }
         try {
           const { state } = this.#parse(msg)
           this.#emitter.emit('event', { taskId: state.taskId, state })
@@ -430,7 +519,7 @@ class RedisTaskStore implements TaskStore {
   async clear() {
     this.#known.clear()
     const ids = await this.#redis.zrange(this.#index, 0, -1)
-    if (ids.length) await this.#redis.del(...ids.map((id) => this.#key(id)))
+    if (ids.length) await this.#redis.del(...ids.flatMap((id) => [this.#key(id), this.#commitsKey(id)]))
     await this.#redis.del(this.#index)
   }
 }

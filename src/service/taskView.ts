@@ -1,4 +1,5 @@
-import { isFullyCommitted, type TaskState } from './taskStore.js'
+import { isFullyCommitted } from './taskCommitments.js'
+import type { TaskState } from './taskStore.js'
 
 /** A task as the API answers it (GET /tasks/:id, and each `status`/`end` event of its stream). */
 export function taskView(s: TaskState) {

@@ -14,7 +14,7 @@ import type { JsonValue } from '../trace/schemas.js'
 import type { AgentRecord } from './agentRecord.js'
 import { AgentHost, type AgentHostUnsafeOptions } from './agentHost.js'
 import { ActionEndedError, firstLine, NoAgentHostedError } from './errors.js'
-import { appendEvent, appendStep, isFullyCommitted, queuedTaskState, type TaskState, type TaskStore } from './taskStore.js'
+import { appendEvent, appendStep, queuedTaskState, type TaskState, type TaskStore } from './taskStore.js'
 import { stepEvent } from './stepSummary.js'
 
 /**
@@ -239,14 +239,10 @@ export async function startServiceWorker(o: StartServiceWorkerOptions): Promise<
         owners.delete(i)
       }
     }
-    for (const taskId of tasks) {
-      track(
-        o.store.update(taskId, (s) => {
-          const next = withCommitments(s, [commitment])
-          const all = isFullyCommitted(next) ? '; every step of the action is committed' : ''
-          return appendEvent(next, `steps committed in batch ${b.sequence} (root ${b.root.slice(0, 10)}…)${all}`)
-        }),
-      )
+    // recorded beside the tasks, one write for all (readers see it merged: taskCommitments.ts)
+    if (tasks.size > 0) {
+      const entry = { at: Date.now(), commitment }
+      track(o.store.addCommitments([...tasks].map((taskId) => ({ taskId, entry }))))
     }
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { appendEvent, createTaskStore, queuedTaskState, type TaskState } from '../../src/service/taskStore.js'
 import { deleteRedisPrefix, REDIS_URL } from '../fixtures/serviceStack.js'
@@ -61,7 +62,7 @@ describe('the Redis task store', () => {
     const id = `1-${randomBytes(6).toString('hex')}`
     const writes: string[] = []
     const off = await stores[1]!.subscribe((e) => {
-      if (e.taskId === id) writes.push(e.state.status)
+      if (e.taskId === id && e.state) writes.push(e.state.status)
     })
     await stores[0]!.create(task(id))
     const n = 30
@@ -148,7 +149,7 @@ describe('the Redis task store', () => {
     await stores[1]!.update(ids[5]!, (s) => ({ ...s, status: 'running' }))
     const published = new Set<string>()
     const off = await stores[1]!.subscribe((e) => {
-      if (ids.includes(e.taskId) && e.state.status === 'queued') published.add(e.taskId)
+      if (ids.includes(e.taskId) && e.state?.status === 'queued') published.add(e.taskId)
     })
     const made = await Promise.all(ids.map((id) => stores[0]!.create(task(id))))
     expect(made.map((m) => m.created)).toEqual(ids.map((_, i) => i !== 5))
@@ -161,11 +162,60 @@ describe('the Redis task store', () => {
     off()
   })
 
+  it('committed batches recorded beside tasks: one call for many, read merged on any process, told to subscribers; an update of the finished task keeps the lines readers saw', async () => {
+    const ids = Array.from({ length: 3 }, () => `1-${randomBytes(6).toString('hex')}`)
+    for (const id of ids) await stores[0]!.create(task(id))
+    for (const id of ids.slice(0, 2)) {
+      await stores[0]!.update(id, (s) => appendEvent({ ...s, status: 'completed', result: { output: 'ok', txHashes: [], stepIndices: [0, 1] } }, 'completed'))
+    }
+    const told: string[] = []
+    const unsubscribe = await stores[1]!.subscribe((e) => {
+      if (ids.includes(e.taskId) && e.state === undefined) told.push(e.taskId)
+    })
+    const batch = { sequence: 4, root: `0x${'ab'.repeat(32)}`, daCommitment: '0x02', txHash: null, firstIndex: 0, stepCount: 2 }
+    const missing = `1-${randomBytes(6).toString('hex')}`
+    await stores[0]!.addCommitments([...ids, missing].map((taskId) => ({ taskId, entry: { at: 5_000, commitment: batch } })))
+    await expect.poll(() => told.sort()).toEqual([...ids].sort())
+    unsubscribe()
+    // a finished task: the batch and its line, numbered after the task's own
+    const done = await stores[1]!.get(ids[0]!)
+    expect(done!.commitments).toEqual([batch])
+    expect(done!.events.at(-1)).toEqual({ at: 5_000, seq: done!.lastSeq, message: 'steps committed in batch 4 (root 0xabababab…); every step of the action is committed' })
+    // a task not finished: the batch, no line
+    const queued = await stores[1]!.get(ids[2]!)
+    expect(queued!.commitments).toEqual([batch])
+    expect(queued!.events.some((e) => e.message.startsWith('steps committed'))).toBe(false)
+    // a task the store does not hold gets nothing (no key left behind)
+    expect(await stores[1]!.get(missing)).toBeUndefined()
+    // the finished task updated again (a re-run): made from what readers saw, its line kept under its number
+    const seen = done!.events.at(-1)!
+    const after = await stores[1]!.update(ids[0]!, (s) => appendEvent(s, 'looked at again'))
+    expect(after!.events.slice(-2)).toEqual([seen, expect.objectContaining({ message: 'looked at again', seq: seen.seq! + 1 })])
+    const reread = await stores[0]!.get(ids[0]!)
+    expect(reread!.events.filter((e) => e.message.startsWith('steps committed'))).toEqual([seen])
+    expect(reread!.commitments).toEqual([batch])
+    // listed merged too
+    const listed = await stores[0]!.list({ limit: 50 })
+    expect(listed.find((t) => t.taskId === ids[1])!.commitments).toEqual([batch])
+  })
+
+  it('an entry beside a task that does not parse is left out of what readers see', async () => {
+    const id = `1-${randomBytes(6).toString('hex')}`
+    await stores[0]!.create(task(id))
+    const redis = new Redis(REDIS_URL)
+    try {
+      await redis.hset(`${PREFIX}:task:${id}:commits`, '1', 'not json', '2', JSON.stringify({ at: 1, commitment: { sequence: 'two' } }))
+    } finally {
+      redis.disconnect()
+    }
+    expect((await stores[1]!.get(id))!.commitments).toEqual([])
+  })
+
   it('publishes every update to subscribers in other processes', async () => {
     const id = `1-${randomBytes(6).toString('hex')}`
     const seen: string[] = []
     const off = await stores[1]!.subscribe((e) => {
-      if (e.taskId === id) seen.push(e.state.status)
+      if (e.taskId === id && e.state) seen.push(e.state.status)
     })
     await stores[0]!.create(task(id))
     await stores[0]!.update(id, (s) => ({ ...s, status: 'running' }))
