@@ -766,27 +766,29 @@ export class AgentWallet {
     const knownGas = shape === undefined ? undefined : this.#gasByShape.get(shape)
     let request: unknown = knownGas === undefined ? undefined : await this.#prepareAtKnownGas(sent, nonce, knownGas)
     const atKnownGas = request !== undefined
-    if (!atKnownGas) try {
-      request = await this.#client.prepareTransactionRequest({
-        account: this.#account,
-        chain: this.#client.chain,
-        to: sent.to,
-        value: sent.value,
-        data: sent.data,
-        nonce,
-        type: 'eip1559',
-        parameters: ['fees', 'gas'],
-      })
-    } catch (cause) {
-      if (isTransportError(cause)) throw new WalletRpcError({ url: this.#url, action: 'preparing a transaction', cause })
-      if (this.mode === 'account') {
-        const refused = accountRefusal(cause, tx, this.#policyVersion, this.policy)
-        if (refused) throw refused
-        const funds = tx.value > 0n ? await (accountFunds ?? readFunds()).catch(() => undefined) : undefined
-        const short = fundsShort(funds)
-        if (short) throw short
+    if (!atKnownGas) {
+      try {
+        request = await this.#client.prepareTransactionRequest({
+          account: this.#account,
+          chain: this.#client.chain,
+          to: sent.to,
+          value: sent.value,
+          data: sent.data,
+          nonce,
+          type: 'eip1559',
+          parameters: ['fees', 'gas'],
+        })
+      } catch (cause) {
+        if (isTransportError(cause)) throw new WalletRpcError({ url: this.#url, action: 'preparing a transaction', cause })
+        if (this.mode === 'account') {
+          const refused = accountRefusal(cause, tx, this.#policyVersion, this.policy)
+          if (refused) throw refused
+          const funds = tx.value > 0n ? await (accountFunds ?? readFunds()).catch(() => undefined) : undefined
+          const short = fundsShort(funds)
+          if (short) throw short
+        }
+        throw new TransactionPreparationError({ to: tx.to, value: tx.value, cause })
       }
-      throw new TransactionPreparationError({ to: tx.to, value: tx.value, cause })
     }
     const { gas: estimated, maxFeePerGas, maxPriorityFeePerGas } = request as { gas?: bigint; maxFeePerGas?: bigint; maxPriorityFeePerGas?: bigint }
     if (estimated === undefined || maxFeePerGas === undefined || maxPriorityFeePerGas === undefined) {
