@@ -322,11 +322,44 @@ describe('recovery of interrupted actions', () => {
 test('TraceWal is the one the runtime writes to (sanity: closed WAL → clear error, nothing acted on)', async () => {
   const dir = await c.tmpDir()
   const wal = await TraceWal.open({ dir, agentId: '13' })
-  const agent = defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [lookupTool], policy: basePolicy([randomAddress()]), bond: {} })
-  let called = 0
-  const runtime = createAgentRuntime({ agent, agentId: '13', policyVersion: 1, wal, chat: scriptedChat(() => (called++, answer('x'))), logger: memoryLogger().logger })
+  let ran = 0
+  const counted = defineTool({ name: 'count', description: 'Counts.', schema: z.object({}), effect: { kind: 'none' }, invoke: () => ++ran })
+  const agent = defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [counted], policy: basePolicy([randomAddress()]), bond: {} })
+  let asked = 0
+  const chat = scriptedChat((_m, round) => (asked++, round === 0 ? toolCall('count', {}) : answer('x')))
+  const runtime = createAgentRuntime({ agent, agentId: '13', policyVersion: 1, wal, chat, logger: memoryLogger().logger })
   await runtime.recover()
   await wal.close()
   await expect(runtime.run('x')).rejects.toMatchObject({ name: 'WalAppendError' })
-  expect(called).toBe(0)
+  // the first model call goes out while the input step is written behind it; its answer is
+  // dropped when that write fails: no tool runs, no second call
+  expect(asked).toBeLessThanOrEqual(1)
+  expect(ran).toBe(0)
+})
+
+test('the input step is written behind the first model call, in its place; a failed `ready` check writes nothing of the action', async () => {
+  const dir = await c.tmpDir()
+  const wal = await TraceWal.open({ dir, agentId: '14' })
+  try {
+    const agent = defineAgent({ name: 'a', instructions: '', model: { kind: 'chat', model: 'm' }, tools: [lookupTool], policy: basePolicy([randomAddress()]), bond: {} })
+    const order: string[] = []
+    wal.onAppend(({ step }) => void order.push(step.kind))
+    const chat = scriptedChat((_m, round) => {
+      order.push(`model ${round}`)
+      return round === 0 ? toolCall('lookup', { name: 'alice' }) : answer('done')
+    })
+    const runtime = createAgentRuntime({ agent, agentId: '14', policyVersion: 1, wal, chat, logger: memoryLogger().logger })
+    const r = await runtime.run('find alice')
+    // each model call is asked before the step written behind it lands; the trace's order is unchanged
+    expect(order).toEqual(['model 0', 'input', 'inference', 'model 1', 'tool', 'inference', 'output'])
+    const { steps } = await wal.readAll()
+    expect(steps.map((s) => s.kind)).toEqual(['input', 'inference', 'tool', 'inference', 'output'])
+    expect(r.stepIndices).toEqual([0, 1, 2, 3, 4])
+    // a check that fails: the action is refused with its error, and the trace holds nothing of it
+    const down = Object.assign(new Error('the chain does not answer'), { name: 'ChainUnavailableError' })
+    await expect(runtime.run('find bob', { ready: Promise.reject(down) })).rejects.toBe(down)
+    expect(wal.head.nextIndex).toBe(5)
+  } finally {
+    await wal.close()
+  }
 })

@@ -106,6 +106,13 @@ export type CreateAgentRuntimeParameters = {
   now?: (() => number) | undefined
   /** In a verifier's replay only: the committed reads of the tools (see {@link RecordedToolReads}). */
   recordedReads?: RecordedToolReads | undefined
+  /**
+   * Whether the steps that wait for nothing of their own — an action's input step, a chat
+   * round's last tool step — are written behind the model call that follows them, overlapping
+   * it (the trace's order is the same either way). A verifier's replay, which checks each step
+   * as the agent's code reaches it, writes them in line. @defaultValue true
+   */
+  stepsBehindModelCalls?: boolean | undefined
   /** @defaultValue a pino logger on stderr */
   logger?: Logger | undefined
   unsafe?: AgentRuntimeUnsafeOptions | undefined
@@ -114,6 +121,13 @@ export type CreateAgentRuntimeParameters = {
 export type RunOptions = {
   /** @defaultValue `<agentId>-<12 random hex digits>` */
   actionId?: string | undefined
+  /**
+   * A check the action's first step waits for (`AgentHost`: that the chain answers). The
+   * action starts at once — its first model call goes out beside the check — but nothing is
+   * written before the check passes; when it rejects, `run` rejects with its error and the
+   * trace holds nothing of the action.
+   */
+  ready?: Promise<unknown> | undefined
 }
 
 export type RunResult = {
@@ -166,8 +180,15 @@ function runtimeLogger(): Logger {
   return defaultLogger
 }
 
-type ActionContext = { actionId: string; stepIndices: number[]; txHashes: Hex[]; toolCalls: number }
-type ToolCallResult = { content: string; fatal: Error | null; outcome: ToolOutcome }
+type ActionContext = {
+  actionId: string
+  stepIndices: number[]
+  txHashes: Hex[]
+  toolCalls: number
+  /** The action's appends still under way behind a model call (see appendBehind); settled before its next step. */
+  behind: Promise<void>
+}
+type ToolCallResult = { content: string; fatal: Error | null; outcome: ToolOutcome; step: StepBody }
 
 /** Puts an agent to work on its WAL, wallet and model. */
 export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntime {
@@ -204,6 +225,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     )
   }
   const tools = new Map<string, AgentTool>(agent.tools.map((t) => [t.name, t]))
+  const overlap = p.stepsBehindModelCalls ?? true
   let modelLock: Promise<unknown> = Promise.resolve()
   let ready: Promise<RecoveredAction[]> | undefined
 
@@ -216,7 +238,33 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     return step.index
   }
 
+  /**
+   * Appends `body` after the work started just before this call has gone out: on the event
+   * loop's check phase (setImmediate), once the model request that follows the step in the
+   * code has been sent, so the step's encoding and write overlap the model's answer instead of
+   * delaying its request. The step's place is unchanged: the action's next append waits for
+   * it (`ctx.behind`, which also throws its error there), and nothing else of the action is
+   * appended meanwhile. `gate` is awaited first (a failed gate writes nothing).
+   */
+  function appendBehind(ctx: ActionContext, body: StepBody, gate?: Promise<unknown>): Promise<void> {
+    const prior = ctx.behind
+    // a gate that fails before it is awaited must not be an unhandled rejection either
+    gate?.catch(() => {})
+    const run = (async () => {
+      await prior
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (gate) await gate
+      await append(ctx, body)
+    })()
+    // awaited at the action's next step; until then a failure must not be an unhandled rejection
+    run.catch(() => {})
+    ctx.behind = run
+    return run
+  }
+
   async function appendInference(ctx: ActionContext, record: ReplayRecord): Promise<void> {
+    // the steps written behind the model call come first (and their failure ends the action)
+    await ctx.behind
     let recorded = record
     if (tamper) {
       recorded = tamper(structuredClone(record))
@@ -300,8 +348,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
       const hash = p.wallet?.getTransaction({ walletStepIndex: index })?.hash
       if (hash) ctx.txHashes.push(hash)
     }
-    await append(ctx, { kind: 'tool', actionId: ctx.actionId, timestamp: now(), tool: name, args, outcome })
-    return { content, fatal, outcome }
+    return { content, fatal, outcome, step: { kind: 'tool', actionId: ctx.actionId, timestamp: now(), tool: name, args, outcome } }
   }
 
   type InvokableModel = { invoke(messages: BaseMessage[]): Promise<AIMessage> }
@@ -330,25 +377,56 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     if (!chat) throw new AgentConfigError(`Agent "${agent.name}" has no chat model.`)
     const model = toolModel(chat)
     const messages: BaseMessage[] = [new SystemMessage(agent.instructions), new HumanMessage(typeof task === 'string' ? task : canonicalize(task))]
+    // the round's last tool step, written while the next model call is under way
+    let last: StepBody | undefined
     for (let round = 0; round < maxRounds; round++) {
-      const { value: ai, records } = await callModel(() => model.invoke(messages))
+      if (last && !overlap) await append(ctx, last)
+      const answer = callModel(() => model.invoke(messages))
+      if (last && overlap) appendBehind(ctx, last)
+      last = undefined
+      const { value: ai, records } = await answer
       if (records.length === 0) throw new InferenceNotRecordedError()
       for (const record of records) await appendInference(ctx, record)
       messages.push(ai)
       const calls = ai.tool_calls ?? []
       const invalid = ai.invalid_tool_calls ?? []
       if (calls.length === 0 && invalid.length === 0) return messageText(ai)
-      for (const call of calls) {
-        const r = await callTool(ctx, call.name, call.args, call.id ?? '')
-        if (r.fatal) throw r.fatal
-        messages.push(new ToolMessage({ tool_call_id: call.id ?? '', content: r.content, status: r.outcome.status === 'ok' ? 'success' : 'error' }))
-      }
+      const results: { id: string; r: ToolCallResult; invalid: boolean }[] = []
+      for (const call of calls) results.push({ id: call.id ?? '', r: await toolStepped(ctx, results, call.name, call.args, call.id ?? ''), invalid: false })
       for (const call of invalid) {
-        const r = await callTool(ctx, call.name ?? '(unnamed)', { arguments: call.args ?? null }, call.id ?? '', call.error ?? 'unparsable')
-        messages.push(new ToolMessage({ tool_call_id: call.id ?? '', content: r.content, status: 'error' }))
+        results.push({ id: call.id ?? '', r: await toolStepped(ctx, results, call.name ?? '(unnamed)', { arguments: call.args ?? null }, call.id ?? '', call.error ?? 'unparsable'), invalid: true })
       }
+      for (const { id, r, invalid: bad } of results) {
+        messages.push(new ToolMessage({ tool_call_id: id, content: r.content, status: bad || r.outcome.status !== 'ok' ? 'error' : 'success' }))
+      }
+      last = results.at(-1)?.r.step
     }
+    if (last) await append(ctx, last)
     throw new AgentMaxRoundsError(maxRounds)
+  }
+
+  /**
+   * Calls a tool of a chat round. The tool step of the call before it is written first (each
+   * tool step follows the wallet steps its own call wrote); this call's is left to the caller,
+   * which writes it behind the next model call — unless the call is fatal, whose step is
+   * written before the error is thrown.
+   */
+  async function toolStepped(
+    ctx: ActionContext,
+    before: readonly { r: ToolCallResult }[],
+    name: string,
+    rawArgs: unknown,
+    toolCallId: string,
+    parseError?: string,
+  ): Promise<ToolCallResult> {
+    const previous = before.at(-1)?.r.step
+    if (previous) await append(ctx, previous)
+    const r = await callTool(ctx, name, rawArgs, toolCallId, parseError)
+    if (r.fatal) {
+      await append(ctx, r.step)
+      throw r.fatal
+    }
+    return r
   }
 
   async function runOnnx(ctx: ActionContext, task: JsonValue): Promise<JsonValue> {
@@ -363,6 +441,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     const results: JsonValue[] = []
     for (const [i, call] of calls.entries()) {
       const r = await callTool(ctx, call.name, call.args, `decision-${i}`)
+      await append(ctx, r.step)
       // the output lists what each call gave; its reads of the outside world stay in its tool step
       const { reads: _reads, ...outcome } = r.outcome
       results.push({ tool: call.name, outcome: outcome as JsonValue })
@@ -381,7 +460,7 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
     }
     const recovered: RecoveredAction[] = []
     for (const [actionId, { walletSteps }] of open) {
-      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [], toolCalls: 0 }
+      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [], toolCalls: 0, behind: Promise.resolve() }
       const transactions = walletSteps.map((walletStepIndex): JsonValue => {
         const t = p.wallet?.getTransaction({ walletStepIndex })
         if (!t) return { walletStepIndex, state: 'unknown' }
@@ -431,12 +510,27 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
       } catch (err) {
         throw new AgentConfigError(`The task is not JSON: ${(err as Error).message}.`)
       }
-      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [], toolCalls: 0 }
-      await append(ctx, { kind: 'input', actionId, timestamp: now(), task })
+      const ctx: ActionContext = { actionId, stepIndices: [], txHashes: [], toolCalls: 0, behind: Promise.resolve() }
+      const inputStep: StepBody = { kind: 'input', actionId, timestamp: now(), task }
+      let input: Promise<void> = Promise.resolve()
+      // written behind the first model call, once `ready` passes (see appendBehind); in line in a replay
+      if (overlap) input = appendBehind(ctx, inputStep, options.ready)
+      else {
+        await options.ready
+        await append(ctx, inputStep)
+      }
       let output: JsonValue
       try {
         output = agent.model.kind === 'chat' ? await runChat(ctx, task) : await runOnnx(ctx, task)
+        await ctx.behind
       } catch (err) {
+        // an action whose input step is not written left nothing in the trace: no output step either
+        const notStarted = await input.then(
+          () => undefined,
+          (inputErr: unknown) => inputErr,
+        )
+        if (notStarted !== undefined) throw notStarted
+        await ctx.behind.catch(() => {})
         const e = err instanceof Error ? err : new Error(String(err))
         const message = e instanceof BaseError ? e.shortMessage : e.message
         await append(ctx, {

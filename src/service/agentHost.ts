@@ -213,12 +213,13 @@ export class AgentHost {
     if (!running) {
       const backlog = this.commitBacklog() ?? this.commitPipelineDown()
       if (backlog) return Promise.reject(backlog)
-      // an agent that acts on chain first checks it can reach its node: refused before
-      // anything is written, the task waits instead of recording a failed payment
+      // an agent that acts on chain checks it can reach its node: refused before anything is
+      // written, the task waits instead of recording a failed payment. The check goes out
+      // beside the action's first model call; the action's first step waits for it.
       // the action's steps all come after this index: a failure reads only that tail
       const from = this.wal.head.nextIndex
-      running = (this.wallet ? this.#checkChain() : Promise.resolve())
-        .then(() => this.runtime.run(task, { actionId }))
+      running = this.runtime
+        .run(task, { actionId, ready: this.wallet ? this.#checkChain() : undefined })
         .then(
           (r) => {
             this.#done.set(actionId, r)

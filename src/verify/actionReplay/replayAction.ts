@@ -92,6 +92,8 @@ async function replayAttempt(p: ReplayActionParameters): Promise<ActionReplayRes
       onnx: agent.model.kind === 'onnx' ? createReplayOnnx({ cursor, agent }) : undefined,
       now: () => cursor.now(),
       recordedReads: createReplayReads(cursor),
+      // each step checked as the code reaches it, in the trace's order
+      stepsBehindModelCalls: false,
       logger: silent,
     })
   } catch (err) {
