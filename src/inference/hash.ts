@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Hex } from 'viem'
 import { type JsonTrail, jsonPathOf } from '../errors/jsonPath.js'
+import { FAST_REFUSED, type FastCanonicalRules, fastCanonical } from '../json/fastCanonical.js'
 
 /**
  * Hashing for src/inference: sha256 everywhere, written as `0x` + 64 lowercase hex digits
@@ -15,64 +16,21 @@ export function sha256Hex(data: Uint8Array | string): Hash {
   return `0x${createHash('sha256').update(data).digest('hex')}`
 }
 
+/** Inference's rules for the fast pass: undefined members left out, no bigints, symbols ignored; deep values go to the careful pass. */
+const FAST_RULES: FastCanonicalRules = { maxDepth: 512, bigints: false, dropUndefined: true, refuseSymbolKeys: false }
+
 /** Canonical JSON of a JSON value; throws on values JSON cannot carry (undefined, NaN, bigint, cycles). */
 export function canonicalJson(value: unknown): string {
   try {
-    return fast(value, 0)
+    // every request and response an agent records is hashed here, and each one a container signs
+    return fastCanonical(value, FAST_RULES)
   } catch (err) {
-    if (err !== REFUSED) throw err
+    if (err !== FAST_REFUSED) throw err
   }
   // the careful pass says where and why (it refuses what the fast one refused)
   const out: string[] = []
   write(value, ['$'], new Set(), out)
   return out.join('')
-}
-
-/** Thrown by {@link fast} for anything it does not encode; the careful pass then names the problem. */
-const REFUSED: unique symbol = Symbol('refused')
-/** Nesting at which the fast pass gives up (a cycle reaches it): the careful pass goes on, or names the cycle. */
-const FAST_MAX_DEPTH = 512
-
-/**
- * The encoding of {@link write} for the values it accepts, without its bookkeeping (the path
- * trail, the set of ancestors for cycles, the pieces array) — every request and response an
- * agent records is hashed here, and so is each one a container signs. Anything it is not
- * sure of throws REFUSED: a value with no JSON form, an array hole (read as undefined),
- * nesting past FAST_MAX_DEPTH. For the values both accept the output is the same string
- * (hash.test.ts checks it).
- */
-function fast(value: unknown, depth: number): string {
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value)
-    case 'number':
-      if (!Number.isFinite(value)) throw REFUSED
-      // ECMAScript's Number::toString, as JSON.stringify writes numbers (-0 as 0)
-      return String(value)
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'object':
-      break
-    default:
-      throw REFUSED
-  }
-  if (value === null) return 'null'
-  if (depth >= FAST_MAX_DEPTH) throw REFUSED
-  if (Array.isArray(value)) {
-    let out = '['
-    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + fast(value[i], depth + 1)
-    return `${out}]`
-  }
-  const proto = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) throw REFUSED
-  const keys = Object.keys(value).sort()
-  let out = '{'
-  for (const key of keys) {
-    const member = (value as Record<string, unknown>)[key]
-    if (member === undefined) continue
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${fast(member, depth + 1)}`
-  }
-  return `${out}}`
 }
 
 /**

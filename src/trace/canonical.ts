@@ -2,6 +2,7 @@ import type { z } from 'zod'
 import { CanonicalDecodingError, CanonicalEncodingError, InvalidStepError } from './errors.js'
 import { type Step, stepSchema } from './schemas.js'
 import { type JsonTrail, jsonPathOf } from '../errors/jsonPath.js'
+import { FAST_REFUSED, type FastCanonicalRules, fastCanonical } from '../json/fastCanonical.js'
 
 /**
  * Canonical JSON: the one byte string a trace value hashes to.
@@ -26,6 +27,9 @@ export const MAX_JSON_DEPTH = 64
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+/** The trace's rules for the fast pass (src/json/fastCanonical.ts): bigints as strings, undefined and symbol keys refused. */
+const FAST_RULES: FastCanonicalRules = { maxDepth: MAX_JSON_DEPTH, bigints: true, dropUndefined: false, refuseSymbolKeys: true }
+
 export function canonicalize(value: unknown): string {
   return canonicalizeWithin(value, MAX_JSON_DEPTH)
 }
@@ -33,59 +37,14 @@ export function canonicalize(value: unknown): string {
 /** {@link canonicalize} with another nesting limit (a batch allows its envelope's two levels on top of its steps'). */
 export function canonicalizeWithin(value: unknown, maxDepth: number): string {
   try {
-    return fast(value, 0, maxDepth)
+    return fastCanonical(value, maxDepth === MAX_JSON_DEPTH ? FAST_RULES : { ...FAST_RULES, maxDepth })
   } catch (err) {
-    if (err !== REFUSED) throw err
+    if (err !== FAST_REFUSED) throw err
   }
   // the careful pass says where and why (it refuses what the fast one refused)
   const out: string[] = []
   write(value, ['$'], 0, new Set(), out, maxDepth)
   return out.join('')
-}
-
-/** Thrown by {@link fast} for anything it does not encode; the careful pass then names the problem. */
-const REFUSED: unique symbol = Symbol('refused')
-
-/**
- * The encoding of {@link write} for values it accepts, without its bookkeeping (the path
- * trail, the ancestors set for cycles, the pieces array): anything it is not sure of — a
- * value with no JSON form, a hole (read as undefined), nesting past `maxDepth` (which a cycle
- * reaches) — throws REFUSED, and `write` runs instead and throws its precise error. For the
- * values both accept the output is the same string (canonical.test.ts checks it).
- */
-function fast(value: unknown, depth: number, maxDepth: number): string {
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value)
-    case 'number':
-      if (!Number.isFinite(value)) throw REFUSED
-      // ECMAScript's Number::toString, as JSON.stringify writes numbers (-0 as 0)
-      return String(value)
-    case 'bigint':
-      return `"${value.toString(10)}"`
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'object':
-      break
-    default:
-      throw REFUSED
-  }
-  if (value === null) return 'null'
-  if (depth >= maxDepth) throw REFUSED
-  if (Array.isArray(value)) {
-    let out = '['
-    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + fast(value[i], depth + 1, maxDepth)
-    return `${out}]`
-  }
-  const proto = Object.getPrototypeOf(value)
-  if ((proto !== Object.prototype && proto !== null) || Object.getOwnPropertySymbols(value).length > 0) throw REFUSED
-  const keys = Object.keys(value).sort()
-  let out = '{'
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    out += `${i > 0 ? ',' : ''}${JSON.stringify(key)}:${fast((value as Record<string, unknown>)[key], depth + 1, maxDepth)}`
-  }
-  return `${out}}`
 }
 
 export function canonicalBytes(value: unknown): Uint8Array {
@@ -175,9 +134,9 @@ export function canonicalStepTexts(step: object): { text: string; payloadText: s
   const keys = Object.keys(step).sort()
   const pieces: string[] = []
   try {
-    for (const key of keys) pieces.push(`${JSON.stringify(key)}:${fast((step as Record<string, unknown>)[key], 1, MAX_JSON_DEPTH)}`)
+    for (const key of keys) pieces.push(`${JSON.stringify(key)}:${fastCanonical((step as Record<string, unknown>)[key], FAST_RULES, 1)}`)
   } catch (err) {
-    if (err !== REFUSED) throw err
+    if (err !== FAST_REFUSED) throw err
     // the careful pass names the problem
     pieces.length = 0
     const ancestors = new Set<object>([step])

@@ -79,7 +79,7 @@ test('src/trace imports nothing downstream of it (agent, wallet, da, bonds, veri
   for (const file of sources) {
     const text = readFileSync(new URL(file, dir), 'utf8')
     for (const [, spec] of text.matchAll(/\bfrom\s+'([^']+)'/g)) {
-      const ok = /^(\.\/|\.\.\/(errors|inference|fs)\/|node:|viem$|zod$|hash-wasm$|fs-native-extensions$)/.test(spec as string)
+      const ok = /^(\.\/|\.\.\/(errors|inference|fs|json)\/|node:|viem$|zod$|hash-wasm$|fs-native-extensions$)/.test(spec as string)
       expect(ok, `${file} imports ${spec}`).toBe(true)
     }
   }

@@ -768,16 +768,7 @@ export class AgentWallet {
     const atKnownGas = request !== undefined
     if (!atKnownGas) {
       try {
-        request = await this.#client.prepareTransactionRequest({
-          account: this.#account,
-          chain: this.#client.chain,
-          to: sent.to,
-          value: sent.value,
-          data: sent.data,
-          nonce,
-          type: 'eip1559',
-          parameters: ['fees', 'gas'],
-        })
+        request = await this.#fill(sent, nonce)
       } catch (cause) {
         if (isTransportError(cause)) throw new WalletRpcError({ url: this.#url, action: 'preparing a transaction', cause })
         if (this.mode === 'account') {
@@ -834,17 +825,7 @@ export class AgentWallet {
   async #prepareAtKnownGas(sent: ParsedRequest, nonce: number, gas: bigint): Promise<unknown> {
     try {
       const [request] = await Promise.all([
-        this.#client.prepareTransactionRequest({
-          account: this.#account,
-          chain: this.#client.chain,
-          to: sent.to,
-          value: sent.value,
-          data: sent.data,
-          nonce,
-          gas,
-          type: 'eip1559',
-          parameters: ['fees', 'gas'],
-        }),
+        this.#fill(sent, nonce, gas),
         this.#client.call({ account: this.signer, to: sent.to, value: sent.value, data: sent.data, gas, blockTag: 'pending' }),
       ])
       // the gas simulated, whatever a node's fill says of gas given to it
@@ -852,6 +833,21 @@ export class AgentWallet {
     } catch {
       return undefined
     }
+  }
+
+  /** The node's fees and (unless `gas` is given) gas estimate for a transaction of the signer. */
+  #fill(sent: ParsedRequest, nonce: number, gas?: bigint): Promise<unknown> {
+    return this.#client.prepareTransactionRequest({
+      account: this.#account,
+      chain: this.#client.chain,
+      to: sent.to,
+      value: sent.value,
+      data: sent.data,
+      nonce,
+      ...(gas === undefined ? {} : { gas }),
+      type: 'eip1559',
+      parameters: ['fees', 'gas'],
+    })
   }
 
   #rememberGas(shape: string, gas: bigint): void {
