@@ -392,9 +392,9 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
       const invalid = ai.invalid_tool_calls ?? []
       if (calls.length === 0 && invalid.length === 0) return messageText(ai)
       const results: { id: string; r: ToolCallResult; invalid: boolean }[] = []
-      for (const call of calls) results.push({ id: call.id ?? '', r: await toolStepped(ctx, results, call.name, call.args, call.id ?? ''), invalid: false })
+      for (const call of calls) results.push({ id: call.id ?? '', r: await toolStepped(ctx, results.at(-1)?.r.step, call.name, call.args, call.id ?? ''), invalid: false })
       for (const call of invalid) {
-        results.push({ id: call.id ?? '', r: await toolStepped(ctx, results, call.name ?? '(unnamed)', { arguments: call.args ?? null }, call.id ?? '', call.error ?? 'unparsable'), invalid: true })
+        results.push({ id: call.id ?? '', r: await toolStepped(ctx, results.at(-1)?.r.step, call.name ?? '(unnamed)', { arguments: call.args ?? null }, call.id ?? '', call.error ?? 'unparsable'), invalid: true })
       }
       for (const { id, r, invalid: bad } of results) {
         messages.push(new ToolMessage({ tool_call_id: id, content: r.content, status: bad || r.outcome.status !== 'ok' ? 'error' : 'success' }))
@@ -406,20 +406,19 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
   }
 
   /**
-   * Calls a tool of a chat round. The tool step of the call before it is written first (each
+   * Calls a tool of a chat round. `previous`, the tool step of the call before it, is written first (each
    * tool step follows the wallet steps its own call wrote); this call's is left to the caller,
    * which writes it behind the next model call — unless the call is fatal, whose step is
    * written before the error is thrown.
    */
   async function toolStepped(
     ctx: ActionContext,
-    before: readonly { r: ToolCallResult }[],
+    previous: StepBody | undefined,
     name: string,
     rawArgs: unknown,
     toolCallId: string,
     parseError?: string,
   ): Promise<ToolCallResult> {
-    const previous = before.at(-1)?.r.step
     if (previous) await append(ctx, previous)
     const r = await callTool(ctx, name, rawArgs, toolCallId, parseError)
     if (r.fatal) {

@@ -3,7 +3,21 @@ import { MAX_TASK_EVENTS } from './taskFeed.js'
 import type { TaskState } from './taskStore.js'
 
 /** A committed batch holding some of a task's steps, as the task store reports it. */
-export type TaskCommitment = TaskState['commitments'][number]
+export const taskCommitmentSchema = z.object({
+  sequence: z.number().int(),
+  root: z.string(),
+  daCommitment: z.string(),
+  txHash: z.string().nullable(),
+  /** The batch's steps [firstIndex, firstIndex + stepCount) of the agent's trace. */
+  firstIndex: z.number().int().optional(),
+  stepCount: z.number().int().optional(),
+})
+export type TaskCommitment = z.output<typeof taskCommitmentSchema>
+
+/** Whether a task is finished (completed or failed): no run of it is under way. */
+export function isFinished(s: Pick<TaskState, 'status'>): boolean {
+  return s.status === 'completed' || s.status === 'failed'
+}
 
 /**
  * Whether every step of the task's action is in a committed batch (not merely some of
@@ -20,17 +34,7 @@ export function isFullyCommitted(s: Pick<TaskState, 'result' | 'commitments'>): 
  * A committed batch recorded for a task beside its state (`TaskStore.addCommitments`), with
  * when it was recorded: the time of the progress line it reads as.
  */
-export const taskCommitmentEntrySchema = z.object({
-  at: z.number(),
-  commitment: z.object({
-    sequence: z.number().int().min(0),
-    root: z.string(),
-    daCommitment: z.string(),
-    txHash: z.string().nullable(),
-    firstIndex: z.number().int().min(0).optional(),
-    stepCount: z.number().int().min(0).optional(),
-  }),
-})
+export const taskCommitmentEntrySchema = z.object({ at: z.number(), commitment: taskCommitmentSchema })
 export type TaskCommitmentEntry = z.output<typeof taskCommitmentEntrySchema>
 
 /**
@@ -63,7 +67,7 @@ export function withCommitmentEntries(s: TaskState, entries: readonly TaskCommit
   if (add.length === 0) return s
   const bySequence = (a: TaskCommitment, b: TaskCommitment) => a.sequence - b.sequence
   const commitments = [...s.commitments]
-  if (s.status !== 'completed' && s.status !== 'failed') {
+  if (!isFinished(s)) {
     return { ...s, commitments: [...commitments, ...add.map((e) => e.commitment)].sort(bySequence) }
   }
   const events = [...s.events]

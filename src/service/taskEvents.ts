@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { ProgressEvent, StepEvent } from './taskFeed.js'
-import { isFullyCommitted } from './taskCommitments.js'
+import { isFinished, isFullyCommitted } from './taskCommitments.js'
 import type { TaskState, TaskStore } from './taskStore.js'
 import { taskView } from './taskView.js'
 
@@ -78,7 +78,7 @@ export function streamTaskEvents(c: Context, store: TaskStore, id: string, first
           sentStatus = last.status
           await stream.writeSSE({ event: 'status', data: JSON.stringify(taskView(last)) })
         }
-        const final = last.status === 'completed' || last.status === 'failed'
+        const final = isFinished(last)
         if (final && isFullyCommitted(last)) break
         if (stream.aborted) break
         if (!dirty) {

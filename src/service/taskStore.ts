@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { MAX_TASK_EVENTS, MAX_TASK_STEPS, progressEventSchema, stepEventSchema, type StepEvent } from './taskFeed.js'
-import { type TaskCommitmentEntry, taskCommitmentEntrySchema, withCommitmentEntries } from './taskCommitments.js'
+import { isFinished, type TaskCommitmentEntry, taskCommitmentEntrySchema, taskCommitmentSchema, withCommitmentEntries } from './taskCommitments.js'
 import { TurnBatch } from './turnBatch.js'
 
 /** Where a task stands. `failed` covers policy refusals (final) and exhausted retries. */
@@ -26,17 +26,7 @@ export const taskStateSchema = z.object({
     .nullable(),
   error: z.object({ name: z.string(), message: z.string(), final: z.boolean() }).nullable(),
   /** The committed batches holding the task's steps, once committed. */
-  commitments: z.array(
-    z.object({
-      sequence: z.number().int(),
-      root: z.string(),
-      daCommitment: z.string(),
-      txHash: z.string().nullable(),
-      /** The batch's steps [firstIndex, firstIndex + stepCount) of the agent's trace. */
-      firstIndex: z.number().int().optional(),
-      stepCount: z.number().int().optional(),
-    }),
-  ),
+  commitments: z.array(taskCommitmentSchema),
   /** Progress lines, in order (the last MAX_TASK_EVENTS). */
   events: z.array(progressEventSchema),
   /** The action's trace steps as they were appended, in order (the last MAX_TASK_STEPS). */
@@ -139,9 +129,6 @@ export function appendStep(s: TaskState, make: (seq: number) => StepEvent, at = 
   return { ...s, updatedAt: at, lastSeq: seq, steps: [...(s.steps ?? []), step].slice(-MAX_TASK_STEPS) }
 }
 
-/** Whether a task is finished: its update is made from its state with recorded batches merged in. */
-const finished = (s: TaskState) => s.status === 'completed' || s.status === 'failed'
-
 class MemoryTaskStore implements TaskStore {
   readonly #tasks = new Map<string, TaskState>()
   readonly #commits = new Map<string, Map<number, TaskCommitmentEntry>>()
@@ -166,7 +153,7 @@ class MemoryTaskStore implements TaskStore {
   async update(taskId: string, patch: (s: TaskState) => TaskState) {
     const s = this.#tasks.get(taskId)
     if (!s) return undefined
-    const next = patch(finished(s) ? this.#merged(s) : s)
+    const next = patch(isFinished(s) ? this.#merged(s) : s)
     this.#tasks.set(taskId, next)
     this.#events.emit('event', { taskId, state: next })
     return next
@@ -291,6 +278,7 @@ type PendingUpdate = { patch: (s: TaskState) => TaskState; expected: TaskState |
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
 /** A commit notice (ADD_COMMITS): the ids of the tasks it recorded batches for. */
 const taskIdsSchema = z.array(z.string())
+/** JSON from Redis (an entry, a notice) or undefined when it is not JSON: the schema then refuses it. */
 const safeJson = (text: string): unknown => {
   try {
     return JSON.parse(text) as unknown
@@ -387,12 +375,8 @@ class RedisTaskStore implements TaskStore {
     const fields = await this.#redis.hgetall(this.#commitsKey(taskId))
     const out: TaskCommitmentEntry[] = []
     for (const value of Object.values(fields)) {
-      try {
-        const parsed = taskCommitmentEntrySchema.safeParse(JSON.parse(value))
-        if (parsed.success) out.push(parsed.data)
-      } catch {
-        // not JSON: left out
-      }
+      const parsed = taskCommitmentEntrySchema.safeParse(safeJson(value))
+      if (parsed.success) out.push(parsed.data)
     }
     return out
   }
@@ -442,7 +426,7 @@ class RedisTaskStore implements TaskStore {
         let next: TaskState | undefined
         for (let attempt = 0; base && attempt < 50; attempt++) {
           // a finished task is updated from what readers see of it: its recorded batches merged in
-          let s = finished(base.state) ? withCommitmentEntries(base.state, await this.#entries(taskId)) : base.state
+          let s = isFinished(base.state) ? withCommitmentEntries(base.state, await this.#entries(taskId)) : base.state
           for (const u of [...batch]) {
             try {
               s = u.patch(s)
