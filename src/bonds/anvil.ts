@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { mnemonicToAccount, type HDAccount } from 'viem/accounts'
 import { AnvilNotInstalledError, AnvilStartError } from './errors.js'
@@ -30,6 +32,12 @@ export type Anvil = {
   chainId: number
   /** Funded dev accounts derived from {@link ANVIL_MNEMONIC}. */
   accounts: HDAccount[]
+  /**
+   * Where the node keeps the states of older blocks (past the few hundred it holds in memory;
+   * anvil's `--cache-path`, otherwise `~/.foundry/anvil/tmp`, which anvil never empties): a
+   * temporary directory removed when the node exits.
+   */
+  stateCacheDir: string
   process: ChildProcess
   stop(): Promise<void>
 }
@@ -62,8 +70,32 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   ]
   if (options.blockTime !== undefined) args.push('--block-time', String(options.blockTime))
   if (options.stateFile) args.push('--state', options.stateFile)
+  // anvil writes the state of every block past its in-memory window (~300 blocks, a few hundred
+  // KB each) to disk, by default under ~/.foundry/anvil/tmp, and leaves it there when it exits
+  // however it is stopped: a long test run left hundreds of MB in the user's home per node
+  const stateCacheDir = mkdtempSync(join(tmpdir(), 'covenant-anvil-'))
+  args.push('--cache-path', stateCacheDir)
 
-  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const binary = (() => {
+    try {
+      return anvilBinary()
+    } catch (err) {
+      rmSync(stateCacheDir, { recursive: true, force: true })
+      throw err
+    }
+  })()
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // removed once the node is gone, whatever ended it (stop, a crash, a failed start)
+  const exited = new Promise<void>((resolve) => {
+    const clean = () => {
+      rmSync(stateCacheDir, { recursive: true, force: true })
+      resolve()
+    }
+    child.once('exit', clean)
+    child.once('error', () => {
+      if (child.pid === undefined) clean()
+    })
+  })
   const port = await new Promise<number>((resolve, reject) => {
     let out = ''
     const timer = setTimeout(() => {
@@ -101,12 +133,13 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
     port,
     chainId,
     accounts,
+    stateCacheDir,
     process: child,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(exited)
         const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-        child.once('exit', () => {
+        void exited.then(() => {
           clearTimeout(timer)
           resolve()
         })
