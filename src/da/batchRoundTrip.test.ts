@@ -11,13 +11,18 @@ import { type DAServer, startDAServer } from './server.js'
 // Downstream of src/trace: steps from the WAL, batched, put on DA over HTTP, fetched back,
 // decoded and proven against their root, as a verifier would.
 let dir: string
+let store: LocalDAStore
 let server: DAServer
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'covenant-da-batch-'))
-  server = await startDAServer({ store: new LocalDAStore({ dir: join(dir, 'da') }), port: 0 })
+  store = new LocalDAStore({ dir: join(dir, 'da') })
+  server = await startDAServer({ store, port: 0 })
 })
 afterAll(async () => {
-  await server.close()
+  await server?.close()
+  // the server leaves its store to its owner: closed here, its open segment's file handle is
+  // not left to the garbage collector (which made Node warn "Closing file descriptor …")
+  await store?.close()
   await rm(dir, { recursive: true, force: true })
 })
 
