@@ -35,7 +35,8 @@ export type Anvil = {
   /**
    * Where the node keeps the states of older blocks (past the few hundred it holds in memory;
    * anvil's `--cache-path`, otherwise `~/.foundry/anvil/tmp`, which anvil never empties): a
-   * temporary directory removed when the node exits.
+   * temporary directory, removed when the node exits (seen by this process: if this process
+   * dies first, it stays in the OS's temporary directory).
    */
   stateCacheDir: string
   process: ChildProcess
@@ -73,17 +74,10 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   // anvil writes the state of every block past its in-memory window (~300 blocks, a few hundred
   // KB each) to disk, by default under ~/.foundry/anvil/tmp, and leaves it there when it exits
   // however it is stopped: a long test run left hundreds of MB in the user's home per node
+  const binary = anvilBinary()
   const stateCacheDir = mkdtempSync(join(tmpdir(), 'covenant-anvil-'))
   args.push('--cache-path', stateCacheDir)
 
-  const binary = (() => {
-    try {
-      return anvilBinary()
-    } catch (err) {
-      rmSync(stateCacheDir, { recursive: true, force: true })
-      throw err
-    }
-  })()
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   // removed once the node is gone, whatever ended it (stop, a crash, a failed start)
   const exited = new Promise<void>((resolve) => {
