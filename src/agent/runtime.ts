@@ -391,13 +391,15 @@ export function createAgentRuntime(p: CreateAgentRuntimeParameters): AgentRuntim
       const calls = ai.tool_calls ?? []
       const invalid = ai.invalid_tool_calls ?? []
       if (calls.length === 0 && invalid.length === 0) return messageText(ai)
-      const results: { id: string; r: ToolCallResult; invalid: boolean }[] = []
-      for (const call of calls) results.push({ id: call.id ?? '', r: await toolStepped(ctx, results.at(-1)?.r.step, call.name, call.args, call.id ?? ''), invalid: false })
-      for (const call of invalid) {
-        results.push({ id: call.id ?? '', r: await toolStepped(ctx, results.at(-1)?.r.step, call.name ?? '(unnamed)', { arguments: call.args ?? null }, call.id ?? '', call.error ?? 'unparsable'), invalid: true })
-      }
-      for (const { id, r, invalid: bad } of results) {
-        messages.push(new ToolMessage({ tool_call_id: id, content: r.content, status: bad || r.outcome.status !== 'ok' ? 'error' : 'success' }))
+      // the valid calls, then the unparsable ones (whose outcome is always an error)
+      const requested: { id: string; name: string; args: unknown; parseError?: string | undefined }[] = [
+        ...calls.map((c) => ({ id: c.id ?? '', name: c.name, args: c.args })),
+        ...invalid.map((c) => ({ id: c.id ?? '', name: c.name ?? '(unnamed)', args: { arguments: c.args ?? null }, parseError: c.error ?? 'unparsable' })),
+      ]
+      const results: { id: string; r: ToolCallResult }[] = []
+      for (const q of requested) results.push({ id: q.id, r: await toolStepped(ctx, results.at(-1)?.r.step, q.name, q.args, q.id, q.parseError) })
+      for (const { id, r } of results) {
+        messages.push(new ToolMessage({ tool_call_id: id, content: r.content, status: r.outcome.status === 'ok' ? 'success' : 'error' }))
       }
       last = results.at(-1)?.r.step
     }

@@ -66,10 +66,8 @@ export function withCommitmentEntries(s: TaskState, entries: readonly TaskCommit
   }
   if (add.length === 0) return s
   const bySequence = (a: TaskCommitment, b: TaskCommitment) => a.sequence - b.sequence
+  if (!isFinished(s)) return { ...s, commitments: [...s.commitments, ...add.map((e) => e.commitment)].sort(bySequence) }
   const commitments = [...s.commitments]
-  if (!isFinished(s)) {
-    return { ...s, commitments: [...commitments, ...add.map((e) => e.commitment)].sort(bySequence) }
-  }
   const events = [...s.events]
   let lastSeq = s.lastSeq ?? 0
   let updatedAt = s.updatedAt
