@@ -34,6 +34,7 @@ import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
 import { VerifierNode, type VerifierEvent } from '../../src/verify/index.js'
 import { localReplayer } from '../../src/verify/replayers.js'
 import { createTestAgent, ETH, moderationDigest, tempDir, TOY_MODEL_DIGEST, type TestAgent } from '../../src/verify/_testing.js'
+import { recordVerifierEvents, type VerifierEventLog } from '../fixtures/verifierEvents.js'
 
 // ------------------------------------------------------------------ the spec client's ABI
 // Copied from the standard's text (Identity, Reputation and Validation registries).
@@ -67,6 +68,8 @@ let spec: PublicClient
 let registries: { identity: Address; reputation: Address; validation: Address }
 const agents: TestAgent[] = []
 const events: VerifierEvent[] = []
+/** The node's events kept: its answer to a request can come before the request's receipt does. */
+let log: VerifierEventLog
 let nextWallet = 13
 
 function specWallet(i: number) {
@@ -142,6 +145,7 @@ beforeAll(async () => {
     onEvent: (ev) => events.push(ev),
   })
   await node.start()
+  log = recordVerifierEvents(node)
 })
 
 afterAll(async () => {
@@ -251,7 +255,7 @@ describe('validation requests answered by a Covenant verifier, read by the spec 
     if (c.type !== 'challenge' || c.result.status !== 'proven') throw new Error('expected a proof')
 
     const requestHash = await specRequest(1, id, actionId)
-    await node.waitFor(answered(requestHash, 'bond-backed:final'), 60_000)
+    await log.waitFor(answered(requestHash, 'bond-backed:final'), 60_000)
     const s = await status(requestHash)
     expect(s).toMatchObject({ response: 0, tag: 'bond-backed:final' })
     const [last] = (await responses(requestHash)).slice(-1)
@@ -271,7 +275,7 @@ describe('validation requests answered by a Covenant verifier, read by the spec 
     await a.op.classify(actionId, 'buy cheap followers now, limited offer!!!', { fake: true })
     await a.op.append({ kind: 'output', actionId, timestamp: 4, result: 'ok' })
     await a.op.commit()
-    await node.waitFor(answered(requestHash, 'bond-backed:final'), 240_000)
+    await log.waitFor(answered(requestHash, 'bond-backed:final'), 240_000)
     expect(await status(requestHash)).toMatchObject({ response: 0, tag: 'bond-backed:final' })
     const history = await responses(requestHash)
     expect(history.every((h) => h.response === 0)).toBe(true)

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bytesToHex, hexToBytes, keccak256, parseEventLogs, toHex, type Address, type Hex } from 'viem'
 import { startTestChain, type TestChain } from '../fixtures/chain.js'
+import { recordVerifierEvents, type VerifierEventLog } from '../fixtures/verifierEvents.js'
 import { answerDataWithheld, challengeData, disputeGameAbi, getBatch, getBond, getDispute, listDisputes, openDispute, registerVerifier, traceLogAbi } from '../../src/bonds/index.js'
 import { increaseTime } from '../../src/bonds/devTime.js'
 import { LocalDAStore, localCommitment } from '../../src/da/index.js'
@@ -23,6 +24,8 @@ let root: string
 const nodes: VerifierNode[] = []
 const errors: VerifierEvent[] = []
 let challenger: VerifierNode
+/** The challenger's events from beforeAll on: its answer to a test's transaction can come before the receipt does. */
+let events: VerifierEventLog
 let nextWallet = 10
 const headerFiles: string[] = []
 
@@ -84,6 +87,7 @@ beforeAll(async () => {
     nodes.push(node)
   }
   challenger = nodes[0] as VerifierNode
+  events = recordVerifierEvents(challenger)
 })
 
 afterAll(async () => {
@@ -102,7 +106,7 @@ describe('a running verifier proves objective faults on its own', () => {
     const a = await agent()
     const who = [verifierAddress(), redistribution()]
     const before = await ledger(chain.reader, a.agentId, who)
-    const seen = challenger.waitFor(isChallenge(a.agentId))
+    const seen = events.waitFor(isChallenge(a.agentId))
     await a.op.pay('over-cap', { to: chain.account(8).address, value: ETH('2'), send: false })
     await a.op.commit()
     const e = await seen
@@ -124,7 +128,7 @@ describe('a running verifier proves objective faults on its own', () => {
   it('a payment to a recipient off the allowlist: provePolicyBreach (TargetNotAllowed)', async () => {
     const a = await agent()
     const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
-    const seen = challenger.waitFor(isChallenge(a.agentId))
+    const seen = events.waitFor(isChallenge(a.agentId))
     await a.op.pay('off-list', { to: chain.account(9).address, value: ETH('0.1') })
     await a.op.commit()
     const e = await seen
@@ -141,7 +145,7 @@ describe('a running verifier proves objective faults on its own', () => {
     const a = await agent()
     headerFiles.push(a.op.headersFile)
     const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
-    const seen = challenger.waitFor(isChallenge(a.agentId))
+    const seen = events.waitFor(isChallenge(a.agentId))
     await a.op.append(
       { kind: 'input', actionId: 'eq', timestamp: 1, task: 'x' },
       { kind: 'output', actionId: 'eq', timestamp: 2, result: 'y' },
@@ -163,12 +167,12 @@ describe('a running verifier proves objective faults on its own', () => {
 async function quorumOutcome(a: TestAgent, trigger: () => Promise<unknown>) {
   const who = [verifierAddress(), redistribution(), chain.account(1).address]
   const before = await ledger(chain.reader, a.agentId, who)
-  const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
+  const opened = events.waitFor(isChallenge(a.agentId), 90_000)
   await trigger()
   const e = await opened
   if (e.result.status !== 'opened') throw new Error(`expected a dispute, got ${e.result.status}`)
   const disputeId = e.result.disputeId
-  const resolved = await challenger.waitFor(isResolved(disputeId), 90_000)
+  const resolved = await events.waitFor(isResolved(disputeId), 90_000)
   const after = await ledger(chain.reader, a.agentId, who)
   return { e, disputeId, bond: e.result.bond, resolved, before, after }
 }
@@ -228,9 +232,9 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
 
   it('a withheld blob, past the grace period: DataWithheld, unanswered by the deadline, slashed with no vote', async () => {
     const a = await agent()
-    const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
+    const opened = events.waitFor(isChallenge(a.agentId), 90_000)
     const r = await quorumOutcome(a, async () => {
-      const unavailable = challenger.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
+      const unavailable = events.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
       await a.op.append({ kind: 'input', actionId: 'wh', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'wh', timestamp: 2, result: 'y' })
       await a.op.commitWithheld()
       await unavailable
@@ -246,8 +250,8 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
 
   it('a withheld blob that its operator publishes on chain in answer: not slashed, the challenger bond pays the operator, the batch is read from the chain', async () => {
     const a = await agent()
-    const opened = challenger.waitFor(isChallenge(a.agentId), 90_000)
-    const unavailable = challenger.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
+    const opened = events.waitFor(isChallenge(a.agentId), 90_000)
+    const unavailable = events.waitFor((e) => e.type === 'batch' && e.agentId === a.agentId && e.status === 'unavailable')
     await a.op.append({ kind: 'input', actionId: 'late', timestamp: 1, task: 'x' }, { kind: 'output', actionId: 'late', timestamp: 2, result: 'y' })
     const { sequence, blob } = await a.op.commitWithheld()
     await unavailable
@@ -257,7 +261,7 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
     const before = await ledger(chain.reader, a.agentId, [chain.account(2).address])
     const d = await getDispute(chain.reader, e.result.disputeId)
     await answerDataWithheld(chain.as(2), { disputeId: e.result.disputeId, blob, subject: d.subject })
-    const resolved = await challenger.waitFor(isResolved(e.result.disputeId), 90_000)
+    const resolved = await events.waitFor(isResolved(e.result.disputeId), 90_000)
     expect(resolved.status).toBe('Rejected')
     const after = await ledger(chain.reader, a.agentId, [chain.account(2).address])
     expect(after.bondEth).toBe(before.bondEth)
@@ -279,12 +283,12 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
     const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
     // account 4 cannot reach the DA node and challenges in good faith
     const r = await challengeData(chain.as(4), { agentId: a.agentId, sequence: 0n, daCommitment: hexToBytes(commitment) })
-    const answered = await challenger.waitFor(
+    const answered = await events.waitFor(
       (ev): ev is Extract<VerifierEvent, { type: 'answered' }> => ev.type === 'answered' && ev.disputeId === r.disputeId,
       90_000,
     )
     expect(answered.bytes).toBeGreaterThan(0)
-    const resolved = await challenger.waitFor(isResolved(r.disputeId), 90_000)
+    const resolved = await events.waitFor(isResolved(r.disputeId), 90_000)
     expect(resolved.status).toBe('Rejected')
     const after = await ledger(chain.reader, a.agentId, [verifierAddress()])
     expect(after.bondEth).toBe(before.bondEth)
@@ -325,7 +329,7 @@ describe('quorum disputes: the verifier opens, the registered verifiers vote, th
 describe('an untraced account call is proven on chain, no vote', () => {
   it('coverage fails safe: a payment whose only batch is withheld is proven untraced past the grace period', async () => {
     const a = await agent()
-    const proven = challenger.waitFor(
+    const proven = events.waitFor(
       (e): e is Extract<VerifierEvent, { type: 'challenge' }> => e.type === 'challenge' && e.fault.agentId === a.agentId && e.fault.type === 'UntracedCall',
       120_000,
     )
@@ -356,7 +360,7 @@ describe('an untraced account call is proven on chain, no vote', () => {
     await a.op.pay('traced', { to: chain.account(8).address, value: ETH('0.1') })
     await a.op.commit()
     const before = await ledger(chain.reader, a.agentId, [verifierAddress()])
-    const proven = challenger.waitFor(isChallenge(a.agentId), 90_000)
+    const proven = events.waitFor(isChallenge(a.agentId), 90_000)
     const txHash = await a.op.sendUntraced({ to: chain.account(8).address, value: ETH('0.2') })
     await increaseTime(chain.reader.publicClient, 601)
     const e = await proven
@@ -379,7 +383,7 @@ describe('challenges that fail', () => {
     const owner: Address = chain.account(1).address
     const before = await ledger(chain.reader, a.agentId, [owner])
     const opened = await openDispute(chain.as(4), { kind: 'InferenceFraud', agentId: a.agentId, sequence: BigInt(batch?.sequence ?? 0), stepIndex: 1 })
-    const resolved = await challenger.waitFor(isResolved(opened.disputeId), 60_000)
+    const resolved = await events.waitFor(isResolved(opened.disputeId), 60_000)
     expect(resolved.status).toBe('Rejected')
     const after = await ledger(chain.reader, a.agentId, [owner])
     expect(after.bondEth).toBe(before.bondEth)
@@ -401,7 +405,7 @@ describe('challenges that fail', () => {
     await da.put(blob) // now every verifier can judge it
     const owner: Address = chain.account(1).address
     const before = await ledger(chain.reader, a.agentId, [owner])
-    const resolved = await challenger.waitFor(isResolved(greedy.disputeId), 90_000)
+    const resolved = await events.waitFor(isResolved(greedy.disputeId), 90_000)
     expect(resolved.status).toBe('Rejected')
     const vote = await voted
     expect(vote).toMatchObject({ disputeId: greedy.disputeId, agentAtFault: false })
@@ -426,7 +430,7 @@ describe('challenges that fail', () => {
     })
     await Promise.all(abstained) // no verifier here has a judge: each abstains
     expect((await getDispute(chain.reader, opened.disputeId)).status).toBe('Open')
-    const resolved = challenger.waitFor(isResolved(opened.disputeId), 60_000)
+    const resolved = events.waitFor(isResolved(opened.disputeId), 60_000)
     await increaseTime(chain.reader.publicClient, chain.deployment.params.disputePeriod + 1)
     expect((await resolved).status).toBe('Expired')
     const after = await ledger(chain.reader, a.agentId, who)
