@@ -15,8 +15,14 @@ const running: ChildProcess[] = []
 
 type Run = { code: number | null; stdout: string; stderr: string }
 
-/** Starts a long-running command and resolves with its first JSON document on stdout. */
-function start(args: string[]): Promise<{ child: ChildProcess; json: Record<string, unknown>; stderr: () => string }> {
+type Started = { child: ChildProcess; json: Record<string, unknown>; stdout: () => string; stderr: () => string }
+
+/**
+ * Starts a long-running command and resolves with its first JSON document on stdout (the
+ * first `}` at a line's end that closes a whole document: later documents may come in the
+ * same chunk). `stdout()` is all it has printed so far, the first document included.
+ */
+function start(args: string[]): Promise<Started> {
   const child = spawn(process.execPath, [BIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '', COVENANT_PASSWORD: '' } })
   running.push(child)
   let out = ''
@@ -24,12 +30,14 @@ function start(args: string[]): Promise<{ child: ChildProcess; json: Record<stri
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
-      const end = out.lastIndexOf('}\n')
-      if (end < 0) return
-      try {
-        resolve({ child, json: JSON.parse(out.slice(out.indexOf('{'), end + 1)) as Record<string, unknown>, stderr: () => err })
-      } catch {
-        // more to come
+      const begin = out.indexOf('{')
+      for (let end = out.indexOf('}\n', begin); begin >= 0 && end >= 0; end = out.indexOf('}\n', end + 1)) {
+        try {
+          resolve({ child, json: JSON.parse(out.slice(begin, end + 1)) as Record<string, unknown>, stdout: () => out, stderr: () => err })
+          return
+        } catch {
+          // not a whole document yet
+        }
       }
     })
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
@@ -69,13 +77,14 @@ describe('covenant dev → deploy → task → trace → verify', () => {
 
     const deployed = await start(['deploy', AGENT, '--data-dir', root, '--port', '0'])
     expect(deployed.json).toMatchObject({ outcome: 'registered', name: 'moderation' })
+    // the document that says it serves: printed after the first, possibly in the same chunk
     const served = await new Promise<{ url: string }>((resolve) => {
-      let out = ''
-      deployed.child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString()
-        const m = /"url": "(http:\/\/[^"]+)"/.exec(out)
+      const look = () => {
+        const m = /"url": "(http:\/\/[^"]+)"/.exec(deployed.stdout())
         if (m) resolve({ url: m[1]! })
-      })
+        return Boolean(m)
+      }
+      if (!look()) deployed.child.stdout!.on('data', look) // after start's own listener, which appends the chunk
     })
 
     const post = await fetch(`${served.url}/tasks`, {
