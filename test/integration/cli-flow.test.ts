@@ -27,13 +27,16 @@ function start(args: string[]): Promise<Started> {
   running.push(child)
   let out = ''
   let err = ''
+  let found = false
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
+      if (found) return
       const begin = out.indexOf('{')
       for (let end = out.indexOf('}\n', begin); begin >= 0 && end >= 0; end = out.indexOf('}\n', end + 1)) {
         try {
           resolve({ child, json: JSON.parse(out.slice(begin, end + 1)) as Record<string, unknown>, stdout: () => out, stderr: () => err })
+          found = true
           return
         } catch {
           // not a whole document yet
