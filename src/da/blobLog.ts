@@ -60,9 +60,10 @@ export type BlobLogOptions = {
  *
  * Writers: a put takes an idle segment of this log, else adopts one nobody holds (a kernel
  * lock decides; the new holder checks its last record, cuts off a torn tail, and fdatasyncs
- * the file and fsyncs the directory once), else creates one. Each record is one fdatasync;
- * a segment is closed once it passes `segmentBytes` (so a directory fsync comes once per
- * segment). Concurrent puts each hold their own segment.
+ * the file and fsyncs the directory once), else creates one. Each record is one fdatasync
+ * (a streamed body past 2 MiB also starts its writeback early, see blobWriter.ts); a segment
+ * is closed once it passes `segmentBytes` (so a directory fsync comes once per segment).
+ * Concurrent puts each hold their own segment.
  *
  * Recovery: a segment is read record by record until a header that is missing, fails its
  * CRC or whose body passes the end of the file; the last record found is hashed too (it is
@@ -160,7 +161,7 @@ export class BlobLog {
   async begin(maxBytes: number): Promise<LogUpload> {
     await this.#open()
     const seg = await this.#acquire()
-    const writer = new BlobWriter(seg, maxBytes)
+    const writer = new BlobWriter(seg, maxBytes, { writeback: true })
     let ended = false
     const end = () => {
       if (ended) throw new Error('LogUpload: finish or abort after the upload ended')
@@ -217,7 +218,7 @@ export class BlobLog {
 
   async #append(body: Uint8Array | null, header: RecordHeader, maxBytes: number): Promise<void> {
     const seg = await this.#acquire()
-    const writer = new BlobWriter(seg, maxBytes, header.sha256)
+    const writer = new BlobWriter(seg, maxBytes, { sha256: header.sha256 })
     if (body) writer.write(body)
     writer.digest()
     try {

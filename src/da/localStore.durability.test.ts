@@ -76,6 +76,11 @@ function recordOf(blob: Uint8Array): Buffer {
   return Buffer.concat([encodeRecordHeader({ kind: RECORD_BLOB, length: blob.length, sha256, keccak256: null }), blob])
 }
 
+/** Byte equality of two large arrays (toEqual compares them element by element: seconds a MiB). */
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+}
+
 async function notFound(p: Promise<unknown>): Promise<boolean> {
   return p.then(
     () => false,
@@ -159,6 +164,82 @@ describe('LocalDAStore durability', () => {
     await upload.abort()
     expect((await segments()).map((s) => s.size)).toEqual([8])
     await store.close()
+  })
+
+  test('a streamed body over 2 MiB starts its writeback every 2 MiB as it arrives; one written in one piece, or up to 2 MiB, starts none', async () => {
+    const store = new LocalDAStore({ dir })
+    const counts = await countCalls()
+    const big = bytesOf(5 * 1024 * 1024 + 123, 7)
+    const upload = await store.beginPut()
+    const chunk = 64 * 1024
+    for (let at = 0; at < 4.5 * 1024 * 1024; at += chunk) {
+      upload.write(big.subarray(at, at + chunk))
+      await new Promise((r) => setImmediate(r)) // the chunks come from a socket, not all at once
+    }
+    // before the body has all arrived: the first 4 MiB are on their way to the disk
+    await vi.waitFor(() => expect(counts.datasync).toBe(2))
+    for (let at = 4.5 * 1024 * 1024; at < big.length; at += chunk) upload.write(big.subarray(at, at + chunk))
+    const c = await upload.finish()
+    expect(counts.datasync).toBe(3) // and the commit's own
+    expect(c).toEqual(localCommitment(big))
+    expect(same(await store.get(c), big)).toBe(true)
+    // the same size put whole, and a 2 MiB body streamed: the commit's fdatasync alone
+    await store.put(bytesOf(5 * 1024 * 1024 + 123, 8))
+    expect(counts.datasync).toBe(4)
+    const two = bytesOf(2 * 1024 * 1024, 9)
+    const small = await store.beginPut()
+    for (let at = 0; at < two.length; at += chunk) small.write(two.subarray(at, at + chunk))
+    await small.finish()
+    expect(counts.datasync).toBe(5)
+    await store.close()
+    const other = new LocalDAStore({ dir })
+    expect(same(await other.get(c), big)).toBe(true)
+    await other.close()
+  })
+
+  test('an early writeback that fails fails the put (an fdatasync error is reported once: none is left unread), and the store goes on in a segment it trusts', async () => {
+    const store = new LocalDAStore({ dir })
+    const kept = await store.put(bytesOf(1_000, 1))
+    const fh = await open(join(dir, 'probe'), 'w')
+    const proto = Object.getPrototypeOf(fh) as Pick<FileHandle, 'datasync'>
+    await fh.close()
+    const datasync = proto.datasync
+    let fail = 0
+    let calls = 0
+    vi.spyOn(proto, 'datasync').mockImplementation(function (this: FileHandle) {
+      calls++
+      if (fail > 0) {
+        fail--
+        return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }))
+      }
+      return datasync.call(this)
+    })
+    const big = bytesOf(3 * 1024 * 1024, 2)
+    const upload = await store.beginPut()
+    fail = 1 // the next fdatasync: the early one
+    for (let at = 0; at < big.length; at += 64 * 1024) upload.write(big.subarray(at, at + 64 * 1024))
+    await expect(upload.finish()).rejects.toThrow(/EIO/)
+    expect(fail).toBe(0) // the early one was the one that failed
+    expect(await notFound(store.get(localCommitment(big)))).toBe(true)
+    // an aborted upload whose early writeback failed: abort settles, nothing is stored
+    const aborted = await store.beginPut()
+    fail = 1
+    for (let at = 0; at < big.length; at += 64 * 1024) aborted.write(big.subarray(at, at + 64 * 1024))
+    await vi.waitFor(() => expect(fail).toBe(0))
+    await aborted.abort()
+    expect(await notFound(store.get(localCommitment(big)))).toBe(true)
+    // the segment was let go, not reused as it stood: the next put adopts it afresh (its tail
+    // cut back, an fdatasync before any record follows), and is whole
+    calls = 0
+    const again = await store.put(big)
+    expect(calls).toBe(2)
+    expect(same(await store.get(again), big)).toBe(true)
+    await store.close()
+    const other = new LocalDAStore({ dir })
+    expect(await other.get(kept)).toEqual(bytesOf(1_000, 1))
+    expect(same(await other.get(again), big)).toBe(true)
+    // a fresh instance reads exactly the acknowledged blobs
+    await other.close()
   })
 
   test('a segment is closed once it holds segmentBytes; the next put opens another', async () => {
