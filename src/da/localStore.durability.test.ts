@@ -219,7 +219,7 @@ describe('LocalDAStore durability', () => {
     fail = 1 // the next fdatasync: the early one
     for (let at = 0; at < big.length; at += 64 * 1024) upload.write(big.subarray(at, at + 64 * 1024))
     await expect(upload.finish()).rejects.toThrow(/EIO/)
-    expect(fail).toBe(0) // the early one was the one that failed
+    expect(fail).toBe(0) // the early one failed (the commit's own comes only after it), the commit's would pass
     expect(await notFound(store.get(localCommitment(big)))).toBe(true)
     // an aborted upload whose early writeback failed: abort settles, nothing is stored
     const aborted = await store.beginPut()
@@ -235,10 +235,10 @@ describe('LocalDAStore durability', () => {
     expect(calls).toBe(2)
     expect(same(await store.get(again), big)).toBe(true)
     await store.close()
+    // a fresh instance reads the acknowledged blobs
     const other = new LocalDAStore({ dir })
     expect(await other.get(kept)).toEqual(bytesOf(1_000, 1))
     expect(same(await other.get(again), big)).toBe(true)
-    // a fresh instance reads exactly the acknowledged blobs
     await other.close()
   })
 
