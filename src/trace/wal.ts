@@ -409,9 +409,16 @@ export class TraceWal {
   #keep(entry: EncodedStep): void {
     this.#memory.push(entry)
     this.#memoryBytes += entry.bytes.length
+    if (this.#memoryBytes <= this.#memoryCap) return
+    // Over the cap: the oldest steps go (the committer reads them from disk) until a quarter
+    // of the cap is free, so the array is copied once per quarter of the cap appended, not at
+    // every append (which made a backlog past the cap quadratic: 10 s of an open of 60,000
+    // uncommitted steps).
+    const target = Math.floor(this.#memoryCap * 0.75)
+    let bytes = this.#memoryBytes
     let drop = 0
-    while (this.#memoryBytes > this.#memoryCap && drop < this.#memory.length) this.#memoryBytes -= this.#memory[drop++]!.bytes.length
-    if (drop > 0) this.#forget(drop)
+    while (bytes > target && drop < this.#memory.length) bytes -= this.#memory[drop++]!.bytes.length
+    this.#forget(drop)
   }
 
   #forget(count: number): void {
@@ -472,6 +479,15 @@ export class TraceWal {
   /** Where the chain continues: the next step's index and prevHash. */
   get head(): ChainHead {
     return { ...this.#head }
+  }
+
+  /**
+   * What the WAL holds in memory for the committer: the uncommitted steps from `from` on
+   * (`steps` of them, `bytes` of canonical encoding), at most the `memoryBytes` option's worth;
+   * older ones are read from disk when asked for.
+   */
+  get memoryUse(): { from: number; steps: number; bytes: number } {
+    return { from: this.#memoryFrom, steps: this.#memory.length, bytes: this.#memoryBytes }
   }
 
   /**

@@ -105,6 +105,33 @@ describe('the committer reuses what append computed', () => {
     )
   })
 
+  test('the memory holds at most its cap, counted to the byte, as steps pile up past it and across a reopen', async () => {
+    const cap = 8_000
+    const wal = await openWal(cap)
+    const sum = async (from: number) => (await wal.encodedFrom(from)).reduce((n, e) => n + e.bytes.length, 0)
+    const bodies = sampleBodies('pile')
+    let peak = 0
+    for (let i = 0; i < 600; i++) {
+      await wal.appendNext(bodies[i % bodies.length]!, { durable: false })
+      const use = wal.memoryUse
+      peak = Math.max(peak, use.bytes)
+      expect(use.bytes).toBeLessThanOrEqual(cap)
+      expect(use.from + use.steps).toBe(i + 1) // the newest steps, up to the head
+    }
+    // the count is the bytes actually held (it once drifted below them, and the memory grew past its cap)
+    const use = wal.memoryUse
+    expect(use.bytes).toBe(await sum(use.from))
+    expect(peak).toBeGreaterThan(cap * 0.75)
+    // a reopen keeps the same bound (nothing committed: the whole backlog is scanned in)
+    await wal.close()
+    open.splice(0)
+    const again = await openWal(cap)
+    const after = again.memoryUse
+    expect(after.bytes).toBeLessThanOrEqual(cap)
+    expect(after.from + after.steps).toBe(600)
+    expect(after.bytes).toBe((await again.encodedFrom(after.from)).reduce((n, e) => n + e.bytes.length, 0))
+  })
+
   test('steps past the memory limit are read back from disk, checked, and give the same batch', async () => {
     const wal = await openWal(600) // a few steps' worth
     const steps = []
