@@ -35,7 +35,7 @@ import { RECORD_HEADER_BYTES } from './segmentFormat.js'
  * before: 255-318 MB/s, median 265, against 193-244, median 213). Bodies up to 2 MiB get none:
  * their one fdatasync is all they pay (1 MiB: the same figures before and after).
  */
-export const WRITEBACK_BYTES = 2 * 1024 * 1024
+const WRITEBACK_BYTES = 2 * 1024 * 1024
 
 export type BlobWriterOptions = {
   /** The body's digest when the caller has it already (the body is then not hashed again). */
