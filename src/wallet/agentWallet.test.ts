@@ -220,6 +220,68 @@ describe('AgentWallet on anvil', () => {
     await wal.close()
   })
 
+  test('the receipt is asked for directly: a node that has none yet, fails or answers for another transaction is asked again, and nothing else is asked', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    const node = http(c.anvil.rpcUrl)({ chain: c.chain })
+    // after the broadcast: no receipt yet twice (as an automining node answers while it mines),
+    // an error, the receipt of another transaction, then the node's answer
+    const script: ('none' | 'fail' | 'forged')[] = []
+    const after: string[] = []
+    let broadcast = false
+    const transport = custom({
+      request: async (args: { method: string; params?: unknown }) => {
+        if (broadcast) after.push(args.method)
+        if (args.method === 'eth_sendRawTransaction') {
+          const hash: unknown = await node.request(args as never)
+          broadcast = true
+          script.push('none', 'none', 'fail', 'forged')
+          return hash
+        }
+        if (args.method === 'eth_getTransactionReceipt' && script.length > 0) {
+          const next = script.shift()
+          if (next === 'fail') throw new Error('the node failed this once')
+          if (next === 'forged') return { ...((await node.request(args as never)) as object), transactionHash: `0x${'11'.repeat(32)}` }
+          return null
+        }
+        return node.request(args as never)
+      },
+    })
+    const { wal, wallet } = await openWallet(c, { dir: await c.tmpDir(), account: key.account, policy: basePolicy([alice]), transport })
+    const sent = await wallet.sendTransaction({ to: alice, value: 3n }, { actionId: 'rcpt' })
+    expect(sent.receipt.status).toBe('success')
+    expect(after).toEqual(Array(5).fill('eth_getTransactionReceipt'))
+    expect(await c.balance(alice)).toBe(3n)
+    await wal.close()
+  })
+
+  test('confirmations: 2 waits for the block after the receipt', async () => {
+    const key = await fundedAgentKey(c)
+    const alice = randomAddress()
+    let broadcast: (hash: Hex) => void = () => {}
+    const hash = new Promise<Hex>((resolve) => (broadcast = resolve))
+    const { wal, wallet } = await openWallet(c, {
+      dir: await c.tmpDir(),
+      account: key.account,
+      policy: basePolicy([alice]),
+      confirmations: 2,
+      on: { broadcast: (e) => broadcast(e.hash) },
+    })
+    let done = false
+    const sending = wallet.sendTransaction({ to: alice, value: 4n }, { actionId: 'conf' }).finally(() => {
+      done = true
+    })
+    // mined (automine), but with no block after it the wait goes on
+    await c.client.waitForTransactionReceipt({ hash: await hash })
+    await new Promise((r) => setTimeout(r, 400))
+    expect(done).toBe(false)
+    await c.client.request({ method: 'evm_mine' as never })
+    const sent = await sending
+    expect(sent.receipt.status).toBe('success')
+    expect(await c.client.getBlockNumber()).toBe(sent.receipt.blockNumber + 1n)
+    await wal.close()
+  })
+
   test('bad requests are refused with a clear error before anything happens', async () => {
     const key = await fundedAgentKey(c)
     const alice = randomAddress()

@@ -60,6 +60,7 @@ import {
 import { BREACHES, evaluatePolicy, policySchema, type Policy, type PolicyInput } from './policy.js'
 import { type OutboxEntry, type OutboxReceipt, transactionRequestSchema, type TransactionRequest } from './schemas.js'
 import { decodeTxParams, encodeTxParams, type TxParams } from './txParams.js'
+import { waitForReceipt } from './internal/waitForReceipt.js'
 
 const DAY_MS = 86_400_000
 
@@ -114,7 +115,11 @@ export type CreateAgentWalletParameters = {
   confirmations?: number | undefined
   /** How long to wait for a receipt, ms. @defaultValue 120_000 */
   receiptTimeoutMs?: number | undefined
-  /** Receipt polling interval, ms. @defaultValue 250 */
+  /**
+   * Receipt polling interval, ms. The first asks after a broadcast come sooner (after 1, 2,
+   * 4, … ms up to this interval), so that a node that mines at once is seen at once.
+   * @defaultValue 250
+   */
   pollingIntervalMs?: number | undefined
   /** Clock for step timestamps and the UTC day of the daily budget. @defaultValue Date.now */
   now?: (() => number) | undefined
@@ -922,7 +927,11 @@ export class AgentWallet {
 
   async #receipt(hash: Hex): Promise<TransactionReceipt | null> {
     try {
-      return await this.#client.getTransactionReceipt({ hash })
+      const receipt = await this.#client.getTransactionReceipt({ hash })
+      if (receipt.transactionHash?.toLowerCase() !== hash.toLowerCase()) {
+        throw new Error(`asked for the receipt of ${hash}, the node answered with one for ${String(receipt.transactionHash)}`)
+      }
+      return receipt
     } catch (err) {
       if (err instanceof ViemBaseError && err.name === 'TransactionReceiptNotFoundError') return null
       throw err
@@ -933,12 +942,17 @@ export class AgentWallet {
     const hash = entry.hash as Hex
     let receipt: TransactionReceipt
     try {
-      receipt = await this.#client.waitForTransactionReceipt({
-        hash,
-        confirmations: this.#confirmations,
-        timeout: this.#receiptTimeoutMs,
-        pollingInterval: this.#pollingIntervalMs,
-      })
+      // one confirmation (the default): the receipt itself, asked for directly (see
+      // waitForReceipt.ts); more: viem's wait, which follows the block number
+      receipt =
+        this.#confirmations === 1
+          ? await waitForReceipt({ get: () => this.#receipt(hash), pollingIntervalMs: this.#pollingIntervalMs, timeoutMs: this.#receiptTimeoutMs })
+          : await this.#client.waitForTransactionReceipt({
+              hash,
+              confirmations: this.#confirmations,
+              timeout: this.#receiptTimeoutMs,
+              pollingInterval: this.#pollingIntervalMs,
+            })
     } catch (cause) {
       throw new ReceiptTimeoutError({ hash, nonce: entry.nonce, timeoutMs: this.#receiptTimeoutMs, cause })
     }
