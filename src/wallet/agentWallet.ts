@@ -116,8 +116,9 @@ export type CreateAgentWalletParameters = {
   /** How long to wait for a receipt, ms. @defaultValue 120_000 */
   receiptTimeoutMs?: number | undefined
   /**
-   * Receipt polling interval, ms. The first asks after a broadcast come sooner (after 1, 2,
-   * 4, … ms up to this interval), so that a node that mines at once is seen at once.
+   * Receipt polling interval, ms. Within the first interval after a broadcast the asks come
+   * sooner (after 1, 2, 4, … ms), so that a node that mines at once is seen at once; then at
+   * whole intervals from the first ask.
    * @defaultValue 250
    */
   pollingIntervalMs?: number | undefined

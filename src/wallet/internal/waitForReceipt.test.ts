@@ -2,10 +2,29 @@ import { describe, expect, test } from 'vitest'
 import { NoReceiptYet, receiptPollDelay, waitForReceipt } from './waitForReceipt.js'
 
 describe('receiptPollDelay', () => {
-  test('asks twice more at once, then after 1, 2, 4, … ms, never longer than the polling interval', () => {
-    expect(Array.from({ length: 12 }, (_, i) => receiptPollDelay(i, 100))).toEqual([0, 0, 1, 2, 4, 8, 16, 32, 64, 100, 100, 100])
-    expect(Array.from({ length: 5 }, (_, i) => receiptPollDelay(i, 3))).toEqual([0, 0, 1, 2, 3])
-    expect(receiptPollDelay(10_000, 250)).toBe(250)
+  test('within the first interval: twice more at once, then after 1, 2, 4, … ms', () => {
+    // the elapsed time as each ask comes back, asks taking 1 ms
+    let elapsed = 0
+    const waits: number[] = []
+    for (let attempt = 0; attempt < 9; attempt++) {
+      elapsed += 1
+      const wait = receiptPollDelay(attempt, elapsed, 100)
+      waits.push(wait)
+      elapsed += wait
+    }
+    expect(waits.slice(0, 8)).toEqual([0, 0, 1, 2, 4, 8, 16, 32])
+    // 64 more would pass the first interval: the next ask is at 100 ms from the first
+    expect(elapsed).toBe(100)
+  })
+
+  test('after the first interval: at whole intervals from the first ask, whatever the asks took', () => {
+    expect(receiptPollDelay(9, 100, 100)).toBe(100)
+    expect(receiptPollDelay(10, 203, 100)).toBe(97)
+    expect(receiptPollDelay(11, 399.5, 100)).toBeCloseTo(0.5)
+    expect(receiptPollDelay(40, 10_001, 250)).toBe(249)
+    // a short interval ends the early asks sooner
+    expect(receiptPollDelay(3, 2, 3)).toBe(1)
+    expect(receiptPollDelay(4, 3, 3)).toBe(3)
   })
 })
 
