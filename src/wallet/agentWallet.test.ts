@@ -5,6 +5,7 @@ import { createWalletClient, custom, encodeFunctionData, http, keccak256, parseA
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { StepBody, WalletStep } from '../trace/schemas.js'
 import { TraceWal } from '../trace/wal.js'
+import type { CreateAgentWalletParameters } from './agentWallet.js'
 import { createWalletHandle } from './handles.js'
 import { evaluatePolicy, policySchema } from './policy.js'
 import {
@@ -279,6 +280,20 @@ describe('AgentWallet on anvil', () => {
     const sent = await sending
     expect(sent.receipt.status).toBe('success')
     expect(await c.client.getBlockNumber()).toBe(sent.receipt.blockNumber + 1n)
+    await wal.close()
+  })
+
+  test('bad settings are refused when the wallet opens: confirmations, feeReuseMs', async () => {
+    const key = await fundedAgentKey(c)
+    const dir = await c.tmpDir()
+    const opening = (extra: Pick<CreateAgentWalletParameters, 'confirmations' | 'feeReuseMs'>) => openWallet(c, { dir, account: key.account, policy: basePolicy([]), ...extra })
+    for (const confirmations of [0, 1.5, -1]) {
+      await expect(opening({ confirmations })).rejects.toMatchObject({ name: 'WalletConfigError', message: expect.stringMatching(/confirmations must be an integer/) })
+    }
+    for (const feeReuseMs of [-1, 0.5, 12_001, Number.NaN]) {
+      await expect(opening({ feeReuseMs })).rejects.toMatchObject({ name: 'WalletConfigError', message: expect.stringMatching(/feeReuseMs must be an integer from 0 to 12000/) })
+    }
+    const { wal } = await opening({ feeReuseMs: 0 })
     await wal.close()
   })
 

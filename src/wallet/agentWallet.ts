@@ -116,6 +116,12 @@ export type CreateAgentWalletParameters = {
   /** How long to wait for a receipt, ms. @defaultValue 120_000 */
   receiptTimeoutMs?: number | undefined
   /**
+   * Account mode: how long the fees of the node's last fill serve a call of a known shape, ms,
+   * instead of a fill beside its simulation (see #prepareAtKnownGas). 0: a fill every time.
+   * @defaultValue 500
+   */
+  feeReuseMs?: number | undefined
+  /**
    * Receipt polling interval, ms. Within the first interval after a broadcast the asks come
    * sooner (after 1, 2, 4, … ms), so that a node that mines at once is seen at once; then at
    * whole intervals from the first ask.
@@ -320,6 +326,9 @@ export class AgentWallet {
    * #prepareAtKnownGas); it is signed with the same margin over it.
    */
   readonly #gasByShape = new Map<string, bigint>()
+  /** The fees of the node's last fill and when it answered (performance.now()); see #prepareAtKnownGas. */
+  #fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; at: number } | undefined
+  readonly #feeReuseMs: number
 
   private constructor(
     p: CreateAgentWalletParameters,
@@ -348,6 +357,7 @@ export class AgentWallet {
     this.#confirmations = p.confirmations ?? 1
     this.#receiptTimeoutMs = p.receiptTimeoutMs ?? 120_000
     this.#pollingIntervalMs = p.pollingIntervalMs ?? 250
+    this.#feeReuseMs = p.feeReuseMs ?? DEFAULT_FEE_REUSE_MS
     for (const k of steps) this.#remember(k)
   }
 
@@ -367,6 +377,9 @@ export class AgentWallet {
     }
     const confirmations = p.confirmations ?? 1
     if (!Number.isInteger(confirmations) || confirmations < 1) throw new WalletConfigError('confirmations must be an integer ≥ 1.')
+    if (p.feeReuseMs !== undefined && (!Number.isInteger(p.feeReuseMs) || p.feeReuseMs < 0 || p.feeReuseMs > MAX_FEE_REUSE_MS)) {
+      throw new WalletConfigError(`feeReuseMs must be an integer from 0 to ${MAX_FEE_REUSE_MS} (ms), got ${String(p.feeReuseMs)}.`)
+    }
     const url = p.chain.rpcUrls.default.http[0]
     if (!p.transport && !url) throw new WalletConfigError(`Chain ${p.chain.id} has no RPC URL; pass a transport.`)
     const log = (p.logger ?? walletLogger()).child({ wallet: p.account.address, chainId: p.chain.id })
@@ -684,6 +697,7 @@ export class AgentWallet {
     this.#chainNonce = undefined
     this.#balanceFloor = undefined
     this.#accountFloor = undefined
+    this.#fees = undefined
   }
 
   /**
@@ -827,11 +841,20 @@ export class AgentWallet {
    * so it answers as that estimate. Answers undefined when either call fails for any reason
    * (more gas needed now, as by a first write of the day; a refusal; the node), and the
    * caller estimates as before: the authoritative answer, with the same errors as ever.
+   *
+   * The fees come from the node's last fill while it is younger than `feeReuseMs` (what the
+   * last block already answered: no request for them), else from a fill beside the
+   * simulation. A fill's maxFeePerGas leaves room above the base fee it saw (on anvil 2.4
+   * gwei at a base fee of 1), which the base fee cannot pass in the block or two of a few
+   * hundred milliseconds (12.5 % a block at most); and any error forgets the fees with the
+   * rest of the chain state.
    */
   async #prepareAtKnownGas(sent: ParsedRequest, nonce: number, gas: bigint): Promise<unknown> {
+    const fees = this.#fees
+    const reuse = fees !== undefined && performance.now() - fees.at < this.#feeReuseMs
     try {
       const [request] = await Promise.all([
-        this.#fill(sent, nonce, gas),
+        reuse ? { maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas } : this.#fill(sent, nonce, gas),
         this.#client.call({ account: this.signer, to: sent.to, value: sent.value, data: sent.data, gas, blockTag: 'pending' }),
       ])
       // the gas simulated, whatever a node's fill says of gas given to it
@@ -841,9 +864,10 @@ export class AgentWallet {
     }
   }
 
-  /** The node's fees and (unless `gas` is given) gas estimate for a transaction of the signer. */
-  #fill(sent: ParsedRequest, nonce: number, gas?: bigint): Promise<unknown> {
-    return this.#client.prepareTransactionRequest({
+  /** The node's fees and (unless `gas` is given) gas estimate for a transaction of the signer; the fees are kept (see #prepareAtKnownGas). */
+  async #fill(sent: ParsedRequest, nonce: number, gas?: bigint): Promise<unknown> {
+    const at = performance.now()
+    const request: unknown = await this.#client.prepareTransactionRequest({
       account: this.#account,
       chain: this.#client.chain,
       to: sent.to,
@@ -854,6 +878,10 @@ export class AgentWallet {
       type: 'eip1559',
       parameters: ['fees', 'gas'],
     })
+    const { maxFeePerGas, maxPriorityFeePerGas } = request as { maxFeePerGas?: unknown; maxPriorityFeePerGas?: unknown }
+    // dated from the ask, not the answer; checked with the rest by #prepare (a refusal forgets them)
+    if (typeof maxFeePerGas === 'bigint' && typeof maxPriorityFeePerGas === 'bigint') this.#fees = { maxFeePerGas, maxPriorityFeePerGas, at }
+    return request
   }
 
   #rememberGas(shape: string, gas: bigint): void {
@@ -1272,6 +1300,14 @@ function issueText(error: { issues: readonly { path: readonly PropertyKey[]; mes
 
 /** Gas added to an account call's estimate (see #prepare). */
 const ACCOUNT_GAS_MARGIN = 5_000n
+/**
+ * How long a fill's fees serve later account calls by default, ms: at most a block or two on
+ * the chains agents use, while a fill's maxFeePerGas holds several blocks of the largest base
+ * fee rise (12.5 % a block) above the base fee it saw.
+ */
+const DEFAULT_FEE_REUSE_MS = 500
+/** The longest fee reuse the wallet accepts, ms. */
+const MAX_FEE_REUSE_MS = 12_000
 /** Call shapes whose last gas limit the wallet keeps (the oldest drop off first). */
 const KNOWN_GAS_SHAPES = 64
 

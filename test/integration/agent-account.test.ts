@@ -224,7 +224,7 @@ describe('the wallet on the agent account', () => {
     }
   })
 
-  it('a call of a shape estimated before is simulated once at that gas, not estimated; one that needs more gas now is estimated again', async () => {
+  it('a call of a shape estimated before is simulated once at that gas, not estimated, with the fees of the last fill while they are fresh; one that needs more gas now is estimated again', async () => {
     const token = chain.deployment.contracts.bondToken
     const transfer = (to: Address, value: bigint) => encodeFunctionData({ abi: testTokenAbi, functionName: 'transfer', args: [to, value] })
     const payer = await anotherAgent('gas', { bond: parseEther('10'), funds: 0n, policy: { ...policy, allowedTargets: [token], allowedSelectors: [transfer(SHOP, 0n).slice(0, 10) as Hex] } })
@@ -245,32 +245,41 @@ describe('the wallet on the agent account', () => {
     })
     const tokens = (a: Address) => chain.reader.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: 'balanceOf', args: [a] })
     try {
-      const wallet = await payer.open({ transport })
-      const pay = async (i: number, to: Address) => {
+      // fees reused for up to 12 s here (default 0.5 s), so that a slow machine reads the same sequence
+      const wallet = await payer.open({ transport, feeReuseMs: 12_000 })
+      const pay = async (i: number, to: Address, w = wallet) => {
         calls.length = 0
-        const sent = await wallet.sendTransaction({ to: token, value: 0n, data: transfer(to, parseEther('1')) }, { actionId: `${payer.id}-${String(i).padStart(12, '0')}` })
+        const sent = await w.sendTransaction({ to: token, value: 0n, data: transfer(to, parseEther('1')) }, { actionId: `${payer.id}-${String(i).padStart(12, '0')}` })
         expect(sent.receipt.status).toBe('success')
         return [...calls]
       }
       // the first call of its shape: estimated (a fill that searches the gas)
       expect(await pay(1, SHOP)).toEqual([{ method: 'eth_fillTransaction', gas: false }])
-      // the same shape again: simulated at that gas, fees filled for it — no search
-      expect(await pay(2, SHOP)).toEqual(expect.arrayContaining([{ method: 'eth_call', gas: true }, { method: 'eth_fillTransaction', gas: true }]))
-      expect(calls.some((c) => c.method === 'eth_fillTransaction' && !c.gas)).toBe(false)
+      // the same shape again: simulated at that gas, with the fees of that fill — no search, no fill
+      expect(await pay(2, SHOP)).toEqual([{ method: 'eth_call', gas: true }])
       // the same shape to a new holder needs a new balance slot: the simulation at the old gas
       // fails, the call is estimated again, and it goes through
       const toNew = await pay(3, VENDOR)
       expect(toNew).toContainEqual({ method: 'eth_call', gas: true })
       expect(toNew.at(-1)).toEqual({ method: 'eth_fillTransaction', gas: false })
       expect(await tokens(VENDOR)).toBe(parseEther('1'))
-      // and the new estimate serves the next one
-      expect(await pay(4, VENDOR)).not.toContainEqual({ method: 'eth_fillTransaction', gas: false })
+      // and the new estimate serves the next one, with its fees
+      expect(await pay(4, VENDOR)).toEqual([{ method: 'eth_call', gas: true }])
       expect(await tokens(VENDOR)).toBe(parseEther('2'))
       expect(await tokens(SHOP)).toBe(parseEther('12'))
       // a refusal on a known shape is the chain's, named as ever: the simulation fails, the estimate names it
       const err = await wallet.sendTransaction({ to: token, value: 0n, data: transfer(SHOP, parseEther('100')) }, { actionId: `${payer.id}-000000000005` }).catch((e: unknown) => e)
       expect(err).toMatchObject({ name: 'TransactionPreparationError' })
       expect(payer.wal.head.nextIndex).toBe(4)
+      // fees never reused (feeReuseMs 0; the same agent reopened): after its first estimate, a
+      // known shape is simulated with a fill given the gas beside it, though a fill just answered
+      const filling = await payer.open({ transport, feeReuseMs: 0 })
+      expect(await pay(6, SHOP, filling)).toEqual([{ method: 'eth_fillTransaction', gas: false }])
+      const again = await pay(7, SHOP, filling)
+      expect(again).toHaveLength(2)
+      expect(again).toEqual(expect.arrayContaining([{ method: 'eth_call', gas: true }, { method: 'eth_fillTransaction', gas: true }]))
+      expect(await tokens(SHOP)).toBe(parseEther('14'))
+      expect(payer.wal.head.nextIndex).toBe(6)
     } finally {
       await payer.wal.close()
     }
