@@ -326,7 +326,7 @@ export class AgentWallet {
    * #prepareAtKnownGas); it is signed with the same margin over it.
    */
   readonly #gasByShape = new Map<string, bigint>()
-  /** The fees of the node's last fill and when it answered (performance.now()); see #prepareAtKnownGas. */
+  /** The fees of the node's last fill and when it was asked for them (performance.now()); see #prepareAtKnownGas. */
   #fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; at: number } | undefined
   readonly #feeReuseMs: number
 
