@@ -283,10 +283,17 @@ describe('AgentWallet on anvil', () => {
     await wal.close()
   })
 
-  test('bad settings are refused when the wallet opens: confirmations, feeReuseMs', async () => {
+  test('bad settings are refused when the wallet opens: confirmations, pollingIntervalMs, receiptTimeoutMs, feeReuseMs', async () => {
     const key = await fundedAgentKey(c)
     const dir = await c.tmpDir()
-    const opening = (extra: Pick<CreateAgentWalletParameters, 'confirmations' | 'feeReuseMs'>) => openWallet(c, { dir, account: key.account, policy: basePolicy([]), ...extra })
+    const opening = (extra: Pick<CreateAgentWalletParameters, 'confirmations' | 'pollingIntervalMs' | 'receiptTimeoutMs' | 'feeReuseMs'>) =>
+      openWallet(c, { dir, account: key.account, policy: basePolicy([]), ...extra })
+    for (const pollingIntervalMs of [0, -5, 2.5, 60_001, Number.NaN]) {
+      await expect(opening({ pollingIntervalMs })).rejects.toMatchObject({ name: 'WalletConfigError', message: expect.stringMatching(/pollingIntervalMs must be an integer from 1 to 60000/) })
+    }
+    for (const receiptTimeoutMs of [0, -1, 0.5, Number.POSITIVE_INFINITY]) {
+      await expect(opening({ receiptTimeoutMs })).rejects.toMatchObject({ name: 'WalletConfigError', message: expect.stringMatching(/receiptTimeoutMs must be a positive integer/) })
+    }
     for (const confirmations of [0, 1.5, -1]) {
       await expect(opening({ confirmations })).rejects.toMatchObject({ name: 'WalletConfigError', message: expect.stringMatching(/confirmations must be an integer/) })
     }

@@ -377,6 +377,12 @@ export class AgentWallet {
     }
     const confirmations = p.confirmations ?? 1
     if (!Number.isInteger(confirmations) || confirmations < 1) throw new WalletConfigError('confirmations must be an integer ≥ 1.')
+    if (p.pollingIntervalMs !== undefined && (!Number.isInteger(p.pollingIntervalMs) || p.pollingIntervalMs < 1 || p.pollingIntervalMs > 60_000)) {
+      throw new WalletConfigError(`pollingIntervalMs must be an integer from 1 to 60000 (ms), got ${String(p.pollingIntervalMs)}.`)
+    }
+    if (p.receiptTimeoutMs !== undefined && (!Number.isInteger(p.receiptTimeoutMs) || p.receiptTimeoutMs < 1)) {
+      throw new WalletConfigError(`receiptTimeoutMs must be a positive integer (ms), got ${String(p.receiptTimeoutMs)}.`)
+    }
     if (p.feeReuseMs !== undefined && (!Number.isInteger(p.feeReuseMs) || p.feeReuseMs < 0 || p.feeReuseMs > MAX_FEE_REUSE_MS)) {
       throw new WalletConfigError(`feeReuseMs must be an integer from 0 to ${MAX_FEE_REUSE_MS} (ms), got ${String(p.feeReuseMs)}.`)
     }
