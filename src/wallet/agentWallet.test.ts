@@ -529,6 +529,19 @@ describe('recovery edge cases', () => {
     await clean.wal.close()
     // what kill -9 between the receipt and the background write leaves on disk: the WAL record alone
     await rm(hintPath)
+    // a node that answers with another transaction's receipt: refused by name, nothing recorded or sent
+    const node = http(c.anvil.rpcUrl)({ chain: c.chain })
+    const forging = custom({
+      request: async (args: { method: string; params?: unknown }) => {
+        const answer: unknown = await node.request(args as never)
+        return args.method === 'eth_getTransactionReceipt' && answer ? { ...(answer as object), transactionHash: `0x${'22'.repeat(32)}` } : answer
+      },
+    })
+    await expect(openWallet(c, { dir, account: key.account, policy: basePolicy([alice]), transport: forging })).rejects.toMatchObject({
+      name: 'WalletRpcAnswerError',
+      message: expect.stringMatching(/reading a receipt[\s\S]*recovery reads its receipt again/),
+    })
+    expect(await readdir(outboxDir)).toEqual([])
     const { wal, wallet } = await openWallet(c, { dir, account: key.account, policy: basePolicy([alice]) })
     expect(wallet.recovered).toMatchObject([{ walletStepIndex: sent.walletStepIndex, outcome: 'already-mined', hash: sent.hash, receipt: { status: 'success' } }])
     expect(await c.balance(alice)).toBe(5n) // paid once

@@ -964,7 +964,12 @@ export class AgentWallet {
     try {
       const receipt = await this.#client.getTransactionReceipt({ hash })
       if (receipt.transactionHash?.toLowerCase() !== hash.toLowerCase()) {
-        throw new Error(`asked for the receipt of ${hash}, the node answered with one for ${String(receipt.transactionHash)}`)
+        throw new WalletRpcAnswerError({
+          url: this.#url,
+          action: 'reading a receipt',
+          cause: new Error(`asked for the receipt of ${hash}, the node answered with one for ${String(receipt.transactionHash)}`),
+          afterBroadcast: true,
+        })
       }
       return receipt
     } catch (err) {

@@ -280,13 +280,21 @@ export class WalletRpcError extends BaseError {
 
 /**
  * The node answered, but with something that is not what the method returns (a balance of
- * null, a nonce that is not a number). Nothing was written to the trace and nothing was signed.
+ * null, a nonce that is not a number): nothing was written to the trace and nothing was
+ * signed. Or, `afterBroadcast`, a receipt of another transaction than the one asked for: the
+ * transaction stays in the outbox, and recovery reads its receipt again.
  */
 export class WalletRpcAnswerError extends BaseError {
   override name = 'WalletRpcAnswerError' as const
-  constructor(p: { url: string; action: string; cause: unknown }) {
+  /** `afterBroadcast`: the answer was about a transaction already sent (its receipt), not one being prepared. */
+  constructor(p: { url: string; action: string; cause: unknown; afterBroadcast?: boolean }) {
     super(`The chain at ${p.url} gave an answer that makes no sense (${p.action}).`, {
-      metaMessages: ['Nothing was written to the trace and nothing was signed.', 'Check that --rpc points at an Ethereum JSON-RPC node.'],
+      metaMessages: [
+        p.afterBroadcast
+          ? 'The transaction stays in the outbox; recovery reads its receipt again.'
+          : 'Nothing was written to the trace and nothing was signed.',
+        'Check that --rpc points at an Ethereum JSON-RPC node.',
+      ],
       cause: p.cause,
       docsPath: 'src/wallet/README.md#sending-one-transaction',
     })
