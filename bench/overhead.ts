@@ -32,6 +32,7 @@
 // Numbers depend on the machine and its load; this prints them, it asserts nothing.
 import { spawn } from 'node:child_process'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Session } from 'node:inspector/promises'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -210,11 +211,9 @@ for (const m of ['create', 'update'] as const) {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 /** When (performance.now()) a new block was first seen, asking every 2 ms: a point of the block clock (--block-time). */
 async function nextBlockSeen(): Promise<number> {
-  const reader = createPublicClient({ transport: http(chain.anvil.rpcUrl), cacheTime: 0 })
+  const reader = chain.reader.publicClient
   const start = await reader.getBlockNumber({ cacheTime: 0 })
   for (;;) {
     await sleep(2)
