@@ -134,9 +134,15 @@ export class Committer {
   #queued: Promise<CommittedBatchInfo[]> | undefined
   #timer: NodeJS.Timeout | undefined
   #oldestUncommittedAt: number | undefined
-  /** Low 192 bits of each WAL leaf (what AgentAccount stores per call) → step index. */
+  /**
+   * Low 192 bits of the leaf (what AgentAccount stores per call) → step index, for the wallet
+   * steps (only a wallet step's leaf can be a call's) not yet known to be covered calls.
+   */
   readonly #leafIndex = new Map<bigint, number>()
+  /** The steps up to here are in #leafIndex (or were, and their calls are covered). */
   #leavesScanned = 0
+  /** The leaf of each call found in #leafIndex, by call sequence, until the chain counts it covered. */
+  readonly #foundCalls = new Map<number, bigint>()
   readonly #detach: (() => void) | undefined
   /** The client's node, its reads made together sent as one JSON-RPC batch (see #commit). */
   readonly #reader: CovenantWriteClient['publicClient']
@@ -209,6 +215,15 @@ export class Committer {
     return this.#oldestUncommittedAt
   }
 
+  /**
+   * What the committer holds to match an agent account's calls to their steps: the wallet
+   * steps not yet known to be covered calls (`callLeaves`). It grows with payments whose calls
+   * are not covered yet, not with the trace.
+   */
+  get memoryUse(): { callLeaves: number } {
+    return { callLeaves: this.#leafIndex.size }
+  }
+
   /** Stops the timer, waits for a running flush and leaves the bundler (when it has one). */
   async stop(): Promise<void> {
     clearTimeout(this.#timer)
@@ -276,8 +291,17 @@ export class Committer {
       read.readContract({ address: client.deployment.contracts.traceLog, abi: traceLogAbi, functionName: 'coveredCalls', args: [agentId] }),
       read.readContract({ address: account, abi: agentAccountAbi, functionName: 'callCount' }),
     ])
-    for (const leaf of this.#o.wal.leavesFrom(this.#leavesScanned)) {
-      this.#leafIndex.set(BigInt(leaf) & LOW_192, this.#leavesScanned++)
+    const scanned = this.#o.wal.walletStepsFrom(this.#leavesScanned)
+    for (const { index, leaf } of scanned.steps) this.#leafIndex.set(BigInt(leaf) & LOW_192, index)
+    this.#leavesScanned = scanned.end
+    // The calls below `covered` are covered on chain: their leaves are never looked up again.
+    // Only those of calls found here go (not every leaf before them: a wallet step written
+    // earlier may still become a later call), so the map grows with wallet steps, not with the
+    // trace: those never found as calls, and, after a restart, those of the calls covered before.
+    for (const [k, leafLow] of this.#foundCalls) {
+      if (k >= covered) continue
+      this.#leafIndex.delete(leafLow)
+      this.#foundCalls.delete(k)
     }
     // the calls' leaves are read CALLS_READ_AT_ONCE at a time, side by side (one JSON-RPC
     // batch, one HTTP request, per chunk instead of one per call); reading stops at the first
@@ -289,6 +313,7 @@ export class Committer {
       for (const [i, [leafLow]] of leaves.entries()) {
         const index = this.#leafIndex.get(leafLow)
         if (index === undefined || index >= endIndex) return { covered, n }
+        this.#foundCalls.set(ks[i]!, leafLow)
         n = ks[i]! + 1
       }
     }

@@ -79,7 +79,12 @@ export class AgentHost {
   readonly runtime: AgentRuntime
   readonly committer: Committer
   readonly operator: CovenantWriteClient
-  readonly #done = new Map<string, RunResult>()
+  /**
+   * The finished actions (their last attempt's output says ok), each by the steps that hold
+   * it, [from, to): a retried task is answered by reading them again (a retry is rare), where
+   * keeping every result in memory grew a worker by ~0.8 KB an action for as long as it ran.
+   */
+  readonly #done = new Map<string, { from: number; to: number }>()
   /** Actions whose output step records a failure or an interruption: closed, never re-run. */
   readonly #ended = new Map<string, ActionEndedError>()
   readonly #running = new Map<string, Promise<RunResult>>()
@@ -206,7 +211,7 @@ export class AgentHost {
    */
   run(task: unknown, actionId: string): Promise<RunResult> {
     const done = this.#done.get(actionId)
-    if (done) return Promise.resolve(done)
+    if (done) return this.#finished(actionId, done)
     const ended = this.#ended.get(actionId)
     if (ended) return Promise.reject(ended)
     let running = this.#running.get(actionId)
@@ -222,7 +227,8 @@ export class AgentHost {
         .run(task, { actionId, ready: this.wallet ? this.#checkChain() : undefined })
         .then(
           (r) => {
-            this.#done.set(actionId, r)
+            // the action's steps are all in [from, its last step]
+            this.#done.set(actionId, { from, to: Math.max(from, ...r.stepIndices.map((i) => i + 1)) })
             return r
           },
           async (err: unknown) => {
@@ -281,10 +287,20 @@ export class AgentHost {
     return this.#ended.get(actionId)
   }
 
-  /** The steps of one action, from the WAL (read from step `fromIndex` on, when known). */
-  async action(actionId: string, fromIndex = 0): Promise<ActionRecord> {
-    const { steps } = await this.wal.readFrom(fromIndex)
+  /** The steps of one action, from the WAL (read from step `fromIndex` on, and before `endIndex`, when known). */
+  async action(actionId: string, fromIndex = 0, endIndex?: number): Promise<ActionRecord> {
+    const { steps } = await this.wal.readFrom(fromIndex, endIndex)
     return summarize(actionId, steps.filter((s) => s.actionId === actionId))
+  }
+
+  /**
+   * What a finished action returned, from its steps in the WAL: those of `at` (the run that
+   * finished it in this process, or every attempt when it was found at open).
+   */
+  async #finished(actionId: string, at: { from: number; to: number }): Promise<RunResult> {
+    const a = await this.action(actionId, at.from, at.to)
+    const out = a.output as { output?: JsonValue } | undefined
+    return { actionId, output: out?.output ?? null, txHashes: a.txHashes, stepIndices: a.steps.map((s) => s.index) }
   }
 
   /** Commits everything written so far. */
@@ -302,23 +318,32 @@ export class AgentHost {
   /** Finished actions found in the WAL, so a retried task is answered from it. */
   async #index(): Promise<void> {
     const { steps } = await this.wal.readAll()
-    const byAction = new Map<string, Step[]>()
+    // one pass: each action's first and last step and what its last attempt holds so far
+    type Seen = { from: number; to: number; output: unknown; signed: boolean }
+    const byAction = new Map<string, Seen>()
     for (const s of steps) {
-      const list = byAction.get(s.actionId) ?? []
-      list.push(s)
-      byAction.set(s.actionId, list)
+      let a = byAction.get(s.actionId)
+      if (!a) byAction.set(s.actionId, (a = { from: s.index, to: s.index + 1, output: undefined, signed: false }))
+      a.to = s.index + 1
+      if (s.kind === 'input') {
+        a.output = undefined
+        a.signed = false
+      } else if (s.kind === 'output') a.output = s.result
+      else if (s.kind === 'wallet') a.signed = true
     }
-    for (const [actionId, list] of byAction) {
-      const a = summarize(actionId, list)
-      if (!a.done) continue
+    const ended: [string, Seen][] = []
+    for (const [actionId, a] of byAction) {
+      if (a.output === undefined) continue
       // the output step records { status: 'ok', output } — a fresh run returns `output`
-      const out = a.output as { status?: unknown; output?: JsonValue } | null | undefined
-      if (out?.status === 'ok') this.#done.set(actionId, { actionId, output: out.output ?? null, txHashes: a.txHashes, stepIndices: list.map((s) => s.index) })
+      const status = (a.output as { status?: unknown } | null)?.status
+      if (status === 'ok') this.#done.set(actionId, { from: a.from, to: a.to })
       // interrupted by a crash before it signed anything: it may run again under its id (a
       // fresh input step follows the closed attempt in the trace)
-      else if (out?.status === 'interrupted' && !lastAttempt(list).some((s) => s.kind === 'wallet')) continue
-      else this.#ended.set(actionId, endedError(a))
+      else if (status === 'interrupted' && !a.signed) continue
+      else ended.push([actionId, a])
     }
+    // the steps are in index order from 0: an action's are among steps[from, to)
+    for (const [actionId, a] of ended) this.#ended.set(actionId, endedError(summarize(actionId, steps.slice(a.from, a.to).filter((s) => s.actionId === actionId))))
   }
 }
 

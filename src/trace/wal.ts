@@ -18,6 +18,7 @@ import {
   type WalTornTail,
 } from './errors.js'
 import { ProcessLock } from './processLock.js'
+import { StepTable } from './stepTable.js'
 import {
   bytes32Schema,
   hexBytesSchema,
@@ -356,8 +357,7 @@ export class TraceWal {
   #acked = 0
   #onWarning: ((warning: WalTornTail) => void) | undefined
   /** Byte offset and leaf of every step, by index: `readFrom` reads only the tail it needs. */
-  #offsets: number[]
-  #leaves: Hex[]
+  #table: StepTable
   /**
    * The steps from `#memoryFrom` to the head as written (step, canonical bytes, leaf), so the
    * committer commits what was appended without reading, decoding, checking and hashing it
@@ -386,8 +386,7 @@ export class TraceWal {
     this.#fh = fh
     this.#size = scan.end
     this.#head = scan.head
-    this.#offsets = scan.offsets
-    this.#leaves = scan.leaves
+    this.#table = StepTable.from(scan.offsets, scan.leaves, scan.steps)
     this.#acked = scan.steps.length
     this.recovered = scan.torn
     this.#onWarning = onWarning
@@ -473,7 +472,16 @@ export class TraceWal {
 
   /** The leaves of the steps from `index` on, as appended or recovered (held in memory, no read). */
   leavesFrom(index: number): readonly Hex[] {
-    return this.#leaves.slice(Math.max(0, index))
+    return this.#table.leavesFrom(index)
+  }
+
+  /**
+   * The wallet steps from `index` on (index and leaf), as appended or recovered (held in
+   * memory, no read), and where the steps end (the next index when this was called). Only a
+   * wallet step's leaf can be the record of an agent account's call.
+   */
+  walletStepsFrom(index: number): { steps: { index: number; leaf: Hex }[]; end: number } {
+    return { steps: this.#table.walletStepsFrom(index), end: this.#table.length }
   }
 
   /** Where the chain continues: the next step's index and prevHash. */
@@ -578,8 +586,7 @@ export class TraceWal {
       // fresh open() may trust the file again.
       this.#size = scan.end
       this.#head = scan.head
-      this.#offsets = scan.offsets
-      this.#leaves = scan.leaves
+      this.#table = StepTable.from(scan.offsets, scan.leaves, scan.steps)
       this.#acked = Math.min(this.#acked, scan.steps.length)
       this.#remember(scan)
       return { steps: scan.steps, leaves: scan.leaves, sidecars: scan.sidecars, offsets: scan.offsets, torn: scan.torn }
@@ -587,15 +594,16 @@ export class TraceWal {
   }
 
   /**
-   * Reads the steps from `index` on — only those bytes — checking each record's checksum and
-   * the chain from the leaf of the step before. What a committer needs on every tick, at a
-   * cost that does not grow with the whole trace.
+   * Reads the steps from `index` on (up to `end`, exclusive, when given) — only those bytes —
+   * checking each record's checksum and the chain from the leaf of the step before. What a
+   * committer needs on every tick, at a cost that does not grow with the whole trace.
    */
-  readFrom(index: number): Promise<{ steps: Step[]; leaves: Hex[] }> {
+  readFrom(index: number, end?: number): Promise<{ steps: Step[]; leaves: Hex[] }> {
     return this.#serial(async () => {
       this.#open()
       if (!Number.isSafeInteger(index) || index < 0) throw new WalAppendError({ path: this.paths.log, reason: `cannot read from step ${index}` })
-      const read = await this.#readRecords(index, this.#acked)
+      if (end !== undefined && !(Number.isSafeInteger(end) && end >= index)) throw new WalAppendError({ path: this.paths.log, reason: `cannot read steps ${index} to ${end}` })
+      const read = await this.#readRecords(index, Math.min(end ?? this.#acked, this.#acked))
       return { steps: read.map((e) => e.step), leaves: read.map((e) => e.leaf) }
     })
   }
@@ -604,9 +612,10 @@ export class TraceWal {
   async #readRecords(from: number, to: number): Promise<EncodedStep[]> {
     const fh = this.#open()
     const path = this.paths.log
-    if (from >= Math.min(to, this.#offsets.length)) return []
-    const start = this.#offsets[from]!
-    const stop = to < this.#offsets.length ? this.#offsets[to]! : this.#size
+    const table = this.#table
+    if (from >= Math.min(to, table.length)) return []
+    const start = table.offset(from)
+    const stop = to < table.length ? table.offset(to) : this.#size
     const buf = Buffer.allocUnsafe(stop - start)
     let read = 0
     while (read < buf.length) {
@@ -629,7 +638,7 @@ export class TraceWal {
       payloads.push(step)
       offset += HEADER_BYTES + r.payload.length
     }
-    const before = from === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: from, prevHash: this.#leaves[from - 1]! }
+    const before = from === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: from, prevHash: table.leaf(from - 1) }
     let chained: ReturnType<typeof verifyChain>
     try {
       chained = verifyChain(steps, { start: before })
@@ -639,8 +648,9 @@ export class TraceWal {
     }
     // the disk must hold the leaves this WAL acknowledged
     for (const [i, leaf] of chained.leaves.entries()) {
-      if (leaf !== this.#leaves[from + i]) {
-        throw new WalCorruptedError({ path, offset: start, reason: `step ${from + i} on disk is not the step that was appended (leaf ${leaf}, expected ${this.#leaves[from + i]})` })
+      const expected = table.leaf(from + i)
+      if (leaf !== expected) {
+        throw new WalCorruptedError({ path, offset: start, reason: `step ${from + i} on disk is not the step that was appended (leaf ${leaf}, expected ${expected})` })
       }
     }
     return steps.map((step, i) => ({ step, bytes: payloads[i]!, leaf: chained.leaves[i]! }))
@@ -761,8 +771,7 @@ export class TraceWal {
     }
     this.#size = offset + record.length
     this.#head = { agentId: head.agentId, nextIndex: step.index + 1, prevHash: leaf }
-    this.#offsets.push(offset)
-    this.#leaves.push(leaf)
+    this.#table.push(offset, leaf, step.kind === 'wallet')
     if (this.#memoryFrom + this.#memory.length === step.index) this.#keep(entry)
     return { appended: { step, leaf, offset }, seq: ++this.#written }
   }
