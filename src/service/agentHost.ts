@@ -128,7 +128,9 @@ export class AgentHost {
     if (maxCommitLagMs !== false && !(Number.isFinite(maxCommitLagMs) && maxCommitLagMs >= 0)) {
       throw new ServiceConfigError(`maxCommitLagMs must be a number of ms ≥ 0 or false, not ${String(maxCommitLagMs)}.`)
     }
-    const wal = await TraceWal.open({ dir: join(p.dataDir, 'wal'), agentId })
+    // the start-up's readers (wallet, recovery, the index of finished actions) share the
+    // open's read of the whole WAL, released once they have read it
+    const wal = await TraceWal.open({ dir: join(p.dataDir, 'wal'), agentId, keepScan: true })
     if (p.onStep) wal.onAppend(p.onStep)
     let committer: Committer | undefined
     try {
@@ -181,6 +183,7 @@ export class AgentHost {
       const host = new AgentHost({ record: p.record, wal, wallet, runtime, committer, operator, maxCommitLagMs, commitDeadline, now: p.now ?? Date.now, rpcUrl: p.rpcUrl })
       await runtime.recover()
       await host.#index()
+      wal.releaseScan()
       const interval = p.commitIntervalMs ?? Math.max(200, Math.min(2_000, (p.agent.policy.commitDeadline * 1000) / 4))
       committer.start(
         interval,

@@ -76,6 +76,53 @@ describe('append and read', () => {
     expect((await again.readFrom(2)).steps).toEqual(results.slice(2).map((r) => r.step))
   })
 
+  test('readFrom(i, end) stops before end; walletStepsFrom lists the wallet steps with their leaves, as appended and after a reopen', async () => {
+    const wal = await openWal()
+    const results = []
+    for (const body of [...sampleBodies('task-1'), ...sampleBodies('task-2')]) results.push(await wal.appendNext(body))
+    expect((await wal.readFrom(2, 5)).steps).toEqual(results.slice(2, 5).map((r) => r.step))
+    expect((await wal.readFrom(2, 2)).steps).toEqual([])
+    expect((await wal.readFrom(3, 10_000)).steps).toEqual(results.slice(3).map((r) => r.step))
+    await expect(wal.readFrom(3, 2)).rejects.toBeInstanceOf(WalAppendError)
+    const wallet = results.filter((r) => r.step.kind === 'wallet').map((r) => ({ index: r.step.index, leaf: r.leaf }))
+    expect(wallet.length).toBeGreaterThan(1)
+    expect(wal.walletStepsFrom(0)).toEqual({ steps: wallet, end: results.length })
+    expect(wal.walletStepsFrom(wallet[0]!.index + 1)).toEqual({ steps: wallet.slice(1), end: results.length })
+    await closeAll()
+    const again = await openWal()
+    expect(again.walletStepsFrom(0)).toEqual({ steps: wallet, end: results.length })
+    expect(again.leavesFrom(0)).toEqual(results.map((r) => r.leaf))
+  })
+
+  test('keepScan: readAll answers from what open() read until the first append or releaseScan, then reads the file again', async () => {
+    const { steps } = await withSteps(5)
+    const wal = await TraceWal.open({ dir, agentId: AGENT_ID, keepScan: true })
+    open.push(wal)
+    const first = await wal.readAll()
+    expect(first.steps).toEqual(steps)
+    expect(first.torn).toBeNull()
+    // shared, not read again
+    expect((await wal.readAll()).steps).toBe(first.steps)
+    // an append lets it go: the next readAll reads the file, the new step with the others
+    const added = await wal.appendNext(sampleBodies('task-9')[0]!)
+    const after = await wal.readAll()
+    expect(after.steps).not.toBe(first.steps)
+    expect(after.steps).toEqual([...steps, added.step])
+    expect((await wal.readAll()).steps).not.toBe(after.steps)
+    await closeAll()
+
+    // released by hand, or never kept: every readAll reads the file
+    const released = await TraceWal.open({ dir, agentId: AGENT_ID, keepScan: true })
+    open.push(released)
+    released.releaseScan()
+    const a = await released.readAll()
+    expect(a.steps).toEqual(after.steps)
+    expect((await released.readAll()).steps).not.toBe(a.steps)
+    await closeAll()
+    const plain = await openWal()
+    expect((await plain.readAll()).steps).not.toBe((await plain.readAll()).steps)
+  })
+
   test('durable: false writes without syncing: readable at once, kept on close and reopen, synced by the next durable append', async () => {
     const wal = await openWal()
     const bodies = sampleBodies()

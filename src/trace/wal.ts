@@ -300,6 +300,15 @@ export type TraceWalOptions = {
    * @defaultValue 32 MiB
    */
   memoryBytes?: number | undefined
+  /**
+   * Keep what `open()` read for the `readAll()` calls that follow it, until the first append
+   * or {@link TraceWal.releaseScan}: the readers of a start-up (the wallet, the runtime's
+   * recovery, a host's index of finished actions) then share one read and check of the whole
+   * file instead of making one each. The scan holds every step in memory: release it once
+   * they have read.
+   * @defaultValue false
+   */
+  keepScan?: boolean | undefined
 }
 
 export type AppendOptions = {
@@ -370,6 +379,8 @@ export class TraceWal {
   /** The committed cursor's nextIndex, as last read or written. */
   #committedIndex = 0
   readonly #appendListeners = new Set<(appended: WalAppendResult) => void>()
+  /** What open() read, while nothing was written since (TraceWalOptions.keepScan). */
+  #scan: WalScan | null = null
 
   private constructor(
     agentId: string,
@@ -459,6 +470,7 @@ export class TraceWal {
         // a damaged cursor is reported where it is read (the committer); here it only means nothing is known committed
         wal.#committedIndex = await wal.readCursor().then((c) => Math.min(c.nextIndex, scan.steps.length), () => 0)
         wal.#remember(scan)
+        if (options.keepScan) wal.#scan = scan
         return wal
       } catch (err) {
         await fh.close()
@@ -579,6 +591,10 @@ export class TraceWal {
   readAll(): Promise<WalReadResult> {
     return this.#serial(async () => {
       const fh = this.#open()
+      const kept = this.#scan
+      // what open() read, and nothing written since: the disk holds exactly that (this
+      // process holds the lock), and open() already cut and reported any torn tail
+      if (kept && !this.#failure) return { steps: kept.steps, leaves: kept.leaves, sidecars: kept.sidecars, offsets: kept.offsets, torn: null }
       const scan = await recover(fh, this.paths.log, this.agentId)
       if (scan.torn) this.#onWarning?.(scan.torn)
       // The disk is the truth. A failed append still keeps the WAL refusing appends: after
@@ -591,6 +607,11 @@ export class TraceWal {
       this.#remember(scan)
       return { steps: scan.steps, leaves: scan.leaves, sidecars: scan.sidecars, offsets: scan.offsets, torn: scan.torn }
     })
+  }
+
+  /** Lets go of what `open()` read (TraceWalOptions.keepScan): later `readAll()` calls read the file. */
+  releaseScan(): void {
+    this.#scan = null
   }
 
   /**
@@ -704,6 +725,7 @@ export class TraceWal {
 
   /** Releases the file and the lock. Pending appends finish first. */
   async close(): Promise<void> {
+    this.#scan = null
     await this.#queue.catch(() => {})
     await this.#ackTail
     while (this.#syncRun) await this.#syncRun
@@ -736,6 +758,7 @@ export class TraceWal {
   #write(input: Step, sidecar: Uint8Array | undefined): { appended: WalAppendResult; seq: number } {
     const path = this.paths.log
     const fh = this.#open()
+    this.#scan = null
     if (this.#failure) {
       throw new WalAppendError({ path, reason: 'an earlier write failed; reopen the WAL to recover', cause: this.#failure })
     }
