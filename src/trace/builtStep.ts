@@ -1,6 +1,6 @@
-import { canonicalStepTexts, formatIssues } from './canonical.js'
+import { canonicalStepTexts, decodeStep, formatIssues } from './canonical.js'
 import { InvalidStepError } from './errors.js'
-import { stepLeafFromPayloadText } from './leaf.js'
+import { stepLeaf, stepLeafFromPayloadText } from './leaf.js'
 import { type Step, stepSchema } from './schemas.js'
 import { stepFitsSchema } from './stepFits.js'
 
@@ -13,6 +13,7 @@ export type EncodedStep = {
 }
 
 const utf8 = new TextEncoder()
+const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Checks a step about to be written and encodes it, in one pass: the step is encoded once
@@ -56,4 +57,30 @@ function sameJson(a: unknown, b: unknown): boolean {
     if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
   }
   return true
+}
+
+/**
+ * Decodes and checks a step read back (from the WAL): what `decodeStep` then `stepLeaf` give,
+ * in one pass for the usual step. Its text is parsed once and encoded once (canonicalStepTexts,
+ * which gives the step's canonical text and its payload's); the bytes must be that text
+ * exactly (canonical form), a step `stepFitsSchema` vouches for skips zod, and the leaf is
+ * hashed from the payload text of the same pass. Where `decodeStep` alone re-encodes the step
+ * twice (its canonical check, zod's output) and `stepLeaf` a third time. Anything else —
+ * bytes that are not canonical JSON, a step the quick check is not sure of — goes through
+ * `decodeStep`, which decides and throws its usual typed errors.
+ */
+export function decodeCheckedStep(bytes: Uint8Array): { step: Step; leaf: `0x${string}` } {
+  let value: unknown
+  let texts: { text: string; payloadText: string } | undefined
+  try {
+    const text = utf8Strict.decode(bytes)
+    value = JSON.parse(text)
+    const t = canonicalStepTexts(value as object)
+    if (t.text === text) texts = t
+  } catch {
+    // not UTF-8, not JSON, not a plain object or not encodable: decodeStep says which
+  }
+  if (texts && stepFitsSchema(value)) return { step: value as Step, leaf: stepLeafFromPayloadText(value as Step, texts.payloadText) }
+  const step = decodeStep(bytes)
+  return { step, leaf: stepLeaf(step) }
 }

@@ -50,6 +50,11 @@ export type VerifyChainOptions = {
   start?: ChainHead | undefined
   /** The agent the steps must belong to; defaults to the first step's. */
   agentId?: string | undefined
+  /**
+   * The leaf of each step, already computed from the same step (decodeCheckedStep): used
+   * instead of hashing each step again.
+   */
+  leaves?: readonly Hex[] | undefined
 }
 
 export type VerifyChainReturnType = {
@@ -83,7 +88,7 @@ export function verifyChain(steps: readonly Step[], options: VerifyChainOptions 
         reason: `prevHash is ${step.prevHash}, but the ${position === 0 && step.index === 0 ? 'first step needs zero' : `leaf of step ${at - 1} is ${expectedPrev}`}`,
       })
     }
-    const leaf = stepLeaf(step)
+    const leaf = options.leaves?.[position] ?? stepLeaf(step)
     leaves.push(leaf)
     expectedIndex = step.index + 1
     expectedPrev = leaf

@@ -3,12 +3,13 @@
 // sample steps, a receipted chat record, random JSON bodies and random mutations of them all.
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { encodeCheckedStep } from './builtStep.js'
-import { canonicalize, canonicalStepTexts, decodeStep } from './canonical.js'
+import { decodeCheckedStep, encodeCheckedStep } from './builtStep.js'
+import { canonicalize, canonicalStepTexts, decodeStep, encodeStep } from './canonical.js'
 import { linkStep } from './chain.js'
+import { stepLeaf } from './leaf.js'
 import { stepFitsSchema } from './stepFits.js'
 import { type JsonValue, type Step, type StepBody, stepSchema } from './schemas.js'
-import { AGENT_ID, sampleBodies, T0 } from './_fixtures.js'
+import { AGENT_ID, sampleBodies, sampleSteps, T0 } from './_fixtures.js'
 
 const H = (c: string) => `0x${c.repeat(64)}` as `0x${string}`
 const chatRecord = {
@@ -165,5 +166,90 @@ describe('stepFitsSchema', () => {
       // and encodeCheckedStep still refuses it, through the schema
       expect(() => encodeCheckedStep(s as Step)).toThrow()
     }
+  })
+})
+
+/** decodeCheckedStep's promise: what decodeStep and stepLeaf give, or the same error. */
+function sameAsDecodeStep(bytes: Uint8Array): 'step' | 'error' {
+  const outcome = (f: () => { step: Step; leaf: string }) => {
+    try {
+      return f()
+    } catch (err) {
+      return { error: `${(err as Error).name}: ${(err as Error).message}` }
+    }
+  }
+  const want = outcome(() => {
+    const step = decodeStep(bytes)
+    return { step, leaf: stepLeaf(step) }
+  })
+  const got = outcome(() => decodeCheckedStep(bytes))
+  expect(got).toEqual(want)
+  return 'error' in want ? 'error' : 'step'
+}
+const utf8 = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : canonicalize(v))
+
+describe('decodeCheckedStep (the WAL reading a step back)', () => {
+  test('gives what decodeStep and stepLeaf give for the steps the runtime and the wallet write', () => {
+    for (const b of bodies) expect(sameAsDecodeStep(utf8(link(b)))).toBe('step')
+    for (const s of sampleSteps(12)) expect(sameAsDecodeStep(encodeStep(s))).toBe('step')
+  })
+
+  test('the same step and leaf, or the same error, for mutated steps, random JSON fields and random bytes', () => {
+    const seen = { step: 0, error: 0 }
+    fc.assert(
+      fc.property(fc.nat(bodies.length - 1), fc.nat(10_000), fc.nat(strange.length), fc.boolean(), (b, at, what, addKey) => {
+        const step = structuredClone(link(bodies[b]!)) as unknown as Record<string, unknown>
+        const all = places(step)
+        const [parent, key] = all[at % all.length]!
+        if (what === strange.length) {
+          if (Array.isArray(parent)) parent.splice(key as number, 1)
+          else delete parent[key as string]
+        } else if (addKey && !Array.isArray(parent)) parent[`extra${at % 3}`] = strange[what]!()
+        else (parent as Record<string | number, unknown>)[key] = strange[what]!()
+        let text: string
+        try {
+          text = canonicalize(step)
+        } catch {
+          return // no JSON form (a bigint): never on disk
+        }
+        seen[sameAsDecodeStep(utf8(text))]++
+        // and the same text, not canonical (spaces, keys out of order)
+        const spaced = (() => {
+          try {
+            return [JSON.stringify(step, null, 1), JSON.stringify(Object.fromEntries(Object.entries(step).reverse()))]
+          } catch {
+            return [] // a bigint: canonicalize writes it, JSON.stringify does not
+          }
+        })()
+        for (const t of spaced) sameAsDecodeStep(utf8(t))
+      }),
+      { numRuns: 2000 },
+    )
+    expect(seen.step).toBeGreaterThan(50)
+    expect(seen.error).toBeGreaterThan(300)
+    const json = fc.jsonValue({ maxDepth: 4 }) as fc.Arbitrary<JsonValue>
+    fc.assert(
+      fc.property(json, json, (task, result) => {
+        sameAsDecodeStep(utf8(link({ kind: 'input', actionId: 'a', timestamp: T0, task })))
+        sameAsDecodeStep(utf8(link({ kind: 'output', actionId: 'a', timestamp: T0, result })))
+        sameAsDecodeStep(utf8(link({ kind: 'inference', actionId: 'a', timestamp: T0, record: { ...chatRecord, request: task, response: result } } as StepBody)))
+      }),
+      { numRuns: 300 },
+    )
+    const valid = sampleSteps(6).map(encodeStep)
+    const mutated = fc
+      .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat())
+      .map(([bytes, flips, cut]) => {
+        const out = Uint8Array.from(bytes)
+        for (const [i, v] of flips) out[i % out.length] = v
+        return flips.length === 0 ? out.subarray(0, cut % out.length) : out
+      })
+    for (const arb of [fc.uint8Array({ maxLength: 300 }), mutated]) fc.assert(fc.property(arb, (bytes) => void sameAsDecodeStep(bytes)), { numRuns: 500 })
+    // deeper than the canonical form allows, and a lone surrogate
+    const deep = link({ kind: 'output', actionId: 'a', timestamp: T0, result: null }) as unknown as Record<string, unknown>
+    let nest: unknown = 1
+    for (let i = 0; i < 70; i++) nest = [nest]
+    expect(sameAsDecodeStep(utf8(JSON.stringify({ ...deep, result: nest })))).toBe('error')
+    expect(sameAsDecodeStep(utf8(JSON.stringify({ ...deep, result: '\ud800' })))).toBe('error')
   })
 })

@@ -6,8 +6,8 @@ import { crc32 } from 'node:zlib'
 import { syncDir } from '../fs/syncDir.js'
 import type { Hex } from 'viem'
 import { z } from 'zod'
-import { encodeCheckedStep, type EncodedStep } from './builtStep.js'
-import { decodeCanonical, decodeStep, parseExact } from './canonical.js'
+import { decodeCheckedStep, encodeCheckedStep, type EncodedStep } from './builtStep.js'
+import { decodeCanonical, parseExact } from './canonical.js'
 import { type ChainHead, genesisHead, linkStep, verifyChain } from './chain.js'
 import {
   TraceChainError,
@@ -191,12 +191,15 @@ export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
     break
   }
   const steps: Step[] = []
+  const stepLeaves: Hex[] = []
   const payloads: Uint8Array[] = []
   const sidecars = new Map<number, Uint8Array>()
   for (const [i, { offset: at, payload }] of records.entries()) {
     const { step, sidecar } = splitPayload(payload)
     try {
-      steps.push(decodeStep(step))
+      const decoded = decodeCheckedStep(step)
+      steps.push(decoded.step)
+      stepLeaves.push(decoded.leaf)
     } catch (cause) {
       throw new WalCorruptedError({ path, offset: at, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
     }
@@ -205,7 +208,7 @@ export function scanWal(buf: Buffer, path: string, agentId: string): WalScan {
   }
   let chained: ReturnType<typeof verifyChain>
   try {
-    chained = verifyChain(steps, { start: genesisHead(agentId) })
+    chained = verifyChain(steps, { start: genesisHead(agentId), leaves: stepLeaves })
   } catch (cause) {
     if (!(cause instanceof TraceChainError)) throw cause
     const at = records[cause.index]?.offset ?? offset
@@ -645,6 +648,7 @@ export class TraceWal {
       read += bytesRead
     }
     const steps: Step[] = []
+    const stepLeaves: Hex[] = []
     const payloads: Uint8Array[] = []
     let offset = 0
     while (offset < read) {
@@ -652,7 +656,9 @@ export class TraceWal {
       if (!r.ok) throw new WalCorruptedError({ path, offset: start + offset, reason: r.reason })
       const { step } = splitPayload(r.payload)
       try {
-        steps.push(decodeStep(step))
+        const decoded = decodeCheckedStep(step)
+        steps.push(decoded.step)
+        stepLeaves.push(decoded.leaf)
       } catch (cause) {
         throw new WalCorruptedError({ path, offset: start + offset, reason: `the record is not a valid step: ${(cause as Error).message.split('\n')[0]}` })
       }
@@ -662,7 +668,7 @@ export class TraceWal {
     const before = from === 0 ? genesisHead(this.agentId) : { agentId: this.agentId, nextIndex: from, prevHash: table.leaf(from - 1) }
     let chained: ReturnType<typeof verifyChain>
     try {
-      chained = verifyChain(steps, { start: before })
+      chained = verifyChain(steps, { start: before, leaves: stepLeaves })
     } catch (cause) {
       if (!(cause instanceof TraceChainError)) throw cause
       throw new WalCorruptedError({ path, offset: start, reason: cause.shortMessage })
