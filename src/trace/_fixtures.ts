@@ -2,6 +2,7 @@
 // kind and a ready-made chain.
 import type { Hex } from 'viem'
 import type { ReplayRecord } from '../inference/schemas.js'
+import { encodeStep } from './canonical.js'
 import { TraceChain, genesisHead } from './chain.js'
 import type { Step, StepBody } from './schemas.js'
 
@@ -80,3 +81,16 @@ export function crashStepBody(i: number): StepBody {
   const size = i % 6 === 5 ? 256 * 1024 + (mix % (768 * 1024)) : 16 + (mix % 4096)
   return { kind: 'output', actionId: `crash-${i}`, timestamp: T0 + i, result: { i, pad: 'z'.repeat(size) } }
 }
+
+/**
+ * `bytes` with each flip's byte set (positions wrap), or cut to `cut` bytes when there is no
+ * flip: malformed variants of valid steps, for properties over what the decoder refuses.
+ */
+export function mutateBytes([bytes, flips, cut]: [Uint8Array, [number, number][], number]): Uint8Array {
+  const out = Uint8Array.from(bytes)
+  for (const [at, v] of flips) out[at % out.length] = v
+  return flips.length === 0 ? out.subarray(0, cut % out.length) : out
+}
+
+/** The canonical bytes of the first `n` sample steps. */
+export const sampleStepBytes = (n = 6): Uint8Array[] => sampleSteps(n).map(encodeStep)

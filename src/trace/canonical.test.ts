@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { BaseError } from '../errors/base.js'
 import { MAX_JSON_DEPTH, canonicalBytes, canonicalize, decodeStep, encodeStep, parseCanonical } from './canonical.js'
 import { CanonicalDecodingError, CanonicalEncodingError, InvalidStepError } from './errors.js'
-import { replayRecord, sampleSteps } from './_fixtures.js'
+import { mutateBytes, sampleStepBytes, replayRecord, sampleSteps } from './_fixtures.js'
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 
@@ -180,14 +180,7 @@ describe('encodeStep / decodeStep', () => {
   })
 
   test('decodeStep: 3,000 malformed inputs give only typed errors; anything accepted re-encodes to the same bytes', () => {
-    const valid = sampleSteps(6).map(encodeStep)
-    const mutated = fc
-      .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat())
-      .map(([b, flips, cut]) => {
-        const out = Uint8Array.from(b)
-        for (const [at, v] of flips) out[at % out.length] = v
-        return flips.length === 0 ? out.subarray(0, cut % out.length) : out
-      })
+    const mutated = fc.tuple(fc.constantFrom(...sampleStepBytes()), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat()).map(mutateBytes)
     const jsonish = fc
       .record({
         kind: fc.constantFrom('input', 'inference', 'tool', 'wallet', 'output', 'x'),

@@ -9,7 +9,7 @@ import { linkStep } from './chain.js'
 import { stepLeaf } from './leaf.js'
 import { stepFitsSchema } from './stepFits.js'
 import { type JsonValue, type Step, type StepBody, stepSchema } from './schemas.js'
-import { AGENT_ID, sampleBodies, sampleSteps, T0 } from './_fixtures.js'
+import { AGENT_ID, mutateBytes, sampleStepBytes, sampleBodies, sampleSteps, T0 } from './_fixtures.js'
 
 const H = (c: string) => `0x${c.repeat(64)}` as `0x${string}`
 const chatRecord = {
@@ -106,6 +106,22 @@ const strange: (() => unknown)[] = [
   () => 'wallet',
 ]
 
+/**
+ * Body `b` linked, with one place in it changed: set to `strange[what]` (or a key `extra…`
+ * added with it, when `addKey`), or removed when `what` is past the list.
+ */
+function mutated(b: number, at: number, what: number, addKey: boolean): Record<string, unknown> {
+  const step = structuredClone(link(bodies[b]!)) as unknown as Record<string, unknown>
+  const all = places(step)
+  const [parent, key] = all[at % all.length]!
+  if (what === strange.length) {
+    if (Array.isArray(parent)) parent.splice(key as number, 1)
+    else delete parent[key as string]
+  } else if (addKey && !Array.isArray(parent)) parent[`extra${at % 3}`] = strange[what]!()
+  else (parent as Record<string | number, unknown>)[key] = strange[what]!()
+  return step
+}
+
 describe('stepFitsSchema', () => {
   test('vouches for the steps the runtime and the wallet write (the fast path is taken)', () => {
     for (const b of bodies) expect(checkPromise(link(b)), b.kind).toBe(true)
@@ -116,14 +132,7 @@ describe('stepFitsSchema', () => {
     let no = 0
     fc.assert(
       fc.property(fc.nat(bodies.length - 1), fc.nat(10_000), fc.nat(strange.length), fc.boolean(), (b, at, what, addKey) => {
-        const step = structuredClone(link(bodies[b]!)) as unknown as Record<string, unknown>
-        const all = places(step)
-        const [parent, key] = all[at % all.length]!
-        if (what === strange.length) {
-          if (Array.isArray(parent)) parent.splice(key as number, 1)
-          else delete parent[key as string]
-        } else if (addKey && !Array.isArray(parent)) parent[`extra${at % 3}`] = strange[what]!()
-        else (parent as Record<string | number, unknown>)[key] = strange[what]!()
+        const step = mutated(b, at, what, addKey)
         if (checkPromise(step)) yes++
         else no++
       }),
@@ -198,14 +207,7 @@ describe('decodeCheckedStep (the WAL reading a step back)', () => {
     const seen = { step: 0, error: 0 }
     fc.assert(
       fc.property(fc.nat(bodies.length - 1), fc.nat(10_000), fc.nat(strange.length), fc.boolean(), (b, at, what, addKey) => {
-        const step = structuredClone(link(bodies[b]!)) as unknown as Record<string, unknown>
-        const all = places(step)
-        const [parent, key] = all[at % all.length]!
-        if (what === strange.length) {
-          if (Array.isArray(parent)) parent.splice(key as number, 1)
-          else delete parent[key as string]
-        } else if (addKey && !Array.isArray(parent)) parent[`extra${at % 3}`] = strange[what]!()
-        else (parent as Record<string | number, unknown>)[key] = strange[what]!()
+        const step = mutated(b, at, what, addKey)
         let text: string
         try {
           text = canonicalize(step)
@@ -236,15 +238,7 @@ describe('decodeCheckedStep (the WAL reading a step back)', () => {
       }),
       { numRuns: 300 },
     )
-    const valid = sampleSteps(6).map(encodeStep)
-    const mutated = fc
-      .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat())
-      .map(([bytes, flips, cut]) => {
-        const out = Uint8Array.from(bytes)
-        for (const [i, v] of flips) out[i % out.length] = v
-        return flips.length === 0 ? out.subarray(0, cut % out.length) : out
-      })
-    for (const arb of [fc.uint8Array({ maxLength: 300 }), mutated]) fc.assert(fc.property(arb, (bytes) => void sameAsDecodeStep(bytes)), { numRuns: 500 })
+    for (const arb of [fc.uint8Array({ maxLength: 300 }), fc.tuple(fc.constantFrom(...sampleStepBytes()), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat()).map(mutateBytes)]) fc.assert(fc.property(arb, (bytes) => void sameAsDecodeStep(bytes)), { numRuns: 500 })
     // deeper than the canonical form allows, and a lone surrogate
     const deep = link({ kind: 'output', actionId: 'a', timestamp: T0, result: null }) as unknown as Record<string, unknown>
     let nest: unknown = 1

@@ -1,46 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import pino from 'pino'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { withAccount } from '../../src/bonds/index.js'
 import { AgentHost, type OpenAgentHostParameters } from '../../src/service/agentHost.js'
-import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
-import { inferenceClients } from '../../src/service/inference.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
-import { loadAgentFile } from '../../src/service/agentFile.js'
+import type { LocalStack } from '../../src/service/stack.js'
+import { startPayingHostStack, type PayingHostStack } from '../fixtures/payingHost.js'
 import { PAYEE } from '../fixtures/serviceAgents.js'
 
 // A host that runs for weeks must not keep every action it ran: finished actions are kept
 // as the range of steps that hold them (a retried task is answered by reading them again),
 // and the committer keeps only the wallet steps whose calls are not covered yet.
-let dir: string
+let fixture: PayingHostStack
 let stack: LocalStack
 let params: OpenAgentHostParameters
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'covenant-host-memory-'))
-  stack = await startLocalStack({ dataDir: dir, announce: false, idleBlockMs: false })
-  const { agent, file } = await loadAgentFile(resolve('test/fixtures/serviceAgentPay.ts'))
-  const { record } = await deployAgent({ owner: withAccount(stack.client, stack.accounts[1]!), da: stack.da, dataDir: dir, agent, source: file, password: 'pw', scrypt: { N: 1024 }, fund: DEV_FUNDING })
-  params = {
-    agent,
-    record,
-    deployment: stack.deployment,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir: dir,
-    password: 'pw',
-    onnx: await inferenceClients({}).onnx(agent),
-    // commits only when the test flushes
-    commitIntervalMs: 3_600_000,
-    logger: pino({ level: 'silent' }),
-  }
+  // commits only when the test flushes
+  fixture = await startPayingHostStack('host-memory', { commitIntervalMs: 3_600_000 })
+  ;({ stack, params } = fixture)
 })
 
 afterAll(async () => {
-  await stack?.stop()
-  rmSync(dir, { recursive: true, force: true })
+  await fixture?.stop()
 })
 
 const task = (i: number) => ({ memo: `invoice ${i}`, to: PAYEE, amountEth: '0.001' })

@@ -1,50 +1,28 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import pino from 'pino'
 import { parseEther, type Hex } from 'viem'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { withAccount } from '../../src/bonds/index.js'
 import { AgentHost, type OpenAgentHostParameters } from '../../src/service/agentHost.js'
-import { deployAgent, DEV_FUNDING } from '../../src/service/deployAgent.js'
-import { inferenceClients } from '../../src/service/inference.js'
-import { startLocalStack, type LocalStack } from '../../src/service/stack.js'
-import { loadAgentFile } from '../../src/service/agentFile.js'
+import type { LocalStack } from '../../src/service/stack.js'
 import { daManifestSource } from '../../src/verify/manifest.js'
 import { verifyAction } from '../../src/verify/action.js'
+import { startPayingHostStack, type PayingHostStack } from '../fixtures/payingHost.js'
 import { PAYEE } from '../fixtures/serviceAgents.js'
 
 // Issue 17: tasks ended `failed` with ActionInterruptedError though nothing was signed for
 // them (unpaid invoices the user had to resubmit). An action a crash interrupted before it
 // signed anything now runs again under its id; one that signed stays closed (it is never
 // run twice).
-let dir: string
+let fixture: PayingHostStack
 let stack: LocalStack
 let params: OpenAgentHostParameters
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'covenant-interrupted-'))
-  stack = await startLocalStack({ dataDir: dir, announce: false, idleBlockMs: false })
   // the fixture file's agent, registered with its code bundle: verifiers replay its logic
-  const { agent, file } = await loadAgentFile(resolve('test/fixtures/serviceAgentPay.ts'))
-  const { record } = await deployAgent({ owner: withAccount(stack.client, stack.accounts[1]!), da: stack.da, dataDir: dir, agent, source: file, password: 'pw', scrypt: { N: 1024 }, fund: DEV_FUNDING })
-  params = {
-    agent,
-    record,
-    deployment: stack.deployment,
-    rpcUrl: stack.rpcUrl,
-    da: stack.da,
-    dataDir: dir,
-    password: 'pw',
-    onnx: await inferenceClients({}).onnx(agent),
-    commitIntervalMs: 200,
-    logger: pino({ level: 'silent' }),
-  }
+  fixture = await startPayingHostStack('interrupted', { commitIntervalMs: 200 })
+  ;({ stack, params } = fixture)
 })
 
 afterAll(async () => {
-  await stack?.stop()
-  rmSync(dir, { recursive: true, force: true })
+  await fixture?.stop()
 })
 
 const task = (i: number) => ({ memo: `invoice ${i}`, to: PAYEE, amountEth: '0.001' })
