@@ -334,7 +334,6 @@ export class AgentHost {
       } else if (s.kind === 'output') a.output = s.result
       else if (s.kind === 'wallet') a.signed = true
     }
-    const ended: [string, Seen][] = []
     for (const [actionId, a] of byAction) {
       if (a.output === undefined) continue
       // the output step records { status: 'ok', output } — a fresh run returns `output`
@@ -343,10 +342,9 @@ export class AgentHost {
       // interrupted by a crash before it signed anything: it may run again under its id (a
       // fresh input step follows the closed attempt in the trace)
       else if (status === 'interrupted' && !a.signed) continue
-      else ended.push([actionId, a])
+      // the steps are in index order from 0: an action's are among steps[from, to)
+      else this.#ended.set(actionId, endedError(summarize(actionId, steps.slice(a.from, a.to).filter((s) => s.actionId === actionId))))
     }
-    // the steps are in index order from 0: an action's are among steps[from, to)
-    for (const [actionId, a] of ended) this.#ended.set(actionId, endedError(summarize(actionId, steps.slice(a.from, a.to).filter((s) => s.actionId === actionId))))
   }
 }
 
